@@ -1,0 +1,104 @@
+//! Time as a dependency. Everything whose behaviour depends on "now" (token expiry, key
+//! expiry, throttling, later backoff and escalation timers) asks a [`Clock`], so tests move
+//! time with [`FakeClock::advance`] instead of sleeping.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+/// Milliseconds since the Unix epoch, UTC. The one time representation stored and compared.
+pub type EpochMs = i64;
+
+pub trait Clock: Send + Sync + 'static {
+    fn now_ms(&self) -> EpochMs;
+
+    fn now(&self) -> OffsetDateTime {
+        from_ms(self.now_ms())
+    }
+}
+
+/// The real wall clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> EpochMs {
+        let now = OffsetDateTime::now_utc();
+        (now.unix_timestamp_nanos() / 1_000_000) as EpochMs
+    }
+}
+
+/// A clock that only moves when told to. Cloning shares the same time.
+#[derive(Debug, Clone)]
+pub struct FakeClock {
+    ms: Arc<AtomicI64>,
+}
+
+impl FakeClock {
+    pub fn new(start_ms: EpochMs) -> Self {
+        Self {
+            ms: Arc::new(AtomicI64::new(start_ms)),
+        }
+    }
+
+    /// A fake clock starting at the current wall-clock time.
+    pub fn starting_now() -> Self {
+        Self::new(SystemClock.now_ms())
+    }
+
+    pub fn advance(&self, by: std::time::Duration) {
+        self.ms.fetch_add(by.as_millis() as i64, Ordering::SeqCst);
+    }
+
+    pub fn set_ms(&self, ms: EpochMs) {
+        self.ms.store(ms, Ordering::SeqCst);
+    }
+}
+
+impl Clock for FakeClock {
+    fn now_ms(&self) -> EpochMs {
+        self.ms.load(Ordering::SeqCst)
+    }
+}
+
+/// Converts epoch milliseconds to a UTC date-time (saturating on out-of-range values).
+pub fn from_ms(ms: EpochMs) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// RFC 3339 UTC text for epoch milliseconds, as every API body and message uses it.
+pub fn rfc3339(ms: EpochMs) -> String {
+    let t = from_ms(ms).replace_nanosecond(0).unwrap_or(from_ms(ms));
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| ms.to_string())
+}
+
+/// Parses RFC 3339 text into epoch milliseconds.
+pub fn parse_rfc3339(text: &str) -> Option<EpochMs> {
+    OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as EpochMs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fake_clock_moves_only_when_advanced_and_clones_share_time() {
+        let c = FakeClock::new(1_000);
+        let c2 = c.clone();
+        assert_eq!(c.now_ms(), 1_000);
+        c.advance(std::time::Duration::from_secs(2));
+        assert_eq!(c2.now_ms(), 3_000);
+    }
+
+    #[test]
+    fn rfc3339_round_trips_whole_seconds() {
+        let ms = 1_795_860_000_000; // 2026-11-28T10:00:00Z
+        let text = rfc3339(ms);
+        assert_eq!(text, "2026-11-28T10:00:00Z");
+        assert_eq!(parse_rfc3339(&text), Some(ms));
+    }
+}

@@ -1,0 +1,524 @@
+//! The one configuration loader. Sources, later wins: built-in defaults, the optional TOML
+//! file (`--config`), environment variables. Every value is parsed and cross-checked in
+//! [`Config::load`], which reports all problems at once, each naming its variable.
+
+pub mod duration;
+pub mod secrets;
+pub mod settings;
+
+use crate::auth::jwt::{self, JwtSettings};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use settings::{Setting, SETTINGS};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    pub url: String,
+    pub backend: Backend,
+    pub max_connections: u32,
+    pub idle_timeout: Duration,
+    pub connect_timeout: Duration,
+    pub slow_statement: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database: DatabaseConfig,
+    pub redis_url: Option<String>,
+    pub jwt_secret: Option<String>,
+    pub jwt_algorithms: Vec<jsonwebtoken::Algorithm>,
+    pub jwt_issuer: Option<String>,
+    pub jwt_audience: Option<String>,
+    pub jwt_ttl: Duration,
+    pub jwt_leeway: Duration,
+    pub secret_key: Option<String>,
+    pub bootstrap_key: Option<String>,
+    pub log_filter: String,
+    pub log_format: LogFormat,
+    pub request_timeout: Duration,
+    pub max_body_bytes: usize,
+    pub shutdown_grace: Duration,
+    pub auth_cache_size: u64,
+    pub auth_epoch_poll: Duration,
+}
+
+/// One problem with the configuration, naming the setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub setting: &'static str,
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.setting, self.message)
+    }
+}
+
+/// Where an effective value came from (for `conea config check`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Default,
+    File,
+    Env,
+    Unset,
+}
+
+/// The raw values of every setting with their sources, before parsing.
+#[derive(Debug, Clone, Default)]
+pub struct RawSettings {
+    values: HashMap<&'static str, (String, Source)>,
+}
+
+impl RawSettings {
+    /// Collects values from the environment map and the parsed TOML file.
+    pub fn collect(env: &HashMap<String, String>, file: Option<&toml::Table>) -> Self {
+        let mut values = HashMap::new();
+        for s in SETTINGS {
+            let from_env = env.get(s.env).filter(|v| !v.is_empty()).cloned();
+            let from_file = file.and_then(|t| lookup_toml(t, s.toml));
+            let value = match (from_env, from_file, s.default) {
+                (Some(v), _, _) => (v, Source::Env),
+                (None, Some(v), _) => (v, Source::File),
+                (None, None, Some(d)) => (d.to_owned(), Source::Default),
+                (None, None, None) => (String::new(), Source::Unset),
+            };
+            values.insert(s.env, value);
+        }
+        RawSettings { values }
+    }
+
+    pub fn get(&self, env: &str) -> Option<&str> {
+        self.values
+            .get(env)
+            .filter(|(_, src)| *src != Source::Unset)
+            .map(|(v, _)| v.as_str())
+    }
+
+    pub fn source(&self, env: &str) -> Source {
+        self.values
+            .get(env)
+            .map(|(_, s)| *s)
+            .unwrap_or(Source::Unset)
+    }
+}
+
+fn lookup_toml(table: &toml::Table, dotted: &str) -> Option<String> {
+    let mut parts = dotted.split('.').peekable();
+    let mut current = table;
+    while let Some(part) = parts.next() {
+        let value = current.get(part)?;
+        if parts.peek().is_none() {
+            return Some(match value {
+                toml::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            });
+        }
+        current = value.as_table()?;
+    }
+    None
+}
+
+/// Reads the optional TOML file, naming the file and the parse error on failure.
+pub fn read_file(path: &Path) -> Result<toml::Table, Problem> {
+    let text = std::fs::read_to_string(path).map_err(|e| Problem {
+        setting: "--config",
+        message: format!("cannot read {}: {e}", path.display()),
+    })?;
+    text.parse::<toml::Table>().map_err(|e| Problem {
+        setting: "--config",
+        message: format!("{} is not valid TOML: {e}", path.display()),
+    })
+}
+
+impl Config {
+    /// Loads from the process environment and an optional file.
+    pub fn from_env(file: Option<&Path>) -> Result<(Config, RawSettings), Vec<Problem>> {
+        let env: HashMap<String, String> = std::env::vars().collect();
+        let table = match file {
+            Some(p) => Some(read_file(p).map_err(|p| vec![p])?),
+            None => None,
+        };
+        let raw = RawSettings::collect(&env, table.as_ref());
+        Config::load(&raw).map(|c| (c, raw))
+    }
+
+    /// Parses and validates every setting; returns every problem found.
+    pub fn load(raw: &RawSettings) -> Result<Config, Vec<Problem>> {
+        let mut p = Parser {
+            raw,
+            problems: Vec::new(),
+        };
+        let bind = p.parse("CONEA_BIND", |v| {
+            v.parse::<SocketAddr>()
+                .map_err(|_| format!("`{v}` is not an address:port such as 127.0.0.1:8080"))
+        });
+        let data_dir = PathBuf::from(p.text("CONEA_DATA_DIR").unwrap_or("./conea-data"));
+        let url = p
+            .text("DATABASE_URL")
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("sqlite://{}/conea.db", data_dir.display()));
+        let backend = if url.starts_with("sqlite:") {
+            Some(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Backend::Postgres)
+        } else {
+            p.problem(
+                "DATABASE_URL",
+                "must start with sqlite:// or postgres:// (e.g. postgres://conea@db:5432/conea)",
+            );
+            None
+        };
+        let max_connections = p.parse("CONEA_DB_MAX_CONNECTIONS", |v| match v.parse::<u32>() {
+            Ok(n) if n >= 1 => Ok(n),
+            _ => Err(format!("`{v}` must be a whole number of at least 1")),
+        });
+        let idle_timeout = p.duration("CONEA_DB_IDLE_TIMEOUT");
+        let connect_timeout = p.duration("CONEA_DB_CONNECT_TIMEOUT");
+        let slow = p.parse("CONEA_SLOW_QUERY_MS", |v| {
+            v.parse::<u64>()
+                .map(Duration::from_millis)
+                .map_err(|_| format!("`{v}` must be a whole number of milliseconds"))
+        });
+        let redis_url = p.text("REDIS_URL").map(str::to_owned);
+        if let Some(r) = &redis_url {
+            if !(r.starts_with("redis://") || r.starts_with("rediss://")) {
+                p.problem("REDIS_URL", "must start with redis:// or rediss://");
+            }
+        }
+        let jwt_secret = p.text("JWT_SECRET").map(str::to_owned);
+        let secret_key = p.text("CONEA_SECRET_KEY").map(str::to_owned);
+        for (name, value) in [
+            ("JWT_SECRET", &jwt_secret),
+            ("CONEA_SECRET_KEY", &secret_key),
+        ] {
+            match value {
+                Some(v) if v.len() < secrets::MIN_SECRET_LEN => p.problem(
+                    name,
+                    &format!(
+                        "is {} characters long; use at least {} (e.g. the output of `openssl rand -hex 32`)",
+                        v.len(),
+                        secrets::MIN_SECRET_LEN
+                    ),
+                ),
+                None if backend == Some(Backend::Postgres) => p.problem(
+                    name,
+                    &format!(
+                        "is required when DATABASE_URL is PostgreSQL, so that every replica shares it. Set it, e.g. `export {name}=$(openssl rand -hex 32)`"
+                    ),
+                ),
+                _ => {}
+            }
+        }
+        let jwt_algorithms = p.parse("JWT_ALGORITHMS", |v| {
+            v.split(',')
+                .map(|a| {
+                    jwt::parse_algorithm(a.trim())
+                        .ok_or_else(|| format!("`{}` is not one of HS256, HS384, HS512", a.trim()))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        });
+        let jwt_issuer = p.text("JWT_ISSUER").map(str::to_owned);
+        let jwt_audience = p.text("JWT_AUDIENCE").map(str::to_owned);
+        let jwt_ttl = p.duration("JWT_TTL");
+        let jwt_leeway = p.duration("JWT_LEEWAY");
+        let bootstrap_key = p.text("CONEA_BOOTSTRAP_KEY").map(str::to_owned);
+        if let Some(k) = &bootstrap_key {
+            if !crate::auth::api_key::looks_like_key(k) {
+                p.problem(
+                    "CONEA_BOOTSTRAP_KEY",
+                    "must look like a Conea key: `conea_` followed by at least 32 letters or digits",
+                );
+            }
+        }
+        let log_filter = p.text("CONEA_LOG").unwrap_or("info").to_owned();
+        let log_format = p.parse("CONEA_LOG_FORMAT", |v| match v {
+            "pretty" => Ok(LogFormat::Pretty),
+            "json" => Ok(LogFormat::Json),
+            _ => Err(format!("`{v}` must be `pretty` or `json`")),
+        });
+        let request_timeout = p.duration("CONEA_REQUEST_TIMEOUT");
+        let max_body_bytes = p.parse("CONEA_MAX_BODY_BYTES", |v| match v.parse::<usize>() {
+            Ok(n) if n >= 1024 => Ok(n),
+            _ => Err(format!("`{v}` must be a number of bytes, at least 1024")),
+        });
+        let shutdown_grace = p.duration("CONEA_SHUTDOWN_GRACE");
+        let auth_cache_size = p.parse("CONEA_AUTH_CACHE_SIZE", |v| {
+            v.parse::<u64>()
+                .map_err(|_| format!("`{v}` must be a whole number"))
+        });
+        let auth_epoch_poll = p.duration("CONEA_AUTH_EPOCH_POLL");
+
+        let problems = p.problems;
+        match (
+            bind,
+            backend,
+            max_connections,
+            idle_timeout,
+            connect_timeout,
+            slow,
+            jwt_algorithms,
+            jwt_ttl,
+            jwt_leeway,
+            log_format,
+            request_timeout,
+            max_body_bytes,
+            shutdown_grace,
+            auth_cache_size,
+            auth_epoch_poll,
+        ) {
+            (
+                Some(bind),
+                Some(backend),
+                Some(max_connections),
+                Some(idle_timeout),
+                Some(connect_timeout),
+                Some(slow_statement),
+                Some(jwt_algorithms),
+                Some(jwt_ttl),
+                Some(jwt_leeway),
+                Some(log_format),
+                Some(request_timeout),
+                Some(max_body_bytes),
+                Some(shutdown_grace),
+                Some(auth_cache_size),
+                Some(auth_epoch_poll),
+            ) if problems.is_empty() => Ok(Config {
+                bind,
+                data_dir,
+                database: DatabaseConfig {
+                    url,
+                    backend,
+                    max_connections,
+                    idle_timeout,
+                    connect_timeout,
+                    slow_statement,
+                },
+                redis_url,
+                jwt_secret,
+                jwt_algorithms,
+                jwt_issuer,
+                jwt_audience,
+                jwt_ttl,
+                jwt_leeway,
+                secret_key,
+                bootstrap_key,
+                log_filter,
+                log_format,
+                request_timeout,
+                max_body_bytes,
+                shutdown_grace,
+                auth_cache_size,
+                auth_epoch_poll,
+            }),
+            _ => Err(problems),
+        }
+    }
+
+    /// On the embedded default, reads (or creates once, mode 0600) the JWT secret and the
+    /// secret key in the data dir. With PostgreSQL the loader already required both.
+    pub fn ensure_secrets(&mut self) -> Result<(), Problem> {
+        if self.jwt_secret.is_none() {
+            self.jwt_secret = Some(secrets::read_or_create(
+                &self.data_dir,
+                "jwt_secret",
+                "JWT_SECRET",
+            )?);
+        }
+        if self.secret_key.is_none() {
+            self.secret_key = Some(secrets::read_or_create(
+                &self.data_dir,
+                "secret_key",
+                "CONEA_SECRET_KEY",
+            )?);
+        }
+        Ok(())
+    }
+
+    /// The JWT settings; call after [`Config::ensure_secrets`].
+    pub fn jwt_settings(&self) -> JwtSettings {
+        JwtSettings {
+            secret: self.jwt_secret.clone().unwrap_or_default().into_bytes(),
+            algorithms: self.jwt_algorithms.clone(),
+            issuer: self.jwt_issuer.clone(),
+            audience: self.jwt_audience.clone(),
+            ttl: self.jwt_ttl,
+            leeway: self.jwt_leeway,
+        }
+    }
+
+    /// The effective configuration as `(setting, value, source)`, secrets redacted.
+    pub fn describe(raw: &RawSettings) -> Vec<(&'static str, String, Source)> {
+        SETTINGS
+            .iter()
+            .map(|s| {
+                let source = raw.source(s.env);
+                let value = match (raw.get(s.env), s.secret) {
+                    (None, _) => "(unset)".to_owned(),
+                    (Some(v), true) => redact(s.env, v),
+                    (Some(v), false) => v.to_owned(),
+                };
+                (s.env, value, source)
+            })
+            .collect()
+    }
+}
+
+/// Hides secrets; for URLs keeps scheme, host and port and hides the password.
+pub fn redact(setting: &str, value: &str) -> String {
+    if setting.ends_with("_URL") {
+        if let Ok(mut u) = url::Url::parse(value) {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("****"));
+            }
+            return u.to_string();
+        }
+    }
+    format!("**** ({} characters)", value.len())
+}
+
+struct Parser<'a> {
+    raw: &'a RawSettings,
+    problems: Vec<Problem>,
+}
+
+impl Parser<'_> {
+    fn text(&self, env: &'static str) -> Option<&str> {
+        self.raw.get(env).map(str::trim).filter(|v| !v.is_empty())
+    }
+
+    fn problem(&mut self, setting: &'static str, message: &str) {
+        self.problems.push(Problem {
+            setting,
+            message: message.to_owned(),
+        });
+    }
+
+    fn parse<T>(
+        &mut self,
+        env: &'static str,
+        f: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        let value = self.text(env)?.to_owned();
+        match f(&value) {
+            Ok(v) => Some(v),
+            Err(message) => {
+                self.problems.push(Problem {
+                    setting: env,
+                    message,
+                });
+                None
+            }
+        }
+    }
+
+    fn duration(&mut self, env: &'static str) -> Option<Duration> {
+        self.parse(env, duration::parse)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_give_embedded_sqlite_on_localhost() {
+        let c = Config::load(&RawSettings::collect(&env(&[]), None)).expect("valid");
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.database.backend, Backend::Sqlite);
+        assert_eq!(c.database.url, "sqlite://./conea-data/conea.db");
+        assert_eq!(c.database.max_connections, 20);
+        assert_eq!(c.database.connect_timeout, Duration::from_secs(2));
+        assert_eq!(c.jwt_ttl, Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn postgres_without_secrets_names_both_variables() {
+        let raw = RawSettings::collect(&env(&[("DATABASE_URL", "postgres://u@h:5432/d")]), None);
+        let problems = Config::load(&raw).expect_err("secrets required");
+        let names: Vec<_> = problems.iter().map(|p| p.setting).collect();
+        assert_eq!(names, vec!["JWT_SECRET", "CONEA_SECRET_KEY"]);
+        assert!(problems[0].message.contains("openssl rand"));
+    }
+
+    #[test]
+    fn every_bad_value_is_reported_at_once() {
+        let raw = RawSettings::collect(
+            &env(&[
+                ("CONEA_BIND", "nowhere"),
+                ("JWT_TTL", "soon"),
+                ("CONEA_LOG_FORMAT", "xml"),
+            ]),
+            None,
+        );
+        let problems = Config::load(&raw).expect_err("invalid");
+        let names: Vec<_> = problems.iter().map(|p| p.setting).collect();
+        assert_eq!(names, vec!["CONEA_BIND", "JWT_TTL", "CONEA_LOG_FORMAT"]);
+    }
+
+    #[test]
+    fn environment_overrides_file_which_overrides_defaults() {
+        let file: toml::Table = "[server]\nbind = \"0.0.0.0:9000\"\nrequest_timeout = \"5s\"\n[database]\nmax_connections = 7\n"
+            .parse()
+            .expect("toml");
+        let raw = RawSettings::collect(&env(&[("CONEA_REQUEST_TIMEOUT", "9s")]), Some(&file));
+        let c = Config::load(&raw).expect("valid");
+        assert_eq!(c.bind.to_string(), "0.0.0.0:9000");
+        assert_eq!(c.database.max_connections, 7);
+        assert_eq!(c.request_timeout, Duration::from_secs(9));
+        assert_eq!(raw.source("CONEA_BIND"), Source::File);
+        assert_eq!(raw.source("CONEA_REQUEST_TIMEOUT"), Source::Env);
+    }
+
+    #[test]
+    fn short_secret_is_a_problem_and_describe_redacts() {
+        let raw = RawSettings::collect(
+            &env(&[
+                ("JWT_SECRET", "short"),
+                ("DATABASE_URL", "postgres://u:hunter2@h/d"),
+            ]),
+            None,
+        );
+        let problems = Config::load(&raw).expect_err("short");
+        assert!(problems
+            .iter()
+            .any(|p| p.setting == "JWT_SECRET" && p.message.contains("at least 32")));
+        let described = Config::describe(&raw);
+        let text = format!("{described:?}");
+        assert!(!text.contains("hunter2"));
+        assert!(!text.contains("short\""));
+    }
+}

@@ -1,0 +1,54 @@
+//! The table of every setting: its environment variable, its key in the TOML file, its
+//! default and its help. The loader, `conea config check` and the README table all come
+//! from here, so a setting cannot exist in one and not the others.
+
+pub struct Setting {
+    pub env: &'static str,
+    /// Dotted path in the TOML file (`[server] bind` is `server.bind`).
+    pub toml: &'static str,
+    pub default: Option<&'static str>,
+    pub secret: bool,
+    pub help: &'static str,
+}
+
+macro_rules! s {
+    ($env:literal, $toml:literal, $default:expr, $secret:literal, $help:literal) => {
+        Setting {
+            env: $env,
+            toml: $toml,
+            default: $default,
+            secret: $secret,
+            help: $help,
+        }
+    };
+}
+
+pub const SETTINGS: &[Setting] = &[
+    s!("CONEA_BIND", "server.bind", Some("127.0.0.1:8080"), false, "Address and port the HTTP server listens on."),
+    s!("CONEA_DATA_DIR", "server.data_dir", Some("./conea-data"), false, "Directory for the embedded SQLite database and generated secrets."),
+    s!("DATABASE_URL", "database.url", None, true, "`sqlite://PATH` or `postgres://USER@HOST:PORT/DB`. Default: SQLite at `<data dir>/conea.db`."),
+    s!("CONEA_DB_MAX_CONNECTIONS", "database.max_connections", Some("20"), false, "Largest size of the database connection pool."),
+    s!("CONEA_DB_IDLE_TIMEOUT", "database.idle_timeout", Some("30s"), false, "Idle pooled connections are closed after this long."),
+    s!("CONEA_DB_CONNECT_TIMEOUT", "database.connect_timeout", Some("2s"), false, "Time allowed to open a connection (and to reach the database at start-up)."),
+    s!("CONEA_SLOW_QUERY_MS", "database.slow_query_ms", Some("1000"), false, "Statements slower than this many milliseconds are logged at warn and counted."),
+    s!("REDIS_URL", "redis.url", None, true, "Optional `redis://HOST:PORT`; shares rate-limit state between replicas."),
+    s!("JWT_SECRET", "auth.jwt_secret", None, true, "HMAC secret for login tokens (32+ characters). Required with PostgreSQL; generated into the data dir on SQLite."),
+    s!("JWT_ALGORITHMS", "auth.jwt_algorithms", Some("HS256"), false, "Comma-separated allowed JWT algorithms (HS256, HS384, HS512); the first signs."),
+    s!("JWT_ISSUER", "auth.jwt_issuer", Some("conea"), false, "`iss` claim issued and required."),
+    s!("JWT_AUDIENCE", "auth.jwt_audience", Some("conea-api"), false, "`aud` claim issued and required."),
+    s!("JWT_TTL", "auth.jwt_ttl", Some("1h"), false, "Lifetime of a login token."),
+    s!("JWT_LEEWAY", "auth.jwt_leeway", Some("60s"), false, "Clock-skew allowance for `exp`, `nbf` and `iat`."),
+    s!("CONEA_SECRET_KEY", "secret_key", None, true, "Key (32+ characters) that encrypts stored third-party secrets. Required with PostgreSQL; generated on SQLite."),
+    s!("CONEA_BOOTSTRAP_KEY", "auth.bootstrap_key", None, true, "Optional `conea_…` key to create as the first owner key instead of a random one."),
+    s!("CONEA_LOG", "log.level", Some("info"), false, "Log filter (`info`, `debug`, `conea_server=debug,info`, …)."),
+    s!("CONEA_LOG_FORMAT", "log.format", Some("pretty"), false, "`pretty` or `json`."),
+    s!("CONEA_REQUEST_TIMEOUT", "server.request_timeout", Some("30s"), false, "Requests running longer answer 504."),
+    s!("CONEA_MAX_BODY_BYTES", "server.max_body_bytes", Some("1048576"), false, "Largest accepted JSON request body, in bytes; larger answers 413."),
+    s!("CONEA_SHUTDOWN_GRACE", "server.shutdown_grace", Some("30s"), false, "On SIGTERM/SIGINT, in-flight requests get this long to finish."),
+    s!("CONEA_AUTH_CACHE_SIZE", "auth.cache_size", Some("10000"), false, "Most credentials kept in the per-replica authentication cache."),
+    s!("CONEA_AUTH_EPOCH_POLL", "auth.epoch_poll", Some("250ms"), false, "How often each replica checks for revocations made elsewhere."),
+];
+
+pub fn find(env: &str) -> Option<&'static Setting> {
+    SETTINGS.iter().find(|s| s.env == env)
+}

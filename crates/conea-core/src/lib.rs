@@ -1,0 +1,17 @@
+//! Conea's domain: identifiers, tenancy and permissions, authentication rules, the error
+//! enum, the clock, configuration and the store traits. No HTTP, no SQL, no wire formats of
+//! third parties: every other crate speaks to the world in these types.
+
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod ids;
+pub mod model;
+pub mod permissions;
+pub mod principal;
+pub mod services;
+pub mod store;
+
+pub use clock::{Clock, FakeClock, SystemClock};
+pub use error::{CoreError, CoreResult};

@@ -1,0 +1,88 @@
+//! The storage traits. `conea-store` implements them for SQLite and PostgreSQL; services
+//! hold them as `Arc<dyn …>` so tests and backends are interchangeable.
+
+use crate::clock::EpochMs;
+use crate::error::CoreError;
+use crate::ids::{KeyId, OrgId, UserId};
+use crate::model::{ApiKey, Membership, NewKeyRecord, Organization, User};
+use crate::permissions::{Permission, Role};
+use async_trait::async_trait;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness constraint refused the write; the field is the constraint's subject.
+    #[error("{0} already exists")]
+    Duplicate(&'static str),
+    /// The database cannot be reached or refused the connection.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Other(String),
+}
+
+impl From<StoreError> for CoreError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Duplicate(what) => CoreError::Conflict {
+                code: "already_exists",
+                message: format!("A {what} with these values already exists."),
+            },
+            StoreError::Unavailable(msg) => CoreError::Unavailable {
+                code: "database_unavailable",
+                message: format!("The database is not reachable ({msg}). Retry shortly; operators: run `conea diagnose`."),
+            },
+            StoreError::Other(msg) => CoreError::Internal(msg),
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Organizations, users, memberships, grants and API keys.
+#[async_trait]
+pub trait AccountsStore: Send + Sync + 'static {
+    async fn count_orgs(&self) -> StoreResult<i64>;
+    async fn insert_org(&self, org: &Organization) -> StoreResult<()>;
+    async fn get_org(&self, id: &OrgId) -> StoreResult<Option<Organization>>;
+    async fn get_org_by_slug(&self, slug: &str) -> StoreResult<Option<Organization>>;
+    async fn list_orgs(&self) -> StoreResult<Vec<Organization>>;
+
+    async fn insert_user(&self, user: &User) -> StoreResult<()>;
+    async fn get_user(&self, id: &UserId) -> StoreResult<Option<User>>;
+    async fn get_user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
+
+    /// Inserts or updates a membership; returns true when it existed before.
+    async fn upsert_member(
+        &self,
+        org: &OrgId,
+        user: &UserId,
+        role: Role,
+        at: EpochMs,
+    ) -> StoreResult<bool>;
+    async fn remove_member(&self, org: &OrgId, user: &UserId) -> StoreResult<bool>;
+    async fn get_member(&self, org: &OrgId, user: &UserId) -> StoreResult<Option<Membership>>;
+    async fn list_members(&self, org: &OrgId) -> StoreResult<Vec<Membership>>;
+    /// The oldest membership of a user (the organization a login acts in by default).
+    async fn first_membership(&self, user: &UserId) -> StoreResult<Option<Membership>>;
+    async fn grant_user_permission(
+        &self,
+        org: &OrgId,
+        user: &UserId,
+        permission: Permission,
+        at: EpochMs,
+    ) -> StoreResult<()>;
+
+    async fn insert_key(&self, key: &NewKeyRecord) -> StoreResult<()>;
+    async fn get_key(&self, id: &KeyId) -> StoreResult<Option<ApiKey>>;
+    async fn get_key_by_digest(&self, digest: &str) -> StoreResult<Option<ApiKey>>;
+    async fn list_keys(&self, org: &OrgId) -> StoreResult<Vec<ApiKey>>;
+    /// Marks a key revoked; returns false when it was unknown or already revoked.
+    async fn revoke_key(&self, id: &KeyId, at: EpochMs) -> StoreResult<bool>;
+    async fn grant_key_permission(&self, id: &KeyId, permission: Permission) -> StoreResult<()>;
+    async fn touch_key(&self, id: &KeyId, at: EpochMs) -> StoreResult<()>;
+
+    /// A counter bumped by every change that can invalidate a cached credential (revocation,
+    /// role change, grant). Every replica polls it and clears its cache when it moves.
+    async fn auth_epoch(&self) -> StoreResult<i64>;
+    async fn bump_auth_epoch(&self) -> StoreResult<()>;
+}

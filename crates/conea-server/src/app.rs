@@ -1,0 +1,157 @@
+//! The running server: builds the platform, binds the listener (port 0 works, for tests),
+//! starts background tasks, serves until a shutdown signal, then drains in-flight requests
+//! for up to `CONEA_SHUTDOWN_GRACE`.
+
+use crate::platform::{Platform, StartupError};
+use crate::routes;
+use crate::state::AppState;
+use conea_core::config::Config;
+use conea_core::services::accounts::Bootstrap;
+use conea_core::Clock;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio_util_like::CancelOnDrop;
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    bootstrap: Option<Bootstrap>,
+}
+
+pub struct Options {
+    pub migrate: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { migrate: true }
+    }
+}
+
+impl Application {
+    pub async fn build(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        options: Options,
+    ) -> Result<Self, StartupError> {
+        let platform = Platform::open(config, clock, options.migrate, "conea").await?;
+        let bootstrap = platform
+            .accounts
+            .bootstrap(platform.config.bootstrap_key.clone())
+            .await
+            .map_err(|e| StartupError::Other(format!("creating the first organization: {e}")))?;
+        let addr = platform.config.bind;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| StartupError::Bind {
+                addr: addr.to_string(),
+                reason: e.to_string(),
+            })?;
+        Ok(Application {
+            listener,
+            state: AppState::new(platform),
+            bootstrap,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| self.state.config().bind)
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// What the first start created (the organization and its owner key), once.
+    pub fn take_bootstrap(&mut self) -> Option<Bootstrap> {
+        self.bootstrap.take()
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish within the grace
+    /// period.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let state = self.state.clone();
+        let _epoch_task = CancelOnDrop(tokio::spawn(poll_auth_epoch(state.clone())));
+        let grace = state.config().shutdown_grace;
+        let app = routes::router(state.clone());
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stop_rx.await;
+        });
+        let mut server_task = tokio::spawn(async move { server.await });
+        tokio::select! {
+            result = &mut server_task => return result.map_err(std::io::Error::other)?,
+            _ = shutdown => {}
+        }
+        tracing::info!(
+            grace_ms = grace.as_millis() as u64,
+            "shutting down: draining in-flight requests"
+        );
+        let _ = stop_tx.send(());
+        match tokio::time::timeout(grace, &mut server_task).await {
+            Ok(result) => result.map_err(std::io::Error::other)??,
+            Err(_) => {
+                tracing::warn!("shutdown grace period over; closing remaining connections");
+                server_task.abort();
+            }
+        }
+        state.store().db().close().await;
+        Ok(())
+    }
+}
+
+/// Clears this replica's credential cache when another replica revoked or changed one.
+async fn poll_auth_epoch(state: AppState) {
+    let mut tick = tokio::time::interval(state.config().auth_epoch_poll);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = state.authn().refresh_epoch().await {
+            tracing::warn!(error = %e, "cannot read the auth epoch; cached credentials kept");
+        }
+    }
+}
+
+mod tokio_util_like {
+    /// Aborts the task when dropped.
+    pub struct CancelOnDrop<T>(pub tokio::task::JoinHandle<T>);
+
+    impl<T> Drop for CancelOnDrop<T> {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

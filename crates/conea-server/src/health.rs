@@ -1,0 +1,184 @@
+//! Health of the process and its dependencies, for `/health`, `/readyz` and `conea diagnose`.
+
+use crate::state::AppState;
+use serde::Serialize;
+use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
+
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Ok,
+    Degraded,
+    Down,
+    Disabled,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PoolReport {
+    pub size: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DatabaseReport {
+    pub status: Status,
+    pub backend: &'static str,
+    pub latency_ms: Option<f64>,
+    pub migrations_current: Option<bool>,
+    pub pool: PoolReport,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RedisReport {
+    pub status: Status,
+    pub latency_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Checks {
+    pub database: DatabaseReport,
+    pub redis: RedisReport,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct HealthReport {
+    /// `ok`, `degraded` (an optional dependency is down) or `down` (the database is down).
+    pub status: Status,
+    pub version: &'static str,
+    pub uptime_s: u64,
+    pub checks: Checks,
+}
+
+/// A Redis connection made on first use and reconnected by the manager afterwards.
+pub struct RedisProbe {
+    client: redis::Client,
+    conn: Mutex<Option<redis::aio::ConnectionManager>>,
+}
+
+impl RedisProbe {
+    pub fn new(url: &str) -> Option<Self> {
+        redis::Client::open(url).ok().map(|client| Self {
+            client,
+            conn: Mutex::new(None),
+        })
+    }
+
+    pub async fn ping(&self) -> Result<Duration, String> {
+        let started = Instant::now();
+        let work = async {
+            let mut guard = self.conn.lock().await;
+            if guard.is_none() {
+                *guard = Some(
+                    redis::aio::ConnectionManager::new(self.client.clone())
+                        .await
+                        .map_err(|e| e.to_string())?,
+                );
+            }
+            let conn = guard.as_mut().ok_or("no connection")?;
+            redis::cmd("PING")
+                .query_async::<String>(conn)
+                .await
+                .map_err(|e| e.to_string())
+        };
+        match tokio::time::timeout(CHECK_TIMEOUT, work).await {
+            Ok(Ok(_)) => Ok(started.elapsed()),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(format!("no answer within {} ms", CHECK_TIMEOUT.as_millis())),
+        }
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1000.0 * 100.0).round() / 100.0
+}
+
+pub async fn database(state: &AppState) -> DatabaseReport {
+    let db = state.store().db();
+    let pool = db.pool_status();
+    let pool = PoolReport {
+        size: pool.size,
+        idle: pool.idle,
+        max: pool.max,
+    };
+    let backend = db.backend().as_str();
+    let ping = tokio::time::timeout(CHECK_TIMEOUT, db.ping()).await;
+    let (latency, error) = match ping {
+        Ok(Ok(d)) => (Some(ms(d)), None),
+        Ok(Err(e)) => (None, Some(e.to_string())),
+        Err(_) => (
+            None,
+            Some(format!("no answer within {} ms", CHECK_TIMEOUT.as_millis())),
+        ),
+    };
+    let migrations_current = if error.is_none() {
+        conea_store::migrate::status(db)
+            .await
+            .ok()
+            .map(|s| s.current())
+    } else {
+        None
+    };
+    let status = match (&error, migrations_current) {
+        (None, Some(true)) => Status::Ok,
+        _ => Status::Down,
+    };
+    let error = error.or_else(|| {
+        (migrations_current != Some(true))
+            .then(|| "migrations are not current: run `conea migrate`".to_owned())
+    });
+    DatabaseReport {
+        status,
+        backend,
+        latency_ms: latency,
+        migrations_current,
+        pool,
+        error,
+    }
+}
+
+pub async fn redis(state: &AppState) -> RedisReport {
+    match state.redis() {
+        None => RedisReport {
+            status: Status::Disabled,
+            latency_ms: None,
+            error: None,
+        },
+        Some(probe) => match probe.ping().await {
+            Ok(d) => RedisReport {
+                status: Status::Ok,
+                latency_ms: Some(ms(d)),
+                error: None,
+            },
+            Err(e) => RedisReport {
+                status: Status::Down,
+                latency_ms: None,
+                error: Some(e),
+            },
+        },
+    }
+}
+
+pub async fn report(state: &AppState) -> HealthReport {
+    let (database, redis) = tokio::join!(database(state), redis(state));
+    let status = if database.status != Status::Ok {
+        Status::Down
+    } else if redis.status == Status::Down {
+        Status::Degraded
+    } else {
+        Status::Ok
+    };
+    HealthReport {
+        status,
+        version: env!("CARGO_PKG_VERSION"),
+        uptime_s: state.uptime_s(),
+        checks: Checks { database, redis },
+    }
+}

@@ -1,0 +1,153 @@
+//! `ApiJson<T>`: the JSON body extractor. Unlike axum's, every rejection is the error body:
+//! bad JSON is 400 `invalid_json`, a missing or mistyped field is 400 `invalid_parameter`
+//! naming the field in `details.param`, a body over `CONEA_MAX_BODY_BYTES` is 413.
+
+use crate::error::ApiError;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use conea_core::CoreError;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| {
+                let ct = ct
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
+                ct == "application/json" || ct.ends_with("+json")
+            });
+        if !is_json {
+            return Err(ApiError(CoreError::InvalidInput {
+                code: "unsupported_media_type",
+                message: "Send the body as JSON with `Content-Type: application/json`.".into(),
+                param: None,
+            }));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError(CoreError::InvalidInput {
+                    code: "payload_too_large",
+                    message: "The request body is larger than this server accepts (CONEA_MAX_BODY_BYTES).".into(),
+                    param: None,
+                })
+            } else {
+                ApiError(CoreError::InvalidInput {
+                    code: "invalid_body",
+                    message: format!("The request body could not be read: {rejection}"),
+                    param: None,
+                })
+            }
+        })?;
+        parse(&bytes).map(ApiJson)
+    }
+}
+
+/// Parses JSON, naming the offending field on failure.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            return ApiError(CoreError::InvalidInput {
+                code: "invalid_json",
+                message: format!("The body is not valid JSON ({inner})."),
+                param: None,
+            });
+        }
+        let text = inner.to_string();
+        let missing = text
+            .strip_prefix("missing field `")
+            .and_then(|r| r.split('`').next())
+            .map(str::to_owned);
+        let param = match (missing, path.as_str()) {
+            (Some(field), ".") => field,
+            (Some(field), parent) => format!("{parent}.{field}"),
+            (None, p) => p.to_owned(),
+        };
+        let message = match text.find(" at line ") {
+            Some(i) => text[..i].to_owned(),
+            None => text,
+        };
+        ApiError(CoreError::InvalidInput {
+            code: "invalid_parameter",
+            message: format!("`{param}`: {message}."),
+            param: Some(param),
+        })
+    })
+}
+
+impl<T: Serialize> IntoResponse for ApiJson<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Login {
+        email: String,
+        password: String,
+        nested: Option<Inner>,
+    }
+
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Inner {
+        count: u32,
+    }
+
+    fn param(e: ApiError) -> (String, Option<String>) {
+        match e.0 {
+            CoreError::InvalidInput { code, param, .. } => (code.to_owned(), param),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn missing_field_is_named() {
+        let e = parse::<Login>(br#"{"email":"a@b.io"}"#).expect_err("missing");
+        assert_eq!(
+            param(e),
+            ("invalid_parameter".into(), Some("password".into()))
+        );
+    }
+
+    #[test]
+    fn wrong_type_names_the_nested_path() {
+        let e = parse::<Login>(br#"{"email":"a","password":"b","nested":{"count":"x"}}"#)
+            .expect_err("type");
+        assert_eq!(
+            param(e),
+            ("invalid_parameter".into(), Some("nested.count".into()))
+        );
+    }
+
+    #[test]
+    fn syntax_error_is_invalid_json() {
+        let e = parse::<Login>(b"{not json").expect_err("syntax");
+        assert_eq!(param(e), ("invalid_json".into(), None));
+    }
+}

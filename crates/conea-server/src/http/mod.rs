@@ -1,0 +1,9 @@
+//! The request pipeline: request ids, logging and metrics, timeouts, panics, JSON and
+//! authentication extractors. Routes stay free of these concerns.
+
+pub mod auth;
+pub mod fallback;
+pub mod json;
+pub mod observe;
+pub mod query;
+pub mod request_id;

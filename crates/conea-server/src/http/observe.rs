@@ -1,0 +1,66 @@
+//! Structured request logs and HTTP metrics, labelled by the route template (never the raw
+//! path, so ids do not explode label cardinality). Logs never include headers or bodies, so
+//! no credential can leak into them.
+
+use crate::state::AppState;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use std::time::Instant;
+
+pub async fn middleware(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let request_id = super::request_id::current().unwrap_or_default();
+    let span =
+        tracing::info_span!("request", request_id = %request_id, method = %method, route = %route);
+    let response = tracing::Instrument::instrument(next.run(req), span.clone()).await;
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    state
+        .metrics()
+        .observe_request(method.as_str(), &route, status, elapsed);
+    let _enter = span.enter();
+    if status >= 500 {
+        tracing::warn!(
+            status,
+            latency_ms = elapsed.as_secs_f64() * 1000.0,
+            "request failed"
+        );
+    } else {
+        tracing::info!(
+            status,
+            latency_ms = elapsed.as_secs_f64() * 1000.0,
+            "request"
+        );
+    }
+    response
+}
+
+/// Runs the handler under the configured timeout; past it, answers 504 with the error body.
+pub async fn timeout(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let limit = state.config().request_timeout;
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => {
+            axum::response::IntoResponse::into_response(crate::error::ApiError::timeout(limit))
+        }
+    }
+}
+
+/// A panic in a handler becomes a logged 500 with the error body.
+pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let text = panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_else(|| "panic".to_owned());
+    axum::response::IntoResponse::into_response(crate::error::ApiError(
+        conea_core::CoreError::Internal(format!("handler panicked: {text}")),
+    ))
+}

@@ -1,0 +1,14 @@
+//! Conea's HTTP edge and process wiring: the axum router, extractors and middleware, the
+//! one error mapping, health and metrics, and the platform that the CLI shares.
+
+pub mod app;
+pub mod error;
+pub mod health;
+pub mod http;
+pub mod metrics;
+pub mod platform;
+pub mod routes;
+pub mod state;
+
+pub use app::{Application, Options};
+pub use platform::{Platform, StartupError};

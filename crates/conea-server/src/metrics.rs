@@ -1,0 +1,178 @@
+//! Prometheus metrics, held in the application state (no global registry): HTTP requests by
+//! method, route template and status; a latency histogram; pool gauges, statement counters
+//! and cache sizes read at scrape time; build info.
+
+use conea_core::services::Authenticator;
+use conea_store::{Db, StatementStats};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    method: String,
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: String,
+    backend: String,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram>,
+}
+
+/// Values read from the live components at each scrape.
+struct Live {
+    db: Db,
+    stats: Arc<StatementStats>,
+    authn: Arc<Authenticator>,
+}
+
+impl std::fmt::Debug for Live {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Live")
+    }
+}
+
+fn encode_const<M: EncodeMetric>(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    metric: M,
+) -> Result<(), std::fmt::Error> {
+    let e = encoder.encode_descriptor(name, help, None, metric.metric_type())?;
+    metric.encode(e)
+}
+
+impl Collector for Live {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let pool = self.db.pool_status();
+        encode_const(
+            &mut encoder,
+            "conea_db_pool_connections",
+            "Open connections in the database pool.",
+            ConstGauge::new(pool.size as i64),
+        )?;
+        encode_const(
+            &mut encoder,
+            "conea_db_pool_idle",
+            "Idle connections in the database pool.",
+            ConstGauge::new(pool.idle as i64),
+        )?;
+        encode_const(
+            &mut encoder,
+            "conea_db_pool_max",
+            "Largest size of the database pool (CONEA_DB_MAX_CONNECTIONS).",
+            ConstGauge::new(pool.max as i64),
+        )?;
+        encode_const(
+            &mut encoder,
+            "conea_db_statements",
+            "Statements run by the store.",
+            ConstCounter::new(self.stats.total()),
+        )?;
+        encode_const(
+            &mut encoder,
+            "conea_db_slow_statements",
+            "Statements slower than CONEA_SLOW_QUERY_MS.",
+            ConstCounter::new(self.stats.slow()),
+        )?;
+        encode_const(
+            &mut encoder,
+            "conea_db_statement_errors",
+            "Statements that returned an error.",
+            ConstCounter::new(self.stats.errors()),
+        )?;
+        encode_const(
+            &mut encoder,
+            "conea_auth_cache_entries",
+            "Credentials held in the authentication cache.",
+            ConstGauge::new(self.authn.cache_entries() as i64),
+        )?;
+        Ok(())
+    }
+}
+
+impl Metrics {
+    pub fn new(db: Db, stats: Arc<StatementStats>, authn: Arc<Authenticator>) -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "conea_http_requests",
+            "HTTP requests by method, route template and status.",
+            requests.clone(),
+        );
+        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new([
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                10.0, 30.0,
+            ])
+        });
+        registry.register(
+            "conea_http_request_duration_seconds",
+            "HTTP request latency by route template.",
+            latency.clone(),
+        );
+        let build = Family::<BuildLabels, prometheus_client::metrics::gauge::Gauge>::default();
+        build
+            .get_or_create(&BuildLabels {
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                backend: db.backend().as_str().to_owned(),
+            })
+            .set(1);
+        registry.register(
+            "conea_build_info",
+            "Build information; the value is always 1.",
+            build,
+        );
+        registry.register_collector(Box::new(Live { db, stats, authn }));
+        Self {
+            registry,
+            requests,
+            latency,
+        }
+    }
+
+    pub fn observe_request(&self, method: &str, route: &str, status: u16, took: Duration) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+                status,
+            })
+            .inc();
+        self.latency
+            .get_or_create(&RouteLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+            })
+            .observe(took.as_secs_f64());
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}

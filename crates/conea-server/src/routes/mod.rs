@@ -1,0 +1,118 @@
+//! The HTTP surface: every route, its middleware, and the OpenAPI document built from the
+//! handlers' annotations. The `/v1` routes also answer under `/api/v1`.
+
+pub mod auth;
+pub mod health;
+pub mod keys;
+pub mod orgs;
+pub mod pagination;
+pub mod users;
+
+use crate::error::ErrorBody;
+use crate::http::{self, fallback};
+use crate::state::AppState;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use axum::{middleware, Json, Router};
+use tower_http::catch_panic::CatchPanicLayer;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Conea API", description = "Conea integration platform: one authenticated, rate-limited API over shop data, AI providers and background jobs. Every 4xx/5xx body is `ErrorBody`."),
+    components(schemas(ErrorBody)),
+    modifiers(&SecuritySchemes)
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT or conea_ API key")
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))),
+        );
+    }
+}
+
+/// The versioned API (paths relative to `/v1`).
+fn v1(state: &AppState) -> OpenApiRouter<AppState> {
+    let public = OpenApiRouter::new().routes(routes!(auth::login));
+    let protected = OpenApiRouter::new()
+        .routes(routes!(auth::verify))
+        .routes(routes!(orgs::create))
+        .routes(routes!(orgs::get))
+        .routes(routes!(orgs::members))
+        .routes(routes!(orgs::set_role, orgs::remove_member))
+        .routes(routes!(users::create))
+        .routes(routes!(keys::create, keys::list))
+        .routes(routes!(keys::revoke))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            http::auth::require_auth,
+        ));
+    public.merge(protected)
+}
+
+/// The OpenAPI document of every route.
+pub fn openapi(state: &AppState) -> utoipa::openapi::OpenApi {
+    build(state).1
+}
+
+fn build(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (mut router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::livez))
+        .routes(routes!(health::readyz))
+        .routes(routes!(health::health))
+        .routes(routes!(health::metrics))
+        .nest("/v1", v1(state))
+        .split_for_parts();
+    let (v1_router, _) = v1(state).split_for_parts();
+    router = router
+        .route("/v1/health", get(health::health))
+        .nest("/api/v1", v1_router.route("/health", get(health::health)));
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    (router, doc)
+}
+
+/// The complete application: routes, fallbacks and the middleware stack.
+pub fn router(state: AppState) -> Router {
+    let (router, doc) = build(&state);
+    let doc = std::sync::Arc::new(doc);
+    router
+        .route(
+            "/openapi.json",
+            get(move || {
+                let d = doc.clone();
+                async move { Json((*d).clone()) }
+            }),
+        )
+        .fallback(fallback::not_found)
+        .method_not_allowed_fallback(fallback::method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            http::observe::timeout,
+        ))
+        .layer(CatchPanicLayer::custom(http::observe::panic_response))
+        .layer(DefaultBodyLimit::max(state.config().max_body_bytes))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            http::observe::middleware,
+        ))
+        .layer(middleware::from_fn(http::request_id::middleware))
+        .with_state(state)
+}

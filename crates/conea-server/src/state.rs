@@ -1,0 +1,79 @@
+//! The application state every handler receives: the platform plus HTTP-only parts
+//! (metrics, start time, the Redis probe). Cheap to clone.
+
+use crate::health::RedisProbe;
+use crate::metrics::Metrics;
+use crate::platform::Platform;
+use conea_core::config::Config;
+use conea_core::services::{AccountsService, Authenticator};
+use conea_core::Clock;
+use conea_store::SqlStore;
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+struct Inner {
+    platform: Platform,
+    metrics: Metrics,
+    started: Instant,
+    redis: Option<RedisProbe>,
+}
+
+impl AppState {
+    pub fn new(platform: Platform) -> Self {
+        let metrics = Metrics::new(
+            platform.store.db().clone(),
+            platform.store.stats().clone(),
+            platform.authn.clone(),
+        );
+        let redis = platform
+            .config
+            .redis_url
+            .as_deref()
+            .and_then(RedisProbe::new);
+        AppState(Arc::new(Inner {
+            platform,
+            metrics,
+            started: Instant::now(),
+            redis,
+        }))
+    }
+
+    pub fn platform(&self) -> &Platform {
+        &self.0.platform
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.0.platform.config
+    }
+
+    pub fn store(&self) -> &SqlStore {
+        &self.0.platform.store
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.0.platform.clock
+    }
+
+    pub fn authn(&self) -> &Arc<Authenticator> {
+        &self.0.platform.authn
+    }
+
+    pub fn accounts(&self) -> &Arc<AccountsService> {
+        &self.0.platform.accounts
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.0.metrics
+    }
+
+    pub fn uptime_s(&self) -> u64 {
+        self.0.started.elapsed().as_secs()
+    }
+
+    pub fn redis(&self) -> Option<&RedisProbe> {
+        self.0.redis.as_ref()
+    }
+}

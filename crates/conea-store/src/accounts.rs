@@ -1,0 +1,573 @@
+//! `AccountsStore` on SQL: organizations, users, memberships, grants, API keys.
+
+use crate::errors::map;
+use crate::{with_pool, SqlStore};
+use async_trait::async_trait;
+use conea_core::clock::EpochMs;
+use conea_core::ids::{KeyId, OrgId, UserId};
+use conea_core::model::{ApiKey, Membership, NewKeyRecord, Organization, User};
+use conea_core::permissions::{Permission, PermissionSet, Role};
+use conea_core::store::{AccountsStore, StoreError, StoreResult};
+
+#[derive(sqlx::FromRow)]
+struct OrgRow {
+    id: String,
+    slug: String,
+    name: String,
+    created_at: i64,
+}
+
+impl OrgRow {
+    fn into_model(self) -> StoreResult<Organization> {
+        Ok(Organization {
+            id: parse_id(OrgId::parse(&self.id))?,
+            slug: self.slug,
+            name: self.name,
+            created_at: self.created_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: String,
+    email: String,
+    name: Option<String>,
+    password_hash: Option<String>,
+    created_at: i64,
+}
+
+impl UserRow {
+    fn into_model(self) -> StoreResult<User> {
+        Ok(User {
+            id: parse_id(UserId::parse(&self.id))?,
+            email: self.email,
+            name: self.name,
+            password_hash: self.password_hash,
+            created_at: self.created_at,
+        })
+    }
+}
+
+/// One row per (member, grant); folded into memberships.
+#[derive(sqlx::FromRow)]
+struct MemberRow {
+    organization_id: String,
+    user_id: String,
+    email: String,
+    role: String,
+    created_at: i64,
+    permission: Option<String>,
+}
+
+/// One row per (key, permission); folded into keys.
+#[derive(sqlx::FromRow)]
+struct KeyRow {
+    id: String,
+    organization_id: String,
+    name: String,
+    prefix: String,
+    created_by: Option<String>,
+    created_at: i64,
+    expires_at: Option<i64>,
+    revoked_at: Option<i64>,
+    last_used_at: Option<i64>,
+    permission: Option<String>,
+}
+
+fn parse_id<T, E: std::fmt::Display>(r: Result<T, E>) -> StoreResult<T> {
+    r.map_err(|e| StoreError::Other(format!("corrupt id in database: {e}")))
+}
+
+fn add_permission(set: &mut PermissionSet, name: Option<&str>) {
+    // Unknown names (from a newer version) are ignored rather than failing the lookup.
+    if let Some(p) = name.and_then(Permission::parse) {
+        set.insert(p);
+    }
+}
+
+fn fold_members(rows: Vec<MemberRow>) -> StoreResult<Vec<Membership>> {
+    let mut out: Vec<Membership> = Vec::new();
+    for r in rows {
+        let same = out.last().is_some_and(|m| {
+            m.user_id.as_str() == r.user_id && m.org_id.as_str() == r.organization_id
+        });
+        if !same {
+            out.push(Membership {
+                org_id: parse_id(OrgId::parse(&r.organization_id))?,
+                user_id: parse_id(UserId::parse(&r.user_id))?,
+                email: r.email,
+                role: Role::parse(&r.role)
+                    .ok_or_else(|| StoreError::Other(format!("unknown role {}", r.role)))?,
+                grants: PermissionSet::EMPTY,
+                created_at: r.created_at,
+            });
+        }
+        if let Some(m) = out.last_mut() {
+            add_permission(&mut m.grants, r.permission.as_deref());
+        }
+    }
+    Ok(out)
+}
+
+fn fold_keys(rows: Vec<KeyRow>) -> StoreResult<Vec<ApiKey>> {
+    let mut out: Vec<ApiKey> = Vec::new();
+    for r in rows {
+        if out.last().is_none_or(|k| k.id.as_str() != r.id) {
+            out.push(ApiKey {
+                id: parse_id(KeyId::parse(&r.id))?,
+                org_id: parse_id(OrgId::parse(&r.organization_id))?,
+                name: r.name,
+                prefix: r.prefix,
+                permissions: PermissionSet::EMPTY,
+                created_by: r.created_by,
+                created_at: r.created_at,
+                expires_at: r.expires_at,
+                revoked_at: r.revoked_at,
+                last_used_at: r.last_used_at,
+            });
+        }
+        if let Some(k) = out.last_mut() {
+            add_permission(&mut k.permissions, r.permission.as_deref());
+        }
+    }
+    Ok(out)
+}
+
+impl SqlStore {
+    async fn org_where(
+        &self,
+        name: &'static str,
+        sql: &'static str,
+        value: &str,
+    ) -> StoreResult<Option<Organization>> {
+        let row = self
+            .stats
+            .time(name, sql, async {
+                with_pool!(&self.db, |p| sqlx::query_as::<DB, OrgRow>(sql)
+                    .bind(value)
+                    .fetch_optional(p)
+                    .await)
+            })
+            .await
+            .map_err(|e| map(e, "organization"))?;
+        row.map(OrgRow::into_model).transpose()
+    }
+
+    async fn user_where(
+        &self,
+        name: &'static str,
+        sql: &'static str,
+        value: &str,
+    ) -> StoreResult<Option<User>> {
+        let row = self
+            .stats
+            .time(name, sql, async {
+                with_pool!(&self.db, |p| sqlx::query_as::<DB, UserRow>(sql)
+                    .bind(value)
+                    .fetch_optional(p)
+                    .await)
+            })
+            .await
+            .map_err(|e| map(e, "user"))?;
+        row.map(UserRow::into_model).transpose()
+    }
+
+    async fn members_where(
+        &self,
+        name: &'static str,
+        sql: &'static str,
+        binds: &[&str],
+    ) -> StoreResult<Vec<Membership>> {
+        let rows = self
+            .stats
+            .time(name, sql, async {
+                with_pool!(&self.db, |p| {
+                    let mut q = sqlx::query_as::<DB, MemberRow>(sql);
+                    for b in binds {
+                        q = q.bind(*b);
+                    }
+                    q.fetch_all(p).await
+                })
+            })
+            .await
+            .map_err(|e| map(e, "member"))?;
+        fold_members(rows)
+    }
+
+    async fn keys_where(
+        &self,
+        name: &'static str,
+        sql: &'static str,
+        value: &str,
+    ) -> StoreResult<Vec<ApiKey>> {
+        let rows = self
+            .stats
+            .time(name, sql, async {
+                with_pool!(&self.db, |p| sqlx::query_as::<DB, KeyRow>(sql)
+                    .bind(value)
+                    .fetch_all(p)
+                    .await)
+            })
+            .await
+            .map_err(|e| map(e, "api key"))?;
+        fold_keys(rows)
+    }
+
+    async fn execute(
+        &self,
+        name: &'static str,
+        sql: &'static str,
+        subject: &'static str,
+        binds: Binds<'_>,
+    ) -> StoreResult<u64> {
+        self.stats
+            .time(name, sql, async {
+                with_pool!(&self.db, |p| {
+                    let mut q = sqlx::query::<DB>(sql);
+                    for b in binds.0 {
+                        q = match b {
+                            Bind::Text(t) => q.bind(*t),
+                            Bind::OptText(t) => q.bind(*t),
+                            Bind::Int(i) => q.bind(*i),
+                        };
+                    }
+                    q.execute(p).await.map(|r| r.rows_affected())
+                })
+            })
+            .await
+            .map_err(|e| map(e, subject))
+    }
+}
+
+/// Bind values for [`SqlStore::execute`].
+pub(crate) enum Bind<'a> {
+    Text(&'a str),
+    OptText(Option<&'a str>),
+    Int(i64),
+}
+
+pub(crate) struct Binds<'a>(&'a [Bind<'a>]);
+
+#[async_trait]
+impl AccountsStore for SqlStore {
+    async fn count_orgs(&self) -> StoreResult<i64> {
+        const SQL: &str = "SELECT COUNT(*) FROM organizations";
+        self.stats
+            .time("count_orgs", SQL, async {
+                with_pool!(&self.db, |p| sqlx::query_scalar::<DB, i64>(SQL)
+                    .fetch_one(p)
+                    .await)
+            })
+            .await
+            .map_err(|e| map(e, "organization"))
+    }
+
+    async fn insert_org(&self, org: &Organization) -> StoreResult<()> {
+        const SQL: &str =
+            "INSERT INTO organizations (id, slug, name, created_at) VALUES ($1, $2, $3, $4)";
+        self.execute(
+            "insert_org",
+            SQL,
+            "organization",
+            Binds(&[
+                Bind::Text(org.id.as_str()),
+                Bind::Text(&org.slug),
+                Bind::Text(&org.name),
+                Bind::Int(org.created_at),
+            ]),
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn get_org(&self, id: &OrgId) -> StoreResult<Option<Organization>> {
+        self.org_where(
+            "get_org",
+            "SELECT id, slug, name, created_at FROM organizations WHERE id = $1",
+            id.as_str(),
+        )
+        .await
+    }
+
+    async fn get_org_by_slug(&self, slug: &str) -> StoreResult<Option<Organization>> {
+        self.org_where(
+            "get_org_by_slug",
+            "SELECT id, slug, name, created_at FROM organizations WHERE slug = $1",
+            slug,
+        )
+        .await
+    }
+
+    async fn list_orgs(&self) -> StoreResult<Vec<Organization>> {
+        const SQL: &str =
+            "SELECT id, slug, name, created_at FROM organizations ORDER BY created_at, id";
+        let rows = self
+            .stats
+            .time("list_orgs", SQL, async {
+                with_pool!(&self.db, |p| sqlx::query_as::<DB, OrgRow>(SQL)
+                    .fetch_all(p)
+                    .await)
+            })
+            .await
+            .map_err(|e| map(e, "organization"))?;
+        rows.into_iter().map(OrgRow::into_model).collect()
+    }
+
+    async fn insert_user(&self, user: &User) -> StoreResult<()> {
+        const SQL: &str = "INSERT INTO users (id, email, name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)";
+        self.execute(
+            "insert_user",
+            SQL,
+            "user",
+            Binds(&[
+                Bind::Text(user.id.as_str()),
+                Bind::Text(&user.email),
+                Bind::OptText(user.name.as_deref()),
+                Bind::OptText(user.password_hash.as_deref()),
+                Bind::Int(user.created_at),
+            ]),
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn get_user(&self, id: &UserId) -> StoreResult<Option<User>> {
+        self.user_where(
+            "get_user",
+            "SELECT id, email, name, password_hash, created_at FROM users WHERE id = $1",
+            id.as_str(),
+        )
+        .await
+    }
+
+    async fn get_user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        self.user_where(
+            "get_user_by_email",
+            "SELECT id, email, name, password_hash, created_at FROM users WHERE email = $1",
+            email,
+        )
+        .await
+    }
+
+    async fn upsert_member(
+        &self,
+        org: &OrgId,
+        user: &UserId,
+        role: Role,
+        at: EpochMs,
+    ) -> StoreResult<bool> {
+        let existed = self.get_member(org, user).await?.is_some();
+        const SQL: &str = "INSERT INTO organization_members (organization_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (organization_id, user_id) DO UPDATE SET role = EXCLUDED.role";
+        self.execute(
+            "upsert_member",
+            SQL,
+            "member",
+            Binds(&[
+                Bind::Text(org.as_str()),
+                Bind::Text(user.as_str()),
+                Bind::Text(role.as_str()),
+                Bind::Int(at),
+            ]),
+        )
+        .await?;
+        Ok(existed)
+    }
+
+    async fn remove_member(&self, org: &OrgId, user: &UserId) -> StoreResult<bool> {
+        const SQL: &str =
+            "DELETE FROM organization_members WHERE organization_id = $1 AND user_id = $2";
+        let n = self
+            .execute(
+                "remove_member",
+                SQL,
+                "member",
+                Binds(&[Bind::Text(org.as_str()), Bind::Text(user.as_str())]),
+            )
+            .await?;
+        Ok(n > 0)
+    }
+
+    async fn get_member(&self, org: &OrgId, user: &UserId) -> StoreResult<Option<Membership>> {
+        const SQL: &str = "SELECT m.organization_id, m.user_id, u.email, m.role, m.created_at, g.permission \
+             FROM organization_members m JOIN users u ON u.id = m.user_id \
+             LEFT JOIN user_permissions g ON g.organization_id = m.organization_id AND g.user_id = m.user_id \
+             WHERE m.organization_id = $1 AND m.user_id = $2";
+        Ok(self
+            .members_where("get_member", SQL, &[org.as_str(), user.as_str()])
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    async fn list_members(&self, org: &OrgId) -> StoreResult<Vec<Membership>> {
+        const SQL: &str = "SELECT m.organization_id, m.user_id, u.email, m.role, m.created_at, g.permission \
+             FROM organization_members m JOIN users u ON u.id = m.user_id \
+             LEFT JOIN user_permissions g ON g.organization_id = m.organization_id AND g.user_id = m.user_id \
+             WHERE m.organization_id = $1 ORDER BY m.created_at, m.user_id";
+        self.members_where("list_members", SQL, &[org.as_str()])
+            .await
+    }
+
+    async fn first_membership(&self, user: &UserId) -> StoreResult<Option<Membership>> {
+        const SQL: &str = "SELECT m.organization_id, m.user_id, u.email, m.role, m.created_at, g.permission \
+             FROM organization_members m JOIN users u ON u.id = m.user_id \
+             LEFT JOIN user_permissions g ON g.organization_id = m.organization_id AND g.user_id = m.user_id \
+             WHERE m.user_id = $1 ORDER BY m.created_at, m.organization_id";
+        Ok(self
+            .members_where("first_membership", SQL, &[user.as_str()])
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    async fn grant_user_permission(
+        &self,
+        org: &OrgId,
+        user: &UserId,
+        permission: Permission,
+        at: EpochMs,
+    ) -> StoreResult<()> {
+        const SQL: &str = "INSERT INTO user_permissions (organization_id, user_id, permission, granted_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (organization_id, user_id, permission) DO NOTHING";
+        self.execute(
+            "grant_user_permission",
+            SQL,
+            "grant",
+            Binds(&[
+                Bind::Text(org.as_str()),
+                Bind::Text(user.as_str()),
+                Bind::Text(permission.as_str()),
+                Bind::Int(at),
+            ]),
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn insert_key(&self, rec: &NewKeyRecord) -> StoreResult<()> {
+        const KEY_SQL: &str = "INSERT INTO api_keys (id, organization_id, name, prefix, key_digest, created_by, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+        const PERM_SQL: &str =
+            "INSERT INTO api_key_permissions (api_key_id, permission) VALUES ($1, $2)";
+        let k = &rec.key;
+        self.stats
+            .time("insert_key", KEY_SQL, async {
+                with_pool!(&self.db, |p| {
+                    let mut tx = p.begin().await?;
+                    sqlx::query::<DB>(KEY_SQL)
+                        .bind(k.id.as_str())
+                        .bind(k.org_id.as_str())
+                        .bind(&k.name)
+                        .bind(&k.prefix)
+                        .bind(&rec.digest)
+                        .bind(k.created_by.as_deref())
+                        .bind(k.created_at)
+                        .bind(k.expires_at)
+                        .execute(&mut *tx)
+                        .await?;
+                    for perm in k.permissions.iter() {
+                        sqlx::query::<DB>(PERM_SQL)
+                            .bind(k.id.as_str())
+                            .bind(perm.as_str())
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    tx.commit().await
+                })
+            })
+            .await
+            .map_err(|e| map(e, "api key"))
+    }
+
+    async fn get_key(&self, id: &KeyId) -> StoreResult<Option<ApiKey>> {
+        const SQL: &str = "SELECT k.id, k.organization_id, k.name, k.prefix, k.created_by, k.created_at, \
+             k.expires_at, k.revoked_at, k.last_used_at, p.permission \
+             FROM api_keys k LEFT JOIN api_key_permissions p ON p.api_key_id = k.id WHERE k.id = $1";
+        Ok(self
+            .keys_where("get_key", SQL, id.as_str())
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    async fn get_key_by_digest(&self, digest: &str) -> StoreResult<Option<ApiKey>> {
+        const SQL: &str = "SELECT k.id, k.organization_id, k.name, k.prefix, k.created_by, k.created_at, \
+             k.expires_at, k.revoked_at, k.last_used_at, p.permission \
+             FROM api_keys k LEFT JOIN api_key_permissions p ON p.api_key_id = k.id WHERE k.key_digest = $1";
+        Ok(self
+            .keys_where("get_key_by_digest", SQL, digest)
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    async fn list_keys(&self, org: &OrgId) -> StoreResult<Vec<ApiKey>> {
+        const SQL: &str =
+            "SELECT k.id, k.organization_id, k.name, k.prefix, k.created_by, k.created_at, \
+             k.expires_at, k.revoked_at, k.last_used_at, p.permission \
+             FROM api_keys k LEFT JOIN api_key_permissions p ON p.api_key_id = k.id \
+             WHERE k.organization_id = $1 ORDER BY k.created_at, k.id";
+        self.keys_where("list_keys", SQL, org.as_str()).await
+    }
+
+    async fn revoke_key(&self, id: &KeyId, at: EpochMs) -> StoreResult<bool> {
+        const SQL: &str =
+            "UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL";
+        let n = self
+            .execute(
+                "revoke_key",
+                SQL,
+                "api key",
+                Binds(&[Bind::Text(id.as_str()), Bind::Int(at)]),
+            )
+            .await?;
+        Ok(n > 0)
+    }
+
+    async fn grant_key_permission(&self, id: &KeyId, permission: Permission) -> StoreResult<()> {
+        const SQL: &str =
+            "INSERT INTO api_key_permissions (api_key_id, permission) VALUES ($1, $2) \
+             ON CONFLICT (api_key_id, permission) DO NOTHING";
+        self.execute(
+            "grant_key_permission",
+            SQL,
+            "grant",
+            Binds(&[Bind::Text(id.as_str()), Bind::Text(permission.as_str())]),
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn touch_key(&self, id: &KeyId, at: EpochMs) -> StoreResult<()> {
+        const SQL: &str = "UPDATE api_keys SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)";
+        self.execute(
+            "touch_key",
+            SQL,
+            "api key",
+            Binds(&[Bind::Text(id.as_str()), Bind::Int(at)]),
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn auth_epoch(&self) -> StoreResult<i64> {
+        const SQL: &str = "SELECT epoch FROM auth_epoch WHERE id = 1";
+        self.stats
+            .time("auth_epoch", SQL, async {
+                with_pool!(&self.db, |p| sqlx::query_scalar::<DB, i64>(SQL)
+                    .fetch_one(p)
+                    .await)
+            })
+            .await
+            .map_err(|e| map(e, "auth epoch"))
+    }
+
+    async fn bump_auth_epoch(&self) -> StoreResult<()> {
+        const SQL: &str = "UPDATE auth_epoch SET epoch = epoch + 1 WHERE id = 1";
+        self.execute("bump_auth_epoch", SQL, "auth epoch", Binds(&[]))
+            .await
+            .map(drop)
+    }
+}

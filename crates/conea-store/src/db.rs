@@ -1,0 +1,174 @@
+//! Connecting: one pool for SQLite or PostgreSQL, configured from `DatabaseConfig`, with
+//! failures that name the host and port (or file) and say what to check.
+
+use conea_core::config::{Backend, DatabaseConfig};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Runs `$body` with `$pool` bound to the configured pool and `DB` to its sqlx database
+/// type, so one statement text serves both backends.
+#[macro_export]
+macro_rules! with_pool {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match $db {
+            $crate::Db::Sqlite($pool) => {
+                #[allow(dead_code)]
+                type DB = sqlx::Sqlite;
+                $body
+            }
+            $crate::Db::Postgres($pool) => {
+                #[allow(dead_code)]
+                type DB = sqlx::Postgres;
+                $body
+            }
+        }
+    };
+}
+
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct PoolStatus {
+    pub size: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("DATABASE_URL is not a valid {backend} URL: {reason}")]
+    BadUrl {
+        backend: &'static str,
+        reason: String,
+    },
+    #[error("cannot reach PostgreSQL at {host}:{port} within {timeout_ms} ms: {reason}. Check that the server runs and DATABASE_URL is right (`conea diagnose`).")]
+    Unreachable {
+        host: String,
+        port: u16,
+        timeout_ms: u128,
+        reason: String,
+    },
+    #[error("cannot open the SQLite database {path}: {reason}. Check CONEA_DATA_DIR and its permissions.")]
+    SqliteOpen { path: String, reason: String },
+}
+
+impl Db {
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    pub fn pool_status(&self) -> PoolStatus {
+        let (size, idle, max) = with_pool!(self, |p| (
+            p.size(),
+            p.num_idle() as u32,
+            p.options().get_max_connections()
+        ));
+        PoolStatus { size, idle, max }
+    }
+
+    /// A round trip to the database.
+    pub async fn ping(&self) -> Result<Duration, sqlx::Error> {
+        let started = std::time::Instant::now();
+        with_pool!(self, |p| sqlx::query("SELECT 1").execute(p).await.map(drop))?;
+        Ok(started.elapsed())
+    }
+
+    pub async fn close(&self) {
+        with_pool!(self, |p| p.close().await)
+    }
+
+    pub fn as_postgres(&self) -> Option<&PgPool> {
+        match self {
+            Db::Postgres(p) => Some(p),
+            Db::Sqlite(_) => None,
+        }
+    }
+}
+
+/// Opens the pool and checks that the database answers within the connect timeout.
+pub async fn connect(cfg: &DatabaseConfig) -> Result<Db, ConnectError> {
+    match cfg.backend {
+        Backend::Sqlite => connect_sqlite(cfg).await,
+        Backend::Postgres => connect_postgres(cfg, "conea").await,
+    }
+}
+
+/// Like [`connect`] with another `application_name` (the CLI uses `conea-cli`).
+pub async fn connect_as(cfg: &DatabaseConfig, application_name: &str) -> Result<Db, ConnectError> {
+    match cfg.backend {
+        Backend::Sqlite => connect_sqlite(cfg).await,
+        Backend::Postgres => connect_postgres(cfg, application_name).await,
+    }
+}
+
+async fn connect_sqlite(cfg: &DatabaseConfig) -> Result<Db, ConnectError> {
+    let opts = SqliteConnectOptions::from_str(&cfg.url).map_err(|e| ConnectError::BadUrl {
+        backend: "SQLite",
+        reason: e.to_string(),
+    })?;
+    let path = opts.get_filename().to_path_buf();
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| ConnectError::SqliteOpen {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+    }
+    // WAL lets readers run beside the writer; NORMAL sync in WAL mode survives a crash of the
+    // process (what was committed is in the WAL), losing only on power failure.
+    let opts = opts
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(5))
+        .foreign_keys(true);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(cfg.max_connections)
+        .idle_timeout(cfg.idle_timeout)
+        .acquire_timeout(cfg.connect_timeout.max(Duration::from_secs(5)))
+        .connect_with(opts)
+        .await
+        .map_err(|e| ConnectError::SqliteOpen {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+    Ok(Db::Sqlite(pool))
+}
+
+async fn connect_postgres(
+    cfg: &DatabaseConfig,
+    application_name: &str,
+) -> Result<Db, ConnectError> {
+    let opts = PgConnectOptions::from_str(&cfg.url).map_err(|e| ConnectError::BadUrl {
+        backend: "PostgreSQL",
+        reason: e.to_string(),
+    })?;
+    let host = opts.get_host().to_owned();
+    let port = opts.get_port();
+    let opts = opts.application_name(application_name);
+    let unreachable = |reason: String| ConnectError::Unreachable {
+        host: host.clone(),
+        port,
+        timeout_ms: cfg.connect_timeout.as_millis(),
+        reason,
+    };
+    let pool_opts = PgPoolOptions::new()
+        .max_connections(cfg.max_connections)
+        .idle_timeout(cfg.idle_timeout)
+        .acquire_timeout(cfg.connect_timeout);
+    let pool = tokio::time::timeout(cfg.connect_timeout, pool_opts.connect_with(opts))
+        .await
+        .map_err(|_| unreachable("timed out".into()))?
+        .map_err(|e| unreachable(e.to_string()))?;
+    Ok(Db::Postgres(pool))
+}

@@ -1,0 +1,162 @@
+//! The command-line interface (clap). Every command has `--help`.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "conea", version, about = "Conea integration platform: server and operations tools.", long_about = None)]
+pub struct Cli {
+    /// Optional TOML configuration file; environment variables override it.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the HTTP server (migrates the database first unless --no-migrate).
+    Serve {
+        /// Do not run migrations at start; refuse to start when they are not current.
+        #[arg(long)]
+        no_migrate: bool,
+    },
+    /// Apply pending database migrations.
+    Migrate,
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Manage organizations.
+    #[command(subcommand)]
+    Orgs(OrgsCommand),
+    /// Manage users (passwords are read from standard input).
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Manage organization members.
+    #[command(subcommand)]
+    Members(MembersCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Grant a permission directly to a user or an API key.
+    GrantPermission(GrantArgs),
+    /// Inspect or issue JWTs.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigCommand {
+    /// Print the effective configuration (secrets redacted) and every problem; exit 1 on problems.
+    Check,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OrgsCommand {
+    /// Create an organization.
+    Create {
+        /// 2-63 lowercase letters, digits or dashes.
+        slug: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List organizations.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UsersCommand {
+    /// Create a user in an organization; the password is read from standard input.
+    Create {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        email: String,
+        /// owner, admin, member or viewer.
+        #[arg(long, default_value = "member")]
+        role: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MembersCommand {
+    /// Change a member's role.
+    SetRole {
+        #[arg(long)]
+        org: String,
+        /// The user's email or id.
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        role: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Create a key; prints only the secret on stdout, details on stderr.
+    Create {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        name: String,
+        /// A permission to give the key; repeat for more.
+        #[arg(long = "permission", value_name = "PERMISSION")]
+        permissions: Vec<String>,
+        /// RFC 3339 expiry time.
+        #[arg(long)]
+        expires_at: Option<String>,
+    },
+    /// List an organization's keys (never secrets).
+    List {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key by id.
+    Revoke { id: String },
+}
+
+#[derive(Args, Debug)]
+pub struct GrantArgs {
+    /// The user's email.
+    #[arg(long, conflicts_with = "key", required_unless_present = "key")]
+    pub user: Option<String>,
+    /// The key's id (key_…).
+    #[arg(long)]
+    pub key: Option<String>,
+    /// For a user in several organizations: which one (slug). Default: their first.
+    #[arg(long)]
+    pub org: Option<String>,
+    #[arg(long)]
+    pub permission: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Decode a JWT without trusting it: header, claims, times in UTC, time left; with
+    /// --secret, whether the signature verifies.
+    Inspect {
+        token: String,
+        /// The HMAC secret to check the signature with (default: none, no check).
+        #[arg(long)]
+        secret: Option<String>,
+    },
+    /// Issue a JWT for a user (as login would, without the password).
+    Issue {
+        #[arg(long)]
+        email: String,
+        /// Lifetime, e.g. 15m or 2h (default JWT_TTL).
+        #[arg(long)]
+        ttl: Option<String>,
+        /// Organization slug (default: the user's first).
+        #[arg(long)]
+        org: Option<String>,
+    },
+}

@@ -1,0 +1,25 @@
+//! One module per command group.
+
+mod accounts;
+mod config;
+mod serve;
+mod token;
+
+use crate::cli::{Cli, Command};
+use anyhow::Result;
+use std::process::ExitCode;
+
+pub async fn run(cli: Cli) -> Result<ExitCode> {
+    let file = cli.config.as_deref();
+    match cli.command {
+        Command::Serve { no_migrate } => serve::serve(file, !no_migrate).await,
+        Command::Migrate => serve::migrate(file).await,
+        Command::Config(c) => config::run(file, c),
+        Command::Orgs(c) => accounts::orgs(file, c).await,
+        Command::Users(c) => accounts::users(file, c).await,
+        Command::Members(c) => accounts::members(file, c).await,
+        Command::Keys(c) => accounts::keys(file, c).await,
+        Command::GrantPermission(a) => accounts::grant(file, a).await,
+        Command::Token(c) => token::run(file, c).await,
+    }
+}

@@ -1,0 +1,72 @@
+//! `conea serve` and `conea migrate`.
+
+use crate::context::load_config;
+use anyhow::{anyhow, Result};
+use conea_core::config::{Config, LogFormat};
+use conea_core::SystemClock;
+use conea_server::{app, Application, Options};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use tracing_subscriber::EnvFilter;
+
+fn init_logging(config: &Config) {
+    let filter = EnvFilter::try_new(&config.log_filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
+    let _ = match config.log_format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Pretty => builder.compact().try_init(),
+    };
+}
+
+pub async fn serve(file: Option<&Path>, migrate: bool) -> Result<ExitCode> {
+    let (config, _) = load_config(file)?;
+    init_logging(&config);
+    let backend = config.database.backend;
+    let mut application = Application::build(config, Arc::new(SystemClock), Options { migrate })
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    let addr = application.local_addr();
+    if let Some(b) = application.take_bootstrap() {
+        println!(
+            "First start: created organization `{}` ({}) and its owner API key.",
+            b.org.slug, b.org.id
+        );
+        println!("The key is shown only this once; store it now:\n");
+        println!("    {}\n", b.secret);
+        println!(
+            "Try: curl -H \"Authorization: Bearer {}\" http://{addr}/v1/auth/verify\n",
+            b.secret
+        );
+    }
+    println!(
+        "Conea {} listening on http://{addr} (database: {})",
+        env!("CARGO_PKG_VERSION"),
+        backend.as_str()
+    );
+    tracing::info!(%addr, backend = backend.as_str(), "listening");
+    application.run(app::shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn migrate(file: Option<&Path>) -> Result<ExitCode> {
+    let (mut config, _) = load_config(file)?;
+    config.ensure_secrets().map_err(|p| anyhow!("{p}"))?;
+    let db = conea_store::db::connect_as(&config.database, "conea-cli").await?;
+    let applied = conea_store::migrate::run(&db)
+        .await
+        .map_err(|e| anyhow!("migration failed: {e}"))?;
+    let status = conea_store::migrate::status(&db).await?;
+    println!(
+        "applied {applied} migration(s); {} of {} current ({})",
+        status.applied,
+        status.known,
+        db.backend().as_str()
+    );
+    Ok(ExitCode::SUCCESS)
+}
