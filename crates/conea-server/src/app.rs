@@ -80,34 +80,51 @@ impl Application {
         let state = self.state.clone();
         let _epoch_task = CancelOnDrop(tokio::spawn(poll_auth_epoch(state.clone())));
         let grace = state.config().shutdown_grace;
-        let app = routes::router(state.clone());
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = axum::serve(
+        serve(
             self.listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
+            routes::router(state.clone()),
+            shutdown,
+            grace,
         )
-        .with_graceful_shutdown(async move {
-            let _ = stop_rx.await;
-        });
-        let mut server_task = tokio::spawn(async move { server.await });
-        tokio::select! {
-            result = &mut server_task => return result.map_err(std::io::Error::other)?,
-            _ = shutdown => {}
-        }
-        tracing::info!(
-            grace_ms = grace.as_millis() as u64,
-            "shutting down: draining in-flight requests"
-        );
-        let _ = stop_tx.send(());
-        match tokio::time::timeout(grace, &mut server_task).await {
-            Ok(result) => result.map_err(std::io::Error::other)??,
-            Err(_) => {
-                tracing::warn!("shutdown grace period over; closing remaining connections");
-                server_task.abort();
-            }
-        }
+        .await?;
         state.store().db().close().await;
         Ok(())
+    }
+}
+
+/// Serves `app` until `shutdown` resolves, then stops accepting connections and lets
+/// in-flight requests finish for up to `grace`.
+pub async fn serve(
+    listener: TcpListener,
+    app: axum::Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: std::time::Duration,
+) -> std::io::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        let _ = stop_rx.await;
+    });
+    let mut server_task = tokio::spawn(async move { server.await });
+    tokio::select! {
+        result = &mut server_task => return result.map_err(std::io::Error::other)?,
+        _ = shutdown => {}
+    }
+    tracing::info!(
+        grace_ms = grace.as_millis() as u64,
+        "shutting down: draining in-flight requests"
+    );
+    let _ = stop_tx.send(());
+    match tokio::time::timeout(grace, &mut server_task).await {
+        Ok(result) => result.map_err(std::io::Error::other)?,
+        Err(_) => {
+            tracing::warn!("shutdown grace period over; closing remaining connections");
+            server_task.abort();
+            Ok(())
+        }
     }
 }
 
@@ -153,5 +170,66 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::get;
+
+    #[tokio::test]
+    async fn shutdown_lets_an_in_flight_request_finish_and_refuses_new_ones() {
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+        let started_tx = std::sync::Arc::new(std::sync::Mutex::new(Some(started_tx)));
+        let (release_tx, release_rx) = tokio::sync::oneshot::channel::<()>();
+        let release_rx = std::sync::Arc::new(tokio::sync::Mutex::new(Some(release_rx)));
+        let app = axum::Router::new().route(
+            "/work",
+            get(move || {
+                let started_tx = started_tx.clone();
+                let release_rx = release_rx.clone();
+                async move {
+                    if let Some(tx) = started_tx.lock().unwrap().take() {
+                        let _ = tx.send(());
+                    }
+                    if let Some(rx) = release_rx.lock().await.take() {
+                        let _ = rx.await;
+                    }
+                    "finished"
+                }
+            }),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(
+            listener,
+            app,
+            async move {
+                let _ = stop_rx.await;
+            },
+            std::time::Duration::from_secs(30),
+        ));
+        let request = tokio::spawn(async move {
+            reqwest::get(format!("http://{addr}/work"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        });
+        started_rx.await.unwrap();
+        stop_tx.send(()).unwrap();
+        // The server is draining: the in-flight request is still waiting for its release.
+        tokio::task::yield_now().await;
+        assert!(!server.is_finished());
+        release_tx.send(()).unwrap();
+        assert_eq!(request.await.unwrap(), "finished");
+        server.await.unwrap().unwrap();
+        assert!(
+            reqwest::get(format!("http://{addr}/work")).await.is_err(),
+            "no new connections after shutdown"
+        );
     }
 }

@@ -17,12 +17,12 @@ macro_rules! with_pool {
         match $db {
             $crate::Db::Sqlite($pool) => {
                 #[allow(dead_code)]
-                type DB = sqlx::Sqlite;
+                type DB = $crate::sqlx::Sqlite;
                 $body
             }
             $crate::Db::Postgres($pool) => {
                 #[allow(dead_code)]
-                type DB = sqlx::Postgres;
+                type DB = $crate::sqlx::Postgres;
                 $body
             }
         }

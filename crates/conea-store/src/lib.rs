@@ -10,6 +10,8 @@ pub mod migrate;
 pub mod stats;
 
 pub use db::{connect, ConnectError, Db, PoolStatus};
+#[doc(hidden)]
+pub use sqlx;
 pub use stats::{SlowStatement, StatementStats};
 
 use std::sync::Arc;

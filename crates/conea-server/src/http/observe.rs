@@ -43,8 +43,11 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
 }
 
 /// Runs the handler under the configured timeout; past it, answers 504 with the error body.
-pub async fn timeout(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let limit = state.config().request_timeout;
+pub async fn timeout(
+    State(limit): State<std::time::Duration>,
+    req: Request,
+    next: Next,
+) -> Response {
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(r) => r,
         Err(_) => {
@@ -63,4 +66,78 @@ pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Respons
     axum::response::IntoResponse::into_response(crate::error::ApiError(
         conea_core::CoreError::Internal(format!("handler panicked: {text}")),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::get;
+    use axum::Router;
+    use std::time::Duration;
+    use tower::ServiceExt;
+
+    async fn body_json(r: Response) -> serde_json::Value {
+        let bytes = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn request_past_the_timeout_answers_504_with_error_body() {
+        let app = Router::new()
+            .route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                    "late"
+                }),
+            )
+            .route("/fast", get(|| async { "ok" }))
+            .layer(axum::middleware::from_fn_with_state(
+                Duration::from_secs(30),
+                timeout,
+            ));
+        let req = |p: &str| {
+            axum::http::Request::get(p)
+                .body(axum::body::Body::empty())
+                .unwrap()
+        };
+        let r = app.clone().oneshot(req("/slow")).await.unwrap();
+        assert_eq!(r.status(), 504);
+        let body = body_json(r).await;
+        assert_eq!(body["error"]["code"], "request_timeout");
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("30000 ms"));
+        assert_eq!(app.oneshot(req("/fast")).await.unwrap().status(), 200);
+    }
+
+    #[tokio::test]
+    async fn panicking_handler_answers_500_without_leaking_the_panic() {
+        let app = Router::new()
+            .route(
+                "/boom",
+                get(|| async {
+                    if true {
+                        panic!("secret detail")
+                    }
+                }),
+            )
+            .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+                panic_response,
+            ));
+        let r = app
+            .oneshot(
+                axum::http::Request::get("/boom")
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 500);
+        let body = body_json(r).await;
+        assert_eq!(body["error"]["code"], "internal_error");
+        assert_eq!(body["error"]["type"], "api_error");
+        assert!(!body.to_string().contains("secret detail"));
+    }
 }

@@ -77,6 +77,6 @@ pub async fn verify(State(state): State<AppState>, Auth(p): Auth) -> ApiJson<Ver
         permissions: p.permissions.names(),
         issued_at: p.issued_at.map(rfc3339),
         expires_at: p.expires_at.map(rfc3339),
-        expires_in: p.expires_at.map(|e| (e - now).div_euclid(1000)),
+        expires_in: p.expires_at.map(|e| (e - now + 999).div_euclid(1000)),
     })
 }

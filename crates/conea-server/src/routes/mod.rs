@@ -104,7 +104,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .layer(middleware::from_fn_with_state(
-            state.clone(),
+            state.config().request_timeout,
             http::observe::timeout,
         ))
         .layer(CatchPanicLayer::custom(http::observe::panic_response))
