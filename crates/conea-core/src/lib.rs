@@ -10,6 +10,7 @@ pub mod ids;
 pub mod model;
 pub mod permissions;
 pub mod principal;
+pub mod ratelimit;
 pub mod services;
 pub mod store;
 

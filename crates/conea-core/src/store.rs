@@ -29,7 +29,7 @@ impl From<StoreError> for CoreError {
             },
             StoreError::Unavailable(msg) => CoreError::Unavailable {
                 code: "database_unavailable",
-                message: format!("The database is not reachable ({msg}). Retry shortly; operators: run `conea diagnose`."),
+                message: format!("The database is not reachable ({msg}). Retry shortly; operators: check /health."),
             },
             StoreError::Other(msg) => CoreError::Internal(msg),
         }
@@ -85,4 +85,53 @@ pub trait AccountsStore: Send + Sync + 'static {
     /// role change, grant). Every replica polls it and clears its cache when it moves.
     async fn auth_epoch(&self) -> StoreResult<i64>;
     async fn bump_auth_epoch(&self) -> StoreResult<()>;
+}
+
+/// What a rate-limit override applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitScope {
+    Organization,
+    ApiKey,
+}
+
+impl LimitScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LimitScope::Organization => "organization",
+            LimitScope::ApiKey => "api_key",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "organization" => Some(LimitScope::Organization),
+            "api_key" => Some(LimitScope::ApiKey),
+            _ => None,
+        }
+    }
+}
+
+/// A stored per-organization or per-key limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitOverride {
+    pub scope: LimitScope,
+    /// The organization id or the key id.
+    pub subject_id: String,
+    pub org_id: OrgId,
+    pub per_minute: u32,
+    /// None: the same as `per_minute`.
+    pub burst: Option<u32>,
+    pub updated_at: EpochMs,
+}
+
+/// Rate-limit overrides.
+#[async_trait]
+pub trait RateLimitStore: Send + Sync + 'static {
+    async fn get_override(
+        &self,
+        scope: LimitScope,
+        subject: &str,
+    ) -> StoreResult<Option<LimitOverride>>;
+    async fn set_override(&self, o: &LimitOverride) -> StoreResult<()>;
+    async fn list_overrides(&self) -> StoreResult<Vec<LimitOverride>>;
 }

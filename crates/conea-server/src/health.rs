@@ -2,8 +2,7 @@
 
 use crate::state::AppState;
 use serde::Serialize;
-use std::time::{Duration, Instant};
-use tokio::sync::Mutex;
+use std::time::Duration;
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -43,9 +42,21 @@ pub struct RedisReport {
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RateLimiterReport {
+    /// `redis` or `memory`.
+    pub backend: &'static str,
+    pub enabled: bool,
+    /// True when Redis is configured but decisions are being made in memory.
+    pub fallback_active: bool,
+    /// Decisions made in memory because Redis failed, since start.
+    pub fallbacks: u64,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Checks {
     pub database: DatabaseReport,
     pub redis: RedisReport,
+    pub rate_limiter: RateLimiterReport,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -55,45 +66,6 @@ pub struct HealthReport {
     pub version: &'static str,
     pub uptime_s: u64,
     pub checks: Checks,
-}
-
-/// A Redis connection made on first use and reconnected by the manager afterwards.
-pub struct RedisProbe {
-    client: redis::Client,
-    conn: Mutex<Option<redis::aio::ConnectionManager>>,
-}
-
-impl RedisProbe {
-    pub fn new(url: &str) -> Option<Self> {
-        redis::Client::open(url).ok().map(|client| Self {
-            client,
-            conn: Mutex::new(None),
-        })
-    }
-
-    pub async fn ping(&self) -> Result<Duration, String> {
-        let started = Instant::now();
-        let work = async {
-            let mut guard = self.conn.lock().await;
-            if guard.is_none() {
-                *guard = Some(
-                    redis::aio::ConnectionManager::new(self.client.clone())
-                        .await
-                        .map_err(|e| e.to_string())?,
-                );
-            }
-            let conn = guard.as_mut().ok_or("no connection")?;
-            redis::cmd("PING")
-                .query_async::<String>(conn)
-                .await
-                .map_err(|e| e.to_string())
-        };
-        match tokio::time::timeout(CHECK_TIMEOUT, work).await {
-            Ok(Ok(_)) => Ok(started.elapsed()),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(format!("no answer within {} ms", CHECK_TIMEOUT.as_millis())),
-        }
-    }
 }
 
 fn ms(d: Duration) -> f64 {
@@ -151,7 +123,7 @@ pub async fn redis(state: &AppState) -> RedisReport {
             latency_ms: None,
             error: None,
         },
-        Some(probe) => match probe.ping().await {
+        Some(handle) => match handle.ping().await {
             Ok(d) => RedisReport {
                 status: Status::Ok,
                 latency_ms: Some(ms(d)),
@@ -175,10 +147,21 @@ pub async fn report(state: &AppState) -> HealthReport {
     } else {
         Status::Ok
     };
+    let limits = state.limits();
+    let rate_limiter = RateLimiterReport {
+        backend: limits.backend_name(),
+        enabled: state.config().rate_limit.enabled,
+        fallback_active: state.redis().is_some_and(|r| r.is_down()),
+        fallbacks: limits.fallbacks(),
+    };
     HealthReport {
         status,
         version: env!("CARGO_PKG_VERSION"),
         uptime_s: state.uptime_s(),
-        checks: Checks { database, redis },
+        checks: Checks {
+            database,
+            redis,
+            rate_limiter,
+        },
     }
 }

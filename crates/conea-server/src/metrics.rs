@@ -2,6 +2,8 @@
 //! method, route template and status; a latency histogram; pool gauges, statement counters
 //! and cache sizes read at scrape time; build info.
 
+use crate::platform::Platform;
+use conea_core::ratelimit::service::RateLimitService;
 use conea_core::services::Authenticator;
 use conea_store::{Db, StatementStats};
 use prometheus_client::collector::Collector;
@@ -28,6 +30,17 @@ struct RouteLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DecisionLabels {
+    outcome: &'static str,
+    backend: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BackendLabels {
+    backend: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
     version: String,
     backend: String,
@@ -37,6 +50,8 @@ pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
+    limit_decisions: Family<DecisionLabels, Counter>,
+    limit_latency: Family<BackendLabels, Histogram>,
 }
 
 /// Values read from the live components at each scrape.
@@ -44,6 +59,7 @@ struct Live {
     db: Db,
     stats: Arc<StatementStats>,
     authn: Arc<Authenticator>,
+    limits: Arc<RateLimitService>,
 }
 
 impl std::fmt::Debug for Live {
@@ -107,12 +123,34 @@ impl Collector for Live {
             "Credentials held in the authentication cache.",
             ConstGauge::new(self.authn.cache_entries() as i64),
         )?;
+        encode_const(
+            &mut encoder,
+            "conea_rate_limit_fallbacks",
+            "Rate-limit decisions made in memory because Redis was unavailable.",
+            ConstCounter::new(self.limits.fallbacks()),
+        )?;
+        encode_const(
+            &mut encoder,
+            "conea_rate_limit_memory_buckets",
+            "Buckets held by the in-process rate limiter.",
+            ConstGauge::new(self.limits.memory_buckets() as i64),
+        )?;
+        encode_const(
+            &mut encoder,
+            "conea_rate_limit_policy_cache_entries",
+            "Rate-limit policies cached on this replica.",
+            ConstGauge::new(self.limits.policy_cache_entries() as i64),
+        )?;
         Ok(())
     }
 }
 
 impl Metrics {
-    pub fn new(db: Db, stats: Arc<StatementStats>, authn: Arc<Authenticator>) -> Self {
+    pub fn new(platform: &Platform) -> Self {
+        let db = platform.store.db().clone();
+        let stats = platform.store.stats().clone();
+        let authn = platform.authn.clone();
+        let limits = platform.limits.clone();
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
@@ -143,11 +181,34 @@ impl Metrics {
             "Build information; the value is always 1.",
             build,
         );
-        registry.register_collector(Box::new(Live { db, stats, authn }));
+        let limit_decisions = Family::<DecisionLabels, Counter>::default();
+        registry.register(
+            "conea_rate_limit_decisions",
+            "Rate-limit decisions by outcome (allowed, limited) and backend.",
+            limit_decisions.clone(),
+        );
+        let limit_latency = Family::<BackendLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new([
+                0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25,
+            ])
+        });
+        registry.register(
+            "conea_rate_limit_duration_seconds",
+            "Time to make one rate-limit decision, by backend.",
+            limit_latency.clone(),
+        );
+        registry.register_collector(Box::new(Live {
+            db,
+            stats,
+            authn,
+            limits,
+        }));
         Self {
             registry,
             requests,
             latency,
+            limit_decisions,
+            limit_latency,
         }
     }
 
@@ -164,6 +225,16 @@ impl Metrics {
                 method: method.to_owned(),
                 route: route.to_owned(),
             })
+            .observe(took.as_secs_f64());
+    }
+
+    pub fn observe_limit(&self, allowed: bool, backend: &'static str, took: Duration) {
+        let outcome = if allowed { "allowed" } else { "limited" };
+        self.limit_decisions
+            .get_or_create(&DecisionLabels { outcome, backend })
+            .inc();
+        self.limit_latency
+            .get_or_create(&BackendLabels { backend })
             .observe(took.as_secs_f64());
     }
 

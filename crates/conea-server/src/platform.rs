@@ -2,9 +2,13 @@
 //! HTTP server and every CLI command that touches the database open it the same way.
 
 use conea_core::config::{Config, Problem};
+use conea_core::ratelimit::memory::MemoryLimiter;
+use conea_core::ratelimit::service::{Defaults, RateLimitService};
+use conea_core::ratelimit::Limiter;
 use conea_core::services::{AccountsService, Authenticator};
-use conea_core::store::AccountsStore;
+use conea_core::store::{AccountsStore, RateLimitStore};
 use conea_core::Clock;
+use conea_store::redis_limiter::{RedisHandle, RedisLimiter};
 use conea_store::{migrate, ConnectError, SqlStore};
 use std::sync::Arc;
 
@@ -31,6 +35,9 @@ pub struct Platform {
     pub clock: Arc<dyn Clock>,
     pub authn: Arc<Authenticator>,
     pub accounts: Arc<AccountsService>,
+    pub limits: Arc<RateLimitService>,
+    /// Present when `REDIS_URL` is set.
+    pub redis: Option<Arc<RedisHandle>>,
 }
 
 impl Platform {
@@ -67,9 +74,34 @@ impl Platform {
             config.auth_cache_size,
         ));
         let accounts = Arc::new(AccountsService::new(
-            accounts_store,
+            accounts_store.clone(),
             clock.clone(),
             authn.clone(),
+        ));
+        let redis = match &config.redis_url {
+            Some(url) => Some(Arc::new(
+                RedisHandle::new(url).map_err(StartupError::Other)?,
+            )),
+            None => None,
+        };
+        let rl = &config.rate_limit;
+        let primary = redis.as_ref().map(|h| {
+            Arc::new(RedisLimiter::new(h.clone(), &config.redis_key_prefix)) as Arc<dyn Limiter>
+        });
+        let limit_store: Arc<dyn RateLimitStore> = Arc::new(store.clone());
+        let limits = Arc::new(RateLimitService::new(
+            limit_store,
+            accounts_store,
+            clock.clone(),
+            Defaults {
+                per_minute: rl.per_minute,
+                burst: rl.burst,
+                per_address_per_minute: rl.per_address_per_minute,
+            },
+            primary,
+            Arc::new(MemoryLimiter::new(rl.max_buckets)),
+            rl.failure_mode,
+            config.auth_cache_size,
         ));
         Ok(Platform {
             config: Arc::new(config),
@@ -77,6 +109,8 @@ impl Platform {
             clock,
             authn,
             accounts,
+            limits,
+            redis,
         })
     }
 }

@@ -1,12 +1,13 @@
 //! The application state every handler receives: the platform plus HTTP-only parts
 //! (metrics, start time, the Redis probe). Cheap to clone.
 
-use crate::health::RedisProbe;
 use crate::metrics::Metrics;
 use crate::platform::Platform;
 use conea_core::config::Config;
+use conea_core::ratelimit::service::RateLimitService;
 use conea_core::services::{AccountsService, Authenticator};
 use conea_core::Clock;
+use conea_store::redis_limiter::RedisHandle;
 use conea_store::SqlStore;
 use std::sync::Arc;
 use std::time::Instant;
@@ -18,26 +19,15 @@ struct Inner {
     platform: Platform,
     metrics: Metrics,
     started: Instant,
-    redis: Option<RedisProbe>,
 }
 
 impl AppState {
     pub fn new(platform: Platform) -> Self {
-        let metrics = Metrics::new(
-            platform.store.db().clone(),
-            platform.store.stats().clone(),
-            platform.authn.clone(),
-        );
-        let redis = platform
-            .config
-            .redis_url
-            .as_deref()
-            .and_then(RedisProbe::new);
+        let metrics = Metrics::new(&platform);
         AppState(Arc::new(Inner {
             platform,
             metrics,
             started: Instant::now(),
-            redis,
         }))
     }
 
@@ -73,7 +63,11 @@ impl AppState {
         self.0.started.elapsed().as_secs()
     }
 
-    pub fn redis(&self) -> Option<&RedisProbe> {
-        self.0.redis.as_ref()
+    pub fn redis(&self) -> Option<&Arc<RedisHandle>> {
+        self.0.platform.redis.as_ref()
+    }
+
+    pub fn limits(&self) -> &Arc<RateLimitService> {
+        &self.0.platform.limits
     }
 }

@@ -1,6 +1,8 @@
 //! Authentication: every 401 code of `GET /v1/auth/verify`, login and its throttling, and
 //! revocation on the same and on another replica. Each test runs on SQLite and PostgreSQL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use conea_core::auth::jwt::{self, Claims, JwtSettings};

@@ -1,6 +1,8 @@
 //! The management API: organizations, members, users and API keys, with their permission
 //! checks and the 404-not-403 rule across organizations. SQLite and PostgreSQL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use conea_testkit::{backend_tests, Backend, TestApp};
 use serde_json::{json, Value};
 

@@ -2,6 +2,8 @@
 //! error bodies for unknown routes, wrong methods, bad JSON and oversized bodies, probes,
 //! metrics and the OpenAPI document.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use conea_testkit::{backend_tests, Backend, Client, TestApp};
 use serde_json::json;
 

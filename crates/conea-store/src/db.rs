@@ -2,10 +2,11 @@
 //! failures that name the host and port (or file) and say what to check.
 
 use conea_core::config::{Backend, DatabaseConfig};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+use sqlx::Connection;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -49,7 +50,7 @@ pub enum ConnectError {
         backend: &'static str,
         reason: String,
     },
-    #[error("cannot reach PostgreSQL at {host}:{port} within {timeout_ms} ms: {reason}. Check that the server runs and DATABASE_URL is right (`conea diagnose`).")]
+    #[error("cannot reach PostgreSQL at {host}:{port} within {timeout_ms} ms: {reason}. Check that PostgreSQL runs there and that DATABASE_URL is right.")]
     Unreachable {
         host: String,
         port: u16,
@@ -162,13 +163,20 @@ async fn connect_postgres(
         timeout_ms: cfg.connect_timeout.as_millis(),
         reason,
     };
+    // One direct connection first: its error says what is wrong (refused, unknown host,
+    // authentication), where a pool would only say that it timed out.
+    let probe = tokio::time::timeout(cfg.connect_timeout, PgConnection::connect_with(&opts))
+        .await
+        .map_err(|_| unreachable("no answer (timed out)".into()))?
+        .map_err(|e| unreachable(e.to_string()))?;
+    let _ = probe.close().await;
     let pool_opts = PgPoolOptions::new()
         .max_connections(cfg.max_connections)
         .idle_timeout(cfg.idle_timeout)
         .acquire_timeout(cfg.connect_timeout);
     let pool = tokio::time::timeout(cfg.connect_timeout, pool_opts.connect_with(opts))
         .await
-        .map_err(|_| unreachable("timed out".into()))?
+        .map_err(|_| unreachable("no answer (timed out)".into()))?
         .map_err(|e| unreachable(e.to_string()))?;
     Ok(Db::Postgres(pool))
 }

@@ -6,7 +6,9 @@
 mod accounts;
 pub mod db;
 mod errors;
+mod limits;
 pub mod migrate;
+pub mod redis_limiter;
 pub mod stats;
 
 pub use db::{connect, ConnectError, Db, PoolStatus};

@@ -5,7 +5,10 @@
 //! test prints one line saying why it skips (with `CONEA_REQUIRE_SERVICES=1`, as in CI, a
 //! missing service fails instead).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 pub mod client;
+pub mod proxy;
 pub mod services;
 
 pub use client::{Client, Resp};

@@ -43,6 +43,12 @@ pub enum Command {
     /// Inspect or issue JWTs.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Show or set rate-limit overrides (per organization or per API key).
+    #[command(subcommand)]
+    Limits(LimitsCommand),
+    /// Measure an HTTP endpoint's latency, or a server's throughput under load.
+    #[command(subcommand)]
+    Bench(BenchCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -158,5 +164,87 @@ pub enum TokenCommand {
         /// Organization slug (default: the user's first).
         #[arg(long)]
         org: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Send requests one after another; print avg, p50, p95, p99 and max latency and the
+    /// error rate (status >= 400 or a transport error).
+    Endpoint(BenchEndpointArgs),
+    /// Load a URL from concurrent keep-alive connections for a duration. Without --rate each
+    /// connection sends its next request when the previous one answers (closed loop); with
+    /// --rate requests are scheduled at fixed intervals and latency is measured from the
+    /// scheduled send time (open loop, no coordinated omission).
+    Load(BenchLoadArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct BenchRequestArgs {
+    /// The URL to request (http:// or https://).
+    pub url: String,
+    /// A request header `Name: value`; repeat for more.
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// The request method.
+    #[arg(long, default_value = "GET")]
+    pub method: String,
+    /// The request body, sent as is.
+    #[arg(long)]
+    pub body: Option<String>,
+    /// A request taking longer than this is abandoned and counts as a transport error.
+    #[arg(long, default_value = "30s", value_parser = conea_core::config::duration::parse)]
+    pub timeout: std::time::Duration,
+    /// Print the result as JSON on stdout (latencies in milliseconds, error_rate from 0 to 1).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchEndpointArgs {
+    #[command(flatten)]
+    pub request: BenchRequestArgs,
+    /// How many requests to send.
+    #[arg(short = 'n', long = "requests", default_value_t = 100)]
+    pub requests: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchLoadArgs {
+    #[command(flatten)]
+    pub request: BenchRequestArgs,
+    /// Concurrent connections (one worker each).
+    #[arg(short = 'c', long = "connections", default_value_t = 10)]
+    pub connections: usize,
+    /// How long to load: 500ms, 30s, 10m, ...
+    #[arg(short = 'd', long = "duration", default_value = "10s", value_parser = conea_core::config::duration::parse)]
+    pub duration: std::time::Duration,
+    /// Total requests per second across all connections (open loop). Default: as fast as
+    /// the server answers (closed loop).
+    #[arg(long)]
+    pub rate: Option<f64>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LimitsCommand {
+    /// Set the limit of one API key or one organization; replicas apply it within seconds.
+    Set {
+        /// The key's id (key_...).
+        #[arg(long, conflicts_with = "org", required_unless_present = "org")]
+        key: Option<String>,
+        /// The organization's slug.
+        #[arg(long)]
+        org: Option<String>,
+        /// Requests per minute.
+        #[arg(long)]
+        per_minute: u32,
+        /// Requests a full bucket allows at once (default: per-minute).
+        #[arg(long)]
+        burst: Option<u32>,
+    },
+    /// Show the default limit and every override.
+    Show {
+        #[arg(long)]
+        json: bool,
     },
 }

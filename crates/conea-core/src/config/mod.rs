@@ -66,6 +66,19 @@ pub struct Config {
     pub shutdown_grace: Duration,
     pub auth_cache_size: u64,
     pub auth_epoch_poll: Duration,
+    pub rate_limit: RateLimitConfig,
+    pub redis_key_prefix: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct RateLimitConfig {
+    pub enabled: bool,
+    pub per_minute: u32,
+    pub burst: u32,
+    pub per_address_per_minute: u32,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub failure_mode: crate::ratelimit::service::FailureMode,
+    pub max_buckets: u64,
 }
 
 /// One problem with the configuration, naming the setting.
@@ -274,6 +287,11 @@ impl Config {
                 .map_err(|_| format!("`{v}` must be a whole number"))
         });
         let auth_epoch_poll = p.duration("CONEA_AUTH_EPOCH_POLL");
+        let rate_limit = rate_limit_config(&mut p);
+        let redis_key_prefix = p
+            .text("CONEA_REDIS_KEY_PREFIX")
+            .unwrap_or("conea:")
+            .to_owned();
 
         let problems = p.problems;
         match (
@@ -292,6 +310,7 @@ impl Config {
             shutdown_grace,
             auth_cache_size,
             auth_epoch_poll,
+            rate_limit,
         ) {
             (
                 Some(bind),
@@ -309,6 +328,7 @@ impl Config {
                 Some(shutdown_grace),
                 Some(auth_cache_size),
                 Some(auth_epoch_poll),
+                Some(rate_limit),
             ) if problems.is_empty() => Ok(Config {
                 bind,
                 data_dir,
@@ -336,6 +356,8 @@ impl Config {
                 shutdown_grace,
                 auth_cache_size,
                 auth_epoch_poll,
+                rate_limit,
+                redis_key_prefix,
             }),
             _ => Err(problems),
         }
@@ -388,6 +410,60 @@ impl Config {
             })
             .collect()
     }
+}
+
+fn rate_limit_config(p: &mut Parser<'_>) -> Option<RateLimitConfig> {
+    use crate::ratelimit::service::{FailureMode, MAX_LIMIT};
+    let count = |v: &str| match v.parse::<u32>() {
+        Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "`{v}` must be a whole number from 1 to {MAX_LIMIT}"
+        )),
+    };
+    let enabled = p.parse("RATE_LIMIT_ENABLED", |v| match v {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err(format!("`{v}` must be true or false")),
+    });
+    let per_minute = p.parse("RATE_LIMIT_PER_MINUTE", count);
+    let burst = if p.text("RATE_LIMIT_BURST").is_some() {
+        p.parse("RATE_LIMIT_BURST", count)
+    } else {
+        per_minute
+    };
+    let per_address = p.parse("RATE_LIMIT_PER_IP_PER_MINUTE", count);
+    let trusted = match p.text("CONEA_TRUSTED_PROXIES") {
+        None => Some(Vec::new()),
+        Some(_) => p.parse("CONEA_TRUSTED_PROXIES", |v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    s.parse::<ipnet::IpNet>()
+                        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                        .map_err(|_| format!("`{s}` is not an address or CIDR"))
+                })
+                .collect()
+        }),
+    };
+    let failure_mode = p.parse("CONEA_RATE_LIMIT_FAILURE_MODE", |v| match v {
+        "open" => Ok(FailureMode::Open),
+        "closed" => Ok(FailureMode::Closed),
+        _ => Err(format!("`{v}` must be `open` or `closed`")),
+    });
+    let max_buckets = p.parse("CONEA_RATE_LIMIT_MAX_BUCKETS", |v| match v.parse::<u64>() {
+        Ok(n) if n >= 100 => Ok(n),
+        _ => Err(format!("`{v}` must be a whole number of at least 100")),
+    });
+    Some(RateLimitConfig {
+        enabled: enabled?,
+        per_minute: per_minute?,
+        burst: burst?,
+        per_address_per_minute: per_address?,
+        trusted_proxies: trusted?,
+        failure_mode: failure_mode?,
+        max_buckets: max_buckets?,
+    })
 }
 
 /// Hides secrets; for URLs keeps scheme, host and port and hides the password.
@@ -501,6 +577,38 @@ mod tests {
         assert_eq!(c.request_timeout, Duration::from_secs(9));
         assert_eq!(raw.source("CONEA_BIND"), Source::File);
         assert_eq!(raw.source("CONEA_REQUEST_TIMEOUT"), Source::Env);
+    }
+
+    #[test]
+    fn rate_limit_defaults_and_overrides() {
+        let c = Config::load(&RawSettings::collect(&env(&[]), None)).expect("valid");
+        assert_eq!((c.rate_limit.per_minute, c.rate_limit.burst), (100, 100));
+        let raw = RawSettings::collect(
+            &env(&[
+                ("RATE_LIMIT_PER_MINUTE", "200"),
+                ("CONEA_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1"),
+            ]),
+            None,
+        );
+        let c = Config::load(&raw).expect("valid");
+        assert_eq!((c.rate_limit.per_minute, c.rate_limit.burst), (200, 200));
+        assert_eq!(c.rate_limit.trusted_proxies.len(), 2);
+        let raw = RawSettings::collect(
+            &env(&[
+                ("CONEA_RATE_LIMIT_FAILURE_MODE", "maybe"),
+                ("RATE_LIMIT_BURST", "0"),
+            ]),
+            None,
+        );
+        let names: Vec<_> = Config::load(&raw)
+            .expect_err("bad")
+            .iter()
+            .map(|p| p.setting)
+            .collect();
+        assert_eq!(
+            names,
+            vec!["RATE_LIMIT_BURST", "CONEA_RATE_LIMIT_FAILURE_MODE"]
+        );
     }
 
     #[test]

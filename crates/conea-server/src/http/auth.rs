@@ -2,17 +2,18 @@
 //! credential into a `Principal` (or the 401 error body), and the [`Auth`] extractor hands
 //! it to handlers. Authorization is `principal.require(permission)` inside the services.
 
+use super::client_addr::ClientAddr;
+use super::rate_limit;
 use crate::error::ApiError;
 use crate::state::AppState;
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use conea_core::auth::AuthFailure;
 use conea_core::principal::Principal;
 use conea_core::CoreError;
-use std::net::SocketAddr;
 
 pub const API_KEY_HEADER: &str = "x-api-key";
 
@@ -45,17 +46,98 @@ pub fn credential(headers: &HeaderMap) -> Result<String, AuthFailure> {
     Err(AuthFailure::MissingCredentials)
 }
 
-pub async fn require_auth(
+/// Authenticates, then consumes one request of the principal's rate limit.
+pub async fn require_auth(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    authenticate_and_limit(state, req, next, true).await
+}
+
+/// Authenticates and reads the principal's rate limit without consuming it
+/// (`GET /v1/rate-limit`).
+pub async fn require_auth_peek(
     State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    authenticate_and_limit(state, req, next, false).await
+}
+
+async fn authenticate_and_limit(
+    state: AppState,
     mut req: Request,
     next: Next,
-) -> Result<Response, ApiError> {
-    let presented =
-        credential(req.headers()).map_err(|f| ApiError(CoreError::Unauthenticated(f)))?;
-    let principal = state.authn().authenticate(&presented).await?;
-    tracing::Span::current().record("principal", principal.subject.as_str());
-    req.extensions_mut().insert(principal);
-    Ok(next.run(req).await)
+    consume: bool,
+) -> Response {
+    let presented = match credential(req.headers()) {
+        Ok(c) => c,
+        Err(f) => return ApiError(CoreError::Unauthenticated(f)).into_response(),
+    };
+    let principal = match state.authn().authenticate(&presented).await {
+        Ok(p) => p,
+        Err(e) => return ApiError(e).into_response(),
+    };
+    let verdict = if state.config().rate_limit.enabled {
+        let started = std::time::Instant::now();
+        let limits = state.limits();
+        let v = if consume {
+            limits.check(&principal).await
+        } else {
+            limits.peek(&principal).await
+        };
+        match v {
+            Ok(v) => {
+                state
+                    .metrics()
+                    .observe_limit(v.decision.allowed, v.backend, started.elapsed());
+                Some(v)
+            }
+            Err(e) => return ApiError(e).into_response(),
+        }
+    } else {
+        None
+    };
+    let now = state.clock().now_ms();
+    let mut response = match verdict {
+        Some(v) if consume && !v.decision.allowed => rate_limit::refused(&v.decision, now),
+        _ => {
+            req.extensions_mut().insert(principal);
+            if let Some(v) = verdict {
+                req.extensions_mut().insert(v);
+            }
+            next.run(req).await
+        }
+    };
+    if let Some(v) = verdict {
+        rate_limit::apply_headers(response.headers_mut(), &v.decision, now);
+    }
+    response
+}
+
+/// Consumes one request of the client address's limit (unauthenticated routes).
+pub async fn limit_by_address(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    req: Request,
+    next: Next,
+) -> Response {
+    if !state.config().rate_limit.enabled {
+        return next.run(req).await;
+    }
+    let started = std::time::Instant::now();
+    let v = match state.limits().check_address(&addr).await {
+        Ok(v) => v,
+        Err(e) => return ApiError(e).into_response(),
+    };
+    state
+        .metrics()
+        .observe_limit(v.decision.allowed, v.backend, started.elapsed());
+    let now = state.clock().now_ms();
+    let mut response = if v.decision.allowed {
+        next.run(req).await
+    } else {
+        rate_limit::refused(&v.decision, now)
+    };
+    rate_limit::apply_headers(response.headers_mut(), &v.decision, now);
+    response
 }
 
 /// The authenticated caller. Only usable on routes behind [`require_auth`].
@@ -75,23 +157,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Auth {
                     "route is missing the auth layer".into(),
                 ))
             })
-    }
-}
-
-/// The client's address as seen on the connection.
-pub struct ClientAddr(pub String);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddr(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip().to_string())
-                .unwrap_or_else(|| "unknown".into()),
-        ))
     }
 }
 

@@ -2,8 +2,10 @@
 //! authentication extractors. Routes stay free of these concerns.
 
 pub mod auth;
+pub mod client_addr;
 pub mod fallback;
 pub mod json;
 pub mod observe;
 pub mod query;
+pub mod rate_limit;
 pub mod request_id;

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod health;
 pub mod keys;
+pub mod limits;
 pub mod orgs;
 pub mod pagination;
 pub mod users;
@@ -51,7 +52,18 @@ impl Modify for SecuritySchemes {
 
 /// The versioned API (paths relative to `/v1`).
 fn v1(state: &AppState) -> OpenApiRouter<AppState> {
-    let public = OpenApiRouter::new().routes(routes!(auth::login));
+    let public = OpenApiRouter::new()
+        .routes(routes!(auth::login))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            http::auth::limit_by_address,
+        ));
+    let peek = OpenApiRouter::new()
+        .routes(routes!(limits::current))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            http::auth::require_auth_peek,
+        ));
     let protected = OpenApiRouter::new()
         .routes(routes!(auth::verify))
         .routes(routes!(orgs::create))
@@ -61,11 +73,13 @@ fn v1(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(users::create))
         .routes(routes!(keys::create, keys::list))
         .routes(routes!(keys::revoke))
+        .routes(routes!(limits::set_key))
+        .routes(routes!(limits::set_org))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             http::auth::require_auth,
         ));
-    public.merge(protected)
+    public.merge(peek).merge(protected)
 }
 
 /// The OpenAPI document of every route.

@@ -1,7 +1,9 @@
 //! One module per command group.
 
 mod accounts;
+mod bench;
 mod config;
+mod limits;
 mod serve;
 mod token;
 
@@ -21,5 +23,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Keys(c) => accounts::keys(file, c).await,
         Command::GrantPermission(a) => accounts::grant(file, a).await,
         Command::Token(c) => token::run(file, c).await,
+        Command::Limits(c) => limits::run(file, c).await,
+        Command::Bench(c) => bench::run(c).await,
     }
 }

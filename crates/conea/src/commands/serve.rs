@@ -24,6 +24,8 @@ fn init_logging(config: &Config) {
 }
 
 pub async fn serve(file: Option<&Path>, migrate: bool) -> Result<ExitCode> {
+    // Handlers first: a SIGTERM right after the "listening" line must stop gracefully.
+    let shutdown = app::shutdown_signal();
     let (config, _) = load_config(file)?;
     init_logging(&config);
     let backend = config.database.backend;
@@ -49,7 +51,7 @@ pub async fn serve(file: Option<&Path>, migrate: bool) -> Result<ExitCode> {
         backend.as_str()
     );
     tracing::info!(%addr, backend = backend.as_str(), "listening");
-    application.run(app::shutdown_signal()).await?;
+    application.run(shutdown).await?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }

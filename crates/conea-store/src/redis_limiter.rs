@@ -1,0 +1,223 @@
+//! Redis: one shared connection handle (used by the rate limiter and the health check) and
+//! the Redis rate limiter — one atomic Lua script per decision (EVALSHA, one round trip),
+//! bucket keys that expire once the bucket is full again.
+//!
+//! When Redis fails, the handle stays "down" for [`RETRY_AFTER_FAILURE`] and answers at once
+//! with an error, so a dead Redis costs no latency; afterwards the next request tries again,
+//! so a Redis that returns is used again without a restart.
+
+use async_trait::async_trait;
+use conea_core::clock::EpochMs;
+use conea_core::ratelimit::{gcra, Decision, Limiter, LimiterUnavailable, Policy};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
+const TIMEOUT: Duration = Duration::from_millis(500);
+
+/// The GCRA step of `conea_core::ratelimit::gcra`, in Lua, on integer microseconds.
+/// KEYS[1] bucket; ARGV now_us, emission_us, capacity_us, consume (1/0).
+/// Returns the TAT before the decision ("-1" for a fresh bucket); the caller recomputes the
+/// same decision from it.
+const GCRA_LUA: &str = r#"
+local stored = redis.call('GET', KEYS[1])
+local now = tonumber(ARGV[1])
+local t = tonumber(ARGV[2])
+local cap = tonumber(ARGV[3])
+local base = now
+if stored then
+  local s = tonumber(stored)
+  if s > now then base = s end
+end
+local new_tat = base + t
+if ARGV[4] == '1' and new_tat - now <= cap then
+  redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.floor((new_tat - now) / 1000) + 1000)
+end
+if stored then return stored end
+return '-1'
+"#;
+
+pub struct RedisHandle {
+    client: redis::Client,
+    conn: Mutex<Option<ConnectionManager>>,
+    down_until: Mutex<Option<Instant>>,
+    connecting: tokio::sync::Mutex<()>,
+    last_error: Mutex<Option<String>>,
+}
+
+impl RedisHandle {
+    /// Parses the URL; connects lazily on first use.
+    pub fn new(url: &str) -> Result<Self, String> {
+        let client = redis::Client::open(url).map_err(|e| format!("REDIS_URL is invalid: {e}"))?;
+        Ok(Self {
+            client,
+            conn: Mutex::new(None),
+            down_until: Mutex::new(None),
+            connecting: tokio::sync::Mutex::new(()),
+            last_error: Mutex::new(None),
+        })
+    }
+
+    /// True while the handle is backing off after a failure.
+    pub fn is_down(&self) -> bool {
+        self.down_until
+            .lock()
+            .map(|d| d.is_some_and(|until| Instant::now() < until))
+            .unwrap_or(false)
+    }
+
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error.lock().ok().and_then(|e| e.clone())
+    }
+
+    fn mark_down(&self, error: String) {
+        if let Ok(mut d) = self.down_until.lock() {
+            *d = Some(Instant::now() + RETRY_AFTER_FAILURE);
+        }
+        if let Ok(mut e) = self.last_error.lock() {
+            *e = Some(error);
+        }
+        if let Ok(mut c) = self.conn.lock() {
+            *c = None;
+        }
+    }
+
+    fn mark_up(&self) {
+        if let Ok(mut d) = self.down_until.lock() {
+            *d = None;
+        }
+    }
+
+    /// A connection, or an error at once while Redis is considered down.
+    pub async fn connection(&self) -> Result<ConnectionManager, String> {
+        if self.is_down() {
+            return Err(self.last_error().unwrap_or_else(|| "redis is down".into()));
+        }
+        if let Some(c) = self.conn.lock().ok().and_then(|c| c.clone()) {
+            return Ok(c);
+        }
+        let _guard = self.connecting.lock().await;
+        if let Some(c) = self.conn.lock().ok().and_then(|c| c.clone()) {
+            return Ok(c);
+        }
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(TIMEOUT)
+            .set_response_timeout(TIMEOUT)
+            .set_number_of_retries(1);
+        match tokio::time::timeout(
+            TIMEOUT * 2,
+            ConnectionManager::new_with_config(self.client.clone(), config),
+        )
+        .await
+        {
+            Ok(Ok(c)) => {
+                if let Ok(mut slot) = self.conn.lock() {
+                    *slot = Some(c.clone());
+                }
+                self.mark_up();
+                Ok(c)
+            }
+            Ok(Err(e)) => {
+                self.mark_down(e.to_string());
+                Err(e.to_string())
+            }
+            Err(_) => {
+                let e = format!("no connection within {} ms", (TIMEOUT * 2).as_millis());
+                self.mark_down(e.clone());
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs one command, marking Redis down on failure.
+    pub async fn run<T, F, Fut>(&self, f: F) -> Result<T, String>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        let conn = self.connection().await?;
+        match tokio::time::timeout(TIMEOUT, f(conn)).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => {
+                self.mark_down(e.to_string());
+                Err(e.to_string())
+            }
+            Err(_) => {
+                let e = format!("no answer within {} ms", TIMEOUT.as_millis());
+                self.mark_down(e.clone());
+                Err(e)
+            }
+        }
+    }
+
+    /// PING round trip.
+    pub async fn ping(&self) -> Result<Duration, String> {
+        let started = Instant::now();
+        self.run(|mut c| async move { redis::cmd("PING").query_async::<String>(&mut c).await })
+            .await
+            .map(|_| started.elapsed())
+    }
+
+    /// `INFO memory` used_memory in bytes.
+    pub async fn used_memory(&self) -> Result<u64, String> {
+        let info: String = self
+            .run(|mut c| async move {
+                redis::cmd("INFO")
+                    .arg("memory")
+                    .query_async::<String>(&mut c)
+                    .await
+            })
+            .await?;
+        info.lines()
+            .find_map(|l| l.strip_prefix("used_memory:"))
+            .and_then(|v| v.trim().parse().ok())
+            .ok_or_else(|| "INFO memory has no used_memory".into())
+    }
+}
+
+pub struct RedisLimiter {
+    handle: std::sync::Arc<RedisHandle>,
+    prefix: String,
+    script: redis::Script,
+}
+
+impl RedisLimiter {
+    pub fn new(handle: std::sync::Arc<RedisHandle>, prefix: &str) -> Self {
+        Self {
+            handle,
+            prefix: format!("{prefix}rl:"),
+            script: redis::Script::new(GCRA_LUA),
+        }
+    }
+}
+
+#[async_trait]
+impl Limiter for RedisLimiter {
+    fn name(&self) -> &'static str {
+        "redis"
+    }
+
+    async fn decide(
+        &self,
+        bucket: &str,
+        policy: &Policy,
+        now: EpochMs,
+        consume: bool,
+    ) -> Result<Decision, LimiterUnavailable> {
+        let key = format!("{}{bucket}", self.prefix);
+        let mut invocation = self.script.key(key);
+        invocation
+            .arg(now * 1000)
+            .arg(policy.emission_us())
+            .arg(policy.capacity_us())
+            .arg(if consume { "1" } else { "0" });
+        let stored: String = self
+            .handle
+            .run(|mut c| async move { invocation.invoke_async(&mut c).await })
+            .await
+            .map_err(LimiterUnavailable)?;
+        let stored = stored.parse::<i64>().ok().filter(|v| *v >= 0);
+        Ok(gcra(stored, now, policy, consume).0)
+    }
+}

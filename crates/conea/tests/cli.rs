@@ -1,0 +1,979 @@
+//! The `conea` command line, run as a user would: the built binary in a clean environment
+//! (see `support`), on the embedded SQLite default and, where a command works on both
+//! backends, on PostgreSQL when `CONEA_TEST_DATABASE_URL` is set (each test in a schema of its
+//! own; without the variable the PostgreSQL variant prints one line saying why it skips).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use serde_json::{json, Value};
+use support::{api_keys_in, inspected_claims, lines_with, utc, Env, JWT_SECRET, SECRET_KEY};
+
+/// `mod NAME { sqlite, postgres }` calling `fn NAME(&Env)` once per backend.
+macro_rules! on_both_backends {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[test]
+                fn sqlite() {
+                    super::$name(&crate::support::Env::sqlite());
+                }
+
+                #[test]
+                fn postgres() {
+                    if let Some(env) = crate::support::Env::postgres() {
+                        super::$name(&env);
+                    }
+                }
+            }
+        )+
+    };
+}
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// Creates `EMAIL` in the organization `default` with `ROLE` (password on stdin); the user id.
+fn create_user(env: &Env, email: &str, role: &str) -> String {
+    let out = env
+        .run_with_stdin(
+            &[
+                "users", "create", "--org", "default", "--email", email, "--role", role,
+            ],
+            &format!("{PASSWORD}\n"),
+        )
+        .success();
+    out.stdout_line()
+}
+
+/// Creates a key in `default`; the secret (stdout) and the key id (named on stderr).
+fn create_key(env: &Env, name: &str, permissions: &[&str]) -> (String, String) {
+    let mut args = vec!["keys", "create", "--org", "default", "--name", name];
+    for p in permissions {
+        args.extend(["--permission", p]);
+    }
+    let out = env.run(&args).success();
+    let secret = out.stdout_line();
+    let id = out
+        .stderr
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .find(|w| w.starts_with("key_"))
+        .unwrap_or_else(|| panic!("the key id on stderr: {out}"))
+        .to_owned();
+    (secret, id)
+}
+
+fn key_row(env: &Env, id: &str) -> Value {
+    let list = env
+        .run(&["keys", "list", "--org", "default", "--json"])
+        .success();
+    let rows = list.stdout_json();
+    rows.as_array()
+        .expect("a JSON array")
+        .iter()
+        .find(|r| r["id"] == id)
+        .unwrap_or_else(|| panic!("key {id} in `keys list --json`: {list}"))
+        .clone()
+}
+
+fn names(value: &Value) -> Vec<&str> {
+    value
+        .as_array()
+        .unwrap_or_else(|| panic!("an array: {value}"))
+        .iter()
+        .map(|v| v.as_str().expect("a string"))
+        .collect()
+}
+
+// ----- serve -----
+
+#[test]
+fn serve_prints_working_owner_key_only_on_first_start() {
+    let env = Env::sqlite();
+
+    let first = env.serve();
+    let keys = api_keys_in(&first.startup_output);
+    assert!(
+        !keys.is_empty(),
+        "the first start prints an owner key:\n{}",
+        first.startup_output
+    );
+    let key = keys[0].clone();
+    assert!(
+        keys.iter().all(|k| *k == key),
+        "one key (repeated at most in the curl hint):\n{}",
+        first.startup_output
+    );
+    let (status, body) = first.get("/v1/auth/verify", &key);
+    assert_eq!(status, 200, "the owner key is accepted: {body}");
+    assert_eq!(body["valid"], true);
+    assert_eq!(body["kind"], "api_key");
+    assert!(
+        names(&body["permissions"]).contains(&"admin"),
+        "the owner key has every permission: {body}"
+    );
+    let (exit, stderr) = first.stop();
+    assert_eq!(exit.code(), Some(0), "SIGTERM stops gracefully: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains(&key), "the key is not logged: {stderr}");
+
+    let second = env.serve();
+    assert!(
+        !second.startup_output.contains("conea_"),
+        "a second start prints no key:\n{}",
+        second.startup_output
+    );
+    let (status, body) = second.get("/v1/auth/verify", &key);
+    assert_eq!(
+        status, 200,
+        "the first key still works after a restart: {body}"
+    );
+    let (exit, stderr) = second.stop();
+    assert_eq!(exit.code(), Some(0), "SIGTERM stops gracefully: {stderr}");
+}
+
+/// Once `serve` has said it listens, SIGTERM must mean a graceful stop (exit 0), not death by
+/// the signal's default action. Several starts, because the window is short.
+#[test]
+
+fn sigterm_right_after_the_listening_line_stops_gracefully() {
+    let env = Env::sqlite();
+    env.run(&["migrate"]).success();
+    for attempt in 1..=5 {
+        let server = env.serve_until_announced();
+        let (exit, stderr) = server.stop();
+        assert_eq!(
+            exit.code(),
+            Some(0),
+            "start {attempt}: SIGTERM right after `listening on` ended the process with {exit:?}\n{stderr}"
+        );
+    }
+}
+
+#[test]
+fn serve_on_postgres_without_jwt_secret_and_secret_key_names_both_and_exits_nonzero() {
+    let mut env = Env::sqlite();
+    env.set("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
+        .set("CONEA_BIND", "127.0.0.1:0");
+    let out = env.run(&["serve"]);
+    assert!(
+        out.code().is_some_and(|c| c != 0),
+        "exits with a non-zero status: {out}"
+    );
+    out.assert_no_panic();
+    assert!(out.stderr.contains("JWT_SECRET"), "{out}");
+    assert!(out.stderr.contains("CONEA_SECRET_KEY"), "{out}");
+    assert!(!out.stdout.contains("listening"), "nothing started: {out}");
+}
+
+fn unreachable_database_env() -> Env {
+    let mut env = Env::sqlite();
+    env.set("DATABASE_URL", "postgres://postgres@127.0.0.1:1/test")
+        .set("JWT_SECRET", JWT_SECRET)
+        .set("CONEA_SECRET_KEY", SECRET_KEY)
+        .set("CONEA_DB_CONNECT_TIMEOUT", "1s")
+        .set("CONEA_BIND", "127.0.0.1:0");
+    env
+}
+
+#[test]
+fn unreachable_database_is_named_with_host_and_port_and_exits_nonzero() {
+    let env = unreachable_database_env();
+    for args in [&["serve"][..], &["migrate"], &["orgs", "list"]] {
+        let out = env.run(args);
+        let line = out.one_line_error();
+        assert!(line.contains("127.0.0.1:1"), "names the address: {out}");
+    }
+}
+
+#[test]
+
+fn startup_errors_suggest_only_commands_that_exist() {
+    let env = unreachable_database_env();
+    let out = env.run(&["migrate"]);
+    let mut suggested: Vec<&str> = out
+        .stderr
+        .split("`conea ")
+        .skip(1)
+        .filter_map(|rest| rest.split(|c: char| c == '`' || c.is_whitespace()).next())
+        .collect();
+    // The schema-behind error suggests `conea migrate`.
+    let fresh = Env::sqlite();
+    let behind = fresh.run(&["serve", "--no-migrate"]);
+    suggested.extend(
+        behind
+            .stderr
+            .split("`conea ")
+            .skip(1)
+            .filter_map(|rest| rest.split(|c: char| c == '`' || c.is_whitespace()).next()),
+    );
+    assert!(!suggested.is_empty(), "{out}\n{behind}");
+    for command in suggested {
+        let help = fresh.run(&[command, "--help"]);
+        assert_eq!(
+            help.code(),
+            Some(0),
+            "an error message suggests `conea {command}`, which is not a command: {help}"
+        );
+    }
+}
+
+#[test]
+fn serve_with_no_migrate_refuses_a_fresh_database_until_conea_migrate_ran() {
+    let env = Env::sqlite();
+    let out = env.run(&["serve", "--no-migrate"]);
+    let line = out.one_line_error();
+    assert!(line.contains("conea migrate"), "says what to do: {out}");
+    assert!(!out.stdout.contains("listening"), "{out}");
+
+    env.run(&["migrate"]).success();
+    let server = env.serve_with(&["--no-migrate"]);
+    let (exit, stderr) = server.stop();
+    assert_eq!(exit.code(), Some(0), "{stderr}");
+}
+
+// ----- config check -----
+
+#[test]
+fn config_check_with_defaults_finds_no_problems() {
+    let env = Env::sqlite();
+    let out = env.run(&["config", "check"]).success();
+    assert!(out.stdout.contains("No problems found"), "{out}");
+    let bind = lines_with(&out.stdout, "CONEA_BIND");
+    assert_eq!(bind.len(), 1, "{out}");
+    assert!(
+        bind[0].contains("127.0.0.1:8080") && bind[0].contains("(default)"),
+        "{out}"
+    );
+    assert!(
+        !env.data_dir().exists(),
+        "checking the configuration creates nothing"
+    );
+}
+
+#[test]
+fn config_check_names_every_bad_setting_and_exits_1() {
+    let mut env = Env::sqlite();
+    env.set("CONEA_BIND", "nowhere").set("JWT_TTL", "soon");
+    let out = env.run(&["config", "check"]);
+    assert_eq!(out.code(), Some(1), "{out}");
+    out.assert_no_panic();
+    let problems: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("  - "))
+        .collect();
+    assert_eq!(problems.len(), 2, "two problems listed: {out}");
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("CONEA_BIND:") && p.contains("nowhere")),
+        "{out}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("JWT_TTL:") && p.contains("soon")),
+        "{out}"
+    );
+    assert!(out.stdout.contains("2 problem(s)"), "{out}");
+}
+
+#[test]
+fn config_check_never_prints_secret_values() {
+    let jwt_secret = "jwt-secret-that-must-stay-hidden-0123456789";
+    let secret_key = "secret-key-that-must-stay-hidden-0123456789";
+    let bootstrap = "conea_BootstrapKeyThatMustStayHidden0123456789";
+    let db_password = "db-password-must-stay-hidden";
+    let mut env = Env::sqlite();
+    env.set("JWT_SECRET", jwt_secret)
+        .set("CONEA_SECRET_KEY", secret_key)
+        .set("CONEA_BOOTSTRAP_KEY", bootstrap)
+        .set(
+            "DATABASE_URL",
+            &format!("postgres://conea:{db_password}@db.internal:5432/conea"),
+        );
+    let out = env.run(&["config", "check"]).success();
+    for secret in [jwt_secret, secret_key, bootstrap, db_password] {
+        assert!(
+            !out.stdout.contains(secret) && !out.stderr.contains(secret),
+            "`{secret}` is printed: {out}"
+        );
+    }
+    let line = lines_with(&out.stdout, "JWT_SECRET");
+    assert!(line.len() == 1 && line[0].contains("****"), "{out}");
+    let line = lines_with(&out.stdout, "DATABASE_URL");
+    assert!(
+        line.len() == 1 && line[0].contains("db.internal:5432"),
+        "the URL keeps its host: {out}"
+    );
+
+    // A too-short secret is a problem, still without its value.
+    let mut env = Env::sqlite();
+    env.set("JWT_SECRET", "short-jwt-secret-xyz");
+    let out = env.run(&["config", "check"]);
+    assert_eq!(out.code(), Some(1), "{out}");
+    assert!(
+        lines_with(&out.stdout, "  - JWT_SECRET:").len() == 1,
+        "the problem names JWT_SECRET: {out}"
+    );
+    assert!(
+        !out.stdout.contains("short-jwt-secret-xyz")
+            && !out.stderr.contains("short-jwt-secret-xyz"),
+        "{out}"
+    );
+}
+
+// ----- migrate -----
+
+/// `(applied now, applied in total, known)` from `applied N migration(s); A of K current (B)`.
+fn migrate_counts(env: &Env) -> (u32, u32, u32) {
+    let out = env.run(&["migrate"]).success();
+    let line = out.stdout_line();
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let backend = match env.backend {
+        support::Backend::Sqlite => "(sqlite)",
+        support::Backend::Postgres => "(postgres)",
+    };
+    assert!(
+        words.len() == 8
+            && words[0] == "applied"
+            && words[2] == "migration(s);"
+            && words[4] == "of"
+            && words[6] == "current"
+            && words[7] == backend,
+        "unexpected report: {out}"
+    );
+    let n = |w: &str| {
+        w.parse::<u32>()
+            .unwrap_or_else(|_| panic!("a count: {out}"))
+    };
+    (n(words[1]), n(words[3]), n(words[5]))
+}
+
+fn migrate_applies_pending_migrations_once_and_reports_counts(env: &Env) {
+    let (applied, current, known) = migrate_counts(env);
+    assert!(applied >= 1, "a fresh database gets migrations");
+    assert_eq!((applied, current), (known, known));
+    let again = migrate_counts(env);
+    assert_eq!(again, (0, known, known), "nothing left to apply");
+}
+
+// ----- orgs -----
+
+fn orgs_create_and_list_and_duplicate_slug_is_a_one_line_error(env: &Env) {
+    let out = env
+        .run(&["orgs", "create", "acme", "--name", "Acme Inc"])
+        .success();
+    let id = out.stdout_line();
+    assert!(id.starts_with("org_"), "prints the id: {out}");
+
+    let list = env.run(&["orgs", "list", "--json"]).success();
+    let rows = list.stdout_json();
+    let acme: Vec<&Value> = rows
+        .as_array()
+        .expect("an array")
+        .iter()
+        .filter(|r| r["slug"] == "acme")
+        .collect();
+    assert_eq!(acme.len(), 1, "{list}");
+    assert_eq!(acme[0]["id"], id.as_str());
+    assert_eq!(acme[0]["name"], "Acme Inc");
+    assert!(
+        acme[0]["created_at"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z')),
+        "{list}"
+    );
+
+    let dup = env.run(&["orgs", "create", "acme"]);
+    let line = dup.one_line_error();
+    assert!(line.contains("acme"), "names the slug: {dup}");
+
+    let bad = env.run(&["orgs", "create", "Not_A_Slug"]);
+    let line = bad.one_line_error();
+    assert!(line.contains("Not_A_Slug"), "{bad}");
+
+    let list = env.run(&["orgs", "list", "--json"]).success();
+    assert_eq!(
+        list.stdout_json().as_array().map(Vec::len),
+        Some(1),
+        "failed creations left nothing: {list}"
+    );
+}
+
+// ----- users and tokens -----
+
+fn users_create_reads_password_from_stdin_and_token_issue_inspect_round_trip(env: &Env) {
+    let org_id = env.create_default_org();
+    let out = env
+        .run_with_stdin(
+            &[
+                "users", "create", "--org", "default", "--email", "a@b.io", "--role", "admin",
+            ],
+            &format!("{PASSWORD}\n"),
+        )
+        .success();
+    let user_id = out.stdout_line();
+    assert!(user_id.starts_with("usr_"), "{out}");
+    assert!(
+        out.stderr.contains("a@b.io") && out.stderr.contains("admin"),
+        "{out}"
+    );
+    assert!(
+        !out.stdout.contains(PASSWORD) && !out.stderr.contains(PASSWORD),
+        "{out}"
+    );
+
+    let dup = env.run_with_stdin(
+        &["users", "create", "--org", "default", "--email", "a@b.io"],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(dup.one_line_error().contains("a@b.io"), "{dup}");
+
+    let issued = env.run(&["token", "issue", "--email", "a@b.io"]).success();
+    let jwt = issued.stdout_line();
+    assert_eq!(jwt.split('.').count(), 3, "a JWT: {issued}");
+
+    let inspect = env.run(&["token", "inspect", &jwt]).success();
+    let claims = inspected_claims(&inspect.stdout);
+    assert_eq!(claims["sub"], user_id.as_str(), "{inspect}");
+    assert_eq!(claims["org"], org_id.as_str(), "{inspect}");
+    let iat = claims["iat"].as_i64().expect("iat");
+    let exp = claims["exp"].as_i64().expect("exp");
+    assert_eq!(exp - iat, 3600, "JWT_TTL defaults to 1h: {inspect}");
+    assert!(
+        inspect
+            .stdout
+            .contains(&format!("expires at: {} (valid for", utc(exp))),
+        "expiry in UTC: {inspect}"
+    );
+    assert!(
+        lines_with(&inspect.stdout, "issued at:")
+            .iter()
+            .any(|l| l.contains(&utc(iat))),
+        "issue time in UTC: {inspect}"
+    );
+    assert!(
+        lines_with(&inspect.stdout, "signature:")
+            .iter()
+            .any(|l| l.contains("not checked")),
+        "{inspect}"
+    );
+
+    let valid = env
+        .run(&["token", "inspect", &jwt, "--secret", &env.jwt_secret()])
+        .success();
+    let sig = lines_with(&valid.stdout, "signature:");
+    assert!(
+        sig.len() == 1 && sig[0].contains("valid") && !sig[0].contains("INVALID"),
+        "{valid}"
+    );
+
+    let wrong = env.run(&[
+        "token",
+        "inspect",
+        &jwt,
+        "--secret",
+        "another-secret-0123456789abcdef0123456789",
+    ]);
+    assert_eq!(wrong.code(), Some(1), "{wrong}");
+    wrong.assert_no_panic();
+    let sig = lines_with(&wrong.stdout, "signature:");
+    assert!(sig.len() == 1 && sig[0].contains("INVALID"), "{wrong}");
+}
+
+#[test]
+fn users_create_without_a_password_on_stdin_is_a_one_line_error() {
+    let env = Env::sqlite();
+    env.create_default_org();
+    let out = env.run_with_stdin(
+        &["users", "create", "--org", "default", "--email", "a@b.io"],
+        "",
+    );
+    assert!(out.one_line_error().contains("password"), "{out}");
+}
+
+#[test]
+fn token_inspect_reports_an_expired_token_with_its_expiry_in_utc() {
+    let env = Env::sqlite();
+    let secret = "expired-token-test-secret-0123456789abcdef";
+    let exp: i64 = 1_600_000_000; // 2020-09-13T12:26:40Z
+    let claims = json!({
+        "sub": "usr_01a2244bd2c3703d99c7fd1b0c6a3e99",
+        "org": "org_01a2244bd298731a9ab57d68043d7efb",
+        "iat": exp - 3600,
+        "nbf": exp - 3600,
+        "exp": exp,
+        "iss": "conea",
+        "aud": "conea-api",
+        "jti": "01a2244bd2ca73208ff558dafc4f6343",
+    });
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("encode");
+
+    let out = env.run(&["token", "inspect", &token]).success();
+    assert_eq!(inspected_claims(&out.stdout), claims, "{out}");
+    assert_eq!(utc(exp), "2020-09-13T12:26:40Z");
+    let expires = lines_with(&out.stdout, "expires at:");
+    assert!(
+        expires.len() == 1
+            && expires[0].contains("2020-09-13T12:26:40Z")
+            && expires[0].contains("EXPIRED"),
+        "{out}"
+    );
+
+    let checked = env.run(&["token", "inspect", &token, "--secret", secret]);
+    checked.assert_no_panic();
+    assert!(
+        lines_with(&checked.stdout, "expires at:")
+            .iter()
+            .any(|l| l.contains("EXPIRED")),
+        "{checked}"
+    );
+    let sig = lines_with(&checked.stdout, "signature:");
+    assert!(
+        sig.len() == 1 && sig[0].contains("valid") && !sig[0].contains("INVALID"),
+        "an expired token still has a valid signature: {checked}"
+    );
+
+    let wrong = env.run(&[
+        "token",
+        "inspect",
+        &token,
+        "--secret",
+        "another-secret-0123456789abcdef0123456789",
+    ]);
+    assert_eq!(wrong.code(), Some(1), "{wrong}");
+    assert!(
+        lines_with(&wrong.stdout, "signature:")
+            .iter()
+            .any(|l| l.contains("INVALID")),
+        "{wrong}"
+    );
+}
+
+#[test]
+fn token_inspect_of_garbage_is_a_one_line_error() {
+    let env = Env::sqlite();
+    let out = env.run(&["token", "inspect", "not-a-token"]);
+    assert!(out.one_line_error().contains("JWT"), "{out}");
+}
+
+// ----- members -----
+
+fn members_set_role_changes_a_members_role(env: &Env) {
+    env.create_default_org();
+    let user_id = create_user(env, "a@b.io", "admin");
+
+    let out = env
+        .run(&[
+            "members", "set-role", "--org", "default", "--user", "a@b.io", "--role", "viewer",
+        ])
+        .success();
+    let line = out.stdout_line();
+    assert!(
+        line.contains("a@b.io") && line.contains("viewer") && line.contains("default"),
+        "{out}"
+    );
+
+    let by_id = env
+        .run(&[
+            "members", "set-role", "--org", "default", "--user", &user_id, "--role", "member",
+        ])
+        .success();
+    assert!(by_id.stdout_line().contains("member"), "{by_id}");
+
+    let bad_role = env.run(&[
+        "members",
+        "set-role",
+        "--org",
+        "default",
+        "--user",
+        "a@b.io",
+        "--role",
+        "superuser",
+    ]);
+    let line = bad_role.one_line_error();
+    assert!(
+        line.contains("superuser") && line.contains("viewer"),
+        "names the roles: {bad_role}"
+    );
+
+    env.run(&["orgs", "create", "other"]).success();
+    let not_member = env.run(&[
+        "members", "set-role", "--org", "other", "--user", "a@b.io", "--role", "viewer",
+    ]);
+    not_member.one_line_error();
+
+    let unknown = env.run(&[
+        "members",
+        "set-role",
+        "--org",
+        "default",
+        "--user",
+        "nobody@b.io",
+        "--role",
+        "viewer",
+    ]);
+    assert!(
+        unknown.one_line_error().contains("nobody@b.io"),
+        "{unknown}"
+    );
+}
+
+// ----- keys -----
+
+fn keys_create_prints_only_the_secret_and_list_and_revoke_never_show_it(env: &Env) {
+    env.create_default_org();
+    let out = env
+        .run(&[
+            "keys",
+            "create",
+            "--org",
+            "default",
+            "--name",
+            "ci",
+            "--permission",
+            "data:read",
+            "--permission",
+            "jobs:read",
+        ])
+        .success();
+    let secret = out.stdout_line();
+    assert!(secret.starts_with("conea_"), "{out}");
+    assert_eq!(
+        out.stdout,
+        format!("{secret}\n"),
+        "only the secret on stdout"
+    );
+    assert!(
+        out.stderr.contains("data:read") && out.stderr.contains("jobs:read"),
+        "details on stderr: {out}"
+    );
+    assert!(
+        !out.stderr.contains(&secret),
+        "the secret is not repeated on stderr: {out}"
+    );
+    let key_id = out
+        .stderr
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .find(|w| w.starts_with("key_"))
+        .unwrap_or_else(|| panic!("the key id on stderr: {out}"))
+        .to_owned();
+
+    let json = env
+        .run(&["keys", "list", "--org", "default", "--json"])
+        .success();
+    assert!(!json.stdout.contains(&secret), "no secret: {json}");
+    let row = key_row(env, &key_id);
+    assert_eq!(row["name"], "ci");
+    assert_eq!(names(&row["permissions"]), vec!["data:read", "jobs:read"]);
+    assert!(row["revoked_at"].is_null(), "{row}");
+
+    let table = env.run(&["keys", "list", "--org", "default"]).success();
+    assert!(!table.stdout.contains(&secret), "no secret: {table}");
+    let line = lines_with(&table.stdout, &key_id);
+    assert!(line.len() == 1 && line[0].contains("active"), "{table}");
+
+    let revoked = env.run(&["keys", "revoke", &key_id]).success();
+    assert!(revoked.stdout.contains(&key_id), "{revoked}");
+    assert!(!revoked.stdout.contains(&secret), "{revoked}");
+    let row = key_row(env, &key_id);
+    assert!(
+        row["revoked_at"].as_str().is_some_and(|t| t.ends_with('Z')),
+        "revocation time in UTC: {row}"
+    );
+    let table = env.run(&["keys", "list", "--org", "default"]).success();
+    let line = lines_with(&table.stdout, &key_id);
+    assert!(line.len() == 1 && line[0].contains("revoked"), "{table}");
+
+    let unknown = env.run(&[
+        "keys",
+        "create",
+        "--org",
+        "default",
+        "--name",
+        "bad",
+        "--permission",
+        "data:delete",
+    ]);
+    let line = unknown.one_line_error();
+    for name in [
+        "data:delete",
+        "data:read",
+        "data:write",
+        "ai:use",
+        "jobs:read",
+        "keys:manage",
+    ] {
+        assert!(line.contains(name), "names `{name}`: {unknown}");
+    }
+    let rows = env
+        .run(&["keys", "list", "--org", "default", "--json"])
+        .success()
+        .stdout_json();
+    assert!(
+        !rows
+            .as_array()
+            .expect("an array")
+            .iter()
+            .any(|r| r["name"] == "bad"),
+        "no key created: {rows}"
+    );
+
+    let missing = env.run(&["keys", "revoke", "key_00000000000000000000000000000000"]);
+    missing.one_line_error();
+}
+
+// ----- grant-permission -----
+
+fn grant_permission_to_user_and_key_shows_in_keys_list_and_on_the_server(env: &Env) {
+    let server = env.serve();
+    let user_id = create_user(env, "a@b.io", "admin");
+    env.run(&[
+        "members", "set-role", "--org", "default", "--user", "a@b.io", "--role", "viewer",
+    ])
+    .success();
+    create_user(env, "plain@b.io", "viewer");
+    let (secret, key_id) = create_key(env, "ci", &["data:read"]);
+
+    let out = env
+        .run(&[
+            "grant-permission",
+            "--user",
+            "a@b.io",
+            "--permission",
+            "ai:use",
+        ])
+        .success();
+    assert!(out.stdout.contains("ai:use"), "{out}");
+    env.run(&[
+        "grant-permission",
+        "--key",
+        &key_id,
+        "--permission",
+        "data:write",
+    ])
+    .success();
+    let bad = env.run(&[
+        "grant-permission",
+        "--user",
+        "a@b.io",
+        "--permission",
+        "everything",
+    ]);
+    assert!(bad.one_line_error().contains("everything"), "{bad}");
+
+    let row = key_row(env, &key_id);
+    assert_eq!(names(&row["permissions"]), vec!["data:read", "data:write"]);
+
+    let jwt = env
+        .run(&["token", "issue", "--email", "a@b.io"])
+        .success()
+        .stdout_line();
+    let (status, body) = server.get("/v1/auth/verify", &jwt);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["kind"], "user");
+    assert_eq!(body["subject"], user_id.as_str());
+    assert_eq!(body["role"], "viewer", "set-role took effect: {body}");
+    let perms = names(&body["permissions"]);
+    assert!(perms.contains(&"ai:use"), "granted: {body}");
+    assert!(perms.contains(&"data:read"), "from the role: {body}");
+
+    // Without the grant a viewer has no ai:use: the grant is what added it.
+    let plain = env
+        .run(&["token", "issue", "--email", "plain@b.io"])
+        .success()
+        .stdout_line();
+    let (status, body) = server.get("/v1/auth/verify", &plain);
+    assert_eq!(status, 200, "{body}");
+    assert!(!names(&body["permissions"]).contains(&"ai:use"), "{body}");
+
+    let (status, body) = server.get("/v1/auth/verify", &secret);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["subject"], key_id.as_str());
+    assert_eq!(names(&body["permissions"]), vec!["data:read", "data:write"]);
+
+    let (exit, stderr) = server.stop();
+    assert_eq!(exit.code(), Some(0), "{stderr}");
+}
+
+/// Changes made with the CLI reach a server that is already running, within its epoch poll
+/// (polled here with a deadline; no sleeping to let time pass).
+fn cli_changes_reach_a_running_server_without_restart(env: &Env) {
+    let server = env.serve();
+    create_user(env, "a@b.io", "viewer");
+    let (secret, key_id) = create_key(env, "ci", &["data:read"]);
+    let jwt = env
+        .run(&["token", "issue", "--email", "a@b.io"])
+        .success()
+        .stdout_line();
+
+    // Seen (and cached) by the server before the changes.
+    let (status, body) = server.get("/v1/auth/verify", &jwt);
+    assert_eq!(status, 200, "{body}");
+    assert!(!names(&body["permissions"]).contains(&"ai:use"), "{body}");
+    let (status, body) = server.get("/v1/auth/verify", &secret);
+    assert_eq!(status, 200, "{body}");
+
+    env.run(&[
+        "grant-permission",
+        "--user",
+        "a@b.io",
+        "--permission",
+        "ai:use",
+    ])
+    .success();
+    env.run(&["keys", "revoke", &key_id]).success();
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (_, user) = server.get("/v1/auth/verify", &jwt);
+        let (key_status, key) = server.get("/v1/auth/verify", &secret);
+        let granted = user["permissions"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|v| v == "ai:use"));
+        if granted && key_status == 401 {
+            assert_eq!(key["error"]["code"], "revoked_api_key", "{key}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the running server still answers with the old state: user {user}, key {key_status} {key}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let (exit, stderr) = server.stop();
+    assert_eq!(exit.code(), Some(0), "{stderr}");
+}
+
+// ----- help and errors -----
+
+/// The subcommand names of a `--help` text (the `Commands:` section, without `help`).
+fn subcommands(help: &str) -> Vec<String> {
+    help.lines()
+        .skip_while(|l| l.trim() != "Commands:")
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn every_subcommand_prints_help_without_touching_the_database() {
+    let env = Env::sqlite();
+    let mut seen: Vec<String> = Vec::new();
+    let mut queue: Vec<Vec<String>> = vec![Vec::new()];
+    while let Some(path) = queue.pop() {
+        let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+        args.push("--help");
+        let out = env.run(&args).success();
+        let usage = if path.is_empty() {
+            "Usage: conea".to_owned()
+        } else {
+            format!("Usage: conea {}", path.join(" "))
+        };
+        assert!(out.stdout.contains(&usage), "{out}");
+        for sub in subcommands(&out.stdout) {
+            let mut next = path.clone();
+            next.push(sub);
+            queue.push(next);
+        }
+        seen.push(path.join(" "));
+    }
+    for expected in [
+        "serve",
+        "migrate",
+        "config",
+        "config check",
+        "orgs",
+        "orgs create",
+        "orgs list",
+        "users",
+        "users create",
+        "members",
+        "members set-role",
+        "keys",
+        "keys create",
+        "keys list",
+        "keys revoke",
+        "grant-permission",
+        "token",
+        "token inspect",
+        "token issue",
+    ] {
+        assert!(
+            seen.iter().any(|s| s == expected),
+            "`conea {expected} --help` was checked; found: {seen:?}"
+        );
+    }
+    assert!(!env.data_dir().exists(), "--help creates nothing");
+}
+
+fn errors_are_one_line_naming_what_is_missing(env: &Env) {
+    let out = env.run(&["keys", "list", "--org", "nope"]);
+    assert!(out.one_line_error().contains("nope"), "{out}");
+
+    let password = format!("{PASSWORD}\n");
+    let cases: [(&[&str], &str, &str); 5] = [
+        (
+            &["keys", "create", "--org", "nope", "--name", "x"],
+            "",
+            "nope",
+        ),
+        (
+            &["users", "create", "--org", "nope", "--email", "x@y.io"],
+            &password,
+            "nope",
+        ),
+        (
+            &[
+                "members", "set-role", "--org", "nope", "--user", "x@y.io", "--role", "viewer",
+            ],
+            "",
+            "nope",
+        ),
+        (
+            &["token", "issue", "--email", "nobody@y.io"],
+            "",
+            "nobody@y.io",
+        ),
+        (
+            &[
+                "grant-permission",
+                "--user",
+                "nobody@y.io",
+                "--permission",
+                "ai:use",
+            ],
+            "",
+            "nobody@y.io",
+        ),
+    ];
+    for (args, stdin, named) in cases {
+        let out = env.run_with_stdin(args, stdin);
+        assert!(
+            out.one_line_error().contains(named),
+            "names `{named}`: {out}"
+        );
+    }
+}
+
+on_both_backends!(
+    migrate_applies_pending_migrations_once_and_reports_counts,
+    orgs_create_and_list_and_duplicate_slug_is_a_one_line_error,
+    users_create_reads_password_from_stdin_and_token_issue_inspect_round_trip,
+    members_set_role_changes_a_members_role,
+    keys_create_prints_only_the_secret_and_list_and_revoke_never_show_it,
+    grant_permission_to_user_and_key_shows_in_keys_list_and_on_the_server,
+    cli_changes_reach_a_running_server_without_restart,
+    errors_are_one_line_naming_what_is_missing,
+);
