@@ -74,6 +74,13 @@ prefixed_id!(
     /// An API key.
     KeyId, "key");
 
+prefixed_id!(
+    /// A background job.
+    JobId, "job");
+prefixed_id!(
+    /// A shop (a Shopify store or the organization's manual shop).
+    ShopId, "shop");
+
 /// A request id: either the client's sane `X-Request-Id` or a generated `req_…`.
 pub fn new_request_id() -> String {
     format!("req_{}", uuid::Uuid::now_v7().simple())

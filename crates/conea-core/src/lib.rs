@@ -6,12 +6,15 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod idempotency;
 pub mod ids;
+pub mod jobs;
 pub mod model;
 pub mod permissions;
 pub mod principal;
 pub mod ratelimit;
 pub mod services;
+pub mod shopdata;
 pub mod store;
 
 pub use clock::{Clock, FakeClock, SystemClock};

@@ -135,3 +135,43 @@ pub trait RateLimitStore: Send + Sync + 'static {
     async fn set_override(&self, o: &LimitOverride) -> StoreResult<()>;
     async fn list_overrides(&self) -> StoreResult<Vec<LimitOverride>>;
 }
+
+/// The stored answer to a request made with an `Idempotency-Key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub body: String,
+    /// Response headers worth replaying (e.g. `Location`), as (name, value).
+    pub headers: Vec<(String, String)>,
+}
+
+/// What `begin` found for an idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyBegin {
+    /// This request owns the key now and must `complete` or `abandon` it.
+    Started,
+    /// The same key and body are being processed by an earlier request.
+    InProgress,
+    /// The same key was used with a different body.
+    Mismatch,
+    /// The first response, to replay.
+    Done(StoredResponse),
+}
+
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync + 'static {
+    /// Claims `key` for a request with body hash `hash`. An expired key, or one stuck
+    /// in progress since before `stale_before` (its request died), is taken over.
+    async fn begin(
+        &self,
+        org: &OrgId,
+        key: &str,
+        hash: &str,
+        now: EpochMs,
+        expires_at: EpochMs,
+        stale_before: EpochMs,
+    ) -> StoreResult<IdempotencyBegin>;
+    async fn complete(&self, org: &OrgId, key: &str, response: &StoredResponse) -> StoreResult<()>;
+    /// Forgets the key (the request failed; a retry with the same key runs again).
+    async fn abandon(&self, org: &OrgId, key: &str) -> StoreResult<()>;
+}

@@ -11,7 +11,11 @@ fn readme_configuration_table_lists_every_setting_with_its_default() {
             .lines()
             .find(|l| l.starts_with(&format!("| `{}` |", s.env)))
             .unwrap_or_else(|| panic!("README lacks a row for {}", s.env));
-        assert!(row.contains(&format!("`{}`", s.toml)), "{}: TOML key", s.env);
+        assert!(
+            row.contains(&format!("`{}`", s.toml)),
+            "{}: TOML key",
+            s.env
+        );
         if let Some(d) = s.default {
             assert!(row.contains(&format!("`{d}`")), "{}: default {d}", s.env);
         }

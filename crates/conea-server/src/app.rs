@@ -22,12 +22,24 @@ pub struct Application {
 
 pub struct Options {
     pub migrate: bool,
+    /// Job kinds beyond the built-in ones (tests register their own).
+    pub extra_handlers: Vec<Arc<dyn conea_core::jobs::JobHandler>>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { migrate: true }
+        Options {
+            migrate: true,
+            extra_handlers: Vec::new(),
+        }
     }
+}
+
+/// A worker id unique across processes: host, pid and a random suffix.
+pub fn worker_id(role: &str) -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into());
+    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..8];
+    format!("{role}-{host}-{}-{suffix}", std::process::id())
 }
 
 impl Application {
@@ -36,7 +48,14 @@ impl Application {
         clock: Arc<dyn Clock>,
         options: Options,
     ) -> Result<Self, StartupError> {
-        let platform = Platform::open(config, clock, options.migrate, "conea").await?;
+        let platform = Platform::open_with(
+            config,
+            clock,
+            options.migrate,
+            "conea",
+            options.extra_handlers,
+        )
+        .await?;
         let bootstrap = platform
             .accounts
             .bootstrap(platform.config.bootstrap_key.clone())
@@ -79,16 +98,38 @@ impl Application {
     ) -> std::io::Result<()> {
         let state = self.state.clone();
         let _epoch_task = CancelOnDrop(tokio::spawn(poll_auth_epoch(state.clone())));
+        let _stats_task = CancelOnDrop(tokio::spawn(refresh_job_stats(state.clone())));
         let grace = state.config().shutdown_grace;
-        serve(
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let concurrency = state.config().jobs.worker_concurrency;
+        let worker = (concurrency > 0).then(|| {
+            let w =
+                state
+                    .platform()
+                    .worker(worker_id("serve"), concurrency, state.metrics_observer());
+            let mut rx = stop_rx.clone();
+            tokio::spawn(w.run(
+                async move {
+                    let _ = rx.wait_for(|stop| *stop).await;
+                },
+                grace,
+            ))
+        });
+        let result = serve(
             self.listener,
             routes::router(state.clone()),
-            shutdown,
+            async move {
+                shutdown.await;
+                let _ = stop_tx.send(true);
+            },
             grace,
         )
-        .await?;
+        .await;
+        if let Some(w) = worker {
+            let _ = w.await;
+        }
         state.store().db().close().await;
-        Ok(())
+        result
     }
 }
 
@@ -125,6 +166,17 @@ pub async fn serve(
             server_task.abort();
             Ok(())
         }
+    }
+}
+
+/// Keeps the queue statistics that `/metrics` and `/health` show fresh.
+async fn refresh_job_stats(state: AppState) {
+    loop {
+        match state.platform().jobs.stats().await {
+            Ok(stats) => state.metrics().set_queue_stats(stats),
+            Err(e) => tracing::debug!(error = %e, "cannot read queue statistics"),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
     }
 }
 

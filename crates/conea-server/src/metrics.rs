@@ -46,8 +46,95 @@ struct BuildLabels {
     backend: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct JobLabels {
+    kind: String,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct QueueLabels {
+    kind: String,
+    state: &'static str,
+}
+
+/// Job run times by kind and outcome, fed by the worker.
+#[derive(Clone)]
+pub struct JobRunMetrics {
+    runs: Family<JobLabels, Histogram>,
+}
+
+impl conea_core::jobs::JobObserver for JobRunMetrics {
+    fn finished(&self, kind: &str, outcome: &'static str, took: Duration) {
+        self.runs
+            .get_or_create(&JobLabels {
+                kind: kind.to_owned(),
+                outcome,
+            })
+            .observe(took.as_secs_f64());
+    }
+}
+
+/// The last queue statistics read (refreshed every few seconds by the server).
+#[derive(Debug, Default)]
+struct QueueSnapshot {
+    stats: std::sync::Mutex<Option<conea_core::jobs::QueueStats>>,
+}
+
+impl Collector for QueueSnapshot {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let Some(stats) = self.stats.lock().ok().and_then(|s| s.clone()) else {
+            return Ok(());
+        };
+        let family = Family::<QueueLabels, prometheus_client::metrics::gauge::Gauge>::default();
+        let mut depth = 0i64;
+        for (kind, state, n) in &stats.counts {
+            family
+                .get_or_create(&QueueLabels {
+                    kind: kind.clone(),
+                    state: state.as_str(),
+                })
+                .set(*n);
+            if matches!(
+                state,
+                conea_core::jobs::JobState::Available | conea_core::jobs::JobState::Retryable
+            ) {
+                depth += n;
+            }
+        }
+        let e = encoder.encode_descriptor(
+            "conea_jobs",
+            "Jobs by kind and state.",
+            None,
+            family.metric_type(),
+        )?;
+        family.encode(e)?;
+        encode_const(
+            &mut encoder,
+            "conea_jobs_queue_depth",
+            "Jobs waiting to run (available or retryable).",
+            ConstGauge::new(depth),
+        )?;
+        encode_const(
+            &mut encoder,
+            "conea_jobs_oldest_available_age_seconds",
+            "Age of the oldest job that could run now.",
+            ConstGauge::new(stats.oldest_available_age_ms.unwrap_or(0) as f64 / 1000.0),
+        )?;
+        encode_const(
+            &mut encoder,
+            "conea_jobs_discarded_last_hour",
+            "Jobs discarded in the last hour.",
+            ConstGauge::new(stats.discarded_last_hour),
+        )?;
+        Ok(())
+    }
+}
+
 pub struct Metrics {
     registry: Registry,
+    job_runs: JobRunMetrics,
+    queue: Arc<QueueSnapshot>,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
     limit_decisions: Family<DecisionLabels, Counter>,
@@ -197,6 +284,20 @@ impl Metrics {
             "Time to make one rate-limit decision, by backend.",
             limit_latency.clone(),
         );
+        let job_runs = JobRunMetrics {
+            runs: Family::new_with_constructor(|| {
+                Histogram::new([
+                    0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0, 120.0, 600.0,
+                ])
+            }),
+        };
+        registry.register(
+            "conea_job_run_duration_seconds",
+            "Job run time by kind and outcome.",
+            job_runs.runs.clone(),
+        );
+        let queue = Arc::new(QueueSnapshot::default());
+        registry.register_collector(Box::new(SharedCollector(queue.clone())));
         registry.register_collector(Box::new(Live {
             db,
             stats,
@@ -205,6 +306,8 @@ impl Metrics {
         }));
         Self {
             registry,
+            job_runs,
+            queue,
             requests,
             latency,
             limit_decisions,
@@ -238,6 +341,20 @@ impl Metrics {
             .observe(took.as_secs_f64());
     }
 
+    pub fn job_observer(&self) -> Arc<dyn conea_core::jobs::JobObserver> {
+        Arc::new(self.job_runs.clone())
+    }
+
+    pub fn set_queue_stats(&self, stats: conea_core::jobs::QueueStats) {
+        if let Ok(mut s) = self.queue.stats.lock() {
+            *s = Some(stats);
+        }
+    }
+
+    pub fn queue_stats(&self) -> Option<conea_core::jobs::QueueStats> {
+        self.queue.stats.lock().ok().and_then(|s| s.clone())
+    }
+
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -245,5 +362,14 @@ impl Metrics {
             out.clear();
         }
         out
+    }
+}
+
+#[derive(Debug)]
+struct SharedCollector<C: Collector>(Arc<C>);
+
+impl<C: Collector> Collector for SharedCollector<C> {
+    fn encode(&self, encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        self.0.encode(encoder)
     }
 }

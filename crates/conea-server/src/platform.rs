@@ -2,10 +2,15 @@
 //! HTTP server and every CLI command that touches the database open it the same way.
 
 use conea_core::config::{Config, Problem};
+use conea_core::idempotency::IdempotencyService;
+use conea_core::jobs::handler::Noop;
+use conea_core::jobs::service::JobService;
+use conea_core::jobs::{JobHandler, JobStore, Registry};
 use conea_core::ratelimit::memory::MemoryLimiter;
 use conea_core::ratelimit::service::{Defaults, RateLimitService};
 use conea_core::ratelimit::Limiter;
 use conea_core::services::{AccountsService, Authenticator};
+use conea_core::store::IdempotencyStore;
 use conea_core::store::{AccountsStore, RateLimitStore};
 use conea_core::Clock;
 use conea_store::redis_limiter::{RedisHandle, RedisLimiter};
@@ -36,6 +41,9 @@ pub struct Platform {
     pub authn: Arc<Authenticator>,
     pub accounts: Arc<AccountsService>,
     pub limits: Arc<RateLimitService>,
+    pub jobs: Arc<JobService>,
+    pub idempotency: Arc<IdempotencyService>,
+    pub data: Arc<conea_core::services::data::DataService>,
     /// Present when `REDIS_URL` is set.
     pub redis: Option<Arc<RedisHandle>>,
 }
@@ -44,10 +52,21 @@ impl Platform {
     /// Connects (within the connect timeout), migrates when asked, checks the schema and
     /// builds the services.
     pub async fn open(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        run_migrations: bool,
+        application_name: &str,
+    ) -> Result<Platform, StartupError> {
+        Self::open_with(config, clock, run_migrations, application_name, Vec::new()).await
+    }
+
+    /// Like [`Platform::open`], with extra job kinds (tests register their own).
+    pub async fn open_with(
         mut config: Config,
         clock: Arc<dyn Clock>,
         run_migrations: bool,
         application_name: &str,
+        extra_handlers: Vec<Arc<dyn JobHandler>>,
     ) -> Result<Platform, StartupError> {
         config.ensure_secrets().map_err(StartupError::Config)?;
         let db = conea_store::db::connect_as(&config.database, application_name).await?;
@@ -103,6 +122,31 @@ impl Platform {
             rl.failure_mode,
             config.auth_cache_size,
         ));
+        let job_store: Arc<dyn JobStore> = Arc::new(store.clone());
+        let mut registry = Registry::new();
+        let shop_store: Arc<dyn conea_core::shopdata::ShopDataStore> = Arc::new(store.clone());
+        registry.register(Arc::new(Noop));
+        registry.register(Arc::new(conea_core::shopdata::ImportHandler::new(
+            shop_store.clone(),
+        )));
+        registry.register(Arc::new(conea_core::shopdata::ProcessHandler::new(
+            shop_store.clone(),
+        )));
+        for h in extra_handlers {
+            registry.register(h);
+        }
+        let jobs = Arc::new(JobService::new(
+            job_store,
+            clock.clone(),
+            Arc::new(registry),
+        ));
+        let idem_store: Arc<dyn IdempotencyStore> = Arc::new(store.clone());
+        let idempotency = Arc::new(IdempotencyService::new(idem_store, clock.clone()));
+        let data = Arc::new(conea_core::services::data::DataService::new(
+            shop_store,
+            jobs.clone(),
+            clock.clone(),
+        ));
         Ok(Platform {
             config: Arc::new(config),
             store,
@@ -110,7 +154,35 @@ impl Platform {
             authn,
             accounts,
             limits,
+            jobs,
+            idempotency,
+            data,
             redis,
         })
+    }
+
+    /// A worker over this platform's job store and registry.
+    pub fn worker(
+        &self,
+        id: String,
+        concurrency: usize,
+        observer: Arc<dyn conea_core::jobs::worker::JobObserver>,
+    ) -> conea_core::jobs::worker::Worker {
+        let j = &self.config.jobs;
+        conea_core::jobs::worker::Worker::new(
+            id,
+            self.jobs.store().clone(),
+            self.jobs.registry().clone(),
+            self.clock.clone(),
+            conea_core::jobs::worker::WorkerConfig {
+                concurrency,
+                lease: j.lease,
+                poll: j.poll,
+                retention: j.retention,
+                rescue_every: (j.lease / 2).min(std::time::Duration::from_secs(5)),
+                ..Default::default()
+            },
+            observer,
+        )
     }
 }

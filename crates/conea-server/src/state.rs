@@ -59,6 +59,11 @@ impl AppState {
         &self.0.metrics
     }
 
+    /// The metrics as a job observer (run times by kind and outcome).
+    pub fn metrics_observer(&self) -> Arc<dyn conea_core::jobs::JobObserver> {
+        self.0.metrics.job_observer()
+    }
+
     pub fn uptime_s(&self) -> u64 {
         self.0.started.elapsed().as_secs()
     }

@@ -6,9 +6,12 @@
 mod accounts;
 pub mod db;
 mod errors;
+mod idempotency;
+mod jobs;
 mod limits;
 pub mod migrate;
 pub mod redis_limiter;
+mod shopdata;
 pub mod stats;
 
 pub use db::{connect, ConnectError, Db, PoolStatus};
@@ -24,6 +27,10 @@ use std::time::Duration;
 pub struct SqlStore {
     pub(crate) db: Db,
     pub(crate) stats: Arc<StatementStats>,
+    /// Wakes this process's workers when it enqueues (SQLite; PostgreSQL also NOTIFYs).
+    pub(crate) jobs_wake: Arc<tokio::sync::Notify>,
+    /// The PostgreSQL LISTEN connection for job notifications, opened on first wait.
+    pub(crate) listener: Arc<tokio::sync::Mutex<Option<sqlx::postgres::PgListener>>>,
 }
 
 impl SqlStore {
@@ -31,6 +38,8 @@ impl SqlStore {
         Self {
             db,
             stats: Arc::new(StatementStats::new(slow_threshold)),
+            jobs_wake: Arc::new(tokio::sync::Notify::new()),
+            listener: Arc::new(tokio::sync::Mutex::new(None)),
         }
     }
 

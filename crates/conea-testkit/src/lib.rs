@@ -89,6 +89,8 @@ pub fn base_settings(db_url: &str, data_dir: &std::path::Path) -> HashMap<String
         ("CONEA_AUTH_EPOCH_POLL", "50ms".to_owned()),
         ("CONEA_DB_MAX_CONNECTIONS", "5".to_owned()),
         ("CONEA_SHUTDOWN_GRACE", "2s".to_owned()),
+        ("CONEA_JOB_POLL", "50ms".to_owned()),
+        ("CONEA_JOB_LEASE", "3s".to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -101,8 +103,17 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, overrides: &[(&str, &str)]) -> Option<TestApp> {
+        Self::spawn_with_handlers(backend, overrides, Vec::new()).await
+    }
+
+    /// With extra job kinds registered in the app's worker.
+    pub async fn spawn_with_handlers(
+        backend: Backend,
+        overrides: &[(&str, &str)],
+        handlers: Vec<Arc<dyn conea_core::jobs::JobHandler>>,
+    ) -> Option<TestApp> {
         let db = TestDb::create(backend).await?;
-        Some(Self::start(db, overrides, FakeClock::starting_now()).await)
+        Some(Self::start_with(db, overrides, FakeClock::starting_now(), handlers).await)
     }
 
     /// Another replica on the same database (its own process state, cache and clock).
@@ -111,6 +122,15 @@ impl TestApp {
     }
 
     pub async fn start(db: Arc<TestDb>, overrides: &[(&str, &str)], clock: FakeClock) -> TestApp {
+        Self::start_with(db, overrides, clock, Vec::new()).await
+    }
+
+    pub async fn start_with(
+        db: Arc<TestDb>,
+        overrides: &[(&str, &str)],
+        clock: FakeClock,
+        handlers: Vec<Arc<dyn conea_core::jobs::JobHandler>>,
+    ) -> TestApp {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let mut settings = base_settings(&db.url, data_dir.path());
         for (k, v) in overrides {
@@ -118,7 +138,11 @@ impl TestApp {
         }
         let config =
             Config::load(&RawSettings::collect(&settings, None)).expect("valid test configuration");
-        let mut app = Application::build(config, Arc::new(clock.clone()), Options::default())
+        let options = Options {
+            extra_handlers: handlers,
+            ..Options::default()
+        };
+        let mut app = Application::build(config, Arc::new(clock.clone()), options)
             .await
             .expect("application starts");
         let addr = app.local_addr();

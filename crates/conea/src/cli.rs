@@ -43,6 +43,15 @@ pub enum Command {
     /// Inspect or issue JWTs.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Run a job worker alone (no HTTP server).
+    Worker {
+        /// Jobs run at once (default CONEA_WORKER_CONCURRENCY).
+        #[arg(long)]
+        concurrency: Option<usize>,
+    },
+    /// Inspect and manage background jobs.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
     /// Show or set rate-limit overrides (per organization or per API key).
     #[command(subcommand)]
     Limits(LimitsCommand),
@@ -244,6 +253,47 @@ pub enum LimitsCommand {
     },
     /// Show the default limit and every override.
     Show {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum JobsCommand {
+    /// Recent jobs of an organization.
+    List {
+        #[arg(long, default_value = "default")]
+        org: String,
+        /// Only this status (available, scheduled, running, retryable, completed, discarded, cancelled).
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One job with its errors and result.
+    Show { id: String },
+    /// Cancel a waiting job, or ask a running one to stop.
+    Cancel { id: String },
+    /// Run a discarded or cancelled job again.
+    Retry { id: String },
+    /// Enqueue jobs of a kind (diagnostics and load tests; e.g. `noop`).
+    Enqueue {
+        kind: String,
+        #[arg(long, default_value = "default")]
+        org: String,
+        /// The job arguments as JSON.
+        #[arg(long, default_value = "{}")]
+        args: String,
+        /// How many (inserted in batches).
+        #[arg(long, default_value_t = 1)]
+        count: u32,
+    },
+    /// Queue statistics: counts by kind and state, oldest waiting job.
+    Stats {
         #[arg(long)]
         json: bool,
     },

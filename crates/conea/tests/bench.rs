@@ -1,7 +1,8 @@
 //! `conea bench endpoint` and `conea bench load`, run as a user would (the built binary)
 //! against a small local server whose handlers have known latencies and statuses:
-//! `/slow` answers 200 after 20 ms, `/fast` 200 at once, `/fail` 500, and `/echo` 200 only
-//! for `POST` with header `x-bench: yes` and body `hello` (400 otherwise).
+//! `/slow` answers 200 after 20 ms, `/fast` 200 at once, `/fail` 500, `/close` 200 and then
+//! closes the connection, and `/echo` 200 only for `POST` with header `x-bench: yes` and
+//! body `hello` (400 otherwise).
 //! Bounds are loose on purpose: these tests check behaviour, not machine speed.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -36,6 +37,10 @@ fn spawn_server() -> SocketAddr {
                     }),
                 )
                 .route("/fast", get(|| async { "fast" }))
+                .route(
+                    "/close",
+                    get(|| async { ([(axum::http::header::CONNECTION, "close")], "bye") }),
+                )
                 .route(
                     "/fail",
                     get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }),
@@ -174,6 +179,17 @@ fn endpoint_sends_the_given_method_headers_and_body() {
     assert_eq!(r["status_codes"]["200"], 3, "{r:#}");
     let plain = endpoint(&url, "3", &[]);
     assert_eq!(plain["status_codes"]["400"], 3, "{plain:#}");
+}
+
+#[test]
+fn server_closing_the_connection_after_a_response_is_not_an_error() {
+    let addr = spawn_server();
+    let url = format!("http://{addr}/close");
+    let r = endpoint(&url, "5", &[]);
+    assert_eq!(r["status_codes"]["200"], 5, "{r:#}");
+    let r = load(&url, &["-c", "2", "-d", "500ms"]);
+    assert!(f(&r, "/requests") > 0.0, "{r:#}");
+    assert_eq!(f(&r, "/error_rate"), 0.0, "{r:#}");
 }
 
 #[test]

@@ -68,6 +68,17 @@ pub struct Config {
     pub auth_epoch_poll: Duration,
     pub rate_limit: RateLimitConfig,
     pub redis_key_prefix: String,
+    pub jobs: JobsConfig,
+    pub max_import_bytes: u64,
+    pub upload_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct JobsConfig {
+    pub worker_concurrency: usize,
+    pub retention: Duration,
+    pub lease: Duration,
+    pub poll: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -292,6 +303,16 @@ impl Config {
             .text("CONEA_REDIS_KEY_PREFIX")
             .unwrap_or("conea:")
             .to_owned();
+        let max_import_bytes = p
+            .parse("CONEA_MAX_IMPORT_BYTES", |v| {
+                v.parse::<u64>()
+                    .map_err(|_| format!("`{v}` must be a number of bytes"))
+            })
+            .unwrap_or(10 << 30);
+        let upload_timeout = p
+            .duration("CONEA_UPLOAD_TIMEOUT")
+            .unwrap_or(Duration::from_secs(3600));
+        let jobs = jobs_config(&mut p);
 
         let problems = p.problems;
         match (
@@ -311,6 +332,7 @@ impl Config {
             auth_cache_size,
             auth_epoch_poll,
             rate_limit,
+            jobs,
         ) {
             (
                 Some(bind),
@@ -329,6 +351,7 @@ impl Config {
                 Some(auth_cache_size),
                 Some(auth_epoch_poll),
                 Some(rate_limit),
+                Some(jobs),
             ) if problems.is_empty() => Ok(Config {
                 bind,
                 data_dir,
@@ -358,6 +381,9 @@ impl Config {
                 auth_epoch_poll,
                 rate_limit,
                 redis_key_prefix,
+                jobs,
+                max_import_bytes,
+                upload_timeout,
             }),
             _ => Err(problems),
         }
@@ -410,6 +436,28 @@ impl Config {
             })
             .collect()
     }
+}
+
+fn jobs_config(p: &mut Parser<'_>) -> Option<JobsConfig> {
+    let concurrency = p.parse("CONEA_WORKER_CONCURRENCY", |v| match v.parse::<usize>() {
+        Ok(n) if n <= 1024 => Ok(n),
+        _ => Err(format!(
+            "`{v}` must be a whole number from 0 (no worker) to 1024"
+        )),
+    });
+    let retention = p.duration("CONEA_JOB_RETENTION");
+    let lease = p.parse("CONEA_JOB_LEASE", |v| match duration::parse(v) {
+        Ok(d) if d >= Duration::from_secs(3) => Ok(d),
+        Ok(_) => Err(format!("`{v}` is too short; use at least 3s")),
+        Err(e) => Err(e),
+    });
+    let poll = p.duration("CONEA_JOB_POLL");
+    Some(JobsConfig {
+        worker_concurrency: concurrency?,
+        retention: retention?,
+        lease: lease?,
+        poll: poll?,
+    })
 }
 
 fn rate_limit_config(p: &mut Parser<'_>) -> Option<RateLimitConfig> {

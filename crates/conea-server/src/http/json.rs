@@ -41,6 +41,18 @@ where
                 param: None,
             }));
         }
+        let ApiBytes(bytes) = ApiBytes::from_request(req, state).await?;
+        parse(&bytes).map(ApiJson)
+    }
+}
+
+/// The raw body, with the body limit's rejection as the error body (413).
+pub struct ApiBytes(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for ApiBytes {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError(CoreError::InvalidInput {
@@ -56,7 +68,32 @@ where
                 })
             }
         })?;
-        parse(&bytes).map(ApiJson)
+        Ok(ApiBytes(bytes))
+    }
+}
+
+/// 415 unless the request says its body is JSON.
+pub fn require_json(headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+    let is_json = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            let ct = ct
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            ct == "application/json" || ct.ends_with("+json")
+        });
+    if is_json {
+        Ok(())
+    } else {
+        Err(ApiError(CoreError::InvalidInput {
+            code: "unsupported_media_type",
+            message: "Send the body as JSON with `Content-Type: application/json`.".into(),
+            param: None,
+        }))
     }
 }
 

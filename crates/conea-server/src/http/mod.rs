@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod client_addr;
 pub mod fallback;
+pub mod idempotency;
 pub mod json;
 pub mod observe;
 pub mod query;

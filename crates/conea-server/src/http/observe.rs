@@ -42,6 +42,22 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
     response
 }
 
+/// Routes that stream uploads get the upload timeout instead of the request timeout.
+pub const STREAMING_ROUTES: &[&str] = &["/v1/data/imports", "/api/v1/data/imports"];
+
+/// (request timeout, upload timeout)
+#[derive(Clone, Copy)]
+pub struct Timeouts(pub std::time::Duration, pub std::time::Duration);
+
+/// Picks the timeout of the matched route and runs the handler under it.
+pub async fn route_timeout(State(t): State<Timeouts>, req: Request, next: Next) -> Response {
+    let streaming = req
+        .extensions()
+        .get::<MatchedPath>()
+        .is_some_and(|m| STREAMING_ROUTES.contains(&m.as_str()));
+    timeout(State(if streaming { t.1 } else { t.0 }), req, next).await
+}
+
 /// Runs the handler under the configured timeout; past it, answers 504 with the error body.
 pub async fn timeout(
     State(limit): State<std::time::Duration>,

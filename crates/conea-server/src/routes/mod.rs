@@ -2,7 +2,9 @@
 //! handlers' annotations. The `/v1` routes also answer under `/api/v1`.
 
 pub mod auth;
+pub mod data;
 pub mod health;
+pub mod jobs;
 pub mod keys;
 pub mod limits;
 pub mod orgs;
@@ -75,6 +77,12 @@ fn v1(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(keys::revoke))
         .routes(routes!(limits::set_key))
         .routes(routes!(limits::set_org))
+        .routes(routes!(data::import))
+        .routes(routes!(data::process))
+        .routes(routes!(jobs::get))
+        .routes(routes!(jobs::list))
+        .routes(routes!(jobs::cancel))
+        .routes(routes!(jobs::retry))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             http::auth::require_auth,
@@ -118,8 +126,11 @@ pub fn router(state: AppState) -> Router {
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .layer(middleware::from_fn_with_state(
-            state.config().request_timeout,
-            http::observe::timeout,
+            http::observe::Timeouts(
+                state.config().request_timeout,
+                state.config().upload_timeout,
+            ),
+            http::observe::route_timeout,
         ))
         .layer(CatchPanicLayer::custom(http::observe::panic_response))
         .layer(DefaultBodyLimit::max(state.config().max_body_bytes))

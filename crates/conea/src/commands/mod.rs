@@ -3,6 +3,7 @@
 mod accounts;
 mod bench;
 mod config;
+mod jobs;
 mod limits;
 mod serve;
 mod token;
@@ -24,6 +25,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::GrantPermission(a) => accounts::grant(file, a).await,
         Command::Token(c) => token::run(file, c).await,
         Command::Limits(c) => limits::run(file, c).await,
+        Command::Worker { concurrency } => serve::worker(file, concurrency).await,
+        Command::Jobs(c) => jobs::run(file, c).await,
         Command::Bench(c) => bench::run(c).await,
     }
 }

@@ -29,9 +29,16 @@ pub async fn serve(file: Option<&Path>, migrate: bool) -> Result<ExitCode> {
     let (config, _) = load_config(file)?;
     init_logging(&config);
     let backend = config.database.backend;
-    let mut application = Application::build(config, Arc::new(SystemClock), Options { migrate })
-        .await
-        .map_err(|e| anyhow!("{e}"))?;
+    let mut application = Application::build(
+        config,
+        Arc::new(SystemClock),
+        Options {
+            migrate,
+            ..Options::default()
+        },
+    )
+    .await
+    .map_err(|e| anyhow!("{e}"))?;
     let addr = application.local_addr();
     if let Some(b) = application.take_bootstrap() {
         println!(
@@ -70,5 +77,31 @@ pub async fn migrate(file: Option<&Path>) -> Result<ExitCode> {
         status.known,
         db.backend().as_str()
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `conea worker`: claims and runs jobs until SIGTERM/SIGINT, then drains.
+pub async fn worker(file: Option<&Path>, concurrency: Option<usize>) -> Result<ExitCode> {
+    let shutdown = app::shutdown_signal();
+    let (config, _) = load_config(file)?;
+    init_logging(&config);
+    let concurrency = concurrency.unwrap_or(config.jobs.worker_concurrency).max(1);
+    let platform =
+        conea_server::Platform::open(config, Arc::new(SystemClock), true, "conea-worker")
+            .await
+            .map_err(|e| anyhow!("{e}"))?;
+    let grace = platform.config.shutdown_grace;
+    let id = app::worker_id("worker");
+    println!(
+        "Conea worker {id} running {concurrency} job(s) at once; kinds: {}",
+        platform.jobs.registry().kinds().join(", ")
+    );
+    let worker = platform.worker(
+        id,
+        concurrency,
+        Arc::new(conea_core::jobs::worker::NoObserver),
+    );
+    worker.run(shutdown, grace).await;
+    platform.store.db().close().await;
     Ok(ExitCode::SUCCESS)
 }

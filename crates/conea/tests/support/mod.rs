@@ -125,6 +125,20 @@ impl Env {
         cmd
     }
 
+    /// Starts `conea ARGS` as a child process (stdout/stderr to files in the test dir).
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        static SPAWNS: AtomicUsize = AtomicUsize::new(0);
+        let n = SPAWNS.fetch_add(1, Ordering::SeqCst);
+        let out = std::fs::File::create(self.root.path().join(format!("spawn-{n}.out")))
+            .expect("out file");
+        let err = std::fs::File::create(self.root.path().join(format!("spawn-{n}.err")))
+            .expect("err file");
+        let mut cmd = std::process::Command::new(conea_bin());
+        self.apply(&mut cmd);
+        cmd.args(args).stdin(Stdio::null()).stdout(out).stderr(err);
+        cmd.spawn().expect("conea starts")
+    }
+
     /// Runs `conea ARGS` with empty standard input.
     pub fn run(&self, args: &[&str]) -> Out {
         self.run_with_stdin(args, "")
@@ -418,6 +432,11 @@ impl Server {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// SIGKILL: the process gets no chance to clean up.
+    pub fn kill9(mut self) -> Option<ExitStatus> {
+        self.kill()
     }
 
     fn kill(&mut self) -> Option<ExitStatus> {

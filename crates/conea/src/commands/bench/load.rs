@@ -93,7 +93,7 @@ pub async fn run(args: BenchLoadArgs) -> Result<ExitCode> {
     let facts = RunFacts {
         connections: args.connections,
         rate: args.rate,
-        elapsed_s: args.duration.as_secs_f64(),
+        window_s: args.duration.as_secs_f64(),
         unsent: schedule.map_or(0, |s| s.unsent()),
         unfinished,
     };

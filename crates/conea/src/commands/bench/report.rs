@@ -37,7 +37,8 @@ pub struct LoadReport {
     /// `closed` (each connection waits for its answer) or `open` (fixed schedule).
     pub mode: &'static str,
     pub connections: usize,
-    /// Measured length of the run, in seconds.
+    /// Length of the measured window (-d), in seconds: requests answered after it are
+    /// `unfinished`, not counted.
     pub duration_s: f64,
     /// Requests per second asked for with --rate (open loop only).
     pub target_rate: Option<f64>,
@@ -125,13 +126,13 @@ impl EndpointReport {
 
 impl LoadReport {
     pub fn new(target: &Target, t: &Tally, run: &RunFacts) -> LoadReport {
-        let secs = run.elapsed_s.max(f64::EPSILON);
+        let secs = run.window_s.max(f64::EPSILON);
         LoadReport {
             url: target.url.clone(),
             method: target.method.to_string(),
             mode: if run.rate.is_some() { "open" } else { "closed" },
             connections: run.connections,
-            duration_s: run.elapsed_s,
+            duration_s: run.window_s,
             target_rate: run.rate,
             requests: t.total(),
             successful: t.successful(),
@@ -211,7 +212,7 @@ impl LoadReport {
 pub struct RunFacts {
     pub connections: usize,
     pub rate: Option<f64>,
-    pub elapsed_s: f64,
+    pub window_s: f64,
     pub unsent: u64,
     pub unfinished: u64,
 }

@@ -1,0 +1,224 @@
+//! Data imports and processing requests: validate, resolve the shop, make the upload
+//! durable, and enqueue the job — the caller answers 202 with the job.
+
+use crate::clock::Clock;
+use crate::error::{CoreError, CoreResult};
+use crate::ids::OrgId;
+use crate::jobs::service::JobService;
+use crate::jobs::{Job, NewJob};
+use crate::permissions::Permission;
+use crate::principal::Principal;
+use crate::shopdata::{
+    new_upload_id, ImportArgs, ImportFormat, ProcessArgs, RecordKind, Shop, ShopDataStore,
+    IMPORT_KIND, PROCESS_KIND,
+};
+use std::sync::Arc;
+
+/// Uploads are stored in chunks of this size (constant memory, whatever the file size).
+pub const CHUNK_BYTES: usize = 1 << 20;
+
+pub struct DataService {
+    store: Arc<dyn ShopDataStore>,
+    jobs: Arc<JobService>,
+    clock: Arc<dyn Clock>,
+}
+
+/// An upload being received: bytes are appended in chunks, then `finish` enqueues the import.
+pub struct ImportSession {
+    pub upload_id: String,
+    org: OrgId,
+    shop: Shop,
+    kind: RecordKind,
+    format: ImportFormat,
+    buffer: Vec<u8>,
+    seq: i64,
+    pub bytes: u64,
+    max_bytes: u64,
+}
+
+impl DataService {
+    pub fn new(
+        store: Arc<dyn ShopDataStore>,
+        jobs: Arc<JobService>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        DataService { store, jobs, clock }
+    }
+
+    pub fn store(&self) -> &Arc<dyn ShopDataStore> {
+        &self.store
+    }
+
+    async fn shop(&self, org: &OrgId, shop: Option<&str>) -> CoreResult<Shop> {
+        match shop.map(str::trim).filter(|s| !s.is_empty()) {
+            None => Ok(self.store.default_shop(org, self.clock.now_ms()).await?),
+            Some(s) => self
+                .store
+                .find_shop(org, s)
+                .await?
+                .ok_or_else(|| CoreError::not_found("shop", s)),
+        }
+    }
+
+    /// Starts an import: checks permission, kind, format and shop.
+    pub async fn begin_import(
+        &self,
+        by: &Principal,
+        kind: Option<&str>,
+        shop: Option<&str>,
+        content_type: Option<&str>,
+        max_bytes: u64,
+    ) -> CoreResult<ImportSession> {
+        by.require(Permission::DataWrite)?;
+        let kind = match kind {
+            Some("orders") => RecordKind::Orders,
+            Some("products") => RecordKind::Products,
+            Some("customers") => RecordKind::Customers,
+            Some(other) => {
+                return Err(CoreError::invalid(
+                    "kind",
+                    format!("`{other}` is not an import kind: use orders, products or customers."),
+                ))
+            }
+            None => {
+                return Err(CoreError::invalid(
+                    "kind",
+                    "Add `?kind=orders`, `products` or `customers`.",
+                ))
+            }
+        };
+        let ct = content_type
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        let format = match ct.as_str() {
+            "application/x-ndjson" | "application/ndjson" | "application/jsonl" => ImportFormat::Ndjson,
+            "text/csv" => ImportFormat::Csv,
+            _ => {
+                return Err(CoreError::InvalidInput {
+                    code: "unsupported_media_type",
+                    message: "Send the file as `Content-Type: application/x-ndjson` (one Shopify-shaped JSON object per line) or `text/csv`.".into(),
+                    param: Some("Content-Type".into()),
+                })
+            }
+        };
+        let shop = self.shop(&by.org_id, shop).await?;
+        Ok(ImportSession {
+            upload_id: new_upload_id(),
+            org: by.org_id.clone(),
+            shop,
+            kind,
+            format,
+            buffer: Vec::with_capacity(CHUNK_BYTES),
+            seq: 0,
+            bytes: 0,
+            max_bytes,
+        })
+    }
+
+    /// Appends received bytes, storing full chunks.
+    pub async fn write(&self, s: &mut ImportSession, mut data: &[u8]) -> CoreResult<()> {
+        s.bytes += data.len() as u64;
+        if s.bytes > s.max_bytes {
+            self.abort(s).await;
+            return Err(CoreError::InvalidInput {
+                code: "payload_too_large",
+                message: format!(
+                    "The upload is larger than {} bytes (CONEA_MAX_IMPORT_BYTES). Split the file.",
+                    s.max_bytes
+                ),
+                param: None,
+            });
+        }
+        while !data.is_empty() {
+            let room = CHUNK_BYTES - s.buffer.len();
+            let take = room.min(data.len());
+            s.buffer.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            if s.buffer.len() == CHUNK_BYTES {
+                self.flush(s).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn flush(&self, s: &mut ImportSession) -> CoreResult<()> {
+        if s.buffer.is_empty() {
+            return Ok(());
+        }
+        self.store
+            .append_upload_chunk(&s.org, &s.upload_id, s.seq, &s.buffer, self.clock.now_ms())
+            .await?;
+        s.seq += 1;
+        s.buffer.clear();
+        Ok(())
+    }
+
+    /// Stores the rest and enqueues the `data.import` job. The upload is durable before this
+    /// returns, so the 202 that follows loses nothing.
+    pub async fn finish(&self, mut s: ImportSession) -> CoreResult<Job> {
+        self.flush(&mut s).await?;
+        let args = ImportArgs {
+            upload_id: s.upload_id.clone(),
+            kind: s.kind,
+            shop_id: s.shop.id.clone(),
+            format: s.format,
+        };
+        let args = serde_json::to_value(args).map_err(CoreError::internal)?;
+        Ok(self
+            .jobs
+            .enqueue(NewJob::new(IMPORT_KIND, s.org.clone(), args))
+            .await?
+            .job)
+    }
+
+    /// Drops what was stored of a failed upload.
+    pub async fn abort(&self, s: &ImportSession) {
+        if let Err(e) = self.store.delete_upload(&s.org, &s.upload_id).await {
+            tracing::warn!(upload_id = %s.upload_id, error = %e, "could not delete an aborted upload");
+        }
+    }
+
+    /// Validates a processing request and enqueues `data.process`.
+    pub async fn process(
+        &self,
+        by: &Principal,
+        operation: &str,
+        shop: Option<&str>,
+        period: Option<serde_json::Value>,
+        params: Option<serde_json::Value>,
+    ) -> CoreResult<Job> {
+        by.require(Permission::DataWrite)?;
+        let shop_id = match shop {
+            Some(s) => Some(self.shop(&by.org_id, Some(s)).await?.id),
+            None => None,
+        };
+        let raw = serde_json::json!({
+            "operation": operation,
+            "shop_id": shop_id,
+            "period": period,
+            "params": params.unwrap_or(serde_json::Value::Null),
+        });
+        let args: ProcessArgs = serde_json::from_value(raw.clone()).map_err(|e| {
+            let text = e.to_string();
+            let param = if text.contains("variant") { "operation" } else { "period" };
+            CoreError::invalid(param, format!("`{param}`: {text}. Operations: orders_summary, product_performance; a period is {{\"from\": \"2026-01-01\", \"to\": \"2026-01-31\"}} (dates or RFC 3339 times)."))
+        })?;
+        args.check().map_err(|m| {
+            let param = if m.contains("params") || m.contains("limit") {
+                "params"
+            } else {
+                "period"
+            };
+            CoreError::invalid(param, m)
+        })?;
+        Ok(self
+            .jobs
+            .enqueue(NewJob::new(PROCESS_KIND, by.org_id.clone(), raw))
+            .await?
+            .job)
+    }
+}

@@ -1,0 +1,516 @@
+//! CSV imports. The first row names the columns (any order, case-insensitive, unknown
+//! columns ignored); the README's "Data imports" section lists them per kind. Orders take
+//! one row per line item and products one row per variant: consecutive rows with the same
+//! `order_id` (`product_id`) form one record, whose order-level (product-level) fields come
+//! from its first row. Input arrives in chunks; records may span chunks (and quoted fields
+//! may hold newlines), memory stays bounded by the chunk and record size.
+
+use super::fields::{self as f, opt_text};
+use super::model::{Customer, LineItem, Order, Product, Record, RecordKind, Variant};
+use super::reader::Parsed;
+use std::collections::HashMap;
+
+pub const ORDER_COLUMNS: &[&str] = &[
+    "order_id",
+    "name",
+    "email",
+    "customer_id",
+    "created_at",
+    "updated_at",
+    "cancelled_at",
+    "closed_at",
+    "currency",
+    "total_price",
+    "subtotal_price",
+    "financial_status",
+    "fulfillment_status",
+    "line_item_id",
+    "product_id",
+    "variant_id",
+    "title",
+    "sku",
+    "quantity",
+    "price",
+];
+const ORDER_REQUIRED: &[&str] = &["order_id", "created_at", "currency", "total_price"];
+
+pub const PRODUCT_COLUMNS: &[&str] = &[
+    "product_id",
+    "title",
+    "vendor",
+    "product_type",
+    "status",
+    "created_at",
+    "updated_at",
+    "variant_id",
+    "variant_title",
+    "sku",
+    "price",
+    "inventory_quantity",
+];
+const PRODUCT_REQUIRED: &[&str] = &["product_id", "title"];
+
+pub const CUSTOMER_COLUMNS: &[&str] = &[
+    "customer_id",
+    "email",
+    "first_name",
+    "last_name",
+    "orders_count",
+    "total_spent",
+    "created_at",
+    "updated_at",
+];
+const CUSTOMER_REQUIRED: &[&str] = &["customer_id"];
+
+/// The documented columns of a kind.
+pub fn columns(kind: RecordKind) -> &'static [&'static str] {
+    match kind {
+        RecordKind::Orders => ORDER_COLUMNS,
+        RecordKind::Products => PRODUCT_COLUMNS,
+        RecordKind::Customers => CUSTOMER_COLUMNS,
+    }
+}
+
+fn required_columns(kind: RecordKind) -> &'static [&'static str] {
+    match kind {
+        RecordKind::Orders => ORDER_REQUIRED,
+        RecordKind::Products => PRODUCT_REQUIRED,
+        RecordKind::Customers => CUSTOMER_REQUIRED,
+    }
+}
+
+/// Finds complete CSV records in a chunked byte stream (a newline outside quotes ends a
+/// record) and parses them with the `csv` crate.
+struct CsvSplitter {
+    buf: Vec<u8>,
+    scanned: usize,
+    in_quotes: bool,
+    /// Lines consumed before `buf` starts.
+    line_base: u64,
+    max_record: usize,
+    skipping: bool,
+}
+
+impl CsvSplitter {
+    fn new(max_record: usize) -> Self {
+        CsvSplitter {
+            buf: Vec::new(),
+            scanned: 0,
+            in_quotes: false,
+            line_base: 0,
+            max_record,
+            skipping: false,
+        }
+    }
+
+    fn push(
+        &mut self,
+        mut chunk: &[u8],
+        emit: &mut impl FnMut(Result<(u64, csv::StringRecord), (u64, String)>),
+    ) {
+        if self.skipping {
+            match chunk.iter().position(|b| *b == b'\n') {
+                Some(p) => {
+                    chunk = &chunk[p + 1..];
+                    self.line_base += 1;
+                    self.skipping = false;
+                }
+                None => return,
+            }
+        }
+        self.buf.extend_from_slice(chunk);
+        let mut boundary = None;
+        for (i, b) in self.buf.iter().enumerate().skip(self.scanned) {
+            match b {
+                b'"' => self.in_quotes = !self.in_quotes,
+                b'\n' if !self.in_quotes => boundary = Some(i + 1),
+                _ => {}
+            }
+        }
+        self.scanned = self.buf.len();
+        if let Some(end) = boundary {
+            self.parse(end, emit);
+        }
+        if self.buf.len() > self.max_record {
+            emit(Err((
+                self.line_base + 1,
+                format!("record is longer than {} bytes", self.max_record),
+            )));
+            self.line_base += self.buf.iter().filter(|b| **b == b'\n').count() as u64;
+            self.buf.clear();
+            self.scanned = 0;
+            self.in_quotes = false;
+            self.skipping = true;
+        }
+    }
+
+    fn finish(&mut self, emit: &mut impl FnMut(Result<(u64, csv::StringRecord), (u64, String)>)) {
+        if !self.skipping && !self.buf.is_empty() {
+            self.parse(self.buf.len(), emit);
+        }
+        self.in_quotes = false;
+    }
+
+    fn parse(
+        &mut self,
+        end: usize,
+        emit: &mut impl FnMut(Result<(u64, csv::StringRecord), (u64, String)>),
+    ) {
+        let region = &self.buf[..end];
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(region);
+        let mut record = csv::StringRecord::new();
+        loop {
+            let line = self.line_base + reader.position().line();
+            match reader.read_record(&mut record) {
+                Ok(false) => break,
+                Ok(true) => {
+                    let at = record
+                        .position()
+                        .map_or(line, |p| self.line_base + p.line());
+                    emit(Ok((at, record.clone())));
+                }
+                Err(e) => {
+                    let at = e.position().map_or(line, |p| self.line_base + p.line());
+                    let reason = match e.kind() {
+                        csv::ErrorKind::Utf8 { .. } => "not valid UTF-8".to_owned(),
+                        _ => format!("unreadable CSV record: {e}"),
+                    };
+                    emit(Err((at, reason)));
+                }
+            }
+        }
+        self.line_base += region.iter().filter(|b| **b == b'\n').count() as u64;
+        // The boundary lies outside quotes, so `in_quotes` (the state at the end of the
+        // buffer) stays right for the remainder.
+        self.buf.drain(..end);
+        self.scanned = self.buf.len();
+    }
+}
+
+/// Column positions from the header row.
+struct Columns(HashMap<String, usize>);
+
+impl Columns {
+    fn get<'r>(&self, row: &'r csv::StringRecord, name: &str) -> &'r str {
+        self.0.get(name).and_then(|i| row.get(*i)).unwrap_or("")
+    }
+}
+
+/// A record being assembled from consecutive rows.
+struct Pending {
+    key: i64,
+    line: u64,
+    result: Result<Record, (u64, String)>,
+}
+
+/// Turns CSV chunks into records of one kind.
+pub struct CsvRecords {
+    kind: RecordKind,
+    splitter: CsvSplitter,
+    columns: Option<Columns>,
+    pending: Option<Pending>,
+    fatal: Option<String>,
+}
+
+impl CsvRecords {
+    pub fn new(kind: RecordKind, max_record: usize) -> Self {
+        CsvRecords {
+            kind,
+            splitter: CsvSplitter::new(max_record),
+            columns: None,
+            pending: None,
+            fatal: None,
+        }
+    }
+
+    /// Feeds a chunk, appending finished records to `out`. An error is fatal (the header
+    /// lacks a required column): the file cannot be read at all.
+    pub fn push(&mut self, chunk: &[u8], out: &mut Vec<Parsed>) -> Result<(), String> {
+        let mut rows = Vec::new();
+        self.splitter.push(chunk, &mut |r| rows.push(r));
+        self.take_rows(rows, out)
+    }
+
+    pub fn finish(&mut self, out: &mut Vec<Parsed>) -> Result<(), String> {
+        let mut rows = Vec::new();
+        self.splitter.finish(&mut |r| rows.push(r));
+        self.take_rows(rows, out)?;
+        if self.columns.is_none() {
+            return Err("the CSV file is empty: it needs a header row".into());
+        }
+        self.flush(out);
+        Ok(())
+    }
+
+    fn take_rows(
+        &mut self,
+        rows: Vec<Result<(u64, csv::StringRecord), (u64, String)>>,
+        out: &mut Vec<Parsed>,
+    ) -> Result<(), String> {
+        for row in rows {
+            if let Some(e) = &self.fatal {
+                return Err(e.clone());
+            }
+            match row {
+                Err((line, reason)) => out.push(Parsed::Bad(line, reason)),
+                Ok((line, record)) => match &self.columns {
+                    None => self.header(&record)?,
+                    Some(_) => self.row(line, &record, out),
+                },
+            }
+        }
+        Ok(())
+    }
+
+    fn header(&mut self, record: &csv::StringRecord) -> Result<(), String> {
+        let map: HashMap<String, usize> = record
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                (
+                    name.trim()
+                        .trim_start_matches('\u{feff}')
+                        .to_ascii_lowercase(),
+                    i,
+                )
+            })
+            .collect();
+        let missing: Vec<&str> = required_columns(self.kind)
+            .iter()
+            .filter(|c| !map.contains_key(**c))
+            .copied()
+            .collect();
+        if !missing.is_empty() {
+            let e = format!(
+                "the CSV header lacks the required column(s) {} for {}",
+                missing.join(", "),
+                self.kind.as_str()
+            );
+            self.fatal = Some(e.clone());
+            return Err(e);
+        }
+        self.columns = Some(Columns(map));
+        Ok(())
+    }
+
+    fn flush(&mut self, out: &mut Vec<Parsed>) {
+        if let Some(p) = self.pending.take() {
+            out.push(match p.result {
+                Ok(r) => Parsed::Record(p.line, r),
+                Err((line, reason)) => Parsed::Bad(line, reason),
+            });
+        }
+    }
+
+    fn row(&mut self, line: u64, row: &csv::StringRecord, out: &mut Vec<Parsed>) {
+        let Some(cols) = &self.columns else { return };
+        let key_column = match self.kind {
+            RecordKind::Orders => "order_id",
+            RecordKind::Products => "product_id",
+            RecordKind::Customers => "customer_id",
+        };
+        let key = match f::id(key_column, cols.get(row, key_column)) {
+            Ok(k) => k,
+            Err(reason) => {
+                self.flush(out);
+                out.push(Parsed::Bad(line, reason));
+                return;
+            }
+        };
+        let continues = self.pending.as_ref().is_some_and(|p| p.key == key)
+            && self.kind != RecordKind::Customers;
+        if continues {
+            if let Some(p) = &mut self.pending {
+                if let Ok(record) = &mut p.result {
+                    if let Err(reason) = add_child(cols, row, record) {
+                        p.result = Err((line, reason));
+                    }
+                }
+            }
+            return;
+        }
+        let result = start_record(self.kind, cols, row).map_err(|reason| (line, reason));
+        self.flush(out);
+        self.pending = Some(Pending { key, line, result });
+    }
+}
+
+fn start_record(kind: RecordKind, c: &Columns, row: &csv::StringRecord) -> Result<Record, String> {
+    let g = |name: &str| c.get(row, name);
+    let mut record = match kind {
+        RecordKind::Orders => {
+            let created_at = f::time("created_at", g("created_at"))?;
+            Record::Order(Order {
+                source_id: f::id("order_id", g("order_id"))?,
+                name: opt_text(g("name")),
+                email: opt_text(g("email")),
+                customer_id: f::opt_id("customer_id", g("customer_id"))?,
+                currency: f::currency("currency", g("currency"))?,
+                total_price: f::money("total_price", g("total_price"))?,
+                subtotal_price: f::opt_money("subtotal_price", g("subtotal_price"))?,
+                financial_status: opt_text(g("financial_status")),
+                fulfillment_status: opt_text(g("fulfillment_status")),
+                created_at,
+                updated_at: f::opt_time("updated_at", g("updated_at"))?.unwrap_or(created_at),
+                cancelled_at: f::opt_time("cancelled_at", g("cancelled_at"))?,
+                closed_at: f::opt_time("closed_at", g("closed_at"))?,
+                line_items: Vec::new(),
+            })
+        }
+        RecordKind::Products => {
+            let created_at = f::opt_time("created_at", g("created_at"))?;
+            Record::Product(Product {
+                source_id: f::id("product_id", g("product_id"))?,
+                title: opt_text(g("title")).ok_or("title is required")?,
+                vendor: opt_text(g("vendor")),
+                product_type: opt_text(g("product_type")),
+                status: opt_text(g("status")),
+                created_at,
+                updated_at: f::opt_time("updated_at", g("updated_at"))?
+                    .or(created_at)
+                    .unwrap_or(0),
+                variants: Vec::new(),
+            })
+        }
+        RecordKind::Customers => {
+            let created_at = f::opt_time("created_at", g("created_at"))?;
+            Record::Customer(Customer {
+                source_id: f::id("customer_id", g("customer_id"))?,
+                email: opt_text(g("email")),
+                first_name: opt_text(g("first_name")),
+                last_name: opt_text(g("last_name")),
+                orders_count: f::opt_int("orders_count", g("orders_count"))?,
+                total_spent: f::opt_money("total_spent", g("total_spent"))?,
+                created_at,
+                updated_at: f::opt_time("updated_at", g("updated_at"))?
+                    .or(created_at)
+                    .unwrap_or(0),
+            })
+        }
+    };
+    add_child(c, row, &mut record)?;
+    Ok(record)
+}
+
+/// Adds the row's line item (variant), if it has one, to the record.
+fn add_child(c: &Columns, row: &csv::StringRecord, record: &mut Record) -> Result<(), String> {
+    let g = |name: &str| c.get(row, name);
+    match record {
+        Record::Order(o) => {
+            if let Some(id) = f::opt_id("line_item_id", g("line_item_id"))? {
+                o.line_items.push(LineItem {
+                    source_id: id,
+                    product_id: f::opt_id("product_id", g("product_id"))?,
+                    variant_id: f::opt_id("variant_id", g("variant_id"))?,
+                    title: opt_text(g("title")).unwrap_or_default(),
+                    sku: opt_text(g("sku")),
+                    quantity: f::quantity("quantity", g("quantity"))?,
+                    price: f::money("price", g("price"))?,
+                });
+            }
+        }
+        Record::Product(p) => {
+            if let Some(id) = f::opt_id("variant_id", g("variant_id"))? {
+                p.variants.push(Variant {
+                    source_id: id,
+                    title: opt_text(g("variant_title")),
+                    sku: opt_text(g("sku")),
+                    price: f::opt_money("price", g("price"))?,
+                    inventory_quantity: f::opt_int("inventory_quantity", g("inventory_quantity"))?,
+                });
+            }
+        }
+        Record::Customer(_) => {}
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(kind: RecordKind, chunks: &[&str]) -> Result<Vec<Parsed>, String> {
+        let mut r = CsvRecords::new(kind, 1 << 20);
+        let mut out = Vec::new();
+        for c in chunks {
+            r.push(c.as_bytes(), &mut out)?;
+        }
+        r.finish(&mut out)?;
+        Ok(out)
+    }
+
+    const ORDERS: &str =
+        "Order_ID,created_at,currency,total_price,line_item_id,title,quantity,price,extra\n\
+        1,2024-01-01T10:00:00Z,USD,30.00,11,\"Hat, red\",1,10.00,x\n\
+        1,,,,12,\"Scarf\nlong\",2,10.00,x\n\
+        2,2024-01-02T10:00:00Z,USD,5.00,21,Sock,1,5.00,x\n";
+
+    #[test]
+    fn consecutive_rows_of_one_order_become_one_record_with_its_line_items() {
+        // Split inside a quoted field and inside a row.
+        let (a, b) = ORDERS.split_at(ORDERS.find("long").expect("marker"));
+        let out = read(RecordKind::Orders, &[a, b]).expect("readable");
+        assert_eq!(out.len(), 2);
+        let Parsed::Record(line, Record::Order(o)) = &out[0] else {
+            panic!("{out:?}")
+        };
+        assert_eq!((*line, o.source_id, o.line_items.len()), (2, 1, 2));
+        assert_eq!(o.line_items[0].title, "Hat, red");
+        assert_eq!(o.line_items[1].title, "Scarf\nlong");
+        let Parsed::Record(line, Record::Order(o2)) = &out[1] else {
+            panic!("{out:?}")
+        };
+        assert_eq!((*line, o2.source_id), (5, 2));
+    }
+
+    #[test]
+    fn bad_row_rejects_its_order_with_the_row_line_number() {
+        let csv = "order_id,created_at,currency,total_price,line_item_id,quantity,price\n\
+            1,2024-01-01T10:00:00Z,USD,1.00,11,1,1.00\n\
+            1,,,,12,many,1.00\n\
+            x,2024-01-01T10:00:00Z,USD,1.00,,,\n\
+            3,2024-01-01T10:00:00Z,USD,1.00,,,\n";
+        let out = read(RecordKind::Orders, &[csv]).expect("readable");
+        assert!(
+            matches!(&out[0], Parsed::Bad(3, r) if r.starts_with("quantity:")),
+            "{out:?}"
+        );
+        assert!(
+            matches!(&out[1], Parsed::Bad(4, r) if r.starts_with("order_id:")),
+            "{out:?}"
+        );
+        assert!(
+            matches!(&out[2], Parsed::Record(5, Record::Order(_))),
+            "{out:?}"
+        );
+    }
+
+    #[test]
+    fn header_without_required_columns_is_fatal() {
+        let e = read(RecordKind::Orders, &["order_id,currency\n1,USD\n"]).unwrap_err();
+        assert!(e.contains("created_at, total_price"), "{e}");
+        assert!(read(RecordKind::Customers, &[""]).is_err());
+    }
+
+    #[test]
+    fn products_group_variants_and_customers_are_one_row_each() {
+        let p = read(
+            RecordKind::Products,
+            &["product_id,title,variant_id,sku,price\n5,Tee,51,T-S,19.99\n5,Tee,52,T-M,19.99\n"],
+        )
+        .expect("readable");
+        let Parsed::Record(_, Record::Product(p)) = &p[0] else {
+            panic!("{p:?}")
+        };
+        assert_eq!(p.variants.len(), 2);
+        let c = read(
+            RecordKind::Customers,
+            &["customer_id,email,total_spent\n7,a@example.com,10.00\n8,,\n"],
+        )
+        .expect("readable");
+        assert_eq!(c.len(), 2);
+    }
+}

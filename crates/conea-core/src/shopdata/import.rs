@@ -1,0 +1,299 @@
+//! The import pipeline behind `data.import`: read an upload chunk by chunk, parse records,
+//! upsert them in batches while the next chunk is parsed, report progress, and summarise.
+//! Memory is bounded by one chunk, one batch being parsed and one being written, whatever the
+//! file size. Running it again on the same upload is safe: upserts are idempotent.
+
+use super::model::{Customer, ImportFormat, Order, Product, Record, RecordKind};
+use super::reader::{Parsed, RecordReader};
+use super::store::{ShopDataStore, UpsertCounts};
+use crate::clock::EpochMs;
+use crate::ids::{OrgId, ShopId};
+use crate::jobs::JobError;
+use crate::store::StoreError;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// Records per upsert batch.
+pub const BATCH_SIZE: usize = 1000;
+/// Bad lines listed in the result (all are counted).
+pub const MAX_BAD_LINES: usize = 100;
+/// Suggested size of upload chunks (the reader accepts any size).
+pub const UPLOAD_CHUNK_BYTES: usize = 1024 * 1024;
+
+/// Arguments of a `data.import` job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportArgs {
+    pub upload_id: String,
+    pub kind: RecordKind,
+    pub shop_id: ShopId,
+    pub format: ImportFormat,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BadLine {
+    pub line: u64,
+    pub reason: String,
+}
+
+/// The result of an import.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportReport {
+    /// Records read (good and bad): orders, products or customers.
+    pub rows: u64,
+    pub inserted: u64,
+    pub updated: u64,
+    /// Valid records not written because a newer version was already stored.
+    pub skipped: u64,
+    pub rejected: u64,
+    /// The first [`MAX_BAD_LINES`] rejected lines, in file order.
+    pub bad_lines: Vec<BadLine>,
+}
+
+/// Where the pipeline reports to; the job context in production, [`Quiet`] in tests.
+#[async_trait::async_trait]
+pub trait ImportProgress: Send + Sync {
+    async fn progress(&self, percent: u8, message: &str);
+    fn is_cancelled(&self) -> bool;
+}
+
+/// Reports nothing and is never cancelled.
+pub struct Quiet;
+
+#[async_trait::async_trait]
+impl ImportProgress for Quiet {
+    async fn progress(&self, _percent: u8, _message: &str) {}
+    fn is_cancelled(&self) -> bool {
+        false
+    }
+}
+
+fn store_error(e: StoreError) -> JobError {
+    JobError::retryable(format!("storage failed: {e}"))
+}
+
+enum Batch {
+    Orders(Vec<Order>),
+    Products(Vec<Product>),
+    Customers(Vec<Customer>),
+}
+
+impl Batch {
+    fn new(kind: RecordKind) -> Batch {
+        match kind {
+            RecordKind::Orders => Batch::Orders(Vec::with_capacity(BATCH_SIZE)),
+            RecordKind::Products => Batch::Products(Vec::with_capacity(BATCH_SIZE)),
+            RecordKind::Customers => Batch::Customers(Vec::with_capacity(BATCH_SIZE)),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Batch::Orders(v) => v.len(),
+            Batch::Products(v) => v.len(),
+            Batch::Customers(v) => v.len(),
+        }
+    }
+
+    /// Adds a record of the batch's kind (readers only produce their own kind).
+    fn push(&mut self, record: Record) {
+        match (self, record) {
+            (Batch::Orders(v), Record::Order(o)) => v.push(o),
+            (Batch::Products(v), Record::Product(p)) => v.push(p),
+            (Batch::Customers(v), Record::Customer(c)) => v.push(c),
+            _ => {}
+        }
+    }
+
+    async fn write(
+        &self,
+        store: &dyn ShopDataStore,
+        org: &OrgId,
+        shop: &ShopId,
+        now: EpochMs,
+    ) -> Result<UpsertCounts, StoreError> {
+        match self {
+            Batch::Orders(v) => store.upsert_orders(org, shop, v, now).await,
+            Batch::Products(v) => store.upsert_products(org, shop, v, now).await,
+            Batch::Customers(v) => store.upsert_customers(org, shop, v, now).await,
+        }
+    }
+}
+
+/// Writes batches on a task of its own, so parsing the next batch overlaps the database.
+struct Writer {
+    tx: Option<mpsc::Sender<Batch>>,
+    task: tokio::task::JoinHandle<Result<UpsertCounts, StoreError>>,
+}
+
+impl Writer {
+    fn start(store: Arc<dyn ShopDataStore>, org: OrgId, shop: ShopId, now: EpochMs) -> Writer {
+        let (tx, mut rx) = mpsc::channel::<Batch>(1);
+        let task = tokio::spawn(async move {
+            let mut total = UpsertCounts::default();
+            while let Some(batch) = rx.recv().await {
+                total.add(batch.write(store.as_ref(), &org, &shop, now).await?);
+            }
+            Ok(total)
+        });
+        Writer { tx: Some(tx), task }
+    }
+
+    /// Hands a batch over; `false` when the writer stopped (its error comes from `finish`).
+    async fn send(&self, batch: Batch) -> bool {
+        match &self.tx {
+            Some(tx) => tx.send(batch).await.is_ok(),
+            None => false,
+        }
+    }
+
+    async fn finish(mut self) -> Result<UpsertCounts, JobError> {
+        self.tx = None;
+        match (&mut self.task).await {
+            Ok(r) => r.map_err(store_error),
+            Err(e) => Err(JobError::retryable(format!("import writer stopped: {e}"))),
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // Dropped before `finish` (error, cancellation, timeout): stop writing.
+        if self.tx.is_some() {
+            self.task.abort();
+        }
+    }
+}
+
+/// Imports upload `args.upload_id` of organization `org` into shop `args.shop_id`, then
+/// deletes the upload. Errors: a missing shop or upload, an unreadable CSV header and
+/// cancellation are permanent; storage failures are retryable.
+pub async fn run_import(
+    store: Arc<dyn ShopDataStore>,
+    org: &OrgId,
+    args: &ImportArgs,
+    now: EpochMs,
+    progress: &dyn ImportProgress,
+) -> Result<ImportReport, JobError> {
+    let shop = store
+        .find_shop(org, args.shop_id.as_str())
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| {
+            JobError::permanent(format!(
+                "shop {} does not exist in this organization",
+                args.shop_id
+            ))
+        })?;
+    let info = store
+        .upload_info(org, &args.upload_id)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| {
+            JobError::permanent(format!(
+                "upload {} has no data: it is empty, expired, or was imported by an earlier attempt",
+                args.upload_id
+            ))
+        })?;
+    let mut reader = RecordReader::new(args.kind, args.format);
+    let writer = Writer::start(store.clone(), org.clone(), shop.id.clone(), now);
+    let mut report = ImportReport::default();
+    let mut batch = Batch::new(args.kind);
+    let mut parsed = Vec::new();
+    let mut bytes_read: i64 = 0;
+    let mut last_percent = 0u8;
+    for seq in 0..info.chunks {
+        if progress.is_cancelled() {
+            return Err(JobError::permanent("import cancelled"));
+        }
+        let chunk = store
+            .read_upload_chunk(org, &args.upload_id, seq)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| {
+                JobError::retryable(format!(
+                    "chunk {seq} of upload {} is missing",
+                    args.upload_id
+                ))
+            })?;
+        bytes_read += chunk.len() as i64;
+        reader
+            .push(&chunk, &mut parsed)
+            .map_err(JobError::permanent)?;
+        drop(chunk);
+        if !take(&mut parsed, &mut batch, &mut report, &writer, args.kind).await {
+            return Err(writer
+                .finish()
+                .await
+                .err()
+                .unwrap_or_else(|| JobError::retryable("import writer stopped")));
+        }
+        let percent = (bytes_read.saturating_mul(99) / info.bytes.max(1)).clamp(0, 99) as u8;
+        if percent > last_percent {
+            last_percent = percent;
+            progress
+                .progress(
+                    percent,
+                    &format!("{} rows read, {} rejected", report.rows, report.rejected),
+                )
+                .await;
+        }
+    }
+    reader.finish(&mut parsed).map_err(JobError::permanent)?;
+    let flushed = take(&mut parsed, &mut batch, &mut report, &writer, args.kind).await
+        && (batch.len() == 0 || writer.send(batch).await);
+    let counts = writer.finish().await?;
+    if !flushed {
+        return Err(JobError::retryable("import writer stopped"));
+    }
+    report.inserted = counts.inserted;
+    report.updated = counts.updated;
+    report.skipped = counts.skipped;
+    store
+        .delete_upload(org, &args.upload_id)
+        .await
+        .map_err(store_error)?;
+    progress
+        .progress(
+            100,
+            &format!(
+                "{} rows imported, {} rejected",
+                report.rows - report.rejected,
+                report.rejected
+            ),
+        )
+        .await;
+    Ok(report)
+}
+
+/// Moves parsed records into batches (sending full ones) and bad lines into the report.
+/// `false` when the writer stopped.
+async fn take(
+    parsed: &mut Vec<Parsed>,
+    batch: &mut Batch,
+    report: &mut ImportReport,
+    writer: &Writer,
+    kind: RecordKind,
+) -> bool {
+    for p in parsed.drain(..) {
+        report.rows += 1;
+        match p {
+            Parsed::Record(_, record) => {
+                batch.push(record);
+                if batch.len() >= BATCH_SIZE {
+                    let full = std::mem::replace(batch, Batch::new(kind));
+                    if !writer.send(full).await {
+                        return false;
+                    }
+                }
+            }
+            Parsed::Bad(line, reason) => {
+                report.rejected += 1;
+                if report.bad_lines.len() < MAX_BAD_LINES {
+                    report.bad_lines.push(BadLine { line, reason });
+                }
+            }
+        }
+    }
+    true
+}

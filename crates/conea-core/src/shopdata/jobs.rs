@@ -1,0 +1,91 @@
+//! The job kinds `data.import` and `data.process`: thin wrappers that parse the job's
+//! arguments and call [`run_import`] / [`run_report`], which tests call directly.
+
+use super::import::{run_import, ImportArgs, ImportProgress};
+use super::reports::{run_report, ProcessArgs};
+use super::store::ShopDataStore;
+use crate::jobs::{JobContext, JobError, JobHandler};
+use crate::store::StoreError;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const IMPORT_KIND: &str = "data.import";
+pub const PROCESS_KIND: &str = "data.process";
+
+fn args<T: serde::de::DeserializeOwned>(ctx: &JobContext) -> Result<T, JobError> {
+    serde_json::from_value(ctx.job.args.clone())
+        .map_err(|e| JobError::permanent(format!("invalid job arguments: {e}")))
+}
+
+#[async_trait::async_trait]
+impl ImportProgress for JobContext {
+    async fn progress(&self, percent: u8, message: &str) {
+        JobContext::progress(self, percent, message).await;
+    }
+
+    fn is_cancelled(&self) -> bool {
+        JobContext::is_cancelled(self)
+    }
+}
+
+/// `data.import`: args [`ImportArgs`] (`{upload_id, kind, shop_id, format}`); result
+/// [`super::ImportReport`].
+pub struct ImportHandler {
+    store: Arc<dyn ShopDataStore>,
+}
+
+impl ImportHandler {
+    pub fn new(store: Arc<dyn ShopDataStore>) -> Self {
+        ImportHandler { store }
+    }
+}
+
+#[async_trait::async_trait]
+impl JobHandler for ImportHandler {
+    fn kind(&self) -> &'static str {
+        IMPORT_KIND
+    }
+
+    fn timeout(&self) -> Duration {
+        Duration::from_secs(3600)
+    }
+
+    async fn run(&self, ctx: &JobContext) -> Result<Value, JobError> {
+        let args: ImportArgs = args(ctx)?;
+        let now = ctx.clock.now_ms();
+        let report = run_import(self.store.clone(), &ctx.job.org_id, &args, now, ctx).await?;
+        serde_json::to_value(report).map_err(|e| JobError::permanent(format!("result: {e}")))
+    }
+}
+
+/// `data.process`: args [`ProcessArgs`] (`{operation, shop_id?, period?: {from, to},
+/// params?}`); result the report.
+pub struct ProcessHandler {
+    store: Arc<dyn ShopDataStore>,
+}
+
+impl ProcessHandler {
+    pub fn new(store: Arc<dyn ShopDataStore>) -> Self {
+        ProcessHandler { store }
+    }
+}
+
+#[async_trait::async_trait]
+impl JobHandler for ProcessHandler {
+    fn kind(&self) -> &'static str {
+        PROCESS_KIND
+    }
+
+    fn timeout(&self) -> Duration {
+        Duration::from_secs(300)
+    }
+
+    async fn run(&self, ctx: &JobContext) -> Result<Value, JobError> {
+        let args: ProcessArgs = args(ctx)?;
+        let req = args.check().map_err(JobError::permanent)?;
+        run_report(self.store.as_ref(), &ctx.job.org_id, &req)
+            .await
+            .map_err(|e: StoreError| JobError::retryable(format!("storage failed: {e}")))
+    }
+}

@@ -1,0 +1,40 @@
+//! Shop data: shops, products, variants, customers, orders and line items, keyed by
+//! organization, shop and source id; file imports (NDJSON in the shape of Shopify's Admin
+//! REST resources, or CSV) and the merchant reports. Shopify exports, webhook payloads and
+//! imports share one parser ([`parse_ndjson_line`]).
+//!
+//! - [`model`] the records, [`money`] exact amounts and currency digits;
+//! - [`shopify`] Shopify's JSON shapes, [`csv`] the CSV columns, [`reader`] both over chunks;
+//! - [`store`] the `ShopDataStore` trait; [`import`] and [`reports`] the two operations;
+//! - [`jobs`] the job kinds `data.import` and `data.process`.
+
+pub mod csv;
+pub mod fields;
+pub mod import;
+pub mod jobs;
+pub mod lines;
+pub mod model;
+pub mod money;
+pub mod reader;
+pub mod reports;
+pub mod shopify;
+pub mod store;
+
+pub use import::{run_import, BadLine, ImportArgs, ImportProgress, ImportReport, Quiet};
+pub use jobs::{ImportHandler, ProcessHandler, IMPORT_KIND, PROCESS_KIND};
+pub use model::{
+    Customer, ImportFormat, LineItem, Order, OrderStatus, Product, Record, RecordKind, Shop,
+    ShopKind, Variant,
+};
+pub use money::Money;
+pub use reader::{Parsed, RecordReader};
+pub use reports::{
+    OrdersSummary, Period, PeriodArg, ProcessArgs, ProcessRequest, ProductPerformance,
+};
+pub use shopify::parse_ndjson_line;
+pub use store::{ReportScope, ShopDataStore, UpsertCounts};
+
+/// A new upload id (`upl_` + a UUIDv7).
+pub fn new_upload_id() -> String {
+    format!("upl_{}", uuid::Uuid::now_v7().simple())
+}

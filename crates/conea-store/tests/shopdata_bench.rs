@@ -1,0 +1,147 @@
+//! Import throughput of the `data.import` pipeline on PostgreSQL (not a test: ignored, never
+//! fails on a timing). Run it by hand:
+//!
+//! ```sh
+//! python3 bench/gen_orders.py 1000000 --out /tmp/orders.ndjson
+//! CONEA_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test \
+//! CONEA_BENCH_ORDERS=/tmp/orders.ndjson \
+//!   cargo test --release -p conea-store --test shopdata_bench -- --ignored --nocapture
+//! ```
+//!
+//! It stores the file as an upload (1 MiB chunks), imports it with `run_import`, runs
+//! `orders_summary` over everything, and prints the figures and the peak RSS of the process.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use conea_core::config::{Backend as DbBackend, DatabaseConfig};
+use conea_core::ids::OrgId;
+use conea_core::model::Organization;
+use conea_core::shopdata::import::UPLOAD_CHUNK_BYTES;
+use conea_core::shopdata::reports::{orders_summary, product_performance, Period};
+use conea_core::shopdata::{
+    run_import, ImportArgs, ImportFormat, Quiet, RecordKind, ShopDataStore,
+};
+use conea_core::store::AccountsStore;
+use conea_store::SqlStore;
+use conea_testkit::TestSchema;
+use std::io::Read;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|kb| kb.parse::<f64>().ok())
+            })
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: run by hand with CONEA_BENCH_ORDERS"]
+async fn import_one_file_and_summarise() {
+    let Ok(path) = std::env::var("CONEA_BENCH_ORDERS") else {
+        eprintln!("skipping: CONEA_BENCH_ORDERS is not set");
+        return;
+    };
+    let Some(schema) = TestSchema::create().await else {
+        return;
+    };
+    let cfg = DatabaseConfig {
+        url: schema.url(),
+        backend: DbBackend::Postgres,
+        max_connections: 5,
+        idle_timeout: Duration::from_secs(60),
+        connect_timeout: Duration::from_secs(10),
+        slow_statement: Duration::from_secs(60),
+    };
+    let db = conea_store::connect(&cfg).await.expect("database");
+    conea_store::migrate::run(&db).await.expect("migrations");
+    let store = SqlStore::new(db, Duration::from_secs(60));
+    let org = Organization {
+        id: OrgId::generate(),
+        slug: "bench".into(),
+        name: "bench".into(),
+        created_at: 1,
+    };
+    store.insert_org(&org).await.expect("org");
+    let shop = store.default_shop(&org.id, 1).await.expect("shop");
+
+    let started = Instant::now();
+    let mut file = std::fs::File::open(&path).expect("orders file");
+    let upload_id = conea_core::shopdata::new_upload_id();
+    let mut buf = vec![0u8; UPLOAD_CHUNK_BYTES];
+    let (mut seq, mut bytes) = (0i64, 0usize);
+    loop {
+        let mut filled = 0;
+        while filled < buf.len() {
+            let n = file.read(&mut buf[filled..]).expect("read");
+            if n == 0 {
+                break;
+            }
+            filled += n;
+        }
+        if filled == 0 {
+            break;
+        }
+        store
+            .append_upload_chunk(&org.id, &upload_id, seq, &buf[..filled], 1)
+            .await
+            .expect("chunk");
+        seq += 1;
+        bytes += filled;
+    }
+    let upload_s = started.elapsed().as_secs_f64();
+    println!(
+        "upload: {seq} chunks, {:.0} MB in {upload_s:.1} s",
+        bytes as f64 / 1e6
+    );
+
+    let args = ImportArgs {
+        upload_id,
+        kind: RecordKind::Orders,
+        shop_id: shop.id.clone(),
+        format: ImportFormat::Ndjson,
+    };
+    let shared: Arc<dyn ShopDataStore> = Arc::new(store.clone());
+    let started = Instant::now();
+    let report = run_import(shared, &org.id, &args, 2, &Quiet)
+        .await
+        .expect("import");
+    let import_s = started.elapsed().as_secs_f64();
+    println!(
+        "import: {} rows ({} inserted, {} rejected) in {import_s:.1} s = {:.0} rows/s",
+        report.rows,
+        report.inserted,
+        report.rejected,
+        report.rows as f64 / import_s
+    );
+
+    for _ in 0..3 {
+        let started = Instant::now();
+        let s = orders_summary(&store, &org.id, Some(&shop.id), Period::default())
+            .await
+            .expect("summary");
+        println!(
+            "orders_summary: {} orders, revenue {} {} in {:.2} s",
+            s.total_orders,
+            s.total_revenue,
+            s.currency.unwrap_or_default(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    let started = Instant::now();
+    let p = product_performance(&store, &org.id, Some(&shop.id), Period::default(), 10)
+        .await
+        .expect("performance");
+    println!(
+        "product_performance: {} units in {:.2} s",
+        p.total_units_sold,
+        started.elapsed().as_secs_f64()
+    );
+    println!("peak RSS of this process: {:.0} MB", peak_rss_mb());
+}
