@@ -210,6 +210,22 @@ impl Collector for Live {
             "Credentials held in the authentication cache.",
             ConstGauge::new(self.authn.cache_entries() as i64),
         )?;
+        if let Some(rss) = process_rss_bytes() {
+            encode_const(
+                &mut encoder,
+                "conea_process_resident_memory_bytes",
+                "Resident memory of this process.",
+                ConstGauge::new(rss as i64),
+            )?;
+        }
+        if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
+            encode_const(
+                &mut encoder,
+                "conea_process_open_fds",
+                "Open file descriptors of this process.",
+                ConstGauge::new(fds.count() as i64),
+            )?;
+        }
         encode_const(
             &mut encoder,
             "conea_rate_limit_fallbacks",
@@ -372,4 +388,18 @@ impl<C: Collector> Collector for SharedCollector<C> {
     fn encode(&self, encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         self.0.encode(encoder)
     }
+}
+
+/// VmRSS from /proc/self/status (Linux), in bytes.
+fn process_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
 }

@@ -5,6 +5,7 @@
 
 mod accounts;
 pub mod db;
+pub mod diagnostics;
 mod errors;
 mod idempotency;
 mod jobs;

@@ -145,3 +145,38 @@ async fn import_one_file_and_summarise() {
     );
     println!("peak RSS of this process: {:.0} MB", peak_rss_mb());
 }
+
+/// Parsing alone (no database), to split the import time between CPU and storage.
+#[test]
+#[ignore = "benchmark: run by hand with CONEA_BENCH_ORDERS"]
+fn parse_only() {
+    let Ok(path) = std::env::var("CONEA_BENCH_ORDERS") else {
+        eprintln!("skipping: CONEA_BENCH_ORDERS is not set");
+        return;
+    };
+    let mut file = std::fs::File::open(&path).expect("orders file");
+    let mut reader =
+        conea_core::shopdata::RecordReader::new(RecordKind::Orders, ImportFormat::Ndjson);
+    let mut buf = vec![0u8; UPLOAD_CHUNK_BYTES];
+    let mut out = Vec::new();
+    let (mut records, mut bad) = (0u64, 0u64);
+    let started = Instant::now();
+    loop {
+        let n = file.read(&mut buf).expect("read");
+        if n == 0 {
+            break;
+        }
+        reader.push(&buf[..n], &mut out).expect("readable");
+        for p in out.drain(..) {
+            match p {
+                conea_core::shopdata::Parsed::Record(..) => records += 1,
+                conea_core::shopdata::Parsed::Bad(..) => bad += 1,
+            }
+        }
+    }
+    let s = started.elapsed().as_secs_f64();
+    println!(
+        "parse: {records} records, {bad} bad in {s:.2} s = {:.0} records/s",
+        records as f64 / s
+    );
+}

@@ -52,6 +52,24 @@ pub enum Command {
     /// Inspect and manage background jobs.
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// Check configuration, database, Redis, jobs and (with --url) a running server; say
+    /// what is wrong and what fixes it. Exit 1 when a check failed.
+    Diagnose {
+        /// A running server to check, e.g. http://127.0.0.1:8080.
+        #[arg(long)]
+        url: Option<String>,
+        /// A token or API key for the server's authenticated checks.
+        #[arg(long)]
+        token: Option<String>,
+        /// Database connections idle longer than this are reported.
+        #[arg(long, default_value = "10m")]
+        idle_over: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Database tools: connections, slow statements, replication.
+    #[command(subcommand)]
+    Db(DbCommand),
     /// Show or set rate-limit overrides (per organization or per API key).
     #[command(subcommand)]
     Limits(LimitsCommand),
@@ -296,5 +314,28 @@ pub enum JobsCommand {
     Stats {
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DbCommand {
+    /// Connections by application and state; with --idle-over, the idle ones (and --terminate them).
+    Connections {
+        /// Only connections idle for longer than this (e.g. 10m).
+        #[arg(long)]
+        idle_over: Option<String>,
+        /// Terminate the listed idle connections (asks first unless --yes).
+        #[arg(long, requires = "idle_over")]
+        terminate: bool,
+        #[arg(long)]
+        yes: bool,
+        /// Include other applications' connections, not only Conea's.
+        #[arg(long)]
+        all: bool,
+    },
+    /// The slowest statements (pg_stat_statements).
+    Slow {
+        #[arg(long, default_value_t = 10)]
+        limit: i64,
     },
 }

@@ -112,12 +112,21 @@ impl Worker {
         let maintenance = tokio::spawn(maintenance_loop(me.clone()));
         tokio::pin!(shutdown);
         tracing::info!(worker = %me.id, concurrency = me.config.concurrency, kinds = ?me.registry.kinds(), "job worker started");
+        // Claim in batches: with fewer than half the slots free, wait for a slot and then a
+        // moment more, so a busy worker claims many jobs per statement, not one per finished job.
+        let batch_min = (me.config.concurrency / 2).max(1);
         loop {
-            let free = me.config.concurrency.saturating_sub(me.running_count());
-            if free == 0 {
+            let mut free = me.config.concurrency.saturating_sub(me.running_count());
+            if free < batch_min {
                 tokio::select! {
                     _ = &mut shutdown => break,
-                    _ = me.slot_freed.notified() => continue,
+                    _ = me.slot_freed.notified() => {}
+                    _ = tokio::time::sleep(me.config.poll) => {}
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                free = me.config.concurrency.saturating_sub(me.running_count());
+                if free == 0 {
+                    continue;
                 }
             }
             let claimed = match me

@@ -3,6 +3,8 @@
 mod accounts;
 mod bench;
 mod config;
+mod db;
+mod diagnose;
 mod jobs;
 mod limits;
 mod serve;
@@ -27,6 +29,24 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Limits(c) => limits::run(file, c).await,
         Command::Worker { concurrency } => serve::worker(file, concurrency).await,
         Command::Jobs(c) => jobs::run(file, c).await,
+        Command::Db(c) => db::run(file, c).await,
+        Command::Diagnose {
+            url,
+            token,
+            idle_over,
+            json,
+        } => {
+            let idle_over = conea_core::config::duration::parse(&idle_over)
+                .map_err(|e| anyhow::anyhow!("--idle-over: {e}"))?;
+            diagnose::run(diagnose::Options {
+                config: file,
+                url,
+                token,
+                idle_over,
+                json,
+            })
+            .await
+        }
         Command::Bench(c) => bench::run(c).await,
     }
 }

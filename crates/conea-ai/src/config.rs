@@ -1,0 +1,532 @@
+//! The AI gateway's configuration: which providers are on (keys and base URLs), model
+//! aliases (ordered `provider/model` targets with per-target timeouts and context windows),
+//! retry, breaker and stream limits.
+//!
+//! [`AiConfig::load`] takes values already gathered by Conea's one configuration loader: the
+//! environment-style values (by variable name, e.g. `OPENAI_API_KEY`) and the `[ai]` table
+//! of the configuration file. It never reads the process environment. Variables win over
+//! the file. Every problem is reported at once, each naming its variable or key.
+//!
+//! ```toml
+//! [ai]
+//! max_retries = 2
+//! max_retry_wait = "10s"
+//! timeout = "60s"                  # default per-target timeout
+//! stream_idle_timeout = "30s"
+//! stream_total_timeout = "10m"
+//!
+//! [ai.providers.ollama]            # a table turns Ollama on (it has no key)
+//! base_url = "http://gpu-box:11434"
+//!
+//! [ai.aliases]
+//! chat = ["openai/gpt-4o-mini", "anthropic/claude-3-5-haiku-latest"]
+//! long = [
+//!   { target = "openai/gpt-4o-mini", timeout = "20s", context_window = 128000 },
+//!   { target = "gemini/gemini-1.5-pro", context_window = 2000000 },
+//! ]
+//! ```
+
+use crate::backoff::RetryPolicy;
+use crate::breaker::BreakerSettings;
+use crate::providers::{Endpoint, ProviderKind};
+use conea_core::config::duration;
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+use toml::{Table, Value};
+
+/// `(variable, key under [ai], default, secret, help)`: rows for Conea's settings table.
+pub const AI_SETTINGS: &[(&str, &str, Option<&str>, bool, &str)] = &[
+    ("OPENAI_API_KEY", "ai.providers.openai.api_key", None, true, "Turns on OpenAI (Chat Completions)."),
+    ("OPENAI_BASE_URL", "ai.providers.openai.base_url", Some("https://api.openai.com/v1"), false, "OpenAI base URL, including `/v1`."),
+    ("ANTHROPIC_API_KEY", "ai.providers.anthropic.api_key", None, true, "Turns on Anthropic (Messages)."),
+    ("ANTHROPIC_BASE_URL", "ai.providers.anthropic.base_url", Some("https://api.anthropic.com"), false, "Anthropic base URL."),
+    ("COHERE_API_KEY", "ai.providers.cohere.api_key", None, true, "Turns on Cohere (Chat v2)."),
+    ("COHERE_BASE_URL", "ai.providers.cohere.base_url", Some("https://api.cohere.com"), false, "Cohere base URL."),
+    ("GEMINI_API_KEY", "ai.providers.gemini.api_key", None, true, "Turns on Google Gemini."),
+    ("GEMINI_BASE_URL", "ai.providers.gemini.base_url", Some("https://generativelanguage.googleapis.com"), false, "Gemini base URL."),
+    ("OLLAMA_URL", "ai.providers.ollama.base_url", None, false, "Turns on Ollama at this URL (`http://127.0.0.1:11434` when `[ai.providers.ollama]` is present without one)."),
+    ("OLLAMA_BASE_URL", "ai.providers.ollama.base_url", None, false, "Same as OLLAMA_URL (wins over it)."),
+    ("CONEA_AI_MAX_RETRIES", "ai.max_retries", Some("2"), false, "Retries of a retryable failure on the same target before the next target."),
+    ("CONEA_AI_MAX_RETRY_WAIT", "ai.max_retry_wait", Some("10s"), false, "Longest wait before a retry; a longer Retry-After moves to the next target."),
+    ("CONEA_AI_TIMEOUT", "ai.timeout", Some("60s"), false, "Default per-target timeout (whole answer; for streams, the response headers)."),
+    ("CONEA_AI_STREAM_IDLE_TIMEOUT", "ai.stream_idle_timeout", Some("30s"), false, "A stream with no data for this long ends with an error event."),
+    ("CONEA_AI_STREAM_TOTAL_TIMEOUT", "ai.stream_total_timeout", Some("10m"), false, "A stream running longer ends with an error event."),
+    ("CONEA_AI_BREAKER_THRESHOLD", "ai.breaker_threshold", Some("5"), false, "Consecutive provider failures that open its circuit."),
+    ("CONEA_AI_BREAKER_COOLDOWN", "ai.breaker_cooldown", Some("30s"), false, "How long an open circuit refuses calls before one probe."),
+];
+
+/// One `provider/model` target of an alias.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub provider: ProviderKind,
+    pub model: String,
+    /// Overrides the default per-target timeout.
+    pub timeout: Option<Duration>,
+    /// The model's context window in tokens, when configured; a context-length failure
+    /// only moves on to targets with a larger one.
+    pub context_window: Option<u64>,
+}
+
+impl Target {
+    /// Parses `provider/model` (the model may itself contain `/`).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (p, model) = text
+            .split_once('/')
+            .filter(|(_, m)| !m.trim().is_empty())
+            .ok_or_else(|| format!("`{text}` is not `provider/model`"))?;
+        let provider = ProviderKind::parse(p.trim()).ok_or_else(|| {
+            format!("`{p}` is not a provider (openai, anthropic, cohere, gemini, ollama)")
+        })?;
+        Ok(Self {
+            provider,
+            model: model.trim().to_owned(),
+            timeout: None,
+            context_window: None,
+        })
+    }
+
+    pub fn name(&self) -> String {
+        format!("{}/{}", self.provider.name(), self.model)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AiConfig {
+    /// Only the configured providers.
+    pub providers: BTreeMap<ProviderKind, Endpoint>,
+    pub aliases: BTreeMap<String, Vec<Target>>,
+    pub retry: RetryPolicy,
+    pub breaker: BreakerSettings,
+    pub timeout: Duration,
+    pub stream_idle_timeout: Duration,
+    pub stream_total_timeout: Duration,
+}
+
+impl Default for AiConfig {
+    fn default() -> Self {
+        Self {
+            providers: BTreeMap::new(),
+            aliases: BTreeMap::new(),
+            retry: RetryPolicy::default(),
+            breaker: BreakerSettings::default(),
+            timeout: Duration::from_secs(60),
+            stream_idle_timeout: Duration::from_secs(30),
+            stream_total_timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+const TOP_KEYS: &[&str] = &[
+    "providers",
+    "aliases",
+    "max_retries",
+    "max_retry_wait",
+    "timeout",
+    "stream_idle_timeout",
+    "stream_total_timeout",
+    "breaker_threshold",
+    "breaker_cooldown",
+];
+
+/// Reads values by variable name (env) or key (file), collecting problems.
+struct Reader<'a> {
+    env: &'a HashMap<String, String>,
+    file: Option<&'a Table>,
+    problems: Vec<String>,
+}
+
+impl Reader<'_> {
+    /// The variable's value, else the file's `[ai]` key, as text.
+    fn text(&self, var: &str, key: &str) -> Option<String> {
+        if let Some(v) = self
+            .env
+            .get(var)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+        {
+            return Some(v.to_owned());
+        }
+        match self.file.and_then(|t| t.get(key))? {
+            Value::String(s) => Some(s.trim().to_owned()).filter(|s| !s.is_empty()),
+            other => Some(other.to_string()),
+        }
+    }
+
+    fn duration(&mut self, var: &str, key: &str, default: Duration) -> Duration {
+        match self.text(var, key) {
+            None => default,
+            Some(t) => duration::parse(&t).unwrap_or_else(|e| {
+                self.problems.push(format!("{var} (ai.{key}): {e}"));
+                default
+            }),
+        }
+    }
+
+    fn number(&mut self, var: &str, key: &str, default: u32) -> u32 {
+        match self.text(var, key) {
+            None => default,
+            Some(t) => t.parse().unwrap_or_else(|_| {
+                self.problems
+                    .push(format!("{var} (ai.{key}): `{t}` is not a whole number"));
+                default
+            }),
+        }
+    }
+}
+
+impl AiConfig {
+    /// Builds the configuration from variables (by name) and the file's `[ai]` table.
+    pub fn load(env: &HashMap<String, String>, ai: Option<&Table>) -> Result<Self, Vec<String>> {
+        let mut r = Reader {
+            env,
+            file: ai,
+            problems: Vec::new(),
+        };
+        if let Some(t) = ai {
+            for key in t.keys().filter(|k| !TOP_KEYS.contains(&k.as_str())) {
+                r.problems.push(format!(
+                    "ai.{key} is not a setting (known: {})",
+                    TOP_KEYS.join(", ")
+                ));
+            }
+        }
+        let d = AiConfig::default();
+        let providers = providers(&mut r);
+        let timeout = r.duration("CONEA_AI_TIMEOUT", "timeout", d.timeout);
+        let retry = RetryPolicy {
+            max_retries: r.number("CONEA_AI_MAX_RETRIES", "max_retries", d.retry.max_retries),
+            max_wait: r.duration(
+                "CONEA_AI_MAX_RETRY_WAIT",
+                "max_retry_wait",
+                d.retry.max_wait,
+            ),
+            base: d.retry.base,
+        };
+        let breaker = BreakerSettings {
+            failure_threshold: r
+                .number(
+                    "CONEA_AI_BREAKER_THRESHOLD",
+                    "breaker_threshold",
+                    d.breaker.failure_threshold,
+                )
+                .max(1),
+            cooldown: r.duration(
+                "CONEA_AI_BREAKER_COOLDOWN",
+                "breaker_cooldown",
+                d.breaker.cooldown,
+            ),
+        };
+        let stream_idle_timeout = r.duration(
+            "CONEA_AI_STREAM_IDLE_TIMEOUT",
+            "stream_idle_timeout",
+            d.stream_idle_timeout,
+        );
+        let stream_total_timeout = r.duration(
+            "CONEA_AI_STREAM_TOTAL_TIMEOUT",
+            "stream_total_timeout",
+            d.stream_total_timeout,
+        );
+        for (var, v) in [
+            ("CONEA_AI_TIMEOUT", timeout),
+            ("CONEA_AI_STREAM_IDLE_TIMEOUT", stream_idle_timeout),
+            ("CONEA_AI_STREAM_TOTAL_TIMEOUT", stream_total_timeout),
+        ] {
+            if v.is_zero() {
+                r.problems.push(format!("{var} must be longer than zero"));
+            }
+        }
+        let aliases = aliases(ai.and_then(|t| t.get("aliases")), &mut r.problems);
+        if !r.problems.is_empty() {
+            return Err(r.problems);
+        }
+        Ok(Self {
+            providers,
+            aliases,
+            retry,
+            breaker,
+            timeout,
+            stream_idle_timeout,
+            stream_total_timeout,
+        })
+    }
+
+    /// The variables that would turn a provider on (for the "none configured" message).
+    pub fn provider_variables() -> Vec<&'static str> {
+        ProviderKind::ALL.iter().map(|k| k.key_variable()).collect()
+    }
+}
+
+fn providers(r: &mut Reader<'_>) -> BTreeMap<ProviderKind, Endpoint> {
+    let section = r.file.and_then(|t| t.get("providers"));
+    let tables = match section {
+        None => Table::new(),
+        Some(Value::Table(t)) => t.clone(),
+        Some(_) => {
+            r.problems
+                .push("ai.providers must be a table of providers".into());
+            Table::new()
+        }
+    };
+    for (name, v) in &tables {
+        if ProviderKind::parse(name).is_none() {
+            r.problems.push(format!(
+                "ai.providers.{name} is not a provider (openai, anthropic, cohere, gemini, ollama)"
+            ));
+        } else if let Some(t) = v.as_table() {
+            for k in t
+                .keys()
+                .filter(|k| !["api_key", "base_url"].contains(&k.as_str()))
+            {
+                r.problems.push(format!(
+                    "ai.providers.{name}.{k} is not a setting (api_key, base_url)"
+                ));
+            }
+        } else {
+            r.problems
+                .push(format!("ai.providers.{name} must be a table"));
+        }
+    }
+    let mut out = BTreeMap::new();
+    for kind in ProviderKind::ALL {
+        let file = tables.get(kind.name()).and_then(Value::as_table);
+        let file_text = |k: &str| {
+            file.and_then(|t| t.get(k))
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        let env_text = |var: &str| {
+            r.env
+                .get(var)
+                .map(|v| v.trim())
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        let key = env_text(kind.key_variable()).or_else(|| file_text("api_key"));
+        let base = env_text(kind.base_url_variable()).or_else(|| file_text("base_url"));
+        let (enabled, base, key) = if kind.needs_key() {
+            (key.is_some(), base, key)
+        } else {
+            // Ollama: OLLAMA_BASE_URL > OLLAMA_URL > file base_url; on with any, or a table
+            let url = env_text(kind.base_url_variable())
+                .or_else(|| env_text(kind.key_variable()))
+                .or_else(|| file_text("base_url"));
+            (url.is_some() || file.is_some(), url, file_text("api_key"))
+        };
+        if !enabled {
+            continue;
+        }
+        let base = base.unwrap_or_else(|| kind.default_base_url().to_owned());
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            r.problems.push(format!(
+                "{}: `{base}` is not an http:// or https:// URL",
+                kind.base_url_variable()
+            ));
+            continue;
+        }
+        out.insert(kind, Endpoint::new(&base, key));
+    }
+    out
+}
+
+fn aliases(section: Option<&Value>, problems: &mut Vec<String>) -> BTreeMap<String, Vec<Target>> {
+    let mut out = BTreeMap::new();
+    let Some(section) = section else {
+        return out;
+    };
+    let Some(table) = section.as_table() else {
+        problems.push("ai.aliases must be a table of alias = [targets]".into());
+        return out;
+    };
+    for (name, v) in table {
+        let at = format!("ai.aliases.{name}");
+        if name.contains('/') || name.trim().is_empty() {
+            problems.push(format!(
+                "{at}: an alias name cannot be empty or contain `/`"
+            ));
+            continue;
+        }
+        let list = match v {
+            Value::Array(a) => Some(a),
+            Value::Table(t) => t.get("targets").and_then(Value::as_array),
+            _ => None,
+        };
+        let Some(list) = list.filter(|l| !l.is_empty()) else {
+            problems.push(format!(
+                "{at} must be a non-empty list of `provider/model` targets"
+            ));
+            continue;
+        };
+        let targets: Vec<Target> = list
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| {
+                target(item)
+                    .map_err(|e| problems.push(format!("{at}[{i}]: {e}")))
+                    .ok()
+            })
+            .collect();
+        out.insert(name.clone(), targets);
+    }
+    out
+}
+
+fn target(item: &Value) -> Result<Target, String> {
+    match item {
+        Value::String(s) => Target::parse(s),
+        Value::Table(t) => {
+            for k in t.keys() {
+                if !["target", "timeout", "context_window"].contains(&k.as_str()) {
+                    return Err(format!(
+                        "`{k}` is not a target setting (target, timeout, context_window)"
+                    ));
+                }
+            }
+            let name = t
+                .get("target")
+                .and_then(Value::as_str)
+                .ok_or("a target table needs `target = \"provider/model\"`")?;
+            let mut target = Target::parse(name)?;
+            target.timeout = match t.get("timeout") {
+                None => None,
+                Some(Value::String(s)) => Some(duration::parse(s)?),
+                Some(Value::Integer(n)) if *n > 0 => Some(Duration::from_secs(*n as u64)),
+                Some(_) => return Err("`timeout` must be a duration like \"20s\"".into()),
+            };
+            target.context_window = match t.get("context_window") {
+                None => None,
+                Some(Value::Integer(n)) if *n > 0 => Some(*n as u64),
+                Some(_) => {
+                    return Err("`context_window` must be a positive number of tokens".into())
+                }
+            };
+            Ok(target)
+        }
+        _ => Err("a target is \"provider/model\" or { target = \"provider/model\", … }".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn table(text: &str) -> Table {
+        let t: Table = text.parse().unwrap();
+        t.get("ai").and_then(Value::as_table).cloned().unwrap()
+    }
+
+    #[test]
+    fn nothing_set_means_no_providers_and_defaults() {
+        let c = AiConfig::load(&HashMap::new(), None).unwrap();
+        assert!(c.providers.is_empty());
+        assert_eq!(c, AiConfig::default());
+    }
+
+    #[test]
+    fn keys_turn_providers_on_and_base_urls_override() {
+        let c = AiConfig::load(
+            &env(&[
+                ("OPENAI_API_KEY", "sk-1"),
+                ("OPENAI_BASE_URL", "http://127.0.0.1:9/v1/"),
+                ("GEMINI_API_KEY", "g"),
+                ("OLLAMA_URL", "http://127.0.0.1:11434"),
+                ("COHERE_BASE_URL", "http://ignored-without-key"),
+            ]),
+            None,
+        )
+        .unwrap();
+        let names: Vec<_> = c.providers.keys().map(|k| k.name()).collect();
+        assert_eq!(names, vec!["openai", "gemini", "ollama"]);
+        let openai = &c.providers[&ProviderKind::OpenAi];
+        assert_eq!(openai.base_url, "http://127.0.0.1:9/v1");
+        assert_eq!(openai.api_key.as_deref(), Some("sk-1"));
+        assert_eq!(
+            c.providers[&ProviderKind::Gemini].base_url,
+            "https://generativelanguage.googleapis.com"
+        );
+        assert!(!format!("{openai:?}").contains("sk-1"), "keys are redacted");
+    }
+
+    #[test]
+    fn an_ollama_table_turns_it_on_at_the_default_url() {
+        let c = AiConfig::load(&HashMap::new(), Some(&table("[ai.providers.ollama]\n"))).unwrap();
+        assert_eq!(
+            c.providers[&ProviderKind::Ollama].base_url,
+            "http://127.0.0.1:11434"
+        );
+    }
+
+    #[test]
+    fn aliases_in_both_forms_and_settings_with_env_winning() {
+        let t = table(
+            r#"
+            [ai]
+            max_retries = 4
+            max_retry_wait = "3s"
+            stream_idle_timeout = "500ms"
+            [ai.aliases]
+            chat = ["openai/gpt-4o-mini", "ollama/hf.co/org/model:Q4"]
+            [ai.aliases.long]
+            targets = [{ target = "anthropic/claude", timeout = "20s", context_window = 200000 }]
+            "#,
+        );
+        let c = AiConfig::load(&env(&[("CONEA_AI_MAX_RETRIES", "1")]), Some(&t)).unwrap();
+        assert_eq!(c.retry.max_retries, 1);
+        assert_eq!(c.retry.max_wait, Duration::from_secs(3));
+        assert_eq!(c.stream_idle_timeout, Duration::from_millis(500));
+        assert_eq!(c.aliases["chat"][1].model, "hf.co/org/model:Q4");
+        let long = &c.aliases["long"][0];
+        assert_eq!(long.provider, ProviderKind::Anthropic);
+        assert_eq!(long.timeout, Some(Duration::from_secs(20)));
+        assert_eq!(long.context_window, Some(200000));
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let t = table(
+            r#"
+            [ai]
+            retries = 3
+            [ai.providers.mistral]
+            [ai.aliases]
+            a = ["nope/model", "openai"]
+            b = []
+            "c/d" = ["openai/x"]
+            e = [{ target = "openai/x", context_window = -1 }]
+            "#,
+        );
+        let problems = AiConfig::load(
+            &env(&[
+                ("CONEA_AI_MAX_RETRY_WAIT", "soon"),
+                ("CONEA_AI_MAX_RETRIES", "two"),
+                ("ANTHROPIC_API_KEY", "k"),
+                ("ANTHROPIC_BASE_URL", "ftp://x"),
+            ]),
+            Some(&t),
+        )
+        .unwrap_err();
+        let all = problems.join("\n");
+        for needle in [
+            "ai.retries is not a setting",
+            "ai.providers.mistral is not a provider",
+            "ai.aliases.a[0]: `nope` is not a provider",
+            "ai.aliases.a[1]: `openai` is not `provider/model`",
+            "ai.aliases.b must be a non-empty list",
+            "ai.aliases.c/d",
+            "ai.aliases.e[0]: `context_window`",
+            "CONEA_AI_MAX_RETRY_WAIT",
+            "CONEA_AI_MAX_RETRIES",
+            "ANTHROPIC_BASE_URL",
+        ] {
+            assert!(all.contains(needle), "missing `{needle}` in:\n{all}");
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! The one HTTP plumbing every provider uses: sending a JSON request with a timeout,
+//! classifying failures, reading a JSON body, and turning a streaming body into
+//! [`StreamEvent`](crate::types::StreamEvent)s with stall detection. Provider modules only
+//! describe their wire format.
+
+pub mod classify;
+pub mod decode;
+pub mod frames;
+pub mod ndjson;
+pub mod retry_after;
+pub mod sse;
+pub mod timeouts;
+
+pub use classify::ErrorHints;
+pub use decode::{Step, StreamDecoder, StreamState};
+pub use frames::{Frame, Framing};
+pub use timeouts::StreamLimits;
+
+use crate::error::UpstreamError;
+use crate::types::StreamEvent;
+use conea_core::Clock;
+use futures::stream::{BoxStream, StreamExt};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Connecting must succeed within this, whatever the per-target timeout.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A request as a provider's wire format describes it.
+#[derive(Debug, Clone)]
+pub struct WireRequest {
+    pub url: String,
+    /// Extra headers (credentials, versions). Values may be secrets: never log them.
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Value,
+}
+
+/// A stream of events, ready for the router.
+pub type EventStream = BoxStream<'static, StreamEvent>;
+
+/// The shared HTTP client (one connection pool for all providers) and the clock used for
+/// `Retry-After` dates.
+#[derive(Clone)]
+pub struct HttpClient {
+    client: reqwest::Client,
+    clock: Arc<dyn Clock>,
+}
+
+impl HttpClient {
+    pub fn new(clock: Arc<dyn Clock>) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .user_agent(concat!("conea/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self { client, clock })
+    }
+
+    /// Sends the request and returns the response if its status is 2xx; any other status
+    /// or a transport failure becomes a classified [`UpstreamError`]. `timeout` bounds the
+    /// whole exchange (headers and body) when set; streaming callers bound only the wait
+    /// for headers and then use [`HttpClient::event_stream`]'s limits.
+    pub async fn send(
+        &self,
+        provider: &str,
+        req: WireRequest,
+        timeout: Option<Duration>,
+        hints: &dyn ErrorHints,
+    ) -> Result<reqwest::Response, UpstreamError> {
+        let mut builder = self.client.post(&req.url).json(&req.body);
+        for (name, value) in &req.headers {
+            builder = builder.header(*name, value);
+        }
+        if let Some(t) = timeout {
+            builder = builder.timeout(t);
+        }
+        let response = builder
+            .send()
+            .await
+            .map_err(|e| classify::classify_transport(provider, &e))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let retry_after = retry_after::from_headers(response.headers(), self.clock.now_ms());
+        let body = response.bytes().await.unwrap_or_default();
+        Err(classify::classify_status(
+            provider,
+            status.as_u16(),
+            &body,
+            retry_after,
+            hints,
+        ))
+    }
+
+    /// Sends a streaming request: the wait for the response headers is bounded by
+    /// `timeout`; the body is then bounded by the stream limits.
+    pub async fn send_stream(
+        &self,
+        provider: &str,
+        req: WireRequest,
+        timeout: Duration,
+        hints: &dyn ErrorHints,
+    ) -> Result<reqwest::Response, UpstreamError> {
+        match tokio::time::timeout(timeout, self.send(provider, req, None, hints)).await {
+            Ok(result) => result,
+            Err(_) => Err(UpstreamError::timeout(
+                provider,
+                format!("no response within {} ms", timeout.as_millis()),
+            )),
+        }
+    }
+
+    /// Reads a whole JSON body (of a 2xx response).
+    pub async fn read_json(
+        &self,
+        provider: &str,
+        response: reqwest::Response,
+    ) -> Result<Value, UpstreamError> {
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| classify::classify_transport(provider, &e))?;
+        serde_json::from_slice(&bytes).map_err(|e| UpstreamError::malformed(provider, e))
+    }
+
+    /// The events of a streaming response: framed, decoded, with idle and total limits.
+    /// Dropping the returned stream drops the response, which closes the connection.
+    pub fn event_stream(
+        &self,
+        provider: &str,
+        response: reqwest::Response,
+        framing: Framing,
+        decoder: Box<dyn StreamDecoder>,
+        limits: StreamLimits,
+    ) -> EventStream {
+        let name = provider.to_owned();
+        let bytes = response
+            .bytes_stream()
+            .map(move |r| r.map_err(|e| classify::classify_transport(&name, &e)));
+        let limited = timeouts::with_limits(bytes, provider, limits);
+        decode::events(provider, limited, framing, decoder).boxed()
+    }
+}

@@ -1,0 +1,33 @@
+//! Conea's AI gateway: clients for OpenAI, Anthropic, Cohere, Gemini and Ollama over one
+//! HTTP plumbing, and the router in front of them (aliases, fallback, retries with backoff,
+//! circuit breakers, streaming with stall detection).
+//!
+//! Layers, each knowing only the one below:
+//! - [`types`]: the provider-neutral request, response and stream events;
+//! - [`http`]: sending, timeouts, failure classification, `Retry-After`, SSE and NDJSON
+//!   framing, stall detection — shared by every provider;
+//! - [`providers`]: one module per wire format, behind the [`Provider`] trait;
+//! - [`breaker`], [`backoff`]: provider health on the injected clock; retry waits through
+//!   an injected [`Sleeper`];
+//! - [`config`], [`router`]: what to call, in which order, and what to answer.
+//!
+//! The HTTP edge builds one [`Router`] from [`AiConfig::load`] and maps [`GatewayError`]
+//! with its `code()`, `class()` and `details()` (or `into_core()`).
+
+pub mod backoff;
+pub mod breaker;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod providers;
+pub mod router;
+pub mod types;
+
+pub use backoff::{FakeClockSleeper, RetryPolicy, Sleeper, TokioSleeper};
+pub use breaker::{BreakerSettings, HealthStatus};
+pub use config::{AiConfig, Target};
+pub use error::{ContextInfo, ErrorClass, ErrorKind, GatewayError, UpstreamError};
+pub use http::EventStream;
+pub use providers::{CallOptions, Provider, ProviderKind};
+pub use router::{Attempt, ModelList, Outcome, RoutedStream, Router, UsageSink};
+pub use types::{ChatRequest, ChatResponse, FinishReason, Message, Role, StreamEvent, Usage};

@@ -1,0 +1,185 @@
+//! Cohere Chat v2: `POST {base}/v2/chat`, `Authorization: Bearer`. The answer is
+//! `message.content[].text` with an upper-case `finish_reason` and `usage.tokens` /
+//! `usage.billed_units`. Streaming is SSE of typed events: `message-start`,
+//! `content-start`, `content-delta`, `content-end`, `message-end` (finish reason and usage).
+//! Errors are `{"message": …}`; a context overflow is a 400 "too many tokens: total number
+//! of tokens in the prompt cannot exceed N - received M".
+
+use super::util::{frame_json, u64_at};
+use super::{Endpoint, Wire};
+use crate::error::{ContextInfo, ErrorKind, UpstreamError};
+use crate::http::classify::number_after;
+use crate::http::{ErrorHints, Frame, Framing, Step, StreamDecoder, StreamState, WireRequest};
+use crate::types::{ChatRequest, ChatResponse, FinishReason, Role, Usage};
+use serde_json::{json, Value};
+
+pub const DEFAULT_BASE_URL: &str = "https://api.cohere.com";
+
+pub struct Cohere;
+
+fn role(r: Role) -> &'static str {
+    match r {
+        Role::System => "system",
+        Role::User => "user",
+        Role::Assistant => "assistant",
+    }
+}
+
+fn finish_reason(s: &str) -> FinishReason {
+    match s.to_ascii_uppercase().as_str() {
+        "COMPLETE" | "STOP_SEQUENCE" => FinishReason::Stop,
+        "MAX_TOKENS" => FinishReason::Length,
+        "TOOL_CALL" => FinishReason::ToolCalls,
+        _ => FinishReason::Other,
+    }
+}
+
+/// `usage.tokens` (what the model read and wrote), else `usage.billed_units`.
+fn usage(usage: &Value) -> (Option<u64>, Option<u64>) {
+    let pick = |field: &str| {
+        u64_at(usage, &format!("/tokens/{field}"))
+            .or_else(|| u64_at(usage, &format!("/billed_units/{field}")))
+    };
+    (pick("input_tokens"), pick("output_tokens"))
+}
+
+/// `finish_reason: ERROR` is a failure, not an answer.
+fn generation_error(reason: Option<&str>, error: Option<&str>) -> Option<UpstreamError> {
+    (reason.map(str::to_ascii_uppercase).as_deref() == Some("ERROR")).then(|| {
+        UpstreamError::new(
+            Cohere::NAME,
+            ErrorKind::Server,
+            error.unwrap_or("generation failed (finish_reason ERROR)"),
+        )
+    })
+}
+
+impl Wire for Cohere {
+    const NAME: &'static str = "cohere";
+    const FRAMING: Framing = Framing::Sse;
+
+    fn request(&self, ep: &Endpoint, model: &str, req: &ChatRequest, stream: bool) -> WireRequest {
+        let messages: Vec<Value> = req
+            .messages
+            .iter()
+            .map(|m| json!({ "role": role(m.role), "content": m.content }))
+            .collect();
+        let mut body = json!({ "model": model, "messages": messages, "stream": stream });
+        if let Some(n) = req.max_tokens {
+            body["max_tokens"] = json!(n);
+        }
+        if let Some(t) = req.temperature {
+            body["temperature"] = json!(t);
+        }
+        WireRequest {
+            url: format!("{}/v2/chat", ep.base_url),
+            headers: vec![("authorization", format!("Bearer {}", ep.key()))],
+            body,
+        }
+    }
+
+    fn parse_response(&self, model: &str, body: &Value) -> Result<ChatResponse, UpstreamError> {
+        let reason = body["finish_reason"].as_str();
+        if let Some(e) = generation_error(reason, body["error"].as_str()) {
+            return Err(e);
+        }
+        let content = body
+            .pointer("/message/content")
+            .and_then(Value::as_array)
+            .ok_or_else(|| UpstreamError::malformed(Self::NAME, "no `message.content`"))?
+            .iter()
+            .filter_map(|b| b["text"].as_str())
+            .collect::<String>();
+        let (input, output) = usage(&body["usage"]);
+        Ok(ChatResponse {
+            id: body["id"].as_str().unwrap_or_default().to_owned(),
+            provider: Self::NAME.into(),
+            model: model.to_owned(),
+            content,
+            finish_reason: finish_reason(reason.unwrap_or("COMPLETE")),
+            usage: Usage {
+                input_tokens: input.unwrap_or(0),
+                output_tokens: output.unwrap_or(0),
+            },
+        })
+    }
+
+    fn decoder(&self) -> Box<dyn StreamDecoder> {
+        Box::new(Decoder)
+    }
+}
+
+impl ErrorHints for Cohere {
+    fn context_length(
+        &self,
+        status: u16,
+        message: &str,
+        _body: Option<&Value>,
+    ) -> Option<ContextInfo> {
+        let m = message.to_ascii_lowercase();
+        let is_context = matches!(status, 400 | 422)
+            && m.contains("too many tokens")
+            && !m.contains("max tokens must be");
+        is_context.then(|| ContextInfo {
+            limit: number_after(&m, "cannot exceed ").or_else(|| number_after(&m, "limit of ")),
+            requested: number_after(&m, "received "),
+        })
+    }
+}
+
+struct Decoder;
+
+impl StreamDecoder for Decoder {
+    fn frame(&mut self, frame: &Frame, st: &mut StreamState) -> Result<Step, UpstreamError> {
+        let event = frame_json(Cohere::NAME, frame.data())?;
+        let kind = event["type"].as_str().or(frame.event()).unwrap_or_default();
+        match kind {
+            "content-delta" => st.delta(
+                event
+                    .pointer("/delta/message/content/text")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default(),
+            ),
+            "message-end" => {
+                let delta = &event["delta"];
+                let reason = delta["finish_reason"].as_str();
+                if let Some(e) = generation_error(reason, delta["error"].as_str()) {
+                    return Err(e);
+                }
+                let (input, output) = usage(&delta["usage"]);
+                st.usage(input, output);
+                st.finish(finish_reason(reason.unwrap_or("COMPLETE")));
+                return Ok(Step::Done);
+            }
+            _ => {} // message-start, content-start, content-end, tool and citation events
+        }
+        Ok(Step::Continue)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn too_many_tokens_numbers() {
+        let c = Cohere
+            .context_length(400, "too many tokens: total number of tokens in the prompt cannot exceed 4081 - received 4292. Try using a shorter prompt, or enabling prompt truncating.", None)
+            .unwrap();
+        assert_eq!((c.limit, c.requested), (Some(4081), Some(4292)));
+    }
+
+    #[test]
+    fn max_tokens_above_output_limit_is_not_a_context_error() {
+        assert!(Cohere
+            .context_length(400, "too many tokens: max tokens must be less than or equal to 4096, the maximum output for this model - received 8192.", None)
+            .is_none());
+    }
+
+    #[test]
+    fn error_finish_reason_is_a_failure() {
+        let body = json!({"id": "x", "finish_reason": "ERROR", "message": {"role": "assistant", "content": []}});
+        let e = Cohere.parse_response("m", &body).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Server);
+    }
+}

@@ -1,0 +1,268 @@
+//! Google Gemini: `POST {base}/v1beta/models/{model}:generateContent`, and
+//! `:streamGenerateContent?alt=sse` for streaming, with the key in `x-goog-api-key`.
+//! Roles are `user`/`model`, the system prompt is `systemInstruction`, limits go in
+//! `generationConfig`. Each streamed SSE event is a whole `GenerateContentResponse`; the
+//! stream has no end marker: it is complete when a candidate carried a `finishReason`.
+//! Errors are `{"error": {"code", "message", "status"}}` (429 `RESOURCE_EXHAUSTED` may carry
+//! a `RetryInfo.retryDelay`); a context overflow is a 400 `INVALID_ARGUMENT` "The input
+//! token count (M) exceeds the maximum number of tokens allowed (N)."
+
+use super::util::{frame_json, u64_at};
+use super::{Endpoint, Wire};
+use crate::error::{ContextInfo, ErrorKind, UpstreamError};
+use crate::http::classify::{error_message, number_after};
+use crate::http::{ErrorHints, Frame, Framing, Step, StreamDecoder, StreamState, WireRequest};
+use crate::types::{ChatRequest, ChatResponse, FinishReason, Role, Usage};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+pub const DEFAULT_BASE_URL: &str = "https://generativelanguage.googleapis.com";
+
+pub struct Gemini;
+
+fn finish_reason(s: &str) -> FinishReason {
+    match s {
+        "STOP" => FinishReason::Stop,
+        "MAX_TOKENS" => FinishReason::Length,
+        "SAFETY" | "RECITATION" | "BLOCKLIST" | "PROHIBITED_CONTENT" | "SPII" | "IMAGE_SAFETY" => {
+            FinishReason::ContentFilter
+        }
+        "MALFORMED_FUNCTION_CALL" | "UNEXPECTED_TOOL_CALL" => FinishReason::ToolCalls,
+        _ => FinishReason::Other,
+    }
+}
+
+/// The text of the first candidate.
+fn candidate_text(body: &Value) -> String {
+    body.pointer("/candidates/0/content/parts")
+        .and_then(Value::as_array)
+        .map(|parts| {
+            parts
+                .iter()
+                .filter(|p| p["thought"] != true)
+                .filter_map(|p| p["text"].as_str())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The finish reason of the first candidate, or `SAFETY`-like when the prompt was blocked.
+fn candidate_finish(body: &Value) -> Option<FinishReason> {
+    if let Some(r) = body
+        .pointer("/candidates/0/finishReason")
+        .and_then(Value::as_str)
+    {
+        return Some(finish_reason(r));
+    }
+    body.pointer("/promptFeedback/blockReason")
+        .is_some()
+        .then_some(FinishReason::ContentFilter)
+}
+
+fn usage(body: &Value) -> (Option<u64>, Option<u64>) {
+    (
+        u64_at(body, "/usageMetadata/promptTokenCount"),
+        u64_at(body, "/usageMetadata/candidatesTokenCount"),
+    )
+}
+
+/// The kind of a Google RPC status inside a 200 stream.
+fn status_kind(status: &str) -> ErrorKind {
+    match status {
+        "RESOURCE_EXHAUSTED" => ErrorKind::RateLimited,
+        "UNAVAILABLE" => ErrorKind::Overloaded,
+        "DEADLINE_EXCEEDED" => ErrorKind::Timeout,
+        "INVALID_ARGUMENT" | "FAILED_PRECONDITION" => ErrorKind::InvalidRequest,
+        "UNAUTHENTICATED" | "PERMISSION_DENIED" => ErrorKind::Auth,
+        "NOT_FOUND" => ErrorKind::NotFound,
+        _ => ErrorKind::Server,
+    }
+}
+
+impl Wire for Gemini {
+    const NAME: &'static str = "gemini";
+    const FRAMING: Framing = Framing::Sse;
+
+    fn request(&self, ep: &Endpoint, model: &str, req: &ChatRequest, stream: bool) -> WireRequest {
+        let contents: Vec<Value> = req
+            .turns()
+            .map(|m| {
+                let role = if m.role == Role::Assistant {
+                    "model"
+                } else {
+                    "user"
+                };
+                json!({ "role": role, "parts": [{ "text": m.content }] })
+            })
+            .collect();
+        let mut body = json!({ "contents": contents });
+        if let Some(system) = req.system_prompt() {
+            body["systemInstruction"] = json!({ "parts": [{ "text": system }] });
+        }
+        let mut config = serde_json::Map::new();
+        if let Some(n) = req.max_tokens {
+            config.insert("maxOutputTokens".into(), json!(n));
+        }
+        if let Some(t) = req.temperature {
+            config.insert("temperature".into(), json!(t));
+        }
+        if !config.is_empty() {
+            body["generationConfig"] = Value::Object(config);
+        }
+        let model = model.strip_prefix("models/").unwrap_or(model);
+        let method = if stream {
+            "streamGenerateContent?alt=sse"
+        } else {
+            "generateContent"
+        };
+        WireRequest {
+            url: format!("{}/v1beta/models/{model}:{method}", ep.base_url),
+            headers: vec![("x-goog-api-key", ep.key().to_owned())],
+            body,
+        }
+    }
+
+    fn parse_response(&self, model: &str, body: &Value) -> Result<ChatResponse, UpstreamError> {
+        if body.get("candidates").is_none() && body.get("promptFeedback").is_none() {
+            return Err(UpstreamError::malformed(Self::NAME, "no `candidates`"));
+        }
+        let (input, output) = usage(body);
+        Ok(ChatResponse {
+            id: body["responseId"].as_str().unwrap_or_default().to_owned(),
+            provider: Self::NAME.into(),
+            model: body["modelVersion"].as_str().unwrap_or(model).to_owned(),
+            content: candidate_text(body),
+            finish_reason: candidate_finish(body).unwrap_or(FinishReason::Stop),
+            usage: Usage {
+                input_tokens: input.unwrap_or(0),
+                output_tokens: output.unwrap_or(0),
+            },
+        })
+    }
+
+    fn decoder(&self) -> Box<dyn StreamDecoder> {
+        Box::new(Decoder { finished: false })
+    }
+}
+
+impl ErrorHints for Gemini {
+    fn context_length(
+        &self,
+        status: u16,
+        message: &str,
+        _body: Option<&Value>,
+    ) -> Option<ContextInfo> {
+        (status == 400 && message.contains("exceeds the maximum number of tokens")).then(|| {
+            ContextInfo {
+                requested: number_after(message, "input token count"),
+                limit: number_after(message, "tokens allowed"),
+            }
+        })
+    }
+
+    fn retry_delay(&self, body: &Value) -> Option<Duration> {
+        let body = body.as_array().and_then(|a| a.first()).unwrap_or(body);
+        body.pointer("/error/details")?
+            .as_array()?
+            .iter()
+            .filter(|d| {
+                d["@type"]
+                    .as_str()
+                    .is_some_and(|t| t.ends_with("google.rpc.RetryInfo"))
+            })
+            .find_map(|d| d["retryDelay"].as_str())
+            .and_then(|s| s.trim_end_matches('s').parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(|s| Duration::from_secs_f64(s.min(86_400.0)))
+    }
+}
+
+struct Decoder {
+    finished: bool,
+}
+
+impl StreamDecoder for Decoder {
+    fn frame(&mut self, frame: &Frame, st: &mut StreamState) -> Result<Step, UpstreamError> {
+        let chunk = frame_json(Gemini::NAME, frame.data())?;
+        let chunk = chunk
+            .as_array()
+            .and_then(|a| a.first())
+            .unwrap_or(&chunk)
+            .clone();
+        if chunk.get("error").is_some() {
+            let status = chunk
+                .pointer("/error/status")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let message = error_message(&chunk).unwrap_or_else(|| status.to_owned());
+            return Err(UpstreamError::new(
+                Gemini::NAME,
+                status_kind(status),
+                message,
+            ));
+        }
+        st.delta(&candidate_text(&chunk));
+        let (input, output) = usage(&chunk);
+        st.usage(input, output);
+        if let Some(reason) = candidate_finish(&chunk) {
+            st.finish(reason);
+            self.finished = true;
+        }
+        Ok(Step::Continue)
+    }
+
+    fn end(&mut self, _st: &mut StreamState) -> Result<Step, UpstreamError> {
+        Ok(if self.finished {
+            Step::Done
+        } else {
+            Step::Continue
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_token_count_numbers() {
+        let c = Gemini
+            .context_length(400, "The input token count (3475108) exceeds the maximum number of tokens allowed (1048576).", None)
+            .unwrap();
+        assert_eq!((c.requested, c.limit), (Some(3475108), Some(1048576)));
+    }
+
+    #[test]
+    fn retry_info_in_the_body() {
+        let body = json!({"error": {"code": 429, "message": "quota", "status": "RESOURCE_EXHAUSTED", "details": [
+            {"@type": "type.googleapis.com/google.rpc.QuotaFailure"},
+            {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "37s"}
+        ]}});
+        assert_eq!(Gemini.retry_delay(&body), Some(Duration::from_secs(37)));
+    }
+
+    #[test]
+    fn url_roles_and_system_instruction() {
+        let req = ChatRequest::new(
+            "x",
+            vec![
+                crate::types::Message::system("sys"),
+                crate::types::Message::user("hi"),
+                crate::types::Message::new(Role::Assistant, "yo"),
+            ],
+        );
+        let w = Gemini.request(
+            &Endpoint::new("http://h", Some("k".into())),
+            "models/gemini-2.0-flash",
+            &req,
+            true,
+        );
+        assert_eq!(
+            w.url,
+            "http://h/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse"
+        );
+        assert_eq!(w.body["systemInstruction"]["parts"][0]["text"], "sys");
+        assert_eq!(w.body["contents"][1]["role"], "model");
+        assert!(w.body.get("generationConfig").is_none());
+    }
+}

@@ -1,0 +1,186 @@
+//! Ollama: `POST {base}/api/chat` (default `http://127.0.0.1:11434`), no key (a key, if
+//! configured for a proxy in front, is sent as a bearer token). Streaming is NDJSON: one
+//! object per line with `message.content`, the last with `done: true`, `done_reason` and the
+//! counts `prompt_eval_count` / `eval_count`. Errors are `{"error": "…"}`, also as a line
+//! inside a 200 stream.
+
+use super::util::{frame_json, u64_at};
+use super::{Endpoint, Wire};
+use crate::error::{ContextInfo, ErrorKind, UpstreamError};
+use crate::http::classify::{error_message, number_after};
+use crate::http::{ErrorHints, Frame, Framing, Step, StreamDecoder, StreamState, WireRequest};
+use crate::types::{ChatRequest, ChatResponse, FinishReason, Role, Usage};
+use serde_json::{json, Value};
+
+pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:11434";
+
+pub struct Ollama;
+
+fn role(r: Role) -> &'static str {
+    match r {
+        Role::System => "system",
+        Role::User => "user",
+        Role::Assistant => "assistant",
+    }
+}
+
+fn finish_reason(s: &str) -> FinishReason {
+    match s {
+        "stop" => FinishReason::Stop,
+        "length" => FinishReason::Length,
+        _ => FinishReason::Other,
+    }
+}
+
+fn counts(v: &Value) -> (Option<u64>, Option<u64>) {
+    (u64_at(v, "/prompt_eval_count"), u64_at(v, "/eval_count"))
+}
+
+impl Wire for Ollama {
+    const NAME: &'static str = "ollama";
+    const FRAMING: Framing = Framing::Ndjson;
+
+    fn request(&self, ep: &Endpoint, model: &str, req: &ChatRequest, stream: bool) -> WireRequest {
+        let messages: Vec<Value> = req
+            .messages
+            .iter()
+            .map(|m| json!({ "role": role(m.role), "content": m.content }))
+            .collect();
+        let mut body = json!({ "model": model, "messages": messages, "stream": stream });
+        let mut options = serde_json::Map::new();
+        if let Some(n) = req.max_tokens {
+            options.insert("num_predict".into(), json!(n));
+        }
+        if let Some(t) = req.temperature {
+            options.insert("temperature".into(), json!(t));
+        }
+        if !options.is_empty() {
+            body["options"] = Value::Object(options);
+        }
+        let headers = match &ep.api_key {
+            Some(k) if !k.is_empty() => vec![("authorization", format!("Bearer {k}"))],
+            _ => vec![],
+        };
+        WireRequest {
+            url: format!("{}/api/chat", ep.base_url),
+            headers,
+            body,
+        }
+    }
+
+    fn parse_response(&self, model: &str, body: &Value) -> Result<ChatResponse, UpstreamError> {
+        let content = body
+            .pointer("/message/content")
+            .and_then(Value::as_str)
+            .ok_or_else(|| UpstreamError::malformed(Self::NAME, "no `message.content`"))?;
+        let (input, output) = counts(body);
+        Ok(ChatResponse {
+            id: format!("ollama-{}", body["created_at"].as_str().unwrap_or_default()),
+            provider: Self::NAME.into(),
+            model: body["model"].as_str().unwrap_or(model).to_owned(),
+            content: content.to_owned(),
+            finish_reason: finish_reason(body["done_reason"].as_str().unwrap_or("stop")),
+            usage: Usage {
+                input_tokens: input.unwrap_or(0),
+                output_tokens: output.unwrap_or(0),
+            },
+        })
+    }
+
+    fn decoder(&self) -> Box<dyn StreamDecoder> {
+        Box::new(Decoder)
+    }
+}
+
+impl ErrorHints for Ollama {
+    fn context_length(
+        &self,
+        _status: u16,
+        message: &str,
+        _body: Option<&Value>,
+    ) -> Option<ContextInfo> {
+        let m = message.to_ascii_lowercase();
+        let mentions_context = m.contains("context length")
+            || m.contains("context window")
+            || m.contains("context size");
+        let overflow = m.contains("exceed") || m.contains("too long") || m.contains("too large");
+        (mentions_context && overflow).then(|| ContextInfo {
+            limit: number_after(&m, "context length (")
+                .or_else(|| number_after(&m, "context length of ")),
+            requested: number_after(&m, "input length (")
+                .or_else(|| number_after(&m, "prompt length (")),
+        })
+    }
+}
+
+struct Decoder;
+
+impl StreamDecoder for Decoder {
+    fn frame(&mut self, frame: &Frame, st: &mut StreamState) -> Result<Step, UpstreamError> {
+        let line = frame_json(Ollama::NAME, frame.data())?;
+        if line.get("error").is_some() {
+            let message = error_message(&line).unwrap_or_else(|| "stream error".into());
+            let mut err = UpstreamError::new(Ollama::NAME, ErrorKind::Server, message);
+            if let Some(c) = Ollama.context_length(500, &err.message, Some(&line)) {
+                err.kind = ErrorKind::ContextLength;
+                err.context = Some(c);
+            }
+            return Err(err);
+        }
+        st.delta(
+            line.pointer("/message/content")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
+        );
+        if line["done"] == true {
+            let (input, output) = counts(&line);
+            st.usage(input, output);
+            st.finish(finish_reason(
+                line["done_reason"].as_str().unwrap_or("stop"),
+            ));
+            return Ok(Step::Done);
+        }
+        Ok(Step::Continue)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn context_messages_are_recognised() {
+        assert!(Ollama
+            .context_length(400, "the input length exceeds the context length", None)
+            .is_some());
+        let c = Ollama
+            .context_length(
+                500,
+                "input length (9000) exceeds context length (8192)",
+                None,
+            )
+            .unwrap();
+        assert_eq!((c.requested, c.limit), (Some(9000), Some(8192)));
+        assert!(Ollama
+            .context_length(
+                404,
+                "model \"llama3\" not found, try pulling it first",
+                None
+            )
+            .is_none());
+    }
+
+    #[test]
+    fn no_key_means_no_auth_header() {
+        let req = ChatRequest::new("x", vec![crate::types::Message::user("hi")]);
+        let w = Ollama.request(
+            &Endpoint::new(DEFAULT_BASE_URL, None),
+            "llama3.2",
+            &req,
+            false,
+        );
+        assert!(w.headers.is_empty());
+        assert_eq!(w.url, "http://127.0.0.1:11434/api/chat");
+        assert_eq!(w.body["stream"], false);
+    }
+}

@@ -1,0 +1,195 @@
+//! OpenAI Chat Completions: `POST {base}/chat/completions` (the base includes `/v1`, as in
+//! OpenAI's SDKs' `OPENAI_BASE_URL`), `Authorization: Bearer`. Streaming is SSE of
+//! `chat.completion.chunk` objects ending with `data: [DONE]`; with
+//! `stream_options.include_usage` a last chunk with empty `choices` carries the usage.
+//! A context overflow is a 400 with `code: context_length_exceeded` and "This model's
+//! maximum context length is N tokens. However, you requested M tokens …".
+
+use super::util::{frame_json, str_at, u64_at};
+use super::{Endpoint, Wire};
+use crate::error::{ContextInfo, ErrorKind, UpstreamError};
+use crate::http::classify::{error_message, number_after};
+use crate::http::{ErrorHints, Frame, Framing, Step, StreamDecoder, StreamState, WireRequest};
+use crate::types::{ChatRequest, ChatResponse, FinishReason, Role, Usage};
+use serde_json::{json, Value};
+
+pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
+
+pub struct OpenAi;
+
+fn role(r: Role) -> &'static str {
+    match r {
+        Role::System => "system",
+        Role::User => "user",
+        Role::Assistant => "assistant",
+    }
+}
+
+fn finish_reason(s: &str) -> FinishReason {
+    match s {
+        "stop" => FinishReason::Stop,
+        "length" => FinishReason::Length,
+        "content_filter" => FinishReason::ContentFilter,
+        "tool_calls" | "function_call" => FinishReason::ToolCalls,
+        _ => FinishReason::Other,
+    }
+}
+
+impl Wire for OpenAi {
+    const NAME: &'static str = "openai";
+    const FRAMING: Framing = Framing::Sse;
+
+    fn request(&self, ep: &Endpoint, model: &str, req: &ChatRequest, stream: bool) -> WireRequest {
+        let messages: Vec<Value> = req
+            .messages
+            .iter()
+            .map(|m| json!({ "role": role(m.role), "content": m.content }))
+            .collect();
+        let mut body = json!({ "model": model, "messages": messages, "stream": stream });
+        if let Some(n) = req.max_tokens {
+            body["max_completion_tokens"] = json!(n);
+        }
+        if let Some(t) = req.temperature {
+            body["temperature"] = json!(t);
+        }
+        if stream {
+            body["stream_options"] = json!({ "include_usage": true });
+        }
+        WireRequest {
+            url: format!("{}/chat/completions", ep.base_url),
+            headers: vec![("authorization", format!("Bearer {}", ep.key()))],
+            body,
+        }
+    }
+
+    fn parse_response(&self, model: &str, body: &Value) -> Result<ChatResponse, UpstreamError> {
+        let choice = body
+            .pointer("/choices/0")
+            .ok_or_else(|| UpstreamError::malformed(Self::NAME, "no `choices`"))?;
+        Ok(ChatResponse {
+            id: str_at(Self::NAME, body, "/id")?.to_owned(),
+            provider: Self::NAME.into(),
+            model: body["model"].as_str().unwrap_or(model).to_owned(),
+            content: choice["message"]["content"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            finish_reason: finish_reason(choice["finish_reason"].as_str().unwrap_or("stop")),
+            usage: Usage {
+                input_tokens: u64_at(body, "/usage/prompt_tokens").unwrap_or(0),
+                output_tokens: u64_at(body, "/usage/completion_tokens").unwrap_or(0),
+            },
+        })
+    }
+
+    fn decoder(&self) -> Box<dyn StreamDecoder> {
+        Box::new(Decoder)
+    }
+}
+
+impl ErrorHints for OpenAi {
+    fn context_length(
+        &self,
+        status: u16,
+        message: &str,
+        body: Option<&Value>,
+    ) -> Option<ContextInfo> {
+        let code = body
+            .and_then(|b| b.pointer("/error/code"))
+            .and_then(Value::as_str);
+        let matches = code == Some("context_length_exceeded")
+            || message.contains("maximum context length")
+            || message.contains("exceeds the context window");
+        if status != 400 || !matches {
+            return None;
+        }
+        Some(ContextInfo {
+            limit: number_after(message, "maximum context length is "),
+            requested: number_after(message, "you requested ")
+                .or_else(|| number_after(message, "resulted in ")),
+        })
+    }
+}
+
+struct Decoder;
+
+impl StreamDecoder for Decoder {
+    fn frame(&mut self, frame: &Frame, st: &mut StreamState) -> Result<Step, UpstreamError> {
+        let data = frame.data();
+        if data.trim() == "[DONE]" {
+            return Ok(Step::Done);
+        }
+        let chunk = frame_json(OpenAi::NAME, data)?;
+        if chunk.get("error").is_some() {
+            let message = error_message(&chunk).unwrap_or_else(|| "stream error".into());
+            let kind = match chunk.pointer("/error/type").and_then(Value::as_str) {
+                Some("rate_limit_exceeded" | "rate_limit_error") => ErrorKind::RateLimited,
+                Some("invalid_request_error") => ErrorKind::InvalidRequest,
+                _ => ErrorKind::Server,
+            };
+            return Err(UpstreamError::new(OpenAi::NAME, kind, message));
+        }
+        if let Some(choice) = chunk.pointer("/choices/0") {
+            if let Some(text) = choice.pointer("/delta/content").and_then(Value::as_str) {
+                st.delta(text);
+            }
+            if let Some(r) = choice["finish_reason"].as_str() {
+                st.finish(finish_reason(r));
+            }
+        }
+        if chunk["usage"].is_object() {
+            st.usage(
+                u64_at(&chunk, "/usage/prompt_tokens"),
+                u64_at(&chunk, "/usage/completion_tokens"),
+            );
+        }
+        Ok(Step::Continue)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn context_message_numbers_are_read() {
+        let body = json!({"error": {"message": "This model's maximum context length is 4097 tokens. However, you requested 4120 tokens (3120 in the messages, 1000 in the completion). Please reduce the length of the messages or completion.", "type": "invalid_request_error", "param": "messages", "code": "context_length_exceeded"}});
+        let msg = error_message(&body).unwrap();
+        let c = OpenAi.context_length(400, &msg, Some(&body)).unwrap();
+        assert_eq!((c.limit, c.requested), (Some(4097), Some(4120)));
+
+        let msg = "This model's maximum context length is 8192 tokens. However, your messages resulted in 8227 tokens. Please reduce the length of the messages.";
+        let c = OpenAi.context_length(400, msg, None).unwrap();
+        assert_eq!((c.limit, c.requested), (Some(8192), Some(8227)));
+    }
+
+    #[test]
+    fn other_400s_are_not_context_errors() {
+        assert!(OpenAi
+            .context_length(400, "Invalid value for 'temperature'", None)
+            .is_none());
+    }
+
+    #[test]
+    fn request_body_and_headers() {
+        let mut req = ChatRequest::new(
+            "x",
+            vec![
+                crate::types::Message::system("be brief"),
+                crate::types::Message::user("hi"),
+            ],
+        );
+        req.max_tokens = Some(5);
+        let w = OpenAi.request(
+            &Endpoint::new("http://h/v1/", Some("sk-1".into())),
+            "gpt-4o-mini",
+            &req,
+            true,
+        );
+        assert_eq!(w.url, "http://h/v1/chat/completions");
+        assert_eq!(w.headers, vec![("authorization", "Bearer sk-1".to_owned())]);
+        assert_eq!(w.body["messages"][0]["role"], "system");
+        assert_eq!(w.body["max_completion_tokens"], 5);
+        assert_eq!(w.body["stream_options"]["include_usage"], true);
+    }
+}

@@ -1,0 +1,153 @@
+//! The router: resolves a model name (an alias, or `provider/model`) to ordered targets,
+//! calls them through the fallback loop, and reports provider health.
+
+mod attempt;
+mod fallback;
+mod models;
+mod stream;
+
+pub use attempt::{Attempt, Outcome};
+pub use models::{AliasEntry, ModelList, ProviderEntry, TargetEntry};
+pub use stream::RoutedStream;
+
+use crate::backoff::{Sleeper, TokioSleeper};
+use crate::breaker::Breaker;
+use crate::config::{AiConfig, Target};
+use crate::error::GatewayError;
+use crate::http::{HttpClient, StreamLimits};
+use crate::providers::{CallOptions, Provider};
+use crate::types::{ChatRequest, ChatResponse, Usage};
+use conea_core::Clock;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Told about the usage of every successful call, exactly once (metering, billing).
+pub trait UsageSink: Send + Sync {
+    fn record(&self, provider: &str, model: &str, usage: Usage);
+}
+
+/// Records nothing.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoUsageSink;
+
+impl UsageSink for NoUsageSink {
+    fn record(&self, _: &str, _: &str, _: Usage) {}
+}
+
+pub struct Router {
+    config: AiConfig,
+    providers: BTreeMap<String, Arc<dyn Provider>>,
+    breakers: BTreeMap<String, Arc<Breaker>>,
+    clock: Arc<dyn Clock>,
+    sleeper: Arc<dyn Sleeper>,
+    usage: Arc<dyn UsageSink>,
+}
+
+impl Router {
+    /// A router over HTTP clients for every configured provider (one shared connection
+    /// pool), waiting with tokio and reporting usage nowhere.
+    pub fn new(config: AiConfig, clock: Arc<dyn Clock>) -> Result<Self, reqwest::Error> {
+        let http = HttpClient::new(Arc::clone(&clock))?;
+        let mut router = Self {
+            providers: BTreeMap::new(),
+            breakers: BTreeMap::new(),
+            clock,
+            sleeper: Arc::new(TokioSleeper),
+            usage: Arc::new(NoUsageSink),
+            config,
+        };
+        let endpoints: Vec<_> = router
+            .config
+            .providers
+            .iter()
+            .map(|(k, ep)| (*k, ep.clone()))
+            .collect();
+        for (kind, endpoint) in endpoints {
+            router = router.with_provider(kind.build(endpoint, http.clone()));
+        }
+        Ok(router)
+    }
+
+    /// Replaces how the router waits between retries (tests: a fake-clock sleeper).
+    pub fn with_sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
+        self.sleeper = sleeper;
+        self
+    }
+
+    pub fn with_usage_sink(mut self, sink: Arc<dyn UsageSink>) -> Self {
+        self.usage = sink;
+        self
+    }
+
+    /// Adds (or replaces) a provider under its `name()`, with a fresh breaker.
+    pub fn with_provider(mut self, provider: Arc<dyn Provider>) -> Self {
+        let name = provider.name().to_owned();
+        let breaker = Breaker::new(Arc::clone(&self.clock), self.config.breaker);
+        self.breakers.insert(name.clone(), breaker);
+        self.providers.insert(name, provider);
+        self
+    }
+
+    pub fn config(&self) -> &AiConfig {
+        &self.config
+    }
+
+    /// The ordered targets for a model name.
+    pub fn resolve(&self, model: &str) -> Result<Vec<Target>, GatewayError> {
+        if self.providers.is_empty() {
+            return Err(GatewayError::NoProviderConfigured {
+                variables: AiConfig::provider_variables(),
+            });
+        }
+        let targets = match self.config.aliases.get(model) {
+            Some(t) => t.clone(),
+            None => vec![
+                Target::parse(model).map_err(|_| GatewayError::UnknownModel {
+                    model: model.to_owned(),
+                    aliases: self.config.aliases.keys().cloned().collect(),
+                })?,
+            ],
+        };
+        if !targets
+            .iter()
+            .any(|t| self.providers.contains_key(t.provider.name()))
+        {
+            let mut kinds: Vec<_> = targets.iter().map(|t| t.provider).collect();
+            kinds.sort();
+            kinds.dedup();
+            return Err(GatewayError::ProviderNotConfigured {
+                providers: kinds.iter().map(|k| k.name().to_owned()).collect(),
+                variables: kinds.iter().map(|k| k.key_variable()).collect(),
+            });
+        }
+        Ok(targets)
+    }
+
+    fn options(&self, target: &Target) -> CallOptions {
+        CallOptions {
+            timeout: target.timeout.unwrap_or(self.config.timeout),
+            stream: StreamLimits {
+                idle: self.config.stream_idle_timeout,
+                total: self.config.stream_total_timeout,
+            },
+        }
+    }
+
+    /// Answers a chat request with the first target that succeeds. The attempts list every
+    /// call and skip, the successful one last.
+    pub async fn complete(
+        &self,
+        req: &ChatRequest,
+    ) -> Result<(ChatResponse, Vec<Attempt>), GatewayError> {
+        let targets = self.resolve(&req.model)?;
+        let won = self
+            .fallback(targets, |provider, target, opts| async move {
+                provider.complete(&target.model, req, &opts).await
+            })
+            .await?;
+        let response = won.value;
+        self.usage
+            .record(&response.provider, &response.model, response.usage);
+        Ok((response, won.attempts))
+    }
+}

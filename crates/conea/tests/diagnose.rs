@@ -1,0 +1,209 @@
+//! `conea diagnose` and `conea db`: each check in its ok and fail state, exit status, JSON.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use serde_json::Value;
+use support::{runtime, Env};
+
+fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no check {name} in {report}"))
+}
+
+#[test]
+fn healthy_embedded_setup_passes_every_check() {
+    let env = Env::sqlite();
+    env.run(&["migrate"]).success();
+    let out = env.run(&["diagnose", "--json"]);
+    assert_eq!(out.code(), Some(0), "{}", out.stdout);
+    let r: Value = serde_json::from_str(&out.stdout).unwrap();
+    for name in [
+        "config",
+        "database",
+        "database.migrations",
+        "jobs.queue",
+        "redis",
+    ] {
+        assert_eq!(check(&r, name)["status"], "ok", "{name}: {r}");
+    }
+    assert_eq!(r["summary"]["fail"], 0);
+}
+
+#[test]
+fn unreachable_database_and_redis_fail_with_the_address_and_a_fix() {
+    let mut env = Env::sqlite();
+    env.set("DATABASE_URL", "postgres://postgres@127.0.0.1:1/test")
+        .set("JWT_SECRET", support::JWT_SECRET)
+        .set("CONEA_SECRET_KEY", support::SECRET_KEY)
+        .set("REDIS_URL", "redis://127.0.0.1:1")
+        .set("CONEA_DB_CONNECT_TIMEOUT", "1s");
+    let out = env.run(&["diagnose", "--json"]);
+    assert_eq!(out.code(), Some(1));
+    let r: Value = serde_json::from_str(&out.stdout).unwrap();
+    let db = check(&r, "database");
+    assert_eq!(db["status"], "fail");
+    assert!(
+        db["finding"].as_str().unwrap().contains("127.0.0.1:1"),
+        "{db}"
+    );
+    assert!(db["fix"].is_string());
+    assert_eq!(check(&r, "redis")["status"], "fail");
+    // Text output names the failure and its fix, one line each.
+    let text = env.run(&["diagnose"]);
+    assert!(
+        text.stdout
+            .lines()
+            .any(|l| l.starts_with("FAIL") && l.contains("database")),
+        "{}",
+        text.stdout
+    );
+    assert!(text.stdout.contains("fix:"));
+}
+
+#[test]
+fn invalid_configuration_names_the_setting() {
+    let mut env = Env::sqlite();
+    env.set("CONEA_BIND", "nowhere");
+    let out = env.run(&["diagnose", "--json"]);
+    assert_eq!(out.code(), Some(1));
+    let r: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!(check(&r, "config")["finding"]
+        .as_str()
+        .unwrap()
+        .contains("CONEA_BIND"));
+}
+
+#[test]
+fn idle_postgres_connection_is_reported_and_can_be_terminated() {
+    let Some(env) = Env::postgres() else { return };
+    env.run(&["migrate"]).success();
+    let url = env.var("DATABASE_URL").unwrap().to_owned();
+    let rt = runtime();
+    // An idle connection that identifies as Conea's.
+    let mut idle = rt.block_on(async {
+        use sqlx::Connection;
+        let opts: sqlx::postgres::PgConnectOptions = url.parse().unwrap();
+        let mut conn = sqlx::PgConnection::connect_with(&opts.application_name("conea-test-idle"))
+            .await
+            .unwrap();
+        sqlx::query("SELECT 1").execute(&mut conn).await.unwrap();
+        conn
+    });
+    let out = env.run(&["diagnose", "--json", "--idle-over", "0s"]);
+    let r: Value = serde_json::from_str(&out.stdout).unwrap();
+    let c = check(&r, "database.idle");
+    assert_eq!(c["status"], "warn", "{c}");
+    assert!(c["fix"].as_str().unwrap().contains("conea db connections"));
+    let listed = env
+        .run(&["db", "connections", "--idle-over", "0s"])
+        .success();
+    assert!(
+        listed.stdout.contains("conea-test-idle"),
+        "{}",
+        listed.stdout
+    );
+    let refused = env.run(&["db", "connections", "--idle-over", "0s", "--terminate"]);
+    assert_eq!(
+        refused.code(),
+        Some(1),
+        "no confirmation without a terminal"
+    );
+    let done = env
+        .run(&[
+            "db",
+            "connections",
+            "--idle-over",
+            "0s",
+            "--terminate",
+            "--yes",
+        ])
+        .success();
+    assert!(done.stdout.contains("terminated"), "{}", done.stdout);
+    let gone = rt.block_on(async { sqlx::query("SELECT 1").execute(&mut idle).await.is_err() });
+    assert!(gone, "the idle connection was terminated");
+}
+
+#[test]
+fn running_server_checks_token_expiry_and_clock_skew() {
+    let env = Env::sqlite();
+    let server = env.serve();
+    let key = support::api_keys_in(&server.startup_output)[0].clone();
+    let url = server.url("");
+    let url = url.trim_end_matches('/');
+    let out = env.run(&["diagnose", "--json", "--url", url, "--token", &key]);
+    let r: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(out.code(), Some(0), "{r}");
+    for name in [
+        "api.health",
+        "api.readyz",
+        "api.latency",
+        "api.clock_skew",
+        "api.token",
+        "api.rate_limit",
+        "process",
+    ] {
+        assert_eq!(check(&r, name)["status"], "ok", "{name}: {r}");
+    }
+    assert!(check(&r, "process")["finding"]
+        .as_str()
+        .unwrap()
+        .contains("RSS"));
+    // An expired token fails with its code.
+    let expired = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &serde_json::json!({"sub": "usr_00000000000000000000000000000000", "org": "org_00000000000000000000000000000000", "iat": 1_600_000_000, "exp": 1_600_000_100, "iss": "conea", "aud": "conea-api", "jti": "x"}),
+        &jsonwebtoken::EncodingKey::from_secret(env.jwt_secret().as_bytes()),
+    )
+    .unwrap();
+    let out = env.run(&["diagnose", "--json", "--url", url, "--token", &expired]);
+    assert_eq!(out.code(), Some(1));
+    let r: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!(check(&r, "api.token")["finding"]
+        .as_str()
+        .unwrap()
+        .contains("token_expired"));
+}
+
+#[test]
+fn skewed_server_clock_is_detected_from_the_date_header() {
+    use axum::routing::get;
+    let env = Env::sqlite();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let addr = rt.block_on(async {
+        // A fake server whose clock runs ten minutes ahead.
+        let ahead = || {
+            let t = std::time::SystemTime::now() + std::time::Duration::from_secs(600);
+            [("date", httpdate::fmt_http_date(t))]
+        };
+        let app = axum::Router::new()
+            .route("/livez", get(move || async move { (ahead(), "{\"status\":\"ok\"}") }))
+            .route("/readyz", get(|| async { "{\"status\":\"ready\"}" }))
+            .route("/health", get(|| async { axum::Json(serde_json::json!({"status": "ok", "version": "x", "uptime_s": 1, "checks": {}})) }))
+            .route("/metrics", get(|| async { "conea_process_resident_memory_bytes 1048576\n" }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        addr
+    });
+    // The fake keeps serving on the runtime's worker thread while the command runs.
+    let out = env.run(&["diagnose", "--json", "--url", &format!("http://{addr}")]);
+    let r: Value = serde_json::from_str(&out.stdout).unwrap();
+    let skew = check(&r, "api.clock_skew");
+    assert_eq!(skew["status"], "fail", "{skew}");
+    assert!(
+        skew["finding"].as_str().unwrap().contains("ahead of"),
+        "{skew}"
+    );
+    assert!(skew["fix"].as_str().unwrap().contains("NTP"));
+    drop(rt);
+}
