@@ -177,6 +177,17 @@ impl Breaker {
         })
     }
 
+    /// True while a call would be refused (open, probing, or misconfigured); used to
+    /// skip a retry wait that could not be followed by a call.
+    pub fn refuses(&self) -> bool {
+        let now = self.clock.now_ms();
+        match self.lock().state {
+            State::Closed | State::HalfOpen { probing: false } => false,
+            State::Open { until_ms } => now < until_ms,
+            State::HalfOpen { probing: true } | State::Misconfigured => true,
+        }
+    }
+
     pub fn record_success(&self) {
         let mut inner = self.lock();
         if inner.state != State::Misconfigured {

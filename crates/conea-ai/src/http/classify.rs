@@ -19,6 +19,12 @@ pub trait ErrorHints: Send + Sync {
         body: Option<&Value>,
     ) -> Option<ContextInfo>;
 
+    /// A kind the status alone gets wrong (Gemini answers a bad API key with 400
+    /// `API_KEY_INVALID`, not 401).
+    fn reclassify(&self, _status: u16, _body: Option<&Value>) -> Option<ErrorKind> {
+        None
+    }
+
     /// A retry delay carried in the body (e.g. Google's `RetryInfo`), used when there is no
     /// `Retry-After` header.
     fn retry_delay(&self, _body: &Value) -> Option<Duration> {
@@ -68,6 +74,7 @@ pub fn classify_status(
         (400 | 413 | 422, _) => ErrorKind::InvalidRequest,
         _ => ErrorKind::Other,
     };
+    let kind = hints.reclassify(status, json.as_ref()).unwrap_or(kind);
     let retry_after =
         header_retry_after.or_else(|| json.as_ref().and_then(|j| hints.retry_delay(j)));
     let mut err = UpstreamError::new(provider, kind, message)

@@ -27,13 +27,26 @@ use std::time::Duration;
 /// Connecting must succeed within this, whatever the per-target timeout.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Error bodies are read up to this many bytes (proxies send whole HTML pages).
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
 /// A request as a provider's wire format describes it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct WireRequest {
     pub url: String,
-    /// Extra headers (credentials, versions). Values may be secrets: never log them.
+    /// Extra headers (credentials, versions). Values may be secrets: `Debug` hides them.
     pub headers: Vec<(&'static str, String)>,
     pub body: Value,
+}
+
+impl std::fmt::Debug for WireRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(n, _)| *n).collect();
+        f.debug_struct("WireRequest")
+            .field("url", &self.url)
+            .field("headers", &names)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A stream of events, ready for the router.
@@ -83,7 +96,7 @@ impl HttpClient {
             return Ok(response);
         }
         let retry_after = retry_after::from_headers(response.headers(), self.clock.now_ms());
-        let body = response.bytes().await.unwrap_or_default();
+        let body = read_capped(response, MAX_ERROR_BODY).await;
         Err(classify::classify_status(
             provider,
             status.as_u16(),
@@ -141,4 +154,16 @@ impl HttpClient {
         let limited = timeouts::with_limits(bytes, provider, limits);
         decode::events(provider, limited, framing, decoder).boxed()
     }
+}
+
+/// Up to `cap` bytes of a body; a body that breaks off yields what was read.
+async fn read_capped(mut response: reqwest::Response, cap: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    while out.len() < cap {
+        match response.chunk().await {
+            Ok(Some(chunk)) => out.extend_from_slice(&chunk[..chunk.len().min(cap - out.len())]),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    out
 }

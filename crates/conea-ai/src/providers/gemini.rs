@@ -160,6 +160,16 @@ impl ErrorHints for Gemini {
         })
     }
 
+    fn reclassify(&self, _status: u16, body: Option<&Value>) -> Option<ErrorKind> {
+        let body = body?;
+        let body = body.as_array().and_then(|a| a.first()).unwrap_or(body);
+        let invalid_key = body
+            .pointer("/error/details")
+            .and_then(Value::as_array)
+            .is_some_and(|details| details.iter().any(|d| d["reason"] == "API_KEY_INVALID"));
+        invalid_key.then_some(ErrorKind::Auth)
+    }
+
     fn retry_delay(&self, body: &Value) -> Option<Duration> {
         let body = body.as_array().and_then(|a| a.first()).unwrap_or(body);
         body.pointer("/error/details")?

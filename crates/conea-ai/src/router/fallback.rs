@@ -131,7 +131,11 @@ impl Router {
                     "AI provider call failed: {}",
                     e.message
                 );
-                match self.next_step(&e, retry) {
+                let next = match self.next_step(&e, retry) {
+                    Next::Retry(_) if breaker.refuses() => Next::MoveOn, // it just opened
+                    other => other,
+                };
+                match next {
                     Next::Retry(wait) => {
                         attempts.push(Attempt::new(&target, Outcome::Retried, Some(&e), latency));
                         self.sleeper.sleep(wait).await;

@@ -21,7 +21,9 @@ use conea_core::Clock;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// Told about the usage of every successful call, exactly once (metering, billing).
+/// Told about the usage of every successful call, exactly once (metering, billing): when a
+/// complete call returns, or when a stream finishes cleanly. Retried and failed attempts,
+/// and streams that end in an error, report nothing. `model` is the target's model name.
 pub trait UsageSink: Send + Sync {
     fn record(&self, provider: &str, model: &str, usage: Usage);
 }
@@ -146,8 +148,12 @@ impl Router {
             })
             .await?;
         let response = won.value;
-        self.usage
-            .record(&response.provider, &response.model, response.usage);
+        // the target's model name, as for streams (providers may answer with a version)
+        self.usage.record(
+            won.target.provider.name(),
+            &won.target.model,
+            response.usage,
+        );
         Ok((response, won.attempts))
     }
 }

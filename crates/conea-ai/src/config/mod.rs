@@ -26,69 +26,40 @@
 //! ]
 //! ```
 
+mod targets;
+
+pub use targets::Target;
+
 use crate::backoff::RetryPolicy;
 use crate::breaker::BreakerSettings;
 use crate::providers::{Endpoint, ProviderKind};
-use conea_core::config::duration;
+use conea_core::config::{duration, Setting};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
+use targets::aliases;
 use toml::{Table, Value};
 
-/// `(variable, key under [ai], default, secret, help)`: rows for Conea's settings table.
-pub const AI_SETTINGS: &[(&str, &str, Option<&str>, bool, &str)] = &[
-    ("OPENAI_API_KEY", "ai.providers.openai.api_key", None, true, "Turns on OpenAI (Chat Completions)."),
-    ("OPENAI_BASE_URL", "ai.providers.openai.base_url", Some("https://api.openai.com/v1"), false, "OpenAI base URL, including `/v1`."),
-    ("ANTHROPIC_API_KEY", "ai.providers.anthropic.api_key", None, true, "Turns on Anthropic (Messages)."),
-    ("ANTHROPIC_BASE_URL", "ai.providers.anthropic.base_url", Some("https://api.anthropic.com"), false, "Anthropic base URL."),
-    ("COHERE_API_KEY", "ai.providers.cohere.api_key", None, true, "Turns on Cohere (Chat v2)."),
-    ("COHERE_BASE_URL", "ai.providers.cohere.base_url", Some("https://api.cohere.com"), false, "Cohere base URL."),
-    ("GEMINI_API_KEY", "ai.providers.gemini.api_key", None, true, "Turns on Google Gemini."),
-    ("GEMINI_BASE_URL", "ai.providers.gemini.base_url", Some("https://generativelanguage.googleapis.com"), false, "Gemini base URL."),
-    ("OLLAMA_URL", "ai.providers.ollama.base_url", None, false, "Turns on Ollama at this URL (`http://127.0.0.1:11434` when `[ai.providers.ollama]` is present without one)."),
-    ("OLLAMA_BASE_URL", "ai.providers.ollama.base_url", None, false, "Same as OLLAMA_URL (wins over it)."),
-    ("CONEA_AI_MAX_RETRIES", "ai.max_retries", Some("2"), false, "Retries of a retryable failure on the same target before the next target."),
-    ("CONEA_AI_MAX_RETRY_WAIT", "ai.max_retry_wait", Some("10s"), false, "Longest wait before a retry; a longer Retry-After moves to the next target."),
-    ("CONEA_AI_TIMEOUT", "ai.timeout", Some("60s"), false, "Default per-target timeout (whole answer; for streams, the response headers)."),
-    ("CONEA_AI_STREAM_IDLE_TIMEOUT", "ai.stream_idle_timeout", Some("30s"), false, "A stream with no data for this long ends with an error event."),
-    ("CONEA_AI_STREAM_TOTAL_TIMEOUT", "ai.stream_total_timeout", Some("10m"), false, "A stream running longer ends with an error event."),
-    ("CONEA_AI_BREAKER_THRESHOLD", "ai.breaker_threshold", Some("5"), false, "Consecutive provider failures that open its circuit."),
-    ("CONEA_AI_BREAKER_COOLDOWN", "ai.breaker_cooldown", Some("30s"), false, "How long an open circuit refuses calls before one probe."),
+/// The AI settings as rows for Conea's settings table (`conea_core::config::SETTINGS`),
+/// which cannot list them itself (`conea-core` does not depend on this crate).
+pub const AI_SETTINGS: &[Setting] = &[
+    Setting { env: "OPENAI_API_KEY", toml: "ai.providers.openai.api_key", default: None, secret: true, help: "Turns on OpenAI (Chat Completions)." },
+    Setting { env: "OPENAI_BASE_URL", toml: "ai.providers.openai.base_url", default: Some("https://api.openai.com/v1"), secret: false, help: "OpenAI base URL, including `/v1`." },
+    Setting { env: "ANTHROPIC_API_KEY", toml: "ai.providers.anthropic.api_key", default: None, secret: true, help: "Turns on Anthropic (Messages)." },
+    Setting { env: "ANTHROPIC_BASE_URL", toml: "ai.providers.anthropic.base_url", default: Some("https://api.anthropic.com"), secret: false, help: "Anthropic base URL." },
+    Setting { env: "COHERE_API_KEY", toml: "ai.providers.cohere.api_key", default: None, secret: true, help: "Turns on Cohere (Chat v2)." },
+    Setting { env: "COHERE_BASE_URL", toml: "ai.providers.cohere.base_url", default: Some("https://api.cohere.com"), secret: false, help: "Cohere base URL." },
+    Setting { env: "GEMINI_API_KEY", toml: "ai.providers.gemini.api_key", default: None, secret: true, help: "Turns on Google Gemini." },
+    Setting { env: "GEMINI_BASE_URL", toml: "ai.providers.gemini.base_url", default: Some("https://generativelanguage.googleapis.com"), secret: false, help: "Gemini base URL." },
+    Setting { env: "OLLAMA_URL", toml: "ai.providers.ollama.base_url", default: None, secret: false, help: "Turns on Ollama at this URL (`http://127.0.0.1:11434` when `[ai.providers.ollama]` is present without one)." },
+    Setting { env: "OLLAMA_BASE_URL", toml: "ai.providers.ollama.base_url", default: None, secret: false, help: "Same as OLLAMA_URL (wins over it)." },
+    Setting { env: "CONEA_AI_MAX_RETRIES", toml: "ai.max_retries", default: Some("2"), secret: false, help: "Retries of a retryable failure on the same target before the next target." },
+    Setting { env: "CONEA_AI_MAX_RETRY_WAIT", toml: "ai.max_retry_wait", default: Some("10s"), secret: false, help: "Longest wait before a retry; a longer Retry-After moves to the next target." },
+    Setting { env: "CONEA_AI_TIMEOUT", toml: "ai.timeout", default: Some("60s"), secret: false, help: "Default per-target timeout (whole answer; for streams, the response headers)." },
+    Setting { env: "CONEA_AI_STREAM_IDLE_TIMEOUT", toml: "ai.stream_idle_timeout", default: Some("30s"), secret: false, help: "A stream with no data for this long ends with an error event." },
+    Setting { env: "CONEA_AI_STREAM_TOTAL_TIMEOUT", toml: "ai.stream_total_timeout", default: Some("10m"), secret: false, help: "A stream running longer ends with an error event." },
+    Setting { env: "CONEA_AI_BREAKER_THRESHOLD", toml: "ai.breaker_threshold", default: Some("5"), secret: false, help: "Consecutive provider failures that open its circuit." },
+    Setting { env: "CONEA_AI_BREAKER_COOLDOWN", toml: "ai.breaker_cooldown", default: Some("30s"), secret: false, help: "How long an open circuit refuses calls before one probe." },
 ];
-
-/// One `provider/model` target of an alias.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
-    pub provider: ProviderKind,
-    pub model: String,
-    /// Overrides the default per-target timeout.
-    pub timeout: Option<Duration>,
-    /// The model's context window in tokens, when configured; a context-length failure
-    /// only moves on to targets with a larger one.
-    pub context_window: Option<u64>,
-}
-
-impl Target {
-    /// Parses `provider/model` (the model may itself contain `/`).
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let (p, model) = text
-            .split_once('/')
-            .filter(|(_, m)| !m.trim().is_empty())
-            .ok_or_else(|| format!("`{text}` is not `provider/model`"))?;
-        let provider = ProviderKind::parse(p.trim()).ok_or_else(|| {
-            format!("`{p}` is not a provider (openai, anthropic, cohere, gemini, ollama)")
-        })?;
-        Ok(Self {
-            provider,
-            model: model.trim().to_owned(),
-            timeout: None,
-            context_window: None,
-        })
-    }
-
-    pub fn name(&self) -> String {
-        format!("{}/{}", self.provider.name(), self.model)
-    }
-}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct AiConfig {
@@ -330,83 +301,6 @@ fn providers(r: &mut Reader<'_>) -> BTreeMap<ProviderKind, Endpoint> {
     out
 }
 
-fn aliases(section: Option<&Value>, problems: &mut Vec<String>) -> BTreeMap<String, Vec<Target>> {
-    let mut out = BTreeMap::new();
-    let Some(section) = section else {
-        return out;
-    };
-    let Some(table) = section.as_table() else {
-        problems.push("ai.aliases must be a table of alias = [targets]".into());
-        return out;
-    };
-    for (name, v) in table {
-        let at = format!("ai.aliases.{name}");
-        if name.contains('/') || name.trim().is_empty() {
-            problems.push(format!(
-                "{at}: an alias name cannot be empty or contain `/`"
-            ));
-            continue;
-        }
-        let list = match v {
-            Value::Array(a) => Some(a),
-            Value::Table(t) => t.get("targets").and_then(Value::as_array),
-            _ => None,
-        };
-        let Some(list) = list.filter(|l| !l.is_empty()) else {
-            problems.push(format!(
-                "{at} must be a non-empty list of `provider/model` targets"
-            ));
-            continue;
-        };
-        let targets: Vec<Target> = list
-            .iter()
-            .enumerate()
-            .filter_map(|(i, item)| {
-                target(item)
-                    .map_err(|e| problems.push(format!("{at}[{i}]: {e}")))
-                    .ok()
-            })
-            .collect();
-        out.insert(name.clone(), targets);
-    }
-    out
-}
-
-fn target(item: &Value) -> Result<Target, String> {
-    match item {
-        Value::String(s) => Target::parse(s),
-        Value::Table(t) => {
-            for k in t.keys() {
-                if !["target", "timeout", "context_window"].contains(&k.as_str()) {
-                    return Err(format!(
-                        "`{k}` is not a target setting (target, timeout, context_window)"
-                    ));
-                }
-            }
-            let name = t
-                .get("target")
-                .and_then(Value::as_str)
-                .ok_or("a target table needs `target = \"provider/model\"`")?;
-            let mut target = Target::parse(name)?;
-            target.timeout = match t.get("timeout") {
-                None => None,
-                Some(Value::String(s)) => Some(duration::parse(s)?),
-                Some(Value::Integer(n)) if *n > 0 => Some(Duration::from_secs(*n as u64)),
-                Some(_) => return Err("`timeout` must be a duration like \"20s\"".into()),
-            };
-            target.context_window = match t.get("context_window") {
-                None => None,
-                Some(Value::Integer(n)) if *n > 0 => Some(*n as u64),
-                Some(_) => {
-                    return Err("`context_window` must be a positive number of tokens".into())
-                }
-            };
-            Ok(target)
-        }
-        _ => Err("a target is \"provider/model\" or { target = \"provider/model\", … }".into()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -421,6 +315,27 @@ mod tests {
     fn table(text: &str) -> Table {
         let t: Table = text.parse().unwrap();
         t.get("ai").and_then(Value::as_table).cloned().unwrap()
+    }
+
+    #[test]
+    fn the_settings_rows_state_the_real_defaults() {
+        let defaults: HashMap<String, String> = AI_SETTINGS
+            .iter()
+            .filter_map(|s| s.default.map(|d| (s.env.to_owned(), d.to_owned())))
+            .collect();
+        assert_eq!(
+            AiConfig::load(&defaults, None).unwrap(),
+            AiConfig::default()
+        );
+        for kind in ProviderKind::ALL {
+            let row = AI_SETTINGS
+                .iter()
+                .find(|s| s.env == kind.base_url_variable())
+                .unwrap();
+            if kind.needs_key() {
+                assert_eq!(row.default, Some(kind.default_base_url()));
+            }
+        }
     }
 
     #[test]
