@@ -281,17 +281,16 @@ impl GatewayError {
         }
     }
 
-    /// The domain error for the HTTP edge. `CoreError::InvalidInput` has no `details`, so
-    /// the 400s carry their numbers in the message; the edge should prefer
-    /// [`GatewayError::details`] where it can.
+    /// The domain error for the HTTP edge, with the details (context-length numbers, every
+    /// attempt) in the body's `details`.
     pub fn into_core(self) -> CoreError {
         let code = self.code();
         let message = self.to_string();
         match self.class() {
-            ErrorClass::BadRequest => CoreError::InvalidInput {
+            ErrorClass::BadRequest => CoreError::Rejected {
                 code,
                 message,
-                param: Some("model".into()).filter(|_| code == "unknown_model"),
+                details: self.details(),
             },
             ErrorClass::Unavailable => CoreError::Unavailable { code, message },
             ErrorClass::BadGateway => CoreError::Upstream {

@@ -20,6 +20,14 @@ pub enum CoreError {
         message: String,
         param: Option<String>,
     },
+    /// A request refused with structured details, e.g. a prompt over the context window
+    /// (HTTP 400).
+    #[error("{message}")]
+    Rejected {
+        code: &'static str,
+        message: String,
+        details: Value,
+    },
     /// Well-formed input whose values cannot be accepted (HTTP 422).
     #[error("{message}")]
     Unprocessable {
@@ -97,6 +105,7 @@ impl CoreError {
     pub fn code(&self) -> &'static str {
         match self {
             CoreError::InvalidInput { code, .. }
+            | CoreError::Rejected { code, .. }
             | CoreError::Unprocessable { code, .. }
             | CoreError::Conflict { code, .. }
             | CoreError::RateLimited { code, .. }
@@ -137,9 +146,9 @@ impl CoreError {
             CoreError::Forbidden { required, granted } => {
                 Some(json!({ "required": required.as_str(), "granted": granted.names() }))
             }
-            CoreError::RateLimited { details, .. } | CoreError::Upstream { details, .. } => {
-                (!details.is_null()).then(|| details.clone())
-            }
+            CoreError::RateLimited { details, .. }
+            | CoreError::Upstream { details, .. }
+            | CoreError::Rejected { details, .. } => (!details.is_null()).then(|| details.clone()),
             _ => None,
         }
     }

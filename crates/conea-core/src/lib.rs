@@ -2,6 +2,7 @@
 //! enum, the clock, configuration and the store traits. No HTTP, no SQL, no wire formats of
 //! third parties: every other crate speaks to the world in these types.
 
+pub mod ai_usage;
 pub mod auth;
 pub mod clock;
 pub mod config;

@@ -62,7 +62,9 @@ pub fn classify(e: &CoreError) -> (StatusCode, &'static str) {
         CoreError::InvalidInput { code, .. } if *code == "method_not_allowed" => {
             (StatusCode::METHOD_NOT_ALLOWED, "invalid_request_error")
         }
-        CoreError::InvalidInput { .. } => (StatusCode::BAD_REQUEST, "invalid_request_error"),
+        CoreError::InvalidInput { .. } | CoreError::Rejected { .. } => {
+            (StatusCode::BAD_REQUEST, "invalid_request_error")
+        }
         CoreError::Unprocessable { .. } => {
             (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request_error")
         }

@@ -44,6 +44,7 @@ pub struct Platform {
     pub jobs: Arc<JobService>,
     pub idempotency: Arc<IdempotencyService>,
     pub data: Arc<conea_core::services::data::DataService>,
+    pub ai: Arc<conea_ai::Gateway>,
     /// Present when `REDIS_URL` is set.
     pub redis: Option<Arc<RedisHandle>>,
 }
@@ -142,6 +143,14 @@ impl Platform {
         ));
         let idem_store: Arc<dyn IdempotencyStore> = Arc::new(store.clone());
         let idempotency = Arc::new(IdempotencyService::new(idem_store, clock.clone()));
+        let ai_config = conea_ai::AiConfig::load(&config.ai.values, config.ai.table.as_ref())
+            .map_err(|problems| {
+                StartupError::Other(format!("AI configuration: {}", problems.join("; ")))
+            })?;
+        let router = conea_ai::Router::new(ai_config, clock.clone())
+            .map_err(|e| StartupError::Other(format!("AI HTTP client: {e}")))?;
+        let usage_store: Arc<dyn conea_core::ai_usage::AiUsageStore> = Arc::new(store.clone());
+        let ai = Arc::new(conea_ai::Gateway::new(router, usage_store, clock.clone()));
         let data = Arc::new(conea_core::services::data::DataService::new(
             shop_store,
             jobs.clone(),
@@ -157,6 +166,7 @@ impl Platform {
             jobs,
             idempotency,
             data,
+            ai,
             redis,
         })
     }

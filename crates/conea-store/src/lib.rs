@@ -4,6 +4,7 @@
 //! is configured. Only this crate knows sqlx and SQL.
 
 mod accounts;
+mod ai_usage;
 pub mod db;
 pub mod diagnostics;
 mod errors;

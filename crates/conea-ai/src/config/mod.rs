@@ -39,27 +39,12 @@ use std::time::Duration;
 use targets::aliases;
 use toml::{Table, Value};
 
-/// The AI settings as rows for Conea's settings table (`conea_core::config::SETTINGS`),
-/// which cannot list them itself (`conea-core` does not depend on this crate).
-pub const AI_SETTINGS: &[Setting] = &[
-    Setting { env: "OPENAI_API_KEY", toml: "ai.providers.openai.api_key", default: None, secret: true, help: "Turns on OpenAI (Chat Completions)." },
-    Setting { env: "OPENAI_BASE_URL", toml: "ai.providers.openai.base_url", default: Some("https://api.openai.com/v1"), secret: false, help: "OpenAI base URL, including `/v1`." },
-    Setting { env: "ANTHROPIC_API_KEY", toml: "ai.providers.anthropic.api_key", default: None, secret: true, help: "Turns on Anthropic (Messages)." },
-    Setting { env: "ANTHROPIC_BASE_URL", toml: "ai.providers.anthropic.base_url", default: Some("https://api.anthropic.com"), secret: false, help: "Anthropic base URL." },
-    Setting { env: "COHERE_API_KEY", toml: "ai.providers.cohere.api_key", default: None, secret: true, help: "Turns on Cohere (Chat v2)." },
-    Setting { env: "COHERE_BASE_URL", toml: "ai.providers.cohere.base_url", default: Some("https://api.cohere.com"), secret: false, help: "Cohere base URL." },
-    Setting { env: "GEMINI_API_KEY", toml: "ai.providers.gemini.api_key", default: None, secret: true, help: "Turns on Google Gemini." },
-    Setting { env: "GEMINI_BASE_URL", toml: "ai.providers.gemini.base_url", default: Some("https://generativelanguage.googleapis.com"), secret: false, help: "Gemini base URL." },
-    Setting { env: "OLLAMA_URL", toml: "ai.providers.ollama.base_url", default: None, secret: false, help: "Turns on Ollama at this URL (`http://127.0.0.1:11434` when `[ai.providers.ollama]` is present without one)." },
-    Setting { env: "OLLAMA_BASE_URL", toml: "ai.providers.ollama.base_url", default: None, secret: false, help: "Same as OLLAMA_URL (wins over it)." },
-    Setting { env: "CONEA_AI_MAX_RETRIES", toml: "ai.max_retries", default: Some("2"), secret: false, help: "Retries of a retryable failure on the same target before the next target." },
-    Setting { env: "CONEA_AI_MAX_RETRY_WAIT", toml: "ai.max_retry_wait", default: Some("10s"), secret: false, help: "Longest wait before a retry; a longer Retry-After moves to the next target." },
-    Setting { env: "CONEA_AI_TIMEOUT", toml: "ai.timeout", default: Some("60s"), secret: false, help: "Default per-target timeout (whole answer; for streams, the response headers)." },
-    Setting { env: "CONEA_AI_STREAM_IDLE_TIMEOUT", toml: "ai.stream_idle_timeout", default: Some("30s"), secret: false, help: "A stream with no data for this long ends with an error event." },
-    Setting { env: "CONEA_AI_STREAM_TOTAL_TIMEOUT", toml: "ai.stream_total_timeout", default: Some("10m"), secret: false, help: "A stream running longer ends with an error event." },
-    Setting { env: "CONEA_AI_BREAKER_THRESHOLD", toml: "ai.breaker_threshold", default: Some("5"), secret: false, help: "Consecutive provider failures that open its circuit." },
-    Setting { env: "CONEA_AI_BREAKER_COOLDOWN", toml: "ai.breaker_cooldown", default: Some("30s"), secret: false, help: "How long an open circuit refuses calls before one probe." },
-];
+/// The AI rows of Conea's one settings table (`conea_core::config::SETTINGS`).
+pub fn ai_settings() -> impl Iterator<Item = &'static Setting> {
+    conea_core::config::SETTINGS
+        .iter()
+        .filter(|s| s.toml.starts_with("ai."))
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct AiConfig {
@@ -319,8 +304,7 @@ mod tests {
 
     #[test]
     fn the_settings_rows_state_the_real_defaults() {
-        let defaults: HashMap<String, String> = AI_SETTINGS
-            .iter()
+        let defaults: HashMap<String, String> = ai_settings()
             .filter_map(|s| s.default.map(|d| (s.env.to_owned(), d.to_owned())))
             .collect();
         assert_eq!(
@@ -328,8 +312,7 @@ mod tests {
             AiConfig::default()
         );
         for kind in ProviderKind::ALL {
-            let row = AI_SETTINGS
-                .iter()
+            let row = ai_settings()
                 .find(|s| s.env == kind.base_url_variable())
                 .unwrap();
             if kind.needs_key() {

@@ -71,6 +71,27 @@ pub struct Config {
     pub jobs: JobsConfig,
     pub max_import_bytes: u64,
     pub upload_timeout: Duration,
+    pub ai: AiSettings,
+}
+
+/// The AI gateway's settings, handed to `conea-ai` as they are (it validates them).
+#[derive(Clone, Default)]
+pub struct AiSettings {
+    /// Values of the `ai.*` rows of the settings table (environment over file).
+    pub values: HashMap<String, String>,
+    /// The file's `[ai]` table.
+    pub table: Option<toml::Table>,
+}
+
+impl std::fmt::Debug for AiSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<&String> = self.values.keys().collect();
+        names.sort();
+        f.debug_struct("AiSettings")
+            .field("set", &names)
+            .field("table", &self.table.is_some())
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -118,6 +139,8 @@ pub enum Source {
 #[derive(Debug, Clone, Default)]
 pub struct RawSettings {
     values: HashMap<&'static str, (String, Source)>,
+    /// The file's `[ai]` table (aliases and targets are structured, not flat settings).
+    ai_table: Option<toml::Table>,
 }
 
 impl RawSettings {
@@ -135,7 +158,11 @@ impl RawSettings {
             };
             values.insert(s.env, value);
         }
-        RawSettings { values }
+        let ai_table = file
+            .and_then(|t| t.get("ai"))
+            .and_then(|v| v.as_table())
+            .cloned();
+        RawSettings { values, ai_table }
     }
 
     pub fn get(&self, env: &str) -> Option<&str> {
@@ -384,6 +411,18 @@ impl Config {
                 jobs,
                 max_import_bytes,
                 upload_timeout,
+                ai: AiSettings {
+                    values: SETTINGS
+                        .iter()
+                        .filter(|s| s.toml.starts_with("ai."))
+                        .filter(|s| {
+                            raw.source(s.env) != Source::Default
+                                && raw.source(s.env) != Source::Unset
+                        })
+                        .filter_map(|s| raw.get(s.env).map(|v| (s.env.to_owned(), v.to_owned())))
+                        .collect(),
+                    table: raw.ai_table.clone(),
+                },
             }),
             _ => Err(problems),
         }

@@ -1,6 +1,7 @@
 //! The HTTP surface: every route, its middleware, and the OpenAPI document built from the
 //! handlers' annotations. The `/v1` routes also answer under `/api/v1`.
 
+pub mod ai;
 pub mod auth;
 pub mod data;
 pub mod health;
@@ -77,6 +78,12 @@ fn v1(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(keys::revoke))
         .routes(routes!(limits::set_key))
         .routes(routes!(limits::set_org))
+        .routes(routes!(ai::models))
+        .routes(routes!(ai::completions))
+        .routes(routes!(ai::chat_completions))
+        .routes(routes!(ai::openai_models))
+        .routes(routes!(ai::usage))
+        .routes(routes!(ai::set_budget))
         .routes(routes!(data::import))
         .routes(routes!(data::process))
         .routes(routes!(jobs::get))

@@ -1,0 +1,169 @@
+//! The gateway as the API sees it: permission (`ai:use`), the organization's monthly token
+//! budget (checked before any provider is called), the router, and usage recorded exactly
+//! once per successful call — after a completion, or when a stream's one `Usage` event
+//! passes.
+
+use crate::router::{Attempt, ModelList, RoutedStream, Router};
+use crate::types::{ChatRequest, ChatResponse, StreamEvent};
+use conea_core::ai_usage::{month_start, AiUsageStore, UsageGroup, UsageRecord, UsageRow};
+use conea_core::clock::{rfc3339, Clock};
+use conea_core::ids::OrgId;
+use conea_core::permissions::Permission;
+use conea_core::principal::{Principal, PrincipalKind};
+use conea_core::{CoreError, CoreResult};
+use futures::StreamExt;
+use serde_json::json;
+use std::sync::Arc;
+
+pub struct Gateway {
+    router: Router,
+    usage: Arc<dyn AiUsageStore>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Gateway {
+    pub fn new(router: Router, usage: Arc<dyn AiUsageStore>, clock: Arc<dyn Clock>) -> Self {
+        Gateway {
+            router,
+            usage,
+            clock,
+        }
+    }
+
+    pub fn router(&self) -> &Router {
+        &self.router
+    }
+
+    /// Refuses with 429 `budget_exceeded` when the organization used its monthly tokens.
+    async fn check_budget(&self, org: &OrgId) -> CoreResult<()> {
+        let Some(budget) = self.usage.budget(org).await? else {
+            return Ok(());
+        };
+        let now = self.clock.now_ms();
+        let start = month_start(now);
+        let used = self.usage.tokens_since(org, start).await?;
+        if used < budget {
+            return Ok(());
+        }
+        // The budget renews at the start of next month.
+        let next = month_start(start + 32 * 86_400_000);
+        let retry_after_s = ((next - now) / 1000).max(1) as u64;
+        Err(CoreError::RateLimited {
+            code: "budget_exceeded",
+            message: format!("This organization used {used} of its {budget} monthly AI tokens. The budget renews at {}; an admin can raise it with PUT /v1/ai/budgets/{org}.", rfc3339(next)),
+            retry_after_s,
+            details: json!({"used": used, "budget": budget, "renews_at": rfc3339(next)}),
+        })
+    }
+
+    fn record(&self, by: &Principal, provider: &str, model: &str, input: u64, output: u64) {
+        let usage = self.usage.clone();
+        let org = by.org_id.clone();
+        let key = if by.kind == PrincipalKind::ApiKey {
+            by.subject.clone()
+        } else {
+            String::new()
+        };
+        let (provider, model, at) = (provider.to_owned(), model.to_owned(), self.clock.now_ms());
+        tokio::spawn(async move {
+            let r = UsageRecord {
+                org: &org,
+                api_key: &key,
+                provider: &provider,
+                model: &model,
+                input_tokens: input as i64,
+                output_tokens: output as i64,
+                at,
+            };
+            if let Err(e) = usage.record_usage(&r).await {
+                tracing::warn!(error = %e, "could not record AI usage");
+            }
+        });
+    }
+
+    pub async fn complete(
+        &self,
+        by: &Principal,
+        req: &ChatRequest,
+    ) -> CoreResult<(ChatResponse, Vec<Attempt>)> {
+        by.require(Permission::AiUse)?;
+        self.check_budget(&by.org_id).await?;
+        let (resp, attempts) = self.router.complete(req).await?;
+        self.record(
+            by,
+            &resp.provider,
+            &resp.model,
+            resp.usage.input_tokens,
+            resp.usage.output_tokens,
+        );
+        Ok((resp, attempts))
+    }
+
+    /// A stream whose usage is recorded when its `Usage` event passes. Errors before the
+    /// first event (all targets failed) come back as `Err`, so the caller can still answer
+    /// with a status code.
+    pub async fn stream(
+        self: &Arc<Self>,
+        by: &Principal,
+        req: &ChatRequest,
+    ) -> CoreResult<RoutedStream> {
+        by.require(Permission::AiUse)?;
+        self.check_budget(&by.org_id).await?;
+        let mut routed = self.router.stream(req).await?;
+        let me = self.clone();
+        let by = by.clone();
+        let (provider, model) = (routed.provider.clone(), routed.model.clone());
+        routed.events = routed
+            .events
+            .inspect(move |e| {
+                if let StreamEvent::Usage(u) = e {
+                    me.record(&by, &provider, &model, u.input_tokens, u.output_tokens);
+                }
+            })
+            .boxed();
+        Ok(routed)
+    }
+
+    pub fn models(&self, by: &Principal) -> CoreResult<ModelList> {
+        by.require(Permission::AiUse)?;
+        Ok(self.router.models())
+    }
+
+    pub async fn usage(
+        &self,
+        by: &Principal,
+        from: i64,
+        to: i64,
+        group: UsageGroup,
+    ) -> CoreResult<Vec<UsageRow>> {
+        by.require(Permission::AiUse)?;
+        Ok(self.usage.usage_report(&by.org_id, from, to, group).await?)
+    }
+
+    /// Sets (or with `None` removes) an organization's monthly token budget [admin].
+    pub async fn set_budget(
+        &self,
+        by: Option<&Principal>,
+        org: &str,
+        monthly_tokens: Option<i64>,
+    ) -> CoreResult<()> {
+        let org_id = OrgId::parse(org).map_err(|_| CoreError::not_found("organization", org))?;
+        if let Some(p) = by {
+            if !p.can_see_org(&org_id) {
+                return Err(CoreError::not_found("organization", org));
+            }
+            p.require(Permission::Admin)?;
+        }
+        if monthly_tokens.is_some_and(|t| t < 0) {
+            return Err(CoreError::unprocessable(
+                "invalid_budget",
+                "monthly_tokens",
+                "monthly_tokens must be 0 or more (null removes the budget).",
+            ));
+        }
+        Ok(self
+            .usage
+            .set_budget(&org_id, monthly_tokens, self.clock.now_ms())
+            .await?)
+    }
+}

@@ -1,0 +1,104 @@
+//! Token usage of the AI gateway, per organization, API key, provider, model and day, and
+//! the monthly token budgets enforced before any provider is called.
+
+use crate::clock::EpochMs;
+use crate::ids::OrgId;
+use crate::store::StoreResult;
+use async_trait::async_trait;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsageGroup {
+    Provider,
+    Model,
+    ApiKey,
+    Day,
+}
+
+impl UsageGroup {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "provider" => Some(UsageGroup::Provider),
+            "model" => Some(UsageGroup::Model),
+            "api_key" => Some(UsageGroup::ApiKey),
+            "day" => Some(UsageGroup::Day),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageRow {
+    pub group: String,
+    pub requests: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct UsageRecord<'a> {
+    pub org: &'a OrgId,
+    /// The key's id, or "" for users.
+    pub api_key: &'a str,
+    pub provider: &'a str,
+    pub model: &'a str,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub at: EpochMs,
+}
+
+#[async_trait]
+pub trait AiUsageStore: Send + Sync + 'static {
+    /// Adds one successful call's tokens to its (organization, key, provider, model, day) row.
+    async fn record_usage(&self, r: &UsageRecord<'_>) -> StoreResult<()>;
+    /// Tokens (input + output) used by the organization since `from` (a day boundary).
+    async fn tokens_since(&self, org: &OrgId, from: EpochMs) -> StoreResult<i64>;
+    async fn usage_report(
+        &self,
+        org: &OrgId,
+        from: EpochMs,
+        to: EpochMs,
+        group: UsageGroup,
+    ) -> StoreResult<Vec<UsageRow>>;
+    async fn set_budget(
+        &self,
+        org: &OrgId,
+        monthly_tokens: Option<i64>,
+        at: EpochMs,
+    ) -> StoreResult<()>;
+    async fn budget(&self, org: &OrgId) -> StoreResult<Option<i64>>;
+}
+
+/// `YYYY-MM-DD` (UTC) of a time.
+pub fn day(at: EpochMs) -> String {
+    let t = crate::clock::from_ms(at);
+    format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day())
+}
+
+/// Epoch ms of the first instant of the UTC month containing `at`.
+pub fn month_start(at: EpochMs) -> EpochMs {
+    let t = crate::clock::from_ms(at);
+    let first = t
+        .replace_day(1)
+        .and_then(|d| {
+            d.replace_time(time::Time::MIDNIGHT)
+                .replace_offset(time::UtcOffset::UTC)
+                .replace_day(1)
+        })
+        .unwrap_or(t);
+    (first.unix_timestamp_nanos() / 1_000_000) as EpochMs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_and_month_starts_are_utc() {
+        let t = crate::clock::parse_rfc3339("2026-11-28T23:59:59Z").unwrap();
+        assert_eq!(day(t), "2026-11-28");
+        assert_eq!(
+            crate::clock::rfc3339(month_start(t)),
+            "2026-11-01T00:00:00Z"
+        );
+    }
+}

@@ -1,0 +1,368 @@
+//! The AI gateway over HTTP: Conea's own format (`/v1/ai/…`) and the OpenAI-compatible
+//! surface (`/v1/chat/completions`, `/v1/models`) so the official OpenAI SDKs work with
+//! only their base URL and key changed. Streams are SSE; an upstream failure after the first
+//! byte ends the stream with an explicit error event, never a clean finish.
+
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::http::auth::Auth;
+use crate::http::json::ApiJson;
+use crate::http::query::ApiQuery;
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::{HeaderName, HeaderValue};
+use axum::response::sse::{Event, Sse};
+use axum::response::{IntoResponse, Response};
+use conea_ai::{ChatRequest, ChatResponse, FinishReason, Message, Role, StreamEvent};
+use conea_core::ai_usage::UsageGroup;
+use conea_core::clock::parse_rfc3339;
+use conea_core::CoreError;
+use futures::StreamExt;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::convert::Infallible;
+
+const PROVIDER_HEADER: &str = "x-conea-provider";
+
+fn with_provider(mut r: Response, provider: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(provider) {
+        r.headers_mut()
+            .insert(HeaderName::from_static(PROVIDER_HEADER), v);
+    }
+    r
+}
+
+fn error_event(e: &conea_ai::UpstreamError) -> Value {
+    json!({"error": {"type": "upstream_error", "code": e.code(), "message": format!("The provider failed after the answer started: {e}"), "request_id": crate::http::request_id::current()}})
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct ConeaMessage {
+    /// `system`, `user` or `assistant`.
+    pub role: String,
+    pub content: String,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct CompletionRequest {
+    /// An alias from the `[ai]` configuration, or `provider/model`.
+    pub model: String,
+    pub messages: Vec<ConeaMessage>,
+    pub max_tokens: Option<u32>,
+    pub temperature: Option<f32>,
+    #[serde(default)]
+    pub stream: bool,
+}
+
+fn role(text: &str, i: usize) -> Result<Role, ApiError> {
+    match text {
+        "system" | "developer" => Ok(Role::System),
+        "user" => Ok(Role::User),
+        "assistant" => Ok(Role::Assistant),
+        other => Err(ApiError(CoreError::invalid(
+            &format!("messages[{i}].role"),
+            format!("`{other}` is not a role: use system, user or assistant."),
+        ))),
+    }
+}
+
+fn chat_request(
+    model: String,
+    messages: Vec<(String, String)>,
+    max_tokens: Option<u32>,
+    temperature: Option<f32>,
+) -> Result<ChatRequest, ApiError> {
+    if messages.is_empty() {
+        return Err(ApiError(CoreError::invalid(
+            "messages",
+            "Send at least one message.",
+        )));
+    }
+    let messages = messages
+        .into_iter()
+        .enumerate()
+        .map(|(i, (r, c))| Ok(Message::new(role(&r, i)?, c)))
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    let mut req = ChatRequest::new(model, messages);
+    req.max_tokens = max_tokens;
+    req.temperature = temperature;
+    Ok(req)
+}
+
+/// Every alias and provider model with its status (`ok`, `degraded`, `circuit_open`,
+/// `misconfigured`) and last error [ai:use].
+#[utoipa::path(get, path = "/ai/models", tag = "ai", security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "aliases and providers with status"), (status = 403, body = ErrorBody)))]
+pub async fn models(State(state): State<AppState>, Auth(p): Auth) -> ApiResult<Response> {
+    Ok(axum::Json(state.platform().ai.models(&p)?).into_response())
+}
+
+/// A completion in Conea's format, with fallback across the alias's targets [ai:use].
+/// `stream: true` answers SSE events `delta`, `usage`, `done`, or a final `error`.
+#[utoipa::path(post, path = "/ai/completions", tag = "ai", request_body = CompletionRequest, security(("bearer" = []), ("api_key" = [])),
+    responses(
+    (status = 200, description = "`{id, model, provider, content, finish_reason, usage, attempts}`; header X-Conea-Provider"),
+    (status = 400, body = ErrorBody, description = "`invalid_parameter`, `unknown_model`, `context_length_exceeded` (numbers in details)"),
+    (status = 429, body = ErrorBody, description = "`rate_limit_exceeded`, `budget_exceeded`"),
+    (status = 502, body = ErrorBody, description = "`all_providers_failed` (every attempt in details.attempts)"),
+    (status = 503, body = ErrorBody, description = "`no_ai_provider_configured`")))]
+pub async fn completions(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    ApiJson(body): ApiJson<CompletionRequest>,
+) -> ApiResult<Response> {
+    let messages = body
+        .messages
+        .into_iter()
+        .map(|m| (m.role, m.content))
+        .collect();
+    let req = chat_request(body.model, messages, body.max_tokens, body.temperature)?;
+    let gateway = &state.platform().ai;
+    if body.stream {
+        let routed = gateway.stream(&p, &req).await?;
+        let events = routed.events.map(|e| {
+            Ok::<_, Infallible>(match e {
+                StreamEvent::Delta(text) => Event::default()
+                    .event("delta")
+                    .data(json!({"content": text}).to_string()),
+                StreamEvent::Usage(u) => Event::default().event("usage").data(
+                    json!({"input_tokens": u.input_tokens, "output_tokens": u.output_tokens})
+                        .to_string(),
+                ),
+                StreamEvent::Finish(r) => Event::default()
+                    .event("done")
+                    .data(json!({"finish_reason": r.as_str()}).to_string()),
+                StreamEvent::Error(e) => Event::default()
+                    .event("error")
+                    .data(error_event(&e).to_string()),
+            })
+        });
+        return Ok(with_provider(
+            Sse::new(events).into_response(),
+            &routed.provider,
+        ));
+    }
+    let (resp, attempts) = gateway.complete(&p, &req).await?;
+    let body = json!({
+        "id": resp.id, "model": resp.model, "provider": resp.provider, "content": resp.content,
+        "finish_reason": resp.finish_reason.as_str(),
+        "usage": {"input_tokens": resp.usage.input_tokens, "output_tokens": resp.usage.output_tokens},
+        "attempts": attempts,
+    });
+    Ok(with_provider(
+        axum::Json(body).into_response(),
+        &resp.provider,
+    ))
+}
+
+// ----- OpenAI-compatible -----
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct OpenAiMessage {
+    pub role: String,
+    /// A string, or an array of `{type: "text", text}` parts.
+    #[schema(value_type = Object)]
+    pub content: Value,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct OpenAiRequest {
+    pub model: String,
+    pub messages: Vec<OpenAiMessage>,
+    pub max_tokens: Option<u32>,
+    pub max_completion_tokens: Option<u32>,
+    pub temperature: Option<f32>,
+    #[serde(default)]
+    pub stream: bool,
+    #[schema(value_type = Option<Object>)]
+    pub stream_options: Option<Value>,
+}
+
+fn text_of(content: &Value) -> String {
+    match content {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join(""),
+        _ => String::new(),
+    }
+}
+
+fn openai_finish(r: FinishReason) -> &'static str {
+    match r {
+        FinishReason::Length => "length",
+        FinishReason::ContentFilter => "content_filter",
+        FinishReason::ToolCalls => "tool_calls",
+        FinishReason::Stop | FinishReason::Other => "stop",
+    }
+}
+
+fn openai_completion(resp: &ChatResponse, created: i64) -> Value {
+    json!({
+        "id": resp.id, "object": "chat.completion", "created": created, "model": resp.model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": resp.content}, "finish_reason": openai_finish(resp.finish_reason), "logprobs": null}],
+        "usage": {"prompt_tokens": resp.usage.input_tokens, "completion_tokens": resp.usage.output_tokens, "total_tokens": resp.usage.input_tokens + resp.usage.output_tokens},
+    })
+}
+
+/// OpenAI Chat Completions, answered by whichever provider the fallback reaches; streaming
+/// in OpenAI's SSE format (`data: {chunk}` … `data: [DONE]`) [ai:use].
+#[utoipa::path(post, path = "/chat/completions", tag = "ai", request_body = OpenAiRequest, security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "an OpenAI `chat.completion` (or SSE chunks)"), (status = 400, body = ErrorBody), (status = 502, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn chat_completions(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    ApiJson(body): ApiJson<OpenAiRequest>,
+) -> ApiResult<Response> {
+    let messages = body
+        .messages
+        .iter()
+        .map(|m| (m.role.clone(), text_of(&m.content)))
+        .collect();
+    let req = chat_request(
+        body.model.clone(),
+        messages,
+        body.max_completion_tokens.or(body.max_tokens),
+        body.temperature,
+    )?;
+    let gateway = &state.platform().ai;
+    let created = state.clock().now_ms() / 1000;
+    if !body.stream {
+        let (resp, _) = gateway.complete(&p, &req).await?;
+        return Ok(with_provider(
+            axum::Json(openai_completion(&resp, created)).into_response(),
+            &resp.provider,
+        ));
+    }
+    let include_usage = body
+        .stream_options
+        .as_ref()
+        .and_then(|o| o.get("include_usage"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let routed = gateway.stream(&p, &req).await?;
+    let id = format!("chatcmpl-{}", uuid::Uuid::now_v7().simple());
+    let model = routed.model.clone();
+    let chunk = move |delta: Value, finish: Option<&str>, usage: Option<Value>| {
+        let mut c = json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": null}]});
+        if let Some(u) = usage {
+            c["choices"] = json!([]);
+            c["usage"] = u;
+        }
+        Event::default().data(c.to_string())
+    };
+    let mut first = true;
+    let events = routed.events.flat_map(move |e| {
+        let out: Vec<Event> = match e {
+            StreamEvent::Delta(text) => {
+                let delta = if first { json!({"role": "assistant", "content": text}) } else { json!({"content": text}) };
+                first = false;
+                vec![chunk(delta, None, None)]
+            }
+            StreamEvent::Usage(u) if include_usage => vec![chunk(
+                json!({}),
+                None,
+                Some(json!({"prompt_tokens": u.input_tokens, "completion_tokens": u.output_tokens, "total_tokens": u.input_tokens + u.output_tokens})),
+            )],
+            StreamEvent::Usage(_) => vec![],
+            StreamEvent::Finish(r) => vec![chunk(json!({}), Some(openai_finish(r)), None), Event::default().data("[DONE]")],
+            StreamEvent::Error(e) => vec![Event::default().data(error_event(&e).to_string())],
+        };
+        futures::stream::iter(out.into_iter().map(Ok::<_, Infallible>))
+    });
+    Ok(with_provider(
+        Sse::new(events).into_response(),
+        &routed.provider,
+    ))
+}
+
+/// OpenAI's model list: every alias and configured provider model [ai:use].
+#[utoipa::path(get, path = "/models", tag = "ai", security(("bearer" = []), ("api_key" = [])), responses((status = 200, description = "`{object: list, data: [{id, object: model, owned_by}]}`")))]
+pub async fn openai_models(State(state): State<AppState>, Auth(p): Auth) -> ApiResult<Response> {
+    let list =
+        serde_json::to_value(state.platform().ai.models(&p)?).map_err(CoreError::internal)?;
+    let mut data = Vec::new();
+    for a in list["aliases"].as_array().into_iter().flatten() {
+        data.push(json!({"id": a["name"], "object": "model", "created": 0, "owned_by": "conea"}));
+    }
+    for pr in list["providers"].as_array().into_iter().flatten() {
+        for m in pr["models"].as_array().into_iter().flatten() {
+            data.push(json!({"id": format!("{}/{}", pr["name"].as_str().unwrap_or(""), m.as_str().unwrap_or("")), "object": "model", "created": 0, "owned_by": pr["name"]}));
+        }
+    }
+    Ok(axum::Json(json!({"object": "list", "data": data})).into_response())
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct UsageParams {
+    /// RFC 3339 start (default: 30 days ago).
+    pub from: Option<String>,
+    /// RFC 3339 end (default: now).
+    pub to: Option<String>,
+    /// `provider`, `model`, `api_key` or `day` (default `model`).
+    pub group_by: Option<String>,
+}
+
+/// Tokens used by your organization, grouped [ai:use].
+#[utoipa::path(get, path = "/ai/usage", tag = "ai", params(UsageParams), security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "`{from, to, group_by, data: [{group, requests, input_tokens, output_tokens}]}`"), (status = 400, body = ErrorBody)))]
+pub async fn usage(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    ApiQuery(q): ApiQuery<UsageParams>,
+) -> ApiResult<Response> {
+    let now = state.clock().now_ms();
+    let time = |t: &Option<String>, name: &str, default: i64| match t {
+        None => Ok(default),
+        Some(s) => parse_rfc3339(s).ok_or_else(|| {
+            ApiError(CoreError::invalid(
+                name,
+                format!("`{name}` must be an RFC 3339 time."),
+            ))
+        }),
+    };
+    let from = time(&q.from, "from", now - 30 * 86_400_000)?;
+    let to = time(&q.to, "to", now + 1)?;
+    let group_name = q.group_by.as_deref().unwrap_or("model");
+    let group = UsageGroup::parse(group_name).ok_or_else(|| {
+        ApiError(CoreError::invalid(
+            "group_by",
+            "`group_by` is provider, model, api_key or day.",
+        ))
+    })?;
+    let rows = state.platform().ai.usage(&p, from, to, group).await?;
+    let data: Vec<Value> = rows
+        .into_iter()
+        .map(|r| json!({"group": r.group, "requests": r.requests, "input_tokens": r.input_tokens, "output_tokens": r.output_tokens}))
+        .collect();
+    Ok(axum::Json(json!({"from": conea_core::clock::rfc3339(from), "to": conea_core::clock::rfc3339(to), "group_by": group_name, "data": data})).into_response())
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct BudgetRequest {
+    /// Tokens (input + output) per calendar month (UTC); null removes the budget.
+    pub monthly_tokens: Option<i64>,
+}
+
+/// Sets an organization's monthly token budget [admin]; enforced on every replica before
+/// any provider is called (429 `budget_exceeded`).
+#[utoipa::path(put, path = "/ai/budgets/{org_id}", tag = "ai", request_body = BudgetRequest, params(("org_id" = String, Path)),
+    security(("bearer" = []), ("api_key" = [])), responses((status = 200, description = "`{organization_id, monthly_tokens}`"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn set_budget(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(org_id): Path<String>,
+    ApiJson(body): ApiJson<BudgetRequest>,
+) -> ApiResult<Response> {
+    state
+        .platform()
+        .ai
+        .set_budget(Some(&p), &org_id, body.monthly_tokens)
+        .await?;
+    Ok(
+        axum::Json(json!({"organization_id": org_id, "monthly_tokens": body.monthly_tokens}))
+            .into_response(),
+    )
+}

@@ -1,0 +1,355 @@
+//! The AI gateway through the server, against a local fake that speaks OpenAI's wire
+//! format: Conea's format and the OpenAI-compatible one, streaming and not, usage recorded
+//! once per call, budgets, permissions, a failure after the first byte, and the official
+//! `openai` Python client (when installed; `.ci/run` installs it).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use conea_testkit::{Backend, Client, TestApp};
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+#[derive(Clone, Default)]
+struct Fake {
+    calls: Arc<AtomicUsize>,
+}
+
+/// OpenAI Chat Completions: a fixed answer; SSE when `stream`; with model `break-midway`
+/// the stream stops after one chunk without `[DONE]`.
+async fn chat(State(fake): State<Fake>, axum::Json(body): axum::Json<Value>) -> Response {
+    fake.calls.fetch_add(1, Ordering::SeqCst);
+    let model = body["model"].as_str().unwrap_or("").to_owned();
+    if body["stream"] == true {
+        let chunk = |delta: Value, finish: Value| {
+            format!(
+                "data: {}\n\n",
+                json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1, "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+            )
+        };
+        let mut text = chunk(
+            json!({"role": "assistant", "content": "Hello"}),
+            Value::Null,
+        );
+        if model == "break-midway" {
+            // The connection ends here: no finish, no [DONE].
+            return Response::builder()
+                .header(header::CONTENT_TYPE, "text/event-stream")
+                .body(Body::from(text))
+                .unwrap();
+        }
+        text += &chunk(json!({"content": " there"}), Value::Null);
+        text += &chunk(json!({}), json!("stop"));
+        text += &format!(
+            "data: {}\n\n",
+            json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1, "model": model, "choices": [], "usage": {"prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9}})
+        );
+        text += "data: [DONE]\n\n";
+        return Response::builder()
+            .header(header::CONTENT_TYPE, "text/event-stream")
+            .body(Body::from(text))
+            .unwrap();
+    }
+    axum::Json(json!({
+        "id": "chatcmpl-fake", "object": "chat.completion", "created": 1, "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello there"}, "finish_reason": "stop", "logprobs": null}],
+        "usage": {"prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9}
+    }))
+    .into_response()
+}
+
+async fn fake_openai() -> (String, Fake) {
+    let fake = Fake::default();
+    let app = axum::Router::new()
+        .route("/v1/chat/completions", post(chat))
+        .with_state(fake.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}/v1"), fake)
+}
+
+async fn app_with_openai(b: Backend) -> Option<(TestApp, Fake)> {
+    let (url, fake) = fake_openai().await;
+    let app = TestApp::spawn_with(
+        b,
+        &[("OPENAI_API_KEY", "sk-test"), ("OPENAI_BASE_URL", &url)],
+    )
+    .await?;
+    Some((app, fake))
+}
+
+async fn usage(app: &TestApp) -> Value {
+    // Usage is written right after the answer; wait for the write to land.
+    for _ in 0..100 {
+        let r = app
+            .client
+            .get("/v1/ai/usage?group_by=provider", Some(app.owner()))
+            .await;
+        if !r.body["data"].as_array().unwrap().is_empty() {
+            return r.body;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("no usage recorded");
+}
+
+conea_testkit::backend_tests!(
+    completion_in_conea_format_names_the_provider_and_records_usage_once,
+    openai_compatible_endpoint_answers_and_streams_in_openai_format,
+    failure_after_the_first_byte_ends_the_stream_with_an_error_event,
+    monthly_budget_is_enforced_before_calling_the_provider,
+);
+
+async fn completion_in_conea_format_names_the_provider_and_records_usage_once(b: Backend) {
+    let Some((app, fake)) = app_with_openai(b).await else {
+        return;
+    };
+    let r = app
+        .client
+        .post(
+            "/v1/ai/completions",
+            Some(app.owner()),
+            json!({"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.header("x-conea-provider"), Some("openai"));
+    assert_eq!(r.body["content"], "Hello there");
+    assert_eq!(r.body["finish_reason"], "stop");
+    assert_eq!(
+        r.body["usage"],
+        json!({"input_tokens": 7, "output_tokens": 2})
+    );
+    assert_eq!(r.body["attempts"][0]["outcome"], "success");
+    assert_eq!(fake.calls.load(Ordering::SeqCst), 1);
+    let u = usage(&app).await;
+    assert_eq!(
+        u["data"][0],
+        json!({"group": "openai", "requests": 1, "input_tokens": 7, "output_tokens": 2})
+    );
+    let models = app.client.get("/v1/ai/models", Some(app.owner())).await;
+    assert_eq!(models.status, 200);
+    assert_eq!(models.body["providers"][0]["name"], "openai");
+    assert!(
+        app.client
+            .get("/v1/rate-limit", Some(app.owner()))
+            .await
+            .body["remaining"]
+            .as_u64()
+            .unwrap()
+            < 100,
+        "AI calls count against the rate limit"
+    );
+    // Validation and permission.
+    let r = app
+        .client
+        .post(
+            "/v1/ai/completions",
+            Some(app.owner()),
+            json!({"model": "openai/x", "messages": [{"role": "robot", "content": "Hi"}]}),
+        )
+        .await;
+    r.assert_error(400, "invalid_parameter");
+    assert_eq!(r.body["error"]["details"]["param"], "messages[0].role");
+    let k = app
+        .client
+        .post(
+            "/v1/api-keys",
+            Some(app.owner()),
+            json!({"name": "r", "permissions": ["data:read"]}),
+        )
+        .await;
+    let reader = k.body["secret"].as_str().unwrap();
+    app.client
+        .post(
+            "/v1/ai/completions",
+            Some(reader),
+            json!({"model": "openai/x", "messages": [{"role": "user", "content": "Hi"}]}),
+        )
+        .await
+        .assert_error(403, "insufficient_permissions");
+}
+
+async fn openai_compatible_endpoint_answers_and_streams_in_openai_format(b: Backend) {
+    let Some((app, _fake)) = app_with_openai(b).await else {
+        return;
+    };
+    let r = app
+        .client
+        .post("/v1/chat/completions", Some(app.owner()), json!({"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}]}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["object"], "chat.completion");
+    assert_eq!(r.body["choices"][0]["message"]["content"], "Hello there");
+    assert_eq!(r.body["usage"]["total_tokens"], 9);
+    let resp = app
+        .client
+        .http()
+        .post(app.client.url("/v1/chat/completions"))
+        .bearer_auth(app.owner())
+        .json(&json!({"model": "openai/gpt-4o-mini", "stream": true, "stream_options": {"include_usage": true}, "messages": [{"role": "user", "content": "Hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    let text = resp.text().await.unwrap();
+    let data: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .collect();
+    assert_eq!(data.last(), Some(&"[DONE]"), "{text}");
+    let chunks: Vec<Value> = data[..data.len() - 1]
+        .iter()
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    let content: String = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+        .collect();
+    assert_eq!(content, "Hello there");
+    assert!(chunks
+        .iter()
+        .all(|c| c["object"] == "chat.completion.chunk"));
+    assert!(chunks
+        .iter()
+        .any(|c| c["choices"][0]["finish_reason"] == "stop"));
+    assert_eq!(
+        chunks
+            .iter()
+            .filter(|c| c["usage"]["total_tokens"] == 9)
+            .count(),
+        1
+    );
+    let m = app.client.get("/v1/models", Some(app.owner())).await;
+    assert_eq!(m.body["object"], "list");
+}
+
+async fn failure_after_the_first_byte_ends_the_stream_with_an_error_event(b: Backend) {
+    let Some((app, _fake)) = app_with_openai(b).await else {
+        return;
+    };
+    let resp = app
+        .client
+        .http()
+        .post(app.client.url("/v1/ai/completions"))
+        .bearer_auth(app.owner())
+        .json(&json!({"model": "openai/break-midway", "stream": true, "messages": [{"role": "user", "content": "Hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    let text = resp.text().await.unwrap();
+    assert!(text.contains("event: delta"), "{text}");
+    assert!(
+        text.contains("event: error"),
+        "the stream ends with an explicit error: {text}"
+    );
+    assert!(
+        !text.contains("event: done"),
+        "never a clean finish: {text}"
+    );
+}
+
+async fn monthly_budget_is_enforced_before_calling_the_provider(b: Backend) {
+    let Some((app, fake)) = app_with_openai(b).await else {
+        return;
+    };
+    let org = app
+        .client
+        .get("/v1/auth/verify", Some(app.owner()))
+        .await
+        .body["organization_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = app
+        .client
+        .put(
+            &format!("/v1/ai/budgets/{org}"),
+            Some(app.owner()),
+            json!({"monthly_tokens": 5}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let ask = || {
+        app.client.post(
+            "/v1/ai/completions",
+            Some(app.owner()),
+            json!({"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]}),
+        )
+    };
+    assert_eq!(ask().await.status, 200);
+    usage(&app).await;
+    let r = ask().await;
+    r.assert_error(429, "budget_exceeded");
+    assert!(r.header("retry-after").is_some());
+    assert_eq!(r.body["error"]["details"]["used"], 9);
+    assert_eq!(
+        fake.calls.load(Ordering::SeqCst),
+        1,
+        "the provider was not called over budget"
+    );
+}
+
+#[tokio::test]
+async fn no_provider_configured_answers_503_naming_the_variables() {
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let r = app
+        .client
+        .post(
+            "/v1/ai/completions",
+            Some(app.owner()),
+            json!({"model": "chat", "messages": [{"role": "user", "content": "Hi"}]}),
+        )
+        .await;
+    r.assert_error(503, "no_ai_provider_configured");
+    assert!(r.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("OPENAI_API_KEY"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_openai_python_client_works_streaming_and_not() {
+    let has_openai = std::process::Command::new("python3")
+        .args(["-c", "import openai"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_openai {
+        if std::env::var("CONEA_REQUIRE_SERVICES").is_ok_and(|v| v == "1") {
+            panic!("the openai Python package is required in CI (.ci/run installs it)");
+        }
+        eprintln!("skipping: the `openai` Python package is not installed (pip install openai)");
+        return;
+    }
+    let Some((app, _fake)) = app_with_openai(Backend::Sqlite).await else {
+        return;
+    };
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/openai_client.py");
+    let base = format!("{}/v1", app.base_url);
+    let key = app.owner().to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .args([script, &base, &key])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("non-streaming: Hello there"), "{stdout}");
+    assert!(stdout.contains("streaming: Hello there"), "{stdout}");
+    let _ = Client::new(&app.base_url);
+}

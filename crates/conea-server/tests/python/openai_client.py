@@ -1,0 +1,36 @@
+"""Drives Conea's OpenAI-compatible endpoint with the official `openai` client.
+
+Usage: openai_client.py BASE_URL API_KEY  (BASE_URL like http://127.0.0.1:PORT/v1)
+"""
+import sys
+
+from openai import OpenAI
+
+base_url, key = sys.argv[1], sys.argv[2]
+client = OpenAI(base_url=base_url, api_key=key, max_retries=0)
+
+r = client.chat.completions.create(
+    model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}]
+)
+assert r.usage.total_tokens == 9, r
+print("non-streaming:", r.choices[0].message.content)
+
+parts = []
+usage = None
+stream = client.chat.completions.create(
+    model="openai/gpt-4o-mini",
+    messages=[{"role": "user", "content": "Hi"}],
+    stream=True,
+    stream_options={"include_usage": True},
+)
+for chunk in stream:
+    if chunk.usage:
+        usage = chunk.usage
+    for choice in chunk.choices:
+        if choice.delta.content:
+            parts.append(choice.delta.content)
+assert usage is not None and usage.total_tokens == 9, usage
+print("streaming:", "".join(parts))
+
+models = client.models.list()
+print("models:", [m.id for m in models.data])

@@ -1,0 +1,128 @@
+//! `AiUsageStore` on SQL.
+
+use crate::errors::map;
+use crate::{with_pool, SqlStore};
+use async_trait::async_trait;
+use conea_core::ai_usage::{day, AiUsageStore, UsageGroup, UsageRecord, UsageRow};
+use conea_core::clock::EpochMs;
+use conea_core::ids::OrgId;
+use conea_core::store::StoreResult;
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    grp: String,
+    requests: i64,
+    input_tokens: i64,
+    output_tokens: i64,
+}
+
+#[async_trait]
+impl AiUsageStore for SqlStore {
+    async fn record_usage(&self, r: &UsageRecord<'_>) -> StoreResult<()> {
+        const SQL: &str = "INSERT INTO ai_usage (organization_id, api_key_id, provider, model, day, day_start, requests, input_tokens, output_tokens) \
+             VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8) \
+             ON CONFLICT (organization_id, day, api_key_id, provider, model) DO UPDATE SET \
+             requests = ai_usage.requests + 1, input_tokens = ai_usage.input_tokens + EXCLUDED.input_tokens, \
+             output_tokens = ai_usage.output_tokens + EXCLUDED.output_tokens";
+        let d = day(r.at);
+        let day_start = r.at - r.at.rem_euclid(86_400_000);
+        self.stats
+            .time("record_usage", SQL, async {
+                with_pool!(&self.db, |p| sqlx::query::<DB>(SQL)
+                    .bind(r.org.as_str())
+                    .bind(r.api_key)
+                    .bind(r.provider)
+                    .bind(r.model)
+                    .bind(&d)
+                    .bind(day_start)
+                    .bind(r.input_tokens)
+                    .bind(r.output_tokens)
+                    .execute(p)
+                    .await
+                    .map(drop))
+            })
+            .await
+            .map_err(|e| map(e, "ai usage"))
+    }
+
+    async fn tokens_since(&self, org: &OrgId, from: EpochMs) -> StoreResult<i64> {
+        const SQL: &str =
+            "SELECT CAST(COALESCE(SUM(input_tokens + output_tokens), 0) AS BIGINT) FROM ai_usage \
+             WHERE organization_id = $1 AND day_start >= $2";
+        self.stats
+            .time("tokens_since", SQL, async {
+                with_pool!(&self.db, |p| sqlx::query_scalar::<DB, i64>(SQL)
+                    .bind(org.as_str())
+                    .bind(from)
+                    .fetch_one(p)
+                    .await)
+            })
+            .await
+            .map_err(|e| map(e, "ai usage"))
+    }
+
+    async fn usage_report(
+        &self,
+        org: &OrgId,
+        from: EpochMs,
+        to: EpochMs,
+        group: UsageGroup,
+    ) -> StoreResult<Vec<UsageRow>> {
+        let column = match group {
+            UsageGroup::Provider => "provider",
+            UsageGroup::Model => "provider || '/' || model",
+            UsageGroup::ApiKey => "api_key_id",
+            UsageGroup::Day => "day",
+        };
+        let sql = format!(
+            "SELECT {column} AS grp, CAST(SUM(requests) AS BIGINT) AS requests, CAST(SUM(input_tokens) AS BIGINT) AS input_tokens, \
+             CAST(SUM(output_tokens) AS BIGINT) AS output_tokens FROM ai_usage \
+             WHERE organization_id = $1 AND day_start >= $2 AND day_start < $3 GROUP BY 1 ORDER BY 1"
+        );
+        let rows = with_pool!(&self.db, |p| sqlx::query_as::<DB, Row>(&sql)
+            .bind(org.as_str())
+            .bind(from)
+            .bind(to)
+            .fetch_all(p)
+            .await)
+        .map_err(|e| map(e, "ai usage"))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| UsageRow {
+                group: r.grp,
+                requests: r.requests,
+                input_tokens: r.input_tokens,
+                output_tokens: r.output_tokens,
+            })
+            .collect())
+    }
+
+    async fn set_budget(
+        &self,
+        org: &OrgId,
+        monthly_tokens: Option<i64>,
+        at: EpochMs,
+    ) -> StoreResult<()> {
+        const SQL: &str = "INSERT INTO ai_budgets (organization_id, monthly_tokens, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (organization_id) DO UPDATE SET monthly_tokens = EXCLUDED.monthly_tokens, updated_at = EXCLUDED.updated_at";
+        with_pool!(&self.db, |p| sqlx::query::<DB>(SQL)
+            .bind(org.as_str())
+            .bind(monthly_tokens)
+            .bind(at)
+            .execute(p)
+            .await
+            .map(drop))
+        .map_err(|e| map(e, "ai budget"))
+    }
+
+    async fn budget(&self, org: &OrgId) -> StoreResult<Option<i64>> {
+        const SQL: &str = "SELECT monthly_tokens FROM ai_budgets WHERE organization_id = $1";
+        let v: Option<Option<i64>> =
+            with_pool!(&self.db, |p| sqlx::query_scalar::<DB, Option<i64>>(SQL)
+                .bind(org.as_str())
+                .fetch_optional(p)
+                .await)
+            .map_err(|e| map(e, "ai budget"))?;
+        Ok(v.flatten())
+    }
+}
