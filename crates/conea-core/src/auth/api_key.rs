@@ -43,10 +43,12 @@ pub fn looks_like_key(text: &str) -> bool {
 
 /// Lowercase hex SHA-256 of the whole key.
 pub fn digest(secret: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let d = Sha256::digest(secret.as_bytes());
     let mut out = String::with_capacity(64);
     for b in d {
-        out.push_str(&format!("{b:02x}"));
+        out.push(HEX[(b >> 4) as usize] as char);
+        out.push(HEX[(b & 0x0f) as usize] as char);
     }
     out
 }

@@ -127,25 +127,48 @@ pub fn decode_unverified(token: &str) -> Result<(serde_json::Value, serde_json::
     Ok((part("header", h)?, part("payload", p)?))
 }
 
+/// The header's `alg`, read without trusting the token (only the header is decoded).
+fn header_alg(token: &str) -> Result<String, AuthFailure> {
+    let malformed = |reason: &str| AuthFailure::MalformedToken {
+        reason: reason.into(),
+    };
+    let mut parts = token.split('.');
+    let (Some(h), Some(_), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(malformed("a JWT has three parts separated by dots"));
+    };
+    let bytes = URL_SAFE_NO_PAD
+        .decode(h.trim_end_matches('='))
+        .map_err(|_| malformed("the header is not base64url"))?;
+    #[derive(Deserialize)]
+    struct Header {
+        alg: Option<String>,
+    }
+    let header: Header =
+        serde_json::from_slice(&bytes).map_err(|_| malformed("the header is not JSON"))?;
+    header
+        .alg
+        .ok_or_else(|| malformed("the header has no `alg`"))
+}
+
 /// Verifies a token and returns its claims, or the precise reason it is refused.
 pub fn verify(settings: &JwtSettings, token: &str, now_ms: EpochMs) -> Result<Claims, AuthFailure> {
     let malformed = |reason: String| AuthFailure::MalformedToken { reason };
-    let (header, _) = decode_unverified(token).map_err(malformed)?;
-    let alg_name = header
-        .get("alg")
-        .and_then(|a| a.as_str())
-        .ok_or_else(|| malformed("the header has no `alg`".into()))?;
-    let allowed: Vec<String> = settings
-        .algorithms
-        .iter()
-        .map(|a| algorithm_name(*a))
-        .collect();
-    let alg = match parse_algorithm(alg_name) {
+    let alg_name = header_alg(token)?;
+    let allowed = || {
+        settings
+            .algorithms
+            .iter()
+            .map(|a| algorithm_name(*a))
+            .collect::<Vec<_>>()
+    };
+    let alg = match parse_algorithm(&alg_name) {
         Some(a) if settings.algorithms.contains(&a) => a,
         _ => {
             return Err(AuthFailure::AlgorithmNotAllowed {
-                alg: alg_name.to_owned(),
-                allowed,
+                alg: alg_name,
+                allowed: allowed(),
             })
         }
     };
@@ -155,7 +178,7 @@ pub fn verify(settings: &JwtSettings, token: &str, now_ms: EpochMs) -> Result<Cl
     validation.validate_nbf = false;
     validation.validate_aud = false;
     validation.required_spec_claims = HashSet::new();
-    let data = jsonwebtoken::decode::<serde_json::Value>(
+    let data = jsonwebtoken::decode::<Claims>(
         token,
         &DecodingKey::from_secret(&settings.secret),
         &validation,
@@ -163,16 +186,15 @@ pub fn verify(settings: &JwtSettings, token: &str, now_ms: EpochMs) -> Result<Cl
     .map_err(|e| match e.kind() {
         jsonwebtoken::errors::ErrorKind::InvalidSignature => AuthFailure::InvalidSignature,
         jsonwebtoken::errors::ErrorKind::InvalidAlgorithm => AuthFailure::AlgorithmNotAllowed {
-            alg: alg_name.to_owned(),
-            allowed: allowed.clone(),
+            alg: alg_name.clone(),
+            allowed: allowed(),
         },
+        jsonwebtoken::errors::ErrorKind::Json(err) => {
+            malformed(format!("the claims are not Conea's ({err})"))
+        }
         other => malformed(format!("{other:?}")),
     })?;
-    if data.claims.get("exp").is_none() {
-        return Err(malformed("the token has no `exp` claim".into()));
-    }
-    let claims: Claims = serde_json::from_value(data.claims)
-        .map_err(|e| malformed(format!("the claims are not Conea's ({e})")))?;
+    let claims = data.claims;
     let leeway_ms = settings.leeway.as_millis() as i64;
     let exp_ms = claims.exp.saturating_mul(1000);
     if now_ms > exp_ms.saturating_add(leeway_ms) {
@@ -301,6 +323,22 @@ mod tests {
             verify(&s, &t.token, NOW).expect_err("aud").code(),
             "invalid_audience"
         );
+    }
+
+    #[test]
+    fn token_without_exp_is_malformed() {
+        let s = settings();
+        let claims =
+            serde_json::json!({"sub": "usr_x", "org": "org_y", "iat": NOW / 1000, "jti": "j"});
+        let t = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(&s.secret),
+        )
+        .expect("encode");
+        let err = verify(&s, &t, NOW).expect_err("no exp");
+        assert_eq!(err.code(), "malformed_token");
+        assert!(err.message().contains("exp"), "{}", err.message());
     }
 
     #[test]

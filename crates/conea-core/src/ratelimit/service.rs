@@ -115,6 +115,9 @@ impl RateLimitService {
 
     /// The policy that applies to a principal (cached per replica for [`POLICY_TTL`]).
     pub async fn policy_for(&self, p: &Principal) -> CoreResult<Policy> {
+        if let Some(policy) = self.policies.get(&p.subject).await {
+            return Ok(policy);
+        }
         let overrides = self.overrides.clone();
         let default = self.default_policy();
         let key = (p.kind == PrincipalKind::ApiKey).then(|| p.subject.clone());

@@ -100,9 +100,16 @@ impl Authenticator {
             }));
         }
         let digest = api_key::digest(secret);
+        let cached = match self.keys.get(&digest).await {
+            Some(hit) => hit,
+            None => self.load_key(digest).await?,
+        };
+        self.key_principal(cached)
+    }
+
+    async fn load_key(&self, digest: String) -> CoreResult<CachedKey> {
         let store = self.store.clone();
-        let cached = self
-            .keys
+        self.keys
             .try_get_with(digest.clone(), async move {
                 let found = store.get_key_by_digest(&digest).await?;
                 Ok::<_, crate::store::StoreError>(match found {
@@ -114,7 +121,10 @@ impl Authenticator {
                 })
             })
             .await
-            .map_err(|e| CoreError::from((*e).clone()))?;
+            .map_err(|e| CoreError::from((*e).clone()))
+    }
+
+    fn key_principal(&self, cached: CachedKey) -> CoreResult<Principal> {
         let CachedKey::Known { key, last_touch } = cached else {
             return Err(CoreError::Unauthenticated(AuthFailure::UnknownApiKey));
         };
@@ -167,20 +177,15 @@ impl Authenticator {
         let unknown = || CoreError::Unauthenticated(AuthFailure::UnknownSubject);
         let user_id = UserId::parse(&claims.sub).map_err(|_| unknown())?;
         let org_id = OrgId::parse(&claims.org).map_err(|_| unknown())?;
-        let store = self.store.clone();
-        let (u, o) = (user_id.clone(), org_id.clone());
-        let member = self
-            .members
-            .try_get_with((claims.sub.clone(), claims.org.clone()), async move {
-                let m = store.get_member(&o, &u).await?;
-                Ok::<_, crate::store::StoreError>(m.map(|m| CachedMember {
-                    role: m.role,
-                    permissions: m.role.permissions().union(m.grants),
-                }))
-            })
-            .await
-            .map_err(|e| CoreError::from((*e).clone()))?
-            .ok_or_else(unknown)?;
+        let cache_key = (claims.sub, claims.org);
+        let member = match self.members.get(&cache_key).await {
+            Some(hit) => hit,
+            None => {
+                self.load_member(cache_key, user_id.clone(), org_id.clone())
+                    .await?
+            }
+        }
+        .ok_or_else(unknown)?;
         Ok(Principal {
             kind: PrincipalKind::User,
             subject: user_id.to_string(),
@@ -190,6 +195,25 @@ impl Authenticator {
             issued_at: Some(claims.iat * 1000),
             expires_at: Some(claims.exp * 1000),
         })
+    }
+
+    async fn load_member(
+        &self,
+        cache_key: (String, String),
+        u: UserId,
+        o: OrgId,
+    ) -> CoreResult<Option<CachedMember>> {
+        let store = self.store.clone();
+        self.members
+            .try_get_with(cache_key, async move {
+                let m = store.get_member(&o, &u).await?;
+                Ok::<_, crate::store::StoreError>(m.map(|m| CachedMember {
+                    role: m.role,
+                    permissions: m.role.permissions().union(m.grants),
+                }))
+            })
+            .await
+            .map_err(|e| CoreError::from((*e).clone()))
     }
 
     /// Clears every cached credential on this replica.
