@@ -32,4 +32,6 @@ pub use gateway::Gateway;
 pub use http::EventStream;
 pub use providers::{CallOptions, Provider, ProviderKind};
 pub use router::{Attempt, ModelList, Outcome, RoutedStream, Router, UsageSink};
-pub use types::{ChatRequest, ChatResponse, FinishReason, Message, Role, StreamEvent, Usage};
+pub use types::{
+    ChatRequest, ChatResponse, Fallback, FinishReason, Message, Role, StreamEvent, Usage,
+};

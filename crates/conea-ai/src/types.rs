@@ -5,6 +5,24 @@
 use crate::error::UpstreamError;
 use serde::{Deserialize, Serialize};
 
+/// The `fallback` of a request: `true` (the alias's targets), `false` (the first target
+/// only) or a list of `provider/model` targets to try after the first.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Fallback {
+    #[default]
+    #[serde(skip)]
+    Default,
+    Enabled(bool),
+    Targets(Vec<String>),
+}
+
+impl Fallback {
+    pub fn is_default(&self) -> bool {
+        matches!(self, Fallback::Default | Fallback::Enabled(true))
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -42,6 +60,10 @@ impl Message {
 pub struct ChatRequest {
     pub model: String,
     pub messages: Vec<Message>,
+    /// Which targets may answer: the alias's list (default), only the first, or the first
+    /// followed by the given `provider/model` targets.
+    #[serde(default, skip_serializing_if = "Fallback::is_default")]
+    pub fallback: Fallback,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -53,6 +75,7 @@ impl ChatRequest {
         Self {
             model: model.into(),
             messages,
+            fallback: Fallback::Default,
             max_tokens: None,
             temperature: None,
         }

@@ -114,6 +114,52 @@ async fn fallback_follows_the_alias_order() {
 }
 
 #[tokio::test]
+async fn fallback_false_tries_only_the_first_target_and_a_list_replaces_the_rest() {
+    let (a, o, g) = (
+        FakeServer::start(&ANTHROPIC).await,
+        FakeServer::start(&OPENAI).await,
+        FakeServer::start(&GEMINI).await,
+    );
+    let s = setup(
+        &[&a, &o, &g],
+        "[ai.aliases]\nchat = [\"anthropic/claude-3-5-haiku-latest\", \"openai/gpt-4o-mini\"]",
+        &[("CONEA_AI_MAX_RETRIES", "0")],
+    );
+    a.script([Script::ServerError]);
+    let mut req = ask("chat");
+    req.fallback = conea_ai::Fallback::Enabled(false);
+    let e = s.router.complete(&req).await.unwrap_err();
+    assert_eq!(e.code(), "all_providers_failed");
+    assert_eq!(
+        (a.count(), o.count()),
+        (1, 0),
+        "the second target was not tried"
+    );
+    a.script([Script::ServerError]);
+    req.fallback = conea_ai::Fallback::Targets(vec!["gemini/gemini-2.0-flash".into()]);
+    let (resp, attempts) = s.router.complete(&req).await.unwrap();
+    assert_eq!(resp.provider, "gemini");
+    assert_eq!(
+        summary(&attempts).iter().map(|a| a.0).collect::<Vec<_>>(),
+        vec!["anthropic", "gemini"]
+    );
+    assert_eq!(
+        o.count(),
+        0,
+        "the alias's other targets were replaced by the list"
+    );
+    // The request's JSON form: `fallback: false` / `fallback: [..]`.
+    let parsed: ChatRequest = serde_json::from_value(
+        serde_json::json!({"model": "chat", "messages": [], "fallback": false}),
+    )
+    .unwrap();
+    assert_eq!(parsed.fallback, conea_ai::Fallback::Enabled(false));
+    let parsed: ChatRequest =
+        serde_json::from_value(serde_json::json!({"model": "chat", "messages": []})).unwrap();
+    assert!(parsed.fallback.is_default());
+}
+
+#[tokio::test]
 async fn a_rate_limited_call_waits_exactly_the_fractional_retry_after_on_the_fake_clock() {
     let openai = FakeServer::start(&OPENAI).await;
     openai.script([Script::RateLimited(Some("2.5"))]);

@@ -146,6 +146,12 @@ async fn completion_in_conea_format_names_the_provider_and_records_usage_once(b:
             < 100,
         "AI calls count against the rate limit"
     );
+    // `fallback`: false is accepted; anything but a bool or a list is refused by name.
+    let r = app.client.post("/v1/ai/completions", Some(app.owner()), json!({"model": "openai/gpt-4o-mini", "fallback": false, "messages": [{"role": "user", "content": "Hi"}]})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = app.client.post("/v1/ai/completions", Some(app.owner()), json!({"model": "openai/gpt-4o-mini", "fallback": 3, "messages": [{"role": "user", "content": "Hi"}]})).await;
+    r.assert_error(400, "invalid_parameter");
+    assert_eq!(r.body["error"]["details"]["param"], "fallback");
     // Validation and permission.
     let r = app
         .client

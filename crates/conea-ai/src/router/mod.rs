@@ -125,6 +125,26 @@ impl Router {
         Ok(targets)
     }
 
+    /// The targets for a request, honouring its `fallback`.
+    pub fn resolve_request(&self, req: &ChatRequest) -> Result<Vec<Target>, GatewayError> {
+        let mut targets = self.resolve(&req.model)?;
+        match &req.fallback {
+            crate::types::Fallback::Default | crate::types::Fallback::Enabled(true) => {}
+            crate::types::Fallback::Enabled(false) => targets.truncate(1),
+            crate::types::Fallback::Targets(list) => {
+                targets.truncate(1);
+                for name in list {
+                    let t = Target::parse(name).map_err(|_| GatewayError::UnknownModel {
+                        model: name.clone(),
+                        aliases: self.config.aliases.keys().cloned().collect(),
+                    })?;
+                    targets.push(t);
+                }
+            }
+        }
+        Ok(targets)
+    }
+
     fn options(&self, target: &Target) -> CallOptions {
         CallOptions {
             timeout: target.timeout.unwrap_or(self.config.timeout),
@@ -141,7 +161,7 @@ impl Router {
         &self,
         req: &ChatRequest,
     ) -> Result<(ChatResponse, Vec<Attempt>), GatewayError> {
-        let targets = self.resolve(&req.model)?;
+        let targets = self.resolve_request(req)?;
         let won = self
             .fallback(targets, |provider, target, opts| async move {
                 provider.complete(&target.model, req, &opts).await

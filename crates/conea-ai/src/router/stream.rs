@@ -37,7 +37,7 @@ impl std::fmt::Debug for RoutedStream {
 impl Router {
     /// Starts a streamed answer from the first target that produces a first event.
     pub async fn stream(&self, req: &ChatRequest) -> Result<RoutedStream, GatewayError> {
-        let targets = self.resolve(&req.model)?;
+        let targets = self.resolve_request(req)?;
         let won = self
             .fallback(targets, |provider, target, opts| async move {
                 let mut events = provider.stream(&target.model, req, &opts).await?;

@@ -51,6 +51,32 @@ pub struct CompletionRequest {
     pub temperature: Option<f32>,
     #[serde(default)]
     pub stream: bool,
+    /// `true` (default: the alias's targets in order), `false` (only the first target), or
+    /// a list of `provider/model` targets to try after the first.
+    #[schema(value_type = Option<Object>)]
+    pub fallback: Option<Value>,
+}
+
+fn fallback(v: Option<Value>) -> Result<conea_ai::Fallback, ApiError> {
+    match v {
+        None | Some(Value::Null) | Some(Value::Bool(true)) => Ok(conea_ai::Fallback::Default),
+        Some(Value::Bool(false)) => Ok(conea_ai::Fallback::Enabled(false)),
+        Some(Value::Array(items)) => items
+            .into_iter()
+            .map(|i| i.as_str().map(str::to_owned))
+            .collect::<Option<Vec<_>>>()
+            .map(conea_ai::Fallback::Targets)
+            .ok_or_else(|| {
+                ApiError(CoreError::invalid(
+                    "fallback",
+                    "`fallback` lists `provider/model` strings.",
+                ))
+            }),
+        Some(_) => Err(ApiError(CoreError::invalid(
+            "fallback",
+            "`fallback` is true, false or a list of `provider/model` targets.",
+        ))),
+    }
 }
 
 fn role(text: &str, i: usize) -> Result<Role, ApiError> {
@@ -115,7 +141,8 @@ pub async fn completions(
         .into_iter()
         .map(|m| (m.role, m.content))
         .collect();
-    let req = chat_request(body.model, messages, body.max_tokens, body.temperature)?;
+    let mut req = chat_request(body.model, messages, body.max_tokens, body.temperature)?;
+    req.fallback = fallback(body.fallback)?;
     let gateway = &state.platform().ai;
     if body.stream {
         let routed = gateway.stream(&p, &req).await?;
