@@ -204,6 +204,15 @@ pub enum BenchCommand {
     /// --rate requests are scheduled at fixed intervals and latency is measured from the
     /// scheduled send time (open loop, no coordinated omission).
     Load(BenchLoadArgs),
+    /// Serve a mock OpenAI Chat Completions upstream with a fixed latency (for measuring
+    /// the AI gateway's overhead: load it directly, then through Conea).
+    Upstream {
+        #[arg(long, default_value = "127.0.0.1:0")]
+        bind: String,
+        /// Delay before each answer (and before the first streamed chunk).
+        #[arg(long, default_value = "20ms")]
+        latency: String,
+    },
 }
 
 #[derive(Args, Debug)]

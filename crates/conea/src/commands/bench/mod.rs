@@ -4,6 +4,7 @@
 mod client;
 mod endpoint;
 mod load;
+mod upstream;
 mod progress;
 mod report;
 mod schedule;
@@ -19,5 +20,6 @@ pub async fn run(command: BenchCommand) -> Result<ExitCode> {
     match command {
         BenchCommand::Endpoint(args) => endpoint::run(args).await,
         BenchCommand::Load(args) => load::run(args).await,
+        BenchCommand::Upstream { bind, latency } => upstream::run(&bind, &latency).await,
     }
 }

@@ -1,0 +1,47 @@
+//! Incidents and escalation: the pure parts.
+//!
+//! This crate decides *what* should happen to an incident and *what* goes on the wire; it
+//! does not store anything, schedule anything or speak HTTP. The server wires it to storage
+//! (incidents, timeline entries, used link nonces), to the job engine (one durable job per
+//! escalation step, unique per `(incident, step)`) and to routes.
+//!
+//! - [`policy`]: the escalation policy file (`CONEA_ESCALATION_CONFIG`, YAML), its defaults
+//!   (the operations guide's matrix, no channels) and its validation (every problem names
+//!   its key path).
+//! - [`business_hours`]: "is it open now?" and "when does it open next?" in a time zone
+//!   (bundled tz database, so the result does not depend on the machine).
+//! - [`plan`]: the escalation plan of an incident as keyed, timed steps; what acknowledge,
+//!   resolve and a severity change cancel or add.
+//! - [`channels`]: payload builders for Slack, PagerDuty Events v2, Jira Cloud v3, Standard
+//!   Webhooks and e-mail (plus a thin SMTP `send`).
+//! - [`alertmanager`]: the Alertmanager webhook (version 4) as incident signals.
+//! - [`signed_link`]: HMAC-signed, expiring action tokens for acknowledge/resolve links.
+//! - [`postmortem`]: timeline types and the Markdown postmortem draft.
+//!
+//! Times are epoch milliseconds ([`conea_core::clock::EpochMs`]) taken from the caller's
+//! `Clock`; nothing here reads the wall clock.
+
+pub mod alertmanager;
+pub mod business_hours;
+pub mod channels;
+pub mod plan;
+pub mod policy;
+pub mod postmortem;
+pub mod severity;
+pub mod signed_link;
+#[cfg(test)]
+pub(crate) mod testing;
+
+pub use business_hours::BusinessHours;
+pub use plan::{Action, CancelOn, IncidentState, Reconciled, Step, StepKey};
+pub use policy::{ChannelKind, Policy, PolicyError, Problem};
+pub use severity::Severity;
+
+/// HMAC-SHA256 keyed with `key`. HMAC accepts keys of any length, so the error branch of
+/// `new_from_slice` cannot happen; it falls back to a zero key rather than panicking.
+pub(crate) fn hmac_sha256(key: &[u8]) -> hmac::Hmac<sha2::Sha256> {
+    use hmac::Mac;
+    hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap_or_else(|_| {
+        <hmac::Hmac<sha2::Sha256> as hmac::digest::KeyInit>::new(&Default::default())
+    })
+}

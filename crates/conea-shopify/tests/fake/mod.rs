@@ -1,0 +1,292 @@
+//! A fake Shopify Admin API: an axum server on `127.0.0.1:0` that speaks the real wire
+//! format — `X-Shopify-Shop-Api-Call-Limit` on every REST answer, a REST leaky bucket (40,
+//! leaking 2/s) on the test's fake clock answering 429 with `Retry-After: 2.0` when it
+//! would overflow, `Link` pagination with opaque `page_info` cursors over generated
+//! products, customers and orders, GraphQL cost accounting (1000 points, restoring 50/s)
+//! answering `THROTTLED`, `X-Request-Id` on every answer — plus switches to answer 401 or
+//! 500, to force 429s, or to pre-fill the buckets as another app would.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+pub mod buckets;
+pub mod data;
+pub mod graphql;
+pub mod rest;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use buckets::{CostBucket, LeakyBucket};
+use conea_core::{Clock, FakeClock};
+use conea_shopify::{FakeSleeper, ShopifyClient, ShopifyClientBuilder, Throttles};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+pub const SHOP: &str = "fake-shop.myshopify.com";
+pub const TOKEN: &str = "shpat_fake_token";
+pub const VERSION: &str = "2025-01";
+
+/// How many records of each kind the fake serves.
+#[derive(Debug, Clone, Copy)]
+pub struct Counts {
+    pub products: usize,
+    pub customers: usize,
+    pub orders: usize,
+}
+
+impl Counts {
+    pub fn of(n: usize) -> Self {
+        Self {
+            products: n,
+            customers: n,
+            orders: n,
+        }
+    }
+}
+
+pub struct FakeState {
+    pub rest: LeakyBucket,
+    pub graphql: CostBucket,
+    pub rest_429s: u32,
+    pub graphql_throttled: u32,
+    /// Answer 429 (without a full bucket) to the next n REST or GraphQL requests.
+    pub forced_429s: u32,
+    /// Answer 401 to everything.
+    pub unauthorized: bool,
+    /// Answer 500 to the next n requests.
+    pub server_errors: u32,
+    /// `METHOD path?query` of every request received.
+    pub log: Vec<String>,
+    next_request_id: u64,
+}
+
+pub struct Shared {
+    pub clock: FakeClock,
+    pub counts: Counts,
+    state: Mutex<FakeState>,
+}
+
+impl Shared {
+    pub fn lock(&self) -> MutexGuard<'_, FakeState> {
+        self.state.lock().unwrap()
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now_ms()
+    }
+}
+
+/// What every request goes through first: the log, a request id, the token and the
+/// failure switches. Returns the request id, and the answer to give instead, if any.
+pub fn admit(
+    state: &mut FakeState,
+    line: String,
+    headers: &HeaderMap,
+) -> (String, Option<(StatusCode, Value)>) {
+    state.log.push(line);
+    state.next_request_id += 1;
+    let request_id = format!("fake-req-{:04}", state.next_request_id);
+    let token = headers
+        .get("x-shopify-access-token")
+        .and_then(|v| v.to_str().ok());
+    if state.unauthorized || token != Some(TOKEN) {
+        let body = serde_json::json!({"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"});
+        return (request_id, Some((StatusCode::UNAUTHORIZED, body)));
+    }
+    (request_id, None)
+}
+
+/// The `500` answer when the switch is on (checked after throttling, as it counts).
+pub fn server_error(state: &mut FakeState) -> Option<(StatusCode, Value)> {
+    if state.server_errors == 0 {
+        return None;
+    }
+    state.server_errors -= 1;
+    Some((
+        StatusCode::INTERNAL_SERVER_ERROR,
+        serde_json::json!({"errors": "Internal Server Error"}),
+    ))
+}
+
+pub fn respond(status: StatusCode, headers: Vec<(&'static str, String)>, body: &Value) -> Response {
+    let mut response = (status, body.to_string()).into_response();
+    let h = response.headers_mut();
+    h.insert(
+        "content-type",
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    for (name, value) in headers {
+        h.insert(name, HeaderValue::from_str(&value).unwrap());
+    }
+    response
+}
+
+async fn get_handler(
+    State(shared): State<Arc<Shared>>,
+    Path((_version, file)): Path<(String, String)>,
+    Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    rest::handle(&shared, &file, &params, &headers)
+}
+
+async fn post_handler(
+    State(shared): State<Arc<Shared>>,
+    Path((_version, file)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    if file != "graphql.json" {
+        return respond(
+            StatusCode::NOT_FOUND,
+            vec![],
+            &serde_json::json!({"errors": "Not Found"}),
+        );
+    }
+    graphql::handle(&shared, &headers, &body)
+}
+
+/// A running fake shop.
+pub struct FakeShopify {
+    pub base_url: String,
+    pub shared: Arc<Shared>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeShopify {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl FakeShopify {
+    pub async fn start(clock: FakeClock, counts: Counts) -> Self {
+        let now = clock.now_ms();
+        let shared = Arc::new(Shared {
+            clock,
+            counts,
+            state: Mutex::new(FakeState {
+                rest: LeakyBucket::new(40.0, 2.0, now),
+                graphql: CostBucket::new(1000.0, 50.0, now),
+                rest_429s: 0,
+                graphql_throttled: 0,
+                forced_429s: 0,
+                unauthorized: false,
+                server_errors: 0,
+                log: Vec::new(),
+                next_request_id: 0,
+            }),
+        });
+        let app = axum::Router::new()
+            .route(
+                "/admin/api/{version}/{file}",
+                get(get_handler).post(post_handler),
+            )
+            .with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Self {
+            base_url,
+            shared,
+            task,
+        }
+    }
+
+    pub fn state(&self) -> MutexGuard<'_, FakeState> {
+        self.shared.lock()
+    }
+
+    pub fn rest_429s(&self) -> u32 {
+        self.state().rest_429s
+    }
+
+    pub fn graphql_throttled(&self) -> u32 {
+        self.state().graphql_throttled
+    }
+
+    /// The highest REST bucket level our requests ever brought it to.
+    pub fn max_fill(&self) -> f64 {
+        self.state().rest.max_fill
+    }
+
+    pub fn requests(&self) -> usize {
+        self.state().log.len()
+    }
+
+    pub fn log(&self) -> Vec<String> {
+        self.state().log.clone()
+    }
+
+    /// Another app has used the REST bucket up to `level` just now.
+    pub fn prefill_rest(&self, level: f64) {
+        let now = self.shared.now();
+        self.state().rest.set_level(now, level);
+    }
+
+    pub fn set_graphql_available(&self, available: f64) {
+        let now = self.shared.now();
+        self.state().graphql.set_available(now, available);
+    }
+
+    pub fn force_429s(&self, n: u32) {
+        self.state().forced_429s = n;
+    }
+
+    pub fn answer_401(&self, on: bool) {
+        self.state().unauthorized = on;
+    }
+
+    pub fn answer_500s(&self, n: u32) {
+        self.state().server_errors = n;
+    }
+}
+
+/// A fake shop and a client for it, on one fake clock that the client's waits advance.
+pub struct Setup {
+    pub fake: FakeShopify,
+    pub clock: FakeClock,
+    pub sleeper: FakeSleeper,
+    pub throttles: Throttles,
+    pub client: ShopifyClient,
+}
+
+impl Setup {
+    pub async fn new(counts: Counts) -> Self {
+        Self::with(counts, |b| b).await
+    }
+
+    /// With builder options on top of the defaults (fake base URL, fake sleeper).
+    pub async fn with(
+        counts: Counts,
+        options: impl FnOnce(ShopifyClientBuilder) -> ShopifyClientBuilder,
+    ) -> Self {
+        let clock = FakeClock::new(1_750_000_000_000);
+        let fake = FakeShopify::start(clock.clone(), counts).await;
+        let throttles = Throttles::new(Arc::new(clock.clone()));
+        let sleeper = FakeSleeper::new(clock.clone());
+        let client = options(client_builder(&fake, &throttles, &sleeper))
+            .build()
+            .unwrap();
+        Self {
+            fake,
+            clock,
+            sleeper,
+            throttles,
+            client,
+        }
+    }
+}
+
+pub fn client_builder(
+    fake: &FakeShopify,
+    throttles: &Throttles,
+    sleeper: &FakeSleeper,
+) -> ShopifyClientBuilder {
+    ShopifyClient::builder(SHOP, TOKEN, VERSION, throttles.clone())
+        .base_url(fake.base_url.clone())
+        .sleeper(Arc::new(sleeper.clone()))
+}

@@ -1,0 +1,152 @@
+//! The fake's REST listings: `products.json`, `customers.json`, `orders.json`.
+
+use super::data::{self, updated_at_ms};
+use super::{admit, respond, server_error, Shared};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+/// What a `page_info` cursor carries (opaque to clients: base64 of this JSON).
+fn encode_cursor(resource: &str, after: usize, min_ms: Option<i64>, status: &str) -> String {
+    let c = json!({"resource": resource, "after": after, "min": min_ms, "status": status});
+    URL_SAFE_NO_PAD.encode(c.to_string())
+}
+
+fn decode_cursor(text: &str) -> Option<(String, usize, Option<i64>, String)> {
+    let raw = URL_SAFE_NO_PAD.decode(text).ok()?;
+    let c: Value = serde_json::from_slice(&raw).ok()?;
+    Some((
+        c["resource"].as_str()?.to_owned(),
+        usize::try_from(c["after"].as_u64()?).ok()?,
+        c["min"].as_i64(),
+        c["status"].as_str()?.to_owned(),
+    ))
+}
+
+fn bad_request(message: &str) -> (StatusCode, Value) {
+    (StatusCode::BAD_REQUEST, json!({"errors": message}))
+}
+
+pub fn handle(
+    shared: &Shared,
+    file: &str,
+    params: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Response {
+    let now = shared.now();
+    let mut state = shared.lock();
+    let mut query: Vec<_> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    query.sort();
+    let (request_id, refused) = admit(
+        &mut state,
+        format!("GET {file}?{}", query.join("&")),
+        headers,
+    );
+    let mut out = vec![("X-Request-Id", request_id)];
+    if let Some((status, body)) = refused {
+        out.push(("X-Shopify-Shop-Api-Call-Limit", state.rest.header(now)));
+        return respond(status, out, &body);
+    }
+    let forced = state.forced_429s > 0;
+    if forced || !state.rest.try_pour(now) {
+        if forced {
+            state.forced_429s -= 1;
+        }
+        state.rest_429s += 1;
+        out.push(("X-Shopify-Shop-Api-Call-Limit", state.rest.header(now)));
+        out.push(("Retry-After", "2.0".into()));
+        let body = json!({"errors": "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."});
+        return respond(StatusCode::TOO_MANY_REQUESTS, out, &body);
+    }
+    out.push(("X-Shopify-Shop-Api-Call-Limit", state.rest.header(now)));
+    if let Some((status, body)) = server_error(&mut state) {
+        return respond(status, out, &body);
+    }
+    drop(state);
+    match list(shared, file, params) {
+        Ok((body, link)) => {
+            if let Some(link) = link {
+                out.push(("Link", link));
+            }
+            respond(StatusCode::OK, out, &body)
+        }
+        Err((status, body)) => respond(status, out, &body),
+    }
+}
+
+type Listing = Result<(Value, Option<String>), (StatusCode, Value)>;
+
+fn list(shared: &Shared, file: &str, params: &HashMap<String, String>) -> Listing {
+    let (resource, count, make): (&str, usize, fn(usize) -> Value) = match file {
+        "products.json" => ("products", shared.counts.products, data::product),
+        "customers.json" => ("customers", shared.counts.customers, data::customer),
+        "orders.json" => ("orders", shared.counts.orders, data::order),
+        _ => return Err((StatusCode::NOT_FOUND, json!({"errors": "Not Found"}))),
+    };
+    let limit = match params.get("limit") {
+        None => 50,
+        Some(l) => match l.parse::<usize>() {
+            Ok(n) if (1..=250).contains(&n) => n,
+            _ => return Err(bad_request("limit - Invalid value.")),
+        },
+    };
+    let (start, min_ms, status) = match params.get("page_info") {
+        Some(cursor) => {
+            if params
+                .keys()
+                .any(|k| k != "page_info" && k != "limit" && k != "fields")
+            {
+                return Err(bad_request("page_info - Invalid value."));
+            }
+            match decode_cursor(cursor) {
+                Some((r, after, min, status)) if r == resource => (after, min, status),
+                _ => return Err(bad_request("page_info - Invalid value.")),
+            }
+        }
+        None => {
+            let min = match params.get("updated_at_min") {
+                None => None,
+                Some(t) => match conea_core::clock::parse_rfc3339(t) {
+                    Some(ms) => Some(ms),
+                    None => return Err(bad_request("updated_at_min - Invalid value.")),
+                },
+            };
+            let status = params
+                .get("status")
+                .cloned()
+                .unwrap_or_else(|| "open".into());
+            (0, min, status)
+        }
+    };
+    let keep = |i: &usize| {
+        min_ms.is_none_or(|m| updated_at_ms(*i) >= m)
+            && (resource != "orders" || status == "any" || data::order_is_open(*i))
+    };
+    let mut matching = (start..count).filter(keep);
+    let page: Vec<usize> = matching.by_ref().take(limit).collect();
+    let has_next = matching.next().is_some();
+    let items: Vec<Value> = page.iter().map(|i| make(*i)).collect();
+    let url = |cursor: String| {
+        format!(
+            "<https://{}/admin/api/{}/{file}?limit={limit}&page_info={cursor}>",
+            super::SHOP,
+            super::VERSION
+        )
+    };
+    let mut links = Vec::new();
+    if start > 0 {
+        let prev = encode_cursor(resource, start.saturating_sub(limit), min_ms, &status);
+        links.push(format!("{}; rel=\"previous\"", url(prev)));
+    }
+    if let (true, Some(last)) = (has_next, page.last()) {
+        links.push(format!(
+            "{}; rel=\"next\"",
+            url(encode_cursor(resource, last + 1, min_ms, &status))
+        ));
+    }
+    let link = (!links.is_empty()).then(|| links.join(", "));
+    Ok((json!({ resource: items }), link))
+}
