@@ -204,8 +204,8 @@ for backend in sqlite postgres; do
     p99o="$(median "$backend" "$case" open 6)"
     rpso="$(median "$backend" "$case" open 5)"
     errs="$(awk -F'\t' -v b="$backend" -v c="$case" '$1 == b && $2 == c { s += $7 } END { print s + 0 }' "$RESULTS")"
-    r="$(ratio "$backend" "$case")"
-    printf '%-9s %-8s %12.0f %7.2f %9.3f %14.3f %10.0f %8s\n' "$backend" "$case" "$rps" "$r" "$p99c" "$p99o" "$rpso" "$errs"
+    r="$(ratio "$backend" "$case" | awk '{ printf "%.2f", $1 }')"
+    printf '%-9s %-8s %12.0f %7s %9.3f %14.3f %10.0f %8s\n' "$backend" "$case" "$rps" "$r" "$p99c" "$p99o" "$rpso" "$errs"
     if [[ "$case" != livez ]]; then
       awk -v r="$r" 'BEGIN { exit !(r >= 0.70) }' ||
         echo "  MISS: $backend $case throughput is $r of /livez (target >= 0.70)"
