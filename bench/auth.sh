@@ -22,6 +22,8 @@
 #                        (1,000,000/min and burst per principal), so the measured path is
 #                        the deployed one, limiter included, without 429s in a 10 s run;
 #                        `off`: RATE_LIMIT_ENABLED=false, authentication alone
+#   BENCH_REDIS_URL      when set (e.g. redis://127.0.0.1:6379), the limiter keeps its
+#                        buckets in Redis (one script call per request)
 #   CARGO_TARGET_DIR     where cargo builds (default ~/.cache/conea-target)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -83,6 +85,9 @@ start_server() {
   mkdir -p "$dir"
   ENVV=(CONEA_DATA_DIR="$dir/data" CONEA_BIND=127.0.0.1:0 CONEA_LOG=warn
     CONEA_SHUTDOWN_GRACE=2s "${LIMITS[@]}" "$@")
+  if [[ -n "${BENCH_REDIS_URL:-}" ]]; then
+    ENVV+=(REDIS_URL="$BENCH_REDIS_URL" CONEA_REDIS_KEY_PREFIX="bench$$:")
+  fi
   env "${ENVV[@]}" "$BIN" serve >"$dir/serve.out" 2>"$dir/serve.err" &
   SERVER_PID=$!
   BASE=""
