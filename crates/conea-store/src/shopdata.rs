@@ -1,13 +1,18 @@
 //! `ShopDataStore` on SQL: shops, batched idempotent upserts of shop records, upload chunks
 //! and the report aggregates.
 //!
-//! Upserts write a whole batch per statement. PostgreSQL: `INSERT … SELECT FROM UNNEST(arrays)`
-//! (one parameter per column, one prepared statement whatever the batch size), and
-//! `RETURNING (xmax = 0)` tells inserted rows from updated ones. SQLite: multi-row `VALUES`,
-//! first `ON CONFLICT DO NOTHING RETURNING` (the inserted rows), then the rest with
-//! `ON CONFLICT DO UPDATE … WHERE` (the updated rows); both start with a write, so the
-//! transaction holds the write lock from its first statement. Either way a row is only
-//! overwritten when `excluded.source_updated_at >= source_updated_at`.
+//! A batch is written in one transaction. Top-level records (orders, products, customers)
+//! are upserted with a guard: a stored row is only overwritten when
+//! `excluded.source_updated_at >= source_updated_at`. The children of the records written
+//! (line items, variants) then replace the stored ones: those of updated records are deleted,
+//! and all are inserted with a plain `INSERT` (cheaper than an upsert, and an item removed
+//! from an order disappears). Records that were skipped keep their children.
+//!
+//! PostgreSQL: `INSERT … SELECT FROM UNNEST(arrays)` (one parameter per column, one prepared
+//! statement whatever the batch size), `RETURNING (xmax = 0)` tells inserted rows from updated
+//! ones. SQLite: multi-row `VALUES`, first `ON CONFLICT DO NOTHING RETURNING` (the inserted
+//! rows), then the rest with `ON CONFLICT DO UPDATE … WHERE` (the updated rows); both start
+//! with a write, so the transaction holds the write lock from its first statement.
 
 use crate::errors::map;
 use crate::{with_pool, Db, SqlStore};
@@ -18,12 +23,13 @@ use conea_core::shopdata::store::{
     latest_by_source_id, OrderGroup, ProductSales, ProductSalesRow, ReportScope, ShopDataStore,
     UploadInfo, UpsertCounts,
 };
-use conea_core::shopdata::{Customer, Money, Order, Product, Shop, ShopKind};
+use conea_core::shopdata::{Customer, Money, Order, Product, RecordKind, Shop, ShopKind};
 use conea_core::store::{StoreError, StoreResult};
 use sqlx::{PgConnection, QueryBuilder, Row, Sqlite, SqliteConnection};
 use std::collections::HashSet;
 
-/// A cell of a row to upsert. The first cell of every row is its `source_id`.
+/// A cell of a row to write. The first cell of a top-level row is its `source_id`; the
+/// second cell of a child row is its parent's `source_id`.
 #[derive(Clone, Copy)]
 enum V<'a> {
     I(Option<i64>),
@@ -32,33 +38,37 @@ enum V<'a> {
 
 type Rows<'a> = Vec<Vec<V<'a>>>;
 
-/// Upsert statements of one table; rows carry the table's columns after the common
+/// Statements of a top-level table; rows carry its columns after the common
 /// `shop_id, organization_id, imported_at`.
 struct Table {
     name: &'static str,
+    /// The table whose rows belong to these and are replaced with them.
+    child: Option<&'static Child>,
     pg_upsert: &'static str,
+    pg_copy: &'static str,
     sqlite_insert: &'static str,
+    sqlite_on_new: &'static str,
     sqlite_on_update: &'static str,
 }
 
-const SQLITE_ON_NEW: &str = " ON CONFLICT (shop_id, source_id) DO NOTHING RETURNING source_id";
+/// Statements of a child table (line items, variants), replaced with their parent.
+struct Child {
+    pg_copy: &'static str,
+    pg_delete: &'static str,
+    sqlite_insert: &'static str,
+    /// `DELETE … WHERE shop_id = ` then `$bind AND parent IN (…)` is appended.
+    sqlite_delete: &'static str,
+    sqlite_parent_in: &'static str,
+}
+
 /// Bound parameters per SQLite statement (its limit is 32766).
 const SQLITE_MAX_PARAMS: usize = 30_000;
 
-macro_rules! guard {
-    ($table:literal) => {
-        concat!(
-            " WHERE excluded.source_updated_at >= ",
-            $table,
-            ".source_updated_at"
-        )
-    };
-}
-
-macro_rules! table {
-    ($table:literal, cols: $cols:literal, pg_types: $types:literal, set: $set:literal) => {
+macro_rules! top_table {
+    ($table:literal, child: $child:expr, cols: $cols:literal, pg_types: $types:literal, set: $set:literal) => {
         Table {
             name: $table,
+            child: $child,
             pg_upsert: concat!(
                 "INSERT INTO ",
                 $table,
@@ -71,8 +81,18 @@ macro_rules! table {
                 "ON CONFLICT (shop_id, source_id) DO UPDATE SET ",
                 $set,
                 ", imported_at = excluded.imported_at",
-                guard!($table),
+                " WHERE excluded.source_updated_at >= ",
+                $table,
+                ".source_updated_at",
                 " RETURNING source_id, (xmax = 0) AS inserted"
+            ),
+            pg_copy: concat!(
+                "COPY ",
+                $table,
+                " (shop_id, organization_id, imported_at, ",
+                $cols,
+                ") ",
+                "FROM STDIN WITH (FORMAT csv)"
             ),
             sqlite_insert: concat!(
                 "INSERT INTO ",
@@ -81,18 +101,53 @@ macro_rules! table {
                 $cols,
                 ") "
             ),
+            sqlite_on_new: " ON CONFLICT (shop_id, source_id) DO NOTHING RETURNING source_id",
             sqlite_on_update: concat!(
                 " ON CONFLICT (shop_id, source_id) DO UPDATE SET ",
                 $set,
                 ", imported_at = excluded.imported_at",
-                guard!($table),
+                " WHERE excluded.source_updated_at >= ",
+                $table,
+                ".source_updated_at",
                 " RETURNING source_id"
             ),
         }
     };
 }
 
-const ORDERS: Table = table!("orders",
+macro_rules! child_table {
+    ($table:literal, parent: $parent:literal, cols: $cols:literal, pg_types: $types:literal) => {
+        Child {
+            pg_copy: concat!(
+                "COPY ",
+                $table,
+                " (shop_id, organization_id, imported_at, ",
+                $cols,
+                ") ",
+                "FROM STDIN WITH (FORMAT csv)"
+            ),
+            pg_delete: concat!(
+                "DELETE FROM ",
+                $table,
+                " WHERE shop_id = $1 AND ",
+                $parent,
+                " = ANY($2)"
+            ),
+            sqlite_insert: concat!(
+                "INSERT INTO ",
+                $table,
+                " (shop_id, organization_id, imported_at, ",
+                $cols,
+                ") "
+            ),
+            sqlite_delete: concat!("DELETE FROM ", $table, " WHERE shop_id = "),
+            sqlite_parent_in: concat!(" AND ", $parent, " IN ("),
+        }
+    };
+}
+
+const ORDERS: Table = top_table!("orders",
+    child: Some(&LINE_ITEMS),
     cols: "source_id, name, email, customer_source_id, currency, total_price_e4, subtotal_price_e4, \
            status, financial_status, fulfillment_status, created_at, cancelled_at, closed_at, source_updated_at",
     pg_types: "$4::int8[], $5::text[], $6::text[], $7::int8[], $8::text[], $9::int8[], $10::int8[], \
@@ -123,22 +178,16 @@ fn order_row(o: &Order) -> Vec<V<'_>> {
     ]
 }
 
-const LINE_ITEMS: Table = table!("order_line_items",
+const LINE_ITEMS: Child = child_table!("order_line_items",
+    parent: "order_source_id",
     cols: "source_id, order_source_id, product_source_id, variant_source_id, title, sku, quantity, price_e4, source_updated_at",
-    pg_types: "$4::int8[], $5::int8[], $6::int8[], $7::int8[], $8::text[], $9::text[], $10::int8[], $11::int8[], $12::int8[]",
-    set: "order_source_id = excluded.order_source_id, product_source_id = excluded.product_source_id, \
-          variant_source_id = excluded.variant_source_id, title = excluded.title, sku = excluded.sku, \
-          quantity = excluded.quantity, price_e4 = excluded.price_e4, source_updated_at = excluded.source_updated_at");
+    pg_types: "$4::int8[], $5::int8[], $6::int8[], $7::int8[], $8::text[], $9::text[], $10::int8[], $11::int8[], $12::int8[]");
 
 fn line_item_rows<'a>(orders: &[&'a Order], written: &HashSet<i64>) -> Rows<'a> {
-    let mut seen = HashSet::new();
     let mut rows = Vec::new();
-    // Last occurrence of a line item id wins.
-    for o in orders
-        .iter()
-        .rev()
-        .filter(|o| written.contains(&o.source_id))
-    {
+    for o in orders.iter().filter(|o| written.contains(&o.source_id)) {
+        let mut seen = HashSet::new();
+        // The last copy of a line item id in an order wins.
         for li in o.line_items.iter().rev() {
             if seen.insert(li.source_id) {
                 rows.push(vec![
@@ -155,11 +204,11 @@ fn line_item_rows<'a>(orders: &[&'a Order], written: &HashSet<i64>) -> Rows<'a> 
             }
         }
     }
-    rows.reverse();
     rows
 }
 
-const PRODUCTS: Table = table!("products",
+const PRODUCTS: Table = top_table!("products",
+    child: Some(&VARIANTS),
     cols: "source_id, title, vendor, product_type, status, created_at, source_updated_at",
     pg_types: "$4::int8[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int8[], $10::int8[]",
     set: "title = excluded.title, vendor = excluded.vendor, product_type = excluded.product_type, \
@@ -177,21 +226,16 @@ fn product_row(p: &Product) -> Vec<V<'_>> {
     ]
 }
 
-const VARIANTS: Table = table!("product_variants",
+const VARIANTS: Child = child_table!("product_variants",
+    parent: "product_source_id",
     cols: "source_id, product_source_id, title, sku, price_e4, inventory_quantity, source_updated_at",
-    pg_types: "$4::int8[], $5::int8[], $6::text[], $7::text[], $8::int8[], $9::int8[], $10::int8[]",
-    set: "product_source_id = excluded.product_source_id, title = excluded.title, sku = excluded.sku, \
-          price_e4 = excluded.price_e4, inventory_quantity = excluded.inventory_quantity, \
-          source_updated_at = excluded.source_updated_at");
+    pg_types: "$4::int8[], $5::int8[], $6::text[], $7::text[], $8::int8[], $9::int8[], $10::int8[]");
 
 fn variant_rows<'a>(products: &[&'a Product], written: &HashSet<i64>) -> Rows<'a> {
-    let mut seen = HashSet::new();
     let mut rows = Vec::new();
-    for p in products
-        .iter()
-        .rev()
-        .filter(|p| written.contains(&p.source_id))
-    {
+    for p in products.iter().filter(|p| written.contains(&p.source_id)) {
+        let mut seen = HashSet::new();
+        // The last copy of a variant id in a product wins.
         for v in p.variants.iter().rev() {
             if seen.insert(v.source_id) {
                 rows.push(vec![
@@ -206,11 +250,11 @@ fn variant_rows<'a>(products: &[&'a Product], written: &HashSet<i64>) -> Rows<'a
             }
         }
     }
-    rows.reverse();
     rows
 }
 
-const CUSTOMERS: Table = table!("customers",
+const CUSTOMERS: Table = top_table!("customers",
+    child: None,
     cols: "source_id, email, first_name, last_name, orders_count, total_spent_e4, created_at, source_updated_at",
     pg_types: "$4::int8[], $5::text[], $6::text[], $7::text[], $8::int8[], $9::int8[], $10::int8[], $11::int8[]",
     set: "email = excluded.email, first_name = excluded.first_name, last_name = excluded.last_name, \
@@ -260,30 +304,28 @@ struct Owner<'a> {
     now: EpochMs,
 }
 
-async fn pg_upsert(
-    conn: &mut PgConnection,
-    t: &Table,
-    owner: &Owner<'_>,
-    rows: &[Vec<V<'_>>],
-) -> Result<Written, sqlx::Error> {
-    let Some(first) = rows.first() else {
-        return Ok(Written::default());
-    };
-    let mut q = sqlx::query::<sqlx::Postgres>(t.pg_upsert)
+/// The integer in column `i` of a row (0 when it is not one).
+fn cell(row: &[V<'_>], i: usize) -> i64 {
+    match row.get(i) {
+        Some(V::I(Some(v))) => *v,
+        _ => 0,
+    }
+}
+
+/// Binds the owner and then each column of `rows` as one PostgreSQL array.
+fn pg_rows<'q>(
+    sql: &'q str,
+    owner: &Owner<'q>,
+    rows: &'q [Vec<V<'q>>],
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    let mut q = sqlx::query::<sqlx::Postgres>(sql)
         .bind(owner.shop)
         .bind(owner.org)
         .bind(owner.now);
-    for (j, cell) in first.iter().enumerate() {
-        q = match cell {
-            V::I(_) => q.bind(
-                rows.iter()
-                    .map(|r| match r.get(j) {
-                        Some(V::I(v)) => *v,
-                        _ => None,
-                    })
-                    .collect::<Vec<Option<i64>>>(),
-            ),
-            V::T(_) => q.bind(
+    let width = rows.first().map_or(0, Vec::len);
+    for j in 0..width {
+        q = match rows.first().and_then(|r| r.get(j)) {
+            Some(V::T(_)) => q.bind(
                 rows.iter()
                     .map(|r| match r.get(j) {
                         Some(V::T(v)) => *v,
@@ -291,10 +333,40 @@ async fn pg_upsert(
                     })
                     .collect::<Vec<Option<&str>>>(),
             ),
+            _ => q.bind(
+                rows.iter()
+                    .map(|r| match r.get(j) {
+                        Some(V::I(v)) => *v,
+                        _ => None,
+                    })
+                    .collect::<Vec<Option<i64>>>(),
+            ),
         };
     }
+    q
+}
+
+/// A batch is first `COPY`ed (bulk loads are mostly new rows, and `COPY` writes whole
+/// pages); when a row already exists the `COPY` fails on the key, is rolled back to its
+/// savepoint, and the batch is upserted instead.
+async fn pg_upsert(
+    conn: &mut PgConnection,
+    t: &Table,
+    owner: &Owner<'_>,
+    rows: &[Vec<V<'_>>],
+) -> Result<Written, sqlx::Error> {
     let mut w = Written::default();
-    for row in q.fetch_all(&mut *conn).await? {
+    if rows.is_empty() {
+        return Ok(w);
+    }
+    if copy_new(conn, t.pg_copy, owner, rows).await? {
+        w.inserted.extend(rows.iter().map(|r| cell(r, 0)));
+        return Ok(w);
+    }
+    for row in pg_rows(t.pg_upsert, owner, rows)
+        .fetch_all(&mut *conn)
+        .await?
+    {
         let id: i64 = row.try_get(0)?;
         if row.try_get::<bool, _>(1)? {
             w.inserted.push(id);
@@ -305,20 +377,98 @@ async fn pg_upsert(
     Ok(w)
 }
 
-fn source_id(row: &[V<'_>]) -> i64 {
-    match row.first() {
-        Some(V::I(Some(id))) => *id,
-        _ => 0,
+/// `COPY`s rows under a savepoint; `false` (rolled back) when one of them exists already.
+async fn copy_new(
+    conn: &mut PgConnection,
+    sql: &str,
+    owner: &Owner<'_>,
+    rows: &[Vec<V<'_>>],
+) -> Result<bool, sqlx::Error> {
+    use sqlx::Connection;
+    let mut savepoint = conn.begin().await?;
+    let copied = async {
+        let mut copy = savepoint.copy_in_raw(sql).await?;
+        copy.send(csv_rows(owner, rows.iter())).await?;
+        copy.finish().await
+    }
+    .await;
+    match copied {
+        Ok(_) => savepoint.commit().await.map(|()| true),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            savepoint.rollback().await.map(|()| false)
+        }
+        Err(e) => Err(e),
     }
 }
 
-async fn sqlite_insert(
-    conn: &mut SqliteConnection,
-    prefix: &str,
-    suffix: &str,
+async fn pg_replace_children(
+    conn: &mut PgConnection,
+    c: &Child,
     owner: &Owner<'_>,
-    rows: &[&Vec<V<'_>>],
-) -> Result<Vec<i64>, sqlx::Error> {
+    updated_parents: &[i64],
+    rows: &[Vec<V<'_>>],
+) -> Result<(), sqlx::Error> {
+    if !updated_parents.is_empty() {
+        sqlx::query::<sqlx::Postgres>(c.pg_delete)
+            .persistent(false)
+            .bind(owner.shop)
+            .bind(updated_parents)
+            .execute(&mut *conn)
+            .await?;
+    }
+    if !rows.is_empty() {
+        let mut copy = conn.copy_in_raw(c.pg_copy).await?;
+        copy.send(csv_rows(owner, rows.iter())).await?;
+        copy.finish().await?;
+    }
+    Ok(())
+}
+
+/// Rows as `COPY … (FORMAT csv)` input: text always quoted (an unquoted empty field is NULL).
+fn csv_rows<'r, 'v: 'r>(
+    owner: &Owner<'_>,
+    rows: impl ExactSizeIterator<Item = &'r Vec<V<'v>>>,
+) -> Vec<u8> {
+    use std::io::Write;
+    let mut out = Vec::with_capacity(rows.len() * 160);
+    for row in rows {
+        push_text(&mut out, owner.shop);
+        out.push(b',');
+        push_text(&mut out, owner.org);
+        let _ = write!(out, ",{}", owner.now);
+        for cell in row {
+            out.push(b',');
+            match cell {
+                V::I(Some(v)) => {
+                    let _ = write!(out, "{v}");
+                }
+                V::T(Some(t)) => push_text(&mut out, t),
+                V::I(None) | V::T(None) => {}
+            }
+        }
+        out.push(b'\n');
+    }
+    out
+}
+
+fn push_text(out: &mut Vec<u8>, text: &str) {
+    out.push(b'"');
+    for b in text.bytes() {
+        if b == b'"' {
+            out.push(b'"');
+        }
+        out.push(b);
+    }
+    out.push(b'"');
+}
+
+/// Multi-row insert of `rows` with the owner's columns first; `suffix` follows the values.
+fn sqlite_values<'q>(
+    prefix: &'q str,
+    suffix: &'q str,
+    owner: &Owner<'q>,
+    rows: &[&'q Vec<V<'q>>],
+) -> QueryBuilder<'q, Sqlite> {
     let mut qb = QueryBuilder::<Sqlite>::new(prefix);
     qb.push_values(rows, |mut b, row| {
         b.push_bind(owner.shop)
@@ -332,7 +482,11 @@ async fn sqlite_insert(
         }
     });
     qb.push(suffix);
-    qb.build_query_scalar::<i64>().fetch_all(&mut *conn).await
+    qb
+}
+
+fn sqlite_chunk(rows: &[Vec<V<'_>>]) -> usize {
+    (SQLITE_MAX_PARAMS / (rows.first().map_or(0, Vec::len) + 3)).max(1)
 }
 
 async fn sqlite_upsert(
@@ -342,21 +496,20 @@ async fn sqlite_upsert(
     rows: &[Vec<V<'_>>],
 ) -> Result<Written, sqlx::Error> {
     let mut w = Written::default();
-    let Some(first) = rows.first() else {
-        return Ok(w);
-    };
-    let per_chunk = (SQLITE_MAX_PARAMS / (first.len() + 3)).max(1);
-    for part in rows.chunks(per_chunk) {
+    for part in rows.chunks(sqlite_chunk(rows)) {
         let all: Vec<&Vec<V<'_>>> = part.iter().collect();
-        let inserted = sqlite_insert(conn, t.sqlite_insert, SQLITE_ON_NEW, owner, &all).await?;
+        let inserted: Vec<i64> = sqlite_values(t.sqlite_insert, t.sqlite_on_new, owner, &all)
+            .build_query_scalar()
+            .fetch_all(&mut *conn)
+            .await?;
         let new: HashSet<i64> = inserted.iter().copied().collect();
-        let rest: Vec<&Vec<V<'_>>> = part
-            .iter()
-            .filter(|r| !new.contains(&source_id(r)))
-            .collect();
+        let rest: Vec<&Vec<V<'_>>> = part.iter().filter(|r| !new.contains(&cell(r, 0))).collect();
         if !rest.is_empty() {
-            let updated =
-                sqlite_insert(conn, t.sqlite_insert, t.sqlite_on_update, owner, &rest).await?;
+            let updated: Vec<i64> =
+                sqlite_values(t.sqlite_insert, t.sqlite_on_update, owner, &rest)
+                    .build_query_scalar()
+                    .fetch_all(&mut *conn)
+                    .await?;
             w.updated.extend(updated);
         }
         w.inserted.extend(inserted);
@@ -364,7 +517,34 @@ async fn sqlite_upsert(
     Ok(w)
 }
 
-/// A transaction on either backend, with the batch upsert.
+async fn sqlite_replace_children(
+    conn: &mut SqliteConnection,
+    c: &Child,
+    owner: &Owner<'_>,
+    updated_parents: &[i64],
+    rows: &[Vec<V<'_>>],
+) -> Result<(), sqlx::Error> {
+    for ids in updated_parents.chunks(SQLITE_MAX_PARAMS) {
+        let mut qb = QueryBuilder::<Sqlite>::new(c.sqlite_delete);
+        qb.push_bind(owner.shop).push(c.sqlite_parent_in);
+        let mut list = qb.separated(", ");
+        for id in ids {
+            list.push_bind(*id);
+        }
+        list.push_unseparated(")");
+        qb.build().execute(&mut *conn).await?;
+    }
+    for part in rows.chunks(sqlite_chunk(rows)) {
+        let all: Vec<&Vec<V<'_>>> = part.iter().collect();
+        sqlite_values(c.sqlite_insert, "", owner, &all)
+            .build()
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// A transaction on either backend.
 enum Tx {
     Pg(sqlx::Transaction<'static, sqlx::Postgres>),
     Sqlite(sqlx::Transaction<'static, Sqlite>),
@@ -390,6 +570,19 @@ impl Tx {
         }
     }
 
+    async fn replace_children(
+        &mut self,
+        c: &Child,
+        owner: &Owner<'_>,
+        updated_parents: &[i64],
+        rows: &[Vec<V<'_>>],
+    ) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Pg(tx) => pg_replace_children(tx, c, owner, updated_parents, rows).await,
+            Tx::Sqlite(tx) => sqlite_replace_children(tx, c, owner, updated_parents, rows).await,
+        }
+    }
+
     async fn commit(self) -> Result<(), sqlx::Error> {
         match self {
             Tx::Pg(tx) => tx.commit().await,
@@ -399,13 +592,11 @@ impl Tx {
 }
 
 impl SqlStore {
-    /// Upserts parents (deduplicated, newest wins) and, for the parents written, their
-    /// children, in one transaction.
-    #[allow(clippy::too_many_arguments)]
+    /// Upserts top-level records (deduplicated, newest wins) and replaces the children of
+    /// those written, in one transaction.
     async fn upsert_family<'a, P>(
         &self,
         parent: &'static Table,
-        child: Option<&'static Table>,
         owner: Owner<'_>,
         items: &'a [P],
         key: impl Fn(&P) -> (i64, EpochMs),
@@ -415,19 +606,24 @@ impl SqlStore {
         if items.is_empty() {
             return Ok(UpsertCounts::default());
         }
-        let kept: Vec<&'a P> = latest_by_source_id(items, key)
+        let mut kept: Vec<&'a P> = latest_by_source_id(items, &key)
             .into_iter()
             .map(|i| &items[i])
             .collect();
+        // Rows in key order: concurrent batches lock rows in the same order, so a record that
+        // is in both cannot deadlock them; the later one waits for the earlier.
+        kept.sort_by_key(|p| key(p).0);
         let rows: Rows<'a> = kept.iter().map(|p| row(p)).collect();
         let written = self
             .stats
             .time(parent.name, parent.pg_upsert, async {
                 let mut tx = Tx::begin(&self.db).await?;
-                let w = tx.upsert(parent, &owner, &rows).await?;
-                if let Some(child) = child {
+                let mut w = tx.upsert(parent, &owner, &rows).await?;
+                if let Some(child) = parent.child {
+                    w.updated.sort_unstable();
                     let child_rows = children(&kept, &w.ids());
-                    tx.upsert(child, &owner, &child_rows).await?;
+                    tx.replace_children(child, &owner, &w.updated, &child_rows)
+                        .await?;
                 }
                 tx.commit().await?;
                 Ok::<_, sqlx::Error>(w)
@@ -645,7 +841,6 @@ impl ShopDataStore for SqlStore {
         };
         self.upsert_family(
             &ORDERS,
-            Some(&LINE_ITEMS),
             owner,
             orders,
             |o| (o.source_id, o.updated_at),
@@ -669,7 +864,6 @@ impl ShopDataStore for SqlStore {
         };
         self.upsert_family(
             &PRODUCTS,
-            Some(&VARIANTS),
             owner,
             products,
             |p| (p.source_id, p.updated_at),
@@ -693,7 +887,6 @@ impl ShopDataStore for SqlStore {
         };
         self.upsert_family(
             &CUSTOMERS,
-            None,
             owner,
             customers,
             |c| (c.source_id, c.updated_at),
@@ -701,6 +894,24 @@ impl ShopDataStore for SqlStore {
             |_, _| Vec::new(),
         )
         .await
+    }
+
+    async fn refresh_statistics(&self, kind: RecordKind) -> StoreResult<()> {
+        let sql = match (&self.db, kind) {
+            (Db::Postgres(_), RecordKind::Orders) => "ANALYZE orders, order_line_items",
+            (Db::Postgres(_), RecordKind::Products) => "ANALYZE products, product_variants",
+            (Db::Postgres(_), RecordKind::Customers) => "ANALYZE customers",
+            (Db::Sqlite(_), _) => "PRAGMA optimize",
+        };
+        self.stats
+            .time("refresh_statistics", sql, async {
+                with_pool!(&self.db, |p| sqlx::query::<DB>(sql)
+                    .execute(p)
+                    .await
+                    .map(drop))
+            })
+            .await
+            .map_err(|e| map(e, "statistics"))
     }
 
     async fn append_upload_chunk(

@@ -272,12 +272,15 @@ async fn manual_shop_is_created_once_and_shops_are_found_by_id_or_domain(b: Back
 
 // ---- imports ------------------------------------------------------------------------
 
+/// A title with what CSV and SQL quoting must survive.
+const PEN: &str = "Pen \"Deluxe\", 0.5\\mm\nblue";
+
 fn order(id: i64, updated: &str, financial: &str, qty: i64) -> Value {
     json!({
         "id": id, "name": format!("#{id}"), "created_at": "2024-05-01T10:00:00Z", "updated_at": updated,
         "currency": "EUR", "total_price": "20.00", "financial_status": financial,
         "line_items": [
-            {"id": id * 10 + 1, "product_id": 7, "title": "Pen", "sku": "P-1", "quantity": qty, "price": "10.00"},
+            {"id": id * 10 + 1, "product_id": 7, "title": PEN, "sku": "P-1", "quantity": qty, "price": "10.00"},
             {"id": id * 10 + 2, "title": "Wrap", "quantity": 1, "price": "0.00"}
         ]
     })
@@ -353,6 +356,7 @@ async fn an_older_version_never_overwrites_a_newer_one(b: Backend) {
         perf.total_units_sold, 6,
         "line items of the newer version stay"
     );
+    assert_eq!(perf.top_products[0].title, PEN);
     // Within one batch the newest copy wins too, whatever its position.
     let both = ndjson(&[
         order(9, "2024-05-03T00:00:00Z", "paid", 1),
@@ -372,6 +376,139 @@ async fn an_older_version_never_overwrites_a_newer_one(b: Backend) {
         .await
         .expect("report");
     assert_eq!(summary.by_financial_status.get("pending"), None);
+}
+
+async fn a_newer_version_replaces_the_line_items_and_variants(b: Backend) {
+    let Some(env) = env(b).await else { return };
+    let shop = env.manual_shop().await;
+    let v1 = ndjson(&[order(1, "2024-05-01T10:00:00Z", "paid", 1)]);
+    env.import(
+        &shop,
+        RecordKind::Orders,
+        ImportFormat::Ndjson,
+        &v1,
+        1 << 20,
+    )
+    .await;
+    assert_eq!(env.count("order_line_items").await, 2);
+    // The wrap was removed from the order and the pen's quantity changed.
+    let mut v2 = order(1, "2024-05-02T10:00:00Z", "paid", 3);
+    v2["line_items"].as_array_mut().expect("items").truncate(1);
+    let r = env
+        .import(
+            &shop,
+            RecordKind::Orders,
+            ImportFormat::Ndjson,
+            &ndjson(&[v2]),
+            1 << 20,
+        )
+        .await;
+    assert_eq!(r.updated, 1);
+    assert_eq!(env.count("order_line_items").await, 1);
+    let perf = product_performance(&env.store, &env.org, Some(&shop), Period::default(), 10)
+        .await
+        .expect("report");
+    assert_eq!(perf.total_units_sold, 3);
+    let product = |variants: Value, updated: &str| {
+        ndjson(&[json!({"id": 5, "title": "Tee", "updated_at": updated, "variants": variants})])
+    };
+    let two = json!([{"id": 51, "price": "9.00"}, {"id": 52, "price": "9.00"}]);
+    env.import(
+        &shop,
+        RecordKind::Products,
+        ImportFormat::Ndjson,
+        &product(two, "2024-01-01T00:00:00Z"),
+        1 << 20,
+    )
+    .await;
+    let one = json!([{"id": 52, "price": "8.00"}]);
+    env.import(
+        &shop,
+        RecordKind::Products,
+        ImportFormat::Ndjson,
+        &product(one, "2024-01-02T00:00:00Z"),
+        1 << 20,
+    )
+    .await;
+    assert_eq!(env.count("product_variants").await, 1);
+}
+
+async fn a_record_repeated_in_later_batches_keeps_its_newest_version(b: Backend) {
+    let Some(env) = env(b).await else { return };
+    let shop = env.manual_shop().await;
+    // 2000 orders, then the first 500 again with a newer version: the batches (of 1000) are
+    // written concurrently, in whatever order.
+    let mut lines: Vec<Value> = (1..=2000)
+        .map(|id| order(id, "2024-05-01T10:00:00Z", "pending", 1))
+        .collect();
+    lines.extend((1..=500).map(|id| order(id, "2024-05-02T10:00:00Z", "paid", 2)));
+    let r = env
+        .import(
+            &shop,
+            RecordKind::Orders,
+            ImportFormat::Ndjson,
+            &ndjson(&lines),
+            1 << 16,
+        )
+        .await;
+    assert_eq!(r.rows, 2500);
+    assert_eq!(r.inserted + r.updated + r.skipped, 2500);
+    assert_eq!(env.count("orders").await, 2000);
+    assert_eq!(env.count("order_line_items").await, 4000);
+    let summary = orders_summary(&env.store, &env.org, Some(&shop), Period::default())
+        .await
+        .expect("report");
+    assert_eq!(summary.by_financial_status.get("paid"), Some(&500));
+    let perf = product_performance(&env.store, &env.org, Some(&shop), Period::default(), 10)
+        .await
+        .expect("report");
+    assert_eq!(perf.total_units_sold, 500 * 3 + 1500 * 2);
+}
+
+async fn deleting_a_shop_deletes_its_data(b: Backend) {
+    let Some(env) = env(b).await else { return };
+    let shop = env.manual_shop().await;
+    let data = ndjson(&[order(1, "2024-05-01T10:00:00Z", "paid", 1)]);
+    env.import(
+        &shop,
+        RecordKind::Orders,
+        ImportFormat::Ndjson,
+        &data,
+        1 << 20,
+    )
+    .await;
+    env.import(
+        &shop,
+        RecordKind::Products,
+        ImportFormat::Ndjson,
+        &fixture("product.json"),
+        1 << 20,
+    )
+    .await;
+    env.import(
+        &shop,
+        RecordKind::Customers,
+        ImportFormat::Ndjson,
+        &fixture("customer.json"),
+        1 << 20,
+    )
+    .await;
+    let sql = "DELETE FROM shops WHERE id = $1";
+    with_pool!(env.store.db(), |p| conea_store::sqlx::query::<DB>(sql)
+        .bind(shop.as_str())
+        .execute(p)
+        .await
+        .map(drop))
+    .expect("shop deleted");
+    for table in [
+        "orders",
+        "order_line_items",
+        "products",
+        "product_variants",
+        "customers",
+    ] {
+        assert_eq!(env.count(table).await, 0, "{table}");
+    }
 }
 
 async fn bad_lines_are_listed_with_line_numbers_and_good_lines_still_imported(b: Backend) {
@@ -892,6 +1029,9 @@ backend_tests!(
     manual_shop_is_created_once_and_shops_are_found_by_id_or_domain,
     reimporting_the_same_file_updates_and_inserts_nothing,
     an_older_version_never_overwrites_a_newer_one,
+    a_newer_version_replaces_the_line_items_and_variants,
+    deleting_a_shop_deletes_its_data,
+    a_record_repeated_in_later_batches_keeps_its_newest_version,
     bad_lines_are_listed_with_line_numbers_and_good_lines_still_imported,
     only_the_first_hundred_bad_lines_are_listed_but_all_are_counted,
     csv_orders_group_line_items_and_reject_bad_rows,

@@ -28,6 +28,13 @@ use std::io::Read;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+async fn sqlx_count(pg: &conea_store::sqlx::PgPool, sql: &str) -> i64 {
+    conea_store::sqlx::query_scalar::<_, i64>(sql)
+        .fetch_one(pg)
+        .await
+        .expect("count")
+}
+
 fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -121,6 +128,49 @@ async fn import_one_file_and_summarise() {
         report.rows as f64 / import_s
     );
 
+    // Baseline at the same moment: the database's raw insert rate for as many orders and
+    // line items (INSERT … SELECT generate_series into tables shaped and indexed alike).
+    let pg = store.db().as_postgres().expect("PostgreSQL").clone();
+    let orders = report.inserted as i64;
+    let items: i64 = sqlx_count(&pg, "SELECT COUNT(*) FROM order_line_items").await;
+    for ddl in [
+        "CREATE TABLE raw_orders (LIKE orders INCLUDING ALL)",
+        "CREATE TABLE raw_items (LIKE order_line_items INCLUDING ALL)",
+    ] {
+        conea_store::sqlx::query(ddl)
+            .execute(&pg)
+            .await
+            .expect("ddl");
+    }
+    let started = Instant::now();
+    conea_store::sqlx::query(
+        "INSERT INTO raw_orders SELECT 'shop_0192f0c1a2b37c8d9e0f1a2b3c4d5e6f', g, \
+         'org_0192f0c1a2b37c8d9e0f1a2b3c4d5e6f', '#' || g, 'c' || g || '@example.com', g, 'USD', \
+         1082000, 1082000, 'open', 'paid', NULL, 1700000000000 + g, NULL, NULL, 1700000000000 + g, 2 \
+         FROM generate_series(1, $1::int8) g",
+    )
+    .bind(orders)
+    .execute(&pg)
+    .await
+    .expect("raw orders");
+    conea_store::sqlx::query(
+        "INSERT INTO raw_items SELECT 'shop_0192f0c1a2b37c8d9e0f1a2b3c4d5e6f', g, \
+         'org_0192f0c1a2b37c8d9e0f1a2b3c4d5e6f', g / 3, 7000000000 + g % 500, 8000000000 + g % 500, \
+         'Product ' || g % 500, 'SKU-' || g % 500, 1 + g % 3, 1082000, 1700000000000, 2 \
+         FROM generate_series(1, $1::int8) g",
+    )
+    .bind(items)
+    .execute(&pg)
+    .await
+    .expect("raw items");
+    let raw_s = started.elapsed().as_secs_f64();
+    println!(
+        "baseline: raw insert of {orders} orders + {items} line items in {raw_s:.1} s = {:.0} orders/s; \
+         import/raw time ratio {:.2}",
+        orders as f64 / raw_s,
+        import_s / raw_s
+    );
+
     for _ in 0..3 {
         let started = Instant::now();
         let s = orders_summary(&store, &org.id, Some(&shop.id), Period::default())
@@ -179,4 +229,67 @@ fn parse_only() {
         "parse: {records} records, {bad} bad in {s:.2} s = {:.0} records/s",
         records as f64 / s
     );
+}
+
+/// Upserts alone: the file parsed into memory first, then written batch by batch on one
+/// connection (splits the import time between the pipeline and the statements).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: run by hand with CONEA_BENCH_ORDERS"]
+async fn upserts_only() {
+    let Ok(path) = std::env::var("CONEA_BENCH_ORDERS") else {
+        eprintln!("skipping: CONEA_BENCH_ORDERS is not set");
+        return;
+    };
+    let Some(schema) = TestSchema::create().await else {
+        return;
+    };
+    let cfg = DatabaseConfig {
+        url: schema.url(),
+        backend: DbBackend::Postgres,
+        max_connections: 5,
+        idle_timeout: Duration::from_secs(60),
+        connect_timeout: Duration::from_secs(10),
+        slow_statement: Duration::from_secs(60),
+    };
+    let db = conea_store::connect(&cfg).await.expect("database");
+    conea_store::migrate::run(&db).await.expect("migrations");
+    let store = SqlStore::new(db, Duration::from_secs(60));
+    let org = Organization {
+        id: OrgId::generate(),
+        slug: "bench".into(),
+        name: "bench".into(),
+        created_at: 1,
+    };
+    store.insert_org(&org).await.expect("org");
+    let shop = store.default_shop(&org.id, 1).await.expect("shop");
+    let text = std::fs::read_to_string(&path).expect("orders file");
+    let orders: Vec<conea_core::shopdata::Order> = text
+        .lines()
+        .filter_map(
+            |l| match conea_core::shopdata::parse_ndjson_line(RecordKind::Orders, l) {
+                Ok(conea_core::shopdata::Record::Order(o)) => Some(o),
+                _ => None,
+            },
+        )
+        .collect();
+    drop(text);
+    for size in [1000usize, 4000] {
+        conea_store::sqlx::query("TRUNCATE orders, order_line_items")
+            .execute(store.db().as_postgres().expect("pg"))
+            .await
+            .expect("truncate");
+        let started = Instant::now();
+        for batch in orders.chunks(size) {
+            store
+                .upsert_orders(&org.id, &shop.id, batch, 2)
+                .await
+                .expect("upsert");
+        }
+        let s = started.elapsed().as_secs_f64();
+        println!(
+            "upserts (batch {size}): {} orders in {s:.1} s = {:.0} orders/s",
+            orders.len(),
+            orders.len() as f64 / s
+        );
+    }
 }

@@ -401,14 +401,17 @@ fn add_child(c: &Columns, row: &csv::StringRecord, record: &mut Record) -> Resul
     match record {
         Record::Order(o) => {
             if let Some(id) = f::opt_id("line_item_id", g("line_item_id"))? {
+                let quantity = f::quantity("quantity", g("quantity"))?;
+                let price = f::money("price", g("price"))?;
+                f::line_total("line item", quantity, price)?;
                 o.line_items.push(LineItem {
                     source_id: id,
                     product_id: f::opt_id("product_id", g("product_id"))?,
                     variant_id: f::opt_id("variant_id", g("variant_id"))?,
                     title: opt_text(g("title")).unwrap_or_default(),
                     sku: opt_text(g("sku")),
-                    quantity: f::quantity("quantity", g("quantity"))?,
-                    price: f::money("price", g("price"))?,
+                    quantity,
+                    price,
                 });
             }
         }

@@ -151,7 +151,26 @@ pub fn rfc3339(ms: EpochMs) -> String {
 /// Text that is `None` when empty or blank.
 pub fn opt_text(text: &str) -> Option<String> {
     let t = text.trim();
-    (!t.is_empty()).then(|| t.to_owned())
+    (!t.is_empty()).then(|| clean(t))
+}
+
+/// Text as stored: without NUL characters, which PostgreSQL's text cannot hold (one in a
+/// title would otherwise fail the whole batch).
+pub fn clean(text: &str) -> String {
+    if text.contains('\0') {
+        text.replace('\0', "")
+    } else {
+        text.to_owned()
+    }
+}
+
+/// Checks that `quantity × price` of a line item stays within what sums exactly in SQL
+/// (±10^14 currency units).
+pub fn line_total(field: &str, quantity: i64, price: Money) -> Result<(), String> {
+    match quantity.checked_mul(price.units()) {
+        Some(t) if t.abs() <= 1_000_000_000_000_000_000 => Ok(()),
+        _ => Err(format!("{field}: quantity × price is too large")),
+    }
 }
 
 #[cfg(test)]
@@ -190,6 +209,14 @@ mod tests {
         assert!(id("id", "0").is_err());
         assert!(id("id", "A-1").is_err());
         assert_eq!(opt_id("product_id", ""), Ok(None));
+    }
+
+    #[test]
+    fn nul_characters_are_dropped_and_huge_line_totals_refused() {
+        assert_eq!(opt_text(" a\0b ").as_deref(), Some("ab"));
+        let price = Money::parse("1000000000").expect("valid");
+        assert!(line_total("line_items[0]", 100_000, price).is_ok());
+        assert!(line_total("line_items[0]", 1_000_000, price).is_err());
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The import pipeline behind `data.import`: read an upload chunk by chunk, parse records,
 //! upsert them in batches while the next chunk is parsed, report progress, and summarise.
-//! Memory is bounded by one chunk, one batch being parsed and one being written, whatever the
-//! file size. Running it again on the same upload is safe: upserts are idempotent.
+//! Memory is bounded by one chunk, one batch being parsed and a few being written, whatever
+//! the file size. Running it again on the same upload is safe: upserts are idempotent.
 
 use super::model::{Customer, ImportFormat, Order, Product, Record, RecordKind};
 use super::reader::{Parsed, RecordReader};
@@ -16,8 +16,12 @@ use tokio::sync::mpsc;
 
 /// Records per upsert batch.
 pub const BATCH_SIZE: usize = 1000;
+/// Batches written at once (each on its own connection).
+pub const WRITERS: usize = 2;
 /// Bad lines listed in the result (all are counted).
 pub const MAX_BAD_LINES: usize = 100;
+/// Imports that insert at least this many records refresh the planner statistics.
+pub const ANALYZE_AFTER_INSERTS: u64 = 10_000;
 /// Suggested size of upload chunks (the reader accepts any size).
 pub const UPLOAD_CHUNK_BYTES: usize = 1024 * 1024;
 
@@ -120,26 +124,38 @@ impl Batch {
     }
 }
 
-/// Writes batches on a task of its own, so parsing the next batch overlaps the database.
+/// Writes batches on tasks of their own (each with its own connection), so parsing the
+/// next batch overlaps the database and the database works on several batches at once.
 struct Writer {
     tx: Option<mpsc::Sender<Batch>>,
-    task: tokio::task::JoinHandle<Result<UpsertCounts, StoreError>>,
+    tasks: Vec<tokio::task::JoinHandle<Result<UpsertCounts, StoreError>>>,
 }
 
 impl Writer {
     fn start(store: Arc<dyn ShopDataStore>, org: OrgId, shop: ShopId, now: EpochMs) -> Writer {
-        let (tx, mut rx) = mpsc::channel::<Batch>(1);
-        let task = tokio::spawn(async move {
-            let mut total = UpsertCounts::default();
-            while let Some(batch) = rx.recv().await {
-                total.add(batch.write(store.as_ref(), &org, &shop, now).await?);
-            }
-            Ok(total)
-        });
-        Writer { tx: Some(tx), task }
+        let (tx, rx) = mpsc::channel::<Batch>(WRITERS);
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        let tasks = (0..WRITERS)
+            .map(|_| {
+                let (store, org, shop, rx) = (store.clone(), org.clone(), shop.clone(), rx.clone());
+                tokio::spawn(async move {
+                    let mut total = UpsertCounts::default();
+                    loop {
+                        let next = rx.lock().await.recv().await;
+                        let Some(batch) = next else { break };
+                        total.add(batch.write(store.as_ref(), &org, &shop, now).await?);
+                    }
+                    Ok(total)
+                })
+            })
+            .collect();
+        Writer {
+            tx: Some(tx),
+            tasks,
+        }
     }
 
-    /// Hands a batch over; `false` when the writer stopped (its error comes from `finish`).
+    /// Hands a batch over; `false` when the writers stopped (their error comes from `finish`).
     async fn send(&self, batch: Batch) -> bool {
         match &self.tx {
             Some(tx) => tx.send(batch).await.is_ok(),
@@ -149,10 +165,20 @@ impl Writer {
 
     async fn finish(mut self) -> Result<UpsertCounts, JobError> {
         self.tx = None;
-        match (&mut self.task).await {
-            Ok(r) => r.map_err(store_error),
-            Err(e) => Err(JobError::retryable(format!("import writer stopped: {e}"))),
+        let mut total = UpsertCounts::default();
+        let mut failure = None;
+        for task in &mut self.tasks {
+            match task.await {
+                Ok(Ok(counts)) => total.add(counts),
+                Ok(Err(e)) => failure = failure.or(Some(store_error(e))),
+                Err(e) => {
+                    failure = failure.or_else(|| {
+                        Some(JobError::retryable(format!("import writer stopped: {e}")))
+                    })
+                }
+            }
         }
+        failure.map_or(Ok(total), Err)
     }
 }
 
@@ -160,7 +186,9 @@ impl Drop for Writer {
     fn drop(&mut self) {
         // Dropped before `finish` (error, cancellation, timeout): stop writing.
         if self.tx.is_some() {
-            self.task.abort();
+            for task in &self.tasks {
+                task.abort();
+            }
         }
     }
 }
@@ -249,6 +277,11 @@ pub async fn run_import(
     report.inserted = counts.inserted;
     report.updated = counts.updated;
     report.skipped = counts.skipped;
+    if report.inserted >= ANALYZE_AFTER_INSERTS {
+        if let Err(e) = store.refresh_statistics(args.kind).await {
+            tracing::warn!(error = %e, kind = args.kind.as_str(), "could not refresh planner statistics after import");
+        }
+    }
     store
         .delete_upload(org, &args.upload_id)
         .await

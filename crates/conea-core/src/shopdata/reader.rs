@@ -67,10 +67,32 @@ impl RecordReader {
 
 fn parse_line(kind: RecordKind, line: Line<'_>) -> Parsed {
     match line {
+        // A byte order mark may open the file.
+        Line::Text(1, text) if text.starts_with('\u{feff}') => {
+            parse_line(kind, Line::Text(1, &text['\u{feff}'.len_utf8()..]))
+        }
         Line::Text(n, text) => match parse_ndjson_line(kind, text) {
             Ok(r) => Parsed::Record(n, r),
             Err(reason) => Parsed::Bad(n, reason),
         },
         Line::Bad(n, reason) => Parsed::Bad(n, reason),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ndjson_may_start_with_a_byte_order_mark() {
+        let mut r = RecordReader::new(RecordKind::Customers, ImportFormat::Ndjson);
+        let mut out = Vec::new();
+        r.push("\u{feff}{\"id\": 1}\n{\"id\": 2}".as_bytes(), &mut out)
+            .expect("readable");
+        r.finish(&mut out).expect("readable");
+        assert!(
+            matches!(out.as_slice(), [Parsed::Record(1, _), Parsed::Record(2, _)]),
+            "{out:?}"
+        );
     }
 }

@@ -249,6 +249,10 @@ impl LineItemWire<'_> {
         let quantity = self
             .quantity
             .ok_or_else(|| format!("{} is required", at("quantity")))?;
+        let quantity = fields::check_quantity(&at("quantity"), quantity)?;
+        let price = opt_money(&at("price"), &self.price)?
+            .ok_or_else(|| format!("{} is required", at("price")))?;
+        fields::line_total(&format!("line_items[{index}]"), quantity, price)?;
         Ok(LineItem {
             source_id: required_id(&at("id"), self.id)?,
             product_id: self.product_id.map(|i| i.0),
@@ -257,9 +261,8 @@ impl LineItemWire<'_> {
                 .or_else(|| text(&self.name))
                 .unwrap_or_default(),
             sku: text(&self.sku),
-            quantity: fields::check_quantity(&at("quantity"), quantity)?,
-            price: opt_money(&at("price"), &self.price)?
-                .ok_or_else(|| format!("{} is required", at("price")))?,
+            quantity,
+            price,
         })
     }
 }
@@ -280,7 +283,7 @@ impl ProductWire<'_> {
         let created_at = opt_time("created_at", &self.created_at)?;
         Ok(Product {
             source_id: required_id("id", self.id)?,
-            title: required("title", &self.title)?.to_owned(),
+            title: fields::clean(required("title", &self.title)?),
             vendor: text(&self.vendor),
             product_type: text(&self.product_type),
             status: text(&self.status),

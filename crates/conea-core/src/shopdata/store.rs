@@ -1,6 +1,6 @@
 //! The storage trait for shop data; `conea-store` implements it for SQLite and PostgreSQL.
 
-use super::model::{Customer, Order, Product, Shop};
+use super::model::{Customer, Order, Product, RecordKind, Shop};
 use super::money::Money;
 use crate::clock::EpochMs;
 use crate::ids::{OrgId, ShopId};
@@ -117,6 +117,10 @@ pub trait ShopDataStore: Send + Sync + 'static {
         customers: &[Customer],
         now: EpochMs,
     ) -> StoreResult<UpsertCounts>;
+
+    /// Refreshes the query planner's statistics of the tables of `kind` after a large import,
+    /// so reports right after it get good plans.
+    async fn refresh_statistics(&self, kind: RecordKind) -> StoreResult<()>;
 
     /// Stores chunk `seq` (0, 1, 2, …) of an upload; writing the same chunk again replaces it.
     async fn append_upload_chunk(

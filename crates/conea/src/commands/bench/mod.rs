@@ -4,12 +4,12 @@
 mod client;
 mod endpoint;
 mod load;
-mod upstream;
 mod progress;
 mod report;
 mod schedule;
 mod stats;
 mod target;
+mod upstream;
 mod worker;
 
 use crate::cli::BenchCommand;

@@ -16,14 +16,27 @@ async fn chat(State(latency): State<Duration>, axum::Json(body): axum::Json<Valu
     let model = body["model"].as_str().unwrap_or("mock").to_owned();
     if body["stream"] == true {
         let chunk = |delta: Value, finish: Value| {
-            format!("data: {}\n\n", json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1, "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}))
+            format!(
+                "data: {}\n\n",
+                json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1, "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+            )
         };
-        let mut text = chunk(json!({"role": "assistant", "content": "Hello"}), Value::Null);
+        let mut text = chunk(
+            json!({"role": "assistant", "content": "Hello"}),
+            Value::Null,
+        );
         text += &chunk(json!({"content": " from the mock"}), Value::Null);
         text += &chunk(json!({}), json!("stop"));
-        text += &format!("data: {}\n\n", json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1, "model": model, "choices": [], "usage": {"prompt_tokens": 12, "completion_tokens": 4, "total_tokens": 16}}));
+        text += &format!(
+            "data: {}\n\n",
+            json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1, "model": model, "choices": [], "usage": {"prompt_tokens": 12, "completion_tokens": 4, "total_tokens": 16}})
+        );
         text += "data: [DONE]\n\n";
-        return ([(header::CONTENT_TYPE, "text/event-stream")], Body::from(text)).into_response();
+        return (
+            [(header::CONTENT_TYPE, "text/event-stream")],
+            Body::from(text),
+        )
+            .into_response();
     }
     axum::Json(json!({
         "id": "chatcmpl-mock", "object": "chat.completion", "created": 1, "model": model,
@@ -34,11 +47,19 @@ async fn chat(State(latency): State<Duration>, axum::Json(body): axum::Json<Valu
 }
 
 pub async fn run(bind: &str, latency: &str) -> Result<ExitCode> {
-    let latency = conea_core::config::duration::parse(latency).map_err(|e| anyhow!("--latency: {e}"))?;
-    let listener = tokio::net::TcpListener::bind(bind).await.map_err(|e| anyhow!("cannot listen on {bind}: {e}"))?;
+    let latency =
+        conea_core::config::duration::parse(latency).map_err(|e| anyhow!("--latency: {e}"))?;
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .map_err(|e| anyhow!("cannot listen on {bind}: {e}"))?;
     let addr = listener.local_addr()?;
-    let app = axum::Router::new().route("/v1/chat/completions", post(chat)).with_state(latency);
-    println!("mock OpenAI upstream listening on http://{addr} (latency {} ms)", latency.as_millis());
+    let app = axum::Router::new()
+        .route("/v1/chat/completions", post(chat))
+        .with_state(latency);
+    println!(
+        "mock OpenAI upstream listening on http://{addr} (latency {} ms)",
+        latency.as_millis()
+    );
     axum::serve(listener, app)
         .with_graceful_shutdown(conea_server::app::shutdown_signal())
         .await?;

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# AI gateway overhead: a mock OpenAI upstream with a fixed latency (`conea bench upstream`),
+# loaded directly and through Conea (`POST /v1/chat/completions`, OpenAI-compatible) at fixed
+# rates, streaming and not. Overhead = through − direct, per percentile. Also the highest
+# closed-loop throughput through Conea and the server's RSS (current and peak).
+# Usage: bench/ai.sh   (BENCH_DURATION=10s BENCH_RATES="500 1000 2000" BENCH_LATENCY=20ms)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/conea-target}"
+DURATION="${BENCH_DURATION:-10s}"
+RATES="${BENCH_RATES:-500 1000 2000}"
+LATENCY="${BENCH_LATENCY:-20ms}"
+BIN="$CARGO_TARGET_DIR/release/conea"
+command -v jq >/dev/null || { echo "bench: needs jq" >&2; exit 1; }
+cargo build --release -p conea -q
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+"$BIN" bench upstream --bind 127.0.0.1:0 --latency "$LATENCY" >"$WORK/up.out" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 1 50); do UP=$(grep -oE 'http://[0-9.:]+' "$WORK/up.out" || true); [ -n "$UP" ] && break; sleep 0.1; done
+env CONEA_DATA_DIR="$WORK/data" CONEA_BIND=127.0.0.1:0 CONEA_LOG=warn CONEA_WORKER_CONCURRENCY=0 \
+  RATE_LIMIT_PER_MINUTE=1000000 RATE_LIMIT_BURST=1000000 OPENAI_API_KEY=sk-bench OPENAI_BASE_URL="$UP/v1" \
+  CONEA_AI_MAX_RETRIES=0 "$BIN" serve >"$WORK/serve.out" 2>"$WORK/serve.err" &
+SERVE=$!
+PIDS+=($SERVE)
+for _ in $(seq 1 100); do BASE=$(grep -oE 'listening on http://[0-9.:]+' "$WORK/serve.out" | sed 's/listening on //' || true); [ -n "$BASE" ] && break; sleep 0.1; done
+KEY=$(grep -oE 'conea_[A-Za-z0-9]{32,}' "$WORK/serve.out" | head -n1)
+rss() { awk '/VmRSS/{r=$2} /VmHWM/{h=$2} END{printf "RSS %.1f MiB (peak %.1f MiB)", r/1024, h/1024}' /proc/$SERVE/status; }
+
+body() { printf '{"model":"openai/gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"stream":%s,"stream_options":{"include_usage":true}}' "$1"; }
+load() { # URL STREAM RATE [AUTH]
+  local args=(bench load "$1" --method POST --body "$(body "$2")" -H 'content-type: application/json' -c 64 -d "$DURATION" --json)
+  [ -n "$3" ] && args+=(--rate "$3")
+  [ -n "${4:-}" ] && args+=(-H "Authorization: Bearer $4")
+  "$BIN" "${args[@]}" 2>/dev/null
+}
+echo "server after start: $(rss)"
+printf "%-10s %-6s %8s %8s %8s %8s %8s %8s %7s\n" mode rate d_p50 d_p99 c_p50 c_p99 ovh_p50 ovh_p99 errors
+for stream in false true; do
+  for rate in $RATES; do
+    d=$(load "$UP/v1/chat/completions" "$stream" "$rate")
+    c=$(load "$BASE/v1/chat/completions" "$stream" "$rate" "$KEY")
+    jq -rn --argjson d "$d" --argjson c "$c" --arg m "$([ "$stream" = true ] && echo stream || echo plain)" --arg r "$rate" \
+      '"\($m)\t\($r)\t\($d.latency_ms.p50)\t\($d.latency_ms.p99)\t\($c.latency_ms.p50)\t\($c.latency_ms.p99)\t\(($c.latency_ms.p50 - $d.latency_ms.p50)*1000|round/1000)\t\(($c.latency_ms.p99 - $d.latency_ms.p99)*1000|round/1000)\t\($c.errors + $c.unsent)"' |
+      awk -F'\t' '{printf "%-10s %-6s %8s %8s %8s %8s %8s %8s %7s\n",$1,$2,$3,$4,$5,$6,$7,$8,$9}'
+  done
+done
+echo "server after the fixed-rate runs: $(rss)"
+for stream in false true; do
+  c=$(load "$BASE/v1/chat/completions" "$stream" "" "$KEY")
+  echo "closed loop -c 64 through Conea (stream=$stream): $(echo "$c" | jq -r '"\(.requests_per_second|floor) req/s, p99 \(.latency_ms.p99) ms, \(.errors) errors"')"
+done
+echo "server at the end: $(rss)"
