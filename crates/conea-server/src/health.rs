@@ -53,15 +53,45 @@ pub struct RateLimiterReport {
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AiProviderReport {
+    pub name: String,
+    /// `ok`, `degraded`, `circuit_open` or `misconfigured`.
+    pub status: String,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Checks {
     pub database: DatabaseReport,
     pub redis: RedisReport,
     pub rate_limiter: RateLimiterReport,
+    /// Each configured AI provider's circuit state (empty when none is configured).
+    pub ai_providers: Vec<AiProviderReport>,
+}
+
+/// The AI providers' states from the router's breakers.
+pub fn ai_providers(state: &AppState) -> Vec<AiProviderReport> {
+    let list = state.platform().ai.router().models();
+    let value = serde_json::to_value(&list).unwrap_or_default();
+    value["providers"]
+        .as_array()
+        .map(|providers| {
+            providers
+                .iter()
+                .map(|p| AiProviderReport {
+                    name: p["name"].as_str().unwrap_or_default().to_owned(),
+                    status: p["status"].as_str().unwrap_or_default().to_owned(),
+                    last_error: p["last_error"]["message"].as_str().map(str::to_owned),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct HealthReport {
-    /// `ok`, `degraded` (an optional dependency is down) or `down` (the database is down).
+    /// `ok`, `degraded` (Redis is down, or an AI provider's circuit is open or its key is
+    /// refused) or `down` (the database is down).
     pub status: Status,
     pub version: &'static str,
     pub uptime_s: u64,
@@ -140,9 +170,13 @@ pub async fn redis(state: &AppState) -> RedisReport {
 
 pub async fn report(state: &AppState) -> HealthReport {
     let (database, redis) = tokio::join!(database(state), redis(state));
+    let ai_providers = ai_providers(state);
+    let ai_trouble = ai_providers
+        .iter()
+        .any(|p| p.status == "circuit_open" || p.status == "misconfigured");
     let status = if database.status != Status::Ok {
         Status::Down
-    } else if redis.status == Status::Down {
+    } else if redis.status == Status::Down || ai_trouble {
         Status::Degraded
     } else {
         Status::Ok
@@ -162,6 +196,7 @@ pub async fn report(state: &AppState) -> HealthReport {
             database,
             redis,
             rate_limiter,
+            ai_providers,
         },
     }
 }

@@ -147,6 +147,13 @@ struct Live {
     stats: Arc<StatementStats>,
     authn: Arc<Authenticator>,
     limits: Arc<RateLimitService>,
+    ai: Arc<conea_ai::Gateway>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProviderLabels {
+    provider: String,
+    state: String,
 }
 
 impl std::fmt::Debug for Live {
@@ -210,6 +217,27 @@ impl Collector for Live {
             "Credentials held in the authentication cache.",
             ConstGauge::new(self.authn.cache_entries() as i64),
         )?;
+        let providers = serde_json::to_value(self.ai.router().models()).unwrap_or_default();
+        let family = Family::<ProviderLabels, prometheus_client::metrics::gauge::Gauge>::default();
+        for p in providers["providers"].as_array().into_iter().flatten() {
+            let provider = p["name"].as_str().unwrap_or_default().to_owned();
+            for state in ["ok", "degraded", "circuit_open", "misconfigured"] {
+                let v = i64::from(p["status"].as_str() == Some(state));
+                family
+                    .get_or_create(&ProviderLabels {
+                        provider: provider.clone(),
+                        state: state.to_owned(),
+                    })
+                    .set(v);
+            }
+        }
+        let e = encoder.encode_descriptor(
+            "conea_ai_provider_state",
+            "1 for each AI provider's current circuit state.",
+            None,
+            family.metric_type(),
+        )?;
+        family.encode(e)?;
         if let Some(rss) = process_rss_bytes() {
             encode_const(
                 &mut encoder,
@@ -254,6 +282,7 @@ impl Metrics {
         let stats = platform.store.stats().clone();
         let authn = platform.authn.clone();
         let limits = platform.limits.clone();
+        let ai = platform.ai.clone();
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
@@ -319,6 +348,7 @@ impl Metrics {
             stats,
             authn,
             limits,
+            ai,
         }));
         Self {
             registry,

@@ -25,6 +25,15 @@ struct Fake {
 async fn chat(State(fake): State<Fake>, axum::Json(body): axum::Json<Value>) -> Response {
     fake.calls.fetch_add(1, Ordering::SeqCst);
     let model = body["model"].as_str().unwrap_or("").to_owned();
+    if model == "always-500" {
+        return (
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            axum::Json(
+                json!({"error": {"message": "The server had an error", "type": "server_error"}}),
+            ),
+        )
+            .into_response();
+    }
     if body["stream"] == true {
         let chunk = |delta: Value, finish: Value| {
             format!(
@@ -299,6 +308,56 @@ async fn monthly_budget_is_enforced_before_calling_the_provider(b: Backend) {
         fake.calls.load(Ordering::SeqCst),
         1,
         "the provider was not called over budget"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_circuit_shows_in_health_models_and_metrics() {
+    let (url, _fake) = fake_openai().await;
+    let Some(app) = TestApp::spawn_with(
+        Backend::Sqlite,
+        &[
+            ("OPENAI_API_KEY", "sk-test"),
+            ("OPENAI_BASE_URL", &url),
+            ("CONEA_AI_BREAKER_THRESHOLD", "2"),
+            ("CONEA_AI_MAX_RETRIES", "0"),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    assert_eq!(
+        app.client.get("/health", None).await.body["checks"]["ai_providers"][0]["status"],
+        "ok"
+    );
+    for _ in 0..2 {
+        let r = app.client.post("/v1/ai/completions", Some(app.owner()), json!({"model": "openai/always-500", "messages": [{"role": "user", "content": "Hi"}]})).await;
+        r.assert_error(502, "all_providers_failed");
+        assert_eq!(r.body["error"]["details"]["attempts"][0]["status"], 500);
+    }
+    let h = app.client.get("/health", None).await;
+    assert_eq!(h.body["status"], "degraded", "{}", h.text);
+    assert_eq!(
+        h.body["checks"]["ai_providers"][0]["status"],
+        "circuit_open"
+    );
+    assert!(h.body["checks"]["ai_providers"][0]["last_error"].is_string());
+    let m = app.client.get("/v1/ai/models", Some(app.owner())).await;
+    assert_eq!(m.body["providers"][0]["status"], "circuit_open");
+    let metrics = app
+        .client
+        .http()
+        .get(app.client.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"conea_ai_provider_state{provider="openai",state="circuit_open"} 1"#),
+        "{metrics}"
     );
 }
 
