@@ -99,6 +99,7 @@ impl Application {
         let state = self.state.clone();
         let _epoch_task = CancelOnDrop(tokio::spawn(poll_auth_epoch(state.clone())));
         let _stats_task = CancelOnDrop(tokio::spawn(refresh_job_stats(state.clone())));
+        let _housekeeping = CancelOnDrop(tokio::spawn(housekeeping(state.clone())));
         let grace = state.config().shutdown_grace;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let concurrency = state.config().jobs.worker_concurrency;
@@ -166,6 +167,20 @@ pub async fn serve(
             server_task.abort();
             Ok(())
         }
+    }
+}
+
+/// Hourly housekeeping: deletes import uploads older than the job retention (their jobs
+/// are long finished; a crashed upload leaves chunks behind).
+async fn housekeeping(state: AppState) {
+    loop {
+        let before = state.clock().now_ms() - state.config().jobs.retention.as_millis() as i64;
+        match state.platform().data.prune_uploads(before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(chunks = n, "pruned old import uploads"),
+            Err(e) => tracing::warn!(error = %e, "pruning old import uploads failed"),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
     }
 }
 

@@ -374,6 +374,16 @@ async fn bad_requests_name_the_field(b: Backend) {
     )
     .await
     .assert_error(415, "unsupported_media_type");
+    let r = upload(
+        &app,
+        "/v1/data/imports?kind=orders",
+        "application/x-ndjson",
+        String::new(),
+        None,
+    )
+    .await;
+    r.assert_error(400, "invalid_parameter");
+    assert_eq!(r.body["error"]["details"]["param"], "body");
     upload(
         &app,
         "/v1/data/imports?kind=orders&shop=nope.myshopify.com",

@@ -160,6 +160,12 @@ impl DataService {
     /// Stores the rest and enqueues the `data.import` job. The upload is durable before this
     /// returns, so the 202 that follows loses nothing.
     pub async fn finish(&self, mut s: ImportSession) -> CoreResult<Job> {
+        if s.bytes == 0 {
+            return Err(CoreError::invalid(
+                "body",
+                "The upload is empty: send the file as the request body.",
+            ));
+        }
         self.flush(&mut s).await?;
         let args = ImportArgs {
             upload_id: s.upload_id.clone(),
@@ -180,6 +186,12 @@ impl DataService {
         if let Err(e) = self.store.delete_upload(&s.org, &s.upload_id).await {
             tracing::warn!(upload_id = %s.upload_id, error = %e, "could not delete an aborted upload");
         }
+    }
+
+    /// Deletes uploads older than `before` (abandoned or failed imports); returns how many
+    /// chunks went.
+    pub async fn prune_uploads(&self, before: crate::clock::EpochMs) -> CoreResult<u64> {
+        Ok(self.store.prune_uploads(before).await?)
     }
 
     /// Validates a processing request and enqueues `data.process`.
