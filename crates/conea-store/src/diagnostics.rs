@@ -131,3 +131,44 @@ pub async fn slow_statements(
     .await
     .map(Some)
 }
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ReplicationPeer {
+    pub client_addr: String,
+    pub application_name: String,
+    pub state: String,
+    pub sync_state: String,
+    /// Bytes of WAL the replica has not replayed yet.
+    pub replay_lag_bytes: Option<i64>,
+    pub replay_lag_seconds: Option<f64>,
+}
+
+/// The primary's view of its replicas (`pg_stat_replication`).
+pub async fn replication_peers(db: &Db) -> Result<Vec<ReplicationPeer>, sqlx::Error> {
+    let Some(p) = pg(db) else {
+        return Ok(Vec::new());
+    };
+    sqlx::query_as(
+        "SELECT COALESCE(host(client_addr), 'local') AS client_addr, COALESCE(application_name, '') AS application_name,          COALESCE(state, '') AS state, COALESCE(sync_state, '') AS sync_state,          pg_wal_lsn_diff(sent_lsn, replay_lsn)::bigint AS replay_lag_bytes,          EXTRACT(EPOCH FROM replay_lag)::float8 AS replay_lag_seconds FROM pg_stat_replication",
+    )
+    .fetch_all(p)
+    .await
+}
+
+/// On a replica: seconds since the last replayed transaction; `None` when the server is not
+/// in recovery (not a replica).
+pub async fn replica_lag_seconds(db: &Db) -> Result<Option<f64>, sqlx::Error> {
+    let Some(p) = pg(db) else { return Ok(None) };
+    let in_recovery: bool = sqlx::query_scalar("SELECT pg_is_in_recovery()")
+        .fetch_one(p)
+        .await?;
+    if !in_recovery {
+        return Ok(None);
+    }
+    sqlx::query_scalar(
+        "SELECT COALESCE(EXTRACT(EPOCH FROM (now() - pg_last_xact_replay_timestamp()))::float8, 0)",
+    )
+    .fetch_one(p)
+    .await
+    .map(Some)
+}

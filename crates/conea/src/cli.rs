@@ -342,6 +342,9 @@ pub enum DbCommand {
         #[arg(long)]
         all: bool,
     },
+    /// Replication: the primary's replicas (pg_stat_replication) and, with
+    /// DATABASE_REPLICA_URL, the replica's lag against CONEA_MAX_REPLICA_LAG.
+    Replication,
     /// The slowest statements (pg_stat_statements).
     Slow {
         #[arg(long, default_value_t = 10)]

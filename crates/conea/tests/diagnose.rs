@@ -207,3 +207,40 @@ fn skewed_server_clock_is_detected_from_the_date_header() {
     assert!(skew["fix"].as_str().unwrap().contains("NTP"));
     drop(rt);
 }
+
+#[test]
+fn replication_tools_say_when_there_is_no_replica() {
+    let Some(mut env) = Env::postgres() else {
+        return;
+    };
+    env.run(&["migrate"]).success();
+    let out = env.run(&["db", "replication"]).success();
+    assert!(
+        out.stdout.contains("no replica is attached"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("DATABASE_REPLICA_URL is not set"));
+    // A "replica" that is really a primary is reported as such.
+    let url = env.var("DATABASE_URL").unwrap().to_owned();
+    env.set("DATABASE_REPLICA_URL", &url);
+    let out = env.run(&["db", "replication"]).success();
+    assert!(out.stdout.contains("not in recovery"), "{}", out.stdout);
+    let r: Value = serde_json::from_str(&env.run(&["diagnose", "--json"]).stdout).unwrap();
+    let c = check(&r, "replication.replica");
+    assert_eq!(c["status"], "warn", "{c}");
+    assert!(c["finding"].as_str().unwrap().contains("not a replica"));
+    // An unreachable replica fails with its address.
+    env.set(
+        "DATABASE_REPLICA_URL",
+        "postgres://postgres@127.0.0.1:1/test",
+    )
+    .set("CONEA_DB_CONNECT_TIMEOUT", "1s");
+    let out = env.run(&["diagnose", "--json"]);
+    assert_eq!(out.code(), Some(1));
+    let r: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!(check(&r, "replication.replica")["finding"]
+        .as_str()
+        .unwrap()
+        .contains("127.0.0.1:1"));
+}

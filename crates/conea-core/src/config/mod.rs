@@ -37,6 +37,9 @@ pub enum LogFormat {
 
 #[derive(Debug, Clone)]
 pub struct DatabaseConfig {
+    /// Optional read replica (a `DatabaseConfig` of its own, same pool settings).
+    pub replica_url: Option<String>,
+    pub max_replica_lag: Duration,
     pub url: String,
     pub backend: Backend,
     pub max_connections: u32,
@@ -246,6 +249,16 @@ impl Config {
             );
             None
         };
+        let replica_url = p.text("DATABASE_REPLICA_URL").map(str::to_owned);
+        if replica_url
+            .as_deref()
+            .is_some_and(|u| !(u.starts_with("postgres://") || u.starts_with("postgresql://")))
+        {
+            p.problem("DATABASE_REPLICA_URL", "must be a postgres:// URL");
+        }
+        let max_replica_lag = p
+            .duration("CONEA_MAX_REPLICA_LAG")
+            .unwrap_or(Duration::from_secs(5));
         let max_connections = p.parse("CONEA_DB_MAX_CONNECTIONS", |v| match v.parse::<u32>() {
             Ok(n) if n >= 1 => Ok(n),
             _ => Err(format!("`{v}` must be a whole number of at least 1")),
@@ -383,6 +396,8 @@ impl Config {
                 bind,
                 data_dir,
                 database: DatabaseConfig {
+                    replica_url,
+                    max_replica_lag,
                     url,
                     backend,
                     max_connections,

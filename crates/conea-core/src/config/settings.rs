@@ -31,6 +31,8 @@ pub const SETTINGS: &[Setting] = &[
     s!("CONEA_DB_IDLE_TIMEOUT", "database.idle_timeout", Some("30s"), false, "Idle pooled connections are closed after this long."),
     s!("CONEA_DB_CONNECT_TIMEOUT", "database.connect_timeout", Some("2s"), false, "Time allowed to open a connection (and to reach the database at start-up)."),
     s!("CONEA_SLOW_QUERY_MS", "database.slow_query_ms", Some("1000"), false, "Statements slower than this many milliseconds are logged at warn and counted."),
+    s!("DATABASE_REPLICA_URL", "database.replica_url", None, true, "Optional read replica, checked by `conea diagnose` and `conea db replication` (read routing to it is not implemented yet)."),
+    s!("CONEA_MAX_REPLICA_LAG", "database.max_replica_lag", Some("5s"), false, "Replica lag above which `conea diagnose` warns."),
     s!("REDIS_URL", "redis.url", None, true, "Optional `redis://HOST:PORT`; shares rate-limit state between replicas."),
     s!("JWT_SECRET", "auth.jwt_secret", None, true, "HMAC secret for login tokens (32+ characters). Required with PostgreSQL; generated into the data dir on SQLite."),
     s!("JWT_ALGORITHMS", "auth.jwt_algorithms", Some("HS256"), false, "Comma-separated allowed JWT algorithms (HS256, HS384, HS512); the first signs."),

@@ -51,6 +51,39 @@ pub async fn run(file: Option<&Path>, command: DbCommand) -> Result<ExitCode> {
                 println!("terminated {n} connection(s)");
             }
         }
+        DbCommand::Replication => {
+            let peers = dx::replication_peers(&db).await?;
+            if peers.is_empty() {
+                println!("primary: no replica is attached (pg_stat_replication is empty)");
+            } else {
+                println!("{:<16}  {:<20}  {:<10}  {:<6}  {:>12}  LAG_S", "CLIENT", "APPLICATION", "STATE", "SYNC", "LAG_BYTES");
+                for r in peers {
+                    println!(
+                        "{:<16}  {:<20}  {:<10}  {:<6}  {:>12}  {}",
+                        r.client_addr,
+                        r.application_name,
+                        r.state,
+                        r.sync_state,
+                        r.replay_lag_bytes.map(|b| b.to_string()).unwrap_or_default(),
+                        r.replay_lag_seconds.map(|s| format!("{s:.1}")).unwrap_or_default()
+                    );
+                }
+            }
+            match &config.database.replica_url {
+                None => println!("DATABASE_REPLICA_URL is not set: no replica to check"),
+                Some(url) => {
+                    let mut replica_cfg = config.database.clone();
+                    replica_cfg.url = url.clone();
+                    let replica = conea_store::db::connect_as(&replica_cfg, "conea-cli").await?;
+                    let max = config.database.max_replica_lag.as_secs_f64();
+                    match dx::replica_lag_seconds(&replica).await? {
+                        None => println!("replica: the server at DATABASE_REPLICA_URL is not in recovery (not a replica)"),
+                        Some(lag) => println!("replica lag {lag:.1} s (CONEA_MAX_REPLICA_LAG {max:.0} s): {}", if lag <= max { "ok" } else { "TOO HIGH" }),
+                    }
+                    replica.close().await;
+                }
+            }
+        }
         DbCommand::Slow { limit } => match dx::slow_statements(&db, limit).await? {
             None => println!(
                 "pg_stat_statements is not installed (add it to shared_preload_libraries and `CREATE EXTENSION pg_stat_statements`). \

@@ -79,6 +79,7 @@ pub async fn run(file: Option<&Path>, idle_over: std::time::Duration) -> Vec<Che
     };
     if let Some(db) = db {
         checks.extend(timed("database", database(&db, &config, idle_over)).await);
+        checks.extend(timed("replication", replication(&db, &config)).await);
         checks.extend(timed("jobs", jobs(&db)).await);
         db.close().await;
     }
@@ -247,4 +248,57 @@ async fn redis(config: &Config) -> Vec<Check> {
             "start Redis or correct REDIS_URL; meanwhile CONEA_RATE_LIMIT_FAILURE_MODE decides (open: per-process limits; closed: 503)",
         )],
     }
+}
+
+async fn replication(db: &Db, config: &Config) -> Vec<Check> {
+    let mut out = Vec::new();
+    if let Ok(peers) = dx::replication_peers(db).await {
+        let max = config.database.max_replica_lag.as_secs_f64();
+        for p in peers
+            .iter()
+            .filter(|p| p.replay_lag_seconds.is_some_and(|l| l > max))
+        {
+            out.push(Check::warn(
+                "replication.primary",
+                format!(
+                    "replica {} ({}) replays {:.1} s behind",
+                    p.client_addr,
+                    p.application_name,
+                    p.replay_lag_seconds.unwrap_or(0.0)
+                ),
+                "check the replica's load and network; `conea db replication` shows every replica",
+            ));
+        }
+    }
+    let Some(url) = &config.database.replica_url else {
+        return out;
+    };
+    let mut cfg = config.database.clone();
+    cfg.url = url.clone();
+    let max = config.database.max_replica_lag;
+    match conea_store::db::connect_as(&cfg, "conea-diagnose").await {
+        Err(e) => out.push(Check::fail(
+            "replication.replica",
+            e.to_string(),
+            "start the replica or correct DATABASE_REPLICA_URL",
+        )),
+        Ok(replica) => {
+            match dx::replica_lag_seconds(&replica).await {
+                Ok(None) => out.push(Check::warn(
+                    "replication.replica",
+                    "the server at DATABASE_REPLICA_URL is not in recovery: it is not a replica",
+                    "point DATABASE_REPLICA_URL at a streaming replica",
+                )),
+                Ok(Some(lag)) if lag > max.as_secs_f64() => out.push(Check::warn(
+                    "replication.replica",
+                    format!("replica lag {lag:.1} s exceeds CONEA_MAX_REPLICA_LAG ({} s)", max.as_secs()),
+                    "check pg_stat_replication on the primary (`conea db replication`); the replication slot and the replica's WAL receiver",
+                )),
+                Ok(Some(lag)) => out.push(Check::ok("replication.replica", format!("replica lag {lag:.1} s"))),
+                Err(e) => out.push(Check::fail("replication.replica", e.to_string(), "grant pg_monitor to Conea's role")),
+            }
+            replica.close().await;
+        }
+    }
+    out
 }
