@@ -103,6 +103,8 @@ async fn new_org(store: &SqlStore, slug: &str) -> OrgId {
 async fn env(backend: Backend) -> Option<Env> {
     let db = TestDb::create(backend).await?;
     let cfg = DatabaseConfig {
+        replica_url: None,
+        max_replica_lag: std::time::Duration::from_secs(5),
         url: db.url.clone(),
         backend: match backend {
             Backend::Sqlite => DbBackend::Sqlite,

@@ -59,6 +59,8 @@ async fn import_one_file_and_summarise() {
         return;
     };
     let cfg = DatabaseConfig {
+        replica_url: None,
+        max_replica_lag: std::time::Duration::from_secs(5),
         url: schema.url(),
         backend: DbBackend::Postgres,
         max_connections: 5,
@@ -244,6 +246,8 @@ async fn upserts_only() {
         return;
     };
     let cfg = DatabaseConfig {
+        replica_url: None,
+        max_replica_lag: std::time::Duration::from_secs(5),
         url: schema.url(),
         backend: DbBackend::Postgres,
         max_connections: 5,
