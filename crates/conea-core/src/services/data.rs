@@ -8,14 +8,12 @@ use crate::jobs::service::JobService;
 use crate::jobs::{Job, NewJob};
 use crate::permissions::Permission;
 use crate::principal::Principal;
+use crate::shopdata::import::UPLOAD_CHUNK_BYTES;
 use crate::shopdata::{
     new_upload_id, ImportArgs, ImportFormat, ProcessArgs, RecordKind, Shop, ShopDataStore,
     IMPORT_KIND, PROCESS_KIND,
 };
 use std::sync::Arc;
-
-/// Uploads are stored in chunks of this size (constant memory, whatever the file size).
-pub const CHUNK_BYTES: usize = 1 << 20;
 
 pub struct DataService {
     store: Arc<dyn ShopDataStore>,
@@ -112,7 +110,7 @@ impl DataService {
             shop,
             kind,
             format,
-            buffer: Vec::with_capacity(CHUNK_BYTES),
+            buffer: Vec::with_capacity(UPLOAD_CHUNK_BYTES),
             seq: 0,
             bytes: 0,
             max_bytes,
@@ -134,11 +132,11 @@ impl DataService {
             });
         }
         while !data.is_empty() {
-            let room = CHUNK_BYTES - s.buffer.len();
+            let room = UPLOAD_CHUNK_BYTES - s.buffer.len();
             let take = room.min(data.len());
             s.buffer.extend_from_slice(&data[..take]);
             data = &data[take..];
-            if s.buffer.len() == CHUNK_BYTES {
+            if s.buffer.len() == UPLOAD_CHUNK_BYTES {
                 self.flush(s).await?;
             }
         }
