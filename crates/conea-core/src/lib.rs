@@ -14,6 +14,7 @@ pub mod model;
 pub mod permissions;
 pub mod principal;
 pub mod ratelimit;
+pub mod reads;
 pub mod services;
 pub mod shopdata;
 pub mod store;

@@ -24,6 +24,8 @@ pub struct Options {
     pub migrate: bool,
     /// Job kinds beyond the built-in ones (tests register their own).
     pub extra_handlers: Vec<Arc<dyn conea_core::jobs::JobHandler>>,
+    /// Replaces the replica lag query (tests).
+    pub lag_source: Option<Arc<dyn conea_core::reads::LagSource>>,
 }
 
 impl Default for Options {
@@ -31,6 +33,7 @@ impl Default for Options {
         Options {
             migrate: true,
             extra_handlers: Vec::new(),
+            lag_source: None,
         }
     }
 }
@@ -53,7 +56,10 @@ impl Application {
             clock,
             options.migrate,
             "conea",
-            options.extra_handlers,
+            crate::platform::Extras {
+                handlers: options.extra_handlers,
+                lag_source: options.lag_source,
+            },
         )
         .await?;
         let bootstrap = platform
@@ -100,6 +106,7 @@ impl Application {
         let _epoch_task = CancelOnDrop(tokio::spawn(poll_auth_epoch(state.clone())));
         let _stats_task = CancelOnDrop(tokio::spawn(refresh_job_stats(state.clone())));
         let _housekeeping = CancelOnDrop(tokio::spawn(housekeeping(state.clone())));
+        let _lag_sampler = state.platform().spawn_lag_sampler().map(CancelOnDrop);
         let grace = state.config().shutdown_grace;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let concurrency = state.config().jobs.worker_concurrency;

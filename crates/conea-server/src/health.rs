@@ -29,6 +29,11 @@ pub struct DatabaseReport {
     pub latency_ms: Option<f64>,
     pub migrations_current: Option<bool>,
     pub pool: PoolReport,
+    /// Read routing: `{replica_configured, reads_go_to: primary|replica, reason, lag_ms,
+    /// max_lag_ms, lag_error, sampled_at}`; reason is one of `no_replica`, `lag_unknown`,
+    /// `lag_stale`, `lag_over_limit`, `replica_fresh`.
+    #[schema(value_type = Object)]
+    pub reads: conea_core::reads::RoutingStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -142,6 +147,7 @@ pub async fn database(state: &AppState) -> DatabaseReport {
         latency_ms: latency,
         migrations_current,
         pool,
+        reads: state.platform().reads.status(),
         error,
     }
 }

@@ -41,6 +41,12 @@ struct BackendLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReadRouteLabels {
+    target: &'static str,
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
     version: String,
     backend: String,
@@ -139,6 +145,7 @@ pub struct Metrics {
     latency: Family<RouteLabels, Histogram>,
     limit_decisions: Family<DecisionLabels, Counter>,
     limit_latency: Family<BackendLabels, Histogram>,
+    read_routes: Family<ReadRouteLabels, Counter>,
 }
 
 /// Values read from the live components at each scrape.
@@ -148,6 +155,7 @@ struct Live {
     authn: Arc<Authenticator>,
     limits: Arc<RateLimitService>,
     ai: Arc<conea_ai::Gateway>,
+    reads: Arc<conea_core::reads::ReadRouter>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -266,6 +274,29 @@ impl Collector for Live {
             "Buckets held by the in-process rate limiter.",
             ConstGauge::new(self.limits.memory_buckets() as i64),
         )?;
+        if self.reads.replica_configured() {
+            let status = self.reads.status();
+            if let Some(ms) = status.lag_ms {
+                encode_const(
+                    &mut encoder,
+                    "conea_db_replica_lag_seconds",
+                    "Last measured lag of the read replica.",
+                    ConstGauge::new(ms as f64 / 1000.0),
+                )?;
+            }
+            encode_const(
+                &mut encoder,
+                "conea_db_replica_serving",
+                "1 while clients that did not write recently read from the replica.",
+                ConstGauge::new(i64::from(status.reads_go_to == "replica")),
+            )?;
+        }
+        encode_const(
+            &mut encoder,
+            "conea_read_write_marks",
+            "Recent writes remembered for read-your-writes routing (bounded).",
+            ConstGauge::new(self.reads.marks().len() as i64),
+        )?;
         encode_const(
             &mut encoder,
             "conea_rate_limit_policy_cache_entries",
@@ -283,6 +314,7 @@ impl Metrics {
         let authn = platform.authn.clone();
         let limits = platform.limits.clone();
         let ai = platform.ai.clone();
+        let reads = platform.reads.clone();
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
@@ -341,6 +373,12 @@ impl Metrics {
             "Job run time by kind and outcome.",
             job_runs.runs.clone(),
         );
+        let read_routes = Family::<ReadRouteLabels, Counter>::default();
+        registry.register(
+            "conea_read_routes",
+            "Requests whose reads were routed, by target (primary, replica) and reason.",
+            read_routes.clone(),
+        );
         let queue = Arc::new(QueueSnapshot::default());
         registry.register_collector(Box::new(SharedCollector(queue.clone())));
         registry.register_collector(Box::new(Live {
@@ -349,6 +387,7 @@ impl Metrics {
             authn,
             limits,
             ai,
+            reads,
         }));
         Self {
             registry,
@@ -358,7 +397,17 @@ impl Metrics {
             latency,
             limit_decisions,
             limit_latency,
+            read_routes,
         }
+    }
+
+    pub fn observe_read_route(&self, d: conea_core::reads::Decision) {
+        self.read_routes
+            .get_or_create(&ReadRouteLabels {
+                target: d.target.as_str(),
+                reason: d.reason.as_str(),
+            })
+            .inc();
     }
 
     pub fn observe_request(&self, method: &str, route: &str, status: u16, took: Duration) {

@@ -9,11 +9,13 @@ use conea_core::jobs::{JobHandler, JobStore, Registry};
 use conea_core::ratelimit::memory::MemoryLimiter;
 use conea_core::ratelimit::service::{Defaults, RateLimitService};
 use conea_core::ratelimit::Limiter;
+use conea_core::reads::{LagSource, MemoryWriteMarks, ReadRouter, WriteMarks};
 use conea_core::services::{AccountsService, Authenticator};
 use conea_core::store::IdempotencyStore;
 use conea_core::store::{AccountsStore, RateLimitStore};
 use conea_core::Clock;
 use conea_store::redis_limiter::{RedisHandle, RedisLimiter};
+use conea_store::replica::{PgReplicaLag, RedisWriteMarks};
 use conea_store::{migrate, ConnectError, SqlStore};
 use std::sync::Arc;
 
@@ -47,6 +49,20 @@ pub struct Platform {
     pub ai: Arc<conea_ai::Gateway>,
     /// Present when `REDIS_URL` is set.
     pub redis: Option<Arc<RedisHandle>>,
+    /// Where read-only listings and reports read (the replica or the primary).
+    pub reads: Arc<ReadRouter>,
+}
+
+/// How often the read replica's lag is measured.
+pub const REPLICA_LAG_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// What tests (and embedders) add to a platform.
+#[derive(Default)]
+pub struct Extras {
+    /// Job kinds beyond the built-in ones.
+    pub handlers: Vec<Arc<dyn JobHandler>>,
+    /// Replaces the replica lag query (tests control the lag of a stand-in replica).
+    pub lag_source: Option<Arc<dyn LagSource>>,
 }
 
 impl Platform {
@@ -58,16 +74,23 @@ impl Platform {
         run_migrations: bool,
         application_name: &str,
     ) -> Result<Platform, StartupError> {
-        Self::open_with(config, clock, run_migrations, application_name, Vec::new()).await
+        Self::open_with(
+            config,
+            clock,
+            run_migrations,
+            application_name,
+            Extras::default(),
+        )
+        .await
     }
 
-    /// Like [`Platform::open`], with extra job kinds (tests register their own).
+    /// Like [`Platform::open`], with extra job kinds and a lag source (tests).
     pub async fn open_with(
         mut config: Config,
         clock: Arc<dyn Clock>,
         run_migrations: bool,
         application_name: &str,
-        extra_handlers: Vec<Arc<dyn JobHandler>>,
+        extras: Extras,
     ) -> Result<Platform, StartupError> {
         config.ensure_secrets().map_err(StartupError::Config)?;
         let db = conea_store::db::connect_as(&config.database, application_name).await?;
@@ -85,7 +108,19 @@ impl Platform {
                 known: status.known,
             });
         }
-        let store = SqlStore::new(db, config.database.slow_statement);
+        let mut store = SqlStore::new(db, config.database.slow_statement);
+        let mut lag_source = extras.lag_source;
+        if let Some(url) = &config.database.replica_url {
+            let replica = conea_store::db::connect_lazy_postgres(
+                &config.database,
+                url,
+                &format!("{application_name}-reads"),
+            )?;
+            if lag_source.is_none() {
+                lag_source = Some(Arc::new(PgReplicaLag::new(replica.clone())));
+            }
+            store = store.with_replica(replica);
+        }
         let accounts_store: Arc<dyn AccountsStore> = Arc::new(store.clone());
         let authn = Arc::new(Authenticator::new(
             accounts_store.clone(),
@@ -123,17 +158,37 @@ impl Platform {
             rl.failure_mode,
             config.auth_cache_size,
         ));
+        // A mark matters while it can still send a read to the primary: at most the largest
+        // lag that routes to the replica plus one poll.
+        let mark_ttl = config.database.max_replica_lag + REPLICA_LAG_POLL;
+        let marks: Arc<dyn WriteMarks> = match &redis {
+            Some(h) => Arc::new(RedisWriteMarks::new(
+                h.clone(),
+                &config.redis_key_prefix,
+                mark_ttl,
+                config.auth_cache_size,
+                clock.clone(),
+            )),
+            None => Arc::new(MemoryWriteMarks::new(config.auth_cache_size, mark_ttl)),
+        };
+        let reads = Arc::new(ReadRouter::new(
+            lag_source.filter(|_| store.replica().is_some()),
+            marks,
+            clock.clone(),
+            config.database.max_replica_lag,
+            REPLICA_LAG_POLL,
+        ));
         let job_store: Arc<dyn JobStore> = Arc::new(store.clone());
         let mut registry = Registry::new();
         let shop_store: Arc<dyn conea_core::shopdata::ShopDataStore> = Arc::new(store.clone());
         registry.register(Arc::new(Noop));
-        registry.register(Arc::new(conea_core::shopdata::ImportHandler::new(
-            shop_store.clone(),
-        )));
-        registry.register(Arc::new(conea_core::shopdata::ProcessHandler::new(
-            shop_store.clone(),
-        )));
-        for h in extra_handlers {
+        registry.register(Arc::new(
+            conea_core::shopdata::ImportHandler::new(shop_store.clone()).with_reads(reads.clone()),
+        ));
+        registry.register(Arc::new(
+            conea_core::shopdata::ProcessHandler::new(shop_store.clone()).with_reads(reads.clone()),
+        ));
+        for h in extras.handlers {
             registry.register(h);
         }
         let jobs = Arc::new(JobService::new(
@@ -168,7 +223,24 @@ impl Platform {
             data,
             ai,
             redis,
+            reads,
         })
+    }
+
+    /// Measures the replica's lag every [`REPLICA_LAG_POLL`] (nothing without a replica).
+    pub fn spawn_lag_sampler(&self) -> Option<tokio::task::JoinHandle<()>> {
+        if !self.reads.replica_configured() {
+            return None;
+        }
+        let reads = self.reads.clone();
+        Some(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(REPLICA_LAG_POLL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                reads.refresh().await;
+            }
+        }))
     }
 
     /// A worker over this platform's job store and registry.

@@ -1,7 +1,7 @@
 //! `AccountsStore` on SQL: organizations, users, memberships, grants, API keys.
 
 use crate::errors::map;
-use crate::{with_pool, SqlStore};
+use crate::{with_pool, Db, SqlStore};
 use async_trait::async_trait;
 use conea_core::clock::EpochMs;
 use conea_core::ids::{KeyId, OrgId, UserId};
@@ -175,6 +175,7 @@ impl SqlStore {
 
     async fn members_where(
         &self,
+        db: &Db,
         name: &'static str,
         sql: &'static str,
         binds: &[&str],
@@ -182,7 +183,7 @@ impl SqlStore {
         let rows = self
             .stats
             .time(name, sql, async {
-                with_pool!(&self.db, |p| {
+                with_pool!(db, |p| {
                     let mut q = sqlx::query_as::<DB, MemberRow>(sql);
                     for b in binds {
                         q = q.bind(*b);
@@ -197,6 +198,7 @@ impl SqlStore {
 
     async fn keys_where(
         &self,
+        db: &Db,
         name: &'static str,
         sql: &'static str,
         value: &str,
@@ -204,7 +206,7 @@ impl SqlStore {
         let rows = self
             .stats
             .time(name, sql, async {
-                with_pool!(&self.db, |p| sqlx::query_as::<DB, KeyRow>(sql)
+                with_pool!(db, |p| sqlx::query_as::<DB, KeyRow>(sql)
                     .bind(value)
                     .fetch_all(p)
                     .await)
@@ -305,7 +307,7 @@ impl AccountsStore for SqlStore {
         let rows = self
             .stats
             .time("list_orgs", SQL, async {
-                with_pool!(&self.db, |p| sqlx::query_as::<DB, OrgRow>(SQL)
+                with_pool!(self.routed_db(), |p| sqlx::query_as::<DB, OrgRow>(SQL)
                     .fetch_all(p)
                     .await)
             })
@@ -395,7 +397,7 @@ impl AccountsStore for SqlStore {
              LEFT JOIN user_permissions g ON g.organization_id = m.organization_id AND g.user_id = m.user_id \
              WHERE m.organization_id = $1 AND m.user_id = $2";
         Ok(self
-            .members_where("get_member", SQL, &[org.as_str(), user.as_str()])
+            .members_where(&self.db, "get_member", SQL, &[org.as_str(), user.as_str()])
             .await?
             .into_iter()
             .next())
@@ -406,7 +408,7 @@ impl AccountsStore for SqlStore {
              FROM organization_members m JOIN users u ON u.id = m.user_id \
              LEFT JOIN user_permissions g ON g.organization_id = m.organization_id AND g.user_id = m.user_id \
              WHERE m.organization_id = $1 ORDER BY m.created_at, m.user_id";
-        self.members_where("list_members", SQL, &[org.as_str()])
+        self.members_where(self.routed_db(), "list_members", SQL, &[org.as_str()])
             .await
     }
 
@@ -416,7 +418,7 @@ impl AccountsStore for SqlStore {
              LEFT JOIN user_permissions g ON g.organization_id = m.organization_id AND g.user_id = m.user_id \
              WHERE m.user_id = $1 ORDER BY m.created_at, m.organization_id";
         Ok(self
-            .members_where("first_membership", SQL, &[user.as_str()])
+            .members_where(&self.db, "first_membership", SQL, &[user.as_str()])
             .await?
             .into_iter()
             .next())
@@ -486,7 +488,7 @@ impl AccountsStore for SqlStore {
              k.expires_at, k.revoked_at, k.last_used_at, p.permission \
              FROM api_keys k LEFT JOIN api_key_permissions p ON p.api_key_id = k.id WHERE k.id = $1";
         Ok(self
-            .keys_where("get_key", SQL, id.as_str())
+            .keys_where(&self.db, "get_key", SQL, id.as_str())
             .await?
             .into_iter()
             .next())
@@ -497,7 +499,7 @@ impl AccountsStore for SqlStore {
              k.expires_at, k.revoked_at, k.last_used_at, p.permission \
              FROM api_keys k LEFT JOIN api_key_permissions p ON p.api_key_id = k.id WHERE k.key_digest = $1";
         Ok(self
-            .keys_where("get_key_by_digest", SQL, digest)
+            .keys_where(&self.db, "get_key_by_digest", SQL, digest)
             .await?
             .into_iter()
             .next())
@@ -509,7 +511,8 @@ impl AccountsStore for SqlStore {
              k.expires_at, k.revoked_at, k.last_used_at, p.permission \
              FROM api_keys k LEFT JOIN api_key_permissions p ON p.api_key_id = k.id \
              WHERE k.organization_id = $1 ORDER BY k.created_at, k.id";
-        self.keys_where("list_keys", SQL, org.as_str()).await
+        self.keys_where(self.routed_db(), "list_keys", SQL, org.as_str())
+            .await
     }
 
     async fn revoke_key(&self, id: &KeyId, at: EpochMs) -> StoreResult<bool> {

@@ -113,6 +113,25 @@ pub async fn connect_as(cfg: &DatabaseConfig, application_name: &str) -> Result<
     }
 }
 
+/// A PostgreSQL pool that connects on first use: for the read replica, whose absence must
+/// not stop the server (its reads fall back to the primary while it is unreachable).
+pub fn connect_lazy_postgres(
+    cfg: &DatabaseConfig,
+    url: &str,
+    application_name: &str,
+) -> Result<Db, ConnectError> {
+    let opts = PgConnectOptions::from_str(url).map_err(|e| ConnectError::BadUrl {
+        backend: "PostgreSQL",
+        reason: e.to_string(),
+    })?;
+    let pool = PgPoolOptions::new()
+        .max_connections(cfg.max_connections)
+        .idle_timeout(cfg.idle_timeout)
+        .acquire_timeout(cfg.connect_timeout)
+        .connect_lazy_with(opts.application_name(application_name));
+    Ok(Db::Postgres(pool))
+}
+
 async fn connect_sqlite(cfg: &DatabaseConfig) -> Result<Db, ConnectError> {
     let opts = SqliteConnectOptions::from_str(&cfg.url).map_err(|e| ConnectError::BadUrl {
         backend: "SQLite",

@@ -123,10 +123,20 @@ impl SqlStore {
         sql: &str,
         binds: Vec<BindValue>,
     ) -> StoreResult<Vec<Job>> {
+        self.fetch_jobs_from(&self.db, name, sql, binds).await
+    }
+
+    async fn fetch_jobs_from(
+        &self,
+        db: &Db,
+        name: &'static str,
+        sql: &str,
+        binds: Vec<BindValue>,
+    ) -> StoreResult<Vec<Job>> {
         let rows = self
             .stats
             .time(name, "jobs statement", async {
-                with_pool!(&self.db, |p| {
+                with_pool!(db, |p| {
                     let mut q = sqlx::query_as::<DB, JobRow>(sql);
                     for b in &binds {
                         q = match b {
@@ -522,7 +532,12 @@ impl JobStore for SqlStore {
     async fn get(&self, id: &JobId) -> StoreResult<Option<Job>> {
         let sql = format!("SELECT {COLUMNS} FROM jobs WHERE id = $1");
         Ok(self
-            .fetch_jobs("get_job", &sql, vec![Text(id.to_string())])
+            .fetch_jobs_from(
+                self.routed_db(),
+                "get_job",
+                &sql,
+                vec![Text(id.to_string())],
+            )
             .await?
             .into_iter()
             .next())
@@ -534,7 +549,8 @@ impl JobStore for SqlStore {
              AND ($2 IS NULL OR state = $2) AND ($3 IS NULL OR kind = $3) AND ($4 IS NULL OR id < $4) \
              ORDER BY id DESC LIMIT $5"
         );
-        self.fetch_jobs(
+        self.fetch_jobs_from(
+            self.routed_db(),
             "list_jobs",
             &sql,
             vec![

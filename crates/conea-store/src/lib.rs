@@ -13,6 +13,7 @@ mod jobs;
 mod limits;
 pub mod migrate;
 pub mod redis_limiter;
+pub mod replica;
 mod shopdata;
 pub mod stats;
 
@@ -33,6 +34,10 @@ pub struct SqlStore {
     pub(crate) jobs_wake: Arc<tokio::sync::Notify>,
     /// The PostgreSQL LISTEN connection for job notifications, opened on first wait.
     pub(crate) listener: Arc<tokio::sync::Mutex<Option<sqlx::postgres::PgListener>>>,
+    /// The read replica (`DATABASE_REPLICA_URL`), used by the routable reads only.
+    pub(crate) replica: Option<Db>,
+    /// Routable reads served by the primary and by the replica (exported in `/metrics`).
+    pub(crate) routed: Arc<[std::sync::atomic::AtomicU64; 2]>,
 }
 
 impl SqlStore {
@@ -42,7 +47,43 @@ impl SqlStore {
             stats: Arc::new(StatementStats::new(slow_threshold)),
             jobs_wake: Arc::new(tokio::sync::Notify::new()),
             listener: Arc::new(tokio::sync::Mutex::new(None)),
+            replica: None,
+            routed: Arc::new(Default::default()),
         }
+    }
+
+    /// Lets the routable reads (listings and reports) use `replica` when the current task's
+    /// [`conea_core::reads::current`] target says so.
+    pub fn with_replica(mut self, replica: Db) -> Self {
+        self.replica = Some(replica);
+        self
+    }
+
+    pub fn replica(&self) -> Option<&Db> {
+        self.replica.as_ref()
+    }
+
+    /// The database for a read that may be served by the replica: the replica when one is
+    /// configured and the current task was routed to it, the primary otherwise. Only
+    /// read-only listing and report queries call this; everything else uses `db`.
+    pub(crate) fn routed_db(&self) -> &Db {
+        use std::sync::atomic::Ordering::Relaxed;
+        match (&self.replica, conea_core::reads::current()) {
+            (Some(r), conea_core::reads::ReadTarget::Replica) => {
+                self.routed[1].fetch_add(1, Relaxed);
+                r
+            }
+            _ => {
+                self.routed[0].fetch_add(1, Relaxed);
+                &self.db
+            }
+        }
+    }
+
+    /// Routable reads served so far: `(primary, replica)`.
+    pub fn routed_reads(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.routed[0].load(Relaxed), self.routed[1].load(Relaxed))
     }
 
     pub fn db(&self) -> &Db {

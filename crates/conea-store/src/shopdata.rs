@@ -1015,7 +1015,7 @@ impl ShopDataStore for SqlStore {
         let rows = self
             .stats
             .time("order_groups", ORDER_GROUPS_SQL, async {
-                with_pool!(&self.db, |p| sqlx::query_as::<DB, GroupRow>(
+                with_pool!(self.routed_db(), |p| sqlx::query_as::<DB, GroupRow>(
                     ORDER_GROUPS_SQL
                 )
                 .bind(scope.org_id.as_str())
@@ -1045,7 +1045,7 @@ impl ShopDataStore for SqlStore {
         let shop = scope.shop_id.as_ref().map(ShopId::as_str);
         self.stats
             .time("order_currencies", ORDER_CURRENCIES_SQL, async {
-                with_pool!(&self.db, |p| sqlx::query_as::<DB, (String, i64)>(
+                with_pool!(self.routed_db(), |p| sqlx::query_as::<DB, (String, i64)>(
                     ORDER_CURRENCIES_SQL
                 )
                 .bind(scope.org_id.as_str())
@@ -1069,7 +1069,7 @@ impl ShopDataStore for SqlStore {
         let top = self
             .stats
             .time("top_products", TOP_PRODUCTS_SQL, async {
-                with_pool!(&self.db, |p| sqlx::query_as::<DB, SalesRow>(
+                with_pool!(self.routed_db(), |p| sqlx::query_as::<DB, SalesRow>(
                     TOP_PRODUCTS_SQL
                 )
                 .bind(scope.org_id.as_str())
@@ -1086,7 +1086,7 @@ impl ShopDataStore for SqlStore {
         let (total_units, total_revenue) = self
             .stats
             .time("sales_totals", SALES_TOTALS_SQL, async {
-                with_pool!(&self.db, |p| sqlx::query_as::<DB, (i64, i64)>(
+                with_pool!(self.routed_db(), |p| sqlx::query_as::<DB, (i64, i64)>(
                     SALES_TOTALS_SQL
                 )
                 .bind(scope.org_id.as_str())

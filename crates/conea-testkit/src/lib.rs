@@ -131,6 +131,20 @@ impl TestApp {
         clock: FakeClock,
         handlers: Vec<Arc<dyn conea_core::jobs::JobHandler>>,
     ) -> TestApp {
+        let options = Options {
+            extra_handlers: handlers,
+            ..Options::default()
+        };
+        Self::start_with_options(db, overrides, clock, options).await
+    }
+
+    /// With application options of the test's choosing (e.g. a controllable replica lag).
+    pub async fn start_with_options(
+        db: Arc<TestDb>,
+        overrides: &[(&str, &str)],
+        clock: FakeClock,
+        options: Options,
+    ) -> TestApp {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let mut settings = base_settings(&db.url, data_dir.path());
         for (k, v) in overrides {
@@ -138,10 +152,6 @@ impl TestApp {
         }
         let config =
             Config::load(&RawSettings::collect(&settings, None)).expect("valid test configuration");
-        let options = Options {
-            extra_handlers: handlers,
-            ..Options::default()
-        };
         let mut app = Application::build(config, Arc::new(clock.clone()), options)
             .await
             .expect("application starts");

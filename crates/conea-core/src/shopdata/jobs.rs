@@ -5,6 +5,7 @@ use super::import::{run_import, ImportArgs, ImportProgress};
 use super::reports::{run_report, ProcessArgs};
 use super::store::ShopDataStore;
 use crate::jobs::{JobContext, JobError, JobHandler};
+use crate::reads::{self, shop_data_client, ReadRouter, ReadTarget};
 use crate::store::StoreError;
 use serde_json::Value;
 use std::sync::Arc;
@@ -33,11 +34,19 @@ impl ImportProgress for JobContext {
 /// [`super::ImportReport`].
 pub struct ImportHandler {
     store: Arc<dyn ShopDataStore>,
+    reads: Option<Arc<ReadRouter>>,
 }
 
 impl ImportHandler {
     pub fn new(store: Arc<dyn ShopDataStore>) -> Self {
-        ImportHandler { store }
+        ImportHandler { store, reads: None }
+    }
+
+    /// Marks the organization's shop data as written when an import ends, so its reports
+    /// read the primary until the replica has the import.
+    pub fn with_reads(mut self, reads: Arc<ReadRouter>) -> Self {
+        self.reads = Some(reads);
+        self
     }
 }
 
@@ -54,7 +63,12 @@ impl JobHandler for ImportHandler {
     async fn run(&self, ctx: &JobContext) -> Result<Value, JobError> {
         let args: ImportArgs = args(ctx)?;
         let now = ctx.clock.now_ms();
-        let report = run_import(self.store.clone(), &ctx.job.org_id, &args, now, ctx).await?;
+        let report = run_import(self.store.clone(), &ctx.job.org_id, &args, now, ctx).await;
+        if let Some(r) = &self.reads {
+            // Also after a failure: the rows written before it are committed.
+            r.note_write(&shop_data_client(&ctx.job.org_id)).await;
+        }
+        let report = report?;
         serde_json::to_value(report).map_err(|e| JobError::permanent(format!("result: {e}")))
     }
 }
@@ -63,11 +77,18 @@ impl JobHandler for ImportHandler {
 /// params?}`); result the report.
 pub struct ProcessHandler {
     store: Arc<dyn ShopDataStore>,
+    reads: Option<Arc<ReadRouter>>,
 }
 
 impl ProcessHandler {
     pub fn new(store: Arc<dyn ShopDataStore>) -> Self {
-        ProcessHandler { store }
+        ProcessHandler { store, reads: None }
+    }
+
+    /// Lets reports read the replica when the organization's data there is current.
+    pub fn with_reads(mut self, reads: Arc<ReadRouter>) -> Self {
+        self.reads = Some(reads);
+        self
     }
 }
 
@@ -84,8 +105,19 @@ impl JobHandler for ProcessHandler {
     async fn run(&self, ctx: &JobContext) -> Result<Value, JobError> {
         let args: ProcessArgs = args(ctx)?;
         let req = args.check().map_err(JobError::permanent)?;
-        run_report(self.store.as_ref(), &ctx.job.org_id, &req)
-            .await
-            .map_err(|e: StoreError| JobError::retryable(format!("storage failed: {e}")))
+        let target = match &self.reads {
+            Some(r) => {
+                r.route(Some(&shop_data_client(&ctx.job.org_id)))
+                    .await
+                    .target
+            }
+            None => ReadTarget::Primary,
+        };
+        reads::scope(
+            target,
+            run_report(self.store.as_ref(), &ctx.job.org_id, &req),
+        )
+        .await
+        .map_err(|e: StoreError| JobError::retryable(format!("storage failed: {e}")))
     }
 }

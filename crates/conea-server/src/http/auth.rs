@@ -99,11 +99,12 @@ async fn authenticate_and_limit(
     let mut response = match verdict {
         Some(v) if consume && !v.decision.allowed => rate_limit::refused(&v.decision, now),
         _ => {
+            let client = principal.subject.clone();
             req.extensions_mut().insert(principal);
             if let Some(v) = verdict {
                 req.extensions_mut().insert(v);
             }
-            next.run(req).await
+            super::reads::run(&state, &client, req, next).await
         }
     };
     if let Some(v) = verdict {

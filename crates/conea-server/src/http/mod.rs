@@ -9,4 +9,5 @@ pub mod json;
 pub mod observe;
 pub mod query;
 pub mod rate_limit;
+pub mod reads;
 pub mod request_id;

@@ -101,7 +101,12 @@ pub async fn worker(file: Option<&Path>, concurrency: Option<usize>) -> Result<E
         concurrency,
         Arc::new(conea_core::jobs::worker::NoObserver),
     );
+    // Report jobs read the replica when it is current; keep its lag measured.
+    let sampler = platform.spawn_lag_sampler();
     worker.run(shutdown, grace).await;
+    if let Some(s) = sampler {
+        s.abort();
+    }
     platform.store.db().close().await;
     Ok(ExitCode::SUCCESS)
 }
