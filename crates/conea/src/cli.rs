@@ -64,6 +64,10 @@ pub enum Command {
         /// Database connections idle longer than this are reported.
         #[arg(long, default_value = "10m")]
         idle_over: String,
+        /// Also list the warnings and errors this machine's server logged in this period
+        /// (e.g. `1h`), from `<CONEA_DATA_DIR>/logs`.
+        #[arg(long)]
+        since: Option<String>,
         #[arg(long)]
         json: bool,
     },

@@ -4,6 +4,7 @@
 mod cli;
 mod commands;
 mod context;
+mod logging;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -244,3 +244,99 @@ fn replication_tools_say_when_there_is_no_replica() {
         .unwrap()
         .contains("127.0.0.1:1"));
 }
+
+fn rfc3339_minutes_ago(minutes: i64) -> String {
+    let t = time::OffsetDateTime::now_utc() - time::Duration::minutes(minutes);
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
+#[test]
+fn since_lists_only_the_error_log_lines_of_the_period_and_fails_on_errors() {
+    let env = Env::sqlite();
+    env.run(&["migrate"]).success();
+    // Nothing logged yet: ok.
+    let out = env.run(&["diagnose", "--since", "1h", "--json"]);
+    let r: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(check(&r, "errors.recent")["status"], "ok", "{r}");
+
+    let logs = env.data_dir().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let line = |minutes: i64, level: &str, message: &str| {
+        serde_json::json!({"timestamp": rfc3339_minutes_ago(minutes), "level": level,
+                           "message": message, "target": "conea_server",
+                           "span": {"name": "request", "request_id": format!("req_{minutes}")}})
+        .to_string()
+    };
+    let text = [
+        line(120, "ERROR", "too old to matter"),
+        line(10, "WARN", "request failed"),
+        line(5, "ERROR", "internal error"),
+    ]
+    .join("\n");
+    std::fs::write(logs.join("errors.2026-11-29-00.jsonl"), text + "\n").unwrap();
+
+    let out = env.run(&["diagnose", "--since", "1h", "--json"]);
+    assert_eq!(
+        out.code(),
+        Some(1),
+        "an error in the period fails the check"
+    );
+    let r: Value = serde_json::from_str(&out.stdout).unwrap();
+    let c = check(&r, "errors.recent");
+    assert_eq!(c["status"], "fail", "{c}");
+    assert!(
+        c["finding"]
+            .as_str()
+            .unwrap()
+            .starts_with("1 error(s) and 1 warning(s) in the last 1h"),
+        "{c}"
+    );
+    let lines = r["recent_errors"].as_array().unwrap();
+    assert_eq!(lines.len(), 2, "{r}");
+    assert_eq!(lines[0]["message"], "request failed");
+    assert_eq!(lines[0]["fields"]["request_id"], "req_10");
+    assert_eq!(lines[1]["message"], "internal error");
+
+    // A shorter period sees only the last error; text output lists it under the checks.
+    let out = env.run(&["diagnose", "--since", "7m"]);
+    assert!(
+        out.stdout.contains("Recent warnings and errors"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("internal error"), "{}", out.stdout);
+    assert!(!out.stdout.contains("request failed"), "{}", out.stdout);
+}
+
+#[test]
+fn the_server_writes_its_failed_requests_to_the_error_log_that_since_reads() {
+    use std::io::{Read, Write};
+    let mut env = Env::sqlite();
+    env.set("CONEA_REQUEST_TIMEOUT", "1s");
+    let server = env.serve();
+    // A login whose body never arrives: the request times out with 504, logged as a warning.
+    let mut s = std::net::TcpStream::connect(&server.addr).unwrap();
+    s.write_all(
+        b"POST /v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n{",
+    )
+    .unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let mut buf = [0u8; 12];
+    s.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"HTTP/1.1 504");
+    let (status, _) = server.stop();
+    assert!(status.success());
+    let out = env.run(&["diagnose", "--since", "1h", "--json"]);
+    let r: Value = serde_json::from_str(&out.stdout).unwrap();
+    let lines = r["recent_errors"].as_array().unwrap();
+    let failed = lines
+        .iter()
+        .find(|l| l["message"] == "request failed")
+        .unwrap_or_else(|| panic!("no failed request in {r}"));
+    assert_eq!(failed["level"], "WARN");
+    assert_eq!(failed["fields"]["status"], 504);
+    assert_eq!(failed["fields"]["route"], "/v1/auth/login");
+    assert_eq!(check(&r, "errors.recent")["status"], "warn");
+}

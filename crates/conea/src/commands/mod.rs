@@ -34,15 +34,21 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             url,
             token,
             idle_over,
+            since,
             json,
         } => {
             let idle_over = conea_core::config::duration::parse(&idle_over)
                 .map_err(|e| anyhow::anyhow!("--idle-over: {e}"))?;
+            let since = since
+                .map(|s| conea_core::config::duration::parse(&s))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--since: {e}"))?;
             diagnose::run(diagnose::Options {
                 config: file,
                 url,
                 token,
                 idle_over,
+                since,
                 json,
             })
             .await

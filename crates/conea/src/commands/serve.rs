@@ -2,32 +2,17 @@
 
 use crate::context::load_config;
 use anyhow::{anyhow, Result};
-use conea_core::config::{Config, LogFormat};
 use conea_core::SystemClock;
 use conea_server::{app, Application, Options};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
-use tracing_subscriber::EnvFilter;
-
-fn init_logging(config: &Config) {
-    let filter = EnvFilter::try_new(&config.log_filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi);
-    let _ = match config.log_format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Pretty => builder.compact().try_init(),
-    };
-}
 
 pub async fn serve(file: Option<&Path>, migrate: bool) -> Result<ExitCode> {
     // Handlers first: a SIGTERM right after the "listening" line must stop gracefully.
     let shutdown = app::shutdown_signal();
     let (config, _) = load_config(file)?;
-    init_logging(&config);
+    let _log_guard = crate::logging::init(&config);
     let backend = config.database.backend;
     let mut application = Application::build(
         config,
@@ -84,7 +69,7 @@ pub async fn migrate(file: Option<&Path>) -> Result<ExitCode> {
 pub async fn worker(file: Option<&Path>, concurrency: Option<usize>) -> Result<ExitCode> {
     let shutdown = app::shutdown_signal();
     let (config, _) = load_config(file)?;
-    init_logging(&config);
+    let _log_guard = crate::logging::init(&config);
     let concurrency = concurrency.unwrap_or(config.jobs.worker_concurrency).max(1);
     let platform =
         conea_server::Platform::open(config, Arc::new(SystemClock), true, "conea-worker")

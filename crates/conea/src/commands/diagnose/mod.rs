@@ -77,13 +77,63 @@ pub struct Options<'a> {
     pub url: Option<String>,
     pub token: Option<String>,
     pub idle_over: Duration,
+    /// `--since`: list the error log's lines of this period.
+    pub since: Option<Duration>,
     pub json: bool,
+}
+
+/// The `errors.recent` check and the lines behind it.
+fn recent_errors(
+    config: Option<&Path>,
+    since: Duration,
+) -> (Check, Vec<crate::logging::ErrorLine>) {
+    let data_dir = crate::context::load_config(config)
+        .map(|(c, _)| c.data_dir)
+        .unwrap_or_else(|_| {
+            std::env::var("CONEA_DATA_DIR")
+                .unwrap_or_else(|_| "./conea-data".into())
+                .into()
+        });
+    let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+    let from = now_ms - i64::try_from(since.as_millis()).unwrap_or(i64::MAX);
+    let lines = crate::logging::read_since(&data_dir, from);
+    let period = conea_core::config::duration::format(since);
+    let errors = lines.iter().filter(|l| l.level == "ERROR").count();
+    let warnings = lines.len() - errors;
+    let dir = crate::logging::error_log_dir(&data_dir);
+    let check = if lines.is_empty() {
+        Check::ok(
+            "errors.recent",
+            format!(
+                "no warnings or errors in the last {period} ({})",
+                dir.display()
+            ),
+        )
+    } else {
+        let last = lines.last().map(|l| l.message.as_str()).unwrap_or_default();
+        let finding = format!(
+            "{errors} error(s) and {warnings} warning(s) in the last {period}; last: {last}"
+        );
+        let fix = "read the lines below (request_id leads to the request's log lines); the symptom sections of docs/operations.md map messages to fixes";
+        if errors > 0 {
+            Check::fail("errors.recent", finding, fix)
+        } else {
+            Check::warn("errors.recent", finding, fix)
+        }
+    };
+    (check, lines)
 }
 
 pub async fn run(o: Options<'_>) -> Result<ExitCode> {
     let mut checks = local::run(o.config, o.idle_over).await;
     if let Some(url) = &o.url {
         checks.extend(remote::run(url.trim_end_matches('/'), o.token.as_deref()).await);
+    }
+    let mut error_lines = Vec::new();
+    if let Some(since) = o.since {
+        let (check, lines) = recent_errors(o.config, since);
+        checks.push(check);
+        error_lines = lines;
     }
     let count = |s: Status| checks.iter().filter(|c| c.status == s).count();
     let (ok, warn, fail) = (count(Status::Ok), count(Status::Warn), count(Status::Fail));
@@ -93,6 +143,7 @@ pub async fn run(o: Options<'_>) -> Result<ExitCode> {
             serde_json::to_string_pretty(&serde_json::json!({
                 "checks": checks,
                 "summary": {"ok": ok, "warn": warn, "fail": fail},
+                "recent_errors": error_lines,
             }))?
         );
     } else {
@@ -105,6 +156,18 @@ pub async fn run(o: Options<'_>) -> Result<ExitCode> {
             println!("{tag}  {:<26} {}", c.name, c.finding);
             if let Some(fix) = &c.fix {
                 println!("      {:<26} fix: {fix}", "");
+            }
+        }
+        if !error_lines.is_empty() {
+            println!("\nRecent warnings and errors (oldest first):");
+            for l in &error_lines {
+                let fields = l
+                    .fields
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                println!("  {} {:<5} {} {fields}", l.at, l.level, l.message);
             }
         }
         println!("\n{ok} ok, {warn} warn, {fail} fail");
