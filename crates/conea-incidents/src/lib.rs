@@ -24,11 +24,14 @@
 pub mod alertmanager;
 pub mod business_hours;
 pub mod channels;
+pub mod delivery;
+pub mod engine;
 pub mod plan;
 pub mod policy;
 pub mod postmortem;
 pub mod severity;
 pub mod signed_link;
+pub mod store;
 #[cfg(test)]
 pub(crate) mod testing;
 
