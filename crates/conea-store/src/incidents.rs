@@ -387,7 +387,7 @@ impl IncidentStore for SqlStore {
 
     async fn pending_jobs(&self, key_prefix: &str) -> StoreResult<Vec<PendingJob>> {
         let sql = format!(
-            "SELECT id, kind, args FROM jobs WHERE unique_key LIKE $1 AND state IN {}",
+            "SELECT id, kind, args FROM jobs WHERE unique_key LIKE $1 ESCAPE '\\' AND state IN {}",
             crate::jobs::LIVE
         );
         let pattern = format!(
@@ -397,7 +397,6 @@ impl IncidentStore for SqlStore {
                 .replace('%', "\\%")
                 .replace('_', "\\_")
         );
-        let sql = format!("{sql} ESCAPE '\\'");
         let rows: Vec<(String, String, Json<Value>)> = self
             .stats
             .time(
