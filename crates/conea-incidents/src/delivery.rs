@@ -3,7 +3,7 @@
 //! reqwest), and e-mail over SMTP (lettre). Every URL comes from the policy, so tests point
 //! them at local fakes.
 
-use crate::channels::{self, email, jira, pagerduty, slack, webhook, IncidentMessage, Notice};
+use crate::channels::{email, jira, pagerduty, slack, webhook, IncidentMessage, Notice};
 use crate::policy::{ChannelKind, Policy};
 use async_trait::async_trait;
 use conea_core::clock::EpochMs;
@@ -187,9 +187,4 @@ impl Deliver for HttpDeliver {
             }
         }
     }
-}
-
-/// The one-line headline channels use (re-exported for callers that log deliveries).
-pub fn headline(m: &IncidentMessage) -> String {
-    channels::headline(m)
 }

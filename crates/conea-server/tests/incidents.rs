@@ -364,6 +364,7 @@ backend_tests!(
     acknowledging_stops_escalation_but_not_the_unresolved_steps,
     high_notifies_slack_and_email_then_escalates_after_30_minutes_unless_acknowledged,
     medium_escalates_after_two_hours,
+    manual_escalation_runs_the_next_step_now_and_only_once,
     low_waits_for_business_hours_and_files_a_jira_issue,
     a_repeated_report_with_the_same_dedup_key_notifies_nobody_again,
     alertmanager_firing_opens_and_resolved_resolves_by_fingerprint,
@@ -630,6 +631,50 @@ async fn medium_escalates_after_two_hours(b: Backend) {
     assert!(!env.steps_done(&id).await.contains(&"chain:1".to_owned()));
     env.advance(MINUTE);
     env.until_steps(&id, &["chain:1"]).await;
+}
+
+async fn manual_escalation_runs_the_next_step_now_and_only_once(b: Backend) {
+    let Some(env) = env(b).await else { return };
+    let i = env
+        .open(json!({"title": "Refunds stuck", "severity": "medium"}))
+        .await
+        .body;
+    let id = i["id"].as_str().unwrap().to_owned();
+    env.until_steps(&id, &["notify:slack"]).await;
+    let esc = |id: String| {
+        let c = env.app.client.clone();
+        let key = env.app.owner().to_owned();
+        async move {
+            c.post(
+                &format!("/v1/incidents/{id}/escalate"),
+                Some(&key),
+                json!({}),
+            )
+            .await
+        }
+    };
+    let r = esc(id.clone()).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    env.until_steps(&id, &["chain:1"]).await;
+    env.until_received("/slack", 2).await;
+    // Its scheduled job (due in 2 h) finds the step done and does nothing.
+    env.advance(121 * MINUTE);
+    env.settle().await;
+    assert_eq!(
+        env.steps_done(&id)
+            .await
+            .iter()
+            .filter(|s| *s == "chain:1")
+            .count(),
+        1
+    );
+    assert_eq!(
+        env.fake.at("/slack").len(),
+        2,
+        "the chain member paged once"
+    );
+    // Nothing left to escalate to.
+    esc(id).await.assert_error(409, "nothing_to_escalate");
 }
 
 async fn low_waits_for_business_hours_and_files_a_jira_issue(b: Backend) {
