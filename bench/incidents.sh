@@ -18,9 +18,9 @@ DISTINCT=${3:-2000}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/conea-target}"
 PGBASE=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
 DB="bench_incidents_$$"
-BIN="$CARGO_TARGET_DIR/release/conea"
+BIN=${CONEA_BIN:-"$CARGO_TARGET_DIR/release/conea"}
 
-cargo build --release -p conea >/dev/null
+[ -n "${CONEA_BIN:-}" ] || cargo build --release -p conea >/dev/null
 psql "$PGBASE/postgres" -qc "CREATE DATABASE $DB" >/dev/null
 WORK=$(mktemp -d)
 cleanup() {

@@ -29,6 +29,7 @@ use conea_core::jobs::service::JobService;
 use conea_core::jobs::{JobContext, JobError, JobHandler, NewJob};
 use conea_core::permissions::Permission;
 use conea_core::principal::Principal;
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -128,6 +129,15 @@ pub struct Report {
     pub dedup_key: Option<String>,
     pub summary: Option<String>,
     pub details: Option<Value>,
+}
+
+/// Alert fingerprints handled at once within one Alertmanager delivery.
+const ALERT_CONCURRENCY: usize = 8;
+
+enum Effect {
+    Opened,
+    Repeated,
+    Resolved,
 }
 
 /// What an Alertmanager delivery did, incident ids by effect.
@@ -526,48 +536,86 @@ impl IncidentService {
                 format!("{e}. Send Alertmanager's webhook (version 4) unchanged."),
             )
         })?;
-        let mut out = AlertOutcome::default();
+        // Alerts with different fingerprints are independent: handle up to
+        // `ALERT_CONCURRENCY` keys at once, each key's signals in order.
+        let mut by_key: Vec<(String, Vec<crate::alertmanager::Signal>)> = Vec::new();
         for signal in crate::alertmanager::signals(&payload, &self.engine.policy.alertmanager) {
-            match signal {
-                crate::alertmanager::Signal::Fire(a) => {
-                    let mut details = json!({"labels": a.labels});
-                    if let Some(u) = &a.generator_url {
-                        details["generator_url"] = json!(u);
-                    }
-                    if !a.severity_mapped {
-                        details["severity_label"] = json!(a.severity_label);
-                    }
-                    let opened = self
-                        .open_for(
-                            &by.org_id,
-                            Report {
-                                title: a.title,
-                                severity: a.severity,
-                                source: Some("alertmanager".into()),
-                                dedup_key: Some(a.dedup_key),
-                                summary: Some(a.description),
-                                details: Some(details),
-                            },
-                            Some("alertmanager".into()),
-                        )
-                        .await?;
-                    if opened.created {
-                        out.opened.push(opened.incident.id);
-                    } else {
-                        out.repeated.push(opened.incident.id);
+            let key = match &signal {
+                crate::alertmanager::Signal::Fire(a) => a.dedup_key.clone(),
+                crate::alertmanager::Signal::Resolve { dedup_key, .. } => dedup_key.clone(),
+            };
+            match by_key.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, list)) => list.push(signal),
+                None => by_key.push((key, vec![signal])),
+            }
+        }
+        let org = &by.org_id;
+        let results: Vec<CoreResult<Vec<(Effect, String)>>> =
+            futures::stream::iter(by_key.into_iter().map(|(_, signals)| async move {
+                let mut done = Vec::new();
+                for signal in signals {
+                    if let Some(d) = self.alert_signal(org, signal).await? {
+                        done.push(d);
                     }
                 }
-                crate::alertmanager::Signal::Resolve { dedup_key, .. } => {
-                    if let Some(i) = self
-                        .resolve_by_dedup(&by.org_id, &dedup_key, "alertmanager")
-                        .await?
-                    {
-                        out.resolved.push(i.id);
-                    }
+                Ok(done)
+            }))
+            .buffered(ALERT_CONCURRENCY)
+            .collect()
+            .await;
+        let mut out = AlertOutcome::default();
+        for r in results {
+            for (effect, id) in r? {
+                match effect {
+                    Effect::Opened => out.opened.push(id),
+                    Effect::Repeated => out.repeated.push(id),
+                    Effect::Resolved => out.resolved.push(id),
                 }
             }
         }
         Ok(out)
+    }
+
+    async fn alert_signal(
+        &self,
+        org: &OrgId,
+        signal: crate::alertmanager::Signal,
+    ) -> CoreResult<Option<(Effect, String)>> {
+        match signal {
+            crate::alertmanager::Signal::Fire(a) => {
+                let mut details = json!({"labels": a.labels});
+                if let Some(u) = &a.generator_url {
+                    details["generator_url"] = json!(u);
+                }
+                if !a.severity_mapped {
+                    details["severity_label"] = json!(a.severity_label);
+                }
+                let opened = self
+                    .open_for(
+                        org,
+                        Report {
+                            title: a.title,
+                            severity: a.severity,
+                            source: Some("alertmanager".into()),
+                            dedup_key: Some(a.dedup_key),
+                            summary: Some(a.description),
+                            details: Some(details),
+                        },
+                        Some("alertmanager".into()),
+                    )
+                    .await?;
+                let effect = if opened.created {
+                    Effect::Opened
+                } else {
+                    Effect::Repeated
+                };
+                Ok(Some((effect, opened.incident.id)))
+            }
+            crate::alertmanager::Signal::Resolve { dedup_key, .. } => Ok(self
+                .resolve_by_dedup(org, &dedup_key, "alertmanager")
+                .await?
+                .map(|i| (Effect::Resolved, i.id))),
+        }
     }
 
     /// The incident a signed link is for (GET shows it; nothing changes).
