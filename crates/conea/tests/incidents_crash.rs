@@ -201,3 +201,57 @@ fn serve_refuses_to_start_with_an_invalid_policy_naming_the_key() {
         out.stderr
     );
 }
+
+#[test]
+fn cli_opens_lists_acknowledges_resolves_and_drafts_the_postmortem() {
+    let mut env = Env::sqlite();
+    env.set("CONEA_LOG", "warn");
+    env.create_default_org();
+    let out = env
+        .run(&[
+            "incidents",
+            "open",
+            "Nightly export failed",
+            "--severity",
+            "high",
+            "--dedup-key",
+            "export",
+        ])
+        .success();
+    let line = out.stdout_line();
+    let id = line
+        .strip_prefix("opened ")
+        .expect("opened inc_…")
+        .to_owned();
+    let again = env
+        .run(&[
+            "incidents",
+            "open",
+            "Nightly export failed",
+            "--severity",
+            "high",
+            "--dedup-key",
+            "export",
+        ])
+        .success();
+    assert_eq!(again.stdout_line(), format!("deduplicated into {id}"));
+    let list = env
+        .run(&["incidents", "list", "--json"])
+        .success()
+        .stdout_json();
+    assert_eq!(list[0]["id"], id.as_str());
+    assert_eq!(list[0]["repeat_count"], 2);
+    let ack = env.run(&["incidents", "ack", &id]).success();
+    assert_eq!(ack.stdout_line(), format!("{id}: acknowledged"));
+    let resolve = env.run(&["incidents", "resolve", &id]).success();
+    assert_eq!(resolve.stdout_line(), format!("{id}: resolved"));
+    let pm = env.run(&["incidents", "postmortem", &id]).success();
+    assert!(
+        pm.stdout.starts_with("# Postmortem: Nightly export failed"),
+        "{}",
+        pm.stdout
+    );
+    assert!(pm.stdout.contains("user:cli"), "{}", pm.stdout);
+    let err = env.run(&["incidents", "resolve", &id]);
+    assert!(err.one_line_error().contains("already resolved"), "{err}");
+}
