@@ -1270,3 +1270,72 @@ async fn incident_api_requires_incidents_manage_and_validates_input(b: Backend) 
     r.assert_error(400, "invalid_parameter");
     let _ = Severity::ALL;
 }
+
+/// PostgreSQL only (a SQLite file cannot become unreachable): the database behind a proxy
+/// that is cut for more than a minute (fake clock) yields a critical incident once it
+/// answers again, resolved at once since the outage is over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_unreachable_for_a_minute_is_recorded_as_an_incident() {
+    let Some(db) = conea_testkit::TestDb::create(Backend::Postgres).await else {
+        return;
+    };
+    let url = db.url.clone();
+    let rest = url.strip_prefix("postgres://").unwrap();
+    let (userinfo, after) = rest.split_once('@').unwrap();
+    let (hostport, tail) = after.split_once('/').unwrap();
+    let target: std::net::SocketAddr = hostport.parse().unwrap();
+    let proxy = conea_testkit::proxy::ToggleProxy::start(target).await;
+    let proxied = format!("postgres://{userinfo}@{}/{tail}", proxy.addr);
+    let app = TestApp::start(
+        db.clone(),
+        &[
+            ("DATABASE_URL", proxied.as_str()),
+            ("CONEA_INCIDENT_DETECTORS", "database"),
+            ("CONEA_DB_CONNECT_TIMEOUT", "1s"),
+        ],
+        conea_core::clock::FakeClock::starting_now(),
+    )
+    .await;
+    let state = app.state.clone();
+    let mut ds = conea_server::detectors::DetectorState::default();
+    conea_server::detectors::run_once(&state, &mut ds).await;
+    proxy.down();
+    conea_server::detectors::run_once(&state, &mut ds).await;
+    app.clock.advance(30 * Duration::from_secs(1));
+    conea_server::detectors::run_once(&state, &mut ds).await;
+    app.clock.advance(31 * Duration::from_secs(1));
+    conea_server::detectors::run_once(&state, &mut ds).await;
+    proxy.up();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let found = loop {
+        conea_server::detectors::run_once(&state, &mut ds).await;
+        let r = app
+            .client
+            .get("/v1/incidents?status=resolved", Some(app.owner()))
+            .await;
+        if r.status == 200 {
+            if let Some(i) = r.body["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|i| i["dedup_key"] == "conea:detector:database")
+            {
+                break i.clone();
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no database incident: {}",
+            r.text
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(found["severity"], "critical");
+    assert!(
+        found["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("Database was unreachable for 6"),
+        "{found}"
+    );
+}
