@@ -945,6 +945,23 @@ async fn signed_links_act_once_and_reject_tampered_and_expired_tokens(b: Backend
     assert_eq!(r.body["action"], "acknowledge");
     assert_eq!(r.body["done"], false);
     assert_eq!(r.body["incident"]["status"], "open");
+    // A browser gets a confirmation page whose button POSTs (GET never acts).
+    let page = c
+        .http()
+        .get(c.url(&format!("/v1/incidents/actions/{ack}")))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert!(page.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("<form method=\"post\">") && html.contains("Acknowledge this incident"),
+        "{html}"
+    );
     // Tampered: one character of the signature changed.
     let mut tampered = ack.clone();
     let last = tampered.pop().unwrap();

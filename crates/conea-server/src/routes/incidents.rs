@@ -8,7 +8,7 @@ use crate::http::json::{ApiBytes, ApiJson};
 use crate::http::query::ApiQuery;
 use crate::state::AppState;
 use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use conea_core::clock::rfc3339;
 use conea_core::CoreError;
@@ -347,19 +347,67 @@ pub async fn alertmanager(
     Ok(ApiJson(out.into()))
 }
 
-/// What a signed action link does (no API key; nothing changes).
+/// Whether the client is a browser (a responder clicking a link in Slack or e-mail).
+fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"))
+}
+
+fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The confirmation page (GET) or the result page (POST) for a browser. GET never acts:
+/// chat apps and mail scanners prefetch links; the button POSTs.
+fn link_page(r: &LinkResponse) -> Response {
+    let i = &r.incident;
+    let body = if r.done {
+        format!(
+            "<p>Incident <b>{}</b> is now <b>{}</b>.</p>",
+            escape_html(&i.title),
+            i.status
+        )
+    } else {
+        format!(
+            "<p>[{}] <b>{}</b> is <b>{}</b>.</p><form method=\"post\"><button type=\"submit\">{} this incident</button></form>",
+            i.severity.to_ascii_uppercase(),
+            escape_html(&i.title),
+            i.status,
+            if r.action == "acknowledge" { "Acknowledge" } else { "Resolve" }
+        )
+    };
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        format!("<!doctype html><html><head><meta charset=\"utf-8\"><title>Conea incident</title></head><body>{body}</body></html>"),
+    )
+        .into_response()
+}
+
+/// What a signed action link does (no API key; nothing changes). Browsers get a page with
+/// a button that POSTs.
 #[utoipa::path(get, path = "/incidents/actions/{token}", tag = "incidents", params(("token" = String, Path)),
     responses((status = 200, body = LinkResponse), (status = 401, body = ErrorBody, description = "`invalid_signature`, `token_expired`, `malformed_token`")))]
 pub async fn link_show(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Path(token): Path<String>,
-) -> ApiResult<ApiJson<LinkResponse>> {
+) -> ApiResult<Response> {
     let (i, action) = state.platform().incidents.link_target(&token).await?;
-    Ok(ApiJson(LinkResponse {
+    let r = LinkResponse {
         action: action.to_string(),
         done: false,
         incident: i.into(),
-    }))
+    };
+    Ok(if wants_html(&headers) {
+        link_page(&r)
+    } else {
+        ApiJson(r).into_response()
+    })
 }
 
 /// Carries out a signed action link once (no API key).
@@ -369,12 +417,18 @@ pub async fn link_show(
     (status = 409, body = ErrorBody, description = "`link_already_used`, `incident_not_open`, `incident_resolved`")))]
 pub async fn link_act(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Path(token): Path<String>,
-) -> ApiResult<ApiJson<LinkResponse>> {
+) -> ApiResult<Response> {
     let (i, action) = state.platform().incidents.act_on_link(&token).await?;
-    Ok(ApiJson(LinkResponse {
+    let r = LinkResponse {
         action: action.to_string(),
         done: true,
         incident: i.into(),
-    }))
+    };
+    Ok(if wants_html(&headers) {
+        link_page(&r)
+    } else {
+        ApiJson(r).into_response()
+    })
 }
