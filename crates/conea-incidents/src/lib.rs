@@ -1,9 +1,11 @@
-//! Incidents and escalation: the pure parts.
+//! Incidents and escalation.
 //!
-//! This crate decides *what* should happen to an incident and *what* goes on the wire; it
-//! does not store anything, schedule anything or speak HTTP. The server wires it to storage
-//! (incidents, timeline entries, used link nonces), to the job engine (one durable job per
-//! escalation step, unique per `(incident, step)`) and to routes.
+//! The pure parts decide *what* should happen to an incident and *what* goes on the wire.
+//! On top of them: [`store`] (records and the `IncidentStore` trait that `conea-store`
+//! implements), [`engine`] (the `IncidentService` and the `incidents.step` /
+//! `incidents.notify` job kinds: one durable job per escalation step, unique per
+//! `(incident, step)`, one per delivery) and [`delivery`] (sending over HTTP and SMTP).
+//! The server wires them to the job engine and to routes; no SQL and no axum here.
 //!
 //! - [`policy`]: the escalation policy file (`CONEA_ESCALATION_CONFIG`, YAML), its defaults
 //!   (the operations guide's matrix, no channels) and its validation (every problem names
@@ -24,11 +26,14 @@
 pub mod alertmanager;
 pub mod business_hours;
 pub mod channels;
+pub mod delivery;
+pub mod engine;
 pub mod plan;
 pub mod policy;
 pub mod postmortem;
 pub mod severity;
 pub mod signed_link;
+pub mod store;
 #[cfg(test)]
 pub(crate) mod testing;
 

@@ -177,17 +177,29 @@ pub async fn serve(
     }
 }
 
-/// Hourly housekeeping: deletes import uploads older than the job retention (their jobs
-/// are long finished; a crashed upload leaves chunks behind).
+/// Housekeeping: every `detectors::INTERVAL` the incident detectors run; hourly, import
+/// uploads older than the job retention are deleted (their jobs are long finished; a crashed
+/// upload leaves chunks behind) and used incident link nonces past their expiry are pruned.
 async fn housekeeping(state: AppState) {
+    let mut detectors = crate::detectors::DetectorState::default();
+    let mut last_prune: Option<std::time::Instant> = None;
     loop {
-        let before = state.clock().now_ms() - state.config().jobs.retention.as_millis() as i64;
-        match state.platform().data.prune_uploads(before).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(chunks = n, "pruned old import uploads"),
-            Err(e) => tracing::warn!(error = %e, "pruning old import uploads failed"),
+        if last_prune.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(3600)) {
+            last_prune = Some(std::time::Instant::now());
+            let now = state.clock().now_ms();
+            let before = now - state.config().jobs.retention.as_millis() as i64;
+            match state.platform().data.prune_uploads(before).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(chunks = n, "pruned old import uploads"),
+                Err(e) => tracing::warn!(error = %e, "pruning old import uploads failed"),
+            }
+            let store: &dyn conea_incidents::store::IncidentStore = state.store();
+            if let Err(e) = store.prune_nonces(now).await {
+                tracing::warn!(error = %e, "pruning used incident link nonces failed");
+            }
         }
-        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+        crate::detectors::run_once(&state, &mut detectors).await;
+        tokio::time::sleep(crate::detectors::INTERVAL).await;
     }
 }
 

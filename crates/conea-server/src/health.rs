@@ -72,6 +72,48 @@ pub struct Checks {
     pub rate_limiter: RateLimiterReport,
     /// Each configured AI provider's circuit state (empty when none is configured).
     pub ai_providers: Vec<AiProviderReport>,
+    pub escalation: EscalationReport,
+}
+
+/// The escalation policy in force.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EscalationReport {
+    /// `file` (from CONEA_ESCALATION_CONFIG) or `default` (the guide's matrix, no channels).
+    pub policy: &'static str,
+    pub path: Option<String>,
+    /// Configured notification channels (empty: nobody is notified).
+    pub channels: Vec<String>,
+    /// Why notifications may not reach anyone, when that is so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+}
+
+pub fn escalation(state: &AppState) -> EscalationReport {
+    use conea_incidents::engine::PolicySource;
+    let engine = state.platform().escalation();
+    let channels: Vec<String> = engine
+        .configured_channels()
+        .into_iter()
+        .map(|c| c.as_str().to_owned())
+        .collect();
+    let (policy, path) = match &engine.source {
+        PolicySource::Default => ("default", None),
+        PolicySource::File(p) => ("file", Some(p.clone())),
+    };
+    let warning = if channels.is_empty() {
+        Some(match policy {
+            "default" => "no escalation policy (CONEA_ESCALATION_CONFIG is unset): the default severity matrix runs with no notification channels, so incidents notify nobody".to_owned(),
+            _ => "the escalation policy configures no notification channels: incidents notify nobody".to_owned(),
+        })
+    } else {
+        None
+    };
+    EscalationReport {
+        policy,
+        path,
+        channels,
+        warning,
+    }
 }
 
 /// The AI providers' states from the router's breakers.
@@ -203,6 +245,7 @@ pub async fn report(state: &AppState) -> HealthReport {
             redis,
             rate_limiter,
             ai_providers,
+            escalation: escalation(state),
         },
     }
 }

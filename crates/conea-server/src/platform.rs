@@ -47,6 +47,9 @@ pub struct Platform {
     pub idempotency: Arc<IdempotencyService>,
     pub data: Arc<conea_core::services::data::DataService>,
     pub ai: Arc<conea_ai::Gateway>,
+    pub incidents: Arc<conea_incidents::engine::IncidentService>,
+    /// Webhook signature failures counted for the incident detector (receivers feed it).
+    pub signals: Arc<crate::detectors::Signals>,
     /// Present when `REDIS_URL` is set.
     pub redis: Option<Arc<RedisHandle>>,
     /// Where read-only listings and reports read (the replica or the primary).
@@ -178,8 +181,15 @@ impl Platform {
             config.database.max_replica_lag,
             REPLICA_LAG_POLL,
         ));
+        let engine = Arc::new(incident_engine(&config, &store)?);
         let job_store: Arc<dyn JobStore> = Arc::new(store.clone());
         let mut registry = Registry::new();
+        registry.register(Arc::new(conea_incidents::engine::StepHandler::new(
+            engine.clone(),
+        )));
+        registry.register(Arc::new(conea_incidents::engine::NotifyHandler::new(
+            engine.clone(),
+        )));
         let shop_store: Arc<dyn conea_core::shopdata::ShopDataStore> = Arc::new(store.clone());
         registry.register(Arc::new(Noop));
         registry.register(Arc::new(
@@ -211,7 +221,14 @@ impl Platform {
             jobs.clone(),
             clock.clone(),
         ));
+        let incidents = Arc::new(conea_incidents::engine::IncidentService::new(
+            engine,
+            jobs.clone(),
+            clock.clone(),
+        ));
         Ok(Platform {
+            incidents,
+            signals: Arc::new(crate::detectors::Signals::default()),
             config: Arc::new(config),
             store,
             clock,
@@ -243,6 +260,11 @@ impl Platform {
         }))
     }
 
+    /// The escalation policy (from `CONEA_ESCALATION_CONFIG`, or the default).
+    pub fn escalation(&self) -> &conea_incidents::engine::Engine {
+        self.incidents.engine()
+    }
+
     /// A worker over this platform's job store and registry.
     pub fn worker(
         &self,
@@ -267,4 +289,39 @@ impl Platform {
             observer,
         )
     }
+}
+
+/// Loads the escalation policy (a bad file fails start-up, naming the key) and builds the
+/// incident engine over the store.
+pub fn incident_engine(
+    config: &Config,
+    store: &SqlStore,
+) -> Result<conea_incidents::engine::Engine, StartupError> {
+    use conea_incidents::engine::{Engine, PolicySource};
+    let path = config.incidents.escalation_config.as_deref();
+    let policy = conea_incidents::Policy::load(path).map_err(|e| {
+        StartupError::Other(format!(
+            "CONEA_ESCALATION_CONFIG: {}",
+            e.to_string().trim_end()
+        ))
+    })?;
+    for w in policy.warnings() {
+        tracing::warn!(key = %w.path, "escalation policy: {}", w.message);
+    }
+    let secret = config.secret_key.clone().unwrap_or_default();
+    let signer = conea_incidents::engine::link_signer(&secret)
+        .map_err(|e| StartupError::Other(format!("incident links: {e}")))?;
+    let deliver = conea_incidents::delivery::HttpDeliver::new(std::time::Duration::from_secs(10))
+        .map_err(|e| StartupError::Other(format!("incident HTTP client: {e}")))?;
+    Ok(Engine {
+        store: Arc::new(store.clone()),
+        policy: Arc::new(policy),
+        source: match path {
+            Some(p) => PolicySource::File(p.display().to_string()),
+            None => PolicySource::Default,
+        },
+        signer,
+        public_url: config.incidents.public_url.clone(),
+        deliver: Arc::new(deliver),
+    })
 }

@@ -22,7 +22,7 @@ const COLUMNS: &str = "id, kind, organization_id, args, state, priority, attempt
     lease_owner, lease_expires_at, progress, progress_message, result, errors, unique_key, cancel_requested, \
     created_at, started_at, finished_at";
 
-const LIVE: &str = "('available', 'scheduled', 'running', 'retryable')";
+pub(crate) const LIVE: &str = "('available', 'scheduled', 'running', 'retryable')";
 
 #[derive(sqlx::FromRow)]
 struct JobRow {
@@ -94,7 +94,7 @@ fn in_ids(db: &Db, n: usize) -> String {
 }
 
 impl SqlStore {
-    async fn notify_workers(&self) {
+    pub(crate) async fn notify_workers(&self) {
         self.jobs_wake.notify_waiters();
         if let Db::Postgres(p) = &self.db {
             if let Err(e) = sqlx::query("SELECT pg_notify($1, '')")
@@ -180,7 +180,7 @@ enum BindValue {
 }
 use BindValue::{Int, OptText, Text};
 
-fn initial_state(job: &NewJob, now: EpochMs) -> (&'static str, EpochMs) {
+pub(crate) fn initial_state(job: &NewJob, now: EpochMs) -> (&'static str, EpochMs) {
     match job.scheduled_at {
         Some(at) if at > now => ("scheduled", at),
         _ => ("available", now),

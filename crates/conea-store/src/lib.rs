@@ -9,6 +9,7 @@ pub mod db;
 pub mod diagnostics;
 mod errors;
 mod idempotency;
+mod incidents;
 mod jobs;
 mod limits;
 pub mod migrate;

@@ -52,6 +52,9 @@ pub enum Command {
     /// Inspect and manage background jobs.
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// Incidents and the escalation policy.
+    #[command(subcommand)]
+    Incidents(IncidentsCommand),
     /// Check configuration, database, Redis, jobs and (with --url) a running server; say
     /// what is wrong and what fixes it. Exit 1 when a check failed.
     Diagnose {
@@ -328,6 +331,64 @@ pub enum JobsCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum IncidentsCommand {
+    /// Recent incidents of an organization.
+    List {
+        #[arg(long, default_value = "default")]
+        org: String,
+        /// Only this status (open, acknowledged, resolved).
+        #[arg(long)]
+        status: Option<String>,
+        /// Only this severity (critical, high, medium, low).
+        #[arg(long)]
+        severity: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One incident with its timeline (JSON).
+    Show {
+        id: String,
+        #[arg(long, default_value = "default")]
+        org: String,
+    },
+    /// Open an incident (or add a report to the unresolved one with the same dedup key).
+    Open {
+        title: String,
+        #[arg(long)]
+        severity: String,
+        #[arg(long, default_value = "default")]
+        org: String,
+        #[arg(long)]
+        dedup_key: Option<String>,
+        #[arg(long)]
+        summary: Option<String>,
+    },
+    /// Acknowledge an open incident (stops escalation for lack of an acknowledgement).
+    Ack {
+        id: String,
+        #[arg(long, default_value = "default")]
+        org: String,
+    },
+    /// Resolve an incident (cancels every pending step).
+    Resolve {
+        id: String,
+        #[arg(long, default_value = "default")]
+        org: String,
+    },
+    /// Print the Markdown postmortem draft.
+    Postmortem {
+        id: String,
+        #[arg(long, default_value = "default")]
+        org: String,
+    },
+    /// Validate an escalation policy file (default: CONEA_ESCALATION_CONFIG) and print the
+    /// effective matrix. Exit 1 when it is invalid.
+    CheckConfig { path: Option<std::path::PathBuf> },
 }
 
 #[derive(Subcommand, Debug)]

@@ -75,7 +75,22 @@ pub struct Config {
     pub max_import_bytes: u64,
     pub upload_timeout: Duration,
     pub ai: AiSettings,
+    pub incidents: IncidentsConfig,
 }
+
+/// Incidents: the escalation policy file, link base URL and built-in detectors.
+#[derive(Debug, Clone)]
+pub struct IncidentsConfig {
+    /// `CONEA_ESCALATION_CONFIG`; `None` runs the default matrix with no channels.
+    pub escalation_config: Option<PathBuf>,
+    /// Base of links in notifications, without a trailing slash.
+    pub public_url: String,
+    /// Enabled detectors (`database`, `ai`, `webhooks`, `queue`).
+    pub detectors: Vec<String>,
+    pub queue_age_threshold: Duration,
+}
+
+pub const DETECTORS: [&str; 4] = ["database", "ai", "webhooks", "queue"];
 
 /// The AI gateway's settings, handed to `conea-ai` as they are (it validates them).
 #[derive(Clone, Default)]
@@ -339,6 +354,42 @@ impl Config {
         });
         let auth_epoch_poll = p.duration("CONEA_AUTH_EPOCH_POLL");
         let rate_limit = rate_limit_config(&mut p);
+        let escalation_config = p.text("CONEA_ESCALATION_CONFIG").map(PathBuf::from);
+        let public_url = p
+            .text("CONEA_PUBLIC_URL")
+            .map(|u| u.trim_end_matches('/').to_owned());
+        if public_url
+            .as_deref()
+            .is_some_and(|u| !(u.starts_with("http://") || u.starts_with("https://")))
+        {
+            p.problem("CONEA_PUBLIC_URL", "must start with http:// or https://");
+        }
+        let detectors_text = p
+            .text("CONEA_INCIDENT_DETECTORS")
+            .unwrap_or("all")
+            .to_owned();
+        let detectors: Vec<String> = match detectors_text.trim() {
+            "all" => DETECTORS.iter().map(|d| (*d).to_owned()).collect(),
+            "none" | "" => Vec::new(),
+            list => list
+                .split(',')
+                .map(|d| d.trim().to_owned())
+                .filter(|d| !d.is_empty())
+                .collect(),
+        };
+        for d in &detectors {
+            if !DETECTORS.contains(&d.as_str()) {
+                p.problem(
+                    "CONEA_INCIDENT_DETECTORS",
+                    &format!(
+                        "unknown detector `{d}` (use all, none, or database, ai, webhooks, queue)"
+                    ),
+                );
+            }
+        }
+        let queue_age_threshold = p
+            .duration("CONEA_DETECTOR_QUEUE_AGE")
+            .unwrap_or(Duration::from_secs(600));
         let redis_key_prefix = p
             .text("CONEA_REDIS_KEY_PREFIX")
             .unwrap_or("conea:")
@@ -437,6 +488,12 @@ impl Config {
                         .filter_map(|s| raw.get(s.env).map(|v| (s.env.to_owned(), v.to_owned())))
                         .collect(),
                     table: raw.ai_table.clone(),
+                },
+                incidents: IncidentsConfig {
+                    escalation_config,
+                    public_url: public_url.unwrap_or_else(|| format!("http://{bind}")),
+                    detectors,
+                    queue_age_threshold,
                 },
             }),
             _ => Err(problems),

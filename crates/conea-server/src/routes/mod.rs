@@ -5,6 +5,7 @@ pub mod ai;
 pub mod auth;
 pub mod data;
 pub mod health;
+pub mod incidents;
 pub mod jobs;
 pub mod keys;
 pub mod limits;
@@ -57,6 +58,7 @@ impl Modify for SecuritySchemes {
 fn v1(state: &AppState) -> OpenApiRouter<AppState> {
     let public = OpenApiRouter::new()
         .routes(routes!(auth::login))
+        .routes(routes!(incidents::link_show, incidents::link_act))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             http::auth::limit_by_address,
@@ -90,6 +92,14 @@ fn v1(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(jobs::list))
         .routes(routes!(jobs::cancel))
         .routes(routes!(jobs::retry))
+        .routes(routes!(incidents::open, incidents::list))
+        .routes(routes!(incidents::get, incidents::patch))
+        .routes(routes!(incidents::acknowledge))
+        .routes(routes!(incidents::resolve))
+        .routes(routes!(incidents::escalate))
+        .routes(routes!(incidents::note))
+        .routes(routes!(incidents::postmortem))
+        .routes(routes!(incidents::alertmanager))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             http::auth::require_auth,

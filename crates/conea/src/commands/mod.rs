@@ -5,6 +5,7 @@ mod bench;
 mod config;
 mod db;
 mod diagnose;
+mod incidents;
 mod jobs;
 mod limits;
 mod serve;
@@ -29,6 +30,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Limits(c) => limits::run(file, c).await,
         Command::Worker { concurrency } => serve::worker(file, concurrency).await,
         Command::Jobs(c) => jobs::run(file, c).await,
+        Command::Incidents(c) => incidents::run(file, c).await,
         Command::Db(c) => db::run(file, c).await,
         Command::Diagnose {
             url,

@@ -1,0 +1,249 @@
+//! Conea's own detectors: each opens an incident (with a stable dedup key, so it is one
+//! incident however long the condition lasts) and resolves it when the condition clears.
+//! They run from the housekeeping loop (`app.rs`) every [`INTERVAL`].
+//!
+//! - `database`: the database did not answer for 1 minute (critical). The incident can only
+//!   be written once the database is back, so it records the outage after the fact.
+//! - `ai`: every configured AI provider's circuit is open or misconfigured (high).
+//! - `webhooks`: more than [`WEBHOOK_FAILURES`] webhook signature failures within
+//!   [`WEBHOOK_WINDOW`] (medium); receivers report failures through [`Signals`].
+//! - `queue`: the oldest runnable job waited longer than `CONEA_DETECTOR_QUEUE_AGE` (high).
+//!
+//! Incidents go to the `default` organization (the bootstrap one).
+
+use crate::state::AppState;
+use conea_core::clock::EpochMs;
+use conea_core::ids::OrgId;
+use conea_core::services::accounts::DEFAULT_ORG_SLUG;
+use conea_core::store::AccountsStore;
+use conea_incidents::engine::Report;
+use conea_incidents::Severity;
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::Mutex;
+use std::time::Duration;
+
+pub const INTERVAL: Duration = Duration::from_secs(15);
+pub const DATABASE_DOWN_FOR: i64 = 60_000;
+pub const WEBHOOK_FAILURES: usize = 10;
+pub const WEBHOOK_WINDOW: i64 = 5 * 60_000;
+/// Most failure times kept (bounded; more than enough to exceed the threshold).
+const MAX_SIGNALS: usize = 1024;
+
+/// Counters that other parts of the server feed (the Shopify webhook receiver calls
+/// [`Signals::webhook_signature_failure`] on every rejected signature).
+#[derive(Default)]
+pub struct Signals {
+    webhook_failures: Mutex<VecDeque<EpochMs>>,
+}
+
+impl Signals {
+    pub fn webhook_signature_failure(&self, at: EpochMs) {
+        let mut q = self
+            .webhook_failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if q.len() >= MAX_SIGNALS {
+            q.pop_front();
+        }
+        q.push_back(at);
+    }
+
+    /// Failures at or after `since` (older ones are dropped).
+    pub fn webhook_failures_since(&self, since: EpochMs) -> usize {
+        let mut q = self
+            .webhook_failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        while q.front().is_some_and(|t| *t < since) {
+            q.pop_front();
+        }
+        q.len()
+    }
+}
+
+/// What the detectors remember between runs.
+pub struct DetectorState {
+    db_down_since: Option<EpochMs>,
+    /// Detectors whose incident this process opened and has not resolved.
+    open: BTreeSet<&'static str>,
+    /// Detectors whose incident may be open from before a restart (all at start), so a
+    /// leftover is resolved once its condition is clear.
+    unknown: BTreeSet<&'static str>,
+}
+
+impl Default for DetectorState {
+    fn default() -> Self {
+        DetectorState {
+            db_down_since: None,
+            open: BTreeSet::new(),
+            unknown: ["database", "ai", "webhooks", "queue"]
+                .into_iter()
+                .collect(),
+        }
+    }
+}
+
+fn dedup_key(name: &str) -> String {
+    format!("conea:detector:{name}")
+}
+
+async fn default_org(state: &AppState) -> Option<OrgId> {
+    let store = state.store();
+    match AccountsStore::get_org_by_slug(store, DEFAULT_ORG_SLUG).await {
+        Ok(Some(o)) => Some(o.id),
+        _ => AccountsStore::list_orgs(store)
+            .await
+            .ok()
+            .and_then(|l| l.into_iter().next().map(|o| o.id)),
+    }
+}
+
+/// Runs every enabled detector once.
+pub async fn run_once(state: &AppState, ds: &mut DetectorState) {
+    let enabled = &state.config().incidents.detectors;
+    let on = |name: &str| enabled.iter().any(|d| d == name);
+    let now = state.clock().now_ms();
+    let mut findings: Vec<(&'static str, Option<(String, Severity)>)> = Vec::new();
+    if on("database") {
+        let report = crate::health::database(state).await;
+        if report.status == crate::health::Status::Ok {
+            let was = ds.db_down_since.take();
+            // An outage long enough is recorded once the database answers again.
+            let finding = was
+                .filter(|since| now - since >= DATABASE_DOWN_FOR)
+                .map(|since| {
+                    (
+                        format!("Database was unreachable for {} s", (now - since) / 1000),
+                        Severity::Critical,
+                    )
+                });
+            if let Some(f) = finding {
+                raise(state, ds, "database", f).await;
+            }
+            findings.push(("database", None));
+        } else {
+            let since = *ds.db_down_since.get_or_insert(now);
+            if now - since >= DATABASE_DOWN_FOR {
+                findings.push((
+                    "database",
+                    Some((
+                        "Database unreachable for more than 1 minute".to_owned(),
+                        Severity::Critical,
+                    )),
+                ));
+            }
+        }
+    }
+    if on("ai") {
+        let providers = crate::health::ai_providers(state);
+        let failing = !providers.is_empty()
+            && providers
+                .iter()
+                .all(|p| p.status == "circuit_open" || p.status == "misconfigured");
+        findings.push((
+            "ai",
+            failing.then(|| {
+                (
+                    format!("All {} AI providers are failing", providers.len()),
+                    Severity::High,
+                )
+            }),
+        ));
+    }
+    if on("webhooks") {
+        let n = state
+            .platform()
+            .signals
+            .webhook_failures_since(now - WEBHOOK_WINDOW);
+        findings.push((
+            "webhooks",
+            (n > WEBHOOK_FAILURES).then(|| {
+                (
+                    format!("{n} webhook signature failures in the last 5 minutes"),
+                    Severity::Medium,
+                )
+            }),
+        ));
+    }
+    if on("queue") {
+        let threshold = state.config().incidents.queue_age_threshold.as_millis() as i64;
+        if let Ok(stats) = state.platform().jobs.stats().await {
+            let age = stats.oldest_available_age_ms.unwrap_or(0);
+            findings.push((
+                "queue",
+                (age > threshold).then(|| {
+                    (
+                        format!(
+                            "Job queue backlog: the oldest runnable job has waited {} s",
+                            age / 1000
+                        ),
+                        Severity::High,
+                    )
+                }),
+            ));
+        }
+    }
+    for (name, finding) in findings {
+        match finding {
+            Some(f) => raise(state, ds, name, f).await,
+            None => clear(state, ds, name).await,
+        }
+    }
+}
+
+async fn raise(
+    state: &AppState,
+    ds: &mut DetectorState,
+    name: &'static str,
+    (title, severity): (String, Severity),
+) {
+    if ds.open.contains(name) {
+        return;
+    }
+    let Some(org) = default_org(state).await else {
+        return;
+    };
+    let report = Report {
+        title,
+        severity,
+        source: Some(format!("conea detector: {name}")),
+        dedup_key: Some(dedup_key(name)),
+        summary: None,
+        details: None,
+    };
+    match state
+        .platform()
+        .incidents
+        .open_for(&org, report, Some("conea".into()))
+        .await
+    {
+        Ok(_) => {
+            ds.open.insert(name);
+            ds.unknown.remove(name);
+        }
+        Err(e) => tracing::warn!(detector = name, error = %e, "could not open a detector incident"),
+    }
+}
+
+async fn clear(state: &AppState, ds: &mut DetectorState, name: &'static str) {
+    if !ds.open.contains(name) && !ds.unknown.contains(name) {
+        return;
+    }
+    let Some(org) = default_org(state).await else {
+        return;
+    };
+    match state
+        .platform()
+        .incidents
+        .resolve_by_dedup(&org, &dedup_key(name), "conea")
+        .await
+    {
+        Ok(_) => {
+            ds.open.remove(name);
+            ds.unknown.remove(name);
+        }
+        Err(e) => {
+            tracing::warn!(detector = name, error = %e, "could not resolve a detector incident")
+        }
+    }
+}

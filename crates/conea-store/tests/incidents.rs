@@ -1,0 +1,202 @@
+//! `IncidentStore` on both backends: one unresolved incident per dedup key, a step recorded
+//! (with its delivery jobs) at most once, single-use link nonces, and the pending-job lookup
+//! by key prefix (with LIKE wildcards in ids escaped).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use conea_core::config::{Backend as DbBackend, DatabaseConfig};
+use conea_core::ids::OrgId;
+use conea_core::jobs::NewJob;
+use conea_core::model::Organization;
+use conea_core::store::AccountsStore;
+use conea_incidents::postmortem::EntryKind;
+use conea_incidents::store::{Entry, IncidentStore, NewIncident, Status};
+use conea_incidents::Severity;
+use conea_store::SqlStore;
+use conea_testkit::{backend_tests, Backend, TestDb};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+
+async fn env(backend: Backend) -> Option<(SqlStore, OrgId, Arc<TestDb>)> {
+    let db = TestDb::create(backend).await?;
+    let cfg = DatabaseConfig {
+        replica_url: None,
+        max_replica_lag: Duration::from_secs(5),
+        url: db.url.clone(),
+        backend: match backend {
+            Backend::Sqlite => DbBackend::Sqlite,
+            Backend::Postgres => DbBackend::Postgres,
+        },
+        max_connections: 5,
+        idle_timeout: Duration::from_secs(60),
+        connect_timeout: Duration::from_secs(10),
+        slow_statement: Duration::from_secs(10),
+    };
+    let pool = conea_store::connect(&cfg)
+        .await
+        .expect("database reachable");
+    conea_store::migrate::run(&pool)
+        .await
+        .expect("migrations apply");
+    let store = SqlStore::new(pool, Duration::from_secs(10));
+    let org = Organization {
+        id: OrgId::generate(),
+        slug: "acme".into(),
+        name: "acme".into(),
+        created_at: 1,
+    };
+    store.insert_org(&org).await.unwrap();
+    Some((store, org.id, db))
+}
+
+fn new(org: &OrgId, id: &str, key: &str) -> NewIncident {
+    NewIncident {
+        id: id.into(),
+        org_id: org.clone(),
+        title: "Disk full".into(),
+        severity: Severity::High,
+        source: "test".into(),
+        dedup_key: key.into(),
+        summary: String::new(),
+        details: json!({"host": "db-1"}),
+    }
+}
+
+fn entry(at: i64, msg: &str) -> Entry {
+    Entry::new(at, EntryKind::Detected, msg)
+}
+
+backend_tests!(
+    an_unresolved_incident_absorbs_reports_with_its_dedup_key,
+    a_step_is_recorded_and_its_jobs_enqueued_once,
+    a_link_nonce_is_usable_once_and_pruned_after_expiry,
+);
+
+async fn an_unresolved_incident_absorbs_reports_with_its_dedup_key(b: Backend) {
+    let Some((store, org, _db)) = env(b).await else {
+        return;
+    };
+    let first = store
+        .open(
+            &new(&org, "inc_1", "disk"),
+            &entry(10, "opened"),
+            &entry(10, "again"),
+        )
+        .await
+        .unwrap();
+    assert!(first.created);
+    assert_eq!(first.incident.details, json!({"host": "db-1"}));
+    let second = store
+        .open(
+            &new(&org, "inc_2", "disk"),
+            &entry(20, "opened"),
+            &entry(20, "again"),
+        )
+        .await
+        .unwrap();
+    assert!(!second.created);
+    assert_eq!(second.incident.id, "inc_1");
+    assert_eq!(second.incident.repeat_count, 2);
+    let tl = store.timeline("inc_1").await.unwrap();
+    assert_eq!(tl.len(), 2);
+    assert_eq!(tl[1].message, "again (report #2)");
+    assert!(store.get(&org, "inc_2").await.unwrap().is_none());
+    // Acknowledged still absorbs; resolved frees the key.
+    let acked = store.acknowledge("inc_1", "me", 30).await.unwrap().unwrap();
+    assert_eq!(acked.status, Status::Acknowledged);
+    assert!(store
+        .acknowledge("inc_1", "me", 31)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(
+        !store
+            .open(
+                &new(&org, "inc_3", "disk"),
+                &entry(40, "o"),
+                &entry(40, "a")
+            )
+            .await
+            .unwrap()
+            .created
+    );
+    store.resolve("inc_1", "me", 50).await.unwrap().unwrap();
+    assert!(store.resolve("inc_1", "me", 51).await.unwrap().is_none());
+    assert!(store.find_unresolved(&org, "disk").await.unwrap().is_none());
+    let third = store
+        .open(
+            &new(&org, "inc_4", "disk"),
+            &entry(60, "o"),
+            &entry(60, "a"),
+        )
+        .await
+        .unwrap();
+    assert!(third.created);
+    assert_eq!(
+        store
+            .find_unresolved(&org, "disk")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        "inc_4"
+    );
+}
+
+async fn a_step_is_recorded_and_its_jobs_enqueued_once(b: Backend) {
+    let Some((store, org, _db)) = env(b).await else {
+        return;
+    };
+    store
+        .open(&new(&org, "inc_a%b", "k"), &entry(1, "o"), &entry(1, "a"))
+        .await
+        .unwrap();
+    let mut step = entry(5, "Page primary");
+    step.step = Some("escalate:primary".into());
+    let mut job = NewJob::new("incidents.notify", org.clone(), json!({"n": 1}));
+    job.unique_key = Some(format!(
+        "{org}:incident:inc_a%b:escalate:primary:deliver:slack"
+    ));
+    assert!(store
+        .record_step("inc_a%b", &step, std::slice::from_ref(&job))
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .record_step("inc_a%b", &step, std::slice::from_ref(&job))
+            .await
+            .unwrap(),
+        "a step is recorded once"
+    );
+    let pending = store
+        .pending_jobs(&format!("{org}:incident:inc_a%b:"))
+        .await
+        .unwrap();
+    assert_eq!(pending.len(), 1, "its delivery job was enqueued once");
+    assert_eq!(pending[0].kind, "incidents.notify");
+    // `%` in an id is not a wildcard: another incident's jobs do not match.
+    assert!(store
+        .pending_jobs(&format!("{org}:incident:inc_aXb:"))
+        .await
+        .unwrap()
+        .is_empty());
+    let steps: Vec<_> = store
+        .timeline("inc_a%b")
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| e.step)
+        .collect();
+    assert_eq!(steps, ["escalate:primary"]);
+}
+
+async fn a_link_nonce_is_usable_once_and_pruned_after_expiry(b: Backend) {
+    let Some((store, _org, _db)) = env(b).await else {
+        return;
+    };
+    assert!(store.use_nonce("n1", 100, 10).await.unwrap());
+    assert!(!store.use_nonce("n1", 100, 11).await.unwrap());
+    assert_eq!(store.prune_nonces(100).await.unwrap(), 0);
+    assert_eq!(store.prune_nonces(101).await.unwrap(), 1);
+}
