@@ -14,8 +14,10 @@ pub mod model;
 pub mod permissions;
 pub mod principal;
 pub mod ratelimit;
+pub mod secretbox;
 pub mod services;
 pub mod shopdata;
+pub mod shopify;
 pub mod store;
 
 pub use clock::{Clock, FakeClock, SystemClock};

@@ -14,6 +14,7 @@ mod limits;
 pub mod migrate;
 pub mod redis_limiter;
 mod shopdata;
+mod shopify;
 pub mod stats;
 
 pub use db::{connect, ConnectError, Db, PoolStatus};
