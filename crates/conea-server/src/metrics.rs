@@ -139,6 +139,13 @@ pub struct Metrics {
     latency: Family<RouteLabels, Histogram>,
     limit_decisions: Family<DecisionLabels, Counter>,
     limit_latency: Family<BackendLabels, Histogram>,
+    webhooks: Family<WebhookLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WebhookLabels {
+    /// `accepted`, `duplicate`, `unknown_shop`, `invalid_signature`, `invalid_headers`, `error`
+    outcome: &'static str,
 }
 
 /// Values read from the live components at each scrape.
@@ -329,6 +336,12 @@ impl Metrics {
             "Time to make one rate-limit decision, by backend.",
             limit_latency.clone(),
         );
+        let webhooks = Family::<WebhookLabels, Counter>::default();
+        registry.register(
+            "conea_shopify_webhooks",
+            "Shopify webhook deliveries by outcome (accepted, duplicate, unknown_shop, invalid_signature, invalid_headers, error).",
+            webhooks.clone(),
+        );
         let job_runs = JobRunMetrics {
             runs: Family::new_with_constructor(|| {
                 Histogram::new([
@@ -358,7 +371,15 @@ impl Metrics {
             latency,
             limit_decisions,
             limit_latency,
+            webhooks,
         }
+    }
+
+    /// Counts a Shopify webhook delivery by outcome.
+    pub fn observe_webhook(&self, outcome: &'static str) {
+        self.webhooks
+            .get_or_create(&WebhookLabels { outcome })
+            .inc();
     }
 
     pub fn observe_request(&self, method: &str, route: &str, status: u16, took: Duration) {
