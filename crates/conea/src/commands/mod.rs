@@ -8,6 +8,7 @@ mod diagnose;
 mod jobs;
 mod limits;
 mod serve;
+mod shopify;
 mod token;
 
 use crate::cli::{Cli, Command};
@@ -48,5 +49,6 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             .await
         }
         Command::Bench(c) => bench::run(c).await,
+        Command::Shopify(c) => shopify::run(file, c).await,
     }
 }
