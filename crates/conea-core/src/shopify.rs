@@ -217,6 +217,9 @@ pub trait ShopifyStore: Send + Sync + 'static {
         now: EpochMs,
     ) -> StoreResult<DeliveryStored>;
     async fn delivery(&self, shop: &ShopId, dedup_key: &str) -> StoreResult<Option<Delivery>>;
+    /// Deletes processed deliveries received before `before` (older duplicates are then no
+    /// longer recognised; Shopify retries for 48 hours); returns how many went.
+    async fn prune_deliveries(&self, before: EpochMs) -> StoreResult<u64>;
     async fn mark_delivery_processed(
         &self,
         shop: &ShopId,

@@ -171,7 +171,8 @@ pub async fn serve(
 }
 
 /// Hourly housekeeping: deletes import uploads older than the job retention (their jobs
-/// are long finished; a crashed upload leaves chunks behind).
+/// are long finished; a crashed upload leaves chunks behind) and processed Shopify webhook
+/// deliveries as old (their duplicates would have come within Shopify's 48 h of retries).
 async fn housekeeping(state: AppState) {
     loop {
         let before = state.clock().now_ms() - state.config().jobs.retention.as_millis() as i64;
@@ -179,6 +180,20 @@ async fn housekeeping(state: AppState) {
             Ok(0) => {}
             Ok(n) => tracing::info!(chunks = n, "pruned old import uploads"),
             Err(e) => tracing::warn!(error = %e, "pruning old import uploads failed"),
+        }
+        match state
+            .platform()
+            .shopify
+            .store()
+            .prune_deliveries(before)
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                deliveries = n,
+                "pruned processed Shopify webhook deliveries"
+            ),
+            Err(e) => tracing::warn!(error = %e, "pruning Shopify webhook deliveries failed"),
         }
         tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
     }

@@ -380,6 +380,23 @@ async fn signed_webhook_is_stored_with_its_job_and_a_duplicate_makes_no_second_j
         .unwrap();
     assert_eq!(resp.status(), 200);
 
+    // Processed deliveries older than the retention are pruned; newer ones stay.
+    let store = app.state.platform().shopify.store().clone();
+    let now = conea_core::Clock::now_ms(&app.clock);
+    assert_eq!(store.prune_deliveries(now - 1_000).await.unwrap(), 0);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while scalar(
+        &app,
+        "SELECT COUNT(*) FROM shopify_webhook_deliveries WHERE shop_id = $1 AND processed_at IS NULL",
+        &shop,
+    )
+    .await
+        > 0
+    {
+        assert!(std::time::Instant::now() < deadline, "deliveries never processed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(store.prune_deliveries(now + 1).await.unwrap(), 3);
     let shown = app
         .client
         .get(

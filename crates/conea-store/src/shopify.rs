@@ -449,6 +449,17 @@ impl ShopifyStore for SqlStore {
         }))
     }
 
+    async fn prune_deliveries(&self, before: EpochMs) -> StoreResult<u64> {
+        const SQL: &str = "DELETE FROM shopify_webhook_deliveries \
+             WHERE processed_at IS NOT NULL AND received_at < $1";
+        with_pool!(&self.db, |p| sqlx::query::<DB>(SQL)
+            .bind(before)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(|e| map(e, "webhook delivery"))
+    }
+
     async fn mark_delivery_processed(
         &self,
         shop: &ShopId,
