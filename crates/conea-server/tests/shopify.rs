@@ -819,6 +819,17 @@ async fn sync_refused_by_shopify_marks_the_shop_unauthorized_and_resumes_from_it
         )
         .await;
     assert_eq!(shown.body["status"], "unauthorized");
+    let health = app.client.get("/health", None).await;
+    assert_eq!(
+        health.body["checks"]["shopify_unauthorized"][0]["shop_id"],
+        shop.as_str(),
+        "{}",
+        health.text
+    );
+    assert!(
+        !health.text.contains(DOMAIN),
+        "no shop domain on the unauthenticated /health"
+    );
     assert!(shown.body["status_message"]
         .as_str()
         .unwrap()
@@ -845,6 +856,8 @@ async fn sync_refused_by_shopify_marks_the_shop_unauthorized_and_resumes_from_it
     assert_eq!(result["products"]["resumed"], true, "{result}");
     assert_eq!(result["products"]["synced"], 500);
     assert_eq!(result["products"]["pages"], 6, "pages 5 to 10 only");
+    let health = app.client.get("/health", None).await;
+    assert_eq!(health.body["checks"]["shopify_unauthorized"], json!([]));
     let log = fake.log();
     assert!(
         log[before].contains("page_info="),

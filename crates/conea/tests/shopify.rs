@@ -231,6 +231,39 @@ fn webhooks_acknowledged_before_sigkill_are_stored_and_processed(mut env: Env) {
         std::thread::sleep(Duration::from_millis(200));
     }
     drop(server);
+
+    // `conea diagnose` names a shop whose token Shopify refused, with the fix.
+    rt.block_on(exec(
+        &url,
+        env.backend,
+        "UPDATE shopify_shops SET status = 'unauthorized', status_message = 'Shopify API error (unauthorized, HTTP 401)'",
+    ));
+    let out = env.run(&["diagnose", "--json"]);
+    let report: Value = serde_json::from_str(&out.stdout).unwrap();
+    let check = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "shopify.unauthorized")
+        .unwrap_or_else(|| panic!("no shopify.unauthorized check: {report}"))
+        .clone();
+    assert_eq!(check["status"], "warn", "{check}");
+    assert!(check.to_string().contains(DOMAIN), "{check}");
+}
+
+async fn exec(url: &str, backend: Backend, sql: &str) {
+    match backend {
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
+            sqlx::query(sql).execute(&pool).await.unwrap();
+            pool.close().await;
+        }
+        Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+            sqlx::query(sql).execute(&pool).await.unwrap();
+            pool.close().await;
+        }
+    }
 }
 
 #[test]
