@@ -179,6 +179,7 @@ backend_tests!(
     products_delete_and_app_uninstalled_are_applied,
     compliance_topics_return_then_erase_the_customers_data_and_the_shops,
     full_sync_gets_no_429_then_runs_incrementally,
+    syncing_10000_products_takes_within_10_percent_of_the_leak_rate_minimum,
     sync_refused_by_shopify_marks_the_shop_unauthorized_and_resumes_from_its_cursor,
 );
 
@@ -872,5 +873,46 @@ async fn sync_refused_by_shopify_marks_the_shop_unauthorized_and_resumes_from_it
         )
         .await,
         500
+    );
+}
+
+async fn syncing_10000_products_takes_within_10_percent_of_the_leak_rate_minimum(b: Backend) {
+    let counts = Counts {
+        products: 10_000,
+        customers: 0,
+        orders: 0,
+    };
+    let Some((app, fake)) = with_fake(b, counts, "100").await else {
+        return;
+    };
+    let shop = connected(&app).await;
+    let start = conea_core::Clock::now_ms(&app.clock);
+    let job = wait_final(&app, &start_sync(&app, &shop).await).await;
+    assert_eq!(job.state, JobState::Completed, "{job:?}");
+    let took_ms = conea_core::Clock::now_ms(&app.clock) - start;
+    // 100 product pages, one (empty) page each of customers and orders. A full bucket of 40
+    // goes at once; every further request needs one leak step (500 ms at 2/s).
+    let requests = fake.requests() as i64;
+    assert_eq!(requests, 102);
+    let minimum_ms = (requests - 40) * 500;
+    println!(
+        "sync of 10,000 products: {took_ms} ms of Shopify time for {requests} requests; \
+         the leak rate allows {minimum_ms} ms at best ({:.1}% over)",
+        (took_ms - minimum_ms) as f64 * 100.0 / minimum_ms as f64
+    );
+    assert_eq!(fake.rest_429s(), 0);
+    assert!(took_ms >= minimum_ms, "faster than the bucket allows?");
+    assert!(
+        took_ms * 10 <= minimum_ms * 11,
+        "{took_ms} ms is more than 10% over the minimum {minimum_ms} ms"
+    );
+    assert_eq!(
+        scalar(
+            &app,
+            "SELECT COUNT(*) FROM products WHERE shop_id = $1",
+            &shop
+        )
+        .await,
+        10_000
     );
 }
