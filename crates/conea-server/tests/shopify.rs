@@ -175,6 +175,7 @@ backend_tests!(
     invalid_domain_names_the_field_and_other_organizations_get_404,
     signed_webhook_is_stored_with_its_job_and_a_duplicate_makes_no_second_job,
     bad_signature_or_unknown_shop_answers_401_with_the_error_body_and_is_counted,
+    webhooks_are_rate_limited_per_client_address_apart_from_login,
     out_of_order_product_updates_never_overwrite_the_newer_version,
     products_delete_and_app_uninstalled_are_applied,
     compliance_topics_return_then_erase_the_customers_data_and_the_shops,
@@ -915,4 +916,46 @@ async fn syncing_10000_products_takes_within_10_percent_of_the_leak_rate_minimum
         .await,
         10_000
     );
+}
+
+async fn webhooks_are_rate_limited_per_client_address_apart_from_login(b: Backend) {
+    let Some(app) = app_with(b, &[("SHOPIFY_WEBHOOKS_PER_IP_PER_MINUTE", "3")]).await else {
+        return;
+    };
+    connected(&app).await;
+    for i in 0..3 {
+        let event = format!("limited-{i}");
+        let r = post_webhook(
+            &app,
+            &Delivery {
+                topic: "products/update",
+                event_id: &event,
+                body: product(i + 1, "Limited", "2026-05-01T00:00:00Z"),
+            },
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert!(r.header("x-ratelimit-limit").is_some());
+    }
+    let refused = post_webhook(
+        &app,
+        &Delivery {
+            topic: "products/update",
+            event_id: "limited-3",
+            body: product(9, "Limited", "2026-05-01T00:00:00Z"),
+        },
+    )
+    .await;
+    refused.assert_error(429, "rate_limit_exceeded");
+    assert!(refused.header("retry-after").is_some());
+    // The login quota of the same address is its own.
+    let login = app
+        .client
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"email": "nobody@example.com", "password": "wrong password"}),
+        )
+        .await;
+    assert_eq!(login.status, 401, "{}", login.text);
 }

@@ -180,7 +180,7 @@ pub struct WebhookReceipt {
     (status = 200, body = WebhookReceipt),
     (status = 400, body = ErrorBody, description = "`invalid_parameter`: a header is missing or malformed"),
     (status = 401, body = ErrorBody, description = "`unknown_shop` or `invalid_webhook_signature`"),
-    (status = 429, body = ErrorBody, description = "`rate_limited` (per client address)")))]
+    (status = 429, body = ErrorBody, description = "`rate_limit_exceeded` (per client address)")))]
 pub async fn webhook(
     State(state): State<AppState>,
     headers: HeaderMap,
