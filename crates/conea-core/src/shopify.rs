@@ -64,7 +64,8 @@ pub struct ShopifyShop {
     /// Why the status is what it is (Shopify's error text and request id on `unauthorized`).
     pub status_message: Option<String>,
     pub last_sync_at: Option<EpochMs>,
-    /// Deliveries accepted (duplicates included).
+    /// Deliveries stored (duplicates not counted; pruned ones neither). 0 on the
+    /// credential lookups, which skip counting.
     pub webhooks_received: i64,
     /// Deliveries refused for a bad signature.
     pub webhooks_rejected: i64,
@@ -209,7 +210,8 @@ pub trait ShopifyStore: Send + Sync + 'static {
     async fn set_last_sync(&self, shop: &ShopId, now: EpochMs) -> StoreResult<()>;
 
     /// Stores a verified delivery and inserts its job in ONE transaction (a duplicate
-    /// dedup key inserts neither), and counts it on the shop.
+    /// dedup key inserts neither). No per-shop counter is written (it would serialize the
+    /// shop's deliveries on one row); counts are read from the deliveries.
     async fn store_delivery(
         &self,
         d: &NewDelivery,

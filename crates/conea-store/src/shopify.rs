@@ -17,9 +17,18 @@ use conea_core::shopify::{
 use conea_core::store::{StoreError, StoreResult};
 use serde_json::json;
 
-const SHOP_COLUMNS: &str =
-    "shop_id, organization_id, domain, api_version, status, status_message, \
-    last_sync_at, webhooks_received, webhooks_rejected, last_webhook_at, created_at";
+/// A connection with its delivery counters, read from the deliveries table (`s` is
+/// `shopify_shops`).
+const SHOP_COLUMNS: &str = "s.shop_id, s.organization_id, s.domain, s.api_version, s.status, \
+    s.status_message, s.last_sync_at, s.webhooks_rejected, s.created_at, \
+    (SELECT COUNT(*) FROM shopify_webhook_deliveries d WHERE d.shop_id = s.shop_id) AS webhooks_received, \
+    (SELECT MAX(d.received_at) FROM shopify_webhook_deliveries d WHERE d.shop_id = s.shop_id) AS last_webhook_at";
+
+/// The same without the counters (the webhook path reads the connection on every delivery).
+const SHOP_COLUMNS_NO_COUNTERS: &str =
+    "s.shop_id, s.organization_id, s.domain, s.api_version, s.status, \
+    s.status_message, s.last_sync_at, s.webhooks_rejected, s.created_at, \
+    CAST(0 AS BIGINT) AS webhooks_received, CAST(NULL AS BIGINT) AS last_webhook_at";
 
 #[derive(sqlx::FromRow)]
 struct ShopifyRow {
@@ -207,7 +216,7 @@ impl ShopifyStore for SqlStore {
 
     async fn list_shopify_shops(&self, org: &OrgId) -> StoreResult<Vec<ShopifyShop>> {
         let sql = format!(
-            "SELECT {SHOP_COLUMNS} FROM shopify_shops WHERE organization_id = $1 ORDER BY shop_id"
+            "SELECT {SHOP_COLUMNS} FROM shopify_shops s WHERE s.organization_id = $1 ORDER BY s.shop_id"
         );
         let rows = with_pool!(&self.db, |p| sqlx::query_as::<DB, ShopifyRow>(&sql)
             .bind(org.as_str())
@@ -223,7 +232,7 @@ impl ShopifyStore for SqlStore {
         shop: &ShopId,
     ) -> StoreResult<Option<ShopifyShop>> {
         let sql = format!(
-            "SELECT {SHOP_COLUMNS} FROM shopify_shops WHERE organization_id = $1 AND shop_id = $2"
+            "SELECT {SHOP_COLUMNS} FROM shopify_shops s WHERE s.organization_id = $1 AND s.shop_id = $2"
         );
         let row = with_pool!(&self.db, |p| sqlx::query_as::<DB, ShopifyRow>(&sql)
             .bind(org.as_str())
@@ -239,7 +248,7 @@ impl ShopifyStore for SqlStore {
         status: ShopifyStatus,
     ) -> StoreResult<Vec<ShopifyShop>> {
         let sql = format!(
-            "SELECT {SHOP_COLUMNS} FROM shopify_shops WHERE status = $1 ORDER BY shop_id LIMIT 100"
+            "SELECT {SHOP_COLUMNS} FROM shopify_shops s WHERE s.status = $1 ORDER BY s.shop_id LIMIT 100"
         );
         let rows = with_pool!(&self.db, |p| sqlx::query_as::<DB, ShopifyRow>(&sql)
             .bind(status.as_str())
@@ -254,8 +263,8 @@ impl ShopifyStore for SqlStore {
         domain: &str,
     ) -> StoreResult<Option<(ShopifyShop, SealedCredentials)>> {
         let sql = format!(
-                "SELECT {SHOP_COLUMNS}, access_token, api_secret, previous_api_secret FROM shopify_shops \
-                 WHERE domain = $1 AND status <> 'disconnected'"
+                "SELECT {SHOP_COLUMNS_NO_COUNTERS}, s.access_token, s.api_secret, s.previous_api_secret \
+                 FROM shopify_shops s WHERE s.domain = $1 AND s.status <> 'disconnected'"
             );
         let row = self
             .stats
@@ -279,8 +288,8 @@ impl ShopifyStore for SqlStore {
         shop: &ShopId,
     ) -> StoreResult<Option<(ShopifyShop, SealedCredentials)>> {
         let sql = format!(
-                "SELECT {SHOP_COLUMNS}, access_token, api_secret, previous_api_secret FROM shopify_shops \
-                 WHERE shop_id = $1"
+                "SELECT {SHOP_COLUMNS_NO_COUNTERS}, s.access_token, s.api_secret, s.previous_api_secret \
+                 FROM shopify_shops s WHERE s.shop_id = $1"
             );
         let row = with_pool!(&self.db, |p| sqlx::query_as::<DB, CredentialRow>(&sql)
             .bind(shop.as_str())
@@ -357,10 +366,8 @@ impl ShopifyStore for SqlStore {
         job: &NewJob,
         now: EpochMs,
     ) -> StoreResult<DeliveryStored> {
-        // The counter first: every delivery takes the shop row's lock in the same order,
-        // and on SQLite the transaction holds the write lock from its first statement.
-        const COUNT: &str = "UPDATE shopify_shops SET webhooks_received = webhooks_received + 1, \
-                 last_webhook_at = $2 WHERE shop_id = $1";
+        // No counter row is touched: a per-shop counter would be one hot row that every
+        // delivery of the shop locks until its commit (counts are read from this table).
         const INSERT: &str =
             "INSERT INTO shopify_webhook_deliveries (shop_id, dedup_key, organization_id, topic, \
                  webhook_id, event_id, api_version, triggered_at, payload, job_id, received_at) \
@@ -370,16 +377,12 @@ impl ShopifyStore for SqlStore {
                  WHERE shop_id = $1 AND dedup_key = $2";
         let job_sql = insert_job_sql();
         let new_id = JobId::generate();
+        let notify = matches!(self.db, crate::Db::Postgres(_));
         let (created, job_id) = self
             .stats
             .time("shopify_store_delivery", INSERT, async {
                 with_pool!(&self.db, |p| {
                     let mut tx = p.begin().await?;
-                    sqlx::query::<DB>(COUNT)
-                        .bind(d.shop_id.as_str())
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
                     let inserted: Option<String> = sqlx::query_scalar::<DB, String>(INSERT)
                         .bind(d.shop_id.as_str())
                         .bind(&d.dedup_key)
@@ -399,6 +402,14 @@ impl ShopifyStore for SqlStore {
                             bind_new_job!(sqlx::query::<DB>(&job_sql), &new_id, job, now)
                                 .execute(&mut *tx)
                                 .await?;
+                            if notify {
+                                // Sent to listening workers at commit, without a round trip
+                                // of its own.
+                                sqlx::query::<DB>("SELECT pg_notify($1, '')")
+                                    .bind(crate::jobs::CHANNEL)
+                                    .execute(&mut *tx)
+                                    .await?;
+                            }
                             (true, id)
                         }
                         None => {
@@ -417,7 +428,8 @@ impl ShopifyStore for SqlStore {
             .await
             .map_err(|e| map(e, "webhook delivery"))?;
         if created {
-            self.notify_workers().await;
+            // This process's workers (SQLite has no NOTIFY).
+            self.jobs_wake.notify_waiters();
         }
         Ok(DeliveryStored {
             created,

@@ -45,7 +45,9 @@ pub struct ShopResponse {
     pub status: String,
     pub status_message: Option<String>,
     pub last_sync_at: Option<String>,
+    /// Deliveries stored (within the job retention; duplicates not counted).
     pub webhooks_received: i64,
+    /// Deliveries refused for a bad signature.
     pub webhooks_rejected: i64,
     pub last_webhook_at: Option<String>,
     pub created_at: String,

@@ -13,9 +13,9 @@ CREATE TABLE shopify_shops (
     status               TEXT NOT NULL CHECK (status IN ('active', 'unauthorized', 'uninstalled', 'disconnected')),
     status_message       TEXT,
     last_sync_at         BIGINT,
-    webhooks_received    BIGINT NOT NULL DEFAULT 0,
+    -- Deliveries refused for a bad signature. Accepted ones are counted from the deliveries
+    -- table when read: a counter here would be one hot row every delivery locks.
     webhooks_rejected    BIGINT NOT NULL DEFAULT 0,
-    last_webhook_at      BIGINT,
     created_at           BIGINT NOT NULL,
     updated_at           BIGINT NOT NULL
 );
@@ -39,7 +39,7 @@ CREATE TABLE shopify_webhook_deliveries (
     processed_at     BIGINT,
     PRIMARY KEY (shop_id, dedup_key)
 );
-CREATE INDEX shopify_webhook_deliveries_received ON shopify_webhook_deliveries (received_at);
+CREATE INDEX shopify_webhook_deliveries_received ON shopify_webhook_deliveries (shop_id, received_at);
 
 -- Where each resource's sync stands: the page cursor of the pass in progress (resumable
 -- after a crash) and the updated_at_min watermark of the next incremental pass.
