@@ -155,6 +155,7 @@ struct Live {
     authn: Arc<Authenticator>,
     limits: Arc<RateLimitService>,
     ai: Arc<conea_ai::Gateway>,
+    shopify: Arc<conea_shopify::integration::ShopifyService>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -224,6 +225,12 @@ impl Collector for Live {
             "Credentials held in the authentication cache.",
             ConstGauge::new(self.authn.cache_entries() as i64),
         )?;
+        encode_const(
+            &mut encoder,
+            "conea_shopify_connection_cache_entries",
+            "Shopify connections held by the webhook path's cache.",
+            ConstGauge::new(self.shopify.cached_connections() as i64),
+        )?;
         let providers = serde_json::to_value(self.ai.router().models()).unwrap_or_default();
         let family = Family::<ProviderLabels, prometheus_client::metrics::gauge::Gauge>::default();
         for p in providers["providers"].as_array().into_iter().flatten() {
@@ -290,6 +297,7 @@ impl Metrics {
         let authn = platform.authn.clone();
         let limits = platform.limits.clone();
         let ai = platform.ai.clone();
+        let shopify = platform.shopify.clone();
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
@@ -362,6 +370,7 @@ impl Metrics {
             authn,
             limits,
             ai,
+            shopify,
         }));
         Self {
             registry,

@@ -48,12 +48,22 @@ pub struct WebhookAccepted {
     pub created: bool,
 }
 
+/// How long a replica keeps a connection it read for a webhook: a disconnect or a new
+/// secret made on another replica applies here within this (on this one, at once).
+pub const CONNECTION_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+/// Most connections the webhook path keeps (by domain).
+pub const CONNECTION_CACHE_SIZE: u64 = 10_000;
+
+type CachedConnection = Arc<(ShopifyShop, SealedCredentials)>;
+
 pub struct ShopifyService {
     store: Arc<dyn ShopifyStore>,
     jobs: Arc<JobService>,
     clock: Arc<dyn Clock>,
     secrets: SecretBox,
     default_api_version: String,
+    /// Connections (still sealed) by domain, so a delivery costs no extra lookup.
+    connections: moka::future::Cache<String, CachedConnection>,
 }
 
 impl ShopifyService {
@@ -70,7 +80,32 @@ impl ShopifyService {
             clock,
             secrets,
             default_api_version,
+            connections: moka::future::Cache::builder()
+                .max_capacity(CONNECTION_CACHE_SIZE)
+                .time_to_live(CONNECTION_CACHE_TTL)
+                .build(),
         }
+    }
+
+    /// Connections held by the webhook path's cache (exported in `/metrics`).
+    pub fn cached_connections(&self) -> u64 {
+        self.connections.entry_count()
+    }
+
+    /// The connection of a domain for a webhook: cached, else read (unknown domains are not
+    /// cached, so a shop connected on another replica is found at once).
+    async fn connection(&self, domain: &str) -> CoreResult<Option<CachedConnection>> {
+        if let Some(c) = self.connections.get(domain).await {
+            return Ok(Some(c));
+        }
+        let Some(found) = self.store.credentials_by_domain(domain).await? else {
+            return Ok(None);
+        };
+        let found = Arc::new(found);
+        self.connections
+            .insert(domain.to_owned(), found.clone())
+            .await;
+        Ok(Some(found))
     }
 
     pub fn store(&self) -> &Arc<dyn ShopifyStore> {
@@ -143,7 +178,9 @@ impl ShopifyService {
                     .map(|s| seal("previous_api_secret", s)),
             },
         };
-        Ok(self.store.connect(&conn, self.clock.now_ms()).await?)
+        let shop = self.store.connect(&conn, self.clock.now_ms()).await?;
+        self.connections.invalidate(&domain).await;
+        Ok(shop)
     }
 
     pub async fn list(&self, by: &Principal) -> CoreResult<Vec<ShopifyShop>> {
@@ -166,6 +203,7 @@ impl ShopifyService {
         self.store
             .disconnect(&by.org_id, &shop.shop_id, self.clock.now_ms())
             .await?;
+        self.connections.invalidate(&shop.domain).await;
         Ok(())
     }
 
@@ -224,13 +262,10 @@ impl ShopifyService {
         headers: &WebhookHeaders,
         body: &[u8],
     ) -> CoreResult<WebhookAccepted> {
-        let Some((shop, sealed)) = self
-            .store
-            .credentials_by_domain(&headers.shop_domain)
-            .await?
-        else {
+        let Some(connection) = self.connection(&headers.shop_domain).await? else {
             return Err(CoreError::Unauthenticated(AuthFailure::UnknownWebhookShop));
         };
+        let (shop, sealed) = connection.as_ref();
         let open = |field: &str, v: &str| {
             self.secrets
                 .decrypt(&secret_context(field, &shop.org_id, &shop.domain), v)
@@ -281,7 +316,7 @@ impl ShopifyService {
             .store_delivery(&delivery, &job, self.clock.now_ms())
             .await?;
         Ok(WebhookAccepted {
-            shop_id: shop.shop_id,
+            shop_id: shop.shop_id.clone(),
             job_id: stored.job_id,
             created: stored.created,
         })
