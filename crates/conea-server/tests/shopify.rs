@@ -608,6 +608,11 @@ async fn compliance_topics_return_then_erase_the_customers_data_and_the_shops(b:
         ("customers/create", "c2", customer(501, "other@example.com")),
         ("orders/create", "o1", order(900, 500, email)),
         ("orders/paid", "o2", order(901, 501, "other@example.com")),
+        (
+            "orders/create",
+            "o3",
+            order(902, 777, "ada.old@example.com"),
+        ),
     ] {
         let j = deliver(
             &app,
@@ -646,7 +651,7 @@ async fn compliance_topics_return_then_erase_the_customers_data_and_the_shops(b:
             event_id: "cr",
             body: json!({"shop_id": 1, "shop_domain": DOMAIN,
                          "customer": {"id": 500, "email": email, "phone": null},
-                         "orders_to_redact": [900]}),
+                         "orders_to_redact": [900, 902]}),
         },
     )
     .await;
@@ -664,6 +669,12 @@ async fn compliance_topics_return_then_erase_the_customers_data_and_the_shops(b:
         count("SELECT COUNT(*) FROM orders WHERE shop_id = $1 AND source_id = 900").await,
         1,
         "the order stays, without personal data"
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM orders WHERE shop_id = $1 AND email = 'ada.old@example.com'")
+            .await,
+        0,
+        "orders listed in orders_to_redact lose their e-mail too"
     );
     assert_eq!(
         count("SELECT COUNT(*) FROM shopify_webhook_deliveries WHERE shop_id = $1 AND payload LIKE '%ada@example.com%'").await,

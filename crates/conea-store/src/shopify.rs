@@ -632,8 +632,11 @@ impl ShopifyStore for SqlStore {
         shop: &ShopId,
         customer_id: i64,
         email: Option<&str>,
+        listed_orders: &[i64],
     ) -> StoreResult<Erased> {
         const CUSTOMER: &str = "DELETE FROM customers WHERE shop_id = $1 AND source_id = $2";
+        const LISTED: &str = "UPDATE orders SET email = NULL, customer_source_id = NULL \
+             WHERE shop_id = $1 AND source_id = $2 AND (email IS NOT NULL OR customer_source_id IS NOT NULL)";
         const ORDERS: &str = "UPDATE orders SET email = NULL, customer_source_id = NULL \
              WHERE shop_id = $1 AND (customer_source_id = $2 OR ($3 IS NOT NULL AND email = $3))";
         const DELIVERIES: &str = "UPDATE shopify_webhook_deliveries SET payload = '{}' \
@@ -656,6 +659,15 @@ impl ShopifyStore for SqlStore {
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
+                let mut orders = orders;
+                for id in listed_orders {
+                    orders += sqlx::query::<DB>(LISTED)
+                        .bind(shop.as_str())
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                }
                 let deliveries = sqlx::query::<DB>(DELIVERIES)
                     .bind(shop.as_str())
                     .bind(&id_pattern)

@@ -109,9 +109,13 @@ impl WebhookHandler {
             "customers/redact" => {
                 let p = payload()?;
                 let (id, email) = customer(&p)?;
+                let listed: Vec<i64> = p["orders_to_redact"]
+                    .as_array()
+                    .map(|ids| ids.iter().filter_map(Value::as_i64).collect())
+                    .unwrap_or_default();
                 let erased = self
                     .store
-                    .redact_customer(&d.shop_id, id, email.as_deref())
+                    .redact_customer(&d.shop_id, id, email.as_deref(), &listed)
                     .await
                     .map_err(retry)?;
                 Ok(json!({ "topic": d.topic, "erased": erased }))
