@@ -15,6 +15,12 @@ pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> OffsetDateTime {
         from_ms(self.now_ms())
     }
+
+    /// The fake clock behind this one, if it is one: waits that must pass on the clock
+    /// (a throttle's sleeps) then move it instead of sleeping.
+    fn as_fake(&self) -> Option<&FakeClock> {
+        None
+    }
 }
 
 /// The real wall clock.
@@ -58,6 +64,10 @@ impl FakeClock {
 impl Clock for FakeClock {
     fn now_ms(&self) -> EpochMs {
         self.ms.load(Ordering::SeqCst)
+    }
+
+    fn as_fake(&self) -> Option<&FakeClock> {
+        Some(self)
     }
 }
 

@@ -15,8 +15,10 @@ pub mod permissions;
 pub mod principal;
 pub mod ratelimit;
 pub mod reads;
+pub mod secretbox;
 pub mod services;
 pub mod shopdata;
+pub mod shopify;
 pub mod store;
 
 pub use clock::{Clock, FakeClock, SystemClock};

@@ -179,7 +179,9 @@ pub async fn serve(
 
 /// Housekeeping: every `detectors::INTERVAL` the incident detectors run; hourly, import
 /// uploads older than the job retention are deleted (their jobs are long finished; a crashed
-/// upload leaves chunks behind) and used incident link nonces past their expiry are pruned.
+/// upload leaves chunks behind), used incident link nonces past their expiry are pruned, and
+/// processed Shopify webhook deliveries as old as the retention (their duplicates would have
+/// come within Shopify's 48 h of retries).
 async fn housekeeping(state: AppState) {
     let mut detectors = crate::detectors::DetectorState::default();
     let mut last_prune: Option<std::time::Instant> = None;
@@ -196,6 +198,20 @@ async fn housekeeping(state: AppState) {
             let store: &dyn conea_incidents::store::IncidentStore = state.store();
             if let Err(e) = store.prune_nonces(now).await {
                 tracing::warn!(error = %e, "pruning used incident link nonces failed");
+            }
+            match state
+                .platform()
+                .shopify
+                .store()
+                .prune_deliveries(before)
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    deliveries = n,
+                    "pruned processed Shopify webhook deliveries"
+                ),
+                Err(e) => tracing::warn!(error = %e, "pruning Shopify webhook deliveries failed"),
             }
         }
         crate::detectors::run_once(&state, &mut detectors).await;

@@ -73,6 +73,36 @@ pub struct Checks {
     /// Each configured AI provider's circuit state (empty when none is configured).
     pub ai_providers: Vec<AiProviderReport>,
     pub escalation: EscalationReport,
+    /// Shopify shops whose access token Shopify refused (401/403): they no longer sync
+    /// until reconnected. Ids only (this endpoint needs no credential); `conea diagnose`
+    /// and `conea shopify shops` show domains and Shopify's message.
+    pub shopify_unauthorized: Vec<UnauthorizedShop>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UnauthorizedShop {
+    pub shop_id: String,
+    pub organization_id: String,
+}
+
+/// Shops in status `unauthorized` (at most 100; empty when the database cannot say).
+pub async fn unauthorized_shops(state: &AppState) -> Vec<UnauthorizedShop> {
+    let store = state.platform().shopify.store();
+    match tokio::time::timeout(
+        CHECK_TIMEOUT,
+        store.shopify_shops_with_status(conea_core::shopify::ShopifyStatus::Unauthorized),
+    )
+    .await
+    {
+        Ok(Ok(shops)) => shops
+            .into_iter()
+            .map(|s| UnauthorizedShop {
+                shop_id: s.shop_id.to_string(),
+                organization_id: s.org_id.to_string(),
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// The escalation policy in force.
@@ -217,7 +247,8 @@ pub async fn redis(state: &AppState) -> RedisReport {
 }
 
 pub async fn report(state: &AppState) -> HealthReport {
-    let (database, redis) = tokio::join!(database(state), redis(state));
+    let (database, redis, shopify_unauthorized) =
+        tokio::join!(database(state), redis(state), unauthorized_shops(state));
     let ai_providers = ai_providers(state);
     let ai_trouble = ai_providers
         .iter()
@@ -246,6 +277,7 @@ pub async fn report(state: &AppState) -> HealthReport {
             rate_limiter,
             ai_providers,
             escalation: escalation(state),
+            shopify_unauthorized,
         },
     }
 }

@@ -146,6 +146,13 @@ pub struct Metrics {
     limit_decisions: Family<DecisionLabels, Counter>,
     limit_latency: Family<BackendLabels, Histogram>,
     read_routes: Family<ReadRouteLabels, Counter>,
+    webhooks: Family<WebhookLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WebhookLabels {
+    /// `accepted`, `duplicate`, `unknown_shop`, `invalid_signature`, `invalid_headers`, `error`
+    outcome: &'static str,
 }
 
 /// Values read from the live components at each scrape.
@@ -156,6 +163,7 @@ struct Live {
     limits: Arc<RateLimitService>,
     ai: Arc<conea_ai::Gateway>,
     reads: Arc<conea_core::reads::ReadRouter>,
+    shopify: Arc<conea_shopify::integration::ShopifyService>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -224,6 +232,12 @@ impl Collector for Live {
             "conea_auth_cache_entries",
             "Credentials held in the authentication cache.",
             ConstGauge::new(self.authn.cache_entries() as i64),
+        )?;
+        encode_const(
+            &mut encoder,
+            "conea_shopify_connection_cache_entries",
+            "Shopify connections held by the webhook path's cache.",
+            ConstGauge::new(self.shopify.cached_connections() as i64),
         )?;
         let providers = serde_json::to_value(self.ai.router().models()).unwrap_or_default();
         let family = Family::<ProviderLabels, prometheus_client::metrics::gauge::Gauge>::default();
@@ -315,6 +329,7 @@ impl Metrics {
         let limits = platform.limits.clone();
         let ai = platform.ai.clone();
         let reads = platform.reads.clone();
+        let shopify = platform.shopify.clone();
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
@@ -361,6 +376,12 @@ impl Metrics {
             "Time to make one rate-limit decision, by backend.",
             limit_latency.clone(),
         );
+        let webhooks = Family::<WebhookLabels, Counter>::default();
+        registry.register(
+            "conea_shopify_webhooks",
+            "Shopify webhook deliveries by outcome (accepted, duplicate, unknown_shop, invalid_signature, invalid_headers, error).",
+            webhooks.clone(),
+        );
         let job_runs = JobRunMetrics {
             runs: Family::new_with_constructor(|| {
                 Histogram::new([
@@ -388,6 +409,7 @@ impl Metrics {
             limits,
             ai,
             reads,
+            shopify,
         }));
         Self {
             registry,
@@ -398,6 +420,7 @@ impl Metrics {
             limit_decisions,
             limit_latency,
             read_routes,
+            webhooks,
         }
     }
 
@@ -407,6 +430,13 @@ impl Metrics {
                 target: d.target.as_str(),
                 reason: d.reason.as_str(),
             })
+            .inc();
+    }
+
+    /// Counts a Shopify webhook delivery by outcome.
+    pub fn observe_webhook(&self, outcome: &'static str) {
+        self.webhooks
+            .get_or_create(&WebhookLabels { outcome })
             .inc();
     }
 

@@ -50,6 +50,9 @@ pub struct Platform {
     pub incidents: Arc<conea_incidents::engine::IncidentService>,
     /// Webhook signature failures counted for the incident detector (receivers feed it).
     pub signals: Arc<crate::detectors::Signals>,
+    pub shopify: Arc<conea_shopify::integration::ShopifyService>,
+    /// Every shop's Admin API throttle state, shared by all tasks of the process.
+    pub shopify_throttles: conea_shopify::Throttles,
     /// Present when `REDIS_URL` is set.
     pub redis: Option<Arc<RedisHandle>>,
     /// Where read-only listings and reports read (the replica or the primary).
@@ -198,6 +201,24 @@ impl Platform {
         registry.register(Arc::new(
             conea_core::shopdata::ProcessHandler::new(shop_store.clone()).with_reads(reads.clone()),
         ));
+        let shopify_store: Arc<dyn conea_core::shopify::ShopifyStore> = Arc::new(store.clone());
+        let secret_box = conea_core::secretbox::SecretBox::new(
+            config
+                .secret_key
+                .as_deref()
+                .ok_or_else(|| StartupError::Other("CONEA_SECRET_KEY is not set".into()))?,
+        );
+        let shopify_throttles = conea_shopify::Throttles::new(clock.clone());
+        registry.register(Arc::new(conea_shopify::integration::WebhookHandler::new(
+            shopify_store.clone(),
+            shop_store.clone(),
+        )));
+        registry.register(Arc::new(conea_shopify::integration::SyncHandler::new(
+            shopify_store.clone(),
+            shop_store.clone(),
+            secret_box.clone(),
+            shopify_sync_options(&config, clock.as_ref(), shopify_throttles.clone())?,
+        )));
         for h in extras.handlers {
             registry.register(h);
         }
@@ -226,6 +247,13 @@ impl Platform {
             jobs.clone(),
             clock.clone(),
         ));
+        let shopify = Arc::new(conea_shopify::integration::ShopifyService::new(
+            shopify_store,
+            jobs.clone(),
+            clock.clone(),
+            secret_box,
+            config.shopify.api_version.clone(),
+        ));
         Ok(Platform {
             incidents,
             signals: Arc::new(crate::detectors::Signals::default()),
@@ -239,6 +267,8 @@ impl Platform {
             idempotency,
             data,
             ai,
+            shopify,
+            shopify_throttles,
             redis,
             reads,
         })
@@ -323,5 +353,31 @@ pub fn incident_engine(
         signer,
         public_url: config.incidents.public_url.clone(),
         deliver: Arc::new(deliver),
+    })
+}
+
+/// How `shopify.sync` reaches Shopify: the process's throttles, one HTTP client, and waits
+/// that move the clock when it is a fake one (tests) instead of sleeping.
+fn shopify_sync_options(
+    config: &Config,
+    clock: &dyn Clock,
+    throttles: conea_shopify::Throttles,
+) -> Result<conea_shopify::integration::SyncOptions, StartupError> {
+    let sleeper: Arc<dyn conea_shopify::Sleeper> = match clock.as_fake() {
+        Some(fake) => Arc::new(conea_shopify::FakeSleeper::new(fake.clone())),
+        None => Arc::new(conea_shopify::TokioSleeper),
+    };
+    let http = reqwest::Client::builder()
+        .connect_timeout(conea_shopify::client::CONNECT_TIMEOUT)
+        .timeout(conea_shopify::client::DEFAULT_TIMEOUT)
+        .user_agent(concat!("conea/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| StartupError::Other(format!("Shopify HTTP client: {e}")))?;
+    Ok(conea_shopify::integration::SyncOptions {
+        throttles,
+        sleeper,
+        http,
+        base_url: config.shopify.base_url.clone(),
+        page_size: config.shopify.page_size,
     })
 }

@@ -11,6 +11,8 @@
 //!   [`graphql`] `graphql(query, variables, estimated_cost)`; [`pagination`] the cursors.
 //! - [`webhook`] HMAC `verify`/`sign`, [`WebhookHeaders`], shop domain validation.
 //! - [`error`] [`ShopifyApiError`] with its [`ErrorKind`].
+//! - [`integration`] the service (connect, webhooks, sync) and the `shopify.webhook` and
+//!   `shopify.sync` job kinds.
 //!
 //! ```no_run
 //! use conea_shopify::{verify, ShopifyClient, Throttles, WebhookHeaders};
@@ -50,6 +52,7 @@ pub mod error;
 pub mod graphql;
 pub mod headers;
 mod http;
+pub mod integration;
 pub mod pagination;
 pub mod resources;
 pub mod retry;

@@ -3,7 +3,7 @@
 //! reports GraphQL errors.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod fake;
+use conea_testkit::fake_shopify as fake;
 
 use conea_shopify::{Connection, ErrorKind};
 use fake::{Counts, Setup};

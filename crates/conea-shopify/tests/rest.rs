@@ -4,7 +4,7 @@
 //! should be.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod fake;
+use conea_testkit::fake_shopify as fake;
 
 use conea_core::shopdata::{parse_ndjson_line, Record, RecordKind};
 use conea_core::Clock;

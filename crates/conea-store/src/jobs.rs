@@ -180,6 +180,36 @@ enum BindValue {
 }
 use BindValue::{Int, OptText, Text};
 
+/// The one statement that inserts a job (`$1`…`$10`, bound by [`bind_new_job!`]); a live job
+/// with the same unique key makes it insert nothing. Other stores run it inside their own
+/// transactions (a webhook delivery and its job commit together).
+pub(crate) fn insert_job_sql() -> String {
+    format!(
+        "INSERT INTO jobs (id, kind, organization_id, args, state, priority, max_attempts, scheduled_at, unique_key, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+         ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN {LIVE} DO NOTHING \
+         RETURNING {COLUMNS}"
+    )
+}
+
+/// Binds a `NewJob` (with its id and the time) to [`insert_job_sql`].
+macro_rules! bind_new_job {
+    ($q:expr, $id:expr, $job:expr, $now:expr) => {{
+        let (state, scheduled_at) = $crate::jobs::initial_state($job, $now);
+        $q.bind($id.as_str())
+            .bind(&$job.kind)
+            .bind($job.org_id.as_str())
+            .bind(sqlx::types::Json(&$job.args))
+            .bind(state)
+            .bind($job.priority)
+            .bind($job.max_attempts as i32)
+            .bind(scheduled_at)
+            .bind($job.unique_key.as_deref())
+            .bind($now)
+    }};
+}
+pub(crate) use bind_new_job;
+
 pub(crate) fn initial_state(job: &NewJob, now: EpochMs) -> (&'static str, EpochMs) {
     match job.scheduled_at {
         Some(at) if at > now => ("scheduled", at),
@@ -191,29 +221,18 @@ pub(crate) fn initial_state(job: &NewJob, now: EpochMs) -> (&'static str, EpochM
 impl JobStore for SqlStore {
     async fn enqueue(&self, job: &NewJob, now: EpochMs) -> StoreResult<Enqueued> {
         let id = JobId::generate();
-        let (state, scheduled_at) = initial_state(job, now);
-        let sql = format!(
-            "INSERT INTO jobs (id, kind, organization_id, args, state, priority, max_attempts, scheduled_at, unique_key, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-             ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN {LIVE} DO NOTHING \
-             RETURNING {COLUMNS}"
-        );
+        let sql = insert_job_sql();
         let inserted = self
             .stats
             .time("enqueue", "INSERT INTO jobs …", async {
-                with_pool!(&self.db, |p| sqlx::query_as::<DB, JobRow>(&sql)
-                    .bind(id.as_str())
-                    .bind(&job.kind)
-                    .bind(job.org_id.as_str())
-                    .bind(Json(&job.args))
-                    .bind(state)
-                    .bind(job.priority)
-                    .bind(job.max_attempts as i32)
-                    .bind(scheduled_at)
-                    .bind(job.unique_key.as_deref())
-                    .bind(now)
-                    .fetch_optional(p)
-                    .await)
+                with_pool!(&self.db, |p| bind_new_job!(
+                    sqlx::query_as::<DB, JobRow>(&sql),
+                    &id,
+                    job,
+                    now
+                )
+                .fetch_optional(p)
+                .await)
             })
             .await
             .map_err(|e| map(e, "job"))?;

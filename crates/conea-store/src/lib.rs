@@ -16,6 +16,7 @@ pub mod migrate;
 pub mod redis_limiter;
 pub mod replica;
 mod shopdata;
+mod shopify;
 pub mod stats;
 
 pub use db::{connect, ConnectError, Db, PoolStatus};

@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod client;
+pub mod fake_shopify;
 pub mod proxy;
 pub mod services;
 

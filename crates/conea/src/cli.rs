@@ -83,6 +83,40 @@ pub enum Command {
     /// Measure an HTTP endpoint's latency, or a server's throughput under load.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Shopify: sign and verify webhook bodies, list shops, start a sync.
+    #[command(subcommand)]
+    Shopify(ShopifyCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ShopifyCommand {
+    /// Print the X-Shopify-Hmac-Sha256 value of the body read from standard input.
+    Sign {
+        /// The app's API secret.
+        #[arg(long)]
+        secret: String,
+    },
+    /// Say whether --hmac is the signature of the body read from standard input; exit 1
+    /// when it is not.
+    Verify {
+        #[arg(long)]
+        secret: String,
+        /// The X-Shopify-Hmac-Sha256 value received.
+        #[arg(long)]
+        hmac: String,
+    },
+    /// Shopify shops of an organization with status, last sync and webhook counters.
+    Shops {
+        #[arg(long, default_value = "default")]
+        org: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Enqueue a sync of a shop (its id or domain); prints the job id.
+    Sync {
+        /// `shop_…` or `name.myshopify.com`.
+        shop: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -235,6 +269,10 @@ pub struct BenchRequestArgs {
     /// The request body, sent as is.
     #[arg(long)]
     pub body: Option<String>,
+    /// Set this header to a value unique to each request (`bench-<pid>-<n>`), e.g. a
+    /// webhook's `X-Shopify-Event-Id`, so no request is a duplicate of another.
+    #[arg(long, value_name = "NAME")]
+    pub unique_header: Option<String>,
     /// A request taking longer than this is abandoned and counts as a transport error.
     #[arg(long, default_value = "30s", value_parser = conea_core::config::duration::parse)]
     pub timeout: std::time::Duration,

@@ -29,6 +29,7 @@ fn healthy_embedded_setup_passes_every_check() {
         "database.migrations",
         "jobs.queue",
         "redis",
+        "shopify",
     ] {
         assert_eq!(check(&r, name)["status"], "ok", "{name}: {r}");
     }

@@ -8,18 +8,41 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthFailure {
     MissingCredentials,
-    MalformedToken { reason: String },
+    MalformedToken {
+        reason: String,
+    },
     InvalidSignature,
-    AlgorithmNotAllowed { alg: String, allowed: Vec<String> },
-    TokenExpired { expired_at: EpochMs, now: EpochMs },
-    TokenNotYetValid { valid_from: EpochMs, now: EpochMs },
-    InvalidAudience { expected: String },
-    InvalidIssuer { expected: String },
+    AlgorithmNotAllowed {
+        alg: String,
+        allowed: Vec<String>,
+    },
+    TokenExpired {
+        expired_at: EpochMs,
+        now: EpochMs,
+    },
+    TokenNotYetValid {
+        valid_from: EpochMs,
+        now: EpochMs,
+    },
+    InvalidAudience {
+        expected: String,
+    },
+    InvalidIssuer {
+        expected: String,
+    },
     UnknownSubject,
     UnknownApiKey,
-    RevokedApiKey { revoked_at: EpochMs },
-    ExpiredApiKey { expired_at: EpochMs },
+    RevokedApiKey {
+        revoked_at: EpochMs,
+    },
+    ExpiredApiKey {
+        expired_at: EpochMs,
+    },
     InvalidCredentials,
+    /// A webhook from a shop domain that is not connected.
+    UnknownWebhookShop,
+    /// A webhook whose HMAC matches none of the shop's secrets.
+    InvalidWebhookSignature,
 }
 
 impl AuthFailure {
@@ -38,6 +61,8 @@ impl AuthFailure {
             AuthFailure::RevokedApiKey { .. } => "revoked_api_key",
             AuthFailure::ExpiredApiKey { .. } => "expired_api_key",
             AuthFailure::InvalidCredentials => "invalid_credentials",
+            AuthFailure::UnknownWebhookShop => "unknown_shop",
+            AuthFailure::InvalidWebhookSignature => "invalid_webhook_signature",
         }
     }
 
@@ -56,6 +81,8 @@ impl AuthFailure {
             AuthFailure::RevokedApiKey { revoked_at } => format!("This API key was revoked at {}. Create a new key.", rfc3339(*revoked_at)),
             AuthFailure::ExpiredApiKey { expired_at } => format!("This API key expired at {}. Create a new key.", rfc3339(*expired_at)),
             AuthFailure::InvalidCredentials => "The email or password is wrong.".into(),
+            AuthFailure::UnknownWebhookShop => "No connected Shopify shop has this X-Shopify-Shop-Domain. Connect the shop with POST /v1/integrations/shopify/shops first.".into(),
+            AuthFailure::InvalidWebhookSignature => "X-Shopify-Hmac-Sha256 does not match the raw body under the shop's API secret (or its previous one). Check the secret stored for the shop.".into(),
         }
     }
 

@@ -76,6 +76,17 @@ pub struct Config {
     pub upload_timeout: Duration,
     pub ai: AiSettings,
     pub incidents: IncidentsConfig,
+    pub shopify: ShopifyConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct ShopifyConfig {
+    /// Default Admin API version of new connections.
+    pub api_version: String,
+    /// Admin API calls go here instead of `https://{shop}` when set.
+    pub base_url: Option<String>,
+    pub page_size: u32,
+    pub webhooks_per_ip_per_minute: u32,
 }
 
 /// Incidents: the escalation policy file, link base URL and built-in detectors.
@@ -404,6 +415,7 @@ impl Config {
             .duration("CONEA_UPLOAD_TIMEOUT")
             .unwrap_or(Duration::from_secs(3600));
         let jobs = jobs_config(&mut p);
+        let shopify = shopify_config(&mut p);
 
         let problems = p.problems;
         match (
@@ -477,6 +489,7 @@ impl Config {
                 jobs,
                 max_import_bytes,
                 upload_timeout,
+                shopify,
                 ai: AiSettings {
                     values: SETTINGS
                         .iter()
@@ -569,6 +582,62 @@ fn jobs_config(p: &mut Parser<'_>) -> Option<JobsConfig> {
         lease: lease?,
         poll: poll?,
     })
+}
+
+/// Whether `v` names an Admin API version: `YYYY-MM` (month 01 to 12) or `unstable`.
+fn is_api_version(v: &str) -> bool {
+    let b = v.as_bytes();
+    v == "unstable"
+        || (b.len() == 7
+            && b[4] == b'-'
+            && b[..4].iter().all(u8::is_ascii_digit)
+            && b[5..].iter().all(u8::is_ascii_digit)
+            && matches!(v[5..].parse::<u8>(), Ok(1..=12)))
+}
+
+fn shopify_config(p: &mut Parser<'_>) -> ShopifyConfig {
+    let api_version = p
+        .parse("SHOPIFY_API_VERSION", |v| {
+            if is_api_version(v) {
+                Ok(v.to_owned())
+            } else {
+                Err(format!(
+                    "`{v}` must be an Admin API version: `YYYY-MM` (such as 2026-10) or `unstable`"
+                ))
+            }
+        })
+        .unwrap_or_else(|| "2026-10".to_owned());
+    let base_url = p.parse("SHOPIFY_BASE_URL", |v| match url::Url::parse(v) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+            Ok(v.trim_end_matches('/').to_owned())
+        }
+        _ => Err(format!(
+            "`{v}` must be an http(s) URL such as http://127.0.0.1:4000"
+        )),
+    });
+    let page_size = p
+        .parse("SHOPIFY_PAGE_SIZE", |v| match v.parse::<u32>() {
+            Ok(n) if (1..=250).contains(&n) => Ok(n),
+            _ => Err(format!("`{v}` must be a whole number from 1 to 250")),
+        })
+        .unwrap_or(250);
+    let webhooks_per_ip_per_minute = p
+        .parse("SHOPIFY_WEBHOOKS_PER_IP_PER_MINUTE", |v| {
+            match v.parse::<u32>() {
+                Ok(n) if (1..=crate::ratelimit::service::MAX_LIMIT).contains(&n) => Ok(n),
+                _ => Err(format!(
+                    "`{v}` must be a whole number from 1 to {}",
+                    crate::ratelimit::service::MAX_LIMIT
+                )),
+            }
+        })
+        .unwrap_or(60_000);
+    ShopifyConfig {
+        api_version,
+        base_url,
+        page_size,
+        webhooks_per_ip_per_minute,
+    }
 }
 
 fn rate_limit_config(p: &mut Parser<'_>) -> Option<RateLimitConfig> {
@@ -687,6 +756,30 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn shopify_api_version_defaults_to_a_quarterly_release_and_is_validated() {
+        let c = Config::load(&RawSettings::collect(&env(&[]), None)).expect("valid");
+        assert_eq!(c.shopify.api_version, "2026-10");
+        assert_eq!(c.shopify.base_url, None);
+        for bad in ["2026-13", "2026-1", "latest"] {
+            let problems = Config::load(&RawSettings::collect(
+                &env(&[("SHOPIFY_API_VERSION", bad)]),
+                None,
+            ))
+            .expect_err("invalid version");
+            assert!(
+                problems.iter().any(|p| p.setting == "SHOPIFY_API_VERSION"),
+                "{bad}: {problems:?}"
+            );
+        }
+        let c = Config::load(&RawSettings::collect(
+            &env(&[("SHOPIFY_API_VERSION", "2025-07")]),
+            None,
+        ))
+        .expect("valid");
+        assert_eq!(c.shopify.api_version, "2025-07");
     }
 
     #[test]

@@ -34,14 +34,21 @@ impl JobService {
     }
 
     /// Enqueues with the kind's max attempts; unique keys are scoped to the organization.
-    pub async fn enqueue(&self, mut job: NewJob) -> CoreResult<Enqueued> {
+    pub async fn enqueue(&self, job: NewJob) -> CoreResult<Enqueued> {
+        let job = self.prepare(job);
+        Ok(self.store.enqueue(&job, self.clock.now_ms()).await?)
+    }
+
+    /// A job as [`enqueue`](Self::enqueue) would insert it (the kind's max attempts, the
+    /// organization-scoped unique key), for stores that insert it in their own transaction.
+    pub fn prepare(&self, mut job: NewJob) -> NewJob {
         if let Some(h) = self.registry.get(&job.kind) {
             job.max_attempts = h.max_attempts();
         }
         if let Some(k) = &job.unique_key {
             job.unique_key = Some(format!("{}:{k}", job.org_id));
         }
-        Ok(self.store.enqueue(&job, self.clock.now_ms()).await?)
+        job
     }
 
     async fn visible(&self, by: &Principal, id: &str) -> CoreResult<Job> {

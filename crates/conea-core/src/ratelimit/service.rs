@@ -164,6 +164,19 @@ impl RateLimitService {
         self.decide(&format!("a:{address}"), &policy, true).await
     }
 
+    /// Consumes one request of a client address's quota on a route with its own limit
+    /// (`route` names the bucket, so it does not share the login quota).
+    pub async fn check_address_on(
+        &self,
+        route: &str,
+        address: &str,
+        per_minute: u32,
+    ) -> CoreResult<Verdict> {
+        let policy = Policy::per_minute(per_minute, per_minute, PolicySource::ClientAddress);
+        self.decide(&format!("a:{route}:{address}"), &policy, true)
+            .await
+    }
+
     async fn decide(&self, bucket: &str, policy: &Policy, consume: bool) -> CoreResult<Verdict> {
         let now = self.clock.now_ms();
         match self.primary.decide(bucket, policy, now, consume).await {

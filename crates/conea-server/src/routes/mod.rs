@@ -11,6 +11,7 @@ pub mod keys;
 pub mod limits;
 pub mod orgs;
 pub mod pagination;
+pub mod shopify;
 pub mod users;
 
 use crate::error::ErrorBody;
@@ -63,6 +64,12 @@ fn v1(state: &AppState) -> OpenApiRouter<AppState> {
             state.clone(),
             http::auth::limit_by_address,
         ));
+    let webhooks = OpenApiRouter::new()
+        .routes(routes!(shopify::webhook))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            shopify::limit_webhooks_by_address,
+        ));
     let peek = OpenApiRouter::new()
         .routes(routes!(limits::current))
         .route_layer(middleware::from_fn_with_state(
@@ -100,11 +107,14 @@ fn v1(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(incidents::note))
         .routes(routes!(incidents::postmortem))
         .routes(routes!(incidents::alertmanager))
+        .routes(routes!(shopify::connect, shopify::list))
+        .routes(routes!(shopify::get, shopify::disconnect))
+        .routes(routes!(shopify::sync))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             http::auth::require_auth,
         ));
-    public.merge(peek).merge(protected)
+    public.merge(webhooks).merge(peek).merge(protected)
 }
 
 /// The OpenAPI document of every route.

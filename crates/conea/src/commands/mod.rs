@@ -9,6 +9,7 @@ mod incidents;
 mod jobs;
 mod limits;
 mod serve;
+mod shopify;
 mod token;
 
 use crate::cli::{Cli, Command};
@@ -56,5 +57,6 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             .await
         }
         Command::Bench(c) => bench::run(c).await,
+        Command::Shopify(c) => shopify::run(file, c).await,
     }
 }

@@ -153,7 +153,7 @@ async fn plain(slot: &mut Option<Plain>, target: &Target) -> Outcome {
     let mut request = Request::new(Full::new(target.body.clone()));
     *request.method_mut() = target.method.clone();
     *request.uri_mut() = target.path.clone();
-    *request.headers_mut() = target.headers.clone();
+    *request.headers_mut() = target.next_headers();
     let (result, ended) = conn.exchange(request).await;
     if ended {
         *slot = None;
@@ -177,7 +177,7 @@ fn hyper_reason(e: &hyper::Error) -> String {
 async fn tls(client: &reqwest::Client, target: &Target) -> Outcome {
     let response = client
         .request(target.method.clone(), &target.url)
-        .headers(target.headers.clone())
+        .headers(target.next_headers())
         .body(target.body.clone())
         .send()
         .await;

@@ -21,6 +21,22 @@ pub struct Target {
     pub headers: HeaderMap,
     pub body: Bytes,
     pub timeout: Duration,
+    /// A header set to `bench-<pid>-<n>` on each request, `n` counting across workers.
+    pub unique_header: Option<(HeaderName, std::sync::Arc<std::sync::atomic::AtomicU64>)>,
+}
+
+impl Target {
+    /// The headers of the next request (with the unique header's next value, if any).
+    pub fn next_headers(&self) -> HeaderMap {
+        let mut headers = self.headers.clone();
+        if let Some((name, counter)) = &self.unique_header {
+            let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if let Ok(v) = HeaderValue::from_str(&format!("bench-{}-{n}", std::process::id())) {
+                headers.insert(name.clone(), v);
+            }
+        }
+        headers
+    }
 }
 
 impl Target {
@@ -62,6 +78,14 @@ impl Target {
         if args.timeout.is_zero() {
             bail!("--timeout must be more than 0");
         }
+        let unique_header = match &args.unique_header {
+            None => None,
+            Some(name) => Some((
+                HeaderName::from_bytes(name.trim().as_bytes())
+                    .map_err(|_| anyhow!("--unique-header `{name}` is not a header name"))?,
+                std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0)),
+            )),
+        };
         Ok(Target {
             url: args.url.clone(),
             method,
@@ -71,6 +95,7 @@ impl Target {
             headers,
             body: Bytes::from(args.body.clone().unwrap_or_default()),
             timeout: args.timeout,
+            unique_header,
         })
     }
 }
@@ -99,7 +124,25 @@ mod tests {
             body: Some("x".into()),
             timeout: Duration::from_secs(1),
             json: false,
+            unique_header: None,
         }
+    }
+
+    #[test]
+    fn unique_header_differs_on_every_request() {
+        let mut a = args("http://localhost/", &["X-Shopify-Event-Id: fixed"]);
+        a.unique_header = Some("X-Shopify-Event-Id".into());
+        let t = Target::parse(&a).unwrap();
+        let first = t.next_headers();
+        let second = t.next_headers();
+        let id = |h: &HeaderMap| h.get_all("x-shopify-event-id").iter().count();
+        assert_eq!((id(&first), id(&second)), (1, 1), "replaced, not appended");
+        assert_ne!(first["x-shopify-event-id"], second["x-shopify-event-id"]);
+        assert!(Target::parse(&args("http://localhost/", &[]))
+            .unwrap()
+            .next_headers()
+            .get("x-shopify-event-id")
+            .is_none());
     }
 
     #[test]

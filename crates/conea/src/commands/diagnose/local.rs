@@ -81,6 +81,7 @@ pub async fn run(file: Option<&Path>, idle_over: std::time::Duration) -> Vec<Che
         checks.extend(timed("database", database(&db, &config, idle_over)).await);
         checks.extend(timed("replication", replication(&db, &config)).await);
         checks.extend(timed("jobs", jobs(&db)).await);
+        checks.extend(timed("shopify", shopify(&db)).await);
         db.close().await;
     }
     checks.extend(timed("redis", redis(&config)).await);
@@ -301,4 +302,33 @@ async fn replication(db: &Db, config: &Config) -> Vec<Check> {
         }
     }
     out
+}
+
+/// Shopify shops whose token Shopify refused: they stopped syncing until reconnected.
+async fn shopify(db: &Db) -> Vec<Check> {
+    use conea_core::shopify::{ShopifyStatus, ShopifyStore};
+    let store = conea_store::SqlStore::new(db.clone(), std::time::Duration::from_secs(60));
+    match store
+        .shopify_shops_with_status(ShopifyStatus::Unauthorized)
+        .await
+    {
+        Ok(shops) if shops.is_empty() => vec![Check::ok("shopify", "no shop is unauthorized")],
+        Ok(shops) => shops
+            .into_iter()
+            .map(|s| {
+                Check::warn(
+                    "shopify.unauthorized",
+                    format!(
+                        "{} ({}) is unauthorized: {}",
+                        s.domain,
+                        s.shop_id,
+                        s.status_message.as_deref().unwrap_or("Shopify refused its token")
+                    ),
+                    "the merchant revoked the token or a scope is missing: connect the shop again (POST /v1/integrations/shopify/shops) with a valid access token",
+                )
+            })
+            .collect(),
+        // Before the Shopify migration there is nothing to report.
+        Err(_) => Vec::new(),
+    }
 }

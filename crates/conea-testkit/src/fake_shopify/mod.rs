@@ -5,7 +5,7 @@
 //! products, customers and orders, GraphQL cost accounting (1000 points, restoring 50/s)
 //! answering `THROTTLED`, `X-Request-Id` on every answer — plus switches to answer 401 or
 //! 500, to force 429s, or to pre-fill the buckets as another app would.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, clippy::manual_is_multiple_of)]
 
 pub mod buckets;
 pub mod data;
@@ -56,6 +56,8 @@ pub struct FakeState {
     pub unauthorized: bool,
     /// Answer 500 to the next n requests.
     pub server_errors: u32,
+    /// Answer 401 to everything after n more requests (a token revoked mid-sync).
+    pub unauthorized_after: Option<u32>,
     /// `METHOD path?query` of every request received.
     pub log: Vec<String>,
     next_request_id: u64,
@@ -86,6 +88,14 @@ pub fn admit(
 ) -> (String, Option<(StatusCode, Value)>) {
     state.log.push(line);
     state.next_request_id += 1;
+    if let Some(n) = state.unauthorized_after {
+        if n == 0 {
+            state.unauthorized = true;
+            state.unauthorized_after = None;
+        } else {
+            state.unauthorized_after = Some(n - 1);
+        }
+    }
     let request_id = format!("fake-req-{:04}", state.next_request_id);
     let token = headers
         .get("x-shopify-access-token")
@@ -174,6 +184,7 @@ impl FakeShopify {
                 forced_429s: 0,
                 unauthorized: false,
                 server_errors: 0,
+                unauthorized_after: None,
                 log: Vec::new(),
                 next_request_id: 0,
             }),
@@ -238,6 +249,11 @@ impl FakeShopify {
 
     pub fn answer_401(&self, on: bool) {
         self.state().unauthorized = on;
+    }
+
+    /// Answers 401 to every request after the next `n`.
+    pub fn answer_401_after(&self, n: u32) {
+        self.state().unauthorized_after = Some(n);
     }
 
     pub fn answer_500s(&self, n: u32) {

@@ -1,0 +1,279 @@
+//! Shopify: connecting shops (`/v1/integrations/shopify/shops`, [integrations:manage]),
+//! starting a sync (202 with the job), and the webhook receiver `POST /v1/webhooks/shopify`
+//! (no API key: the HMAC of the raw body authenticates it; 200 only after the delivery and
+//! its job are committed).
+
+use super::jobs::{accepted, Accepted};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::http::auth::Auth;
+use crate::http::client_addr::ClientAddr;
+use crate::http::json::{ApiBytes, ApiJson};
+use crate::http::rate_limit;
+use crate::state::AppState;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use conea_core::clock::rfc3339;
+use conea_core::shopify::ShopifyShop;
+use conea_core::CoreError;
+use conea_shopify::integration::ConnectRequest;
+use conea_shopify::WebhookHeaders;
+use serde::{Deserialize, Serialize};
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct ConnectShopRequest {
+    /// `name.myshopify.com`
+    pub shop_domain: String,
+    /// The Admin API access token (`shpat_…`). Encrypted at rest, never returned.
+    pub access_token: String,
+    /// The app's API secret (client secret): webhooks are verified with it. Encrypted.
+    pub api_secret: String,
+    /// The secret before a rotation, accepted for webhooks until removed. Encrypted.
+    pub previous_api_secret: Option<String>,
+    /// `YYYY-MM`; default `SHOPIFY_API_VERSION`.
+    pub api_version: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ShopResponse {
+    /// `shop_…`
+    pub id: String,
+    pub shop_domain: String,
+    pub api_version: String,
+    /// `active`, `unauthorized`, `uninstalled` or `disconnected`.
+    pub status: String,
+    pub status_message: Option<String>,
+    pub last_sync_at: Option<String>,
+    /// Deliveries stored (within the job retention; duplicates not counted).
+    pub webhooks_received: i64,
+    /// Deliveries refused for a bad signature.
+    pub webhooks_rejected: i64,
+    pub last_webhook_at: Option<String>,
+    pub created_at: String,
+}
+
+impl From<ShopifyShop> for ShopResponse {
+    fn from(s: ShopifyShop) -> Self {
+        ShopResponse {
+            id: s.shop_id.to_string(),
+            shop_domain: s.domain,
+            api_version: s.api_version,
+            status: s.status.as_str().to_owned(),
+            status_message: s.status_message,
+            last_sync_at: s.last_sync_at.map(rfc3339),
+            webhooks_received: s.webhooks_received,
+            webhooks_rejected: s.webhooks_rejected,
+            last_webhook_at: s.last_webhook_at.map(rfc3339),
+            created_at: rfc3339(s.created_at),
+        }
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ShopPage {
+    pub data: Vec<ShopResponse>,
+    pub next_cursor: Option<String>,
+}
+
+/// Connects a Shopify shop [integrations:manage]. The token and secrets are encrypted with
+/// `CONEA_SECRET_KEY` and never returned.
+#[utoipa::path(post, path = "/integrations/shopify/shops", tag = "shopify", request_body = ConnectShopRequest,
+    security(("bearer" = []), ("api_key" = [])), responses(
+    (status = 201, body = ShopResponse),
+    (status = 400, body = ErrorBody, description = "`invalid_parameter` naming `shop_domain`, `api_version`, `access_token`, `api_secret`"),
+    (status = 403, body = ErrorBody, description = "`insufficient_permissions`"),
+    (status = 409, body = ErrorBody, description = "`shop_already_connected`")))]
+pub async fn connect(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    ApiJson(body): ApiJson<ConnectShopRequest>,
+) -> ApiResult<(StatusCode, ApiJson<ShopResponse>)> {
+    let req = ConnectRequest {
+        shop_domain: body.shop_domain,
+        access_token: body.access_token,
+        api_secret: body.api_secret,
+        previous_api_secret: body.previous_api_secret,
+        api_version: body.api_version,
+    };
+    let shop = state.platform().shopify.connect(&p, req).await?;
+    Ok((StatusCode::CREATED, ApiJson(shop.into())))
+}
+
+/// Your organization's Shopify shops with status, API version, last sync and webhook
+/// counters [integrations:manage].
+#[utoipa::path(get, path = "/integrations/shopify/shops", tag = "shopify",
+    security(("bearer" = []), ("api_key" = [])), responses(
+    (status = 200, body = ShopPage), (status = 403, body = ErrorBody)))]
+pub async fn list(State(state): State<AppState>, Auth(p): Auth) -> ApiResult<ApiJson<ShopPage>> {
+    let shops = state.platform().shopify.list(&p).await?;
+    Ok(ApiJson(ShopPage {
+        data: shops.into_iter().map(Into::into).collect(),
+        next_cursor: None,
+    }))
+}
+
+/// One Shopify shop of your organization [integrations:manage].
+#[utoipa::path(get, path = "/integrations/shopify/shops/{id}", tag = "shopify", params(("id" = String, Path)),
+    security(("bearer" = []), ("api_key" = [])), responses(
+    (status = 200, body = ShopResponse), (status = 404, body = ErrorBody, description = "`not_found`")))]
+pub async fn get(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<ApiJson<ShopResponse>> {
+    Ok(ApiJson(state.platform().shopify.get(&p, &id).await?.into()))
+}
+
+/// Disconnects a shop [integrations:manage]: its credentials are erased, its data stays;
+/// its webhooks answer 401 afterwards.
+#[utoipa::path(delete, path = "/integrations/shopify/shops/{id}", tag = "shopify", params(("id" = String, Path)),
+    security(("bearer" = []), ("api_key" = [])), responses(
+    (status = 204, description = "Disconnected"), (status = 404, body = ErrorBody, description = "`not_found`")))]
+pub async fn disconnect(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    state.platform().shopify.disconnect(&p, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Syncs the shop's products, customers and orders as a job [integrations:manage]: a full
+/// sync first, incremental afterwards; one live sync per shop (a second request gets the
+/// same job).
+#[utoipa::path(post, path = "/integrations/shopify/shops/{id}/sync", tag = "shopify", params(("id" = String, Path)),
+    security(("bearer" = []), ("api_key" = [])), responses(
+    (status = 202, body = Accepted, headers(("Location" = String, description = "/v1/jobs/{id}"))),
+    (status = 404, body = ErrorBody, description = "`not_found`"),
+    (status = 409, body = ErrorBody, description = "`shop_not_active`")))]
+pub async fn sync(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> Response {
+    match state.platform().shopify.sync(&p, &id).await {
+        Ok(job) => accepted(&job),
+        Err(e) => ApiError(e).into_response(),
+    }
+}
+
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+pub struct WebhookReceipt {
+    /// The `shopify.webhook` job processing the delivery.
+    pub job_id: String,
+    /// False when the delivery was a duplicate (no second job).
+    pub created: bool,
+}
+
+/// Receives a Shopify webhook. No API key: `X-Shopify-Hmac-Sha256` over the raw body,
+/// under the shop's API secret (or the previous one), authenticates it. The 200 is sent
+/// after the delivery and its job are committed; a duplicate (same event id, else webhook
+/// id) answers 200 without a second job.
+#[utoipa::path(post, path = "/webhooks/shopify", tag = "shopify",
+    request_body(content = String, content_type = "application/json", description = "The webhook payload, as Shopify sent it"),
+    params(
+        ("X-Shopify-Hmac-Sha256" = String, Header, description = "base64 HMAC-SHA256 of the raw body"),
+        ("X-Shopify-Shop-Domain" = String, Header),
+        ("X-Shopify-Topic" = String, Header),
+        ("X-Shopify-Webhook-Id" = Option<String>, Header),
+        ("X-Shopify-Event-Id" = Option<String>, Header, description = "Deduplication key when present")),
+    responses(
+    (status = 200, body = WebhookReceipt),
+    (status = 400, body = ErrorBody, description = "`invalid_parameter`: a header is missing or malformed"),
+    (status = 401, body = ErrorBody, description = "`unknown_shop` or `invalid_webhook_signature`"),
+    (status = 429, body = ErrorBody, description = "`rate_limit_exceeded` (per client address)")))]
+pub async fn webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiBytes(body): ApiBytes,
+) -> Response {
+    let metrics = state.metrics();
+    let delivery = match WebhookHeaders::from_header_map(&headers) {
+        Ok(d) => d,
+        Err(e) => {
+            metrics.observe_webhook("invalid_headers");
+            tracing::warn!(problem = %e, "refused a Shopify webhook with bad headers");
+            return ApiError(CoreError::invalid(e.header, format!("{e}."))).into_response();
+        }
+    };
+    match state
+        .platform()
+        .shopify
+        .receive_webhook(&delivery, &body)
+        .await
+    {
+        Ok(r) => {
+            metrics.observe_webhook(if r.created { "accepted" } else { "duplicate" });
+            (
+                StatusCode::OK,
+                axum::Json(WebhookReceipt {
+                    job_id: r.job_id.to_string(),
+                    created: r.created,
+                }),
+            )
+                .into_response()
+        }
+        Err(e) => {
+            let outcome = match &e {
+                CoreError::Unauthenticated(f) if f.code() == "unknown_shop" => "unknown_shop",
+                CoreError::Unauthenticated(_) => "invalid_signature",
+                CoreError::InvalidInput { .. } => "invalid_headers",
+                _ => "error",
+            };
+            metrics.observe_webhook(outcome);
+            if outcome == "invalid_signature" {
+                // Feeds the incident detector for signature failures above a rate.
+                state
+                    .platform()
+                    .signals
+                    .webhook_signature_failure(state.clock().now_ms());
+            }
+            if outcome != "error" {
+                tracing::warn!(
+                    shop = %delivery.shop_domain,
+                    topic = %delivery.topic,
+                    webhook_id = delivery.webhook_id.as_deref().unwrap_or("-"),
+                    event_id = delivery.event_id.as_deref().unwrap_or("-"),
+                    outcome,
+                    "refused a Shopify webhook"
+                );
+            }
+            ApiError(e).into_response()
+        }
+    }
+}
+
+/// Spends one request of the client address's webhook quota
+/// (`SHOPIFY_WEBHOOKS_PER_IP_PER_MINUTE`, its own bucket apart from the login quota).
+pub async fn limit_webhooks_by_address(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    req: Request,
+    next: Next,
+) -> Response {
+    if !state.config().rate_limit.enabled {
+        return next.run(req).await;
+    }
+    let started = std::time::Instant::now();
+    let per_minute = state.config().shopify.webhooks_per_ip_per_minute;
+    let v = match state
+        .limits()
+        .check_address_on("shopify-webhooks", &addr, per_minute)
+        .await
+    {
+        Ok(v) => v,
+        Err(e) => return ApiError(e).into_response(),
+    };
+    state
+        .metrics()
+        .observe_limit(v.decision.allowed, v.backend, started.elapsed());
+    let now = state.clock().now_ms();
+    let mut response = if v.decision.allowed {
+        next.run(req).await
+    } else {
+        rate_limit::refused(&v.decision, now)
+    };
+    rate_limit::apply_headers(response.headers_mut(), &v.decision, now);
+    response
+}

@@ -1,0 +1,324 @@
+//! [`ShopifyService`]: connecting shops (credentials sealed at rest), listing and
+//! disconnecting them, starting syncs, and accepting webhook deliveries (HMAC verified over
+//! the raw body; stored and enqueued in one transaction).
+
+use super::{SyncArgs, WebhookArgs};
+use crate::shop::{is_valid_api_version, is_valid_shop_domain};
+use crate::webhook::{verify, WebhookHeaders};
+use conea_core::auth::AuthFailure;
+use conea_core::clock::Clock;
+use conea_core::error::{CoreError, CoreResult};
+use conea_core::ids::{JobId, ShopId};
+use conea_core::jobs::service::JobService;
+use conea_core::jobs::{Job, NewJob};
+use conea_core::permissions::Permission;
+use conea_core::principal::Principal;
+use conea_core::secretbox::SecretBox;
+use conea_core::shopify::{
+    secret_context, NewConnection, NewDelivery, SealedCredentials, ShopifyShop, ShopifyStatus,
+    ShopifyStore, SYNC_KIND, WEBHOOK_KIND,
+};
+use std::sync::Arc;
+
+/// `POST /v1/integrations/shopify/shops`.
+#[derive(Clone, serde::Deserialize)]
+pub struct ConnectRequest {
+    pub shop_domain: String,
+    pub access_token: String,
+    pub api_secret: String,
+    pub previous_api_secret: Option<String>,
+    pub api_version: Option<String>,
+}
+
+impl std::fmt::Debug for ConnectRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectRequest")
+            .field("shop_domain", &self.shop_domain)
+            .field("api_version", &self.api_version)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A delivery accepted (stored, or a duplicate of one stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookAccepted {
+    pub shop_id: ShopId,
+    pub job_id: JobId,
+    /// False for a duplicate: no second job.
+    pub created: bool,
+}
+
+/// How long a replica keeps a connection it read for a webhook: a disconnect or a new
+/// secret made on another replica applies here within this (on this one, at once).
+pub const CONNECTION_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+/// Most connections the webhook path keeps (by domain).
+pub const CONNECTION_CACHE_SIZE: u64 = 10_000;
+
+type CachedConnection = Arc<(ShopifyShop, SealedCredentials)>;
+
+pub struct ShopifyService {
+    store: Arc<dyn ShopifyStore>,
+    jobs: Arc<JobService>,
+    clock: Arc<dyn Clock>,
+    secrets: SecretBox,
+    default_api_version: String,
+    /// Connections (still sealed) by domain, so a delivery costs no extra lookup.
+    connections: moka::future::Cache<String, CachedConnection>,
+}
+
+impl ShopifyService {
+    pub fn new(
+        store: Arc<dyn ShopifyStore>,
+        jobs: Arc<JobService>,
+        clock: Arc<dyn Clock>,
+        secrets: SecretBox,
+        default_api_version: String,
+    ) -> Self {
+        ShopifyService {
+            store,
+            jobs,
+            clock,
+            secrets,
+            default_api_version,
+            connections: moka::future::Cache::builder()
+                .max_capacity(CONNECTION_CACHE_SIZE)
+                .time_to_live(CONNECTION_CACHE_TTL)
+                .build(),
+        }
+    }
+
+    /// Connections held by the webhook path's cache (exported in `/metrics`).
+    pub fn cached_connections(&self) -> u64 {
+        self.connections.entry_count()
+    }
+
+    /// The connection of a domain for a webhook: cached, else read (unknown domains are not
+    /// cached, so a shop connected on another replica is found at once).
+    async fn connection(&self, domain: &str) -> CoreResult<Option<CachedConnection>> {
+        if let Some(c) = self.connections.get(domain).await {
+            return Ok(Some(c));
+        }
+        let Some(found) = self.store.credentials_by_domain(domain).await? else {
+            return Ok(None);
+        };
+        let found = Arc::new(found);
+        self.connections
+            .insert(domain.to_owned(), found.clone())
+            .await;
+        Ok(Some(found))
+    }
+
+    pub fn store(&self) -> &Arc<dyn ShopifyStore> {
+        &self.store
+    }
+
+    /// Connects a shop [integrations:manage]; a shop of the organization that was
+    /// disconnected or uninstalled is re-activated with the new credentials.
+    pub async fn connect(&self, by: &Principal, req: ConnectRequest) -> CoreResult<ShopifyShop> {
+        by.require(Permission::IntegrationsManage)?;
+        let domain = req.shop_domain.trim().to_ascii_lowercase();
+        if !is_valid_shop_domain(&domain) {
+            return Err(CoreError::invalid(
+                "shop_domain",
+                format!(
+                    "`{}` is not a shop's permanent domain: use `name.myshopify.com`.",
+                    req.shop_domain
+                ),
+            ));
+        }
+        let api_version = req
+            .api_version
+            .as_deref()
+            .map(str::trim)
+            .unwrap_or(&self.default_api_version)
+            .to_owned();
+        if !is_valid_api_version(&api_version) {
+            return Err(CoreError::invalid(
+                "api_version",
+                format!("`{api_version}` is not an Admin API version: use `YYYY-MM` (such as 2025-07) or `unstable`."),
+            ));
+        }
+        for (field, value) in [
+            ("access_token", Some(&req.access_token)),
+            ("api_secret", Some(&req.api_secret)),
+            ("previous_api_secret", req.previous_api_secret.as_ref()),
+        ] {
+            if let Some(v) = value {
+                if v.trim().is_empty() || v.len() > 1024 || v.chars().any(char::is_control) {
+                    return Err(CoreError::invalid(
+                        field,
+                        format!("`{field}` must be 1 to 1024 printable characters."),
+                    ));
+                }
+            }
+        }
+        if let Some((existing, _)) = self.store.credentials_by_domain(&domain).await? {
+            if existing.org_id != by.org_id || existing.status == ShopifyStatus::Active {
+                return Err(CoreError::Conflict {
+                    code: "shop_already_connected",
+                    message: format!("{domain} is already connected. Disconnect it (DELETE /v1/integrations/shopify/shops/{{id}}) before connecting it again."),
+                });
+            }
+        }
+        let seal = |field: &str, v: &str| {
+            self.secrets
+                .encrypt(&secret_context(field, &by.org_id, &domain), v.trim())
+        };
+        let conn = NewConnection {
+            new_shop_id: ShopId::generate(),
+            org_id: by.org_id.clone(),
+            domain: domain.clone(),
+            api_version,
+            credentials: SealedCredentials {
+                access_token: seal("access_token", &req.access_token),
+                api_secret: seal("api_secret", &req.api_secret),
+                previous_api_secret: req
+                    .previous_api_secret
+                    .as_deref()
+                    .map(|s| seal("previous_api_secret", s)),
+            },
+        };
+        let shop = self.store.connect(&conn, self.clock.now_ms()).await?;
+        self.connections.invalidate(&domain).await;
+        Ok(shop)
+    }
+
+    pub async fn list(&self, by: &Principal) -> CoreResult<Vec<ShopifyShop>> {
+        by.require(Permission::IntegrationsManage)?;
+        Ok(self.store.list_shopify_shops(&by.org_id).await?)
+    }
+
+    pub async fn get(&self, by: &Principal, id: &str) -> CoreResult<ShopifyShop> {
+        by.require(Permission::IntegrationsManage)?;
+        let shop_id = ShopId::parse(id).map_err(|_| CoreError::not_found("shop", id))?;
+        self.store
+            .get_shopify_shop(&by.org_id, &shop_id)
+            .await?
+            .ok_or_else(|| CoreError::not_found("shop", id))
+    }
+
+    /// Erases the credentials; the shop's data stays. Webhooks for it answer 401 after.
+    pub async fn disconnect(&self, by: &Principal, id: &str) -> CoreResult<()> {
+        let shop = self.get(by, id).await?;
+        self.store
+            .disconnect(&by.org_id, &shop.shop_id, self.clock.now_ms())
+            .await?;
+        self.connections.invalidate(&shop.domain).await;
+        Ok(())
+    }
+
+    /// Enqueues `shopify.sync` for the shop (one live sync per shop: a second request while
+    /// one is pending or running gets the same job).
+    pub async fn sync(&self, by: &Principal, id: &str) -> CoreResult<Job> {
+        let shop = self.get(by, id).await?;
+        self.enqueue_sync(&shop).await
+    }
+
+    /// Operator access (CLI): a shop of any organization by id (`shop_…`) or domain.
+    pub async fn find_any(&self, id_or_domain: &str) -> CoreResult<ShopifyShop> {
+        let key = id_or_domain.trim();
+        let found = match ShopId::parse(key) {
+            Ok(id) => self.store.credentials(&id).await?,
+            Err(_) => {
+                self.store
+                    .credentials_by_domain(&key.to_ascii_lowercase())
+                    .await?
+            }
+        };
+        found
+            .map(|(shop, _)| shop)
+            .ok_or_else(|| CoreError::not_found("connected Shopify shop", key))
+    }
+
+    /// Enqueues the shop's sync (the unique key makes a live one the answer).
+    pub async fn enqueue_sync(&self, shop: &ShopifyShop) -> CoreResult<Job> {
+        if shop.status != ShopifyStatus::Active {
+            return Err(CoreError::Conflict {
+                code: "shop_not_active",
+                message: format!(
+                    "{} is {}{}; connect it again with valid credentials before syncing.",
+                    shop.domain,
+                    shop.status.as_str(),
+                    shop.status_message
+                        .as_deref()
+                        .map(|m| format!(" ({m})"))
+                        .unwrap_or_default()
+                ),
+            });
+        }
+        let args = serde_json::to_value(SyncArgs {
+            shop_id: shop.shop_id.clone(),
+        })
+        .map_err(CoreError::internal)?;
+        let mut job = NewJob::new(SYNC_KIND, shop.org_id.clone(), args);
+        job.unique_key = Some(format!("shopify.sync:{}", shop.shop_id));
+        Ok(self.jobs.enqueue(job).await?.job)
+    }
+
+    /// Verifies a delivery and stores it with its job in one transaction. Unknown shop or
+    /// a signature that matches neither secret: 401 (the rejection is counted on the shop).
+    pub async fn receive_webhook(
+        &self,
+        headers: &WebhookHeaders,
+        body: &[u8],
+    ) -> CoreResult<WebhookAccepted> {
+        let Some(connection) = self.connection(&headers.shop_domain).await? else {
+            return Err(CoreError::Unauthenticated(AuthFailure::UnknownWebhookShop));
+        };
+        let (shop, sealed) = connection.as_ref();
+        let open = |field: &str, v: &str| {
+            self.secrets
+                .decrypt(&secret_context(field, &shop.org_id, &shop.domain), v)
+                .map_err(CoreError::internal)
+        };
+        let current = open("api_secret", &sealed.api_secret)?;
+        let previous = match &sealed.previous_api_secret {
+            Some(p) => Some(open("previous_api_secret", p)?),
+            None => None,
+        };
+        let mut secrets = vec![current.as_str()];
+        secrets.extend(previous.as_deref());
+        if !verify(body, &headers.hmac, &secrets) {
+            let now = self.clock.now_ms();
+            if let Err(e) = self.store.count_rejected_webhook(&shop.shop_id, now).await {
+                tracing::warn!(error = %e, "could not count a rejected webhook");
+            }
+            return Err(CoreError::Unauthenticated(
+                AuthFailure::InvalidWebhookSignature,
+            ));
+        }
+        let payload = std::str::from_utf8(body)
+            .map_err(|_| CoreError::invalid("body", "The webhook body is not UTF-8 JSON."))?
+            .to_owned();
+        let dedup_key = headers.dedup_key().to_owned();
+        let args = serde_json::to_value(WebhookArgs {
+            shop_id: shop.shop_id.clone(),
+            dedup_key: dedup_key.clone(),
+            topic: headers.topic.clone(),
+        })
+        .map_err(CoreError::internal)?;
+        let job = self
+            .jobs
+            .prepare(NewJob::new(WEBHOOK_KIND, shop.org_id.clone(), args));
+        let delivery = NewDelivery {
+            shop_id: shop.shop_id.clone(),
+            org_id: shop.org_id.clone(),
+            dedup_key,
+            topic: headers.topic.clone(),
+            webhook_id: headers.webhook_id.clone(),
+            event_id: headers.event_id.clone(),
+            api_version: headers.api_version.clone(),
+            triggered_at: headers.triggered_at,
+            payload,
+        };
+        let stored = self
+            .store
+            .store_delivery(&delivery, &job, self.clock.now_ms())
+            .await?;
+        Ok(WebhookAccepted {
+            shop_id: shop.shop_id.clone(),
+            job_id: stored.job_id,
+            created: stored.created,
+        })
+    }
+}

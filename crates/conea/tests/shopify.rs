@@ -1,0 +1,278 @@
+//! `conea shopify …` as a user runs it: sign and verify against vectors computed
+//! independently with openssl; `shops` and `sync` against a shop connected through the API;
+//! and the crash test: signed webhooks posted to `conea serve`, the server SIGKILLed right
+//! after the 200s, restarted, and every acknowledged delivery found stored and processed.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+use support::{runtime, Backend, Env};
+
+/// `printf '{"id":1,"title":"T-Shirt"}' | openssl dgst -sha256 -hmac shpss_test_secret -binary | base64`
+const BODY_1: &str = r#"{"id":1,"title":"T-Shirt"}"#;
+const HMAC_1: &str = "aulji+GspDX61Utp1FtzBXTM5E4bKp0iOkw0b0QSm/4=";
+/// `printf '' | openssl dgst -sha256 -hmac k -binary | base64`
+const HMAC_EMPTY: &str = "i7mQxAp9YcuXWXqUISUCW+UKyL63RDbjc1uYiTp/ZiA=";
+
+#[test]
+fn sign_prints_the_header_value_openssl_computes() {
+    let env = Env::sqlite();
+    let out = env
+        .run_with_stdin(
+            &["shopify", "sign", "--secret", "shpss_test_secret"],
+            BODY_1,
+        )
+        .success();
+    assert_eq!(out.stdout_line(), HMAC_1);
+    let out = env
+        .run_with_stdin(&["shopify", "sign", "--secret", "k"], "")
+        .success();
+    assert_eq!(out.stdout_line(), HMAC_EMPTY);
+}
+
+#[test]
+fn verify_says_valid_or_invalid_and_exits_1_when_invalid() {
+    let env = Env::sqlite();
+    let ok = env
+        .run_with_stdin(
+            &[
+                "shopify",
+                "verify",
+                "--secret",
+                "shpss_test_secret",
+                "--hmac",
+                HMAC_1,
+            ],
+            BODY_1,
+        )
+        .success();
+    assert_eq!(ok.stdout_line(), "valid");
+    for (secret, body) in [
+        ("another_secret", BODY_1),
+        ("shpss_test_secret", r#"{"id":1,"title":"T-shirt"}"#),
+    ] {
+        let bad = env.run_with_stdin(
+            &["shopify", "verify", "--secret", secret, "--hmac", HMAC_1],
+            body,
+        );
+        assert_eq!(bad.code(), Some(1), "{bad}");
+        assert_eq!(bad.stdout.trim(), "invalid");
+    }
+}
+
+const DOMAIN: &str = "crash-shop.myshopify.com";
+const SECRET: &str = "shpss_crash_secret";
+
+fn db_url(env: &Env) -> String {
+    match env.backend {
+        Backend::Postgres => env.var("DATABASE_URL").unwrap().to_owned(),
+        Backend::Sqlite => format!("sqlite://{}/conea.db", env.data_dir().display()),
+    }
+}
+
+/// (event ids stored, of those processed, products stored).
+async fn stored(url: &str, backend: Backend) -> (BTreeSet<String>, BTreeSet<String>, i64) {
+    macro_rules! q {
+        ($pool:expr) => {{
+            let rows: Vec<(String, Option<i64>)> =
+                sqlx::query_as("SELECT dedup_key, processed_at FROM shopify_webhook_deliveries")
+                    .fetch_all($pool)
+                    .await
+                    .unwrap();
+            let products: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products")
+                .fetch_one($pool)
+                .await
+                .unwrap();
+            let all = rows.iter().map(|(k, _)| k.clone()).collect();
+            let done = rows
+                .iter()
+                .filter(|(_, p)| p.is_some())
+                .map(|(k, _)| k.clone())
+                .collect();
+            (all, done, products)
+        }};
+    }
+    match backend {
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
+            let r = q!(&pool);
+            pool.close().await;
+            r
+        }
+        Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+            let r = q!(&pool);
+            pool.close().await;
+            r
+        }
+    }
+}
+
+fn webhooks_acknowledged_before_sigkill_are_stored_and_processed(mut env: Env) {
+    env.set("CONEA_LOG", "warn")
+        .set("CONEA_WORKER_CONCURRENCY", "2")
+        // No real Shopify: the sync enqueued below fails fast (connection refused).
+        .set("SHOPIFY_BASE_URL", "http://127.0.0.1:9");
+    let server = env.serve();
+    let key = support::api_keys_in(&server.startup_output)[0].clone();
+    let rt = runtime();
+    let connect_url = server.url("/v1/integrations/shopify/shops");
+    let webhook_url = server.url("/v1/webhooks/shopify");
+    let (status, shop) = rt.block_on(async {
+        let r = reqwest::Client::new()
+            .post(&connect_url)
+            .bearer_auth(&key)
+            .json(&json!({"shop_domain": DOMAIN, "access_token": "shpat_x", "api_secret": SECRET}))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json::<Value>().await.unwrap())
+    });
+    assert_eq!(status, 201, "{shop}");
+
+    // The CLI sees the shop and enqueues its sync (the job fails later: no real Shopify).
+    let shops = env
+        .run(&["shopify", "shops", "--json"])
+        .success()
+        .stdout_json();
+    assert_eq!(shops[0]["shop_domain"], DOMAIN, "{shops}");
+    assert_eq!(shops[0]["status"], "active");
+    let job = env
+        .run(&["shopify", "sync", DOMAIN])
+        .success()
+        .stdout_line();
+    assert!(job.starts_with("job_"), "{job}");
+    let again = env
+        .run(&["shopify", "sync", DOMAIN])
+        .success()
+        .stdout_line();
+    assert_eq!(again, job, "one live sync per shop");
+
+    // 8 concurrent senders; SIGKILL as soon as 60 deliveries were acknowledged.
+    let acked: BTreeSet<String> = rt.block_on(async {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let client = reqwest::Client::new();
+        for sender in 0..8u64 {
+            let (tx, client, url) = (tx.clone(), client.clone(), webhook_url.clone());
+            tokio::spawn(async move {
+                for i in 0..1000u64 {
+                    let id = sender * 10_000 + i + 1;
+                    let body = json!({"id": id, "title": format!("Product {id}"),
+                        "updated_at": "2026-05-01T00:00:00Z", "variants": []})
+                    .to_string();
+                    let sent = client
+                        .post(&url)
+                        .header(
+                            "X-Shopify-Hmac-Sha256",
+                            conea_shopify::sign(body.as_bytes(), SECRET),
+                        )
+                        .header("X-Shopify-Shop-Domain", DOMAIN)
+                        .header("X-Shopify-Topic", "products/create")
+                        .header("X-Shopify-Event-Id", format!("evt-{id}"))
+                        .body(body)
+                        .send()
+                        .await;
+                    match sent {
+                        Ok(r) if r.status() == 200 => {
+                            if tx.send(format!("evt-{id}")).is_err() {
+                                return;
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(_) => return,
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut acked = BTreeSet::new();
+        while let Some(id) = rx.recv().await {
+            acked.insert(id);
+            if acked.len() == 60 {
+                break;
+            }
+        }
+        server.kill9();
+        // Answers that arrived before the kill count as acknowledged too.
+        while let Ok(Some(id)) = tokio::time::timeout(Duration::from_secs(2), rx.recv()).await {
+            acked.insert(id);
+        }
+        acked
+    });
+    assert!(acked.len() >= 60);
+
+    let url = db_url(&env);
+    let (all, _, _) = rt.block_on(stored(&url, env.backend));
+    let missing: Vec<_> = acked.difference(&all).collect();
+    assert!(
+        missing.is_empty(),
+        "acknowledged but not stored: {missing:?}"
+    );
+
+    // Restarted: every acknowledged delivery gets processed.
+    let server = env.serve();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let (all, done, products) = rt.block_on(stored(&url, env.backend));
+        if done.len() == all.len() && products as usize == all.len() {
+            assert!(acked.is_subset(&done));
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {} deliveries processed, {products} products",
+            done.len(),
+            all.len()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    drop(server);
+
+    // `conea diagnose` names a shop whose token Shopify refused, with the fix.
+    rt.block_on(exec(
+        &url,
+        env.backend,
+        "UPDATE shopify_shops SET status = 'unauthorized', status_message = 'Shopify API error (unauthorized, HTTP 401)'",
+    ));
+    let out = env.run(&["diagnose", "--json"]);
+    let report: Value = serde_json::from_str(&out.stdout).unwrap();
+    let check = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "shopify.unauthorized")
+        .unwrap_or_else(|| panic!("no shopify.unauthorized check: {report}"))
+        .clone();
+    assert_eq!(check["status"], "warn", "{check}");
+    assert!(check.to_string().contains(DOMAIN), "{check}");
+}
+
+async fn exec(url: &str, backend: Backend, sql: &str) {
+    match backend {
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
+            sqlx::query(sql).execute(&pool).await.unwrap();
+            pool.close().await;
+        }
+        Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+            sqlx::query(sql).execute(&pool).await.unwrap();
+            pool.close().await;
+        }
+    }
+}
+
+#[test]
+fn sigkill_after_webhook_200s_loses_no_delivery_on_sqlite() {
+    webhooks_acknowledged_before_sigkill_are_stored_and_processed(Env::sqlite());
+}
+
+#[test]
+fn sigkill_after_webhook_200s_loses_no_delivery_on_postgres() {
+    let Some(env) = Env::postgres() else { return };
+    webhooks_acknowledged_before_sigkill_are_stored_and_processed(env);
+}
