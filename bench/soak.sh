@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Soak: ten minutes (BENCH_SOAK=10m) of mixed load against one release server on SQLite —
 # authenticated reads, rate-limit checks, AI completions through a mock upstream, job
-# submissions — sampling the server's RSS every 30 s (and the open SQLite connections). Prints the samples and the growth
-# after warm-up (first sample after 1 minute → last), which should stay under 10 %.
+# submissions — sampling the server's RSS every 30 s (anonymous and file-backed), the pool size, the
+# runtime's alive tasks and the WAL size. Prints the samples, the growth after warm-up (first
+# sample after 1 minute → last) and over the second half (after SQLite's page caches filled to
+# their 16 MiB soft limit), which should stay under 10 %.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/conea-target}"
@@ -37,11 +39,16 @@ PIDS+=($!)
   --body '{"operation":"orders_summary"}' -c 2 -d "$SOAK" --rate 20 --json >"$WORK/jobs.json" 2>/dev/null &
 PIDS+=($!)
 secs=$(( $(echo "$SOAK" | sed 's/m$/*60/; s/s$//' | bc) ))
-echo "t_s rss_mib"
+echo "t_s rss_mib pool_connections tasks anon_mib file_mib shmem_mib wal_mib"
 samples=()
 for t in $(seq 0 30 "$secs"); do
   rss=$(awk '/VmRSS/{printf "%.1f", $2/1024}' /proc/$SERVE/status)
-  echo "$t $rss"
+  metrics=$(curl -s "$BASE/metrics")
+  pool=$(echo "$metrics" | awk '/^conea_db_pool_connections /{print $2}')
+  tasks=$(echo "$metrics" | awk '/^conea_runtime_alive_tasks /{print $2}')
+  parts=$(awk '/RssAnon|RssFile|RssShmem/{printf "%.1f ", $2/1024}' /proc/$SERVE/status)
+  wal=$(stat -c %s "$WORK/data/conea.db-wal" 2>/dev/null | awk '{printf "%.1f", $1/1048576}')
+  echo "$t $rss $pool $tasks $parts$wal"
   samples+=("$t:$rss")
   [ "$t" -lt "$secs" ] && sleep 30
 done
@@ -52,3 +59,5 @@ done
 first=$(printf '%s\n' "${samples[@]}" | awk -F: '$1>=60{print $2; exit}')
 last=$(printf '%s\n' "${samples[@]}" | tail -n1 | cut -d: -f2)
 echo "RSS after warm-up ${first} MiB, at the end ${last} MiB: growth $(echo "($last - $first) * 100 / $first" | bc -l | xargs printf '%.1f') %"
+half=$(printf '%s\n' "${samples[@]}" | awk -F: -v h=$((secs / 2)) '$1>=h{print $2; exit}')
+echo "second half: ${half} MiB → ${last} MiB: growth $(echo "($last - $half) * 100 / $half" | bc -l | xargs printf '%.1f') %"

@@ -48,6 +48,18 @@ impl Signals {
         q.push_back(at);
     }
 
+    /// Failure times held (bounded by 1,024; exported in `/metrics`).
+    pub fn len(&self) -> usize {
+        self.webhook_failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Failures at or after `since` (older ones are dropped).
     pub fn webhook_failures_since(&self, since: EpochMs) -> usize {
         let mut q = self

@@ -164,6 +164,8 @@ struct Live {
     ai: Arc<conea_ai::Gateway>,
     reads: Arc<conea_core::reads::ReadRouter>,
     shopify: Arc<conea_shopify::integration::ShopifyService>,
+    throttles: conea_shopify::Throttles,
+    signals: Arc<crate::detectors::Signals>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -239,6 +241,18 @@ impl Collector for Live {
             "Shopify connections held by the webhook path's cache.",
             ConstGauge::new(self.shopify.cached_connections() as i64),
         )?;
+        encode_const(
+            &mut encoder,
+            "conea_shopify_throttle_shops",
+            "Shops whose Admin API throttle state this process holds.",
+            ConstGauge::new(self.throttles.len() as i64),
+        )?;
+        encode_const(
+            &mut encoder,
+            "conea_incident_signal_entries",
+            "Webhook signature failure times held for the incident detector (bounded).",
+            ConstGauge::new(self.signals.len() as i64),
+        )?;
         let providers = serde_json::to_value(self.ai.router().models()).unwrap_or_default();
         let family = Family::<ProviderLabels, prometheus_client::metrics::gauge::Gauge>::default();
         for p in providers["providers"].as_array().into_iter().flatten() {
@@ -266,6 +280,14 @@ impl Collector for Live {
                 "conea_process_resident_memory_bytes",
                 "Resident memory of this process.",
                 ConstGauge::new(rss as i64),
+            )?;
+        }
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            encode_const(
+                &mut encoder,
+                "conea_runtime_alive_tasks",
+                "Tasks alive in the async runtime (a number that only grows is a task leak).",
+                ConstGauge::new(rt.metrics().num_alive_tasks() as i64),
             )?;
         }
         if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
@@ -330,6 +352,8 @@ impl Metrics {
         let ai = platform.ai.clone();
         let reads = platform.reads.clone();
         let shopify = platform.shopify.clone();
+        let throttles = platform.shopify_throttles.clone();
+        let signals = platform.signals.clone();
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
@@ -410,6 +434,8 @@ impl Metrics {
             ai,
             reads,
             shopify,
+            throttles,
+            signals,
         }));
         Self {
             registry,

@@ -132,6 +132,9 @@ pub fn connect_lazy_postgres(
     Ok(Db::Postgres(pool))
 }
 
+/// SQLite's memory (page caches of every connection together) is kept under this.
+pub const SQLITE_SOFT_HEAP_LIMIT: u64 = 16 * 1024 * 1024;
+
 async fn connect_sqlite(cfg: &DatabaseConfig) -> Result<Db, ConnectError> {
     let opts = SqliteConnectOptions::from_str(&cfg.url).map_err(|e| ConnectError::BadUrl {
         backend: "SQLite",
@@ -151,7 +154,11 @@ async fn connect_sqlite(cfg: &DatabaseConfig) -> Result<Db, ConnectError> {
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(Duration::from_secs(5))
-        .foreign_keys(true);
+        .foreign_keys(true)
+        // Process-wide: SQLite shrinks its page caches to stay under this, whatever the
+        // pool size (2 MiB per connection otherwise, so memory would keep growing with the
+        // database until every connection's cache is full).
+        .pragma("soft_heap_limit", SQLITE_SOFT_HEAP_LIMIT.to_string());
     let pool = SqlitePoolOptions::new()
         .max_connections(cfg.max_connections)
         .idle_timeout(cfg.idle_timeout)
