@@ -155,6 +155,13 @@ fn running_server_checks_token_expiry_and_clock_skew() {
         .as_str()
         .unwrap()
         .contains("RSS"));
+    // No escalation policy: incidents would notify nobody, and diagnose says so.
+    let esc = check(&r, "incidents.escalation");
+    assert_eq!(esc["status"], "warn", "{esc}");
+    assert!(esc["fix"]
+        .as_str()
+        .unwrap()
+        .contains("CONEA_ESCALATION_CONFIG"));
     // An expired token fails with its code.
     let expired = jsonwebtoken::encode(
         &jsonwebtoken::Header::default(),

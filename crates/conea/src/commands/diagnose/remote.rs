@@ -88,6 +88,72 @@ async fn health(http: &reqwest::Client, url: &str) -> Vec<Check> {
             "bring Redis back; Conea uses it again by itself",
         ));
     }
+    out.extend(ai_providers(&h["checks"]["ai_providers"]));
+    let reads = &h["checks"]["database"]["reads"];
+    if reads["replica_configured"] == true {
+        let finding = format!(
+            "reads go to the {} ({}), lag {} ms of {} ms allowed{}",
+            reads["reads_go_to"].as_str().unwrap_or("?"),
+            reads["reason"].as_str().unwrap_or("?"),
+            reads["lag_ms"],
+            reads["max_lag_ms"],
+            reads["lag_error"]
+                .as_str()
+                .map(|e| format!("; {e}"))
+                .unwrap_or_default()
+        );
+        out.push(if reads["reads_go_to"] == "replica" {
+            Check::ok("api.read_replica", finding)
+        } else {
+            Check::warn(
+                "api.read_replica",
+                finding,
+                "the primary serves every read: check the replica's lag (`conea db replication`) and DATABASE_REPLICA_URL",
+            )
+        });
+    }
+    if let Some(w) = h["checks"]["escalation"]["warning"].as_str() {
+        out.push(Check::warn(
+            "incidents.escalation",
+            w.to_owned(),
+            "set CONEA_ESCALATION_CONFIG to a policy with channels (`conea incidents check-config FILE` first)",
+        ));
+    }
+    out
+}
+
+/// One check per AI provider that is not `ok` (circuit open, degraded or misconfigured),
+/// with its last error; one `ok` line otherwise.
+fn ai_providers(list: &Value) -> Vec<Check> {
+    let Some(providers) = list.as_array().filter(|p| !p.is_empty()) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for p in providers {
+        let name = p["name"].as_str().unwrap_or("?");
+        let status = p["status"].as_str().unwrap_or("?");
+        let last = p["last_error"].as_str().unwrap_or("none recorded");
+        let check = format!("ai.{name}");
+        match status {
+            "ok" => {}
+            "misconfigured" => out.push(Check::fail(
+                &check,
+                format!("misconfigured: the provider refused Conea's key ({last})"),
+                format!("fix {}_API_KEY, then restart", name.to_uppercase()),
+            )),
+            _ => out.push(Check::warn(
+                &check,
+                format!("{status}; last error: {last}"),
+                "requests fall back to the next target; check the provider's status page and `GET /v1/ai/models`",
+            )),
+        }
+    }
+    if out.is_empty() {
+        out.push(Check::ok(
+            "ai.providers",
+            format!("{} provider(s), every circuit closed", providers.len()),
+        ));
+    }
     out
 }
 
@@ -241,4 +307,34 @@ async fn process(http: &reqwest::Client, url: &str) -> Vec<Check> {
     } else {
         Check::ok("process", finding)
     }]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ai_providers_fail_on_misconfigured_warn_on_open_circuits_and_say_ok_otherwise() {
+        let ok = serde_json::json!([{"name": "openai", "status": "ok", "last_error": null}]);
+        let checks = ai_providers(&ok);
+        assert_eq!(checks.len(), 1);
+        assert_eq!(checks[0].status, super::super::Status::Ok);
+        let bad = serde_json::json!([
+            {"name": "openai", "status": "misconfigured", "last_error": "401 invalid_api_key"},
+            {"name": "anthropic", "status": "circuit_open", "last_error": "529 overloaded_error"},
+            {"name": "cohere", "status": "ok", "last_error": null}
+        ]);
+        let checks = ai_providers(&bad);
+        assert_eq!(checks.len(), 2);
+        assert_eq!(checks[0].name, "ai.openai");
+        assert_eq!(checks[0].status, super::super::Status::Fail);
+        assert!(checks[0].finding.contains("401 invalid_api_key"));
+        assert_eq!(
+            checks[0].fix.as_deref(),
+            Some("fix OPENAI_API_KEY, then restart")
+        );
+        assert_eq!(checks[1].name, "ai.anthropic");
+        assert_eq!(checks[1].status, super::super::Status::Warn);
+        assert!(ai_providers(&serde_json::json!([])).is_empty());
+    }
 }
