@@ -469,7 +469,14 @@ impl IncidentService {
                 .actor(actor(by)),
             )
             .await?;
-        run_step(&self.engine, &i, step, now).await?;
+        run_step(
+            &self.engine,
+            &i,
+            step,
+            now,
+            crate::store::StepGuard::WhileUnresolved,
+        )
+        .await?;
         Ok(i)
     }
 
@@ -722,6 +729,7 @@ async fn run_step(
     i: &Incident,
     step: plan::Step,
     now: EpochMs,
+    guard: crate::store::StepGuard,
 ) -> CoreResult<bool> {
     let policy = &engine.policy;
     let row = policy.severity(i.severity);
@@ -840,7 +848,10 @@ async fn run_step(
             job
         })
         .collect();
-    Ok(engine.store.record_step(&i.id, &entry, &jobs).await?)
+    Ok(engine
+        .store
+        .record_step(&i.id, &entry, &jobs, guard)
+        .await?)
 }
 
 /// `incidents.step`: carries out one plan step when it is due, if it still applies.
@@ -894,7 +905,8 @@ impl JobHandler for StepHandler {
             // Re-planned later (severity change) while this job waited: its replacement runs.
             return Ok(json!({"skipped": "the step is due later"}));
         }
-        let done = run_step(&self.engine, &i, step, now)
+        let guard = crate::store::StepGuard::of(step.cancel_on);
+        let done = run_step(&self.engine, &i, step, now, guard)
             .await
             .map_err(|e| JobError::retryable(e.to_string()))?;
         Ok(json!({"step": key.to_string(), "recorded": done}))

@@ -212,13 +212,49 @@ pub trait IncidentStore: Send + Sync + 'static {
         severity: Severity,
         at: EpochMs,
     ) -> StoreResult<Option<Incident>>;
-    /// Records a step as done and enqueues its delivery jobs in one transaction. Returns
-    /// false (and enqueues nothing) when the step was already recorded.
-    async fn record_step(&self, id: &str, entry: &Entry, jobs: &[NewJob]) -> StoreResult<bool>;
+    /// Records a step as done and enqueues its delivery jobs in one transaction, provided the
+    /// incident's status still allows it (`guard`, checked under a lock on the incident, so
+    /// an acknowledge or resolve that commits first wins). Returns false (and enqueues
+    /// nothing) when the step was already recorded or the status no longer allows it.
+    async fn record_step(
+        &self,
+        id: &str,
+        entry: &Entry,
+        jobs: &[NewJob],
+        guard: StepGuard,
+    ) -> StoreResult<bool>;
     /// Non-final jobs whose unique key starts with `key_prefix`.
     async fn pending_jobs(&self, key_prefix: &str) -> StoreResult<Vec<PendingJob>>;
     /// Marks a link nonce used; false when it already was.
     async fn use_nonce(&self, nonce: &str, expires_at: EpochMs, now: EpochMs) -> StoreResult<bool>;
     /// Deletes nonces that expired before `before`.
     async fn prune_nonces(&self, before: EpochMs) -> StoreResult<u64>;
+}
+
+/// The incident statuses under which a step may still be recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepGuard {
+    /// Only while `open`: escalation for lack of an acknowledgement.
+    WhileOpen,
+    /// While `open` or `acknowledged`: notifications, the "unresolved" steps, and manual
+    /// escalation.
+    WhileUnresolved,
+}
+
+impl StepGuard {
+    /// The guard of a planned step: acknowledging cancels `CancelOn::Acknowledge` steps.
+    pub fn of(cancel_on: crate::plan::CancelOn) -> StepGuard {
+        match cancel_on {
+            crate::plan::CancelOn::Acknowledge => StepGuard::WhileOpen,
+            crate::plan::CancelOn::Resolve => StepGuard::WhileUnresolved,
+        }
+    }
+
+    /// The SQL list of allowed statuses.
+    pub fn statuses_sql(self) -> &'static str {
+        match self {
+            StepGuard::WhileOpen => "('open')",
+            StepGuard::WhileUnresolved => "('open', 'acknowledged')",
+        }
+    }
 }

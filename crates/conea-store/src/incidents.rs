@@ -12,6 +12,7 @@ use conea_core::jobs::NewJob;
 use conea_core::store::{StoreError, StoreResult};
 use conea_incidents::store::{
     Entry, Incident, IncidentFilter, IncidentStore, NewIncident, Opened, PendingJob, Status,
+    StepGuard,
 };
 use conea_incidents::Severity;
 use serde_json::Value;
@@ -330,53 +331,68 @@ impl IncidentStore for SqlStore {
         .await
     }
 
-    async fn record_step(&self, id: &str, entry: &Entry, jobs: &[NewJob]) -> StoreResult<bool> {
-        let timeline = "INSERT INTO incident_timeline (incident_id, at, kind, step, data) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (incident_id, step) WHERE step IS NOT NULL DO NOTHING";
-        let insert_job = format!(
-            "INSERT INTO jobs (id, kind, organization_id, args, state, priority, max_attempts, scheduled_at, unique_key, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-             ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN {} DO NOTHING",
-            crate::jobs::LIVE
+    async fn record_step(
+        &self,
+        id: &str,
+        entry: &Entry,
+        jobs: &[NewJob],
+        guard: StepGuard,
+    ) -> StoreResult<bool> {
+        // Recorded only while the incident's status allows the step; on PostgreSQL the row
+        // is locked first, so an acknowledge committing meanwhile is either before (the step
+        // is not recorded) or after (it waits for this transaction). SQLite serializes writers.
+        let timeline = format!(
+            "INSERT INTO incident_timeline (incident_id, at, kind, step, data) \
+             SELECT $1, $2, $3, $4, $5 WHERE EXISTS \
+             (SELECT 1 FROM incidents WHERE id = $1 AND status IN {}) \
+             ON CONFLICT (incident_id, step) WHERE step IS NOT NULL DO NOTHING",
+            guard.statuses_sql()
         );
+        let timeline = timeline.as_str();
+        let insert_job = crate::jobs::insert_job_sql();
         let recorded = self
             .stats
-            .time("record_incident_step", timeline, async {
-                with_pool!(&self.db, |p| {
-                    let mut tx = p.begin().await?;
-                    let n = sqlx::query::<DB>(timeline)
-                        .bind(id)
-                        .bind(entry.at)
-                        .bind(kind_text(entry))
-                        .bind(entry.step.as_deref())
-                        .bind(Json(entry))
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
-                    if n == 0 {
-                        tx.rollback().await?;
-                        return Ok::<bool, sqlx::Error>(false);
-                    }
-                    for job in jobs {
-                        let (state, scheduled_at) = crate::jobs::initial_state(job, entry.at);
-                        sqlx::query::<DB>(&insert_job)
-                            .bind(JobId::generate().as_str())
-                            .bind(&job.kind)
-                            .bind(job.org_id.as_str())
-                            .bind(Json(&job.args))
-                            .bind(state)
-                            .bind(job.priority)
-                            .bind(job.max_attempts as i32)
-                            .bind(scheduled_at)
-                            .bind(job.unique_key.as_deref())
+            .time(
+                "record_incident_step",
+                "INSERT INTO incident_timeline … WHERE EXISTS (incident status) + job inserts",
+                async {
+                    with_pool!(&self.db, |p| {
+                        let mut tx = p.begin().await?;
+                        if matches!(self.db, crate::Db::Postgres(_)) {
+                            sqlx::query::<DB>("SELECT 1 FROM incidents WHERE id = $1 FOR UPDATE")
+                                .bind(id)
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                        let n = sqlx::query::<DB>(timeline)
+                            .bind(id)
                             .bind(entry.at)
+                            .bind(kind_text(entry))
+                            .bind(entry.step.as_deref())
+                            .bind(Json(entry))
+                            .execute(&mut *tx)
+                            .await?
+                            .rows_affected();
+                        if n == 0 {
+                            tx.rollback().await?;
+                            return Ok::<bool, sqlx::Error>(false);
+                        }
+                        for job in jobs {
+                            let id = JobId::generate();
+                            crate::jobs::bind_new_job!(
+                                sqlx::query::<DB>(&insert_job),
+                                id,
+                                job,
+                                entry.at
+                            )
                             .execute(&mut *tx)
                             .await?;
-                    }
-                    tx.commit().await?;
-                    Ok(true)
-                })
-            })
+                        }
+                        tx.commit().await?;
+                        Ok(true)
+                    })
+                },
+            )
             .await
             .map_err(|e| map(e, "incident step"))?;
         if recorded && !jobs.is_empty() {

@@ -10,7 +10,7 @@ use conea_core::jobs::NewJob;
 use conea_core::model::Organization;
 use conea_core::store::AccountsStore;
 use conea_incidents::postmortem::EntryKind;
-use conea_incidents::store::{Entry, IncidentStore, NewIncident, Status};
+use conea_incidents::store::{Entry, IncidentStore, NewIncident, Status, StepGuard};
 use conea_incidents::Severity;
 use conea_store::SqlStore;
 use conea_testkit::{backend_tests, Backend, TestDb};
@@ -159,12 +159,22 @@ async fn a_step_is_recorded_and_its_jobs_enqueued_once(b: Backend) {
         "{org}:incident:inc_a%b:escalate:primary:deliver:slack"
     ));
     assert!(store
-        .record_step("inc_a%b", &step, std::slice::from_ref(&job))
+        .record_step(
+            "inc_a%b",
+            &step,
+            std::slice::from_ref(&job),
+            StepGuard::WhileUnresolved
+        )
         .await
         .unwrap());
     assert!(
         !store
-            .record_step("inc_a%b", &step, std::slice::from_ref(&job))
+            .record_step(
+                "inc_a%b",
+                &step,
+                std::slice::from_ref(&job),
+                StepGuard::WhileUnresolved
+            )
             .await
             .unwrap(),
         "a step is recorded once"
@@ -189,6 +199,33 @@ async fn a_step_is_recorded_and_its_jobs_enqueued_once(b: Backend) {
         .filter_map(|e| e.step)
         .collect();
     assert_eq!(steps, ["escalate:primary"]);
+
+    // Once acknowledged, a step that acknowledging cancels is not recorded (whatever its
+    // job saw before), while one that only resolving cancels still is.
+    store
+        .acknowledge("inc_a%b", "usr_x", 6)
+        .await
+        .unwrap()
+        .expect("was open");
+    let mut late = entry(7, "Page secondary");
+    late.step = Some("escalate:secondary".into());
+    assert!(!store
+        .record_step("inc_a%b", &late, &[], StepGuard::WhileOpen)
+        .await
+        .unwrap());
+    let mut war_room = entry(7, "War room");
+    war_room.step = Some("war_room".into());
+    assert!(store
+        .record_step("inc_a%b", &war_room, &[], StepGuard::WhileUnresolved)
+        .await
+        .unwrap());
+    store.resolve("inc_a%b", "usr_x", 8).await.unwrap();
+    let mut after = entry(9, "Stakeholders");
+    after.step = Some("stakeholders".into());
+    assert!(!store
+        .record_step("inc_a%b", &after, &[], StepGuard::WhileUnresolved)
+        .await
+        .unwrap());
 }
 
 async fn a_link_nonce_is_usable_once_and_pruned_after_expiry(b: Backend) {
