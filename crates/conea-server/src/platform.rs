@@ -9,7 +9,7 @@ use conea_core::jobs::{JobHandler, JobStore, Registry};
 use conea_core::ratelimit::memory::MemoryLimiter;
 use conea_core::ratelimit::service::{Defaults, RateLimitService};
 use conea_core::ratelimit::Limiter;
-use conea_core::reads::{LagSource, MemoryWriteMarks, ReadRouter, WriteMarks};
+use conea_core::reads::{LagSource, MemoryWriteMarks, ReadRouter, WriteMarks, WritesShopData};
 use conea_core::services::{AccountsService, Authenticator};
 use conea_core::store::IdempotencyStore;
 use conea_core::store::{AccountsStore, RateLimitStore};
@@ -195,9 +195,11 @@ impl Platform {
         )));
         let shop_store: Arc<dyn conea_core::shopdata::ShopDataStore> = Arc::new(store.clone());
         registry.register(Arc::new(Noop));
-        registry.register(Arc::new(
-            conea_core::shopdata::ImportHandler::new(shop_store.clone()).with_reads(reads.clone()),
-        ));
+        // Kinds that write shop data mark their organization's data as written (read routing).
+        let writes = |h: Arc<dyn JobHandler>| WritesShopData::wrap(h, reads.clone());
+        registry.register(writes(Arc::new(conea_core::shopdata::ImportHandler::new(
+            shop_store.clone(),
+        ))));
         registry.register(Arc::new(
             conea_core::shopdata::ProcessHandler::new(shop_store.clone()).with_reads(reads.clone()),
         ));
@@ -209,15 +211,19 @@ impl Platform {
                 .ok_or_else(|| StartupError::Other("CONEA_SECRET_KEY is not set".into()))?,
         );
         let shopify_throttles = conea_shopify::Throttles::new(clock.clone());
-        registry.register(Arc::new(conea_shopify::integration::WebhookHandler::new(
-            shopify_store.clone(),
-            shop_store.clone(),
+        registry.register(writes(Arc::new(
+            conea_shopify::integration::WebhookHandler::new(
+                shopify_store.clone(),
+                shop_store.clone(),
+            ),
         )));
-        registry.register(Arc::new(conea_shopify::integration::SyncHandler::new(
-            shopify_store.clone(),
-            shop_store.clone(),
-            secret_box.clone(),
-            shopify_sync_options(&config, clock.as_ref(), shopify_throttles.clone())?,
+        registry.register(writes(Arc::new(
+            conea_shopify::integration::SyncHandler::new(
+                shopify_store.clone(),
+                shop_store.clone(),
+                secret_box.clone(),
+                shopify_sync_options(&config, clock.as_ref(), shopify_throttles.clone())?,
+            ),
         )));
         for h in extras.handlers {
             registry.register(h);

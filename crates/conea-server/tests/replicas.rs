@@ -325,3 +325,62 @@ fn uuid_like() -> String {
             .unwrap_or(0)
     )
 }
+
+#[tokio::test]
+async fn a_report_right_after_a_shopify_webhook_reads_the_primary() {
+    let lag = Arc::new(ControlledLag(Mutex::new(Ok(Duration::from_millis(200)))));
+    let Some((app, _replica)) = primary_with_replica(lag.clone()).await else {
+        return;
+    };
+    let secret = "shpss_replica_test_secret";
+    let domain = "replica-test.myshopify.com";
+    let r = app
+        .client
+        .post(
+            "/v1/integrations/shopify/shops",
+            Some(app.owner()),
+            json!({"shop_domain": domain, "access_token": "shpat_x", "api_secret": secret}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    app.state.platform().reads.refresh().await;
+    // A signed orders/create delivery (no API key: the request itself marks nobody).
+    let body = order(7).to_string();
+    let resp = app
+        .client
+        .http()
+        .post(app.client.url("/v1/webhooks/shopify"))
+        .header("content-type", "application/json")
+        .header(
+            "X-Shopify-Hmac-Sha256",
+            conea_shopify::sign(body.as_bytes(), secret),
+        )
+        .header("X-Shopify-Shop-Domain", domain)
+        .header("X-Shopify-Topic", "orders/create")
+        .header("X-Shopify-Webhook-Id", "wh-replica-1")
+        .header("X-Shopify-Event-Id", "ev-replica-1")
+        .header("X-Shopify-API-Version", "2026-10")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let receipt = Client::read(resp).await;
+    assert_eq!(receipt.status, 200, "{}", receipt.text);
+    let job_id = receipt.body["job_id"].as_str().unwrap().to_owned();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let job = app.state.platform().jobs.get_any(&job_id).await.unwrap();
+        if job.state.is_final() {
+            assert_eq!(job.state.as_str(), "completed", "{job:?}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{job:?}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    // The webhook job marked the organization's shop data: the report reads the primary.
+    let process = json!({"operation": "orders_summary",
+                         "period": {"from": "2026-03-01", "to": "2026-03-31"}})
+    .to_string();
+    let s = run_job(&app, "/v1/data/process", "application/json", process).await;
+    assert_eq!(s["total_orders"], 1, "{s}");
+}

@@ -34,19 +34,11 @@ impl ImportProgress for JobContext {
 /// [`super::ImportReport`].
 pub struct ImportHandler {
     store: Arc<dyn ShopDataStore>,
-    reads: Option<Arc<ReadRouter>>,
 }
 
 impl ImportHandler {
     pub fn new(store: Arc<dyn ShopDataStore>) -> Self {
-        ImportHandler { store, reads: None }
-    }
-
-    /// Marks the organization's shop data as written when an import ends, so its reports
-    /// read the primary until the replica has the import.
-    pub fn with_reads(mut self, reads: Arc<ReadRouter>) -> Self {
-        self.reads = Some(reads);
-        self
+        ImportHandler { store }
     }
 }
 
@@ -63,12 +55,7 @@ impl JobHandler for ImportHandler {
     async fn run(&self, ctx: &JobContext) -> Result<Value, JobError> {
         let args: ImportArgs = args(ctx)?;
         let now = ctx.clock.now_ms();
-        let report = run_import(self.store.clone(), &ctx.job.org_id, &args, now, ctx).await;
-        if let Some(r) = &self.reads {
-            // Also after a failure: the rows written before it are committed.
-            r.note_write(&shop_data_client(&ctx.job.org_id)).await;
-        }
-        let report = report?;
+        let report = run_import(self.store.clone(), &ctx.job.org_id, &args, now, ctx).await?;
         serde_json::to_value(report).map_err(|e| JobError::permanent(format!("result: {e}")))
     }
 }
