@@ -3,10 +3,7 @@
 //! jitter; never longer than `max_wait` (a longer `Retry-After` moves on to the next target
 //! instead). Waiting goes through a [`Sleeper`], so tests with a fake clock do not wait.
 
-use async_trait::async_trait;
-use conea_core::FakeClock;
 use rand::Rng;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,53 +46,8 @@ impl RetryPolicy {
     }
 }
 
-/// Waits. The router's only way to let time pass.
-#[async_trait]
-pub trait Sleeper: Send + Sync {
-    async fn sleep(&self, d: Duration);
-}
-
-/// Real waiting, on tokio's timer.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct TokioSleeper;
-
-#[async_trait]
-impl Sleeper for TokioSleeper {
-    async fn sleep(&self, d: Duration) {
-        tokio::time::sleep(d).await;
-    }
-}
-
-/// For tests: "waits" by advancing a [`FakeClock`] at once, and records every wait.
-#[derive(Debug, Clone)]
-pub struct FakeClockSleeper {
-    clock: FakeClock,
-    waits: Arc<Mutex<Vec<Duration>>>,
-}
-
-impl FakeClockSleeper {
-    pub fn new(clock: FakeClock) -> Self {
-        Self {
-            clock,
-            waits: Arc::default(),
-        }
-    }
-
-    /// Every wait so far, in order.
-    pub fn waits(&self) -> Vec<Duration> {
-        self.waits.lock().map(|w| w.clone()).unwrap_or_default()
-    }
-}
-
-#[async_trait]
-impl Sleeper for FakeClockSleeper {
-    async fn sleep(&self, d: Duration) {
-        if let Ok(mut w) = self.waits.lock() {
-            w.push(d);
-        }
-        self.clock.advance(d);
-    }
-}
+/// The router lets time pass only through a [`Sleeper`] (shared with the Shopify client).
+pub use conea_core::sleep::{FakeSleeper as FakeClockSleeper, Sleeper, TokioSleeper};
 
 #[cfg(test)]
 mod tests {
@@ -129,15 +81,5 @@ mod tests {
             Some(Duration::from_millis(2500))
         );
         assert_eq!(p.wait(0, Some(Duration::from_secs(6)), 0.7), None);
-    }
-
-    #[tokio::test]
-    async fn fake_sleeper_advances_the_clock_and_records() {
-        use conea_core::Clock;
-        let clock = FakeClock::new(0);
-        let s = FakeClockSleeper::new(clock.clone());
-        s.sleep(Duration::from_millis(1500)).await;
-        assert_eq!(clock.now_ms(), 1500);
-        assert_eq!(s.waits(), vec![Duration::from_millis(1500)]);
     }
 }

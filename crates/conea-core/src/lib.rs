@@ -19,6 +19,7 @@ pub mod secretbox;
 pub mod services;
 pub mod shopdata;
 pub mod shopify;
+pub mod sleep;
 pub mod store;
 
 pub use clock::{Clock, FakeClock, SystemClock};
