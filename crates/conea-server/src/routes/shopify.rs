@@ -188,59 +188,67 @@ pub async fn webhook(
     headers: HeaderMap,
     ApiBytes(body): ApiBytes,
 ) -> Response {
-    let metrics = state.metrics();
     let delivery = match WebhookHeaders::from_header_map(&headers) {
         Ok(d) => d,
         Err(e) => {
-            metrics.observe_webhook("invalid_headers");
+            state.metrics().observe_webhook("invalid_headers");
             tracing::warn!(problem = %e, "refused a Shopify webhook with bad headers");
             return ApiError(CoreError::invalid(e.header, format!("{e}."))).into_response();
         }
     };
-    match state
+    let result = state
         .platform()
         .shopify
         .receive_webhook(&delivery, &body)
-        .await
-    {
-        Ok(r) => {
-            metrics.observe_webhook(if r.created { "accepted" } else { "duplicate" });
-            (
-                StatusCode::OK,
-                axum::Json(WebhookReceipt {
-                    job_id: r.job_id.to_string(),
-                    created: r.created,
-                }),
-            )
-                .into_response()
-        }
-        Err(e) => {
-            let outcome = match &e {
-                CoreError::Unauthenticated(f) if f.code() == "unknown_shop" => "unknown_shop",
-                CoreError::Unauthenticated(_) => "invalid_signature",
-                CoreError::InvalidInput { .. } => "invalid_headers",
-                _ => "error",
-            };
-            metrics.observe_webhook(outcome);
-            if outcome == "invalid_signature" {
-                // Feeds the incident detector for signature failures above a rate.
-                state
-                    .platform()
-                    .signals
-                    .webhook_signature_failure(state.clock().now_ms());
-            }
-            if outcome != "error" {
-                tracing::warn!(
-                    shop = %delivery.shop_domain,
-                    topic = %delivery.topic,
-                    webhook_id = delivery.webhook_id.as_deref().unwrap_or("-"),
-                    event_id = delivery.event_id.as_deref().unwrap_or("-"),
-                    outcome,
-                    "refused a Shopify webhook"
-                );
-            }
-            ApiError(e).into_response()
-        }
+        .await;
+    observe_webhook(&state, &delivery, &result);
+    match result {
+        Ok(r) => (
+            StatusCode::OK,
+            axum::Json(WebhookReceipt {
+                job_id: r.job_id.to_string(),
+                created: r.created,
+            }),
+        )
+            .into_response(),
+        Err(e) => ApiError(e).into_response(),
+    }
+}
+
+/// Counts a delivery by outcome, feeds signature failures to the incident detector and logs
+/// refusals with shop, topic and ids (never a secret).
+fn observe_webhook(
+    state: &AppState,
+    delivery: &WebhookHeaders,
+    result: &Result<conea_shopify::integration::WebhookAccepted, CoreError>,
+) {
+    let outcome = match result {
+        Ok(r) if r.created => "accepted",
+        Ok(_) => "duplicate",
+        Err(CoreError::Unauthenticated(f)) if f.code() == "unknown_shop" => "unknown_shop",
+        Err(CoreError::Unauthenticated(_)) => "invalid_signature",
+        Err(CoreError::InvalidInput { .. }) => "invalid_headers",
+        Err(_) => "error",
+    };
+    state.metrics().observe_webhook(outcome);
+    if outcome == "invalid_signature" {
+        state
+            .platform()
+            .signals
+            .webhook_signature_failure(state.clock().now_ms());
+    }
+    if matches!(
+        outcome,
+        "unknown_shop" | "invalid_signature" | "invalid_headers"
+    ) {
+        tracing::warn!(
+            shop = %delivery.shop_domain,
+            topic = %delivery.topic,
+            webhook_id = delivery.webhook_id.as_deref().unwrap_or("-"),
+            event_id = delivery.event_id.as_deref().unwrap_or("-"),
+            outcome,
+            "refused a Shopify webhook"
+        );
     }
 }
 
