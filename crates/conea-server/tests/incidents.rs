@@ -14,12 +14,12 @@ use axum::Router;
 use conea_core::Clock;
 use conea_incidents::channels::{self, IncidentMessage, Links, Notice};
 use conea_incidents::Severity;
+use conea_testkit::fake_smtp::{FakeSmtp, Mail};
 use conea_testkit::{backend_tests, Backend, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -118,69 +118,6 @@ impl Fake {
 
 // ---------------------------------------------------------------- fake SMTP server
 
-#[derive(Debug, Default, Clone)]
-struct Mail {
-    commands: Vec<String>,
-    data: String,
-}
-
-async fn fake_smtp() -> (u16, Arc<Mutex<Vec<Mail>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let mails: Arc<Mutex<Vec<Mail>>> = Arc::default();
-    let out = mails.clone();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let mails = mails.clone();
-            tokio::spawn(async move {
-                let (read, mut write) = stream.into_split();
-                let mut lines = BufReader::new(read);
-                let mut m = Mail::default();
-                let _ = write.write_all(b"220 fake.test ESMTP ready\r\n").await;
-                let mut line = String::new();
-                loop {
-                    line.clear();
-                    match lines.read_line(&mut line).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(_) => {}
-                    }
-                    let cmd = line.trim_end().to_string();
-                    m.commands.push(cmd.clone());
-                    let verb = cmd
-                        .split_whitespace()
-                        .next()
-                        .unwrap_or("")
-                        .to_ascii_uppercase();
-                    let reply: &[u8] = match verb.as_str() {
-                        "EHLO" | "HELO" => b"250-fake.test\r\n250 8BITMIME\r\n",
-                        "MAIL" | "RCPT" | "RSET" | "NOOP" => b"250 OK\r\n",
-                        "DATA" => {
-                            let _ = write.write_all(b"354 go ahead\r\n").await;
-                            loop {
-                                line.clear();
-                                match lines.read_line(&mut line).await {
-                                    Ok(0) | Err(_) => break,
-                                    Ok(_) if line == ".\r\n" => break,
-                                    Ok(_) => m.data.push_str(&line),
-                                }
-                            }
-                            b"250 queued\r\n"
-                        }
-                        "QUIT" => {
-                            let _ = write.write_all(b"221 bye\r\n").await;
-                            break;
-                        }
-                        _ => b"502 not implemented\r\n",
-                    };
-                    let _ = write.write_all(reply).await;
-                }
-                mails.lock().unwrap().push(m);
-            });
-        }
-    });
-    (port, out)
-}
-
 // ---------------------------------------------------------------- helpers
 
 struct Env {
@@ -218,7 +155,8 @@ async fn env_with(b: Backend, extra: &str, settings: &[(&str, &str)]) -> Option<
         let _ = tracing_subscriber::fmt().with_env_filter("warn").try_init();
     }
     let fake = Fake::start().await;
-    let (smtp_port, mails) = fake_smtp().await;
+    let smtp = FakeSmtp::start(false).await;
+    let (smtp_port, mails) = (smtp.port, smtp.mails.clone());
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("escalation.yaml");
     std::fs::write(&path, policy(&fake, smtp_port, extra)).unwrap();

@@ -9,6 +9,7 @@
 
 pub mod client;
 pub mod fake_shopify;
+pub mod fake_smtp;
 pub mod proxy;
 pub mod services;
 
