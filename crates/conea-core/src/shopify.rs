@@ -16,6 +16,8 @@ use serde_json::Value;
 pub const WEBHOOK_KIND: &str = "shopify.webhook";
 /// The job kind that syncs a shop through the Admin API.
 pub const SYNC_KIND: &str = "shopify.sync";
+/// The job kind that re-reads one object from the Admin API (deleting it on a 404).
+pub const REFRESH_KIND: &str = "shopify.refresh";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -238,8 +240,15 @@ pub trait ShopifyStore: Send + Sync + 'static {
         now: EpochMs,
     ) -> StoreResult<()>;
 
-    /// Deletes a product and its variants (`products/delete`).
-    async fn delete_product(&self, shop: &ShopId, source_id: i64) -> StoreResult<Erased>;
+    /// Deletes one object deleted in the shop (`products/delete`, `orders/delete`,
+    /// `customers/delete`, or a 404 when fetching it): a product with its variants, an
+    /// order with its line items, a customer (their orders stay, as in Shopify).
+    async fn delete_object(
+        &self,
+        shop: &ShopId,
+        kind: RecordKind,
+        source_id: i64,
+    ) -> StoreResult<Erased>;
     /// A customer's stored data (`customers/data_request`): the customer row and the
     /// orders placed by that customer id or e-mail.
     async fn customer_data(

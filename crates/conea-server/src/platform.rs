@@ -217,13 +217,19 @@ impl Platform {
                 shop_store.clone(),
             ),
         )));
+        let shopify_access = conea_shopify::integration::ShopAccess::new(
+            shopify_store.clone(),
+            secret_box.clone(),
+            shopify_api_options(&config, clock.as_ref(), shopify_throttles.clone())?,
+        );
         registry.register(writes(Arc::new(
             conea_shopify::integration::SyncHandler::new(
-                shopify_store.clone(),
+                shopify_access.clone(),
                 shop_store.clone(),
-                secret_box.clone(),
-                shopify_sync_options(&config, clock.as_ref(), shopify_throttles.clone())?,
             ),
+        )));
+        registry.register(writes(Arc::new(
+            conea_shopify::integration::RefreshHandler::new(shopify_access, shop_store.clone()),
         )));
         for h in extras.handlers {
             registry.register(h);
@@ -362,13 +368,13 @@ pub fn incident_engine(
     })
 }
 
-/// How `shopify.sync` reaches Shopify: the process's throttles, one HTTP client, and waits
+/// How the Admin API jobs reach Shopify: the process's throttles, one HTTP client, and waits
 /// that move the clock when it is a fake one (tests) instead of sleeping.
-fn shopify_sync_options(
+fn shopify_api_options(
     config: &Config,
     clock: &dyn Clock,
     throttles: conea_shopify::Throttles,
-) -> Result<conea_shopify::integration::SyncOptions, StartupError> {
+) -> Result<conea_shopify::integration::ApiOptions, StartupError> {
     let sleeper: Arc<dyn conea_shopify::Sleeper> = match clock.as_fake() {
         Some(fake) => Arc::new(conea_shopify::FakeSleeper::new(fake.clone())),
         None => Arc::new(conea_shopify::TokioSleeper),
@@ -379,7 +385,7 @@ fn shopify_sync_options(
         .user_agent(concat!("conea/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| StartupError::Other(format!("Shopify HTTP client: {e}")))?;
-    Ok(conea_shopify::integration::SyncOptions {
+    Ok(conea_shopify::integration::ApiOptions {
         throttles,
         sleeper,
         http,

@@ -115,6 +115,15 @@ async fn scalar(app: &TestApp, sql: &str, shop: &str) -> i64 {
     .unwrap())
 }
 
+async fn execute(app: &TestApp, sql: &str, shop: &str) {
+    conea_store::with_pool!(app.state.store().db(), |p| sqlx::query::<DB>(sql)
+        .bind(shop)
+        .execute(p)
+        .await
+        .unwrap()
+        .rows_affected());
+}
+
 async fn text(app: &TestApp, sql: &str, shop: &str) -> Option<String> {
     conea_store::with_pool!(app.state.store().db(), |p| sqlx::query_scalar::<
         DB,
@@ -177,11 +186,13 @@ backend_tests!(
     bad_signature_or_unknown_shop_answers_401_with_the_error_body_and_is_counted,
     webhooks_are_rate_limited_per_client_address_apart_from_login,
     out_of_order_product_updates_never_overwrite_the_newer_version,
-    products_delete_and_app_uninstalled_are_applied,
+    delete_topics_and_app_uninstalled_are_applied,
     compliance_topics_return_then_erase_the_customers_data_and_the_shops,
     full_sync_gets_no_429_then_runs_incrementally,
     syncing_10000_products_takes_within_10_percent_of_the_leak_rate_minimum,
     sync_refused_by_shopify_marks_the_shop_unauthorized_and_resumes_from_its_cursor,
+    refresh_upserts_a_found_object_and_deletes_one_shopify_answers_404_for,
+    refresh_refuses_bad_input_and_inactive_shops,
 );
 
 async fn connected_shop_keeps_its_secrets_encrypted_and_never_returns_them(b: Backend) {
@@ -545,29 +556,56 @@ async fn out_of_order_product_updates_never_overwrite_the_newer_version(b: Backe
     );
 }
 
-async fn products_delete_and_app_uninstalled_are_applied(b: Backend) {
+async fn delete_topics_and_app_uninstalled_are_applied(b: Backend) {
     let Some(app) = app(b).await else { return };
     let shop = connected(&app).await;
-    deliver(
-        &app,
-        Delivery {
-            topic: "products/create",
-            event_id: "p-create",
-            body: product(7, "Doomed", "2026-05-01T00:00:00Z"),
-        },
-    )
-    .await;
-    let del = deliver(
-        &app,
-        Delivery {
-            topic: "products/delete",
-            event_id: "p-delete",
-            body: json!({"id": 7}),
-        },
-    )
-    .await;
-    assert_eq!(del.state, JobState::Completed, "{del:?}");
-    for table in ["products", "product_variants"] {
+    for (topic, event, body) in [
+        (
+            "products/create",
+            "p-create",
+            product(7, "Doomed", "2026-05-01T00:00:00Z"),
+        ),
+        (
+            "customers/create",
+            "c-create",
+            customer(8, "gone@example.com"),
+        ),
+        ("orders/create", "o-create", order(9, 8, "gone@example.com")),
+    ] {
+        let created = deliver(
+            &app,
+            Delivery {
+                topic,
+                event_id: event,
+                body,
+            },
+        )
+        .await;
+        assert_eq!(created.state, JobState::Completed, "{created:?}");
+    }
+    for (topic, event, id) in [
+        ("products/delete", "p-delete", 7),
+        ("orders/delete", "o-delete", 9),
+        ("customers/delete", "c-delete", 8),
+    ] {
+        let del = deliver(
+            &app,
+            Delivery {
+                topic,
+                event_id: event,
+                body: json!({"id": id}),
+            },
+        )
+        .await;
+        assert_eq!(del.state, JobState::Completed, "{del:?}");
+    }
+    for table in [
+        "products",
+        "product_variants",
+        "orders",
+        "order_line_items",
+        "customers",
+    ] {
         let sql = format!("SELECT COUNT(*) FROM {table} WHERE shop_id = $1");
         assert_eq!(scalar(&app, &sql, &shop).await, 0, "{table}");
     }
@@ -891,6 +929,151 @@ async fn sync_refused_by_shopify_marks_the_shop_unauthorized_and_resumes_from_it
         .await,
         500
     );
+}
+
+async fn refresh(app: &TestApp, shop: &str, resource: &str, id: Value) -> Resp {
+    app.client
+        .post(
+            &format!("/v1/integrations/shopify/shops/{shop}/refresh"),
+            Some(app.owner()),
+            json!({"resource": resource, "id": id}),
+        )
+        .await
+}
+
+async fn refreshed(app: &TestApp, shop: &str, resource: &str, id: &Value) -> Job {
+    let r = refresh(app, shop, resource, id.clone()).await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    wait_final(app, r.body["job_id"].as_str().unwrap()).await
+}
+
+async fn refresh_upserts_a_found_object_and_deletes_one_shopify_answers_404_for(b: Backend) {
+    let Some((app, fake)) = with_fake(b, Counts::of(20), "250").await else {
+        return;
+    };
+    let shop = connected(&app).await;
+    let sync = wait_final(&app, &start_sync(&app, &shop).await).await;
+    assert_eq!(sync.state, JobState::Completed, "{sync:?}");
+    let count = |table: &'static str| {
+        let sql = format!("SELECT COUNT(*) FROM {table} WHERE shop_id = $1");
+        let (app, shop) = (&app, shop.clone());
+        async move { scalar(app, &sql, &shop).await }
+    };
+    assert_eq!(count("products").await, 20);
+
+    // The merchant deletes a product, an order and a customer in Shopify; no webhook came.
+    let (product, order, customer) = (
+        fake::data::product(3)["id"].clone(),
+        fake::data::order(4)["id"].clone(),
+        fake::data::customer(5)["id"].clone(),
+    );
+    for id in [&product, &order, &customer] {
+        fake.delete_object(id.as_u64().unwrap());
+    }
+    for (resource, id) in [
+        ("products", &product),
+        ("orders", &order),
+        ("customers", &customer),
+    ] {
+        let job = refreshed(&app, &shop, resource, id).await;
+        assert_eq!(
+            job.state,
+            JobState::Completed,
+            "a 404 is not a failure: {job:?}"
+        );
+        assert_eq!(job.attempt, 1, "and is not retried");
+        let result = job.result.unwrap();
+        assert_eq!(result["found"], false, "{result}");
+        assert_eq!(result["resource"], resource);
+    }
+    assert_eq!(count("products").await, 19);
+    assert_eq!(
+        count("product_variants").await,
+        19,
+        "its variants went with it"
+    );
+    assert_eq!(count("orders").await, 19);
+    assert_eq!(
+        count("order_line_items").await,
+        19,
+        "its line items went with it"
+    );
+    assert_eq!(count("customers").await, 19);
+    let still = scalar(
+        &app,
+        &format!("SELECT COUNT(*) FROM products WHERE shop_id = $1 AND source_id = {product}"),
+        &shop,
+    )
+    .await;
+    assert_eq!(still, 0, "exactly the deleted product is gone");
+
+    // An object that exists is read again and upserted; one that was deleted locally by
+    // mistake comes back.
+    let six = &fake::data::product(6)["id"];
+    for sql in [
+        format!("DELETE FROM product_variants WHERE shop_id = $1 AND product_source_id = {six}"),
+        format!("DELETE FROM products WHERE shop_id = $1 AND source_id = {six}"),
+    ] {
+        execute(&app, &sql, &shop).await;
+    }
+    assert_eq!(count("products").await, 18);
+    let job = refreshed(&app, &shop, "products", &fake::data::product(6)["id"]).await;
+    assert_eq!(job.state, JobState::Completed, "{job:?}");
+    let result = job.result.unwrap();
+    assert_eq!(result["found"], true, "{result}");
+    assert_eq!(result["upsert"]["inserted"], 1, "{result}");
+    assert_eq!(count("products").await, 19);
+    assert!(
+        fake.log().last().unwrap().starts_with(&format!(
+            "GET products/{}.json",
+            fake::data::product(6)["id"]
+        )),
+        "{:?}",
+        fake.log().last()
+    );
+
+    // A revoked token is not a deletion: the shop becomes unauthorized, nothing is deleted.
+    fake.answer_401(true);
+    let job = refreshed(&app, &shop, "products", &fake::data::product(7)["id"]).await;
+    assert_eq!(job.state, JobState::Discarded, "{job:?}");
+    assert_eq!(count("products").await, 19);
+    let shown = app
+        .client
+        .get(
+            &format!("/v1/integrations/shopify/shops/{shop}"),
+            Some(app.owner()),
+        )
+        .await;
+    assert_eq!(shown.body["status"], "unauthorized");
+}
+
+async fn refresh_refuses_bad_input_and_inactive_shops(b: Backend) {
+    let Some(app) = app(b).await else { return };
+    let shop = connected(&app).await;
+    let e = refresh(&app, &shop, "widgets", json!(1)).await;
+    assert_eq!(e.status, 400, "{}", e.text);
+    refresh(&app, &shop, "products", json!(0))
+        .await
+        .assert_error(400, "invalid_parameter");
+    refresh(
+        &app,
+        "shop_00000000000000000000000000",
+        "products",
+        json!(1),
+    )
+    .await
+    .assert_error(404, "not_found");
+    let r = app
+        .client
+        .delete(
+            &format!("/v1/integrations/shopify/shops/{shop}"),
+            Some(app.owner()),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    refresh(&app, &shop, "products", json!(1))
+        .await
+        .assert_error(409, "shop_not_active");
 }
 
 async fn syncing_10000_products_takes_within_10_percent_of_the_leak_rate_minimum(b: Backend) {

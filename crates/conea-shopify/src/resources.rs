@@ -6,6 +6,7 @@ use crate::error::{ErrorKind, ShopifyApiError};
 use crate::headers;
 use crate::pagination::next_page_info;
 use conea_core::clock::{rfc3339, EpochMs};
+use conea_core::shopdata::RecordKind;
 use serde_json::Value;
 
 /// One page of a listing.
@@ -32,6 +33,24 @@ impl Resource {
             Resource::Products => "products",
             Resource::Customers => "customers",
             Resource::Orders => "orders",
+        }
+    }
+
+    /// The listing that holds records of `kind`.
+    pub fn of(kind: RecordKind) -> Resource {
+        match kind {
+            RecordKind::Products => Resource::Products,
+            RecordKind::Customers => Resource::Customers,
+            RecordKind::Orders => Resource::Orders,
+        }
+    }
+
+    /// The JSON key of one object in the answer (`product`).
+    pub fn singular(self) -> &'static str {
+        match self {
+            Resource::Products => "product",
+            Resource::Customers => "customer",
+            Resource::Orders => "order",
         }
     }
 }
@@ -66,6 +85,31 @@ impl ShopifyClient {
         page_info: Option<&str>,
     ) -> Result<Page, ShopifyApiError> {
         self.list(Resource::Orders, updated_at_min, page_info).await
+    }
+
+    /// One object by its Shopify id (`GET {resource}/{id}.json`). A 404 is the answer for an
+    /// object deleted in the shop (or never created): `Ok(None)`, so callers delete their
+    /// copy instead of retrying; every other error stays an error.
+    pub async fn get_one(
+        &self,
+        resource: Resource,
+        id: i64,
+    ) -> Result<Option<Value>, ShopifyApiError> {
+        let path = format!("{}/{id}.json", resource.key());
+        let answer = match self.rest_get(&path, &[]).await {
+            Ok(answer) => answer,
+            Err(e) if e.kind == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let mut body = parse_json(&answer)?;
+        match body.get_mut(resource.singular()).map(Value::take) {
+            Some(object @ Value::Object(_)) => Ok(Some(object)),
+            _ => Err(ShopifyApiError::new(
+                ErrorKind::Malformed,
+                format!("the answer has no `{}` object", resource.singular()),
+            )
+            .with_request_id(answer.request_id.clone())),
+        }
     }
 
     /// One page of `resource`. With a `page_info`, Shopify accepts only `limit` beside it.

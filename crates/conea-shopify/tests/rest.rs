@@ -8,7 +8,7 @@ use conea_testkit::fake_shopify as fake;
 
 use conea_core::shopdata::{parse_ndjson_line, Record, RecordKind};
 use conea_core::Clock;
-use conea_shopify::{ErrorKind, Page, ShopifyClient, ShopifyClientBuilder};
+use conea_shopify::{ErrorKind, Page, Resource, ShopifyClient, ShopifyClientBuilder};
 use fake::{data, Counts, Setup};
 use std::collections::HashSet;
 use std::time::Duration;
@@ -254,6 +254,47 @@ async fn a_missing_resource_is_not_found() {
     assert_eq!(e.kind, ErrorKind::NotFound);
     assert_eq!(e.status, Some(404));
     assert_eq!(s.fake.requests(), 1);
+}
+
+#[tokio::test]
+async fn fetching_one_object_returns_it_and_a_deleted_one_is_none_not_an_error() {
+    let s = Setup::new(Counts::of(5)).await;
+    let id = data::product(3)["id"].as_i64().unwrap();
+    let product = s.client.get_one(Resource::Products, id).await.unwrap();
+    assert_eq!(product, Some(data::product(3)));
+    let order_id = data::order(2)["id"].as_i64().unwrap();
+    let order = s.client.get_one(Resource::Orders, order_id).await.unwrap();
+    assert_eq!(order, Some(data::order(2)));
+
+    s.fake.delete_object(id as u64);
+    let gone = s.client.get_one(Resource::Products, id).await.unwrap();
+    assert_eq!(gone, None, "a 404 of a deleted object means: deleted");
+    let listed = s.client.list_products(None, None).await.unwrap();
+    assert_eq!(
+        listed.items.len(),
+        4,
+        "the deleted product left the listing too"
+    );
+    let one = format!("GET products/{id}.json?");
+    assert_eq!(
+        s.fake.log(),
+        vec![
+            one.clone(),
+            format!("GET orders/{order_id}.json?"),
+            one,
+            "GET products.json?limit=250".to_owned()
+        ],
+        "one request for the deleted product: a 404 is not retried"
+    );
+}
+
+#[tokio::test]
+async fn fetching_one_object_still_reports_unauthorized() {
+    let s = Setup::new(Counts::of(5)).await;
+    s.fake.answer_401(true);
+    let id = data::customer(1)["id"].as_i64().unwrap();
+    let e = s.client.get_one(Resource::Customers, id).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Unauthorized, "only 404 becomes None");
 }
 
 #[tokio::test]

@@ -537,35 +537,67 @@ impl ShopifyStore for SqlStore {
         .map_err(|e| map(e, "sync state"))
     }
 
-    async fn delete_product(&self, shop: &ShopId, source_id: i64) -> StoreResult<Erased> {
-        const VARIANTS: &str =
-            "DELETE FROM product_variants WHERE shop_id = $1 AND product_source_id = $2";
-        const PRODUCT: &str = "DELETE FROM products WHERE shop_id = $1 AND source_id = $2";
-        async {
+    async fn delete_object(
+        &self,
+        shop: &ShopId,
+        kind: RecordKind,
+        source_id: i64,
+    ) -> StoreResult<Erased> {
+        // The children first, then the object; one transaction.
+        let (children, object) = match kind {
+            RecordKind::Products => (
+                Some("DELETE FROM product_variants WHERE shop_id = $1 AND product_source_id = $2"),
+                "DELETE FROM products WHERE shop_id = $1 AND source_id = $2",
+            ),
+            RecordKind::Orders => (
+                Some("DELETE FROM order_line_items WHERE shop_id = $1 AND order_source_id = $2"),
+                "DELETE FROM orders WHERE shop_id = $1 AND source_id = $2",
+            ),
+            RecordKind::Customers => (
+                None,
+                "DELETE FROM customers WHERE shop_id = $1 AND source_id = $2",
+            ),
+        };
+        let (children, objects) = async {
             with_pool!(&self.db, |p| {
                 let mut tx = p.begin().await?;
-                let variants = sqlx::query::<DB>(VARIANTS)
-                    .bind(shop.as_str())
-                    .bind(source_id)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                let products = sqlx::query::<DB>(PRODUCT)
+                let mut removed = 0;
+                if let Some(sql) = children {
+                    removed = sqlx::query::<DB>(sql)
+                        .bind(shop.as_str())
+                        .bind(source_id)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                }
+                let objects = sqlx::query::<DB>(object)
                     .bind(shop.as_str())
                     .bind(source_id)
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
                 tx.commit().await?;
-                Ok::<_, sqlx::Error>(Erased {
-                    products,
-                    variants,
-                    ..Erased::default()
-                })
+                Ok::<_, sqlx::Error>((removed, objects))
             })
         }
         .await
-        .map_err(erase_err)
+        .map_err(erase_err)?;
+        Ok(match kind {
+            RecordKind::Products => Erased {
+                products: objects,
+                variants: children,
+                ..Erased::default()
+            },
+            RecordKind::Orders => Erased {
+                orders: objects,
+                line_items: children,
+                ..Erased::default()
+            },
+            RecordKind::Customers => Erased {
+                customers: objects,
+                ..Erased::default()
+            },
+        })
     }
 
     async fn customer_data(

@@ -117,6 +117,17 @@ pub enum ShopifyCommand {
         /// `shop_…` or `name.myshopify.com`.
         shop: String,
     },
+    /// Enqueue the refresh of one object: read again from Shopify, deleted here when
+    /// Shopify answers 404. Prints the job id.
+    Refresh {
+        /// `shop_…` or `name.myshopify.com`.
+        shop: String,
+        /// `products`, `orders` or `customers`.
+        #[arg(value_parser = ["products", "orders", "customers"])]
+        resource: String,
+        /// The object's Shopify id.
+        id: i64,
+    },
 }
 
 #[derive(Subcommand, Debug)]

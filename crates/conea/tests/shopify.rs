@@ -151,6 +151,14 @@ fn webhooks_acknowledged_before_sigkill_are_stored_and_processed(mut env: Env) {
         .success()
         .stdout_line();
     assert_eq!(again, job, "one live sync per shop");
+    let refresh = env
+        .run(&["shopify", "refresh", DOMAIN, "products", "7"])
+        .success()
+        .stdout_line();
+    assert!(refresh.starts_with("job_") && refresh != job, "{refresh}");
+    let bad = env.run(&["shopify", "refresh", DOMAIN, "widgets", "7"]);
+    assert_eq!(bad.code(), Some(2), "a usage error: {bad}");
+    assert!(bad.stderr.contains("widgets"), "{bad}");
 
     // 8 concurrent senders; SIGKILL as soon as 60 deliveries were acknowledged.
     let acked: BTreeSet<String> = rt.block_on(async {

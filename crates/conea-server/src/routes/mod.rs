@@ -110,6 +110,7 @@ fn v1(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(shopify::connect, shopify::list))
         .routes(routes!(shopify::get, shopify::disconnect))
         .routes(routes!(shopify::sync))
+        .routes(routes!(shopify::refresh))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             http::auth::require_auth,

@@ -15,6 +15,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use conea_core::clock::rfc3339;
+use conea_core::shopdata::RecordKind;
 use conea_core::shopify::ShopifyShop;
 use conea_core::CoreError;
 use conea_shopify::integration::ConnectRequest;
@@ -153,6 +154,41 @@ pub async fn sync(
     Path(id): Path<String>,
 ) -> Response {
     match state.platform().shopify.sync(&p, &id).await {
+        Ok(job) => accepted(&job),
+        Err(e) => ApiError(e).into_response(),
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct RefreshRequest {
+    /// `products`, `orders` or `customers`.
+    #[schema(value_type = String, example = "products")]
+    pub resource: RecordKind,
+    /// The object's Shopify id.
+    pub id: i64,
+}
+
+/// Reads one object again from Shopify as a job [integrations:manage]: upserted when found;
+/// when Shopify answers 404 (the merchant deleted it) Conea deletes its copy. Use it when a
+/// `*/delete` webhook was missed; an incremental sync cannot see deletions.
+#[utoipa::path(post, path = "/integrations/shopify/shops/{id}/refresh", tag = "shopify", params(("id" = String, Path)),
+    request_body = RefreshRequest, security(("bearer" = []), ("api_key" = [])), responses(
+    (status = 202, body = Accepted, headers(("Location" = String, description = "/v1/jobs/{id}"))),
+    (status = 400, body = ErrorBody, description = "`invalid_parameter` naming `resource` or `id`"),
+    (status = 404, body = ErrorBody, description = "`not_found`"),
+    (status = 409, body = ErrorBody, description = "`shop_not_active`")))]
+pub async fn refresh(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<RefreshRequest>,
+) -> Response {
+    match state
+        .platform()
+        .shopify
+        .refresh(&p, &id, body.resource, body.id)
+        .await
+    {
         Ok(job) => accepted(&job),
         Err(e) => ApiError(e).into_response(),
     }

@@ -1,17 +1,23 @@
 //! Shopify wired into Conea: the [`ShopifyService`] the HTTP routes and the CLI call, and
-//! the two job kinds, `shopify.webhook` ([`WebhookHandler`]) and `shopify.sync`
-//! ([`SyncHandler`]). Storage is `conea_core::shopify::ShopifyStore` (plus the shop data
+//! the three job kinds, `shopify.webhook` ([`WebhookHandler`]), `shopify.sync`
+//! ([`SyncHandler`]) and `shopify.refresh` ([`RefreshHandler`]); the last two reach the
+//! Admin API through one [`ShopAccess`]. Storage is `conea_core::shopify::ShopifyStore` (plus the shop data
 //! store); the records go through conea-core's `shopdata` parser.
 
+pub mod access;
+pub mod refresh;
 pub mod service;
 pub mod sync;
 pub mod webhooks;
 
 use conea_core::ids::ShopId;
+use conea_core::shopdata::RecordKind;
 use serde::{Deserialize, Serialize};
 
+pub use access::{ApiOptions, ShopAccess};
+pub use refresh::RefreshHandler;
 pub use service::{ConnectRequest, ShopifyService, WebhookAccepted};
-pub use sync::{SyncHandler, SyncOptions};
+pub use sync::SyncHandler;
 pub use webhooks::WebhookHandler;
 
 /// Arguments of a `shopify.webhook` job: the stored delivery to process.
@@ -26,4 +32,13 @@ pub struct WebhookArgs {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SyncArgs {
     pub shop_id: ShopId,
+}
+
+/// Arguments of a `shopify.refresh` job: one object to read again.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RefreshArgs {
+    pub shop_id: ShopId,
+    pub resource: RecordKind,
+    /// The object's Shopify id.
+    pub id: i64,
 }

@@ -2,7 +2,7 @@
 //! disconnecting them, starting syncs, and accepting webhook deliveries (HMAC verified over
 //! the raw body; stored and enqueued in one transaction).
 
-use super::{SyncArgs, WebhookArgs};
+use super::{RefreshArgs, SyncArgs, WebhookArgs};
 use crate::shop::{is_valid_api_version, is_valid_shop_domain};
 use crate::webhook::{verify, WebhookHeaders};
 use conea_core::auth::AuthFailure;
@@ -14,9 +14,10 @@ use conea_core::jobs::{Job, NewJob};
 use conea_core::permissions::Permission;
 use conea_core::principal::Principal;
 use conea_core::secretbox::SecretBox;
+use conea_core::shopdata::RecordKind;
 use conea_core::shopify::{
     secret_context, NewConnection, NewDelivery, SealedCredentials, ShopifyShop, ShopifyStatus,
-    ShopifyStore, SYNC_KIND, WEBHOOK_KIND,
+    ShopifyStore, REFRESH_KIND, SYNC_KIND, WEBHOOK_KIND,
 };
 use std::sync::Arc;
 
@@ -232,26 +233,56 @@ impl ShopifyService {
 
     /// Enqueues the shop's sync (the unique key makes a live one the answer).
     pub async fn enqueue_sync(&self, shop: &ShopifyShop) -> CoreResult<Job> {
-        if shop.status != ShopifyStatus::Active {
-            return Err(CoreError::Conflict {
-                code: "shop_not_active",
-                message: format!(
-                    "{} is {}{}; connect it again with valid credentials before syncing.",
-                    shop.domain,
-                    shop.status.as_str(),
-                    shop.status_message
-                        .as_deref()
-                        .map(|m| format!(" ({m})"))
-                        .unwrap_or_default()
-                ),
-            });
-        }
+        require_active(shop, "syncing")?;
         let args = serde_json::to_value(SyncArgs {
             shop_id: shop.shop_id.clone(),
         })
         .map_err(CoreError::internal)?;
         let mut job = NewJob::new(SYNC_KIND, shop.org_id.clone(), args);
         job.unique_key = Some(format!("shopify.sync:{}", shop.shop_id));
+        Ok(self.jobs.enqueue(job).await?.job)
+    }
+
+    /// Enqueues `shopify.refresh` of one object (`id` is its Shopify id): read again from
+    /// the Admin API, upserted when found, deleted here when Shopify answers 404. One live
+    /// refresh per object.
+    pub async fn refresh(
+        &self,
+        by: &Principal,
+        id: &str,
+        resource: RecordKind,
+        object_id: i64,
+    ) -> CoreResult<Job> {
+        let shop = self.get(by, id).await?;
+        self.enqueue_refresh(&shop, resource, object_id).await
+    }
+
+    /// Enqueues the refresh of one object of `shop` (operator access: the CLI).
+    pub async fn enqueue_refresh(
+        &self,
+        shop: &ShopifyShop,
+        resource: RecordKind,
+        object_id: i64,
+    ) -> CoreResult<Job> {
+        if object_id <= 0 {
+            return Err(CoreError::invalid(
+                "id",
+                "The Shopify id of the object must be a positive integer.",
+            ));
+        }
+        require_active(shop, "refreshing objects")?;
+        let args = serde_json::to_value(RefreshArgs {
+            shop_id: shop.shop_id.clone(),
+            resource,
+            id: object_id,
+        })
+        .map_err(CoreError::internal)?;
+        let mut job = NewJob::new(REFRESH_KIND, shop.org_id.clone(), args);
+        job.unique_key = Some(format!(
+            "shopify.refresh:{}:{}:{object_id}",
+            shop.shop_id,
+            resource.as_str()
+        ));
         Ok(self.jobs.enqueue(job).await?.job)
     }
 
@@ -321,4 +352,23 @@ impl ShopifyService {
             created: stored.created,
         })
     }
+}
+
+/// Admin API work needs an active shop: anything else is a 409 that says what to do.
+fn require_active(shop: &ShopifyShop, doing: &str) -> CoreResult<()> {
+    if shop.status == ShopifyStatus::Active {
+        return Ok(());
+    }
+    Err(CoreError::Conflict {
+        code: "shop_not_active",
+        message: format!(
+            "{} is {}{}; connect it again with valid credentials before {doing}.",
+            shop.domain,
+            shop.status.as_str(),
+            shop.status_message
+                .as_deref()
+                .map(|m| format!(" ({m})"))
+                .unwrap_or_default()
+        ),
+    })
 }

@@ -4,18 +4,14 @@
 //! leaves a watermark: the next run asks only for objects updated since (`updated_at_min`).
 //! 401/403 from Shopify marks the shop `unauthorized` and discards the job.
 
+use super::access::ShopAccess;
 use super::SyncArgs;
-use crate::client::ShopifyClient;
-use crate::error::{ErrorKind, ShopifyApiError};
 use crate::resources::Resource;
-use crate::sleep::Sleeper;
-use crate::throttle::Throttles;
 use conea_core::jobs::{JobContext, JobError, JobHandler};
-use conea_core::secretbox::SecretBox;
 use conea_core::shopdata::{
     parse_ndjson_line, Customer, Order, Product, Record, RecordKind, ShopDataStore, UpsertCounts,
 };
-use conea_core::shopify::{secret_context, ShopifyShop, ShopifyStatus, ShopifyStore, SYNC_KIND};
+use conea_core::shopify::{ShopifyShop, SYNC_KIND};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,22 +20,9 @@ use std::time::Duration;
 /// clock skew between Shopify and us) are read again next time; upserts are idempotent.
 pub const WATERMARK_OVERLAP_MS: i64 = 5 * 60 * 1000;
 
-/// How a sync reaches Shopify (the same for every shop of a process).
-#[derive(Clone)]
-pub struct SyncOptions {
-    pub throttles: Throttles,
-    pub sleeper: Arc<dyn Sleeper>,
-    pub http: reqwest::Client,
-    /// Send to this base URL instead of `https://{shop}` (tests, proxies).
-    pub base_url: Option<String>,
-    pub page_size: u32,
-}
-
 pub struct SyncHandler {
-    store: Arc<dyn ShopifyStore>,
+    access: ShopAccess,
     data: Arc<dyn ShopDataStore>,
-    secrets: SecretBox,
-    options: SyncOptions,
 }
 
 const RESOURCES: [(Resource, RecordKind); 3] = [
@@ -49,93 +32,45 @@ const RESOURCES: [(Resource, RecordKind); 3] = [
 ];
 
 impl SyncHandler {
-    pub fn new(
-        store: Arc<dyn ShopifyStore>,
-        data: Arc<dyn ShopDataStore>,
-        secrets: SecretBox,
-        options: SyncOptions,
-    ) -> Self {
-        SyncHandler {
-            store,
-            data,
-            secrets,
-            options,
-        }
+    pub fn new(access: ShopAccess, data: Arc<dyn ShopDataStore>) -> Self {
+        SyncHandler { access, data }
     }
+}
 
-    fn client(&self, shop: &ShopifyShop, token: &str) -> Result<ShopifyClient, JobError> {
-        let mut b = ShopifyClient::builder(
-            shop.domain.clone(),
-            token,
-            shop.api_version.clone(),
-            self.options.throttles.clone(),
-        )
-        .http_client(self.options.http.clone())
-        .sleeper(self.options.sleeper.clone())
-        .page_size(self.options.page_size);
-        if let Some(base) = &self.options.base_url {
-            b = b.base_url(base.clone());
-        }
-        b.build().map_err(|e| JobError::permanent(e.to_string()))
-    }
-
-    async fn failed(&self, shop: &ShopifyShop, e: ShopifyApiError, now: i64) -> JobError {
-        if e.kind == ErrorKind::Unauthorized {
-            let message = e.to_string();
-            if let Err(se) = self
-                .store
-                .set_status(
-                    &shop.shop_id,
-                    ShopifyStatus::Unauthorized,
-                    Some(&message),
-                    now,
-                )
-                .await
-            {
-                tracing::warn!(error = %se, "could not mark the shop unauthorized");
-            }
-            return JobError::permanent(format!(
-                "Shopify refused the access token of {}: {message}. The shop is now `unauthorized`; connect it again with a valid token.",
-                shop.domain
-            ));
-        }
-        JobError::retryable(e.to_string())
-    }
-
-    /// Writes one page; returns how many objects it held and how many did not parse.
-    async fn write_page(
-        &self,
-        shop: &ShopifyShop,
-        kind: RecordKind,
-        items: &[Value],
-        now: i64,
-    ) -> Result<(UpsertCounts, u64), JobError> {
-        let (mut orders, mut products, mut customers) = (
-            Vec::<Order>::new(),
-            Vec::<Product>::new(),
-            Vec::<Customer>::new(),
-        );
-        let mut bad = 0u64;
-        for item in items {
-            match parse_ndjson_line(kind, &item.to_string()) {
-                Ok(Record::Order(o)) => orders.push(o),
-                Ok(Record::Product(p)) => products.push(p),
-                Ok(Record::Customer(c)) => customers.push(c),
-                Err(e) => {
-                    bad += 1;
-                    tracing::warn!(shop = %shop.domain, kind = kind.as_str(), error = %e, "skipped an object that does not parse");
-                }
+/// Upserts objects of one kind as Shopify sent them; returns the counts and how many did
+/// not parse (skipped with a warning).
+pub(super) async fn write_objects(
+    data: &dyn ShopDataStore,
+    shop: &ShopifyShop,
+    kind: RecordKind,
+    items: &[Value],
+    now: i64,
+) -> Result<(UpsertCounts, u64), JobError> {
+    let (mut orders, mut products, mut customers) = (
+        Vec::<Order>::new(),
+        Vec::<Product>::new(),
+        Vec::<Customer>::new(),
+    );
+    let mut bad = 0u64;
+    for item in items {
+        match parse_ndjson_line(kind, &item.to_string()) {
+            Ok(Record::Order(o)) => orders.push(o),
+            Ok(Record::Product(p)) => products.push(p),
+            Ok(Record::Customer(c)) => customers.push(c),
+            Err(e) => {
+                bad += 1;
+                tracing::warn!(shop = %shop.domain, kind = kind.as_str(), error = %e, "skipped an object that does not parse");
             }
         }
-        let (org, id) = (&shop.org_id, &shop.shop_id);
-        let counts = match kind {
-            RecordKind::Orders => self.data.upsert_orders(org, id, &orders, now).await,
-            RecordKind::Products => self.data.upsert_products(org, id, &products, now).await,
-            RecordKind::Customers => self.data.upsert_customers(org, id, &customers, now).await,
-        }
-        .map_err(|e| JobError::retryable(e.to_string()))?;
-        Ok((counts, bad))
     }
+    let (org, id) = (&shop.org_id, &shop.shop_id);
+    let counts = match kind {
+        RecordKind::Orders => data.upsert_orders(org, id, &orders, now).await,
+        RecordKind::Products => data.upsert_products(org, id, &products, now).await,
+        RecordKind::Customers => data.upsert_customers(org, id, &customers, now).await,
+    }
+    .map_err(|e| JobError::retryable(e.to_string()))?;
+    Ok((counts, bad))
 }
 
 #[async_trait::async_trait]
@@ -152,36 +87,11 @@ impl JobHandler for SyncHandler {
         let args: SyncArgs = serde_json::from_value(ctx.job.args.clone())
             .map_err(|e| JobError::permanent(format!("bad arguments: {e}")))?;
         let store_err = |e: conea_core::store::StoreError| JobError::retryable(e.to_string());
-        let Some((shop, sealed)) = self
-            .store
-            .credentials(&args.shop_id)
-            .await
-            .map_err(store_err)?
-        else {
-            return Err(JobError::permanent(format!(
-                "shop {} is not connected (disconnected or deleted)",
-                args.shop_id
-            )));
-        };
-        if shop.status != ShopifyStatus::Active {
-            return Err(JobError::permanent(format!(
-                "{} is {}: connect it again before syncing",
-                shop.domain,
-                shop.status.as_str()
-            )));
-        }
-        let token = self
-            .secrets
-            .decrypt(
-                &secret_context("access_token", &shop.org_id, &shop.domain),
-                &sealed.access_token,
-            )
-            .map_err(|e| JobError::permanent(e.to_string()))?;
-        let client = self.client(&shop, &token)?;
+        let (shop, client) = self.access.open(&args.shop_id).await?;
+        let store = self.access.store();
         let mut summary = serde_json::Map::new();
         for (step, (resource, kind)) in RESOURCES.into_iter().enumerate() {
-            let mut state = self
-                .store
+            let mut state = store
                 .sync_state(&shop.shop_id, kind)
                 .await
                 .map_err(store_err)?;
@@ -204,10 +114,11 @@ impl JobHandler for SyncHandler {
                     .await
                 {
                     Ok(p) => p,
-                    Err(e) => return Err(self.failed(&shop, e, ctx.clock.now_ms()).await),
+                    Err(e) => return Err(self.access.failed(&shop, e, ctx.clock.now_ms()).await),
                 };
                 let now = ctx.clock.now_ms();
-                let (counts, skipped) = self.write_page(&shop, kind, &page.items, now).await?;
+                let (counts, skipped) =
+                    write_objects(self.data.as_ref(), &shop, kind, &page.items, now).await?;
                 totals.add(counts);
                 bad += skipped;
                 pages += 1;
@@ -223,7 +134,7 @@ impl JobHandler for SyncHandler {
                     state.pass_min = None;
                     state.pass_synced = 0;
                 }
-                self.store
+                store
                     .save_sync_state(&shop.shop_id, kind, &state, now)
                     .await
                     .map_err(store_err)?;
@@ -249,7 +160,7 @@ impl JobHandler for SyncHandler {
             }
         }
         let now = ctx.clock.now_ms();
-        self.store
+        store
             .set_last_sync(&shop.shop_id, now)
             .await
             .map_err(store_err)?;

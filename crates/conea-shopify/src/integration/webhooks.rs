@@ -1,6 +1,7 @@
 //! The `shopify.webhook` job: one stored delivery, processed by topic. Record topics upsert
 //! through conea-core's `shopdata` parser and store (an older `updated_at` never overwrites
-//! a newer row, so out-of-order deliveries are harmless); `products/delete` deletes;
+//! a newer row, so out-of-order deliveries are harmless); `products/delete`,
+//! `orders/delete` and `customers/delete` delete;
 //! `app/uninstalled` marks the shop; the compliance topics produce or erase a customer's
 //! data, or erase the shop's.
 
@@ -46,6 +47,19 @@ impl WebhookHandler {
         Ok(json!({ "topic": d.topic, "upsert": counts }))
     }
 
+    /// `{resource}/delete`: the payload is `{"id": …}`.
+    async fn delete(&self, d: &Delivery, kind: RecordKind, p: &Value) -> Result<Value, JobError> {
+        let id = p["id"]
+            .as_i64()
+            .ok_or_else(|| JobError::permanent(format!("the {} payload has no id", d.topic)))?;
+        let erased = self
+            .store
+            .delete_object(&d.shop_id, kind, id)
+            .await
+            .map_err(retry)?;
+        Ok(json!({ "topic": d.topic, "deleted": erased }))
+    }
+
     async fn process(&self, d: &Delivery, now: i64) -> Result<Value, JobError> {
         let payload = || -> Result<Value, JobError> {
             serde_json::from_str(&d.payload).map_err(|e| {
@@ -68,17 +82,9 @@ impl WebhookHandler {
             "customers/create" | "customers/update" | "customers/enable" | "customers/disable" => {
                 self.upsert(d, RecordKind::Customers, now).await
             }
-            "products/delete" => {
-                let id = payload()?["id"]
-                    .as_i64()
-                    .ok_or_else(|| JobError::permanent("the products/delete payload has no id"))?;
-                let erased = self
-                    .store
-                    .delete_product(&d.shop_id, id)
-                    .await
-                    .map_err(retry)?;
-                Ok(json!({ "topic": d.topic, "deleted": erased }))
-            }
+            "products/delete" => self.delete(d, RecordKind::Products, &payload()?).await,
+            "orders/delete" => self.delete(d, RecordKind::Orders, &payload()?).await,
+            "customers/delete" => self.delete(d, RecordKind::Customers, &payload()?).await,
             "app/uninstalled" => {
                 self.store
                     .set_status(

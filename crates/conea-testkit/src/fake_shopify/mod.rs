@@ -20,7 +20,7 @@ use buckets::{CostBucket, LeakyBucket};
 use conea_core::{Clock, FakeClock};
 use conea_shopify::{FakeSleeper, ShopifyClient, ShopifyClientBuilder, Throttles};
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub const SHOP: &str = "fake-shop.myshopify.com";
@@ -60,6 +60,8 @@ pub struct FakeState {
     pub unauthorized_after: Option<u32>,
     /// `METHOD path?query` of every request received.
     pub log: Vec<String>,
+    /// Ids of objects deleted in the shop: listings skip them, fetching one answers 404.
+    pub deleted: HashSet<u64>,
     next_request_id: u64,
 }
 
@@ -141,6 +143,15 @@ async fn get_handler(
     rest::handle(&shared, &file, &params, &headers)
 }
 
+async fn get_one_handler(
+    State(shared): State<Arc<Shared>>,
+    Path((_version, resource, file)): Path<(String, String, String)>,
+    Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    rest::handle(&shared, &format!("{resource}/{file}"), &params, &headers)
+}
+
 async fn post_handler(
     State(shared): State<Arc<Shared>>,
     Path((_version, file)): Path<(String, String)>,
@@ -186,6 +197,7 @@ impl FakeShopify {
                 server_errors: 0,
                 unauthorized_after: None,
                 log: Vec::new(),
+                deleted: HashSet::new(),
                 next_request_id: 0,
             }),
         });
@@ -193,6 +205,10 @@ impl FakeShopify {
             .route(
                 "/admin/api/{version}/{file}",
                 get(get_handler).post(post_handler),
+            )
+            .route(
+                "/admin/api/{version}/{resource}/{file}",
+                get(get_one_handler),
             )
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -258,6 +274,12 @@ impl FakeShopify {
 
     pub fn answer_500s(&self, n: u32) {
         self.state().server_errors = n;
+    }
+
+    /// Deletes the object with this Shopify id (as a merchant would in the admin): it
+    /// leaves the listings and `GET {resource}/{id}.json` answers 404.
+    pub fn delete_object(&self, id: u64) {
+        self.state().deleted.insert(id);
     }
 }
 

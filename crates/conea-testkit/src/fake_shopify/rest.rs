@@ -1,4 +1,5 @@
-//! The fake's REST listings: `products.json`, `customers.json`, `orders.json`.
+//! The fake's REST resources: the listings `products.json`, `customers.json`, `orders.json`,
+//! and one object, `products/{id}.json` (404 `{"errors":"Not Found"}` once deleted).
 
 use super::data::{self, updated_at_ms};
 use super::{admit, respond, server_error, Shared};
@@ -7,7 +8,7 @@ use axum::response::Response;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{json, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// What a `page_info` cursor carries (opaque to clients: base64 of this JSON).
 fn encode_cursor(resource: &str, after: usize, min_ms: Option<i64>, status: &str) -> String {
@@ -65,8 +66,13 @@ pub fn handle(
     if let Some((status, body)) = server_error(&mut state) {
         return respond(status, out, &body);
     }
+    let deleted = state.deleted.clone();
     drop(state);
-    match list(shared, file, params) {
+    let answer = match file.split_once('/') {
+        Some((resource, name)) => one(shared, &deleted, resource, name),
+        None => list(shared, &deleted, file, params),
+    };
+    match answer {
         Ok((body, link)) => {
             if let Some(link) = link {
                 out.push(("Link", link));
@@ -79,13 +85,51 @@ pub fn handle(
 
 type Listing = Result<(Value, Option<String>), (StatusCode, Value)>;
 
-fn list(shared: &Shared, file: &str, params: &HashMap<String, String>) -> Listing {
-    let (resource, count, make): (&str, usize, fn(usize) -> Value) = match file {
-        "products.json" => ("products", shared.counts.products, data::product),
-        "customers.json" => ("customers", shared.counts.customers, data::customer),
-        "orders.json" => ("orders", shared.counts.orders, data::order),
-        _ => return Err((StatusCode::NOT_FOUND, json!({"errors": "Not Found"}))),
-    };
+fn not_found() -> (StatusCode, Value) {
+    (StatusCode::NOT_FOUND, json!({"errors": "Not Found"}))
+}
+
+type Maker = fn(usize) -> Value;
+
+/// A resource's name, how many objects it has and how object `i` looks.
+fn resource(shared: &Shared, name: &str) -> Option<(&'static str, usize, Maker)> {
+    Some(match name {
+        "products" => ("products", shared.counts.products, data::product),
+        "customers" => ("customers", shared.counts.customers, data::customer),
+        "orders" => ("orders", shared.counts.orders, data::order),
+        _ => return None,
+    })
+}
+
+fn id_of(object: &Value) -> u64 {
+    object["id"].as_u64().unwrap_or_default()
+}
+
+/// `GET {resource}/{id}.json`: `{"product": {...}}`, or 404 when absent or deleted.
+fn one(shared: &Shared, deleted: &HashSet<u64>, name: &str, file: &str) -> Listing {
+    let (resource, count, make) = resource(shared, name).ok_or_else(not_found)?;
+    let id: u64 = file
+        .strip_suffix(".json")
+        .and_then(|id| id.parse().ok())
+        .ok_or_else(not_found)?;
+    let object = (0..count)
+        .map(make)
+        .find(|o| id_of(o) == id && !deleted.contains(&id))
+        .ok_or_else(not_found)?;
+    let singular = resource.trim_end_matches('s');
+    Ok((json!({ singular: object }), None))
+}
+
+fn list(
+    shared: &Shared,
+    deleted: &HashSet<u64>,
+    file: &str,
+    params: &HashMap<String, String>,
+) -> Listing {
+    let (resource, count, make) = file
+        .strip_suffix(".json")
+        .and_then(|name| resource(shared, name))
+        .ok_or_else(not_found)?;
     let limit = match params.get("limit") {
         None => 50,
         Some(l) => match l.parse::<usize>() {
@@ -123,6 +167,7 @@ fn list(shared: &Shared, file: &str, params: &HashMap<String, String>) -> Listin
     };
     let keep = |i: &usize| {
         min_ms.is_none_or(|m| updated_at_ms(*i) >= m)
+            && (deleted.is_empty() || !deleted.contains(&id_of(&make(*i))))
             && (resource != "orders" || status == "any" || data::order_is_open(*i))
     };
     let mut matching = (start..count).filter(keep);

@@ -1,9 +1,10 @@
-//! `conea shopify sign|verify|shops|sync`.
+//! `conea shopify sign|verify|shops|sync|refresh`.
 
 use crate::cli::ShopifyCommand;
 use crate::context::open;
 use anyhow::{Context, Result};
 use conea_core::clock::rfc3339;
+use conea_core::shopdata::RecordKind;
 use conea_core::shopify::ShopifyShop;
 use serde_json::json;
 use std::io::Read;
@@ -73,6 +74,15 @@ pub async fn run(file: Option<&Path>, command: ShopifyCommand) -> Result<ExitCod
             let p = open(file).await?;
             let shop = p.shopify.find_any(&shop).await?;
             let job = p.shopify.enqueue_sync(&shop).await?;
+            println!("{}", job.id);
+            Ok(ExitCode::SUCCESS)
+        }
+        ShopifyCommand::Refresh { shop, resource, id } => {
+            let kind = RecordKind::parse(&resource)
+                .ok_or_else(|| anyhow::anyhow!("unknown resource {resource}"))?;
+            let p = open(file).await?;
+            let shop = p.shopify.find_any(&shop).await?;
+            let job = p.shopify.enqueue_refresh(&shop, kind, id).await?;
             println!("{}", job.id);
             Ok(ExitCode::SUCCESS)
         }
