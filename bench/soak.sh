@@ -3,8 +3,7 @@
 # authenticated reads, rate-limit checks, AI completions through a mock upstream, job
 # submissions — sampling the server's RSS every 30 s (anonymous and file-backed), the pool size, the
 # runtime's alive tasks and the WAL size. Prints the samples, the growth after warm-up (first
-# sample after 1 minute → last) and over the second half (after SQLite's page caches filled to
-# their 16 MiB soft limit), which should stay under 10 %.
+# sample after 1 minute → last), which should stay under 10 %, and over the second half.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/conea-target}"
