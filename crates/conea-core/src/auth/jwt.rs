@@ -152,6 +152,35 @@ fn header_alg(token: &str) -> Result<String, AuthFailure> {
         .ok_or_else(|| malformed("the header has no `alg`"))
 }
 
+/// Whether verified claims are valid at `now_ms`: not expired, not before `nbf`/`iat`, both
+/// with the configured leeway. (A token verified once is re-checked with this alone.)
+pub fn check_times(
+    settings: &JwtSettings,
+    claims: &Claims,
+    now_ms: EpochMs,
+) -> Result<(), AuthFailure> {
+    let leeway_ms = settings.leeway.as_millis() as i64;
+    let exp_ms = claims.exp.saturating_mul(1000);
+    if now_ms > exp_ms.saturating_add(leeway_ms) {
+        return Err(AuthFailure::TokenExpired {
+            expired_at: exp_ms,
+            now: now_ms,
+        });
+    }
+    let not_before_ms = claims
+        .nbf
+        .unwrap_or(claims.iat)
+        .max(claims.iat)
+        .saturating_mul(1000);
+    if now_ms.saturating_add(leeway_ms) < not_before_ms {
+        return Err(AuthFailure::TokenNotYetValid {
+            valid_from: not_before_ms,
+            now: now_ms,
+        });
+    }
+    Ok(())
+}
+
 /// Verifies a token and returns its claims, or the precise reason it is refused.
 pub fn verify(settings: &JwtSettings, token: &str, now_ms: EpochMs) -> Result<Claims, AuthFailure> {
     let malformed = |reason: String| AuthFailure::MalformedToken { reason };
@@ -195,25 +224,7 @@ pub fn verify(settings: &JwtSettings, token: &str, now_ms: EpochMs) -> Result<Cl
         other => malformed(format!("{other:?}")),
     })?;
     let claims = data.claims;
-    let leeway_ms = settings.leeway.as_millis() as i64;
-    let exp_ms = claims.exp.saturating_mul(1000);
-    if now_ms > exp_ms.saturating_add(leeway_ms) {
-        return Err(AuthFailure::TokenExpired {
-            expired_at: exp_ms,
-            now: now_ms,
-        });
-    }
-    let not_before_ms = claims
-        .nbf
-        .unwrap_or(claims.iat)
-        .max(claims.iat)
-        .saturating_mul(1000);
-    if now_ms.saturating_add(leeway_ms) < not_before_ms {
-        return Err(AuthFailure::TokenNotYetValid {
-            valid_from: not_before_ms,
-            now: now_ms,
-        });
-    }
+    check_times(settings, &claims, now_ms)?;
     if let Some(expected) = &settings.issuer {
         if claims.iss.as_deref() != Some(expected.as_str()) {
             return Err(AuthFailure::InvalidIssuer {

@@ -8,18 +8,29 @@ use conea_core::ratelimit::Decision;
 use conea_core::CoreError;
 use serde_json::json;
 
+/// A header built from text (the String's buffer becomes the value, no copy).
 fn set(headers: &mut HeaderMap, name: &'static str, value: String) {
-    if let Ok(v) = HeaderValue::from_str(&value) {
+    if let Ok(v) = HeaderValue::try_from(value) {
         headers.insert(HeaderName::from_static(name), v);
     }
 }
 
-/// `X-RateLimit-*` and the IETF `RateLimit-Policy` / `RateLimit` pair.
+/// `X-RateLimit-*` and the IETF `RateLimit-Policy` / `RateLimit` pair. On every
+/// authenticated response, so numbers go in without formatting through a String.
 pub fn apply_headers(headers: &mut HeaderMap, d: &Decision, now: EpochMs) {
     let window_s = d.window_ms / 1000;
-    set(headers, "x-ratelimit-limit", d.limit.to_string());
-    set(headers, "x-ratelimit-remaining", d.remaining.to_string());
-    set(headers, "x-ratelimit-reset", d.reset_epoch_s().to_string());
+    headers.insert(
+        HeaderName::from_static("x-ratelimit-limit"),
+        HeaderValue::from(d.limit),
+    );
+    headers.insert(
+        HeaderName::from_static("x-ratelimit-remaining"),
+        HeaderValue::from(d.remaining),
+    );
+    headers.insert(
+        HeaderName::from_static("x-ratelimit-reset"),
+        HeaderValue::from(d.reset_epoch_s()),
+    );
     set(
         headers,
         "ratelimit-policy",
