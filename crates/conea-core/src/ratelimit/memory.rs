@@ -177,7 +177,7 @@ mod tests {
         let allowed: usize = std::thread::scope(|s| {
             let handles: Vec<_> = (0..8)
                 .map(|_| {
-                    let (m, p) = (m.clone(), p.clone());
+                    let (m, p) = (m.clone(), p);
                     s.spawn(move || {
                         (0..500)
                             .filter(|_| m.decide_now("shared", &p, 0, true).allowed)
