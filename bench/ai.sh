@@ -3,12 +3,14 @@
 # loaded directly and through Conea (`POST /v1/chat/completions`, OpenAI-compatible) at fixed
 # rates, streaming and not. Overhead = through − direct, per percentile. Also the highest
 # closed-loop throughput through Conea and the server's RSS (current and peak).
-# Usage: bench/ai.sh   (BENCH_DURATION=10s BENCH_RATES="500 1000 2000" BENCH_LATENCY=20ms)
+# Usage: bench/ai.sh   (BENCH_DURATION=10s BENCH_RATES="500 1000 2000" BENCH_LATENCY=20ms
+#                      BENCH_CLOSED="64 256": connections of the closed-loop runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/conea-target}"
 DURATION="${BENCH_DURATION:-10s}"
 RATES="${BENCH_RATES:-500 1000 2000}"
+CLOSED="${BENCH_CLOSED:-64 256}"
 LATENCY="${BENCH_LATENCY:-20ms}"
 BIN="$CARGO_TARGET_DIR/release/conea"
 command -v jq >/dev/null || { echo "bench: needs jq" >&2; exit 1; }
@@ -31,8 +33,8 @@ KEY=$(grep -oE 'conea_[A-Za-z0-9]{32,}' "$WORK/serve.out" | head -n1)
 rss() { awk '/VmRSS/{r=$2} /VmHWM/{h=$2} END{printf "RSS %.1f MiB (peak %.1f MiB)", r/1024, h/1024}' /proc/$SERVE/status; }
 
 body() { printf '{"model":"openai/gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"stream":%s,"stream_options":{"include_usage":true}}' "$1"; }
-load() { # URL STREAM RATE [AUTH]
-  local args=(bench load "$1" --method POST --body "$(body "$2")" -H 'content-type: application/json' -c 64 -d "$DURATION" --json)
+load() { # URL STREAM RATE [AUTH] [CONNECTIONS]
+  local args=(bench load "$1" --method POST --body "$(body "$2")" -H 'content-type: application/json' -c "${5:-64}" -d "$DURATION" --json)
   [ -n "$3" ] && args+=(--rate "$3")
   [ -n "${4:-}" ] && args+=(-H "Authorization: Bearer $4")
   "$BIN" "${args[@]}" 2>/dev/null
@@ -49,8 +51,10 @@ for stream in false true; do
   done
 done
 echo "server after the fixed-rate runs: $(rss)"
-for stream in false true; do
-  c=$(load "$BASE/v1/chat/completions" "$stream" "" "$KEY")
-  echo "closed loop -c 64 through Conea (stream=$stream): $(echo "$c" | jq -r '"\(.requests_per_second|floor) req/s, p99 \(.latency_ms.p99) ms, \(.errors) errors"')"
+for conns in $CLOSED; do
+  for stream in false true; do
+    c=$(load "$BASE/v1/chat/completions" "$stream" "" "$KEY" "$conns")
+    echo "closed loop -c $conns through Conea (stream=$stream): $(echo "$c" | jq -r '"\(.requests_per_second|floor) req/s, p99 \(.latency_ms.p99) ms, \(.errors) errors"')"
+  done
 done
 echo "server at the end: $(rss)"
