@@ -115,6 +115,16 @@ async fn scalar(app: &TestApp, sql: &str, shop: &str) -> i64 {
     .unwrap())
 }
 
+async fn get_shop(app: &TestApp, shop: &str) -> Resp {
+    let path = format!("/v1/integrations/shopify/shops/{shop}");
+    app.client.get(&path, Some(app.owner())).await
+}
+
+async fn disconnect(app: &TestApp, shop: &str) -> Resp {
+    let path = format!("/v1/integrations/shopify/shops/{shop}");
+    app.client.delete(&path, Some(app.owner())).await
+}
+
 async fn execute(app: &TestApp, sql: &str, shop: &str) {
     conea_store::with_pool!(app.state.store().db(), |p| sqlx::query::<DB>(sql)
         .bind(shop)
@@ -236,22 +246,10 @@ async fn connected_shop_keeps_its_secrets_encrypted_and_never_returns_them(b: Ba
         .assert_error(409, "shop_already_connected");
 
     // Disconnected: secrets erased, webhooks refused, and it can be connected again.
-    let del = app
-        .client
-        .delete(
-            &format!("/v1/integrations/shopify/shops/{id}"),
-            Some(app.owner()),
-        )
-        .await;
+    let del = disconnect(&app, &id).await;
     assert_eq!(del.status, 204, "{}", del.text);
     assert_eq!(text(&app, sql, &id).await, None, "credentials erased");
-    let got = app
-        .client
-        .get(
-            &format!("/v1/integrations/shopify/shops/{id}"),
-            Some(app.owner()),
-        )
-        .await;
+    let got = get_shop(&app, &id).await;
     assert_eq!(got.body["status"], "disconnected");
     post_webhook(
         &app,
@@ -393,13 +391,7 @@ async fn signed_webhook_is_stored_with_its_job_and_a_duplicate_makes_no_second_j
         .unwrap();
     assert_eq!(resp.status(), 200);
 
-    let shown = app
-        .client
-        .get(
-            &format!("/v1/integrations/shopify/shops/{shop}"),
-            Some(app.owner()),
-        )
-        .await;
+    let shown = get_shop(&app, &shop).await;
     assert_eq!(
         shown.body["webhooks_received"], 3,
         "stored deliveries, the duplicate not counted: {}",
@@ -507,13 +499,7 @@ async fn bad_signature_or_unknown_shop_answers_401_with_the_error_body_and_is_co
         .await,
         0
     );
-    let shown = app
-        .client
-        .get(
-            &format!("/v1/integrations/shopify/shops/{shop}"),
-            Some(app.owner()),
-        )
-        .await;
+    let shown = get_shop(&app, &shop).await;
     assert_eq!(shown.body["webhooks_rejected"], 2, "{}", shown.text);
     let metrics = app.client.get("/metrics", None).await.text;
     assert!(metrics.contains("conea_shopify_webhooks_total{outcome=\"invalid_signature\"} 2"));
@@ -619,13 +605,7 @@ async fn delete_topics_and_app_uninstalled_are_applied(b: Backend) {
     )
     .await;
     assert_eq!(un.state, JobState::Completed, "{un:?}");
-    let shown = app
-        .client
-        .get(
-            &format!("/v1/integrations/shopify/shops/{shop}"),
-            Some(app.owner()),
-        )
-        .await;
+    let shown = get_shop(&app, &shop).await;
     assert_eq!(shown.body["status"], "uninstalled");
     app.client
         .post(
@@ -827,13 +807,7 @@ async fn full_sync_gets_no_429_then_runs_incrementally(b: Backend) {
         let sql = format!("SELECT COUNT(*) FROM {table} WHERE shop_id = $1");
         assert_eq!(scalar(&app, &sql, &shop).await, n, "{table}");
     }
-    let shown = app
-        .client
-        .get(
-            &format!("/v1/integrations/shopify/shops/{shop}"),
-            Some(app.owner()),
-        )
-        .await;
+    let shown = get_shop(&app, &shop).await;
     assert!(shown.body["last_sync_at"].is_string(), "{}", shown.text);
 
     // The next sync asks only for what changed since the watermark.
@@ -867,13 +841,7 @@ async fn sync_refused_by_shopify_marks_the_shop_unauthorized_and_resumes_from_it
         "{:?}",
         job.errors
     );
-    let shown = app
-        .client
-        .get(
-            &format!("/v1/integrations/shopify/shops/{shop}"),
-            Some(app.owner()),
-        )
-        .await;
+    let shown = get_shop(&app, &shop).await;
     assert_eq!(shown.body["status"], "unauthorized");
     let health = app.client.get("/health", None).await;
     assert_eq!(
@@ -1037,13 +1005,7 @@ async fn refresh_upserts_a_found_object_and_deletes_one_shopify_answers_404_for(
     let job = refreshed(&app, &shop, "products", &fake::data::product(7)["id"]).await;
     assert_eq!(job.state, JobState::Discarded, "{job:?}");
     assert_eq!(count("products").await, 19);
-    let shown = app
-        .client
-        .get(
-            &format!("/v1/integrations/shopify/shops/{shop}"),
-            Some(app.owner()),
-        )
-        .await;
+    let shown = get_shop(&app, &shop).await;
     assert_eq!(shown.body["status"], "unauthorized");
 }
 
@@ -1063,13 +1025,7 @@ async fn refresh_refuses_bad_input_and_inactive_shops(b: Backend) {
     )
     .await
     .assert_error(404, "not_found");
-    let r = app
-        .client
-        .delete(
-            &format!("/v1/integrations/shopify/shops/{shop}"),
-            Some(app.owner()),
-        )
-        .await;
+    let r = disconnect(&app, &shop).await;
     assert_eq!(r.status, 204, "{}", r.text);
     refresh(&app, &shop, "products", json!(1))
         .await
