@@ -55,6 +55,53 @@ async fn counts(url: &str, backend: Backend) -> (i64, i64, i64, i64) {
     }
 }
 
+/// Jobs the worker process `pid` holds running (its id is `worker-{host}-{pid}-{suffix}`).
+async fn running_in(url: &str, backend: Backend, pid: u32) -> i64 {
+    let sql = "SELECT COUNT(*) FROM jobs WHERE state = 'running' AND lease_owner LIKE $1";
+    let pattern = format!("worker-%-{pid}-%");
+    match backend {
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
+            let n = sqlx::query_scalar(sql)
+                .bind(&pattern)
+                .fetch_one(&pool)
+                .await;
+            pool.close().await;
+            n.unwrap()
+        }
+        Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+            let n = sqlx::query_scalar(sql)
+                .bind(&pattern)
+                .fetch_one(&pool)
+                .await;
+            pool.close().await;
+            n.unwrap()
+        }
+    }
+}
+
+/// Waits (up to 10 s) until `child` holds running jobs, so a kill leaves work mid-run;
+/// returns early when the queue has drained.
+fn until_running(
+    rt: &tokio::runtime::Runtime,
+    url: &str,
+    backend: Backend,
+    child: &Child,
+    jobs: u32,
+) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if rt.block_on(running_in(url, backend, child.id())) > 0 {
+            return;
+        }
+        if rt.block_on(counts(url, backend)).0 == i64::from(jobs) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn crash_and_recover(mut env: Env, jobs: u32) {
     env.set("CONEA_JOB_LEASE", "3s")
         .set("CONEA_JOB_POLL", "100ms")
@@ -79,12 +126,16 @@ fn crash_and_recover(mut env: Env, jobs: u32) {
     let mut b = env.spawn(&worker);
     let rt = runtime();
     // Kill worker A three times while the queue drains, and B once; restart each time.
+    // Each kill waits until its victim holds running jobs (the first one surely does: the
+    // queue is full), so the kills leave work mid-run for the rescue to find.
     for round in 0..4 {
         std::thread::sleep(Duration::from_millis(300));
         if round == 2 {
+            until_running(&rt, &url, env.backend, &b, jobs);
             kill9(&mut b);
             b = env.spawn(&worker);
         } else {
+            until_running(&rt, &url, env.backend, &a, jobs);
             kill9(&mut a);
             a = env.spawn(&worker);
         }
