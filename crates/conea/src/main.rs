@@ -11,8 +11,8 @@ use std::process::ExitCode;
 
 /// mimalloc instead of glibc's malloc: in the 10-minute soak on SQLite (`bench/soak.sh`),
 /// glibc's per-thread arenas took RSS to 72.9 MiB, still +16.5 % over the second half; with
-/// mimalloc (and SQLite's small page caches, see conea-store's `db.rs`) it stays flat:
-/// 50.5 MiB after one minute, 53.8 MiB at ten.
+/// mimalloc (and SQLite's small page caches, see conea-store's `db.rs`) it went from
+/// 50.5 MiB after one minute to 53.8 MiB at ten (docs/operations.md has the later figures).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
