@@ -16,69 +16,50 @@ fn kill9(child: &mut Child) {
     let _ = child.wait();
 }
 
-async fn counts(url: &str, backend: Backend) -> (i64, i64, i64, i64) {
-    macro_rules! q {
+/// `SELECT COUNT(*) …` statements on one connection to the test database; each `$1` is
+/// bound to the statement's argument when it has one.
+async fn count_each(url: &str, backend: Backend, queries: &[(&str, Option<&str>)]) -> Vec<i64> {
+    macro_rules! run {
         ($pool:expr) => {{
-            let completed: i64 =
-                sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE state = 'completed'")
-                    .fetch_one($pool)
-                    .await
-                    .unwrap();
-            let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs")
-                .fetch_one($pool)
-                .await
-                .unwrap();
-            let ledger: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM job_runs")
-                .fetch_one($pool)
-                .await
-                .unwrap();
-            let rescued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE attempt > 1")
-                .fetch_one($pool)
-                .await
-                .unwrap();
-            (completed, total, ledger, rescued)
+            let mut out = Vec::new();
+            for (sql, arg) in queries {
+                let mut q = sqlx::query_scalar::<_, i64>(sql);
+                if let Some(a) = arg {
+                    q = q.bind(*a);
+                }
+                out.push(q.fetch_one(&$pool).await.unwrap());
+            }
+            $pool.close().await;
+            out
         }};
     }
     match backend {
-        Backend::Postgres => {
-            let pool = sqlx::PgPool::connect(url).await.unwrap();
-            let r = q!(&pool);
-            pool.close().await;
-            r
-        }
-        Backend::Sqlite => {
-            let pool = sqlx::SqlitePool::connect(url).await.unwrap();
-            let r = q!(&pool);
-            pool.close().await;
-            r
-        }
+        Backend::Postgres => run!(sqlx::PgPool::connect(url).await.unwrap()),
+        Backend::Sqlite => run!(sqlx::SqlitePool::connect(url).await.unwrap()),
     }
+}
+
+/// (completed, total, ledger rows, rescued) jobs.
+async fn counts(url: &str, backend: Backend) -> (i64, i64, i64, i64) {
+    let n = count_each(
+        url,
+        backend,
+        &[
+            ("SELECT COUNT(*) FROM jobs WHERE state = 'completed'", None),
+            ("SELECT COUNT(*) FROM jobs", None),
+            ("SELECT COUNT(*) FROM job_runs", None),
+            ("SELECT COUNT(*) FROM jobs WHERE attempt > 1", None),
+        ],
+    )
+    .await;
+    (n[0], n[1], n[2], n[3])
 }
 
 /// Jobs the worker process `pid` holds running (its id is `worker-{host}-{pid}-{suffix}`).
 async fn running_in(url: &str, backend: Backend, pid: u32) -> i64 {
-    let sql = "SELECT COUNT(*) FROM jobs WHERE state = 'running' AND lease_owner LIKE $1";
     let pattern = format!("worker-%-{pid}-%");
-    match backend {
-        Backend::Postgres => {
-            let pool = sqlx::PgPool::connect(url).await.unwrap();
-            let n = sqlx::query_scalar(sql)
-                .bind(&pattern)
-                .fetch_one(&pool)
-                .await;
-            pool.close().await;
-            n.unwrap()
-        }
-        Backend::Sqlite => {
-            let pool = sqlx::SqlitePool::connect(url).await.unwrap();
-            let n = sqlx::query_scalar(sql)
-                .bind(&pattern)
-                .fetch_one(&pool)
-                .await;
-            pool.close().await;
-            n.unwrap()
-        }
-    }
+    let sql = "SELECT COUNT(*) FROM jobs WHERE state = 'running' AND lease_owner LIKE $1";
+    count_each(url, backend, &[(sql, Some(&pattern))]).await[0]
 }
 
 /// Waits (up to 10 s) until `child` holds running jobs, so a kill leaves work mid-run;
