@@ -143,10 +143,88 @@ pub struct Metrics {
     queue: Arc<QueueSnapshot>,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
-    limit_decisions: Family<DecisionLabels, Counter>,
-    limit_latency: Family<BackendLabels, Histogram>,
+    limits: LimitMetrics,
     read_routes: Family<ReadRouteLabels, Counter>,
     webhooks: Family<WebhookLabels, Counter>,
+}
+
+/// Rate-limit decisions and latency, with each backend's series resolved once (a labelled
+/// lookup per request was a measurable share of the limiter's cost).
+struct LimitMetrics {
+    decisions: Family<DecisionLabels, Counter>,
+    latency: Family<BackendLabels, Histogram>,
+    memory: BackendSeries,
+    redis: BackendSeries,
+}
+
+struct BackendSeries {
+    allowed: Counter,
+    limited: Counter,
+    latency: Histogram,
+}
+
+impl LimitMetrics {
+    fn new(
+        decisions: Family<DecisionLabels, Counter>,
+        latency: Family<BackendLabels, Histogram>,
+    ) -> Self {
+        // One statement per series: `get_or_create` returns a read guard, and a second
+        // call that creates while the first guard lives would wait for itself.
+        let series = |backend: &'static str| {
+            let allowed = decisions
+                .get_or_create(&DecisionLabels {
+                    outcome: "allowed",
+                    backend,
+                })
+                .clone();
+            let limited = decisions
+                .get_or_create(&DecisionLabels {
+                    outcome: "limited",
+                    backend,
+                })
+                .clone();
+            let latency = latency.get_or_create(&BackendLabels { backend }).clone();
+            BackendSeries {
+                allowed,
+                limited,
+                latency,
+            }
+        };
+        let (memory, redis) = (series("memory"), series("redis"));
+        LimitMetrics {
+            decisions,
+            latency,
+            memory,
+            redis,
+        }
+    }
+
+    fn observe(&self, allowed: bool, backend: &'static str, took: Duration) {
+        let series = match backend {
+            "memory" => &self.memory,
+            "redis" => &self.redis,
+            other => {
+                let outcome = if allowed { "allowed" } else { "limited" };
+                self.decisions
+                    .get_or_create(&DecisionLabels {
+                        outcome,
+                        backend: other,
+                    })
+                    .inc();
+                self.latency
+                    .get_or_create(&BackendLabels { backend: other })
+                    .observe(took.as_secs_f64());
+                return;
+            }
+        };
+        if allowed {
+            &series.allowed
+        } else {
+            &series.limited
+        }
+        .inc();
+        series.latency.observe(took.as_secs_f64());
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -335,9 +413,9 @@ impl Collector for Live {
         )?;
         encode_const(
             &mut encoder,
-            "conea_rate_limit_policy_cache_entries",
-            "Rate-limit policies cached on this replica.",
-            ConstGauge::new(self.limits.policy_cache_entries() as i64),
+            "conea_rate_limit_overrides_held",
+            "Rate-limit overrides (per key and organization) held on this replica.",
+            ConstGauge::new(self.limits.overrides_held() as i64),
         )?;
         Ok(())
     }
@@ -443,8 +521,7 @@ impl Metrics {
             queue,
             requests,
             latency,
-            limit_decisions,
-            limit_latency,
+            limits: LimitMetrics::new(limit_decisions, limit_latency),
             read_routes,
             webhooks,
         }
@@ -483,13 +560,7 @@ impl Metrics {
     }
 
     pub fn observe_limit(&self, allowed: bool, backend: &'static str, took: Duration) {
-        let outcome = if allowed { "allowed" } else { "limited" };
-        self.limit_decisions
-            .get_or_create(&DecisionLabels { outcome, backend })
-            .inc();
-        self.limit_latency
-            .get_or_create(&BackendLabels { backend })
-            .observe(took.as_secs_f64());
+        self.limits.observe(allowed, backend, took);
     }
 
     pub fn job_observer(&self) -> Arc<dyn conea_core::jobs::JobObserver> {

@@ -162,7 +162,6 @@ impl Platform {
             primary,
             Arc::new(MemoryLimiter::new(rl.max_buckets)),
             rl.failure_mode,
-            config.auth_cache_size,
         ));
         // A mark matters while it can still send a read to the primary: at most the largest
         // lag that routes to the replica plus one poll.

@@ -1,85 +1,44 @@
-//! The in-process limiter (embedded default, and the fallback when Redis is down). Buckets
-//! live in a bounded cache: at most `max_buckets` entries, each expiring once its bucket is
-//! full again (an expired bucket and a fresh one are the same), so memory stays bounded
-//! whatever the number of distinct keys and addresses.
+//! The in-process limiter (embedded default, and the fallback when Redis is down).
 //!
-//! A bucket is one atomic TAT updated by compare-and-swap, so a decision is a cache read and
-//! a CAS: moka's `entry().and_compute_with()` (its write path, under a per-key lock) cost 12 %
-//! of a request's CPU on `GET /v1/auth/verify`. The entry's expiry is moved on every read
-//! (`expire_after_read`), from the bucket's TAT as that read sees it. The read comes just
-//! before the request's own CAS (no await between them), so each of the requests racing on
-//! one bucket may add one emission interval the read did not see: the expiry adds
-//! `IN_FLIGHT_MARGIN` intervals, more than there are threads deciding at once, so a
-//! bucket never expires before it is full.
+//! A bucket is its TAT in microseconds, in a sharded map (`DashMap`): a decision locks one
+//! shard, runs [`gcra`] and stores the new TAT, so racing requests on one bucket are exact.
+//! A bucket whose TAT has passed is full, and a full bucket is the same as no bucket; so
+//! sweeping those away never changes a decision. Memory stays bounded whatever the number
+//! of distinct keys and addresses: a sweep runs at most every [`SWEEP_EVERY_MS`] when new
+//! buckets are made (and on every `len()`, which `/metrics` calls), and when the map holds
+//! `max_buckets` it first sweeps, then drops arbitrary buckets until a tenth is free (only
+//! under a flood of distinct keys, where a dropped bucket starts full again).
+//!
+//! This replaced a moka cache with per-read expiry: a cache read and its bookkeeping cost
+//! about 1,400 instructions per request, a shard lock and a lookup under 300.
 
 use super::{gcra, Decision, Limiter, LimiterUnavailable, Policy};
 use crate::clock::EpochMs;
 use async_trait::async_trait;
-use moka::sync::Cache;
-use moka::Expiry;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use dashmap::DashMap;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
-/// No request consumed yet.
-const FRESH: i64 = i64::MIN;
-/// Emission intervals added to an expiry for requests racing past the read that set it.
-const IN_FLIGHT_MARGIN: i64 = 64;
-
-struct Bucket {
-    /// Theoretical arrival time in microseconds, or `FRESH`.
-    tat: AtomicI64,
-    /// The clock's now in milliseconds when `tat` was last written.
-    written_at: AtomicI64,
-    /// The largest emission interval (µs) of the policies that used the bucket.
-    emission_us: AtomicI64,
-}
-
-impl Bucket {
-    /// How long until the bucket is full again, with the in-flight margin, plus one second.
-    fn until_full(&self) -> Duration {
-        let tat = self.tat.load(Ordering::Acquire);
-        let written = self.written_at.load(Ordering::Relaxed);
-        let left_ms = if tat == FRESH {
-            0
-        } else {
-            (tat / 1000 - written).max(0)
-        };
-        let margin_ms = self.emission_us.load(Ordering::Relaxed) * IN_FLIGHT_MARGIN / 1000;
-        Duration::from_millis((left_ms + margin_ms + 1_000) as u64)
-    }
-}
-
-struct UntilFull;
-
-impl Expiry<String, Arc<Bucket>> for UntilFull {
-    fn expire_after_create(&self, _k: &String, b: &Arc<Bucket>, _at: Instant) -> Option<Duration> {
-        Some(b.until_full())
-    }
-
-    fn expire_after_read(
-        &self,
-        _k: &String,
-        b: &Arc<Bucket>,
-        _at: Instant,
-        _d: Option<Duration>,
-        _last_modified: Instant,
-    ) -> Option<Duration> {
-        Some(b.until_full())
-    }
-}
+/// Least time between two sweeps made by new buckets.
+pub const SWEEP_EVERY_MS: i64 = 10_000;
 
 pub struct MemoryLimiter {
-    buckets: Cache<String, Arc<Bucket>>,
+    /// Bucket → TAT in microseconds.
+    buckets: DashMap<Box<str>, i64>,
+    max_buckets: u64,
+    held: AtomicU64,
+    next_sweep_at: AtomicI64,
+    /// The latest `now` a decision saw (what `len()` sweeps against).
+    last_now: AtomicI64,
 }
 
 impl MemoryLimiter {
     pub fn new(max_buckets: u64) -> Self {
         Self {
-            buckets: Cache::builder()
-                .max_capacity(max_buckets)
-                .expire_after(UntilFull)
-                .build(),
+            buckets: DashMap::new(),
+            max_buckets: max_buckets.max(1),
+            held: AtomicU64::new(0),
+            next_sweep_at: AtomicI64::new(i64::MIN),
+            last_now: AtomicI64::new(i64::MIN),
         }
     }
 
@@ -90,48 +49,73 @@ impl MemoryLimiter {
         now: EpochMs,
         consume: bool,
     ) -> Decision {
-        let found = self.buckets.get(bucket);
+        self.last_now.fetch_max(now, Ordering::Relaxed);
         if !consume {
-            let tat = found
-                .map(|b| b.tat.load(Ordering::Acquire))
-                .filter(|t| *t != FRESH);
+            let tat = self.buckets.get(bucket).map(|t| *t);
             return gcra(tat, now, policy, false).0;
         }
-        let b = found.unwrap_or_else(|| {
-            self.buckets.get_with(bucket.to_owned(), || {
-                Arc::new(Bucket {
-                    tat: AtomicI64::new(FRESH),
-                    written_at: AtomicI64::new(now),
-                    emission_us: AtomicI64::new(policy.emission_us()),
-                })
-            })
+        if let Some(mut tat) = self.buckets.get_mut(bucket) {
+            return Self::consume(&mut tat, now, policy);
+        }
+        self.make_room(now);
+        let mut tat = self.buckets.entry(Box::from(bucket)).or_insert_with(|| {
+            self.held.fetch_add(1, Ordering::Relaxed);
+            i64::MIN
         });
-        let mut current = b.tat.load(Ordering::Acquire);
-        loop {
-            let stored = (current != FRESH).then_some(current);
-            let (decision, new_tat) = gcra(stored, now, policy, true);
-            let Some(new_tat) = new_tat else {
-                return decision;
-            };
-            match b
-                .tat
-                .compare_exchange(current, new_tat, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => {
-                    b.written_at.store(now, Ordering::Relaxed);
-                    b.emission_us
-                        .fetch_max(policy.emission_us(), Ordering::Relaxed);
-                    return decision;
+        Self::consume(&mut tat, now, policy)
+    }
+
+    /// One consuming GCRA step on a bucket held under its shard's lock.
+    fn consume(tat: &mut i64, now: EpochMs, policy: &Policy) -> Decision {
+        let (decision, new_tat) = gcra(Some(*tat), now, policy, true);
+        if let Some(t) = new_tat {
+            *tat = t;
+        }
+        decision
+    }
+
+    /// Before a new bucket: sweep when it is time or the map is full; drop arbitrary
+    /// buckets when a sweep did not free a tenth of the room.
+    fn make_room(&self, now: EpochMs) {
+        let full = self.held.load(Ordering::Relaxed) >= self.max_buckets;
+        let due = now >= self.next_sweep_at.load(Ordering::Relaxed);
+        if !full && !due {
+            return;
+        }
+        self.next_sweep_at
+            .store(now.saturating_add(SWEEP_EVERY_MS), Ordering::Relaxed);
+        self.sweep(now);
+        let keep = self.max_buckets - self.max_buckets / 10;
+        if self.held.load(Ordering::Relaxed) >= self.max_buckets {
+            self.buckets.retain(|_, _| {
+                let kept = self.held.load(Ordering::Relaxed) < keep;
+                if !kept {
+                    self.held.fetch_sub(1, Ordering::Relaxed);
                 }
-                Err(seen) => current = seen,
-            }
+                kept
+            });
         }
     }
 
-    /// Buckets held now (exported as a metric).
+    /// Drops every bucket that is full again at `now`.
+    fn sweep(&self, now: EpochMs) {
+        let now_us = now.saturating_mul(1000);
+        self.buckets.retain(|_, tat| {
+            let live = *tat > now_us;
+            if !live {
+                self.held.fetch_sub(1, Ordering::Relaxed);
+            }
+            live
+        });
+    }
+
+    /// Buckets that are not full (exported as a metric; sweeps the full ones first).
     pub fn len(&self) -> u64 {
-        self.buckets.run_pending_tasks();
-        self.buckets.entry_count()
+        let now = self.last_now.load(Ordering::Relaxed);
+        if now != i64::MIN {
+            self.sweep(now);
+        }
+        self.held.load(Ordering::Relaxed)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -160,6 +144,7 @@ impl Limiter for MemoryLimiter {
 mod tests {
     use super::*;
     use crate::ratelimit::PolicySource;
+    use std::sync::Arc;
 
     #[test]
     fn separate_buckets_are_independent() {
@@ -214,5 +199,42 @@ mod tests {
         let held = m.len();
         assert!(held <= 10_000, "held {held} buckets");
         assert!(held > 0);
+    }
+
+    #[test]
+    fn buckets_that_are_full_again_are_dropped_and_decide_as_before() {
+        let m = MemoryLimiter::new(1_000);
+        // 60/min: each request costs 1 s of bucket time.
+        let p = Policy::per_minute(60, 2, PolicySource::Default);
+        for i in 0..100 {
+            m.decide_now(&format!("idle{i}"), &p, 0, true);
+        }
+        assert!(m.decide_now("busy", &p, 0, true).allowed);
+        assert!(m.decide_now("busy", &p, 0, true).allowed);
+        assert!(
+            !m.decide_now("busy", &p, 0, true).allowed,
+            "burst of 2 spent"
+        );
+        assert_eq!(m.len(), 101, "every bucket is still refilling at t=0");
+        // By 30 s every bucket is full again (the longest needed 2 s); using "busy" at
+        // 30 s makes it the only one held.
+        m.decide_now("busy", &p, 30_000, true);
+        assert_eq!(m.len(), 1, "only the bucket used at 30 s is held");
+        // A dropped bucket decides exactly as a full one.
+        let again = m.decide_now("idle7", &p, 30_000, true);
+        assert!(again.allowed);
+        assert_eq!(again.remaining, 1);
+    }
+
+    #[test]
+    fn a_full_map_keeps_the_cap_by_dropping_buckets() {
+        let m = MemoryLimiter::new(100);
+        let p = Policy::per_minute(1, 1, PolicySource::Default);
+        for i in 0..1_000 {
+            assert!(m.decide_now(&format!("k{i}"), &p, 0, true).allowed);
+            assert!(m.held.load(Ordering::Relaxed) <= 100);
+        }
+        // The newest bucket survived the drops.
+        assert!(!m.decide_now("k999", &p, 0, true).allowed);
     }
 }

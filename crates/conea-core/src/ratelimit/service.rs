@@ -2,6 +2,11 @@
 //! (API key override, else organization override, else the configured default), which
 //! backend decides (Redis when configured, else memory), and what happens when the backend
 //! fails (`open`: decide in memory and count the fallback; `closed`: refuse with 503).
+//!
+//! Overrides are few (one row per key or organization an operator changed), so each
+//! replica holds all of them in one snapshot, read again at most every [`POLICY_TTL`] by
+//! the first request that finds it stale; a change made through this replica drops the
+//! snapshot at once. The request path is two hash lookups, no cache bookkeeping.
 
 use super::memory::MemoryLimiter;
 use super::{Decision, Limiter, Policy, PolicySource};
@@ -11,12 +16,13 @@ use crate::ids::{KeyId, OrgId};
 use crate::permissions::Permission;
 use crate::principal::{Principal, PrincipalKind};
 use crate::store::{AccountsStore, LimitOverride, LimitScope, RateLimitStore};
-use moka::future::Cache;
+use arc_swap::ArcSwapOption;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// How long a replica keeps an override before reading it again.
+/// How long a replica keeps the overrides before reading them again.
 pub const POLICY_TTL: Duration = Duration::from_secs(2);
 pub const MAX_LIMIT: u32 = 1_000_000;
 
@@ -41,21 +47,62 @@ pub struct Verdict {
     pub fell_back: bool,
 }
 
+/// Every override, as read at one moment.
+struct Overrides {
+    keys: HashMap<String, Policy>,
+    orgs: HashMap<String, Policy>,
+    fresh_until: Instant,
+}
+
+impl Overrides {
+    fn read(rows: Vec<LimitOverride>) -> Self {
+        let mut keys = HashMap::new();
+        let mut orgs = HashMap::new();
+        for o in rows {
+            match o.scope {
+                LimitScope::ApiKey => {
+                    keys.insert(o.subject_id.clone(), o.policy(PolicySource::ApiKey))
+                }
+                LimitScope::Organization => {
+                    orgs.insert(o.subject_id.clone(), o.policy(PolicySource::Organization))
+                }
+            };
+        }
+        Overrides {
+            keys,
+            orgs,
+            fresh_until: Instant::now() + POLICY_TTL,
+        }
+    }
+
+    fn policy_for(&self, p: &Principal, default: Policy) -> Policy {
+        let own = match p.kind {
+            PrincipalKind::ApiKey => self.keys.get(&p.subject),
+            _ => None,
+        };
+        own.or_else(|| self.orgs.get(p.org_id.as_str()))
+            .copied()
+            .unwrap_or(default)
+    }
+}
+
 pub struct RateLimitService {
     overrides: Arc<dyn RateLimitStore>,
     accounts: Arc<dyn AccountsStore>,
     clock: Arc<dyn Clock>,
     defaults: Defaults,
-    primary: Arc<dyn Limiter>,
+    /// Redis when configured; None: the in-process limiter decides.
+    primary: Option<Arc<dyn Limiter>>,
     memory: Arc<MemoryLimiter>,
     failure_mode: FailureMode,
-    policies: Cache<String, Policy>,
+    policies: ArcSwapOption<Overrides>,
+    /// One reader of the overrides at a time.
+    reading: tokio::sync::Mutex<()>,
     fallbacks: AtomicU64,
     last_fallback_log: AtomicI64,
 }
 
 impl RateLimitService {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         overrides: Arc<dyn RateLimitStore>,
         accounts: Arc<dyn AccountsStore>,
@@ -64,9 +111,7 @@ impl RateLimitService {
         primary: Option<Arc<dyn Limiter>>,
         memory: Arc<MemoryLimiter>,
         failure_mode: FailureMode,
-        policy_cache_size: u64,
     ) -> Self {
-        let primary = primary.unwrap_or_else(|| memory.clone() as Arc<dyn Limiter>);
         Self {
             overrides,
             accounts,
@@ -75,17 +120,17 @@ impl RateLimitService {
             primary,
             memory,
             failure_mode,
-            policies: Cache::builder()
-                .max_capacity(policy_cache_size)
-                .time_to_live(POLICY_TTL)
-                .build(),
+            policies: ArcSwapOption::empty(),
+            reading: tokio::sync::Mutex::new(()),
             fallbacks: AtomicU64::new(0),
             last_fallback_log: AtomicI64::new(i64::MIN),
         }
     }
 
     pub fn backend_name(&self) -> &'static str {
-        self.primary.name()
+        self.primary
+            .as_ref()
+            .map_or(self.memory.name(), |p| p.name())
     }
 
     pub fn fallbacks(&self) -> u64 {
@@ -97,8 +142,12 @@ impl RateLimitService {
         self.memory.len()
     }
 
-    pub fn policy_cache_entries(&self) -> u64 {
-        self.policies.entry_count()
+    /// Overrides held on this replica (0 before the first authenticated request).
+    pub fn overrides_held(&self) -> u64 {
+        self.policies
+            .load()
+            .as_ref()
+            .map_or(0, |o| (o.keys.len() + o.orgs.len()) as u64)
     }
 
     pub fn defaults(&self) -> Defaults {
@@ -113,48 +162,40 @@ impl RateLimitService {
         )
     }
 
-    /// The policy that applies to a principal (cached per replica for [`POLICY_TTL`]).
+    /// The policy that applies to a principal (overrides read at most [`POLICY_TTL`] ago).
     pub async fn policy_for(&self, p: &Principal) -> CoreResult<Policy> {
-        if let Some(policy) = self.policies.get(&p.subject).await {
-            return Ok(policy);
+        if let Some(o) = self.policies.load().as_ref() {
+            if Instant::now() < o.fresh_until {
+                return Ok(o.policy_for(p, self.default_policy()));
+            }
         }
-        let overrides = self.overrides.clone();
-        let default = self.default_policy();
-        let key = (p.kind == PrincipalKind::ApiKey).then(|| p.subject.clone());
-        let org = p.org_id.to_string();
-        self.policies
-            .try_get_with(p.subject.clone(), async move {
-                if let Some(k) = key {
-                    if let Some(o) = overrides.get_override(LimitScope::ApiKey, &k).await? {
-                        return Ok(o.policy(PolicySource::ApiKey));
-                    }
-                }
-                Ok::<_, crate::store::StoreError>(
-                    match overrides
-                        .get_override(LimitScope::Organization, &org)
-                        .await?
-                    {
-                        Some(o) => o.policy(PolicySource::Organization),
-                        None => default,
-                    },
-                )
-            })
-            .await
-            .map_err(|e| CoreError::from((*e).clone()))
+        let o = self.read_overrides().await?;
+        Ok(o.policy_for(p, self.default_policy()))
+    }
+
+    /// Reads the overrides again (one reader; the others wait for its snapshot).
+    async fn read_overrides(&self) -> CoreResult<Arc<Overrides>> {
+        let _one = self.reading.lock().await;
+        if let Some(o) = self.policies.load_full() {
+            if Instant::now() < o.fresh_until {
+                return Ok(o);
+            }
+        }
+        let o = Arc::new(Overrides::read(self.overrides.list_overrides().await?));
+        self.policies.store(Some(o.clone()));
+        Ok(o)
     }
 
     /// Consumes one request of the principal's quota.
     pub async fn check(&self, p: &Principal) -> CoreResult<Verdict> {
         let policy = self.policy_for(p).await?;
-        self.decide(&format!("p:{}", p.subject), &policy, true)
-            .await
+        self.decide(&principal_bucket(p), &policy, true).await
     }
 
     /// The principal's current state, without consuming.
     pub async fn peek(&self, p: &Principal) -> CoreResult<Verdict> {
         let policy = self.policy_for(p).await?;
-        self.decide(&format!("p:{}", p.subject), &policy, false)
-            .await
+        self.decide(&principal_bucket(p), &policy, false).await
     }
 
     /// Consumes one request of a client address's quota (unauthenticated routes).
@@ -179,10 +220,17 @@ impl RateLimitService {
 
     async fn decide(&self, bucket: &str, policy: &Policy, consume: bool) -> CoreResult<Verdict> {
         let now = self.clock.now_ms();
-        match self.primary.decide(bucket, policy, now, consume).await {
+        let Some(primary) = &self.primary else {
+            return Ok(Verdict {
+                decision: self.memory.decide_now(bucket, policy, now, consume),
+                backend: self.memory.name(),
+                fell_back: false,
+            });
+        };
+        match primary.decide(bucket, policy, now, consume).await {
             Ok(decision) => Ok(Verdict {
                 decision,
-                backend: self.primary.name(),
+                backend: primary.name(),
                 fell_back: false,
             }),
             Err(e) => match self.failure_mode {
@@ -302,13 +350,21 @@ impl RateLimitService {
             updated_at: self.clock.now_ms(),
         };
         self.overrides.set_override(&o).await?;
-        self.policies.invalidate_all();
+        self.policies.store(None);
         Ok(o)
     }
 
     pub async fn list_overrides(&self) -> CoreResult<Vec<LimitOverride>> {
         Ok(self.overrides.list_overrides().await?)
     }
+}
+
+/// A principal's bucket: `p:` and its subject.
+fn principal_bucket(p: &Principal) -> String {
+    let mut b = String::with_capacity(2 + p.subject.len());
+    b.push_str("p:");
+    b.push_str(&p.subject);
+    b
 }
 
 impl LimitOverride {

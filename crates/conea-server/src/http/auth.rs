@@ -101,7 +101,8 @@ async fn authenticate_and_limit(
         _ => {
             let client = principal.subject.clone();
             req.extensions_mut().insert(principal);
-            if let Some(v) = verdict {
+            // Only `GET /v1/rate-limit` (a peek) reads the verdict.
+            if let Some(v) = verdict.filter(|_| !consume) {
                 req.extensions_mut().insert(v);
             }
             super::reads::run(&state, &client, req, next).await
