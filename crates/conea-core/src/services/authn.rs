@@ -38,6 +38,13 @@ struct CachedMember {
     permissions: PermissionSet,
 }
 
+/// A JWT whose signature was checked, with the ids its claims name (parsed once).
+struct VerifiedToken {
+    claims: jwt::Claims,
+    user_id: UserId,
+    org_id: OrgId,
+}
+
 pub struct Authenticator {
     store: Arc<dyn AccountsStore>,
     clock: Arc<dyn Clock>,
@@ -48,7 +55,8 @@ pub struct Authenticator {
     /// the HMAC and the JSON parsing (12 % of a JWT request's CPU), and re-checks only the
     /// times. Only what verified is kept, so a forged or altered token always meets the
     /// full check.
-    tokens: moka::sync::Cache<Box<str>, Arc<jwt::Claims>>,
+    /// Verified tokens with their parsed subject and organization.
+    tokens: moka::sync::Cache<Box<str>, Arc<VerifiedToken>>,
     epoch: AtomicI64,
 }
 
@@ -182,22 +190,26 @@ impl Authenticator {
 
     async fn authenticate_jwt(&self, token: &str) -> CoreResult<Principal> {
         let now = self.clock.now_ms();
-        let claims = match self.tokens.get(token) {
-            Some(claims) => {
-                jwt::check_times(&self.jwt, &claims, now).map_err(CoreError::Unauthenticated)?;
-                claims
+        let token = match self.tokens.get(token) {
+            Some(t) => {
+                jwt::check_times(&self.jwt, &t.claims, now).map_err(CoreError::Unauthenticated)?;
+                t
             }
             None => {
-                let claims = Arc::new(
-                    jwt::verify(&self.jwt, token, now).map_err(CoreError::Unauthenticated)?,
-                );
-                self.tokens.insert(token.into(), claims.clone());
-                claims
+                let claims =
+                    jwt::verify(&self.jwt, token, now).map_err(CoreError::Unauthenticated)?;
+                let unknown = || CoreError::Unauthenticated(AuthFailure::UnknownSubject);
+                let verified = Arc::new(VerifiedToken {
+                    user_id: UserId::parse(&claims.sub).map_err(|_| unknown())?,
+                    org_id: OrgId::parse(&claims.org).map_err(|_| unknown())?,
+                    claims,
+                });
+                self.tokens.insert(token.into(), verified.clone());
+                verified
             }
         };
         let unknown = || CoreError::Unauthenticated(AuthFailure::UnknownSubject);
-        let user_id = UserId::parse(&claims.sub).map_err(|_| unknown())?;
-        let org_id = OrgId::parse(&claims.org).map_err(|_| unknown())?;
+        let (claims, user_id, org_id) = (&token.claims, &token.user_id, token.org_id.clone());
         let cache_key = (claims.sub.clone(), claims.org.clone());
         let member = match self.members.get(&cache_key).await {
             Some(hit) => hit,
