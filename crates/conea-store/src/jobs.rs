@@ -18,6 +18,9 @@ use std::time::Duration;
 
 pub const CHANNEL: &str = "conea_jobs";
 
+/// Jobs enqueued in one call from which the table's statistics are refreshed.
+pub const BULK_ANALYZE_ROWS: u64 = 10_000;
+
 const COLUMNS: &str = "id, kind, organization_id, args, state, priority, attempt, max_attempts, scheduled_at, \
     lease_owner, lease_expires_at, progress, progress_message, result, errors, unique_key, cancel_requested, \
     created_at, started_at, finished_at";
@@ -281,6 +284,19 @@ impl JobStore for SqlStore {
             })
             .map_err(|e| map(e, "job"))?;
             total += n;
+        }
+        if total >= BULK_ANALYZE_ROWS {
+            // A bulk load: PostgreSQL's planner has no statistics for it until autovacuum
+            // comes by (a minute or more), and without them the claim sorts the whole queue
+            // on every call and the finish loops over every running job (drain 17.7k vs
+            // 29.0k jobs/s on 100,000 jobs). The manual's advice after a bulk load: ANALYZE.
+            let analyzed = with_pool!(&self.db, |p| sqlx::query::<DB>("ANALYZE jobs")
+                .execute(p)
+                .await
+                .map(|_| ()));
+            if let Err(e) = analyzed {
+                tracing::warn!(error = %e, "ANALYZE jobs after a bulk enqueue failed; claims may be slow until autovacuum runs");
+            }
         }
         self.notify_workers().await;
         Ok(total)

@@ -20,6 +20,7 @@ mod shopify;
 pub mod stats;
 
 pub use db::{connect, ConnectError, Db, PoolStatus};
+pub use jobs::BULK_ANALYZE_ROWS;
 #[doc(hidden)]
 pub use sqlx;
 pub use stats::{SlowStatement, StatementStats};

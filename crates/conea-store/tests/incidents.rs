@@ -4,51 +4,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use conea_core::config::{Backend as DbBackend, DatabaseConfig};
+mod common;
+
+use common::env;
 use conea_core::ids::OrgId;
 use conea_core::jobs::NewJob;
-use conea_core::model::Organization;
-use conea_core::store::AccountsStore;
 use conea_incidents::postmortem::EntryKind;
 use conea_incidents::store::{Entry, IncidentStore, NewIncident, Status, StepGuard};
 use conea_incidents::Severity;
-use conea_store::SqlStore;
-use conea_testkit::{backend_tests, Backend, TestDb};
+use conea_testkit::{backend_tests, Backend};
 use serde_json::json;
-use std::sync::Arc;
-use std::time::Duration;
-
-async fn env(backend: Backend) -> Option<(SqlStore, OrgId, Arc<TestDb>)> {
-    let db = TestDb::create(backend).await?;
-    let cfg = DatabaseConfig {
-        replica_url: None,
-        max_replica_lag: Duration::from_secs(5),
-        url: db.url.clone(),
-        backend: match backend {
-            Backend::Sqlite => DbBackend::Sqlite,
-            Backend::Postgres => DbBackend::Postgres,
-        },
-        max_connections: 5,
-        idle_timeout: Duration::from_secs(60),
-        connect_timeout: Duration::from_secs(10),
-        slow_statement: Duration::from_secs(10),
-    };
-    let pool = conea_store::connect(&cfg)
-        .await
-        .expect("database reachable");
-    conea_store::migrate::run(&pool)
-        .await
-        .expect("migrations apply");
-    let store = SqlStore::new(pool, Duration::from_secs(10));
-    let org = Organization {
-        id: OrgId::generate(),
-        slug: "acme".into(),
-        name: "acme".into(),
-        created_at: 1,
-    };
-    store.insert_org(&org).await.unwrap();
-    Some((store, org.id, db))
-}
 
 fn new(org: &OrgId, id: &str, key: &str) -> NewIncident {
     NewIncident {
