@@ -132,6 +132,9 @@ pub fn connect_lazy_postgres(
     Ok(Db::Postgres(pool))
 }
 
+/// SQLite connections opened at start and kept open (see `connect_sqlite`).
+const SQLITE_MIN_CONNECTIONS: u32 = 8;
+
 /// SQLite's memory (page caches of every connection together) is kept under this.
 pub const SQLITE_SOFT_HEAP_LIMIT: u64 = 4 * 1024 * 1024;
 /// The page cache of one SQLite connection, in KiB.
@@ -164,8 +167,12 @@ async fn connect_sqlite(cfg: &DatabaseConfig) -> Result<Db, ConnectError> {
         // these it stays flat. Pages not cached come from the OS page cache.
         .pragma("cache_size", format!("-{SQLITE_CACHE_KIB}"))
         .pragma("soft_heap_limit", SQLITE_SOFT_HEAP_LIMIT.to_string());
+    // The pool opens its first SQLITE_MIN_CONNECTIONS at start and keeps them: each costs
+    // about 1 MiB (its page and statement caches), and a pool that grew under the first
+    // minutes of load showed up as a step in RSS (the soak: 5 → 7 connections, +2.2 MiB).
     let pool = SqlitePoolOptions::new()
         .max_connections(cfg.max_connections)
+        .min_connections(cfg.max_connections.min(SQLITE_MIN_CONNECTIONS))
         .idle_timeout(cfg.idle_timeout)
         .acquire_timeout(cfg.connect_timeout.max(Duration::from_secs(5)))
         .connect_with(opts)
