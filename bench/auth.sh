@@ -24,6 +24,9 @@
 #                        `off`: RATE_LIMIT_ENABLED=false, authentication alone
 #   BENCH_REDIS_URL      when set (e.g. redis://127.0.0.1:6379), the limiter keeps its
 #                        buckets in Redis (one script call per request)
+#   BENCH_PIN            1: the server runs on CPU 0 and the load generator on CPU 1
+#                        (taskset), so they do not preempt each other; on a 2-core VM
+#                        this cuts the run-to-run swing from about ±10 % to a few %
 #   CARGO_TARGET_DIR     where cargo builds (default ~/.cache/conea-target)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,6 +43,13 @@ case "${BENCH_RATE_LIMIT:-max}" in
   *) echo "bench: BENCH_RATE_LIMIT must be max or off" >&2; exit 1 ;;
 esac
 BIN="$CARGO_TARGET_DIR/release/conea"
+SERVER_CPU=()
+LOAD_CPU=()
+if [[ "${BENCH_PIN:-0}" == 1 ]]; then
+  command -v taskset >/dev/null || { echo "bench: BENCH_PIN=1 needs taskset (util-linux)" >&2; exit 1; }
+  SERVER_CPU=(taskset -c 0)
+  LOAD_CPU=(taskset -c 1)
+fi
 
 command -v jq >/dev/null || { echo "bench: needs jq (apt-get install -y jq)" >&2; exit 1; }
 
@@ -88,7 +98,7 @@ start_server() {
   if [[ -n "${BENCH_REDIS_URL:-}" ]]; then
     ENVV+=(REDIS_URL="$BENCH_REDIS_URL" CONEA_REDIS_KEY_PREFIX="bench$$:")
   fi
-  env "${ENVV[@]}" "$BIN" serve >"$dir/serve.out" 2>"$dir/serve.err" &
+  env "${ENVV[@]}" "${SERVER_CPU[@]}" "$BIN" serve >"$dir/serve.out" 2>"$dir/serve.err" &
   SERVER_PID=$!
   BASE=""
   for _ in $(seq 1 150); do
@@ -133,7 +143,7 @@ measure() {
     local args=(bench load "$url" -c "$CONNS" -d "$DURATION" --json)
     [[ "$mode" == open ]] && args+=(--rate "$RATE")
     [[ -n "$header" ]] && args+=(-H "$header")
-    "$BIN" "${args[@]}" >"$out" 2>/dev/null
+    "${LOAD_CPU[@]}" "$BIN" "${args[@]}" >"$out" 2>/dev/null
     jq -r --arg b "$backend" --arg c "$case" --arg m "$mode" --arg r "$run" \
       '[$b, $c, $m, $r, .requests_per_second, .latency_ms.p99, .errors, .unsent] | @tsv' \
       "$out" >>"$RESULTS"
