@@ -151,8 +151,6 @@ pub struct Metrics {
 /// Rate-limit decisions and latency, with each backend's series resolved once (a labelled
 /// lookup per request was a measurable share of the limiter's cost).
 struct LimitMetrics {
-    decisions: Family<DecisionLabels, Counter>,
-    latency: Family<BackendLabels, Histogram>,
     memory: BackendSeries,
     redis: BackendSeries,
 }
@@ -164,9 +162,11 @@ struct BackendSeries {
 }
 
 impl LimitMetrics {
+    /// The series of the two backends (`Limiter::name`: `memory`, `redis`), taken from the
+    /// registered families.
     fn new(
-        decisions: Family<DecisionLabels, Counter>,
-        latency: Family<BackendLabels, Histogram>,
+        decisions: &Family<DecisionLabels, Counter>,
+        latency: &Family<BackendLabels, Histogram>,
     ) -> Self {
         // One statement per series: `get_or_create` returns a read guard, and a second
         // call that creates while the first guard lives would wait for itself.
@@ -190,32 +190,17 @@ impl LimitMetrics {
                 latency,
             }
         };
-        let (memory, redis) = (series("memory"), series("redis"));
         LimitMetrics {
-            decisions,
-            latency,
-            memory,
-            redis,
+            memory: series("memory"),
+            redis: series("redis"),
         }
     }
 
     fn observe(&self, allowed: bool, backend: &'static str, took: Duration) {
-        let series = match backend {
-            "memory" => &self.memory,
-            "redis" => &self.redis,
-            other => {
-                let outcome = if allowed { "allowed" } else { "limited" };
-                self.decisions
-                    .get_or_create(&DecisionLabels {
-                        outcome,
-                        backend: other,
-                    })
-                    .inc();
-                self.latency
-                    .get_or_create(&BackendLabels { backend: other })
-                    .observe(took.as_secs_f64());
-                return;
-            }
+        let series = if backend == "redis" {
+            &self.redis
+        } else {
+            &self.memory
         };
         if allowed {
             &series.allowed
@@ -521,7 +506,7 @@ impl Metrics {
             queue,
             requests,
             latency,
-            limits: LimitMetrics::new(limit_decisions, limit_latency),
+            limits: LimitMetrics::new(&limit_decisions, &limit_latency),
             read_routes,
             webhooks,
         }

@@ -3,8 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use conea_core::clock::{Clock, FakeClock};
-use conea_core::config::{Backend as DbBackend, DatabaseConfig};
 use conea_core::ids::{OrgId, ShopId};
 use conea_core::jobs::{JobContext, JobHandler, JobStore, NewJob};
 use conea_core::model::Organization;
@@ -101,28 +102,7 @@ async fn new_org(store: &SqlStore, slug: &str) -> OrgId {
 }
 
 async fn env(backend: Backend) -> Option<Env> {
-    let db = TestDb::create(backend).await?;
-    let cfg = DatabaseConfig {
-        replica_url: None,
-        max_replica_lag: std::time::Duration::from_secs(5),
-        url: db.url.clone(),
-        backend: match backend {
-            Backend::Sqlite => DbBackend::Sqlite,
-            Backend::Postgres => DbBackend::Postgres,
-        },
-        max_connections: 5,
-        idle_timeout: Duration::from_secs(60),
-        connect_timeout: Duration::from_secs(10),
-        slow_statement: Duration::from_secs(10),
-    };
-    let pool = conea_store::connect(&cfg)
-        .await
-        .expect("database reachable");
-    conea_store::migrate::run(&pool)
-        .await
-        .expect("migrations apply");
-    let store = SqlStore::new(pool, Duration::from_secs(10));
-    let org = new_org(&store, "acme").await;
+    let (store, org, db) = common::env(backend).await?;
     Some(Env {
         store,
         org,
