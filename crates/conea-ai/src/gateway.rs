@@ -1,11 +1,15 @@
 //! The gateway as the API sees it: permission (`ai:use`), the organization's monthly token
 //! budget (checked before any provider is called), the router, and usage recorded exactly
 //! once per successful call — after a completion, or when a stream's one `Usage` event
-//! passes.
+//! passes — through the batching [`UsageWriter`].
+//!
+//! Budgets are read through a small per-replica cache ([`BUDGET_TTL`]): a change made on
+//! this replica applies at once, one made on another replica within that time.
 
 use crate::router::{Attempt, ModelList, RoutedStream, Router};
 use crate::types::{ChatRequest, ChatResponse, StreamEvent};
-use conea_core::ai_usage::{month_start, AiUsageStore, UsageGroup, UsageRecord, UsageRow};
+use crate::usage_writer::{Call, UsageWriter};
+use conea_core::ai_usage::{month_start, AiUsageStore, UsageGroup, UsageRow};
 use conea_core::clock::{rfc3339, Clock};
 use conea_core::ids::OrgId;
 use conea_core::permissions::Permission;
@@ -14,20 +18,45 @@ use conea_core::{CoreError, CoreResult};
 use futures::StreamExt;
 use serde_json::json;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a replica uses an organization's budget before reading it again.
+pub const BUDGET_TTL: Duration = Duration::from_secs(2);
+/// Organizations whose budget a replica keeps (most recently used).
+const BUDGET_CACHE_ORGS: u64 = 10_000;
 
 pub struct Gateway {
     router: Router,
     usage: Arc<dyn AiUsageStore>,
+    writer: UsageWriter,
+    budgets: moka::sync::Cache<OrgId, Option<i64>>,
     clock: Arc<dyn Clock>,
 }
 
 impl Gateway {
+    /// Starts the usage writer on the current Tokio runtime.
     pub fn new(router: Router, usage: Arc<dyn AiUsageStore>, clock: Arc<dyn Clock>) -> Self {
+        let writer = UsageWriter::start(usage.clone(), router.config().usage_flush);
         Gateway {
             router,
+            writer,
             usage,
+            budgets: moka::sync::Cache::builder()
+                .max_capacity(BUDGET_CACHE_ORGS)
+                .time_to_live(BUDGET_TTL)
+                .build(),
             clock,
         }
+    }
+
+    /// Writes the usage still held in memory (at shutdown, and before usage is read).
+    pub async fn flush_usage(&self) -> CoreResult<()> {
+        Ok(self.writer.flush().await?)
+    }
+
+    /// Usage rows not written yet, and organizations whose budget is cached (for metrics).
+    pub fn memory_held(&self) -> (usize, u64) {
+        (self.writer.pending_rows(), self.budgets.entry_count())
     }
 
     pub fn router(&self) -> &Router {
@@ -36,12 +65,21 @@ impl Gateway {
 
     /// Refuses with 429 `budget_exceeded` when the organization used its monthly tokens.
     async fn check_budget(&self, org: &OrgId) -> CoreResult<()> {
-        let Some(budget) = self.usage.budget(org).await? else {
+        let budget = match self.budgets.get(org) {
+            Some(b) => b,
+            None => {
+                let b = self.usage.budget(org).await?;
+                self.budgets.insert(org.clone(), b);
+                b
+            }
+        };
+        let Some(budget) = budget else {
             return Ok(());
         };
         let now = self.clock.now_ms();
         let start = month_start(now);
-        let used = self.usage.tokens_since(org, start).await?;
+        let used =
+            self.usage.tokens_since(org, start).await? + self.writer.pending_tokens(org, start);
         if used < budget {
             return Ok(());
         }
@@ -57,27 +95,19 @@ impl Gateway {
     }
 
     fn record(&self, by: &Principal, provider: &str, model: &str, input: u64, output: u64) {
-        let usage = self.usage.clone();
-        let org = by.org_id.clone();
-        let key = if by.kind == PrincipalKind::ApiKey {
-            by.subject.clone()
+        let api_key = if by.kind == PrincipalKind::ApiKey {
+            by.subject.as_str()
         } else {
-            String::new()
+            ""
         };
-        let (provider, model, at) = (provider.to_owned(), model.to_owned(), self.clock.now_ms());
-        tokio::spawn(async move {
-            let r = UsageRecord {
-                org: &org,
-                api_key: &key,
-                provider: &provider,
-                model: &model,
-                input_tokens: input as i64,
-                output_tokens: output as i64,
-                at,
-            };
-            if let Err(e) = usage.record_usage(&r).await {
-                tracing::warn!(error = %e, "could not record AI usage");
-            }
+        self.writer.record(Call {
+            org: &by.org_id,
+            api_key,
+            provider,
+            model,
+            input_tokens: input,
+            output_tokens: output,
+            at: self.clock.now_ms(),
         });
     }
 
@@ -137,6 +167,8 @@ impl Gateway {
         group: UsageGroup,
     ) -> CoreResult<Vec<UsageRow>> {
         by.require(Permission::AiUse)?;
+        // This replica's own calls are in the report as soon as they are answered.
+        self.writer.flush().await?;
         Ok(self.usage.usage_report(&by.org_id, from, to, group).await?)
     }
 
@@ -161,9 +193,10 @@ impl Gateway {
                 "monthly_tokens must be 0 or more (null removes the budget).",
             ));
         }
-        Ok(self
-            .usage
+        self.usage
             .set_budget(&org_id, monthly_tokens, self.clock.now_ms())
-            .await?)
+            .await?;
+        self.budgets.invalidate(&org_id);
+        Ok(())
     }
 }

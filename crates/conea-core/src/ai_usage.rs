@@ -34,22 +34,29 @@ pub struct UsageRow {
     pub output_tokens: i64,
 }
 
-#[derive(Debug, Clone)]
-pub struct UsageRecord<'a> {
-    pub org: &'a OrgId,
+/// Usage added to one (organization, API key, provider, model, day) row: the sum of one or
+/// more successful calls. The gateway merges calls in memory and writes these in batches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageDelta {
+    pub org: OrgId,
     /// The key's id, or "" for users.
-    pub api_key: &'a str,
-    pub provider: &'a str,
-    pub model: &'a str,
+    pub api_key: String,
+    pub provider: String,
+    pub model: String,
+    /// `YYYY-MM-DD` (UTC), see [`day`].
+    pub day: String,
+    /// Epoch ms of that day's first instant.
+    pub day_start: EpochMs,
+    pub requests: i64,
     pub input_tokens: i64,
     pub output_tokens: i64,
-    pub at: EpochMs,
 }
 
 #[async_trait]
 pub trait AiUsageStore: Send + Sync + 'static {
-    /// Adds one successful call's tokens to its (organization, key, provider, model, day) row.
-    async fn record_usage(&self, r: &UsageRecord<'_>) -> StoreResult<()>;
+    /// Adds each delta to its (organization, key, provider, model, day) row, all in one
+    /// transaction: either every delta is counted or none is.
+    async fn add_usage(&self, deltas: &[UsageDelta]) -> StoreResult<()>;
     /// Tokens (input + output) used by the organization since `from` (a day boundary).
     async fn tokens_since(&self, org: &OrgId, from: EpochMs) -> StoreResult<i64>;
     async fn usage_report(
@@ -72,6 +79,11 @@ pub trait AiUsageStore: Send + Sync + 'static {
 pub fn day(at: EpochMs) -> String {
     let t = crate::clock::from_ms(at);
     format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day())
+}
+
+/// Epoch ms of the first instant of the UTC day containing `at`.
+pub fn day_start(at: EpochMs) -> EpochMs {
+    at - at.rem_euclid(86_400_000)
 }
 
 /// Epoch ms of the first instant of the UTC month containing `at`.

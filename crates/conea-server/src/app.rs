@@ -136,6 +136,9 @@ impl Application {
         if let Some(w) = worker {
             let _ = w.await;
         }
+        if let Err(e) = state.platform().ai.flush_usage().await {
+            tracing::error!(error = %e, "could not write the last AI usage before stopping");
+        }
         state.store().db().close().await;
         result
     }

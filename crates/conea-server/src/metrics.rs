@@ -316,6 +316,19 @@ impl Collector for Live {
             "Webhook signature failure times held for the incident detector (bounded).",
             ConstGauge::new(self.signals.len() as i64),
         )?;
+        let (usage_rows, budget_orgs) = self.ai.memory_held();
+        encode_const(
+            &mut encoder,
+            "conea_ai_usage_pending_rows",
+            "AI usage rows held in memory until the next batched write.",
+            ConstGauge::new(usage_rows as i64),
+        )?;
+        encode_const(
+            &mut encoder,
+            "conea_ai_budget_cache_entries",
+            "Organizations whose AI budget this replica holds (bounded, 2 s TTL).",
+            ConstGauge::new(budget_orgs as i64),
+        )?;
         let providers = serde_json::to_value(self.ai.router().models()).unwrap_or_default();
         let family = Family::<ProviderLabels, prometheus_client::metrics::gauge::Gauge>::default();
         for p in providers["providers"].as_array().into_iter().flatten() {

@@ -3,7 +3,7 @@
 use crate::errors::map;
 use crate::{with_pool, SqlStore};
 use async_trait::async_trait;
-use conea_core::ai_usage::{day, AiUsageStore, UsageGroup, UsageRecord, UsageRow};
+use conea_core::ai_usage::{AiUsageStore, UsageDelta, UsageGroup, UsageRow};
 use conea_core::clock::EpochMs;
 use conea_core::ids::OrgId;
 use conea_core::store::StoreResult;
@@ -18,28 +18,47 @@ struct Row {
 
 #[async_trait]
 impl AiUsageStore for SqlStore {
-    async fn record_usage(&self, r: &UsageRecord<'_>) -> StoreResult<()> {
+    async fn add_usage(&self, deltas: &[UsageDelta]) -> StoreResult<()> {
         const SQL: &str = "INSERT INTO ai_usage (organization_id, api_key_id, provider, model, day, day_start, requests, input_tokens, output_tokens) \
-             VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
              ON CONFLICT (organization_id, day, api_key_id, provider, model) DO UPDATE SET \
-             requests = ai_usage.requests + 1, input_tokens = ai_usage.input_tokens + EXCLUDED.input_tokens, \
+             requests = ai_usage.requests + EXCLUDED.requests, input_tokens = ai_usage.input_tokens + EXCLUDED.input_tokens, \
              output_tokens = ai_usage.output_tokens + EXCLUDED.output_tokens";
-        let d = day(r.at);
-        let day_start = r.at - r.at.rem_euclid(86_400_000);
+        if deltas.is_empty() {
+            return Ok(());
+        }
+        // Rows in one order, so that two replicas' batches never wait on each other's locks
+        // in opposite orders (a deadlock on PostgreSQL).
+        let mut sorted: Vec<&UsageDelta> = deltas.iter().collect();
+        sorted.sort_by(|a, b| {
+            (a.org.as_str(), &a.day, &a.api_key, &a.provider, &a.model).cmp(&(
+                b.org.as_str(),
+                &b.day,
+                &b.api_key,
+                &b.provider,
+                &b.model,
+            ))
+        });
         self.stats
-            .time("record_usage", SQL, async {
-                with_pool!(&self.db, |p| sqlx::query::<DB>(SQL)
-                    .bind(r.org.as_str())
-                    .bind(r.api_key)
-                    .bind(r.provider)
-                    .bind(r.model)
-                    .bind(&d)
-                    .bind(day_start)
-                    .bind(r.input_tokens)
-                    .bind(r.output_tokens)
-                    .execute(p)
-                    .await
-                    .map(drop))
+            .time("add_usage", SQL, async {
+                with_pool!(&self.db, |p| {
+                    let mut tx = p.begin().await?;
+                    for d in &sorted {
+                        sqlx::query::<DB>(SQL)
+                            .bind(d.org.as_str())
+                            .bind(&d.api_key)
+                            .bind(&d.provider)
+                            .bind(&d.model)
+                            .bind(&d.day)
+                            .bind(d.day_start)
+                            .bind(d.requests)
+                            .bind(d.input_tokens)
+                            .bind(d.output_tokens)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    tx.commit().await
+                })
             })
             .await
             .map_err(|e| map(e, "ai usage"))

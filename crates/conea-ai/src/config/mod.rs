@@ -14,6 +14,7 @@
 //! timeout = "60s"                  # default per-target timeout
 //! stream_idle_timeout = "30s"
 //! stream_total_timeout = "10m"
+//! usage_flush = "50ms"             # how long usage counts wait in memory before their write
 //!
 //! [ai.providers.ollama]            # a table turns Ollama on (it has no key)
 //! base_url = "http://gpu-box:11434"
@@ -56,6 +57,9 @@ pub struct AiConfig {
     pub timeout: Duration,
     pub stream_idle_timeout: Duration,
     pub stream_total_timeout: Duration,
+    /// How long a call's usage waits in memory before its batched write (the most a crash
+    /// can lose).
+    pub usage_flush: Duration,
 }
 
 impl Default for AiConfig {
@@ -68,6 +72,7 @@ impl Default for AiConfig {
             timeout: Duration::from_secs(60),
             stream_idle_timeout: Duration::from_secs(30),
             stream_total_timeout: Duration::from_secs(600),
+            usage_flush: Duration::from_millis(50),
         }
     }
 }
@@ -82,6 +87,7 @@ const TOP_KEYS: &[&str] = &[
     "stream_total_timeout",
     "breaker_threshold",
     "breaker_cooldown",
+    "usage_flush",
 ];
 
 /// Reads values by variable name (env) or key (file), collecting problems.
@@ -182,7 +188,9 @@ impl AiConfig {
             "stream_total_timeout",
             d.stream_total_timeout,
         );
+        let usage_flush = r.duration("CONEA_AI_USAGE_FLUSH", "usage_flush", d.usage_flush);
         for (var, v) in [
+            ("CONEA_AI_USAGE_FLUSH", usage_flush),
             ("CONEA_AI_TIMEOUT", timeout),
             ("CONEA_AI_STREAM_IDLE_TIMEOUT", stream_idle_timeout),
             ("CONEA_AI_STREAM_TOTAL_TIMEOUT", stream_total_timeout),
@@ -203,6 +211,7 @@ impl AiConfig {
             timeout,
             stream_idle_timeout,
             stream_total_timeout,
+            usage_flush,
         })
     }
 

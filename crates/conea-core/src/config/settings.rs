@@ -84,6 +84,7 @@ pub const SETTINGS: &[Setting] = &[
     s!("CONEA_AI_TIMEOUT", "ai.timeout", Some("60s"), false, "Default per-target timeout (whole answer; for streams, the response headers)."),
     s!("CONEA_AI_STREAM_IDLE_TIMEOUT", "ai.stream_idle_timeout", Some("30s"), false, "A stream with no data for this long ends with an error event."),
     s!("CONEA_AI_STREAM_TOTAL_TIMEOUT", "ai.stream_total_timeout", Some("10m"), false, "A stream running longer ends with an error event."),
+    s!("CONEA_AI_USAGE_FLUSH", "ai.usage_flush", Some("50ms"), false, "How long AI usage counts wait in memory before one batched write (what a crash can lose)."),
     s!("CONEA_AI_BREAKER_THRESHOLD", "ai.breaker_threshold", Some("5"), false, "Consecutive provider failures that open its circuit."),
     s!("CONEA_AI_BREAKER_COOLDOWN", "ai.breaker_cooldown", Some("30s"), false, "How long an open circuit refuses calls before one probe."),
     s!("CONEA_AUTH_CACHE_SIZE", "auth.cache_size", Some("10000"), false, "Most credentials kept in the per-replica authentication cache."),
