@@ -16,7 +16,27 @@ use std::process::ExitCode;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// SQLite is C and allocates through glibc's malloc, not the global allocator above. glibc
+/// gives every thread that allocates its own arena (up to 8 per core), and sqlx runs each
+/// SQLite connection on its own thread: the soak's RSS crept by ~0.4 MiB a minute as those
+/// arenas fragmented. Two arenas for the whole process keep it flat (soak: +1.2 % over nine
+/// minutes instead of +9 %). `MALLOC_ARENA_MAX` in the environment still wins.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn limit_malloc_arenas() {
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: mallopt only sets a tunable; called before any thread is started.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 2);
+        }
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn limit_malloc_arenas() {}
+
 fn main() -> ExitCode {
+    limit_malloc_arenas();
     std::panic::set_hook(Box::new(|info| {
         eprintln!("error: internal failure: {info}. Please report this.");
     }));
