@@ -4,6 +4,8 @@
 # submissions — sampling the server's RSS every 30 s (anonymous and file-backed), the pool size, the
 # runtime's alive tasks and the WAL size. Prints the samples, the growth after warm-up (first
 # sample after 1 minute → last), which should stay under 10 %, and over the second half.
+# BENCH_DATABASE_URL=postgres://…/db runs the server on a scratch database created on that
+# PostgreSQL server (dropped at the end) instead of SQLite; the WAL column is then empty.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/conea-target}"
@@ -12,15 +14,27 @@ BIN="$CARGO_TARGET_DIR/release/conea"
 cargo build --release -p conea -q
 WORK=$(mktemp -d)
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
+DB_ENV=()
+PG_DB=""
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true
+  [ -n "$PG_DB" ] && { psql "$BENCH_DATABASE_URL" -qAtc "DROP DATABASE IF EXISTS \"$PG_DB\" WITH (FORCE)" >/dev/null 2>&1 || true; }
+  rm -rf "$WORK"
+}
 trap cleanup EXIT
+if [ -n "${BENCH_DATABASE_URL:-}" ]; then
+  command -v psql >/dev/null || { echo "soak: BENCH_DATABASE_URL needs psql" >&2; exit 1; }
+  PG_DB="conea_soak_$$"
+  psql "$BENCH_DATABASE_URL" -qAtc "CREATE DATABASE \"$PG_DB\"" >/dev/null
+  DB_ENV=("DATABASE_URL=${BENCH_DATABASE_URL%/*}/$PG_DB")
+fi
 "$BIN" bench upstream --bind 127.0.0.1:0 --latency 20ms >"$WORK/up.out" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 1 50); do UP=$(grep -oE 'http://[0-9.:]+' "$WORK/up.out" || true); [ -n "$UP" ] && break; sleep 0.1; done
 # BENCH_ENV adds settings to the server, e.g. BENCH_ENV="CONEA_DB_MAX_CONNECTIONS=4".
 # shellcheck disable=SC2086
 env CONEA_DATA_DIR="$WORK/data" CONEA_BIND=127.0.0.1:0 CONEA_LOG=warn RATE_LIMIT_PER_MINUTE=1000000 \
-  RATE_LIMIT_BURST=1000000 OPENAI_API_KEY=sk-bench OPENAI_BASE_URL="$UP/v1" ${BENCH_ENV:-} "$BIN" serve >"$WORK/serve.out" 2>"$WORK/serve.err" &
+  RATE_LIMIT_BURST=1000000 OPENAI_API_KEY=sk-bench OPENAI_BASE_URL="$UP/v1" "${DB_ENV[@]}" ${BENCH_ENV:-} "$BIN" serve >"$WORK/serve.out" 2>"$WORK/serve.err" &
 SERVE=$!
 PIDS+=($SERVE)
 for _ in $(seq 1 100); do BASE=$(grep -oE 'listening on http://[0-9.:]+' "$WORK/serve.out" | sed 's/listening on //' || true); [ -n "$BASE" ] && break; sleep 0.1; done
