@@ -5,6 +5,7 @@
 use crate::platform::{Platform, StartupError};
 use crate::routes;
 use crate::state::AppState;
+use axum::serve::ListenerExt;
 use conea_core::config::Config;
 use conea_core::services::accounts::Bootstrap;
 use conea_core::Clock;
@@ -153,6 +154,13 @@ pub async fn serve(
     grace: std::time::Duration,
 ) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    // TCP_NODELAY: a streamed answer (SSE) is many small writes; with Nagle's algorithm each
+    // waits for the client's ACK of the previous one, which a delayed ACK can hold back.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY on a connection");
+        }
+    });
     let server = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
