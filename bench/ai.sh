@@ -4,7 +4,8 @@
 # rates, streaming and not. Overhead = through − direct, per percentile. Also the highest
 # closed-loop throughput through Conea and the server's RSS (current and peak).
 # Usage: bench/ai.sh   (BENCH_DURATION=10s BENCH_RATES="500 1000 2000" BENCH_LATENCY=20ms
-#                      BENCH_CLOSED="64 256": connections of the closed-loop runs)
+#                      BENCH_CLOSED="64 256": connections of the closed-loop runs;
+#                      BENCH_ENV="CONEA_X=y …": more settings for the server)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/conea-target}"
@@ -23,9 +24,10 @@ trap cleanup EXIT
 "$BIN" bench upstream --bind 127.0.0.1:0 --latency "$LATENCY" >"$WORK/up.out" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 1 50); do UP=$(grep -oE 'http://[0-9.:]+' "$WORK/up.out" || true); [ -n "$UP" ] && break; sleep 0.1; done
+# shellcheck disable=SC2086
 env CONEA_DATA_DIR="$WORK/data" CONEA_BIND=127.0.0.1:0 CONEA_LOG=warn CONEA_WORKER_CONCURRENCY=0 \
   RATE_LIMIT_PER_MINUTE=1000000 RATE_LIMIT_BURST=1000000 OPENAI_API_KEY=sk-bench OPENAI_BASE_URL="$UP/v1" \
-  CONEA_AI_MAX_RETRIES=0 "$BIN" serve >"$WORK/serve.out" 2>"$WORK/serve.err" &
+  CONEA_AI_MAX_RETRIES=0 ${BENCH_ENV:-} "$BIN" serve >"$WORK/serve.out" 2>"$WORK/serve.err" &
 SERVE=$!
 PIDS+=($SERVE)
 for _ in $(seq 1 100); do BASE=$(grep -oE 'listening on http://[0-9.:]+' "$WORK/serve.out" | sed 's/listening on //' || true); [ -n "$BASE" ] && break; sleep 0.1; done

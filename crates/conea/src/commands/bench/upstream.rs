@@ -7,12 +7,17 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use axum::serve::ListenerExt;
 use serde_json::{json, Value};
 use std::process::ExitCode;
 use std::time::Duration;
 
 async fn chat(State(latency): State<Duration>, axum::Json(body): axum::Json<Value>) -> Response {
-    tokio::time::sleep(latency).await;
+    // Tokio's timers tick in whole milliseconds: a 20 ms sleep ends anywhere in 20–21 ms (and
+    // later when the runtime is busy), which made the direct p99 jump by a millisecond
+    // between runs. A blocking-pool thread's sleep ends within the kernel's timer slack
+    // (~50 µs), so the mock's latency is the same in every run.
+    let _ = tokio::task::spawn_blocking(move || std::thread::sleep(latency)).await;
     let model = body["model"].as_str().unwrap_or("mock").to_owned();
     if body["stream"] == true {
         let chunk = |delta: Value, finish: Value| {
@@ -60,6 +65,10 @@ pub async fn run(bind: &str, latency: &str) -> Result<ExitCode> {
         "mock OpenAI upstream listening on http://{addr} (latency {} ms)",
         latency.as_millis()
     );
+    // Like Conea's server: small streamed writes go out at once.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(conea_server::app::shutdown_signal())
         .await?;
