@@ -26,7 +26,10 @@ if [ -n "${BENCH_DATABASE_URL:-}" ]; then
   command -v psql >/dev/null || { echo "soak: BENCH_DATABASE_URL needs psql" >&2; exit 1; }
   PG_DB="conea_soak_$$"
   psql "$BENCH_DATABASE_URL" -qAtc "CREATE DATABASE \"$PG_DB\"" >/dev/null
-  DB_ENV=("DATABASE_URL=${BENCH_DATABASE_URL%/*}/$PG_DB")
+  # PostgreSQL is the replicated setup: Conea requires the shared secrets to be set.
+  DB_ENV=("DATABASE_URL=${BENCH_DATABASE_URL%/*}/$PG_DB"
+    "JWT_SECRET=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')"
+    "CONEA_SECRET_KEY=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')")
 fi
 "$BIN" bench upstream --bind 127.0.0.1:0 --latency 20ms >"$WORK/up.out" 2>&1 &
 PIDS+=($!)
@@ -38,6 +41,7 @@ env CONEA_DATA_DIR="$WORK/data" CONEA_BIND=127.0.0.1:0 CONEA_LOG=warn RATE_LIMIT
 SERVE=$!
 PIDS+=($SERVE)
 for _ in $(seq 1 100); do BASE=$(grep -oE 'listening on http://[0-9.:]+' "$WORK/serve.out" | sed 's/listening on //' || true); [ -n "$BASE" ] && break; sleep 0.1; done
+[ -n "$BASE" ] || { echo "soak: the server did not start:" >&2; cat "$WORK/serve.err" >&2; exit 1; }
 KEY=$(grep -oE 'conea_[A-Za-z0-9]{32,}' "$WORK/serve.out" | head -n1)
 AUTH="Authorization: Bearer $KEY"
 # Four concurrent open-loop loads for the whole soak.
@@ -60,7 +64,7 @@ for t in $(seq 0 30 "$secs"); do
   pool=$(echo "$metrics" | awk '/^conea_db_pool_connections /{print $2}')
   tasks=$(echo "$metrics" | awk '/^conea_runtime_alive_tasks /{print $2}')
   parts=$(awk '/RssAnon|RssFile|RssShmem/{printf "%.1f ", $2/1024}' /proc/$SERVE/status)
-  wal=$(stat -c %s "$WORK/data/conea.db-wal" 2>/dev/null | awk '{printf "%.1f", $1/1048576}')
+  wal=$(stat -c %s "$WORK/data/conea.db-wal" 2>/dev/null | awk '{printf "%.1f", $1/1048576}' || true)
   echo "$t $rss $pool $tasks $parts$wal"
   samples+=("$t:$rss")
   [ "$t" -lt "$secs" ] && sleep 30
