@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use conea_testkit::{Backend, Client, TestApp};
+use conea_testkit::{Backend, Client, Resp, TestApp};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -93,6 +93,17 @@ async fn app_with_openai(b: Backend) -> Option<(TestApp, Fake)> {
     Some((app, fake))
 }
 
+/// One completion of `openai/gpt-4o-mini` in Conea's format, by the owner.
+async fn ask(app: &TestApp) -> Resp {
+    app.client
+        .post(
+            "/v1/ai/completions",
+            Some(app.owner()),
+            json!({"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]}),
+        )
+        .await
+}
+
 /// The caller's usage by provider. No waiting: a replica's report includes its own calls as
 /// soon as they are answered (the batched writer flushes before the report is read).
 async fn usage(app: &TestApp) -> Value {
@@ -137,14 +148,7 @@ async fn usage_held_in_memory_is_written_when_the_server_stops(b: Backend) {
         .replica(&[("OPENAI_API_KEY", "sk-test"), ("OPENAI_BASE_URL", &url)])
         .await;
     for _ in 0..3 {
-        let r = app
-            .client
-            .post(
-                "/v1/ai/completions",
-                Some(app.owner()),
-                json!({"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]}),
-            )
-            .await;
+        let r = ask(&app).await;
         assert_eq!(r.status, 200, "{}", r.text);
     }
     assert_eq!(fake.calls.load(Ordering::SeqCst), 3);
@@ -177,14 +181,7 @@ async fn completion_in_conea_format_names_the_provider_and_records_usage_once(b:
     let Some((app, fake)) = app_with_openai(b).await else {
         return;
     };
-    let r = app
-        .client
-        .post(
-            "/v1/ai/completions",
-            Some(app.owner()),
-            json!({"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]}),
-        )
-        .await;
+    let r = ask(&app).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.header("x-conea-provider"), Some("openai"));
     assert_eq!(r.body["content"], "Hello there");
@@ -349,16 +346,9 @@ async fn monthly_budget_is_enforced_before_calling_the_provider(b: Backend) {
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let ask = || {
-        app.client.post(
-            "/v1/ai/completions",
-            Some(app.owner()),
-            json!({"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]}),
-        )
-    };
-    assert_eq!(ask().await.status, 200);
+    assert_eq!(ask(&app).await.status, 200);
     usage(&app).await;
-    let r = ask().await;
+    let r = ask(&app).await;
     r.assert_error(429, "budget_exceeded");
     assert!(r.header("retry-after").is_some());
     assert_eq!(r.body["error"]["details"]["used"], 9);
