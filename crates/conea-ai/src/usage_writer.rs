@@ -15,7 +15,7 @@
 //! dropped. Pending rows are bounded by the distinct (organization, key, provider, model,
 //! day) combinations seen since the last successful write, and exported as a gauge.
 
-use conea_core::ai_usage::{day, day_start, AiUsageStore, UsageDelta};
+use conea_core::ai_usage::{day_start, AiUsageStore, UsageDelta};
 use conea_core::clock::EpochMs;
 use conea_core::ids::OrgId;
 use conea_core::store::StoreResult;
@@ -40,6 +40,14 @@ struct Totals {
     requests: i64,
     input_tokens: i64,
     output_tokens: i64,
+}
+
+impl Totals {
+    fn add(&mut self, other: Totals) {
+        self.requests = self.requests.saturating_add(other.requests);
+        self.input_tokens = self.input_tokens.saturating_add(other.input_tokens);
+        self.output_tokens = self.output_tokens.saturating_add(other.output_tokens);
+    }
 }
 
 struct Shared {
@@ -88,11 +96,12 @@ impl UsageWriter {
             model: c.model.to_owned(),
             day_start: day_start(c.at),
         };
-        let mut pending = lock(&self.shared.pending);
-        let t = pending.entry(key).or_default();
-        t.requests += 1;
-        t.input_tokens = t.input_tokens.saturating_add(clamp(c.input_tokens));
-        t.output_tokens = t.output_tokens.saturating_add(clamp(c.output_tokens));
+        let call = Totals {
+            requests: 1,
+            input_tokens: clamp(c.input_tokens),
+            output_tokens: clamp(c.output_tokens),
+        };
+        lock(&self.shared.pending).entry(key).or_default().add(call);
     }
 
     /// Writes every pending row now (waiting for a write in progress first).
@@ -129,7 +138,6 @@ impl Shared {
                 api_key: k.api_key.clone(),
                 provider: k.provider.clone(),
                 model: k.model.clone(),
-                day: day(k.day_start),
                 day_start: k.day_start,
                 requests: t.requests,
                 input_tokens: t.input_tokens,
@@ -142,10 +150,7 @@ impl Shared {
                 // Nothing of the batch was counted (one transaction): put it back.
                 let mut pending = lock(&self.pending);
                 for (k, t) in batch {
-                    let p = pending.entry(k).or_default();
-                    p.requests += t.requests;
-                    p.input_tokens = p.input_tokens.saturating_add(t.input_tokens);
-                    p.output_tokens = p.output_tokens.saturating_add(t.output_tokens);
+                    pending.entry(k).or_default().add(t);
                 }
                 Err(e)
             }
@@ -259,7 +264,6 @@ mod tests {
             (3, 21, 6)
         );
         assert_eq!(mini.day_start, 20_000 * DAY);
-        assert_eq!(mini.day, day(20_000 * DAY));
         assert_eq!(written.iter().map(|d| d.requests).sum::<i64>(), 5);
         assert_eq!(written.len(), 3, "one delta per (row, day)");
     }

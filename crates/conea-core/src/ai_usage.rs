@@ -43,9 +43,7 @@ pub struct UsageDelta {
     pub api_key: String,
     pub provider: String,
     pub model: String,
-    /// `YYYY-MM-DD` (UTC), see [`day`].
-    pub day: String,
-    /// Epoch ms of that day's first instant.
+    /// Epoch ms of the day's first instant (UTC; the row's `YYYY-MM-DD` is [`day`] of it).
     pub day_start: EpochMs,
     pub requests: i64,
     pub input_tokens: i64,

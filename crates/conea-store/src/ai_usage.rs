@@ -3,7 +3,7 @@
 use crate::errors::map;
 use crate::{with_pool, SqlStore};
 use async_trait::async_trait;
-use conea_core::ai_usage::{AiUsageStore, UsageDelta, UsageGroup, UsageRow};
+use conea_core::ai_usage::{day, AiUsageStore, UsageDelta, UsageGroup, UsageRow};
 use conea_core::clock::EpochMs;
 use conea_core::ids::OrgId;
 use conea_core::store::StoreResult;
@@ -31,13 +31,20 @@ impl AiUsageStore for SqlStore {
         // in opposite orders (a deadlock on PostgreSQL).
         let mut sorted: Vec<&UsageDelta> = deltas.iter().collect();
         sorted.sort_by(|a, b| {
-            (a.org.as_str(), &a.day, &a.api_key, &a.provider, &a.model).cmp(&(
-                b.org.as_str(),
-                &b.day,
-                &b.api_key,
-                &b.provider,
-                &b.model,
-            ))
+            (
+                a.org.as_str(),
+                a.day_start,
+                &a.api_key,
+                &a.provider,
+                &a.model,
+            )
+                .cmp(&(
+                    b.org.as_str(),
+                    b.day_start,
+                    &b.api_key,
+                    &b.provider,
+                    &b.model,
+                ))
         });
         self.stats
             .time("add_usage", SQL, async {
@@ -49,7 +56,7 @@ impl AiUsageStore for SqlStore {
                             .bind(&d.api_key)
                             .bind(&d.provider)
                             .bind(&d.model)
-                            .bind(&d.day)
+                            .bind(day(d.day_start))
                             .bind(d.day_start)
                             .bind(d.requests)
                             .bind(d.input_tokens)

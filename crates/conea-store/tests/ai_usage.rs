@@ -18,7 +18,6 @@ fn delta(org: &OrgId, model: &str, day_start: i64, requests: i64, tokens: i64) -
         api_key: "key_1".into(),
         provider: "openai".into(),
         model: model.into(),
-        day: day(day_start),
         day_start,
         requests,
         input_tokens: tokens,
@@ -66,6 +65,15 @@ async fn deltas_add_to_their_rows_and_a_failed_batch_counts_nothing(backend: Bac
             ("openai/b".to_owned(), 1, 10, 1)
         ]
     );
+    // Each row is stored under its UTC day (`day` of the delta's day start).
+    let by_day: Vec<(String, i64)> = store
+        .usage_report(&org, d0, d0 + 2 * DAY, UsageGroup::Day)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.group, r.requests))
+        .collect();
+    assert_eq!(by_day, vec![(day(d0), 6), (day(d0 + DAY), 1)]);
     // Input + output since the second day.
     assert_eq!(store.tokens_since(&org, d0 + DAY).await.unwrap(), 6);
     assert_eq!(store.tokens_since(&org, d0).await.unwrap(), 65 + 4);
