@@ -22,8 +22,9 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 pub const SWEEP_EVERY_MS: i64 = 10_000;
 
 pub struct MemoryLimiter {
-    /// Bucket → TAT in microseconds.
-    buckets: DashMap<Box<str>, i64>,
+    /// Bucket → TAT in microseconds. Hashed with foldhash (randomly seeded per map): SipHash
+    /// of a bucket name was half of a decision's instructions.
+    buckets: DashMap<Box<str>, i64, foldhash::fast::RandomState>,
     max_buckets: u64,
     held: AtomicU64,
     next_sweep_at: AtomicI64,
@@ -34,7 +35,7 @@ pub struct MemoryLimiter {
 impl MemoryLimiter {
     pub fn new(max_buckets: u64) -> Self {
         Self {
-            buckets: DashMap::new(),
+            buckets: DashMap::with_hasher(foldhash::fast::RandomState::default()),
             max_buckets: max_buckets.max(1),
             held: AtomicU64::new(0),
             next_sweep_at: AtomicI64::new(i64::MIN),
@@ -49,7 +50,12 @@ impl MemoryLimiter {
         now: EpochMs,
         consume: bool,
     ) -> Decision {
-        self.last_now.fetch_max(now, Ordering::Relaxed);
+        // A load and, once per millisecond, a store (not `fetch_max`, a locked instruction on
+        // every decision): a racing store may keep a `now` a millisecond older, which only
+        // makes `len()` sweep a millisecond earlier.
+        if now > self.last_now.load(Ordering::Relaxed) {
+            self.last_now.store(now, Ordering::Relaxed);
+        }
         if !consume {
             let tat = self.buckets.get(bucket).map(|t| *t);
             return gcra(tat, now, policy, false).0;

@@ -188,14 +188,41 @@ impl RateLimitService {
 
     /// Consumes one request of the principal's quota.
     pub async fn check(&self, p: &Principal) -> CoreResult<Verdict> {
-        let policy = self.policy_for(p).await?;
-        self.decide(&principal_bucket(p), &policy, true).await
+        self.decide_principal(p, true).await
     }
 
     /// The principal's current state, without consuming.
     pub async fn peek(&self, p: &Principal) -> CoreResult<Verdict> {
+        self.decide_principal(p, false).await
+    }
+
+    async fn decide_principal(&self, p: &Principal, consume: bool) -> CoreResult<Verdict> {
+        if let Some(v) = self.decide_in_process(p, consume) {
+            return Ok(v);
+        }
         let policy = self.policy_for(p).await?;
-        self.decide(&principal_bucket(p), &policy, false).await
+        self.decide(&principal_bucket(p), &policy, consume).await
+    }
+
+    /// The decision for a principal when it needs no I/O: the in-process limiter decides
+    /// (no Redis configured) and the overrides were read less than [`POLICY_TTL`] ago.
+    /// None: call [`Self::check`] or [`Self::peek`]. This is the embedded default's whole
+    /// request path; the HTTP layer calls it first so that it builds no future for it.
+    pub fn decide_in_process(&self, p: &Principal, consume: bool) -> Option<Verdict> {
+        if self.primary.is_some() {
+            return None;
+        }
+        let held = self.policies.load();
+        let overrides = held.as_ref().filter(|o| Instant::now() < o.fresh_until)?;
+        let policy = overrides.policy_for(p, self.default_policy());
+        let now = self.clock.now_ms();
+        Some(Verdict {
+            decision: self
+                .memory
+                .decide_now(&principal_bucket(p), &policy, now, consume),
+            backend: self.memory.name(),
+            fell_back: false,
+        })
     }
 
     /// Consumes one request of a client address's quota (unauthenticated routes).

@@ -78,10 +78,11 @@ async fn authenticate_and_limit(
     let verdict = if state.config().rate_limit.enabled {
         let started = std::time::Instant::now();
         let limits = state.limits();
-        let v = if consume {
-            limits.check(&principal).await
-        } else {
-            limits.peek(&principal).await
+        let v = match limits.decide_in_process(&principal, consume) {
+            Some(v) => Ok(v),
+            // Redis, or overrides to read: boxed, so the in-process path's future stays small.
+            None if consume => Box::pin(limits.check(&principal)).await,
+            None => Box::pin(limits.peek(&principal)).await,
         };
         match v {
             Ok(v) => {

@@ -3,10 +3,12 @@
 //! naming the field in `details.param`, a body over `CONEA_MAX_BODY_BYTES` is 413.
 
 use crate::error::ApiError;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Request};
 use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
+use bytes::{BufMut, BytesMut};
 use conea_core::CoreError;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -21,26 +23,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let is_json = req
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| {
-                let ct = ct
-                    .split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase();
-                ct == "application/json" || ct.ends_with("+json")
-            });
-        if !is_json {
-            return Err(ApiError(CoreError::InvalidInput {
-                code: "unsupported_media_type",
-                message: "Send the body as JSON with `Content-Type: application/json`.".into(),
-                param: None,
-            }));
-        }
+        require_json(req.headers())?;
         let ApiBytes(bytes) = ApiBytes::from_request(req, state).await?;
         parse(&bytes).map(ApiJson)
     }
@@ -73,7 +56,7 @@ impl<S: Send + Sync> FromRequest<S> for ApiBytes {
 }
 
 /// 415 unless the request says its body is JSON.
-pub fn require_json(headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     let is_json = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -132,9 +115,25 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })
 }
 
+/// Headers a JSON answer has room for from the start: `Content-Type`, `X-Request-Id` and
+/// the five rate-limit headers of an authenticated response. axum's `Json` starts with room
+/// for six, so the seventh made every authenticated answer reallocate and rehash its map.
+const RESPONSE_HEADERS: usize = 7;
+
 impl<T: Serialize> IntoResponse for ApiJson<T> {
     fn into_response(self) -> Response {
-        axum::Json(self.0).into_response()
+        let mut body = BytesMut::with_capacity(128).writer();
+        if let Err(e) = serde_json::to_writer(&mut body, &self.0) {
+            return ApiError(CoreError::Internal(format!(
+                "the answer could not be written as JSON: {e}"
+            )))
+            .into_response();
+        }
+        let mut headers = HeaderMap::with_capacity(RESPONSE_HEADERS);
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let mut response = Response::new(Body::from(body.into_inner().freeze()));
+        *response.headers_mut() = headers;
+        response
     }
 }
 
@@ -186,5 +185,26 @@ mod tests {
     fn syntax_error_is_invalid_json() {
         let e = parse::<Login>(b"{not json").expect_err("syntax");
         assert_eq!(param(e), ("invalid_json".into(), None));
+    }
+
+    #[test]
+    fn an_answer_is_json_with_room_for_every_header_it_will_carry() {
+        let r = ApiJson(serde_json::json!({"ok": true})).into_response();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()[CONTENT_TYPE], "application/json");
+        assert!(
+            r.headers().capacity() >= RESPONSE_HEADERS,
+            "room for {RESPONSE_HEADERS} headers, has {}",
+            r.headers().capacity()
+        );
+    }
+
+    #[test]
+    fn an_answer_that_cannot_be_json_is_the_500_error_body() {
+        // serde_json refuses map keys that are not strings.
+        let bad: std::collections::BTreeMap<(u8, u8), u8> = [((1, 2), 3)].into();
+        let r = ApiJson(bad).into_response();
+        assert_eq!(r.status(), 500);
+        assert_eq!(r.headers()[CONTENT_TYPE], "application/json");
     }
 }

@@ -3,11 +3,12 @@
 use crate::error::ApiError;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use bytes::BytesMut;
+use bytes::Bytes;
 use conea_core::clock::EpochMs;
 use conea_core::ratelimit::Decision;
 use conea_core::CoreError;
 use serde_json::json;
+use std::cell::RefCell;
 
 const LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
 const REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
@@ -15,42 +16,99 @@ const RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
 const POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 const STATE: HeaderName = HeaderName::from_static("ratelimit");
 
-/// `X-RateLimit-*` and the IETF `RateLimit-Policy` / `RateLimit` pair. They are on every
-/// authenticated response, so the five values are written with `itoa` into one buffer and
-/// share its allocation (`format!` and a buffer per value were a third of the limiter's
-/// cost per request).
+/// `X-RateLimit-*` and the IETF `RateLimit-Policy` / `RateLimit` pair, on every
+/// authenticated response. The two values that depend on the policy alone are made once
+/// per policy and thread and cloned (a reference count); the three that change with every
+/// decision are written with `itoa` into one buffer, one allocation shared by the three.
+/// (`format!` and a buffer per value were a third of the limiter's cost per request.)
 pub fn apply_headers(headers: &mut HeaderMap, d: &Decision, now: EpochMs) {
-    let mut buf = BytesMut::with_capacity(128);
+    let (limit, policy) = policy_values(d.limit, d.window_ms / 1000);
+    let mut text = Text::default();
     let mut int = itoa::Buffer::new();
-    let mut ends = [0usize; 5];
-    buf.extend_from_slice(int.format(d.limit).as_bytes());
-    ends[0] = buf.len();
-    buf.extend_from_slice(int.format(d.remaining).as_bytes());
-    ends[1] = buf.len();
-    buf.extend_from_slice(int.format(d.reset_epoch_s()).as_bytes());
-    ends[2] = buf.len();
-    buf.extend_from_slice(b"\"default\";q=");
-    buf.extend_from_slice(int.format(d.limit).as_bytes());
-    buf.extend_from_slice(b";w=");
-    buf.extend_from_slice(int.format(d.window_ms / 1000).as_bytes());
-    ends[3] = buf.len();
-    buf.extend_from_slice(b"\"default\";r=");
-    buf.extend_from_slice(int.format(d.remaining).as_bytes());
-    buf.extend_from_slice(b";t=");
-    buf.extend_from_slice(int.format(d.reset_in_s(now)).as_bytes());
-    ends[4] = buf.len();
-    let all = buf.freeze();
-    headers.reserve(5);
-    let mut start = 0;
-    for (name, end) in [LIMIT, REMAINING, RESET, POLICY, STATE]
-        .into_iter()
-        .zip(ends)
-    {
-        if let Ok(v) = HeaderValue::from_maybe_shared(all.slice(start..end)) {
+    text.push(int.format(d.remaining).as_bytes());
+    let remaining_end = text.len;
+    text.push(int.format(d.reset_epoch_s()).as_bytes());
+    let reset_end = text.len;
+    text.push(b"\"default\";r=");
+    text.push(int.format(d.remaining).as_bytes());
+    text.push(b";t=");
+    text.push(int.format(d.reset_in_s(now)).as_bytes());
+    let all = Bytes::from_owner(text);
+    // Room for these five and the `X-Request-Id` the outer layer adds: a response map holds
+    // 6 before it must grow, and growing with all 7 inside cost more than these inserts.
+    headers.reserve(6);
+    headers.insert(LIMIT, limit);
+    headers.insert(POLICY, policy);
+    for (name, range) in [
+        (REMAINING, 0..remaining_end),
+        (RESET, remaining_end..reset_end),
+        (STATE, reset_end..all.len()),
+    ] {
+        if let Ok(v) = HeaderValue::from_maybe_shared(all.slice(range)) {
             headers.insert(name, v);
         }
-        start = end;
     }
+}
+
+/// The changing header values of one response, written in place (the longest possible,
+/// with every number at its type's widest, is 75 bytes).
+struct Text {
+    bytes: [u8; 96],
+    len: usize,
+}
+
+impl Default for Text {
+    fn default() -> Self {
+        Text {
+            bytes: [0; 96],
+            len: 0,
+        }
+    }
+}
+
+impl Text {
+    fn push(&mut self, s: &[u8]) {
+        if let Some(to) = self.bytes.get_mut(self.len..self.len + s.len()) {
+            to.copy_from_slice(s);
+            self.len += s.len();
+        }
+    }
+}
+
+impl AsRef<[u8]> for Text {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+/// `X-RateLimit-Limit` and `RateLimit-Policy` of the policy a thread answered for last.
+struct PolicyValues {
+    limit: u32,
+    window_s: i64,
+    limit_value: HeaderValue,
+    policy_value: HeaderValue,
+}
+
+thread_local! {
+    static POLICY_VALUES: RefCell<Option<PolicyValues>> = const { RefCell::new(None) };
+}
+
+fn policy_values(limit: u32, window_s: i64) -> (HeaderValue, HeaderValue) {
+    POLICY_VALUES.with_borrow_mut(|held| {
+        let p = match held {
+            Some(p) if p.limit == limit && p.window_s == window_s => p,
+            _ => held.insert(PolicyValues {
+                limit,
+                window_s,
+                limit_value: HeaderValue::from(limit),
+                policy_value: HeaderValue::from_maybe_shared(Bytes::from(format!(
+                    "\"default\";q={limit};w={window_s}"
+                )))
+                .unwrap_or_else(|_| HeaderValue::from_static("\"default\"")),
+            }),
+        };
+        (p.limit_value.clone(), p.policy_value.clone())
+    })
 }
 
 /// 429 `rate_limit_exceeded` with `Retry-After` and the numbers in `details`.
@@ -75,4 +133,56 @@ pub fn refused(d: &Decision, now: EpochMs) -> Response {
         }),
     })
     .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use conea_core::ratelimit::{gcra, Policy, PolicySource};
+
+    fn headers_for(policy: &Policy, now: EpochMs) -> Vec<(String, String)> {
+        let (d, _) = gcra(None, now, policy, true);
+        let mut h = HeaderMap::new();
+        apply_headers(&mut h, &d, now);
+        [LIMIT, REMAINING, RESET, POLICY, STATE]
+            .iter()
+            .map(|n| {
+                let v = h.get(n).map(|v| v.to_str().unwrap_or("?").to_owned());
+                (n.to_string(), v.unwrap_or_default())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_header_carries_its_own_policy_and_state() {
+        // 60/min, burst 10, at t = 1,000.5 s: one request leaves 9 and is refilled 1 s later.
+        let p = Policy::per_minute(60, 10, PolicySource::Default);
+        let got = headers_for(&p, 1_000_500);
+        let want = [
+            ("x-ratelimit-limit", "60"),
+            ("x-ratelimit-remaining", "9"),
+            ("x-ratelimit-reset", "1002"),
+            ("ratelimit-policy", "\"default\";q=60;w=60"),
+            ("ratelimit", "\"default\";r=9;t=1"),
+        ];
+        for ((name, value), (want_name, want_value)) in got.iter().zip(want) {
+            assert_eq!((name.as_str(), value.as_str()), (want_name, want_value));
+        }
+    }
+
+    #[test]
+    fn a_thread_that_answers_for_another_policy_sends_that_policys_values() {
+        // The policy's values are kept per thread: the next policy must not get them.
+        let a = Policy::per_minute(100, 100, PolicySource::Default);
+        let b = Policy::per_minute(7, 3, PolicySource::ApiKey);
+        for (p, limit, policy) in [
+            (&a, "100", "\"default\";q=100;w=60"),
+            (&b, "7", "\"default\";q=7;w=60"),
+            (&a, "100", "\"default\";q=100;w=60"),
+        ] {
+            let got = headers_for(p, 0);
+            assert_eq!(got[0].1, limit);
+            assert_eq!(got[3].1, policy);
+        }
+    }
 }
