@@ -30,22 +30,16 @@ impl AiUsageStore for SqlStore {
         // Rows in one order, so that two replicas' batches never wait on each other's locks
         // in opposite orders (a deadlock on PostgreSQL).
         let mut sorted: Vec<&UsageDelta> = deltas.iter().collect();
-        sorted.sort_by(|a, b| {
+        fn row(d: &UsageDelta) -> (&str, EpochMs, &str, &str, &str) {
             (
-                a.org.as_str(),
-                a.day_start,
-                &a.api_key,
-                &a.provider,
-                &a.model,
+                d.org.as_str(),
+                d.day_start,
+                &d.api_key,
+                &d.provider,
+                &d.model,
             )
-                .cmp(&(
-                    b.org.as_str(),
-                    b.day_start,
-                    &b.api_key,
-                    &b.provider,
-                    &b.model,
-                ))
-        });
+        }
+        sorted.sort_by(|a, b| row(a).cmp(&row(b)));
         self.stats
             .time("add_usage", SQL, async {
                 with_pool!(&self.db, |p| {

@@ -186,28 +186,25 @@ impl RateLimitService {
         Ok(o)
     }
 
-    /// Consumes one request of the principal's quota.
-    pub async fn check(&self, p: &Principal) -> CoreResult<Verdict> {
-        self.decide_principal(p, true).await
-    }
-
     /// The principal's current state, without consuming.
     pub async fn peek(&self, p: &Principal) -> CoreResult<Verdict> {
-        self.decide_principal(p, false).await
+        match self.decide_in_process(p, false) {
+            Some(v) => Ok(v),
+            None => self.decide_principal(p, false).await,
+        }
     }
 
-    async fn decide_principal(&self, p: &Principal, consume: bool) -> CoreResult<Verdict> {
-        if let Some(v) = self.decide_in_process(p, consume) {
-            return Ok(v);
-        }
+    /// The decision for a principal by the way that may need I/O: the overrides read again
+    /// when stale, Redis when configured. [`Self::decide_in_process`] is tried first.
+    pub async fn decide_principal(&self, p: &Principal, consume: bool) -> CoreResult<Verdict> {
         let policy = self.policy_for(p).await?;
         self.decide(&principal_bucket(p), &policy, consume).await
     }
 
     /// The decision for a principal when it needs no I/O: the in-process limiter decides
     /// (no Redis configured) and the overrides were read less than [`POLICY_TTL`] ago.
-    /// None: call [`Self::check`] or [`Self::peek`]. This is the embedded default's whole
-    /// request path; the HTTP layer calls it first so that it builds no future for it.
+    /// None: call [`Self::decide_principal`]. This is the embedded default's whole request
+    /// path; the HTTP layer calls it first so that it builds no future for it.
     pub fn decide_in_process(&self, p: &Principal, consume: bool) -> Option<Verdict> {
         if self.primary.is_some() {
             return None;

@@ -81,8 +81,7 @@ async fn authenticate_and_limit(
         let v = match limits.decide_in_process(&principal, consume) {
             Some(v) => Ok(v),
             // Redis, or overrides to read: boxed, so the in-process path's future stays small.
-            None if consume => Box::pin(limits.check(&principal)).await,
-            None => Box::pin(limits.peek(&principal)).await,
+            None => Box::pin(limits.decide_principal(&principal, consume)).await,
         };
         match v {
             Ok(v) => {

@@ -116,9 +116,9 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 }
 
 /// Headers a JSON answer has room for from the start: `Content-Type`, `X-Request-Id` and
-/// the five rate-limit headers of an authenticated response. axum's `Json` starts with room
-/// for six, so the seventh made every authenticated answer reallocate and rehash its map.
-const RESPONSE_HEADERS: usize = 7;
+/// the rate-limit headers of an authenticated response. axum's `Json` starts with room for
+/// six, so the seventh made every authenticated answer reallocate and rehash its map.
+const RESPONSE_HEADERS: usize = 2 + super::rate_limit::HEADERS;
 
 impl<T: Serialize> IntoResponse for ApiJson<T> {
     fn into_response(self) -> Response {

@@ -15,6 +15,8 @@ const REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
 const RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
 const POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 const STATE: HeaderName = HeaderName::from_static("ratelimit");
+/// Rate-limit headers on every authenticated response.
+pub const HEADERS: usize = 5;
 
 /// `X-RateLimit-*` and the IETF `RateLimit-Policy` / `RateLimit` pair, on every
 /// authenticated response. The two values that depend on the policy alone are made once
@@ -34,9 +36,10 @@ pub fn apply_headers(headers: &mut HeaderMap, d: &Decision, now: EpochMs) {
     text.push(b";t=");
     text.push(int.format(d.reset_in_s(now)).as_bytes());
     let all = Bytes::from_owner(text);
-    // Room for these five and the `X-Request-Id` the outer layer adds: a response map holds
-    // 6 before it must grow, and growing with all 7 inside cost more than these inserts.
-    headers.reserve(6);
+    // Room for these and the `X-Request-Id` the outer layer adds, made before they are in
+    // (an answer from `ApiJson` has it already): growing the map with all of them inside
+    // cost more than the inserts.
+    headers.reserve(HEADERS + 1);
     headers.insert(LIMIT, limit);
     headers.insert(POLICY, policy);
     for (name, range) in [
