@@ -3,7 +3,7 @@
 //! and cache sizes read at scrape time; build info.
 
 use crate::platform::Platform;
-use conea_core::ratelimit::service::RateLimitService;
+use conea_core::ratelimit::service::{RateLimitService, Verdict};
 use conea_core::services::Authenticator;
 use conea_store::{Db, StatementStats};
 use prometheus_client::collector::Collector;
@@ -13,8 +13,9 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+use std::cell::Cell;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -196,21 +197,42 @@ impl LimitMetrics {
         }
     }
 
-    fn observe(&self, allowed: bool, backend: &'static str, took: Duration) {
-        let series = if backend == "redis" {
+    /// Counts every decision; times every Redis decision (and every decision that fell
+    /// back from Redis) but one in [`IN_PROCESS_TIMED_ONE_IN`] in-process decisions on each
+    /// thread: an in-process decision takes well under the first bucket (50 µs), and
+    /// reading the clock and filling the histogram for every one cost more than deciding.
+    fn observe(&self, v: &Verdict, started: Instant) {
+        let series = if v.backend == "redis" {
             &self.redis
         } else {
             &self.memory
         };
-        if allowed {
+        let in_process = v.backend != "redis" && !v.fell_back;
+        if v.decision.allowed {
             &series.allowed
         } else {
             &series.limited
         }
         .inc();
-        series.latency.observe(took.as_secs_f64());
+        if !in_process || Self::time_this_one() {
+            series.latency.observe(started.elapsed().as_secs_f64());
+        }
+    }
+
+    fn time_this_one() -> bool {
+        thread_local! {
+            static SEEN: Cell<u32> = const { Cell::new(0) };
+        }
+        SEEN.with(|seen| {
+            let n = seen.get().wrapping_add(1);
+            seen.set(n);
+            n % IN_PROCESS_TIMED_ONE_IN == 0
+        })
     }
 }
+
+/// In-process rate-limit decisions are timed one in this many (per thread).
+pub const IN_PROCESS_TIMED_ONE_IN: u32 = 16;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct WebhookLabels {
@@ -473,7 +495,7 @@ impl Metrics {
         });
         registry.register(
             "conea_rate_limit_duration_seconds",
-            "Time to make one rate-limit decision, by backend.",
+            format!("Time to make one rate-limit decision, by backend: every Redis decision (and every fallback from it), one in {IN_PROCESS_TIMED_ONE_IN} in-process decisions (conea_rate_limit_decisions counts them all)."),
             limit_latency.clone(),
         );
         let webhooks = Family::<WebhookLabels, Counter>::default();
@@ -557,8 +579,9 @@ impl Metrics {
             .observe(took.as_secs_f64());
     }
 
-    pub fn observe_limit(&self, allowed: bool, backend: &'static str, took: Duration) {
-        self.limits.observe(allowed, backend, took);
+    /// One rate-limit decision, made since `started`.
+    pub fn observe_limit(&self, v: &Verdict, started: Instant) {
+        self.limits.observe(v, started);
     }
 
     pub fn job_observer(&self) -> Arc<dyn conea_core::jobs::JobObserver> {
@@ -606,4 +629,59 @@ fn process_rss_bytes() -> Option<u64> {
         .parse()
         .ok()?;
     Some(kb * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use conea_core::ratelimit::{gcra, Policy, PolicySource};
+
+    fn verdict(backend: &'static str, fell_back: bool) -> Verdict {
+        let policy = Policy::per_minute(100, 100, PolicySource::Default);
+        Verdict {
+            decision: gcra(None, 0, &policy, true).0,
+            backend,
+            fell_back,
+        }
+    }
+
+    fn sample(text: &str, line_start: &str) -> Option<u64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(line_start))
+            .and_then(|v| v.trim().parse().ok())
+    }
+
+    #[test]
+    fn every_decision_counts_but_only_one_in_n_in_process_decisions_is_timed() {
+        let mut registry = Registry::default();
+        let decisions = Family::<DecisionLabels, Counter>::default();
+        let latency =
+            Family::<BackendLabels, Histogram>::new_with_constructor(|| Histogram::new([0.001]));
+        registry.register("d", "decisions", decisions.clone());
+        registry.register("l", "latency", latency.clone());
+        let metrics = LimitMetrics::new(&decisions, &latency);
+        // This test's thread has made no decision before: exactly two of these are timed.
+        let in_process = 2 * IN_PROCESS_TIMED_ONE_IN;
+        for _ in 0..in_process {
+            metrics.observe(&verdict("memory", false), Instant::now());
+        }
+        // Fallbacks from Redis (their time includes the failed attempt) and Redis: all timed.
+        for _ in 0..2 {
+            metrics.observe(&verdict("memory", true), Instant::now());
+        }
+        for _ in 0..3 {
+            metrics.observe(&verdict("redis", false), Instant::now());
+        }
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).expect("encode");
+        let memory = r#"{outcome="allowed",backend="memory"} "#;
+        let redis = r#"{outcome="allowed",backend="redis"} "#;
+        assert_eq!(
+            sample(&text, &format!("d_total{memory}")),
+            Some(u64::from(in_process) + 2)
+        );
+        assert_eq!(sample(&text, &format!("d_total{redis}")), Some(3));
+        assert_eq!(sample(&text, r#"l_count{backend="memory"} "#), Some(2 + 2));
+        assert_eq!(sample(&text, r#"l_count{backend="redis"} "#), Some(3));
+    }
 }

@@ -79,12 +79,14 @@ pub struct Decision {
     pub retry_after_ms: i64,
     pub window_ms: i64,
     pub source: PolicySource,
+    /// Epoch ms at which it was decided: what the headers' relative times count from.
+    pub decided_at_ms: EpochMs,
 }
 
 impl Decision {
-    /// Whole seconds until the bucket is full again (for `RateLimit: t=`).
-    pub fn reset_in_s(&self, now: EpochMs) -> i64 {
-        ((self.reset_at_ms - now).max(0) + 999) / 1000
+    /// Whole seconds from the decision until the bucket is full again (for `RateLimit: t=`).
+    pub fn reset_in_s(&self) -> i64 {
+        ((self.reset_at_ms - self.decided_at_ms).max(0) + 999) / 1000
     }
 
     /// Unix seconds when the bucket is full again (for `X-RateLimit-Reset`).
@@ -129,6 +131,7 @@ pub fn gcra(
         },
         window_ms: policy.window_ms,
         source: policy.source,
+        decided_at_ms: now,
     };
     (decision, (allowed && consume).then_some(new_tat))
 }
@@ -218,6 +221,6 @@ mod tests {
         let (peek, none) = gcra(tat, 10_000, &p, false);
         assert!(none.is_none());
         assert_eq!((peek.remaining, peek.reset_at_ms), (59, 11_000));
-        assert_eq!(peek.reset_in_s(10_000), 1);
+        assert_eq!(peek.reset_in_s(), 1);
     }
 }

@@ -188,7 +188,7 @@ impl RateLimitService {
 
     /// The principal's current state, without consuming.
     pub async fn peek(&self, p: &Principal) -> CoreResult<Verdict> {
-        match self.decide_in_process(p, false) {
+        match self.decide_in_process(p, false, Instant::now()) {
             Some(v) => Ok(v),
             None => self.decide_principal(p, false).await,
         }
@@ -198,25 +198,27 @@ impl RateLimitService {
     /// when stale, Redis when configured. [`Self::decide_in_process`] is tried first.
     pub async fn decide_principal(&self, p: &Principal, consume: bool) -> CoreResult<Verdict> {
         let policy = self.policy_for(p).await?;
-        self.decide(&principal_bucket(p), &policy, consume).await
+        self.decide(principal_bucket(p), &policy, consume).await
     }
 
     /// The decision for a principal when it needs no I/O: the in-process limiter decides
     /// (no Redis configured) and the overrides were read less than [`POLICY_TTL`] ago.
     /// None: call [`Self::decide_principal`]. This is the embedded default's whole request
-    /// path; the HTTP layer calls it first so that it builds no future for it.
-    pub fn decide_in_process(&self, p: &Principal, consume: bool) -> Option<Verdict> {
+    /// path; the HTTP layer calls it first so that it builds no future for it. `at` is the
+    /// caller's reading of the monotonic clock (the overrides' freshness is checked against
+    /// it; the HTTP layer times the decision from it, so it reads the clock once for both).
+    pub fn decide_in_process(&self, p: &Principal, consume: bool, at: Instant) -> Option<Verdict> {
         if self.primary.is_some() {
             return None;
         }
         let held = self.policies.load();
-        let overrides = held.as_ref().filter(|o| Instant::now() < o.fresh_until)?;
+        let overrides = held.as_ref().filter(|o| at < o.fresh_until)?;
         let policy = overrides.policy_for(p, self.default_policy());
         let now = self.clock.now_ms();
         Some(Verdict {
             decision: self
                 .memory
-                .decide_now(&principal_bucket(p), &policy, now, consume),
+                .decide_now(principal_bucket(p), &policy, now, consume),
             backend: self.memory.name(),
             fell_back: false,
         })
@@ -383,12 +385,10 @@ impl RateLimitService {
     }
 }
 
-/// A principal's bucket: `p:` and its subject.
-fn principal_bucket(p: &Principal) -> String {
-    let mut b = String::with_capacity(2 + p.subject.len());
-    b.push_str("p:");
-    b.push_str(&p.subject);
-    b
+/// A principal's bucket is its subject, a prefixed id (`usr_…`, `key_…`) that no client
+/// address bucket (`a:…`) can equal; used as is, so a decision makes no name.
+fn principal_bucket(p: &Principal) -> &str {
+    &p.subject
 }
 
 impl LimitOverride {

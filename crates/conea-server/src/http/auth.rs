@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use conea_core::auth::AuthFailure;
 use conea_core::principal::Principal;
 use conea_core::CoreError;
+use std::time::Instant;
 
 pub const API_KEY_HEADER: &str = "x-api-key";
 
@@ -76,18 +77,16 @@ async fn authenticate_and_limit(
         Err(e) => return ApiError(e).into_response(),
     };
     let verdict = if state.config().rate_limit.enabled {
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let limits = state.limits();
-        let v = match limits.decide_in_process(&principal, consume) {
+        let v = match limits.decide_in_process(&principal, consume, started) {
             Some(v) => Ok(v),
             // Redis, or overrides to read: boxed, so the in-process path's future stays small.
             None => Box::pin(limits.decide_principal(&principal, consume)).await,
         };
         match v {
             Ok(v) => {
-                state
-                    .metrics()
-                    .observe_limit(v.decision.allowed, v.backend, started.elapsed());
+                state.metrics().observe_limit(&v, started);
                 Some(v)
             }
             Err(e) => return ApiError(e).into_response(),
@@ -95,9 +94,8 @@ async fn authenticate_and_limit(
     } else {
         None
     };
-    let now = state.clock().now_ms();
     let mut response = match verdict {
-        Some(v) if consume && !v.decision.allowed => rate_limit::refused(&v.decision, now),
+        Some(v) if consume && !v.decision.allowed => rate_limit::refused(&v.decision),
         _ => {
             let client = principal.subject.clone();
             req.extensions_mut().insert(principal);
@@ -109,7 +107,7 @@ async fn authenticate_and_limit(
         }
     };
     if let Some(v) = verdict {
-        rate_limit::apply_headers(response.headers_mut(), &v.decision, now);
+        rate_limit::apply_headers(response.headers_mut(), &v.decision);
     }
     response
 }
@@ -124,22 +122,7 @@ pub async fn limit_by_address(
     if !state.config().rate_limit.enabled {
         return next.run(req).await;
     }
-    let started = std::time::Instant::now();
-    let v = match state.limits().check_address(&addr).await {
-        Ok(v) => v,
-        Err(e) => return ApiError(e).into_response(),
-    };
-    state
-        .metrics()
-        .observe_limit(v.decision.allowed, v.backend, started.elapsed());
-    let now = state.clock().now_ms();
-    let mut response = if v.decision.allowed {
-        next.run(req).await
-    } else {
-        rate_limit::refused(&v.decision, now)
-    };
-    rate_limit::apply_headers(response.headers_mut(), &v.decision, now);
-    response
+    rate_limit::limit_address(&state, None, &addr, req, next).await
 }
 
 /// The authenticated caller. Only usable on routes behind [`require_auth`].

@@ -1,14 +1,18 @@
 //! Rate-limit headers (`shared/conventions/api.md`) and the 429 answer.
 
 use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use conea_core::clock::EpochMs;
-use conea_core::ratelimit::Decision;
+use conea_core::ratelimit::{Decision, PolicySource};
 use conea_core::CoreError;
 use serde_json::json;
 use std::cell::RefCell;
+use std::sync::OnceLock;
+use std::time::Instant;
 
 const LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
 const REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
@@ -19,12 +23,13 @@ const STATE: HeaderName = HeaderName::from_static("ratelimit");
 pub const HEADERS: usize = 5;
 
 /// `X-RateLimit-*` and the IETF `RateLimit-Policy` / `RateLimit` pair, on every
-/// authenticated response. The two values that depend on the policy alone are made once
-/// per policy and thread and cloned (a reference count); the three that change with every
-/// decision are written with `itoa` into one buffer, one allocation shared by the three.
-/// (`format!` and a buffer per value were a third of the limiter's cost per request.)
-pub fn apply_headers(headers: &mut HeaderMap, d: &Decision, now: EpochMs) {
-    let (limit, policy) = policy_values(d.limit, d.window_ms / 1000);
+/// authenticated response, as of the moment of the decision. The two values that depend
+/// on the policy alone are made once per policy (see [`policy_values`]); the three that
+/// change with every decision are written with `itoa` into one buffer, one allocation
+/// shared by the three. (`format!` and a buffer per value were a third of the limiter's
+/// cost per request.)
+pub fn apply_headers(headers: &mut HeaderMap, d: &Decision) {
+    let (limit, policy) = policy_values(d);
     let mut text = Text::default();
     let mut int = itoa::Buffer::new();
     text.push(int.format(d.remaining).as_bytes());
@@ -34,7 +39,7 @@ pub fn apply_headers(headers: &mut HeaderMap, d: &Decision, now: EpochMs) {
     text.push(b"\"default\";r=");
     text.push(int.format(d.remaining).as_bytes());
     text.push(b";t=");
-    text.push(int.format(d.reset_in_s(now)).as_bytes());
+    text.push(int.format(d.reset_in_s()).as_bytes());
     let all = Bytes::from_owner(text);
     // Room for these and the `X-Request-Id` the outer layer adds, made before they are in
     // (an answer from `ApiJson` has it already): growing the map with all of them inside
@@ -84,7 +89,7 @@ impl AsRef<[u8]> for Text {
     }
 }
 
-/// `X-RateLimit-Limit` and `RateLimit-Policy` of the policy a thread answered for last.
+/// `X-RateLimit-Limit` and `RateLimit-Policy` of one policy.
 struct PolicyValues {
     limit: u32,
     window_s: i64,
@@ -92,30 +97,112 @@ struct PolicyValues {
     policy_value: HeaderValue,
 }
 
+impl PolicyValues {
+    fn of(d: &Decision) -> (u32, i64) {
+        (d.limit, d.window_ms / 1000)
+    }
+
+    fn texts(limit: u32, window_s: i64) -> (String, String) {
+        (
+            limit.to_string(),
+            format!("\"default\";q={limit};w={window_s}"),
+        )
+    }
+
+    /// Values with their own buffers: a clone counts a reference (an atomic add, and a
+    /// subtraction when the answer is dropped).
+    fn shared(limit: u32, window_s: i64) -> Self {
+        let (l, p) = Self::texts(limit, window_s);
+        Self::from_bytes(limit, window_s, Bytes::from(l), Bytes::from(p))
+    }
+
+    /// Values in memory kept for the life of the process: a clone copies a pointer.
+    /// Made once, for the first default policy the process answers for (the configured
+    /// default does not change without a restart), so the process keeps one pair.
+    fn kept(limit: u32, window_s: i64) -> Self {
+        let (l, p) = Self::texts(limit, window_s);
+        Self::from_bytes(
+            limit,
+            window_s,
+            Bytes::from_static(String::leak(l).as_bytes()),
+            Bytes::from_static(String::leak(p).as_bytes()),
+        )
+    }
+
+    fn from_bytes(limit: u32, window_s: i64, l: Bytes, p: Bytes) -> Self {
+        PolicyValues {
+            limit,
+            window_s,
+            limit_value: HeaderValue::from_maybe_shared(l)
+                .unwrap_or_else(|_| HeaderValue::from_static("0")),
+            policy_value: HeaderValue::from_maybe_shared(p)
+                .unwrap_or_else(|_| HeaderValue::from_static("\"default\"")),
+        }
+    }
+
+    fn is_for(&self, (limit, window_s): (u32, i64)) -> bool {
+        self.limit == limit && self.window_s == window_s
+    }
+
+    fn values(&self) -> (HeaderValue, HeaderValue) {
+        (self.limit_value.clone(), self.policy_value.clone())
+    }
+}
+
+/// The default policy's values, kept for the process (most answers are on it).
+static DEFAULT_VALUES: OnceLock<PolicyValues> = OnceLock::new();
+
 thread_local! {
+    /// Any other policy's values: of the policy this thread answered for last.
     static POLICY_VALUES: RefCell<Option<PolicyValues>> = const { RefCell::new(None) };
 }
 
-fn policy_values(limit: u32, window_s: i64) -> (HeaderValue, HeaderValue) {
-    POLICY_VALUES.with_borrow_mut(|held| {
-        let p = match held {
-            Some(p) if p.limit == limit && p.window_s == window_s => p,
-            _ => held.insert(PolicyValues {
-                limit,
-                window_s,
-                limit_value: HeaderValue::from(limit),
-                policy_value: HeaderValue::from_maybe_shared(Bytes::from(format!(
-                    "\"default\";q={limit};w={window_s}"
-                )))
-                .unwrap_or_else(|_| HeaderValue::from_static("\"default\"")),
-            }),
-        };
-        (p.limit_value.clone(), p.policy_value.clone())
+fn policy_values(d: &Decision) -> (HeaderValue, HeaderValue) {
+    let of = PolicyValues::of(d);
+    if d.source == PolicySource::Default {
+        let kept = DEFAULT_VALUES.get_or_init(|| PolicyValues::kept(of.0, of.1));
+        if kept.is_for(of) {
+            return kept.values();
+        }
+    }
+    POLICY_VALUES.with_borrow_mut(|held| match held {
+        Some(p) if p.is_for(of) => p.values(),
+        _ => held.insert(PolicyValues::shared(of.0, of.1)).values(),
     })
 }
 
+/// Consumes one request of a client address's quota on an unauthenticated route (`route`
+/// names its bucket; None: the login routes' shared quota of `RATE_LIMIT_PER_IP_PER_MINUTE`),
+/// answers 429 when it is spent, and puts the headers on the answer.
+pub async fn limit_address(
+    state: &AppState,
+    route: Option<(&str, u32)>,
+    addr: &str,
+    req: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let limits = state.limits();
+    let v = match route {
+        Some((route, per_minute)) => limits.check_address_on(route, addr, per_minute).await,
+        None => limits.check_address(addr).await,
+    };
+    let v = match v {
+        Ok(v) => v,
+        Err(e) => return ApiError(e).into_response(),
+    };
+    state.metrics().observe_limit(&v, started);
+    let mut response = if v.decision.allowed {
+        next.run(req).await
+    } else {
+        refused(&v.decision)
+    };
+    apply_headers(response.headers_mut(), &v.decision);
+    response
+}
+
 /// 429 `rate_limit_exceeded` with `Retry-After` and the numbers in `details`.
-pub fn refused(d: &Decision, now: EpochMs) -> Response {
+pub fn refused(d: &Decision) -> Response {
     let retry = d.retry_after_s();
     ApiError(CoreError::RateLimited {
         code: "rate_limit_exceeded",
@@ -131,7 +218,7 @@ pub fn refused(d: &Decision, now: EpochMs) -> Response {
             "remaining": 0,
             "retry_after": retry,
             "reset": d.reset_epoch_s(),
-            "reset_in": d.reset_in_s(now),
+            "reset_in": d.reset_in_s(),
             "policy_source": d.source.as_str(),
         }),
     })
@@ -141,12 +228,13 @@ pub fn refused(d: &Decision, now: EpochMs) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use conea_core::ratelimit::{gcra, Policy, PolicySource};
+    use conea_core::clock::EpochMs;
+    use conea_core::ratelimit::{gcra, Policy};
 
     fn headers_for(policy: &Policy, now: EpochMs) -> Vec<(String, String)> {
         let (d, _) = gcra(None, now, policy, true);
         let mut h = HeaderMap::new();
-        apply_headers(&mut h, &d, now);
+        apply_headers(&mut h, &d);
         [LIMIT, REMAINING, RESET, POLICY, STATE]
             .iter()
             .map(|n| {
@@ -174,14 +262,22 @@ mod tests {
     }
 
     #[test]
-    fn a_thread_that_answers_for_another_policy_sends_that_policys_values() {
-        // The policy's values are kept per thread: the next policy must not get them.
+    fn each_policy_sends_its_own_values_whether_kept_for_the_process_or_the_thread() {
+        // The first default policy's values are kept for the process, any other policy's
+        // for the thread that answered for it last: neither may leak into another's answer.
+        // (Two defaults: tests in this process use several, a server one.)
         let a = Policy::per_minute(100, 100, PolicySource::Default);
         let b = Policy::per_minute(7, 3, PolicySource::ApiKey);
+        let c = Policy::per_minute(30, 30, PolicySource::Default);
+        let d = Policy::per_minute(100, 5, PolicySource::Organization);
         for (p, limit, policy) in [
             (&a, "100", "\"default\";q=100;w=60"),
             (&b, "7", "\"default\";q=7;w=60"),
+            (&c, "30", "\"default\";q=30;w=60"),
             (&a, "100", "\"default\";q=100;w=60"),
+            (&c, "30", "\"default\";q=30;w=60"),
+            (&d, "100", "\"default\";q=100;w=60"),
+            (&b, "7", "\"default\";q=7;w=60"),
         ] {
             let got = headers_for(p, 0);
             assert_eq!(got[0].1, limit);

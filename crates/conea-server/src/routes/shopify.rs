@@ -299,25 +299,7 @@ pub async fn limit_webhooks_by_address(
     if !state.config().rate_limit.enabled {
         return next.run(req).await;
     }
-    let started = std::time::Instant::now();
     let per_minute = state.config().shopify.webhooks_per_ip_per_minute;
-    let v = match state
-        .limits()
-        .check_address_on("shopify-webhooks", &addr, per_minute)
-        .await
-    {
-        Ok(v) => v,
-        Err(e) => return ApiError(e).into_response(),
-    };
-    state
-        .metrics()
-        .observe_limit(v.decision.allowed, v.backend, started.elapsed());
-    let now = state.clock().now_ms();
-    let mut response = if v.decision.allowed {
-        next.run(req).await
-    } else {
-        rate_limit::refused(&v.decision, now)
-    };
-    rate_limit::apply_headers(response.headers_mut(), &v.decision, now);
-    response
+    let route = Some(("shopify-webhooks", per_minute));
+    rate_limit::limit_address(&state, route, &addr, req, next).await
 }
