@@ -519,3 +519,80 @@ async fn redis_and_memory_limiters_make_identical_decisions() {
         assert_eq!(r, m, "step {i} at +{t} ms");
     }
 }
+
+/// Decisions waiting at the same moment go to Redis as one pipeline: each must still get
+/// its own bucket's answer (the replies are matched to the asks by position), and racing
+/// decisions on one bucket must stay exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_decisions_sent_together_each_get_their_own_answer() {
+    use conea_core::ratelimit::memory::MemoryLimiter;
+    use conea_core::ratelimit::{Limiter, Policy, PolicySource};
+    use conea_store::redis_limiter::{RedisHandle, RedisLimiter};
+    let Some(url) = redis_url() else { return };
+    let redis = RedisLimiter::new(
+        std::sync::Arc::new(RedisHandle::new(&url).unwrap()),
+        &format!("t{}:", uuid_like()),
+    );
+    let memory = MemoryLimiter::new(1000);
+    let policy = Policy::per_minute(10, 3, PolicySource::Default);
+    let now = 1_800_000_000_000;
+    // Bucket i has had i % 4 requests: 3, 2, 1 and 0 left.
+    for i in 0..40 {
+        for _ in 0..i % 4 {
+            let bucket = format!("b{i}");
+            redis.decide(&bucket, &policy, now, true).await.unwrap();
+            memory.decide(&bucket, &policy, now, true).await.unwrap();
+        }
+    }
+    let buckets: Vec<String> = (0..40).map(|i| format!("b{i}")).collect();
+    let together = futures::future::join_all(
+        buckets
+            .iter()
+            .map(|b| redis.decide(b, &policy, now + 1, true)),
+    )
+    .await;
+    for (bucket, got) in buckets.iter().zip(together) {
+        let want = memory.decide(bucket, &policy, now + 1, true).await.unwrap();
+        assert_eq!(got.unwrap(), want, "bucket {bucket}");
+    }
+    let racing =
+        futures::future::join_all((0..20).map(|_| redis.decide("one", &policy, now, true))).await;
+    let allowed = racing
+        .iter()
+        .filter(|d| d.as_ref().unwrap().allowed)
+        .count();
+    assert_eq!(
+        allowed, 3,
+        "a burst of 3 allows exactly 3 of 20 racing requests"
+    );
+}
+
+/// A Redis that lost the script (a restart, `SCRIPT FLUSH`) answers NOSCRIPT: the limiter
+/// loads it again and the decision is made, not refused or failed over.
+#[tokio::test]
+async fn redis_that_lost_the_script_gets_it_again() {
+    use conea_core::ratelimit::{Limiter, Policy, PolicySource};
+    use conea_store::redis_limiter::{RedisHandle, RedisLimiter};
+    let Some(url) = redis_url() else { return };
+    let handle = std::sync::Arc::new(RedisHandle::new(&url).unwrap());
+    let redis = RedisLimiter::new(handle.clone(), &format!("t{}:", uuid_like()));
+    let policy = Policy::per_minute(10, 2, PolicySource::Default);
+    let now = 1_800_000_000_000;
+    assert!(redis.decide("b", &policy, now, true).await.unwrap().allowed);
+    handle
+        .run(|mut c| async move {
+            redis::cmd("SCRIPT")
+                .arg("FLUSH")
+                .query_async::<()>(&mut c)
+                .await
+        })
+        .await
+        .unwrap();
+    let d = redis.decide("b", &policy, now, true).await.unwrap();
+    assert_eq!(
+        (d.allowed, d.remaining),
+        (true, 0),
+        "the second of a burst of 2"
+    );
+    assert!(!handle.is_down(), "NOSCRIPT is not an outage");
+}

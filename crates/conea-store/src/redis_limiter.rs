@@ -1,6 +1,7 @@
 //! Redis: one shared connection handle (used by the rate limiter and the health check) and
-//! the Redis rate limiter — one atomic Lua script per decision (EVALSHA, one round trip),
-//! bucket keys that expire once the bucket is full again.
+//! the Redis rate limiter — one atomic Lua script per decision (EVALSHA, one round trip;
+//! the decisions waiting at the same moment go out as one pipeline), bucket keys that
+//! expire once the bucket is full again.
 //!
 //! When Redis fails, the handle stays "down" for [`RETRY_AFTER_FAILURE`] and answers at once
 //! with an error, so a dead Redis costs no latency; afterwards the next request tries again,
@@ -10,8 +11,9 @@ use async_trait::async_trait;
 use conea_core::clock::EpochMs;
 use conea_core::ratelimit::{gcra, Decision, Limiter, LimiterUnavailable, Policy};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot};
 
 pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
 const TIMEOUT: Duration = Duration::from_millis(500);
@@ -177,18 +179,30 @@ impl RedisHandle {
 }
 
 pub struct RedisLimiter {
-    handle: std::sync::Arc<RedisHandle>,
+    handle: Arc<RedisHandle>,
     prefix: String,
-    script: redis::Script,
+    script: Arc<redis::Script>,
+    /// Where decisions wait to go to Redis together (see [`send_together`]); the task that
+    /// sends them starts with the first decision, on the runtime that makes it.
+    asks: OnceLock<mpsc::UnboundedSender<Ask>>,
 }
 
 impl RedisLimiter {
-    pub fn new(handle: std::sync::Arc<RedisHandle>, prefix: &str) -> Self {
+    pub fn new(handle: Arc<RedisHandle>, prefix: &str) -> Self {
         Self {
             handle,
             prefix: format!("{prefix}rl:"),
-            script: redis::Script::new(GCRA_LUA),
+            script: Arc::new(redis::Script::new(GCRA_LUA)),
+            asks: OnceLock::new(),
         }
+    }
+
+    fn asks(&self) -> &mpsc::UnboundedSender<Ask> {
+        self.asks.get_or_init(|| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            tokio::spawn(send_together(rx, self.handle.clone(), self.script.clone()));
+            tx
+        })
     }
 }
 
@@ -205,19 +219,99 @@ impl Limiter for RedisLimiter {
         now: EpochMs,
         consume: bool,
     ) -> Result<Decision, LimiterUnavailable> {
-        let key = format!("{}{bucket}", self.prefix);
-        let mut invocation = self.script.key(key);
-        invocation
-            .arg(now * 1000)
-            .arg(policy.emission_us())
-            .arg(policy.capacity_us())
-            .arg(if consume { "1" } else { "0" });
-        let stored: String = self
-            .handle
-            .run(|mut c| async move { invocation.invoke_async(&mut c).await })
+        let (answer, answered) = oneshot::channel();
+        let ask = Ask {
+            key: format!("{}{bucket}", self.prefix),
+            args: [now * 1000, policy.emission_us(), policy.capacity_us()],
+            consume,
+            answer,
+        };
+        let stopped = || LimiterUnavailable("the Redis limiter's sender has stopped".into());
+        self.asks().send(ask).map_err(|_| stopped())?;
+        let stored = answered
             .await
+            .map_err(|_| stopped())?
             .map_err(LimiterUnavailable)?;
         let stored = stored.parse::<i64>().ok().filter(|v| *v >= 0);
         Ok(gcra(stored, now, policy, consume).0)
+    }
+}
+
+/// Most decisions sent in one pipeline.
+pub const MAX_BATCH: usize = 64;
+
+/// One decision waiting for Redis: the bucket's key, ARGV (now, emission interval and
+/// capacity in µs) and whether it consumes; answered with the script's reply.
+struct Ask {
+    key: String,
+    args: [i64; 3],
+    consume: bool,
+    answer: oneshot::Sender<Result<String, String>>,
+}
+
+/// Sends the decisions that are waiting together, as one pipeline of scripts (each still
+/// its own atomic script; one write and one read for all of them), and goes on collecting
+/// while a batch is in flight. Woken by the first decision, this task would run next and
+/// send it alone (tokio runs the task a message wakes right after the sender), so it first
+/// lets the other requests that are ready now run and add theirs (`yield_now` resumes it
+/// once the runtime has run every ready task). Under load this halves the work of Redis
+/// per decision (one read and one write per batch instead of per decision); alone, a
+/// decision waits one pass of the scheduler.
+async fn send_together(
+    mut asks: mpsc::UnboundedReceiver<Ask>,
+    handle: Arc<RedisHandle>,
+    script: Arc<redis::Script>,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while asks.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        tokio::task::yield_now().await;
+        while batch.len() < MAX_BATCH {
+            match asks.try_recv() {
+                Ok(ask) => batch.push(ask),
+                Err(_) => break,
+            }
+        }
+        let batch = std::mem::replace(&mut batch, Vec::with_capacity(MAX_BATCH));
+        tokio::spawn(send_batch(handle.clone(), script.clone(), batch));
+    }
+}
+
+/// One pipeline of EVALSHA; a Redis that lost the script (restarted, `SCRIPT FLUSH`) answers
+/// NOSCRIPT to each without running any, so the script is loaded and the batch sent again.
+async fn send_batch(handle: Arc<RedisHandle>, script: Arc<redis::Script>, batch: Vec<Ask>) {
+    let mut pipe = redis::pipe();
+    for ask in &batch {
+        pipe.cmd("EVALSHA")
+            .arg(script.get_hash())
+            .arg(1)
+            .arg(&ask.key)
+            .arg(&ask.args[..])
+            .arg(if ask.consume { "1" } else { "0" });
+    }
+    let replies = handle
+        .run(|mut c| async move {
+            match pipe.query_async::<Vec<String>>(&mut c).await {
+                Err(e) if e.kind() == redis::ErrorKind::NoScriptError => {
+                    script.prepare_invoke().load_async(&mut c).await?;
+                    pipe.query_async(&mut c).await
+                }
+                replies => replies,
+            }
+        })
+        .await;
+    match replies {
+        Ok(replies) if replies.len() == batch.len() => {
+            for (ask, reply) in batch.into_iter().zip(replies) {
+                let _ = ask.answer.send(Ok(reply));
+            }
+        }
+        other => {
+            let e = other
+                .err()
+                .unwrap_or_else(|| "Redis answered a batch with the wrong count".into());
+            for ask in batch {
+                let _ = ask.answer.send(Err(e.clone()));
+            }
+        }
     }
 }
