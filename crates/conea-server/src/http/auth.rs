@@ -14,7 +14,6 @@ use axum::response::{IntoResponse, Response};
 use conea_core::auth::AuthFailure;
 use conea_core::principal::Principal;
 use conea_core::CoreError;
-use std::time::Instant;
 
 pub const API_KEY_HEADER: &str = "x-api-key";
 
@@ -52,9 +51,9 @@ pub async fn require_auth(State(state): State<AppState>, req: Request, next: Nex
     authenticate_and_limit(state, req, next, true).await
 }
 
-/// Authenticates and reads the principal's rate limit without consuming it
-/// (`GET /v1/rate-limit`).
-pub async fn require_auth_peek(
+/// Authenticates only: `GET /v1/rate-limit` reads the caller's limit itself (without
+/// consuming it) and puts the rate-limit headers on its answer.
+pub async fn require_auth_only(
     State(state): State<AppState>,
     req: Request,
     next: Next,
@@ -66,7 +65,7 @@ async fn authenticate_and_limit(
     state: AppState,
     mut req: Request,
     next: Next,
-    consume: bool,
+    limit: bool,
 ) -> Response {
     let presented = match credential(req.headers()) {
         Ok(c) => c,
@@ -76,33 +75,19 @@ async fn authenticate_and_limit(
         Ok(p) => p,
         Err(e) => return ApiError(e).into_response(),
     };
-    let verdict = if state.config().rate_limit.enabled {
-        let started = Instant::now();
-        let limits = state.limits();
-        let v = match limits.decide_in_process(&principal, consume, started) {
-            Some(v) => Ok(v),
-            // Redis, or overrides to read: boxed, so the in-process path's future stays small.
-            None => Box::pin(limits.decide_principal(&principal, consume)).await,
-        };
-        match v {
-            Ok(v) => {
-                state.metrics().observe_limit(&v, started);
-                Some(v)
-            }
+    let verdict = if limit && state.config().rate_limit.enabled {
+        match rate_limit::decide(&state, &principal, true).await {
+            Ok(v) => Some(v),
             Err(e) => return ApiError(e).into_response(),
         }
     } else {
         None
     };
     let mut response = match verdict {
-        Some(v) if consume && !v.decision.allowed => rate_limit::refused(&v.decision),
+        Some(v) if !v.decision.allowed => rate_limit::refused(&v.decision),
         _ => {
             let client = principal.subject.clone();
             req.extensions_mut().insert(principal);
-            // Only `GET /v1/rate-limit` (a peek) reads the verdict.
-            if let Some(v) = verdict.filter(|_| !consume) {
-                req.extensions_mut().insert(v);
-            }
             super::reads::run(&state, &client, req, next).await
         }
     };

@@ -7,6 +7,8 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use conea_core::principal::Principal;
+use conea_core::ratelimit::service::Verdict;
 use conea_core::ratelimit::{Decision, PolicySource};
 use conea_core::CoreError;
 use serde_json::json;
@@ -169,6 +171,25 @@ fn policy_values(d: &Decision) -> (HeaderValue, HeaderValue) {
         Some(p) if p.is_for(of) => p.values(),
         _ => held.insert(PolicyValues::shared(of.0, of.1)).values(),
     })
+}
+
+/// The principal's decision (consuming, or a peek), counted and timed in the metrics: the
+/// in-process limiter's synchronous way when it needs no I/O (no future built), else the
+/// one that may (Redis, overrides to read), boxed so that the common path's future stays
+/// small.
+pub async fn decide(
+    state: &AppState,
+    principal: &Principal,
+    consume: bool,
+) -> Result<Verdict, CoreError> {
+    let started = Instant::now();
+    let limits = state.limits();
+    let v = match limits.decide_in_process(principal, consume, started) {
+        Some(v) => v,
+        None => Box::pin(limits.decide_principal(principal, consume)).await?,
+    };
+    state.metrics().observe_limit(&v, started);
+    Ok(v)
 }
 
 /// Consumes one request of a client address's quota on an unauthenticated route (`route`

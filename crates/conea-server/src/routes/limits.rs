@@ -3,11 +3,11 @@
 use crate::error::{ApiResult, ErrorBody};
 use crate::http::auth::Auth;
 use crate::http::json::ApiJson;
+use crate::http::rate_limit;
 use crate::state::AppState;
 use axum::extract::{Path, State};
-use axum::Extension;
+use axum::response::{IntoResponse, Response};
 use conea_core::clock::rfc3339;
-use conea_core::ratelimit::service::Verdict;
 use conea_core::store::LimitOverride;
 use serde::{Deserialize, Serialize};
 
@@ -26,20 +26,19 @@ pub struct RateLimitState {
     pub enabled: bool,
 }
 
-/// The caller's rate-limit state. Does not consume quota.
+/// The caller's rate-limit state. Does not consume quota. (Its route only authenticates:
+/// this reads the limit once, for the body and the headers.)
 #[utoipa::path(get, path = "/rate-limit", tag = "rate limits", security(("bearer" = []), ("api_key" = [])), responses(
     (status = 200, body = RateLimitState), (status = 401, body = ErrorBody)))]
-pub async fn current(
-    State(state): State<AppState>,
-    Auth(p): Auth,
-    verdict: Option<Extension<Verdict>>,
-) -> ApiResult<ApiJson<RateLimitState>> {
-    let v = match verdict {
-        Some(Extension(v)) => v,
-        None => state.limits().peek(&p).await?,
+pub async fn current(State(state): State<AppState>, Auth(p): Auth) -> ApiResult<Response> {
+    let enabled = state.config().rate_limit.enabled;
+    let v = if enabled {
+        rate_limit::decide(&state, &p, false).await?
+    } else {
+        state.limits().peek(&p).await?
     };
     let d = v.decision;
-    Ok(ApiJson(RateLimitState {
+    let mut response = ApiJson(RateLimitState {
         limit: d.limit,
         remaining: d.remaining,
         reset: d.reset_epoch_s(),
@@ -47,8 +46,13 @@ pub async fn current(
         burst: d.burst,
         policy_source: d.source.as_str(),
         backend: v.backend,
-        enabled: state.config().rate_limit.enabled,
-    }))
+        enabled,
+    })
+    .into_response();
+    if enabled {
+        rate_limit::apply_headers(response.headers_mut(), &d);
+    }
+    Ok(response)
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -74,7 +74,7 @@ fn v1(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(limits::current))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
-            http::auth::require_auth_peek,
+            http::auth::require_auth_only,
         ));
     let protected = OpenApiRouter::new()
         .routes(routes!(auth::verify))
