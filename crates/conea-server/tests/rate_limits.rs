@@ -483,16 +483,25 @@ async fn redis_down_in_closed_mode_answers_503_and_recovers() {
     }
 }
 
+/// A Redis limiter on the test Redis with keys of its own (None: no Redis to test with).
+fn redis_limiter() -> Option<(
+    std::sync::Arc<conea_store::redis_limiter::RedisHandle>,
+    conea_store::redis_limiter::RedisLimiter,
+)> {
+    use conea_store::redis_limiter::{RedisHandle, RedisLimiter};
+    let url = redis_url()?;
+    let handle = std::sync::Arc::new(RedisHandle::new(&url).expect("CONEA_TEST_REDIS_URL"));
+    let limiter = RedisLimiter::new(handle.clone(), &format!("t{}:", uuid_like()));
+    Some((handle, limiter))
+}
+
 #[tokio::test]
 async fn redis_and_memory_limiters_make_identical_decisions() {
     use conea_core::ratelimit::memory::MemoryLimiter;
     use conea_core::ratelimit::{Limiter, Policy, PolicySource};
-    use conea_store::redis_limiter::{RedisHandle, RedisLimiter};
-    let Some(url) = redis_url() else { return };
-    let redis = RedisLimiter::new(
-        std::sync::Arc::new(RedisHandle::new(&url).unwrap()),
-        &format!("t{}:", uuid_like()),
-    );
+    let Some((_, redis)) = redis_limiter() else {
+        return;
+    };
     let memory = MemoryLimiter::new(1000);
     let policy = Policy::per_minute(7, 3, PolicySource::Default);
     // A sequence of times with bursts, gaps and peeks.
@@ -527,12 +536,9 @@ async fn redis_and_memory_limiters_make_identical_decisions() {
 async fn redis_decisions_sent_together_each_get_their_own_answer() {
     use conea_core::ratelimit::memory::MemoryLimiter;
     use conea_core::ratelimit::{Limiter, Policy, PolicySource};
-    use conea_store::redis_limiter::{RedisHandle, RedisLimiter};
-    let Some(url) = redis_url() else { return };
-    let redis = RedisLimiter::new(
-        std::sync::Arc::new(RedisHandle::new(&url).unwrap()),
-        &format!("t{}:", uuid_like()),
-    );
+    let Some((_, redis)) = redis_limiter() else {
+        return;
+    };
     let memory = MemoryLimiter::new(1000);
     let policy = Policy::per_minute(10, 3, PolicySource::Default);
     let now = 1_800_000_000_000;
@@ -572,10 +578,9 @@ async fn redis_decisions_sent_together_each_get_their_own_answer() {
 #[tokio::test]
 async fn redis_that_lost_the_script_gets_it_again() {
     use conea_core::ratelimit::{Limiter, Policy, PolicySource};
-    use conea_store::redis_limiter::{RedisHandle, RedisLimiter};
-    let Some(url) = redis_url() else { return };
-    let handle = std::sync::Arc::new(RedisHandle::new(&url).unwrap());
-    let redis = RedisLimiter::new(handle.clone(), &format!("t{}:", uuid_like()));
+    let Some((handle, redis)) = redis_limiter() else {
+        return;
+    };
     let policy = Policy::per_minute(10, 2, PolicySource::Default);
     let now = 1_800_000_000_000;
     assert!(redis.decide("b", &policy, now, true).await.unwrap().allowed);
