@@ -1,6 +1,7 @@
 //! Conea's own detectors: each opens an incident (with a stable dedup key, so it is one
 //! incident however long the condition lasts) and resolves it when the condition clears.
-//! They run from the housekeeping loop (`app.rs`) every [`INTERVAL`].
+//! They run from the housekeeping loop (`app.rs`) every [`INTERVAL`], the first time one
+//! interval after the start.
 //!
 //! - `database`: the database did not answer for 1 minute (critical). The incident can only
 //!   be written once the database is back, so it records the outage after the fact.
