@@ -91,10 +91,9 @@ impl AsRef<[u8]> for Text {
     }
 }
 
-/// `X-RateLimit-Limit` and `RateLimit-Policy` of one policy.
+/// `X-RateLimit-Limit` and `RateLimit-Policy` of one policy (its limit and window in s).
 struct PolicyValues {
-    limit: u32,
-    window_s: i64,
+    policy: (u32, i64),
     limit_value: HeaderValue,
     policy_value: HeaderValue,
 }
@@ -104,46 +103,25 @@ impl PolicyValues {
         (d.limit, d.window_ms / 1000)
     }
 
-    fn texts(limit: u32, window_s: i64) -> (String, String) {
-        (
-            limit.to_string(),
-            format!("\"default\";q={limit};w={window_s}"),
-        )
-    }
-
-    /// Values with their own buffers: a clone counts a reference (an atomic add, and a
-    /// subtraction when the answer is dropped).
-    fn shared(limit: u32, window_s: i64) -> Self {
-        let (l, p) = Self::texts(limit, window_s);
-        Self::from_bytes(limit, window_s, Bytes::from(l), Bytes::from(p))
-    }
-
-    /// Values in memory kept for the life of the process: a clone copies a pointer.
-    /// Made once, for the first default policy the process answers for (the configured
-    /// default does not change without a restart), so the process keeps one pair.
-    fn kept(limit: u32, window_s: i64) -> Self {
-        let (l, p) = Self::texts(limit, window_s);
-        Self::from_bytes(
-            limit,
-            window_s,
-            Bytes::from_static(String::leak(l).as_bytes()),
-            Bytes::from_static(String::leak(p).as_bytes()),
-        )
-    }
-
-    fn from_bytes(limit: u32, window_s: i64, l: Bytes, p: Bytes) -> Self {
+    /// `keep`: in memory kept for the life of the process, so that a clone copies a pointer
+    /// (otherwise a clone counts a reference: an atomic add, and a subtraction when the
+    /// answer is dropped). Only the first default policy is kept (see [`policy_values`]).
+    fn new(policy: (u32, i64), keep: bool) -> Self {
+        let (limit, window_s) = policy;
+        let value = |text: String, fallback: &'static str| {
+            let bytes = if keep {
+                Bytes::from_static(String::leak(text).as_bytes())
+            } else {
+                Bytes::from(text)
+            };
+            HeaderValue::from_maybe_shared(bytes)
+                .unwrap_or_else(|_| HeaderValue::from_static(fallback))
+        };
         PolicyValues {
-            limit,
-            window_s,
-            limit_value: HeaderValue::from_maybe_shared(l)
-                .unwrap_or_else(|_| HeaderValue::from_static("0")),
-            policy_value: HeaderValue::from_maybe_shared(p)
-                .unwrap_or_else(|_| HeaderValue::from_static("\"default\"")),
+            policy,
+            limit_value: value(limit.to_string(), "0"),
+            policy_value: value(format!("\"default\";q={limit};w={window_s}"), "\"default\""),
         }
-    }
-
-    fn is_for(&self, (limit, window_s): (u32, i64)) -> bool {
-        self.limit == limit && self.window_s == window_s
     }
 
     fn values(&self) -> (HeaderValue, HeaderValue) {
@@ -151,7 +129,8 @@ impl PolicyValues {
     }
 }
 
-/// The default policy's values, kept for the process (most answers are on it).
+/// The default policy's values, kept for the process (most answers are on it; the
+/// configured default does not change without a restart, so the process keeps one pair).
 static DEFAULT_VALUES: OnceLock<PolicyValues> = OnceLock::new();
 
 thread_local! {
@@ -160,16 +139,16 @@ thread_local! {
 }
 
 fn policy_values(d: &Decision) -> (HeaderValue, HeaderValue) {
-    let of = PolicyValues::of(d);
+    let policy = PolicyValues::of(d);
     if d.source == PolicySource::Default {
-        let kept = DEFAULT_VALUES.get_or_init(|| PolicyValues::kept(of.0, of.1));
-        if kept.is_for(of) {
+        let kept = DEFAULT_VALUES.get_or_init(|| PolicyValues::new(policy, true));
+        if kept.policy == policy {
             return kept.values();
         }
     }
     POLICY_VALUES.with_borrow_mut(|held| match held {
-        Some(p) if p.is_for(of) => p.values(),
-        _ => held.insert(PolicyValues::shared(of.0, of.1)).values(),
+        Some(p) if p.policy == policy => p.values(),
+        _ => held.insert(PolicyValues::new(policy, false)).values(),
     })
 }
 
@@ -190,6 +169,34 @@ pub async fn decide(
     };
     state.metrics().observe_limit(&v, started);
     Ok(v)
+}
+
+/// The caller's state without consuming (`GET /v1/rate-limit`), and whether the limiter is
+/// on: only then is the read counted in the metrics and the headers put on the answer.
+pub struct Peek {
+    pub verdict: Verdict,
+    pub enabled: bool,
+}
+
+pub async fn peek(state: &AppState, principal: &Principal) -> Result<Peek, CoreError> {
+    let enabled = state.config().rate_limit.enabled;
+    let verdict = if enabled {
+        decide(state, principal, false).await?
+    } else {
+        state.limits().peek(principal).await?
+    };
+    Ok(Peek { verdict, enabled })
+}
+
+impl Peek {
+    /// `body` as the answer, with the rate-limit headers when the limiter is on.
+    pub fn answer(&self, body: impl IntoResponse) -> Response {
+        let mut response = body.into_response();
+        if self.enabled {
+            apply_headers(response.headers_mut(), &self.verdict.decision);
+        }
+        response
+    }
 }
 
 /// Consumes one request of a client address's quota on an unauthenticated route (`route`

@@ -6,7 +6,7 @@ use crate::http::json::ApiJson;
 use crate::http::rate_limit;
 use crate::state::AppState;
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use conea_core::clock::rfc3339;
 use conea_core::store::LimitOverride;
 use serde::{Deserialize, Serialize};
@@ -27,32 +27,28 @@ pub struct RateLimitState {
 }
 
 /// The caller's rate-limit state. Does not consume quota. (Its route only authenticates:
-/// this reads the limit once, for the body and the headers.)
+/// the limit is read once, for the body and the headers.)
 #[utoipa::path(get, path = "/rate-limit", tag = "rate limits", security(("bearer" = []), ("api_key" = [])), responses(
     (status = 200, body = RateLimitState), (status = 401, body = ErrorBody)))]
 pub async fn current(State(state): State<AppState>, Auth(p): Auth) -> ApiResult<Response> {
-    let enabled = state.config().rate_limit.enabled;
-    let v = if enabled {
-        rate_limit::decide(&state, &p, false).await?
-    } else {
-        state.limits().peek(&p).await?
-    };
-    let d = v.decision;
-    let mut response = ApiJson(RateLimitState {
-        limit: d.limit,
-        remaining: d.remaining,
-        reset: d.reset_epoch_s(),
-        window_s: d.window_ms / 1000,
-        burst: d.burst,
-        policy_source: d.source.as_str(),
-        backend: v.backend,
-        enabled,
-    })
-    .into_response();
-    if enabled {
-        rate_limit::apply_headers(response.headers_mut(), &d);
+    let peek = rate_limit::peek(&state, &p).await?;
+    Ok(peek.answer(ApiJson(RateLimitState::from(&peek))))
+}
+
+impl From<&rate_limit::Peek> for RateLimitState {
+    fn from(peek: &rate_limit::Peek) -> Self {
+        let d = &peek.verdict.decision;
+        RateLimitState {
+            limit: d.limit,
+            remaining: d.remaining,
+            reset: d.reset_epoch_s(),
+            window_s: d.window_ms / 1000,
+            burst: d.burst,
+            policy_source: d.source.as_str(),
+            backend: peek.verdict.backend,
+            enabled: peek.enabled,
+        }
     }
-    Ok(response)
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
