@@ -8,8 +8,8 @@
 
 use crate::router::{Attempt, ModelList, RoutedStream, Router};
 use crate::types::{ChatRequest, ChatResponse, StreamEvent};
+use crate::usage::{month_start, AiUsageStore, UsageGroup, UsageRow};
 use crate::usage_writer::{Call, UsageWriter};
-use conea_core::ai_usage::{month_start, AiUsageStore, UsageGroup, UsageRow};
 use conea_core::clock::{rfc3339, Clock};
 use conea_core::ids::OrgId;
 use conea_core::permissions::Permission;

@@ -23,6 +23,7 @@ pub mod http;
 pub mod providers;
 pub mod router;
 pub mod types;
+pub mod usage;
 pub mod usage_writer;
 
 pub use backoff::{FakeClockSleeper, RetryPolicy, Sleeper, TokioSleeper};

@@ -15,7 +15,7 @@
 //! dropped. Pending rows are bounded by the distinct (organization, key, provider, model,
 //! day) combinations seen since the last successful write, and exported as a gauge.
 
-use conea_core::ai_usage::{day_start, AiUsageStore, UsageDelta};
+use crate::usage::{day_start, AiUsageStore, UsageDelta};
 use conea_core::clock::EpochMs;
 use conea_core::ids::OrgId;
 use conea_core::store::StoreResult;
@@ -184,8 +184,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::usage::{UsageGroup, UsageRow};
     use async_trait::async_trait;
-    use conea_core::ai_usage::{UsageGroup, UsageRow};
     use conea_core::store::StoreError;
     use std::sync::atomic::{AtomicBool, Ordering};
 

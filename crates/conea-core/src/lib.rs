@@ -2,14 +2,12 @@
 //! enum, the clock, configuration and the store traits. No HTTP, no SQL, no wire formats of
 //! third parties: every other crate speaks to the world in these types.
 
-pub mod ai_usage;
 pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod error;
 pub mod idempotency;
 pub mod ids;
-pub mod jobs;
 pub mod model;
 pub mod permissions;
 pub mod principal;
@@ -17,8 +15,6 @@ pub mod ratelimit;
 pub mod reads;
 pub mod secretbox;
 pub mod services;
-pub mod shopdata;
-pub mod shopify;
 pub mod sleep;
 pub mod store;
 

@@ -204,50 +204,6 @@ pub fn shop_data_client(org: &crate::ids::OrgId) -> String {
     format!("data:{org}")
 }
 
-/// Wraps a job kind that writes an organization's shop data (imports, Shopify syncs and
-/// webhooks): after each run, also a failed one (rows committed before the failure count),
-/// the organization's shop data is marked written, so its reports read the primary until
-/// the replica has caught up.
-pub struct WritesShopData {
-    inner: Arc<dyn crate::jobs::JobHandler>,
-    reads: Arc<ReadRouter>,
-}
-
-impl WritesShopData {
-    pub fn wrap(
-        inner: Arc<dyn crate::jobs::JobHandler>,
-        reads: Arc<ReadRouter>,
-    ) -> Arc<dyn crate::jobs::JobHandler> {
-        Arc::new(WritesShopData { inner, reads })
-    }
-}
-
-#[async_trait]
-impl crate::jobs::JobHandler for WritesShopData {
-    fn kind(&self) -> &'static str {
-        self.inner.kind()
-    }
-
-    fn timeout(&self) -> Duration {
-        self.inner.timeout()
-    }
-
-    fn max_attempts(&self) -> u32 {
-        self.inner.max_attempts()
-    }
-
-    async fn run(
-        &self,
-        ctx: &crate::jobs::JobContext,
-    ) -> Result<serde_json::Value, crate::jobs::JobError> {
-        let result = self.inner.run(ctx).await;
-        self.reads
-            .note_write(&shop_data_client(&ctx.job.org_id))
-            .await;
-        result
-    }
-}
-
 /// What `/health` shows about read routing.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RoutingStatus {

@@ -24,7 +24,7 @@ pub struct Application {
 pub struct Options {
     pub migrate: bool,
     /// Job kinds beyond the built-in ones (tests register their own).
-    pub extra_handlers: Vec<Arc<dyn conea_core::jobs::JobHandler>>,
+    pub extra_handlers: Vec<Arc<dyn conea_jobs::JobHandler>>,
     /// Replaces the replica lag query (tests).
     pub lag_source: Option<Arc<dyn conea_core::reads::LagSource>>,
 }

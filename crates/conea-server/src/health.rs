@@ -90,7 +90,9 @@ pub async fn unauthorized_shops(state: &AppState) -> Vec<UnauthorizedShop> {
     let store = state.platform().shopify.store();
     match tokio::time::timeout(
         CHECK_TIMEOUT,
-        store.shopify_shops_with_status(conea_core::shopify::ShopifyStatus::Unauthorized),
+        store.shopify_shops_with_status(
+            conea_shopify::integration::store::ShopifyStatus::Unauthorized,
+        ),
     )
     .await
     {

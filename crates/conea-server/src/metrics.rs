@@ -71,7 +71,7 @@ pub struct JobRunMetrics {
     runs: Family<JobLabels, Histogram>,
 }
 
-impl conea_core::jobs::JobObserver for JobRunMetrics {
+impl conea_jobs::JobObserver for JobRunMetrics {
     fn finished(&self, kind: &str, outcome: &'static str, took: Duration) {
         self.runs
             .get_or_create(&JobLabels {
@@ -85,7 +85,7 @@ impl conea_core::jobs::JobObserver for JobRunMetrics {
 /// The last queue statistics read (refreshed every few seconds by the server).
 #[derive(Debug, Default)]
 struct QueueSnapshot {
-    stats: std::sync::Mutex<Option<conea_core::jobs::QueueStats>>,
+    stats: std::sync::Mutex<Option<conea_jobs::QueueStats>>,
 }
 
 impl Collector for QueueSnapshot {
@@ -104,7 +104,7 @@ impl Collector for QueueSnapshot {
                 .set(*n);
             if matches!(
                 state,
-                conea_core::jobs::JobState::Available | conea_core::jobs::JobState::Retryable
+                conea_jobs::JobState::Available | conea_jobs::JobState::Retryable
             ) {
                 depth += n;
             }
@@ -584,17 +584,17 @@ impl Metrics {
         self.limits.observe(v, started);
     }
 
-    pub fn job_observer(&self) -> Arc<dyn conea_core::jobs::JobObserver> {
+    pub fn job_observer(&self) -> Arc<dyn conea_jobs::JobObserver> {
         Arc::new(self.job_runs.clone())
     }
 
-    pub fn set_queue_stats(&self, stats: conea_core::jobs::QueueStats) {
+    pub fn set_queue_stats(&self, stats: conea_jobs::QueueStats) {
         if let Ok(mut s) = self.queue.stats.lock() {
             *s = Some(stats);
         }
     }
 
-    pub fn queue_stats(&self) -> Option<conea_core::jobs::QueueStats> {
+    pub fn queue_stats(&self) -> Option<conea_jobs::QueueStats> {
         self.queue.stats.lock().ok().and_then(|s| s.clone())
     }
 

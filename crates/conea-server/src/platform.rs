@@ -3,17 +3,18 @@
 
 use conea_core::config::{Config, Problem};
 use conea_core::idempotency::IdempotencyService;
-use conea_core::jobs::handler::Noop;
-use conea_core::jobs::service::JobService;
-use conea_core::jobs::{JobHandler, JobStore, Registry};
 use conea_core::ratelimit::memory::MemoryLimiter;
 use conea_core::ratelimit::service::{Defaults, RateLimitService};
 use conea_core::ratelimit::Limiter;
-use conea_core::reads::{LagSource, MemoryWriteMarks, ReadRouter, WriteMarks, WritesShopData};
+use conea_core::reads::{LagSource, MemoryWriteMarks, ReadRouter, WriteMarks};
 use conea_core::services::{AccountsService, Authenticator};
 use conea_core::store::IdempotencyStore;
 use conea_core::store::{AccountsStore, RateLimitStore};
 use conea_core::Clock;
+use conea_jobs::handler::Noop;
+use conea_jobs::service::JobService;
+use conea_jobs::{JobHandler, JobStore, Registry};
+use conea_shopdata::WritesShopData;
 use conea_store::redis_limiter::{RedisHandle, RedisLimiter};
 use conea_store::replica::{PgReplicaLag, RedisWriteMarks};
 use conea_store::{migrate, ConnectError, SqlStore};
@@ -45,7 +46,7 @@ pub struct Platform {
     pub limits: Arc<RateLimitService>,
     pub jobs: Arc<JobService>,
     pub idempotency: Arc<IdempotencyService>,
-    pub data: Arc<conea_core::services::data::DataService>,
+    pub data: Arc<conea_shopdata::service::DataService>,
     pub ai: Arc<conea_ai::Gateway>,
     pub incidents: Arc<conea_incidents::engine::IncidentService>,
     /// Webhook signature failures counted for the incident detector (receivers feed it).
@@ -192,17 +193,18 @@ impl Platform {
         registry.register(Arc::new(conea_incidents::engine::NotifyHandler::new(
             engine.clone(),
         )));
-        let shop_store: Arc<dyn conea_core::shopdata::ShopDataStore> = Arc::new(store.clone());
+        let shop_store: Arc<dyn conea_shopdata::ShopDataStore> = Arc::new(store.clone());
         registry.register(Arc::new(Noop));
         // Kinds that write shop data mark their organization's data as written (read routing).
         let writes = |h: Arc<dyn JobHandler>| WritesShopData::wrap(h, reads.clone());
-        registry.register(writes(Arc::new(conea_core::shopdata::ImportHandler::new(
+        registry.register(writes(Arc::new(conea_shopdata::ImportHandler::new(
             shop_store.clone(),
         ))));
         registry.register(Arc::new(
-            conea_core::shopdata::ProcessHandler::new(shop_store.clone()).with_reads(reads.clone()),
+            conea_shopdata::ProcessHandler::new(shop_store.clone()).with_reads(reads.clone()),
         ));
-        let shopify_store: Arc<dyn conea_core::shopify::ShopifyStore> = Arc::new(store.clone());
+        let shopify_store: Arc<dyn conea_shopify::integration::store::ShopifyStore> =
+            Arc::new(store.clone());
         let secret_box = conea_core::secretbox::SecretBox::new(
             config
                 .secret_key
@@ -246,9 +248,9 @@ impl Platform {
             })?;
         let router = conea_ai::Router::new(ai_config, clock.clone())
             .map_err(|e| StartupError::Other(format!("AI HTTP client: {e}")))?;
-        let usage_store: Arc<dyn conea_core::ai_usage::AiUsageStore> = Arc::new(store.clone());
+        let usage_store: Arc<dyn conea_ai::usage::AiUsageStore> = Arc::new(store.clone());
         let ai = Arc::new(conea_ai::Gateway::new(router, usage_store, clock.clone()));
-        let data = Arc::new(conea_core::services::data::DataService::new(
+        let data = Arc::new(conea_shopdata::service::DataService::new(
             shop_store,
             jobs.clone(),
             clock.clone(),
@@ -311,15 +313,15 @@ impl Platform {
         &self,
         id: String,
         concurrency: usize,
-        observer: Arc<dyn conea_core::jobs::worker::JobObserver>,
-    ) -> conea_core::jobs::worker::Worker {
+        observer: Arc<dyn conea_jobs::worker::JobObserver>,
+    ) -> conea_jobs::worker::Worker {
         let j = &self.config.jobs;
-        conea_core::jobs::worker::Worker::new(
+        conea_jobs::worker::Worker::new(
             id,
             self.jobs.store().clone(),
             self.jobs.registry().clone(),
             self.clock.clone(),
-            conea_core::jobs::worker::WorkerConfig {
+            conea_jobs::worker::WorkerConfig {
                 concurrency,
                 lease: j.lease,
                 poll: j.poll,

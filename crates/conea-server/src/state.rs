@@ -60,7 +60,7 @@ impl AppState {
     }
 
     /// The metrics as a job observer (run times by kind and outcome).
-    pub fn metrics_observer(&self) -> Arc<dyn conea_core::jobs::JobObserver> {
+    pub fn metrics_observer(&self) -> Arc<dyn conea_jobs::JobObserver> {
         self.0.metrics.job_observer()
     }
 

@@ -1115,7 +1115,7 @@ async fn detectors_open_and_resolve_incidents_for_queue_backlog_and_webhook_fail
     let job = state
         .platform()
         .jobs
-        .enqueue(conea_core::jobs::NewJob::new("noop", org, json!({})))
+        .enqueue(conea_jobs::NewJob::new("noop", org, json!({})))
         .await
         .unwrap()
         .job;

@@ -6,8 +6,8 @@
 
 use async_trait::async_trait;
 use conea_core::ids::OrgId;
-use conea_core::jobs::{Job, JobContext, JobError, JobHandler, JobState, NewJob};
 use conea_core::Clock;
+use conea_jobs::{Job, JobContext, JobError, JobHandler, JobState, NewJob};
 use conea_testkit::{backend_tests, Backend, TestApp};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -402,7 +402,7 @@ async fn job_of_a_dead_worker_is_rescued_after_its_lease_and_completes_once(b: B
             "dead-worker",
             &[(
                 claimed[0].clone(),
-                conea_core::jobs::Outcome::Completed {
+                conea_jobs::Outcome::Completed {
                     result: json!("late"),
                 },
             )],

@@ -7,8 +7,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use conea_core::ids::OrgId;
-use conea_core::jobs::{Job, JobState};
 use conea_core::permissions::Permission;
+use conea_jobs::{Job, JobState};
 use conea_shopify::sign;
 use conea_testkit::fake_shopify::{self as fake, Counts, FakeShopify};
 use conea_testkit::{backend_tests, Backend, Resp, TestApp};

@@ -28,7 +28,7 @@
 //! let mut cursor: Option<String> = None;
 //! loop {
 //!     let page = client.list_orders(Some(1_735_689_600_000), cursor.as_deref()).await?;
-//!     for order in &page.items { /* conea_core::shopdata::parse_ndjson_line(..) */ }
+//!     for order in &page.items { /* conea_shopdata::parse_ndjson_line(..) */ }
 //!     cursor = page.next_page_info;
 //!     if cursor.is_none() { break; }
 //! }

@@ -1,12 +1,12 @@
 //! REST listings of products, customers and orders, a page at a time. Items stay raw
-//! Shopify JSON: conea-core's `shopdata` parser maps them into records.
+//! Shopify JSON: `conea_shopdata`'s parser maps them into records.
 
 use crate::client::{parse_json, ShopifyClient};
 use crate::error::{ErrorKind, ShopifyApiError};
 use crate::headers;
 use crate::pagination::next_page_info;
 use conea_core::clock::{rfc3339, EpochMs};
-use conea_core::shopdata::RecordKind;
+use conea_shopdata::RecordKind;
 use serde_json::Value;
 
 /// One page of a listing.

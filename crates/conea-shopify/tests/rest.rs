@@ -6,8 +6,8 @@
 
 use conea_testkit::fake_shopify as fake;
 
-use conea_core::shopdata::{parse_ndjson_line, Record, RecordKind};
 use conea_core::Clock;
+use conea_shopdata::{parse_ndjson_line, Record, RecordKind};
 use conea_shopify::{ErrorKind, Page, Resource, ShopifyClient, ShopifyClientBuilder};
 use fake::{data, Counts, Setup};
 use std::collections::HashSet;

@@ -3,7 +3,7 @@
 use crate::errors::map;
 use crate::{with_pool, SqlStore};
 use async_trait::async_trait;
-use conea_core::ai_usage::{day, AiUsageStore, UsageDelta, UsageGroup, UsageRow};
+use conea_ai::usage::{day, AiUsageStore, UsageDelta, UsageGroup, UsageRow};
 use conea_core::clock::EpochMs;
 use conea_core::ids::OrgId;
 use conea_core::store::StoreResult;

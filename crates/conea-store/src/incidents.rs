@@ -8,13 +8,13 @@ use crate::{with_pool, SqlStore};
 use async_trait::async_trait;
 use conea_core::clock::EpochMs;
 use conea_core::ids::{JobId, OrgId};
-use conea_core::jobs::NewJob;
 use conea_core::store::{StoreError, StoreResult};
 use conea_incidents::store::{
     Entry, Incident, IncidentFilter, IncidentStore, NewIncident, Opened, PendingJob, Status,
     StepGuard,
 };
 use conea_incidents::Severity;
+use conea_jobs::NewJob;
 use serde_json::Value;
 use sqlx::types::Json;
 

@@ -8,10 +8,10 @@ use crate::{with_pool, Db, SqlStore};
 use async_trait::async_trait;
 use conea_core::clock::EpochMs;
 use conea_core::ids::{JobId, OrgId};
-use conea_core::jobs::{
+use conea_core::store::{StoreError, StoreResult};
+use conea_jobs::{
     AttemptError, Enqueued, Job, JobFilter, JobState, JobStore, NewJob, Outcome, QueueStats,
 };
-use conea_core::store::{StoreError, StoreResult};
 use serde_json::Value;
 use sqlx::types::Json;
 use std::time::Duration;

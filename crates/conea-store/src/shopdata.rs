@@ -19,12 +19,12 @@ use crate::{with_pool, Db, SqlStore};
 use async_trait::async_trait;
 use conea_core::clock::EpochMs;
 use conea_core::ids::{OrgId, ShopId};
-use conea_core::shopdata::store::{
+use conea_core::store::{StoreError, StoreResult};
+use conea_shopdata::store::{
     latest_by_source_id, OrderGroup, ProductSales, ProductSalesRow, ReportScope, ShopDataStore,
     UploadInfo, UpsertCounts,
 };
-use conea_core::shopdata::{Customer, Money, Order, Product, RecordKind, Shop, ShopKind};
-use conea_core::store::{StoreError, StoreResult};
+use conea_shopdata::{Customer, Money, Order, Product, RecordKind, Shop, ShopKind};
 use sqlx::{PgConnection, QueryBuilder, Row, Sqlite, SqliteConnection};
 use std::collections::HashSet;
 

@@ -8,13 +8,13 @@ use crate::{with_pool, SqlStore};
 use async_trait::async_trait;
 use conea_core::clock::EpochMs;
 use conea_core::ids::{JobId, OrgId, ShopId};
-use conea_core::jobs::NewJob;
-use conea_core::shopdata::RecordKind;
-use conea_core::shopify::{
+use conea_core::store::{StoreError, StoreResult};
+use conea_jobs::NewJob;
+use conea_shopdata::RecordKind;
+use conea_shopify::integration::store::{
     CustomerData, Delivery, DeliveryStored, Erased, NewConnection, NewDelivery, SealedCredentials,
     ShopifyShop, ShopifyStatus, ShopifyStore, SyncState,
 };
-use conea_core::store::{StoreError, StoreResult};
 use serde_json::json;
 
 /// A connection with its delivery counters, read from the deliveries table (`s` is
@@ -632,7 +632,7 @@ impl ShopifyStore for SqlStore {
         }
         .await
         .map_err(|e| map(e, "shop data"))?;
-        let money = |e4: i64| conea_core::shopdata::Money::from_units(e4).to_string();
+        let money = |e4: i64| conea_shopdata::Money::from_units(e4).to_string();
         Ok(CustomerData {
             customer: customer.map(|c| {
                 json!({

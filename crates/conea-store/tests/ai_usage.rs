@@ -6,7 +6,7 @@
 mod common;
 
 use common::env;
-use conea_core::ai_usage::{day, AiUsageStore, UsageDelta, UsageGroup};
+use conea_ai::usage::{day, AiUsageStore, UsageDelta, UsageGroup};
 use conea_core::ids::OrgId;
 use conea_testkit::{backend_tests, Backend};
 

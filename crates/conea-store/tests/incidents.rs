@@ -8,10 +8,10 @@ mod common;
 
 use common::env;
 use conea_core::ids::OrgId;
-use conea_core::jobs::NewJob;
 use conea_incidents::postmortem::EntryKind;
 use conea_incidents::store::{Entry, IncidentStore, NewIncident, Status, StepGuard};
 use conea_incidents::Severity;
+use conea_jobs::NewJob;
 use conea_testkit::{backend_tests, Backend};
 use serde_json::json;
 

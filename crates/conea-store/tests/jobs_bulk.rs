@@ -6,7 +6,7 @@
 mod common;
 
 use common::env;
-use conea_core::jobs::{JobStore, NewJob};
+use conea_jobs::{JobStore, NewJob};
 use conea_store::{Db, BULK_ANALYZE_ROWS};
 use conea_testkit::{backend_tests, Backend};
 use serde_json::json;

@@ -7,14 +7,14 @@ mod common;
 
 use conea_core::clock::{Clock, FakeClock};
 use conea_core::ids::{OrgId, ShopId};
-use conea_core::jobs::{JobContext, JobHandler, JobStore, NewJob};
 use conea_core::model::Organization;
-use conea_core::shopdata::reports::{orders_summary, product_performance, DayTotals, Period};
-use conea_core::shopdata::{
+use conea_core::store::AccountsStore;
+use conea_jobs::{JobContext, JobHandler, JobStore, NewJob};
+use conea_shopdata::reports::{orders_summary, product_performance, DayTotals, Period};
+use conea_shopdata::{
     parse_ndjson_line, run_import, ImportArgs, ImportFormat, ImportHandler, ImportReport,
     ProcessHandler, Quiet, Record, RecordKind, Shop, ShopDataStore, ShopKind,
 };
-use conea_core::store::AccountsStore;
 use conea_store::{with_pool, SqlStore};
 use conea_testkit::{backend_tests, Backend, TestDb};
 use serde_json::{json, Value};
@@ -74,7 +74,7 @@ impl Env {
         data: &str,
         chunk: usize,
     ) -> ImportArgs {
-        let upload_id = conea_core::shopdata::new_upload_id();
+        let upload_id = conea_shopdata::new_upload_id();
         for (seq, part) in data.as_bytes().chunks(chunk).enumerate() {
             self.store
                 .append_upload_chunk(&self.org, &upload_id, seq as i64, part, 1)
@@ -740,13 +740,9 @@ fn report_fixture() -> String {
 }
 
 fn march() -> Period {
-    conea_core::shopdata::PeriodArg {
-        from: Some(conea_core::shopdata::reports::Bound::Text(
-            "2024-03-01".into(),
-        )),
-        to: Some(conea_core::shopdata::reports::Bound::Text(
-            "2024-03-31".into(),
-        )),
+    conea_shopdata::PeriodArg {
+        from: Some(conea_shopdata::reports::Bound::Text("2024-03-01".into())),
+        to: Some(conea_shopdata::reports::Bound::Text("2024-03-31".into())),
     }
     .resolve()
     .expect("valid period")
@@ -805,7 +801,7 @@ async fn report_env(b: Backend) -> Option<(Env, ShopId)> {
     let other_org = new_org(&env.store, "other-org").await;
     let foreign_shop = env.store.default_shop(&other_org, 1).await.expect("shop");
     let foreign = ImportArgs {
-        upload_id: conea_core::shopdata::new_upload_id(),
+        upload_id: conea_shopdata::new_upload_id(),
         kind: RecordKind::Orders,
         shop_id: foreign_shop.id,
         format: ImportFormat::Ndjson,

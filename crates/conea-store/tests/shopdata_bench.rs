@@ -16,12 +16,10 @@
 use conea_core::config::{Backend as DbBackend, DatabaseConfig};
 use conea_core::ids::OrgId;
 use conea_core::model::Organization;
-use conea_core::shopdata::import::UPLOAD_CHUNK_BYTES;
-use conea_core::shopdata::reports::{orders_summary, product_performance, Period};
-use conea_core::shopdata::{
-    run_import, ImportArgs, ImportFormat, Quiet, RecordKind, ShopDataStore,
-};
 use conea_core::store::AccountsStore;
+use conea_shopdata::import::UPLOAD_CHUNK_BYTES;
+use conea_shopdata::reports::{orders_summary, product_performance, Period};
+use conea_shopdata::{run_import, ImportArgs, ImportFormat, Quiet, RecordKind, ShopDataStore};
 use conea_store::SqlStore;
 use conea_testkit::TestSchema;
 use std::io::Read;
@@ -82,7 +80,7 @@ async fn import_one_file_and_summarise() {
 
     let started = Instant::now();
     let mut file = std::fs::File::open(&path).expect("orders file");
-    let upload_id = conea_core::shopdata::new_upload_id();
+    let upload_id = conea_shopdata::new_upload_id();
     let mut buf = vec![0u8; UPLOAD_CHUNK_BYTES];
     let (mut seq, mut bytes) = (0i64, 0usize);
     loop {
@@ -207,8 +205,7 @@ fn parse_only() {
         return;
     };
     let mut file = std::fs::File::open(&path).expect("orders file");
-    let mut reader =
-        conea_core::shopdata::RecordReader::new(RecordKind::Orders, ImportFormat::Ndjson);
+    let mut reader = conea_shopdata::RecordReader::new(RecordKind::Orders, ImportFormat::Ndjson);
     let mut buf = vec![0u8; UPLOAD_CHUNK_BYTES];
     let mut out = Vec::new();
     let (mut records, mut bad) = (0u64, 0u64);
@@ -221,8 +218,8 @@ fn parse_only() {
         reader.push(&buf[..n], &mut out).expect("readable");
         for p in out.drain(..) {
             match p {
-                conea_core::shopdata::Parsed::Record(..) => records += 1,
-                conea_core::shopdata::Parsed::Bad(..) => bad += 1,
+                conea_shopdata::Parsed::Record(..) => records += 1,
+                conea_shopdata::Parsed::Bad(..) => bad += 1,
             }
         }
     }
@@ -267,11 +264,11 @@ async fn upserts_only() {
     store.insert_org(&org).await.expect("org");
     let shop = store.default_shop(&org.id, 1).await.expect("shop");
     let text = std::fs::read_to_string(&path).expect("orders file");
-    let orders: Vec<conea_core::shopdata::Order> = text
+    let orders: Vec<conea_shopdata::Order> = text
         .lines()
         .filter_map(
-            |l| match conea_core::shopdata::parse_ndjson_line(RecordKind::Orders, l) {
-                Ok(conea_core::shopdata::Record::Order(o)) => Some(o),
+            |l| match conea_shopdata::parse_ndjson_line(RecordKind::Orders, l) {
+                Ok(conea_shopdata::Record::Order(o)) => Some(o),
                 _ => None,
             },
         )

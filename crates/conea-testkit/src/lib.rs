@@ -112,7 +112,7 @@ impl TestApp {
     pub async fn spawn_with_handlers(
         backend: Backend,
         overrides: &[(&str, &str)],
-        handlers: Vec<Arc<dyn conea_core::jobs::JobHandler>>,
+        handlers: Vec<Arc<dyn conea_jobs::JobHandler>>,
     ) -> Option<TestApp> {
         let db = TestDb::create(backend).await?;
         Some(Self::start_with(db, overrides, FakeClock::starting_now(), handlers).await)
@@ -131,7 +131,7 @@ impl TestApp {
         db: Arc<TestDb>,
         overrides: &[(&str, &str)],
         clock: FakeClock,
-        handlers: Vec<Arc<dyn conea_core::jobs::JobHandler>>,
+        handlers: Vec<Arc<dyn conea_jobs::JobHandler>>,
     ) -> TestApp {
         let options = Options {
             extra_handlers: handlers,

@@ -3,7 +3,6 @@
 
 pub mod accounts;
 pub mod authn;
-pub mod data;
 pub mod login_throttle;
 
 pub use accounts::AccountsService;

@@ -11,7 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use conea_core::clock::rfc3339;
-use conea_core::jobs::{AttemptError, Job};
+use conea_jobs::{AttemptError, Job};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

@@ -5,12 +5,12 @@
 
 use crate::client::ShopifyClient;
 use crate::error::{ErrorKind, ShopifyApiError};
+use crate::integration::store::{secret_context, ShopifyShop, ShopifyStatus, ShopifyStore};
 use crate::sleep::Sleeper;
 use crate::throttle::Throttles;
 use conea_core::ids::ShopId;
-use conea_core::jobs::JobError;
 use conea_core::secretbox::SecretBox;
-use conea_core::shopify::{secret_context, ShopifyShop, ShopifyStatus, ShopifyStore};
+use conea_jobs::JobError;
 use std::sync::Arc;
 
 /// How jobs reach Shopify (the same for every shop of a process).

@@ -1,17 +1,18 @@
 //! Shopify wired into Conea: the [`ShopifyService`] the HTTP routes and the CLI call, and
 //! the three job kinds, `shopify.webhook` ([`WebhookHandler`]), `shopify.sync`
 //! ([`SyncHandler`]) and `shopify.refresh` ([`RefreshHandler`]); the last two reach the
-//! Admin API through one [`ShopAccess`]. Storage is `conea_core::shopify::ShopifyStore` (plus the shop data
-//! store); the records go through conea-core's `shopdata` parser.
+//! Admin API through one [`ShopAccess`]. Storage is [`store::ShopifyStore`] (this crate's own trait, implemented
+//! in conea-store; plus the shop data store); the records go through `conea_shopdata`'s parser.
 
 pub mod access;
 pub mod refresh;
 pub mod service;
+pub mod store;
 pub mod sync;
 pub mod webhooks;
 
 use conea_core::ids::ShopId;
-use conea_core::shopdata::RecordKind;
+use conea_shopdata::RecordKind;
 use serde::{Deserialize, Serialize};
 
 pub use access::{ApiOptions, ShopAccess};

@@ -6,10 +6,10 @@
 use super::access::ShopAccess;
 use super::sync::write_objects;
 use super::RefreshArgs;
+use crate::integration::store::REFRESH_KIND;
 use crate::resources::Resource;
-use conea_core::jobs::{JobContext, JobError, JobHandler};
-use conea_core::shopdata::ShopDataStore;
-use conea_core::shopify::REFRESH_KIND;
+use conea_jobs::{JobContext, JobError, JobHandler};
+use conea_shopdata::ShopDataStore;
 use serde_json::{json, Value};
 use std::sync::Arc;
 

@@ -3,22 +3,22 @@
 //! the raw body; stored and enqueued in one transaction).
 
 use super::{RefreshArgs, SyncArgs, WebhookArgs};
+use crate::integration::store::{
+    secret_context, NewConnection, NewDelivery, SealedCredentials, ShopifyShop, ShopifyStatus,
+    ShopifyStore, REFRESH_KIND, SYNC_KIND, WEBHOOK_KIND,
+};
 use crate::shop::{is_valid_api_version, is_valid_shop_domain};
 use crate::webhook::{verify, WebhookHeaders};
 use conea_core::auth::AuthFailure;
 use conea_core::clock::Clock;
 use conea_core::error::{CoreError, CoreResult};
 use conea_core::ids::{JobId, ShopId};
-use conea_core::jobs::service::JobService;
-use conea_core::jobs::{Job, NewJob};
 use conea_core::permissions::Permission;
 use conea_core::principal::Principal;
 use conea_core::secretbox::SecretBox;
-use conea_core::shopdata::RecordKind;
-use conea_core::shopify::{
-    secret_context, NewConnection, NewDelivery, SealedCredentials, ShopifyShop, ShopifyStatus,
-    ShopifyStore, REFRESH_KIND, SYNC_KIND, WEBHOOK_KIND,
-};
+use conea_jobs::service::JobService;
+use conea_jobs::{Job, NewJob};
+use conea_shopdata::RecordKind;
 use std::sync::Arc;
 
 /// `POST /v1/integrations/shopify/shops`.

@@ -6,12 +6,12 @@
 
 use super::access::ShopAccess;
 use super::SyncArgs;
+use crate::integration::store::{ShopifyShop, SYNC_KIND};
 use crate::resources::Resource;
-use conea_core::jobs::{JobContext, JobError, JobHandler};
-use conea_core::shopdata::{
+use conea_jobs::{JobContext, JobError, JobHandler};
+use conea_shopdata::{
     parse_ndjson_line, Customer, Order, Product, Record, RecordKind, ShopDataStore, UpsertCounts,
 };
-use conea_core::shopify::{ShopifyShop, SYNC_KIND};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,14 +1,14 @@
 //! The `shopify.webhook` job: one stored delivery, processed by topic. Record topics upsert
-//! through conea-core's `shopdata` parser and store (an older `updated_at` never overwrites
+//! through `conea_shopdata`'s parser and store (an older `updated_at` never overwrites
 //! a newer row, so out-of-order deliveries are harmless); `products/delete`,
 //! `orders/delete` and `customers/delete` delete;
 //! `app/uninstalled` marks the shop; the compliance topics produce or erase a customer's
 //! data, or erase the shop's.
 
 use super::WebhookArgs;
-use conea_core::jobs::{JobContext, JobError, JobHandler};
-use conea_core::shopdata::{parse_ndjson_line, Record, RecordKind, ShopDataStore};
-use conea_core::shopify::{Delivery, ShopifyStatus, ShopifyStore, WEBHOOK_KIND};
+use crate::integration::store::{Delivery, ShopifyStatus, ShopifyStore, WEBHOOK_KIND};
+use conea_jobs::{JobContext, JobError, JobHandler};
+use conea_shopdata::{parse_ndjson_line, Record, RecordKind, ShopDataStore};
 use serde_json::{json, Value};
 use std::sync::Arc;
 

@@ -5,7 +5,7 @@ use crate::context::open;
 use anyhow::{anyhow, Result};
 use conea_core::clock::rfc3339;
 use conea_core::ids::JobId;
-use conea_core::jobs::{Job, JobFilter, JobState, NewJob};
+use conea_jobs::{Job, JobFilter, JobState, NewJob};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::ExitCode;

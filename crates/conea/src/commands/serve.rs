@@ -81,11 +81,7 @@ pub async fn worker(file: Option<&Path>, concurrency: Option<usize>) -> Result<E
         "Conea worker {id} running {concurrency} job(s) at once; kinds: {}",
         platform.jobs.registry().kinds().join(", ")
     );
-    let worker = platform.worker(
-        id,
-        concurrency,
-        Arc::new(conea_core::jobs::worker::NoObserver),
-    );
+    let worker = platform.worker(id, concurrency, Arc::new(conea_jobs::worker::NoObserver));
     // Report jobs read the replica when it is current; keep its lag measured.
     let sampler = platform.spawn_lag_sampler();
     worker.run(shutdown, grace).await;

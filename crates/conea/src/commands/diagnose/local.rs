@@ -190,7 +190,7 @@ async fn database(db: &Db, config: &Config, idle_over: std::time::Duration) -> V
 async fn jobs(db: &Db) -> Vec<Check> {
     let store = conea_store::SqlStore::new(db.clone(), std::time::Duration::from_secs(60));
     let now = conea_core::Clock::now_ms(&conea_core::SystemClock);
-    match conea_core::jobs::JobStore::stats(&store, now).await {
+    match conea_jobs::JobStore::stats(&store, now).await {
         Err(e) => vec![Check::fail("jobs", e.to_string(), "run `conea migrate`")],
         Ok(s) => {
             let waiting: i64 = s
@@ -199,8 +199,7 @@ async fn jobs(db: &Db) -> Vec<Check> {
                 .filter(|(_, st, _)| {
                     matches!(
                         st,
-                        conea_core::jobs::JobState::Available
-                            | conea_core::jobs::JobState::Retryable
+                        conea_jobs::JobState::Available | conea_jobs::JobState::Retryable
                     )
                 })
                 .map(|(_, _, n)| n)
@@ -306,7 +305,7 @@ async fn replication(db: &Db, config: &Config) -> Vec<Check> {
 
 /// Shopify shops whose token Shopify refused: they stopped syncing until reconnected.
 async fn shopify(db: &Db) -> Vec<Check> {
-    use conea_core::shopify::{ShopifyStatus, ShopifyStore};
+    use conea_shopify::integration::store::{ShopifyStatus, ShopifyStore};
     let store = conea_store::SqlStore::new(db.clone(), std::time::Duration::from_secs(60));
     match store
         .shopify_shops_with_status(ShopifyStatus::Unauthorized)

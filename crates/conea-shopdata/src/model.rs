@@ -3,8 +3,8 @@
 //! money is [`Money`].
 
 use super::money::Money;
-use crate::clock::EpochMs;
-use crate::ids::{OrgId, ShopId};
+use conea_core::clock::EpochMs;
+use conea_core::ids::{OrgId, ShopId};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,8 +6,8 @@
 use super::backoff;
 use super::handler::{JobContext, Registry};
 use super::model::{Job, JobStore, Outcome};
-use crate::clock::{Clock, EpochMs};
-use crate::ids::JobId;
+use conea_core::clock::{Clock, EpochMs};
+use conea_core::ids::JobId;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};

@@ -1,7 +1,7 @@
 //! What a job kind does: the handler trait, the context a run gets, and the registry.
 
 use super::model::{Job, JobStore};
-use crate::clock::Clock;
+use conea_core::clock::Clock;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;

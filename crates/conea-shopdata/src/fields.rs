@@ -2,7 +2,7 @@
 //! field, so a rejected line says what to fix.
 
 use super::money::{parse_currency, Money};
-use crate::clock::EpochMs;
+use conea_core::clock::EpochMs;
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 use time::{Date, OffsetDateTime, PrimitiveDateTime, Time};

@@ -9,9 +9,9 @@
 use super::fields;
 use super::money::Money;
 use super::store::{OrderGroup, ReportScope, ShopDataStore};
-use crate::clock::EpochMs;
-use crate::ids::{OrgId, ShopId};
-use crate::store::StoreResult;
+use conea_core::clock::EpochMs;
+use conea_core::ids::{OrgId, ShopId};
+use conea_core::store::StoreResult;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -336,7 +336,7 @@ pub async fn run_report(
             product_performance(store, org, shop, req.period, req.limit).await?,
         ),
     };
-    value.map_err(|e| crate::store::StoreError::Other(format!("report serialization: {e}")))
+    value.map_err(|e| conea_core::store::StoreError::Other(format!("report serialization: {e}")))
 }
 
 #[cfg(test)]

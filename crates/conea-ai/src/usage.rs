@@ -1,10 +1,10 @@
 //! Token usage of the AI gateway, per organization, API key, provider, model and day, and
 //! the monthly token budgets enforced before any provider is called.
 
-use crate::clock::EpochMs;
-use crate::ids::OrgId;
-use crate::store::StoreResult;
 use async_trait::async_trait;
+use conea_core::clock::EpochMs;
+use conea_core::ids::OrgId;
+use conea_core::store::StoreResult;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UsageGroup {
@@ -75,7 +75,7 @@ pub trait AiUsageStore: Send + Sync + 'static {
 
 /// `YYYY-MM-DD` (UTC) of a time.
 pub fn day(at: EpochMs) -> String {
-    let t = crate::clock::from_ms(at);
+    let t = conea_core::clock::from_ms(at);
     format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day())
 }
 
@@ -86,7 +86,7 @@ pub fn day_start(at: EpochMs) -> EpochMs {
 
 /// Epoch ms of the first instant of the UTC month containing `at`.
 pub fn month_start(at: EpochMs) -> EpochMs {
-    let t = crate::clock::from_ms(at);
+    let t = conea_core::clock::from_ms(at);
     let first = t
         .replace_day(1)
         .and_then(|d| {
@@ -104,10 +104,10 @@ mod tests {
 
     #[test]
     fn days_and_month_starts_are_utc() {
-        let t = crate::clock::parse_rfc3339("2026-11-28T23:59:59Z").unwrap();
+        let t = conea_core::clock::parse_rfc3339("2026-11-28T23:59:59Z").unwrap();
         assert_eq!(day(t), "2026-11-28");
         assert_eq!(
-            crate::clock::rfc3339(month_start(t)),
+            conea_core::clock::rfc3339(month_start(t)),
             "2026-11-01T00:00:00Z"
         );
     }

@@ -1,18 +1,18 @@
 //! Data imports and processing requests: validate, resolve the shop, make the upload
 //! durable, and enqueue the job — the caller answers 202 with the job.
 
-use crate::clock::Clock;
-use crate::error::{CoreError, CoreResult};
-use crate::ids::OrgId;
-use crate::jobs::service::JobService;
-use crate::jobs::{Job, NewJob};
-use crate::permissions::Permission;
-use crate::principal::Principal;
-use crate::shopdata::import::UPLOAD_CHUNK_BYTES;
-use crate::shopdata::{
+use crate::import::UPLOAD_CHUNK_BYTES;
+use crate::{
     new_upload_id, ImportArgs, ImportFormat, ProcessArgs, RecordKind, Shop, ShopDataStore,
     IMPORT_KIND, PROCESS_KIND,
 };
+use conea_core::clock::Clock;
+use conea_core::error::{CoreError, CoreResult};
+use conea_core::ids::OrgId;
+use conea_core::permissions::Permission;
+use conea_core::principal::Principal;
+use conea_jobs::service::JobService;
+use conea_jobs::{Job, NewJob};
 use std::sync::Arc;
 
 pub struct DataService {
@@ -188,7 +188,7 @@ impl DataService {
 
     /// Deletes uploads older than `before` (abandoned or failed imports); returns how many
     /// chunks went.
-    pub async fn prune_uploads(&self, before: crate::clock::EpochMs) -> CoreResult<u64> {
+    pub async fn prune_uploads(&self, before: conea_core::clock::EpochMs) -> CoreResult<u64> {
         Ok(self.store.prune_uploads(before).await?)
     }
 

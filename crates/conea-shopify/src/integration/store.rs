@@ -3,12 +3,12 @@
 //! stands. The store trait is implemented by `conea-store`; the service, the webhook and
 //! sync jobs live in `conea-shopify` (the crate that knows Shopify's wire format).
 
-use crate::clock::EpochMs;
-use crate::ids::{JobId, OrgId, ShopId};
-use crate::jobs::NewJob;
-use crate::shopdata::RecordKind;
-use crate::store::StoreResult;
 use async_trait::async_trait;
+use conea_core::clock::EpochMs;
+use conea_core::ids::{JobId, OrgId, ShopId};
+use conea_core::store::StoreResult;
+use conea_jobs::NewJob;
+use conea_shopdata::RecordKind;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

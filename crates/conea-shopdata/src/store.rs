@@ -2,10 +2,10 @@
 
 use super::model::{Customer, Order, Product, RecordKind, Shop};
 use super::money::Money;
-use crate::clock::EpochMs;
-use crate::ids::{OrgId, ShopId};
-use crate::store::StoreResult;
 use async_trait::async_trait;
+use conea_core::clock::EpochMs;
+use conea_core::ids::{OrgId, ShopId};
+use conea_core::store::StoreResult;
 use serde::{Deserialize, Serialize};
 
 /// What an upsert batch did, per top-level record (an order with its line items is one).

@@ -4,9 +4,9 @@
 use super::import::{run_import, ImportArgs, ImportProgress};
 use super::reports::{run_report, ProcessArgs};
 use super::store::ShopDataStore;
-use crate::jobs::{JobContext, JobError, JobHandler};
-use crate::reads::{self, shop_data_client, ReadRouter, ReadTarget};
-use crate::store::StoreError;
+use conea_core::reads::{self, shop_data_client, ReadRouter, ReadTarget};
+use conea_core::store::StoreError;
+use conea_jobs::{JobContext, JobError, JobHandler};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;

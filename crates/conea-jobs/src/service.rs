@@ -3,11 +3,11 @@
 
 use super::handler::Registry;
 use super::model::{Enqueued, Job, JobFilter, JobState, JobStore, NewJob, QueueStats};
-use crate::clock::Clock;
-use crate::error::{CoreError, CoreResult};
-use crate::ids::JobId;
-use crate::permissions::Permission;
-use crate::principal::Principal;
+use conea_core::clock::Clock;
+use conea_core::error::{CoreError, CoreResult};
+use conea_core::ids::JobId;
+use conea_core::permissions::Permission;
+use conea_core::principal::Principal;
 use std::sync::Arc;
 
 pub struct JobService {

@@ -1,9 +1,9 @@
 //! Job records and the job store trait.
 
-use crate::clock::EpochMs;
-use crate::ids::{JobId, OrgId};
-use crate::store::StoreResult;
 use async_trait::async_trait;
+use conea_core::clock::EpochMs;
+use conea_core::ids::{JobId, OrgId};
+use conea_core::store::StoreResult;
 use serde_json::Value;
 use std::time::Duration;
 

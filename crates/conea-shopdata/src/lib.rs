@@ -17,8 +17,10 @@ pub mod model;
 pub mod money;
 pub mod reader;
 pub mod reports;
+pub mod service;
 pub mod shopify;
 pub mod store;
+pub mod writes;
 
 pub use import::{run_import, BadLine, ImportArgs, ImportProgress, ImportReport, Quiet};
 pub use jobs::{ImportHandler, ProcessHandler, IMPORT_KIND, PROCESS_KIND};
@@ -31,8 +33,10 @@ pub use reader::{Parsed, RecordReader};
 pub use reports::{
     OrdersSummary, Period, PeriodArg, ProcessArgs, ProcessRequest, ProductPerformance,
 };
+pub use service::DataService;
 pub use shopify::parse_ndjson_line;
 pub use store::{ReportScope, ShopDataStore, UpsertCounts};
+pub use writes::WritesShopData;
 
 /// A new upload id (`upl_` + a UUIDv7).
 pub fn new_upload_id() -> String {

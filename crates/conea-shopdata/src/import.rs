@@ -6,10 +6,10 @@
 use super::model::{Customer, ImportFormat, Order, Product, Record, RecordKind};
 use super::reader::{Parsed, RecordReader};
 use super::store::{ShopDataStore, UpsertCounts};
-use crate::clock::EpochMs;
-use crate::ids::{OrgId, ShopId};
-use crate::jobs::JobError;
-use crate::store::StoreError;
+use conea_core::clock::EpochMs;
+use conea_core::ids::{OrgId, ShopId};
+use conea_core::store::StoreError;
+use conea_jobs::JobError;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tokio::sync::mpsc;
