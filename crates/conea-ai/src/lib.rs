@@ -20,6 +20,7 @@ pub mod config;
 pub mod error;
 pub mod gateway;
 pub mod http;
+pub mod install;
 pub mod providers;
 pub mod router;
 pub mod types;

@@ -28,6 +28,7 @@ pub mod business_hours;
 pub mod channels;
 pub mod delivery;
 pub mod engine;
+pub mod install;
 pub mod plan;
 pub mod policy;
 pub mod postmortem;
@@ -38,6 +39,7 @@ pub mod store;
 pub(crate) mod testing;
 
 pub use business_hours::BusinessHours;
+pub use install::IncidentsModule;
 pub use plan::{Action, CancelOn, IncidentState, Reconciled, Step, StepKey};
 pub use policy::{ChannelKind, Policy, PolicyError, Problem};
 pub use severity::Severity;

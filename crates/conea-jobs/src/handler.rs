@@ -137,3 +137,19 @@ impl JobHandler for Noop {
         Ok(Value::Null)
     }
 }
+
+/// A feature crate's job kinds: each feature (shop data, Shopify, incidents) exposes one
+/// value that knows its handlers, and the platform registers every feature's in one list.
+pub trait JobKinds {
+    fn job_kinds(&self) -> Vec<Arc<dyn JobHandler>>;
+}
+
+impl Registry {
+    /// Registers every job kind of `feature`.
+    pub fn install(&mut self, feature: &dyn JobKinds) -> &mut Self {
+        for handler in feature.job_kinds() {
+            self.register(handler);
+        }
+        self
+    }
+}

@@ -14,6 +14,6 @@ pub mod model;
 pub mod service;
 pub mod worker;
 
-pub use handler::{JobContext, JobError, JobHandler, Registry};
+pub use handler::{JobContext, JobError, JobHandler, JobKinds, Registry};
 pub use model::*;
 pub use worker::{JobObserver, Worker, WorkerConfig};

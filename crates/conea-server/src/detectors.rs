@@ -7,7 +7,8 @@
 //!   be written once the database is back, so it records the outage after the fact.
 //! - `ai`: every configured AI provider's circuit is open or misconfigured (high).
 //! - `webhooks`: more than [`WEBHOOK_FAILURES`] webhook signature failures within
-//!   [`WEBHOOK_WINDOW`] (medium); receivers report failures through [`Signals`].
+//!   [`WEBHOOK_WINDOW`] (medium); `ShopifyService` records them in its
+//!   [`SignatureFailures`](conea_shopify::integration::SignatureFailures).
 //! - `queue`: the oldest runnable job waited longer than `CONEA_DETECTOR_QUEUE_AGE` (high).
 //!
 //! Incidents go to the `default` organization (the bootstrap one).
@@ -19,60 +20,13 @@ use conea_core::services::accounts::DEFAULT_ORG_SLUG;
 use conea_core::store::AccountsStore;
 use conea_incidents::engine::Report;
 use conea_incidents::Severity;
-use std::collections::{BTreeSet, VecDeque};
-use std::sync::Mutex;
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 pub const INTERVAL: Duration = Duration::from_secs(15);
 pub const DATABASE_DOWN_FOR: i64 = 60_000;
 pub const WEBHOOK_FAILURES: usize = 10;
 pub const WEBHOOK_WINDOW: i64 = 5 * 60_000;
-/// Most failure times kept (bounded; more than enough to exceed the threshold).
-const MAX_SIGNALS: usize = 1024;
-
-/// Counters that other parts of the server feed (the Shopify webhook receiver calls
-/// [`Signals::webhook_signature_failure`] on every rejected signature).
-#[derive(Default)]
-pub struct Signals {
-    webhook_failures: Mutex<VecDeque<EpochMs>>,
-}
-
-impl Signals {
-    pub fn webhook_signature_failure(&self, at: EpochMs) {
-        let mut q = self
-            .webhook_failures
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if q.len() >= MAX_SIGNALS {
-            q.pop_front();
-        }
-        q.push_back(at);
-    }
-
-    /// Failure times held (bounded by 1,024; exported in `/metrics`).
-    pub fn len(&self) -> usize {
-        self.webhook_failures
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Failures at or after `since` (older ones are dropped).
-    pub fn webhook_failures_since(&self, since: EpochMs) -> usize {
-        let mut q = self
-            .webhook_failures
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        while q.front().is_some_and(|t| *t < since) {
-            q.pop_front();
-        }
-        q.len()
-    }
-}
 
 /// What the detectors remember between runs.
 pub struct DetectorState {
@@ -166,8 +120,9 @@ pub async fn run_once(state: &AppState, ds: &mut DetectorState) {
     if on("webhooks") {
         let n = state
             .platform()
-            .signals
-            .webhook_failures_since(now - WEBHOOK_WINDOW);
+            .shopify
+            .signature_failures()
+            .since(now - WEBHOOK_WINDOW);
         findings.push((
             "webhooks",
             (n > WEBHOOK_FAILURES).then(|| {

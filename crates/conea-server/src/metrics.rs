@@ -250,7 +250,6 @@ struct Live {
     reads: Arc<conea_core::reads::ReadRouter>,
     shopify: Arc<conea_shopify::integration::ShopifyService>,
     throttles: conea_shopify::Throttles,
-    signals: Arc<crate::detectors::Signals>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -336,7 +335,7 @@ impl Collector for Live {
             &mut encoder,
             "conea_incident_signal_entries",
             "Webhook signature failure times held for the incident detector (bounded).",
-            ConstGauge::new(self.signals.len() as i64),
+            ConstGauge::new(self.shopify.signature_failures().len() as i64),
         )?;
         let (usage_rows, budget_orgs) = self.ai.memory_held();
         encode_const(
@@ -451,7 +450,6 @@ impl Metrics {
         let reads = platform.reads.clone();
         let shopify = platform.shopify.clone();
         let throttles = platform.shopify_throttles.clone();
-        let signals = platform.signals.clone();
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
@@ -533,7 +531,6 @@ impl Metrics {
             reads,
             shopify,
             throttles,
-            signals,
         }));
         Self {
             registry,

@@ -8,13 +8,14 @@ use conea_core::ratelimit::service::{Defaults, RateLimitService};
 use conea_core::ratelimit::Limiter;
 use conea_core::reads::{LagSource, MemoryWriteMarks, ReadRouter, WriteMarks};
 use conea_core::services::{AccountsService, Authenticator};
-use conea_core::store::IdempotencyStore;
 use conea_core::store::{AccountsStore, RateLimitStore};
 use conea_core::Clock;
+use conea_incidents::IncidentsModule;
 use conea_jobs::handler::Noop;
 use conea_jobs::service::JobService;
-use conea_jobs::{JobHandler, JobStore, Registry};
-use conea_shopdata::WritesShopData;
+use conea_jobs::{JobHandler, Registry};
+use conea_shopdata::ShopDataModule;
+use conea_shopify::integration::ShopifyModule;
 use conea_store::redis_limiter::{RedisHandle, RedisLimiter};
 use conea_store::replica::{PgReplicaLag, RedisWriteMarks};
 use conea_store::{migrate, ConnectError, SqlStore};
@@ -49,8 +50,6 @@ pub struct Platform {
     pub data: Arc<conea_shopdata::service::DataService>,
     pub ai: Arc<conea_ai::Gateway>,
     pub incidents: Arc<conea_incidents::engine::IncidentService>,
-    /// Webhook signature failures counted for the incident detector (receivers feed it).
-    pub signals: Arc<crate::detectors::Signals>,
     pub shopify: Arc<conea_shopify::integration::ShopifyService>,
     /// Every shop's Admin API throttle state, shared by all tasks of the process.
     pub shopify_throttles: conea_shopify::Throttles,
@@ -100,34 +99,8 @@ impl Platform {
         extras: Extras,
     ) -> Result<Platform, StartupError> {
         config.ensure_secrets().map_err(StartupError::Config)?;
-        let db = conea_store::db::connect_as(&config.database, application_name).await?;
-        if run_migrations {
-            migrate::run(&db)
-                .await
-                .map_err(|e| StartupError::Migration(e.to_string()))?;
-        }
-        let status = migrate::status(&db)
-            .await
-            .map_err(|e| StartupError::Migration(e.to_string()))?;
-        if !status.current() {
-            return Err(StartupError::SchemaBehind {
-                applied: status.applied,
-                known: status.known,
-            });
-        }
-        let mut store = SqlStore::new(db, config.database.slow_statement);
-        let mut lag_source = extras.lag_source;
-        if let Some(url) = &config.database.replica_url {
-            let replica = conea_store::db::connect_lazy_postgres(
-                &config.database,
-                url,
-                &format!("{application_name}-reads"),
-            )?;
-            if lag_source.is_none() {
-                lag_source = Some(Arc::new(PgReplicaLag::new(replica.clone())));
-            }
-            store = store.with_replica(replica);
-        }
+        let (store, lag_source) =
+            open_store(&config, application_name, run_migrations, extras.lag_source).await?;
         let accounts_store: Arc<dyn AccountsStore> = Arc::new(store.clone());
         let authn = Arc::new(Authenticator::new(
             accounts_store.clone(),
@@ -146,130 +119,44 @@ impl Platform {
             )),
             None => None,
         };
-        let rl = &config.rate_limit;
-        let primary = redis.as_ref().map(|h| {
-            Arc::new(RedisLimiter::new(h.clone(), &config.redis_key_prefix)) as Arc<dyn Limiter>
-        });
-        let limit_store: Arc<dyn RateLimitStore> = Arc::new(store.clone());
-        let limits = Arc::new(RateLimitService::new(
-            limit_store,
-            accounts_store,
+        let limits = rate_limits(&config, &store, accounts_store, redis.as_ref(), &clock);
+        let reads = read_router(&config, &store, lag_source, redis.as_ref(), &clock);
+
+        // The features: each installs its job kinds, then gets the job service.
+        let shop_data = ShopDataModule::new(Arc::new(store.clone()), reads.clone());
+        let shopify = ShopifyModule::new(
+            &config,
+            Arc::new(store.clone()),
+            shop_data.clone(),
             clock.clone(),
-            Defaults {
-                per_minute: rl.per_minute,
-                burst: rl.burst,
-                per_address_per_minute: rl.per_address_per_minute,
-            },
-            primary,
-            Arc::new(MemoryLimiter::new(rl.max_buckets)),
-            rl.failure_mode,
-        ));
-        // A mark matters while it can still send a read to the primary: at most the largest
-        // lag that routes to the replica plus one poll.
-        let mark_ttl = config.database.max_replica_lag + REPLICA_LAG_POLL;
-        let marks: Arc<dyn WriteMarks> = match &redis {
-            Some(h) => Arc::new(RedisWriteMarks::new(
-                h.clone(),
-                &config.redis_key_prefix,
-                mark_ttl,
-                config.auth_cache_size,
-                clock.clone(),
-            )),
-            None => Arc::new(MemoryWriteMarks::new(config.auth_cache_size, mark_ttl)),
-        };
-        let reads = Arc::new(ReadRouter::new(
-            lag_source.filter(|_| store.replica().is_some()),
-            marks,
-            clock.clone(),
-            config.database.max_replica_lag,
-            REPLICA_LAG_POLL,
-        ));
-        let engine = Arc::new(incident_engine(&config, &store)?);
-        let job_store: Arc<dyn JobStore> = Arc::new(store.clone());
+        )
+        .map_err(StartupError::Other)?;
+        let incidents =
+            IncidentsModule::new(&config, Arc::new(store.clone())).map_err(StartupError::Other)?;
         let mut registry = Registry::new();
-        registry.register(Arc::new(conea_incidents::engine::StepHandler::new(
-            engine.clone(),
-        )));
-        registry.register(Arc::new(conea_incidents::engine::NotifyHandler::new(
-            engine.clone(),
-        )));
-        let shop_store: Arc<dyn conea_shopdata::ShopDataStore> = Arc::new(store.clone());
         registry.register(Arc::new(Noop));
-        // Kinds that write shop data mark their organization's data as written (read routing).
-        let writes = |h: Arc<dyn JobHandler>| WritesShopData::wrap(h, reads.clone());
-        registry.register(writes(Arc::new(conea_shopdata::ImportHandler::new(
-            shop_store.clone(),
-        ))));
-        registry.register(Arc::new(
-            conea_shopdata::ProcessHandler::new(shop_store.clone()).with_reads(reads.clone()),
-        ));
-        let shopify_store: Arc<dyn conea_shopify::integration::store::ShopifyStore> =
-            Arc::new(store.clone());
-        let secret_box = conea_core::secretbox::SecretBox::new(
-            config
-                .secret_key
-                .as_deref()
-                .ok_or_else(|| StartupError::Other("CONEA_SECRET_KEY is not set".into()))?,
-        );
-        let shopify_throttles = conea_shopify::Throttles::new(clock.clone());
-        registry.register(writes(Arc::new(
-            conea_shopify::integration::WebhookHandler::new(
-                shopify_store.clone(),
-                shop_store.clone(),
-            ),
-        )));
-        let shopify_access = conea_shopify::integration::ShopAccess::new(
-            shopify_store.clone(),
-            secret_box.clone(),
-            shopify_api_options(&config, clock.as_ref(), shopify_throttles.clone())?,
-        );
-        registry.register(writes(Arc::new(
-            conea_shopify::integration::SyncHandler::new(
-                shopify_access.clone(),
-                shop_store.clone(),
-            ),
-        )));
-        registry.register(writes(Arc::new(
-            conea_shopify::integration::RefreshHandler::new(shopify_access, shop_store.clone()),
-        )));
+        registry.install(&shop_data);
+        registry.install(&shopify);
+        registry.install(&incidents);
         for h in extras.handlers {
             registry.register(h);
         }
         let jobs = Arc::new(JobService::new(
-            job_store,
+            Arc::new(store.clone()),
             clock.clone(),
             Arc::new(registry),
         ));
-        let idem_store: Arc<dyn IdempotencyStore> = Arc::new(store.clone());
-        let idempotency = Arc::new(IdempotencyService::new(idem_store, clock.clone()));
-        let ai_config = conea_ai::AiConfig::load(&config.ai.values, config.ai.table.as_ref())
-            .map_err(|problems| {
-                StartupError::Other(format!("AI configuration: {}", problems.join("; ")))
-            })?;
-        let router = conea_ai::Router::new(ai_config, clock.clone())
-            .map_err(|e| StartupError::Other(format!("AI HTTP client: {e}")))?;
-        let usage_store: Arc<dyn conea_ai::usage::AiUsageStore> = Arc::new(store.clone());
-        let ai = Arc::new(conea_ai::Gateway::new(router, usage_store, clock.clone()));
-        let data = Arc::new(conea_shopdata::service::DataService::new(
-            shop_store,
-            jobs.clone(),
-            clock.clone(),
-        ));
-        let incidents = Arc::new(conea_incidents::engine::IncidentService::new(
-            engine,
-            jobs.clone(),
-            clock.clone(),
-        ));
-        let shopify = Arc::new(conea_shopify::integration::ShopifyService::new(
-            shopify_store,
-            jobs.clone(),
-            clock.clone(),
-            secret_box,
-            config.shopify.api_version.clone(),
-        ));
+        let ai = conea_ai::install::gateway(&config, Arc::new(store.clone()), clock.clone())
+            .map_err(StartupError::Other)?;
         Ok(Platform {
-            incidents,
-            signals: Arc::new(crate::detectors::Signals::default()),
+            data: shop_data.service(jobs.clone(), clock.clone()),
+            shopify: shopify.service(jobs.clone(), clock.clone()),
+            shopify_throttles: shopify.throttles().clone(),
+            incidents: incidents.service(jobs.clone(), clock.clone()),
+            idempotency: Arc::new(IdempotencyService::new(
+                Arc::new(store.clone()),
+                clock.clone(),
+            )),
             config: Arc::new(config),
             store,
             clock,
@@ -277,11 +164,7 @@ impl Platform {
             accounts,
             limits,
             jobs,
-            idempotency,
-            data,
             ai,
-            shopify,
-            shopify_throttles,
             redis,
             reads,
         })
@@ -334,63 +217,101 @@ impl Platform {
     }
 }
 
-/// Loads the escalation policy (a bad file fails start-up, naming the key) and builds the
-/// incident engine over the store.
-pub fn incident_engine(
+/// Connects (the direct probe first, so an unreachable database is named), migrates when
+/// asked, checks that the schema is current, and adds the read replica when one is set.
+async fn open_store(
     config: &Config,
-    store: &SqlStore,
-) -> Result<conea_incidents::engine::Engine, StartupError> {
-    use conea_incidents::engine::{Engine, PolicySource};
-    let path = config.incidents.escalation_config.as_deref();
-    let policy = conea_incidents::Policy::load(path).map_err(|e| {
-        StartupError::Other(format!(
-            "CONEA_ESCALATION_CONFIG: {}",
-            e.to_string().trim_end()
-        ))
-    })?;
-    for w in policy.warnings() {
-        tracing::warn!(key = %w.path, "escalation policy: {}", w.message);
+    application_name: &str,
+    run_migrations: bool,
+    lag_source: Option<Arc<dyn LagSource>>,
+) -> Result<(SqlStore, Option<Arc<dyn LagSource>>), StartupError> {
+    let db = conea_store::db::connect_as(&config.database, application_name).await?;
+    if run_migrations {
+        migrate::run(&db)
+            .await
+            .map_err(|e| StartupError::Migration(e.to_string()))?;
     }
-    let secret = config.secret_key.clone().unwrap_or_default();
-    let signer = conea_incidents::engine::link_signer(&secret)
-        .map_err(|e| StartupError::Other(format!("incident links: {e}")))?;
-    let deliver = conea_incidents::delivery::HttpDeliver::new(std::time::Duration::from_secs(10))
-        .map_err(|e| StartupError::Other(format!("incident HTTP client: {e}")))?;
-    Ok(Engine {
-        store: Arc::new(store.clone()),
-        policy: Arc::new(policy),
-        source: match path {
-            Some(p) => PolicySource::File(p.display().to_string()),
-            None => PolicySource::Default,
-        },
-        signer,
-        public_url: config.incidents.public_url.clone(),
-        deliver: Arc::new(deliver),
-    })
+    let status = migrate::status(&db)
+        .await
+        .map_err(|e| StartupError::Migration(e.to_string()))?;
+    if !status.current() {
+        return Err(StartupError::SchemaBehind {
+            applied: status.applied,
+            known: status.known,
+        });
+    }
+    let mut store = SqlStore::new(db, config.database.slow_statement);
+    let mut lag_source = lag_source;
+    if let Some(url) = &config.database.replica_url {
+        let replica = conea_store::db::connect_lazy_postgres(
+            &config.database,
+            url,
+            &format!("{application_name}-reads"),
+        )?;
+        if lag_source.is_none() {
+            lag_source = Some(Arc::new(PgReplicaLag::new(replica.clone())));
+        }
+        store = store.with_replica(replica);
+    }
+    Ok((store, lag_source))
 }
 
-/// How the Admin API jobs reach Shopify: the process's throttles, one HTTP client, and waits
-/// that move the clock when it is a fake one (tests) instead of sleeping.
-fn shopify_api_options(
+/// The rate limiter: Redis buckets when `REDIS_URL` is set (the in-process limiter as the
+/// fallback), policies from the store's overrides.
+fn rate_limits(
     config: &Config,
-    clock: &dyn Clock,
-    throttles: conea_shopify::Throttles,
-) -> Result<conea_shopify::integration::ApiOptions, StartupError> {
-    let sleeper: Arc<dyn conea_shopify::Sleeper> = match clock.as_fake() {
-        Some(fake) => Arc::new(conea_shopify::FakeSleeper::new(fake.clone())),
-        None => Arc::new(conea_shopify::TokioSleeper),
+    store: &SqlStore,
+    accounts: Arc<dyn AccountsStore>,
+    redis: Option<&Arc<RedisHandle>>,
+    clock: &Arc<dyn Clock>,
+) -> Arc<RateLimitService> {
+    let rl = &config.rate_limit;
+    let primary = redis.map(|h| {
+        Arc::new(RedisLimiter::new(h.clone(), &config.redis_key_prefix)) as Arc<dyn Limiter>
+    });
+    let limit_store: Arc<dyn RateLimitStore> = Arc::new(store.clone());
+    Arc::new(RateLimitService::new(
+        limit_store,
+        accounts,
+        clock.clone(),
+        Defaults {
+            per_minute: rl.per_minute,
+            burst: rl.burst,
+            per_address_per_minute: rl.per_address_per_minute,
+        },
+        primary,
+        Arc::new(MemoryLimiter::new(rl.max_buckets)),
+        rl.failure_mode,
+    ))
+}
+
+/// Where reads go: the replica while its lag allows and the client has not just written
+/// (write marks in Redis when set, so every replica of Conea knows; in memory otherwise).
+fn read_router(
+    config: &Config,
+    store: &SqlStore,
+    lag_source: Option<Arc<dyn LagSource>>,
+    redis: Option<&Arc<RedisHandle>>,
+    clock: &Arc<dyn Clock>,
+) -> Arc<ReadRouter> {
+    // A mark matters while it can still send a read to the primary: at most the largest
+    // lag that routes to the replica plus one poll.
+    let mark_ttl = config.database.max_replica_lag + REPLICA_LAG_POLL;
+    let marks: Arc<dyn WriteMarks> = match redis {
+        Some(h) => Arc::new(RedisWriteMarks::new(
+            h.clone(),
+            &config.redis_key_prefix,
+            mark_ttl,
+            config.auth_cache_size,
+            clock.clone(),
+        )),
+        None => Arc::new(MemoryWriteMarks::new(config.auth_cache_size, mark_ttl)),
     };
-    let http = reqwest::Client::builder()
-        .connect_timeout(conea_shopify::client::CONNECT_TIMEOUT)
-        .timeout(conea_shopify::client::DEFAULT_TIMEOUT)
-        .user_agent(concat!("conea/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| StartupError::Other(format!("Shopify HTTP client: {e}")))?;
-    Ok(conea_shopify::integration::ApiOptions {
-        throttles,
-        sleeper,
-        http,
-        base_url: config.shopify.base_url.clone(),
-        page_size: config.shopify.page_size,
-    })
+    Arc::new(ReadRouter::new(
+        lag_source.filter(|_| store.replica().is_some()),
+        marks,
+        clock.clone(),
+        config.database.max_replica_lag,
+        REPLICA_LAG_POLL,
+    ))
 }

@@ -1160,7 +1160,7 @@ async fn detectors_open_and_resolve_incidents_for_queue_backlog_and_webhook_fail
     // Webhook signature failures above the rate.
     let now = env.app.clock.now_ms();
     for _ in 0..11 {
-        state.platform().signals.webhook_signature_failure(now);
+        state.platform().shopify.signature_failures().record(now);
     }
     conea_server::detectors::run_once(&state, &mut ds).await;
     let open = list("open").await;

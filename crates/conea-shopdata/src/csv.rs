@@ -6,8 +6,8 @@
 //! may hold newlines), memory stays bounded by the chunk and record size.
 
 use super::fields::{self as f, opt_text};
+use super::model::Parsed;
 use super::model::{Customer, LineItem, Order, Product, Record, RecordKind, Variant};
-use super::reader::Parsed;
 use std::collections::HashMap;
 
 pub const ORDER_COLUMNS: &[&str] = &[

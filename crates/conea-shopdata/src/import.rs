@@ -3,8 +3,9 @@
 //! Memory is bounded by one chunk, one batch being parsed and a few being written, whatever
 //! the file size. Running it again on the same upload is safe: upserts are idempotent.
 
+use super::model::Parsed;
 use super::model::{Customer, ImportFormat, Order, Product, Record, RecordKind};
-use super::reader::{Parsed, RecordReader};
+use super::reader::RecordReader;
 use super::store::{ShopDataStore, UpsertCounts};
 use conea_core::clock::EpochMs;
 use conea_core::ids::{OrgId, ShopId};

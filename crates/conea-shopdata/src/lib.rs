@@ -11,6 +11,7 @@
 pub mod csv;
 pub mod fields;
 pub mod import;
+pub mod install;
 pub mod jobs;
 pub mod lines;
 pub mod model;
@@ -23,13 +24,14 @@ pub mod store;
 pub mod writes;
 
 pub use import::{run_import, BadLine, ImportArgs, ImportProgress, ImportReport, Quiet};
+pub use install::ShopDataModule;
 pub use jobs::{ImportHandler, ProcessHandler, IMPORT_KIND, PROCESS_KIND};
 pub use model::{
-    Customer, ImportFormat, LineItem, Order, OrderStatus, Product, Record, RecordKind, Shop,
-    ShopKind, Variant,
+    Customer, ImportFormat, LineItem, Order, OrderStatus, Parsed, Product, Record, RecordKind,
+    Shop, ShopKind, Variant,
 };
 pub use money::Money;
-pub use reader::{Parsed, RecordReader};
+pub use reader::RecordReader;
 pub use reports::{
     OrdersSummary, Period, PeriodArg, ProcessArgs, ProcessRequest, ProductPerformance,
 };

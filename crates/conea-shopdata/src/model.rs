@@ -219,3 +219,12 @@ impl Record {
         }
     }
 }
+
+/// A record with the line it starts on, or a rejected line with the reason.
+#[derive(Debug, Clone, PartialEq)]
+// Records are moved once per line; boxing would add an allocation per record.
+#[allow(clippy::large_enum_variant)]
+pub enum Parsed {
+    Record(u64, Record),
+    Bad(u64, String),
+}

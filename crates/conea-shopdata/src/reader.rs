@@ -3,20 +3,11 @@
 
 use super::csv::CsvRecords;
 use super::lines::{Line, LineSplitter};
-use super::model::{ImportFormat, Record, RecordKind};
+use super::model::{ImportFormat, Parsed, RecordKind};
 use super::shopify::parse_ndjson_line;
 
 /// Longest NDJSON line or CSV record accepted (a larger one is a bad line, not a crash).
 pub const MAX_RECORD_BYTES: usize = 8 * 1024 * 1024;
-
-/// A record with the line it starts on, or a rejected line with the reason.
-#[derive(Debug, Clone, PartialEq)]
-// Records are moved once per line; boxing would add an allocation per record.
-#[allow(clippy::large_enum_variant)]
-pub enum Parsed {
-    Record(u64, Record),
-    Bad(u64, String),
-}
 
 // One reader per import; its size does not matter.
 #[allow(clippy::large_enum_variant)]

@@ -10,7 +10,7 @@
 //!   relay or a test fake only.
 
 use super::{headline, IncidentMessage, Notice};
-use crate::policy::Secret;
+use crate::policy::secret::Secret;
 use conea_core::clock::{rfc3339, EpochMs};
 use lettre::message::header::ContentType;
 use lettre::message::Mailbox;

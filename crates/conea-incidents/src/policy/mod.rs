@@ -14,7 +14,7 @@
 mod defaults;
 mod describe;
 mod raw;
-mod secret;
+pub mod secret;
 mod validate;
 
 pub use secret::Secret;

@@ -18,7 +18,7 @@ use conea_core::clock::rfc3339;
 use conea_core::CoreError;
 use conea_shopdata::RecordKind;
 use conea_shopify::integration::store::ShopifyShop;
-use conea_shopify::integration::ConnectRequest;
+use conea_shopify::integration::{ConnectRequest, WebhookOutcome};
 use conea_shopify::WebhookHeaders;
 use serde::{Deserialize, Serialize};
 
@@ -227,18 +227,20 @@ pub async fn webhook(
     let delivery = match WebhookHeaders::from_header_map(&headers) {
         Ok(d) => d,
         Err(e) => {
-            state.metrics().observe_webhook("invalid_headers");
+            state
+                .metrics()
+                .observe_webhook(WebhookOutcome::InvalidHeaders.as_str());
             tracing::warn!(problem = %e, "refused a Shopify webhook with bad headers");
             return ApiError(CoreError::invalid(e.header, format!("{e}."))).into_response();
         }
     };
-    let result = state
+    let received = state
         .platform()
         .shopify
         .receive_webhook(&delivery, &body)
         .await;
-    observe_webhook(&state, &delivery, &result);
-    match result {
+    state.metrics().observe_webhook(received.outcome.as_str());
+    match received.result {
         Ok(r) => (
             StatusCode::OK,
             axum::Json(WebhookReceipt {
@@ -248,43 +250,6 @@ pub async fn webhook(
         )
             .into_response(),
         Err(e) => ApiError(e).into_response(),
-    }
-}
-
-/// Counts a delivery by outcome, feeds signature failures to the incident detector and logs
-/// refusals with shop, topic and ids (never a secret).
-fn observe_webhook(
-    state: &AppState,
-    delivery: &WebhookHeaders,
-    result: &Result<conea_shopify::integration::WebhookAccepted, CoreError>,
-) {
-    let outcome = match result {
-        Ok(r) if r.created => "accepted",
-        Ok(_) => "duplicate",
-        Err(CoreError::Unauthenticated(f)) if f.code() == "unknown_shop" => "unknown_shop",
-        Err(CoreError::Unauthenticated(_)) => "invalid_signature",
-        Err(CoreError::InvalidInput { .. }) => "invalid_headers",
-        Err(_) => "error",
-    };
-    state.metrics().observe_webhook(outcome);
-    if outcome == "invalid_signature" {
-        state
-            .platform()
-            .signals
-            .webhook_signature_failure(state.clock().now_ms());
-    }
-    if matches!(
-        outcome,
-        "unknown_shop" | "invalid_signature" | "invalid_headers"
-    ) {
-        tracing::warn!(
-            shop = %delivery.shop_domain,
-            topic = %delivery.topic,
-            webhook_id = delivery.webhook_id.as_deref().unwrap_or("-"),
-            event_id = delivery.event_id.as_deref().unwrap_or("-"),
-            outcome,
-            "refused a Shopify webhook"
-        );
     }
 }
 

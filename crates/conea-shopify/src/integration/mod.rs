@@ -5,8 +5,10 @@
 //! in conea-store; plus the shop data store); the records go through `conea_shopdata`'s parser.
 
 pub mod access;
+pub mod install;
 pub mod refresh;
 pub mod service;
+pub mod signals;
 pub mod store;
 pub mod sync;
 pub mod webhooks;
@@ -16,8 +18,10 @@ use conea_shopdata::RecordKind;
 use serde::{Deserialize, Serialize};
 
 pub use access::{ApiOptions, ShopAccess};
+pub use install::ShopifyModule;
 pub use refresh::RefreshHandler;
-pub use service::{ConnectRequest, ShopifyService, WebhookAccepted};
+pub use service::{ConnectRequest, Received, ShopifyService, WebhookAccepted};
+pub use signals::{SignatureFailures, WebhookOutcome};
 pub use sync::SyncHandler;
 pub use webhooks::WebhookHandler;
 

@@ -2,6 +2,7 @@
 //! disconnecting them, starting syncs, and accepting webhook deliveries (HMAC verified over
 //! the raw body; stored and enqueued in one transaction).
 
+use super::signals::{SignatureFailures, WebhookOutcome};
 use super::{RefreshArgs, SyncArgs, WebhookArgs};
 use crate::integration::store::{
     secret_context, NewConnection, NewDelivery, SealedCredentials, ShopifyShop, ShopifyStatus,
@@ -40,6 +41,14 @@ impl std::fmt::Debug for ConnectRequest {
     }
 }
 
+/// What [`ShopifyService::receive_webhook`] answers: the outcome (the metric label) and the
+/// result (the HTTP answer).
+#[derive(Debug)]
+pub struct Received {
+    pub outcome: WebhookOutcome,
+    pub result: CoreResult<WebhookAccepted>,
+}
+
 /// A delivery accepted (stored, or a duplicate of one stored).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookAccepted {
@@ -65,6 +74,8 @@ pub struct ShopifyService {
     default_api_version: String,
     /// Connections (still sealed) by domain, so a delivery costs no extra lookup.
     connections: moka::future::Cache<String, CachedConnection>,
+    /// Recent signature failures (the incident detector reads them).
+    failures: Arc<SignatureFailures>,
 }
 
 impl ShopifyService {
@@ -85,7 +96,13 @@ impl ShopifyService {
                 .max_capacity(CONNECTION_CACHE_SIZE)
                 .time_to_live(CONNECTION_CACHE_TTL)
                 .build(),
+            failures: Arc::default(),
         }
+    }
+
+    /// Recent webhook signature failures (the `webhooks` incident detector's signal).
+    pub fn signature_failures(&self) -> &Arc<SignatureFailures> {
+        &self.failures
     }
 
     /// Connections held by the webhook path's cache (exported in `/metrics`).
@@ -287,8 +304,29 @@ impl ShopifyService {
     }
 
     /// Verifies a delivery and stores it with its job in one transaction. Unknown shop or
-    /// a signature that matches neither secret: 401 (the rejection is counted on the shop).
-    pub async fn receive_webhook(
+    /// a signature that matches neither secret: 401 (the rejection is counted on the shop,
+    /// a signature failure also in [`SignatureFailures`]); refusals are logged with shop,
+    /// topic and ids (never a secret). The outcome says which, for the caller's metrics.
+    pub async fn receive_webhook(&self, headers: &WebhookHeaders, body: &[u8]) -> Received {
+        let result = self.accept_webhook(headers, body).await;
+        let outcome = WebhookOutcome::of(&result);
+        if outcome == WebhookOutcome::InvalidSignature {
+            self.failures.record(self.clock.now_ms());
+        }
+        if outcome.is_refusal() {
+            tracing::warn!(
+                shop = %headers.shop_domain,
+                topic = %headers.topic,
+                webhook_id = headers.webhook_id.as_deref().unwrap_or("-"),
+                event_id = headers.event_id.as_deref().unwrap_or("-"),
+                outcome = outcome.as_str(),
+                "refused a Shopify webhook"
+            );
+        }
+        Received { outcome, result }
+    }
+
+    async fn accept_webhook(
         &self,
         headers: &WebhookHeaders,
         body: &[u8],

@@ -1,0 +1,49 @@
+//! Shop data installed into a platform: its store, its job kinds (`data.import`, marked as
+//! a shop-data write for read routing, and `data.process`) and its service.
+
+use crate::jobs::{ImportHandler, ProcessHandler};
+use crate::service::DataService;
+use crate::store::ShopDataStore;
+use crate::writes::WritesShopData;
+use conea_core::reads::ReadRouter;
+use conea_core::Clock;
+use conea_jobs::service::JobService;
+use conea_jobs::{JobHandler, JobKinds};
+use std::sync::Arc;
+
+/// The shop-data feature, as the platform wires it.
+#[derive(Clone)]
+pub struct ShopDataModule {
+    store: Arc<dyn ShopDataStore>,
+    reads: Arc<ReadRouter>,
+}
+
+impl ShopDataModule {
+    pub fn new(store: Arc<dyn ShopDataStore>, reads: Arc<ReadRouter>) -> Self {
+        ShopDataModule { store, reads }
+    }
+
+    pub fn store(&self) -> &Arc<dyn ShopDataStore> {
+        &self.store
+    }
+
+    /// Wraps a job kind that writes an organization's shop data (imports, and Shopify's
+    /// syncs and webhooks), so its reports read the primary until the replica caught up.
+    pub fn writes(&self, handler: Arc<dyn JobHandler>) -> Arc<dyn JobHandler> {
+        WritesShopData::wrap(handler, self.reads.clone())
+    }
+
+    /// The service the routes and the CLI call (imports and report jobs).
+    pub fn service(&self, jobs: Arc<JobService>, clock: Arc<dyn Clock>) -> Arc<DataService> {
+        Arc::new(DataService::new(self.store.clone(), jobs, clock))
+    }
+}
+
+impl JobKinds for ShopDataModule {
+    fn job_kinds(&self) -> Vec<Arc<dyn JobHandler>> {
+        vec![
+            self.writes(Arc::new(ImportHandler::new(self.store.clone()))),
+            Arc::new(ProcessHandler::new(self.store.clone()).with_reads(self.reads.clone())),
+        ]
+    }
+}

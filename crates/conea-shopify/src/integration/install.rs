@@ -1,0 +1,120 @@
+//! Shopify installed into a platform: its store, the Admin API access shared by the sync
+//! and refresh jobs (the process's throttles, one HTTP client, waits on the clock), its three
+//! job kinds (each marked as a shop-data write) and its service.
+
+use super::access::{ApiOptions, ShopAccess};
+use super::store::ShopifyStore;
+use super::{RefreshHandler, ShopifyService, SyncHandler, WebhookHandler};
+use crate::client::{CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
+use crate::{FakeSleeper, Sleeper, Throttles, TokioSleeper};
+use conea_core::config::Config;
+use conea_core::secretbox::SecretBox;
+use conea_core::Clock;
+use conea_jobs::service::JobService;
+use conea_jobs::{JobHandler, JobKinds};
+use conea_shopdata::ShopDataModule;
+use std::sync::Arc;
+
+/// The Shopify feature, as the platform wires it.
+pub struct ShopifyModule {
+    store: Arc<dyn ShopifyStore>,
+    shop_data: ShopDataModule,
+    access: ShopAccess,
+    secrets: SecretBox,
+    api_version: String,
+    throttles: Throttles,
+}
+
+impl ShopifyModule {
+    /// Fails (naming the setting) without `CONEA_SECRET_KEY`, which seals the shops'
+    /// credentials, or when the HTTP client cannot be built.
+    pub fn new(
+        config: &Config,
+        store: Arc<dyn ShopifyStore>,
+        shop_data: ShopDataModule,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, String> {
+        let secrets = SecretBox::new(
+            config
+                .secret_key
+                .as_deref()
+                .ok_or_else(|| "CONEA_SECRET_KEY is not set".to_string())?,
+        );
+        let throttles = Throttles::new(clock.clone());
+        let access = ShopAccess::new(
+            store.clone(),
+            secrets.clone(),
+            api_options(config, clock.as_ref(), throttles.clone())?,
+        );
+        Ok(ShopifyModule {
+            store,
+            shop_data,
+            access,
+            secrets,
+            api_version: config.shopify.api_version.clone(),
+            throttles,
+        })
+    }
+
+    /// Every shop's Admin API throttle state, shared by all tasks of the process.
+    pub fn throttles(&self) -> &Throttles {
+        &self.throttles
+    }
+
+    /// The service the routes and the CLI call (connect, webhooks, syncs).
+    pub fn service(&self, jobs: Arc<JobService>, clock: Arc<dyn Clock>) -> Arc<ShopifyService> {
+        Arc::new(ShopifyService::new(
+            self.store.clone(),
+            jobs,
+            clock,
+            self.secrets.clone(),
+            self.api_version.clone(),
+        ))
+    }
+}
+
+impl JobKinds for ShopifyModule {
+    fn job_kinds(&self) -> Vec<Arc<dyn JobHandler>> {
+        let shop_store = self.shop_data.store();
+        vec![
+            self.shop_data.writes(Arc::new(WebhookHandler::new(
+                self.store.clone(),
+                shop_store.clone(),
+            ))),
+            self.shop_data.writes(Arc::new(SyncHandler::new(
+                self.access.clone(),
+                shop_store.clone(),
+            ))),
+            self.shop_data.writes(Arc::new(RefreshHandler::new(
+                self.access.clone(),
+                shop_store.clone(),
+            ))),
+        ]
+    }
+}
+
+/// How the Admin API jobs reach Shopify: the process's throttles, one HTTP client, and waits
+/// that move the clock when it is a fake one (tests) instead of sleeping.
+fn api_options(
+    config: &Config,
+    clock: &dyn Clock,
+    throttles: Throttles,
+) -> Result<ApiOptions, String> {
+    let sleeper: Arc<dyn Sleeper> = match clock.as_fake() {
+        Some(fake) => Arc::new(FakeSleeper::new(fake.clone())),
+        None => Arc::new(TokioSleeper),
+    };
+    let http = reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(DEFAULT_TIMEOUT)
+        .user_agent(concat!("conea/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| format!("Shopify HTTP client: {e}"))?;
+    Ok(ApiOptions {
+        throttles,
+        sleeper,
+        http,
+        base_url: config.shopify.base_url.clone(),
+        page_size: config.shopify.page_size,
+    })
+}
