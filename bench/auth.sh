@@ -28,6 +28,8 @@
 #                        (taskset), so they do not preempt each other; on a 2-core VM
 #                        this cuts the run-to-run swing from about ±10 % to a few %
 #   CARGO_TARGET_DIR     where cargo builds (default ~/.cache/conea-target)
+#   BENCH_BIN            a prebuilt `conea` binary to measure instead of building one
+#                        (before/after comparisons of two commits)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,7 +44,7 @@ case "${BENCH_RATE_LIMIT:-max}" in
   off) LIMITS=(RATE_LIMIT_ENABLED=false) ;;
   *) echo "bench: BENCH_RATE_LIMIT must be max or off" >&2; exit 1 ;;
 esac
-BIN="$CARGO_TARGET_DIR/release/conea"
+BIN="${BENCH_BIN:-$CARGO_TARGET_DIR/release/conea}"
 SERVER_CPU=()
 LOAD_CPU=()
 if [[ "${BENCH_PIN:-0}" == 1 ]]; then
@@ -84,7 +86,7 @@ trap 'exit 130' INT TERM
 secret() { od -An -tx1 -N24 /dev/urandom | tr -d ' \n'; }
 
 echo "bench: building the release binary" >&2
-cargo build --release -p conea -q
+[ -n "${BENCH_BIN:-}" ] || cargo build --release -p conea -q
 
 # start_server NAME [VAR=VALUE]...: starts `conea serve` with a fresh data dir and the
 # given environment; sets ENVV (for CLI commands), BASE (http://addr) and KEY.

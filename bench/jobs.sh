@@ -5,6 +5,7 @@
 #  2. pickup latency: on an idle queue, enqueue single jobs one at a time; latency =
 #     started_at - created_at; p50 and p99.
 # Usage: bench/jobs.sh [N=100000] [CONCURRENCY=64]
+# BENCH_BIN=path measures a prebuilt `conea` binary instead of building one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-100000}
@@ -13,9 +14,9 @@ PICKUPS=${PICKUPS:-300}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/conea-target}"
 PGBASE=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
 DB="bench_jobs_$$"
-BIN="$CARGO_TARGET_DIR/release/conea"
+BIN="${BENCH_BIN:-$CARGO_TARGET_DIR/release/conea}"
 
-cargo build --release -p conea >/dev/null
+[ -n "${BENCH_BIN:-}" ] || cargo build --release -p conea >/dev/null
 psql "$PGBASE/postgres" -qc "CREATE DATABASE $DB" >/dev/null
 WORK=$(mktemp -d)
 cleanup() {
