@@ -1,5 +1,5 @@
 //! The one mapping from domain errors to HTTP: status, `type`, and the error body
-//! `{"error": {type, code, message, request_id, details}}` of `shared/conventions/api.md`.
+//! `{"error": {type, code, message, request_id, details}}` of `docs/api.md`.
 //!
 //! Rules: every 4xx/5xx Conea sends goes through [`ApiError`]; a 500 logs its cause with the
 //! request id and shows the client only a generic message; a 429 sets `Retry-After`.

@@ -30,7 +30,7 @@ impl Resp {
             .unwrap_or("<no error code>")
     }
 
-    /// Asserts the error body shape of `shared/conventions/api.md` and returns the code.
+    /// Asserts the error body shape of `docs/api.md` and returns the code.
     pub fn assert_error(&self, status: u16, code: &str) {
         assert_eq!(self.status.as_u16(), status, "status; body: {}", self.text);
         let e = &self.body["error"];

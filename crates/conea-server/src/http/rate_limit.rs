@@ -1,4 +1,4 @@
-//! Rate-limit headers (`shared/conventions/api.md`) and the 429 answer.
+//! Rate-limit headers (`docs/api.md`) and the 429 answer.
 
 use crate::error::ApiError;
 use crate::state::AppState;
