@@ -158,6 +158,7 @@ impl Shared {
     }
 }
 
+#[allow(clippy::disallowed_methods)] // the flush period: a real timer, not domain time
 async fn write_periodically(shared: Weak<Shared>, every: Duration) {
     loop {
         tokio::time::sleep(every).await;
@@ -286,6 +287,7 @@ mod tests {
     }
 
     #[tokio::test]
+    #[allow(clippy::disallowed_methods)] // waits for the real background task
     async fn the_background_task_writes_without_a_flush() {
         let store = Arc::new(Recording::default());
         let w = UsageWriter::start(store.clone(), Duration::from_millis(20));

@@ -130,6 +130,7 @@ impl JobHandler for Noop {
         "noop"
     }
 
+    #[allow(clippy::disallowed_methods)] // `sleep_ms`: the noop kind stands in for work (load tests)
     async fn run(&self, ctx: &JobContext) -> Result<Value, JobError> {
         if let Some(ms) = ctx.job.args.get("sleep_ms").and_then(Value::as_u64) {
             tokio::time::sleep(Duration::from_millis(ms.min(60_000))).await;

@@ -103,6 +103,7 @@ impl Worker {
     }
 
     /// Runs until `shutdown` resolves, then drains within `grace`.
+    #[allow(clippy::disallowed_methods)] // the claim loop's poll: a real timer, not domain time
     pub async fn run(self, shutdown: impl Future<Output = ()>, grace: Duration) {
         let me = Arc::new(self);
         let (done_tx, done_rx) =
@@ -246,6 +247,7 @@ impl Worker {
 }
 
 /// Writes finished attempts in batches: whatever has arrived, up to `finish_batch`.
+#[allow(clippy::disallowed_methods)] // a pause between retries of a failed store write
 async fn finish_loop(me: Arc<Worker>, mut rx: mpsc::Receiver<(Job, Outcome, Duration)>) {
     let mut batch: Vec<(Job, Outcome, Duration)> = Vec::new();
     while let Some(first) = rx.recv().await {
@@ -290,6 +292,7 @@ async fn finish_loop(me: Arc<Worker>, mut rx: mpsc::Receiver<(Job, Outcome, Dura
 }
 
 /// Extends leases of running jobs and relays cancellation requests.
+#[allow(clippy::disallowed_methods)] // the heartbeat's period: a real timer, not domain time
 async fn heartbeat_loop(me: Arc<Worker>) {
     let every = me.config.lease / 3;
     loop {
@@ -315,6 +318,7 @@ async fn heartbeat_loop(me: Arc<Worker>) {
 }
 
 /// Rescues jobs whose worker died, and prunes finished jobs past retention.
+#[allow(clippy::disallowed_methods)] // the rescue loop's period: a real timer, not domain time
 async fn maintenance_loop(me: Arc<Worker>) {
     let mut last_prune = Instant::now() - Duration::from_secs(3600);
     loop {

@@ -40,6 +40,7 @@ impl Default for Options {
 }
 
 /// A worker id unique across processes: host, pid and a random suffix.
+#[allow(clippy::disallowed_methods)] // HOSTNAME names the process in worker ids; not a setting
 pub fn worker_id(role: &str) -> String {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into());
     let suffix = &uuid::Uuid::new_v4().simple().to_string()[..8];

@@ -150,6 +150,7 @@ channels:
     )
 }
 
+#[allow(clippy::disallowed_methods)] // INC_DEBUG: a switch for debugging this test file
 async fn env_with(b: Backend, extra: &str, settings: &[(&str, &str)]) -> Option<Env> {
     if std::env::var("INC_DEBUG").is_ok() {
         let _ = tracing_subscriber::fmt().with_env_filter("warn").try_init();

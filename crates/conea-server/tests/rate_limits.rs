@@ -37,6 +37,7 @@ async fn spawn(b: Backend, l: LimiterBackend, extra: &[(&str, &str)]) -> Option<
     TestApp::spawn_with(b, &refs).await
 }
 
+#[allow(clippy::disallowed_methods)] // a name unique across test runs, not domain time
 fn uuid_like() -> String {
     format!(
         "{:x}",
@@ -357,6 +358,7 @@ async fn unauthenticated_login_is_limited_per_client_address(b: Backend, l: Limi
     assert!(r.header("retry-after").is_some());
 }
 
+#[allow(clippy::disallowed_methods)] // a varying address octet, not domain time
 fn rand_octet() -> u8 {
     (std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -315,6 +315,7 @@ async fn with_redis_a_write_through_one_conea_replica_sends_the_clients_reads_th
     assert_eq!(keys(&b, &owner).await, ("replica".into(), 0));
 }
 
+#[allow(clippy::disallowed_methods)] // a name unique across test runs, not domain time
 fn uuid_like() -> String {
     format!(
         "{}-{}",

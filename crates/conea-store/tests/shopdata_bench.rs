@@ -11,7 +11,8 @@
 //! It stores the file as an upload (1 MiB chunks), imports it with `run_import`, runs
 //! `orders_summary` over everything, and prints the figures and the peak RSS of the process.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+// disallowed_methods: the bench takes its input file from CONEA_BENCH_ORDERS.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 use conea_core::config::{Backend as DbBackend, DatabaseConfig};
 use conea_core::ids::OrgId;

@@ -1,5 +1,9 @@
 //! Access to the PostgreSQL and Redis that tests may use, and per-test PostgreSQL schemas.
 
+// The test harness reads its own environment (the test services' URLs) and names schemas
+// by wall-clock time so that a later run can sweep the old ones.
+#![allow(clippy::disallowed_methods)]
+
 use sqlx::postgres::PgPoolOptions;
 use sqlx::Executor;
 

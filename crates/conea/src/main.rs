@@ -22,6 +22,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// arenas fragmented. Two arenas for the whole process keep it flat (soak: +2.0 % from
 /// minute 1 to minute 10, was +9 %). `MALLOC_ARENA_MAX` in the environment still wins.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(clippy::disallowed_methods)] // MALLOC_ARENA_MAX is glibc's own variable, not a setting
 fn limit_malloc_arenas() {
     if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
         // SAFETY: mallopt only sets a tunable; called before any thread is started.

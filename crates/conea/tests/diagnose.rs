@@ -179,6 +179,7 @@ fn running_server_checks_token_expiry_and_clock_skew() {
 }
 
 #[test]
+#[allow(clippy::disallowed_methods)] // a fake server whose wall clock runs ahead
 fn skewed_server_clock_is_detected_from_the_date_header() {
     use axum::routing::get;
     let env = Env::sqlite();
@@ -253,6 +254,7 @@ fn replication_tools_say_when_there_is_no_replica() {
         .contains("127.0.0.1:1"));
 }
 
+#[allow(clippy::disallowed_methods)] // log lines stamped in wall time, as the server writes them
 fn rfc3339_minutes_ago(minutes: i64) -> String {
     let t = time::OffsetDateTime::now_utc() - time::Duration::minutes(minutes);
     t.format(&time::format_description::well_known::Rfc3339)

@@ -11,6 +11,7 @@ use support::{api_keys_in, runtime, Env};
 const LIMIT: u64 = 20; // one request per 3 s after the burst
 
 #[test]
+#[allow(clippy::disallowed_methods)] // a Redis key prefix unique across test runs
 fn three_replicas_sharing_postgres_and_redis_allow_the_limit_in_total() {
     let Some(mut env) = Env::postgres() else {
         return;

@@ -99,6 +99,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    #[allow(clippy::disallowed_methods)] // a drip on tokio's paused clock
     async fn a_slow_drip_hits_the_total_timeout() {
         let drip = stream::unfold(0u32, |n| async move {
             tokio::time::sleep(Duration::from_millis(100)).await;

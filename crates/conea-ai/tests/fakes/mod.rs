@@ -1,7 +1,14 @@
 //! Local fakes of the five providers: small axum servers on `127.0.0.1:0` that speak each
 //! provider's wire format byte for byte (the fixtures), follow a script per request, count
 //! and record requests, and notice when a client walks away from a streaming body.
-#![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used)]
+// disallowed_methods: a fake provider's drip waits on the real timer, like a real provider.
+#![allow(
+    dead_code,
+    unused_imports,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::disallowed_methods
+)]
 
 pub mod dialects;
 

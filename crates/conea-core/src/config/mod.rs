@@ -239,6 +239,7 @@ pub fn read_file(path: &Path) -> Result<toml::Table, Problem> {
 
 impl Config {
     /// Loads from the process environment and an optional file.
+    #[allow(clippy::disallowed_methods)] // the configuration loader: where settings are read
     pub fn from_env(file: Option<&Path>) -> Result<(Config, RawSettings), Vec<Problem>> {
         let env: HashMap<String, String> = std::env::vars().collect();
         let table = match file {

@@ -13,6 +13,7 @@ pub fn run(file: Option<&Path>, command: ConfigCommand) -> Result<ExitCode> {
     }
 }
 
+#[allow(clippy::disallowed_methods)] // a CLI config entry point: the environment goes to the loader
 fn check(file: Option<&Path>) -> Result<ExitCode> {
     let env: HashMap<String, String> = std::env::vars().collect();
     let mut problems = Vec::new();

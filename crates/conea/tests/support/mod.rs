@@ -108,6 +108,7 @@ impl Env {
         }
     }
 
+    #[allow(clippy::disallowed_methods)] // the child keeps the test's PATH
     fn apply(&self, cmd: &mut std::process::Command) {
         cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())

@@ -6,6 +6,7 @@ use conea_store::{diagnostics as dx, migrate, Db};
 use std::collections::HashMap;
 use std::path::Path;
 
+#[allow(clippy::disallowed_methods)] // a CLI config entry point: the environment goes to the loader
 pub async fn run(file: Option<&Path>, idle_over: std::time::Duration) -> Vec<Check> {
     let env: HashMap<String, String> = std::env::vars().collect();
     let table = match file.map(conea_core::config::read_file) {
