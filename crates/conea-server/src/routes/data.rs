@@ -1,6 +1,6 @@
 //! `POST /v1/data/imports` (a streamed NDJSON or CSV upload → 202 with the import job) and
-//! `POST /v1/data/process` (a report request → 202 with the job). Both honour
-//! `Idempotency-Key`.
+//! `POST /v1/data/process` (a report request → 202 with the job), which honours
+//! `Idempotency-Key` (an import does not: it upserts by source id).
 
 use super::jobs::{accepted, Accepted};
 use crate::error::{ApiError, ErrorBody};
