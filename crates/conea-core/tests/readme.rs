@@ -1,4 +1,5 @@
-//! The README's configuration table lists every setting the loader knows, with its default.
+//! The README's configuration table is the declared one: every setting, its TOML key, default
+//! and help (`conea config table` prints it).
 
 use conea_core::config::SETTINGS;
 
@@ -20,4 +21,16 @@ fn readme_configuration_table_lists_every_setting_with_its_default() {
             assert!(row.contains(&format!("`{d}`")), "{}: default {d}", s.env);
         }
     }
+}
+
+#[test]
+fn readme_configuration_table_is_the_declared_table_row_for_row() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+        .expect("README.md at the repository root");
+    let table = conea_core::config::markdown_table();
+    assert!(
+        readme.contains(&table),
+        "README's configuration table differs from the declaration; replace it with the output \
+         of `conea config table`:\n{table}"
+    );
 }

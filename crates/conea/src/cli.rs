@@ -134,6 +134,9 @@ pub enum ShopifyCommand {
 pub enum ConfigCommand {
     /// Print the effective configuration (secrets redacted) and every problem; exit 1 on problems.
     Check,
+    /// Print the Markdown table of every setting (variable, TOML key, default, meaning), as in
+    /// the README.
+    Table,
 }
 
 #[derive(Subcommand, Debug)]

@@ -1,96 +1,198 @@
-//! The table of every setting: its environment variable, its key in the TOML file, its
-//! default and its help. The loader, `conea config check` and the README table all come
-//! from here, so a setting cannot exist in one and not the others.
+//! The one declaration of every setting (see [`super::declare`]): its field, variable,
+//! TOML key, default, secrecy, parser and help. The table's order is the README's.
+//!
+//! Code names a setting by its field (`settings.jwt_ttl`) or its constant
+//! (`var::JWT_SECRET`), never by a string, so a misspelt name does not build.
 
-pub struct Setting {
-    pub env: &'static str,
-    /// Dotted path in the TOML file (`[server] bind` is `server.bind`).
-    pub toml: &'static str,
-    pub default: Option<&'static str>,
-    pub secret: bool,
-    pub help: &'static str,
-}
+use super::declare::{read, Setting};
+use super::{duration, parse, Backend, LogFormat, Problem, RawSettings, DEFAULT_DATA_DIR};
+use crate::ratelimit::service::FailureMode;
+use ipnet::IpNet;
+use jsonwebtoken::Algorithm;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
 
-macro_rules! s {
-    ($env:literal, $toml:literal, $default:expr, $secret:literal, $help:literal) => {
-        Setting {
-            env: $env,
-            toml: $toml,
-            default: $default,
-            secret: $secret,
-            help: $help,
-        }
-    };
-}
-
-pub const SETTINGS: &[Setting] = &[
-    s!("CONEA_BIND", "server.bind", Some("127.0.0.1:8080"), false, "Address and port the HTTP server listens on."),
-    s!("CONEA_DATA_DIR", "server.data_dir", Some("./conea-data"), false, "Directory for the embedded SQLite database and generated secrets."),
-    s!("DATABASE_URL", "database.url", None, true, "`sqlite://PATH` or `postgres://USER@HOST:PORT/DB`. Default: SQLite at `<data dir>/conea.db`."),
-    s!("CONEA_DB_MAX_CONNECTIONS", "database.max_connections", Some("20"), false, "Largest size of the database connection pool."),
-    s!("CONEA_DB_IDLE_TIMEOUT", "database.idle_timeout", Some("30s"), false, "Idle pooled connections are closed after this long."),
-    s!("CONEA_DB_CONNECT_TIMEOUT", "database.connect_timeout", Some("2s"), false, "Time allowed to open a connection (and to reach the database at start-up)."),
-    s!("CONEA_SLOW_QUERY_MS", "database.slow_query_ms", Some("1000"), false, "Statements slower than this many milliseconds are logged at warn and counted."),
-    s!("DATABASE_REPLICA_URL", "database.replica_url", None, true, "Optional PostgreSQL read replica: listings and reports read it while its lag is under CONEA_MAX_REPLICA_LAG and the client has not just written; checked by `conea diagnose` and `conea db replication`."),
-    s!("CONEA_MAX_REPLICA_LAG", "database.max_replica_lag", Some("5s"), false, "Replica lag above which reads go to the primary and `conea diagnose` warns."),
-    s!("REDIS_URL", "redis.url", None, true, "Optional `redis://HOST:PORT`; shares rate-limit state between replicas."),
-    s!("JWT_SECRET", "auth.jwt_secret", None, true, "HMAC secret for login tokens (32+ characters). Required with PostgreSQL; generated into the data dir on SQLite."),
-    s!("JWT_ALGORITHMS", "auth.jwt_algorithms", Some("HS256"), false, "Comma-separated allowed JWT algorithms (HS256, HS384, HS512); the first signs."),
-    s!("JWT_ISSUER", "auth.jwt_issuer", Some("conea"), false, "`iss` claim issued and required."),
-    s!("JWT_AUDIENCE", "auth.jwt_audience", Some("conea-api"), false, "`aud` claim issued and required."),
-    s!("JWT_TTL", "auth.jwt_ttl", Some("1h"), false, "Lifetime of a login token."),
-    s!("JWT_LEEWAY", "auth.jwt_leeway", Some("60s"), false, "Clock-skew allowance for `exp`, `nbf` and `iat`."),
-    s!("CONEA_SECRET_KEY", "secret_key", None, true, "Key (32+ characters) that encrypts stored third-party secrets. Required with PostgreSQL; generated on SQLite."),
-    s!("CONEA_BOOTSTRAP_KEY", "auth.bootstrap_key", None, true, "Optional `conea_…` key to create as the first owner key instead of a random one."),
-    s!("CONEA_LOG", "log.level", Some("info"), false, "Log filter (`info`, `debug`, `conea_server=debug,info`, …)."),
-    s!("CONEA_LOG_FORMAT", "log.format", Some("pretty"), false, "`pretty` or `json`."),
-    s!("CONEA_REQUEST_TIMEOUT", "server.request_timeout", Some("30s"), false, "Requests running longer answer 504."),
-    s!("CONEA_MAX_BODY_BYTES", "server.max_body_bytes", Some("1048576"), false, "Largest accepted JSON request body, in bytes; larger answers 413."),
-    s!("CONEA_MAX_IMPORT_BYTES", "server.max_import_bytes", Some("10737418240"), false, "Largest accepted data import upload, in bytes (streamed, not held in memory)."),
-    s!("CONEA_UPLOAD_TIMEOUT", "server.upload_timeout", Some("1h"), false, "Time allowed for a streamed upload (data imports) instead of CONEA_REQUEST_TIMEOUT."),
-    s!("CONEA_SHUTDOWN_GRACE", "server.shutdown_grace", Some("30s"), false, "On SIGTERM/SIGINT, in-flight requests get this long to finish."),
-    s!("RATE_LIMIT_PER_MINUTE", "rate_limit.per_minute", Some("100"), false, "Default requests per minute for each API key or user."),
-    s!("RATE_LIMIT_BURST", "rate_limit.burst", None, false, "Requests a full bucket allows at once. Default: RATE_LIMIT_PER_MINUTE."),
-    s!("RATE_LIMIT_ENABLED", "rate_limit.enabled", Some("true"), false, "`false` turns rate limiting off (benchmarks only)."),
-    s!("RATE_LIMIT_PER_IP_PER_MINUTE", "rate_limit.per_ip_per_minute", Some("60"), false, "Requests per minute per client address on unauthenticated routes (login, webhooks)."),
-    s!("CONEA_TRUSTED_PROXIES", "rate_limit.trusted_proxies", None, false, "Comma-separated addresses or CIDRs whose X-Forwarded-For is trusted for the client address."),
-    s!("CONEA_RATE_LIMIT_FAILURE_MODE", "rate_limit.failure_mode", Some("open"), false, "When Redis is down: `open` counts in memory per replica; `closed` answers 503."),
-    s!("CONEA_RATE_LIMIT_MAX_BUCKETS", "rate_limit.max_buckets", Some("100000"), false, "Most buckets the in-process limiter holds (idle ones are evicted)."),
-    s!("CONEA_REDIS_KEY_PREFIX", "redis.key_prefix", Some("conea:"), false, "Prefix of every Redis key Conea writes."),
-    s!("CONEA_WORKER_CONCURRENCY", "jobs.worker_concurrency", Some("8"), false, "Jobs run at once by the worker inside `conea serve` (0 disables it) and by `conea worker`."),
-    s!("CONEA_JOB_RETENTION", "jobs.retention", Some("7d"), false, "Finished jobs are deleted after this long."),
-    s!("CONEA_JOB_LEASE", "jobs.lease", Some("30s"), false, "A running job's lease; a worker that stops heartbeating loses its jobs after this."),
-    s!("CONEA_JOB_POLL", "jobs.poll", Some("500ms"), false, "Safety-net poll interval of workers (new jobs wake them at once)."),
-    s!("CONEA_ESCALATION_CONFIG", "incidents.escalation_config", None, false, "YAML escalation policy (severity matrix, contacts, channels); validated at start. Unset: the operations guide's matrix with no channels."),
-    s!("CONEA_PUBLIC_URL", "server.public_url", None, false, "Base URL people reach this server at, used in incident notification links. Default: `http://` + CONEA_BIND."),
-    s!("CONEA_INCIDENT_DETECTORS", "incidents.detectors", Some("all"), false, "Built-in detectors that open incidents: `all`, `none`, or a comma list of `database`, `ai`, `webhooks`, `queue`."),
-    s!("CONEA_DETECTOR_QUEUE_AGE", "incidents.queue_age_threshold", Some("10m"), false, "The queue detector opens an incident when the oldest runnable job waited longer than this."),
-    s!("SHOPIFY_API_VERSION", "shopify.api_version", Some("2026-10"), false, "Admin API version (`YYYY-MM`, a quarterly release, or `unstable`) of shops connected without one."),
-    s!("SHOPIFY_BASE_URL", "shopify.base_url", None, false, "Send Admin API calls here instead of `https://{shop}` (a fake Shopify in tests, or an egress proxy)."),
-    s!("SHOPIFY_PAGE_SIZE", "shopify.page_size", Some("250"), false, "Objects per Admin API page during a sync (1 to 250)."),
-    s!("SHOPIFY_WEBHOOKS_PER_IP_PER_MINUTE", "shopify.webhooks_per_ip_per_minute", Some("60000"), false, "Webhook deliveries accepted per minute per client address on `POST /v1/webhooks/shopify`."),
-    s!("OPENAI_API_KEY", "ai.providers.openai.api_key", None, true, "Turns on OpenAI (Chat Completions)."),
-    s!("OPENAI_BASE_URL", "ai.providers.openai.base_url", Some("https://api.openai.com/v1"), false, "OpenAI base URL, including `/v1`."),
-    s!("ANTHROPIC_API_KEY", "ai.providers.anthropic.api_key", None, true, "Turns on Anthropic (Messages)."),
-    s!("ANTHROPIC_BASE_URL", "ai.providers.anthropic.base_url", Some("https://api.anthropic.com"), false, "Anthropic base URL."),
-    s!("COHERE_API_KEY", "ai.providers.cohere.api_key", None, true, "Turns on Cohere (Chat v2)."),
-    s!("COHERE_BASE_URL", "ai.providers.cohere.base_url", Some("https://api.cohere.com"), false, "Cohere base URL."),
-    s!("GEMINI_API_KEY", "ai.providers.gemini.api_key", None, true, "Turns on Google Gemini."),
-    s!("GEMINI_BASE_URL", "ai.providers.gemini.base_url", Some("https://generativelanguage.googleapis.com"), false, "Gemini base URL."),
-    s!("OLLAMA_URL", "ai.providers.ollama.base_url", None, false, "Turns on Ollama at this URL (`http://127.0.0.1:11434` when `[ai.providers.ollama]` is present without one)."),
-    s!("OLLAMA_BASE_URL", "ai.providers.ollama.base_url", None, false, "Same as OLLAMA_URL (wins over it)."),
-    s!("CONEA_AI_MAX_RETRIES", "ai.max_retries", Some("2"), false, "Retries of a retryable failure on the same target before the next target."),
-    s!("CONEA_AI_MAX_RETRY_WAIT", "ai.max_retry_wait", Some("10s"), false, "Longest wait before a retry; a longer Retry-After moves to the next target."),
-    s!("CONEA_AI_TIMEOUT", "ai.timeout", Some("60s"), false, "Default per-target timeout (whole answer; for streams, the response headers)."),
-    s!("CONEA_AI_STREAM_IDLE_TIMEOUT", "ai.stream_idle_timeout", Some("30s"), false, "A stream with no data for this long ends with an error event."),
-    s!("CONEA_AI_STREAM_TOTAL_TIMEOUT", "ai.stream_total_timeout", Some("10m"), false, "A stream running longer ends with an error event."),
-    s!("CONEA_AI_USAGE_FLUSH", "ai.usage_flush", Some("50ms"), false, "How long AI usage counts wait in memory before one batched write (what a crash can lose)."),
-    s!("CONEA_AI_BREAKER_THRESHOLD", "ai.breaker_threshold", Some("5"), false, "Consecutive provider failures that open its circuit."),
-    s!("CONEA_AI_BREAKER_COOLDOWN", "ai.breaker_cooldown", Some("30s"), false, "How long an open circuit refuses calls before one probe."),
-    s!("CONEA_AUTH_CACHE_SIZE", "auth.cache_size", Some("10000"), false, "Most credentials kept in the per-replica authentication cache."),
-    s!("CONEA_AUTH_EPOCH_POLL", "auth.epoch_poll", Some("250ms"), false, "How often each replica checks for revocations made elsewhere."),
-];
-
-pub fn find(env: &str) -> Option<&'static Setting> {
-    SETTINGS.iter().find(|s| s.env == env)
+settings! {
+    bind: SocketAddr = CONEA_BIND, toml "server.bind", default "127.0.0.1:8080",
+        parse parse::socket_addr,
+        help "Address and port the HTTP server listens on.";
+    data_dir: PathBuf = CONEA_DATA_DIR, toml "server.data_dir", default DEFAULT_DATA_DIR,
+        parse parse::path,
+        help "Directory for the embedded SQLite database and generated secrets.";
+    database_url: (Backend, String) = DATABASE_URL [secret], toml "database.url",
+        parse parse::database_url,
+        help "`sqlite://PATH` or `postgres://USER@HOST:PORT/DB`. Default: SQLite at `<data dir>/conea.db`.";
+    max_connections: u32 = CONEA_DB_MAX_CONNECTIONS, toml "database.max_connections", default "20",
+        parse parse::at_least_one,
+        help "Largest size of the database connection pool.";
+    idle_timeout: Duration = CONEA_DB_IDLE_TIMEOUT, toml "database.idle_timeout", default "30s",
+        parse duration::parse,
+        help "Idle pooled connections are closed after this long.";
+    connect_timeout: Duration = CONEA_DB_CONNECT_TIMEOUT, toml "database.connect_timeout", default "2s",
+        parse duration::parse,
+        help "Time allowed to open a connection (and to reach the database at start-up).";
+    slow_statement: Duration = CONEA_SLOW_QUERY_MS, toml "database.slow_query_ms", default "1000",
+        parse parse::millis,
+        help "Statements slower than this many milliseconds are logged at warn and counted.";
+    replica_url: String = DATABASE_REPLICA_URL [secret], toml "database.replica_url",
+        parse parse::postgres_url,
+        help "Optional PostgreSQL read replica: listings and reports read it while its lag is under CONEA_MAX_REPLICA_LAG and the client has not just written; checked by `conea diagnose` and `conea db replication`.";
+    max_replica_lag: Duration = CONEA_MAX_REPLICA_LAG, toml "database.max_replica_lag", default "5s",
+        parse duration::parse,
+        help "Replica lag above which reads go to the primary and `conea diagnose` warns.";
+    redis_url: String = REDIS_URL [secret], toml "redis.url", parse parse::redis_url,
+        help "Optional `redis://HOST:PORT`; shares rate-limit state between replicas.";
+    jwt_secret: String = JWT_SECRET [secret], toml "auth.jwt_secret", parse parse::secret,
+        help "HMAC secret for login tokens (32+ characters). Required with PostgreSQL; generated into the data dir on SQLite.";
+    jwt_algorithms: Vec<Algorithm> = JWT_ALGORITHMS, toml "auth.jwt_algorithms", default "HS256",
+        parse parse::jwt_algorithms,
+        help "Comma-separated allowed JWT algorithms (HS256, HS384, HS512); the first signs.";
+    jwt_issuer: String = JWT_ISSUER, toml "auth.jwt_issuer", default "conea", parse parse::text,
+        help "`iss` claim issued and required.";
+    jwt_audience: String = JWT_AUDIENCE, toml "auth.jwt_audience", default "conea-api",
+        parse parse::text,
+        help "`aud` claim issued and required.";
+    jwt_ttl: Duration = JWT_TTL, toml "auth.jwt_ttl", default "1h", parse duration::parse,
+        help "Lifetime of a login token.";
+    jwt_leeway: Duration = JWT_LEEWAY, toml "auth.jwt_leeway", default "60s", parse duration::parse,
+        help "Clock-skew allowance for `exp`, `nbf` and `iat`.";
+    secret_key: String = CONEA_SECRET_KEY [secret], toml "secret_key", parse parse::secret,
+        help "Key (32+ characters) that encrypts stored third-party secrets. Required with PostgreSQL; generated on SQLite.";
+    bootstrap_key: String = CONEA_BOOTSTRAP_KEY [secret], toml "auth.bootstrap_key",
+        parse parse::bootstrap_key,
+        help "Optional `conea_…` key to create as the first owner key instead of a random one.";
+    log_filter: String = CONEA_LOG, toml "log.level", default "info", parse parse::text,
+        help "Log filter (`info`, `debug`, `conea_server=debug,info`, …).";
+    log_format: LogFormat = CONEA_LOG_FORMAT, toml "log.format", default "pretty",
+        parse parse::log_format,
+        help "`pretty` or `json`.";
+    request_timeout: Duration = CONEA_REQUEST_TIMEOUT, toml "server.request_timeout", default "30s",
+        parse duration::parse,
+        help "Requests running longer answer 504.";
+    max_body_bytes: usize = CONEA_MAX_BODY_BYTES, toml "server.max_body_bytes", default "1048576",
+        parse parse::body_bytes,
+        help "Largest accepted JSON request body, in bytes; larger answers 413.";
+    max_import_bytes: u64 = CONEA_MAX_IMPORT_BYTES, toml "server.max_import_bytes", default "10737418240",
+        parse parse::bytes,
+        help "Largest accepted data import upload, in bytes (streamed, not held in memory).";
+    upload_timeout: Duration = CONEA_UPLOAD_TIMEOUT, toml "server.upload_timeout", default "1h",
+        parse duration::parse,
+        help "Time allowed for a streamed upload (data imports) instead of CONEA_REQUEST_TIMEOUT.";
+    shutdown_grace: Duration = CONEA_SHUTDOWN_GRACE, toml "server.shutdown_grace", default "30s",
+        parse duration::parse,
+        help "On SIGTERM/SIGINT, in-flight requests get this long to finish.";
+    rate_per_minute: u32 = RATE_LIMIT_PER_MINUTE, toml "rate_limit.per_minute", default "100",
+        parse parse::rate,
+        help "Default requests per minute for each API key or user.";
+    rate_burst: u32 = RATE_LIMIT_BURST, toml "rate_limit.burst", parse parse::rate,
+        help "Requests a full bucket allows at once. Default: RATE_LIMIT_PER_MINUTE.";
+    rate_limit_enabled: bool = RATE_LIMIT_ENABLED, toml "rate_limit.enabled", default "true",
+        parse parse::flag,
+        help "`false` turns rate limiting off (benchmarks only).";
+    rate_per_address_per_minute: u32 = RATE_LIMIT_PER_IP_PER_MINUTE, toml "rate_limit.per_ip_per_minute", default "60",
+        parse parse::rate,
+        help "Requests per minute per client address on unauthenticated routes (login, webhooks).";
+    trusted_proxies: Vec<IpNet> = CONEA_TRUSTED_PROXIES, toml "rate_limit.trusted_proxies",
+        parse parse::trusted_proxies,
+        help "Comma-separated addresses or CIDRs whose X-Forwarded-For is trusted for the client address.";
+    failure_mode: FailureMode = CONEA_RATE_LIMIT_FAILURE_MODE, toml "rate_limit.failure_mode", default "open",
+        parse parse::failure_mode,
+        help "When Redis is down: `open` counts in memory per replica; `closed` answers 503.";
+    max_buckets: u64 = CONEA_RATE_LIMIT_MAX_BUCKETS, toml "rate_limit.max_buckets", default "100000",
+        parse parse::max_buckets,
+        help "Most buckets the in-process limiter holds (idle ones are evicted).";
+    redis_key_prefix: String = CONEA_REDIS_KEY_PREFIX, toml "redis.key_prefix", default "conea:",
+        parse parse::text,
+        help "Prefix of every Redis key Conea writes.";
+    worker_concurrency: usize = CONEA_WORKER_CONCURRENCY, toml "jobs.worker_concurrency", default "8",
+        parse parse::worker_concurrency,
+        help "Jobs run at once by the worker inside `conea serve` (0 disables it) and by `conea worker`.";
+    job_retention: Duration = CONEA_JOB_RETENTION, toml "jobs.retention", default "7d",
+        parse duration::parse,
+        help "Finished jobs are deleted after this long.";
+    job_lease: Duration = CONEA_JOB_LEASE, toml "jobs.lease", default "30s", parse parse::job_lease,
+        help "A running job's lease; a worker that stops heartbeating loses its jobs after this.";
+    job_poll: Duration = CONEA_JOB_POLL, toml "jobs.poll", default "500ms", parse duration::parse,
+        help "Safety-net poll interval of workers (new jobs wake them at once).";
+    escalation_config: PathBuf = CONEA_ESCALATION_CONFIG, toml "incidents.escalation_config",
+        parse parse::path,
+        help "YAML escalation policy (severity matrix, contacts, channels); validated at start. Unset: the operations guide's matrix with no channels.";
+    public_url: String = CONEA_PUBLIC_URL, toml "server.public_url", parse parse::public_url,
+        help "Base URL people reach this server at, used in incident notification links. Default: `http://` + CONEA_BIND.";
+    detectors: Vec<String> = CONEA_INCIDENT_DETECTORS, toml "incidents.detectors", default "all",
+        parse parse::detectors,
+        help "Built-in detectors that open incidents: `all`, `none`, or a comma list of `database`, `ai`, `webhooks`, `queue`.";
+    queue_age_threshold: Duration = CONEA_DETECTOR_QUEUE_AGE, toml "incidents.queue_age_threshold", default "10m",
+        parse duration::parse,
+        help "The queue detector opens an incident when the oldest runnable job waited longer than this.";
+    shopify_api_version: String = SHOPIFY_API_VERSION, toml "shopify.api_version", default "2026-10",
+        parse parse::api_version,
+        help "Admin API version (`YYYY-MM`, a quarterly release, or `unstable`) of shops connected without one.";
+    shopify_base_url: String = SHOPIFY_BASE_URL, toml "shopify.base_url", parse parse::http_url,
+        help "Send Admin API calls here instead of `https://{shop}` (a fake Shopify in tests, or an egress proxy).";
+    shopify_page_size: u32 = SHOPIFY_PAGE_SIZE, toml "shopify.page_size", default "250",
+        parse parse::page_size,
+        help "Objects per Admin API page during a sync (1 to 250).";
+    shopify_webhooks_per_ip_per_minute: u32 = SHOPIFY_WEBHOOKS_PER_IP_PER_MINUTE, toml "shopify.webhooks_per_ip_per_minute", default "60000",
+        parse parse::rate,
+        help "Webhook deliveries accepted per minute per client address on `POST /v1/webhooks/shopify`.";
+    openai_api_key: String = OPENAI_API_KEY [secret], toml "ai.providers.openai.api_key",
+        parse parse::text,
+        help "Turns on OpenAI (Chat Completions).";
+    openai_base_url: String = OPENAI_BASE_URL, toml "ai.providers.openai.base_url", default "https://api.openai.com/v1",
+        parse parse::text,
+        help "OpenAI base URL, including `/v1`.";
+    anthropic_api_key: String = ANTHROPIC_API_KEY [secret], toml "ai.providers.anthropic.api_key",
+        parse parse::text,
+        help "Turns on Anthropic (Messages).";
+    anthropic_base_url: String = ANTHROPIC_BASE_URL, toml "ai.providers.anthropic.base_url", default "https://api.anthropic.com",
+        parse parse::text,
+        help "Anthropic base URL.";
+    cohere_api_key: String = COHERE_API_KEY [secret], toml "ai.providers.cohere.api_key",
+        parse parse::text,
+        help "Turns on Cohere (Chat v2).";
+    cohere_base_url: String = COHERE_BASE_URL, toml "ai.providers.cohere.base_url", default "https://api.cohere.com",
+        parse parse::text,
+        help "Cohere base URL.";
+    gemini_api_key: String = GEMINI_API_KEY [secret], toml "ai.providers.gemini.api_key",
+        parse parse::text,
+        help "Turns on Google Gemini.";
+    gemini_base_url: String = GEMINI_BASE_URL, toml "ai.providers.gemini.base_url", default "https://generativelanguage.googleapis.com",
+        parse parse::text,
+        help "Gemini base URL.";
+    ollama_url: String = OLLAMA_URL, toml "ai.providers.ollama.base_url", parse parse::text,
+        help "Turns on Ollama at this URL (`http://127.0.0.1:11434` when `[ai.providers.ollama]` is present without one).";
+    ollama_base_url: String = OLLAMA_BASE_URL, toml "ai.providers.ollama.base_url",
+        parse parse::text,
+        help "Same as OLLAMA_URL (wins over it).";
+    ai_max_retries: String = CONEA_AI_MAX_RETRIES, toml "ai.max_retries", default "2",
+        parse parse::text,
+        help "Retries of a retryable failure on the same target before the next target.";
+    ai_max_retry_wait: String = CONEA_AI_MAX_RETRY_WAIT, toml "ai.max_retry_wait", default "10s",
+        parse parse::text,
+        help "Longest wait before a retry; a longer Retry-After moves to the next target.";
+    ai_timeout: String = CONEA_AI_TIMEOUT, toml "ai.timeout", default "60s", parse parse::text,
+        help "Default per-target timeout (whole answer; for streams, the response headers).";
+    ai_stream_idle_timeout: String = CONEA_AI_STREAM_IDLE_TIMEOUT, toml "ai.stream_idle_timeout", default "30s",
+        parse parse::text,
+        help "A stream with no data for this long ends with an error event.";
+    ai_stream_total_timeout: String = CONEA_AI_STREAM_TOTAL_TIMEOUT, toml "ai.stream_total_timeout", default "10m",
+        parse parse::text,
+        help "A stream running longer ends with an error event.";
+    ai_usage_flush: String = CONEA_AI_USAGE_FLUSH, toml "ai.usage_flush", default "50ms",
+        parse parse::text,
+        help "How long AI usage counts wait in memory before one batched write (what a crash can lose).";
+    ai_breaker_threshold: String = CONEA_AI_BREAKER_THRESHOLD, toml "ai.breaker_threshold", default "5",
+        parse parse::text,
+        help "Consecutive provider failures that open its circuit.";
+    ai_breaker_cooldown: String = CONEA_AI_BREAKER_COOLDOWN, toml "ai.breaker_cooldown", default "30s",
+        parse parse::text,
+        help "How long an open circuit refuses calls before one probe.";
+    auth_cache_size: u64 = CONEA_AUTH_CACHE_SIZE, toml "auth.cache_size", default "10000",
+        parse parse::whole_number,
+        help "Most credentials kept in the per-replica authentication cache.";
+    auth_epoch_poll: Duration = CONEA_AUTH_EPOCH_POLL, toml "auth.epoch_poll", default "250ms",
+        parse duration::parse,
+        help "How often each replica checks for revocations made elsewhere.";
 }

@@ -1,4 +1,4 @@
-//! `conea config check`.
+//! `conea config check` and `conea config table`.
 
 use crate::cli::ConfigCommand;
 use anyhow::Result;
@@ -10,6 +10,10 @@ use std::process::ExitCode;
 pub fn run(file: Option<&Path>, command: ConfigCommand) -> Result<ExitCode> {
     match command {
         ConfigCommand::Check => check(file),
+        ConfigCommand::Table => {
+            print!("{}", conea_core::config::markdown_table());
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -93,8 +93,8 @@ fn recent_errors(
     let data_dir = crate::context::load_config(config)
         .map(|(c, _)| c.data_dir)
         .unwrap_or_else(|_| {
-            std::env::var("CONEA_DATA_DIR")
-                .unwrap_or_else(|_| "./conea-data".into())
+            std::env::var(conea_core::config::var::CONEA_DATA_DIR)
+                .unwrap_or_else(|_| conea_core::config::DEFAULT_DATA_DIR.into())
                 .into()
         });
     let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
