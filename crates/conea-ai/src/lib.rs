@@ -30,11 +30,13 @@ pub mod usage_writer;
 pub use backoff::{FakeClockSleeper, RetryPolicy, Sleeper, TokioSleeper};
 pub use breaker::{BreakerSettings, HealthStatus};
 pub use config::{AiConfig, Target};
-pub use error::{ContextInfo, ErrorClass, ErrorKind, GatewayError, UpstreamError};
+pub use error::{ContextInfo, ErrorKind, UpstreamError};
 pub use gateway::Gateway;
 pub use http::EventStream;
 pub use providers::{CallOptions, Provider, ProviderKind};
-pub use router::{Attempt, ModelList, Outcome, RoutedStream, Router, UsageSink};
+pub use router::{
+    Attempt, ErrorClass, GatewayError, ModelList, Outcome, RoutedStream, Router, UsageSink,
+};
 pub use types::{
     ChatRequest, ChatResponse, Fallback, FinishReason, Message, Role, StreamEvent, Usage,
 };

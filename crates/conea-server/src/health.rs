@@ -264,7 +264,7 @@ pub async fn report(state: &AppState) -> HealthReport {
     };
     let limits = state.limits();
     let rate_limiter = RateLimiterReport {
-        backend: limits.backend_name(),
+        backend: limits.backend().as_str(),
         enabled: state.config().rate_limit.enabled,
         fallback_active: state.redis().is_some_and(|r| r.is_down()),
         fallbacks: limits.fallbacks(),

@@ -4,6 +4,7 @@
 
 use crate::platform::Platform;
 use conea_core::ratelimit::service::{RateLimitService, Verdict};
+use conea_core::ratelimit::LimiterBackend;
 use conea_core::services::Authenticator;
 use conea_store::{Db, StatementStats};
 use prometheus_client::collector::Collector;
@@ -171,7 +172,8 @@ impl LimitMetrics {
     ) -> Self {
         // One statement per series: `get_or_create` returns a read guard, and a second
         // call that creates while the first guard lives would wait for itself.
-        let series = |backend: &'static str| {
+        let series = |backend: LimiterBackend| {
+            let backend = backend.as_str();
             let allowed = decisions
                 .get_or_create(&DecisionLabels {
                     outcome: "allowed",
@@ -192,8 +194,8 @@ impl LimitMetrics {
             }
         };
         LimitMetrics {
-            memory: series("memory"),
-            redis: series("redis"),
+            memory: series(LimiterBackend::Memory),
+            redis: series(LimiterBackend::Redis),
         }
     }
 
@@ -202,12 +204,11 @@ impl LimitMetrics {
     /// thread: an in-process decision takes well under the first bucket (50 µs), and
     /// reading the clock and filling the histogram for every one cost more than deciding.
     fn observe(&self, v: &Verdict, started: Instant) {
-        let series = if v.backend == "redis" {
-            &self.redis
-        } else {
-            &self.memory
+        let series = match v.backend {
+            LimiterBackend::Redis => &self.redis,
+            LimiterBackend::Memory => &self.memory,
         };
-        let in_process = v.backend != "redis" && !v.fell_back;
+        let in_process = v.backend == LimiterBackend::Memory && !v.fell_back;
         if v.decision.allowed {
             &series.allowed
         } else {
@@ -633,7 +634,7 @@ mod tests {
     use super::*;
     use conea_core::ratelimit::{gcra, Policy, PolicySource};
 
-    fn verdict(backend: &'static str, fell_back: bool) -> Verdict {
+    fn verdict(backend: LimiterBackend, fell_back: bool) -> Verdict {
         let policy = Policy::per_minute(100, 100, PolicySource::Default);
         Verdict {
             decision: gcra(None, 0, &policy, true).0,
@@ -660,14 +661,14 @@ mod tests {
         // This test's thread has made no decision before: exactly two of these are timed.
         let in_process = 2 * IN_PROCESS_TIMED_ONE_IN;
         for _ in 0..in_process {
-            metrics.observe(&verdict("memory", false), Instant::now());
+            metrics.observe(&verdict(LimiterBackend::Memory, false), Instant::now());
         }
         // Fallbacks from Redis (their time includes the failed attempt) and Redis: all timed.
         for _ in 0..2 {
-            metrics.observe(&verdict("memory", true), Instant::now());
+            metrics.observe(&verdict(LimiterBackend::Memory, true), Instant::now());
         }
         for _ in 0..3 {
-            metrics.observe(&verdict("redis", false), Instant::now());
+            metrics.observe(&verdict(LimiterBackend::Redis, false), Instant::now());
         }
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &registry).expect("encode");

@@ -9,7 +9,7 @@
 
 use async_trait::async_trait;
 use conea_core::clock::EpochMs;
-use conea_core::ratelimit::{gcra, Decision, Limiter, LimiterUnavailable, Policy};
+use conea_core::ratelimit::{gcra, Decision, Limiter, LimiterBackend, LimiterUnavailable, Policy};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -208,8 +208,8 @@ impl RedisLimiter {
 
 #[async_trait]
 impl Limiter for RedisLimiter {
-    fn name(&self) -> &'static str {
-        "redis"
+    fn backend(&self) -> LimiterBackend {
+        LimiterBackend::Redis
     }
 
     async fn decide(

@@ -4,10 +4,11 @@
 //! with a larger window; an invalid request stops at once (every provider would refuse it).
 
 use super::attempt::{Attempt, Outcome};
+use super::error::GatewayError;
 use super::Router;
 use crate::breaker::Admission;
 use crate::config::Target;
-use crate::error::{ContextInfo, ErrorKind, GatewayError, UpstreamError};
+use crate::error::{ContextInfo, ErrorKind, UpstreamError};
 use crate::providers::{CallOptions, Provider};
 use std::future::Future;
 use std::sync::Arc;

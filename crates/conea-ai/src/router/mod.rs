@@ -2,18 +2,19 @@
 //! calls them through the fallback loop, and reports provider health.
 
 mod attempt;
+mod error;
 mod fallback;
 mod models;
 mod stream;
 
 pub use attempt::{Attempt, Outcome};
+pub use error::{ErrorClass, GatewayError};
 pub use models::{AliasEntry, ModelList, ProviderEntry, TargetEntry};
 pub use stream::RoutedStream;
 
 use crate::backoff::{Sleeper, TokioSleeper};
 use crate::breaker::Breaker;
 use crate::config::{AiConfig, Target};
-use crate::error::GatewayError;
 use crate::http::{HttpClient, StreamLimits};
 use crate::providers::{CallOptions, Provider};
 use crate::types::{ChatRequest, ChatResponse, Usage};

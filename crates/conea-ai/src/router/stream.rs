@@ -7,9 +7,10 @@
 //! stream drops the upstream response, which cancels the upstream request.
 
 use super::attempt::Attempt;
+use super::error::GatewayError;
 use super::{Router, UsageSink};
 use crate::breaker::Breaker;
-use crate::error::{ErrorKind, GatewayError, UpstreamError};
+use crate::error::{ErrorKind, UpstreamError};
 use crate::http::EventStream;
 use crate::types::{ChatRequest, FinishReason, StreamEvent, Usage};
 use futures::stream::{self, StreamExt};

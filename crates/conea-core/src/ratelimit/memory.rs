@@ -12,7 +12,7 @@
 //! This replaced a moka cache with per-read expiry: a cache read and its bookkeeping cost
 //! about 1,400 instructions per request, a shard lock and a lookup under 300.
 
-use super::{gcra, Decision, Limiter, LimiterUnavailable, Policy};
+use super::{gcra, Decision, Limiter, LimiterBackend, LimiterUnavailable, Policy};
 use crate::clock::EpochMs;
 use async_trait::async_trait;
 use dashmap::DashMap;
@@ -131,8 +131,8 @@ impl MemoryLimiter {
 
 #[async_trait]
 impl Limiter for MemoryLimiter {
-    fn name(&self) -> &'static str {
-        "memory"
+    fn backend(&self) -> LimiterBackend {
+        LimiterBackend::Memory
     }
 
     async fn decide(

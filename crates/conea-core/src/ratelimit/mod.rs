@@ -140,10 +140,29 @@ pub fn gcra(
 #[error("rate limiter backend unavailable: {0}")]
 pub struct LimiterUnavailable(pub String);
 
+/// Where a limiter keeps its buckets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LimiterBackend {
+    /// This process's memory ([`memory::MemoryLimiter`]): one count per replica.
+    Memory,
+    /// Redis: one count shared by every replica.
+    Redis,
+}
+
+impl LimiterBackend {
+    /// The name in reports and in the `backend` label of the rate-limit metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LimiterBackend::Memory => "memory",
+            LimiterBackend::Redis => "redis",
+        }
+    }
+}
+
 /// A place where buckets live: the process (memory) or Redis.
 #[async_trait]
 pub trait Limiter: Send + Sync + 'static {
-    fn name(&self) -> &'static str;
+    fn backend(&self) -> LimiterBackend;
     async fn decide(
         &self,
         bucket: &str,

@@ -9,7 +9,7 @@
 //! snapshot at once. The request path is two hash lookups, no cache bookkeeping.
 
 use super::memory::MemoryLimiter;
-use super::{Decision, Limiter, Policy, PolicySource};
+use super::{Decision, Limiter, LimiterBackend, Policy, PolicySource};
 use crate::clock::{Clock, EpochMs};
 use crate::error::{CoreError, CoreResult};
 use crate::ids::{KeyId, OrgId};
@@ -43,7 +43,7 @@ pub struct Defaults {
 #[derive(Debug, Clone, Copy)]
 pub struct Verdict {
     pub decision: Decision,
-    pub backend: &'static str,
+    pub backend: LimiterBackend,
     pub fell_back: bool,
 }
 
@@ -127,10 +127,10 @@ impl RateLimitService {
         }
     }
 
-    pub fn backend_name(&self) -> &'static str {
+    pub fn backend(&self) -> LimiterBackend {
         self.primary
             .as_ref()
-            .map_or(self.memory.name(), |p| p.name())
+            .map_or(self.memory.backend(), |p| p.backend())
     }
 
     pub fn fallbacks(&self) -> u64 {
@@ -219,7 +219,7 @@ impl RateLimitService {
             decision: self
                 .memory
                 .decide_now(principal_bucket(p), &policy, now, consume),
-            backend: self.memory.name(),
+            backend: self.memory.backend(),
             fell_back: false,
         })
     }
@@ -249,14 +249,14 @@ impl RateLimitService {
         let Some(primary) = &self.primary else {
             return Ok(Verdict {
                 decision: self.memory.decide_now(bucket, policy, now, consume),
-                backend: self.memory.name(),
+                backend: self.memory.backend(),
                 fell_back: false,
             });
         };
         match primary.decide(bucket, policy, now, consume).await {
             Ok(decision) => Ok(Verdict {
                 decision,
-                backend: primary.name(),
+                backend: primary.backend(),
                 fell_back: false,
             }),
             Err(e) => match self.failure_mode {
@@ -269,7 +269,7 @@ impl RateLimitService {
                     self.log_fallback(now, &e.0);
                     Ok(Verdict {
                         decision: self.memory.decide_now(bucket, policy, now, consume),
-                        backend: self.memory.name(),
+                        backend: self.memory.backend(),
                         fell_back: true,
                     })
                 }

@@ -45,7 +45,7 @@ impl From<&rate_limit::Peek> for RateLimitState {
             window_s: d.window_ms / 1000,
             burst: d.burst,
             policy_source: d.source.as_str(),
-            backend: peek.verdict.backend,
+            backend: peek.verdict.backend.as_str(),
             enabled: peek.enabled,
         }
     }

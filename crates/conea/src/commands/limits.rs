@@ -49,14 +49,14 @@ pub async fn run(file: Option<&Path>, command: LimitsCommand) -> Result<ExitCode
                     .collect();
                 let out = json!({
                     "default": {"per_minute": d.per_minute, "burst": d.burst, "per_ip_per_minute": d.per_address_per_minute},
-                    "backend": p.limits.backend_name(),
+                    "backend": p.limits.backend().as_str(),
                     "overrides": rows,
                 });
                 println!("{}", serde_json::to_string_pretty(&out)?);
             } else {
                 println!(
                     "default: {} per minute, burst {} (RATE_LIMIT_PER_MINUTE / RATE_LIMIT_BURST); unauthenticated: {} per minute per address; backend: {}",
-                    d.per_minute, d.burst, d.per_address_per_minute, p.limits.backend_name()
+                    d.per_minute, d.burst, d.per_address_per_minute, p.limits.backend().as_str()
                 );
                 println!(
                     "{:<14}  {:<36}  {:>10}  {:>8}  UPDATED",
