@@ -1,5 +1,6 @@
 //! What a job kind does: the handler trait, the context a run gets, and the registry.
 
+use super::kind::JobKind;
 use super::model::{Job, JobStore};
 use conea_core::clock::Clock;
 use serde_json::Value;
@@ -124,15 +125,31 @@ impl Registry {
 /// row is the visible record of its one completion).
 pub struct Noop;
 
-#[async_trait::async_trait]
-impl JobHandler for Noop {
-    fn kind(&self) -> &'static str {
-        "noop"
+/// The noop kind's arguments. Read leniently as it always was: any JSON is accepted, and a
+/// `sleep_ms` that is missing or not a whole number means no sleep.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct NoopArgs {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sleep_ms: Option<u64>,
+}
+
+impl<'de> serde::Deserialize<'de> for NoopArgs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(d)?;
+        Ok(NoopArgs {
+            sleep_ms: value.get("sleep_ms").and_then(Value::as_u64),
+        })
     }
+}
+
+#[async_trait::async_trait]
+impl JobKind for Noop {
+    const KIND: &'static str = "noop";
+    type Args = NoopArgs;
 
     #[allow(clippy::disallowed_methods)] // `sleep_ms`: the noop kind stands in for work (load tests)
-    async fn run(&self, ctx: &JobContext) -> Result<Value, JobError> {
-        if let Some(ms) = ctx.job.args.get("sleep_ms").and_then(Value::as_u64) {
+    async fn run(&self, args: NoopArgs, _ctx: &JobContext) -> Result<Value, JobError> {
+        if let Some(ms) = args.sleep_ms {
             tokio::time::sleep(Duration::from_millis(ms.min(60_000))).await;
         }
         Ok(Value::Null)

@@ -10,10 +10,12 @@
 
 pub mod backoff;
 pub mod handler;
+pub mod kind;
 pub mod model;
 pub mod service;
 pub mod worker;
 
 pub use handler::{JobContext, JobError, JobHandler, JobKinds, Registry};
+pub use kind::{JobKind, Typed};
 pub use model::*;
 pub use worker::{JobObserver, Worker, WorkerConfig};

@@ -13,6 +13,7 @@ use conea_core::Clock;
 use conea_incidents::IncidentsModule;
 use conea_jobs::handler::Noop;
 use conea_jobs::service::JobService;
+use conea_jobs::Typed;
 use conea_jobs::{JobHandler, Registry};
 use conea_shopdata::ShopDataModule;
 use conea_shopify::integration::ShopifyModule;
@@ -134,7 +135,7 @@ impl Platform {
         let incidents =
             IncidentsModule::new(&config, Arc::new(store.clone())).map_err(StartupError::Other)?;
         let mut registry = Registry::new();
-        registry.register(Arc::new(Noop));
+        registry.register(Typed::handler(Noop));
         registry.install(&shop_data);
         registry.install(&shopify);
         registry.install(&incidents);
