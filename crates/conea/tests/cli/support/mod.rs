@@ -6,7 +6,7 @@
 //! the test's temporary directory and the variables the test sets reach the binary, so nothing
 //! leaks in from the developer's shell.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use conea_testkit::TestSchema;
 use serde_json::Value;
