@@ -15,7 +15,7 @@
 #
 # The sync's pace against Shopify's leak rate is measured in Shopify time (the fake's clock,
 # exact and machine-independent) by the test
-#   cargo test -p conea-server --test shopify syncing_10000 -- --nocapture
+#   cargo test -p conea-server --test api shopify::syncing_10000 -- --nocapture
 # (10,000 products: 33.0 s for 102 requests vs the 31.0 s minimum the bucket allows, +6.5%).
 #
 # Settings (environment): BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test),

@@ -6,7 +6,7 @@
 //! the test's temporary directory and the variables the test sets reach the binary, so nothing
 //! leaks in from the developer's shell.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use conea_testkit::TestSchema;
 use serde_json::Value;
@@ -15,7 +15,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::{mpsc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 /// 32+ characters, as PostgreSQL deployments require.
@@ -26,6 +26,11 @@ pub const SECRET_KEY: &str = "cli-test-secret-key-0123456789abcdef0123456789";
 /// assertion about how long anything takes.
 const COMMAND_DEADLINE: Duration = Duration::from_secs(120);
 const SERVER_DEADLINE: Duration = Duration::from_secs(120);
+
+/// `conea db connections --terminate` ends every idle Conea connection of the database, not only
+/// its test's: the test that runs it waits for this binary's other PostgreSQL tests to finish,
+/// and they wait for it (they hold the read side through their `Env`).
+static POSTGRES_TESTS: RwLock<()> = RwLock::new(());
 
 pub fn conea_bin() -> &'static Path {
     assert_cmd::cargo::cargo_bin!("conea")
@@ -45,6 +50,9 @@ pub struct Env {
     root: tempfile::TempDir,
     // Dropped after `root`; drops the schema.
     _schema: Option<TestSchema>,
+    // Released last, after the schema is gone (see `POSTGRES_TESTS`).
+    _shared: Option<RwLockReadGuard<'static, ()>>,
+    _alone: Option<RwLockWriteGuard<'static, ()>>,
 }
 
 impl Env {
@@ -58,6 +66,8 @@ impl Env {
             vars: BTreeMap::new(),
             root,
             _schema: None,
+            _shared: None,
+            _alone: None,
         };
         let data = env.data_dir().display().to_string();
         env.set("CONEA_DATA_DIR", &data);
@@ -67,6 +77,22 @@ impl Env {
     /// PostgreSQL in a schema of its own of `CONEA_TEST_DATABASE_URL`, with both required
     /// secrets; `None` after printing why when that variable is unset.
     pub fn postgres() -> Option<Env> {
+        let shared = POSTGRES_TESTS.read().unwrap_or_else(|e| e.into_inner());
+        let mut env = Env::postgres_schema()?;
+        env._shared = Some(shared);
+        Some(env)
+    }
+
+    /// Like [`Env::postgres`], while no other PostgreSQL test of this binary runs: for a test
+    /// that terminates every idle Conea connection of the database.
+    pub fn postgres_alone() -> Option<Env> {
+        let alone = POSTGRES_TESTS.write().unwrap_or_else(|e| e.into_inner());
+        let mut env = Env::postgres_schema()?;
+        env._alone = Some(alone);
+        Some(env)
+    }
+
+    fn postgres_schema() -> Option<Env> {
         let runtime = runtime();
         let schema = runtime.block_on(TestSchema::create())?;
         drop(runtime);

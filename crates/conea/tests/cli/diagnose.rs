@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use support::{runtime, Env};
@@ -82,7 +82,9 @@ fn invalid_configuration_names_the_setting() {
 
 #[test]
 fn idle_postgres_connection_is_reported_and_can_be_terminated() {
-    let Some(env) = Env::postgres() else { return };
+    let Some(env) = Env::postgres_alone() else {
+        return;
+    };
     env.run(&["migrate"]).success();
     let url = env.var("DATABASE_URL").unwrap().to_owned();
     let rt = runtime();

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use conea_core::clock::{Clock, FakeClock};
 use conea_core::ids::{OrgId, ShopId};

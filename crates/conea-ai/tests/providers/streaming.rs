@@ -2,7 +2,7 @@
 //! after it, stalls, client disconnects, usage exactly once.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod fakes;
+use crate::fakes;
 
 use conea_ai::{
     ChatRequest, ErrorKind, FinishReason, HealthStatus, Message, Outcome, StreamEvent, Usage,

@@ -53,7 +53,11 @@ fn gemini_stream_flag(path: &str, _: &Value) -> bool {
 
 macro_rules! fixture {
     ($path:literal) => {
-        include_str!(concat!("../fixtures/", $path))
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/",
+            $path
+        ))
     };
 }
 

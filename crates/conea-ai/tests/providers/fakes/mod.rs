@@ -2,13 +2,7 @@
 //! provider's wire format byte for byte (the fixtures), follow a script per request, count
 //! and record requests, and notice when a client walks away from a streaming body.
 // disallowed_methods: a fake provider's drip waits on the real timer, like a real provider.
-#![allow(
-    dead_code,
-    unused_imports,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::disallowed_methods
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 pub mod dialects;
 

@@ -2,7 +2,7 @@
 //! every failure class in that provider's own shape.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod fakes;
+use crate::fakes;
 
 use conea_ai::http::StreamLimits;
 use conea_ai::{

@@ -1,6 +1,6 @@
 //! A migrated store with one organization, on either backend, for the store's tests.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use conea_core::config::{Backend as DbBackend, DatabaseConfig};
 use conea_core::ids::OrgId;

@@ -7,7 +7,10 @@ use conea_shopify::{is_valid_shop_domain, sign, verify, WebhookHeaders};
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-const PRODUCT_UPDATE: &[u8] = include_bytes!("fixtures/products_update_webhook.json");
+const PRODUCT_UPDATE: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/products_update_webhook.json"
+));
 
 /// `openssl dgst -sha256 -hmac SECRET -binary | base64` of `body`, or `None` (with the
 /// reason printed) when openssl cannot be run.

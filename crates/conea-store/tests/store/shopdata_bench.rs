@@ -5,7 +5,7 @@
 //! python3 bench/gen_orders.py 1000000 --out /tmp/orders.ndjson
 //! CONEA_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test \
 //! CONEA_BENCH_ORDERS=/tmp/orders.ndjson \
-//!   cargo test --release -p conea-store --test shopdata_bench -- --ignored --nocapture
+//!   cargo test --release -p conea-store --test store shopdata_bench -- --ignored --nocapture
 //! ```
 //!
 //! It stores the file as an upload (1 MiB chunks), imports it with `run_import`, runs

@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use support::{api_keys_in, inspected_claims, lines_with, utc, Env, JWT_SECRET, SECRET_KEY};

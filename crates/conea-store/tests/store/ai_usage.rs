@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::env;
 use conea_ai::usage::{day, AiUsageStore, UsageDelta, UsageGroup};

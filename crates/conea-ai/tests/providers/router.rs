@@ -2,7 +2,7 @@
 //! breakers, context-length routing, and the errors it answers.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod fakes;
+use crate::fakes;
 
 use conea_ai::{
     Attempt, ChatRequest, ErrorClass, GatewayError, HealthStatus, Message, Outcome, Usage,

@@ -688,13 +688,15 @@ async fn a_repeated_report_with_the_same_dedup_key_notifies_nobody_again(b: Back
 
 async fn alertmanager_firing_opens_and_resolved_resolves_by_fingerprint(b: Backend) {
     let Some(env) = env(b).await else { return };
-    let firing: Value = serde_json::from_str(include_str!(
-        "../../conea-incidents/tests/fixtures/alertmanager_v4_firing.json"
-    ))
+    let firing: Value = serde_json::from_str(include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../conea-incidents/tests/fixtures/alertmanager_v4_firing.json"
+    )))
     .unwrap();
-    let resolved: Value = serde_json::from_str(include_str!(
-        "../../conea-incidents/tests/fixtures/alertmanager_v4_resolved.json"
-    ))
+    let resolved: Value = serde_json::from_str(include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../conea-incidents/tests/fixtures/alertmanager_v4_resolved.json"
+    )))
     .unwrap();
     let r = env
         .app

@@ -1,0 +1,8 @@
+//! conea-ai's integration tests, one test binary: each provider client, the router and
+//! streaming against the local provider fakes (`fakes/`).
+
+mod fakes;
+
+mod providers;
+mod router;
+mod streaming;

@@ -1,0 +1,13 @@
+//! conea-server's integration tests, one test binary: the API through the running
+//! application (conea-testkit's `TestApp`), one module per area.
+
+mod ai;
+mod auth;
+mod data;
+mod incidents;
+mod jobs;
+mod management;
+mod pipeline;
+mod rate_limits;
+mod replicas;
+mod shopify;

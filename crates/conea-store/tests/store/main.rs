@@ -1,0 +1,11 @@
+//! conea-store's integration tests, one test binary: the stores on SQLite and PostgreSQL
+//! (`common` makes a migrated store with one organization), and the ignored import benchmark.
+
+mod common;
+
+mod ai_usage;
+mod incidents;
+mod jobs_bulk;
+mod migration_order;
+mod shopdata;
+mod shopdata_bench;

@@ -1,0 +1,13 @@
+//! The CLI's integration tests, one test binary: the built `conea` binary run in temporary
+//! data directories (`support`), one module per command group.
+
+mod support;
+
+mod bench;
+mod cli;
+mod deploy;
+mod diagnose;
+mod incidents_crash;
+mod jobs_crash;
+mod replicas;
+mod shopify;
