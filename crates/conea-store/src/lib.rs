@@ -13,6 +13,7 @@ mod incidents;
 mod jobs;
 mod limits;
 pub mod migrate;
+mod query;
 pub mod redis_limiter;
 pub mod replica;
 mod shopdata;
