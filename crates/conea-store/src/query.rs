@@ -4,7 +4,7 @@
 //! ([`crate::stats`]), picks the backend ([`with_pool!`]) and maps its error
 //! ([`crate::errors`]):
 //!
-//! ```ignore
+//! ```text
 //! q("get_org", SQL).bind(id.as_str()).fetch_optional::<OrgRow>(&self.primary("organization")).await?
 //! ```
 //!
