@@ -1,7 +1,7 @@
 //! `AccountsStore` on SQL: organizations, users, memberships, grants, API keys.
 
-use crate::errors::map;
-use crate::{with_pool, Db, SqlStore};
+use crate::query::{q, Target};
+use crate::SqlStore;
 use async_trait::async_trait;
 use conea_core::clock::EpochMs;
 use conea_core::ids::{KeyId, OrgId, UserId};
@@ -141,17 +141,12 @@ impl SqlStore {
         sql: &'static str,
         value: &str,
     ) -> StoreResult<Option<Organization>> {
-        let row = self
-            .stats
-            .time(name, sql, async {
-                with_pool!(&self.db, |p| sqlx::query_as::<DB, OrgRow>(sql)
-                    .bind(value)
-                    .fetch_optional(p)
-                    .await)
-            })
-            .await
-            .map_err(|e| map(e, "organization"))?;
-        row.map(OrgRow::into_model).transpose()
+        q(name, sql)
+            .bind(value)
+            .fetch_optional::<OrgRow>(&self.primary("organization"))
+            .await?
+            .map(OrgRow::into_model)
+            .transpose()
     }
 
     async fn user_where(
@@ -160,127 +155,59 @@ impl SqlStore {
         sql: &'static str,
         value: &str,
     ) -> StoreResult<Option<User>> {
-        let row = self
-            .stats
-            .time(name, sql, async {
-                with_pool!(&self.db, |p| sqlx::query_as::<DB, UserRow>(sql)
-                    .bind(value)
-                    .fetch_optional(p)
-                    .await)
-            })
-            .await
-            .map_err(|e| map(e, "user"))?;
-        row.map(UserRow::into_model).transpose()
-    }
-
-    async fn members_where(
-        &self,
-        db: &Db,
-        name: &'static str,
-        sql: &'static str,
-        binds: &[&str],
-    ) -> StoreResult<Vec<Membership>> {
-        let rows = self
-            .stats
-            .time(name, sql, async {
-                with_pool!(db, |p| {
-                    let mut q = sqlx::query_as::<DB, MemberRow>(sql);
-                    for b in binds {
-                        q = q.bind(*b);
-                    }
-                    q.fetch_all(p).await
-                })
-            })
-            .await
-            .map_err(|e| map(e, "member"))?;
-        fold_members(rows)
-    }
-
-    async fn keys_where(
-        &self,
-        db: &Db,
-        name: &'static str,
-        sql: &'static str,
-        value: &str,
-    ) -> StoreResult<Vec<ApiKey>> {
-        let rows = self
-            .stats
-            .time(name, sql, async {
-                with_pool!(db, |p| sqlx::query_as::<DB, KeyRow>(sql)
-                    .bind(value)
-                    .fetch_all(p)
-                    .await)
-            })
-            .await
-            .map_err(|e| map(e, "api key"))?;
-        fold_keys(rows)
-    }
-
-    async fn execute(
-        &self,
-        name: &'static str,
-        sql: &'static str,
-        subject: &'static str,
-        binds: Binds<'_>,
-    ) -> StoreResult<u64> {
-        self.stats
-            .time(name, sql, async {
-                with_pool!(&self.db, |p| {
-                    let mut q = sqlx::query::<DB>(sql);
-                    for b in binds.0 {
-                        q = match b {
-                            Bind::Text(t) => q.bind(*t),
-                            Bind::OptText(t) => q.bind(*t),
-                            Bind::Int(i) => q.bind(*i),
-                        };
-                    }
-                    q.execute(p).await.map(|r| r.rows_affected())
-                })
-            })
-            .await
-            .map_err(|e| map(e, subject))
+        q(name, sql)
+            .bind(value)
+            .fetch_optional::<UserRow>(&self.primary("user"))
+            .await?
+            .map(UserRow::into_model)
+            .transpose()
     }
 }
 
-/// Bind values for [`SqlStore::execute`].
-pub(crate) enum Bind<'a> {
-    Text(&'a str),
-    OptText(Option<&'a str>),
-    Int(i64),
+async fn members_where(
+    db: Target<'_>,
+    name: &'static str,
+    sql: &'static str,
+    binds: &[&str],
+) -> StoreResult<Vec<Membership>> {
+    let rows = binds
+        .iter()
+        .fold(q(name, sql), |q, b| q.bind(*b))
+        .fetch_all::<MemberRow>(&db)
+        .await?;
+    fold_members(rows)
 }
 
-pub(crate) struct Binds<'a>(&'a [Bind<'a>]);
+async fn keys_where(
+    db: Target<'_>,
+    name: &'static str,
+    sql: &'static str,
+    value: &str,
+) -> StoreResult<Vec<ApiKey>> {
+    fold_keys(q(name, sql).bind(value).fetch_all::<KeyRow>(&db).await?)
+}
 
 #[async_trait]
 impl AccountsStore for SqlStore {
     async fn count_orgs(&self) -> StoreResult<i64> {
         const SQL: &str = "SELECT COUNT(*) FROM organizations";
-        self.stats
-            .time("count_orgs", SQL, async {
-                with_pool!(&self.db, |p| sqlx::query_scalar::<DB, i64>(SQL)
-                    .fetch_one(p)
-                    .await)
-            })
+        q("count_orgs", SQL)
+            .fetch_one::<(i64,)>(&self.primary("organization"))
             .await
-            .map_err(|e| map(e, "organization"))
+            .map(|(n,)| n)
     }
 
     async fn insert_org(&self, org: &Organization) -> StoreResult<()> {
         const SQL: &str =
             "INSERT INTO organizations (id, slug, name, created_at) VALUES ($1, $2, $3, $4)";
-        self.execute(
-            "insert_org",
-            SQL,
-            "organization",
-            Binds(&[
-                Bind::Text(org.id.as_str()),
-                Bind::Text(&org.slug),
-                Bind::Text(&org.name),
-                Bind::Int(org.created_at),
-            ]),
-        )
-        .await
-        .map(drop)
+        q("insert_org", SQL)
+            .bind(org.id.as_str())
+            .bind(&org.slug)
+            .bind(&org.name)
+            .bind(org.created_at)
+            .execute(&self.primary("organization"))
+            .await
+            .map(drop)
     }
 
     async fn get_org(&self, id: &OrgId) -> StoreResult<Option<Organization>> {
@@ -304,34 +231,23 @@ impl AccountsStore for SqlStore {
     async fn list_orgs(&self) -> StoreResult<Vec<Organization>> {
         const SQL: &str =
             "SELECT id, slug, name, created_at FROM organizations ORDER BY created_at, id";
-        let rows = self
-            .stats
-            .time("list_orgs", SQL, async {
-                with_pool!(self.routed_db(), |p| sqlx::query_as::<DB, OrgRow>(SQL)
-                    .fetch_all(p)
-                    .await)
-            })
-            .await
-            .map_err(|e| map(e, "organization"))?;
+        let rows = q("list_orgs", SQL)
+            .fetch_all::<OrgRow>(&self.routed("organization"))
+            .await?;
         rows.into_iter().map(OrgRow::into_model).collect()
     }
 
     async fn insert_user(&self, user: &User) -> StoreResult<()> {
         const SQL: &str = "INSERT INTO users (id, email, name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)";
-        self.execute(
-            "insert_user",
-            SQL,
-            "user",
-            Binds(&[
-                Bind::Text(user.id.as_str()),
-                Bind::Text(&user.email),
-                Bind::OptText(user.name.as_deref()),
-                Bind::OptText(user.password_hash.as_deref()),
-                Bind::Int(user.created_at),
-            ]),
-        )
-        .await
-        .map(drop)
+        q("insert_user", SQL)
+            .bind(user.id.as_str())
+            .bind(&user.email)
+            .bind(user.name.as_deref())
+            .bind(user.password_hash.as_deref())
+            .bind(user.created_at)
+            .execute(&self.primary("user"))
+            .await
+            .map(drop)
     }
 
     async fn get_user(&self, id: &UserId) -> StoreResult<Option<User>> {
@@ -362,31 +278,23 @@ impl AccountsStore for SqlStore {
         let existed = self.get_member(org, user).await?.is_some();
         const SQL: &str = "INSERT INTO organization_members (organization_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (organization_id, user_id) DO UPDATE SET role = EXCLUDED.role";
-        self.execute(
-            "upsert_member",
-            SQL,
-            "member",
-            Binds(&[
-                Bind::Text(org.as_str()),
-                Bind::Text(user.as_str()),
-                Bind::Text(role.as_str()),
-                Bind::Int(at),
-            ]),
-        )
-        .await?;
+        q("upsert_member", SQL)
+            .bind(org.as_str())
+            .bind(user.as_str())
+            .bind(role.as_str())
+            .bind(at)
+            .execute(&self.primary("member"))
+            .await?;
         Ok(existed)
     }
 
     async fn remove_member(&self, org: &OrgId, user: &UserId) -> StoreResult<bool> {
         const SQL: &str =
             "DELETE FROM organization_members WHERE organization_id = $1 AND user_id = $2";
-        let n = self
-            .execute(
-                "remove_member",
-                SQL,
-                "member",
-                Binds(&[Bind::Text(org.as_str()), Bind::Text(user.as_str())]),
-            )
+        let n = q("remove_member", SQL)
+            .bind(org.as_str())
+            .bind(user.as_str())
+            .execute(&self.primary("member"))
             .await?;
         Ok(n > 0)
     }
@@ -396,11 +304,15 @@ impl AccountsStore for SqlStore {
              FROM organization_members m JOIN users u ON u.id = m.user_id \
              LEFT JOIN user_permissions g ON g.organization_id = m.organization_id AND g.user_id = m.user_id \
              WHERE m.organization_id = $1 AND m.user_id = $2";
-        Ok(self
-            .members_where(&self.db, "get_member", SQL, &[org.as_str(), user.as_str()])
-            .await?
-            .into_iter()
-            .next())
+        Ok(members_where(
+            self.primary("member"),
+            "get_member",
+            SQL,
+            &[org.as_str(), user.as_str()],
+        )
+        .await?
+        .into_iter()
+        .next())
     }
 
     async fn list_members(&self, org: &OrgId) -> StoreResult<Vec<Membership>> {
@@ -408,8 +320,7 @@ impl AccountsStore for SqlStore {
              FROM organization_members m JOIN users u ON u.id = m.user_id \
              LEFT JOIN user_permissions g ON g.organization_id = m.organization_id AND g.user_id = m.user_id \
              WHERE m.organization_id = $1 ORDER BY m.created_at, m.user_id";
-        self.members_where(self.routed_db(), "list_members", SQL, &[org.as_str()])
-            .await
+        members_where(self.routed("member"), "list_members", SQL, &[org.as_str()]).await
     }
 
     async fn first_membership(&self, user: &UserId) -> StoreResult<Option<Membership>> {
@@ -417,11 +328,15 @@ impl AccountsStore for SqlStore {
              FROM organization_members m JOIN users u ON u.id = m.user_id \
              LEFT JOIN user_permissions g ON g.organization_id = m.organization_id AND g.user_id = m.user_id \
              WHERE m.user_id = $1 ORDER BY m.created_at, m.organization_id";
-        Ok(self
-            .members_where(&self.db, "first_membership", SQL, &[user.as_str()])
-            .await?
-            .into_iter()
-            .next())
+        Ok(members_where(
+            self.primary("member"),
+            "first_membership",
+            SQL,
+            &[user.as_str()],
+        )
+        .await?
+        .into_iter()
+        .next())
     }
 
     async fn grant_user_permission(
@@ -433,19 +348,14 @@ impl AccountsStore for SqlStore {
     ) -> StoreResult<()> {
         const SQL: &str = "INSERT INTO user_permissions (organization_id, user_id, permission, granted_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (organization_id, user_id, permission) DO NOTHING";
-        self.execute(
-            "grant_user_permission",
-            SQL,
-            "grant",
-            Binds(&[
-                Bind::Text(org.as_str()),
-                Bind::Text(user.as_str()),
-                Bind::Text(permission.as_str()),
-                Bind::Int(at),
-            ]),
-        )
-        .await
-        .map(drop)
+        q("grant_user_permission", SQL)
+            .bind(org.as_str())
+            .bind(user.as_str())
+            .bind(permission.as_str())
+            .bind(at)
+            .execute(&self.primary("grant"))
+            .await
+            .map(drop)
     }
 
     async fn insert_key(&self, rec: &NewKeyRecord) -> StoreResult<()> {
@@ -454,55 +364,54 @@ impl AccountsStore for SqlStore {
         const PERM_SQL: &str =
             "INSERT INTO api_key_permissions (api_key_id, permission) VALUES ($1, $2)";
         let k = &rec.key;
-        self.stats
-            .time("insert_key", KEY_SQL, async {
-                with_pool!(&self.db, |p| {
-                    let mut tx = p.begin().await?;
-                    sqlx::query::<DB>(KEY_SQL)
-                        .bind(k.id.as_str())
-                        .bind(k.org_id.as_str())
-                        .bind(&k.name)
-                        .bind(&k.prefix)
-                        .bind(&rec.digest)
-                        .bind(k.created_by.as_deref())
-                        .bind(k.created_at)
-                        .bind(k.expires_at)
-                        .execute(&mut *tx)
-                        .await?;
-                    for perm in k.permissions.iter() {
-                        sqlx::query::<DB>(PERM_SQL)
-                            .bind(k.id.as_str())
-                            .bind(perm.as_str())
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                    tx.commit().await
-                })
-            })
-            .await
-            .map_err(|e| map(e, "api key"))
+        let db = self.primary("api key");
+        db.timed("insert_key", KEY_SQL, async {
+            let mut tx = db.begin().await?;
+            q("insert_key", KEY_SQL)
+                .bind(k.id.as_str())
+                .bind(k.org_id.as_str())
+                .bind(&k.name)
+                .bind(&k.prefix)
+                .bind(&rec.digest)
+                .bind(k.created_by.as_deref())
+                .bind(k.created_at)
+                .bind(k.expires_at)
+                .execute_in(&mut tx)
+                .await?;
+            for perm in k.permissions.iter() {
+                q("insert_key", PERM_SQL)
+                    .bind(k.id.as_str())
+                    .bind(perm.as_str())
+                    .execute_in(&mut tx)
+                    .await?;
+            }
+            tx.commit().await
+        })
+        .await
     }
 
     async fn get_key(&self, id: &KeyId) -> StoreResult<Option<ApiKey>> {
         const SQL: &str = "SELECT k.id, k.organization_id, k.name, k.prefix, k.created_by, k.created_at, \
              k.expires_at, k.revoked_at, k.last_used_at, p.permission \
              FROM api_keys k LEFT JOIN api_key_permissions p ON p.api_key_id = k.id WHERE k.id = $1";
-        Ok(self
-            .keys_where(&self.db, "get_key", SQL, id.as_str())
-            .await?
-            .into_iter()
-            .next())
+        Ok(
+            keys_where(self.primary("api key"), "get_key", SQL, id.as_str())
+                .await?
+                .into_iter()
+                .next(),
+        )
     }
 
     async fn get_key_by_digest(&self, digest: &str) -> StoreResult<Option<ApiKey>> {
         const SQL: &str = "SELECT k.id, k.organization_id, k.name, k.prefix, k.created_by, k.created_at, \
              k.expires_at, k.revoked_at, k.last_used_at, p.permission \
              FROM api_keys k LEFT JOIN api_key_permissions p ON p.api_key_id = k.id WHERE k.key_digest = $1";
-        Ok(self
-            .keys_where(&self.db, "get_key_by_digest", SQL, digest)
-            .await?
-            .into_iter()
-            .next())
+        Ok(
+            keys_where(self.primary("api key"), "get_key_by_digest", SQL, digest)
+                .await?
+                .into_iter()
+                .next(),
+        )
     }
 
     async fn list_keys(&self, org: &OrgId) -> StoreResult<Vec<ApiKey>> {
@@ -511,20 +420,16 @@ impl AccountsStore for SqlStore {
              k.expires_at, k.revoked_at, k.last_used_at, p.permission \
              FROM api_keys k LEFT JOIN api_key_permissions p ON p.api_key_id = k.id \
              WHERE k.organization_id = $1 ORDER BY k.created_at, k.id";
-        self.keys_where(self.routed_db(), "list_keys", SQL, org.as_str())
-            .await
+        keys_where(self.routed("api key"), "list_keys", SQL, org.as_str()).await
     }
 
     async fn revoke_key(&self, id: &KeyId, at: EpochMs) -> StoreResult<bool> {
         const SQL: &str =
             "UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL";
-        let n = self
-            .execute(
-                "revoke_key",
-                SQL,
-                "api key",
-                Binds(&[Bind::Text(id.as_str()), Bind::Int(at)]),
-            )
+        let n = q("revoke_key", SQL)
+            .bind(id.as_str())
+            .bind(at)
+            .execute(&self.primary("api key"))
             .await?;
         Ok(n > 0)
     }
@@ -533,43 +438,36 @@ impl AccountsStore for SqlStore {
         const SQL: &str =
             "INSERT INTO api_key_permissions (api_key_id, permission) VALUES ($1, $2) \
              ON CONFLICT (api_key_id, permission) DO NOTHING";
-        self.execute(
-            "grant_key_permission",
-            SQL,
-            "grant",
-            Binds(&[Bind::Text(id.as_str()), Bind::Text(permission.as_str())]),
-        )
-        .await
-        .map(drop)
+        q("grant_key_permission", SQL)
+            .bind(id.as_str())
+            .bind(permission.as_str())
+            .execute(&self.primary("grant"))
+            .await
+            .map(drop)
     }
 
     async fn touch_key(&self, id: &KeyId, at: EpochMs) -> StoreResult<()> {
         const SQL: &str = "UPDATE api_keys SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)";
-        self.execute(
-            "touch_key",
-            SQL,
-            "api key",
-            Binds(&[Bind::Text(id.as_str()), Bind::Int(at)]),
-        )
-        .await
-        .map(drop)
+        q("touch_key", SQL)
+            .bind(id.as_str())
+            .bind(at)
+            .execute(&self.primary("api key"))
+            .await
+            .map(drop)
     }
 
     async fn auth_epoch(&self) -> StoreResult<i64> {
         const SQL: &str = "SELECT epoch FROM auth_epoch WHERE id = 1";
-        self.stats
-            .time("auth_epoch", SQL, async {
-                with_pool!(&self.db, |p| sqlx::query_scalar::<DB, i64>(SQL)
-                    .fetch_one(p)
-                    .await)
-            })
+        q("auth_epoch", SQL)
+            .fetch_one::<(i64,)>(&self.primary("auth epoch"))
             .await
-            .map_err(|e| map(e, "auth epoch"))
+            .map(|(n,)| n)
     }
 
     async fn bump_auth_epoch(&self) -> StoreResult<()> {
         const SQL: &str = "UPDATE auth_epoch SET epoch = epoch + 1 WHERE id = 1";
-        self.execute("bump_auth_epoch", SQL, "auth epoch", Binds(&[]))
+        q("bump_auth_epoch", SQL)
+            .execute(&self.primary("auth epoch"))
             .await
             .map(drop)
     }

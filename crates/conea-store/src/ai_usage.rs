@@ -1,7 +1,7 @@
 //! `AiUsageStore` on SQL.
 
-use crate::errors::map;
-use crate::{with_pool, SqlStore};
+use crate::query::{q, q_built};
+use crate::SqlStore;
 use async_trait::async_trait;
 use conea_ai::usage::{day, AiUsageStore, UsageDelta, UsageGroup, UsageRow};
 use conea_core::clock::EpochMs;
@@ -40,45 +40,38 @@ impl AiUsageStore for SqlStore {
             )
         }
         sorted.sort_by(|a, b| row(a).cmp(&row(b)));
-        self.stats
-            .time("add_usage", SQL, async {
-                with_pool!(&self.db, |p| {
-                    let mut tx = p.begin().await?;
-                    for d in &sorted {
-                        sqlx::query::<DB>(SQL)
-                            .bind(d.org.as_str())
-                            .bind(&d.api_key)
-                            .bind(&d.provider)
-                            .bind(&d.model)
-                            .bind(day(d.day_start))
-                            .bind(d.day_start)
-                            .bind(d.requests)
-                            .bind(d.input_tokens)
-                            .bind(d.output_tokens)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                    tx.commit().await
-                })
-            })
-            .await
-            .map_err(|e| map(e, "ai usage"))
+        let db = self.primary("ai usage");
+        db.timed("add_usage", SQL, async {
+            let mut tx = db.begin().await?;
+            for d in &sorted {
+                q("add_usage", SQL)
+                    .bind(d.org.as_str())
+                    .bind(&d.api_key)
+                    .bind(&d.provider)
+                    .bind(&d.model)
+                    .bind(day(d.day_start))
+                    .bind(d.day_start)
+                    .bind(d.requests)
+                    .bind(d.input_tokens)
+                    .bind(d.output_tokens)
+                    .execute_in(&mut tx)
+                    .await?;
+            }
+            tx.commit().await
+        })
+        .await
     }
 
     async fn tokens_since(&self, org: &OrgId, from: EpochMs) -> StoreResult<i64> {
         const SQL: &str =
             "SELECT CAST(COALESCE(SUM(input_tokens + output_tokens), 0) AS BIGINT) FROM ai_usage \
              WHERE organization_id = $1 AND day_start >= $2";
-        self.stats
-            .time("tokens_since", SQL, async {
-                with_pool!(&self.db, |p| sqlx::query_scalar::<DB, i64>(SQL)
-                    .bind(org.as_str())
-                    .bind(from)
-                    .fetch_one(p)
-                    .await)
-            })
+        q("tokens_since", SQL)
+            .bind(org.as_str())
+            .bind(from)
+            .fetch_one::<(i64,)>(&self.primary("ai usage"))
             .await
-            .map_err(|e| map(e, "ai usage"))
+            .map(|(n,)| n)
     }
 
     async fn usage_report(
@@ -99,13 +92,12 @@ impl AiUsageStore for SqlStore {
              CAST(SUM(output_tokens) AS BIGINT) AS output_tokens FROM ai_usage \
              WHERE organization_id = $1 AND day_start >= $2 AND day_start < $3 GROUP BY 1 ORDER BY 1"
         );
-        let rows = with_pool!(&self.db, |p| sqlx::query_as::<DB, Row>(&sql)
+        let rows = q_built("usage_report", "SELECT … FROM ai_usage … GROUP BY 1", sql)
             .bind(org.as_str())
             .bind(from)
             .bind(to)
-            .fetch_all(p)
-            .await)
-        .map_err(|e| map(e, "ai usage"))?;
+            .fetch_all::<Row>(&self.primary("ai usage"))
+            .await?;
         Ok(rows
             .into_iter()
             .map(|r| UsageRow {
@@ -125,24 +117,21 @@ impl AiUsageStore for SqlStore {
     ) -> StoreResult<()> {
         const SQL: &str = "INSERT INTO ai_budgets (organization_id, monthly_tokens, updated_at) VALUES ($1, $2, $3) \
              ON CONFLICT (organization_id) DO UPDATE SET monthly_tokens = EXCLUDED.monthly_tokens, updated_at = EXCLUDED.updated_at";
-        with_pool!(&self.db, |p| sqlx::query::<DB>(SQL)
+        q("set_budget", SQL)
             .bind(org.as_str())
             .bind(monthly_tokens)
             .bind(at)
-            .execute(p)
+            .execute(&self.primary("ai budget"))
             .await
-            .map(drop))
-        .map_err(|e| map(e, "ai budget"))
+            .map(drop)
     }
 
     async fn budget(&self, org: &OrgId) -> StoreResult<Option<i64>> {
         const SQL: &str = "SELECT monthly_tokens FROM ai_budgets WHERE organization_id = $1";
-        let v: Option<Option<i64>> =
-            with_pool!(&self.db, |p| sqlx::query_scalar::<DB, Option<i64>>(SQL)
-                .bind(org.as_str())
-                .fetch_optional(p)
-                .await)
-            .map_err(|e| map(e, "ai budget"))?;
-        Ok(v.flatten())
+        let v = q("budget", SQL)
+            .bind(org.as_str())
+            .fetch_optional::<(Option<i64>,)>(&self.primary("ai budget"))
+            .await?;
+        Ok(v.and_then(|(v,)| v))
     }
 }

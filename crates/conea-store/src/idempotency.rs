@@ -1,11 +1,13 @@
 //! `IdempotencyStore` on SQL.
 
-use crate::errors::map;
-use crate::{with_pool, SqlStore};
+use crate::query::q;
+use crate::SqlStore;
 use async_trait::async_trait;
 use conea_core::clock::EpochMs;
 use conea_core::ids::OrgId;
 use conea_core::store::{IdempotencyBegin, IdempotencyStore, StoreResult, StoredResponse};
+
+const SUBJECT: &str = "idempotency key";
 
 #[derive(sqlx::FromRow)]
 struct KeyRow {
@@ -38,47 +40,38 @@ impl IdempotencyStore for SqlStore {
             "UPDATE idempotency_keys SET request_hash = $3, state = 'in_progress', status = NULL, \
              response = NULL, headers = NULL, created_at = $4, expires_at = $5 \
              WHERE organization_id = $1 AND key = $2 AND created_at = $6";
-        let inserted = self
-            .stats
-            .time("idempotency_begin", INSERT, async {
-                with_pool!(&self.db, |p| sqlx::query::<DB>(INSERT)
-                    .bind(org.as_str())
-                    .bind(key)
-                    .bind(hash)
-                    .bind(now)
-                    .bind(expires_at)
-                    .execute(p)
-                    .await
-                    .map(|r| r.rows_affected()))
-            })
-            .await
-            .map_err(|e| map(e, "idempotency key"))?;
+        let db = self.primary(SUBJECT);
+        let inserted = q("idempotency_begin", INSERT)
+            .bind(org.as_str())
+            .bind(key)
+            .bind(hash)
+            .bind(now)
+            .bind(expires_at)
+            .execute(&db)
+            .await?;
         if inserted == 1 {
             return Ok(IdempotencyBegin::Started);
         }
-        let row = with_pool!(&self.db, |p| sqlx::query_as::<DB, KeyRow>(SELECT)
+        let row = q("idempotency_read", SELECT)
             .bind(org.as_str())
             .bind(key)
-            .fetch_optional(p)
-            .await)
-        .map_err(|e| map(e, "idempotency key"))?;
+            .fetch_optional::<KeyRow>(&db)
+            .await?;
         let Some(row) = row else {
             // Deleted in between (abandoned): claim it again.
             return Box::pin(self.begin(org, key, hash, now, expires_at, stale_before)).await;
         };
         let stale = row.state == "in_progress" && row.created_at < stale_before;
         if row.expires_at <= now || stale {
-            let taken = with_pool!(&self.db, |p| sqlx::query::<DB>(TAKE_OVER)
+            let taken = q("idempotency_take_over", TAKE_OVER)
                 .bind(org.as_str())
                 .bind(key)
                 .bind(hash)
                 .bind(now)
                 .bind(expires_at)
                 .bind(row.created_at)
-                .execute(p)
-                .await
-                .map(|r| r.rows_affected()))
-            .map_err(|e| map(e, "idempotency key"))?;
+                .execute(&db)
+                .await?;
             return Ok(if taken == 1 {
                 IdempotencyBegin::Started
             } else {
@@ -106,30 +99,24 @@ impl IdempotencyStore for SqlStore {
             "UPDATE idempotency_keys SET state = 'done', status = $3, response = $4, headers = $5 \
              WHERE organization_id = $1 AND key = $2";
         let headers = serde_json::to_string(&response.headers).unwrap_or_else(|_| "[]".into());
-        self.stats
-            .time("idempotency_complete", SQL, async {
-                with_pool!(&self.db, |p| sqlx::query::<DB>(SQL)
-                    .bind(org.as_str())
-                    .bind(key)
-                    .bind(i32::from(response.status))
-                    .bind(&response.body)
-                    .bind(&headers)
-                    .execute(p)
-                    .await
-                    .map(drop))
-            })
+        q("idempotency_complete", SQL)
+            .bind(org.as_str())
+            .bind(key)
+            .bind(i32::from(response.status))
+            .bind(&response.body)
+            .bind(&headers)
+            .execute(&self.primary(SUBJECT))
             .await
-            .map_err(|e| map(e, "idempotency key"))
+            .map(drop)
     }
 
     async fn abandon(&self, org: &OrgId, key: &str) -> StoreResult<()> {
         const SQL: &str = "DELETE FROM idempotency_keys WHERE organization_id = $1 AND key = $2 AND state = 'in_progress'";
-        with_pool!(&self.db, |p| sqlx::query::<DB>(SQL)
+        q("idempotency_abandon", SQL)
             .bind(org.as_str())
             .bind(key)
-            .execute(p)
+            .execute(&self.primary(SUBJECT))
             .await
-            .map(drop))
-        .map_err(|e| map(e, "idempotency key"))
+            .map(drop)
     }
 }

@@ -3,8 +3,9 @@
 //! and used link nonces. Recording a step and enqueuing its delivery jobs is one
 //! transaction, so a step is neither lost nor repeated across restarts.
 
-use crate::errors::map;
-use crate::{with_pool, SqlStore};
+use crate::jobs::bind_new_job;
+use crate::query::{q, q_built, Tx};
+use crate::SqlStore;
 use async_trait::async_trait;
 use conea_core::clock::EpochMs;
 use conea_core::ids::{JobId, OrgId};
@@ -17,6 +18,12 @@ use conea_incidents::Severity;
 use conea_jobs::NewJob;
 use serde_json::Value;
 use sqlx::types::Json;
+
+const SUBJECT: &str = "incident";
+
+/// Adds one entry to an incident's timeline.
+const TIMELINE: &str =
+    "INSERT INTO incident_timeline (incident_id, at, kind, step, data) VALUES ($1, $2, $3, $4, $5)";
 
 const COLUMNS: &str = "id, organization_id, title, severity, status, source, dedup_key, summary, details, \
     repeat_count, severity_since, opened_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by";
@@ -76,23 +83,17 @@ impl SqlStore {
     async fn incident_update(
         &self,
         name: &'static str,
-        sql: &str,
+        sql: String,
         id: &str,
         text: Option<&str>,
         at: EpochMs,
     ) -> StoreResult<Option<Incident>> {
-        let row = self
-            .stats
-            .time(name, "UPDATE incidents …", async {
-                with_pool!(&self.db, |p| sqlx::query_as::<DB, Row>(sql)
-                    .bind(id)
-                    .bind(text)
-                    .bind(at)
-                    .fetch_optional(p)
-                    .await)
-            })
-            .await
-            .map_err(|e| map(e, "incident"))?;
+        let row = q_built(name, "UPDATE incidents …", sql)
+            .bind(id)
+            .bind(text)
+            .bind(at)
+            .fetch_optional::<Row>(&self.primary(SUBJECT))
+            .await?;
         one(row)
     }
 }
@@ -111,61 +112,58 @@ impl IncidentStore for SqlStore {
             "UPDATE incidents SET repeat_count = repeat_count + 1, updated_at = $3 \
              WHERE organization_id = $1 AND dedup_key = $2 AND status <> 'resolved' RETURNING {COLUMNS}"
         );
-        let timeline = "INSERT INTO incident_timeline (incident_id, at, kind, step, data) VALUES ($1, $2, $3, $4, $5)";
         // A concurrent resolve can free the dedup key between the two statements: try again.
         for _ in 0..3 {
-            let result: Result<Option<(Row, bool)>, sqlx::Error> = self
-                .stats
-                .time("open_incident", "INSERT INTO incidents …", async {
-                    with_pool!(&self.db, |p| {
-                        let mut tx = p.begin().await?;
-                        let inserted = sqlx::query_as::<DB, Row>(&insert)
-                            .bind(&new.id)
-                            .bind(new.org_id.as_str())
-                            .bind(&new.title)
-                            .bind(new.severity.as_str())
-                            .bind(&new.source)
-                            .bind(&new.dedup_key)
-                            .bind(&new.summary)
-                            .bind(Json(&new.details))
-                            .bind(entry.at)
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                        let (row, created, e) = match inserted {
-                            Some(r) => (Some(r), true, entry),
-                            None => (
-                                sqlx::query_as::<DB, Row>(&bump)
-                                    .bind(new.org_id.as_str())
-                                    .bind(&new.dedup_key)
-                                    .bind(repeat.at)
-                                    .fetch_optional(&mut *tx)
-                                    .await?,
-                                false,
-                                repeat,
-                            ),
-                        };
-                        let Some(row) = row else {
-                            tx.rollback().await?;
-                            return Ok(None);
-                        };
-                        let mut e = e.clone();
-                        if !created {
-                            e.message = format!("{} (report #{})", e.message, row.repeat_count);
-                        }
-                        sqlx::query::<DB>(timeline)
-                            .bind(&row.id)
-                            .bind(e.at)
-                            .bind(kind_text(&e))
-                            .bind(e.step.as_deref())
-                            .bind(Json(&e))
-                            .execute(&mut *tx)
-                            .await?;
-                        tx.commit().await?;
-                        Ok(Some((row, created)))
-                    })
+            let db = self.primary(SUBJECT);
+            let result = db
+                .timed("open_incident", "INSERT INTO incidents …", async {
+                    let mut tx = db.begin().await?;
+                    let inserted = q_built("open_incident", "", insert.as_str())
+                        .bind(&new.id)
+                        .bind(new.org_id.as_str())
+                        .bind(&new.title)
+                        .bind(new.severity.as_str())
+                        .bind(&new.source)
+                        .bind(&new.dedup_key)
+                        .bind(&new.summary)
+                        .bind_json(&new.details)
+                        .bind(entry.at)
+                        .fetch_optional_in::<Row>(&mut tx)
+                        .await?;
+                    let (row, created, e) = match inserted {
+                        Some(r) => (Some(r), true, entry),
+                        None => (
+                            q_built("open_incident", "", bump.as_str())
+                                .bind(new.org_id.as_str())
+                                .bind(&new.dedup_key)
+                                .bind(repeat.at)
+                                .fetch_optional_in::<Row>(&mut tx)
+                                .await?,
+                            false,
+                            repeat,
+                        ),
+                    };
+                    let Some(row) = row else {
+                        tx.rollback().await?;
+                        return Ok(None);
+                    };
+                    let mut e = e.clone();
+                    if !created {
+                        e.message = format!("{} (report #{})", e.message, row.repeat_count);
+                    }
+                    q("open_incident", TIMELINE)
+                        .bind(&row.id)
+                        .bind(e.at)
+                        .bind(kind_text(&e))
+                        .bind(e.step.as_deref())
+                        .bind_json(&e)
+                        .execute_in(&mut tx)
+                        .await?;
+                    tx.commit().await?;
+                    Ok(Some((row, created)))
                 })
-                .await;
-            if let Some((row, created)) = result.map_err(|e| map(e, "incident"))? {
+                .await?;
+            if let Some((row, created)) = result {
                 return Ok(Opened {
                     incident: row.into_incident()?,
                     created,
@@ -179,32 +177,20 @@ impl IncidentStore for SqlStore {
 
     async fn get(&self, org: &OrgId, id: &str) -> StoreResult<Option<Incident>> {
         let sql = format!("SELECT {COLUMNS} FROM incidents WHERE id = $1 AND organization_id = $2");
-        let row = self
-            .stats
-            .time("get_incident", "SELECT … FROM incidents WHERE id", async {
-                with_pool!(&self.db, |p| sqlx::query_as::<DB, Row>(&sql)
-                    .bind(id)
-                    .bind(org.as_str())
-                    .fetch_optional(p)
-                    .await)
-            })
-            .await
-            .map_err(|e| map(e, "incident"))?;
+        let row = q_built("get_incident", "SELECT … FROM incidents WHERE id", sql)
+            .bind(id)
+            .bind(org.as_str())
+            .fetch_optional::<Row>(&self.primary(SUBJECT))
+            .await?;
         one(row)
     }
 
     async fn get_any(&self, id: &str) -> StoreResult<Option<Incident>> {
         let sql = format!("SELECT {COLUMNS} FROM incidents WHERE id = $1");
-        let row = self
-            .stats
-            .time("get_incident", "SELECT … FROM incidents WHERE id", async {
-                with_pool!(&self.db, |p| sqlx::query_as::<DB, Row>(&sql)
-                    .bind(id)
-                    .fetch_optional(p)
-                    .await)
-            })
-            .await
-            .map_err(|e| map(e, "incident"))?;
+        let row = q_built("get_incident", "SELECT … FROM incidents WHERE id", sql)
+            .bind(id)
+            .fetch_optional::<Row>(&self.primary(SUBJECT))
+            .await?;
         one(row)
     }
 
@@ -212,21 +198,15 @@ impl IncidentStore for SqlStore {
         let sql = format!(
             "SELECT {COLUMNS} FROM incidents WHERE organization_id = $1 AND dedup_key = $2 AND status <> 'resolved'"
         );
-        let row = self
-            .stats
-            .time(
-                "find_unresolved_incident",
-                "SELECT … FROM incidents WHERE dedup_key",
-                async {
-                    with_pool!(&self.db, |p| sqlx::query_as::<DB, Row>(&sql)
-                        .bind(org.as_str())
-                        .bind(dedup_key)
-                        .fetch_optional(p)
-                        .await)
-                },
-            )
-            .await
-            .map_err(|e| map(e, "incident"))?;
+        let row = q_built(
+            "find_unresolved_incident",
+            "SELECT … FROM incidents WHERE dedup_key",
+            sql,
+        )
+        .bind(org.as_str())
+        .bind(dedup_key)
+        .fetch_optional::<Row>(&self.primary(SUBJECT))
+        .await?;
         one(row)
     }
 
@@ -239,58 +219,40 @@ impl IncidentStore for SqlStore {
         let status = filter.status.map(|s| s.as_str().to_owned());
         let severity = filter.severity.map(|s| s.as_str().to_owned());
         let limit = i64::from(filter.limit.clamp(1, 1000));
-        let rows = self
-            .stats
-            .time(
-                "list_incidents",
-                "SELECT … FROM incidents WHERE organization_id",
-                async {
-                    with_pool!(&self.db, |p| sqlx::query_as::<DB, Row>(&sql)
-                        .bind(org.as_str())
-                        .bind(status.clone())
-                        .bind(severity.clone())
-                        .bind(limit)
-                        .fetch_all(p)
-                        .await)
-                },
-            )
-            .await
-            .map_err(|e| map(e, "incident"))?;
+        let rows = q_built(
+            "list_incidents",
+            "SELECT … FROM incidents WHERE organization_id",
+            sql,
+        )
+        .bind(org.as_str())
+        .bind(status)
+        .bind(severity)
+        .bind(limit)
+        .fetch_all::<Row>(&self.primary(SUBJECT))
+        .await?;
         rows.into_iter().map(Row::into_incident).collect()
     }
 
     async fn timeline(&self, id: &str) -> StoreResult<Vec<Entry>> {
         const SQL: &str =
             "SELECT data FROM incident_timeline WHERE incident_id = $1 ORDER BY at, id";
-        let rows: Vec<Json<Entry>> = self
-            .stats
-            .time("incident_timeline", SQL, async {
-                with_pool!(&self.db, |p| sqlx::query_scalar::<DB, Json<Entry>>(SQL)
-                    .bind(id)
-                    .fetch_all(p)
-                    .await)
-            })
-            .await
-            .map_err(|e| map(e, "incident timeline"))?;
-        Ok(rows.into_iter().map(|j| j.0).collect())
+        let rows: Vec<(Json<Entry>,)> = q("incident_timeline", SQL)
+            .bind(id)
+            .fetch_all(&self.primary("incident timeline"))
+            .await?;
+        Ok(rows.into_iter().map(|(j,)| j.0).collect())
     }
 
     async fn append(&self, id: &str, entry: &Entry) -> StoreResult<()> {
-        const SQL: &str = "INSERT INTO incident_timeline (incident_id, at, kind, step, data) VALUES ($1, $2, $3, $4, $5)";
-        self.stats
-            .time("append_incident_timeline", SQL, async {
-                with_pool!(&self.db, |p| sqlx::query::<DB>(SQL)
-                    .bind(id)
-                    .bind(entry.at)
-                    .bind(kind_text(entry))
-                    .bind(entry.step.as_deref())
-                    .bind(Json(entry))
-                    .execute(p)
-                    .await
-                    .map(drop))
-            })
+        q("append_incident_timeline", TIMELINE)
+            .bind(id)
+            .bind(entry.at)
+            .bind(kind_text(entry))
+            .bind(entry.step.as_deref())
+            .bind_json(entry)
+            .execute(&self.primary("incident timeline"))
             .await
-            .map_err(|e| map(e, "incident timeline"))
+            .map(drop)
     }
 
     async fn acknowledge(&self, id: &str, by: &str, at: EpochMs) -> StoreResult<Option<Incident>> {
@@ -298,7 +260,7 @@ impl IncidentStore for SqlStore {
             "UPDATE incidents SET status = 'acknowledged', acknowledged_at = $3, acknowledged_by = $2, updated_at = $3 \
              WHERE id = $1 AND status = 'open' RETURNING {COLUMNS}"
         );
-        self.incident_update("acknowledge_incident", &sql, id, Some(by), at)
+        self.incident_update("acknowledge_incident", sql, id, Some(by), at)
             .await
     }
 
@@ -307,7 +269,7 @@ impl IncidentStore for SqlStore {
             "UPDATE incidents SET status = 'resolved', resolved_at = $3, resolved_by = $2, updated_at = $3 \
              WHERE id = $1 AND status <> 'resolved' RETURNING {COLUMNS}"
         );
-        self.incident_update("resolve_incident", &sql, id, Some(by), at)
+        self.incident_update("resolve_incident", sql, id, Some(by), at)
             .await
     }
 
@@ -323,7 +285,7 @@ impl IncidentStore for SqlStore {
         );
         self.incident_update(
             "set_incident_severity",
-            &sql,
+            sql,
             id,
             Some(severity.as_str()),
             at,
@@ -350,51 +312,50 @@ impl IncidentStore for SqlStore {
         );
         let timeline = timeline.as_str();
         let insert_job = crate::jobs::insert_job_sql();
-        let recorded = self
-            .stats
-            .time(
+        let db = self.primary("incident step");
+        let recorded = db
+            .timed(
                 "record_incident_step",
                 "INSERT INTO incident_timeline … WHERE EXISTS (incident status) + job inserts",
                 async {
-                    with_pool!(&self.db, |p| {
-                        let mut tx = p.begin().await?;
-                        if matches!(self.db, crate::Db::Postgres(_)) {
-                            sqlx::query::<DB>("SELECT 1 FROM incidents WHERE id = $1 FOR UPDATE")
-                                .bind(id)
-                                .execute(&mut *tx)
-                                .await?;
-                        }
-                        let n = sqlx::query::<DB>(timeline)
-                            .bind(id)
-                            .bind(entry.at)
-                            .bind(kind_text(entry))
-                            .bind(entry.step.as_deref())
-                            .bind(Json(entry))
-                            .execute(&mut *tx)
-                            .await?
-                            .rows_affected();
-                        if n == 0 {
-                            tx.rollback().await?;
-                            return Ok::<bool, sqlx::Error>(false);
-                        }
-                        for job in jobs {
-                            let id = JobId::generate();
-                            crate::jobs::bind_new_job!(
-                                sqlx::query::<DB>(&insert_job),
-                                id,
-                                job,
-                                entry.at
-                            )
-                            .execute(&mut *tx)
-                            .await?;
-                        }
-                        tx.commit().await?;
-                        Ok(true)
-                    })
+                    let mut tx = db.begin().await?;
+                    if let Tx::Pg(_) = tx {
+                        q(
+                            "record_incident_step",
+                            "SELECT 1 FROM incidents WHERE id = $1 FOR UPDATE",
+                        )
+                        .bind(id)
+                        .execute_in(&mut tx)
+                        .await?;
+                    }
+                    let n = q_built("record_incident_step", "", timeline)
+                        .bind(id)
+                        .bind(entry.at)
+                        .bind(kind_text(entry))
+                        .bind(entry.step.as_deref())
+                        .bind_json(entry)
+                        .execute_in(&mut tx)
+                        .await?;
+                    if n == 0 {
+                        tx.rollback().await?;
+                        return Ok(false);
+                    }
+                    for job in jobs {
+                        let id = JobId::generate();
+                        bind_new_job(
+                            q_built("enqueue", "", insert_job.as_str()),
+                            &id,
+                            job,
+                            entry.at,
+                        )
+                        .execute_in(&mut tx)
+                        .await?;
+                    }
+                    tx.commit().await?;
+                    Ok(true)
                 },
             )
-            .await
-            .map_err(|e| map(e, "incident step"))?;
+            .await?;
         if recorded && !jobs.is_empty() {
             self.notify_workers().await;
         }
@@ -413,23 +374,14 @@ impl IncidentStore for SqlStore {
                 .replace('%', "\\%")
                 .replace('_', "\\_")
         );
-        let rows: Vec<(String, String, Json<Value>)> = self
-            .stats
-            .time(
-                "pending_incident_jobs",
-                "SELECT … FROM jobs WHERE unique_key LIKE",
-                async {
-                    with_pool!(&self.db, |p| sqlx::query_as::<
-                        DB,
-                        (String, String, Json<Value>),
-                    >(&sql)
-                    .bind(&pattern)
-                    .fetch_all(p)
-                    .await)
-                },
-            )
-            .await
-            .map_err(|e| map(e, "job"))?;
+        let rows: Vec<(String, String, Json<Value>)> = q_built(
+            "pending_incident_jobs",
+            "SELECT … FROM jobs WHERE unique_key LIKE",
+            sql,
+        )
+        .bind(&pattern)
+        .fetch_all(&self.primary("job"))
+        .await?;
         rows.into_iter()
             .map(|(id, kind, args)| {
                 Ok(PendingJob {
@@ -446,32 +398,21 @@ impl IncidentStore for SqlStore {
         const SQL: &str =
             "INSERT INTO incident_link_nonces (nonce, expires_at, used_at) VALUES ($1, $2, $3) \
              ON CONFLICT (nonce) DO NOTHING";
-        self.stats
-            .time("use_link_nonce", SQL, async {
-                with_pool!(&self.db, |p| sqlx::query::<DB>(SQL)
-                    .bind(nonce)
-                    .bind(expires_at)
-                    .bind(now)
-                    .execute(p)
-                    .await
-                    .map(|r| r.rows_affected() == 1))
-            })
+        q("use_link_nonce", SQL)
+            .bind(nonce)
+            .bind(expires_at)
+            .bind(now)
+            .execute(&self.primary("link nonce"))
             .await
-            .map_err(|e| map(e, "link nonce"))
+            .map(|n| n == 1)
     }
 
     async fn prune_nonces(&self, before: EpochMs) -> StoreResult<u64> {
         const SQL: &str = "DELETE FROM incident_link_nonces WHERE expires_at < $1";
-        self.stats
-            .time("prune_link_nonces", SQL, async {
-                with_pool!(&self.db, |p| sqlx::query::<DB>(SQL)
-                    .bind(before)
-                    .execute(p)
-                    .await
-                    .map(|r| r.rows_affected()))
-            })
+        q("prune_link_nonces", SQL)
+            .bind(before)
+            .execute(&self.primary("link nonce"))
             .await
-            .map_err(|e| map(e, "link nonce"))
     }
 }
 

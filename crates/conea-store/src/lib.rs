@@ -1,7 +1,8 @@
 //! SQL storage for Conea: one implementation of the `conea-core` store traits that runs on
 //! SQLite (the embedded default) and PostgreSQL. Statements are written once with `$n`
-//! placeholders and portable SQL; [`with_pool!`] runs the same code against whichever pool
-//! is configured. Only this crate knows sqlx and SQL.
+//! placeholders and portable SQL; the query path (`query.rs`) times each statement, runs it
+//! against whichever pool is configured ([`with_pool!`]) and maps its error. Each store
+//! trait is implemented in its own repository module. Only this crate knows sqlx and SQL.
 
 mod accounts;
 mod ai_usage;
@@ -13,6 +14,7 @@ mod incidents;
 mod jobs;
 mod limits;
 pub mod migrate;
+mod query;
 pub mod redis_limiter;
 pub mod replica;
 mod shopdata;

@@ -1,10 +1,12 @@
 //! `RateLimitStore` on SQL.
 
-use crate::errors::map;
-use crate::{with_pool, SqlStore};
+use crate::query::q;
+use crate::SqlStore;
 use async_trait::async_trait;
 use conea_core::ids::OrgId;
 use conea_core::store::{LimitOverride, LimitScope, RateLimitStore, StoreError, StoreResult};
+
+const SUBJECT: &str = "rate limit";
 
 #[derive(sqlx::FromRow)]
 struct OverrideRow {
@@ -45,18 +47,13 @@ impl RateLimitStore for SqlStore {
         const SQL: &str =
             "SELECT scope, subject_id, organization_id, per_minute, burst, updated_at \
              FROM rate_limit_overrides WHERE scope = $1 AND subject_id = $2";
-        let row = self
-            .stats
-            .time("get_override", SQL, async {
-                with_pool!(&self.db, |p| sqlx::query_as::<DB, OverrideRow>(SQL)
-                    .bind(scope.as_str())
-                    .bind(subject)
-                    .fetch_optional(p)
-                    .await)
-            })
-            .await
-            .map_err(|e| map(e, "rate limit"))?;
-        row.map(OverrideRow::into_model).transpose()
+        q("get_override", SQL)
+            .bind(scope.as_str())
+            .bind(subject)
+            .fetch_optional::<OverrideRow>(&self.primary(SUBJECT))
+            .await?
+            .map(OverrideRow::into_model)
+            .transpose()
     }
 
     async fn set_override(&self, o: &LimitOverride) -> StoreResult<()> {
@@ -64,36 +61,27 @@ impl RateLimitStore for SqlStore {
              VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (scope, subject_id) DO UPDATE SET per_minute = EXCLUDED.per_minute, \
              burst = EXCLUDED.burst, updated_at = EXCLUDED.updated_at";
-        self.stats
-            .time("set_override", SQL, async {
-                with_pool!(&self.db, |p| sqlx::query::<DB>(SQL)
-                    .bind(o.scope.as_str())
-                    .bind(&o.subject_id)
-                    .bind(o.org_id.as_str())
-                    .bind(i64::from(o.per_minute))
-                    .bind(o.burst.map(i64::from))
-                    .bind(o.updated_at)
-                    .execute(p)
-                    .await
-                    .map(drop))
-            })
+        q("set_override", SQL)
+            .bind(o.scope.as_str())
+            .bind(&o.subject_id)
+            .bind(o.org_id.as_str())
+            .bind(i64::from(o.per_minute))
+            .bind(o.burst.map(i64::from))
+            .bind(o.updated_at)
+            .execute(&self.primary(SUBJECT))
             .await
-            .map_err(|e| map(e, "rate limit"))
+            .map(drop)
     }
 
     async fn list_overrides(&self) -> StoreResult<Vec<LimitOverride>> {
         const SQL: &str =
             "SELECT scope, subject_id, organization_id, per_minute, burst, updated_at \
              FROM rate_limit_overrides ORDER BY organization_id, scope, subject_id";
-        let rows = self
-            .stats
-            .time("list_overrides", SQL, async {
-                with_pool!(&self.db, |p| sqlx::query_as::<DB, OverrideRow>(SQL)
-                    .fetch_all(p)
-                    .await)
-            })
-            .await
-            .map_err(|e| map(e, "rate limit"))?;
-        rows.into_iter().map(OverrideRow::into_model).collect()
+        q("list_overrides", SQL)
+            .fetch_all::<OverrideRow>(&self.primary(SUBJECT))
+            .await?
+            .into_iter()
+            .map(OverrideRow::into_model)
+            .collect()
     }
 }
