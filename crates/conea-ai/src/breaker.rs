@@ -15,6 +15,7 @@
 use crate::error::{ErrorKind, UpstreamError};
 use conea_core::clock::{rfc3339, EpochMs};
 use conea_core::Clock;
+use conea_core::ErrorCode;
 use serde::Serialize;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -48,7 +49,7 @@ pub enum HealthStatus {
 /// The last failure seen for a provider.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LastError {
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     pub status: Option<u16>,
     /// RFC 3339.

@@ -6,6 +6,7 @@
 //! Messages never carry credentials: request URLs hold no keys (every provider takes its key
 //! in a header) and response bodies are cut to a short excerpt.
 
+use conea_core::ErrorCode;
 use serde::Serialize;
 use std::fmt;
 use std::time::Duration;
@@ -55,19 +56,19 @@ impl ErrorKind {
         self.retryable()
     }
 
-    /// Stable snake_case code, used in attempts and logs.
-    pub fn code(self) -> &'static str {
+    /// The attempt's code, in `details.attempts`, stream error events and logs.
+    pub fn code(self) -> ErrorCode {
         match self {
-            ErrorKind::RateLimited => "rate_limited",
-            ErrorKind::Overloaded => "overloaded",
-            ErrorKind::Server => "server_error",
-            ErrorKind::Timeout => "timeout",
-            ErrorKind::Connection => "connection_error",
-            ErrorKind::ContextLength => "context_length_exceeded",
-            ErrorKind::InvalidRequest => "invalid_request",
-            ErrorKind::Auth => "provider_auth_failed",
-            ErrorKind::NotFound => "model_not_found",
-            ErrorKind::Other => "upstream_error",
+            ErrorKind::RateLimited => ErrorCode::RateLimited,
+            ErrorKind::Overloaded => ErrorCode::Overloaded,
+            ErrorKind::Server => ErrorCode::ServerError,
+            ErrorKind::Timeout => ErrorCode::Timeout,
+            ErrorKind::Connection => ErrorCode::ConnectionError,
+            ErrorKind::ContextLength => ErrorCode::ContextLengthExceeded,
+            ErrorKind::InvalidRequest => ErrorCode::InvalidRequest,
+            ErrorKind::Auth => ErrorCode::ProviderAuthFailed,
+            ErrorKind::NotFound => ErrorCode::ModelNotFound,
+            ErrorKind::Other => ErrorCode::UpstreamError,
         }
     }
 }
@@ -125,7 +126,7 @@ impl UpstreamError {
         self.kind.retryable()
     }
 
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         self.kind.code()
     }
 

@@ -14,6 +14,7 @@ use conea_core::clock::{rfc3339, Clock};
 use conea_core::ids::OrgId;
 use conea_core::permissions::Permission;
 use conea_core::principal::{Principal, PrincipalKind};
+use conea_core::ErrorCode;
 use conea_core::{CoreError, CoreResult};
 use futures::StreamExt;
 use serde_json::json;
@@ -87,7 +88,7 @@ impl Gateway {
         let next = month_start(start + 32 * 86_400_000);
         let retry_after_s = ((next - now) / 1000).max(1) as u64;
         Err(CoreError::RateLimited {
-            code: "budget_exceeded",
+            code: ErrorCode::BudgetExceeded,
             message: format!("This organization used {used} of its {budget} monthly AI tokens. The budget renews at {}; an admin can raise it with PUT /v1/ai/budgets/{org}.", rfc3339(next)),
             retry_after_s,
             details: json!({"used": used, "budget": budget, "renews_at": rfc3339(next)}),
@@ -188,7 +189,7 @@ impl Gateway {
         }
         if monthly_tokens.is_some_and(|t| t < 0) {
             return Err(CoreError::unprocessable(
-                "invalid_budget",
+                ErrorCode::InvalidBudget,
                 "monthly_tokens",
                 "monthly_tokens must be 0 or more (null removes the budget).",
             ));

@@ -3,6 +3,7 @@
 //! a retry while the first is still running is refused (409).
 
 use crate::clock::Clock;
+use crate::error::ErrorCode;
 use crate::error::{CoreError, CoreResult};
 use crate::ids::OrgId;
 use crate::store::{IdempotencyBegin, IdempotencyStore, StoredResponse};
@@ -43,7 +44,7 @@ impl IdempotencyService {
     ) -> CoreResult<Option<StoredResponse>> {
         if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
             return Err(CoreError::InvalidInput {
-                code: "invalid_idempotency_key",
+                code: ErrorCode::InvalidIdempotencyKey,
                 message: "Idempotency-Key must be 1 to 255 visible ASCII characters (a UUID is a good choice).".into(),
                 param: Some("Idempotency-Key".into()),
             });
@@ -53,11 +54,11 @@ impl IdempotencyService {
             IdempotencyBegin::Started => Ok(None),
             IdempotencyBegin::Done(r) => Ok(Some(r)),
             IdempotencyBegin::InProgress => Err(CoreError::Conflict {
-                code: "idempotency_key_in_use",
+                code: ErrorCode::IdempotencyKeyInUse,
                 message: "A request with this Idempotency-Key is still being processed. Retry after it finished to get its response.".into(),
             }),
             IdempotencyBegin::Mismatch => Err(CoreError::Unprocessable {
-                code: "idempotency_key_reused",
+                code: ErrorCode::IdempotencyKeyReused,
                 message: "This Idempotency-Key was used with a different request body. Use a new key for a new request.".into(),
                 param: Some("Idempotency-Key".into()),
             }),

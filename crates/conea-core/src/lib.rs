@@ -19,4 +19,4 @@ pub mod sleep;
 pub mod store;
 
 pub use clock::{Clock, FakeClock, SystemClock};
-pub use error::{CoreError, CoreResult};
+pub use error::{CoreError, CoreResult, ErrorCode};

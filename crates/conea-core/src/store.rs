@@ -3,6 +3,7 @@
 
 use crate::clock::EpochMs;
 use crate::error::CoreError;
+use crate::error::ErrorCode;
 use crate::ids::{KeyId, OrgId, UserId};
 use crate::model::{ApiKey, Membership, NewKeyRecord, Organization, User};
 use crate::permissions::{Permission, Role};
@@ -24,11 +25,11 @@ impl From<StoreError> for CoreError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Duplicate(what) => CoreError::Conflict {
-                code: "already_exists",
+                code: ErrorCode::AlreadyExists,
                 message: format!("A {what} with these values already exists."),
             },
             StoreError::Unavailable(msg) => CoreError::Unavailable {
-                code: "database_unavailable",
+                code: ErrorCode::DatabaseUnavailable,
                 message: format!("The database is not reachable ({msg}). Retry shortly; operators: check /health."),
             },
             StoreError::Other(msg) => CoreError::Internal(msg),

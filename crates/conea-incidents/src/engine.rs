@@ -27,6 +27,7 @@ use conea_core::error::{CoreError, CoreResult};
 use conea_core::ids::OrgId;
 use conea_core::permissions::Permission;
 use conea_core::principal::Principal;
+use conea_core::ErrorCode;
 use conea_jobs::service::JobService;
 use conea_jobs::{JobContext, JobError, JobHandler, NewJob};
 use futures::StreamExt;
@@ -337,7 +338,7 @@ impl IncidentService {
         let now = self.clock.now_ms();
         let Some(acked) = self.engine.store.acknowledge(&i.id, &who, now).await? else {
             return Err(CoreError::Conflict {
-                code: "incident_not_open",
+                code: ErrorCode::IncidentNotOpen,
                 message: format!(
                     "Incident {} is {}; only an open incident can be acknowledged.",
                     i.id, i.status
@@ -387,7 +388,7 @@ impl IncidentService {
         let now = self.clock.now_ms();
         let Some(resolved) = self.engine.store.resolve(&i.id, &who, now).await? else {
             return Err(CoreError::Conflict {
-                code: "incident_resolved",
+                code: ErrorCode::IncidentResolved,
                 message: format!("Incident {} is already resolved.", i.id),
             });
         };
@@ -437,7 +438,7 @@ impl IncidentService {
         let i = self.visible(by, id).await?;
         if i.status == Status::Resolved {
             return Err(CoreError::Conflict {
-                code: "incident_resolved",
+                code: ErrorCode::IncidentResolved,
                 message: format!("Incident {} is resolved; it cannot be escalated.", i.id),
             });
         }
@@ -453,7 +454,7 @@ impl IncidentService {
             .find(|s| !matches!(s.key, StepKey::Notify(_)));
         let Some(step) = next else {
             return Err(CoreError::Conflict {
-                code: "nothing_to_escalate",
+                code: ErrorCode::NothingToEscalate,
                 message: "Every escalation step of this incident has already been taken; configure more contacts in the policy's escalation_chain.".into(),
             });
         };
@@ -506,7 +507,7 @@ impl IncidentService {
         let now = self.clock.now_ms();
         let Some(changed) = self.engine.store.set_severity(&i.id, severity, now).await? else {
             return Err(CoreError::Conflict {
-                code: "incident_resolved",
+                code: ErrorCode::IncidentResolved,
                 message: format!("Incident {} is resolved; its severity is final.", i.id),
             });
         };
@@ -665,7 +666,7 @@ impl IncidentService {
             .await?
         {
             return Err(CoreError::Conflict {
-                code: "link_already_used",
+                code: ErrorCode::LinkAlreadyUsed,
                 message: "This link was already used; each acknowledge/resolve link works once. Open the incident to see its state.".into(),
             });
         }

@@ -8,6 +8,7 @@ use conea_core::error::{CoreError, CoreResult};
 use conea_core::ids::JobId;
 use conea_core::permissions::Permission;
 use conea_core::principal::Principal;
+use conea_core::ErrorCode;
 use std::sync::Arc;
 
 pub struct JobService {
@@ -93,7 +94,7 @@ impl JobService {
         let job = self.visible(by, id).await?;
         if job.state.is_final() {
             return Err(CoreError::Conflict {
-                code: "job_finished",
+                code: ErrorCode::JobFinished,
                 message: format!(
                     "Job {id} is already {} and cannot be cancelled.",
                     job.state.as_str()
@@ -111,7 +112,7 @@ impl JobService {
         let job = self.visible(by, id).await?;
         if !matches!(job.state, JobState::Discarded | JobState::Cancelled) {
             return Err(CoreError::Conflict {
-                code: "job_not_retryable",
+                code: ErrorCode::JobNotRetryable,
                 message: format!(
                     "Job {id} is {}; only discarded or cancelled jobs can be retried.",
                     job.state.as_str()

@@ -1,5 +1,6 @@
 //! The one mapping from domain errors to HTTP: status, `type`, and the error body
-//! `{"error": {type, code, message, request_id, details}}` of `docs/api.md`.
+//! `{"error": {type, code, message, request_id, details}}` of `docs/api.md`. The status and
+//! `type` are the [`ErrorCode`]'s (`conea-core/src/error/code.rs`), the one table of codes.
 //!
 //! Rules: every 4xx/5xx Conea sends goes through [`ApiError`]; a 500 logs its cause with the
 //! request id and shows the client only a generic message; a 429 sets `Retry-After`.
@@ -7,9 +8,13 @@
 use crate::http::request_id;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use conea_core::error::ErrorCode;
 use conea_core::CoreError;
 use serde::Serialize;
 use serde_json::Value;
+use std::borrow::Cow;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::RefOr;
 
 #[derive(Debug)]
 pub struct ApiError(pub CoreError);
@@ -38,11 +43,9 @@ pub struct ErrorObject {
     /// `not_found_error`, `conflict_error`, `rate_limit_error`, `upstream_error`, `api_error`.
     #[serde(rename = "type")]
     pub kind: &'static str,
-    /// Stable snake_case code, e.g. `token_expired`, `insufficient_permissions`,
-    /// `invalid_parameter`, `invalid_json`, `not_found`, `route_not_found`,
-    /// `method_not_allowed`, `payload_too_large`, `request_timeout`, `rate_limit_exceeded`,
-    /// `database_unavailable`, `internal_error`. See the README's error table.
-    pub code: &'static str,
+    /// Stable snake_case code clients may switch on (the `ErrorCode` schema lists them all).
+    #[schema(value_type = ErrorCodeSchema)]
+    pub code: ErrorCode,
     pub message: String,
     pub request_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -50,36 +53,43 @@ pub struct ErrorObject {
     pub details: Option<Value>,
 }
 
-/// Status and error type for a domain error.
-pub fn classify(e: &CoreError) -> (StatusCode, &'static str) {
-    match e {
-        CoreError::InvalidInput { code, .. } if *code == "payload_too_large" => {
-            (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request_error")
+/// The OpenAPI schema of [`ErrorCode`]: a string enum of every code, each described with its
+/// HTTP status and meaning.
+pub struct ErrorCodeSchema;
+
+impl utoipa::PartialSchema for ErrorCodeSchema {
+    fn schema() -> RefOr<Schema> {
+        let mut description = String::from(
+            "Stable snake_case error code clients may switch on. The codes, their HTTP status and meaning:\n",
+        );
+        for c in ErrorCode::ALL {
+            description.push_str(&format!(
+                "\n- `{}` ({}, `{}`): {}",
+                c.as_str(),
+                c.status(),
+                c.error_type().as_str(),
+                c.description()
+            ));
         }
-        CoreError::InvalidInput { code, .. } if *code == "unsupported_media_type" => {
-            (StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid_request_error")
-        }
-        CoreError::InvalidInput { code, .. } if *code == "method_not_allowed" => {
-            (StatusCode::METHOD_NOT_ALLOWED, "invalid_request_error")
-        }
-        CoreError::InvalidInput { .. } | CoreError::Rejected { .. } => {
-            (StatusCode::BAD_REQUEST, "invalid_request_error")
-        }
-        CoreError::Unprocessable { .. } => {
-            (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request_error")
-        }
-        CoreError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "authentication_error"),
-        CoreError::Forbidden { .. } => (StatusCode::FORBIDDEN, "permission_error"),
-        CoreError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found_error"),
-        CoreError::Conflict { .. } => (StatusCode::CONFLICT, "conflict_error"),
-        CoreError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limit_error"),
-        CoreError::Upstream { code, .. } if *code == "request_timeout" => {
-            (StatusCode::GATEWAY_TIMEOUT, "api_error")
-        }
-        CoreError::Upstream { .. } => (StatusCode::BAD_GATEWAY, "upstream_error"),
-        CoreError::Unavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "api_error"),
-        CoreError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "api_error"),
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(ErrorCode::ALL.iter().map(|c| c.as_str())))
+            .description(Some(description))
+            .into()
     }
+}
+
+impl utoipa::ToSchema for ErrorCodeSchema {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("ErrorCode")
+    }
+}
+
+/// Status and error type for a domain error: its code's.
+pub fn classify(e: &CoreError) -> (StatusCode, &'static str) {
+    let code = e.code();
+    let status = StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, code.error_type().as_str())
 }
 
 impl ApiError {
@@ -105,7 +115,7 @@ impl ApiError {
 
     pub fn method_not_allowed(method: &str, path: &str) -> Self {
         ApiError(CoreError::InvalidInput {
-            code: "method_not_allowed",
+            code: ErrorCode::MethodNotAllowed,
             message: format!(
                 "{path} does not accept {method}. See /openapi.json for the methods it accepts."
             ),
@@ -115,7 +125,7 @@ impl ApiError {
 
     pub fn timeout(limit: std::time::Duration) -> Self {
         ApiError(CoreError::Upstream {
-            code: "request_timeout",
+            code: ErrorCode::RequestTimeout,
             message: format!(
                 "The request did not finish within {} ms. Long work should be submitted as a job.",
                 limit.as_millis()
@@ -134,7 +144,7 @@ impl IntoResponse for ApiError {
             id,
         } = &self.0
         {
-            body.error.code = "route_not_found";
+            body.error.code = ErrorCode::RouteNotFound;
             body.error.message = format!("No route matches {id}. See /openapi.json for the API.");
         }
         if let CoreError::Internal(cause) = &self.0 {

@@ -7,7 +7,7 @@ use crate::{
     IMPORT_KIND, PROCESS_KIND,
 };
 use conea_core::clock::Clock;
-use conea_core::error::{CoreError, CoreResult};
+use conea_core::error::{CoreError, CoreResult, ErrorCode};
 use conea_core::ids::OrgId;
 use conea_core::permissions::Permission;
 use conea_core::principal::Principal;
@@ -97,7 +97,7 @@ impl DataService {
             "text/csv" => ImportFormat::Csv,
             _ => {
                 return Err(CoreError::InvalidInput {
-                    code: "unsupported_media_type",
+                    code: ErrorCode::UnsupportedMediaType,
                     message: "Send the file as `Content-Type: application/x-ndjson` (one Shopify-shaped JSON object per line) or `text/csv`.".into(),
                     param: Some("Content-Type".into()),
                 })
@@ -123,7 +123,7 @@ impl DataService {
         if s.bytes > s.max_bytes {
             self.abort(s).await;
             return Err(CoreError::InvalidInput {
-                code: "payload_too_large",
+                code: ErrorCode::PayloadTooLarge,
                 message: format!(
                     "The upload is larger than {} bytes (CONEA_MAX_IMPORT_BYTES). Split the file.",
                     s.max_bytes

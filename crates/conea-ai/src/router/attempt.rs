@@ -2,6 +2,7 @@
 
 use crate::config::Target;
 use crate::error::UpstreamError;
+use conea_core::ErrorCode;
 use serde::Serialize;
 use std::time::Duration;
 
@@ -31,7 +32,7 @@ pub struct Attempt {
     /// The upstream HTTP status, when there was a response.
     pub status: Option<u16>,
     /// The [`ErrorKind`](crate::error::ErrorKind) code of a failure.
-    pub error_code: Option<&'static str>,
+    pub error_code: Option<ErrorCode>,
     pub latency_ms: u64,
 }
 

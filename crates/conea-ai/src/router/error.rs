@@ -6,7 +6,7 @@
 
 use super::attempt::Attempt;
 use crate::error::ContextInfo;
-use conea_core::CoreError;
+use conea_core::{CoreError, ErrorCode};
 use serde_json::{json, Value};
 
 /// How the HTTP edge should answer a [`GatewayError`] (the status itself is the edge's
@@ -64,14 +64,14 @@ fn context_numbers(c: &ContextInfo) -> String {
 }
 
 impl GatewayError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            GatewayError::NoProviderConfigured { .. } => "no_ai_provider_configured",
-            GatewayError::ProviderNotConfigured { .. } => "ai_provider_not_configured",
-            GatewayError::UnknownModel { .. } => "unknown_model",
-            GatewayError::InvalidRequest { .. } => "invalid_request",
-            GatewayError::ContextLengthExceeded { .. } => "context_length_exceeded",
-            GatewayError::AllProvidersFailed { .. } => "all_providers_failed",
+            GatewayError::NoProviderConfigured { .. } => ErrorCode::NoAiProviderConfigured,
+            GatewayError::ProviderNotConfigured { .. } => ErrorCode::AiProviderNotConfigured,
+            GatewayError::UnknownModel { .. } => ErrorCode::UnknownModel,
+            GatewayError::InvalidRequest { .. } => ErrorCode::InvalidRequest,
+            GatewayError::ContextLengthExceeded { .. } => ErrorCode::ContextLengthExceeded,
+            GatewayError::AllProvidersFailed { .. } => ErrorCode::AllProvidersFailed,
         }
     }
 

@@ -126,7 +126,7 @@ impl Router {
                 tracing::warn!(
                     provider = name,
                     model = %target.model,
-                    code = e.code(),
+                    code = e.code().as_str(),
                     status = ?e.status,
                     retry,
                     "AI provider call failed: {}",

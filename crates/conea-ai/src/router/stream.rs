@@ -131,7 +131,7 @@ impl Guard {
         tracing::warn!(
             provider = %self.watch.provider,
             model = %self.watch.model,
-            code = e.code(),
+            code = e.code().as_str(),
             "AI stream failed after it started: {}",
             e.message
         );

@@ -19,7 +19,14 @@ fn ask(model: &str) -> ChatRequest {
 fn summary(attempts: &[Attempt]) -> Vec<(&str, Outcome, Option<u16>, Option<&str>)> {
     attempts
         .iter()
-        .map(|a| (a.provider.as_str(), a.outcome, a.status, a.error_code))
+        .map(|a| {
+            (
+                a.provider.as_str(),
+                a.outcome,
+                a.status,
+                a.error_code.map(|c| c.as_str()),
+            )
+        })
         .collect()
 }
 
@@ -288,7 +295,7 @@ async fn bad_credentials_mark_the_provider_misconfigured_and_it_is_not_called_ag
     assert_eq!(openai.status, HealthStatus::Misconfigured);
     let last = openai.last_error.as_ref().unwrap();
     assert_eq!(
-        (last.code, last.status),
+        (last.code.as_str(), last.status),
         ("provider_auth_failed", Some(401))
     );
     assert!(

@@ -75,7 +75,12 @@ async fn a_failure_before_the_first_byte_falls_back() {
     assert_eq!(routed.model, "gpt-4o-mini");
     let a0 = &routed.attempts[0];
     assert_eq!(
-        (a0.provider.as_str(), a0.outcome, a0.status, a0.error_code),
+        (
+            a0.provider.as_str(),
+            a0.outcome,
+            a0.status,
+            a0.error_code.map(|c| c.as_str())
+        ),
         ("anthropic", Outcome::Failed, Some(529), Some("overloaded"))
     );
     let events = collect(routed.events).await;
@@ -99,7 +104,13 @@ async fn an_error_event_right_after_a_200_still_falls_back_and_retries_first() {
     let outcomes: Vec<_> = routed
         .attempts
         .iter()
-        .map(|a| (a.provider.as_str(), a.outcome, a.error_code))
+        .map(|a| {
+            (
+                a.provider.as_str(),
+                a.outcome,
+                a.error_code.map(|c| c.as_str()),
+            )
+        })
         .collect();
     assert_eq!(
         outcomes,

@@ -1,7 +1,8 @@
-//! Why a request was not authenticated. Each variant has its own stable code and a message
+//! Why a request was not authenticated. Each variant has its own [`ErrorCode`] and a message
 //! that tells the caller what to do about it.
 
 use crate::clock::{rfc3339, EpochMs};
+use crate::error::ErrorCode;
 use serde_json::{json, Value};
 use std::fmt;
 
@@ -46,23 +47,23 @@ pub enum AuthFailure {
 }
 
 impl AuthFailure {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            AuthFailure::MissingCredentials => "missing_credentials",
-            AuthFailure::MalformedToken { .. } => "malformed_token",
-            AuthFailure::InvalidSignature => "invalid_signature",
-            AuthFailure::AlgorithmNotAllowed { .. } => "algorithm_not_allowed",
-            AuthFailure::TokenExpired { .. } => "token_expired",
-            AuthFailure::TokenNotYetValid { .. } => "token_not_yet_valid",
-            AuthFailure::InvalidAudience { .. } => "invalid_audience",
-            AuthFailure::InvalidIssuer { .. } => "invalid_issuer",
-            AuthFailure::UnknownSubject => "unknown_subject",
-            AuthFailure::UnknownApiKey => "unknown_api_key",
-            AuthFailure::RevokedApiKey { .. } => "revoked_api_key",
-            AuthFailure::ExpiredApiKey { .. } => "expired_api_key",
-            AuthFailure::InvalidCredentials => "invalid_credentials",
-            AuthFailure::UnknownWebhookShop => "unknown_shop",
-            AuthFailure::InvalidWebhookSignature => "invalid_webhook_signature",
+            AuthFailure::MissingCredentials => ErrorCode::MissingCredentials,
+            AuthFailure::MalformedToken { .. } => ErrorCode::MalformedToken,
+            AuthFailure::InvalidSignature => ErrorCode::InvalidSignature,
+            AuthFailure::AlgorithmNotAllowed { .. } => ErrorCode::AlgorithmNotAllowed,
+            AuthFailure::TokenExpired { .. } => ErrorCode::TokenExpired,
+            AuthFailure::TokenNotYetValid { .. } => ErrorCode::TokenNotYetValid,
+            AuthFailure::InvalidAudience { .. } => ErrorCode::InvalidAudience,
+            AuthFailure::InvalidIssuer { .. } => ErrorCode::InvalidIssuer,
+            AuthFailure::UnknownSubject => ErrorCode::UnknownSubject,
+            AuthFailure::UnknownApiKey => ErrorCode::UnknownApiKey,
+            AuthFailure::RevokedApiKey { .. } => ErrorCode::RevokedApiKey,
+            AuthFailure::ExpiredApiKey { .. } => ErrorCode::ExpiredApiKey,
+            AuthFailure::InvalidCredentials => ErrorCode::InvalidCredentials,
+            AuthFailure::UnknownWebhookShop => ErrorCode::UnknownShop,
+            AuthFailure::InvalidWebhookSignature => ErrorCode::InvalidWebhookSignature,
         }
     }
 

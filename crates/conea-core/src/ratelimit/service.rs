@@ -11,6 +11,7 @@
 use super::memory::MemoryLimiter;
 use super::{Decision, Limiter, LimiterBackend, Policy, PolicySource};
 use crate::clock::{Clock, EpochMs};
+use crate::error::ErrorCode;
 use crate::error::{CoreError, CoreResult};
 use crate::ids::{KeyId, OrgId};
 use crate::permissions::Permission;
@@ -261,7 +262,7 @@ impl RateLimitService {
             }),
             Err(e) => match self.failure_mode {
                 FailureMode::Closed => Err(CoreError::Unavailable {
-                    code: "rate_limiter_unavailable",
+                    code: ErrorCode::RateLimiterUnavailable,
                     message: format!("The rate limiter's backend is unavailable ({}), and this server refuses requests it cannot count (CONEA_RATE_LIMIT_FAILURE_MODE=closed). Retry shortly.", e.0),
                 }),
                 FailureMode::Open => {
@@ -294,14 +295,14 @@ impl RateLimitService {
     fn validate(per_minute: u32, burst: Option<u32>) -> CoreResult<()> {
         if !(1..=MAX_LIMIT).contains(&per_minute) {
             return Err(CoreError::unprocessable(
-                "invalid_limit",
+                ErrorCode::InvalidLimit,
                 "per_minute",
                 format!("per_minute must be between 1 and {MAX_LIMIT}."),
             ));
         }
         if burst.is_some_and(|b| !(1..=MAX_LIMIT).contains(&b)) {
             return Err(CoreError::unprocessable(
-                "invalid_limit",
+                ErrorCode::InvalidLimit,
                 "burst",
                 format!("burst must be between 1 and {MAX_LIMIT}."),
             ));

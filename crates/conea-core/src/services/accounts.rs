@@ -5,6 +5,7 @@ use super::authn::Authenticator;
 use super::login_throttle::LoginThrottle;
 use crate::auth::{api_key, jwt, password, AuthFailure};
 use crate::clock::{Clock, EpochMs};
+use crate::error::ErrorCode;
 use crate::error::{CoreError, CoreResult};
 use crate::ids::{KeyId, OrgId, UserId};
 use crate::model::{self, ApiKey, Membership, NewKeyRecord, Organization, User};
@@ -119,7 +120,7 @@ impl AccountsService {
             p.require(Permission::Admin)?;
         }
         model::validate_slug(slug)
-            .map_err(|m| CoreError::unprocessable("invalid_slug", "slug", m))?;
+            .map_err(|m| CoreError::unprocessable(ErrorCode::InvalidSlug, "slug", m))?;
         let org = Organization {
             id: OrgId::generate(),
             slug: slug.to_owned(),
@@ -128,7 +129,7 @@ impl AccountsService {
         };
         self.store.insert_org(&org).await.map_err(|e| match e {
             StoreError::Duplicate(_) => CoreError::Conflict {
-                code: "slug_taken",
+                code: ErrorCode::SlugTaken,
                 message: format!(
                     "An organization with the slug `{slug}` already exists. Choose another slug."
                 ),
@@ -228,10 +229,10 @@ impl AccountsService {
             self.ensure_can_confer(p, new.role.permissions())?;
         }
         let email = model::validate_email(&new.email)
-            .map_err(|m| CoreError::unprocessable("invalid_email", "email", m))?;
+            .map_err(|m| CoreError::unprocessable(ErrorCode::InvalidEmail, "email", m))?;
         if new.password.chars().count() < password::MIN_PASSWORD_LEN {
             return Err(CoreError::unprocessable(
-                "weak_password",
+                ErrorCode::WeakPassword,
                 "password",
                 format!(
                     "The password must have at least {} characters.",
@@ -254,7 +255,7 @@ impl AccountsService {
         };
         self.store.insert_user(&user).await.map_err(|e| match e {
             StoreError::Duplicate(_) => CoreError::Conflict {
-                code: "email_taken",
+                code: ErrorCode::EmailTaken,
                 message: format!("A user with the email `{email}` already exists."),
             },
             other => other.into(),
@@ -380,7 +381,7 @@ impl AccountsService {
         let name = name.trim();
         if name.is_empty() || name.len() > 200 {
             return Err(CoreError::unprocessable(
-                "invalid_name",
+                ErrorCode::InvalidName,
                 "name",
                 "The key name must have 1 to 200 characters.",
             ));
@@ -388,7 +389,7 @@ impl AccountsService {
         let now = self.clock.now_ms();
         if expires_at.is_some_and(|e| e <= now) {
             return Err(CoreError::unprocessable(
-                "invalid_expiry",
+                ErrorCode::InvalidExpiry,
                 "expires_at",
                 "expires_at must be in the future.",
             ));

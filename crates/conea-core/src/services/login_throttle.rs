@@ -5,6 +5,7 @@
 
 use crate::clock::{Clock, EpochMs};
 use crate::error::CoreError;
+use crate::error::ErrorCode;
 use moka::sync::Cache;
 use serde_json::json;
 use std::sync::Arc;
@@ -48,7 +49,7 @@ impl LoginThrottle {
                 if w.failures >= max && now < ends {
                     let retry_after_s = ((ends - now) as u64).div_ceil(1000).max(1);
                     return Err(CoreError::RateLimited {
-                        code: "too_many_login_attempts",
+                        code: ErrorCode::TooManyLoginAttempts,
                         message: format!("Too many failed logins. Wait {retry_after_s} seconds before trying again."),
                         retry_after_s,
                         details: json!({"retry_after": retry_after_s}),

@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use bytes::{BufMut, BytesMut};
 use conea_core::CoreError;
+use conea_core::ErrorCode;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -39,13 +40,13 @@ impl<S: Send + Sync> FromRequest<S> for ApiBytes {
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError(CoreError::InvalidInput {
-                    code: "payload_too_large",
+                    code: ErrorCode::PayloadTooLarge,
                     message: "The request body is larger than this server accepts (CONEA_MAX_BODY_BYTES).".into(),
                     param: None,
                 })
             } else {
                 ApiError(CoreError::InvalidInput {
-                    code: "invalid_body",
+                    code: ErrorCode::InvalidBody,
                     message: format!("The request body could not be read: {rejection}"),
                     param: None,
                 })
@@ -73,7 +74,7 @@ pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError(CoreError::InvalidInput {
-            code: "unsupported_media_type",
+            code: ErrorCode::UnsupportedMediaType,
             message: "Send the body as JSON with `Content-Type: application/json`.".into(),
             param: None,
         }))
@@ -88,7 +89,7 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let inner = e.into_inner();
         if inner.is_syntax() || inner.is_eof() {
             return ApiError(CoreError::InvalidInput {
-                code: "invalid_json",
+                code: ErrorCode::InvalidJson,
                 message: format!("The body is not valid JSON ({inner})."),
                 param: None,
             });
@@ -108,7 +109,7 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             None => text,
         };
         ApiError(CoreError::InvalidInput {
-            code: "invalid_parameter",
+            code: ErrorCode::InvalidParameter,
             message: format!("`{param}`: {message}."),
             param: Some(param),
         })
@@ -157,7 +158,7 @@ mod tests {
 
     fn param(e: ApiError) -> (String, Option<String>) {
         match e.0 {
-            CoreError::InvalidInput { code, param, .. } => (code.to_owned(), param),
+            CoreError::InvalidInput { code, param, .. } => (code.as_str().to_owned(), param),
             other => panic!("unexpected {other:?}"),
         }
     }

@@ -5,6 +5,7 @@ use crate::error::ApiError;
 use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
 use conea_core::CoreError;
+use conea_core::ErrorCode;
 use serde::de::DeserializeOwned;
 
 pub struct ApiQuery<T>(pub T);
@@ -24,7 +25,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
                         .map(str::to_owned)
                 });
                 ApiError(CoreError::InvalidInput {
-                    code: "invalid_parameter",
+                    code: ErrorCode::InvalidParameter,
                     message: format!("The query string is invalid: {text}."),
                     param,
                 })

@@ -11,6 +11,7 @@ use conea_core::principal::Principal;
 use conea_core::ratelimit::service::Verdict;
 use conea_core::ratelimit::{Decision, PolicySource};
 use conea_core::CoreError;
+use conea_core::ErrorCode;
 use serde_json::json;
 use std::cell::RefCell;
 use std::sync::OnceLock;
@@ -233,7 +234,7 @@ pub async fn limit_address(
 pub fn refused(d: &Decision) -> Response {
     let retry = d.retry_after_s();
     ApiError(CoreError::RateLimited {
-        code: "rate_limit_exceeded",
+        code: ErrorCode::RateLimitExceeded,
         message: format!(
             "Rate limit of {} requests per {} s exceeded ({} policy). Retry after {retry} s.",
             d.limit,

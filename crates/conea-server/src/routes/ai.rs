@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use conea_ai::usage::UsageGroup;
 use conea_ai::{ChatRequest, ChatResponse, FinishReason, Message, Role, StreamEvent};
 use conea_core::clock::parse_rfc3339;
+use conea_core::error::ErrorType;
 use conea_core::CoreError;
 use futures::StreamExt;
 use serde::Deserialize;
@@ -32,7 +33,7 @@ fn with_provider(mut r: Response, provider: &str) -> Response {
 }
 
 fn error_event(e: &conea_ai::UpstreamError) -> Value {
-    json!({"error": {"type": "upstream_error", "code": e.code(), "message": format!("The provider failed after the answer started: {e}"), "request_id": crate::http::request_id::current()}})
+    json!({"error": {"type": ErrorType::Upstream.as_str(), "code": e.code(), "message": format!("The provider failed after the answer started: {e}"), "request_id": crate::http::request_id::current()}})
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

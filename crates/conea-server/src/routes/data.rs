@@ -14,6 +14,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use conea_core::principal::Principal;
 use conea_core::CoreError;
+use conea_core::ErrorCode;
 use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::Value;
@@ -69,7 +70,7 @@ pub async fn import(State(state): State<AppState>, Auth(p): Auth, req: Request) 
             Err(e) => {
                 service.abort(&session).await;
                 Err(CoreError::InvalidInput {
-                    code: "invalid_body",
+                    code: ErrorCode::InvalidBody,
                     message: format!("The upload was interrupted: {e}"),
                     param: None,
                 })

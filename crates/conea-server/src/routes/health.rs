@@ -8,6 +8,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::Json;
 use conea_core::CoreError;
+use conea_core::ErrorCode;
 use serde::Serialize;
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -32,7 +33,7 @@ pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<ProbeBody>>
         return Ok(Json(ProbeBody { status: "ready" }));
     }
     Err(ApiError(CoreError::Unavailable {
-        code: "not_ready",
+        code: ErrorCode::NotReady,
         message: format!(
             "Not ready: database ({}) is down: {}.",
             db.backend,

@@ -12,6 +12,7 @@ use conea_core::clock::{parse_rfc3339, rfc3339};
 use conea_core::model::ApiKey;
 use conea_core::permissions::{Permission, PermissionSet};
 use conea_core::CoreError;
+use conea_core::ErrorCode;
 use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -70,7 +71,7 @@ pub fn parse_permissions(names: &[String]) -> Result<PermissionSet, CoreError> {
         .map(|(i, n)| {
             Permission::parse(n).ok_or_else(|| {
                 CoreError::unprocessable(
-                    "unknown_permission",
+                    ErrorCode::UnknownPermission,
                     &format!("permissions[{i}]"),
                     format!(
                         "`{n}` is not a permission. Known: {}.",
@@ -100,7 +101,7 @@ pub async fn create(
         .map(|t| {
             parse_rfc3339(t).ok_or_else(|| {
                 CoreError::unprocessable(
-                    "invalid_expiry",
+                    ErrorCode::InvalidExpiry,
                     "expires_at",
                     "expires_at must be an RFC 3339 time such as 2027-01-01T00:00:00Z.",
                 )

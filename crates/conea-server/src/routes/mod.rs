@@ -169,3 +169,32 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(http::request_id::middleware))
         .with_state(state)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ApiDoc;
+    use conea_core::ErrorCode;
+    use utoipa::OpenApi;
+
+    #[test]
+    fn the_error_schema_lists_every_error_code() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).expect("the document is JSON");
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(
+            schemas["ErrorObject"]["properties"]["code"]["$ref"],
+            "#/components/schemas/ErrorCode"
+        );
+        let listed: Vec<&str> = schemas["ErrorCode"]["enum"]
+            .as_array()
+            .expect("ErrorCode is an enum schema")
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        let all: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(listed, all);
+        let description = schemas["ErrorCode"]["description"].as_str().unwrap_or("");
+        for c in ErrorCode::ALL {
+            assert!(description.contains(c.description()), "{c}");
+        }
+    }
+}

@@ -12,6 +12,7 @@ use conea_core::clock::rfc3339;
 use conea_core::model::{Membership, Organization};
 use conea_core::permissions::Role;
 use conea_core::CoreError;
+use conea_core::ErrorCode;
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -73,7 +74,7 @@ pub struct SetRoleRequest {
 pub fn parse_role(text: &str) -> Result<Role, CoreError> {
     Role::parse(text).ok_or_else(|| {
         CoreError::unprocessable(
-            "unknown_role",
+            ErrorCode::UnknownRole,
             "role",
             format!("`{text}` is not a role: use owner, admin, member or viewer."),
         )

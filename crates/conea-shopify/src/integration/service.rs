@@ -17,6 +17,7 @@ use conea_core::ids::{JobId, ShopId};
 use conea_core::permissions::Permission;
 use conea_core::principal::Principal;
 use conea_core::secretbox::SecretBox;
+use conea_core::ErrorCode;
 use conea_jobs::service::JobService;
 use conea_jobs::{Job, NewJob};
 use conea_shopdata::RecordKind;
@@ -173,7 +174,7 @@ impl ShopifyService {
         if let Some((existing, _)) = self.store.credentials_by_domain(&domain).await? {
             if existing.org_id != by.org_id || existing.status == ShopifyStatus::Active {
                 return Err(CoreError::Conflict {
-                    code: "shop_already_connected",
+                    code: ErrorCode::ShopAlreadyConnected,
                     message: format!("{domain} is already connected. Disconnect it (DELETE /v1/integrations/shopify/shops/{{id}}) before connecting it again."),
                 });
             }
@@ -398,7 +399,7 @@ fn require_active(shop: &ShopifyShop, doing: &str) -> CoreResult<()> {
         return Ok(());
     }
     Err(CoreError::Conflict {
-        code: "shop_not_active",
+        code: ErrorCode::ShopNotActive,
         message: format!(
             "{} is {}{}; connect it again with valid credentials before {doing}.",
             shop.domain,

@@ -6,7 +6,7 @@ use anyhow::{anyhow, Result};
 use conea_core::auth::jwt::{self, JwtSettings};
 use conea_core::clock::rfc3339;
 use conea_core::config::duration;
-use conea_core::{Clock, SystemClock};
+use conea_core::{Clock, ErrorCode, SystemClock};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -102,11 +102,11 @@ fn inspect(token: &str, secret: Option<&str>) -> Result<ExitCode> {
         leeway: Duration::from_secs(u32::MAX as u64),
     };
     match jwt::verify(&settings, token.trim(), now_ms) {
-        Err(f) if f.code() == "invalid_signature" => {
+        Err(f) if f.code() == ErrorCode::InvalidSignature => {
             println!("signature:  INVALID (altered, or signed with another secret)");
             Ok(ExitCode::FAILURE)
         }
-        Err(f) if f.code() == "malformed_token" => {
+        Err(f) if f.code() == ErrorCode::MalformedToken => {
             println!("signature:  cannot be checked: {}", f.message());
             Ok(ExitCode::FAILURE)
         }

@@ -1,9 +1,13 @@
 //! The domain error enum. Every layer above converts into it or from it; the HTTP edge maps
 //! it to status codes and the one error body in exactly one place
 //! (`conea-server/src/error.rs`). Rules:
-//! - `code` values are stable snake_case strings clients may switch on;
+//! - every code is one [`ErrorCode`] (`code.rs`): its wire string, HTTP status and `type`;
 //! - `message` says the cause and what to do, in one or two sentences;
 //! - `Internal` carries detail for the log only: it never reaches a response body.
+
+mod code;
+
+pub use code::{ErrorCode, ErrorType};
 
 use crate::auth::AuthFailure;
 use crate::permissions::{Permission, PermissionSet};
@@ -16,7 +20,7 @@ pub enum CoreError {
     /// Malformed input: a missing or mistyped field, bad JSON (HTTP 400).
     #[error("{message}")]
     InvalidInput {
-        code: &'static str,
+        code: ErrorCode,
         message: String,
         param: Option<String>,
     },
@@ -24,14 +28,14 @@ pub enum CoreError {
     /// (HTTP 400).
     #[error("{message}")]
     Rejected {
-        code: &'static str,
+        code: ErrorCode,
         message: String,
         details: Value,
     },
     /// Well-formed input whose values cannot be accepted (HTTP 422).
     #[error("{message}")]
     Unprocessable {
-        code: &'static str,
+        code: ErrorCode,
         message: String,
         param: Option<String>,
     },
@@ -49,22 +53,22 @@ pub enum CoreError {
     NotFound { resource: &'static str, id: String },
     /// The request conflicts with current state (HTTP 409).
     #[error("{message}")]
-    Conflict { code: &'static str, message: String },
+    Conflict { code: ErrorCode, message: String },
     /// Too many requests (HTTP 429).
     #[error("{message}")]
     RateLimited {
-        code: &'static str,
+        code: ErrorCode,
         message: String,
         retry_after_s: u64,
         details: Value,
     },
     /// A dependency Conea needs is not available (HTTP 503).
     #[error("{message}")]
-    Unavailable { code: &'static str, message: String },
+    Unavailable { code: ErrorCode, message: String },
     /// A third party answered badly (HTTP 502).
     #[error("{message}")]
     Upstream {
-        code: &'static str,
+        code: ErrorCode,
         message: String,
         details: Value,
     },
@@ -76,13 +80,13 @@ pub enum CoreError {
 impl CoreError {
     pub fn invalid(param: &str, message: impl Into<String>) -> Self {
         CoreError::InvalidInput {
-            code: "invalid_parameter",
+            code: ErrorCode::InvalidParameter,
             message: message.into(),
             param: Some(param.to_owned()),
         }
     }
 
-    pub fn unprocessable(code: &'static str, param: &str, message: impl Into<String>) -> Self {
+    pub fn unprocessable(code: ErrorCode, param: &str, message: impl Into<String>) -> Self {
         CoreError::Unprocessable {
             code,
             message: message.into(),
@@ -102,7 +106,7 @@ impl CoreError {
     }
 
     /// The stable machine-readable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
             CoreError::InvalidInput { code, .. }
             | CoreError::Rejected { code, .. }
@@ -110,11 +114,11 @@ impl CoreError {
             | CoreError::Conflict { code, .. }
             | CoreError::RateLimited { code, .. }
             | CoreError::Unavailable { code, .. }
-            | CoreError::Upstream { code, .. } => code,
+            | CoreError::Upstream { code, .. } => *code,
             CoreError::Unauthenticated(f) => f.code(),
-            CoreError::Forbidden { .. } => "insufficient_permissions",
-            CoreError::NotFound { .. } => "not_found",
-            CoreError::Internal(_) => "internal_error",
+            CoreError::Forbidden { .. } => ErrorCode::InsufficientPermissions,
+            CoreError::NotFound { .. } => ErrorCode::NotFound,
+            CoreError::Internal(_) => ErrorCode::InternalError,
         }
     }
 
