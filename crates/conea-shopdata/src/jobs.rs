@@ -91,7 +91,7 @@ impl JobHandler for ProcessHandler {
 
     async fn run(&self, ctx: &JobContext) -> Result<Value, JobError> {
         let args: ProcessArgs = args(ctx)?;
-        let req = args.check().map_err(JobError::permanent)?;
+        let req = args.check().map_err(|e| JobError::permanent(e.message))?;
         let target = match &self.reads {
             Some(r) => {
                 r.route(Some(&shop_data_client(&ctx.job.org_id)))

@@ -106,14 +106,66 @@ pub struct ProcessRequest {
     pub limit: u32,
 }
 
+/// A report argument that is wrong: the request field to blame and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArgError {
+    /// `operation`, `period` or `params`.
+    pub param: &'static str,
+    pub message: String,
+}
+
+impl ArgError {
+    fn new(param: &'static str, message: impl Into<String>) -> Self {
+        ArgError {
+            param,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for ArgError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 impl ProcessArgs {
-    /// Validates the period and params; the error names the field (for a 422).
-    pub fn check(&self) -> Result<ProcessRequest, String> {
-        let period = self.period.clone().unwrap_or_default().resolve()?;
+    /// Parses a request's parts, each into its own type, so an error names its part.
+    pub fn parse(
+        operation: &str,
+        shop_id: Option<ShopId>,
+        period: Option<Value>,
+        params: Option<Value>,
+    ) -> Result<ProcessArgs, ArgError> {
+        let operation = serde_json::from_value(Value::String(operation.to_owned()))
+            .map_err(|e| ArgError::new("operation", e.to_string()))?;
+        let period = match period {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(
+                serde_json::from_value::<PeriodArg>(v)
+                    .map_err(|e| ArgError::new("period", e.to_string()))?,
+            ),
+        };
+        Ok(ProcessArgs {
+            operation,
+            shop_id,
+            period,
+            params: params.unwrap_or(Value::Null),
+        })
+    }
+
+    /// Validates the period and params; the error names the field.
+    pub fn check(&self) -> Result<ProcessRequest, ArgError> {
+        let period = self
+            .period
+            .clone()
+            .unwrap_or_default()
+            .resolve()
+            .map_err(|m| ArgError::new("period", m))?;
         let params = match &self.params {
             Value::Null => serde_json::Map::new(),
             Value::Object(m) => m.clone(),
-            _ => return Err("params must be an object".into()),
+            _ => return Err(ArgError::new("params", "params must be an object")),
         };
         let limit = match params.get("limit") {
             None | Some(Value::Null) => DEFAULT_TOP_LIMIT,
@@ -122,7 +174,10 @@ impl ProcessArgs {
                 .filter(|n| (1..=u64::from(MAX_TOP_LIMIT)).contains(n))
                 .map(|n| n as u32)
                 .ok_or_else(|| {
-                    format!("params.limit must be an integer from 1 to {MAX_TOP_LIMIT}")
+                    ArgError::new(
+                        "params",
+                        format!("params.limit must be an integer from 1 to {MAX_TOP_LIMIT}"),
+                    )
                 })?,
         };
         Ok(ProcessRequest {
@@ -419,12 +474,46 @@ mod tests {
             "operation": "orders_summary", "params": {"limit": 0}
         }))
         .expect("parses");
-        assert!(bad.check().unwrap_err().contains("params.limit"));
+        let err = bad.check().unwrap_err();
+        assert_eq!(err.param, "params");
+        assert!(err.message.contains("params.limit"));
         let backwards: ProcessArgs = serde_json::from_value(json!({
             "operation": "orders_summary", "period": {"from": "2024-02-01", "to": "2024-01-01"}
         }))
         .expect("parses");
         assert!(backwards.check().is_err());
         assert!(serde_json::from_value::<ProcessArgs>(json!({"operation": "nope"})).is_err());
+    }
+
+    #[test]
+    fn each_part_of_a_process_request_is_parsed_into_its_own_type_and_blamed_by_name() {
+        let bad_op = ProcessArgs::parse("forecast", None, None, None).unwrap_err();
+        assert_eq!(bad_op.param, "operation");
+        let bad_period =
+            ProcessArgs::parse("orders_summary", None, Some(json!("last week")), None).unwrap_err();
+        assert_eq!(bad_period.param, "period");
+        let args = ProcessArgs::parse(
+            "product_performance",
+            None,
+            Some(json!({"from": "2026-01-01", "to": "2026-01-31"})),
+            Some(json!({"limit": 3})),
+        )
+        .expect("parses");
+        assert_eq!(args.operation, Operation::ProductPerformance);
+        let unresolvable = ProcessArgs::parse(
+            "orders_summary",
+            None,
+            Some(json!({"from": "yesterday"})),
+            None,
+        )
+        .expect("parses")
+        .check()
+        .unwrap_err();
+        assert_eq!(unresolvable.param, "period");
+        // The job's stored arguments read back as the same request.
+        let stored: ProcessArgs =
+            serde_json::from_value(serde_json::to_value(&args).expect("serializes"))
+                .expect("reads");
+        assert_eq!(stored.check(), args.check());
     }
 }

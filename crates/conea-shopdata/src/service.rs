@@ -206,25 +206,14 @@ impl DataService {
             Some(s) => Some(self.shop(&by.org_id, Some(s)).await?.id),
             None => None,
         };
-        let raw = serde_json::json!({
-            "operation": operation,
-            "shop_id": shop_id,
-            "period": period,
-            "params": params.unwrap_or(serde_json::Value::Null),
-        });
-        let args: ProcessArgs = serde_json::from_value(raw.clone()).map_err(|e| {
-            let text = e.to_string();
-            let param = if text.contains("variant") { "operation" } else { "period" };
-            CoreError::invalid(param, format!("`{param}`: {text}. Operations: orders_summary, product_performance; a period is {{\"from\": \"2026-01-01\", \"to\": \"2026-01-31\"}} (dates or RFC 3339 times)."))
-        })?;
-        args.check().map_err(|m| {
-            let param = if m.contains("params") || m.contains("limit") {
-                "params"
-            } else {
-                "period"
-            };
-            CoreError::invalid(param, m)
-        })?;
+        let invalid = |e: crate::reports::ArgError| {
+            let param = e.param;
+            CoreError::invalid(param, format!("`{param}`: {e}. Operations: orders_summary, product_performance; a period is {{\"from\": \"2026-01-01\", \"to\": \"2026-01-31\"}} (dates or RFC 3339 times)."))
+        };
+        let args = ProcessArgs::parse(operation, shop_id, period, params).map_err(invalid)?;
+        args.check()
+            .map_err(|e| CoreError::invalid(e.param, e.message))?;
+        let raw = serde_json::to_value(&args).map_err(CoreError::internal)?;
         Ok(self
             .jobs
             .enqueue(NewJob::new(PROCESS_KIND, by.org_id.clone(), raw))
