@@ -8,7 +8,7 @@ use crate::writes::WritesShopData;
 use conea_core::reads::ReadRouter;
 use conea_core::Clock;
 use conea_jobs::service::JobService;
-use conea_jobs::{JobHandler, JobKinds};
+use conea_jobs::{JobHandler, JobKinds, Typed};
 use std::sync::Arc;
 
 /// The shop-data feature, as the platform wires it.
@@ -42,8 +42,8 @@ impl ShopDataModule {
 impl JobKinds for ShopDataModule {
     fn job_kinds(&self) -> Vec<Arc<dyn JobHandler>> {
         vec![
-            self.writes(Arc::new(ImportHandler::new(self.store.clone()))),
-            Arc::new(ProcessHandler::new(self.store.clone()).with_reads(self.reads.clone())),
+            self.writes(Typed::handler(ImportHandler::new(self.store.clone()))),
+            Typed::handler(ProcessHandler::new(self.store.clone()).with_reads(self.reads.clone())),
         ]
     }
 }

@@ -1,23 +1,19 @@
-//! The job kinds `data.import` and `data.process`: thin wrappers that parse the job's
-//! arguments and call [`run_import`] / [`run_report`], which tests call directly.
+//! The job kinds `data.import` and `data.process`: [`JobKind`]s whose typed arguments
+//! ([`ImportArgs`], [`ProcessArgs`]) are also what `DataService` enqueues; they call
+//! [`run_import`] / [`run_report`], which tests call directly.
 
 use super::import::{run_import, ImportArgs, ImportProgress};
 use super::reports::{run_report, ProcessArgs};
 use super::store::ShopDataStore;
 use conea_core::reads::{self, shop_data_client, ReadRouter, ReadTarget};
 use conea_core::store::StoreError;
-use conea_jobs::{JobContext, JobError, JobHandler};
+use conea_jobs::{JobContext, JobError, JobKind};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 
 pub const IMPORT_KIND: &str = "data.import";
 pub const PROCESS_KIND: &str = "data.process";
-
-fn args<T: serde::de::DeserializeOwned>(ctx: &JobContext) -> Result<T, JobError> {
-    serde_json::from_value(ctx.job.args.clone())
-        .map_err(|e| JobError::permanent(format!("invalid job arguments: {e}")))
-}
 
 #[async_trait::async_trait]
 impl ImportProgress for JobContext {
@@ -43,17 +39,15 @@ impl ImportHandler {
 }
 
 #[async_trait::async_trait]
-impl JobHandler for ImportHandler {
-    fn kind(&self) -> &'static str {
-        IMPORT_KIND
-    }
+impl JobKind for ImportHandler {
+    const KIND: &'static str = IMPORT_KIND;
+    type Args = ImportArgs;
 
     fn timeout(&self) -> Duration {
         Duration::from_secs(3600)
     }
 
-    async fn run(&self, ctx: &JobContext) -> Result<Value, JobError> {
-        let args: ImportArgs = args(ctx)?;
+    async fn run(&self, args: ImportArgs, ctx: &JobContext) -> Result<Value, JobError> {
         let now = ctx.clock.now_ms();
         let report = run_import(self.store.clone(), &ctx.job.org_id, &args, now, ctx).await?;
         serde_json::to_value(report).map_err(|e| JobError::permanent(format!("result: {e}")))
@@ -80,17 +74,15 @@ impl ProcessHandler {
 }
 
 #[async_trait::async_trait]
-impl JobHandler for ProcessHandler {
-    fn kind(&self) -> &'static str {
-        PROCESS_KIND
-    }
+impl JobKind for ProcessHandler {
+    const KIND: &'static str = PROCESS_KIND;
+    type Args = ProcessArgs;
 
     fn timeout(&self) -> Duration {
         Duration::from_secs(300)
     }
 
-    async fn run(&self, ctx: &JobContext) -> Result<Value, JobError> {
-        let args: ProcessArgs = args(ctx)?;
+    async fn run(&self, args: ProcessArgs, ctx: &JobContext) -> Result<Value, JobError> {
         let req = args.check().map_err(|e| JobError::permanent(e.message))?;
         let target = match &self.reads {
             Some(r) => {

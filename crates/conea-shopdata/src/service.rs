@@ -3,8 +3,8 @@
 
 use crate::import::UPLOAD_CHUNK_BYTES;
 use crate::{
-    new_upload_id, ImportArgs, ImportFormat, ProcessArgs, RecordKind, Shop, ShopDataStore,
-    IMPORT_KIND, PROCESS_KIND,
+    new_upload_id, ImportArgs, ImportFormat, ImportHandler, ProcessArgs, ProcessHandler,
+    RecordKind, Shop, ShopDataStore,
 };
 use conea_core::clock::Clock;
 use conea_core::error::{CoreError, CoreResult, ErrorCode};
@@ -171,12 +171,8 @@ impl DataService {
             shop_id: s.shop.id.clone(),
             format: s.format,
         };
-        let args = serde_json::to_value(args).map_err(CoreError::internal)?;
-        Ok(self
-            .jobs
-            .enqueue(NewJob::new(IMPORT_KIND, s.org.clone(), args))
-            .await?
-            .job)
+        let job = NewJob::of::<ImportHandler>(s.org.clone(), &args).map_err(CoreError::internal)?;
+        Ok(self.jobs.enqueue(job).await?.job)
     }
 
     /// Drops what was stored of a failed upload.
@@ -213,11 +209,8 @@ impl DataService {
         let args = ProcessArgs::parse(operation, shop_id, period, params).map_err(invalid)?;
         args.check()
             .map_err(|e| CoreError::invalid(e.param, e.message))?;
-        let raw = serde_json::to_value(&args).map_err(CoreError::internal)?;
-        Ok(self
-            .jobs
-            .enqueue(NewJob::new(PROCESS_KIND, by.org_id.clone(), raw))
-            .await?
-            .job)
+        let job =
+            NewJob::of::<ProcessHandler>(by.org_id.clone(), &args).map_err(CoreError::internal)?;
+        Ok(self.jobs.enqueue(job).await?.job)
     }
 }

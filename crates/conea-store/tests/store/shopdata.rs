@@ -9,7 +9,7 @@ use conea_core::clock::{Clock, FakeClock};
 use conea_core::ids::{OrgId, ShopId};
 use conea_core::model::Organization;
 use conea_core::store::AccountsStore;
-use conea_jobs::{JobContext, JobHandler, JobStore, NewJob};
+use conea_jobs::{JobContext, JobHandler, JobStore, NewJob, Typed};
 use conea_shopdata::reports::{orders_summary, product_performance, DayTotals, Period};
 use conea_shopdata::{
     parse_ndjson_line, run_import, ImportArgs, ImportFormat, ImportHandler, ImportReport,
@@ -955,7 +955,7 @@ async fn import_handler_runs_through_a_job_context_and_reports_progress(b: Backe
         serde_json::to_value(&args).expect("json"),
     )
     .await;
-    let handler = ImportHandler::new(env.shared());
+    let handler = Typed(ImportHandler::new(env.shared()));
     assert_eq!(handler.kind(), "data.import");
     let result = handler.run(&ctx).await.expect("import succeeds");
     assert_eq!(result["inserted"], 6);
@@ -974,7 +974,7 @@ async fn process_handler_returns_the_report_as_its_result(b: Backend) {
     let Some((env, shop)) = report_env(b).await else {
         return;
     };
-    let handler = ProcessHandler::new(env.shared());
+    let handler = Typed(ProcessHandler::new(env.shared()));
     let args = json!({"operation": "orders_summary", "shop_id": shop,
                       "period": {"from": "2024-03-01T00:00:00Z", "to": 1_711_929_600_000i64}});
     let (ctx, _) = context(&env, "data.process", args).await;
