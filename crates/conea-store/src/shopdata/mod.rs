@@ -137,14 +137,9 @@ impl ShopDataStore for SqlStore {
         orders: &[Order],
         now: EpochMs,
     ) -> StoreResult<UpsertCounts> {
-        let owner = Owner {
-            org: org.as_str(),
-            shop: shop.as_str(),
-            now,
-        };
         self.upsert_family(
             &ORDERS,
-            owner,
+            Owner::new(org, shop, now),
             orders,
             |o| (o.source_id, o.updated_at),
             order_row,
@@ -160,14 +155,9 @@ impl ShopDataStore for SqlStore {
         products: &[Product],
         now: EpochMs,
     ) -> StoreResult<UpsertCounts> {
-        let owner = Owner {
-            org: org.as_str(),
-            shop: shop.as_str(),
-            now,
-        };
         self.upsert_family(
             &PRODUCTS,
-            owner,
+            Owner::new(org, shop, now),
             products,
             |p| (p.source_id, p.updated_at),
             product_row,
@@ -183,14 +173,9 @@ impl ShopDataStore for SqlStore {
         customers: &[Customer],
         now: EpochMs,
     ) -> StoreResult<UpsertCounts> {
-        let owner = Owner {
-            org: org.as_str(),
-            shop: shop.as_str(),
-            now,
-        };
         self.upsert_family(
             &CUSTOMERS,
-            owner,
+            Owner::new(org, shop, now),
             customers,
             |c| (c.source_id, c.updated_at),
             customer_row,

@@ -6,6 +6,7 @@ use super::tables::{Child, Rows, Table};
 use crate::query::{Tx, Value};
 use crate::SqlStore;
 use conea_core::clock::EpochMs;
+use conea_core::ids::{OrgId, ShopId};
 use conea_core::store::StoreResult;
 use conea_shopdata::store::{latest_by_source_id, UpsertCounts};
 use sqlx::{PgConnection, QueryBuilder, Row, Sqlite, SqliteConnection};
@@ -42,6 +43,16 @@ pub(super) struct Owner<'a> {
     pub(super) org: &'a str,
     pub(super) shop: &'a str,
     pub(super) now: EpochMs,
+}
+
+impl<'a> Owner<'a> {
+    pub(super) fn new(org: &'a OrgId, shop: &'a ShopId, now: EpochMs) -> Self {
+        Owner {
+            org: org.as_str(),
+            shop: shop.as_str(),
+            now,
+        }
+    }
 }
 
 /// The integer in column `i` of a row (0 when it is not one).
