@@ -80,6 +80,9 @@ prefixed_id!(
 prefixed_id!(
     /// A shop (a Shopify store or the organization's manual shop).
     ShopId, "shop");
+prefixed_id!(
+    /// An incident.
+    IncidentId, "inc");
 
 /// A request id: either the client's sane `X-Request-Id` or a generated `req_…`.
 pub fn new_request_id() -> String {

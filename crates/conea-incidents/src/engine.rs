@@ -24,12 +24,12 @@ use async_trait::async_trait;
 use conea_core::auth::AuthFailure;
 use conea_core::clock::{Clock, EpochMs};
 use conea_core::error::{CoreError, CoreResult};
-use conea_core::ids::OrgId;
+use conea_core::ids::{IncidentId, OrgId};
 use conea_core::permissions::Permission;
 use conea_core::principal::Principal;
 use conea_core::ErrorCode;
 use conea_jobs::service::JobService;
-use conea_jobs::{JobContext, JobError, JobHandler, NewJob};
+use conea_jobs::{JobContext, JobError, JobKind, NewJob};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -78,12 +78,12 @@ impl Engine {
                 format!(
                     "{}/v1/incidents/actions/{}",
                     self.public_url,
-                    self.signer.issue(&i.id, a, now, LINK_TTL)
+                    self.signer.issue(i.id.as_str(), a, now, LINK_TTL)
                 )
             })
         };
         IncidentMessage {
-            incident_id: i.id.clone(),
+            incident_id: i.id.to_string(),
             title: i.title.clone(),
             severity: i.severity,
             summary: i.summary.clone(),
@@ -144,9 +144,9 @@ enum Effect {
 /// What an Alertmanager delivery did, incident ids by effect.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct AlertOutcome {
-    pub opened: Vec<String>,
-    pub repeated: Vec<String>,
-    pub resolved: Vec<String>,
+    pub opened: Vec<IncidentId>,
+    pub repeated: Vec<IncidentId>,
+    pub resolved: Vec<IncidentId>,
 }
 
 /// An incident with its timeline.
@@ -203,11 +203,11 @@ impl IncidentService {
                 "`title` must be at most 500 characters.",
             ));
         }
-        let id = format!("inc_{}", uuid::Uuid::now_v7().simple());
+        let id = IncidentId::generate();
         let dedup_key = report
             .dedup_key
             .filter(|k| !k.trim().is_empty())
-            .unwrap_or_else(|| id.clone());
+            .unwrap_or_else(|| id.to_string());
         let now = self.clock.now_ms();
         let source = report.source.unwrap_or_else(|| "api".into());
         let new = NewIncident {
@@ -245,11 +245,12 @@ impl IncidentService {
         let steps = plan::remaining(&self.engine.policy, &state);
         let n = steps.len();
         for step in steps {
-            let mut job = NewJob::new(
-                STEP_KIND,
-                i.org_id.clone(),
-                json!({"incident_id": i.id, "step": step.key.to_string()}),
-            );
+            let args = StepArgs {
+                incident_id: i.id.clone(),
+                step: step.key,
+            };
+            let mut job =
+                NewJob::of::<StepHandler>(i.org_id.clone(), &args).map_err(CoreError::internal)?;
             job.scheduled_at = Some(step.due_at);
             job.unique_key = Some(plan::job_key(&i.id, step.key));
             self.jobs.enqueue(job).await?;
@@ -266,7 +267,7 @@ impl IncidentService {
             if job.kind != STEP_KIND {
                 continue;
             }
-            let key: Option<StepKey> = job.args["step"].as_str().and_then(|s| s.parse().ok());
+            let key = StepArgs::deserialize(&job.args).ok().map(|a| a.step);
             let wanted = match (only, key) {
                 (None, _) => true,
                 (Some(keys), Some(k)) => keys.contains(&k),
@@ -280,18 +281,22 @@ impl IncidentService {
         Ok(n)
     }
 
+    /// The incident `id` (as the caller wrote it) of the caller's organization; a text that
+    /// is not an incident id is as unknown as another organization's id.
     async fn visible(&self, by: &Principal, id: &str) -> CoreResult<Incident> {
         by.require(Permission::IncidentsManage)?;
+        let not_found = || CoreError::not_found("incident", id);
+        let id = IncidentId::parse(id).map_err(|_| not_found())?;
         self.engine
             .store
-            .get(&by.org_id, id)
+            .get(&by.org_id, &id)
             .await?
-            .ok_or_else(|| CoreError::not_found("incident", id))
+            .ok_or_else(not_found)
     }
 
     pub async fn get(&self, by: &Principal, id: &str) -> CoreResult<IncidentView> {
         let incident = self.visible(by, id).await?;
-        let timeline = self.engine.store.timeline(id).await?;
+        let timeline = self.engine.store.timeline(&incident.id).await?;
         Ok(IncidentView { incident, timeline })
     }
 
@@ -426,7 +431,8 @@ impl IncidentService {
             notice,
             war_room: false,
         };
-        let mut job = NewJob::new(NOTIFY_KIND, i.org_id.clone(), json!(args));
+        let mut job =
+            NewJob::of::<NotifyHandler>(i.org_id.clone(), &args).map_err(CoreError::internal)?;
         job.unique_key = Some(format!("incident:{}:{what}:pagerduty", i.id));
         self.jobs.enqueue(job).await?;
         Ok(())
@@ -558,7 +564,7 @@ impl IncidentService {
             }
         }
         let org = &by.org_id;
-        let results: Vec<CoreResult<Vec<(Effect, String)>>> =
+        let results: Vec<CoreResult<Vec<(Effect, IncidentId)>>> =
             futures::stream::iter(by_key.into_iter().map(|(_, signals)| async move {
                 let mut done = Vec::new();
                 for signal in signals {
@@ -588,7 +594,7 @@ impl IncidentService {
         &self,
         org: &OrgId,
         signal: crate::alertmanager::Signal,
-    ) -> CoreResult<Option<(Effect, String)>> {
+    ) -> CoreResult<Option<(Effect, IncidentId)>> {
         match signal {
             crate::alertmanager::Signal::Fire(a) => {
                 let mut details = json!({"labels": a.labels});
@@ -626,6 +632,13 @@ impl IncidentService {
         }
     }
 
+    /// The incident a verified link names (any organization's: the signature is the proof).
+    async fn linked_incident(&self, id: &str) -> CoreResult<Incident> {
+        let not_found = || CoreError::not_found("incident", id);
+        let id = IncidentId::parse(id).map_err(|_| not_found())?;
+        self.engine.store.get_any(&id).await?.ok_or_else(not_found)
+    }
+
     /// The incident a signed link is for (GET shows it; nothing changes).
     pub async fn link_target(&self, token: &str) -> CoreResult<(Incident, LinkAction)> {
         let action = peek_action(token)?;
@@ -634,12 +647,7 @@ impl IncidentService {
             .signer
             .verify(token, action, None, self.clock.now_ms())
             .map_err(rejection)?;
-        let i = self
-            .engine
-            .store
-            .get_any(&claims.incident_id)
-            .await?
-            .ok_or_else(|| CoreError::not_found("incident", &claims.incident_id))?;
+        let i = self.linked_incident(&claims.incident_id).await?;
         Ok((i, action))
     }
 
@@ -653,12 +661,7 @@ impl IncidentService {
             .signer
             .verify(token, action, None, now)
             .map_err(rejection)?;
-        let i = self
-            .engine
-            .store
-            .get_any(&claims.incident_id)
-            .await?
-            .ok_or_else(|| CoreError::not_found("incident", &claims.incident_id))?;
+        let i = self.linked_incident(&claims.incident_id).await?;
         if !self
             .engine
             .store
@@ -712,9 +715,17 @@ fn rejection(r: LinkRejection) -> CoreError {
 }
 
 /// Arguments of an `incidents.notify` job.
+/// Arguments of an `incidents.step` job: one step of one incident's plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepArgs {
+    pub incident_id: IncidentId,
+    pub step: StepKey,
+}
+
+/// Arguments of an `incidents.notify` job: one delivery on one channel.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NotifyArgs {
-    pub incident_id: String,
+    pub incident_id: IncidentId,
     pub step: String,
     pub channel: ChannelKind,
     pub recipient: String,
@@ -828,9 +839,9 @@ async fn run_step(
                 .join(", ")
         )
     });
-    let jobs: Vec<NewJob> = channels
+    let jobs = channels
         .iter()
-        .map(|c| {
+        .map(|c| -> CoreResult<NewJob> {
             let args = NotifyArgs {
                 incident_id: i.id.clone(),
                 step: step_text.clone(),
@@ -839,16 +850,17 @@ async fn run_step(
                 notice: notice.clone(),
                 war_room,
             };
-            let mut job = NewJob::new(NOTIFY_KIND, i.org_id.clone(), json!(args));
+            let mut job = NewJob::of::<NotifyHandler>(i.org_id.clone(), &args)
+                .map_err(CoreError::internal)?;
             job.max_attempts = NOTIFY_ATTEMPTS;
             job.unique_key = Some(format!(
                 "{}:{}:deliver:{c}",
                 i.org_id,
                 plan::job_key(&i.id, step.key)
             ));
-            job
+            Ok(job)
         })
-        .collect();
+        .collect::<CoreResult<Vec<NewJob>>>()?;
     Ok(engine
         .store
         .record_step(&i.id, &entry, &jobs, guard)
@@ -867,10 +879,9 @@ impl StepHandler {
 }
 
 #[async_trait]
-impl JobHandler for StepHandler {
-    fn kind(&self) -> &'static str {
-        STEP_KIND
-    }
+impl JobKind for StepHandler {
+    const KIND: &'static str = STEP_KIND;
+    type Args = StepArgs;
 
     fn timeout(&self) -> Duration {
         Duration::from_secs(60)
@@ -880,17 +891,16 @@ impl JobHandler for StepHandler {
         10
     }
 
-    async fn run(&self, ctx: &JobContext) -> Result<Value, JobError> {
-        let id = ctx.job.args["incident_id"]
-            .as_str()
-            .ok_or_else(|| JobError::permanent("args.incident_id is missing"))?;
-        let key: StepKey = ctx.job.args["step"]
-            .as_str()
-            .ok_or_else(|| JobError::permanent("args.step is missing"))?
-            .parse()
-            .map_err(JobError::permanent)?;
+    async fn run(&self, args: StepArgs, ctx: &JobContext) -> Result<Value, JobError> {
+        let key = args.step;
         let store_err = |e: conea_core::store::StoreError| JobError::retryable(e.to_string());
-        let Some(i) = self.engine.store.get_any(id).await.map_err(store_err)? else {
+        let Some(i) = self
+            .engine
+            .store
+            .get_any(&args.incident_id)
+            .await
+            .map_err(store_err)?
+        else {
             return Ok(json!({"skipped": "incident not found"}));
         };
         let state = self
@@ -926,10 +936,9 @@ impl NotifyHandler {
 }
 
 #[async_trait]
-impl JobHandler for NotifyHandler {
-    fn kind(&self) -> &'static str {
-        NOTIFY_KIND
-    }
+impl JobKind for NotifyHandler {
+    const KIND: &'static str = NOTIFY_KIND;
+    type Args = NotifyArgs;
 
     fn timeout(&self) -> Duration {
         Duration::from_secs(60)
@@ -939,9 +948,7 @@ impl JobHandler for NotifyHandler {
         NOTIFY_ATTEMPTS
     }
 
-    async fn run(&self, ctx: &JobContext) -> Result<Value, JobError> {
-        let args: NotifyArgs = serde_json::from_value(ctx.job.args.clone())
-            .map_err(|e| JobError::permanent(format!("bad arguments: {e}")))?;
+    async fn run(&self, args: NotifyArgs, ctx: &JobContext) -> Result<Value, JobError> {
         let store_err = |e: conea_core::store::StoreError| JobError::retryable(e.to_string());
         let Some(i) = self
             .engine

@@ -11,7 +11,7 @@ use crate::Policy;
 use conea_core::config::Config;
 use conea_core::Clock;
 use conea_jobs::service::JobService;
-use conea_jobs::{JobHandler, JobKinds};
+use conea_jobs::{JobHandler, JobKinds, Typed};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -61,8 +61,8 @@ impl IncidentsModule {
 impl JobKinds for IncidentsModule {
     fn job_kinds(&self) -> Vec<Arc<dyn JobHandler>> {
         vec![
-            Arc::new(StepHandler::new(self.engine.clone())),
-            Arc::new(NotifyHandler::new(self.engine.clone())),
+            Typed::handler(StepHandler::new(self.engine.clone())),
+            Typed::handler(NotifyHandler::new(self.engine.clone())),
         ]
     }
 }

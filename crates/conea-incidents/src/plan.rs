@@ -22,6 +22,7 @@
 use crate::policy::{ChannelKind, Commander, Policy};
 use crate::severity::Severity;
 use conea_core::clock::EpochMs;
+use conea_core::ids::IncidentId;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeSet;
 use std::fmt;
@@ -136,7 +137,7 @@ pub struct Step {
 }
 
 /// The job engine's unique key of a step: `incident:{incident_id}:{step}`.
-pub fn job_key(incident_id: &str, key: StepKey) -> String {
+pub fn job_key(incident_id: &IncidentId, key: StepKey) -> String {
     format!("incident:{incident_id}:{key}")
 }
 

@@ -1,6 +1,5 @@
 //! What a job kind does: the handler trait, the context a run gets, and the registry.
 
-use super::kind::JobKind;
 use super::model::{Job, JobStore};
 use conea_core::clock::Clock;
 use serde_json::Value;
@@ -90,6 +89,12 @@ pub trait JobHandler: Send + Sync + 'static {
         5
     }
 
+    /// Whether `args` are arguments this kind can run (a typed kind parses them); producers
+    /// that take arguments from outside (the CLI's `jobs enqueue`) check before enqueueing.
+    fn check_args(&self, _args: &Value) -> Result<(), String> {
+        Ok(())
+    }
+
     async fn run(&self, ctx: &JobContext) -> Result<Value, JobError>;
 }
 
@@ -117,42 +122,6 @@ impl Registry {
         let mut k: Vec<_> = self.handlers.keys().copied().collect();
         k.sort_unstable();
         k
-    }
-}
-
-/// `noop`: completes without doing anything, after `args.sleep_ms` (at most 60 s) when
-/// given. A diagnostic kind: the benchmark and the crash tests use it (its completion ledger
-/// row is the visible record of its one completion).
-pub struct Noop;
-
-/// The noop kind's arguments. Read leniently as it always was: any JSON is accepted, and a
-/// `sleep_ms` that is missing or not a whole number means no sleep.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
-pub struct NoopArgs {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sleep_ms: Option<u64>,
-}
-
-impl<'de> serde::Deserialize<'de> for NoopArgs {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let value = Value::deserialize(d)?;
-        Ok(NoopArgs {
-            sleep_ms: value.get("sleep_ms").and_then(Value::as_u64),
-        })
-    }
-}
-
-#[async_trait::async_trait]
-impl JobKind for Noop {
-    const KIND: &'static str = "noop";
-    type Args = NoopArgs;
-
-    #[allow(clippy::disallowed_methods)] // `sleep_ms`: the noop kind stands in for work (load tests)
-    async fn run(&self, args: NoopArgs, _ctx: &JobContext) -> Result<Value, JobError> {
-        if let Some(ms) = args.sleep_ms {
-            tokio::time::sleep(Duration::from_millis(ms.min(60_000))).await;
-        }
-        Ok(Value::Null)
     }
 }
 

@@ -55,11 +55,18 @@ impl<K: JobKind> JobHandler for Typed<K> {
         self.0.max_attempts()
     }
 
+    fn check_args(&self, args: &Value) -> Result<(), String> {
+        parse_args::<K>(args).map(drop)
+    }
+
     async fn run(&self, ctx: &JobContext) -> Result<Value, JobError> {
-        let args = K::Args::deserialize(&ctx.job.args)
-            .map_err(|e| JobError::permanent(format!("bad {} arguments: {e}", K::KIND)))?;
+        let args = parse_args::<K>(&ctx.job.args).map_err(JobError::permanent)?;
         self.0.run(args, ctx).await
     }
+}
+
+fn parse_args<K: JobKind>(args: &Value) -> Result<K::Args, String> {
+    K::Args::deserialize(args).map_err(|e| format!("bad {} arguments: {e}", K::KIND))
 }
 
 impl NewJob {
@@ -100,17 +107,15 @@ mod tests {
     }
 
     #[test]
-    fn noop_args_read_sleep_ms_leniently_and_keep_their_json() {
-        use crate::handler::NoopArgs;
-        let read = |v: Value| NoopArgs::deserialize(&v).expect("any JSON is accepted");
-        assert_eq!(read(serde_json::json!({"sleep_ms": 5})).sleep_ms, Some(5));
-        assert_eq!(read(serde_json::json!({"sleep_ms": "5"})).sleep_ms, None);
-        assert_eq!(read(Value::Null).sleep_ms, None);
-        assert_eq!(read(serde_json::json!({})), NoopArgs::default());
-        let args = NoopArgs { sleep_ms: Some(7) };
-        assert_eq!(
-            serde_json::to_value(&args).ok(),
-            Some(serde_json::json!({"sleep_ms": 7}))
+    fn a_typed_kind_checks_arguments_by_parsing_them() {
+        let echo = Typed::handler(Echo);
+        assert_eq!(echo.check_args(&serde_json::json!({"text": "hi"})), Ok(()));
+        let err = echo
+            .check_args(&serde_json::json!({"txt": "hi"}))
+            .expect_err("missing field");
+        assert!(
+            err.starts_with("bad test.echo arguments: missing field `text`"),
+            "{err}"
         );
     }
 }

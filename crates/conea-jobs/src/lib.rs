@@ -12,6 +12,7 @@ pub mod backoff;
 pub mod handler;
 pub mod kind;
 pub mod model;
+pub mod noop;
 pub mod service;
 pub mod worker;
 

@@ -3,7 +3,6 @@
 
 pub mod app;
 pub mod detectors;
-pub mod error;
 pub mod health;
 pub mod http;
 pub mod metrics;

@@ -11,7 +11,7 @@ use conea_core::services::{AccountsService, Authenticator};
 use conea_core::store::{AccountsStore, RateLimitStore};
 use conea_core::Clock;
 use conea_incidents::IncidentsModule;
-use conea_jobs::handler::Noop;
+use conea_jobs::noop::Noop;
 use conea_jobs::service::JobService;
 use conea_jobs::Typed;
 use conea_jobs::{JobHandler, Registry};

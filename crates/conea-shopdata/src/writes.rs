@@ -38,6 +38,10 @@ impl conea_jobs::JobHandler for WritesShopData {
         self.inner.max_attempts()
     }
 
+    fn check_args(&self, args: &serde_json::Value) -> Result<(), String> {
+        self.inner.check_args(args)
+    }
+
     async fn run(
         &self,
         ctx: &conea_jobs::JobContext,

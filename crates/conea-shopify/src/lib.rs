@@ -70,4 +70,4 @@ pub use retry::RetryPolicy;
 pub use shop::{is_valid_api_version, is_valid_shop_domain};
 pub use sleep::{FakeSleeper, Sleeper, TokioSleeper};
 pub use throttle::{RestLimits, RestSnapshot, ThrottleStatus, Throttles};
-pub use webhook::{sign, verify, WebhookHeaderError, WebhookHeaders};
+pub use webhook::{sign, verify, DeliveryKey, WebhookHeaderError, WebhookHeaders};

@@ -68,6 +68,49 @@ impl std::fmt::Display for WebhookHeaderError {
 
 impl std::error::Error for WebhookHeaderError {}
 
+/// What tells one delivery of a shop from another: Shopify's event id (the same across
+/// retried and duplicate deliveries), else the webhook id. Never empty.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct DeliveryKey(String);
+
+impl DeliveryKey {
+    /// `None` for an empty or blank text.
+    pub fn new(text: impl Into<String>) -> Option<Self> {
+        let text = text.into();
+        (!text.trim().is_empty()).then_some(DeliveryKey(text))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for DeliveryKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for DeliveryKey {
+    type Error = &'static str;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        DeliveryKey::new(value).ok_or("a delivery key must not be empty")
+    }
+}
+
+impl From<DeliveryKey> for String {
+    fn from(value: DeliveryKey) -> String {
+        value.0
+    }
+}
+
+impl PartialEq<&str> for DeliveryKey {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
 /// The headers of one delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookHeaders {
@@ -107,11 +150,14 @@ impl WebhookHeaders {
     }
 
     /// The key to drop duplicate deliveries by: the event id, else the webhook id.
-    pub fn dedup_key(&self) -> &str {
-        self.event_id
-            .as_deref()
-            .or(self.webhook_id.as_deref())
-            .unwrap_or_default()
+    pub fn dedup_key(&self) -> DeliveryKey {
+        // Parsing guarantees one of the two, trimmed and non-empty.
+        DeliveryKey(
+            self.event_id
+                .clone()
+                .or_else(|| self.webhook_id.clone())
+                .unwrap_or_default(),
+        )
     }
 
     fn parse<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Result<Self, WebhookHeaderError> {

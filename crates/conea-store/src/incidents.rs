@@ -8,7 +8,7 @@ use crate::query::{q, q_built, Tx};
 use crate::SqlStore;
 use async_trait::async_trait;
 use conea_core::clock::EpochMs;
-use conea_core::ids::{JobId, OrgId};
+use conea_core::ids::{IncidentId, JobId, OrgId};
 use conea_core::store::{StoreError, StoreResult};
 use conea_incidents::store::{
     Entry, Incident, IncidentFilter, IncidentStore, NewIncident, Opened, PendingJob, Status,
@@ -58,7 +58,7 @@ impl Row {
                 .parse::<Severity>()
                 .map_err(|_| bad("severity"))?,
             status: self.status.parse::<Status>().map_err(|_| bad("status"))?,
-            id: self.id,
+            id: IncidentId::parse(&self.id).map_err(|_| bad("id"))?,
             title: self.title,
             source: self.source,
             dedup_key: self.dedup_key,
@@ -84,12 +84,12 @@ impl SqlStore {
         &self,
         name: &'static str,
         sql: String,
-        id: &str,
+        id: &IncidentId,
         text: Option<&str>,
         at: EpochMs,
     ) -> StoreResult<Option<Incident>> {
         let row = q_built(name, "UPDATE incidents …", sql)
-            .bind(id)
+            .bind(id.as_str())
             .bind(text)
             .bind(at)
             .fetch_optional::<Row>(&self.primary(SUBJECT))
@@ -119,7 +119,7 @@ impl IncidentStore for SqlStore {
                 .timed("open_incident", "INSERT INTO incidents …", async {
                     let mut tx = db.begin().await?;
                     let inserted = q_built("open_incident", "", insert.as_str())
-                        .bind(&new.id)
+                        .bind(new.id.as_str())
                         .bind(new.org_id.as_str())
                         .bind(&new.title)
                         .bind(new.severity.as_str())
@@ -175,20 +175,20 @@ impl IncidentStore for SqlStore {
         ))
     }
 
-    async fn get(&self, org: &OrgId, id: &str) -> StoreResult<Option<Incident>> {
+    async fn get(&self, org: &OrgId, id: &IncidentId) -> StoreResult<Option<Incident>> {
         let sql = format!("SELECT {COLUMNS} FROM incidents WHERE id = $1 AND organization_id = $2");
         let row = q_built("get_incident", "SELECT … FROM incidents WHERE id", sql)
-            .bind(id)
+            .bind(id.as_str())
             .bind(org.as_str())
             .fetch_optional::<Row>(&self.primary(SUBJECT))
             .await?;
         one(row)
     }
 
-    async fn get_any(&self, id: &str) -> StoreResult<Option<Incident>> {
+    async fn get_any(&self, id: &IncidentId) -> StoreResult<Option<Incident>> {
         let sql = format!("SELECT {COLUMNS} FROM incidents WHERE id = $1");
         let row = q_built("get_incident", "SELECT … FROM incidents WHERE id", sql)
-            .bind(id)
+            .bind(id.as_str())
             .fetch_optional::<Row>(&self.primary(SUBJECT))
             .await?;
         one(row)
@@ -233,19 +233,19 @@ impl IncidentStore for SqlStore {
         rows.into_iter().map(Row::into_incident).collect()
     }
 
-    async fn timeline(&self, id: &str) -> StoreResult<Vec<Entry>> {
+    async fn timeline(&self, id: &IncidentId) -> StoreResult<Vec<Entry>> {
         const SQL: &str =
             "SELECT data FROM incident_timeline WHERE incident_id = $1 ORDER BY at, id";
         let rows: Vec<(Json<Entry>,)> = q("incident_timeline", SQL)
-            .bind(id)
+            .bind(id.as_str())
             .fetch_all(&self.primary("incident timeline"))
             .await?;
         Ok(rows.into_iter().map(|(j,)| j.0).collect())
     }
 
-    async fn append(&self, id: &str, entry: &Entry) -> StoreResult<()> {
+    async fn append(&self, id: &IncidentId, entry: &Entry) -> StoreResult<()> {
         q("append_incident_timeline", TIMELINE)
-            .bind(id)
+            .bind(id.as_str())
             .bind(entry.at)
             .bind(kind_text(entry))
             .bind(entry.step.as_deref())
@@ -255,7 +255,12 @@ impl IncidentStore for SqlStore {
             .map(drop)
     }
 
-    async fn acknowledge(&self, id: &str, by: &str, at: EpochMs) -> StoreResult<Option<Incident>> {
+    async fn acknowledge(
+        &self,
+        id: &IncidentId,
+        by: &str,
+        at: EpochMs,
+    ) -> StoreResult<Option<Incident>> {
         let sql = format!(
             "UPDATE incidents SET status = 'acknowledged', acknowledged_at = $3, acknowledged_by = $2, updated_at = $3 \
              WHERE id = $1 AND status = 'open' RETURNING {COLUMNS}"
@@ -264,7 +269,12 @@ impl IncidentStore for SqlStore {
             .await
     }
 
-    async fn resolve(&self, id: &str, by: &str, at: EpochMs) -> StoreResult<Option<Incident>> {
+    async fn resolve(
+        &self,
+        id: &IncidentId,
+        by: &str,
+        at: EpochMs,
+    ) -> StoreResult<Option<Incident>> {
         let sql = format!(
             "UPDATE incidents SET status = 'resolved', resolved_at = $3, resolved_by = $2, updated_at = $3 \
              WHERE id = $1 AND status <> 'resolved' RETURNING {COLUMNS}"
@@ -275,7 +285,7 @@ impl IncidentStore for SqlStore {
 
     async fn set_severity(
         &self,
-        id: &str,
+        id: &IncidentId,
         severity: Severity,
         at: EpochMs,
     ) -> StoreResult<Option<Incident>> {
@@ -295,7 +305,7 @@ impl IncidentStore for SqlStore {
 
     async fn record_step(
         &self,
-        id: &str,
+        id: &IncidentId,
         entry: &Entry,
         jobs: &[NewJob],
         guard: StepGuard,
@@ -324,12 +334,12 @@ impl IncidentStore for SqlStore {
                             "record_incident_step",
                             "SELECT 1 FROM incidents WHERE id = $1 FOR UPDATE",
                         )
-                        .bind(id)
+                        .bind(id.as_str())
                         .execute_in(&mut tx)
                         .await?;
                     }
                     let n = q_built("record_incident_step", "", timeline)
-                        .bind(id)
+                        .bind(id.as_str())
                         .bind(entry.at)
                         .bind(kind_text(entry))
                         .bind(entry.step.as_deref())

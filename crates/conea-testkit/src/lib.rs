@@ -7,6 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod architecture;
 pub mod client;
 pub mod fake_shopify;
 pub mod fake_smtp;

@@ -1,8 +1,8 @@
 //! Credentials: API keys, passwords and JWTs, and the reasons a credential is refused.
 
 pub mod api_key;
-pub mod failure;
 pub mod jwt;
 pub mod password;
 
-pub use failure::AuthFailure;
+/// Lives with the errors (it is one: `CoreError::Unauthenticated`); named here too.
+pub use crate::error::AuthFailure;

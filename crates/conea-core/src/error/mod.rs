@@ -1,15 +1,16 @@
 //! The domain error enum. Every layer above converts into it or from it; the HTTP edge maps
 //! it to status codes and the one error body in exactly one place
-//! (`conea-server/src/error.rs`). Rules:
+//! (`conea-server/src/http/error.rs`). Rules:
 //! - every code is one [`ErrorCode`] (`code.rs`): its wire string, HTTP status and `type`;
 //! - `message` says the cause and what to do, in one or two sentences;
 //! - `Internal` carries detail for the log only: it never reaches a response body.
 
+mod auth_failure;
 mod code;
 
+pub use auth_failure::AuthFailure;
 pub use code::{ErrorCode, ErrorType};
 
-use crate::auth::AuthFailure;
 use crate::permissions::{Permission, PermissionSet};
 use serde_json::{json, Value};
 

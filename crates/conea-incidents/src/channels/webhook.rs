@@ -5,63 +5,19 @@
 //! (receivers deduplicate by it): derive it with [`message_id`] from the step's job key.
 
 use super::{IncidentMessage, Notice};
+pub use crate::policy::secret::WebhookSecret;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use conea_core::clock::{rfc3339, EpochMs};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use std::fmt;
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// The signing key of a Standard Webhooks endpoint. `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct WebhookSecret(Vec<u8>);
-
-impl fmt::Debug for WebhookSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("WebhookSecret(***)")
-    }
-}
-
-impl WebhookSecret {
-    /// `whsec_` followed by base64 of 24 to 64 random bytes. The error never echoes the
-    /// secret.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let Some(b64) = text.trim().strip_prefix("whsec_") else {
-            return Err("must start with `whsec_` followed by base64".into());
-        };
-        let key = STANDARD
-            .decode(b64)
-            .map_err(|_| "the part after `whsec_` is not valid base64".to_string())?;
-        if !(24..=64).contains(&key.len()) {
-            return Err(format!(
-                "decodes to {} bytes; use 24 to 64 random bytes",
-                key.len()
-            ));
-        }
-        Ok(Self(key))
-    }
-
-    /// A secret from raw key bytes (e.g. freshly generated).
-    pub fn from_bytes(key: Vec<u8>) -> Self {
-        Self(key)
-    }
-
-    /// The `whsec_…` text form.
-    pub fn to_text(&self) -> String {
-        format!("whsec_{}", STANDARD.encode(&self.0))
-    }
-
-    fn mac(&self) -> HmacSha256 {
-        crate::hmac_sha256(&self.0)
-    }
-}
-
 /// `v1,<base64 HMAC-SHA256("{id}.{timestamp}.{body}")>`.
 pub fn sign(secret: &WebhookSecret, msg_id: &str, timestamp_secs: i64, body: &[u8]) -> String {
-    let mut mac = secret.mac();
+    let mut mac: HmacSha256 = crate::hmac_sha256(secret.key());
     mac.update(msg_id.as_bytes());
     mac.update(b".");
     mac.update(timestamp_secs.to_string().as_bytes());
@@ -125,7 +81,7 @@ pub fn verify(
         let Ok(expected) = STANDARD.decode(b64) else {
             continue;
         };
-        let mut mac = secret.mac();
+        let mut mac: HmacSha256 = crate::hmac_sha256(secret.key());
         mac.update(format!("{msg_id}.{ts}.").as_bytes());
         mac.update(body);
         if mac.verify_slice(&expected).is_ok() {

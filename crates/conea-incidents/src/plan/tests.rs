@@ -380,9 +380,10 @@ fn step_keys_have_stable_text_forms_and_job_keys() {
     for bad in ["chain:0", "chain:01", "chain:x", "notify:fax", "page"] {
         assert!(bad.parse::<StepKey>().is_err(), "{bad}");
     }
+    let id = conea_core::ids::IncidentId::generate();
     assert_eq!(
-        job_key("inc_01", StepKey::Chain(2)),
-        "incident:inc_01:chain:2"
+        job_key(&id, StepKey::Chain(2)),
+        format!("incident:{id}:chain:2")
     );
 }
 

@@ -15,14 +15,14 @@ mod defaults;
 mod describe;
 mod raw;
 pub mod secret;
+pub mod smtp;
 mod validate;
 
-pub use secret::Secret;
+pub use secret::{Secret, WebhookSecret};
+pub use smtp::SmtpSettings;
 
 use crate::alertmanager::SeverityMap;
 use crate::business_hours::BusinessHours;
-use crate::channels::email::SmtpSettings;
-use crate::channels::webhook::WebhookSecret;
 use crate::severity::Severity;
 use lettre::message::Mailbox;
 use serde::{Deserialize, Serialize};

@@ -4,7 +4,7 @@
 
 use super::client_addr::ClientAddr;
 use super::rate_limit;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::state::AppState;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;

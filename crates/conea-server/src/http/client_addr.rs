@@ -1,7 +1,7 @@
 //! The client's address: the connection's peer, or — only when the peer is a trusted proxy
 //! (`CONEA_TRUSTED_PROXIES`) — the right-most untrusted address of `X-Forwarded-For`.
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;

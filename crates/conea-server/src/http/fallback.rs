@@ -1,6 +1,6 @@
 //! Unknown routes (404) and wrong methods (405), both with the error body.
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use axum::http::{Method, Uri};
 
 pub async fn not_found(uri: Uri) -> ApiError {

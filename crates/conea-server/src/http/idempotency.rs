@@ -1,7 +1,7 @@
 //! `Idempotency-Key` for POSTs that create work: wraps the work of a handler so the first
 //! response is stored and replayed (see `conea_core::idempotency`).
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::state::AppState;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};

@@ -2,7 +2,7 @@
 //! bad JSON is 400 `invalid_json`, a missing or mistyped field is 400 `invalid_parameter`
 //! naming the field in `details.param`, a body over `CONEA_MAX_BODY_BYTES` is 413.
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Request};
 use axum::http::header::CONTENT_TYPE;

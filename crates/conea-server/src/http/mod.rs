@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod client_addr;
+pub mod error;
 pub mod fallback;
 pub mod idempotency;
 pub mod json;

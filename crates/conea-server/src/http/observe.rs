@@ -66,9 +66,9 @@ pub async fn timeout(
 ) -> Response {
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(r) => r,
-        Err(_) => {
-            axum::response::IntoResponse::into_response(crate::error::ApiError::timeout(limit))
-        }
+        Err(_) => axum::response::IntoResponse::into_response(
+            crate::http::error::ApiError::timeout(limit),
+        ),
     }
 }
 
@@ -79,7 +79,7 @@ pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Respons
         .cloned()
         .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
         .unwrap_or_else(|| "panic".to_owned());
-    axum::response::IntoResponse::into_response(crate::error::ApiError(
+    axum::response::IntoResponse::into_response(crate::http::error::ApiError(
         conea_core::CoreError::Internal(format!("handler panicked: {text}")),
     ))
 }

@@ -1,7 +1,7 @@
 //! `ApiQuery<T>`: query-string extractor whose rejection is the error body (400
 //! `invalid_parameter`).
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
 use conea_core::CoreError;

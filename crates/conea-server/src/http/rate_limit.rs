@@ -1,6 +1,6 @@
 //! Rate-limit headers (`docs/api.md`) and the 429 answer.
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::state::AppState;
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};

@@ -3,8 +3,8 @@
 //! only their base URL and key changed. Streams are SSE; an upstream failure after the first
 //! byte ends the stream with an explicit error event, never a clean finish.
 
-use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::auth::Auth;
+use crate::http::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::json::ApiJson;
 use crate::http::query::ApiQuery;
 use crate::state::AppState;

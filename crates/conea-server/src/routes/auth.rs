@@ -1,8 +1,8 @@
 //! `POST /v1/auth/login` and `GET /v1/auth/verify`.
 
-use crate::error::{ApiResult, ErrorBody};
 use crate::http::auth::Auth;
 use crate::http::client_addr::ClientAddr;
+use crate::http::error::{ApiResult, ErrorBody};
 use crate::http::json::ApiJson;
 use crate::state::AppState;
 use axum::extract::State;

@@ -3,8 +3,8 @@
 //! `Idempotency-Key` (an import does not: it upserts by source id).
 
 use super::jobs::{accepted, Accepted};
-use crate::error::{ApiError, ErrorBody};
 use crate::http::auth::Auth;
+use crate::http::error::{ApiError, ErrorBody};
 use crate::http::idempotency;
 use crate::http::json::{self, ApiBytes};
 use crate::state::AppState;

@@ -1,7 +1,7 @@
 //! Probes, metrics and the OpenAPI document (no authentication).
 
-use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::health::{self, HealthReport, Status};
+use crate::http::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::header;

@@ -2,8 +2,8 @@
 //! acknowledge, resolve, escalate, notes, severity changes, the postmortem draft, the
 //! Alertmanager webhook, and the signed single-use action links (no API key).
 
-use crate::error::{ApiResult, ErrorBody};
 use crate::http::auth::Auth;
+use crate::http::error::{ApiResult, ErrorBody};
 use crate::http::json::{ApiBytes, ApiJson};
 use crate::http::query::ApiQuery;
 use crate::state::AppState;
@@ -57,7 +57,7 @@ pub struct IncidentResponse {
 impl From<Incident> for IncidentResponse {
     fn from(i: Incident) -> Self {
         IncidentResponse {
-            id: i.id,
+            id: i.id.into(),
             title: i.title,
             severity: i.severity.as_str(),
             status: i.status.as_str(),
@@ -150,10 +150,11 @@ pub struct AlertmanagerResponse {
 
 impl From<AlertOutcome> for AlertmanagerResponse {
     fn from(o: AlertOutcome) -> Self {
+        let text = |ids: Vec<_>| ids.into_iter().map(String::from).collect();
         AlertmanagerResponse {
-            opened: o.opened,
-            repeated: o.repeated,
-            resolved: o.resolved,
+            opened: text(o.opened),
+            repeated: text(o.repeated),
+            resolved: text(o.resolved),
         }
     }
 }

@@ -2,8 +2,8 @@
 //! and the 202 answer every route that enqueues work gives.
 
 use super::pagination::PageParams;
-use crate::error::{ApiResult, ErrorBody};
 use crate::http::auth::Auth;
+use crate::http::error::{ApiResult, ErrorBody};
 use crate::http::json::ApiJson;
 use crate::http::query::ApiQuery;
 use crate::state::AppState;

@@ -1,7 +1,7 @@
 //! `GET /v1/rate-limit` (the caller's state, without consuming) and the override routes.
 
-use crate::error::{ApiResult, ErrorBody};
 use crate::http::auth::Auth;
+use crate::http::error::{ApiResult, ErrorBody};
 use crate::http::json::ApiJson;
 use crate::http::rate_limit;
 use crate::state::AppState;

@@ -14,7 +14,7 @@ pub mod pagination;
 pub mod shopify;
 pub mod users;
 
-use crate::error::ErrorBody;
+use crate::http::error::ErrorBody;
 use crate::http::{self, fallback};
 use crate::state::AppState;
 use axum::extract::DefaultBodyLimit;

@@ -1,8 +1,8 @@
 //! Organizations and their members.
 
 use super::pagination::{page, Page, PageParams};
-use crate::error::{ApiResult, ErrorBody};
 use crate::http::auth::Auth;
+use crate::http::error::{ApiResult, ErrorBody};
 use crate::http::json::ApiJson;
 use crate::http::query::ApiQuery;
 use crate::state::AppState;

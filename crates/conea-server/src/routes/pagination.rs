@@ -1,7 +1,7 @@
 //! `?limit=&cursor=` lists answering `{"data": [...], "next_cursor": …}`. The cursor is
 //! the id of the last item of the previous page; items come ordered by creation.
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use conea_core::CoreError;
 use serde::{Deserialize, Serialize};
 

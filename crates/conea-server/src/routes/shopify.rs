@@ -4,9 +4,9 @@
 //! its job are committed).
 
 use super::jobs::{accepted, Accepted};
-use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::auth::Auth;
 use crate::http::client_addr::ClientAddr;
+use crate::http::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::json::{ApiBytes, ApiJson};
 use crate::http::rate_limit;
 use crate::state::AppState;

@@ -1,8 +1,8 @@
 //! `POST /v1/users`: a user in the caller's organization.
 
 use super::orgs::parse_role;
-use crate::error::{ApiResult, ErrorBody};
 use crate::http::auth::Auth;
+use crate::http::error::{ApiResult, ErrorBody};
 use crate::http::json::ApiJson;
 use crate::state::AppState;
 use axum::extract::State;

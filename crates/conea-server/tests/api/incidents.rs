@@ -1222,7 +1222,17 @@ async fn incident_api_requires_incidents_manage_and_validates_input(b: Backend) 
     r.assert_error(400, "invalid_parameter");
     let r = env.open(json!({"title": "x", "severity": "sev1"})).await;
     r.assert_error(400, "invalid_parameter");
+    // Not an incident id at all, and a well-formed id of no incident: the same 404.
     let r = c.get("/v1/incidents/inc_nope", Some(env.app.owner())).await;
+    r.assert_error(404, "not_found");
+    let unknown = conea_core::ids::IncidentId::generate();
+    let r = c
+        .post(
+            &format!("/v1/incidents/{unknown}/acknowledge"),
+            Some(env.app.owner()),
+            json!({}),
+        )
+        .await;
     r.assert_error(404, "not_found");
     let r = c
         .get("/v1/incidents?status=closed", Some(env.app.owner()))

@@ -11,7 +11,7 @@ use conea_core::config::Config;
 use conea_core::secretbox::SecretBox;
 use conea_core::Clock;
 use conea_jobs::service::JobService;
-use conea_jobs::{JobHandler, JobKinds};
+use conea_jobs::{JobHandler, JobKinds, Typed};
 use conea_shopdata::ShopDataModule;
 use std::sync::Arc;
 
@@ -77,15 +77,15 @@ impl JobKinds for ShopifyModule {
     fn job_kinds(&self) -> Vec<Arc<dyn JobHandler>> {
         let shop_store = self.shop_data.store();
         vec![
-            self.shop_data.writes(Arc::new(WebhookHandler::new(
+            self.shop_data.writes(Typed::handler(WebhookHandler::new(
                 self.store.clone(),
                 shop_store.clone(),
             ))),
-            self.shop_data.writes(Arc::new(SyncHandler::new(
+            self.shop_data.writes(Typed::handler(SyncHandler::new(
                 self.access.clone(),
                 shop_store.clone(),
             ))),
-            self.shop_data.writes(Arc::new(RefreshHandler::new(
+            self.shop_data.writes(Typed::handler(RefreshHandler::new(
                 self.access.clone(),
                 shop_store.clone(),
             ))),

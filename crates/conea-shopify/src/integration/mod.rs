@@ -13,6 +13,7 @@ pub mod store;
 pub mod sync;
 pub mod webhooks;
 
+use crate::DeliveryKey;
 use conea_core::ids::ShopId;
 use conea_shopdata::RecordKind;
 use serde::{Deserialize, Serialize};
@@ -29,7 +30,7 @@ pub use webhooks::WebhookHandler;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WebhookArgs {
     pub shop_id: ShopId,
-    pub dedup_key: String,
+    pub dedup_key: DeliveryKey,
     pub topic: String,
 }
 

@@ -8,7 +8,7 @@ use super::sync::write_objects;
 use super::RefreshArgs;
 use crate::integration::store::REFRESH_KIND;
 use crate::resources::Resource;
-use conea_jobs::{JobContext, JobError, JobHandler};
+use conea_jobs::{JobContext, JobError, JobKind};
 use conea_shopdata::ShopDataStore;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -25,14 +25,11 @@ impl RefreshHandler {
 }
 
 #[async_trait::async_trait]
-impl JobHandler for RefreshHandler {
-    fn kind(&self) -> &'static str {
-        REFRESH_KIND
-    }
+impl JobKind for RefreshHandler {
+    const KIND: &'static str = REFRESH_KIND;
+    type Args = RefreshArgs;
 
-    async fn run(&self, ctx: &JobContext) -> Result<Value, JobError> {
-        let args: RefreshArgs = serde_json::from_value(ctx.job.args.clone())
-            .map_err(|e| JobError::permanent(format!("bad arguments: {e}")))?;
+    async fn run(&self, args: RefreshArgs, ctx: &JobContext) -> Result<Value, JobError> {
         let (shop, client) = self.access.open(&args.shop_id).await?;
         let fetched = match client.get_one(Resource::of(args.resource), args.id).await {
             Ok(fetched) => fetched,

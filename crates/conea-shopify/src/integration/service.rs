@@ -3,10 +3,10 @@
 //! the raw body; stored and enqueued in one transaction).
 
 use super::signals::{SignatureFailures, WebhookOutcome};
-use super::{RefreshArgs, SyncArgs, WebhookArgs};
+use super::{RefreshArgs, RefreshHandler, SyncArgs, SyncHandler, WebhookArgs, WebhookHandler};
 use crate::integration::store::{
     secret_context, NewConnection, NewDelivery, SealedCredentials, ShopifyShop, ShopifyStatus,
-    ShopifyStore, REFRESH_KIND, SYNC_KIND, WEBHOOK_KIND,
+    ShopifyStore,
 };
 use crate::shop::{is_valid_api_version, is_valid_shop_domain};
 use crate::webhook::{verify, WebhookHeaders};
@@ -252,11 +252,11 @@ impl ShopifyService {
     /// Enqueues the shop's sync (the unique key makes a live one the answer).
     pub async fn enqueue_sync(&self, shop: &ShopifyShop) -> CoreResult<Job> {
         require_active(shop, "syncing")?;
-        let args = serde_json::to_value(SyncArgs {
+        let args = SyncArgs {
             shop_id: shop.shop_id.clone(),
-        })
-        .map_err(CoreError::internal)?;
-        let mut job = NewJob::new(SYNC_KIND, shop.org_id.clone(), args);
+        };
+        let mut job =
+            NewJob::of::<SyncHandler>(shop.org_id.clone(), &args).map_err(CoreError::internal)?;
         job.unique_key = Some(format!("shopify.sync:{}", shop.shop_id));
         Ok(self.jobs.enqueue(job).await?.job)
     }
@@ -289,13 +289,13 @@ impl ShopifyService {
             ));
         }
         require_active(shop, "refreshing objects")?;
-        let args = serde_json::to_value(RefreshArgs {
+        let args = RefreshArgs {
             shop_id: shop.shop_id.clone(),
             resource,
             id: object_id,
-        })
-        .map_err(CoreError::internal)?;
-        let mut job = NewJob::new(REFRESH_KIND, shop.org_id.clone(), args);
+        };
+        let mut job = NewJob::of::<RefreshHandler>(shop.org_id.clone(), &args)
+            .map_err(CoreError::internal)?;
         job.unique_key = Some(format!(
             "shopify.refresh:{}:{}:{object_id}",
             shop.shop_id,
@@ -360,16 +360,16 @@ impl ShopifyService {
         let payload = std::str::from_utf8(body)
             .map_err(|_| CoreError::invalid("body", "The webhook body is not UTF-8 JSON."))?
             .to_owned();
-        let dedup_key = headers.dedup_key().to_owned();
-        let args = serde_json::to_value(WebhookArgs {
+        let dedup_key = headers.dedup_key();
+        let args = WebhookArgs {
             shop_id: shop.shop_id.clone(),
             dedup_key: dedup_key.clone(),
             topic: headers.topic.clone(),
-        })
-        .map_err(CoreError::internal)?;
-        let job = self
-            .jobs
-            .prepare(NewJob::new(WEBHOOK_KIND, shop.org_id.clone(), args));
+        };
+        let job = self.jobs.prepare(
+            NewJob::of::<WebhookHandler>(shop.org_id.clone(), &args)
+                .map_err(CoreError::internal)?,
+        );
         let delivery = NewDelivery {
             shop_id: shop.shop_id.clone(),
             org_id: shop.org_id.clone(),

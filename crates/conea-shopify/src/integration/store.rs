@@ -3,6 +3,7 @@
 //! stands. The store trait is implemented by `conea-store`; the service, the webhook and
 //! sync jobs live in `conea-shopify` (the crate that knows Shopify's wire format).
 
+use crate::DeliveryKey;
 use async_trait::async_trait;
 use conea_core::clock::EpochMs;
 use conea_core::ids::{JobId, OrgId, ShopId};
@@ -108,7 +109,7 @@ pub struct NewDelivery {
     pub shop_id: ShopId,
     pub org_id: OrgId,
     /// `X-Shopify-Event-Id`, else `X-Shopify-Webhook-Id`.
-    pub dedup_key: String,
+    pub dedup_key: DeliveryKey,
     pub topic: String,
     pub webhook_id: Option<String>,
     pub event_id: Option<String>,
@@ -131,7 +132,7 @@ pub struct DeliveryStored {
 pub struct Delivery {
     pub shop_id: ShopId,
     pub org_id: OrgId,
-    pub dedup_key: String,
+    pub dedup_key: DeliveryKey,
     pub topic: String,
     pub payload: String,
     pub job_id: JobId,
@@ -220,14 +221,18 @@ pub trait ShopifyStore: Send + Sync + 'static {
         job: &NewJob,
         now: EpochMs,
     ) -> StoreResult<DeliveryStored>;
-    async fn delivery(&self, shop: &ShopId, dedup_key: &str) -> StoreResult<Option<Delivery>>;
+    async fn delivery(
+        &self,
+        shop: &ShopId,
+        dedup_key: &DeliveryKey,
+    ) -> StoreResult<Option<Delivery>>;
     /// Deletes processed deliveries received before `before` (older duplicates are then no
     /// longer recognised; Shopify retries for 48 hours); returns how many went.
     async fn prune_deliveries(&self, before: EpochMs) -> StoreResult<u64>;
     async fn mark_delivery_processed(
         &self,
         shop: &ShopId,
-        dedup_key: &str,
+        dedup_key: &DeliveryKey,
         now: EpochMs,
     ) -> StoreResult<()>;
 

@@ -8,7 +8,7 @@ use super::access::ShopAccess;
 use super::SyncArgs;
 use crate::integration::store::{ShopifyShop, SYNC_KIND};
 use crate::resources::Resource;
-use conea_jobs::{JobContext, JobError, JobHandler};
+use conea_jobs::{JobContext, JobError, JobKind};
 use conea_shopdata::{
     parse_ndjson_line, Customer, Order, Product, Record, RecordKind, ShopDataStore, UpsertCounts,
 };
@@ -74,18 +74,15 @@ pub(super) async fn write_objects(
 }
 
 #[async_trait::async_trait]
-impl JobHandler for SyncHandler {
-    fn kind(&self) -> &'static str {
-        SYNC_KIND
-    }
+impl JobKind for SyncHandler {
+    const KIND: &'static str = SYNC_KIND;
+    type Args = SyncArgs;
 
     fn timeout(&self) -> Duration {
         Duration::from_secs(6 * 3600)
     }
 
-    async fn run(&self, ctx: &JobContext) -> Result<Value, JobError> {
-        let args: SyncArgs = serde_json::from_value(ctx.job.args.clone())
-            .map_err(|e| JobError::permanent(format!("bad arguments: {e}")))?;
+    async fn run(&self, args: SyncArgs, ctx: &JobContext) -> Result<Value, JobError> {
         let store_err = |e: conea_core::store::StoreError| JobError::retryable(e.to_string());
         let (shop, client) = self.access.open(&args.shop_id).await?;
         let store = self.access.store();

@@ -7,7 +7,7 @@
 
 use super::WebhookArgs;
 use crate::integration::store::{Delivery, ShopifyStatus, ShopifyStore, WEBHOOK_KIND};
-use conea_jobs::{JobContext, JobError, JobHandler};
+use conea_jobs::{JobContext, JobError, JobKind};
 use conea_shopdata::{parse_ndjson_line, Record, RecordKind, ShopDataStore};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -144,18 +144,15 @@ fn retry(e: impl std::fmt::Display) -> JobError {
 }
 
 #[async_trait::async_trait]
-impl JobHandler for WebhookHandler {
-    fn kind(&self) -> &'static str {
-        WEBHOOK_KIND
-    }
+impl JobKind for WebhookHandler {
+    const KIND: &'static str = WEBHOOK_KIND;
+    type Args = WebhookArgs;
 
     fn max_attempts(&self) -> u32 {
         8
     }
 
-    async fn run(&self, ctx: &JobContext) -> Result<Value, JobError> {
-        let args: WebhookArgs = serde_json::from_value(ctx.job.args.clone())
-            .map_err(|e| JobError::permanent(format!("bad arguments: {e}")))?;
+    async fn run(&self, args: WebhookArgs, ctx: &JobContext) -> Result<Value, JobError> {
         let Some(delivery) = self
             .store
             .delivery(&args.shop_id, &args.dedup_key)

@@ -18,6 +18,7 @@ use conea_shopify::integration::store::{
     CustomerData, Delivery, DeliveryStored, Erased, NewConnection, NewDelivery, SealedCredentials,
     ShopifyShop, ShopifyStatus, ShopifyStore, SyncState,
 };
+use conea_shopify::DeliveryKey;
 use rows::{CredentialRow, DeliveryRow, ShopifyRow, SyncRow};
 
 /// A connection with its delivery counters, read from the deliveries table (`s` is
@@ -270,7 +271,7 @@ impl ShopifyStore for SqlStore {
                 let mut tx = db.begin().await?;
                 let inserted: Option<(String,)> = q("shopify_store_delivery", INSERT)
                     .bind(d.shop_id.as_str())
-                    .bind(&d.dedup_key)
+                    .bind(d.dedup_key.as_str())
                     .bind(d.org_id.as_str())
                     .bind(&d.topic)
                     .bind(d.webhook_id.as_deref())
@@ -305,7 +306,7 @@ impl ShopifyStore for SqlStore {
                     None => {
                         let (id,): (String,) = q("shopify_store_delivery", EXISTING)
                             .bind(d.shop_id.as_str())
-                            .bind(&d.dedup_key)
+                            .bind(d.dedup_key.as_str())
                             .fetch_one_in(&mut tx)
                             .await?;
                         (false, id)
@@ -326,12 +327,16 @@ impl ShopifyStore for SqlStore {
         })
     }
 
-    async fn delivery(&self, shop: &ShopId, dedup_key: &str) -> StoreResult<Option<Delivery>> {
+    async fn delivery(
+        &self,
+        shop: &ShopId,
+        dedup_key: &DeliveryKey,
+    ) -> StoreResult<Option<Delivery>> {
         const SQL: &str = "SELECT shop_id, organization_id, dedup_key, topic, payload, job_id, received_at, \
                  processed_at FROM shopify_webhook_deliveries WHERE shop_id = $1 AND dedup_key = $2";
         let row = q("shopify_delivery", SQL)
             .bind(shop.as_str())
-            .bind(dedup_key)
+            .bind(dedup_key.as_str())
             .fetch_optional::<DeliveryRow>(&self.primary(DELIVERY))
             .await?;
         let Some(r) = row else { return Ok(None) };
@@ -339,7 +344,7 @@ impl ShopifyStore for SqlStore {
         Ok(Some(Delivery {
             shop_id: ShopId::parse(&r.shop_id).map_err(|_| bad("shop id"))?,
             org_id: OrgId::parse(&r.organization_id).map_err(|_| bad("organization id"))?,
-            dedup_key: r.dedup_key,
+            dedup_key: DeliveryKey::new(r.dedup_key).ok_or_else(|| bad("dedup key"))?,
             topic: r.topic,
             payload: r.payload,
             job_id: JobId::parse(&r.job_id).map_err(|_| bad("job id"))?,
@@ -360,14 +365,14 @@ impl ShopifyStore for SqlStore {
     async fn mark_delivery_processed(
         &self,
         shop: &ShopId,
-        dedup_key: &str,
+        dedup_key: &DeliveryKey,
         now: EpochMs,
     ) -> StoreResult<()> {
         const SQL: &str = "UPDATE shopify_webhook_deliveries SET processed_at = $3 \
                  WHERE shop_id = $1 AND dedup_key = $2";
         q("shopify_mark_delivery_processed", SQL)
             .bind(shop.as_str())
-            .bind(dedup_key)
+            .bind(dedup_key.as_str())
             .bind(now)
             .execute(&self.primary(DELIVERY))
             .await

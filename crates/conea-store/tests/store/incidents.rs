@@ -1,13 +1,13 @@
 //! `IncidentStore` on both backends: one unresolved incident per dedup key, a step recorded
 //! (with its delivery jobs) at most once, single-use link nonces, and the pending-job lookup
-//! by key prefix (with LIKE wildcards in ids escaped).
+//! by key prefix (with LIKE wildcards in the prefix escaped).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
 
 use common::env;
-use conea_core::ids::OrgId;
+use conea_core::ids::{IncidentId, OrgId};
 use conea_incidents::postmortem::EntryKind;
 use conea_incidents::store::{Entry, IncidentStore, NewIncident, Status, StepGuard};
 use conea_incidents::Severity;
@@ -15,9 +15,9 @@ use conea_jobs::NewJob;
 use conea_testkit::{backend_tests, Backend};
 use serde_json::json;
 
-fn new(org: &OrgId, id: &str, key: &str) -> NewIncident {
+fn new(org: &OrgId, id: &IncidentId, key: &str) -> NewIncident {
     NewIncident {
-        id: id.into(),
+        id: id.clone(),
         org_id: org.clone(),
         title: "Disk full".into(),
         severity: Severity::High,
@@ -42,9 +42,10 @@ async fn an_unresolved_incident_absorbs_reports_with_its_dedup_key(b: Backend) {
     let Some((store, org, _db)) = env(b).await else {
         return;
     };
+    let [inc_1, inc_2, inc_3, inc_4] = [(); 4].map(|_| IncidentId::generate());
     let first = store
         .open(
-            &new(&org, "inc_1", "disk"),
+            &new(&org, &inc_1, "disk"),
             &entry(10, "opened"),
             &entry(10, "again"),
         )
@@ -54,47 +55,35 @@ async fn an_unresolved_incident_absorbs_reports_with_its_dedup_key(b: Backend) {
     assert_eq!(first.incident.details, json!({"host": "db-1"}));
     let second = store
         .open(
-            &new(&org, "inc_2", "disk"),
+            &new(&org, &inc_2, "disk"),
             &entry(20, "opened"),
             &entry(20, "again"),
         )
         .await
         .unwrap();
     assert!(!second.created);
-    assert_eq!(second.incident.id, "inc_1");
+    assert_eq!(second.incident.id, inc_1);
     assert_eq!(second.incident.repeat_count, 2);
-    let tl = store.timeline("inc_1").await.unwrap();
+    let tl = store.timeline(&inc_1).await.unwrap();
     assert_eq!(tl.len(), 2);
     assert_eq!(tl[1].message, "again (report #2)");
-    assert!(store.get(&org, "inc_2").await.unwrap().is_none());
+    assert!(store.get(&org, &inc_2).await.unwrap().is_none());
     // Acknowledged still absorbs; resolved frees the key.
-    let acked = store.acknowledge("inc_1", "me", 30).await.unwrap().unwrap();
+    let acked = store.acknowledge(&inc_1, "me", 30).await.unwrap().unwrap();
     assert_eq!(acked.status, Status::Acknowledged);
-    assert!(store
-        .acknowledge("inc_1", "me", 31)
-        .await
-        .unwrap()
-        .is_none());
+    assert!(store.acknowledge(&inc_1, "me", 31).await.unwrap().is_none());
     assert!(
         !store
-            .open(
-                &new(&org, "inc_3", "disk"),
-                &entry(40, "o"),
-                &entry(40, "a")
-            )
+            .open(&new(&org, &inc_3, "disk"), &entry(40, "o"), &entry(40, "a"))
             .await
             .unwrap()
             .created
     );
-    store.resolve("inc_1", "me", 50).await.unwrap().unwrap();
-    assert!(store.resolve("inc_1", "me", 51).await.unwrap().is_none());
+    store.resolve(&inc_1, "me", 50).await.unwrap().unwrap();
+    assert!(store.resolve(&inc_1, "me", 51).await.unwrap().is_none());
     assert!(store.find_unresolved(&org, "disk").await.unwrap().is_none());
     let third = store
-        .open(
-            &new(&org, "inc_4", "disk"),
-            &entry(60, "o"),
-            &entry(60, "a"),
-        )
+        .open(&new(&org, &inc_4, "disk"), &entry(60, "o"), &entry(60, "a"))
         .await
         .unwrap();
     assert!(third.created);
@@ -105,7 +94,7 @@ async fn an_unresolved_incident_absorbs_reports_with_its_dedup_key(b: Backend) {
             .unwrap()
             .unwrap()
             .id,
-        "inc_4"
+        inc_4
     );
 }
 
@@ -113,19 +102,20 @@ async fn a_step_is_recorded_and_its_jobs_enqueued_once(b: Backend) {
     let Some((store, org, _db)) = env(b).await else {
         return;
     };
+    let inc = IncidentId::generate();
     store
-        .open(&new(&org, "inc_a%b", "k"), &entry(1, "o"), &entry(1, "a"))
+        .open(&new(&org, &inc, "k"), &entry(1, "o"), &entry(1, "a"))
         .await
         .unwrap();
     let mut step = entry(5, "Page primary");
     step.step = Some("escalate:primary".into());
     let mut job = NewJob::new("incidents.notify", org.clone(), json!({"n": 1}));
     job.unique_key = Some(format!(
-        "{org}:incident:inc_a%b:escalate:primary:deliver:slack"
+        "{org}:incident:{inc}:escalate:primary:deliver:slack"
     ));
     assert!(store
         .record_step(
-            "inc_a%b",
+            &inc,
             &step,
             std::slice::from_ref(&job),
             StepGuard::WhileUnresolved
@@ -135,7 +125,7 @@ async fn a_step_is_recorded_and_its_jobs_enqueued_once(b: Backend) {
     assert!(
         !store
             .record_step(
-                "inc_a%b",
+                &inc,
                 &step,
                 std::slice::from_ref(&job),
                 StepGuard::WhileUnresolved
@@ -145,19 +135,27 @@ async fn a_step_is_recorded_and_its_jobs_enqueued_once(b: Backend) {
         "a step is recorded once"
     );
     let pending = store
-        .pending_jobs(&format!("{org}:incident:inc_a%b:"))
+        .pending_jobs(&format!("{org}:incident:{inc}:"))
         .await
         .unwrap();
     assert_eq!(pending.len(), 1, "its delivery job was enqueued once");
     assert_eq!(pending[0].kind, "incidents.notify");
-    // `%` in an id is not a wildcard: another incident's jobs do not match.
+    // `%` and `_` in a prefix are not wildcards: no key starts with them literally.
     assert!(store
-        .pending_jobs(&format!("{org}:incident:inc_aXb:"))
+        .pending_jobs(&format!("{org}:incident:%"))
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .pending_jobs(&format!(
+            "{org}:incident:{}_",
+            &inc.as_str()[..inc.as_str().len() - 1]
+        ))
         .await
         .unwrap()
         .is_empty());
     let steps: Vec<_> = store
-        .timeline("inc_a%b")
+        .timeline(&inc)
         .await
         .unwrap()
         .into_iter()
@@ -168,27 +166,27 @@ async fn a_step_is_recorded_and_its_jobs_enqueued_once(b: Backend) {
     // Once acknowledged, a step that acknowledging cancels is not recorded (whatever its
     // job saw before), while one that only resolving cancels still is.
     store
-        .acknowledge("inc_a%b", "usr_x", 6)
+        .acknowledge(&inc, "usr_x", 6)
         .await
         .unwrap()
         .expect("was open");
     let mut late = entry(7, "Page secondary");
     late.step = Some("escalate:secondary".into());
     assert!(!store
-        .record_step("inc_a%b", &late, &[], StepGuard::WhileOpen)
+        .record_step(&inc, &late, &[], StepGuard::WhileOpen)
         .await
         .unwrap());
     let mut war_room = entry(7, "War room");
     war_room.step = Some("war_room".into());
     assert!(store
-        .record_step("inc_a%b", &war_room, &[], StepGuard::WhileUnresolved)
+        .record_step(&inc, &war_room, &[], StepGuard::WhileUnresolved)
         .await
         .unwrap());
-    store.resolve("inc_a%b", "usr_x", 8).await.unwrap();
+    store.resolve(&inc, "usr_x", 8).await.unwrap();
     let mut after = entry(9, "Stakeholders");
     after.step = Some("stakeholders".into());
     assert!(!store
-        .record_step("inc_a%b", &after, &[], StepGuard::WhileUnresolved)
+        .record_step(&inc, &after, &[], StepGuard::WhileUnresolved)
         .await
         .unwrap());
 }

@@ -114,10 +114,13 @@ pub async fn run(file: Option<&Path>, command: JobsCommand) -> Result<ExitCode> 
             let org = p.accounts.org_by_slug(&org).await?;
             let args: Value =
                 serde_json::from_str(&args).map_err(|e| anyhow!("--args is not JSON: {e}"))?;
-            if p.jobs.registry().get(&kind).is_none() {
-                eprintln!(
+            match p.jobs.registry().get(&kind) {
+                None => eprintln!(
                     "warning: no handler for `{kind}` in this build; a worker will discard it"
-                );
+                ),
+                Some(handler) => handler
+                    .check_args(&args)
+                    .map_err(|e| anyhow!("--args: {e}"))?,
             }
             if count == 1 {
                 let e = p

@@ -967,7 +967,25 @@ fn errors_are_one_line_naming_what_is_missing(env: &Env) {
     }
 }
 
+fn jobs_enqueue_refuses_arguments_its_kind_cannot_read(env: &Env) {
+    env.create_default_org();
+    let out = env.run(&["jobs", "enqueue", "shopify.sync", "--args", "{}"]);
+    let line = out.one_line_error();
+    assert!(
+        line.contains("bad shopify.sync arguments") && line.contains("shop_id"),
+        "names the kind and the missing field: {out}"
+    );
+    let out = env.run(&["jobs", "list", "--json"]).success();
+    assert!(
+        !out.stdout.contains("shopify.sync"),
+        "nothing was enqueued: {out}"
+    );
+    env.run(&["jobs", "enqueue", "noop", "--args", "{}"])
+        .success();
+}
+
 on_both_backends!(
+    jobs_enqueue_refuses_arguments_its_kind_cannot_read,
     migrate_applies_pending_migrations_once_and_reports_counts,
     orgs_create_and_list_and_duplicate_slug_is_a_one_line_error,
     users_create_reads_password_from_stdin_and_token_issue_inspect_round_trip,

@@ -5,7 +5,7 @@
 //! Rules: every 4xx/5xx Conea sends goes through [`ApiError`]; a 500 logs its cause with the
 //! request id and shows the client only a generic message; a 429 sets `Retry-After`.
 
-use crate::http::request_id;
+use super::request_id;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use conea_core::error::ErrorCode;

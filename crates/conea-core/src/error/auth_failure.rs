@@ -1,8 +1,8 @@
 //! Why a request was not authenticated. Each variant has its own [`ErrorCode`] and a message
 //! that tells the caller what to do about it.
 
+use super::ErrorCode;
 use crate::clock::{rfc3339, EpochMs};
-use crate::error::ErrorCode;
 use serde_json::{json, Value};
 use std::fmt;
 
