@@ -49,6 +49,7 @@ pub struct Platform {
     pub jobs: Arc<JobService>,
     pub idempotency: Arc<IdempotencyService>,
     pub data: Arc<conea_shopdata::service::DataService>,
+    pub analytics: Arc<conea_shopdata::analytics::AnalyticsService>,
     pub ai: Arc<conea_ai::Gateway>,
     pub incidents: Arc<conea_incidents::engine::IncidentService>,
     pub shopify: Arc<conea_shopify::integration::ShopifyService>,
@@ -151,6 +152,10 @@ impl Platform {
             .map_err(StartupError::Other)?;
         Ok(Platform {
             data: shop_data.service(jobs.clone(), clock.clone()),
+            analytics: Arc::new(conea_shopdata::analytics::AnalyticsService::new(
+                Arc::new(store.clone()),
+                clock.clone(),
+            )),
             shopify: shopify.service(jobs.clone(), clock.clone()),
             shopify_throttles: shopify.throttles().clone(),
             incidents: incidents.service(jobs.clone(), clock.clone()),

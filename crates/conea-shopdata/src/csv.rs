@@ -8,6 +8,7 @@
 use super::fields::{self as f, opt_text};
 use super::model::Parsed;
 use super::model::{Customer, LineItem, Order, Product, Record, RecordKind, Variant};
+use super::money::Money;
 use std::collections::HashMap;
 
 pub const ORDER_COLUMNS: &[&str] = &[
@@ -22,6 +23,8 @@ pub const ORDER_COLUMNS: &[&str] = &[
     "currency",
     "total_price",
     "subtotal_price",
+    "total_discounts",
+    "total_refunded",
     "financial_status",
     "fulfillment_status",
     "line_item_id",
@@ -357,6 +360,10 @@ fn start_record(kind: RecordKind, c: &Columns, row: &csv::StringRecord) -> Resul
                 updated_at: f::opt_time("updated_at", g("updated_at"))?.unwrap_or(created_at),
                 cancelled_at: f::opt_time("cancelled_at", g("cancelled_at"))?,
                 closed_at: f::opt_time("closed_at", g("closed_at"))?,
+                total_discounts: f::opt_money("total_discounts", g("total_discounts"))?
+                    .unwrap_or(Money::ZERO),
+                total_refunded: f::opt_money("total_refunded", g("total_refunded"))?
+                    .unwrap_or(Money::ZERO),
                 line_items: Vec::new(),
             })
         }

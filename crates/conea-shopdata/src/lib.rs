@@ -6,8 +6,10 @@
 //! - [`model`] the records, [`money`] exact amounts and currency digits;
 //! - [`shopify`] Shopify's JSON shapes, [`csv`] the CSV columns, [`reader`] both over chunks;
 //! - [`store`] the `ShopDataStore` trait; [`import`] and [`reports`] the two operations;
-//! - [`jobs`] the job kinds `data.import` and `data.process`.
+//! - [`jobs`] the job kinds `data.import` and `data.process`;
+//! - [`analytics`] the reports computed from the sums the store maintains.
 
+pub mod analytics;
 pub mod csv;
 pub mod fields;
 pub mod import;

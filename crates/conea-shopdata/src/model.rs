@@ -145,12 +145,37 @@ pub struct Order {
     pub updated_at: EpochMs,
     pub cancelled_at: Option<EpochMs>,
     pub closed_at: Option<EpochMs>,
+    /// Discounts applied to the order (Shopify's `total_discounts`); zero when not given.
+    pub total_discounts: Money,
+    /// Money refunded so far (Shopify: the successful `refund` transactions of its
+    /// `refunds`); zero when not given.
+    pub total_refunded: Money,
     pub line_items: Vec<LineItem>,
 }
 
 impl Order {
     pub fn status(&self) -> OrderStatus {
         OrderStatus::of(self.cancelled_at, self.closed_at)
+    }
+
+    /// Units sold: the line items' quantities.
+    pub fn units(&self) -> i64 {
+        self.line_items.iter().map(|li| li.quantity).sum()
+    }
+
+    /// Gross sales: the line items at their prices before discounts; without line items,
+    /// the subtotal plus the discounts (else the total plus the discounts).
+    pub fn gross(&self) -> Money {
+        if self.line_items.is_empty() {
+            let base = self.subtotal_price.unwrap_or(self.total_price);
+            return Money::from_units(base.units().saturating_add(self.total_discounts.units()));
+        }
+        Money::from_units(
+            self.line_items
+                .iter()
+                .map(|li| li.price.units().saturating_mul(li.quantity))
+                .fold(0i64, i64::saturating_add),
+        )
     }
 }
 

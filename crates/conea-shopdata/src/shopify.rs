@@ -36,6 +36,10 @@ pub struct OrderWire<'a> {
     #[serde(borrow, default)]
     pub subtotal_price: Option<Amount<'a>>,
     #[serde(borrow, default)]
+    pub total_discounts: Option<Amount<'a>>,
+    #[serde(borrow, default)]
+    pub refunds: Option<Vec<RefundWire<'a>>>,
+    #[serde(borrow, default)]
     pub financial_status: Text<'a>,
     #[serde(borrow, default)]
     pub fulfillment_status: Text<'a>,
@@ -43,6 +47,23 @@ pub struct OrderWire<'a> {
     pub line_items: Option<Vec<LineItemWire<'a>>>,
     #[serde(default)]
     pub customer: Option<CustomerRef>,
+}
+
+/// One refund of an order: its money moved in `transactions`.
+#[derive(Deserialize)]
+pub struct RefundWire<'a> {
+    #[serde(borrow, default)]
+    pub transactions: Option<Vec<TransactionWire<'a>>>,
+}
+
+#[derive(Deserialize)]
+pub struct TransactionWire<'a> {
+    #[serde(borrow, default)]
+    pub kind: Text<'a>,
+    #[serde(borrow, default)]
+    pub status: Text<'a>,
+    #[serde(borrow, default)]
+    pub amount: Option<Amount<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -207,6 +228,25 @@ fn opt_money(field: &str, a: &Option<Amount<'_>>) -> Result<Option<Money>, Strin
         .map_or(Ok(None), |a| fields::opt_money(field, &a.0))
 }
 
+/// The successful `refund` transactions' amounts (a transaction without a status counts: the
+/// REST API leaves it out of some payloads).
+fn refunded(refunds: &[RefundWire<'_>]) -> Result<Money, String> {
+    let mut total = Money::ZERO;
+    for t in refunds.iter().flat_map(|r| r.transactions.iter().flatten()) {
+        let kind = text(&t.kind);
+        let status = text(&t.status);
+        if kind.as_deref() != Some("refund") || status.as_deref().is_some_and(|s| s != "success") {
+            continue;
+        }
+        if let Some(amount) = opt_money("refunds.transactions.amount", &t.amount)? {
+            total = total
+                .checked_add(amount)
+                .ok_or("refunds: the total is out of range")?;
+        }
+    }
+    Ok(total)
+}
+
 fn required_id(field: &str, id: Option<Id>) -> Result<i64, String> {
     id.map(|i| i.0)
         .ok_or_else(|| format!("{field} is required"))
@@ -238,6 +278,9 @@ impl OrderWire<'_> {
             updated_at,
             cancelled_at: opt_time("cancelled_at", &self.cancelled_at)?,
             closed_at: opt_time("closed_at", &self.closed_at)?,
+            total_discounts: opt_money("total_discounts", &self.total_discounts)?
+                .unwrap_or(Money::ZERO),
+            total_refunded: refunded(self.refunds.as_deref().unwrap_or_default())?,
             line_items,
         })
     }

@@ -2,6 +2,7 @@
 //! handlers' annotations. The `/v1` routes also answer under `/api/v1`.
 
 pub mod ai;
+pub mod analytics;
 pub mod auth;
 pub mod data;
 pub mod health;
@@ -95,6 +96,7 @@ fn v1(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(ai::set_budget))
         .routes(routes!(data::import))
         .routes(routes!(data::process))
+        .routes(routes!(analytics::report))
         .routes(routes!(jobs::get))
         .routes(routes!(jobs::list))
         .routes(routes!(jobs::cancel))

@@ -2,6 +2,7 @@
 //! application (conea-testkit's `TestApp`), one module per area.
 
 mod ai;
+mod analytics;
 mod auth;
 mod data;
 mod incidents;

@@ -14,6 +14,7 @@
 //! rows), then the rest with `ON CONFLICT DO UPDATE … WHERE` (the updated rows); both start
 //! with a write, so the transaction holds the write lock from its first statement.
 
+mod analytics;
 mod reports;
 mod tables;
 mod write;

@@ -116,15 +116,18 @@ macro_rules! child_table {
 pub(super) const ORDERS: Table = top_table!("orders",
     child: Some(&LINE_ITEMS),
     cols: "source_id, name, email, customer_source_id, currency, total_price_e4, subtotal_price_e4, \
-           status, financial_status, fulfillment_status, created_at, cancelled_at, closed_at, source_updated_at",
+           status, financial_status, fulfillment_status, created_at, cancelled_at, closed_at, source_updated_at, \
+           gross_e4, discounts_e4, refunded_e4, units",
     pg_types: "$4::int8[], $5::text[], $6::text[], $7::int8[], $8::text[], $9::int8[], $10::int8[], \
-               $11::text[], $12::text[], $13::text[], $14::int8[], $15::int8[], $16::int8[], $17::int8[]",
+               $11::text[], $12::text[], $13::text[], $14::int8[], $15::int8[], $16::int8[], $17::int8[], \
+               $18::int8[], $19::int8[], $20::int8[], $21::int8[]",
     set: "name = excluded.name, email = excluded.email, customer_source_id = excluded.customer_source_id, \
           currency = excluded.currency, total_price_e4 = excluded.total_price_e4, \
           subtotal_price_e4 = excluded.subtotal_price_e4, status = excluded.status, \
           financial_status = excluded.financial_status, fulfillment_status = excluded.fulfillment_status, \
           created_at = excluded.created_at, cancelled_at = excluded.cancelled_at, closed_at = excluded.closed_at, \
-          source_updated_at = excluded.source_updated_at");
+          source_updated_at = excluded.source_updated_at, gross_e4 = excluded.gross_e4, \
+          discounts_e4 = excluded.discounts_e4, refunded_e4 = excluded.refunded_e4, units = excluded.units");
 
 pub(super) fn order_row(o: &Order) -> Vec<Value<'_>> {
     vec![
@@ -142,6 +145,10 @@ pub(super) fn order_row(o: &Order) -> Vec<Value<'_>> {
         Value::Int(o.cancelled_at),
         Value::Int(o.closed_at),
         Value::Int(Some(o.updated_at)),
+        Value::Int(Some(o.gross().units())),
+        Value::Int(Some(o.total_discounts.units())),
+        Value::Int(Some(o.total_refunded.units())),
+        Value::Int(Some(o.units())),
     ]
 }
 

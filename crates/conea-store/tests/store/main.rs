@@ -4,6 +4,7 @@
 mod common;
 
 mod ai_usage;
+mod analytics;
 mod incidents;
 mod jobs_bulk;
 mod migration_order;

@@ -1,0 +1,522 @@
+//! `GET /v1/analytics/{report}` against a generated data set (fixed seed; three currencies;
+//! discounts, refunds and cancellations; orders all over the clock), each figure checked
+//! against a plain fold over the same orders computed here, in several time zones and
+//! granularities, before and after a re-import that changes, cancels and moves orders. Bad
+//! parameters answer 400 naming the parameter.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use conea_testkit::{backend_tests, Backend, Client, Resp, TestApp};
+use jiff::civil::{Date, Weekday};
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ToSpan};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// A small deterministic generator (a 64-bit LCG): the data set is the same on every run.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, below: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % below
+    }
+}
+
+/// One generated order, in the figures the reports use (money in ten-thousandths).
+#[derive(Debug, Clone)]
+struct Gen {
+    id: u64,
+    created_ms: i64,
+    updated_ms: i64,
+    currency: &'static str,
+    cancelled: bool,
+    /// (quantity, unit price e4)
+    lines: Vec<(i64, i64)>,
+    discounts_e4: i64,
+    refunded_e4: i64,
+    tax_e4: i64,
+}
+
+impl Gen {
+    fn gross(&self) -> i64 {
+        self.lines.iter().map(|(q, p)| q * p).sum()
+    }
+
+    fn total(&self) -> i64 {
+        self.gross() - self.discounts_e4 + self.tax_e4
+    }
+
+    fn json(&self) -> Value {
+        let money = |e4: i64| format!("{}.{:04}", e4 / 10_000, e4 % 10_000);
+        let time = |ms: i64| Timestamp::from_millisecond(ms).unwrap().to_string();
+        json!({
+            "id": self.id, "name": format!("#{}", self.id), "email": format!("c{}@example.com", self.id % 37),
+            "created_at": time(self.created_ms), "updated_at": time(self.updated_ms),
+            "cancelled_at": self.cancelled.then(|| time(self.updated_ms)),
+            "currency": self.currency,
+            "total_price": money(self.total()),
+            "subtotal_price": money(self.gross() - self.discounts_e4),
+            "total_discounts": money(self.discounts_e4),
+            "refunds": if self.refunded_e4 > 0 {
+                json!([{"transactions": [
+                    {"kind": "refund", "status": "success", "amount": money(self.refunded_e4)},
+                    {"kind": "refund", "status": "failure", "amount": "999.00"}
+                ]}])
+            } else { json!([]) },
+            "financial_status": if self.refunded_e4 > 0 { "partially_refunded" } else { "paid" },
+            "line_items": self.lines.iter().enumerate().map(|(i, (q, p))| json!({
+                "id": self.id * 10 + i as u64, "product_id": 1 + (self.id + i as u64) % 7,
+                "title": format!("Item {}", i), "quantity": q, "price": money(*p)
+            })).collect::<Vec<_>>(),
+            "customer": {"id": 1 + self.id % 37}
+        })
+    }
+}
+
+const START_MS: i64 = 1_704_067_200_000; // 2024-01-01T00:00:00Z
+const SPAN_MS: i64 = 182 * 86_400_000; // to 2024-07-01
+
+fn generate(n: u64) -> Vec<Gen> {
+    let mut r = Lcg(42);
+    (1..=n)
+        .map(|id| {
+            let currency = ["USD", "JPY", "EUR"][r.next(3) as usize];
+            // JPY has no minor unit: whole yen.
+            let unit = if currency == "JPY" { 10_000 } else { 100 };
+            let lines = (0..1 + r.next(3))
+                .map(|_| (1 + r.next(4) as i64, (100 + r.next(9_900) as i64) * unit))
+                .collect::<Vec<_>>();
+            let gross: i64 = lines.iter().map(|(q, p)| q * p).sum();
+            let discounts_e4 = if r.next(4) == 0 {
+                gross / 10 / unit * unit
+            } else {
+                0
+            };
+            let created_ms = START_MS + (r.next(SPAN_MS as u64 / 60_000) as i64) * 60_000;
+            Gen {
+                id,
+                created_ms,
+                updated_ms: created_ms + 3_600_000,
+                currency,
+                cancelled: r.next(10) == 0,
+                refunded_e4: if r.next(6) == 0 {
+                    (gross - discounts_e4) / 2 / unit * unit
+                } else {
+                    0
+                },
+                tax_e4: gross / 20 / unit * unit,
+                discounts_e4,
+                lines,
+            }
+        })
+        .collect()
+}
+
+/// A re-import: every fifth order changes (a newer version): some are cancelled or revived,
+/// refunds and discounts change, and some move to another day.
+fn revise(orders: &[Gen]) -> Vec<Gen> {
+    let mut r = Lcg(7);
+    orders
+        .iter()
+        .filter(|o| o.id % 5 == 0)
+        .map(|o| {
+            let mut o = o.clone();
+            o.updated_ms += 86_400_000;
+            match r.next(4) {
+                0 => o.cancelled = !o.cancelled,
+                1 => o.refunded_e4 = (o.gross() - o.discounts_e4) / 4 / 100 * 100,
+                2 => {
+                    o.created_ms =
+                        (o.created_ms + 3 * 86_400_000 + 1_800_000).min(START_MS + SPAN_MS - 1)
+                }
+                _ => {
+                    o.lines.push((2, 50_000));
+                    o.discounts_e4 = 0;
+                }
+            }
+            o
+        })
+        .collect()
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Sums {
+    orders: i64,
+    gross: i64,
+    discounts: i64,
+    refunds: i64,
+    units: i64,
+    cancelled: i64,
+    cancelled_amount: i64,
+}
+
+impl Sums {
+    fn add(&mut self, o: &Gen) {
+        if o.cancelled {
+            self.cancelled += 1;
+            self.cancelled_amount += o.total();
+        } else {
+            self.orders += 1;
+            self.gross += o.gross();
+            self.discounts += o.discounts_e4;
+            self.refunds += o.refunded_e4;
+            self.units += o.lines.iter().map(|(q, _)| q).sum::<i64>();
+        }
+    }
+}
+
+fn local_date(tz: &TimeZone, ms: i64) -> Date {
+    tz.to_datetime(Timestamp::from_millisecond(ms).unwrap())
+        .date()
+}
+
+fn bucket_of(date: Date, granularity: &str) -> Date {
+    match granularity {
+        "day" => date,
+        "week" => date
+            .checked_sub(i64::from(date.weekday().to_monday_zero_offset()).days())
+            .unwrap(),
+        _ => date.first_of_month(),
+    }
+}
+
+/// The fold: per currency, per bucket start (`YYYY-MM-DD`), over the orders created in
+/// `[from, to)` local days.
+fn fold(
+    orders: &[Gen],
+    tz: &TimeZone,
+    granularity: &str,
+    from: Date,
+    to: Date,
+) -> BTreeMap<String, BTreeMap<String, Sums>> {
+    let mut out: BTreeMap<String, BTreeMap<String, Sums>> = BTreeMap::new();
+    for o in orders {
+        let d = local_date(tz, o.created_ms);
+        if d < from || d > to {
+            continue;
+        }
+        out.entry(o.currency.to_string())
+            .or_default()
+            .entry(bucket_of(d, granularity).to_string())
+            .or_default()
+            .add(o);
+    }
+    out
+}
+
+/// A decimal string as ten-thousandths.
+fn e4(text: &str) -> i64 {
+    let (int, frac) = text.split_once('.').unwrap_or((text, ""));
+    let neg = int.starts_with('-');
+    let int: i64 = int.trim_start_matches('-').parse().unwrap();
+    let frac: i64 = format!("{frac:0<4}")[..4].parse().unwrap();
+    let v = int * 10_000 + frac;
+    if neg {
+        -v
+    } else {
+        v
+    }
+}
+
+/// The current version of every order: the first import with the revisions applied.
+fn current(first: &[Gen], revised: &[Gen]) -> Vec<Gen> {
+    let by_id: BTreeMap<u64, &Gen> = revised.iter().map(|o| (o.id, o)).collect();
+    first
+        .iter()
+        .map(|o| by_id.get(&o.id).map_or_else(|| o.clone(), |r| (*r).clone()))
+        .collect()
+}
+
+async fn import(app: &TestApp, orders: &[Gen]) {
+    let body: String = orders.iter().map(|o| o.json().to_string() + "\n").collect();
+    let r = app
+        .client
+        .http()
+        .post(app.client.url("/v1/data/imports?kind=orders"))
+        .bearer_auth(app.owner())
+        .header("content-type", "application/x-ndjson")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let accepted = Client::read(r).await;
+    assert_eq!(accepted.status, 202, "{}", accepted.text);
+    let location = accepted.header("location").unwrap().to_owned();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let r = app.client.get(&location, Some(app.owner())).await;
+        match r.body["status"].as_str() {
+            Some("completed") => {
+                assert_eq!(r.body["result"]["rejected"], 0, "{}", r.text);
+                return;
+            }
+            Some("discarded") | Some("cancelled") => panic!("import failed: {}", r.text),
+            _ => tokio::time::sleep(Duration::from_millis(25)).await,
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "import never finished"
+        );
+    }
+}
+
+async fn get(app: &TestApp, path: &str) -> Resp {
+    app.client.get(path, Some(app.owner())).await
+}
+
+/// Every bucket of `sales_over_time` equals the fold; buckets without orders are zeros.
+async fn check_sales(app: &TestApp, orders: &[Gen], tz_name: &str, granularity: &str) {
+    let (from, to) = (Date::constant(2024, 1, 1), Date::constant(2024, 6, 30));
+    let r = get(
+        app,
+        &format!("/v1/analytics/sales_over_time?from={from}&to={to}&timezone={tz_name}&granularity={granularity}"),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let tz = TimeZone::get(tz_name).unwrap();
+    let expected = fold(orders, &tz, granularity, from, to);
+    let series = r.body["currencies"].as_array().unwrap();
+    assert_eq!(
+        series
+            .iter()
+            .map(|s| s["currency"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        expected.keys().map(String::as_str).collect::<Vec<_>>(),
+        "{tz_name} {granularity}: one series per currency"
+    );
+    let mut all_orders = 0;
+    for s in series {
+        let currency = s["currency"].as_str().unwrap();
+        let want = &expected[currency];
+        let mut total = Sums::default();
+        let mut seen = 0;
+        for b in s["buckets"].as_array().unwrap() {
+            let start = b["start"].as_str().unwrap();
+            let w = want.get(start).copied().unwrap_or_default();
+            let got = Sums {
+                orders: b["orders"].as_i64().unwrap(),
+                gross: e4(b["gross_sales"].as_str().unwrap()),
+                discounts: e4(b["discounts"].as_str().unwrap()),
+                refunds: e4(b["refunds"].as_str().unwrap()),
+                units: b["units"].as_i64().unwrap(),
+                ..Sums::default()
+            };
+            let w_cmp = Sums {
+                cancelled: 0,
+                cancelled_amount: 0,
+                ..w
+            };
+            assert_eq!(
+                got, w_cmp,
+                "{tz_name} {granularity} {currency} bucket {start}"
+            );
+            assert_eq!(
+                e4(b["net_sales"].as_str().unwrap()),
+                w.gross - w.discounts - w.refunds,
+                "net sales of {start}"
+            );
+            if want.contains_key(start) {
+                seen += 1;
+            }
+            total.orders += got.orders;
+        }
+        assert_eq!(seen, want.len(), "every bucket with orders is in the grid");
+        assert_eq!(s["totals"]["orders"].as_i64().unwrap(), total.orders);
+        all_orders += total.orders;
+    }
+    assert_eq!(r.body["orders"].as_i64().unwrap(), all_orders);
+}
+
+backend_tests!(
+    reports_equal_a_fold_over_the_same_orders_before_and_after_a_reimport,
+    bad_report_parameters_answer_400_naming_the_parameter,
+);
+
+async fn reports_equal_a_fold_over_the_same_orders_before_and_after_a_reimport(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let first = generate(400);
+    import(&app, &first).await;
+    check_sales(&app, &first, "UTC", "day").await;
+    check_sales(&app, &first, "Asia/Tokyo", "week").await;
+    check_sales(&app, &first, "America/New_York", "month").await;
+
+    let revised = revise(&first);
+    import(&app, &revised).await;
+    let now = current(&first, &revised);
+    check_sales(&app, &now, "UTC", "day").await;
+    check_sales(&app, &now, "America/New_York", "week").await;
+    check_sales(&app, &now, "Asia/Tokyo", "month").await;
+
+    // Hour × weekday in a half-hour zone: each cell's orders and net sales.
+    let tz = TimeZone::get("Asia/Kolkata").unwrap();
+    let r = get(
+        &app,
+        "/v1/analytics/sales_by_hour_weekday?from=2024-01-01&to=2024-06-30&timezone=Asia/Kolkata",
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let mut cells: BTreeMap<(String, usize, usize), (i64, i64)> = BTreeMap::new();
+    for o in now.iter().filter(|o| !o.cancelled) {
+        let local = tz.to_datetime(Timestamp::from_millisecond(o.created_ms).unwrap());
+        if local.date() > Date::constant(2024, 6, 30) {
+            continue;
+        }
+        let day = local.date().weekday().since(Weekday::Monday) as usize;
+        let c = cells
+            .entry((o.currency.to_string(), day, local.hour() as usize))
+            .or_default();
+        c.0 += 1;
+        c.1 += o.gross() - o.discounts_e4 - o.refunded_e4;
+    }
+    for s in r.body["currencies"].as_array().unwrap() {
+        let currency = s["currency"].as_str().unwrap();
+        for (day, row) in s["matrix"].as_array().unwrap().iter().enumerate() {
+            for (hour, cell) in row.as_array().unwrap().iter().enumerate() {
+                let want = cells
+                    .get(&(currency.to_string(), day, hour))
+                    .copied()
+                    .unwrap_or_default();
+                let got = (
+                    cell["orders"].as_i64().unwrap(),
+                    e4(cell["net_sales"].as_str().unwrap()),
+                );
+                assert_eq!(got, want, "{currency} weekday {day} hour {hour}");
+            }
+        }
+    }
+
+    // Refunds and cancellations: totals per currency.
+    let r = get(
+        &app,
+        "/v1/analytics/refunds_cancellations?from=2024-01-01&to=2024-06-30&granularity=month",
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let utc = TimeZone::UTC;
+    let expected = fold(
+        &now,
+        &utc,
+        "month",
+        Date::constant(2024, 1, 1),
+        Date::constant(2024, 6, 30),
+    );
+    for s in r.body["currencies"].as_array().unwrap() {
+        let currency = s["currency"].as_str().unwrap();
+        let mut want = Sums::default();
+        for b in expected[currency].values() {
+            want.orders += b.orders;
+            want.refunds += b.refunds;
+            want.cancelled += b.cancelled;
+            want.cancelled_amount += b.cancelled_amount;
+        }
+        let t = &s["totals"];
+        assert_eq!(t["orders"].as_i64().unwrap(), want.orders, "{currency}");
+        assert_eq!(
+            e4(t["refunds"].as_str().unwrap()),
+            want.refunds,
+            "{currency}"
+        );
+        assert_eq!(
+            t["cancelled_orders"].as_i64().unwrap(),
+            want.cancelled,
+            "{currency}"
+        );
+        assert_eq!(
+            e4(t["cancelled_amount"].as_str().unwrap()),
+            want.cancelled_amount
+        );
+        assert_eq!(s["buckets"].as_array().unwrap().len(), 6, "January to June");
+    }
+
+    // Compared with the previous period: each bucket carries the earlier bucket's figures.
+    let r = get(
+        &app,
+        "/v1/analytics/sales_over_time?from=2024-04-01&to=2024-04-30&compare=previous_period&granularity=week",
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let usd = r.body["currencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["currency"] == "USD")
+        .unwrap();
+    let earlier: i64 = now
+        .iter()
+        .filter(|o| o.currency == "USD" && !o.cancelled)
+        .filter(|o| {
+            let d = local_date(&utc, o.created_ms);
+            d >= Date::constant(2024, 3, 2) && d <= Date::constant(2024, 3, 31)
+        })
+        .count() as i64;
+    assert_eq!(usd["previous_totals"]["orders"].as_i64().unwrap(), earlier);
+    let change = usd["totals"]["orders"].as_i64().unwrap() - earlier;
+    assert_eq!(
+        usd["change"]["orders"]["absolute"].as_i64().unwrap(),
+        change
+    );
+
+    // An empty range answers zeros, not an error.
+    let r = get(
+        &app,
+        "/v1/analytics/sales_over_time?from=2030-01-01&to=2030-01-07",
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["orders"], 0);
+    assert_eq!(r.body["currencies"], json!([]));
+}
+
+async fn bad_report_parameters_answer_400_naming_the_parameter(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    for (path, param) in [
+        ("/v1/analytics/best_sellers", "report"),
+        (
+            "/v1/analytics/sales_over_time?from=2024-02-01&to=2024-01-01",
+            "from",
+        ),
+        (
+            "/v1/analytics/sales_over_time?timezone=Mars/Olympus",
+            "timezone",
+        ),
+        (
+            "/v1/analytics/sales_over_time?granularity=hour",
+            "granularity",
+        ),
+        ("/v1/analytics/sales_over_time?compare=last_week", "compare"),
+        ("/v1/analytics/sales_over_time?shop_id=nope", "shop_id"),
+        ("/v1/analytics/sales_over_time?colour=red", "colour"),
+    ] {
+        let r = get(&app, path).await;
+        r.assert_error(400, "invalid_parameter");
+        assert_eq!(
+            r.body["error"]["details"]["param"], param,
+            "{path}: {}",
+            r.text
+        );
+    }
+    let r = app
+        .client
+        .post(
+            "/v1/api-keys",
+            Some(app.owner()),
+            json!({"name": "jobs only", "permissions": ["jobs:read"]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let key = r.body["secret"].as_str().unwrap().to_owned();
+    let r = app
+        .client
+        .get("/v1/analytics/sales_over_time", Some(&key))
+        .await;
+    r.assert_error(403, "insufficient_permissions");
+}

@@ -1,0 +1,104 @@
+//! Shop analytics: reports computed in the database from sums Conea maintains as orders are
+//! written (`order_sales_15m`, per organization, UTC quarter hour, shop and currency), so a
+//! report over a year reads tens of thousands of sums, not a million orders.
+//!
+//! Each report is a typed function ([`sales::sales_over_time`], …) taking [`ReportParams`]
+//! and returning its own result struct; [`AnalyticsService`] is the way in for the API (and
+//! the AI analyst and the console after it): it checks the permission and parses
+//! [`RawParams`] once.
+//!
+//! - [`calendar`] time zones, local days and the day/week/month grid;
+//! - [`params`] the common parameters; [`store`] the `AnalyticsStore` trait;
+//! - [`sales`] `sales_over_time`, `refunds_cancellations`, `sales_by_hour_weekday`.
+
+pub mod calendar;
+pub mod params;
+pub mod sales;
+pub mod store;
+
+pub use params::{RawParams, ReportParams};
+pub use store::AnalyticsStore;
+
+use conea_core::clock::Clock;
+use conea_core::error::{CoreError, CoreResult};
+use conea_core::ids::OrgId;
+use conea_core::permissions::Permission;
+use conea_core::principal::Principal;
+use serde_json::Value;
+use std::sync::Arc;
+
+/// The reports of `GET /v1/analytics/{report}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Report {
+    SalesOverTime,
+    RefundsCancellations,
+    SalesByHourWeekday,
+}
+
+impl Report {
+    pub const ALL: [Report; 3] = [
+        Report::SalesOverTime,
+        Report::RefundsCancellations,
+        Report::SalesByHourWeekday,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Report::SalesOverTime => "sales_over_time",
+            Report::RefundsCancellations => "refunds_cancellations",
+            Report::SalesByHourWeekday => "sales_by_hour_weekday",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Report> {
+        Report::ALL.into_iter().find(|r| r.as_str() == text)
+    }
+}
+
+/// Runs `report` for the organization; the result as JSON.
+pub async fn run(
+    store: &dyn AnalyticsStore,
+    org: &OrgId,
+    report: Report,
+    p: &ReportParams,
+) -> CoreResult<Value> {
+    let value = match report {
+        Report::SalesOverTime => serde_json::to_value(sales::sales_over_time(store, org, p).await?),
+        Report::RefundsCancellations => {
+            serde_json::to_value(sales::refunds_cancellations(store, org, p).await?)
+        }
+        Report::SalesByHourWeekday => {
+            serde_json::to_value(sales::sales_by_hour_weekday(store, org, p).await?)
+        }
+    };
+    value.map_err(CoreError::internal)
+}
+
+/// Reports for callers with `data:read`.
+pub struct AnalyticsService {
+    store: Arc<dyn AnalyticsStore>,
+    clock: Arc<dyn Clock>,
+}
+
+impl AnalyticsService {
+    pub fn new(store: Arc<dyn AnalyticsStore>, clock: Arc<dyn Clock>) -> Self {
+        AnalyticsService { store, clock }
+    }
+
+    /// Parses the report's name and parameters (a bad one is a 400 naming it) and runs it.
+    pub async fn report(&self, by: &Principal, report: &str, raw: &RawParams) -> CoreResult<Value> {
+        by.require(Permission::DataRead)?;
+        let names = Report::ALL.map(Report::as_str).join(", ");
+        let report = Report::parse(report).ok_or_else(|| {
+            CoreError::invalid(
+                "report",
+                format!("`{report}` is not a report; the reports are {names}."),
+            )
+        })?;
+        let params = raw
+            .parse(self.clock.now_ms())
+            .map_err(|e| CoreError::invalid(e.param, e.message))?;
+        run(self.store.as_ref(), &by.org_id, report, &params).await
+    }
+}

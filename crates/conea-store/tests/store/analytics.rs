@@ -1,0 +1,143 @@
+//! The maintained sales sums (`order_sales_15m`) stay exact under every write on both
+//! backends: inserts, a newer version of an order (moved to another quarter hour, cancelled,
+//! refunded), the deletion of an order (Shopify's `orders/delete`) and of its shop.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use crate::common;
+
+use conea_core::ids::ShopId;
+use conea_shopdata::analytics::calendar::{OffsetSpan, DAY_MS};
+use conea_shopdata::analytics::store::{AnalyticsStore, SalesSums, SlotQuery};
+use conea_shopdata::{LineItem, Money, Order, RecordKind, ShopDataStore};
+use conea_shopify::integration::store::ShopifyStore;
+use conea_testkit::{backend_tests, Backend};
+
+const DAY0: i64 = 1_717_200_000_000; // 2024-06-01T00:00:00Z
+
+fn order(id: i64, created_at: i64, updated_at: i64, qty: i64, price: i64) -> Order {
+    Order {
+        source_id: id,
+        name: Some(format!("#{id}")),
+        email: None,
+        customer_id: None,
+        currency: "USD".into(),
+        total_price: Money::from_units(qty * price),
+        subtotal_price: None,
+        financial_status: Some("paid".into()),
+        fulfillment_status: None,
+        created_at,
+        updated_at,
+        cancelled_at: None,
+        closed_at: None,
+        total_discounts: Money::ZERO,
+        total_refunded: Money::ZERO,
+        line_items: vec![LineItem {
+            source_id: id * 10,
+            product_id: Some(1),
+            variant_id: None,
+            title: "Hat".into(),
+            sku: None,
+            quantity: qty,
+            price: Money::from_units(price),
+        }],
+    }
+}
+
+/// The sums per UTC day of the organization's orders in June 2024.
+async fn days(store: &dyn AnalyticsStore, q: &SlotQuery) -> Vec<(i64, SalesSums)> {
+    let mut rows: Vec<(i64, SalesSums)> = store
+        .sales_slots(q)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.slot - DAY0 / DAY_MS, r.sums))
+        .filter(|(_, s)| *s != SalesSums::default())
+        .collect();
+    rows.sort_by_key(|(d, _)| *d);
+    rows
+}
+
+fn sums(orders: i64, gross: i64, units: i64) -> SalesSums {
+    SalesSums {
+        orders,
+        gross: Money::from_units(gross),
+        units,
+        total: Money::from_units(gross),
+        ..SalesSums::default()
+    }
+}
+
+backend_tests!(sales_sums_stay_exact_under_updates_and_deletions);
+
+async fn sales_sums_stay_exact_under_updates_and_deletions(b: Backend) {
+    let Some((store, org, _db)) = common::env(b).await else {
+        return;
+    };
+    let shop: ShopId = store.default_shop(&org, 1).await.unwrap().id;
+    let q = SlotQuery {
+        org_id: org.clone(),
+        shop_id: None,
+        from: DAY0,
+        to: DAY0 + 30 * DAY_MS,
+        spans: vec![OffsetSpan {
+            until: DAY0 + 30 * DAY_MS,
+            offset_ms: 0,
+        }],
+        slot_ms: DAY_MS,
+        hour_of_week: false,
+    };
+    let t = |day: i64| DAY0 + day * DAY_MS + 3_600_000;
+    let first = vec![
+        order(1, t(0), t(0), 2, 50_000),
+        order(2, t(0), t(0), 1, 70_000),
+        order(3, t(2), t(2), 3, 10_000),
+    ];
+    store.upsert_orders(&org, &shop, &first, 1).await.unwrap();
+    assert_eq!(
+        days(&store, &q).await,
+        vec![(0, sums(2, 170_000, 3)), (2, sums(1, 30_000, 3))]
+    );
+
+    // A newer version moves order 2 to day 1 and doubles it; order 3 is cancelled and
+    // refunded; an older version of order 1 changes nothing.
+    let mut moved = order(2, t(1), t(5), 2, 70_000);
+    moved.total_discounts = Money::from_units(10_000);
+    let mut cancelled = order(3, t(2), t(5), 3, 10_000);
+    cancelled.cancelled_at = Some(t(5));
+    let stale = order(1, t(9), t(0) - 1, 9, 1);
+    store
+        .upsert_orders(&org, &shop, &[moved, cancelled, stale], 2)
+        .await
+        .unwrap();
+    let mut day1 = sums(1, 140_000, 2);
+    day1.discounts = Money::from_units(10_000);
+    let day2 = SalesSums {
+        cancelled_orders: 1,
+        cancelled: Money::from_units(30_000),
+        ..SalesSums::default()
+    };
+    assert_eq!(
+        days(&store, &q).await,
+        vec![(0, sums(1, 100_000, 2)), (1, day1), (2, day2)]
+    );
+
+    // Shopify deletes order 1; then the shop goes with everything in it.
+    ShopifyStore::delete_object(&store, &shop, RecordKind::Orders, 1)
+        .await
+        .unwrap();
+    assert_eq!(days(&store, &q).await, vec![(1, day1), (2, day2)]);
+    conea_store::with_pool!(store.db(), |p| conea_store::sqlx::query::<DB>(
+        "DELETE FROM shops WHERE id = $1"
+    )
+    .bind(shop.as_str())
+    .execute(p)
+    .await
+    .map(drop))
+    .unwrap();
+    assert_eq!(
+        days(&store, &q).await,
+        vec![],
+        "nothing is left of a deleted shop"
+    );
+}
