@@ -125,7 +125,11 @@ impl Platform {
         let reads = read_router(&config, &store, lag_source, redis.as_ref(), &clock);
 
         // The features: each installs its job kinds, then gets the job service.
-        let shop_data = ShopDataModule::new(Arc::new(store.clone()), reads.clone());
+        let shop_data = ShopDataModule::new(
+            Arc::new(store.clone()),
+            Arc::new(store.clone()),
+            reads.clone(),
+        );
         let shopify = ShopifyModule::new(
             &config,
             Arc::new(store.clone()),
@@ -152,10 +156,7 @@ impl Platform {
             .map_err(StartupError::Other)?;
         Ok(Platform {
             data: shop_data.service(jobs.clone(), clock.clone()),
-            analytics: Arc::new(conea_shopdata::analytics::AnalyticsService::new(
-                Arc::new(store.clone()),
-                clock.clone(),
-            )),
+            analytics: shop_data.analytics(clock.clone()),
             shopify: shopify.service(jobs.clone(), clock.clone()),
             shopify_throttles: shopify.throttles().clone(),
             incidents: incidents.service(jobs.clone(), clock.clone()),

@@ -1,6 +1,8 @@
 //! Shop data installed into a platform: its store, its job kinds (`data.import`, marked as
 //! a shop-data write for read routing, and `data.process`) and its service.
 
+use crate::analytics::job::ReportJob;
+use crate::analytics::{AnalyticsService, AnalyticsStore};
 use crate::jobs::{ImportHandler, ProcessHandler};
 use crate::service::DataService;
 use crate::store::ShopDataStore;
@@ -15,12 +17,21 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct ShopDataModule {
     store: Arc<dyn ShopDataStore>,
+    analytics: Arc<dyn AnalyticsStore>,
     reads: Arc<ReadRouter>,
 }
 
 impl ShopDataModule {
-    pub fn new(store: Arc<dyn ShopDataStore>, reads: Arc<ReadRouter>) -> Self {
-        ShopDataModule { store, reads }
+    pub fn new(
+        store: Arc<dyn ShopDataStore>,
+        analytics: Arc<dyn AnalyticsStore>,
+        reads: Arc<ReadRouter>,
+    ) -> Self {
+        ShopDataModule {
+            store,
+            analytics,
+            reads,
+        }
     }
 
     pub fn store(&self) -> &Arc<dyn ShopDataStore> {
@@ -37,6 +48,11 @@ impl ShopDataModule {
     pub fn service(&self, jobs: Arc<JobService>, clock: Arc<dyn Clock>) -> Arc<DataService> {
         Arc::new(DataService::new(self.store.clone(), jobs, clock))
     }
+
+    /// The analytics the routes (and the AI analyst, the console) call.
+    pub fn analytics(&self, clock: Arc<dyn Clock>) -> Arc<AnalyticsService> {
+        Arc::new(AnalyticsService::new(self.analytics.clone(), clock))
+    }
 }
 
 impl JobKinds for ShopDataModule {
@@ -44,6 +60,7 @@ impl JobKinds for ShopDataModule {
         vec![
             self.writes(Typed::handler(ImportHandler::new(self.store.clone()))),
             Typed::handler(ProcessHandler::new(self.store.clone()).with_reads(self.reads.clone())),
+            Typed::handler(ReportJob::new(self.analytics.clone())),
         ]
     }
 }

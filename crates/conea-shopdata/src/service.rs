@@ -188,6 +188,38 @@ impl DataService {
         Ok(self.store.prune_uploads(before).await?)
     }
 
+    /// An analytics report as a job: the period gives `from`/`to`, `params` the other report
+    /// parameters (`timezone`, `granularity`, `compare`); checked before the 202.
+    async fn enqueue_report(
+        &self,
+        by: &Principal,
+        report: crate::analytics::Report,
+        shop_id: Option<conea_core::ids::ShopId>,
+        period: Option<serde_json::Value>,
+        params: Option<serde_json::Value>,
+    ) -> CoreResult<Job> {
+        use crate::analytics::job::{ReportJob, ReportJobArgs};
+        use crate::analytics::RawParams;
+        let text = |v: Option<&serde_json::Value>| v.and_then(|v| v.as_str()).map(str::to_owned);
+        let period = period.unwrap_or_default();
+        let mut raw: RawParams = match params {
+            None | Some(serde_json::Value::Null) => RawParams::default(),
+            Some(p) => serde_json::from_value(p)
+                .map_err(|e| CoreError::invalid("params", format!("`params`: {e}")))?,
+        };
+        raw.from = raw.from.or(text(period.get("from")));
+        raw.to = raw.to.or(text(period.get("to")));
+        raw.shop_id = raw.shop_id.or(shop_id.map(String::from));
+        raw.parse(self.clock.now_ms())
+            .map_err(|e| CoreError::invalid(e.param, e.message))?;
+        let args = ReportJobArgs {
+            report,
+            params: raw,
+        };
+        let job = NewJob::of::<ReportJob>(by.org_id.clone(), &args).map_err(CoreError::internal)?;
+        Ok(self.jobs.enqueue(job).await?.job)
+    }
+
     /// Validates a processing request and enqueues `data.process`.
     pub async fn process(
         &self,
@@ -202,9 +234,14 @@ impl DataService {
             Some(s) => Some(self.shop(&by.org_id, Some(s)).await?.id),
             None => None,
         };
+        if let Some(report) = crate::analytics::Report::parse(operation) {
+            return self
+                .enqueue_report(by, report, shop_id, period, params)
+                .await;
+        }
         let invalid = |e: crate::reports::ArgError| {
             let param = e.param;
-            CoreError::invalid(param, format!("`{param}`: {e}. Operations: orders_summary, product_performance; a period is {{\"from\": \"2026-01-01\", \"to\": \"2026-01-31\"}} (dates or RFC 3339 times)."))
+            CoreError::invalid(param, format!("`{param}`: {e}. Operations: orders_summary, product_performance, sales_over_time, refunds_cancellations, sales_by_hour_weekday; a period is {{\"from\": \"2026-01-01\", \"to\": \"2026-01-31\"}} (dates or RFC 3339 times)."))
         };
         let args = ProcessArgs::parse(operation, shop_id, period, params).map_err(invalid)?;
         args.check()

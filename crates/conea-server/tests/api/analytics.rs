@@ -265,6 +265,20 @@ async fn import(app: &TestApp, orders: &[Gen]) {
     }
 }
 
+async fn job_result(app: &TestApp, accepted: &Resp) -> Value {
+    let location = accepted.header("location").unwrap().to_owned();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let r = app.client.get(&location, Some(app.owner())).await;
+        match r.body["status"].as_str() {
+            Some("completed") => return r.body["result"].clone(),
+            Some("discarded") | Some("cancelled") => panic!("job failed: {}", r.text),
+            _ => tokio::time::sleep(Duration::from_millis(25)).await,
+        }
+        assert!(std::time::Instant::now() < deadline, "job never finished");
+    }
+}
+
 async fn get(app: &TestApp, path: &str) -> Resp {
     app.client.get(path, Some(app.owner())).await
 }
@@ -461,6 +475,35 @@ async fn reports_equal_a_fold_over_the_same_orders_before_and_after_a_reimport(b
     assert_eq!(
         usd["change"]["orders"]["absolute"].as_i64().unwrap(),
         change
+    );
+
+    // The same report as a durable job: its result is what the GET answers.
+    let query = "from=2024-01-01&to=2024-06-30&timezone=Asia/Tokyo&granularity=month";
+    let direct = get(&app, &format!("/v1/analytics/sales_over_time?{query}")).await;
+    let r = app
+        .client
+        .post(
+            "/v1/data/process",
+            Some(app.owner()),
+            json!({"operation": "sales_over_time", "period": {"from": "2024-01-01", "to": "2024-06-30"},
+                   "params": {"timezone": "Asia/Tokyo", "granularity": "month"}}),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    assert_eq!(job_result(&app, &r).await, direct.body);
+    let r = app
+        .client
+        .post(
+            "/v1/data/process",
+            Some(app.owner()),
+            json!({"operation": "sales_over_time", "params": {"timezone": "Nowhere/City"}}),
+        )
+        .await;
+    r.assert_error(400, "invalid_parameter");
+    assert_eq!(
+        r.body["error"]["details"]["param"], "timezone",
+        "{}",
+        r.text
     );
 
     // An empty range answers zeros, not an error.

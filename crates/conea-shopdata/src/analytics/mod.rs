@@ -9,9 +9,11 @@
 //!
 //! - [`calendar`] time zones, local days and the day/week/month grid;
 //! - [`params`] the common parameters; [`store`] the `AnalyticsStore` trait;
-//! - [`sales`] `sales_over_time`, `refunds_cancellations`, `sales_by_hour_weekday`.
+//! - [`sales`] `sales_over_time`, `refunds_cancellations`, `sales_by_hour_weekday`;
+//! - [`job`] the `analytics.report` job kind (a report as a durable job).
 
 pub mod calendar;
+pub mod job;
 pub mod params;
 pub mod sales;
 pub mod store;

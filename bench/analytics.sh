@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Shop analytics benchmark on the local PostgreSQL (issue: shop analytics).
+#
+# Creates a scratch database, migrates it, and writes a year of orders (2025) straight into
+# `orders` in batches of 1,000 rows, as an import does, so the triggers of migration 0009
+# maintain the quarter-hour sales sums as they would in production: 1,000,000 orders of
+# 100,000 customers, 10,000 products, in JPY (80 %), USD (15 %) and EUR (5 %), 3 % cancelled,
+# some discounted and refunded. It prints the write time with the triggers and, for the
+# overhead, without them. Then it starts `conea serve` on that database and asks each report
+# for the whole year over HTTP, 1 warm-up and 5 measured requests each, and prints the
+# median and the slowest (end to end: authentication, SQL, JSON).
+#
+# Usage: bench/analytics.sh [ORDERS=1000000]
+#   BENCH_PG   PostgreSQL server (default postgres://postgres@127.0.0.1:5432)
+#   BENCH_BIN  a prebuilt `conea` binary instead of building the release one
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-1000000}
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/conea-target}"
+PGBASE=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
+DB="bench_analytics_$$"
+BIN="${BENCH_BIN:-$CARGO_TARGET_DIR/release/conea}"
+PORT=${BENCH_PORT:-18089}
+
+[ -n "${BENCH_BIN:-}" ] || cargo build --release -p conea >/dev/null
+psql "$PGBASE/postgres" -qc "CREATE DATABASE $DB" >/dev/null
+WORK=$(mktemp -d)
+cleanup() {
+  [ -n "${SPID:-}" ] && kill "$SPID" 2>/dev/null || true
+  wait 2>/dev/null || true
+  psql "$PGBASE/postgres" -qc "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+export DATABASE_URL="$PGBASE/$DB"
+export JWT_SECRET=bench-jwt-secret-0123456789abcdef0123456789
+export CONEA_SECRET_KEY=bench-secret-key-0123456789abcdef0123456789
+export CONEA_DATA_DIR="$WORK" CONEA_LOG=warn
+q() { psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -qtAc "$1"; }
+
+"$BIN" migrate >/dev/null
+"$BIN" orgs create default >/dev/null 2>&1
+KEY=$("$BIN" keys create --org default --name bench --permission data:read | tail -1)
+ORG=$(q "SELECT id FROM organizations WHERE slug = 'default'")
+SHOP="shop_$(q "SELECT replace(gen_random_uuid()::text, '-', '')")"
+q "INSERT INTO shops (id, organization_id, name, kind, currency, created_at) VALUES ('$SHOP', '$ORG', 'Bench', 'manual', 'JPY', 0)"
+
+# One batch of 1,000 orders: ids [$1, $1 + 1000).
+cat >"$WORK/batch.sql" <<SQL
+INSERT INTO orders (shop_id, source_id, organization_id, name, email, customer_source_id, currency,
+    total_price_e4, subtotal_price_e4, status, financial_status, created_at, cancelled_at,
+    source_updated_at, imported_at, gross_e4, discounts_e4, refunded_e4, units)
+SELECT '$SHOP', g, '$ORG', '#' || g, 'c' || (g % 100000) || '@example.com', 1 + (g * 7919) % 100000,
+       c.cur, c.gross - c.disc, c.gross - c.disc,
+       CASE WHEN c.cancel THEN 'cancelled' ELSE 'open' END, 'paid', c.at,
+       CASE WHEN c.cancel THEN c.at + 3600000 END, c.at, c.at, c.gross, c.disc,
+       CASE WHEN g % 20 = 0 THEN (c.gross - c.disc) / 2 ELSE 0 END, c.units
+FROM generate_series(:lo::bigint, :lo::bigint + 999) g,
+LATERAL (SELECT
+    CASE WHEN g % 20 < 16 THEN 'JPY' WHEN g % 20 < 19 THEN 'USD' ELSE 'EUR' END AS cur,
+    1735689600000 + ((g::bigint * 2654435761) % 31536000) * 1000 AS at,
+    (1 + (g * 31) % 4) * (1000 + (g * 17) % 99000) * 10000 AS gross,
+    CASE WHEN g % 4 = 0 THEN 5000000 ELSE 0 END AS disc,
+    1 + (g * 31) % 4 AS units,
+    g % 33 = 0 AS cancel) c;
+SQL
+write() {
+  local t0 t1
+  t0=$(date +%s.%N)
+  for lo in $(seq 1 1000 "$N"); do echo "\\set lo $lo"; echo "\\i $WORK/batch.sql"; done | psql "$DATABASE_URL" -q -v ON_ERROR_STOP=1 >/dev/null
+  t1=$(date +%s.%N)
+  echo "$t0 $t1"
+}
+echo "== writing $N orders in batches of 1,000"
+read -r t0 t1 < <(write)
+echo "with the sales triggers: $(echo "$t1 - $t0" | bc -l | xargs printf '%.1f') s ($(echo "$N / ($t1 - $t0)" | bc -l | xargs printf '%.0f') orders/s)"
+q "INSERT INTO customers (shop_id, source_id, organization_id, email, source_updated_at, imported_at)
+   SELECT '$SHOP', g, '$ORG', 'c' || g || '@example.com', 0, 0 FROM generate_series(1, 100000) g"
+q "INSERT INTO products (shop_id, source_id, organization_id, title, source_updated_at, imported_at)
+   SELECT '$SHOP', g, '$ORG', 'Product ' || g, 0, 0 FROM generate_series(1, 10000) g"
+q "VACUUM ANALYZE"
+q "SELECT 'orders: ' || count(*) || ', sums rows: ' || (SELECT count(*) FROM order_sales_15m) FROM orders"
+
+# The write overhead: the same orders again without the triggers, into an emptied table.
+q "ALTER TABLE orders DISABLE TRIGGER orders_sales_insert"
+q "CREATE TABLE orders_copy AS SELECT * FROM orders WITH NO DATA"
+q "TRUNCATE orders"
+read -r u0 u1 < <(write)
+echo "without them:          $(echo "$u1 - $u0" | bc -l | xargs printf '%.1f') s"
+q "ALTER TABLE orders ENABLE TRIGGER orders_sales_insert"
+
+CONEA_BIND="127.0.0.1:$PORT" RATE_LIMIT_PER_MINUTE=1000000 "$BIN" serve >"$WORK/serve.out" 2>&1 &
+SPID=$!
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/livez" >/dev/null && break; sleep 0.1; done
+
+measure() {
+  local name=$1 query=$2 times=()
+  curl -sf -o /dev/null -H "Authorization: Bearer $KEY" "http://127.0.0.1:$PORT/v1/analytics/$name?$query"
+  for _ in 1 2 3 4 5; do
+    times+=("$(curl -sf -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $KEY" \
+      "http://127.0.0.1:$PORT/v1/analytics/$name?$query")")
+  done
+  printf '%s\n' "${times[@]}" | sort -n | awk -v n="$name ($query)" \
+    '{t[NR]=$1*1000} END {printf "%-90s median %6.1f ms  max %6.1f ms\n", n, t[3], t[5]}'
+}
+echo "== reports over the year, median of 5 warm requests"
+measure sales_over_time "from=2025-01-01&to=2025-12-31&timezone=Asia/Tokyo&granularity=day"
+measure sales_over_time "from=2025-01-01&to=2025-12-31&timezone=America/New_York&granularity=week&compare=previous_period"
+measure refunds_cancellations "from=2025-01-01&to=2025-12-31&timezone=Asia/Tokyo&granularity=month"
+measure sales_by_hour_weekday "from=2025-01-01&to=2025-12-31&timezone=Asia/Tokyo"
+echo "== for comparison: the same daily sales as a plain GROUP BY over orders (psql, warm)"
+q "SELECT 1 FROM orders LIMIT 1" >/dev/null
+psql "$DATABASE_URL" -qtA <<SQL | grep -i 'execution time'
+EXPLAIN (ANALYZE, TIMING OFF) SELECT currency, (created_at + 32400000) / 86400000 AS day, count(*), sum(gross_e4), sum(discounts_e4), sum(refunded_e4), sum(units)
+FROM orders WHERE organization_id = '$ORG' AND created_at >= 1735657200000 AND created_at < 1767193200000 AND cancelled_at IS NULL GROUP BY 1, 2;
+SQL
