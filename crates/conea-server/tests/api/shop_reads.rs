@@ -109,7 +109,8 @@ async fn put_orders(app: &TestApp, f: &Fixture, shop: &ShopId, orders: &[Order])
         .unwrap();
 }
 
-/// Two shops: the manual one (USD) and `b.myshopify.com` (EUR and JPY orders).
+/// Two shops: the manual one (USD, no shop currency) and `b.myshopify.com` (a JPY shop
+/// with JPY and EUR orders).
 async fn fixture(app: &TestApp) -> Fixture {
     let org = org_of(app, app.owner()).await;
     let store = app.state.platform().data.store().clone();
@@ -123,7 +124,7 @@ async fn fixture(app: &TestApp) -> Fixture {
             domain: Some("b.myshopify.com".into()),
             name: "B".into(),
             kind: ShopKind::Shopify,
-            currency: Some("EUR".into()),
+            currency: Some("JPY".into()),
             created_at: now,
         })
         .await
@@ -537,6 +538,8 @@ async fn products_carry_their_variants_and_stock_and_filter_and_sort(b: Backend)
     let r = get(&app, "/v1/shop/products/1?shop_id=b.myshopify.com").await;
     assert_eq!(r.body["title"], "Mug B", "{}", r.text);
     assert_eq!(r.body["inventory_quantity"], 2);
+    // Variant prices use the shop's currency digits when it has one.
+    assert_eq!(r.body["variants"][0]["price"], "1500");
     let r = get(&app, "/v1/shop/products/3").await;
     assert_eq!(r.body["variants"][0]["inventory_quantity"], 0);
 }

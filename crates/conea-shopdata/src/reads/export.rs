@@ -78,13 +78,14 @@ impl ExportRow for ProductView {
     ];
 
     fn csv_cells(&self) -> Vec<String> {
-        let prices: Vec<Money> = self
+        // The prices as the variants show them; the lowest and highest by amount.
+        let prices: Vec<(Money, &str)> = self
             .variants
             .iter()
             .filter_map(|v| v.price.as_deref())
-            .filter_map(|p| Money::parse(p).ok())
+            .filter_map(|p| Money::parse(p).ok().map(|m| (m, p)))
             .collect();
-        let price = |m: Option<&Money>| m.map(|m| m.format(None)).unwrap_or_default();
+        let price = |m: Option<&(Money, &str)>| m.map(|(_, p)| (*p).to_owned()).unwrap_or_default();
         let skus: Vec<&str> = self
             .variants
             .iter()

@@ -89,14 +89,38 @@ impl Listing for Products {
         page: &Keyset<ProductSort>,
     ) -> StoreResult<Vec<(Cursor, ProductView)>> {
         let rows = store.list_products(scope, filter, page).await?;
+        let currencies = shop_currencies(store, scope, &rows).await?;
         Ok(rows
             .iter()
             .map(|l| {
                 let at = position(page.sort, &l.shop_id, &l.record, l.record.source_id);
-                (at, ProductView::of(l))
+                (at, ProductView::of(l, currency_of(&currencies, &l.shop_id)))
             })
             .collect())
     }
+}
+
+/// The currencies of the shops of `rows` (products carry none of their own).
+async fn shop_currencies<T>(
+    store: &dyn ShopDataStore,
+    scope: &ReadScope,
+    rows: &[Listed<T>],
+) -> StoreResult<Vec<(ShopId, Option<String>)>> {
+    let mut out: Vec<(ShopId, Option<String>)> = Vec::new();
+    for l in rows {
+        if out.iter().all(|(s, _)| s != &l.shop_id) {
+            let shop = store.find_shop(&scope.org_id, l.shop_id.as_str()).await?;
+            out.push((l.shop_id.clone(), shop.and_then(|s| s.currency)));
+        }
+    }
+    Ok(out)
+}
+
+fn currency_of<'a>(currencies: &'a [(ShopId, Option<String>)], shop: &ShopId) -> Option<&'a str> {
+    currencies
+        .iter()
+        .find(|(s, _)| s == shop)
+        .and_then(|(_, c)| c.as_deref())
 }
 
 /// Customers with their order figures (one more statement per page).
@@ -352,7 +376,17 @@ impl DataService {
         let scope = self.read_scope(by, shop).await?;
         let source_id = record_id("product", id)?;
         let found: Vec<Listed<Product>> = self.store().get_products(&scope, source_id).await?;
-        Ok(ProductView::of(&one("product", id, found)?))
+        let product = one("product", id, found)?;
+        let currencies = shop_currencies(
+            self.store().as_ref(),
+            &scope,
+            std::slice::from_ref(&product),
+        )
+        .await?;
+        Ok(ProductView::of(
+            &product,
+            currency_of(&currencies, &product.shop_id),
+        ))
     }
 
     /// `GET /v1/shop/customers` [data:read].

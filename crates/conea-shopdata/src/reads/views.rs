@@ -134,20 +134,20 @@ pub struct VariantView {
     pub id: i64,
     pub title: Option<String>,
     pub sku: Option<String>,
-    /// In the shop's currency (products carry none of their own), with at least two
-    /// decimals.
+    /// In the shop's currency (products carry none of their own): its minor digits when the
+    /// shop's currency is known, else at least two decimals.
     pub price: Option<String>,
     /// Stock on hand; `None` when the source does not track it.
     pub inventory_quantity: Option<i64>,
 }
 
 impl VariantView {
-    fn of(v: &Variant) -> VariantView {
+    fn of(v: &Variant, currency: Option<&str>) -> VariantView {
         VariantView {
             id: v.source_id,
             title: v.title.clone(),
             sku: v.sku.clone(),
-            price: v.price.map(|m| m.format(None)),
+            price: v.price.map(|m| m.format(currency)),
             inventory_quantity: v.inventory_quantity,
         }
     }
@@ -169,7 +169,8 @@ pub struct ProductView {
 }
 
 impl ProductView {
-    pub fn of(l: &Listed<Product>) -> ProductView {
+    /// `currency`: the shop's, when known.
+    pub fn of(l: &Listed<Product>, currency: Option<&str>) -> ProductView {
         let p = &l.record;
         let stock = p
             .variants
@@ -188,7 +189,11 @@ impl ProductView {
             created_at: p.created_at.map(rfc3339),
             updated_at: rfc3339(p.updated_at),
             inventory_quantity: stock,
-            variants: p.variants.iter().map(VariantView::of).collect(),
+            variants: p
+                .variants
+                .iter()
+                .map(|v| VariantView::of(v, currency))
+                .collect(),
         }
     }
 }
