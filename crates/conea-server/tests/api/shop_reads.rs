@@ -215,6 +215,7 @@ async fn fixture(app: &TestApp) -> Fixture {
     let mut draft = product(1, "Mug B", "2025-04-01T00:00:00Z", &[(12, "1500", Some(2))]);
     draft.status = Some("draft".into());
     draft.vendor = Some("Other".into());
+    draft.product_type = Some("Mugs".into());
     store
         .upsert_products(&f.org, &other, &[draft], now)
         .await
@@ -263,7 +264,7 @@ async fn raw(app: &TestApp, path: &str, accept: Option<&str>) -> (u16, String, S
 backend_tests!(
     each_order_filter_selects_exactly_the_matching_orders,
     each_order_sort_orders_by_its_key_newest_first_by_default,
-    pages_neither_repeat_nor_skip_orders_while_orders_are_inserted_between_them,
+    pages_neither_repeat_nor_skip_rows_while_rows_are_inserted_between_them,
     an_order_by_id_has_its_line_items_and_its_customer_summary,
     products_carry_their_variants_and_stock_and_filter_and_sort,
     customers_carry_order_count_spending_per_currency_and_first_and_last_order,
@@ -367,6 +368,7 @@ async fn each_order_sort_orders_by_its_key_newest_first_by_default(b: Backend) {
 /// Follows `next_cursor` with `limit` rows a page, calling `between` after each page.
 async fn walk(
     app: &TestApp,
+    list: &str,
     query: &str,
     limit: u32,
     mut between: impl AsyncFnMut(usize),
@@ -374,7 +376,7 @@ async fn walk(
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
     for page in 0.. {
-        let mut path = format!("/v1/shop/orders?{query}&limit={limit}");
+        let mut path = format!("/v1/shop/{list}?{query}&limit={limit}");
         if let Some(c) = &cursor {
             path.push_str(&format!("&cursor={c}"));
         }
@@ -392,8 +394,9 @@ async fn walk(
     seen
 }
 
-async fn pages_neither_repeat_nor_skip_orders_while_orders_are_inserted_between_them(b: Backend) {
-    let Some(app) = TestApp::spawn(b).await else {
+async fn pages_neither_repeat_nor_skip_rows_while_rows_are_inserted_between_them(b: Backend) {
+    // Over a hundred pages: past the default rate limit.
+    let Some(app) = TestApp::spawn_with(b, &[("RATE_LIMIT_ENABLED", "false")]).await else {
         return;
     };
     let f = fixture(&app).await;
@@ -414,7 +417,7 @@ async fn pages_neither_repeat_nor_skip_orders_while_orders_are_inserted_between_
         let app_ref = &app;
         let f_ref = &f;
         let query = format!("shop_id={}&created_from=2026-05-01&sort={sort}", f.manual);
-        let seen = walk(app_ref, &query, 6, async |_page| {
+        let seen = walk(app_ref, "orders", &query, 6, async |_page| {
             // Inserted between pages: one sorting before everything, one after, one tying
             // with the originals.
             let mut new = Vec::new();
@@ -440,6 +443,46 @@ async fn pages_neither_repeat_nor_skip_orders_while_orders_are_inserted_between_
         assert!(
             wanted.is_subset(&unique),
             "{sort}: rows were skipped: {seen:?}"
+        );
+    }
+    // Products: some without a creation time (they sort as the earliest), and products
+    // inserted between pages, for both record sorts.
+    let store = app.state.platform().data.store().clone();
+    let products: Vec<Product> = (0..15)
+        .map(|i| {
+            let mut p = product(700 + i, "P", "2025-06-01T00:00:00Z", &[]);
+            p.created_at = (i % 3 != 0).then_some(at("2025-06-01T00:00:00Z") + (i / 2) * 1000);
+            p
+        })
+        .collect();
+    store
+        .upsert_products(&f.org, &f.manual, &products, app.clock.now_ms())
+        .await
+        .unwrap();
+    let mut next_product = 800;
+    for sort in ["created_at", "-created_at", "updated_at", "-updated_at"] {
+        let query = format!("shop_id={}&q=p&sort={sort}", f.manual);
+        let (store, f_ref) = (&store, &f);
+        let seen = walk(&app, "products", &query, 4, async |_page| {
+            let mut early = product(next_product, "P new", "2025-06-01T00:00:00Z", &[]);
+            early.created_at = None;
+            let late = product(next_product + 1, "P new", "2027-01-01T00:00:00Z", &[]);
+            next_product += 2;
+            store
+                .upsert_products(&f_ref.org, &f_ref.manual, &[early, late], 0)
+                .await
+                .unwrap();
+        })
+        .await;
+        let unique: HashSet<i64> = seen.iter().copied().collect();
+        assert_eq!(
+            unique.len(),
+            seen.len(),
+            "{sort}: a product came twice: {seen:?}"
+        );
+        assert!(
+            (700..715).all(|id| unique.contains(&id)),
+            "{sort}: products were skipped: {seen:?}"
         );
     }
     // A cursor continues only the sort it came from.
@@ -524,6 +567,7 @@ async fn products_carry_their_variants_and_stock_and_filter_and_sort(b: Backend)
     };
     assert_eq!(products("sort=created_at").await, vec![1, 2, 3, 1]);
     assert_eq!(products("status=draft").await, vec![1]);
+    assert_eq!(products("product_type=Mugs").await, vec![1]);
     assert_eq!(products("vendor=Acme&sort=created_at").await, vec![1, 2, 3]);
     assert_eq!(products("q=mu&sort=created_at").await, vec![1, 1]);
     assert_eq!(products("q=sku-3").await, vec![3]);
@@ -540,6 +584,19 @@ async fn products_carry_their_variants_and_stock_and_filter_and_sort(b: Backend)
     assert_eq!(r.body["inventory_quantity"], 2);
     // Variant prices use the shop's currency digits when it has one.
     assert_eq!(r.body["variants"][0]["price"], "1500");
+    // Product 2 changes later: first by the last change, newest first.
+    let mut tea = product(2, "Tea", "2025-02-01T00:00:00Z", &[(20, "40.00", None)]);
+    tea.updated_at = at("2026-01-01T00:00:00Z");
+    app.state
+        .platform()
+        .data
+        .store()
+        .upsert_products(&f.org, &f.manual, &[tea], 0)
+        .await
+        .unwrap();
+    assert_eq!(products("sort=-updated_at").await, vec![2, 1, 3, 1]);
+    assert_eq!(products("sort=updated_at").await, vec![1, 3, 1, 2]);
+    assert_eq!(products("updated_since=2025-12-01").await, vec![2]);
     let r = get(&app, "/v1/shop/products/3").await;
     assert_eq!(r.body["variants"][0]["inventory_quantity"], 0);
 }
@@ -579,6 +636,27 @@ async fn customers_carry_order_count_spending_per_currency_and_first_and_last_or
     let r = get(&app, "/v1/shop/customers/43").await;
     assert_eq!(r.body["order_count"], 1);
     assert_eq!(ids(&get(&app, "/v1/shop/customers?q=DAN").await), vec![44]);
+    let mut bob = customer(43, "bob@example.com", "Bob", "2026-02-01T00:00:00Z");
+    bob.updated_at = at("2026-05-01T00:00:00Z");
+    app.state
+        .platform()
+        .data
+        .store()
+        .upsert_customers(&f.org, &f.manual, &[bob], 0)
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&get(&app, "/v1/shop/customers?sort=-updated_at").await),
+        vec![43, 44, 42, 42]
+    );
+    assert_eq!(
+        ids(&get(&app, "/v1/shop/customers?sort=updated_at").await),
+        vec![42, 42, 44, 43]
+    );
+    assert_eq!(
+        ids(&get(&app, "/v1/shop/customers?updated_since=2026-04-01").await),
+        vec![43]
+    );
     assert_eq!(
         ids(&get(&app, "/v1/shop/customers?q=doe&sort=created_at").await),
         vec![42, 42, 43, 44]
