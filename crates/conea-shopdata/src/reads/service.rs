@@ -6,8 +6,9 @@
 use super::export::{encode, ExportRow};
 use super::params::ReadFormat;
 use super::query::{
-    Cursor, CustomerFilter, CustomerQuery, CustomerSort, Keyset, ListQuery, Listed, OrderFilter,
-    OrderQuery, OrderSort, ProductFilter, ProductQuery, ProductSort, ReadScope, Sort, EXPORT_PAGE,
+    Cursor, CustomerFilter, CustomerOrders, CustomerQuery, CustomerSort, Keyset, ListQuery, Listed,
+    OrderFilter, OrderQuery, OrderSort, ProductFilter, ProductQuery, ProductSort, ReadScope, Sort,
+    EXPORT_PAGE,
 };
 use super::views::{CustomerView, OrderDetail, OrderView, Page, ProductView};
 use crate::model::{Customer, Order, Product};
@@ -20,6 +21,7 @@ use conea_core::permissions::Permission;
 use conea_core::principal::Principal;
 use conea_core::store::StoreResult;
 use futures::stream::{self, BoxStream, StreamExt};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// An export's body: chunks of encoded rows (the first carries the CSV header). An error
@@ -138,9 +140,23 @@ async fn customer_views(
     } else {
         store.customer_orders(&scope.org_id, &keys).await?
     };
+    let mut by_customer: HashMap<(&ShopId, i64), Vec<&CustomerOrders>> = HashMap::new();
+    for o in &orders {
+        by_customer
+            .entry((&o.shop_id, o.customer_id))
+            .or_default()
+            .push(o);
+    }
     Ok(rows
         .iter()
-        .map(|l| CustomerView::of(&l.shop_id, l.record.source_id, Some(&l.record), &orders))
+        .map(|l| {
+            let id = l.record.source_id;
+            let mine = by_customer
+                .get(&(&l.shop_id, id))
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            CustomerView::of(&l.shop_id, id, Some(&l.record), mine)
+        })
         .collect())
 }
 
@@ -337,11 +353,12 @@ impl DataService {
                 let stored = self.store().get_customers(&shop_scope, cid).await?;
                 let key = [(order.shop_id.clone(), cid)];
                 let orders = self.store().customer_orders(&scope.org_id, &key).await?;
+                let mine: Vec<&CustomerOrders> = orders.iter().collect();
                 Some(CustomerView::of(
                     &order.shop_id,
                     cid,
                     stored.first().map(|l| &l.record),
-                    &orders,
+                    &mine,
                 ))
             }
         };

@@ -218,17 +218,14 @@ pub struct CustomerView {
 }
 
 impl CustomerView {
-    /// `orders`: the customer's rows of [`CustomerOrders`] (any order; others are skipped).
+    /// `orders`: the customer's rows of [`CustomerOrders`] (one per currency).
     pub fn of(
         shop_id: &conea_core::ids::ShopId,
         id: i64,
         customer: Option<&Customer>,
-        orders: &[CustomerOrders],
+        orders: &[&CustomerOrders],
     ) -> CustomerView {
-        let mut mine: Vec<&CustomerOrders> = orders
-            .iter()
-            .filter(|o| o.customer_id == id && &o.shop_id == shop_id)
-            .collect();
+        let mut mine = orders.to_vec();
         mine.sort_by(|a, b| a.currency.cmp(&b.currency));
         CustomerView {
             id,

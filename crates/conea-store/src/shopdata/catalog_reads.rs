@@ -12,6 +12,7 @@ use conea_shopdata::reads::query::{
     ReadScope, RecordSort,
 };
 use conea_shopdata::{Customer, Money, Product, Variant};
+use std::collections::HashMap;
 
 const PRODUCT: &str = "product";
 const CUSTOMER: &str = "customer";
@@ -179,6 +180,12 @@ impl SqlStore {
             .iter()
             .map(|p| (p.shop_id.clone(), p.record.source_id));
         for (shop, ids) in by_shop(keys) {
+            let index: HashMap<i64, usize> = products
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.shop_id == shop)
+                .map(|(i, p)| (p.record.source_id, i))
+                .collect();
             let sql = format!(
                 "SELECT product_source_id, source_id, title, sku, price_e4, inventory_quantity \
                  FROM product_variants WHERE shop_id = $1 AND product_source_id IN ({}) \
@@ -196,10 +203,8 @@ impl SqlStore {
             }
             let variants = query.fetch_all::<VariantRow>(&self.routed(PRODUCT)).await?;
             for v in variants {
-                if let Some(p) = products
-                    .iter_mut()
-                    .find(|p| p.shop_id == shop && p.record.source_id == v.product_source_id)
-                {
+                let at = index.get(&v.product_source_id).copied();
+                if let Some(p) = at.and_then(|i| products.get_mut(i)) {
                     p.record.variants.push(Variant {
                         source_id: v.source_id,
                         title: v.title,
