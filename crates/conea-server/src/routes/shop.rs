@@ -14,9 +14,8 @@ use axum::extract::{Path, State};
 use axum::http::header::{ACCEPT, CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use conea_shopdata::reads::{
-    CustomerView, ExportStream, ListParams, OrderDetail, ProductView, ReadFormat,
-};
+use conea_shopdata::reads::{CustomerView, ListParams, OrderDetail, ProductView, ReadFormat};
+use conea_shopdata::service::ExportStream;
 use futures::StreamExt;
 use serde::Deserialize;
 

@@ -5,13 +5,14 @@
 //!
 //! - [`query`] what a read asks for (filters, sorts, cursors), [`params`] the same from a
 //!   query string, each error naming its parameter;
-//! - [`views`] what a read answers; [`export`] the CSV columns and NDJSON lines;
-//! - [`service`] the functions themselves.
+//! - [`views`] what a read answers; [`export`] the CSV columns and NDJSON lines.
+//!
+//! The functions themselves are `DataService`'s (`service/reads.rs`): this module is their
+//! vocabulary, which the store trait uses too, so it depends on neither.
 
 pub mod export;
 pub mod params;
 pub mod query;
-pub mod service;
 pub mod views;
 
 pub use params::{ListParams, ParamError, ReadFormat};
@@ -19,5 +20,4 @@ pub use query::{
     CustomerFilter, CustomerQuery, CustomerSort, Keyset, Listed, OrderFilter, OrderQuery,
     OrderSort, ProductFilter, ProductQuery, ProductSort, ReadScope, RecordSort,
 };
-pub use service::ExportStream;
 pub use views::{CustomerView, OrderDetail, OrderView, Page, ProductView};

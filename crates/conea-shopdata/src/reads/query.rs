@@ -289,7 +289,7 @@ pub struct CustomerOrders {
     pub customer_id: i64,
     pub currency: String,
     pub orders: i64,
-    pub total: crate::Money,
+    pub total: crate::money::Money,
     pub first_at: EpochMs,
     pub last_at: EpochMs,
 }

@@ -3,16 +3,16 @@
 //! filter within the caller's organization (another organization's shop or record is
 //! `not_found`), then asks the store.
 
-use super::export::{encode, ExportRow};
-use super::params::ReadFormat;
-use super::query::{
+use super::DataService;
+use crate::model::{Customer, Order, Product};
+use crate::reads::export::{encode, ExportRow};
+use crate::reads::params::ReadFormat;
+use crate::reads::query::{
     Cursor, CustomerFilter, CustomerOrders, CustomerQuery, CustomerSort, Keyset, ListQuery, Listed,
     OrderFilter, OrderQuery, OrderSort, ProductFilter, ProductQuery, ProductSort, ReadScope, Sort,
     EXPORT_PAGE,
 };
-use super::views::{CustomerView, OrderDetail, OrderView, Page, ProductView};
-use crate::model::{Customer, Order, Product};
-use crate::service::DataService;
+use crate::reads::views::{CustomerView, OrderDetail, OrderView, Page, ProductView};
 use crate::store::ShopDataStore;
 use async_trait::async_trait;
 use conea_core::error::{CoreError, CoreResult};
