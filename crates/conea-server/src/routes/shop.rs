@@ -102,9 +102,12 @@ fn read(headers: &HeaderMap, q: ReadQuery) -> ApiResult<(ListParams, ReadFormat)
 /// 200 with the export streamed as it is read; a failure after the first byte ends the
 /// body early (logged with the request's span).
 fn streamed(name: &str, format: ReadFormat, rows: ExportStream) -> Response {
-    let body = Body::from_stream(rows.map(|chunk| {
+    // The body is polled after the handler returned, outside the request's span: keep it
+    // for the log line of a failure.
+    let span = tracing::Span::current();
+    let body = Body::from_stream(rows.map(move |chunk| {
         chunk.map(Bytes::from).inspect_err(|e| {
-            tracing::error!(error = %e, "export stopped before its end");
+            span.in_scope(|| tracing::error!(error = %e, "export stopped before its end"));
         })
     }));
     let mut r = Response::new(body);
