@@ -138,6 +138,7 @@ async fn fixture(app: &TestApp) -> Fixture {
     o1.customer_id = Some(42);
     o1.email = Some("ann@example.com".into());
     o1.fulfillment_status = Some("fulfilled".into());
+    o1.total_discounts = money("5.5");
     o1.line_items = vec![line(1, 1, "Mug", 2, "30.00"), line(2, 2, "Tea", 1, "40.00")];
     let mut o2 = order(1002, "2026-03-01T15:30:00Z", "50.50", "USD");
     o2.customer_id = Some(43);
@@ -148,6 +149,7 @@ async fn fixture(app: &TestApp) -> Fixture {
     o3.email = Some("ann@example.com".into());
     o3.financial_status = Some("refunded".into());
     o3.cancelled_at = Some(at("2026-03-02T10:00:00Z"));
+    o3.total_refunded = money("20");
     o3.updated_at = at("2026-03-10T00:00:00Z");
     o3.line_items = vec![line(4, 1, "Mug", 1, "20.00")];
     let mut o4 = order(1004, "2026-03-03T12:00:00Z", "9.99", "USD");
@@ -323,6 +325,8 @@ async fn each_order_filter_selects_exactly_the_matching_orders(b: Backend) {
     let r = get(&app, "/v1/shop/orders?q=%231003").await;
     let o = &r.body["data"][0];
     assert_eq!(o["total_price"], "20.00");
+    assert_eq!(o["total_refunded"], "20.00");
+    assert_eq!(o["total_discounts"], "0.00");
     assert_eq!(o["status"], "cancelled");
     assert_eq!(o["created_at"], "2026-03-02T09:00:00Z");
     assert_eq!(o["shop_id"], f.manual.as_str());
@@ -509,6 +513,8 @@ async fn an_order_by_id_has_its_line_items_and_its_customer_summary(b: Backend) 
         (Some(1001), Some("#1001"))
     );
     assert_eq!(o["financial_status"], "paid");
+    assert_eq!(o["total_discounts"], "5.50");
+    assert_eq!(o["total_refunded"], "0.00");
     let items = o["line_items"].as_array().unwrap();
     assert_eq!(items.len(), 2);
     assert_eq!(items[0]["title"], "Mug");
@@ -797,6 +803,8 @@ async fn csv_export_has_a_header_quotes_cells_keeps_money_exact_and_has_every_ma
             "currency",
             "total_price",
             "subtotal_price",
+            "total_discounts",
+            "total_refunded",
             "status",
             "financial_status",
             "fulfillment_status",
@@ -817,6 +825,11 @@ async fn csv_export_has_a_header_quotes_cells_keeps_money_exact_and_has_every_ma
     assert_eq!(rows[1][6], "100.00");
     assert_eq!(rows[4][3], "Zed@Example.com");
     assert_eq!(rows[4][4], "");
+    // 1003: refunded in full; cancelled.
+    assert_eq!(
+        (rows[3][9].as_str(), rows[3][10].as_str()),
+        ("20.00", "cancelled")
+    );
     // Filters apply; `?format=` works without Accept; limit and cursor do not cut an export.
     let (_, _, text) = raw(
         &app,

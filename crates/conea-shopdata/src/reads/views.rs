@@ -34,6 +34,11 @@ pub struct OrderView {
     pub currency: String,
     pub total_price: String,
     pub subtotal_price: Option<String>,
+    /// Discounts applied to the order (`0` when the source gave none).
+    pub total_discounts: String,
+    /// Money refunded so far: the sum of the order's successful refunds as the source gave
+    /// them (the refunds are not kept one by one).
+    pub total_refunded: String,
     /// `open`, `closed` or `cancelled`.
     pub status: &'static str,
     /// As the source gave it: `paid`, `pending`, `refunded`, `partially_refunded`, …
@@ -58,6 +63,8 @@ impl OrderView {
             currency: o.currency.clone(),
             total_price: o.total_price.format(cur),
             subtotal_price: o.subtotal_price.map(|m| m.format(cur)),
+            total_discounts: o.total_discounts.format(cur),
+            total_refunded: o.total_refunded.format(cur),
             status: o.status().as_str(),
             financial_status: o.financial_status.clone(),
             fulfillment_status: o.fulfillment_status.clone(),
