@@ -7,7 +7,8 @@
 //! - [`shopify`] Shopify's JSON shapes, [`csv`] the CSV columns, [`reader`] both over chunks;
 //! - [`store`] the `ShopDataStore` trait; [`import`] and [`reports`] the two operations;
 //! - [`jobs`] the job kinds `data.import` and `data.process`;
-//! - [`analytics`] the reports computed from the sums the store maintains.
+//! - [`analytics`] the reports computed from the sums the store maintains;
+//! - [`reads`] the data read back: lists, records by id, exports.
 
 pub mod analytics;
 pub mod csv;
@@ -19,6 +20,7 @@ pub mod lines;
 pub mod model;
 pub mod money;
 pub mod reader;
+pub mod reads;
 pub mod reports;
 pub mod service;
 pub mod shopify;

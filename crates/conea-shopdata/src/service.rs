@@ -1,6 +1,9 @@
 //! Data imports and processing requests: validate, resolve the shop, make the upload
 //! durable, and enqueue the job — the caller answers 202 with the job.
 
+mod reads;
+pub use reads::{ExportStream, Listing};
+
 use crate::import::UPLOAD_CHUNK_BYTES;
 use crate::{
     new_upload_id, ImportArgs, ImportFormat, ImportHandler, ProcessArgs, ProcessHandler,

@@ -2,6 +2,10 @@
 
 use super::model::{Customer, Order, Product, RecordKind, Shop};
 use super::money::Money;
+use super::reads::query::{
+    CustomerFilter, CustomerOrders, CustomerSort, Keyset, Listed, OrderFilter, OrderSort,
+    ProductFilter, ProductSort, ReadScope,
+};
 use async_trait::async_trait;
 use conea_core::clock::EpochMs;
 use conea_core::ids::{OrgId, ShopId};
@@ -156,6 +160,42 @@ pub trait ShopDataStore: Send + Sync + 'static {
         currency: &str,
         limit: u32,
     ) -> StoreResult<ProductSales>;
+
+    /// A keyset page of the orders matching `filter` (without line items), in `page.sort`
+    /// order with ties broken by (shop id, source id), after `page.after`.
+    async fn list_orders(
+        &self,
+        scope: &ReadScope,
+        filter: &OrderFilter,
+        page: &Keyset<OrderSort>,
+    ) -> StoreResult<Vec<Listed<Order>>>;
+    /// The orders with this source id in the scope (one per shop holding it), with their
+    /// line items.
+    async fn get_orders(&self, scope: &ReadScope, id: i64) -> StoreResult<Vec<Listed<Order>>>;
+    /// A keyset page of the products matching `filter`, with their variants.
+    async fn list_products(
+        &self,
+        scope: &ReadScope,
+        filter: &ProductFilter,
+        page: &Keyset<ProductSort>,
+    ) -> StoreResult<Vec<Listed<Product>>>;
+    async fn get_products(&self, scope: &ReadScope, id: i64) -> StoreResult<Vec<Listed<Product>>>;
+    /// A keyset page of the customers matching `filter`.
+    async fn list_customers(
+        &self,
+        scope: &ReadScope,
+        filter: &CustomerFilter,
+        page: &Keyset<CustomerSort>,
+    ) -> StoreResult<Vec<Listed<Customer>>>;
+    async fn get_customers(&self, scope: &ReadScope, id: i64)
+        -> StoreResult<Vec<Listed<Customer>>>;
+    /// The orders that are not cancelled of these customers (shop, customer source id),
+    /// per customer and currency.
+    async fn customer_orders(
+        &self,
+        org: &OrgId,
+        customers: &[(ShopId, i64)],
+    ) -> StoreResult<Vec<CustomerOrders>>;
 }
 
 /// Indexes of the records of a batch to write: for each source id, the one with the

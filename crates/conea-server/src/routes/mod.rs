@@ -12,6 +12,7 @@ pub mod keys;
 pub mod limits;
 pub mod orgs;
 pub mod pagination;
+pub mod shop;
 pub mod shopify;
 pub mod users;
 
@@ -97,6 +98,12 @@ fn v1(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(data::import))
         .routes(routes!(data::process))
         .routes(routes!(analytics::report))
+        .routes(routes!(shop::list_orders))
+        .routes(routes!(shop::get_order))
+        .routes(routes!(shop::list_products))
+        .routes(routes!(shop::get_product))
+        .routes(routes!(shop::list_customers))
+        .routes(routes!(shop::get_customer))
         .routes(routes!(jobs::get))
         .routes(routes!(jobs::list))
         .routes(routes!(jobs::cancel))

@@ -11,4 +11,5 @@ mod management;
 mod pipeline;
 mod rate_limits;
 mod replicas;
+mod shop_reads;
 mod shopify;

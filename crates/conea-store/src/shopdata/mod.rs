@@ -15,6 +15,9 @@
 //! with a write, so the transaction holds the write lock from its first statement.
 
 mod analytics;
+mod catalog_reads;
+mod read_sql;
+mod reads;
 mod reports;
 mod tables;
 mod write;
@@ -25,6 +28,10 @@ use async_trait::async_trait;
 use conea_core::clock::EpochMs;
 use conea_core::ids::{OrgId, ShopId};
 use conea_core::store::{StoreError, StoreResult};
+use conea_shopdata::reads::query::{
+    CustomerFilter, CustomerOrders, CustomerSort, Keyset, Listed, OrderFilter, OrderSort,
+    ProductFilter, ProductSort, ReadScope,
+};
 use conea_shopdata::store::{
     OrderGroup, ProductSales, ReportScope, ShopDataStore, UploadInfo, UpsertCounts,
 };
@@ -281,5 +288,56 @@ impl ShopDataStore for SqlStore {
         limit: u32,
     ) -> StoreResult<ProductSales> {
         SqlStore::product_sales(self, scope, currency, limit).await
+    }
+
+    async fn list_orders(
+        &self,
+        scope: &ReadScope,
+        filter: &OrderFilter,
+        page: &Keyset<OrderSort>,
+    ) -> StoreResult<Vec<Listed<Order>>> {
+        self.read_orders(scope, filter, page).await
+    }
+
+    async fn get_orders(&self, scope: &ReadScope, id: i64) -> StoreResult<Vec<Listed<Order>>> {
+        self.read_orders_by_id(scope, id).await
+    }
+
+    async fn list_products(
+        &self,
+        scope: &ReadScope,
+        filter: &ProductFilter,
+        page: &Keyset<ProductSort>,
+    ) -> StoreResult<Vec<Listed<Product>>> {
+        self.read_products(scope, filter, page).await
+    }
+
+    async fn get_products(&self, scope: &ReadScope, id: i64) -> StoreResult<Vec<Listed<Product>>> {
+        self.read_products_by_id(scope, id).await
+    }
+
+    async fn list_customers(
+        &self,
+        scope: &ReadScope,
+        filter: &CustomerFilter,
+        page: &Keyset<CustomerSort>,
+    ) -> StoreResult<Vec<Listed<Customer>>> {
+        self.read_customers(scope, filter, page).await
+    }
+
+    async fn get_customers(
+        &self,
+        scope: &ReadScope,
+        id: i64,
+    ) -> StoreResult<Vec<Listed<Customer>>> {
+        self.read_customers_by_id(scope, id).await
+    }
+
+    async fn customer_orders(
+        &self,
+        org: &OrgId,
+        customers: &[(ShopId, i64)],
+    ) -> StoreResult<Vec<CustomerOrders>> {
+        self.read_customer_orders(org, customers).await
     }
 }
