@@ -1,4 +1,4 @@
-//! `GET /v1/analytics/{report}` against a generated data set (fixed seed; three currencies;
+//! `GET /v1/analytics/{report}` (sales and customer reports) against a generated data set (fixed seed; three currencies;
 //! discounts, refunds and cancellations; orders all over the clock), each figure checked
 //! against a plain fold over the same orders computed here, in several time zones and
 //! granularities, before and after a re-import that changes, cancels and moves orders. Bad
@@ -232,6 +232,215 @@ fn current(first: &[Gen], revised: &[Gen]) -> Vec<Gen> {
         .collect()
 }
 
+/// Each customer's lifetime figures per currency, from the orders that are not cancelled:
+/// (orders, net, first order time, first order id, first order net, last order time).
+#[derive(Debug, Clone, Copy, Default)]
+struct Lifetime {
+    orders: i64,
+    net: i64,
+    first_at: i64,
+    first_id: u64,
+    first_net: i64,
+    last_at: i64,
+}
+
+fn lifetimes(orders: &[Gen]) -> BTreeMap<(String, u64), Lifetime> {
+    let mut out: BTreeMap<(String, u64), Lifetime> = BTreeMap::new();
+    for o in orders.iter().filter(|o| !o.cancelled) {
+        let net = o.gross() - o.discounts_e4 - o.refunded_e4;
+        let l = out
+            .entry((o.currency.to_string(), 1 + o.id % 37))
+            .or_insert(Lifetime {
+                first_at: i64::MAX,
+                ..Lifetime::default()
+            });
+        l.orders += 1;
+        l.net += net;
+        if (o.created_ms, o.id) < (l.first_at, l.first_id) {
+            l.first_at = o.created_ms;
+            l.first_id = o.id;
+            l.first_net = net;
+        }
+        l.last_at = l.last_at.max(o.created_ms);
+    }
+    out
+}
+
+/// Per cohort (`YYYY-MM`), per months since: (customers, net).
+type CohortFold = BTreeMap<String, BTreeMap<i64, (i64, i64)>>;
+
+/// `YYYY-MM` (UTC) of an instant, and its month number (year * 12 + month - 1).
+fn utc_month(ms: i64) -> (String, i64) {
+    let d = local_date(&TimeZone::UTC, ms);
+    (
+        format!("{:04}-{:02}", d.year(), d.month()),
+        i64::from(d.year()) * 12 + i64::from(d.month()) - 1,
+    )
+}
+
+/// The customer reports against folds over the same orders.
+async fn check_customers(app: &TestApp, orders: &[Gen]) {
+    let life = lifetimes(orders);
+    let (from, to) = (START_MS, START_MS + 120 * 86_400_000); // 2024-01-01 .. 2024-04-30
+    let r = get(
+        app,
+        "/v1/analytics/repeat_purchase?from=2024-01-01&to=2024-04-29",
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    for s in r.body["currencies"].as_array().unwrap() {
+        let currency = s["currency"].as_str().unwrap();
+        let acquired: Vec<&Lifetime> = life
+            .iter()
+            .filter(|((c, _), l)| c == currency && l.first_at >= from && l.first_at < to)
+            .map(|(_, l)| l)
+            .collect();
+        let returning: Vec<&&Lifetime> = acquired.iter().filter(|l| l.orders >= 2).collect();
+        assert_eq!(
+            s["customers"].as_i64().unwrap(),
+            acquired.len() as i64,
+            "{currency}"
+        );
+        assert_eq!(
+            s["returning_customers"].as_i64().unwrap(),
+            returning.len() as i64
+        );
+        assert_eq!(
+            e4(s["revenue"].as_str().unwrap()),
+            acquired.iter().map(|l| l.net).sum::<i64>()
+        );
+        assert_eq!(
+            e4(s["returning_revenue"].as_str().unwrap()),
+            acquired.iter().map(|l| l.net - l.first_net).sum::<i64>()
+        );
+        let mut gaps: Vec<f64> = returning
+            .iter()
+            .map(|l| (l.last_at - l.first_at) as f64 / 86_400_000.0 / (l.orders - 1) as f64)
+            .collect();
+        gaps.sort_by(f64::total_cmp);
+        let n = gaps.len();
+        let median = (n > 0).then(|| {
+            if n % 2 == 1 {
+                gaps[n / 2]
+            } else {
+                (gaps[n / 2 - 1] + gaps[n / 2]) / 2.0
+            }
+        });
+        match (s["median_days_between_orders"].as_f64(), median) {
+            (Some(got), Some(want)) => assert!((got - want).abs() <= 0.051, "{got} vs {want}"),
+            (got, want) => assert_eq!(got, want),
+        }
+    }
+
+    let r = get(
+        app,
+        "/v1/analytics/customer_cohorts?from=2024-01-01&to=2024-06-30",
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let mut want: BTreeMap<String, CohortFold> = BTreeMap::new();
+    let mut active: BTreeMap<(String, u64, i64), i64> = BTreeMap::new();
+    for o in orders.iter().filter(|o| !o.cancelled) {
+        *active
+            .entry((
+                o.currency.to_string(),
+                1 + o.id % 37,
+                utc_month(o.created_ms).1,
+            ))
+            .or_default() += o.gross() - o.discounts_e4 - o.refunded_e4;
+    }
+    for ((currency, customer, month), net) in &active {
+        let l = life[&(currency.clone(), *customer)];
+        let (label, first) = utc_month(l.first_at);
+        let cell = want
+            .entry(currency.clone())
+            .or_default()
+            .entry(label)
+            .or_default()
+            .entry(month - first)
+            .or_default();
+        cell.0 += 1;
+        cell.1 += net;
+    }
+    for s in r.body["currencies"].as_array().unwrap() {
+        let currency = s["currency"].as_str().unwrap();
+        let w = &want[currency];
+        let cohorts = s["cohorts"].as_array().unwrap();
+        assert_eq!(
+            cohorts.len(),
+            w.len(),
+            "{currency}: one row per first-order month"
+        );
+        for c in cohorts {
+            let months = &w[c["cohort"].as_str().unwrap()];
+            assert_eq!(c["customers"].as_i64().unwrap(), months[&0].0);
+            for m in c["months"].as_array().unwrap() {
+                let got = (
+                    m["customers"].as_i64().unwrap(),
+                    e4(m["revenue"].as_str().unwrap()),
+                );
+                let exp = months
+                    .get(&m["month"].as_i64().unwrap())
+                    .copied()
+                    .unwrap_or_default();
+                assert_eq!(got, exp, "{currency} {} month {}", c["cohort"], m["month"]);
+            }
+        }
+    }
+
+    let r = get(app, "/v1/analytics/rfm_segments?to=2024-06-30").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let at = START_MS + 182 * 86_400_000;
+    for s in r.body["currencies"].as_array().unwrap() {
+        let currency = s["currency"].as_str().unwrap();
+        let mine: Vec<&Lifetime> = life
+            .iter()
+            .filter(|((c, _), l)| c == currency && l.first_at < at)
+            .map(|(_, l)| l)
+            .collect();
+        let score = |values: Vec<i64>| -> Vec<i64> {
+            values
+                .iter()
+                .map(|v| {
+                    (1 + 5 * values.iter().filter(|x| *x < v).count() as i64 / values.len() as i64)
+                        .min(5)
+                })
+                .collect()
+        };
+        let rs = score(
+            mine.iter()
+                .map(|l| -((at - l.last_at) / 86_400_000))
+                .collect(),
+        );
+        let fs = score(mine.iter().map(|l| l.orders).collect());
+        let mut counts: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+        for (i, l) in mine.iter().enumerate() {
+            let name = match (rs[i], fs[i]) {
+                (4..=5, 4..=5) => "champions",
+                (3..=5, 3..=5) => "loyal",
+                (4..=5, 1) => "new",
+                (3..=5, _) => "promising",
+                (_, 3..=5) => "at_risk",
+                _ => "hibernating",
+            };
+            let e = counts.entry(name).or_default();
+            e.0 += 1;
+            e.1 += l.net;
+        }
+        assert_eq!(s["customers"].as_i64().unwrap(), mine.len() as i64);
+        for seg in s["segments"].as_array().unwrap() {
+            let name = seg["segment"].as_str().unwrap();
+            let (n, net) = counts.get(name).copied().unwrap_or_default();
+            assert_eq!(seg["customers"].as_i64().unwrap(), n, "{currency} {name}");
+            assert_eq!(
+                e4(seg["revenue"].as_str().unwrap()),
+                net,
+                "{currency} {name}"
+            );
+        }
+    }
+}
+
 async fn import(app: &TestApp, orders: &[Gen]) {
     let body: String = orders.iter().map(|o| o.json().to_string() + "\n").collect();
     let r = app
@@ -360,6 +569,7 @@ async fn reports_equal_a_fold_over_the_same_orders_before_and_after_a_reimport(b
     check_sales(&app, &first, "UTC", "day").await;
     check_sales(&app, &first, "Asia/Tokyo", "week").await;
     check_sales(&app, &first, "America/New_York", "month").await;
+    check_customers(&app, &first).await;
 
     let revised = revise(&first);
     import(&app, &revised).await;
@@ -367,6 +577,7 @@ async fn reports_equal_a_fold_over_the_same_orders_before_and_after_a_reimport(b
     check_sales(&app, &now, "UTC", "day").await;
     check_sales(&app, &now, "America/New_York", "week").await;
     check_sales(&app, &now, "Asia/Tokyo", "month").await;
+    check_customers(&app, &now).await;
 
     // Hour × weekday in a half-hour zone: each cell's orders and net sales.
     let tz = TimeZone::get("Asia/Kolkata").unwrap();

@@ -10,9 +10,11 @@
 //! - [`calendar`] time zones, local days and the day/week/month grid;
 //! - [`params`] the common parameters; [`store`] the `AnalyticsStore` trait;
 //! - [`sales`] `sales_over_time`, `refunds_cancellations`, `sales_by_hour_weekday`;
+//! - [`customers`] `repeat_purchase`, `rfm_segments`, `customer_cohorts`;
 //! - [`job`] the `analytics.report` job kind (a report as a durable job).
 
 pub mod calendar;
+pub mod customers;
 pub mod job;
 pub mod params;
 pub mod sales;
@@ -36,13 +38,19 @@ pub enum Report {
     SalesOverTime,
     RefundsCancellations,
     SalesByHourWeekday,
+    RepeatPurchase,
+    RfmSegments,
+    CustomerCohorts,
 }
 
 impl Report {
-    pub const ALL: [Report; 3] = [
+    pub const ALL: [Report; 6] = [
         Report::SalesOverTime,
         Report::RefundsCancellations,
         Report::SalesByHourWeekday,
+        Report::RepeatPurchase,
+        Report::RfmSegments,
+        Report::CustomerCohorts,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -50,6 +58,9 @@ impl Report {
             Report::SalesOverTime => "sales_over_time",
             Report::RefundsCancellations => "refunds_cancellations",
             Report::SalesByHourWeekday => "sales_by_hour_weekday",
+            Report::RepeatPurchase => "repeat_purchase",
+            Report::RfmSegments => "rfm_segments",
+            Report::CustomerCohorts => "customer_cohorts",
         }
     }
 
@@ -72,6 +83,13 @@ pub async fn run(
         }
         Report::SalesByHourWeekday => {
             serde_json::to_value(sales::sales_by_hour_weekday(store, org, p).await?)
+        }
+        Report::RepeatPurchase => {
+            serde_json::to_value(customers::repeat_purchase(store, org, p).await?)
+        }
+        Report::RfmSegments => serde_json::to_value(customers::rfm_segments(store, org, p).await?),
+        Report::CustomerCohorts => {
+            serde_json::to_value(customers::customer_cohorts(store, org, p).await?)
         }
     };
     value.map_err(CoreError::internal)

@@ -24,12 +24,14 @@ async fn slots(
     (from, to): (EpochMs, EpochMs),
     hour_of_week: bool,
 ) -> StoreResult<ByCurrency> {
+    let spans = calendar::offset_spans(&p.timezone, from, to);
     let q = SlotQuery {
         org_id: org.clone(),
         shop_id: p.shop_id.clone(),
         from,
         to,
-        spans: calendar::offset_spans(&p.timezone, from, to),
+        hourly: SlotQuery::whole_hours(from, to, &spans),
+        spans,
         slot_ms: if hour_of_week { HOUR_MS } else { DAY_MS },
         hour_of_week,
     };

@@ -21,6 +21,20 @@ pub struct SlotQuery {
     pub spans: Vec<OffsetSpan>,
     pub slot_ms: i64,
     pub hour_of_week: bool,
+    /// Read the hourly sums: every span's offset and both ends are whole hours.
+    pub hourly: bool,
+}
+
+impl SlotQuery {
+    /// Whether the hourly sums give the same slots as the quarter-hour ones.
+    pub fn whole_hours(from: EpochMs, to: EpochMs, spans: &[OffsetSpan]) -> bool {
+        const HOUR: i64 = 3_600_000;
+        from % HOUR == 0
+            && to % HOUR == 0
+            && spans
+                .iter()
+                .all(|s| s.offset_ms % HOUR == 0 && s.until % HOUR == 0)
+    }
 }
 
 /// Sales figures summed over some orders of one currency.
@@ -68,4 +82,43 @@ pub trait AnalyticsStore: Send + Sync + 'static {
     /// The sales sums of the organization's (or one shop's) orders created in `[from, to)`,
     /// per slot and currency; slots without orders are left out.
     async fn sales_slots(&self, q: &SlotQuery) -> StoreResult<Vec<SlotSums>>;
+    /// The lifetime sales of each customer in the query, per currency (`customer_sales`).
+    async fn customer_sales(&self, q: &CustomerQuery) -> StoreResult<Vec<CustomerSales>>;
+    /// The customers in the query counted per acquisition month and month of activity
+    /// (`customer_months`), with their net sales in that month.
+    async fn cohort_cells(&self, q: &CustomerQuery) -> StoreResult<Vec<CohortCell>>;
+}
+
+/// Which customers a customer report covers: those of the organization (or one shop) whose
+/// first order was placed in `[first_from, first_to)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerQuery {
+    pub org_id: OrgId,
+    pub shop_id: Option<ShopId>,
+    pub first_from: EpochMs,
+    pub first_to: EpochMs,
+}
+
+/// A customer's lifetime sales in one currency (orders that are not cancelled).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerSales {
+    pub currency: String,
+    pub orders: i64,
+    /// Net sales: gross less discounts and refunds.
+    pub net: Money,
+    pub first_order_net: Money,
+    pub first_order_at: EpochMs,
+    pub last_order_at: EpochMs,
+}
+
+/// Customers of one acquisition cohort active in one month, and their net sales then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CohortCell {
+    pub currency: String,
+    /// UTC month of the first order: year * 12 + month - 1.
+    pub cohort: i64,
+    /// UTC month of the activity, same numbering.
+    pub month: i64,
+    pub customers: i64,
+    pub net: Money,
 }

@@ -1,5 +1,6 @@
-//! The analytics' reads: the maintained quarter-hour sales sums (`order_sales_15m`, kept by
-//! the triggers of migration 0009) regrouped into local days or hours of the week in SQL, so
+//! The analytics' reads: the maintained sales sums (`order_sales_1h` when the time zone's
+//! offsets are whole hours, else `order_sales_15m`; kept by the triggers of migrations 0009
+//! and 0011) regrouped into local days or hours of the week in SQL, so
 //! only one row per slot and currency leaves the database. Routable reads (the replica when
 //! it is current).
 
@@ -8,7 +9,9 @@ use crate::SqlStore;
 use async_trait::async_trait;
 use conea_core::ids::ShopId;
 use conea_core::store::StoreResult;
-use conea_shopdata::analytics::store::{AnalyticsStore, SalesSums, SlotQuery, SlotSums};
+use conea_shopdata::analytics::store::{
+    AnalyticsStore, CohortCell, CustomerQuery, CustomerSales, SalesSums, SlotQuery, SlotSums,
+};
 use conea_shopdata::Money;
 
 #[derive(sqlx::FromRow)]
@@ -50,6 +53,14 @@ fn slot_sql(q: &SlotQuery) -> String {
 
 #[async_trait]
 impl AnalyticsStore for SqlStore {
+    async fn customer_sales(&self, q: &CustomerQuery) -> StoreResult<Vec<CustomerSales>> {
+        self.customer_sales_rows(q).await
+    }
+
+    async fn cohort_cells(&self, q: &CustomerQuery) -> StoreResult<Vec<CohortCell>> {
+        self.cohort_cell_rows(q).await
+    }
+
     async fn sales_slots(&self, query: &SlotQuery) -> StoreResult<Vec<SlotSums>> {
         let sql = format!(
             "SELECT currency, CAST({slot} AS BIGINT) AS slot, \
@@ -57,9 +68,14 @@ impl AnalyticsStore for SqlStore {
              CAST(SUM(discounts_e4) AS BIGINT) AS discounts_e4, CAST(SUM(refunded_e4) AS BIGINT) AS refunded_e4, \
              CAST(SUM(units) AS BIGINT) AS units, CAST(SUM(total_e4) AS BIGINT) AS total_e4, \
              CAST(SUM(cancelled_count) AS BIGINT) AS cancelled_count, CAST(SUM(cancelled_e4) AS BIGINT) AS cancelled_e4 \
-             FROM order_sales_15m WHERE organization_id = $1 AND ($2 IS NULL OR shop_id = $2) \
+             FROM {table} WHERE organization_id = $1 AND ($2 IS NULL OR shop_id = $2) \
              AND bucket >= $3 AND bucket < $4 GROUP BY currency, 2",
-            slot = slot_sql(query)
+            slot = slot_sql(query),
+            table = if query.hourly {
+                "order_sales_1h"
+            } else {
+                "order_sales_15m"
+            }
         );
         let mut stmt = q_built(
             "analytics_sales_slots",

@@ -16,6 +16,7 @@
 
 mod analytics;
 mod catalog_reads;
+mod customer_analytics;
 mod read_sql;
 mod reads;
 mod reports;

@@ -1,4 +1,4 @@
-//! The maintained sales sums (`order_sales_15m`) stay exact under every write on both
+//! The maintained sales sums (`order_sales_15m`, `order_sales_1h`) stay exact under every write on both
 //! backends: inserts, a newer version of an order (moved to another quarter hour, cancelled,
 //! refunded), the deletion of an order (Shopify's `orders/delete`) and of its shop.
 
@@ -44,18 +44,28 @@ fn order(id: i64, created_at: i64, updated_at: i64, qty: i64, price: i64) -> Ord
     }
 }
 
-/// The sums per UTC day of the organization's orders in June 2024.
+/// The sums per UTC day of the organization's orders in June 2024, the same from the
+/// quarter-hour and the hourly sums.
 async fn days(store: &dyn AnalyticsStore, q: &SlotQuery) -> Vec<(i64, SalesSums)> {
-    let mut rows: Vec<(i64, SalesSums)> = store
-        .sales_slots(q)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| (r.slot - DAY0 / DAY_MS, r.sums))
-        .filter(|(_, s)| *s != SalesSums::default())
-        .collect();
-    rows.sort_by_key(|(d, _)| *d);
-    rows
+    let mut both = Vec::new();
+    for hourly in [false, true] {
+        let q = SlotQuery {
+            hourly,
+            ..q.clone()
+        };
+        let mut rows: Vec<(i64, SalesSums)> = store
+            .sales_slots(&q)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.slot - DAY0 / DAY_MS, r.sums))
+            .filter(|(_, s)| *s != SalesSums::default())
+            .collect();
+        rows.sort_by_key(|(d, _)| *d);
+        both.push(rows);
+    }
+    assert_eq!(both[0], both[1], "hourly and quarter-hour sums agree");
+    both.remove(0)
 }
 
 fn sums(orders: i64, gross: i64, units: i64) -> SalesSums {
@@ -86,6 +96,7 @@ async fn sales_sums_stay_exact_under_updates_and_deletions(b: Backend) {
         }],
         slot_ms: DAY_MS,
         hour_of_week: false,
+        hourly: false,
     };
     let t = |day: i64| DAY0 + day * DAY_MS + 3_600_000;
     let first = vec![
