@@ -1,5 +1,6 @@
 //! The customer analytics' reads over `customer_sales` and `customer_months` (migration
-//! 0010; recomputed per customer by triggers on `orders`). Routable reads.
+//! 0010; kept by triggers on `orders`; rows whose count fell to 0 are skipped). Routable
+//! reads.
 
 use crate::query::q_built;
 use crate::SqlStore;
@@ -28,7 +29,7 @@ struct CellRow {
 }
 
 const SCOPE: &str = "s.organization_id = $1 AND ($2 IS NULL OR s.shop_id = $2) \
-                     AND s.first_order_at >= $3 AND s.first_order_at < $4";
+                     AND s.first_order_at >= $3 AND s.first_order_at < $4 AND s.order_count > 0";
 
 impl SqlStore {
     pub(super) async fn customer_sales_rows(
@@ -72,7 +73,7 @@ impl SqlStore {
              CAST(SUM(m.net_e4) AS BIGINT) AS net_e4 \
              FROM customer_sales s JOIN customer_months m ON m.organization_id = s.organization_id \
              AND m.shop_id = s.shop_id AND m.customer_source_id = s.customer_source_id AND m.currency = s.currency \
-             WHERE {SCOPE} GROUP BY s.currency, s.first_month, m.month"
+             WHERE {SCOPE} AND m.order_count > 0 GROUP BY s.currency, s.first_month, m.month"
         );
         let rows = q_built(
             "analytics_cohort_cells",
