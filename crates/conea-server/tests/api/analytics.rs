@@ -443,10 +443,14 @@ async fn check_customers(app: &TestApp, orders: &[Gen]) {
 
 async fn import(app: &TestApp, orders: &[Gen]) {
     let body: String = orders.iter().map(|o| o.json().to_string() + "\n").collect();
+    import_body(app, "orders", body).await;
+}
+
+async fn import_body(app: &TestApp, kind: &str, body: String) {
     let r = app
         .client
         .http()
-        .post(app.client.url("/v1/data/imports?kind=orders"))
+        .post(app.client.url(&format!("/v1/data/imports?kind={kind}")))
         .bearer_auth(app.owner())
         .header("content-type", "application/x-ndjson")
         .body(body)
@@ -687,6 +691,68 @@ async fn reports_equal_a_fold_over_the_same_orders_before_and_after_a_reimport(b
         usd["change"]["orders"]["absolute"].as_i64().unwrap(),
         change
     );
+
+    // Inventory: the products' stock (their variants' summed) against the units sold in the
+    // 30 days before `to`; product 7 reports no stock.
+    let products: String = (1..=7u64)
+        .map(|pid| {
+            let variants: Vec<Value> = if pid == 7 {
+                vec![json!({"id": pid * 10, "price": "1.00"})]
+            } else {
+                (0..2)
+                    .map(|k| json!({"id": pid * 10 + k, "price": "1.00", "inventory_quantity": pid * 5 + k}))
+                    .collect()
+            };
+            json!({"id": pid, "title": format!("Product {pid}"), "updated_at": "2024-01-01T00:00:00Z",
+                   "variants": variants})
+            .to_string()
+                + "\n"
+        })
+        .collect();
+    import_body(&app, "products", products).await;
+    let r = get(&app, "/v1/analytics/inventory?to=2024-06-30").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let window = (START_MS + 152 * 86_400_000, START_MS + 182 * 86_400_000);
+    let mut sold: BTreeMap<u64, i64> = BTreeMap::new();
+    for o in now.iter().filter(|o| !o.cancelled) {
+        if o.created_ms >= window.0 && o.created_ms < window.1 {
+            for (i, (q, _)) in o.lines.iter().enumerate() {
+                *sold.entry(1 + (o.id + i as u64) % 7).or_default() += q;
+            }
+        }
+    }
+    assert_eq!(r.body["products"], 7);
+    assert_eq!(
+        r.body["stock"].as_i64().unwrap(),
+        (1..=6).map(|p| 10 * p + 1).sum::<i64>()
+    );
+    let mut at_risk = 0;
+    for item in r.body["items"].as_array().unwrap() {
+        let pid: u64 = item["product_id"].as_str().unwrap().parse().unwrap();
+        let units = sold.get(&pid).copied().unwrap_or(0);
+        assert_eq!(
+            item["units_sold_30d"].as_i64().unwrap(),
+            units,
+            "product {pid}"
+        );
+        let stock = (pid != 7).then(|| 10 * pid as i64 + 1);
+        assert_eq!(item["stock"].as_i64(), stock, "product {pid}");
+        let cover = stock
+            .filter(|_| units > 0)
+            .map(|s| s as f64 * 30.0 / units as f64);
+        match (item["days_of_cover"].as_f64(), cover) {
+            (Some(got), Some(want)) => assert!((got - want).abs() <= 0.051, "{got} vs {want}"),
+            (got, want) => assert_eq!(got, want, "product {pid}"),
+        }
+        if cover.is_some_and(|c| c < 14.0) {
+            at_risk += 1;
+        }
+        assert_eq!(
+            item["at_risk"].as_bool().unwrap(),
+            cover.is_some_and(|c| c < 14.0)
+        );
+    }
+    assert_eq!(r.body["at_risk"].as_i64().unwrap(), at_risk);
 
     // The same report as a durable job: its result is what the GET answers.
     let query = "from=2024-01-01&to=2024-06-30&timezone=Asia/Tokyo&granularity=month";

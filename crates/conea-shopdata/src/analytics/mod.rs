@@ -11,10 +11,12 @@
 //! - [`params`] the common parameters; [`store`] the `AnalyticsStore` trait;
 //! - [`sales`] `sales_over_time`, `refunds_cancellations`, `sales_by_hour_weekday`;
 //! - [`customers`] `repeat_purchase`, `rfm_segments`, `customer_cohorts`;
+//! - [`inventory`] `inventory` (stock, velocity, days of cover);
 //! - [`job`] the `analytics.report` job kind (a report as a durable job).
 
 pub mod calendar;
 pub mod customers;
+pub mod inventory;
 pub mod job;
 pub mod params;
 pub mod sales;
@@ -41,16 +43,18 @@ pub enum Report {
     RepeatPurchase,
     RfmSegments,
     CustomerCohorts,
+    Inventory,
 }
 
 impl Report {
-    pub const ALL: [Report; 6] = [
+    pub const ALL: [Report; 7] = [
         Report::SalesOverTime,
         Report::RefundsCancellations,
         Report::SalesByHourWeekday,
         Report::RepeatPurchase,
         Report::RfmSegments,
         Report::CustomerCohorts,
+        Report::Inventory,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -61,6 +65,7 @@ impl Report {
             Report::RepeatPurchase => "repeat_purchase",
             Report::RfmSegments => "rfm_segments",
             Report::CustomerCohorts => "customer_cohorts",
+            Report::Inventory => "inventory",
         }
     }
 
@@ -91,6 +96,7 @@ pub async fn run(
         Report::CustomerCohorts => {
             serde_json::to_value(customers::customer_cohorts(store, org, p).await?)
         }
+        Report::Inventory => serde_json::to_value(inventory::inventory(store, org, p).await?),
     };
     value.map_err(CoreError::internal)
 }

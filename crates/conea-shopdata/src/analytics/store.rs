@@ -87,6 +87,15 @@ pub trait AnalyticsStore: Send + Sync + 'static {
     /// The customers in the query counted per acquisition month and month of activity
     /// (`customer_months`), with their net sales in that month.
     async fn cohort_cells(&self, q: &CustomerQuery) -> StoreResult<Vec<CohortCell>>;
+    /// Every product of the organization (or one shop) with its stock and the units sold
+    /// in orders created in `[from, to)`.
+    async fn product_stock(
+        &self,
+        org: &OrgId,
+        shop: Option<&ShopId>,
+        from: EpochMs,
+        to: EpochMs,
+    ) -> StoreResult<Vec<ProductStock>>;
 }
 
 /// Which customers a customer report covers: those of the organization (or one shop) whose
@@ -121,4 +130,16 @@ pub struct CohortCell {
     pub month: i64,
     pub customers: i64,
     pub net: Money,
+}
+
+/// One product's stock and recent sales (`inventory`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductStock {
+    pub shop_id: ShopId,
+    pub product_id: i64,
+    pub title: String,
+    /// The variants' `inventory_quantity` summed; `None` when no variant reports one.
+    pub stock: Option<i64>,
+    /// Units sold in the window (orders that are not cancelled).
+    pub units_sold: i64,
 }

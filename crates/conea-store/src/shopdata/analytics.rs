@@ -7,10 +7,13 @@
 use crate::query::q_built;
 use crate::SqlStore;
 use async_trait::async_trait;
+use conea_core::clock::EpochMs;
+use conea_core::ids::OrgId;
 use conea_core::ids::ShopId;
 use conea_core::store::StoreResult;
 use conea_shopdata::analytics::store::{
-    AnalyticsStore, CohortCell, CustomerQuery, CustomerSales, SalesSums, SlotQuery, SlotSums,
+    AnalyticsStore, CohortCell, CustomerQuery, CustomerSales, ProductStock, SalesSums, SlotQuery,
+    SlotSums,
 };
 use conea_shopdata::Money;
 
@@ -59,6 +62,16 @@ impl AnalyticsStore for SqlStore {
 
     async fn cohort_cells(&self, q: &CustomerQuery) -> StoreResult<Vec<CohortCell>> {
         self.cohort_cell_rows(q).await
+    }
+
+    async fn product_stock(
+        &self,
+        org: &OrgId,
+        shop: Option<&ShopId>,
+        from: EpochMs,
+        to: EpochMs,
+    ) -> StoreResult<Vec<ProductStock>> {
+        self.product_stock_rows(org, shop, from, to).await
     }
 
     async fn sales_slots(&self, query: &SlotQuery) -> StoreResult<Vec<SlotSums>> {
