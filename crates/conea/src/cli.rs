@@ -55,6 +55,9 @@ pub enum Command {
     /// Incidents and the escalation policy.
     #[command(subcommand)]
     Incidents(IncidentsCommand),
+    /// Ask a running server for an analytics report and print it: a table on a terminal,
+    /// JSON with --json or when piped.
+    Analytics(AnalyticsArgs),
     /// Check configuration, database, Redis, jobs and (with --url) a running server; say
     /// what is wrong and what fixes it. Exit 1 when a check failed.
     Diagnose {
@@ -467,4 +470,37 @@ pub enum DbCommand {
         #[arg(long, default_value_t = 10)]
         limit: i64,
     },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct AnalyticsArgs {
+    /// sales_over_time, refunds_cancellations, sales_by_hour_weekday, repeat_purchase,
+    /// rfm_segments, customer_cohorts or inventory.
+    pub report: String,
+    /// First local day (YYYY-MM-DD) or an RFC 3339 instant.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Last local day, included, or an RFC 3339 instant.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// IANA time zone name (default UTC).
+    #[arg(long)]
+    pub timezone: Option<String>,
+    /// day, week or month.
+    #[arg(long)]
+    pub granularity: Option<String>,
+    /// previous_period or previous_year.
+    #[arg(long)]
+    pub compare: Option<String>,
+    #[arg(long)]
+    pub shop_id: Option<String>,
+    /// The server.
+    #[arg(long, env = "CONEA_URL", default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// An API key or token with data:read.
+    #[arg(long, env = "CONEA_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// Print the JSON the server answered (also when stdout is not a terminal).
+    #[arg(long)]
+    pub json: bool,
 }

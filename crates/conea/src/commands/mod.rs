@@ -1,6 +1,7 @@
 //! One module per command group.
 
 mod accounts;
+mod analytics;
 mod bench;
 mod config;
 mod db;
@@ -57,6 +58,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             .await
         }
         Command::Bench(c) => bench::run(c).await,
+        Command::Analytics(a) => analytics::run(a).await,
         Command::Shopify(c) => shopify::run(file, c).await,
     }
 }

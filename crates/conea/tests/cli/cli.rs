@@ -995,3 +995,48 @@ on_both_backends!(
     cli_changes_reach_a_running_server_without_restart,
     errors_are_one_line_naming_what_is_missing,
 );
+
+#[test]
+fn analytics_prints_the_servers_report_as_json_when_piped_and_its_error_in_one_line() {
+    let env = Env::sqlite();
+    let server = env.serve();
+    let (secret, _) = create_key(&env, "reports", &["data:read"]);
+    let url = format!("http://{}", server.addr);
+    let out = env
+        .run(&[
+            "analytics",
+            "sales_over_time",
+            "--url",
+            &url,
+            "--token",
+            &secret,
+            "--from",
+            "2025-01-01",
+            "--to",
+            "2025-01-03",
+            "--timezone",
+            "Asia/Tokyo",
+        ])
+        .success();
+    let body = out.stdout_json();
+    assert_eq!(body["report"], "sales_over_time", "{out}");
+    assert_eq!(body["timezone"], "Asia/Tokyo");
+    assert_eq!(body["orders"], 0, "an empty range answers zeros");
+    let out = env.run(&[
+        "analytics",
+        "sales_over_time",
+        "--url",
+        &url,
+        "--token",
+        &secret,
+        "--timezone",
+        "Mars/Base",
+    ]);
+    let line = out.one_line_error();
+    assert!(
+        line.contains("400 invalid_parameter") && line.contains("`timezone`"),
+        "{line}"
+    );
+    let (exit, stderr) = server.stop();
+    assert_eq!(exit.code(), Some(0), "{stderr}");
+}
