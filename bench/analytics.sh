@@ -9,7 +9,9 @@
 # customer sums) and, for the overhead, without them (the orders are then put back as they
 # were, with the sums the triggers kept). Then it starts `conea serve` on that database and asks each report
 # for the whole year over HTTP, 1 warm-up and 5 measured requests each, and prints the
-# median and the slowest (end to end: authentication, SQL, JSON).
+# median and the slowest (end to end: authentication, SQL, JSON). Then the read API on the
+# same orders: list pages (p50/p99 of 500 requests) and the CSV export of every order (rows/s
+# and the server's resident memory meanwhile).
 #
 # Usage: bench/analytics.sh [ORDERS=1000000]
 #   BENCH_PG   PostgreSQL server (default postgres://postgres@127.0.0.1:5432)
@@ -22,6 +24,7 @@ PGBASE=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
 DB="bench_analytics_$$"
 BIN="${BENCH_BIN:-$CARGO_TARGET_DIR/release/conea}"
 PORT=${BENCH_PORT:-18089}
+command -v jq >/dev/null || { echo "bench: needs jq (apt-get install -y jq)" >&2; exit 1; }
 
 [ -n "${BENCH_BIN:-}" ] || cargo build --release -p conea >/dev/null
 psql "$PGBASE/postgres" -qc "CREATE DATABASE $DB" >/dev/null
@@ -120,6 +123,28 @@ measure sales_over_time "from=2025-01-01&to=2025-12-31&timezone=Asia/Kolkata&gra
 measure repeat_purchase "from=2025-01-01&to=2025-12-31"
 measure rfm_segments "to=2025-12-31"
 measure customer_cohorts "from=2025-01-01&to=2025-12-31"
+echo "== the read API on the same orders"
+list_p99() {
+  "$BIN" bench endpoint "http://127.0.0.1:$PORT/v1/shop/orders?$1" -H "Authorization: Bearer $KEY" -n 500 --json \
+    | jq -r --arg q "$1" '"GET /v1/shop/orders?\($q): p50 \(.latency_ms.p50) ms, p99 \(.latency_ms.p99) ms, statuses \(.status_codes)"'
+}
+list_p99 "limit=50"
+list_p99 "limit=50&financial_status=paid&sort=-total_price"
+list_p99 "limit=50&customer_id=4242"
+list_p99 "limit=250&created_from=2025-06-01&created_to=2025-06-30"
+# The CSV export of every order, with the server's resident memory sampled meanwhile.
+rss_max=0
+curl -sf -o /dev/null -w '%{time_total} %{size_download}\n' -H "Authorization: Bearer $KEY" \
+  "http://127.0.0.1:$PORT/v1/shop/orders?format=csv" >"$WORK/export.out" &
+CPID=$!
+while kill -0 "$CPID" 2>/dev/null; do
+  rss=$(awk '/^VmRSS/ {print $2}' "/proc/$SPID/status")
+  [ "${rss:-0}" -gt "$rss_max" ] && rss_max=$rss
+  sleep 0.1
+done
+read -r secs bytes <"$WORK/export.out"
+echo "CSV export of $N orders: $(echo "$secs" | xargs printf '%.1f') s, $(echo "$N / $secs" | bc -l | xargs printf '%.0f') rows/s, $((bytes / 1048576)) MiB; server RSS at most $((rss_max / 1024)) MiB while exporting"
+
 echo "== for comparison: the same daily sales as a plain GROUP BY over orders (psql, warm)"
 q "SELECT 1 FROM orders LIMIT 1" >/dev/null
 psql "$DATABASE_URL" -qtA <<SQL | grep -i 'execution time'
