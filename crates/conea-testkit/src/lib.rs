@@ -187,6 +187,32 @@ impl TestApp {
             .expect("this replica created the owner key")
     }
 
+    /// The result of the job a 202 answer accepted: checks the answer's shape (`Location` is
+    /// its `check_url`, `status` pending), then polls the job as the owner until it completes
+    /// (panics when it is discarded or cancelled, or after 60 s).
+    pub async fn job_result(&self, accepted: &Resp) -> serde_json::Value {
+        assert_eq!(accepted.status, 202, "{}", accepted.text);
+        let location = accepted.header("location").unwrap().to_owned();
+        assert_eq!(accepted.body["check_url"], location.as_str());
+        assert_eq!(accepted.body["status"], "pending");
+        assert!(location.ends_with(accepted.body["job_id"].as_str().unwrap()));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let r = self.client.get(&location, Some(self.owner())).await;
+            match r.body["status"].as_str() {
+                Some("completed") => return r.body["result"].clone(),
+                Some("discarded") | Some("cancelled") => panic!("job failed: {}", r.text),
+                _ => {}
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "job never finished: {}",
+                r.text
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+    }
+
     /// Sends the shutdown signal and waits for the server to drain and stop.
     pub async fn stop(mut self) {
         if let Some(s) = self.stop.take() {

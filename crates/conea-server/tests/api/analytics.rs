@@ -12,7 +12,6 @@ use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 /// A small deterministic generator (a 64-bit LCG): the data set is the same on every run.
 struct Lcg(u64);
@@ -457,39 +456,8 @@ async fn import_body(app: &TestApp, kind: &str, body: String) {
         .send()
         .await
         .unwrap();
-    let accepted = Client::read(r).await;
-    assert_eq!(accepted.status, 202, "{}", accepted.text);
-    let location = accepted.header("location").unwrap().to_owned();
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let r = app.client.get(&location, Some(app.owner())).await;
-        match r.body["status"].as_str() {
-            Some("completed") => {
-                assert_eq!(r.body["result"]["rejected"], 0, "{}", r.text);
-                return;
-            }
-            Some("discarded") | Some("cancelled") => panic!("import failed: {}", r.text),
-            _ => tokio::time::sleep(Duration::from_millis(25)).await,
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "import never finished"
-        );
-    }
-}
-
-async fn job_result(app: &TestApp, accepted: &Resp) -> Value {
-    let location = accepted.header("location").unwrap().to_owned();
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let r = app.client.get(&location, Some(app.owner())).await;
-        match r.body["status"].as_str() {
-            Some("completed") => return r.body["result"].clone(),
-            Some("discarded") | Some("cancelled") => panic!("job failed: {}", r.text),
-            _ => tokio::time::sleep(Duration::from_millis(25)).await,
-        }
-        assert!(std::time::Instant::now() < deadline, "job never finished");
-    }
+    let result = app.job_result(&Client::read(r).await).await;
+    assert_eq!(result["rejected"], 0, "{result}");
 }
 
 async fn get(app: &TestApp, path: &str) -> Resp {
@@ -767,7 +735,7 @@ async fn reports_equal_a_fold_over_the_same_orders_before_and_after_a_reimport(b
         )
         .await;
     assert_eq!(r.status, 202, "{}", r.text);
-    assert_eq!(job_result(&app, &r).await, direct.body);
+    assert_eq!(app.job_result(&r).await, direct.body);
     let r = app
         .client
         .post(

@@ -6,7 +6,6 @@
 
 use conea_testkit::{backend_tests, Backend, Client, Resp, TestApp};
 use serde_json::{json, Value};
-use std::time::Duration;
 
 fn order(
     id: u64,
@@ -50,29 +49,6 @@ async fn upload(app: &TestApp, path: &str, ct: &str, body: String, key: Option<&
         req = req.header("Idempotency-Key", k);
     }
     Client::read(req.send().await.unwrap()).await
-}
-
-async fn job_result(app: &TestApp, accepted: &Resp) -> Value {
-    assert_eq!(accepted.status, 202, "{}", accepted.text);
-    let location = accepted.header("location").unwrap().to_owned();
-    assert_eq!(accepted.body["check_url"], location.as_str());
-    assert_eq!(accepted.body["status"], "pending");
-    assert!(location.ends_with(accepted.body["job_id"].as_str().unwrap()));
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let r = app.client.get(&location, Some(app.owner())).await;
-        match r.body["status"].as_str() {
-            Some("completed") => return r.body["result"].clone(),
-            Some("discarded") | Some("cancelled") => panic!("job failed: {}", r.text),
-            _ => {}
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "job never finished: {}",
-            r.text
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
 }
 
 fn fixture() -> Vec<Value> {
@@ -129,35 +105,35 @@ async fn import_answers_202_and_its_job_upserts_idempotently(b: Backend) {
         return;
     };
     let body = ndjson(&fixture());
-    let first = job_result(
-        &app,
-        &upload(
-            &app,
-            "/v1/data/imports?kind=orders",
-            "application/x-ndjson",
-            body.clone(),
-            None,
+    let first = app
+        .job_result(
+            &upload(
+                &app,
+                "/v1/data/imports?kind=orders",
+                "application/x-ndjson",
+                body.clone(),
+                None,
+            )
+            .await,
         )
-        .await,
-    )
-    .await;
+        .await;
     assert_eq!(
         (first["inserted"].as_u64(), first["rejected"].as_u64()),
         (Some(5), Some(0)),
         "{first}"
     );
-    let again = job_result(
-        &app,
-        &upload(
-            &app,
-            "/v1/data/imports?kind=orders",
-            "application/x-ndjson",
-            body,
-            None,
+    let again = app
+        .job_result(
+            &upload(
+                &app,
+                "/v1/data/imports?kind=orders",
+                "application/x-ndjson",
+                body,
+                None,
+            )
+            .await,
         )
-        .await,
-    )
-    .await;
+        .await;
     assert_eq!(again["inserted"], 0, "{again}");
     // Counts did not change: the summary over everything still sees five orders.
     let r = upload(
@@ -168,7 +144,7 @@ async fn import_answers_202_and_its_job_upserts_idempotently(b: Backend) {
         None,
     )
     .await;
-    assert_eq!(job_result(&app, &r).await["total_orders"], 5);
+    assert_eq!(app.job_result(&r).await["total_orders"], 5);
 }
 
 async fn bad_lines_are_reported_and_do_not_abort_the_import(b: Backend) {
@@ -179,18 +155,18 @@ async fn bad_lines_are_reported_and_do_not_abort_the_import(b: Backend) {
     lines.insert(1, "{not json".into());
     lines.push(json!({"id": "abc"}).to_string());
     let body = lines.join("\n") + "\n";
-    let result = job_result(
-        &app,
-        &upload(
-            &app,
-            "/v1/data/imports?kind=orders",
-            "application/x-ndjson",
-            body,
-            None,
+    let result = app
+        .job_result(
+            &upload(
+                &app,
+                "/v1/data/imports?kind=orders",
+                "application/x-ndjson",
+                body,
+                None,
+            )
+            .await,
         )
-        .await,
-    )
-    .await;
+        .await;
     assert_eq!(result["inserted"], 2, "{result}");
     assert_eq!(result["rejected"], 2);
     let bad = result["bad_lines"].as_array().unwrap();
@@ -205,8 +181,7 @@ async fn reports_match_hand_computed_figures(b: Backend) {
     let Some(app) = TestApp::spawn(b).await else {
         return;
     };
-    job_result(
-        &app,
+    app.job_result(
         &upload(
             &app,
             "/v1/data/imports?kind=orders",
@@ -226,7 +201,7 @@ async fn reports_match_hand_computed_figures(b: Backend) {
         None,
     )
     .await;
-    let s = job_result(&app, &r).await;
+    let s = app.job_result(&r).await;
     // Orders 1001-1004 are in March; 1003 is cancelled.
     assert_eq!(s["total_orders"], 4, "{s}");
     assert_eq!(s["total_revenue"], "160.49"); // 100.00 + 50.50 + 9.99
@@ -243,7 +218,7 @@ async fn reports_match_hand_computed_figures(b: Backend) {
         None,
     )
     .await;
-    let p = job_result(&app, &r).await;
+    let p = app.job_result(&r).await;
     let top = p["top_products"].as_array().unwrap();
     assert_eq!(top.len(), 2, "{p}");
     // Tea: 40.00 + 50.50 = 90.50 (2 units); Mug: 2 × 30.00 = 60.00 (the cancelled order's mug does not count); Spoon 9.99.

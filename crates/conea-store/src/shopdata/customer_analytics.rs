@@ -1,6 +1,6 @@
 //! The customer analytics' reads over `customer_sales` and `customer_months` (migration
 //! 0010; kept by triggers on `orders`; rows whose count fell to 0 are skipped). Routable
-//! reads. Also the inventory report's read: products with their stock and recent units sold.
+//! reads.
 
 use crate::query::q_built;
 use crate::SqlStore;
@@ -96,57 +96,5 @@ impl SqlStore {
                 net: Money::from_units(r.net_e4),
             })
             .collect())
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct StockRow {
-    shop_id: String,
-    source_id: i64,
-    title: String,
-    stock: Option<i64>,
-    units_sold: i64,
-}
-
-/// `$1` organization, `$2` shop or NULL, `[$3, $4)` the sales window.
-const PRODUCT_STOCK_SQL: &str = "SELECT p.shop_id, p.source_id, p.title, v.stock, \
-     CAST(COALESCE(s.units, 0) AS BIGINT) AS units_sold FROM products p \
-     LEFT JOIN (SELECT shop_id, product_source_id, CAST(SUM(inventory_quantity) AS BIGINT) AS stock \
-                FROM product_variants WHERE organization_id = $1 GROUP BY shop_id, product_source_id) v \
-       ON v.shop_id = p.shop_id AND v.product_source_id = p.source_id \
-     LEFT JOIN (SELECT li.shop_id, li.product_source_id, SUM(li.quantity) AS units \
-                FROM order_line_items li JOIN orders o ON o.shop_id = li.shop_id AND o.source_id = li.order_source_id \
-                WHERE o.organization_id = $1 AND o.cancelled_at IS NULL AND o.created_at >= $3 AND o.created_at < $4 \
-                GROUP BY li.shop_id, li.product_source_id) s \
-       ON s.shop_id = p.shop_id AND s.product_source_id = p.source_id \
-     WHERE p.organization_id = $1 AND ($2 IS NULL OR p.shop_id = $2)";
-
-impl SqlStore {
-    pub(super) async fn product_stock_rows(
-        &self,
-        org: &conea_core::ids::OrgId,
-        shop: Option<&ShopId>,
-        from: conea_core::clock::EpochMs,
-        to: conea_core::clock::EpochMs,
-    ) -> StoreResult<Vec<conea_shopdata::analytics::store::ProductStock>> {
-        let rows = crate::query::q("analytics_product_stock", PRODUCT_STOCK_SQL)
-            .bind(org.as_str())
-            .bind(shop.map(ShopId::as_str))
-            .bind(from)
-            .bind(to)
-            .fetch_all::<StockRow>(&self.routed("analytics"))
-            .await?;
-        let bad = || conea_core::store::StoreError::Other("corrupt shop id in products".into());
-        rows.into_iter()
-            .map(|r| {
-                Ok(conea_shopdata::analytics::store::ProductStock {
-                    shop_id: ShopId::parse(&r.shop_id).map_err(|_| bad())?,
-                    product_id: r.source_id,
-                    title: r.title,
-                    stock: r.stock,
-                    units_sold: r.units_sold,
-                })
-            })
-            .collect()
     }
 }

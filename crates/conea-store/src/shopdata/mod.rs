@@ -17,6 +17,7 @@
 mod analytics;
 mod catalog_reads;
 mod customer_analytics;
+mod inventory;
 mod read_sql;
 mod reads;
 mod reports;
