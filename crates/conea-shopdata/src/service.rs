@@ -213,7 +213,11 @@ impl DataService {
         raw.from = raw.from.or(text(period.get("from")));
         raw.to = raw.to.or(text(period.get("to")));
         raw.shop_id = raw.shop_id.or(shop_id.map(String::from));
-        raw.parse(self.clock.now_ms())
+        let parsed = raw
+            .parse(self.clock.now_ms())
+            .map_err(|e| CoreError::invalid(e.param, e.message))?;
+        report
+            .check(&parsed)
             .map_err(|e| CoreError::invalid(e.param, e.message))?;
         let args = ReportJobArgs {
             report,
@@ -237,14 +241,27 @@ impl DataService {
             Some(s) => Some(self.shop(&by.org_id, Some(s)).await?.id),
             None => None,
         };
-        if let Some(report) = crate::analytics::Report::parse(operation) {
+        // `orders_summary` and `product_performance` keep their original answers here;
+        // `analytics.<report>` names any report, the extended `product_performance` too.
+        let report = match operation.strip_prefix("analytics.") {
+            Some(name) => Some(crate::analytics::Report::parse(name).ok_or_else(|| {
+                CoreError::invalid(
+                    "operation",
+                    format!("`{operation}`: `{name}` is not a report"),
+                )
+            })?),
+            None if operation == "product_performance" => None,
+            None => crate::analytics::Report::parse(operation),
+        };
+        if let Some(report) = report {
             return self
                 .enqueue_report(by, report, shop_id, period, params)
                 .await;
         }
         let invalid = |e: crate::reports::ArgError| {
             let param = e.param;
-            CoreError::invalid(param, format!("`{param}`: {e}. Operations: orders_summary, product_performance, sales_over_time, refunds_cancellations, sales_by_hour_weekday; a period is {{\"from\": \"2026-01-01\", \"to\": \"2026-01-31\"}} (dates or RFC 3339 times)."))
+            let reports = crate::analytics::Report::ALL.map(|r| r.as_str()).join(", ");
+            CoreError::invalid(param, format!("`{param}`: {e}. Operations: orders_summary, product_performance (its original answer), the reports {reports} (also as `analytics.<report>`); a period is {{\"from\": \"2026-01-01\", \"to\": \"2026-01-31\"}} (dates or RFC 3339 times)."))
         };
         let args = ProcessArgs::parse(operation, shop_id, period, params).map_err(invalid)?;
         args.check()

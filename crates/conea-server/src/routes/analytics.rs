@@ -29,6 +29,10 @@ pub struct AnalyticsParams {
     pub compare: Option<String>,
     /// Only this shop (`shop_…`); default every shop of the organization.
     pub shop_id: Option<String>,
+    /// `product_performance` only: `revenue` (default), `units`, `orders` or `refund_rate`.
+    pub sort: Option<String>,
+    /// `product_performance` only: products listed per currency, 1–500 (default 50).
+    pub limit: Option<String>,
 }
 
 impl From<AnalyticsParams> for RawParams {
@@ -40,15 +44,20 @@ impl From<AnalyticsParams> for RawParams {
             granularity: p.granularity,
             compare: p.compare,
             shop_id: p.shop_id,
+            sort: p.sort,
+            limit: p
+                .limit
+                .map(conea_shopdata::analytics::params::NumberOrText::Text),
         }
     }
 }
 
-/// A report of your organization's sales [data:read]: `sales_over_time`,
-/// `refunds_cancellations` or `sales_by_hour_weekday`. Money is per currency as exact
-/// decimal strings; an empty range answers zeros.
+/// A report of your organization's shop data [data:read]: `sales_over_time`,
+/// `product_performance`, `refunds_cancellations`, `sales_by_hour_weekday`,
+/// `repeat_purchase`, `rfm_segments`, `customer_cohorts` or `inventory`. Money is per
+/// currency as exact decimal strings; an empty range answers zeros.
 #[utoipa::path(get, path = "/analytics/{report}", tag = "analytics",
-    params(("report" = String, Path, description = "`sales_over_time`, `refunds_cancellations` or `sales_by_hour_weekday`"), AnalyticsParams),
+    params(("report" = String, Path, description = "`sales_over_time`, `product_performance`, `refunds_cancellations`, `sales_by_hour_weekday`, `repeat_purchase`, `rfm_segments`, `customer_cohorts` or `inventory`"), AnalyticsParams),
     security(("bearer" = []), ("api_key" = [])), responses(
     (status = 200, body = Object, description = "The report"),
     (status = 400, body = ErrorBody, description = "`invalid_parameter` naming the report or parameter"),

@@ -39,6 +39,9 @@ impl JobKind for ReportJob {
             .params
             .parse(ctx.job.created_at)
             .map_err(|e| JobError::permanent(format!("{}: {}", e.param, e.message)))?;
+        args.report
+            .check(&params)
+            .map_err(|e| JobError::permanent(format!("{}: {}", e.param, e.message)))?;
         run(self.store.as_ref(), &ctx.job.org_id, args.report, &params)
             .await
             .map_err(|e| JobError::retryable(e.to_string()))

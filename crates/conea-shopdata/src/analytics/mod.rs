@@ -19,12 +19,14 @@ pub mod customers;
 pub mod inventory;
 pub mod job;
 pub mod params;
+pub mod products;
 pub mod sales;
 pub mod store;
 
 pub use params::{RawParams, ReportParams};
 pub use store::AnalyticsStore;
 
+use crate::reports::ArgError;
 use conea_core::clock::Clock;
 use conea_core::error::{CoreError, CoreResult};
 use conea_core::ids::OrgId;
@@ -38,6 +40,7 @@ use std::sync::Arc;
 #[serde(rename_all = "snake_case")]
 pub enum Report {
     SalesOverTime,
+    ProductPerformance,
     RefundsCancellations,
     SalesByHourWeekday,
     RepeatPurchase,
@@ -47,8 +50,9 @@ pub enum Report {
 }
 
 impl Report {
-    pub const ALL: [Report; 7] = [
+    pub const ALL: [Report; 8] = [
         Report::SalesOverTime,
+        Report::ProductPerformance,
         Report::RefundsCancellations,
         Report::SalesByHourWeekday,
         Report::RepeatPurchase,
@@ -60,6 +64,7 @@ impl Report {
     pub fn as_str(self) -> &'static str {
         match self {
             Report::SalesOverTime => "sales_over_time",
+            Report::ProductPerformance => "product_performance",
             Report::RefundsCancellations => "refunds_cancellations",
             Report::SalesByHourWeekday => "sales_by_hour_weekday",
             Report::RepeatPurchase => "repeat_purchase",
@@ -72,6 +77,23 @@ impl Report {
     pub fn parse(text: &str) -> Option<Report> {
         Report::ALL.into_iter().find(|r| r.as_str() == text)
     }
+
+    /// Refuses the parameters this report does not take (`sort` and `limit` are
+    /// `product_performance`'s).
+    pub fn check(self, p: &ReportParams) -> Result<(), ArgError> {
+        if self == Report::ProductPerformance {
+            return Ok(());
+        }
+        for (param, given) in [("sort", p.sort.is_some()), ("limit", p.limit.is_some())] {
+            if given {
+                return Err(ArgError {
+                    param,
+                    message: format!("`{param}` applies to product_performance only"),
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Runs `report` for the organization; the result as JSON.
@@ -81,8 +103,14 @@ pub async fn run(
     report: Report,
     p: &ReportParams,
 ) -> CoreResult<Value> {
+    report
+        .check(p)
+        .map_err(|e| CoreError::invalid(e.param, e.message))?;
     let value = match report {
         Report::SalesOverTime => serde_json::to_value(sales::sales_over_time(store, org, p).await?),
+        Report::ProductPerformance => {
+            serde_json::to_value(products::product_performance(store, org, p).await?)
+        }
         Report::RefundsCancellations => {
             serde_json::to_value(sales::refunds_cancellations(store, org, p).await?)
         }

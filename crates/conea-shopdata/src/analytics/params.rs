@@ -35,7 +35,35 @@ pub struct RawParams {
     pub compare: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shop_id: Option<String>,
+    /// `product_performance` only: the ranking, `revenue` (default), `units`, `orders` or
+    /// `refund_rate`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sort: Option<String>,
+    /// `product_performance` only: products listed per currency, 1–500 (default 50).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<NumberOrText>,
 }
+
+/// A number given as JSON (`2`) or as a query string's text (`"2"`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum NumberOrText {
+    Number(u64),
+    Text(String),
+}
+
+/// How `product_performance` ranks its products.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProductSort {
+    Revenue,
+    Units,
+    Orders,
+    RefundRate,
+}
+
+pub const DEFAULT_PRODUCT_LIMIT: usize = 50;
+pub const MAX_PRODUCT_LIMIT: usize = 500;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -54,6 +82,9 @@ pub struct ReportParams {
     pub granularity: Granularity,
     pub compare: Option<Compare>,
     pub shop_id: Option<ShopId>,
+    /// Given as `sort`/`limit`; only `product_performance` takes them.
+    pub sort: Option<ProductSort>,
+    pub limit: Option<usize>,
 }
 
 impl RawParams {
@@ -110,6 +141,37 @@ impl RawParams {
                 calendar::start_of(&timezone, first).map_err(|m| bad("from", m))?
             }
         };
+        let sort = match self.sort.as_deref() {
+            None => None,
+            Some("revenue") => Some(ProductSort::Revenue),
+            Some("units") => Some(ProductSort::Units),
+            Some("orders") => Some(ProductSort::Orders),
+            Some("refund_rate") => Some(ProductSort::RefundRate),
+            Some(other) => {
+                return Err(bad(
+                    "sort",
+                    format!("`{other}` is not one of revenue, units, orders, refund_rate"),
+                ))
+            }
+        };
+        let limit = match &self.limit {
+            None => None,
+            Some(given) => {
+                let n = match given {
+                    NumberOrText::Number(n) => Some(*n),
+                    NumberOrText::Text(t) => t.trim().parse::<u64>().ok(),
+                };
+                match n {
+                    Some(n) if (1..=MAX_PRODUCT_LIMIT as u64).contains(&n) => Some(n as usize),
+                    _ => {
+                        return Err(bad(
+                            "limit",
+                            format!("`limit` must be a whole number from 1 to {MAX_PRODUCT_LIMIT}"),
+                        ))
+                    }
+                }
+            }
+        };
         if from >= to {
             return Err(bad("from", "`from` must be before `to`".into()));
         }
@@ -127,6 +189,8 @@ impl RawParams {
             granularity,
             compare,
             shop_id,
+            sort,
+            limit,
         })
     }
 }
@@ -194,6 +258,8 @@ mod tests {
                 "granularity" => r.granularity = v,
                 "compare" => r.compare = v,
                 "shop_id" => r.shop_id = v,
+                "sort" => r.sort = v,
+                "limit" => r.limit = v.map(NumberOrText::Text),
                 _ => unreachable!(),
             }
         }
@@ -242,9 +308,24 @@ mod tests {
             (raw(&[("to", "2024-13-01")]), "to"),
             (raw(&[("shop_id", "shop_1")]), "shop_id"),
             (raw(&[("from", "2000-01-01"), ("to", "2024-01-01")]), "to"),
+            (raw(&[("sort", "price")]), "sort"),
+            (raw(&[("limit", "0")]), "limit"),
+            (raw(&[("limit", "501")]), "limit"),
+            (raw(&[("limit", "ten")]), "limit"),
         ];
         for (r, param) in cases {
             assert_eq!(r.parse(NOW).expect_err(param).param, param, "{r:?}");
+        }
+    }
+
+    #[test]
+    fn limit_is_read_from_json_numbers_and_query_text_alike() {
+        let json: RawParams =
+            serde_json::from_str(r#"{"limit": 7, "sort": "units"}"#).expect("json");
+        let text = raw(&[("limit", "7"), ("sort", "units")]);
+        for r in [json, text] {
+            let p = r.parse(NOW).expect("valid");
+            assert_eq!((p.limit, p.sort), (Some(7), Some(ProductSort::Units)));
         }
     }
 

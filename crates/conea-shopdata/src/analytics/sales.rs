@@ -112,7 +112,7 @@ pub struct Change {
     pub percent: Option<f64>,
 }
 
-fn change(now: Decimal, before: Decimal, as_money: Option<&str>) -> Change {
+pub(super) fn change(now: Decimal, before: Decimal, as_money: Option<&str>) -> Change {
     let diff = now - before;
     let absolute = match as_money {
         Some(c) => serde_json::Value::String(

@@ -96,6 +96,9 @@ pub trait AnalyticsStore: Send + Sync + 'static {
         from: EpochMs,
         to: EpochMs,
     ) -> StoreResult<Vec<ProductStock>>;
+    /// Each product's sales in the query (rows with `variant_id: None`) and each variant's
+    /// (rows with `variant_id: Some`), per currency.
+    async fn product_sales(&self, q: &ProductQuery) -> StoreResult<Vec<ProductSales>>;
 }
 
 /// Which customers a customer report covers: those of the organization (or one shop) whose
@@ -142,4 +145,35 @@ pub struct ProductStock {
     pub stock: Option<i64>,
     /// Units sold in the window (orders that are not cancelled).
     pub units_sold: i64,
+}
+
+/// Which line items `product_performance` sums: those of the organization's (or one shop's)
+/// orders created in `[from, to)` that are not cancelled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductQuery {
+    pub org_id: OrgId,
+    pub shop_id: Option<ShopId>,
+    pub from: EpochMs,
+    pub to: EpochMs,
+}
+
+/// The sales of one product (`variant_id: None`, the product's row) or of one of its
+/// variants, in one currency. A line item without a product is its own "product", keyed by
+/// its title (`product_id: None`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductSales {
+    pub shop_id: ShopId,
+    pub product_id: Option<i64>,
+    pub variant_id: Option<i64>,
+    /// The product's (or variant's) title as stored, else the line items' title.
+    pub title: String,
+    pub sku: Option<String>,
+    pub currency: String,
+    pub units: i64,
+    /// Quantity × unit price, before the order's discounts.
+    pub revenue: Money,
+    /// Distinct orders with the product (or variant).
+    pub orders: i64,
+    /// Of those, the orders with a refund.
+    pub refunded_orders: i64,
 }

@@ -12,8 +12,8 @@ use conea_core::ids::OrgId;
 use conea_core::ids::ShopId;
 use conea_core::store::StoreResult;
 use conea_shopdata::analytics::store::{
-    AnalyticsStore, CohortCell, CustomerQuery, CustomerSales, ProductStock, SalesSums, SlotQuery,
-    SlotSums,
+    AnalyticsStore, CohortCell, CustomerQuery, CustomerSales, ProductQuery, ProductSales,
+    ProductStock, SalesSums, SlotQuery, SlotSums,
 };
 use conea_shopdata::Money;
 
@@ -72,6 +72,10 @@ impl AnalyticsStore for SqlStore {
         to: EpochMs,
     ) -> StoreResult<Vec<ProductStock>> {
         self.product_stock_rows(org, shop, from, to).await
+    }
+
+    async fn product_sales(&self, q: &ProductQuery) -> StoreResult<Vec<ProductSales>> {
+        self.product_sales_rows(q).await
     }
 
     async fn sales_slots(&self, query: &SlotQuery) -> StoreResult<Vec<SlotSums>> {

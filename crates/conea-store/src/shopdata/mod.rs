@@ -18,6 +18,7 @@ mod analytics;
 mod catalog_reads;
 mod customer_analytics;
 mod inventory;
+mod product_analytics;
 mod read_sql;
 mod reads;
 mod reports;
