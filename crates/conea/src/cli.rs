@@ -58,6 +58,9 @@ pub enum Command {
     /// Ask a running server for an analytics report and print it: a table on a terminal,
     /// JSON with --json or when piped.
     Analytics(AnalyticsArgs),
+    /// Send a file of orders, products or customers to a running server, or export them.
+    #[command(subcommand)]
+    Data(DataCommand),
     /// Check configuration, database, Redis, jobs and (with --url) a running server; say
     /// what is wrong and what fixes it. Exit 1 when a check failed.
     Diagnose {
@@ -472,10 +475,81 @@ pub enum DbCommand {
     },
 }
 
+#[derive(Subcommand, Debug)]
+pub enum DataCommand {
+    /// Stream an NDJSON or CSV file to a running server in parts (each its own import job),
+    /// with a progress bar; an interrupted upload resumes where it stopped when run again
+    /// with the same arguments. Prints the summed result (JSON when piped or with --json).
+    Import(DataImportArgs),
+    /// Stream every matching order, product or customer of a running server as CSV or
+    /// NDJSON to standard output (or --output).
+    Export(DataExportArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct DataImportArgs {
+    /// The file: NDJSON (Shopify-shaped objects, one per line) or CSV (by its `.csv`
+    /// extension, or --format).
+    pub file: PathBuf,
+    /// orders, products or customers.
+    #[arg(long)]
+    pub kind: String,
+    /// ndjson or csv (default: by the file's extension).
+    #[arg(long)]
+    pub format: Option<String>,
+    /// A shop domain or id; default the organization's manual shop.
+    #[arg(long)]
+    pub shop: Option<String>,
+    /// Bytes per part (each part ends on a record boundary), e.g. 64MiB.
+    #[arg(long, default_value = "64MiB")]
+    pub part_size: String,
+    /// Send at most this many parts now, then stop; run again to send the rest.
+    #[arg(long)]
+    pub max_parts: Option<usize>,
+    /// Forget an interrupted upload of this file and start from its first byte.
+    #[arg(long)]
+    pub restart: bool,
+    /// Where the upload's progress is kept between runs (default: beside the file,
+    /// FILE.conea-import; removed when the import is done).
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// The server.
+    #[arg(long, env = "CONEA_URL", default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// An API key or token with data:write and jobs:read.
+    #[arg(long, env = "CONEA_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// Print the result as JSON (also when stdout is not a terminal).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct DataExportArgs {
+    /// orders, products or customers.
+    pub kind: String,
+    /// csv or ndjson.
+    #[arg(long, default_value = "csv")]
+    pub format: String,
+    /// A filter of the list, NAME=VALUE (repeatable), e.g. created_from=2025-01-01,
+    /// financial_status=paid; the server names a bad one.
+    #[arg(long, value_name = "NAME=VALUE")]
+    pub filter: Vec<String>,
+    /// Write to this file instead of standard output.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// The server.
+    #[arg(long, env = "CONEA_URL", default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// An API key or token with data:read.
+    #[arg(long, env = "CONEA_TOKEN", hide_env_values = true)]
+    pub token: String,
+}
+
 #[derive(clap::Args, Debug)]
 pub struct AnalyticsArgs {
-    /// sales_over_time, refunds_cancellations, sales_by_hour_weekday, repeat_purchase,
-    /// rfm_segments, customer_cohorts or inventory.
+    /// sales_over_time, product_performance, refunds_cancellations, sales_by_hour_weekday,
+    /// repeat_purchase, rfm_segments, customer_cohorts or inventory.
     pub report: String,
     /// First local day (YYYY-MM-DD) or an RFC 3339 instant.
     #[arg(long)]
@@ -494,6 +568,12 @@ pub struct AnalyticsArgs {
     pub compare: Option<String>,
     #[arg(long)]
     pub shop_id: Option<String>,
+    /// product_performance: revenue, units, orders or refund_rate.
+    #[arg(long)]
+    pub sort: Option<String>,
+    /// product_performance: products listed per currency (1–500).
+    #[arg(long)]
+    pub limit: Option<String>,
     /// The server.
     #[arg(long, env = "CONEA_URL", default_value = "http://127.0.0.1:8080")]
     pub url: String,

@@ -18,6 +18,8 @@ pub async fn run(a: AnalyticsArgs) -> Result<ExitCode> {
         ("granularity", &a.granularity),
         ("compare", &a.compare),
         ("shop_id", &a.shop_id),
+        ("sort", &a.sort),
+        ("limit", &a.limit),
     ]
     .into_iter()
     .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))

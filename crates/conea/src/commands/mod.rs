@@ -4,6 +4,7 @@ mod accounts;
 mod analytics;
 mod bench;
 mod config;
+mod data;
 mod db;
 mod diagnose;
 mod incidents;
@@ -13,7 +14,7 @@ mod serve;
 mod shopify;
 mod token;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, DataCommand};
 use anyhow::Result;
 use std::process::ExitCode;
 
@@ -59,6 +60,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Bench(c) => bench::run(c).await,
         Command::Analytics(a) => analytics::run(a).await,
+        Command::Data(DataCommand::Import(a)) => data::import(a).await,
+        Command::Data(DataCommand::Export(a)) => data::export(a).await,
         Command::Shopify(c) => shopify::run(file, c).await,
     }
 }

@@ -1040,3 +1040,167 @@ fn analytics_prints_the_servers_report_as_json_when_piped_and_its_error_in_one_l
     let (exit, stderr) = server.stop();
     assert_eq!(exit.code(), Some(0), "{stderr}");
 }
+
+/// A CSV of `n` orders (every third with two line-item rows; order 5's title spans two
+/// lines in quotes) and one row whose `created_at` is not a time, at the line it returns.
+fn orders_csv(n: u64) -> (String, u64) {
+    let mut csv = String::from(
+        "order_id,created_at,currency,total_price,line_item_id,title,quantity,price\n",
+    );
+    let mut line = 1;
+    let mut bad_line = 0;
+    for id in 1..=n {
+        let rows = if id % 3 == 0 { 2 } else { 1 };
+        for r in 0..rows {
+            let title = if id == 5 {
+                "\"Tea, \"\"green\"\"\nloose\"".to_string()
+            } else {
+                format!("Item {r}")
+            };
+            csv.push_str(&format!(
+                "{id},2025-01-{:02}T10:00:00Z,JPY,{},{}{r},{title},1,1000\n",
+                1 + id % 28,
+                1000 * rows,
+                id * 10
+            ));
+            line += if id == 5 { 2 } else { 1 };
+        }
+        if id == 20 {
+            csv.push_str("999,yesterday,JPY,5,9990,Bad,1,5\n");
+            line += 1;
+            bad_line = line;
+        }
+    }
+    (csv, bad_line)
+}
+
+#[test]
+fn data_import_sends_parts_resumes_where_it_stopped_and_export_reads_the_orders_back() {
+    let env = Env::sqlite();
+    let server = env.serve();
+    let (secret, _) = create_key(&env, "importer", &["data:write", "data:read", "jobs:read"]);
+    let url = format!("http://{}", server.addr);
+    let (csv, bad_line) = orders_csv(40);
+    let file = env.data_dir().join("orders.csv");
+    std::fs::write(&file, &csv).unwrap();
+    let file = file.display().to_string();
+    let import = |extra: &[&str]| {
+        let mut args = vec![
+            "data",
+            "import",
+            &file,
+            "--kind",
+            "orders",
+            "--part-size",
+            "1",
+            "--url",
+            &url,
+            "--token",
+            &secret,
+        ];
+        args.extend_from_slice(extra);
+        env.run(&args)
+    };
+    // Parts of one byte: each ends at its first record end, or after the rows of its order.
+    // Two parts now, the rest later.
+    let out = import(&["--max-parts", "2"]).success();
+    assert!(out.stderr.contains("Stopped after 2 part(s)"), "{out}");
+    let state = format!("{file}.conea-import");
+    assert!(
+        std::path::Path::new(&state).exists(),
+        "the upload's state is kept: {out}"
+    );
+    let out = import(&[]).success();
+    assert!(out.stderr.contains("Resuming: 2 part(s)"), "{out}");
+    assert!(
+        !std::path::Path::new(&state).exists(),
+        "and removed when done"
+    );
+    let result = out.stdout_json();
+    let parts = result["parts"].as_u64().unwrap();
+    assert_eq!(
+        parts, 41,
+        "one part per order and one for the bad row: {result}"
+    );
+    assert_eq!(result["inserted"], 40, "{result}");
+    assert_eq!(result["rejected"], 1, "{result}");
+    assert_eq!(
+        result["first_rejections"][0]["line"], bad_line,
+        "numbered as a line of the file: {result}"
+    );
+    assert!(result["failed"].as_array().unwrap().is_empty(), "{result}");
+    // One import job per part: the resumed run did not send the first two parts again.
+    let jobs = env.run(&["jobs", "list", "--json"]).success();
+    assert_eq!(
+        jobs.stdout.matches("\"data.import\"").count() as u64,
+        parts,
+        "{jobs}"
+    );
+
+    // The orders read back, each once.
+    let out = env
+        .run(&[
+            "data", "export", "orders", "--format", "ndjson", "--url", &url, "--token", &secret,
+        ])
+        .success();
+    let mut ids: Vec<i64> = out
+        .stdout
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["id"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (1..=40).collect::<Vec<i64>>(), "{out}");
+    // Every line item is there (no part split an order's rows: a split would have replaced
+    // the order's items with the later part's): 40 orders, 13 of them with two rows.
+    let analytics = |report: &str| {
+        env.run(&[
+            "analytics",
+            report,
+            "--from",
+            "2025-01-01",
+            "--to",
+            "2025-01-31",
+            "--limit",
+            "500",
+            "--url",
+            &url,
+            "--token",
+            &secret,
+            "--json",
+        ])
+        .success()
+        .stdout_json()
+    };
+    let products = analytics("product_performance");
+    let jpy = &products["currencies"][0];
+    assert_eq!(jpy["totals"]["units"], 53, "{products}");
+    // Order 5's quoted title with a comma, quotes and a newline arrived whole.
+    assert!(
+        jpy["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["title"] == "Tea, \"green\"\nloose"),
+        "{products}"
+    );
+
+    // A filter the server refuses is one line naming it.
+    let out = env.run(&[
+        "data",
+        "export",
+        "orders",
+        "--filter",
+        "created_from=soon",
+        "--url",
+        &url,
+        "--token",
+        &secret,
+    ]);
+    assert!(out.one_line_error().contains("created_from"), "{out}");
+    let (exit, stderr) = server.stop();
+    assert_eq!(exit.code(), Some(0), "{stderr}");
+}
