@@ -46,7 +46,12 @@ impl ShopDataModule {
 
     /// The service the routes and the CLI call (imports and report jobs).
     pub fn service(&self, jobs: Arc<JobService>, clock: Arc<dyn Clock>) -> Arc<DataService> {
-        Arc::new(DataService::new(self.store.clone(), jobs, clock))
+        Arc::new(DataService::new(
+            self.store.clone(),
+            self.analytics.clone(),
+            jobs,
+            clock,
+        ))
     }
 
     /// The analytics the routes (and the AI analyst, the console) call.

@@ -22,6 +22,7 @@ pub mod money;
 pub mod reader;
 pub mod reads;
 pub mod reports;
+pub mod segments;
 pub mod service;
 pub mod shopify;
 pub mod store;

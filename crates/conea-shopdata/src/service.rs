@@ -20,6 +20,8 @@ use std::sync::Arc;
 
 pub struct DataService {
     store: Arc<dyn ShopDataStore>,
+    /// The customer list's `segment` filter reads the customers' scores from here.
+    analytics: Arc<dyn crate::analytics::AnalyticsStore>,
     jobs: Arc<JobService>,
     clock: Arc<dyn Clock>,
 }
@@ -40,10 +42,16 @@ pub struct ImportSession {
 impl DataService {
     pub fn new(
         store: Arc<dyn ShopDataStore>,
+        analytics: Arc<dyn crate::analytics::AnalyticsStore>,
         jobs: Arc<JobService>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        DataService { store, jobs, clock }
+        DataService {
+            store,
+            analytics,
+            jobs,
+            clock,
+        }
     }
 
     pub fn store(&self) -> &Arc<dyn ShopDataStore> {

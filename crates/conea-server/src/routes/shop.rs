@@ -58,6 +58,9 @@ pub struct ReadQuery {
     pub vendor: Option<String>,
     /// Products of this type (exact).
     pub product_type: Option<String>,
+    /// Customers of this RFM segment now, as `rfm_segments` scores them: `champions`,
+    /// `loyal`, `new`, `promising`, `at_risk`, `hibernating`.
+    pub segment: Option<String>,
 }
 
 impl From<ReadQuery> for ListParams {
@@ -79,6 +82,7 @@ impl From<ReadQuery> for ListParams {
             status: q.status,
             vendor: q.vendor,
             product_type: q.product_type,
+            segment: q.segment,
         }
     }
 }

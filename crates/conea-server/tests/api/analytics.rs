@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use conea_core::Clock;
 use conea_testkit::{backend_tests, Backend, Client, Resp, TestApp};
 use jiff::civil::{Date, Weekday};
 use jiff::tz::TimeZone;
@@ -275,6 +276,97 @@ fn lifetimes(orders: &[Gen]) -> BTreeMap<(String, u64), Lifetime> {
     out
 }
 
+/// The RFM segment of each (currency, customer) who had ordered before `at`, by a plain
+/// fold: quintile scores (one more than five times the share strictly worse) of recency
+/// (whole days since the last order) and frequency, named by the segment table.
+fn rfm_fold(
+    life: &BTreeMap<(String, u64), Lifetime>,
+    at: i64,
+) -> BTreeMap<(String, u64), &'static str> {
+    let mut out = BTreeMap::new();
+    let currencies: std::collections::BTreeSet<&String> = life.keys().map(|(c, _)| c).collect();
+    for currency in currencies {
+        let mine: Vec<(&(String, u64), &Lifetime)> = life
+            .iter()
+            .filter(|((c, _), l)| c == currency && l.first_at < at)
+            .collect();
+        let score = |values: Vec<i64>| -> Vec<i64> {
+            values
+                .iter()
+                .map(|v| {
+                    (1 + 5 * values.iter().filter(|x| *x < v).count() as i64 / values.len() as i64)
+                        .min(5)
+                })
+                .collect()
+        };
+        let rs = score(
+            mine.iter()
+                .map(|(_, l)| -((at - l.last_at) / 86_400_000))
+                .collect(),
+        );
+        let fs = score(mine.iter().map(|(_, l)| l.orders).collect());
+        for (i, (key, _)) in mine.iter().enumerate() {
+            let name = match (rs[i], fs[i]) {
+                (4..=5, 4..=5) => "champions",
+                (3..=5, 3..=5) => "loyal",
+                (4..=5, 1) => "new",
+                (3..=5, _) => "promising",
+                (_, 3..=5) => "at_risk",
+                _ => "hibernating",
+            };
+            out.insert((*key).clone(), name);
+        }
+    }
+    out
+}
+
+/// `GET /v1/shop/customers?segment=` lists exactly the customers the fold puts in that
+/// segment now (in any of their currencies), across pages.
+async fn check_segments(app: &TestApp, orders: &[Gen]) {
+    let customers: String = (1..=37)
+        .map(|id| json!({"id": id, "email": format!("c{id}@example.com")}).to_string() + "\n")
+        .collect();
+    import_body(app, "customers", customers).await;
+    let named = rfm_fold(&lifetimes(orders), app.clock.now_ms());
+    for segment in [
+        "champions",
+        "loyal",
+        "new",
+        "promising",
+        "at_risk",
+        "hibernating",
+    ] {
+        let want: std::collections::BTreeSet<u64> = named
+            .iter()
+            .filter(|(_, n)| **n == segment)
+            .map(|((_, id), _)| *id)
+            .collect();
+        let mut got = std::collections::BTreeSet::new();
+        let mut cursor = String::new();
+        loop {
+            let r = get(
+                app,
+                &format!("/v1/shop/customers?segment={segment}&limit=5{cursor}"),
+            )
+            .await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            for c in r.body["data"].as_array().unwrap() {
+                assert!(got.insert(c["id"].as_u64().unwrap()), "listed once: {c}");
+            }
+            match r.body["next_cursor"].as_str() {
+                Some(next) => cursor = format!("&cursor={next}"),
+                None => break,
+            }
+        }
+        assert_eq!(got, want, "{segment}");
+    }
+    let r = get(app, "/v1/shop/customers?segment=vip").await;
+    r.assert_error(400, "invalid_parameter");
+    assert_eq!(r.body["error"]["details"]["param"], "segment", "{}", r.text);
+    let r = get(app, "/v1/shop/orders?segment=loyal").await;
+    r.assert_error(400, "invalid_parameter");
+}
+
 /// Per cohort (`YYYY-MM`), per months since: (customers, net).
 type CohortFold = BTreeMap<String, BTreeMap<i64, (i64, i64)>>;
 
@@ -400,38 +492,16 @@ async fn check_customers(app: &TestApp, orders: &[Gen]) {
     let r = get(app, "/v1/analytics/rfm_segments?to=2024-06-30").await;
     assert_eq!(r.status, 200, "{}", r.text);
     let at = START_MS + 182 * 86_400_000;
+    let named = rfm_fold(&life, at);
     for s in r.body["currencies"].as_array().unwrap() {
         let currency = s["currency"].as_str().unwrap();
-        let mine: Vec<&Lifetime> = life
+        let mine: Vec<(&Lifetime, &str)> = named
             .iter()
-            .filter(|((c, _), l)| c == currency && l.first_at < at)
-            .map(|(_, l)| l)
+            .filter(|((c, _), _)| c == currency)
+            .map(|(k, name)| (&life[k], *name))
             .collect();
-        let score = |values: Vec<i64>| -> Vec<i64> {
-            values
-                .iter()
-                .map(|v| {
-                    (1 + 5 * values.iter().filter(|x| *x < v).count() as i64 / values.len() as i64)
-                        .min(5)
-                })
-                .collect()
-        };
-        let rs = score(
-            mine.iter()
-                .map(|l| -((at - l.last_at) / 86_400_000))
-                .collect(),
-        );
-        let fs = score(mine.iter().map(|l| l.orders).collect());
         let mut counts: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
-        for (i, l) in mine.iter().enumerate() {
-            let name = match (rs[i], fs[i]) {
-                (4..=5, 4..=5) => "champions",
-                (3..=5, 3..=5) => "loyal",
-                (4..=5, 1) => "new",
-                (3..=5, _) => "promising",
-                (_, 3..=5) => "at_risk",
-                _ => "hibernating",
-            };
+        for (l, name) in &mine {
             let e = counts.entry(name).or_default();
             e.0 += 1;
             e.1 += l.net;
@@ -661,6 +731,7 @@ async fn reports_equal_a_fold_over_the_same_orders_before_and_after_a_reimport(b
     check_sales(&app, &now, "Asia/Tokyo", "month").await;
     check_customers(&app, &now).await;
     check_products(&app, &now).await;
+    check_segments(&app, &now).await;
 
     // Hour × weekday in a half-hour zone: each cell's orders and net sales.
     let tz = TimeZone::get("Asia/Kolkata").unwrap();

@@ -13,6 +13,8 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+pub use crate::segments::{segment, SegmentCell, SegmentFilter, SEGMENTS};
+
 const DAY_MS: i64 = 86_400_000;
 
 fn by_currency(rows: Vec<CustomerSales>) -> BTreeMap<String, Vec<CustomerSales>> {
@@ -130,27 +132,6 @@ fn quintile_scores(values: &[i64]) -> Vec<u8> {
         })
         .collect()
 }
-
-/// The named segment of a recency and a frequency score.
-pub fn segment(r: u8, f: u8) -> &'static str {
-    match (r, f) {
-        (4..=5, 4..=5) => "champions",
-        (3..=5, 3..=5) => "loyal",
-        (4..=5, 1) => "new",
-        (3..=5, _) => "promising",
-        (_, 3..=5) => "at_risk",
-        _ => "hibernating",
-    }
-}
-
-pub const SEGMENTS: [&str; 6] = [
-    "champions",
-    "loyal",
-    "new",
-    "promising",
-    "at_risk",
-    "hibernating",
-];
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SegmentFigures {
@@ -341,6 +322,58 @@ pub async fn customer_cohorts(
     })
 }
 
+/// The cells of a segment as of `at`, from every customer's lifetime sales: per currency,
+/// each (recency score, frequency score) cell named `name` becomes the range of last order
+/// times and of order counts its customers have (scores are monotone in both, so exactly
+/// the customers scored into the cell fall in its ranges). What `GET
+/// /v1/shop/customers?segment=` filters on.
+pub fn segment_cells(rows: Vec<CustomerSales>, at: EpochMs, name: &str) -> Vec<SegmentCell> {
+    let mut cells = Vec::new();
+    for (currency, rows) in by_currency(rows) {
+        let days: Vec<i64> = rows
+            .iter()
+            .map(|r| (at - r.last_order_at).max(0) / DAY_MS)
+            .collect();
+        let recency: Vec<i64> = days.iter().map(|d| -d).collect();
+        let frequency: Vec<i64> = rows.iter().map(|r| r.orders).collect();
+        let r_scores = quintile_scores(&recency);
+        let f_scores = quintile_scores(&frequency);
+        // Per score: the (min, max) of days since the last order, and of order counts.
+        let mut day_range: BTreeMap<u8, (i64, i64)> = BTreeMap::new();
+        let mut order_range: BTreeMap<u8, (i64, i64)> = BTreeMap::new();
+        for i in 0..rows.len() {
+            let widen = |m: &mut BTreeMap<u8, (i64, i64)>, score: u8, v: i64| {
+                let e = m.entry(score).or_insert((v, v));
+                e.0 = e.0.min(v);
+                e.1 = e.1.max(v);
+            };
+            widen(&mut day_range, r_scores[i], days[i]);
+            widen(&mut order_range, f_scores[i], frequency[i]);
+        }
+        for (r, (day_min, day_max)) in &day_range {
+            for (f, (orders_min, orders_max)) in &order_range {
+                if segment(*r, *f) != name {
+                    continue;
+                }
+                // days in [min, max] ⟺ last order in (at - (max + 1) days, at - min days];
+                // 0 days also takes a last order after `at`.
+                cells.push(SegmentCell {
+                    currency: currency.clone(),
+                    last_after: at - (day_max + 1) * DAY_MS,
+                    last_until: if *day_min == 0 {
+                        EpochMs::MAX
+                    } else {
+                        at - day_min * DAY_MS
+                    },
+                    orders_min: *orders_min,
+                    orders_max: *orders_max,
+                });
+            }
+        }
+    }
+    cells
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -353,6 +386,62 @@ mod tests {
             quintile_scores(&[1, 1, 1, 1, 9, 10, 10, 10, 10, 10]),
             vec![1, 1, 1, 1, 3, 3, 3, 3, 3, 3]
         );
+    }
+
+    #[test]
+    fn segment_cells_take_exactly_the_customers_scored_into_the_segment() {
+        let at: EpochMs = 1_735_689_600_000; // 2025-01-01
+        let mut seed = 11u64;
+        let mut next = |below: u64| {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (seed >> 33) % below
+        };
+        let rows: Vec<CustomerSales> = (0..300)
+            .map(|i| CustomerSales {
+                currency: ["JPY", "USD"][i % 2].into(),
+                orders: 1 + next(9) as i64,
+                net: Money::from_units(0),
+                first_order_net: Money::from_units(0),
+                first_order_at: 0,
+                // Some within the last day, one after `at`, most up to a year before.
+                last_order_at: at - next(365 * DAY_MS as u64) as i64
+                    + if i == 7 { 2 * DAY_MS } else { 0 },
+            })
+            .collect();
+        // The segment of each row, as rfm_segments scores it.
+        let mut expected = Vec::new();
+        for (currency, group) in by_currency(rows.clone()) {
+            let recency: Vec<i64> = group
+                .iter()
+                .map(|r| -((at - r.last_order_at).max(0) / DAY_MS))
+                .collect();
+            let frequency: Vec<i64> = group.iter().map(|r| r.orders).collect();
+            let (rs, fs) = (quintile_scores(&recency), quintile_scores(&frequency));
+            for (i, r) in group.iter().enumerate() {
+                expected.push((
+                    currency.clone(),
+                    r.last_order_at,
+                    r.orders,
+                    segment(rs[i], fs[i]),
+                ));
+            }
+        }
+        for name in SEGMENTS {
+            let cells = segment_cells(rows.clone(), at, name);
+            for (currency, last, orders, seg) in &expected {
+                let inside = cells.iter().any(|c| {
+                    &c.currency == currency
+                        && *last > c.last_after
+                        && *last <= c.last_until
+                        && (c.orders_min..=c.orders_max).contains(orders)
+                });
+                assert_eq!(
+                    inside,
+                    *seg == name,
+                    "{name}: {currency} {last} {orders} is {seg}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use super::query::{
     CustomerFilter, CustomerQuery, ListQuery, OrderFilter, OrderQuery, ProductFilter, ProductQuery,
-    Sort, DEFAULT_LIMIT, MAX_LIMIT,
+    SegmentFilter, Sort, DEFAULT_LIMIT, MAX_LIMIT,
 };
 use crate::fields;
 use conea_core::clock::EpochMs;
@@ -31,6 +31,8 @@ pub struct ListParams {
     pub status: Option<String>,
     pub vendor: Option<String>,
     pub product_type: Option<String>,
+    // Customers
+    pub segment: Option<String>,
 }
 
 /// A parameter that is wrong: its name and why.
@@ -230,6 +232,7 @@ impl ListParams {
         refuse(
             "orders",
             &[
+                ("segment", &self.segment),
                 ("status", &self.status),
                 ("vendor", &self.vendor),
                 ("product_type", &self.product_type),
@@ -263,6 +266,7 @@ impl ListParams {
 
     pub fn products(&self) -> Result<ProductQuery, ParamError> {
         self.refuse_order_filters("products")?;
+        refuse("products", &[("segment", &self.segment)])?;
         let c = self.common()?;
         let filter = ProductFilter {
             created_from: c.created_from,
@@ -287,11 +291,31 @@ impl ListParams {
             ],
         )?;
         let c = self.common()?;
+        let segment = match text(&self.segment) {
+            None => None,
+            Some(name) => {
+                let known = crate::segments::SEGMENTS;
+                let name = known.iter().find(|s| **s == name).ok_or_else(|| {
+                    ParamError::new(
+                        "segment",
+                        format!(
+                            "`{name}` is not a segment; the segments are {}",
+                            known.join(", ")
+                        ),
+                    )
+                })?;
+                Some(SegmentFilter {
+                    name,
+                    cells: Vec::new(),
+                })
+            }
+        };
         let filter = CustomerFilter {
             created_from: c.created_from,
             created_to: c.created_to,
             updated_since: c.updated_since,
             q: owned(&self.q),
+            segment,
         };
         self.query(filter)
     }

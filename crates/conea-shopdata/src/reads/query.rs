@@ -245,7 +245,11 @@ pub struct CustomerFilter {
     pub updated_since: Option<EpochMs>,
     /// E-mail, first or last name starting with this text (case-insensitive).
     pub q: Option<String>,
+    /// Only the customers of this RFM segment (as `rfm_segments` names them today).
+    pub segment: Option<SegmentFilter>,
 }
+
+pub use crate::segments::{SegmentCell, SegmentFilter};
 
 /// A list request as the typed functions take it. `shop` is a shop id (`shop_…`) or
 /// domain of the caller's organization, resolved by the service.

@@ -412,7 +412,8 @@ impl DataService {
         by: &Principal,
         q: &CustomerQuery,
     ) -> CoreResult<Page<CustomerView>> {
-        self.list::<Customers>(by, q).await
+        let q = self.with_segment(by, q).await?;
+        self.list::<Customers>(by, &q).await
     }
 
     pub async fn export_customers(
@@ -421,7 +422,29 @@ impl DataService {
         q: &CustomerQuery,
         format: ReadFormat,
     ) -> CoreResult<ExportStream> {
-        self.export::<Customers>(by, q, format).await
+        let q = self.with_segment(by, q).await?;
+        self.export::<Customers>(by, &q, format).await
+    }
+
+    /// The query with its `segment` resolved into the cells of the customers' current
+    /// scores (as `rfm_segments` scores them now, over the query's shop).
+    async fn with_segment(&self, by: &Principal, q: &CustomerQuery) -> CoreResult<CustomerQuery> {
+        let mut q = q.clone();
+        if let Some(segment) = q.filter.segment.as_mut() {
+            let scope = self.read_scope(by, q.shop.as_deref()).await?;
+            let now = self.clock.now_ms();
+            let rows = self
+                .analytics
+                .customer_sales(&crate::analytics::store::CustomerQuery {
+                    org_id: scope.org_id,
+                    shop_id: scope.shop_id,
+                    first_from: conea_core::clock::EpochMs::MIN,
+                    first_to: now,
+                })
+                .await?;
+            segment.cells = crate::analytics::customers::segment_cells(rows, now, segment.name);
+        }
+        Ok(q)
     }
 
     /// One customer with their order count, spending per currency and first and last

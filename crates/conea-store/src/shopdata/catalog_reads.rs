@@ -3,13 +3,13 @@
 
 use super::read_sql::{by_shop, patterns, placeholders, Select};
 use super::reads::{by_id_sql, shop_id};
-use crate::query::q_built;
+use crate::query::{q_built, Value};
 use crate::SqlStore;
 use conea_core::ids::{OrgId, ShopId};
 use conea_core::store::StoreResult;
 use conea_shopdata::reads::query::{
     CustomerFilter, CustomerOrders, CustomerSort, Keyset, Listed, ProductFilter, ProductSort,
-    ReadScope, RecordSort,
+    ReadScope, RecordSort, SegmentCell,
 };
 use conea_shopdata::{Customer, Money, Product, Variant};
 use std::collections::HashMap;
@@ -230,6 +230,9 @@ impl SqlStore {
             &["email", "first_name", "last_name"],
             &patterns(f.q.as_deref(), false),
         );
+        if let Some(segment) = &f.segment {
+            segment_clause(&mut s, &segment.cells);
+        }
         s.page(record_key(page.sort.0), page);
         s.query(
             "list_customers",
@@ -304,4 +307,35 @@ impl SqlStore {
         }
         Ok(out)
     }
+}
+
+/// ` AND EXISTS (…)`: the customer has a row of `customer_sales` (a currency they bought in)
+/// inside one of the segment's cells; no cell, no customer.
+fn segment_clause<'q>(s: &mut Select<'q>, cells: &'q [SegmentCell]) {
+    if cells.is_empty() {
+        s.push(" AND 1 = 0");
+        return;
+    }
+    s.push(
+        " AND EXISTS (SELECT 1 FROM customer_sales cs WHERE cs.organization_id = customers.organization_id \
+         AND cs.shop_id = customers.shop_id AND cs.customer_source_id = customers.source_id \
+         AND cs.order_count > 0 AND (",
+    );
+    for (i, c) in cells.iter().enumerate() {
+        if i > 0 {
+            s.push(" OR ");
+        }
+        s.push("(cs.currency = ");
+        s.push_bind(Value::from(c.currency.as_str()));
+        s.push(" AND cs.last_order_at > ");
+        s.push_bind(Value::Int(Some(c.last_after)));
+        s.push(" AND cs.last_order_at <= ");
+        s.push_bind(Value::Int(Some(c.last_until)));
+        s.push(" AND cs.order_count >= ");
+        s.push_bind(Value::Int(Some(c.orders_min)));
+        s.push(" AND cs.order_count <= ");
+        s.push_bind(Value::Int(Some(c.orders_max)));
+        s.push(")");
+    }
+    s.push("))");
 }
