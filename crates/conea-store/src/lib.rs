@@ -15,6 +15,7 @@ mod jobs;
 mod limits;
 pub mod migrate;
 mod query;
+mod schedules;
 pub mod redis_limiter;
 pub mod replica;
 mod shopdata;
