@@ -150,7 +150,10 @@ impl CronDateTime for Local {
     }
 
     fn resolve_civil(&self, civil: CivilDateTime) -> Result<Resolution<Self>, CronError> {
-        let ambiguous = self.0.time_zone().to_ambiguous_zoned_datetime(to_jiff(civil)?);
+        let ambiguous = self
+            .0
+            .time_zone()
+            .to_ambiguous_zoned_datetime(to_jiff(civil)?);
         Ok(match ambiguous.offset() {
             AmbiguousOffset::Unambiguous { .. } => Resolution::Single(Local(
                 ambiguous
@@ -201,10 +204,7 @@ mod tests {
                 "2026-06-22T09:00:00+09:00"
             ]
         );
-        assert_eq!(
-            conea_core::clock::rfc3339(next[0]),
-            "2026-06-08T00:00:00Z"
-        );
+        assert_eq!(conea_core::clock::rfc3339(next[0]), "2026-06-08T00:00:00Z");
     }
 
     #[test]
@@ -231,7 +231,13 @@ mod tests {
 
     #[test]
     fn bad_expressions_and_zones_name_their_field() {
-        for bad in ["0 9 * *", "0 9 * * MON 2026", "61 9 * * *", "0 9 * * FUNDAY", ""] {
+        for bad in [
+            "0 9 * *",
+            "0 9 * * MON 2026",
+            "61 9 * * *",
+            "0 9 * * FUNDAY",
+            "",
+        ] {
             assert_eq!(
                 CronSpec::parse(bad, "UTC").expect_err(bad).0,
                 "cron",

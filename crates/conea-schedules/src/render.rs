@@ -133,7 +133,10 @@ pub fn render(report_name: &str, report: &Value, slot: Option<EpochMs>) -> Rende
         report.get("to").and_then(Value::as_str),
     ) {
         (Some(f), Some(t)) => {
-            let tz = report.get("timezone").and_then(Value::as_str).unwrap_or("UTC");
+            let tz = report
+                .get("timezone")
+                .and_then(Value::as_str)
+                .unwrap_or("UTC");
             format!("{f} to {t} ({tz})")
         }
         _ => String::new(),
@@ -244,8 +247,14 @@ mod tests {
     fn summary_has_top_level_figures_and_each_currencys_totals() {
         let rows = summary_rows(&sales());
         assert!(rows.contains(&("orders".into(), "3".into())), "{rows:?}");
-        assert!(rows.contains(&("JPY net_sales".into(), "3000".into())), "{rows:?}");
-        assert!(rows.contains(&("granularity".into(), "day".into())), "{rows:?}");
+        assert!(
+            rows.contains(&("JPY net_sales".into(), "3000".into())),
+            "{rows:?}"
+        );
+        assert!(
+            rows.contains(&("granularity".into(), "day".into())),
+            "{rows:?}"
+        );
     }
 
     #[test]
@@ -255,7 +264,9 @@ mod tests {
         assert_eq!(r.html.matches("<rect").count(), 2);
         // The larger bucket is full height (200 - 2 × 20).
         assert!(r.html.contains("height=\"160.0\""), "{}", r.html);
-        assert!(r.text.contains("Range: 2026-06-01 to 2026-06-07 (Asia/Tokyo)"));
+        assert!(r
+            .text
+            .contains("Range: 2026-06-01 to 2026-06-07 (Asia/Tokyo)"));
         assert_eq!(
             r.subject,
             "Conea report: sales_over_time (1970-01-01T00:00:00Z)"

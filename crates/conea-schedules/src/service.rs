@@ -383,5 +383,4 @@ mod tests {
         s.enabled = false;
         assert_eq!(plan(&s, &spec, T0 + HOUR), None);
     }
-
 }

@@ -102,9 +102,7 @@ pub fn destinations(
                 }
                 let ok = target.parse::<lettre::Address>().is_ok();
                 if !ok {
-                    return Err(bad_target(format!(
-                        "`{target}` is not an e-mail address."
-                    )));
+                    return Err(bad_target(format!("`{target}` is not an e-mail address.")));
                 }
             }
             Channel::Slack | Channel::Webhook => {
@@ -112,9 +110,7 @@ pub fn destinations(
                     .map(|u| matches!(u.scheme(), "https" | "http") && u.host().is_some())
                     .unwrap_or(false);
                 if !ok {
-                    return Err(bad_target(format!(
-                        "`{target}` is not an http(s) URL."
-                    )));
+                    return Err(bad_target(format!("`{target}` is not an http(s) URL.")));
                 }
             }
         }
@@ -132,7 +128,9 @@ pub fn definition(
     let missing = |f: &str| CoreError::invalid(f, format!("`{f}` is required."));
     let report = report(d.report.as_deref().ok_or_else(|| missing("report"))?)?;
     let params = params(
-        d.params.as_ref().unwrap_or(&Value::Object(Default::default())),
+        d.params
+            .as_ref()
+            .unwrap_or(&Value::Object(Default::default())),
         now,
     )?;
     let cron = d.cron.as_deref().ok_or_else(|| missing("cron"))?.trim();
@@ -204,20 +202,89 @@ mod tests {
             ])
         };
         let cases: Vec<(ScheduleDraft, &str)> = vec![
-            (ScheduleDraft { report: Some("weather".into()), ..draft() }, "report"),
-            (ScheduleDraft { report: None, ..draft() }, "report"),
-            (ScheduleDraft { params: Some(json!({"granularity": "hour"})), ..draft() }, "params.granularity"),
-            (ScheduleDraft { params: Some(json!({"from": "2026-02-01", "to": "2026-01-01"})), ..draft() }, "params.from"),
-            (ScheduleDraft { params: Some(json!({"colour": "red"})), ..draft() }, "params"),
-            (ScheduleDraft { cron: Some("every monday".into()), ..draft() }, "cron"),
-            (ScheduleDraft { timezone: Some("Mars/Olympus".into()), ..draft() }, "timezone"),
-            (ScheduleDraft { deliver: Some(vec![]), ..draft() }, "deliver"),
-            (ScheduleDraft { deliver: dest("pigeon", "x"), ..draft() }, "deliver[1].channel"),
-            (ScheduleDraft { deliver: dest("webhook", "ftp://example.com"), ..draft() }, "deliver[1].target"),
-            (ScheduleDraft { deliver: dest("email", "a@example.com"), ..draft() }, "deliver[1].channel"),
+            (
+                ScheduleDraft {
+                    report: Some("weather".into()),
+                    ..draft()
+                },
+                "report",
+            ),
+            (
+                ScheduleDraft {
+                    report: None,
+                    ..draft()
+                },
+                "report",
+            ),
+            (
+                ScheduleDraft {
+                    params: Some(json!({"granularity": "hour"})),
+                    ..draft()
+                },
+                "params.granularity",
+            ),
+            (
+                ScheduleDraft {
+                    params: Some(json!({"from": "2026-02-01", "to": "2026-01-01"})),
+                    ..draft()
+                },
+                "params.from",
+            ),
+            (
+                ScheduleDraft {
+                    params: Some(json!({"colour": "red"})),
+                    ..draft()
+                },
+                "params",
+            ),
+            (
+                ScheduleDraft {
+                    cron: Some("every monday".into()),
+                    ..draft()
+                },
+                "cron",
+            ),
+            (
+                ScheduleDraft {
+                    timezone: Some("Mars/Olympus".into()),
+                    ..draft()
+                },
+                "timezone",
+            ),
+            (
+                ScheduleDraft {
+                    deliver: Some(vec![]),
+                    ..draft()
+                },
+                "deliver",
+            ),
+            (
+                ScheduleDraft {
+                    deliver: dest("pigeon", "x"),
+                    ..draft()
+                },
+                "deliver[1].channel",
+            ),
+            (
+                ScheduleDraft {
+                    deliver: dest("webhook", "ftp://example.com"),
+                    ..draft()
+                },
+                "deliver[1].target",
+            ),
+            (
+                ScheduleDraft {
+                    deliver: dest("email", "a@example.com"),
+                    ..draft()
+                },
+                "deliver[1].channel",
+            ),
         ];
         for (d, field) in cases {
-            assert_eq!(param_of(definition(&d, false, NOW).expect_err(field)), field);
+            assert_eq!(
+                param_of(definition(&d, false, NOW).expect_err(field)),
+                field
+            );
         }
         let bad_mail = ScheduleDraft {
             deliver: dest("email", "not-an-address"),

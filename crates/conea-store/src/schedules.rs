@@ -105,12 +105,16 @@ impl ScheduleStore for SqlStore {
 
     async fn get_schedule(&self, id: &ScheduleId) -> StoreResult<Option<Schedule>> {
         let sql = format!("SELECT {COLUMNS} FROM report_schedules WHERE id = $1");
-        q_built("get_schedule", "SELECT … FROM report_schedules WHERE id", sql)
-            .bind(id.as_str())
-            .fetch_optional::<Row>(&self.primary(SUBJECT))
-            .await?
-            .map(Row::into_schedule)
-            .transpose()
+        q_built(
+            "get_schedule",
+            "SELECT … FROM report_schedules WHERE id",
+            sql,
+        )
+        .bind(id.as_str())
+        .fetch_optional::<Row>(&self.primary(SUBJECT))
+        .await?
+        .map(Row::into_schedule)
+        .transpose()
     }
 
     async fn list_schedules(
@@ -157,10 +161,13 @@ impl ScheduleStore for SqlStore {
     }
 
     async fn delete_schedule(&self, id: &ScheduleId) -> StoreResult<bool> {
-        let n = q("delete_schedule", "DELETE FROM report_schedules WHERE id = $1")
-            .bind(id.as_str())
-            .execute(&self.primary(SUBJECT))
-            .await?;
+        let n = q(
+            "delete_schedule",
+            "DELETE FROM report_schedules WHERE id = $1",
+        )
+        .bind(id.as_str())
+        .execute(&self.primary(SUBJECT))
+        .await?;
         Ok(n > 0)
     }
 

@@ -180,11 +180,7 @@ pub async fn create(
     Auth(p): Auth,
     ApiJson(body): ApiJson<ScheduleBody>,
 ) -> ApiResult<(StatusCode, ApiJson<ScheduleResponse>)> {
-    let created = state
-        .platform()
-        .schedules
-        .create(&p, &body.into())
-        .await?;
+    let created = state.platform().schedules.create(&p, &body.into()).await?;
     let mut r = ScheduleResponse::from(created.view);
     r.webhook_secret = Some(created.webhook_secret);
     Ok((StatusCode::CREATED, ApiJson(r)))
