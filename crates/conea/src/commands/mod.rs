@@ -9,6 +9,7 @@ mod diagnose;
 mod incidents;
 mod jobs;
 mod limits;
+mod schedules;
 mod serve;
 mod shopify;
 mod token;
@@ -59,6 +60,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Bench(c) => bench::run(c).await,
         Command::Analytics(a) => analytics::run(a).await,
+        Command::Schedules(a) => schedules::run(a).await,
         Command::Shopify(c) => shopify::run(file, c).await,
     }
 }
