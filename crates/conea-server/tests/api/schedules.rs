@@ -329,6 +329,21 @@ async fn a_schedule_is_created_shown_listed_changed_and_deleted_with_next_runs_i
         .get(&format!("/v1/schedules/{id}"), Some(env.app.owner()))
         .await
         .assert_error(404, "not_found");
+
+    let doc = env.app.client.get("/openapi.json", None).await;
+    for (path, method) in [
+        ("/v1/schedules", "post"),
+        ("/v1/schedules", "get"),
+        ("/v1/schedules/{id}", "get"),
+        ("/v1/schedules/{id}", "patch"),
+        ("/v1/schedules/{id}", "delete"),
+        ("/v1/schedules/{id}/run", "post"),
+    ] {
+        assert!(
+            doc.body["paths"][path][method].is_object(),
+            "{method} {path} is documented"
+        );
+    }
 }
 
 async fn each_bad_field_answers_400_naming_it(b: Backend) {
