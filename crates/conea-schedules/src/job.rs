@@ -6,7 +6,7 @@
 //! records the run's state on the schedule.
 
 use crate::deliver::{Outgoing, Sender};
-use crate::model::{secret_context, DeliveryStatus, RunState};
+use crate::model::{secret_context, shown_target, DeliveryStatus, RunState};
 use crate::render;
 use crate::store::ScheduleStore;
 use conea_core::clock::EpochMs;
@@ -61,8 +61,10 @@ impl JobKind for RunJob {
     const KIND: &'static str = RUN_KIND;
     type Args = RunArgs;
 
+    /// Ten attempts: the engine's backoff (2 s doubling, ±25 %) spreads them over about
+    /// 17 minutes, long enough for a receiver's brief outage.
     fn max_attempts(&self) -> u32 {
-        6
+        10
     }
 
     async fn run(&self, args: RunArgs, ctx: &JobContext) -> Result<Value, JobError> {
@@ -139,7 +141,7 @@ impl JobKind for RunJob {
                 format!(
                     "{} {}: {}",
                     d.channel.as_str(),
-                    d.target,
+                    shown_target(d.channel, &d.target),
                     d.error.as_deref().unwrap_or("")
                 )
             })

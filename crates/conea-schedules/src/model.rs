@@ -40,6 +40,30 @@ pub struct Destination {
     pub target: String,
 }
 
+/// A target as answers show it: a Slack incoming-webhook URL is a credential (whoever has
+/// it can post to the channel), so only its scheme, host and first path segment are shown
+/// (`https://hooks.slack.com/services/…`); e-mail addresses and webhook URLs as they are.
+pub fn shown_target(channel: Channel, target: &str) -> String {
+    if channel != Channel::Slack {
+        return target.to_string();
+    }
+    match url::Url::parse(target) {
+        Ok(u) => {
+            let first = u
+                .path_segments()
+                .and_then(|mut s| s.next())
+                .unwrap_or_default();
+            let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
+            format!(
+                "{}://{}{port}/{first}/…",
+                u.scheme(),
+                u.host_str().unwrap_or_default()
+            )
+        }
+        Err(_) => "…".into(),
+    }
+}
+
 /// The outcome of the latest attempt on one destination.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeliveryStatus {
@@ -105,4 +129,24 @@ pub struct Firing {
 /// The SecretBox context a schedule's webhook secret is sealed under.
 pub fn secret_context(id: &ScheduleId) -> String {
     format!("schedule-webhook-secret:{id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slack_url_is_shown_without_its_secret_path() {
+        assert_eq!(
+            shown_target(
+                Channel::Slack,
+                "https://hooks.slack.com/services/T000/B000/XXXXSECRET"
+            ),
+            "https://hooks.slack.com/services/…"
+        );
+        assert_eq!(
+            shown_target(Channel::Webhook, "https://erp.example/hook?k=1"),
+            "https://erp.example/hook?k=1"
+        );
+    }
 }

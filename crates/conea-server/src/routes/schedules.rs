@@ -13,7 +13,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use conea_core::clock::rfc3339;
-use conea_schedules::model::{DeliveryStatus, RunState};
+use conea_schedules::model::{shown_target, DeliveryStatus, RunState};
 use conea_schedules::service::ScheduleView;
 use conea_schedules::validate::{DestinationDraft, ScheduleDraft};
 use serde::{Deserialize, Serialize};
@@ -24,8 +24,9 @@ use serde_json::Value;
 pub struct DestinationBody {
     /// `email`, `slack` or `webhook`.
     pub channel: String,
-    /// An e-mail address (`email`), a Slack incoming-webhook URL (`slack`) or an http(s)
-    /// URL (`webhook`, signed per Standard Webhooks with the schedule's secret).
+    /// An e-mail address (`email`), a Slack incoming-webhook URL (`slack`; answers show
+    /// only its host and first path segment, the rest is a credential) or an http(s) URL
+    /// (`webhook`, signed per Standard Webhooks with the schedule's secret).
     pub target: String,
 }
 
@@ -122,7 +123,7 @@ pub struct ScheduleResponse {
 fn delivery(d: DeliveryStatus) -> DeliveryResponse {
     DeliveryResponse {
         channel: d.channel.as_str().into(),
-        target: d.target,
+        target: shown_target(d.channel, &d.target),
         status: d.status,
         error: d.error,
         attempt: d.attempt,
@@ -153,7 +154,7 @@ impl From<ScheduleView> for ScheduleResponse {
                 .iter()
                 .map(|d| DestinationBody {
                     channel: d.channel.as_str().into(),
-                    target: d.target.clone(),
+                    target: shown_target(d.channel, &d.target),
                 })
                 .collect(),
             enabled: s.enabled,

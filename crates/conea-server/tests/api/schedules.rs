@@ -266,6 +266,11 @@ async fn a_schedule_is_created_shown_listed_changed_and_deleted_with_next_runs_i
     );
     let shown = env.show(&id).await;
     assert!(shown.get("webhook_secret").is_none(), "secret shown once");
+    assert_eq!(
+        shown["deliver"][0]["target"],
+        format!("{}/slack/…", env.sink.base),
+        "a Slack URL's path is a credential"
+    );
     assert_eq!(shown["params"], json!({"granularity": "day"}));
     assert_eq!(shown["skipped_slots"], 0);
     assert_eq!(shown["last_run"], Value::Null);
