@@ -6,7 +6,7 @@
 //! records the run's state on the schedule.
 
 use crate::deliver::{Outgoing, Sender};
-use crate::model::{secret_context, shown_target, DeliveryStatus, RunState};
+use crate::model::{secret_context, shown_target, DeliveryStatus, RunState, Schedule};
 use crate::render;
 use crate::store::ScheduleStore;
 use conea_core::clock::EpochMs;
@@ -52,6 +52,39 @@ impl RunJob {
     }
 }
 
+impl RunJob {
+    /// The report and the signing secret, or why the run cannot deliver.
+    async fn prepare(
+        &self,
+        s: &Schedule,
+        args: &RunArgs,
+        ctx: &JobContext,
+        last_attempt: bool,
+    ) -> Result<(Value, WebhookSecret), JobError> {
+        let params = s
+            .params
+            .parse(args.slot.unwrap_or(ctx.job.created_at))
+            .map_err(|e| JobError::permanent(format!("params.{}: {}", e.param, e.message)))?;
+        let report = analytics::run(self.analytics.as_ref(), &s.org_id, s.report, &params)
+            .await
+            .map_err(|e| {
+                let message = format!("report: {e}");
+                if last_attempt {
+                    JobError::permanent(message)
+                } else {
+                    JobError::retryable(message)
+                }
+            })?;
+        let secret = self
+            .secrets
+            .decrypt(&secret_context(&s.id), &s.webhook_secret_sealed)
+            .ok()
+            .and_then(|t| WebhookSecret::parse(&t).ok())
+            .ok_or_else(|| JobError::permanent("the schedule's webhook secret cannot be opened"))?;
+        Ok((report, secret))
+    }
+}
+
 fn done(status: &DeliveryStatus) -> bool {
     status.status == "delivered" || status.status == "gave_up"
 }
@@ -78,20 +111,27 @@ impl JobKind for RunJob {
         else {
             return Ok(json!({"skipped": "the schedule was deleted"}));
         };
-        let params = s
-            .params
-            .parse(args.slot.unwrap_or(ctx.job.created_at))
-            .map_err(|e| JobError::permanent(format!("params.{}: {}", e.param, e.message)))?;
-        let report = analytics::run(self.analytics.as_ref(), &s.org_id, s.report, &params)
-            .await
-            .map_err(|e| JobError::retryable(format!("report: {e}")))?;
-        let secret = self
-            .secrets
-            .decrypt(&secret_context(&s.id), &s.webhook_secret_sealed)
-            .ok()
-            .and_then(|t| WebhookSecret::parse(&t).ok())
-            .ok_or_else(|| JobError::permanent("the schedule's webhook secret cannot be opened"))?;
         let now = ctx.clock.now_ms();
+        let last_attempt = ctx.job.attempt >= ctx.job.max_attempts;
+        let prepared = self.prepare(&s, &args, ctx, last_attempt).await;
+        let (report, secret) = match prepared {
+            Ok(ready) => ready,
+            Err(e) => {
+                // A run that fails before delivering is visible on the schedule too.
+                let run = RunState {
+                    job_id: ctx.job.id.to_string(),
+                    slot: args.slot,
+                    at: now,
+                    status: if e.retryable { "failed" } else { "gave_up" }.into(),
+                    error: Some(e.message.clone()),
+                    deliveries: Vec::new(),
+                };
+                if let Err(err) = self.store.record_run(&s.id, &run).await {
+                    tracing::warn!(schedule = %s.id, error = %err, "could not record the run's state");
+                }
+                return Err(e);
+            }
+        };
         let name = s.report.as_str();
         let rendered = render::render(name, &report, args.slot);
         let slack = render::slack_message(&rendered);
@@ -102,7 +142,6 @@ impl JobKind for RunJob {
             .filter(|r| r.job_id == ctx.job.id.as_str())
             .map(|r| r.deliveries)
             .unwrap_or_default();
-        let last_attempt = ctx.job.attempt >= ctx.job.max_attempts;
         let mut deliveries = Vec::with_capacity(s.deliver.len());
         for (i, d) in s.deliver.iter().enumerate() {
             if let Some(prev) = earlier

@@ -232,6 +232,7 @@ backend_tests!(
     after_downtime_only_the_latest_missed_slot_runs_and_the_skipped_are_recorded,
     a_run_is_delivered_to_slack_a_signed_webhook_and_email,
     a_failing_destination_is_retried_with_backoff_and_visible_on_the_schedule,
+    a_run_whose_report_cannot_be_computed_gives_up_visibly,
     another_organizations_schedule_is_not_found_and_data_read_cannot_change_schedules,
 );
 
@@ -679,4 +680,38 @@ async fn another_organizations_schedule_is_not_found_and_data_read_cannot_change
         .post(&format!("{path}/run"), Some(&reader), json!({}))
         .await
         .assert_error(403, "insufficient_permissions");
+}
+
+async fn a_run_whose_report_cannot_be_computed_gives_up_visibly(b: Backend) {
+    let Some(env) = env(b).await else { return };
+    // Valid when created; a month later the range to "today" is longer than a report covers.
+    let id = id_of(
+        &env.create(json!({
+            "report": "sales_over_time", "cron": "0 9 * * *",
+            "params": {"from": "2016-06-10"},
+            "deliver": [{"channel": "webhook", "target": format!("{}/hook", env.sink.base)}]
+        }))
+        .await,
+    );
+    env.app.clock.advance(Duration::from_secs(30 * 86_400));
+    let accepted = env
+        .app
+        .client
+        .post(
+            &format!("/v1/schedules/{id}/run"),
+            Some(env.app.owner()),
+            json!({}),
+        )
+        .await;
+    assert_eq!(accepted.status, 202, "{}", accepted.text);
+    env.until("the run gave up", || async {
+        env.show(&id).await["last_run"]["status"] == "gave_up"
+    })
+    .await;
+    let run = env.show(&id).await["last_run"].clone();
+    assert!(
+        run["error"].as_str().unwrap().starts_with("params.to:"),
+        "{run}"
+    );
+    assert!(env.sink.at("/hook").is_empty(), "nothing was delivered");
 }
