@@ -1,4 +1,4 @@
-//! Typed, prefixed identifiers (`org_…`, `usr_…`, `key_…`): a UUIDv7 in lowercase hex behind
+//! Typed, prefixed identifiers (`org_…`, `usr_…`, `key_…`, `sch_…`): a UUIDv7 in lowercase hex behind
 //! a short prefix. They are built by parsing, so an id of the wrong kind cannot exist.
 
 use serde::{Deserialize, Serialize};
@@ -83,6 +83,9 @@ prefixed_id!(
 prefixed_id!(
     /// An incident.
     IncidentId, "inc");
+prefixed_id!(
+    /// A report schedule.
+    ScheduleId, "sch");
 
 /// A request id: either the client's sane `X-Request-Id` or a generated `req_…`.
 pub fn new_request_id() -> String {

@@ -31,14 +31,14 @@ pub struct DeliveryError {
 }
 
 impl DeliveryError {
-    fn retryable(message: impl Into<String>) -> Self {
+    pub fn retryable(message: impl Into<String>) -> Self {
         DeliveryError {
             message: message.into(),
             retryable: true,
         }
     }
 
-    fn permanent(message: impl Into<String>) -> Self {
+    pub fn permanent(message: impl Into<String>) -> Self {
         DeliveryError {
             message: message.into(),
             retryable: false,
@@ -80,7 +80,10 @@ impl HttpDeliver {
         self.post_bytes(url, bytes, headers).await
     }
 
-    async fn post_bytes(
+    /// POSTs a JSON body with extra headers; 2xx is `Ok("HTTP nnn")`, 408/429/5xx and
+    /// network failures are retryable, other answers permanent. Report schedules send
+    /// through it too.
+    pub async fn post_bytes(
         &self,
         url: &str,
         body: Vec<u8>,

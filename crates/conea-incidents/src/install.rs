@@ -52,6 +52,11 @@ impl IncidentsModule {
         })
     }
 
+    /// The escalation policy (report schedules send e-mail with its SMTP server and sender).
+    pub fn policy(&self) -> &Policy {
+        &self.engine.policy
+    }
+
     /// The service the routes, the detectors and the CLI call.
     pub fn service(&self, jobs: Arc<JobService>, clock: Arc<dyn Clock>) -> Arc<IncidentService> {
         Arc::new(IncidentService::new(self.engine.clone(), jobs, clock))

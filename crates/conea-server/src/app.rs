@@ -108,6 +108,7 @@ impl Application {
         let _epoch_task = CancelOnDrop(tokio::spawn(poll_auth_epoch(state.clone())));
         let _stats_task = CancelOnDrop(tokio::spawn(refresh_job_stats(state.clone())));
         let _housekeeping = CancelOnDrop(tokio::spawn(housekeeping(state.clone())));
+        let _schedules = CancelOnDrop(tokio::spawn(tick_schedules(state.clone())));
         let _lag_sampler = state.platform().spawn_lag_sampler().map(CancelOnDrop);
         let grace = state.config().shutdown_grace;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -233,6 +234,22 @@ async fn housekeeping(state: AppState) {
         // first run, which still read the queue as empty).
         tokio::time::sleep(crate::detectors::INTERVAL).await;
         crate::detectors::run_once(&state, &mut detectors).await;
+    }
+}
+
+/// How often every replica looks for report schedules whose slot is due.
+pub const SCHEDULE_TICK: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Fires due report schedules every [`SCHEDULE_TICK`] (each slot once across replicas: see
+/// `conea_schedules::SchedulesService::tick`).
+async fn tick_schedules(state: AppState) {
+    let mut tick = tokio::time::interval(SCHEDULE_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = state.platform().schedules.tick().await {
+            tracing::warn!(error = %e, "report schedule tick failed; the next one retries");
+        }
     }
 }
 

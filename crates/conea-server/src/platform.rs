@@ -15,6 +15,7 @@ use conea_jobs::noop::Noop;
 use conea_jobs::service::JobService;
 use conea_jobs::Typed;
 use conea_jobs::{JobHandler, Registry};
+use conea_schedules::SchedulesModule;
 use conea_shopdata::ShopDataModule;
 use conea_shopify::integration::ShopifyModule;
 use conea_store::redis_limiter::{RedisHandle, RedisLimiter};
@@ -53,6 +54,7 @@ pub struct Platform {
     pub ai: Arc<conea_ai::Gateway>,
     pub incidents: Arc<conea_incidents::engine::IncidentService>,
     pub shopify: Arc<conea_shopify::integration::ShopifyService>,
+    pub schedules: Arc<conea_schedules::SchedulesService>,
     /// Every shop's Admin API throttle state, shared by all tasks of the process.
     pub shopify_throttles: conea_shopify::Throttles,
     /// Present when `REDIS_URL` is set.
@@ -139,11 +141,19 @@ impl Platform {
         .map_err(StartupError::Other)?;
         let incidents =
             IncidentsModule::new(&config, Arc::new(store.clone())).map_err(StartupError::Other)?;
+        let schedules = SchedulesModule::new(
+            &config,
+            incidents.policy(),
+            Arc::new(store.clone()),
+            Arc::new(store.clone()),
+        )
+        .map_err(StartupError::Other)?;
         let mut registry = Registry::new();
         registry.register(Typed::handler(Noop));
         registry.install(&shop_data);
         registry.install(&shopify);
         registry.install(&incidents);
+        registry.install(&schedules);
         for h in extras.handlers {
             registry.register(h);
         }
@@ -160,6 +170,7 @@ impl Platform {
             shopify: shopify.service(jobs.clone(), clock.clone()),
             shopify_throttles: shopify.throttles().clone(),
             incidents: incidents.service(jobs.clone(), clock.clone()),
+            schedules: schedules.service(jobs.clone(), clock.clone()),
             idempotency: Arc::new(IdempotencyService::new(
                 Arc::new(store.clone()),
                 clock.clone(),

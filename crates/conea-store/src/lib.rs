@@ -17,6 +17,7 @@ pub mod migrate;
 mod query;
 pub mod redis_limiter;
 pub mod replica;
+mod schedules;
 mod shopdata;
 mod shopify;
 pub mod stats;

@@ -24,6 +24,15 @@ pub const CRATE_LAYERS: &[(&str, &[&str])] = &[
         &["conea-core", "conea-jobs", "conea-shopdata"],
     ),
     (
+        "conea-schedules",
+        &[
+            "conea-core",
+            "conea-jobs",
+            "conea-shopdata",
+            "conea-incidents",
+        ],
+    ),
+    (
         "conea-store",
         &[
             "conea-core",
@@ -32,6 +41,7 @@ pub const CRATE_LAYERS: &[(&str, &[&str])] = &[
             "conea-ai",
             "conea-incidents",
             "conea-shopify",
+            "conea-schedules",
         ],
     ),
     (
@@ -43,6 +53,7 @@ pub const CRATE_LAYERS: &[(&str, &[&str])] = &[
             "conea-ai",
             "conea-incidents",
             "conea-shopify",
+            "conea-schedules",
             "conea-store",
         ],
     ),
@@ -55,6 +66,7 @@ pub const CRATE_LAYERS: &[(&str, &[&str])] = &[
             "conea-ai",
             "conea-incidents",
             "conea-shopify",
+            "conea-schedules",
             "conea-store",
             "conea-server",
         ],
@@ -68,6 +80,7 @@ pub const CRATE_LAYERS: &[(&str, &[&str])] = &[
             "conea-ai",
             "conea-incidents",
             "conea-shopify",
+            "conea-schedules",
             "conea-store",
             "conea-server",
         ],

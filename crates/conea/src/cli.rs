@@ -61,6 +61,8 @@ pub enum Command {
     /// Send a file of orders, products or customers to a running server, or export them.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Report schedules on a running server: list them, run one now, disable one.
+    Schedules(SchedulesArgs),
     /// Check configuration, database, Redis, jobs and (with --url) a running server; say
     /// what is wrong and what fixes it. Exit 1 when a check failed.
     Diagnose {
@@ -583,4 +585,34 @@ pub struct AnalyticsArgs {
     /// Print the JSON the server answered (also when stdout is not a terminal).
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SchedulesArgs {
+    #[command(subcommand)]
+    pub command: SchedulesCommand,
+    /// The server.
+    #[arg(
+        long,
+        env = "CONEA_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
+    pub url: String,
+    /// An API key or token (data:read to list, data:write to run or disable).
+    #[arg(long, env = "CONEA_TOKEN", hide_env_values = true, global = true)]
+    pub token: Option<String>,
+    /// Print the JSON the server answered (also when stdout is not a terminal).
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SchedulesCommand {
+    /// Every schedule of your organization: a table on a terminal, JSON when piped.
+    List,
+    /// Run a schedule's report and deliver it now (outside its slots).
+    RunNow { id: String },
+    /// Disable a schedule (PATCH enabled=false); no slot fires until it is enabled again.
+    Disable { id: String },
 }

@@ -12,6 +12,7 @@ pub mod keys;
 pub mod limits;
 pub mod orgs;
 pub mod pagination;
+pub mod schedules;
 pub mod shop;
 pub mod shopify;
 pub mod users;
@@ -98,6 +99,9 @@ fn v1(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(data::import))
         .routes(routes!(data::process))
         .routes(routes!(analytics::report))
+        .routes(routes!(schedules::create, schedules::list))
+        .routes(routes!(schedules::get, schedules::patch, schedules::delete))
+        .routes(routes!(schedules::run_now))
         .routes(routes!(shop::list_orders))
         .routes(routes!(shop::get_order))
         .routes(routes!(shop::list_products))

@@ -11,5 +11,6 @@ mod management;
 mod pipeline;
 mod rate_limits;
 mod replicas;
+mod schedules;
 mod shop_reads;
 mod shopify;

@@ -8,5 +8,6 @@ mod analytics;
 mod incidents;
 mod jobs_bulk;
 mod migration_order;
+mod schedules;
 mod shopdata;
 mod shopdata_bench;

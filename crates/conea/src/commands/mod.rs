@@ -10,6 +10,7 @@ mod diagnose;
 mod incidents;
 mod jobs;
 mod limits;
+mod schedules;
 mod serve;
 mod shopify;
 mod token;
@@ -62,6 +63,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Analytics(a) => analytics::run(a).await,
         Command::Data(DataCommand::Import(a)) => data::import(a).await,
         Command::Data(DataCommand::Export(a)) => data::export(a).await,
+        Command::Schedules(a) => schedules::run(a).await,
         Command::Shopify(c) => shopify::run(file, c).await,
     }
 }

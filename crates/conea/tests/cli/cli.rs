@@ -1204,3 +1204,64 @@ fn data_import_sends_parts_resumes_where_it_stopped_and_export_reads_the_orders_
     let (exit, stderr) = server.stop();
     assert_eq!(exit.code(), Some(0), "{stderr}");
 }
+
+#[test]
+fn schedules_list_run_now_and_disable_talk_to_a_running_server() {
+    let env = Env::sqlite();
+    let server = env.serve();
+    let (secret, _) = create_key(&env, "reports", &["data:read", "data:write"]);
+    let url = format!("http://{}", server.addr);
+    let created: Value = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(async {
+            reqwest::Client::new()
+                .post(format!("{url}/v1/schedules"))
+                .bearer_auth(&secret)
+                .json(&json!({
+                    "report": "sales_over_time", "cron": "0 9 * * MON", "timezone": "Asia/Tokyo",
+                    "deliver": [{"channel": "webhook", "target": "http://127.0.0.1:9/hook"}]
+                }))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+        })
+        .unwrap();
+    let id = created["id"].as_str().expect("created").to_owned();
+    let args = |cmd: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = vec!["schedules".into()];
+        v.extend(cmd.iter().map(|s| s.to_string()));
+        v.extend([
+            "--url".into(),
+            url.clone(),
+            "--token".into(),
+            secret.clone(),
+        ]);
+        v
+    };
+    let run = |cmd: &[&str]| {
+        let a = args(cmd);
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        env.run(&refs)
+    };
+    let out = run(&["list"]).success();
+    let body = out.stdout_json();
+    assert_eq!(body["data"][0]["id"], id.as_str(), "{out}");
+    assert_eq!(body["data"][0]["next_runs"].as_array().unwrap().len(), 5);
+    let out = run(&["run-now", &id]).success();
+    assert!(
+        out.stdout_json()["job_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("job_"),
+        "{out}"
+    );
+    let out = run(&["disable", &id]).success();
+    assert_eq!(out.stdout_json()["enabled"], false, "{out}");
+    let out = run(&["disable", "sch_00000000000000000000000000000000"]);
+    let line = out.one_line_error();
+    assert!(line.contains("404 not_found"), "{line}");
+    let (exit, stderr) = server.stop();
+    assert_eq!(exit.code(), Some(0), "{stderr}");
+}
