@@ -2,7 +2,7 @@
 //! 0010; kept by triggers on `orders`; rows whose count fell to 0 are skipped). Routable
 //! reads.
 
-use crate::query::q_built;
+use crate::query::{q, q_built};
 use crate::SqlStore;
 use conea_core::ids::ShopId;
 use conea_core::store::StoreResult;
@@ -68,24 +68,19 @@ impl SqlStore {
         &self,
         cq: &CustomerQuery,
     ) -> StoreResult<Vec<CohortCell>> {
-        let sql = format!(
-            "SELECT s.currency, s.first_month AS cohort, m.month, COUNT(*) AS customers, \
-             CAST(SUM(m.net_e4) AS BIGINT) AS net_e4 \
-             FROM customer_sales s JOIN customer_months m ON m.organization_id = s.organization_id \
-             AND m.shop_id = s.shop_id AND m.customer_source_id = s.customer_source_id AND m.currency = s.currency \
-             WHERE {SCOPE} AND m.order_count > 0 GROUP BY s.currency, s.first_month, m.month"
-        );
-        let rows = q_built(
-            "analytics_cohort_cells",
-            "SELECT … FROM customer_sales JOIN customer_months",
-            sql,
-        )
-        .bind(cq.org_id.as_str())
-        .bind(cq.shop_id.as_ref().map(ShopId::as_str))
-        .bind(cq.first_from)
-        .bind(cq.first_to)
-        .fetch_all::<CellRow>(&self.routed("analytics"))
-        .await?;
+        // One table: each month row carries its customer's first order (migration 0014).
+        let sql = "SELECT m.currency, m.first_month AS cohort, m.month, COUNT(*) AS customers, \
+             CAST(SUM(m.net_e4) AS BIGINT) AS net_e4 FROM customer_months m \
+             WHERE m.organization_id = $1 AND ($2 IS NULL OR m.shop_id = $2) \
+             AND m.first_order_at >= $3 AND m.first_order_at < $4 AND m.order_count > 0 \
+             GROUP BY m.currency, m.first_month, m.month";
+        let rows = q("analytics_cohort_cells", sql)
+            .bind(cq.org_id.as_str())
+            .bind(cq.shop_id.as_ref().map(ShopId::as_str))
+            .bind(cq.first_from)
+            .bind(cq.first_to)
+            .fetch_all::<CellRow>(&self.routed("analytics"))
+            .await?;
         Ok(rows
             .into_iter()
             .map(|r| CohortCell {
