@@ -18,7 +18,7 @@ use conea_core::clock::rfc3339;
 use conea_core::CoreError;
 use conea_shopdata::RecordKind;
 use conea_shopify::integration::store::ShopifyShop;
-use conea_shopify::integration::{ConnectRequest, WebhookOutcome};
+use conea_shopify::integration::{ConnectRequest, Delivered, WebhookOutcome};
 use conea_shopify::WebhookHeaders;
 use serde::{Deserialize, Serialize};
 
@@ -196,16 +196,23 @@ pub async fn refresh(
 
 #[derive(Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WebhookReceipt {
-    /// The `shopify.webhook` job processing the delivery.
-    pub job_id: String,
-    /// False when the delivery was a duplicate (no second job).
+    /// The `shopify.webhook` job processing the delivery; null when it was rejected.
+    pub job_id: Option<String>,
+    /// False when the delivery was a duplicate (no second job) or rejected.
     pub created: bool,
+    /// Why a signed delivery was refused: its body is not its topic's payload (a body
+    /// replayed under another topic), or `shop/redact` for a shop that is not uninstalled.
+    /// Answered 200 so Shopify does not retry; nothing is stored or erased.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejected: Option<String>,
 }
 
 /// Receives a Shopify webhook. No API key: `X-Shopify-Hmac-Sha256` over the raw body,
 /// under the shop's API secret (or the previous one), authenticates it. The 200 is sent
 /// after the delivery and its job are committed; a duplicate (same event id, else webhook
-/// id) answers 200 without a second job.
+/// id) answers 200 without a second job. A signed body that is not its topic's payload (a
+/// body replayed under another topic) answers 200 with `rejected`, is counted in
+/// `webhooks_rejected` and as a signature failure, and stores nothing.
 #[utoipa::path(post, path = "/webhooks/shopify", tag = "shopify",
     request_body(content = String, content_type = "application/json", description = "The webhook payload, as Shopify sent it"),
     params(
@@ -241,11 +248,21 @@ pub async fn webhook(
         .await;
     state.metrics().observe_webhook(received.outcome.as_str());
     match received.result {
-        Ok(r) => (
+        Ok(Delivered::Stored(r)) => (
             StatusCode::OK,
             axum::Json(WebhookReceipt {
-                job_id: r.job_id.to_string(),
+                job_id: Some(r.job_id.to_string()),
                 created: r.created,
+                rejected: None,
+            }),
+        )
+            .into_response(),
+        Ok(Delivered::Rejected { mismatch, .. }) => (
+            StatusCode::OK,
+            axum::Json(WebhookReceipt {
+                job_id: None,
+                created: false,
+                rejected: Some(mismatch.to_string()),
             }),
         )
             .into_response(),

@@ -165,6 +165,12 @@ fn order(id: i64, customer_id: i64, email: &str) -> Value {
                            "sku": "SKU", "quantity": 3, "price": "19.99"}]})
 }
 
+/// The shop object Shopify sends with `app/uninstalled` (and `shop/update`).
+fn shop_object() -> Value {
+    json!({"id": 548380009, "name": "Fake Shop", "email": "owner@example.com",
+           "domain": null, "myshopify_domain": DOMAIN, "plan_name": "basic"})
+}
+
 async fn second_org_key(app: &TestApp) -> String {
     let acme = app
         .client
@@ -198,6 +204,8 @@ backend_tests!(
     out_of_order_product_updates_never_overwrite_the_newer_version,
     delete_topics_and_app_uninstalled_are_applied,
     compliance_topics_return_then_erase_the_customers_data_and_the_shops,
+    signed_body_replayed_under_another_topic_answers_200_is_counted_and_erases_nothing,
+    customer_redaction_erases_only_the_customer_and_orders_it_names,
     full_sync_gets_no_429_then_runs_incrementally,
     syncing_10000_products_takes_within_10_percent_of_the_leak_rate_minimum,
     sync_refused_by_shopify_marks_the_shop_unauthorized_and_resumes_from_its_cursor,
@@ -600,7 +608,7 @@ async fn delete_topics_and_app_uninstalled_are_applied(b: Backend) {
         Delivery {
             topic: "app/uninstalled",
             event_id: "uninstalled",
-            body: json!({"id": 1, "domain": DOMAIN}),
+            body: shop_object(),
         },
     )
     .await;
@@ -705,6 +713,17 @@ async fn compliance_topics_return_then_erase_the_customers_data_and_the_shops(b:
         "other customers untouched"
     );
 
+    // Shopify sends shop/redact 48 hours after app/uninstalled.
+    let un = deliver(
+        &app,
+        Delivery {
+            topic: "app/uninstalled",
+            event_id: "un",
+            body: shop_object(),
+        },
+    )
+    .await;
+    assert_eq!(un.state, JobState::Completed, "{un:?}");
     let shop_redact = deliver(
         &app,
         Delivery {
@@ -1113,4 +1132,162 @@ async fn webhooks_are_rate_limited_per_client_address_apart_from_login(b: Backen
         )
         .await;
     assert_eq!(login.status, 401, "{}", login.text);
+}
+
+async fn signed_body_replayed_under_another_topic_answers_200_is_counted_and_erases_nothing(
+    b: Backend,
+) {
+    let Some(app) = app(b).await else { return };
+    let shop = connected(&app).await;
+    let email = "ada@example.com";
+    for (topic, id, body) in [
+        ("customers/create", "c1", customer(500, email)),
+        ("orders/create", "o1", order(900, 500, email)),
+        (
+            "products/create",
+            "p1",
+            product(7, "Kept", "2026-05-01T00:00:00Z"),
+        ),
+    ] {
+        let j = deliver(
+            &app,
+            Delivery {
+                topic,
+                event_id: id,
+                body,
+            },
+        )
+        .await;
+        assert_eq!(j.state, JobState::Completed, "{j:?}");
+    }
+    let customer_redaction = json!({"shop_id": 1, "shop_domain": DOMAIN,
+        "customer": {"id": 500, "email": email}, "orders_to_redact": [900]});
+    let replays = [
+        // An order body (signed by Shopify) re-sent under other topics.
+        ("shop/redact", order(900, 500, email)),
+        ("customers/redact", order(900, 500, email)),
+        ("customers/data_request", order(900, 500, email)),
+        ("orders/delete", order(900, 500, email)),
+        ("customers/delete", order(900, 500, email)),
+        ("app/uninstalled", order(900, 500, email)),
+        ("customers/update", order(900, 500, email)),
+        ("products/update", order(900, 500, email)),
+        // A customer's redaction re-sent as the shop's.
+        ("shop/redact", customer_redaction.clone()),
+        // A genuine shop/redact body, but the shop was never uninstalled.
+        ("shop/redact", json!({"shop_id": 1, "shop_domain": DOMAIN})),
+        // A compliance request about another shop.
+        (
+            "customers/redact",
+            json!({"shop_id": 2, "shop_domain": "other-shop.myshopify.com",
+                   "customer": {"id": 500, "email": email}, "orders_to_redact": [900]}),
+        ),
+    ];
+    for (i, (topic, body)) in replays.iter().enumerate() {
+        let r = post_webhook(
+            &app,
+            &Delivery {
+                topic,
+                event_id: &format!("replay-{i}"),
+                body: body.clone(),
+            },
+        )
+        .await;
+        assert_eq!(r.status, 200, "{topic}: {}", r.text);
+        assert_eq!(r.body["job_id"], Value::Null, "{topic}: {}", r.text);
+        assert_eq!(r.body["created"], false);
+        assert!(r.body["rejected"].as_str().is_some(), "{topic}: {}", r.text);
+    }
+    let n = replays.len() as i64;
+    let count = |sql: &'static str| scalar(&app, sql, &shop);
+    for (table, expected) in [("customers", 1), ("orders", 1), ("products", 1)] {
+        let sql = format!("SELECT COUNT(*) FROM {table} WHERE shop_id = $1");
+        assert_eq!(scalar(&app, &sql, &shop).await, expected, "{table}");
+    }
+    assert_eq!(
+        count("SELECT COUNT(*) FROM orders WHERE shop_id = $1 AND email = 'ada@example.com'").await,
+        1,
+        "the order keeps its customer"
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM shopify_webhook_deliveries WHERE shop_id = $1").await,
+        3,
+        "no replay stored"
+    );
+    let shown = get_shop(&app, &shop).await;
+    assert_eq!(shown.body["status"], "active", "{}", shown.text);
+    assert_eq!(shown.body["webhooks_rejected"], n, "{}", shown.text);
+    assert!(text(
+        &app,
+        "SELECT access_token FROM shopify_shops WHERE shop_id = $1",
+        &shop
+    )
+    .await
+    .is_some());
+    let metrics = app.client.get("/metrics", None).await.text;
+    assert!(
+        metrics.contains(&format!(
+            "conea_shopify_webhooks_total{{outcome=\"topic_mismatch\"}} {n}"
+        )),
+        "{metrics}"
+    );
+    assert_eq!(
+        app.state.platform().shopify.signature_failures().since(0),
+        n as usize,
+        "each replay raises the signature-failure signal"
+    );
+}
+
+async fn customer_redaction_erases_only_the_customer_and_orders_it_names(b: Backend) {
+    let Some(app) = app(b).await else { return };
+    let shop = connected(&app).await;
+    let email = "ada@example.com";
+    for (topic, id, body) in [
+        ("customers/create", "c1", customer(500, email)),
+        ("customers/create", "c2", customer(888, email)),
+        ("orders/create", "o1", order(900, 500, email)),
+        // Another customer's order that shares the e-mail: not named by the request.
+        ("orders/create", "o2", order(903, 888, email)),
+    ] {
+        let j = deliver(
+            &app,
+            Delivery {
+                topic,
+                event_id: id,
+                body,
+            },
+        )
+        .await;
+        assert_eq!(j.state, JobState::Completed, "{j:?}");
+    }
+    let redact = deliver(
+        &app,
+        Delivery {
+            topic: "customers/redact",
+            event_id: "cr",
+            body: json!({"shop_id": 1, "shop_domain": DOMAIN,
+                         "customer": {"id": 500, "email": email},
+                         "orders_to_redact": [900]}),
+        },
+    )
+    .await;
+    assert_eq!(redact.state, JobState::Completed, "{redact:?}");
+    let count = |sql: &'static str| scalar(&app, sql, &shop);
+    assert_eq!(
+        count("SELECT COUNT(*) FROM customers WHERE shop_id = $1").await,
+        1
+    );
+    assert_eq!(
+        count(
+            "SELECT COUNT(*) FROM orders WHERE shop_id = $1 AND source_id = 900 AND email IS NULL"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM orders WHERE shop_id = $1 AND source_id = 903 AND customer_source_id = 888 AND email = 'ada@example.com'")
+            .await,
+        1,
+        "another customer's order stays whole"
+    );
 }

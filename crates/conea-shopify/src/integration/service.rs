@@ -2,18 +2,19 @@
 //! disconnecting them, starting syncs, and accepting webhook deliveries (HMAC verified over
 //! the raw body; stored and enqueued in one transaction).
 
-use super::signals::{SignatureFailures, WebhookOutcome};
+use super::signals::{Delivered, SignatureFailures, WebhookAccepted, WebhookOutcome};
 use super::{RefreshArgs, RefreshHandler, SyncArgs, SyncHandler, WebhookArgs, WebhookHandler};
 use crate::integration::store::{
     secret_context, NewConnection, NewDelivery, SealedCredentials, ShopifyShop, ShopifyStatus,
     ShopifyStore,
 };
 use crate::shop::{is_valid_api_version, is_valid_shop_domain};
+use crate::topics::{TopicMismatch, TopicPayload};
 use crate::webhook::{verify, WebhookHeaders};
 use conea_core::auth::AuthFailure;
 use conea_core::clock::Clock;
 use conea_core::error::{CoreError, CoreResult};
-use conea_core::ids::{JobId, ShopId};
+use conea_core::ids::ShopId;
 use conea_core::permissions::Permission;
 use conea_core::principal::Principal;
 use conea_core::secretbox::SecretBox;
@@ -47,16 +48,7 @@ impl std::fmt::Debug for ConnectRequest {
 #[derive(Debug)]
 pub struct Received {
     pub outcome: WebhookOutcome,
-    pub result: CoreResult<WebhookAccepted>,
-}
-
-/// A delivery accepted (stored, or a duplicate of one stored).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WebhookAccepted {
-    pub shop_id: ShopId,
-    pub job_id: JobId,
-    /// False for a duplicate: no second job.
-    pub created: bool,
+    pub result: CoreResult<Delivered>,
 }
 
 /// How long a replica keeps a connection it read for a webhook: a disconnect or a new
@@ -311,27 +303,28 @@ impl ShopifyService {
     pub async fn receive_webhook(&self, headers: &WebhookHeaders, body: &[u8]) -> Received {
         let result = self.accept_webhook(headers, body).await;
         let outcome = WebhookOutcome::of(&result);
-        if outcome == WebhookOutcome::InvalidSignature {
+        if outcome.is_signature_failure() {
             self.failures.record(self.clock.now_ms());
         }
         if outcome.is_refusal() {
+            let reason = match &result {
+                Ok(Delivered::Rejected { mismatch, .. }) => mismatch.reason.as_str(),
+                _ => "-",
+            };
             tracing::warn!(
                 shop = %headers.shop_domain,
                 topic = %headers.topic,
                 webhook_id = headers.webhook_id.as_deref().unwrap_or("-"),
                 event_id = headers.event_id.as_deref().unwrap_or("-"),
                 outcome = outcome.as_str(),
+                reason,
                 "refused a Shopify webhook"
             );
         }
         Received { outcome, result }
     }
 
-    async fn accept_webhook(
-        &self,
-        headers: &WebhookHeaders,
-        body: &[u8],
-    ) -> CoreResult<WebhookAccepted> {
+    async fn accept_webhook(&self, headers: &WebhookHeaders, body: &[u8]) -> CoreResult<Delivered> {
         let Some(connection) = self.connection(&headers.shop_domain).await? else {
             return Err(CoreError::Unauthenticated(AuthFailure::UnknownWebhookShop));
         };
@@ -360,6 +353,37 @@ impl ShopifyService {
         let payload = std::str::from_utf8(body)
             .map_err(|_| CoreError::invalid("body", "The webhook body is not UTF-8 JSON."))?
             .to_owned();
+        // The HMAC covers the body, not the topic: the body must be the topic's payload,
+        // and a shop is erased only once uninstalled (Shopify sends `shop/redact` 48 hours
+        // after `app/uninstalled`).
+        let mut checked = TopicPayload::parse(&headers.topic, &shop.domain, &payload);
+        if let Ok(TopicPayload::ShopRedact) = checked {
+            // The status as stored now (the cached connection may predate the uninstall).
+            let status = self
+                .store
+                .credentials(&shop.shop_id)
+                .await?
+                .map(|(s, _)| s.status);
+            if status != Some(ShopifyStatus::Uninstalled) {
+                checked = Err(TopicMismatch {
+                    topic: headers.topic.clone(),
+                    reason: format!(
+                        "the shop is {}, not uninstalled",
+                        status.map_or("not connected", ShopifyStatus::as_str)
+                    ),
+                });
+            }
+        }
+        if let Err(mismatch) = checked {
+            let now = self.clock.now_ms();
+            if let Err(e) = self.store.count_rejected_webhook(&shop.shop_id, now).await {
+                tracing::warn!(error = %e, "could not count a rejected webhook");
+            }
+            return Ok(Delivered::Rejected {
+                shop_id: shop.shop_id.clone(),
+                mismatch,
+            });
+        }
         let dedup_key = headers.dedup_key();
         let args = WebhookArgs {
             shop_id: shop.shop_id.clone(),
@@ -385,11 +409,11 @@ impl ShopifyService {
             .store
             .store_delivery(&delivery, &job, self.clock.now_ms())
             .await?;
-        Ok(WebhookAccepted {
+        Ok(Delivered::Stored(WebhookAccepted {
             shop_id: shop.shop_id.clone(),
             job_id: stored.job_id,
             created: stored.created,
-        })
+        }))
     }
 }
 

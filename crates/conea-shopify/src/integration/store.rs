@@ -263,8 +263,8 @@ pub trait ShopifyStore: Send + Sync + 'static {
         email: Option<&str>,
     ) -> StoreResult<CustomerData>;
     /// Erases a customer's personal data (`customers/redact`): the customer row, the
-    /// e-mail and customer id on their orders (by customer id, e-mail, or listed in
-    /// `orders`), and stored deliveries that mention them.
+    /// e-mail and customer id on their orders (by customer id, or listed in `orders`), and
+    /// stored deliveries that mention them.
     async fn redact_customer(
         &self,
         shop: &ShopId,
@@ -272,8 +272,8 @@ pub trait ShopifyStore: Send + Sync + 'static {
         email: Option<&str>,
         orders: &[i64],
     ) -> StoreResult<Erased>;
-    /// Erases every record of the shop (`shop/redact`): data, deliveries, sync state and
-    /// credentials. The shop row stays, disconnected.
+    /// Erases every record of the shop (`shop/redact`, acted on only for an uninstalled
+    /// shop): data, deliveries, sync state and credentials. The shop row stays, disconnected.
     async fn redact_shop(&self, shop: &ShopId, now: EpochMs) -> StoreResult<Erased>;
 }
 
