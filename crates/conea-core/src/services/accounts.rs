@@ -466,6 +466,9 @@ impl AccountsService {
                 return Err(CoreError::not_found("api key", id));
             }
             p.require(Permission::KeysManage)?;
+            // A key reaches only keys no stronger than itself (`keys:manage` must not
+            // revoke the owner's key).
+            self.ensure_can_confer(p, key.permissions)?;
         }
         self.store.revoke_key(&key_id, self.clock.now_ms()).await?;
         self.authn.credentials_changed().await?;
@@ -482,14 +485,9 @@ impl AccountsService {
         }
     }
 
-    /// Nobody hands out permissions they do not hold themselves.
+    /// Nobody hands out permissions they do not hold themselves, nor acts on a key that
+    /// holds more than they do.
     fn ensure_can_confer(&self, by: &Principal, wanted: PermissionSet) -> CoreResult<()> {
-        match wanted.minus(by.permissions).iter().next() {
-            None => Ok(()),
-            Some(required) => Err(CoreError::Forbidden {
-                required,
-                granted: by.permissions,
-            }),
-        }
+        by.require_all(wanted)
     }
 }

@@ -141,7 +141,8 @@ pub async fn list(
     Ok(ApiJson(page(keys, &q, |k| k.id.clone())?))
 }
 
-/// Revokes a key [keys:manage]: refused on its next request on every replica.
+/// Revokes a key [keys:manage, and every permission the key holds]: refused on its next
+/// request on every replica.
 #[utoipa::path(delete, path = "/api-keys/{id}", tag = "api keys", params(("id" = String, Path)),
     security(("bearer" = []), ("api_key" = [])), responses(
     (status = 200, body = KeyResponse), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
