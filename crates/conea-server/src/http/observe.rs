@@ -2,6 +2,7 @@
 //! path, so ids do not explode label cardinality). Logs never include headers or bodies, so
 //! no credential can leak into them.
 
+use crate::http::error::ServerErrorCause;
 use crate::state::AppState;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
@@ -27,8 +28,18 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
         .observe_request(method.as_str(), &route, status, elapsed);
     let _enter = span.enter();
     if status >= 500 {
-        tracing::warn!(
+        // Every 5xx, whichever layer made it: one error line that names the request id and
+        // the route itself (not only through the span) and the cause.
+        let cause = response
+            .extensions()
+            .get::<ServerErrorCause>()
+            .map_or("-", |c| c.0.as_str());
+        tracing::error!(
+            request_id = %request_id,
+            method = %method,
+            route = %route,
             status,
+            cause,
             latency_ms = elapsed.as_secs_f64() * 1000.0,
             "request failed"
         );
