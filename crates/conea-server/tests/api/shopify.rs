@@ -19,15 +19,35 @@ const DOMAIN: &str = "fake-shop.myshopify.com";
 const SECRET: &str = "shpss_current_secret";
 const OLD_SECRET: &str = "shpss_previous_secret";
 
-async fn app(b: Backend) -> Option<TestApp> {
+/// The app with the fake Shopify it checks tokens against (connecting asks `shop.json`).
+struct App {
+    app: TestApp,
+    fake: FakeShopify,
+}
+
+impl std::ops::Deref for App {
+    type Target = TestApp;
+    fn deref(&self) -> &TestApp {
+        &self.app
+    }
+}
+
+async fn app(b: Backend) -> Option<App> {
     app_with(b, &[]).await
 }
 
-async fn app_with(b: Backend, extra: &[(&str, &str)]) -> Option<TestApp> {
+async fn app_with(b: Backend, extra: &[(&str, &str)]) -> Option<App> {
     // A long lease: the fake clock jumps while a sync waits for Shopify's bucket.
-    let mut overrides = vec![("CONEA_JOB_LEASE", "1h")];
+    let clock = conea_core::FakeClock::starting_now();
+    let fake = FakeShopify::start(clock.clone(), Counts::of(0)).await;
+    let mut overrides = vec![
+        ("CONEA_JOB_LEASE", "1h"),
+        ("SHOPIFY_BASE_URL", fake.base_url.as_str()),
+    ];
     overrides.extend_from_slice(extra);
-    TestApp::spawn_with(b, &overrides).await
+    let db = conea_testkit::TestDb::create(b).await?;
+    let app = TestApp::start(db, &overrides, clock).await;
+    Some(App { app, fake })
 }
 
 async fn connect(app: &TestApp, key: &str, domain: &str) -> Resp {
@@ -206,6 +226,7 @@ backend_tests!(
     compliance_topics_return_then_erase_the_customers_data_and_the_shops,
     signed_body_replayed_under_another_topic_answers_200_is_counted_and_erases_nothing,
     customer_redaction_erases_only_the_customer_and_orders_it_names,
+    a_shop_is_connected_only_with_a_token_it_accepts_and_each_organization_gets_its_own_connection,
     full_sync_gets_no_429_then_runs_incrementally,
     syncing_10000_products_takes_within_10_percent_of_the_leak_rate_minimum,
     sync_refused_by_shopify_marks_the_shop_unauthorized_and_resumes_from_its_cursor,
@@ -321,10 +342,10 @@ async fn invalid_domain_names_the_field_and_other_organizations_get_404(b: Backe
         .get("/v1/integrations/shopify/shops", Some(&acme))
         .await;
     assert_eq!(list.body["data"], json!([]));
-    // A webhook finds its shop by domain alone: one organization per domain.
-    connect(&app, &acme, DOMAIN)
-        .await
-        .assert_error(409, "shop_already_connected");
+    // Another organization with a valid token gets its own connection.
+    let theirs = connect(&app, &acme, DOMAIN).await;
+    assert_eq!(theirs.status, 201, "{}", theirs.text);
+    assert_ne!(theirs.body["id"], id.as_str());
 }
 
 async fn signed_webhook_is_stored_with_its_job_and_a_duplicate_makes_no_second_job(b: Backend) {
@@ -808,8 +829,9 @@ async fn full_sync_gets_no_429_then_runs_incrementally(b: Backend) {
         assert_eq!(result[kind]["pages"], 30);
         assert_eq!(result[kind]["resumed"], false);
     }
-    // 90 requests: more than the bucket holds, so the client had to pace itself.
-    assert_eq!(fake.requests(), 90);
+    // 90 requests (and the connect's `shop.json`): more than the bucket holds, so the
+    // client had to pace itself.
+    assert_eq!(fake.requests(), 1 + 90);
     assert_eq!(fake.rest_429s(), 0, "no 429 received");
     assert!(
         fake.max_fill() <= 40.0,
@@ -1066,9 +1088,10 @@ async fn syncing_10000_products_takes_within_10_percent_of_the_leak_rate_minimum
     assert_eq!(job.state, JobState::Completed, "{job:?}");
     let took_ms = conea_core::Clock::now_ms(&app.clock) - start;
     // 100 product pages, one (empty) page each of customers and orders. A full bucket of 40
-    // goes at once; every further request needs one leak step (500 ms at 2/s).
+    // goes at once; every further request needs one leak step (500 ms at 2/s). The
+    // connect's `shop.json` came first.
     let requests = fake.requests() as i64;
-    assert_eq!(requests, 102);
+    assert_eq!(requests, 1 + 102);
     let minimum_ms = (requests - 40) * 500;
     println!(
         "sync of 10,000 products: {took_ms} ms of Shopify time for {requests} requests; \
@@ -1290,4 +1313,89 @@ async fn customer_redaction_erases_only_the_customer_and_orders_it_names(b: Back
         1,
         "another customer's order stays whole"
     );
+}
+
+async fn connect_with(app: &TestApp, key: &str, domain: &str, token: &str) -> Resp {
+    app.client
+        .post(
+            "/v1/integrations/shopify/shops",
+            Some(key),
+            json!({"shop_domain": domain, "access_token": token, "api_secret": SECRET}),
+        )
+        .await
+}
+
+async fn a_shop_is_connected_only_with_a_token_it_accepts_and_each_organization_gets_its_own_connection(
+    b: Backend,
+) {
+    let Some(app) = app(b).await else { return };
+    let acme = second_org_key(&app).await;
+    let shops = |key: String| {
+        let client = app.client.clone();
+        async move {
+            client
+                .get("/v1/integrations/shopify/shops", Some(&key))
+                .await
+                .body["data"]
+                .as_array()
+                .unwrap()
+                .len()
+        }
+    };
+
+    // Another organization claims the domain with a token the shop refuses: nothing stored.
+    let r = connect_with(&app, &acme, DOMAIN, "shpat_guessed").await;
+    r.assert_error(422, "shop_token_refused");
+    assert_eq!(r.body["error"]["details"]["param"], "access_token");
+    assert!(
+        !r.text.contains("shpat_guessed"),
+        "the token is never echoed"
+    );
+    assert_eq!(shops(acme.clone()).await, 0);
+    assert!(
+        app.fake
+            .log()
+            .iter()
+            .any(|l| l.starts_with("GET shop.json")),
+        "{:?}",
+        app.fake.log()
+    );
+    // A valid token of another shop does not open this domain.
+    connect_with(&app, &acme, "other-shop.myshopify.com", fake::TOKEN)
+        .await
+        .assert_error(422, "shop_token_refused");
+
+    // The real owner connects (not blocked by the failed claim)...
+    let ours = connect_with(&app, app.owner(), DOMAIN, fake::TOKEN).await;
+    assert_eq!(ours.status, 201, "{}", ours.text);
+    // ...and another organization with a valid token gets its own connection.
+    let theirs = connect_with(&app, &acme, DOMAIN, fake::TOKEN).await;
+    assert_eq!(theirs.status, 201, "{}", theirs.text);
+    assert_ne!(theirs.body["id"], ours.body["id"]);
+    assert_eq!(shops(app.owner().to_owned()).await, 1);
+    assert_eq!(shops(acme.clone()).await, 1);
+    // Each connection keeps the deliveries its own secret verifies (both used SECRET).
+    let r = post_webhook(
+        &app,
+        &Delivery {
+            topic: "products/update",
+            event_id: "both",
+            body: product(1, "x", "2026-01-01T00:00:00Z"),
+        },
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    for shop in [&ours.body["id"], &theirs.body["id"]] {
+        let sql = "SELECT COUNT(*) FROM shopify_webhook_deliveries WHERE shop_id = $1";
+        assert_eq!(scalar(&app, sql, shop.as_str().unwrap()).await, 1);
+    }
+
+    // Shopify down: 502, nothing stored.
+    let own_id = ours.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(disconnect(&app, &own_id).await.status, 204);
+    app.fake.answer_500s(100);
+    connect_with(&app, app.owner(), DOMAIN, fake::TOKEN)
+        .await
+        .assert_error(502, "shopify_unavailable");
+    assert_eq!(get_shop(&app, &own_id).await.body["status"], "disconnected");
 }

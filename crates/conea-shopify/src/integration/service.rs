@@ -2,8 +2,11 @@
 //! disconnecting them, starting syncs, and accepting webhook deliveries (HMAC verified over
 //! the raw body; stored and enqueued in one transaction).
 
+use super::access::ApiOptions;
 use super::signals::{Delivered, SignatureFailures, WebhookAccepted, WebhookOutcome};
 use super::{RefreshArgs, RefreshHandler, SyncArgs, SyncHandler, WebhookArgs, WebhookHandler};
+use crate::client::ShopifyClient;
+use crate::error::ErrorKind;
 use crate::integration::store::{
     secret_context, NewConnection, NewDelivery, SealedCredentials, ShopifyShop, ShopifyStatus,
     ShopifyStore,
@@ -57,7 +60,8 @@ pub const CONNECTION_CACHE_TTL: std::time::Duration = std::time::Duration::from_
 /// Most connections the webhook path keeps (by domain).
 pub const CONNECTION_CACHE_SIZE: u64 = 10_000;
 
-type CachedConnection = Arc<(ShopifyShop, SealedCredentials)>;
+/// Every live connection of a domain (one per organization that connected it).
+type CachedConnections = Arc<Vec<(ShopifyShop, SealedCredentials)>>;
 
 pub struct ShopifyService {
     store: Arc<dyn ShopifyStore>,
@@ -65,8 +69,10 @@ pub struct ShopifyService {
     clock: Arc<dyn Clock>,
     secrets: SecretBox,
     default_api_version: String,
+    /// How connecting reaches the Admin API to check the token.
+    api: ApiOptions,
     /// Connections (still sealed) by domain, so a delivery costs no extra lookup.
-    connections: moka::future::Cache<String, CachedConnection>,
+    connections: moka::future::Cache<String, CachedConnections>,
     /// Recent signature failures (the incident detector reads them).
     failures: Arc<SignatureFailures>,
 }
@@ -78,6 +84,7 @@ impl ShopifyService {
         clock: Arc<dyn Clock>,
         secrets: SecretBox,
         default_api_version: String,
+        api: ApiOptions,
     ) -> Self {
         ShopifyService {
             store,
@@ -85,6 +92,7 @@ impl ShopifyService {
             clock,
             secrets,
             default_api_version,
+            api,
             connections: moka::future::Cache::builder()
                 .max_capacity(CONNECTION_CACHE_SIZE)
                 .time_to_live(CONNECTION_CACHE_TTL)
@@ -103,28 +111,29 @@ impl ShopifyService {
         self.connections.entry_count()
     }
 
-    /// The connection of a domain for a webhook: cached, else read (unknown domains are not
-    /// cached, so a shop connected on another replica is found at once).
-    async fn connection(&self, domain: &str) -> CoreResult<Option<CachedConnection>> {
+    /// The connections of a domain for a webhook: cached, else read (unknown domains are
+    /// not cached, so a shop connected on another replica is found at once).
+    async fn connections(&self, domain: &str) -> CoreResult<CachedConnections> {
         if let Some(c) = self.connections.get(domain).await {
-            return Ok(Some(c));
+            return Ok(c);
         }
-        let Some(found) = self.store.credentials_by_domain(domain).await? else {
-            return Ok(None);
-        };
-        let found = Arc::new(found);
-        self.connections
-            .insert(domain.to_owned(), found.clone())
-            .await;
-        Ok(Some(found))
+        let found = Arc::new(self.store.credentials_by_domain(domain).await?);
+        if !found.is_empty() {
+            self.connections
+                .insert(domain.to_owned(), found.clone())
+                .await;
+        }
+        Ok(found)
     }
 
     pub fn store(&self) -> &Arc<dyn ShopifyStore> {
         &self.store
     }
 
-    /// Connects a shop [integrations:manage]; a shop of the organization that was
-    /// disconnected or uninstalled is re-activated with the new credentials.
+    /// Connects a shop [integrations:manage] once Shopify accepts its token
+    /// ([`Self::verify_token`]); a shop of the organization that was disconnected or
+    /// uninstalled is re-activated with the new credentials. Another organization may
+    /// connect the same shop, with its own valid token, as its own connection.
     pub async fn connect(&self, by: &Principal, req: ConnectRequest) -> CoreResult<ShopifyShop> {
         by.require(Permission::IntegrationsManage)?;
         let domain = req.shop_domain.trim().to_ascii_lowercase();
@@ -163,14 +172,20 @@ impl ShopifyService {
                 }
             }
         }
-        if let Some((existing, _)) = self.store.credentials_by_domain(&domain).await? {
-            if existing.org_id != by.org_id || existing.status == ShopifyStatus::Active {
-                return Err(CoreError::Conflict {
-                    code: ErrorCode::ShopAlreadyConnected,
-                    message: format!("{domain} is already connected. Disconnect it (DELETE /v1/integrations/shopify/shops/{{id}}) before connecting it again."),
-                });
-            }
+        let connected = self.store.credentials_by_domain(&domain).await?;
+        if connected
+            .iter()
+            .any(|(s, _)| s.org_id == by.org_id && s.status == ShopifyStatus::Active)
+        {
+            return Err(CoreError::Conflict {
+                code: ErrorCode::ShopAlreadyConnected,
+                message: format!("{domain} is already connected. Disconnect it (DELETE /v1/integrations/shopify/shops/{{id}}) before connecting it again."),
+            });
         }
+        // Claiming a domain takes a token the shop accepts: nothing is stored otherwise.
+        // Another organization's connection of the domain stays its own.
+        self.verify_token(&domain, &api_version, req.access_token.trim())
+            .await?;
         let seal = |field: &str, v: &str| {
             self.secrets
                 .encrypt(&secret_context(field, &by.org_id, &domain), v.trim())
@@ -230,11 +245,12 @@ impl ShopifyService {
         let key = id_or_domain.trim();
         let found = match ShopId::parse(key) {
             Ok(id) => self.store.credentials(&id).await?,
-            Err(_) => {
-                self.store
-                    .credentials_by_domain(&key.to_ascii_lowercase())
-                    .await?
-            }
+            Err(_) => self
+                .store
+                .credentials_by_domain(&key.to_ascii_lowercase())
+                .await?
+                .into_iter()
+                .next(),
         };
         found
             .map(|(shop, _)| shop)
@@ -325,10 +341,52 @@ impl ShopifyService {
     }
 
     async fn accept_webhook(&self, headers: &WebhookHeaders, body: &[u8]) -> CoreResult<Delivered> {
-        let Some(connection) = self.connection(&headers.shop_domain).await? else {
+        let connections = self.connections(&headers.shop_domain).await?;
+        if connections.is_empty() {
             return Err(CoreError::Unauthenticated(AuthFailure::UnknownWebhookShop));
-        };
-        let (shop, sealed) = connection.as_ref();
+        }
+        // Each organization that connected the domain keeps the deliveries its own secret
+        // verifies.
+        let mut verified = Vec::new();
+        for (shop, sealed) in connections.iter() {
+            if self.signed_for(shop, sealed, &headers.hmac, body)? {
+                verified.push(shop);
+            }
+        }
+        if verified.is_empty() {
+            let now = self.clock.now_ms();
+            for (shop, _) in connections.iter() {
+                if let Err(e) = self.store.count_rejected_webhook(&shop.shop_id, now).await {
+                    tracing::warn!(error = %e, "could not count a rejected webhook");
+                }
+            }
+            return Err(CoreError::Unauthenticated(
+                AuthFailure::InvalidWebhookSignature,
+            ));
+        }
+        let payload = std::str::from_utf8(body)
+            .map_err(|_| CoreError::invalid("body", "The webhook body is not UTF-8 JSON."))?;
+        let mut answer: Option<Delivered> = None;
+        for shop in verified {
+            let delivered = self.accept_for(shop, headers, payload).await?;
+            if answer
+                .as_ref()
+                .is_none_or(|a| matches!(a, Delivered::Rejected { .. }))
+            {
+                answer = Some(delivered);
+            }
+        }
+        answer.ok_or_else(|| CoreError::internal("no verified connection answered"))
+    }
+
+    /// Whether the body is signed with the connection's current or previous secret.
+    fn signed_for(
+        &self,
+        shop: &ShopifyShop,
+        sealed: &SealedCredentials,
+        hmac: &str,
+        body: &[u8],
+    ) -> CoreResult<bool> {
         let open = |field: &str, v: &str| {
             self.secrets
                 .decrypt(&secret_context(field, &shop.org_id, &shop.domain), v)
@@ -341,22 +399,21 @@ impl ShopifyService {
         };
         let mut secrets = vec![current.as_str()];
         secrets.extend(previous.as_deref());
-        if !verify(body, &headers.hmac, &secrets) {
-            let now = self.clock.now_ms();
-            if let Err(e) = self.store.count_rejected_webhook(&shop.shop_id, now).await {
-                tracing::warn!(error = %e, "could not count a rejected webhook");
-            }
-            return Err(CoreError::Unauthenticated(
-                AuthFailure::InvalidWebhookSignature,
-            ));
-        }
-        let payload = std::str::from_utf8(body)
-            .map_err(|_| CoreError::invalid("body", "The webhook body is not UTF-8 JSON."))?
-            .to_owned();
+        Ok(verify(body, hmac, &secrets))
+    }
+
+    /// A verified delivery for one connection: checked against its topic, then stored with
+    /// its job in one transaction.
+    async fn accept_for(
+        &self,
+        shop: &ShopifyShop,
+        headers: &WebhookHeaders,
+        payload: &str,
+    ) -> CoreResult<Delivered> {
         // The HMAC covers the body, not the topic: the body must be the topic's payload,
         // and a shop is erased only once uninstalled (Shopify sends `shop/redact` 48 hours
         // after `app/uninstalled`).
-        let mut checked = TopicPayload::parse(&headers.topic, &shop.domain, &payload);
+        let mut checked = TopicPayload::parse(&headers.topic, &shop.domain, payload);
         if let Ok(TopicPayload::ShopRedact) = checked {
             // The status as stored now (the cached connection may predate the uninstall).
             let status = self
@@ -403,7 +460,7 @@ impl ShopifyService {
             event_id: headers.event_id.clone(),
             api_version: headers.api_version.clone(),
             triggered_at: headers.triggered_at,
-            payload,
+            payload: payload.to_owned(),
         };
         let stored = self
             .store
@@ -414,6 +471,57 @@ impl ShopifyService {
             job_id: stored.job_id,
             created: stored.created,
         }))
+    }
+
+    /// Checks the access token against the shop before it is stored: `GET shop.json` must
+    /// answer, with the shop of `domain`. A refused token (401/403), an unknown shop (404)
+    /// or another shop's token is 422 `shop_token_refused`; Shopify unreachable is 502
+    /// `shopify_unavailable`. Either way nothing is stored.
+    async fn verify_token(&self, domain: &str, api_version: &str, token: &str) -> CoreResult<()> {
+        let mut b = ShopifyClient::builder(
+            domain.to_owned(),
+            token.to_owned(),
+            api_version.to_owned(),
+            self.api.throttles.clone(),
+        )
+        .http_client(self.api.http.clone())
+        .sleeper(self.api.sleeper.clone());
+        if let Some(base) = &self.api.base_url {
+            b = b.base_url(base.clone());
+        }
+        let client = b.build().map_err(|e| {
+            CoreError::invalid("shop_domain", format!("{domain} cannot be reached: {e}"))
+        })?;
+        let refused = |message: String| {
+            CoreError::unprocessable(ErrorCode::ShopTokenRefused, "access_token", message)
+        };
+        match client.shop().await {
+            Ok(shop) => {
+                let opened = shop
+                    .get("myshopify_domain")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or_default();
+                if opened.eq_ignore_ascii_case(domain) {
+                    Ok(())
+                } else {
+                    Err(refused(format!(
+                        "The access token opens the shop `{opened}`, not {domain}. Use a token of {domain}."
+                    )))
+                }
+            }
+            Err(e) if e.kind == ErrorKind::Unauthorized || e.kind == ErrorKind::NotFound => {
+                Err(refused(format!(
+                    "Shopify refused the access token for {domain} ({e}). Use a valid Admin API token of the shop; nothing was stored."
+                )))
+            }
+            Err(e) => Err(CoreError::Upstream {
+                code: ErrorCode::ShopifyUnavailable,
+                message: format!(
+                    "Shopify could not be asked whether the token opens {domain} ({e}); nothing was stored. Retry shortly."
+                ),
+                details: serde_json::json!({ "kind": e.kind.as_str() }),
+            }),
+        }
     }
 }
 

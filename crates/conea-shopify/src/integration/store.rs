@@ -177,8 +177,8 @@ pub struct Erased {
 pub trait ShopifyStore: Send + Sync + 'static {
     /// Creates the shop (kind `shopify`) and its connection in one transaction, or
     /// re-activates the organization's existing shop of that domain with new credentials.
-    /// A domain connected elsewhere (another organization, or not disconnected) is
-    /// `StoreError::Duplicate`.
+    /// Other organizations' connections of the domain are their own (the caller checked
+    /// the token against the shop first).
     async fn connect(&self, c: &NewConnection, now: EpochMs) -> StoreResult<ShopifyShop>;
     async fn list_shopify_shops(&self, org: &OrgId) -> StoreResult<Vec<ShopifyShop>>;
     async fn get_shopify_shop(
@@ -191,11 +191,12 @@ pub trait ShopifyStore: Send + Sync + 'static {
         &self,
         status: ShopifyStatus,
     ) -> StoreResult<Vec<ShopifyShop>>;
-    /// The connection of a domain that is not disconnected, with its sealed credentials.
+    /// The connections of a domain that are not disconnected (one per organization that
+    /// connected it, oldest first), with their sealed credentials.
     async fn credentials_by_domain(
         &self,
         domain: &str,
-    ) -> StoreResult<Option<(ShopifyShop, SealedCredentials)>>;
+    ) -> StoreResult<Vec<(ShopifyShop, SealedCredentials)>>;
     async fn credentials(
         &self,
         shop: &ShopId,
