@@ -125,7 +125,7 @@ error_codes! {
     InvalidBudget = "invalid_budget", 422, InvalidRequest, "An AI budget's `monthly_tokens` is negative.";
     IdempotencyKeyReused = "idempotency_key_reused", 422, InvalidRequest, "The `Idempotency-Key` was used with a different request body.";
     RateLimitExceeded = "rate_limit_exceeded", 429, RateLimit, "The credential's or address's rate limit is spent; wait `Retry-After` seconds.";
-    TooManyLoginAttempts = "too_many_login_attempts", 429, RateLimit, "Too many failed logins for this email; wait `Retry-After` seconds.";
+    TooManyLoginAttempts = "too_many_login_attempts", 429, RateLimit, "Too many failed logins from this address for this email (or for any); wait `Retry-After` seconds. Other addresses are not held back.";
     BudgetExceeded = "budget_exceeded", 429, RateLimit, "The organization's monthly AI token budget is spent (`details.used`, `details.budget`, `details.renews_at`).";
     InternalError = "internal_error", 500, Api, "An unexpected error; the cause is only in the server's log, under the request id.";
     AllProvidersFailed = "all_providers_failed", 502, Upstream, "Every AI provider target failed or was skipped; `details.attempts` has each attempt's code.";

@@ -2,7 +2,7 @@
 //! permission check and its validation, for the HTTP API and the CLI alike.
 
 use super::authn::Authenticator;
-use super::login_throttle::LoginThrottle;
+use super::login_throttle::{LoginThrottle, SharedCounters};
 use crate::auth::{api_key, jwt, password, AuthFailure};
 use crate::clock::{Clock, EpochMs};
 use crate::error::ErrorCode;
@@ -50,12 +50,17 @@ pub struct NewUser {
 }
 
 impl AccountsService {
+    /// `shared`: failed-login counters every replica shares (Redis), if configured.
     pub fn new(
         store: Arc<dyn AccountsStore>,
         clock: Arc<dyn Clock>,
         authn: Arc<Authenticator>,
+        shared: Option<Arc<dyn SharedCounters>>,
     ) -> Self {
-        let throttle = LoginThrottle::new(clock.clone(), 100_000);
+        let mut throttle = LoginThrottle::new(clock.clone(), 100_000);
+        if let Some(shared) = shared {
+            throttle = throttle.with_shared(shared);
+        }
         Self {
             store,
             clock,
@@ -317,7 +322,7 @@ impl AccountsService {
     /// Email and password to a JWT for the user's organization (the oldest membership).
     pub async fn login(&self, email: &str, pw: &str, client: &str) -> CoreResult<LoginToken> {
         let email = email.trim().to_ascii_lowercase();
-        self.throttle.check(&email, client)?;
+        self.throttle.check(&email, client).await?;
         let user = self.store.get_user_by_email(&email).await?;
         let hash = user.as_ref().and_then(|u| u.password_hash.clone());
         let pw = pw.to_owned();
@@ -336,10 +341,10 @@ impl AccountsService {
             _ => None,
         };
         let (Some(user), Some(member)) = (user, member) else {
-            self.throttle.record_failure(&email, client);
+            self.throttle.record_failure(&email, client).await;
             return Err(CoreError::Unauthenticated(AuthFailure::InvalidCredentials));
         };
-        self.throttle.record_success(&email);
+        self.throttle.record_success(&email, client).await;
         self.issue_token(&user.id, &member.org_id, None)
     }
 
