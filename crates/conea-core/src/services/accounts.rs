@@ -175,8 +175,10 @@ impl AccountsService {
 
     // ----- members and users -----
 
+    /// The members with their e-mails, roles and permissions [members:read].
     pub async fn list_members(&self, by: &Principal, org: &str) -> CoreResult<Vec<Membership>> {
         let org_id = self.visible_org(by, org)?;
+        by.require(Permission::MembersRead)?;
         self.ensure_org(&org_id, org).await?;
         Ok(self.store.list_members(&org_id).await?)
     }

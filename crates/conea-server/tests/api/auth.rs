@@ -83,7 +83,7 @@ async fn owner_key_verifies_with_every_permission(b: Backend) {
         .as_str()
         .unwrap()
         .starts_with("org_"));
-    assert_eq!(r.body["permissions"].as_array().unwrap().len(), 11);
+    assert_eq!(r.body["permissions"].as_array().unwrap().len(), 12);
     // X-API-Key is accepted too, and /api/v1 is the same API.
     let r = app
         .client
@@ -142,7 +142,8 @@ async fn login_token_verifies_as_user_with_role_permissions(b: Backend) {
             "data:write",
             "ai:use",
             "jobs:read",
-            "jobs:write"
+            "jobs:write",
+            "members:read"
         ])
     );
     assert_eq!(r.body["expires_in"], 3600);

@@ -14,6 +14,7 @@ backend_tests!(
     keys_never_exceed_their_creators_permissions_and_list_without_secrets,
     lists_page_with_limit_and_cursor,
     keys_manage_reaches_only_keys_no_stronger_than_itself_nor_limits_above_the_orgs,
+    listing_members_needs_members_read_which_narrow_keys_and_viewers_lack,
 );
 
 async fn key_with(app: &TestApp, by: &str, perms: &[&str]) -> (String, String) {
@@ -495,4 +496,48 @@ async fn keys_manage_reaches_only_keys_no_stronger_than_itself_nor_limits_above_
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
+}
+
+async fn listing_members_needs_members_read_which_narrow_keys_and_viewers_lack(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let org = my_org(&app, app.owner()).await;
+    let path = format!("/v1/organizations/{org}/members");
+    let (_, jobs_only) = key_with(&app, app.owner(), &["jobs:read"]).await;
+    let r = app.client.get(&path, Some(&jobs_only)).await;
+    r.assert_error(403, "insufficient_permissions");
+    assert_eq!(r.body["error"]["details"]["required"], "members:read");
+    assert!(!r.text.contains("@"), "no e-mail leaks: {}", r.text);
+    let (_, reader) = key_with(&app, app.owner(), &["members:read"]).await;
+    assert_eq!(app.client.get(&path, Some(&reader)).await.status, 200);
+    assert_eq!(app.client.get(&path, Some(app.owner())).await.status, 200);
+    for (email, role, status) in [
+        ("mia@example.com", "member", 200),
+        ("vic@example.com", "viewer", 403),
+    ] {
+        let r = app
+            .client
+            .post(
+                "/v1/users",
+                Some(app.owner()),
+                json!({"email": email, "password": "password1", "role": role}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let login = app
+            .client
+            .post(
+                "/v1/auth/login",
+                None,
+                json!({"email": email, "password": "password1"}),
+            )
+            .await;
+        let token = login.body["access_token"].as_str().unwrap().to_owned();
+        assert_eq!(
+            app.client.get(&path, Some(&token)).await.status,
+            status,
+            "{role}"
+        );
+    }
 }
