@@ -92,6 +92,21 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 
 fn parse_typed<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
+    let value = deserialize(de)?;
+    // One JSON value and nothing after it but whitespace (`{…} junk` is not JSON).
+    de.end().map_err(|e| {
+        ApiError(CoreError::InvalidInput {
+            code: ErrorCode::InvalidJson,
+            message: format!("The body is not valid JSON ({e}): nothing may follow the value."),
+            param: None,
+        })
+    })?;
+    Ok(value)
+}
+
+fn deserialize<'de, T: DeserializeOwned>(
+    de: &mut serde_json::Deserializer<serde_json::de::SliceRead<'de>>,
+) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
