@@ -29,6 +29,8 @@ pub struct Bootstrap {
     pub org: Organization,
     pub key: ApiKey,
     pub secret: String,
+    /// The operator supplied the secret (`CONEA_BOOTSTRAP_KEY`): it is not shown again.
+    pub supplied: bool,
 }
 
 /// A key just created: the secret is returned this once.
@@ -91,6 +93,7 @@ impl AccountsService {
             Err(StoreError::Duplicate(_)) => return Ok(None),
             other => other?,
         }
+        let supplied = given_secret.is_some();
         let generated = match given_secret {
             Some(s) => api_key::from_secret(s),
             None => api_key::generate(),
@@ -110,6 +113,7 @@ impl AccountsService {
             org,
             key,
             secret: generated.secret,
+            supplied,
         }))
     }
 
