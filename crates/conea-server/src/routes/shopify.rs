@@ -77,14 +77,17 @@ pub struct ShopPage {
     pub next_cursor: Option<String>,
 }
 
-/// Connects a Shopify shop [integrations:manage]. The token and secrets are encrypted with
-/// `CONEA_SECRET_KEY` and never returned.
+/// Connects a Shopify shop [integrations:manage] once the shop accepts the token (`GET
+/// shop.json`); another organization may connect the same shop with its own valid token.
+/// The token and secrets are encrypted with `CONEA_SECRET_KEY` and never returned.
 #[utoipa::path(post, path = "/integrations/shopify/shops", tag = "shopify", request_body = ConnectShopRequest,
     security(("bearer" = []), ("api_key" = [])), responses(
     (status = 201, body = ShopResponse),
     (status = 400, body = ErrorBody, description = "`invalid_parameter` naming `shop_domain`, `api_version`, `access_token`, `api_secret`"),
     (status = 403, body = ErrorBody, description = "`insufficient_permissions`"),
-    (status = 409, body = ErrorBody, description = "`shop_already_connected`")))]
+    (status = 409, body = ErrorBody, description = "`shop_already_connected` (your organization has it active)"),
+    (status = 422, body = ErrorBody, description = "`shop_token_refused`: `GET shop.json` refused the token, or it opens another shop"),
+    (status = 502, body = ErrorBody, description = "`shopify_unavailable`: Shopify could not be asked")))]
 pub async fn connect(
     State(state): State<AppState>,
     Auth(p): Auth,
