@@ -139,7 +139,11 @@ impl ApiError {
 /// response to the observe middleware, which writes it to the error log with the request
 /// id, method and route.
 #[derive(Debug, Clone)]
-pub struct ServerErrorCause(pub String);
+pub struct ServerErrorCause {
+    pub cause: String,
+    /// An unexpected failure (500), also logged at error level as `internal error`.
+    pub internal: bool,
+}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -154,13 +158,19 @@ impl IntoResponse for ApiError {
             body.error.message = format!("No route matches {id}. See /openapi.json for the API.");
         }
         let cause = status.is_server_error().then(|| match &self.0 {
-            CoreError::Internal(cause) => cause.clone(),
-            other => format!("{}: {}", other.code().as_str(), other.public_message()),
+            CoreError::Internal(cause) => ServerErrorCause {
+                cause: cause.clone(),
+                internal: true,
+            },
+            other => ServerErrorCause {
+                cause: format!("{}: {}", other.code().as_str(), other.public_message()),
+                internal: false,
+            },
         });
         let mut response = (status, axum::Json(body)).into_response();
         if let Some(cause) = cause {
             // Logged once, with the request id and route, by `observe::middleware`.
-            response.extensions_mut().insert(ServerErrorCause(cause));
+            response.extensions_mut().insert(cause);
         }
         if let CoreError::RateLimited { retry_after_s, .. } = &self.0 {
             if let Ok(v) = HeaderValue::from_str(&retry_after_s.max(&1).to_string()) {
@@ -185,14 +195,14 @@ mod tests {
             internal
                 .extensions()
                 .get::<ServerErrorCause>()
-                .map(|c| c.0.as_str()),
-            Some("the pool said no")
+                .map(|c| (c.cause.as_str(), c.internal)),
+            Some(("the pool said no", true))
         );
         let timeout = ApiError::timeout(std::time::Duration::from_millis(5)).into_response();
         assert!(timeout
             .extensions()
             .get::<ServerErrorCause>()
-            .is_some_and(|c| c.0.starts_with("request_timeout")));
+            .is_some_and(|c| c.cause.starts_with("request_timeout") && !c.internal));
         let bad = ApiError(CoreError::invalid("name", "no")).into_response();
         assert!(bad.extensions().get::<ServerErrorCause>().is_none());
     }
