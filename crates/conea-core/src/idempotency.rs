@@ -21,13 +21,35 @@ pub struct IdempotencyService {
 
 /// Hash of what makes two requests "the same": method, path and body.
 pub fn request_hash(method: &str, path: &str, body: &[u8]) -> String {
-    let mut h = Sha256::new();
-    h.update(method.as_bytes());
-    h.update(b" ");
-    h.update(path.as_bytes());
-    h.update(b"\n");
+    let mut h = RequestHasher::new(method, path);
     h.update(body);
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    h.finish()
+}
+
+/// [`request_hash`] over a body that arrives in pieces (a streamed upload).
+pub struct RequestHasher(Sha256);
+
+impl RequestHasher {
+    pub fn new(method: &str, path: &str) -> Self {
+        let mut h = Sha256::new();
+        h.update(method.as_bytes());
+        h.update(b" ");
+        h.update(path.as_bytes());
+        h.update(b"\n");
+        RequestHasher(h)
+    }
+
+    pub fn update(&mut self, piece: &[u8]) {
+        self.0.update(piece);
+    }
+
+    pub fn finish(self) -> String {
+        self.0
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
 }
 
 impl IdempotencyService {

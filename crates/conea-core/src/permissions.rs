@@ -4,7 +4,7 @@
 //! |--------|-------------|
 //! | owner  | every permission, including `admin` |
 //! | admin  | every permission except `admin` |
-//! | member | `data:read`, `data:write`, `ai:use`, `jobs:read`, `jobs:write` |
+//! | member | `data:read`, `data:write`, `ai:use`, `jobs:read`, `jobs:write`, `members:read` |
 //! | viewer | `data:read`, `jobs:read` |
 //!
 //! `admin` is the platform-wide permission (create organizations, change other
@@ -37,10 +37,14 @@ pub enum Permission {
     IntegrationsManage,
     #[serde(rename = "incidents:manage")]
     IncidentsManage,
+    /// List an organization's members (e-mails, roles, permissions). Last, so the bit of
+    /// every earlier permission stays where it was.
+    #[serde(rename = "members:read")]
+    MembersRead,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 11] = [
+    pub const ALL: [Permission; 12] = [
         Permission::Admin,
         Permission::OrgManage,
         Permission::MembersManage,
@@ -52,6 +56,7 @@ impl Permission {
         Permission::JobsWrite,
         Permission::IntegrationsManage,
         Permission::IncidentsManage,
+        Permission::MembersRead,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -67,6 +72,7 @@ impl Permission {
             Permission::JobsWrite => "jobs:write",
             Permission::IntegrationsManage => "integrations:manage",
             Permission::IncidentsManage => "incidents:manage",
+            Permission::MembersRead => "members:read",
         }
     }
 
@@ -175,7 +181,7 @@ impl Role {
         match self {
             Role::Owner => PermissionSet::all(),
             Role::Admin => PermissionSet::all().minus([Admin].into_iter().collect()),
-            Role::Member => [DataRead, DataWrite, AiUse, JobsRead, JobsWrite]
+            Role::Member => [DataRead, DataWrite, AiUse, JobsRead, JobsWrite, MembersRead]
                 .into_iter()
                 .collect(),
             Role::Viewer => [DataRead, JobsRead].into_iter().collect(),
@@ -208,6 +214,8 @@ mod tests {
         assert!(Role::Admin.permissions().contains(Permission::KeysManage));
         assert!(!Role::Member.permissions().contains(Permission::KeysManage));
         assert!(Role::Member.permissions().contains(Permission::AiUse));
+        assert!(Role::Member.permissions().contains(Permission::MembersRead));
+        assert!(!Role::Viewer.permissions().contains(Permission::MembersRead));
         assert_eq!(
             Role::Viewer.permissions().names(),
             vec!["data:read", "jobs:read"]

@@ -46,6 +46,18 @@ impl Principal {
         }
     }
 
+    /// Every permission of `wanted`: the subset rule for handing out permissions and for
+    /// acting on another key (the 403 names the first one missing).
+    pub fn require_all(&self, wanted: PermissionSet) -> Result<(), CoreError> {
+        match wanted.minus(self.permissions).iter().next() {
+            None => Ok(()),
+            Some(required) => Err(CoreError::Forbidden {
+                required,
+                granted: self.permissions,
+            }),
+        }
+    }
+
     pub fn has(&self, permission: Permission) -> bool {
         self.permissions.contains(permission)
     }

@@ -80,6 +80,16 @@ impl JobService {
                 CoreError::invalid("status", format!("`{s}` is not a job status: use available, scheduled, running, retryable, completed, discarded or cancelled."))
             })?),
         };
+        // The cursor is the id of the last job of the previous page: anything else is a
+        // 400, not an empty page.
+        if let Some(c) = &after {
+            JobId::parse(c).map_err(|_| {
+                CoreError::invalid(
+                    "cursor",
+                    "`cursor` is not a `next_cursor` of this list (a job id).",
+                )
+            })?;
+        }
         let filter = JobFilter {
             state,
             kind,

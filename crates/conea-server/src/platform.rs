@@ -7,6 +7,7 @@ use conea_core::ratelimit::memory::MemoryLimiter;
 use conea_core::ratelimit::service::{Defaults, RateLimitService};
 use conea_core::ratelimit::Limiter;
 use conea_core::reads::{LagSource, MemoryWriteMarks, ReadRouter, WriteMarks};
+use conea_core::services::login_throttle::SharedCounters;
 use conea_core::services::{AccountsService, Authenticator};
 use conea_core::store::{AccountsStore, RateLimitStore};
 use conea_core::Clock;
@@ -18,6 +19,7 @@ use conea_jobs::{JobHandler, Registry};
 use conea_schedules::SchedulesModule;
 use conea_shopdata::ShopDataModule;
 use conea_shopify::integration::ShopifyModule;
+use conea_store::login_counters::RedisLoginCounters;
 use conea_store::redis_limiter::{RedisHandle, RedisLimiter};
 use conea_store::replica::{PgReplicaLag, RedisWriteMarks};
 use conea_store::{migrate, ConnectError, SqlStore};
@@ -112,17 +114,23 @@ impl Platform {
             config.jwt_settings(),
             config.auth_cache_size,
         ));
-        let accounts = Arc::new(AccountsService::new(
-            accounts_store.clone(),
-            clock.clone(),
-            authn.clone(),
-        ));
         let redis = match &config.redis_url {
             Some(url) => Some(Arc::new(
                 RedisHandle::new(url).map_err(StartupError::Other)?,
             )),
             None => None,
         };
+        // Failed-login counters shared by every replica when Redis is configured.
+        let login_counters = redis.as_ref().map(|h| {
+            Arc::new(RedisLoginCounters::new(h.clone(), &config.redis_key_prefix))
+                as Arc<dyn SharedCounters>
+        });
+        let accounts = Arc::new(AccountsService::new(
+            accounts_store.clone(),
+            clock.clone(),
+            authn.clone(),
+            login_counters,
+        ));
         let limits = rate_limits(&config, &store, accounts_store, redis.as_ref(), &clock);
         let reads = read_router(&config, &store, lag_source, redis.as_ref(), &clock);
 

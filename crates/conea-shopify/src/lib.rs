@@ -9,7 +9,9 @@
 //!   and GraphQL cost bucket; waits go through a [`Sleeper`] ([`sleep`]).
 //! - [`resources`] `list_products` / `list_customers` / `list_orders`, a [`Page`] at a time;
 //!   [`graphql`] `graphql(query, variables, estimated_cost)`; [`pagination`] the cursors.
-//! - [`webhook`] HMAC `verify`/`sign`, [`WebhookHeaders`], shop domain validation.
+//! - [`webhook`] HMAC `verify`/`sign`, [`WebhookHeaders`], shop domain validation;
+//!   [`topics`] each topic's payload as its own type ([`TopicPayload`]), so a signed body
+//!   re-sent under another topic is refused.
 //! - [`error`] [`ShopifyApiError`] with its [`ErrorKind`].
 //! - [`integration`] the service (connect, webhooks, sync) and the `shopify.webhook` and
 //!   `shopify.sync` job kinds.
@@ -59,6 +61,7 @@ pub mod retry;
 pub mod shop;
 pub mod sleep;
 pub mod throttle;
+pub mod topics;
 pub mod webhook;
 
 pub use client::{ShopifyClient, ShopifyClientBuilder};
@@ -70,4 +73,5 @@ pub use retry::RetryPolicy;
 pub use shop::{is_valid_api_version, is_valid_shop_domain};
 pub use sleep::{FakeSleeper, Sleeper, TokioSleeper};
 pub use throttle::{RestLimits, RestSnapshot, ThrottleStatus, Throttles};
+pub use topics::{CustomerRequest, TopicMismatch, TopicPayload};
 pub use webhook::{sign, verify, DeliveryKey, WebhookHeaderError, WebhookHeaders};

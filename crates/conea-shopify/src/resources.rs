@@ -87,6 +87,20 @@ impl ShopifyClient {
         self.list(Resource::Orders, updated_at_min, page_info).await
     }
 
+    /// The shop the token opens (`GET shop.json`): its `shop` object (`myshopify_domain`,
+    /// `name`, `currency`, …). A token the shop refuses is an `Unauthorized` error.
+    pub async fn shop(&self) -> Result<Value, ShopifyApiError> {
+        let answer = self.rest_get("shop.json", &[]).await?;
+        let mut body = parse_json(&answer)?;
+        match body.get_mut("shop").map(Value::take) {
+            Some(shop @ Value::Object(_)) => Ok(shop),
+            _ => Err(
+                ShopifyApiError::new(ErrorKind::Malformed, "the answer has no `shop` object")
+                    .with_request_id(answer.request_id.clone()),
+            ),
+        }
+    }
+
     /// One object by its Shopify id (`GET {resource}/{id}.json`). A 404 is the answer for an
     /// object deleted in the shop (or never created): `Ok(None)`, so callers delete their
     /// copy instead of retrying; every other error stays an error.

@@ -13,6 +13,7 @@ mod idempotency;
 mod incidents;
 mod jobs;
 mod limits;
+pub mod login_counters;
 pub mod migrate;
 mod query;
 pub mod redis_limiter;

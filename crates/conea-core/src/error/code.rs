@@ -120,11 +120,12 @@ error_codes! {
     UnknownPermission = "unknown_permission", 422, InvalidRequest, "A permission name is not in the catalogue.";
     InvalidName = "invalid_name", 422, InvalidRequest, "The API key name is empty or longer than 200 characters.";
     InvalidExpiry = "invalid_expiry", 422, InvalidRequest, "`expires_at` is not an RFC 3339 time in the future.";
+    ShopTokenRefused = "shop_token_refused", 422, InvalidRequest, "Connecting a Shopify shop: the shop refused the access token (`GET shop.json` answered 401/403/404) or it opens another shop; nothing was stored.";
     InvalidLimit = "invalid_limit", 422, InvalidRequest, "A rate-limit override's `per_minute` or `burst` is out of range.";
     InvalidBudget = "invalid_budget", 422, InvalidRequest, "An AI budget's `monthly_tokens` is negative.";
     IdempotencyKeyReused = "idempotency_key_reused", 422, InvalidRequest, "The `Idempotency-Key` was used with a different request body.";
     RateLimitExceeded = "rate_limit_exceeded", 429, RateLimit, "The credential's or address's rate limit is spent; wait `Retry-After` seconds.";
-    TooManyLoginAttempts = "too_many_login_attempts", 429, RateLimit, "Too many failed logins for this email; wait `Retry-After` seconds.";
+    TooManyLoginAttempts = "too_many_login_attempts", 429, RateLimit, "Too many failed logins from this address for this email (or for any); wait `Retry-After` seconds. Other addresses are not held back.";
     BudgetExceeded = "budget_exceeded", 429, RateLimit, "The organization's monthly AI token budget is spent (`details.used`, `details.budget`, `details.renews_at`).";
     InternalError = "internal_error", 500, Api, "An unexpected error; the cause is only in the server's log, under the request id.";
     AllProvidersFailed = "all_providers_failed", 502, Upstream, "Every AI provider target failed or was skipped; `details.attempts` has each attempt's code.";
@@ -136,6 +137,7 @@ error_codes! {
     ProviderAuthFailed = "provider_auth_failed", 502, Upstream, "AI attempt: the provider refused Conea's credentials (401, 403).";
     ModelNotFound = "model_not_found", 502, Upstream, "AI attempt: the provider does not know the model (404).";
     UpstreamError = "upstream_error", 502, Upstream, "AI attempt: any other provider failure (402, 409, ...).";
+    ShopifyUnavailable = "shopify_unavailable", 502, Upstream, "Connecting a Shopify shop: Shopify could not be asked to check the token (unreachable, timeout, 5xx, throttled); nothing was stored, retry.";
     NotReady = "not_ready", 503, Api, "`/readyz`: the database is down or behind on migrations.";
     DatabaseUnavailable = "database_unavailable", 503, Api, "The database cannot be reached; retry shortly.";
     RateLimiterUnavailable = "rate_limiter_unavailable", 503, Api, "Redis is down and `CONEA_RATE_LIMIT_FAILURE_MODE` is `closed`.";

@@ -174,6 +174,15 @@ impl RateLimitService {
         Ok(o.policy_for(p, self.default_policy()))
     }
 
+    /// What an organization is granted: its override, else the default.
+    async fn org_policy(&self, org: &OrgId) -> CoreResult<Policy> {
+        let o = self.read_overrides().await?;
+        Ok(o.orgs
+            .get(org.as_str())
+            .copied()
+            .unwrap_or_else(|| self.default_policy()))
+    }
+
     /// Reads the overrides again (one reader; the others wait for its snapshot).
     async fn read_overrides(&self) -> CoreResult<Arc<Overrides>> {
         let _one = self.reading.lock().await;
@@ -310,7 +319,8 @@ impl RateLimitService {
         Ok(())
     }
 
-    /// Sets an API key's own limit: `admin`, or `keys:manage` for a key of one's organization.
+    /// Sets an API key's own limit: `admin`, or `keys:manage` for a key of one's organization
+    /// whose permissions are a subset of the caller's, up to the organization's limit.
     pub async fn set_key_limit(
         &self,
         by: Option<&Principal>,
@@ -331,6 +341,13 @@ impl RateLimitService {
             }
             if !p.has(Permission::Admin) {
                 p.require(Permission::KeysManage)?;
+                // Only keys no stronger than the caller, and never above what the
+                // organization is granted (its override, else the default).
+                p.require_all(k.permissions)?;
+                let ceiling = self.org_policy(&k.org_id).await?;
+                if per_minute > ceiling.limit || burst.unwrap_or(per_minute) > ceiling.burst {
+                    p.require(Permission::Admin)?;
+                }
             }
         }
         self.save(LimitScope::ApiKey, key, &k.org_id, per_minute, burst)

@@ -2,7 +2,7 @@
 //! permission check and its validation, for the HTTP API and the CLI alike.
 
 use super::authn::Authenticator;
-use super::login_throttle::LoginThrottle;
+use super::login_throttle::{LoginThrottle, SharedCounters};
 use crate::auth::{api_key, jwt, password, AuthFailure};
 use crate::clock::{Clock, EpochMs};
 use crate::error::ErrorCode;
@@ -29,6 +29,8 @@ pub struct Bootstrap {
     pub org: Organization,
     pub key: ApiKey,
     pub secret: String,
+    /// The operator supplied the secret (`CONEA_BOOTSTRAP_KEY`): it is not shown again.
+    pub supplied: bool,
 }
 
 /// A key just created: the secret is returned this once.
@@ -50,12 +52,17 @@ pub struct NewUser {
 }
 
 impl AccountsService {
+    /// `shared`: failed-login counters every replica shares (Redis), if configured.
     pub fn new(
         store: Arc<dyn AccountsStore>,
         clock: Arc<dyn Clock>,
         authn: Arc<Authenticator>,
+        shared: Option<Arc<dyn SharedCounters>>,
     ) -> Self {
-        let throttle = LoginThrottle::new(clock.clone(), 100_000);
+        let mut throttle = LoginThrottle::new(clock.clone(), 100_000);
+        if let Some(shared) = shared {
+            throttle = throttle.with_shared(shared);
+        }
         Self {
             store,
             clock,
@@ -86,6 +93,7 @@ impl AccountsService {
             Err(StoreError::Duplicate(_)) => return Ok(None),
             other => other?,
         }
+        let supplied = given_secret.is_some();
         let generated = match given_secret {
             Some(s) => api_key::from_secret(s),
             None => api_key::generate(),
@@ -105,6 +113,7 @@ impl AccountsService {
             org,
             key,
             secret: generated.secret,
+            supplied,
         }))
     }
 
@@ -170,8 +179,10 @@ impl AccountsService {
 
     // ----- members and users -----
 
+    /// The members with their e-mails, roles and permissions [members:read].
     pub async fn list_members(&self, by: &Principal, org: &str) -> CoreResult<Vec<Membership>> {
         let org_id = self.visible_org(by, org)?;
+        by.require(Permission::MembersRead)?;
         self.ensure_org(&org_id, org).await?;
         Ok(self.store.list_members(&org_id).await?)
     }
@@ -317,7 +328,7 @@ impl AccountsService {
     /// Email and password to a JWT for the user's organization (the oldest membership).
     pub async fn login(&self, email: &str, pw: &str, client: &str) -> CoreResult<LoginToken> {
         let email = email.trim().to_ascii_lowercase();
-        self.throttle.check(&email, client)?;
+        self.throttle.check(&email, client).await?;
         let user = self.store.get_user_by_email(&email).await?;
         let hash = user.as_ref().and_then(|u| u.password_hash.clone());
         let pw = pw.to_owned();
@@ -336,10 +347,10 @@ impl AccountsService {
             _ => None,
         };
         let (Some(user), Some(member)) = (user, member) else {
-            self.throttle.record_failure(&email, client);
+            self.throttle.record_failure(&email, client).await;
             return Err(CoreError::Unauthenticated(AuthFailure::InvalidCredentials));
         };
-        self.throttle.record_success(&email);
+        self.throttle.record_success(&email, client).await;
         self.issue_token(&user.id, &member.org_id, None)
     }
 
@@ -466,6 +477,9 @@ impl AccountsService {
                 return Err(CoreError::not_found("api key", id));
             }
             p.require(Permission::KeysManage)?;
+            // A key reaches only keys no stronger than itself (`keys:manage` must not
+            // revoke the owner's key).
+            self.ensure_can_confer(p, key.permissions)?;
         }
         self.store.revoke_key(&key_id, self.clock.now_ms()).await?;
         self.authn.credentials_changed().await?;
@@ -482,14 +496,9 @@ impl AccountsService {
         }
     }
 
-    /// Nobody hands out permissions they do not hold themselves.
+    /// Nobody hands out permissions they do not hold themselves, nor acts on a key that
+    /// holds more than they do.
     fn ensure_can_confer(&self, by: &Principal, wanted: PermissionSet) -> CoreResult<()> {
-        match wanted.minus(by.permissions).iter().next() {
-            None => Ok(()),
-            Some(required) => Err(CoreError::Forbidden {
-                required,
-                granted: by.permissions,
-            }),
-        }
+        by.require_all(wanted)
     }
 }

@@ -135,6 +135,16 @@ impl ApiError {
     }
 }
 
+/// Why an answer is a 5xx (an internal cause never goes into the body): carried on the
+/// response to the observe middleware, which writes it to the error log with the request
+/// id, method and route.
+#[derive(Debug, Clone)]
+pub struct ServerErrorCause {
+    pub cause: String,
+    /// An unexpected failure (500), also logged at error level as `internal error`.
+    pub internal: bool,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, _) = classify(&self.0);
@@ -147,10 +157,21 @@ impl IntoResponse for ApiError {
             body.error.code = ErrorCode::RouteNotFound;
             body.error.message = format!("No route matches {id}. See /openapi.json for the API.");
         }
-        if let CoreError::Internal(cause) = &self.0 {
-            tracing::error!(request_id = ?body.error.request_id, cause = %cause, "internal error");
-        }
+        let cause = status.is_server_error().then(|| match &self.0 {
+            CoreError::Internal(cause) => ServerErrorCause {
+                cause: cause.clone(),
+                internal: true,
+            },
+            other => ServerErrorCause {
+                cause: format!("{}: {}", other.code().as_str(), other.public_message()),
+                internal: false,
+            },
+        });
         let mut response = (status, axum::Json(body)).into_response();
+        if let Some(cause) = cause {
+            // Logged once, with the request id and route, by `observe::middleware`.
+            response.extensions_mut().insert(cause);
+        }
         if let CoreError::RateLimited { retry_after_s, .. } = &self.0 {
             if let Ok(v) = HeaderValue::from_str(&retry_after_s.max(&1).to_string()) {
                 response.headers_mut().insert(header::RETRY_AFTER, v);
@@ -161,3 +182,28 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_5xx_carries_its_cause_to_the_request_log_and_a_4xx_does_not() {
+        let internal = ApiError(CoreError::Internal("the pool said no".into())).into_response();
+        assert_eq!(internal.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            internal
+                .extensions()
+                .get::<ServerErrorCause>()
+                .map(|c| (c.cause.as_str(), c.internal)),
+            Some(("the pool said no", true))
+        );
+        let timeout = ApiError::timeout(std::time::Duration::from_millis(5)).into_response();
+        assert!(timeout
+            .extensions()
+            .get::<ServerErrorCause>()
+            .is_some_and(|c| c.cause.starts_with("request_timeout") && !c.internal));
+        let bad = ApiError(CoreError::invalid("name", "no")).into_response();
+        assert!(bad.extensions().get::<ServerErrorCause>().is_none());
+    }
+}

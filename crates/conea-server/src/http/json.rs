@@ -81,9 +81,32 @@ pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-/// Parses JSON, naming the offending field on failure.
+/// Parses JSON, naming the offending field on failure. Text holding U+0000 is refused
+/// here for every JSON body (PostgreSQL cannot store it, and no name or note needs it): 400
+/// naming the field, on both backends alike.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let value = parse_typed(bytes)?;
+    refuse_nul(bytes)?;
+    Ok(value)
+}
+
+fn parse_typed<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
+    let value = deserialize(de)?;
+    // One JSON value and nothing after it but whitespace (`{…} junk` is not JSON).
+    de.end().map_err(|e| {
+        ApiError(CoreError::InvalidInput {
+            code: ErrorCode::InvalidJson,
+            message: format!("The body is not valid JSON ({e}): nothing may follow the value."),
+            param: None,
+        })
+    })?;
+    Ok(value)
+}
+
+fn deserialize<'de, T: DeserializeOwned>(
+    de: &mut serde_json::Deserializer<serde_json::de::SliceRead<'de>>,
+) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
@@ -114,6 +137,59 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             param: Some(param),
         })
     })
+}
+
+/// 400 `invalid_parameter` naming the first field (`name`, `items[0].title`) whose text
+/// (a key or a string value) holds U+0000. JSON can carry it only escaped (`\u0000`), so a
+/// body without that escape is not walked at all.
+fn refuse_nul(bytes: &[u8]) -> Result<(), ApiError> {
+    if !bytes.windows(6).any(|w| w == b"\\u0000") {
+        return Ok(());
+    }
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Ok(());
+    };
+    match nul_path(&value, String::new()) {
+        None => Ok(()),
+        Some(path) => Err(nul_error(if path.is_empty() {
+            "body".into()
+        } else {
+            path
+        })),
+    }
+}
+
+/// The 400 for text with U+0000 in `param` (a JSON field or a query parameter).
+pub fn nul_error(param: String) -> ApiError {
+    ApiError(CoreError::InvalidInput {
+        code: ErrorCode::InvalidParameter,
+        message: format!("`{param}` must not contain the NUL character (U+0000)."),
+        param: Some(param),
+    })
+}
+
+/// Where in `value` a text holds U+0000, in serde_path_to_error's spelling.
+fn nul_path(value: &serde_json::Value, at: String) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => s.contains('\0').then_some(at),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| nul_path(v, format!("{at}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let here = if at.is_empty() {
+                k.clone()
+            } else {
+                format!("{at}.{k}")
+            };
+            if k.contains('\0') {
+                return Some(here);
+            }
+            nul_path(v, here)
+        }),
+        _ => None,
+    }
 }
 
 /// Headers a JSON answer has room for from the start: `Content-Type`, `X-Request-Id` and

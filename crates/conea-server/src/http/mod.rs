@@ -1,5 +1,5 @@
 //! The request pipeline: request ids, logging and metrics, timeouts, panics, JSON and
-//! authentication extractors. Routes stay free of these concerns.
+//! authentication extractors, protective response headers. Routes stay free of these concerns.
 
 pub mod auth;
 pub mod client_addr;
@@ -12,3 +12,4 @@ pub mod query;
 pub mod rate_limit;
 pub mod reads;
 pub mod request_id;
+pub mod security;

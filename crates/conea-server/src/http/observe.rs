@@ -2,6 +2,7 @@
 //! path, so ids do not explode label cardinality). Logs never include headers or bodies, so
 //! no credential can leak into them.
 
+use crate::http::error::ServerErrorCause;
 use crate::state::AppState;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
@@ -27,11 +28,29 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
         .observe_request(method.as_str(), &route, status, elapsed);
     let _enter = span.enter();
     if status >= 500 {
+        // Every 5xx, whichever layer made it, goes to the error log (warnings and errors)
+        // on a line that names the request id and the route itself (not only through the
+        // span) and the cause; an unexpected failure also as an error.
+        let found = response.extensions().get::<ServerErrorCause>();
+        let cause = found.map_or("-", |c| c.cause.as_str());
         tracing::warn!(
+            request_id = %request_id,
+            method = %method,
+            route = %route,
             status,
+            cause,
             latency_ms = elapsed.as_secs_f64() * 1000.0,
             "request failed"
         );
+        if found.is_some_and(|c| c.internal) {
+            tracing::error!(
+                request_id = %request_id,
+                method = %method,
+                route = %route,
+                cause,
+                "internal error"
+            );
+        }
     } else {
         tracing::info!(
             status,

@@ -4,6 +4,7 @@ use crate::http::auth::Auth;
 use crate::http::client_addr::ClientAddr;
 use crate::http::error::{ApiResult, ErrorBody};
 use crate::http::json::ApiJson;
+use crate::http::security::NoStore;
 use crate::state::AppState;
 use axum::extract::State;
 use conea_core::clock::rfc3339;
@@ -35,16 +36,16 @@ pub async fn login(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
     ApiJson(body): ApiJson<LoginRequest>,
-) -> ApiResult<ApiJson<TokenResponse>> {
+) -> ApiResult<NoStore<ApiJson<TokenResponse>>> {
     let token = state
         .accounts()
         .login(&body.email, &body.password, &client)
         .await?;
-    Ok(ApiJson(TokenResponse {
+    Ok(NoStore(ApiJson(TokenResponse {
         access_token: token.token,
         token_type: "Bearer",
         expires_in: token.expires_in,
-    }))
+    })))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

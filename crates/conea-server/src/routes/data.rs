@@ -1,6 +1,7 @@
 //! `POST /v1/data/imports` (a streamed NDJSON or CSV upload → 202 with the import job) and
-//! `POST /v1/data/process` (a report request → 202 with the job), which honours
-//! `Idempotency-Key` (an import does not: it upserts by source id).
+//! `POST /v1/data/process` (a report request → 202 with the job); both honour
+//! `Idempotency-Key` (an import's body is hashed as it streams, and the key is claimed once
+//! the upload is stored, before its job is enqueued).
 
 use super::jobs::{accepted, Accepted};
 use crate::http::auth::Auth;
@@ -12,6 +13,7 @@ use axum::extract::{Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use conea_core::idempotency::RequestHasher;
 use conea_core::principal::Principal;
 use conea_core::CoreError;
 use conea_core::ErrorCode;
@@ -30,15 +32,32 @@ pub struct ImportParams {
 /// Streams the upload into durable chunks, then enqueues the import [data:write]. Memory
 /// stays constant whatever the file size. NDJSON lines are Shopify Admin REST resources; CSV
 /// columns are in the README.
-#[utoipa::path(post, path = "/data/imports", tag = "data", params(ImportParams),
+#[utoipa::path(post, path = "/data/imports", tag = "data", params(ImportParams,
+        ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for 24 h (the same upload imports once)")),
     request_body(content = String, content_type = "application/x-ndjson", description = "One Shopify-shaped object per line, or CSV with `Content-Type: text/csv`"),
     security(("bearer" = []), ("api_key" = [])), responses(
     (status = 202, body = Accepted, headers(("Location" = String, description = "/v1/jobs/{id}"))),
     (status = 400, body = ErrorBody, description = "`invalid_parameter` (kind)"),
     (status = 404, body = ErrorBody, description = "`not_found` (shop)"),
+    (status = 409, body = ErrorBody, description = "`idempotency_key_in_use`"),
     (status = 413, body = ErrorBody, description = "`payload_too_large`"),
-    (status = 415, body = ErrorBody, description = "`unsupported_media_type`")))]
+    (status = 415, body = ErrorBody, description = "`unsupported_media_type`"),
+    (status = 422, body = ErrorBody, description = "`idempotency_key_reused`")))]
 pub async fn import(State(state): State<AppState>, Auth(p): Auth, req: Request) -> Response {
+    let key = match idempotency::key(req.headers()) {
+        Ok(k) => k,
+        Err(e) => return e.into_response(),
+    };
+    let target = req
+        .uri()
+        .path_and_query()
+        .map_or("/v1/data/imports", |pq| pq.as_str())
+        .to_owned();
+    let mut hasher = RequestHasher::new("POST", &target);
+    if let Some(ct) = req.headers().get(CONTENT_TYPE) {
+        hasher.update(ct.as_bytes());
+        hasher.update(b"\n");
+    }
     let params: ImportParams = match axum::extract::Query::try_from_uri(req.uri()) {
         Ok(axum::extract::Query(q)) => q,
         Err(e) => return ApiError(CoreError::invalid("kind", e.body_text())).into_response(),
@@ -66,7 +85,10 @@ pub async fn import(State(state): State<AppState>, Auth(p): Auth, req: Request) 
     let mut body = req.into_body().into_data_stream();
     while let Some(frame) = body.next().await {
         let result = match frame {
-            Ok(bytes) => service.write(&mut session, &bytes).await,
+            Ok(bytes) => {
+                hasher.update(&bytes);
+                service.write(&mut session, &bytes).await
+            }
             Err(e) => {
                 service.abort(&session).await;
                 Err(CoreError::InvalidInput {
@@ -80,9 +102,26 @@ pub async fn import(State(state): State<AppState>, Auth(p): Auth, req: Request) 
             return ApiError(e).into_response();
         }
     }
-    match service.finish(session).await {
-        Ok(job) => accepted(&job),
-        Err(e) => ApiError(e).into_response(),
+    let Some(key) = key else {
+        return match service.finish(session).await {
+            Ok(job) => accepted(&job),
+            Err(e) => ApiError(e).into_response(),
+        };
+    };
+    // The upload is stored: claim the key before enqueueing, so a retry of the same
+    // upload replays the first 202 (its chunks are dropped) instead of importing twice.
+    match idempotency::claim(&state, &p, &key, &hasher.finish()).await {
+        idempotency::Claim::Answer(r) => {
+            service.abort(&session).await;
+            r
+        }
+        idempotency::Claim::Run => {
+            let response = match service.finish(session).await {
+                Ok(job) => accepted(&job),
+                Err(e) => ApiError(e).into_response(),
+            };
+            idempotency::settle(&state, &p, &key, response).await
+        }
     }
 }
 

@@ -4,7 +4,7 @@ use crate::health::{self, HealthReport, Status};
 use crate::http::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppState;
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use conea_core::CoreError;
@@ -42,10 +42,19 @@ pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<ProbeBody>>
     }))
 }
 
-/// Health of the process and each dependency; always 200, the verdict is in `status`.
-#[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, body = HealthReport)))]
-pub async fn health(State(state): State<AppState>) -> Json<HealthReport> {
-    Json(health::report(&state).await)
+/// Health of the process and each dependency, the verdict in `status`: 200 while `ok` or
+/// `degraded`, 503 (the same report) while `down`, as `/readyz` answers then.
+#[utoipa::path(get, path = "/health", tag = "operations", responses(
+    (status = 200, body = HealthReport, description = "`ok` or `degraded`"),
+    (status = 503, body = HealthReport, description = "`down`: the database is down or behind on migrations")))]
+pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthReport>) {
+    let report = health::report(&state).await;
+    let status = if report.status == Status::Down {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    (status, Json(report))
 }
 
 /// Prometheus metrics in the text exposition format.

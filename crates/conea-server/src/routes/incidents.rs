@@ -6,6 +6,7 @@ use crate::http::auth::Auth;
 use crate::http::error::{ApiResult, ErrorBody};
 use crate::http::json::{ApiBytes, ApiJson};
 use crate::http::query::ApiQuery;
+use crate::http::security::never_framed;
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -404,11 +405,11 @@ pub async fn link_show(
         done: false,
         incident: i.into(),
     };
-    Ok(if wants_html(&headers) {
+    Ok(never_framed(if wants_html(&headers) {
         link_page(&r)
     } else {
         ApiJson(r).into_response()
-    })
+    }))
 }
 
 /// Carries out a signed action link once (no API key).
@@ -427,9 +428,9 @@ pub async fn link_act(
         done: true,
         incident: i.into(),
     };
-    Ok(if wants_html(&headers) {
+    Ok(never_framed(if wants_html(&headers) {
         link_page(&r)
     } else {
         ApiJson(r).into_response()
-    })
+    }))
 }

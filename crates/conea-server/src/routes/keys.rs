@@ -5,6 +5,7 @@ use crate::http::auth::Auth;
 use crate::http::error::{ApiResult, ErrorBody};
 use crate::http::json::ApiJson;
 use crate::http::query::ApiQuery;
+use crate::http::security::NoStore;
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -93,7 +94,7 @@ pub async fn create(
     State(state): State<AppState>,
     Auth(p): Auth,
     ApiJson(body): ApiJson<CreateKeyRequest>,
-) -> ApiResult<(StatusCode, ApiJson<CreatedKeyResponse>)> {
+) -> ApiResult<NoStore<(StatusCode, ApiJson<CreatedKeyResponse>)>> {
     let permissions = parse_permissions(&body.permissions)?;
     let expires_at = body
         .expires_at
@@ -113,13 +114,13 @@ pub async fn create(
         .accounts()
         .create_key(Some(&p), &org, &body.name, permissions, expires_at)
         .await?;
-    Ok((
+    Ok(NoStore((
         StatusCode::CREATED,
         ApiJson(CreatedKeyResponse {
             key: created.key.into(),
             secret: created.secret,
         }),
-    ))
+    )))
 }
 
 /// The organization's keys, without secrets [keys:manage].
@@ -141,7 +142,8 @@ pub async fn list(
     Ok(ApiJson(page(keys, &q, |k| k.id.clone())?))
 }
 
-/// Revokes a key [keys:manage]: refused on its next request on every replica.
+/// Revokes a key [keys:manage, and every permission the key holds]: refused on its next
+/// request on every replica.
 #[utoipa::path(delete, path = "/api-keys/{id}", tag = "api keys", params(("id" = String, Path)),
     security(("bearer" = []), ("api_key" = [])), responses(
     (status = 200, body = KeyResponse), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]

@@ -83,8 +83,9 @@ impl From<LimitOverride> for OverrideResponse {
     }
 }
 
-/// Sets an API key's limit [`admin`, or `keys:manage` for a key of your organization].
-/// Takes effect on every replica within a few seconds.
+/// Sets an API key's limit [`admin`, or `keys:manage` for a key of your organization whose
+/// permissions are a subset of yours, up to your organization's limit; above it needs
+/// `admin`]. Takes effect on every replica within a few seconds.
 #[utoipa::path(put, path = "/rate-limits/keys/{key_id}", tag = "rate limits", request_body = SetLimitRequest,
     params(("key_id" = String, Path)), security(("bearer" = []), ("api_key" = [])), responses(
     (status = 200, body = OverrideResponse),

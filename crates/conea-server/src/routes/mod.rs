@@ -179,6 +179,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             http::observe::middleware,
         ))
+        .layer(middleware::from_fn(http::security::headers))
         .layer(middleware::from_fn(http::request_id::middleware))
         .with_state(state)
 }

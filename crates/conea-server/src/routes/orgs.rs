@@ -112,10 +112,12 @@ pub async fn get(
     Ok(ApiJson(state.accounts().get_org(&p, &id).await?.into()))
 }
 
-/// Members of an organization with their roles and effective permissions.
+/// Members of an organization with their roles and effective permissions [members:read].
 #[utoipa::path(get, path = "/organizations/{id}/members", tag = "organizations", params(("id" = String, Path), PageParams),
     security(("bearer" = []), ("api_key" = [])), responses(
-    (status = 200, body = Page<MemberResponse>), (status = 404, body = ErrorBody, description = "`not_found`")))]
+    (status = 200, body = Page<MemberResponse>),
+    (status = 403, body = ErrorBody, description = "`insufficient_permissions` (`members:read`)"),
+    (status = 404, body = ErrorBody, description = "`not_found`")))]
 pub async fn members(
     State(state): State<AppState>,
     Auth(p): Auth,

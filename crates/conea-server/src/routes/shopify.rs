@@ -18,7 +18,7 @@ use conea_core::clock::rfc3339;
 use conea_core::CoreError;
 use conea_shopdata::RecordKind;
 use conea_shopify::integration::store::ShopifyShop;
-use conea_shopify::integration::{ConnectRequest, WebhookOutcome};
+use conea_shopify::integration::{ConnectRequest, Delivered, WebhookOutcome};
 use conea_shopify::WebhookHeaders;
 use serde::{Deserialize, Serialize};
 
@@ -77,14 +77,17 @@ pub struct ShopPage {
     pub next_cursor: Option<String>,
 }
 
-/// Connects a Shopify shop [integrations:manage]. The token and secrets are encrypted with
-/// `CONEA_SECRET_KEY` and never returned.
+/// Connects a Shopify shop [integrations:manage] once the shop accepts the token (`GET
+/// shop.json`); another organization may connect the same shop with its own valid token.
+/// The token and secrets are encrypted with `CONEA_SECRET_KEY` and never returned.
 #[utoipa::path(post, path = "/integrations/shopify/shops", tag = "shopify", request_body = ConnectShopRequest,
     security(("bearer" = []), ("api_key" = [])), responses(
     (status = 201, body = ShopResponse),
     (status = 400, body = ErrorBody, description = "`invalid_parameter` naming `shop_domain`, `api_version`, `access_token`, `api_secret`"),
     (status = 403, body = ErrorBody, description = "`insufficient_permissions`"),
-    (status = 409, body = ErrorBody, description = "`shop_already_connected`")))]
+    (status = 409, body = ErrorBody, description = "`shop_already_connected` (your organization has it active)"),
+    (status = 422, body = ErrorBody, description = "`shop_token_refused`: `GET shop.json` refused the token, or it opens another shop"),
+    (status = 502, body = ErrorBody, description = "`shopify_unavailable`: Shopify could not be asked")))]
 pub async fn connect(
     State(state): State<AppState>,
     Auth(p): Auth,
@@ -196,16 +199,23 @@ pub async fn refresh(
 
 #[derive(Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WebhookReceipt {
-    /// The `shopify.webhook` job processing the delivery.
-    pub job_id: String,
-    /// False when the delivery was a duplicate (no second job).
+    /// The `shopify.webhook` job processing the delivery; null when it was rejected.
+    pub job_id: Option<String>,
+    /// False when the delivery was a duplicate (no second job) or rejected.
     pub created: bool,
+    /// Why a signed delivery was refused: its body is not its topic's payload (a body
+    /// replayed under another topic), or `shop/redact` for a shop that is not uninstalled.
+    /// Answered 200 so Shopify does not retry; nothing is stored or erased.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejected: Option<String>,
 }
 
 /// Receives a Shopify webhook. No API key: `X-Shopify-Hmac-Sha256` over the raw body,
 /// under the shop's API secret (or the previous one), authenticates it. The 200 is sent
 /// after the delivery and its job are committed; a duplicate (same event id, else webhook
-/// id) answers 200 without a second job.
+/// id) answers 200 without a second job. A signed body that is not its topic's payload (a
+/// body replayed under another topic) answers 200 with `rejected`, is counted in
+/// `webhooks_rejected` and as a signature failure, and stores nothing.
 #[utoipa::path(post, path = "/webhooks/shopify", tag = "shopify",
     request_body(content = String, content_type = "application/json", description = "The webhook payload, as Shopify sent it"),
     params(
@@ -241,11 +251,21 @@ pub async fn webhook(
         .await;
     state.metrics().observe_webhook(received.outcome.as_str());
     match received.result {
-        Ok(r) => (
+        Ok(Delivered::Stored(r)) => (
             StatusCode::OK,
             axum::Json(WebhookReceipt {
-                job_id: r.job_id.to_string(),
+                job_id: Some(r.job_id.to_string()),
                 created: r.created,
+                rejected: None,
+            }),
+        )
+            .into_response(),
+        Ok(Delivered::Rejected { mismatch, .. }) => (
+            StatusCode::OK,
+            axum::Json(WebhookReceipt {
+                job_id: None,
+                created: false,
+                rejected: Some(mismatch.to_string()),
             }),
         )
             .into_response(),

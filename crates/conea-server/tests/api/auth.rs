@@ -58,6 +58,7 @@ fn sign(claims: &Claims, alg: Algorithm, secret: &str) -> String {
 }
 
 backend_tests!(
+    failed_logins_throttle_the_address_for_the_account_not_the_account,
     owner_key_verifies_with_every_permission,
     missing_and_malformed_credentials_have_their_codes,
     login_token_verifies_as_user_with_role_permissions,
@@ -82,7 +83,7 @@ async fn owner_key_verifies_with_every_permission(b: Backend) {
         .as_str()
         .unwrap()
         .starts_with("org_"));
-    assert_eq!(r.body["permissions"].as_array().unwrap().len(), 11);
+    assert_eq!(r.body["permissions"].as_array().unwrap().len(), 12);
     // X-API-Key is accepted too, and /api/v1 is the same API.
     let r = app
         .client
@@ -141,7 +142,8 @@ async fn login_token_verifies_as_user_with_role_permissions(b: Backend) {
             "data:write",
             "ai:use",
             "jobs:read",
-            "jobs:write"
+            "jobs:write",
+            "members:read"
         ])
     );
     assert_eq!(r.body["expires_in"], 3600);
@@ -426,4 +428,84 @@ async fn wrong_password_is_refused_then_throttled_with_retry_after(b: Backend) {
         )
         .await
         .assert_error(401, "invalid_credentials");
+}
+
+/// A login from `address` (the app trusts 127.0.0.1 as a proxy, so `X-Forwarded-For` is the
+/// client).
+async fn login_from(
+    app: &TestApp,
+    address: &str,
+    email: &str,
+    password: &str,
+) -> conea_testkit::Resp {
+    let resp = app
+        .client
+        .http()
+        .post(app.client.url("/v1/auth/login"))
+        .header("X-Forwarded-For", address)
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    conea_testkit::Client::read(resp).await
+}
+
+const PROXY: (&str, &str) = ("CONEA_TRUSTED_PROXIES", "127.0.0.1/32");
+
+async fn failed_logins_throttle_the_address_for_the_account_not_the_account(b: Backend) {
+    let Some(app) = TestApp::spawn_with(b, &[PROXY]).await else {
+        return;
+    };
+    let _ = user_token(&app, "gus@example.com", "viewer").await;
+    for _ in 0..5 {
+        login_from(&app, "198.51.100.7", "gus@example.com", "wrong password")
+            .await
+            .assert_error(401, "invalid_credentials");
+    }
+    login_from(&app, "198.51.100.7", "gus@example.com", "correct horse")
+        .await
+        .assert_error(429, "too_many_login_attempts");
+    // The owner of the account, from their own address, still signs in.
+    let r = login_from(&app, "203.0.113.9", "gus@example.com", "correct horse").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+#[tokio::test]
+async fn failed_login_counts_are_shared_by_replicas_through_redis() {
+    let Some(url) = conea_testkit::redis_url() else {
+        return;
+    };
+    let prefix = format!("t{}:", uuid_like());
+    let settings = [
+        PROXY,
+        ("REDIS_URL", url.as_str()),
+        ("CONEA_REDIS_KEY_PREFIX", prefix.as_str()),
+    ];
+    let Some(app) = TestApp::spawn_with(Backend::Sqlite, &settings).await else {
+        return;
+    };
+    let other = app.replica(&settings).await;
+    let _ = user_token(&app, "hal@example.com", "viewer").await;
+    for _ in 0..5 {
+        login_from(&app, "198.51.100.8", "hal@example.com", "wrong password")
+            .await
+            .assert_error(401, "invalid_credentials");
+    }
+    login_from(&other, "198.51.100.8", "hal@example.com", "correct horse")
+        .await
+        .assert_error(429, "too_many_login_attempts");
+    let r = login_from(&other, "203.0.113.10", "hal@example.com", "correct horse").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+#[allow(clippy::disallowed_methods)] // a key prefix unique across test runs, not domain time
+fn uuid_like() -> String {
+    format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    )
 }

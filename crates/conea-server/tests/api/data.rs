@@ -98,6 +98,7 @@ backend_tests!(
     reports_match_hand_computed_figures,
     idempotency_key_replays_the_first_response_and_refuses_another_body,
     bad_requests_name_the_field,
+    idempotency_key_on_an_import_replays_its_202_and_a_non_text_key_is_refused,
 );
 
 async fn import_answers_202_and_its_job_upserts_idempotently(b: Backend) {
@@ -389,4 +390,84 @@ async fn bad_requests_name_the_field(b: Backend) {
     )
     .await;
     r.assert_error(403, "insufficient_permissions");
+}
+
+async fn idempotency_key_on_an_import_replays_its_202_and_a_non_text_key_is_refused(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let ndjson = |rows: &[Value]| {
+        rows.iter()
+            .map(|o| o.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+            + "\n"
+    };
+    let body = ndjson(&fixture());
+    let path = "/v1/data/imports?kind=orders";
+    let first = upload(
+        &app,
+        path,
+        "application/x-ndjson",
+        body.clone(),
+        Some("imp-1"),
+    )
+    .await;
+    assert_eq!(first.status, 202, "{}", first.text);
+    let again = upload(
+        &app,
+        path,
+        "application/x-ndjson",
+        body.clone(),
+        Some("imp-1"),
+    )
+    .await;
+    assert_eq!(again.status, 202, "{}", again.text);
+    assert_eq!(
+        again.body["job_id"], first.body["job_id"],
+        "one job for one key"
+    );
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    let other = ndjson(&fixture()[..1]);
+    upload(&app, path, "application/x-ndjson", other, Some("imp-1"))
+        .await
+        .assert_error(422, "idempotency_key_reused");
+    app.job_result(&first).await;
+    let uploads =
+        conea_store::with_pool!(app.state.store().db(), |p| sqlx::query_scalar::<DB, i64>(
+            "SELECT COUNT(*) FROM jobs WHERE kind = 'data.import'"
+        )
+        .fetch_one(p)
+        .await
+        .unwrap());
+    assert_eq!(uploads, 1, "the replays enqueued nothing");
+
+    // A key that is not text is refused, not ignored.
+    for path in ["/v1/data/imports?kind=orders", "/v1/data/process"] {
+        let (ct, body) = if path.contains("imports") {
+            ("application/x-ndjson", ndjson(&fixture()))
+        } else {
+            (
+                "application/json",
+                json!({"operation": "orders_summary"}).to_string(),
+            )
+        };
+        let resp = app
+            .client
+            .http()
+            .post(app.client.url(path))
+            .bearer_auth(app.owner())
+            .header("content-type", ct)
+            .header(
+                "Idempotency-Key",
+                reqwest::header::HeaderValue::from_bytes(b"k\xff\xfe").unwrap(),
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let r = Client::read(resp).await;
+        r.assert_error(400, "invalid_idempotency_key");
+        assert_eq!(r.body["error"]["details"]["param"], "Idempotency-Key");
+    }
 }

@@ -898,6 +898,13 @@ async fn signed_links_act_once_and_reject_tampered_and_expired_tokens(b: Backend
         .to_str()
         .unwrap()
         .starts_with("text/html"));
+    // No other site may frame the page that acts on a click (clickjacking).
+    assert_eq!(page.headers()["x-frame-options"], "DENY");
+    assert_eq!(
+        page.headers()["content-security-policy"],
+        "frame-ancestors 'none'"
+    );
+    assert_eq!(page.headers()["cache-control"], "no-store");
     let html = page.text().await.unwrap();
     assert!(
         html.contains("<form method=\"post\">") && html.contains("Acknowledge this incident"),

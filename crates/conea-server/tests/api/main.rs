@@ -6,6 +6,7 @@ mod analytics;
 mod auth;
 mod data;
 mod incidents;
+mod input;
 mod jobs;
 mod management;
 mod pipeline;

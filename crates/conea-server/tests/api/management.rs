@@ -13,6 +13,8 @@ backend_tests!(
     users_are_created_in_the_callers_organization_with_validation,
     keys_never_exceed_their_creators_permissions_and_list_without_secrets,
     lists_page_with_limit_and_cursor,
+    keys_manage_reaches_only_keys_no_stronger_than_itself_nor_limits_above_the_orgs,
+    listing_members_needs_members_read_which_narrow_keys_and_viewers_lack,
 );
 
 async fn key_with(app: &TestApp, by: &str, perms: &[&str]) -> (String, String) {
@@ -415,4 +417,127 @@ async fn lists_page_with_limit_and_cursor(b: Backend) {
         .get("/v1/api-keys?limit=abc", Some(app.owner()))
         .await;
     r.assert_error(400, "invalid_parameter");
+}
+
+async fn keys_manage_reaches_only_keys_no_stronger_than_itself_nor_limits_above_the_orgs(
+    b: Backend,
+) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let owner_id = app
+        .client
+        .get("/v1/auth/verify", Some(app.owner()))
+        .await
+        .body["subject"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (manager_id, manager) = key_with(&app, app.owner(), &["keys:manage", "data:read"]).await;
+    let limit = |id: &str, body: Value| {
+        let path = format!("/v1/rate-limits/keys/{id}");
+        let client = &app.client;
+        let manager = manager.clone();
+        async move { client.put(&path, Some(&manager), body).await }
+    };
+
+    // The owner's key is stronger: neither revoked nor throttled by it.
+    let r = app
+        .client
+        .delete(&format!("/v1/api-keys/{owner_id}"), Some(&manager))
+        .await;
+    r.assert_error(403, "insufficient_permissions");
+    assert_eq!(
+        app.client
+            .get("/v1/auth/verify", Some(app.owner()))
+            .await
+            .status,
+        200,
+        "the owner's key still works"
+    );
+    limit(&owner_id, json!({"per_minute": 1}))
+        .await
+        .assert_error(403, "insufficient_permissions");
+
+    // Its own limit: not above the organization's (the default, 100 here) without admin.
+    let r = limit(&manager_id, json!({"per_minute": 1_000_000})).await;
+    r.assert_error(403, "insufficient_permissions");
+    assert_eq!(r.body["error"]["details"]["required"], "admin");
+    limit(&manager_id, json!({"per_minute": 100, "burst": 1000}))
+        .await
+        .assert_error(403, "insufficient_permissions");
+    let r = limit(&manager_id, json!({"per_minute": 50})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    // A weaker key: its limit up to the organization's, and revocable.
+    let (weak_id, weak) = key_with(&app, &manager, &["data:read"]).await;
+    let r = limit(&weak_id, json!({"per_minute": 100})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    limit(&weak_id, json!({"per_minute": 101}))
+        .await
+        .assert_error(403, "insufficient_permissions");
+    let r = app
+        .client
+        .delete(&format!("/v1/api-keys/{weak_id}"), Some(&manager))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        app.client.get("/v1/auth/verify", Some(&weak)).await.status,
+        401
+    );
+
+    // admin may raise a key above the organization's limit.
+    let r = app
+        .client
+        .put(
+            &format!("/v1/rate-limits/keys/{manager_id}"),
+            Some(app.owner()),
+            json!({"per_minute": 1000}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+async fn listing_members_needs_members_read_which_narrow_keys_and_viewers_lack(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let org = my_org(&app, app.owner()).await;
+    let path = format!("/v1/organizations/{org}/members");
+    let (_, jobs_only) = key_with(&app, app.owner(), &["jobs:read"]).await;
+    let r = app.client.get(&path, Some(&jobs_only)).await;
+    r.assert_error(403, "insufficient_permissions");
+    assert_eq!(r.body["error"]["details"]["required"], "members:read");
+    assert!(!r.text.contains("@"), "no e-mail leaks: {}", r.text);
+    let (_, reader) = key_with(&app, app.owner(), &["members:read"]).await;
+    assert_eq!(app.client.get(&path, Some(&reader)).await.status, 200);
+    assert_eq!(app.client.get(&path, Some(app.owner())).await.status, 200);
+    for (email, role, status) in [
+        ("mia@example.com", "member", 200),
+        ("vic@example.com", "viewer", 403),
+    ] {
+        let r = app
+            .client
+            .post(
+                "/v1/users",
+                Some(app.owner()),
+                json!({"email": email, "password": "password1", "role": role}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let login = app
+            .client
+            .post(
+                "/v1/auth/login",
+                None,
+                json!({"email": email, "password": "password1"}),
+            )
+            .await;
+        let token = login.body["access_token"].as_str().unwrap().to_owned();
+        assert_eq!(
+            app.client.get(&path, Some(&token)).await.status,
+            status,
+            "{role}"
+        );
+    }
 }

@@ -8,6 +8,7 @@ use conea_testkit::{backend_tests, Backend, Client, TestApp};
 use serde_json::json;
 
 backend_tests!(
+    every_answer_says_nosniff_and_credentials_are_never_cached,
     request_id_is_echoed_when_sane_and_generated_otherwise,
     unknown_route_and_wrong_method_answer_with_error_body,
     bad_json_wrong_type_and_wrong_media_type_are_named,
@@ -190,7 +191,14 @@ async fn probes_report_database_and_readiness_follows_migrations(b: Backend) {
         "{}",
         r.text
     );
-    assert_eq!(app.client.get("/health", None).await.body["status"], "down");
+    for path in ["/health", "/v1/health", "/api/v1/health"] {
+        let h = app.client.get(path, None).await;
+        assert_eq!(
+            (h.status.as_u16(), h.body["status"].as_str()),
+            (503, Some("down")),
+            "{path}: down is a 503, as /readyz answers"
+        );
+    }
 }
 
 async fn metrics_count_requests_by_route_template(b: Backend) {
@@ -281,4 +289,57 @@ async fn openapi_document_describes_every_route_and_the_error_body() {
     assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
     let verify_401 = &doc["paths"]["/v1/auth/verify"]["get"]["responses"]["401"]["description"];
     assert!(verify_401.as_str().unwrap().contains("token_expired"));
+}
+
+async fn every_answer_says_nosniff_and_credentials_are_never_cached(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    for (path, status) in [
+        ("/livez", 200),
+        ("/v1/nowhere", 404),
+        ("/v1/auth/verify", 401),
+    ] {
+        let r = app.client.get(path, None).await;
+        assert_eq!(r.status.as_u16(), status, "{path}");
+        assert_eq!(
+            r.header("x-content-type-options"),
+            Some("nosniff"),
+            "{path}"
+        );
+    }
+    let key = app
+        .client
+        .post(
+            "/v1/api-keys",
+            Some(app.owner()),
+            json!({"name": "k", "permissions": []}),
+        )
+        .await;
+    assert_eq!(key.status, 201, "{}", key.text);
+    assert_eq!(
+        key.header("cache-control"),
+        Some("no-store"),
+        "a new key's secret"
+    );
+    let user = app
+        .client
+        .post(
+            "/v1/users",
+            Some(app.owner()),
+            json!({"email": "ned@example.com", "password": "password1"}),
+        )
+        .await;
+    assert_eq!(user.status, 201, "{}", user.text);
+    let login = app
+        .client
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"email": "ned@example.com", "password": "password1"}),
+        )
+        .await;
+    assert_eq!(login.status, 200, "{}", login.text);
+    assert_eq!(login.header("cache-control"), Some("no-store"), "a token");
+    assert_eq!(login.header("x-content-type-options"), Some("nosniff"));
 }

@@ -10,6 +10,7 @@ use conea_core::config::{Backend as DbBackend, DatabaseConfig};
 use conea_core::reads::LagSource;
 use conea_core::FakeClock;
 use conea_server::Options;
+use conea_testkit::fake_shopify::{self, Counts, FakeShopify};
 use conea_testkit::{Backend, Client, Resp, TestApp, TestDb, TestSchema};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
@@ -330,17 +331,21 @@ fn uuid_like() -> String {
 #[tokio::test]
 async fn a_report_right_after_a_shopify_webhook_reads_the_primary() {
     let lag = Arc::new(ControlledLag(Mutex::new(Ok(Duration::from_millis(200)))));
-    let Some((app, _replica)) = primary_with_replica(lag.clone()).await else {
+    // Connecting checks the token against the (fake) shop.
+    let fake = FakeShopify::start(FakeClock::starting_now(), Counts::of(0)).await;
+    let Some((app, _replica)) =
+        primary_with_replica_and(lag.clone(), &[("SHOPIFY_BASE_URL", &fake.base_url)]).await
+    else {
         return;
     };
     let secret = "shpss_replica_test_secret";
-    let domain = "replica-test.myshopify.com";
+    let domain = fake_shopify::SHOP;
     let r = app
         .client
         .post(
             "/v1/integrations/shopify/shops",
             Some(app.owner()),
-            json!({"shop_domain": domain, "access_token": "shpat_x", "api_secret": secret}),
+            json!({"shop_domain": domain, "access_token": fake_shopify::TOKEN, "api_secret": secret}),
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.text);

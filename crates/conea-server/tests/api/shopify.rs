@@ -19,15 +19,35 @@ const DOMAIN: &str = "fake-shop.myshopify.com";
 const SECRET: &str = "shpss_current_secret";
 const OLD_SECRET: &str = "shpss_previous_secret";
 
-async fn app(b: Backend) -> Option<TestApp> {
+/// The app with the fake Shopify it checks tokens against (connecting asks `shop.json`).
+struct App {
+    app: TestApp,
+    fake: FakeShopify,
+}
+
+impl std::ops::Deref for App {
+    type Target = TestApp;
+    fn deref(&self) -> &TestApp {
+        &self.app
+    }
+}
+
+async fn app(b: Backend) -> Option<App> {
     app_with(b, &[]).await
 }
 
-async fn app_with(b: Backend, extra: &[(&str, &str)]) -> Option<TestApp> {
+async fn app_with(b: Backend, extra: &[(&str, &str)]) -> Option<App> {
     // A long lease: the fake clock jumps while a sync waits for Shopify's bucket.
-    let mut overrides = vec![("CONEA_JOB_LEASE", "1h")];
+    let clock = conea_core::FakeClock::starting_now();
+    let fake = FakeShopify::start(clock.clone(), Counts::of(0)).await;
+    let mut overrides = vec![
+        ("CONEA_JOB_LEASE", "1h"),
+        ("SHOPIFY_BASE_URL", fake.base_url.as_str()),
+    ];
     overrides.extend_from_slice(extra);
-    TestApp::spawn_with(b, &overrides).await
+    let db = conea_testkit::TestDb::create(b).await?;
+    let app = TestApp::start(db, &overrides, clock).await;
+    Some(App { app, fake })
 }
 
 async fn connect(app: &TestApp, key: &str, domain: &str) -> Resp {
@@ -165,6 +185,12 @@ fn order(id: i64, customer_id: i64, email: &str) -> Value {
                            "sku": "SKU", "quantity": 3, "price": "19.99"}]})
 }
 
+/// The shop object Shopify sends with `app/uninstalled` (and `shop/update`).
+fn shop_object() -> Value {
+    json!({"id": 548380009, "name": "Fake Shop", "email": "owner@example.com",
+           "domain": null, "myshopify_domain": DOMAIN, "plan_name": "basic"})
+}
+
 async fn second_org_key(app: &TestApp) -> String {
     let acme = app
         .client
@@ -198,6 +224,9 @@ backend_tests!(
     out_of_order_product_updates_never_overwrite_the_newer_version,
     delete_topics_and_app_uninstalled_are_applied,
     compliance_topics_return_then_erase_the_customers_data_and_the_shops,
+    signed_body_replayed_under_another_topic_answers_200_is_counted_and_erases_nothing,
+    customer_redaction_erases_only_the_customer_and_orders_it_names,
+    a_shop_is_connected_only_with_a_token_it_accepts_and_each_organization_gets_its_own_connection,
     full_sync_gets_no_429_then_runs_incrementally,
     syncing_10000_products_takes_within_10_percent_of_the_leak_rate_minimum,
     sync_refused_by_shopify_marks_the_shop_unauthorized_and_resumes_from_its_cursor,
@@ -313,10 +342,10 @@ async fn invalid_domain_names_the_field_and_other_organizations_get_404(b: Backe
         .get("/v1/integrations/shopify/shops", Some(&acme))
         .await;
     assert_eq!(list.body["data"], json!([]));
-    // A webhook finds its shop by domain alone: one organization per domain.
-    connect(&app, &acme, DOMAIN)
-        .await
-        .assert_error(409, "shop_already_connected");
+    // Another organization with a valid token gets its own connection.
+    let theirs = connect(&app, &acme, DOMAIN).await;
+    assert_eq!(theirs.status, 201, "{}", theirs.text);
+    assert_ne!(theirs.body["id"], id.as_str());
 }
 
 async fn signed_webhook_is_stored_with_its_job_and_a_duplicate_makes_no_second_job(b: Backend) {
@@ -600,7 +629,7 @@ async fn delete_topics_and_app_uninstalled_are_applied(b: Backend) {
         Delivery {
             topic: "app/uninstalled",
             event_id: "uninstalled",
-            body: json!({"id": 1, "domain": DOMAIN}),
+            body: shop_object(),
         },
     )
     .await;
@@ -705,6 +734,17 @@ async fn compliance_topics_return_then_erase_the_customers_data_and_the_shops(b:
         "other customers untouched"
     );
 
+    // Shopify sends shop/redact 48 hours after app/uninstalled.
+    let un = deliver(
+        &app,
+        Delivery {
+            topic: "app/uninstalled",
+            event_id: "un",
+            body: shop_object(),
+        },
+    )
+    .await;
+    assert_eq!(un.state, JobState::Completed, "{un:?}");
     let shop_redact = deliver(
         &app,
         Delivery {
@@ -789,8 +829,9 @@ async fn full_sync_gets_no_429_then_runs_incrementally(b: Backend) {
         assert_eq!(result[kind]["pages"], 30);
         assert_eq!(result[kind]["resumed"], false);
     }
-    // 90 requests: more than the bucket holds, so the client had to pace itself.
-    assert_eq!(fake.requests(), 90);
+    // 90 requests (and the connect's `shop.json`): more than the bucket holds, so the
+    // client had to pace itself.
+    assert_eq!(fake.requests(), 1 + 90);
     assert_eq!(fake.rest_429s(), 0, "no 429 received");
     assert!(
         fake.max_fill() <= 40.0,
@@ -1047,9 +1088,10 @@ async fn syncing_10000_products_takes_within_10_percent_of_the_leak_rate_minimum
     assert_eq!(job.state, JobState::Completed, "{job:?}");
     let took_ms = conea_core::Clock::now_ms(&app.clock) - start;
     // 100 product pages, one (empty) page each of customers and orders. A full bucket of 40
-    // goes at once; every further request needs one leak step (500 ms at 2/s).
+    // goes at once; every further request needs one leak step (500 ms at 2/s). The
+    // connect's `shop.json` came first.
     let requests = fake.requests() as i64;
-    assert_eq!(requests, 102);
+    assert_eq!(requests, 1 + 102);
     let minimum_ms = (requests - 40) * 500;
     println!(
         "sync of 10,000 products: {took_ms} ms of Shopify time for {requests} requests; \
@@ -1113,4 +1155,247 @@ async fn webhooks_are_rate_limited_per_client_address_apart_from_login(b: Backen
         )
         .await;
     assert_eq!(login.status, 401, "{}", login.text);
+}
+
+async fn signed_body_replayed_under_another_topic_answers_200_is_counted_and_erases_nothing(
+    b: Backend,
+) {
+    let Some(app) = app(b).await else { return };
+    let shop = connected(&app).await;
+    let email = "ada@example.com";
+    for (topic, id, body) in [
+        ("customers/create", "c1", customer(500, email)),
+        ("orders/create", "o1", order(900, 500, email)),
+        (
+            "products/create",
+            "p1",
+            product(7, "Kept", "2026-05-01T00:00:00Z"),
+        ),
+    ] {
+        let j = deliver(
+            &app,
+            Delivery {
+                topic,
+                event_id: id,
+                body,
+            },
+        )
+        .await;
+        assert_eq!(j.state, JobState::Completed, "{j:?}");
+    }
+    let customer_redaction = json!({"shop_id": 1, "shop_domain": DOMAIN,
+        "customer": {"id": 500, "email": email}, "orders_to_redact": [900]});
+    let replays = [
+        // An order body (signed by Shopify) re-sent under other topics.
+        ("shop/redact", order(900, 500, email)),
+        ("customers/redact", order(900, 500, email)),
+        ("customers/data_request", order(900, 500, email)),
+        ("orders/delete", order(900, 500, email)),
+        ("customers/delete", order(900, 500, email)),
+        ("app/uninstalled", order(900, 500, email)),
+        ("customers/update", order(900, 500, email)),
+        ("products/update", order(900, 500, email)),
+        // A customer's redaction re-sent as the shop's.
+        ("shop/redact", customer_redaction.clone()),
+        // A genuine shop/redact body, but the shop was never uninstalled.
+        ("shop/redact", json!({"shop_id": 1, "shop_domain": DOMAIN})),
+        // A compliance request about another shop.
+        (
+            "customers/redact",
+            json!({"shop_id": 2, "shop_domain": "other-shop.myshopify.com",
+                   "customer": {"id": 500, "email": email}, "orders_to_redact": [900]}),
+        ),
+    ];
+    for (i, (topic, body)) in replays.iter().enumerate() {
+        let r = post_webhook(
+            &app,
+            &Delivery {
+                topic,
+                event_id: &format!("replay-{i}"),
+                body: body.clone(),
+            },
+        )
+        .await;
+        assert_eq!(r.status, 200, "{topic}: {}", r.text);
+        assert_eq!(r.body["job_id"], Value::Null, "{topic}: {}", r.text);
+        assert_eq!(r.body["created"], false);
+        assert!(r.body["rejected"].as_str().is_some(), "{topic}: {}", r.text);
+    }
+    let n = replays.len() as i64;
+    let count = |sql: &'static str| scalar(&app, sql, &shop);
+    for (table, expected) in [("customers", 1), ("orders", 1), ("products", 1)] {
+        let sql = format!("SELECT COUNT(*) FROM {table} WHERE shop_id = $1");
+        assert_eq!(scalar(&app, &sql, &shop).await, expected, "{table}");
+    }
+    assert_eq!(
+        count("SELECT COUNT(*) FROM orders WHERE shop_id = $1 AND email = 'ada@example.com'").await,
+        1,
+        "the order keeps its customer"
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM shopify_webhook_deliveries WHERE shop_id = $1").await,
+        3,
+        "no replay stored"
+    );
+    let shown = get_shop(&app, &shop).await;
+    assert_eq!(shown.body["status"], "active", "{}", shown.text);
+    assert_eq!(shown.body["webhooks_rejected"], n, "{}", shown.text);
+    assert!(text(
+        &app,
+        "SELECT access_token FROM shopify_shops WHERE shop_id = $1",
+        &shop
+    )
+    .await
+    .is_some());
+    let metrics = app.client.get("/metrics", None).await.text;
+    assert!(
+        metrics.contains(&format!(
+            "conea_shopify_webhooks_total{{outcome=\"topic_mismatch\"}} {n}"
+        )),
+        "{metrics}"
+    );
+    assert_eq!(
+        app.state.platform().shopify.signature_failures().since(0),
+        n as usize,
+        "each replay raises the signature-failure signal"
+    );
+}
+
+async fn customer_redaction_erases_only_the_customer_and_orders_it_names(b: Backend) {
+    let Some(app) = app(b).await else { return };
+    let shop = connected(&app).await;
+    let email = "ada@example.com";
+    for (topic, id, body) in [
+        ("customers/create", "c1", customer(500, email)),
+        ("customers/create", "c2", customer(888, email)),
+        ("orders/create", "o1", order(900, 500, email)),
+        // Another customer's order that shares the e-mail: not named by the request.
+        ("orders/create", "o2", order(903, 888, email)),
+    ] {
+        let j = deliver(
+            &app,
+            Delivery {
+                topic,
+                event_id: id,
+                body,
+            },
+        )
+        .await;
+        assert_eq!(j.state, JobState::Completed, "{j:?}");
+    }
+    let redact = deliver(
+        &app,
+        Delivery {
+            topic: "customers/redact",
+            event_id: "cr",
+            body: json!({"shop_id": 1, "shop_domain": DOMAIN,
+                         "customer": {"id": 500, "email": email},
+                         "orders_to_redact": [900]}),
+        },
+    )
+    .await;
+    assert_eq!(redact.state, JobState::Completed, "{redact:?}");
+    let count = |sql: &'static str| scalar(&app, sql, &shop);
+    assert_eq!(
+        count("SELECT COUNT(*) FROM customers WHERE shop_id = $1").await,
+        1
+    );
+    assert_eq!(
+        count(
+            "SELECT COUNT(*) FROM orders WHERE shop_id = $1 AND source_id = 900 AND email IS NULL"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM orders WHERE shop_id = $1 AND source_id = 903 AND customer_source_id = 888 AND email = 'ada@example.com'")
+            .await,
+        1,
+        "another customer's order stays whole"
+    );
+}
+
+async fn connect_with(app: &TestApp, key: &str, domain: &str, token: &str) -> Resp {
+    app.client
+        .post(
+            "/v1/integrations/shopify/shops",
+            Some(key),
+            json!({"shop_domain": domain, "access_token": token, "api_secret": SECRET}),
+        )
+        .await
+}
+
+async fn a_shop_is_connected_only_with_a_token_it_accepts_and_each_organization_gets_its_own_connection(
+    b: Backend,
+) {
+    let Some(app) = app(b).await else { return };
+    let acme = second_org_key(&app).await;
+    let shops = |key: String| {
+        let client = app.client.clone();
+        async move {
+            client
+                .get("/v1/integrations/shopify/shops", Some(&key))
+                .await
+                .body["data"]
+                .as_array()
+                .unwrap()
+                .len()
+        }
+    };
+
+    // Another organization claims the domain with a token the shop refuses: nothing stored.
+    let r = connect_with(&app, &acme, DOMAIN, "shpat_guessed").await;
+    r.assert_error(422, "shop_token_refused");
+    assert_eq!(r.body["error"]["details"]["param"], "access_token");
+    assert!(
+        !r.text.contains("shpat_guessed"),
+        "the token is never echoed"
+    );
+    assert_eq!(shops(acme.clone()).await, 0);
+    assert!(
+        app.fake
+            .log()
+            .iter()
+            .any(|l| l.starts_with("GET shop.json")),
+        "{:?}",
+        app.fake.log()
+    );
+    // A valid token of another shop does not open this domain.
+    connect_with(&app, &acme, "other-shop.myshopify.com", fake::TOKEN)
+        .await
+        .assert_error(422, "shop_token_refused");
+
+    // The real owner connects (not blocked by the failed claim)...
+    let ours = connect_with(&app, app.owner(), DOMAIN, fake::TOKEN).await;
+    assert_eq!(ours.status, 201, "{}", ours.text);
+    // ...and another organization with a valid token gets its own connection.
+    let theirs = connect_with(&app, &acme, DOMAIN, fake::TOKEN).await;
+    assert_eq!(theirs.status, 201, "{}", theirs.text);
+    assert_ne!(theirs.body["id"], ours.body["id"]);
+    assert_eq!(shops(app.owner().to_owned()).await, 1);
+    assert_eq!(shops(acme.clone()).await, 1);
+    // Each connection keeps the deliveries its own secret verifies (both used SECRET).
+    let r = post_webhook(
+        &app,
+        &Delivery {
+            topic: "products/update",
+            event_id: "both",
+            body: product(1, "x", "2026-01-01T00:00:00Z"),
+        },
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    for shop in [&ours.body["id"], &theirs.body["id"]] {
+        let sql = "SELECT COUNT(*) FROM shopify_webhook_deliveries WHERE shop_id = $1";
+        assert_eq!(scalar(&app, sql, shop.as_str().unwrap()).await, 1);
+    }
+
+    // Shopify down: 502, nothing stored.
+    let own_id = ours.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(disconnect(&app, &own_id).await.status, 204);
+    app.fake.answer_500s(100);
+    connect_with(&app, app.owner(), DOMAIN, fake::TOKEN)
+        .await
+        .assert_error(502, "shopify_unavailable");
+    assert_eq!(get_shop(&app, &own_id).await.body["status"], "disconnected");
 }

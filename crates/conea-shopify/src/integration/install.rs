@@ -20,6 +20,8 @@ pub struct ShopifyModule {
     store: Arc<dyn ShopifyStore>,
     shop_data: ShopDataModule,
     access: ShopAccess,
+    /// How the service reaches the Admin API (connecting checks the token with it).
+    options: ApiOptions,
     secrets: SecretBox,
     api_version: String,
     throttles: Throttles,
@@ -41,15 +43,13 @@ impl ShopifyModule {
                 .ok_or_else(|| "CONEA_SECRET_KEY is not set".to_string())?,
         );
         let throttles = Throttles::new(clock.clone());
-        let access = ShopAccess::new(
-            store.clone(),
-            secrets.clone(),
-            api_options(config, clock.as_ref(), throttles.clone())?,
-        );
+        let options = api_options(config, clock.as_ref(), throttles.clone())?;
+        let access = ShopAccess::new(store.clone(), secrets.clone(), options.clone());
         Ok(ShopifyModule {
             store,
             shop_data,
             access,
+            options,
             secrets,
             api_version: config.shopify.api_version.clone(),
             throttles,
@@ -69,6 +69,7 @@ impl ShopifyModule {
             clock,
             self.secrets.clone(),
             self.api_version.clone(),
+            self.options.clone(),
         ))
     }
 }

@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 pub use access::{ApiOptions, ShopAccess};
 pub use install::ShopifyModule;
 pub use refresh::RefreshHandler;
-pub use service::{ConnectRequest, Received, ShopifyService, WebhookAccepted};
-pub use signals::{SignatureFailures, WebhookOutcome};
+pub use service::{ConnectRequest, Received, ShopifyService};
+pub use signals::{Delivered, SignatureFailures, WebhookAccepted, WebhookOutcome};
 pub use sync::SyncHandler;
 pub use webhooks::WebhookHandler;
 

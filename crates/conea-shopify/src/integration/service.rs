@@ -2,18 +2,22 @@
 //! disconnecting them, starting syncs, and accepting webhook deliveries (HMAC verified over
 //! the raw body; stored and enqueued in one transaction).
 
-use super::signals::{SignatureFailures, WebhookOutcome};
+use super::access::ApiOptions;
+use super::signals::{Delivered, SignatureFailures, WebhookAccepted, WebhookOutcome};
 use super::{RefreshArgs, RefreshHandler, SyncArgs, SyncHandler, WebhookArgs, WebhookHandler};
+use crate::client::ShopifyClient;
+use crate::error::ErrorKind;
 use crate::integration::store::{
     secret_context, NewConnection, NewDelivery, SealedCredentials, ShopifyShop, ShopifyStatus,
     ShopifyStore,
 };
 use crate::shop::{is_valid_api_version, is_valid_shop_domain};
+use crate::topics::{TopicMismatch, TopicPayload};
 use crate::webhook::{verify, WebhookHeaders};
 use conea_core::auth::AuthFailure;
 use conea_core::clock::Clock;
 use conea_core::error::{CoreError, CoreResult};
-use conea_core::ids::{JobId, ShopId};
+use conea_core::ids::ShopId;
 use conea_core::permissions::Permission;
 use conea_core::principal::Principal;
 use conea_core::secretbox::SecretBox;
@@ -47,16 +51,7 @@ impl std::fmt::Debug for ConnectRequest {
 #[derive(Debug)]
 pub struct Received {
     pub outcome: WebhookOutcome,
-    pub result: CoreResult<WebhookAccepted>,
-}
-
-/// A delivery accepted (stored, or a duplicate of one stored).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WebhookAccepted {
-    pub shop_id: ShopId,
-    pub job_id: JobId,
-    /// False for a duplicate: no second job.
-    pub created: bool,
+    pub result: CoreResult<Delivered>,
 }
 
 /// How long a replica keeps a connection it read for a webhook: a disconnect or a new
@@ -65,7 +60,8 @@ pub const CONNECTION_CACHE_TTL: std::time::Duration = std::time::Duration::from_
 /// Most connections the webhook path keeps (by domain).
 pub const CONNECTION_CACHE_SIZE: u64 = 10_000;
 
-type CachedConnection = Arc<(ShopifyShop, SealedCredentials)>;
+/// Every live connection of a domain (one per organization that connected it).
+type CachedConnections = Arc<Vec<(ShopifyShop, SealedCredentials)>>;
 
 pub struct ShopifyService {
     store: Arc<dyn ShopifyStore>,
@@ -73,8 +69,10 @@ pub struct ShopifyService {
     clock: Arc<dyn Clock>,
     secrets: SecretBox,
     default_api_version: String,
+    /// How connecting reaches the Admin API to check the token.
+    api: ApiOptions,
     /// Connections (still sealed) by domain, so a delivery costs no extra lookup.
-    connections: moka::future::Cache<String, CachedConnection>,
+    connections: moka::future::Cache<String, CachedConnections>,
     /// Recent signature failures (the incident detector reads them).
     failures: Arc<SignatureFailures>,
 }
@@ -86,6 +84,7 @@ impl ShopifyService {
         clock: Arc<dyn Clock>,
         secrets: SecretBox,
         default_api_version: String,
+        api: ApiOptions,
     ) -> Self {
         ShopifyService {
             store,
@@ -93,6 +92,7 @@ impl ShopifyService {
             clock,
             secrets,
             default_api_version,
+            api,
             connections: moka::future::Cache::builder()
                 .max_capacity(CONNECTION_CACHE_SIZE)
                 .time_to_live(CONNECTION_CACHE_TTL)
@@ -111,28 +111,29 @@ impl ShopifyService {
         self.connections.entry_count()
     }
 
-    /// The connection of a domain for a webhook: cached, else read (unknown domains are not
-    /// cached, so a shop connected on another replica is found at once).
-    async fn connection(&self, domain: &str) -> CoreResult<Option<CachedConnection>> {
+    /// The connections of a domain for a webhook: cached, else read (unknown domains are
+    /// not cached, so a shop connected on another replica is found at once).
+    async fn connections(&self, domain: &str) -> CoreResult<CachedConnections> {
         if let Some(c) = self.connections.get(domain).await {
-            return Ok(Some(c));
+            return Ok(c);
         }
-        let Some(found) = self.store.credentials_by_domain(domain).await? else {
-            return Ok(None);
-        };
-        let found = Arc::new(found);
-        self.connections
-            .insert(domain.to_owned(), found.clone())
-            .await;
-        Ok(Some(found))
+        let found = Arc::new(self.store.credentials_by_domain(domain).await?);
+        if !found.is_empty() {
+            self.connections
+                .insert(domain.to_owned(), found.clone())
+                .await;
+        }
+        Ok(found)
     }
 
     pub fn store(&self) -> &Arc<dyn ShopifyStore> {
         &self.store
     }
 
-    /// Connects a shop [integrations:manage]; a shop of the organization that was
-    /// disconnected or uninstalled is re-activated with the new credentials.
+    /// Connects a shop [integrations:manage] once Shopify accepts its token
+    /// ([`Self::verify_token`]); a shop of the organization that was disconnected or
+    /// uninstalled is re-activated with the new credentials. Another organization may
+    /// connect the same shop, with its own valid token, as its own connection.
     pub async fn connect(&self, by: &Principal, req: ConnectRequest) -> CoreResult<ShopifyShop> {
         by.require(Permission::IntegrationsManage)?;
         let domain = req.shop_domain.trim().to_ascii_lowercase();
@@ -171,14 +172,20 @@ impl ShopifyService {
                 }
             }
         }
-        if let Some((existing, _)) = self.store.credentials_by_domain(&domain).await? {
-            if existing.org_id != by.org_id || existing.status == ShopifyStatus::Active {
-                return Err(CoreError::Conflict {
-                    code: ErrorCode::ShopAlreadyConnected,
-                    message: format!("{domain} is already connected. Disconnect it (DELETE /v1/integrations/shopify/shops/{{id}}) before connecting it again."),
-                });
-            }
+        let connected = self.store.credentials_by_domain(&domain).await?;
+        if connected
+            .iter()
+            .any(|(s, _)| s.org_id == by.org_id && s.status == ShopifyStatus::Active)
+        {
+            return Err(CoreError::Conflict {
+                code: ErrorCode::ShopAlreadyConnected,
+                message: format!("{domain} is already connected. Disconnect it (DELETE /v1/integrations/shopify/shops/{{id}}) before connecting it again."),
+            });
         }
+        // Claiming a domain takes a token the shop accepts: nothing is stored otherwise.
+        // Another organization's connection of the domain stays its own.
+        self.verify_token(&domain, &api_version, req.access_token.trim())
+            .await?;
         let seal = |field: &str, v: &str| {
             self.secrets
                 .encrypt(&secret_context(field, &by.org_id, &domain), v.trim())
@@ -238,11 +245,12 @@ impl ShopifyService {
         let key = id_or_domain.trim();
         let found = match ShopId::parse(key) {
             Ok(id) => self.store.credentials(&id).await?,
-            Err(_) => {
-                self.store
-                    .credentials_by_domain(&key.to_ascii_lowercase())
-                    .await?
-            }
+            Err(_) => self
+                .store
+                .credentials_by_domain(&key.to_ascii_lowercase())
+                .await?
+                .into_iter()
+                .next(),
         };
         found
             .map(|(shop, _)| shop)
@@ -311,31 +319,74 @@ impl ShopifyService {
     pub async fn receive_webhook(&self, headers: &WebhookHeaders, body: &[u8]) -> Received {
         let result = self.accept_webhook(headers, body).await;
         let outcome = WebhookOutcome::of(&result);
-        if outcome == WebhookOutcome::InvalidSignature {
+        if outcome.is_signature_failure() {
             self.failures.record(self.clock.now_ms());
         }
         if outcome.is_refusal() {
+            let reason = match &result {
+                Ok(Delivered::Rejected { mismatch, .. }) => mismatch.reason.as_str(),
+                _ => "-",
+            };
             tracing::warn!(
                 shop = %headers.shop_domain,
                 topic = %headers.topic,
                 webhook_id = headers.webhook_id.as_deref().unwrap_or("-"),
                 event_id = headers.event_id.as_deref().unwrap_or("-"),
                 outcome = outcome.as_str(),
+                reason,
                 "refused a Shopify webhook"
             );
         }
         Received { outcome, result }
     }
 
-    async fn accept_webhook(
-        &self,
-        headers: &WebhookHeaders,
-        body: &[u8],
-    ) -> CoreResult<WebhookAccepted> {
-        let Some(connection) = self.connection(&headers.shop_domain).await? else {
+    async fn accept_webhook(&self, headers: &WebhookHeaders, body: &[u8]) -> CoreResult<Delivered> {
+        let connections = self.connections(&headers.shop_domain).await?;
+        if connections.is_empty() {
             return Err(CoreError::Unauthenticated(AuthFailure::UnknownWebhookShop));
-        };
-        let (shop, sealed) = connection.as_ref();
+        }
+        // Each organization that connected the domain keeps the deliveries its own secret
+        // verifies.
+        let mut verified = Vec::new();
+        for (shop, sealed) in connections.iter() {
+            if self.signed_for(shop, sealed, &headers.hmac, body)? {
+                verified.push(shop);
+            }
+        }
+        if verified.is_empty() {
+            let now = self.clock.now_ms();
+            for (shop, _) in connections.iter() {
+                if let Err(e) = self.store.count_rejected_webhook(&shop.shop_id, now).await {
+                    tracing::warn!(error = %e, "could not count a rejected webhook");
+                }
+            }
+            return Err(CoreError::Unauthenticated(
+                AuthFailure::InvalidWebhookSignature,
+            ));
+        }
+        let payload = std::str::from_utf8(body)
+            .map_err(|_| CoreError::invalid("body", "The webhook body is not UTF-8 JSON."))?;
+        let mut answer: Option<Delivered> = None;
+        for shop in verified {
+            let delivered = self.accept_for(shop, headers, payload).await?;
+            if answer
+                .as_ref()
+                .is_none_or(|a| matches!(a, Delivered::Rejected { .. }))
+            {
+                answer = Some(delivered);
+            }
+        }
+        answer.ok_or_else(|| CoreError::internal("no verified connection answered"))
+    }
+
+    /// Whether the body is signed with the connection's current or previous secret.
+    fn signed_for(
+        &self,
+        shop: &ShopifyShop,
+        sealed: &SealedCredentials,
+        hmac: &str,
+        body: &[u8],
+    ) -> CoreResult<bool> {
         let open = |field: &str, v: &str| {
             self.secrets
                 .decrypt(&secret_context(field, &shop.org_id, &shop.domain), v)
@@ -348,18 +399,48 @@ impl ShopifyService {
         };
         let mut secrets = vec![current.as_str()];
         secrets.extend(previous.as_deref());
-        if !verify(body, &headers.hmac, &secrets) {
+        Ok(verify(body, hmac, &secrets))
+    }
+
+    /// A verified delivery for one connection: checked against its topic, then stored with
+    /// its job in one transaction.
+    async fn accept_for(
+        &self,
+        shop: &ShopifyShop,
+        headers: &WebhookHeaders,
+        payload: &str,
+    ) -> CoreResult<Delivered> {
+        // The HMAC covers the body, not the topic: the body must be the topic's payload,
+        // and a shop is erased only once uninstalled (Shopify sends `shop/redact` 48 hours
+        // after `app/uninstalled`).
+        let mut checked = TopicPayload::parse(&headers.topic, &shop.domain, payload);
+        if let Ok(TopicPayload::ShopRedact) = checked {
+            // The status as stored now (the cached connection may predate the uninstall).
+            let status = self
+                .store
+                .credentials(&shop.shop_id)
+                .await?
+                .map(|(s, _)| s.status);
+            if status != Some(ShopifyStatus::Uninstalled) {
+                checked = Err(TopicMismatch {
+                    topic: headers.topic.clone(),
+                    reason: format!(
+                        "the shop is {}, not uninstalled",
+                        status.map_or("not connected", ShopifyStatus::as_str)
+                    ),
+                });
+            }
+        }
+        if let Err(mismatch) = checked {
             let now = self.clock.now_ms();
             if let Err(e) = self.store.count_rejected_webhook(&shop.shop_id, now).await {
                 tracing::warn!(error = %e, "could not count a rejected webhook");
             }
-            return Err(CoreError::Unauthenticated(
-                AuthFailure::InvalidWebhookSignature,
-            ));
+            return Ok(Delivered::Rejected {
+                shop_id: shop.shop_id.clone(),
+                mismatch,
+            });
         }
-        let payload = std::str::from_utf8(body)
-            .map_err(|_| CoreError::invalid("body", "The webhook body is not UTF-8 JSON."))?
-            .to_owned();
         let dedup_key = headers.dedup_key();
         let args = WebhookArgs {
             shop_id: shop.shop_id.clone(),
@@ -379,17 +460,68 @@ impl ShopifyService {
             event_id: headers.event_id.clone(),
             api_version: headers.api_version.clone(),
             triggered_at: headers.triggered_at,
-            payload,
+            payload: payload.to_owned(),
         };
         let stored = self
             .store
             .store_delivery(&delivery, &job, self.clock.now_ms())
             .await?;
-        Ok(WebhookAccepted {
+        Ok(Delivered::Stored(WebhookAccepted {
             shop_id: shop.shop_id.clone(),
             job_id: stored.job_id,
             created: stored.created,
-        })
+        }))
+    }
+
+    /// Checks the access token against the shop before it is stored: `GET shop.json` must
+    /// answer, with the shop of `domain`. A refused token (401/403), an unknown shop (404)
+    /// or another shop's token is 422 `shop_token_refused`; Shopify unreachable is 502
+    /// `shopify_unavailable`. Either way nothing is stored.
+    async fn verify_token(&self, domain: &str, api_version: &str, token: &str) -> CoreResult<()> {
+        let mut b = ShopifyClient::builder(
+            domain.to_owned(),
+            token.to_owned(),
+            api_version.to_owned(),
+            self.api.throttles.clone(),
+        )
+        .http_client(self.api.http.clone())
+        .sleeper(self.api.sleeper.clone());
+        if let Some(base) = &self.api.base_url {
+            b = b.base_url(base.clone());
+        }
+        let client = b.build().map_err(|e| {
+            CoreError::invalid("shop_domain", format!("{domain} cannot be reached: {e}"))
+        })?;
+        let refused = |message: String| {
+            CoreError::unprocessable(ErrorCode::ShopTokenRefused, "access_token", message)
+        };
+        match client.shop().await {
+            Ok(shop) => {
+                let opened = shop
+                    .get("myshopify_domain")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or_default();
+                if opened.eq_ignore_ascii_case(domain) {
+                    Ok(())
+                } else {
+                    Err(refused(format!(
+                        "The access token opens the shop `{opened}`, not {domain}. Use a token of {domain}."
+                    )))
+                }
+            }
+            Err(e) if e.kind == ErrorKind::Unauthorized || e.kind == ErrorKind::NotFound => {
+                Err(refused(format!(
+                    "Shopify refused the access token for {domain} ({e}). Use a valid Admin API token of the shop; nothing was stored."
+                )))
+            }
+            Err(e) => Err(CoreError::Upstream {
+                code: ErrorCode::ShopifyUnavailable,
+                message: format!(
+                    "Shopify could not be asked whether the token opens {domain} ({e}); nothing was stored. Retry shortly."
+                ),
+                details: serde_json::json!({ "kind": e.kind.as_str() }),
+            }),
+        }
     }
 }
 

@@ -2,16 +2,37 @@
 //! delivery (the metric label) and the recent signature failures (the incident detector's
 //! signal).
 
+use crate::topics::TopicMismatch;
 use conea_core::auth::AuthFailure;
 use conea_core::clock::EpochMs;
+use conea_core::ids::{JobId, ShopId};
 use conea_core::{CoreError, CoreResult};
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
-use super::WebhookAccepted;
-
 /// Most failure times kept (bounded; more than enough to exceed the detector's threshold).
 const MAX_FAILURES: usize = 1024;
+
+/// A delivery accepted (stored, or a duplicate of one stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookAccepted {
+    pub shop_id: ShopId,
+    pub job_id: JobId,
+    /// False for a duplicate: no second job.
+    pub created: bool,
+}
+
+/// A delivery whose signature verified: stored, or refused because its body is not what
+/// its topic says (answered 200 all the same, so Shopify does not retry it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivered {
+    Stored(WebhookAccepted),
+    /// Counted as rejected on the shop and as a signature failure; nothing stored.
+    Rejected {
+        shop_id: ShopId,
+        mismatch: TopicMismatch,
+    },
+}
 
 /// How one delivery ended, as counted in `conea_shopify_webhooks_total{outcome}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +45,10 @@ pub enum WebhookOutcome {
     UnknownShop,
     /// The HMAC did not verify under the current or the previous secret.
     InvalidSignature,
+    /// Signed, but the body is not its topic's payload (a body replayed under another
+    /// topic) or a `shop/redact` for a shop that is not uninstalled: answered 200, nothing
+    /// stored, counted as a signature failure.
+    TopicMismatch,
     /// A required header is missing or malformed.
     InvalidHeaders,
     /// Anything else (the store failed, the body is not UTF-8…).
@@ -38,16 +63,18 @@ impl WebhookOutcome {
             WebhookOutcome::Duplicate => "duplicate",
             WebhookOutcome::UnknownShop => "unknown_shop",
             WebhookOutcome::InvalidSignature => "invalid_signature",
+            WebhookOutcome::TopicMismatch => "topic_mismatch",
             WebhookOutcome::InvalidHeaders => "invalid_headers",
             WebhookOutcome::Error => "error",
         }
     }
 
     /// The outcome of [`ShopifyService::receive_webhook`](super::ShopifyService::receive_webhook)'s result.
-    pub fn of(result: &CoreResult<WebhookAccepted>) -> Self {
+    pub fn of(result: &CoreResult<Delivered>) -> Self {
         match result {
-            Ok(r) if r.created => WebhookOutcome::Accepted,
-            Ok(_) => WebhookOutcome::Duplicate,
+            Ok(Delivered::Stored(r)) if r.created => WebhookOutcome::Accepted,
+            Ok(Delivered::Stored(_)) => WebhookOutcome::Duplicate,
+            Ok(Delivered::Rejected { .. }) => WebhookOutcome::TopicMismatch,
             Err(CoreError::Unauthenticated(AuthFailure::UnknownWebhookShop)) => {
                 WebhookOutcome::UnknownShop
             }
@@ -63,7 +90,17 @@ impl WebhookOutcome {
             self,
             WebhookOutcome::UnknownShop
                 | WebhookOutcome::InvalidSignature
+                | WebhookOutcome::TopicMismatch
                 | WebhookOutcome::InvalidHeaders
+        )
+    }
+
+    /// What the signature-failure signal (the `webhooks` detector) counts: a bad HMAC, or
+    /// a signed body replayed under another topic.
+    pub fn is_signature_failure(self) -> bool {
+        matches!(
+            self,
+            WebhookOutcome::InvalidSignature | WebhookOutcome::TopicMismatch
         )
     }
 }

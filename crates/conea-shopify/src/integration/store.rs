@@ -177,8 +177,8 @@ pub struct Erased {
 pub trait ShopifyStore: Send + Sync + 'static {
     /// Creates the shop (kind `shopify`) and its connection in one transaction, or
     /// re-activates the organization's existing shop of that domain with new credentials.
-    /// A domain connected elsewhere (another organization, or not disconnected) is
-    /// `StoreError::Duplicate`.
+    /// Other organizations' connections of the domain are their own (the caller checked
+    /// the token against the shop first).
     async fn connect(&self, c: &NewConnection, now: EpochMs) -> StoreResult<ShopifyShop>;
     async fn list_shopify_shops(&self, org: &OrgId) -> StoreResult<Vec<ShopifyShop>>;
     async fn get_shopify_shop(
@@ -191,11 +191,12 @@ pub trait ShopifyStore: Send + Sync + 'static {
         &self,
         status: ShopifyStatus,
     ) -> StoreResult<Vec<ShopifyShop>>;
-    /// The connection of a domain that is not disconnected, with its sealed credentials.
+    /// The connections of a domain that are not disconnected (one per organization that
+    /// connected it, oldest first), with their sealed credentials.
     async fn credentials_by_domain(
         &self,
         domain: &str,
-    ) -> StoreResult<Option<(ShopifyShop, SealedCredentials)>>;
+    ) -> StoreResult<Vec<(ShopifyShop, SealedCredentials)>>;
     async fn credentials(
         &self,
         shop: &ShopId,
@@ -263,8 +264,8 @@ pub trait ShopifyStore: Send + Sync + 'static {
         email: Option<&str>,
     ) -> StoreResult<CustomerData>;
     /// Erases a customer's personal data (`customers/redact`): the customer row, the
-    /// e-mail and customer id on their orders (by customer id, e-mail, or listed in
-    /// `orders`), and stored deliveries that mention them.
+    /// e-mail and customer id on their orders (by customer id, or listed in `orders`), and
+    /// stored deliveries that mention them.
     async fn redact_customer(
         &self,
         shop: &ShopId,
@@ -272,8 +273,8 @@ pub trait ShopifyStore: Send + Sync + 'static {
         email: Option<&str>,
         orders: &[i64],
     ) -> StoreResult<Erased>;
-    /// Erases every record of the shop (`shop/redact`): data, deliveries, sync state and
-    /// credentials. The shop row stays, disconnected.
+    /// Erases every record of the shop (`shop/redact`, acted on only for an uninstalled
+    /// shop): data, deliveries, sync state and credentials. The shop row stays, disconnected.
     async fn redact_shop(&self, shop: &ShopId, now: EpochMs) -> StoreResult<Erased>;
 }
 

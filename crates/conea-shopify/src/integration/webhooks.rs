@@ -3,12 +3,14 @@
 //! a newer row, so out-of-order deliveries are harmless); `products/delete`,
 //! `orders/delete` and `customers/delete` delete;
 //! `app/uninstalled` marks the shop; the compliance topics produce or erase a customer's
-//! data, or erase the shop's.
+//! data (the customer and the orders the request names), or erase the shop's (only once it
+//! is uninstalled). Each body is parsed as its topic's payload ([`TopicPayload`]) first.
 
 use super::WebhookArgs;
 use crate::integration::store::{Delivery, ShopifyStatus, ShopifyStore, WEBHOOK_KIND};
+use crate::topics::TopicPayload;
 use conea_jobs::{JobContext, JobError, JobKind};
-use conea_shopdata::{parse_ndjson_line, Record, RecordKind, ShopDataStore};
+use conea_shopdata::{Record, ShopDataStore};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -22,10 +24,7 @@ impl WebhookHandler {
         WebhookHandler { store, data }
     }
 
-    async fn upsert(&self, d: &Delivery, kind: RecordKind, now: i64) -> Result<Value, JobError> {
-        let record = parse_ndjson_line(kind, &d.payload).map_err(|e| {
-            JobError::permanent(format!("the {} payload does not parse: {e}", d.topic))
-        })?;
+    async fn upsert(&self, d: &Delivery, record: Record, now: i64) -> Result<Value, JobError> {
         let counts = match record {
             Record::Order(o) => {
                 self.data
@@ -47,45 +46,30 @@ impl WebhookHandler {
         Ok(json!({ "topic": d.topic, "upsert": counts }))
     }
 
-    /// `{resource}/delete`: the payload is `{"id": …}`.
-    async fn delete(&self, d: &Delivery, kind: RecordKind, p: &Value) -> Result<Value, JobError> {
-        let id = p["id"]
-            .as_i64()
-            .ok_or_else(|| JobError::permanent(format!("the {} payload has no id", d.topic)))?;
-        let erased = self
-            .store
-            .delete_object(&d.shop_id, kind, id)
-            .await
-            .map_err(retry)?;
-        Ok(json!({ "topic": d.topic, "deleted": erased }))
-    }
-
+    /// The delivery's body as its topic's payload (checked again here: a delivery stored
+    /// before the check existed, or a shop whose status changed since, erases nothing).
     async fn process(&self, d: &Delivery, now: i64) -> Result<Value, JobError> {
-        let payload = || -> Result<Value, JobError> {
-            serde_json::from_str(&d.payload).map_err(|e| {
-                JobError::permanent(format!("the {} payload is not JSON: {e}", d.topic))
-            })
+        let Some(shop) = self
+            .store
+            .get_shopify_shop(&d.org_id, &d.shop_id)
+            .await
+            .map_err(retry)?
+        else {
+            return Ok(json!({ "topic": d.topic, "skipped": "the shop no longer exists" }));
         };
-        let customer = |p: &Value| -> Result<(i64, Option<String>), JobError> {
-            let c = &p["customer"];
-            let id = c["id"].as_i64().ok_or_else(|| {
-                JobError::permanent(format!("the {} payload has no customer.id", d.topic))
-            })?;
-            Ok((id, c["email"].as_str().map(str::to_owned)))
-        };
-        match d.topic.as_str() {
-            "orders/create" | "orders/updated" | "orders/paid" | "orders/cancelled"
-            | "orders/fulfilled" | "orders/edited" => self.upsert(d, RecordKind::Orders, now).await,
-            "products/create" | "products/update" => {
-                self.upsert(d, RecordKind::Products, now).await
+        let payload = TopicPayload::parse(&d.topic, &shop.domain, &d.payload)
+            .map_err(|m| JobError::permanent(m.to_string()))?;
+        match payload {
+            TopicPayload::Upsert(record) => self.upsert(d, record, now).await,
+            TopicPayload::Delete { kind, id } => {
+                let erased = self
+                    .store
+                    .delete_object(&d.shop_id, kind, id)
+                    .await
+                    .map_err(retry)?;
+                Ok(json!({ "topic": d.topic, "deleted": erased }))
             }
-            "customers/create" | "customers/update" | "customers/enable" | "customers/disable" => {
-                self.upsert(d, RecordKind::Customers, now).await
-            }
-            "products/delete" => self.delete(d, RecordKind::Products, &payload()?).await,
-            "orders/delete" => self.delete(d, RecordKind::Orders, &payload()?).await,
-            "customers/delete" => self.delete(d, RecordKind::Customers, &payload()?).await,
-            "app/uninstalled" => {
+            TopicPayload::Uninstalled => {
                 self.store
                     .set_status(
                         &d.shop_id,
@@ -97,36 +81,32 @@ impl WebhookHandler {
                     .map_err(retry)?;
                 Ok(json!({ "topic": d.topic, "status": "uninstalled" }))
             }
-            "customers/data_request" => {
-                let p = payload()?;
-                let (id, email) = customer(&p)?;
+            TopicPayload::DataRequest(r) => {
                 let data = self
                     .store
-                    .customer_data(&d.shop_id, id, email.as_deref())
+                    .customer_data(&d.shop_id, r.customer_id, r.email.as_deref())
                     .await
                     .map_err(retry)?;
                 Ok(json!({
                     "topic": d.topic,
-                    "data_request_id": p["data_request"]["id"],
+                    "data_request_id": r.data_request_id,
                     "customer": data.customer,
                     "orders": data.orders,
                 }))
             }
-            "customers/redact" => {
-                let p = payload()?;
-                let (id, email) = customer(&p)?;
-                let listed: Vec<i64> = p["orders_to_redact"]
-                    .as_array()
-                    .map(|ids| ids.iter().filter_map(Value::as_i64).collect())
-                    .unwrap_or_default();
+            TopicPayload::CustomerRedact(r) => {
                 let erased = self
                     .store
-                    .redact_customer(&d.shop_id, id, email.as_deref(), &listed)
+                    .redact_customer(&d.shop_id, r.customer_id, r.email.as_deref(), &r.orders)
                     .await
                     .map_err(retry)?;
                 Ok(json!({ "topic": d.topic, "erased": erased }))
             }
-            "shop/redact" => {
+            TopicPayload::ShopRedact if shop.status != ShopifyStatus::Uninstalled => Ok(json!({
+                "topic": d.topic,
+                "skipped": format!("the shop is {}, not uninstalled: nothing erased", shop.status.as_str()),
+            })),
+            TopicPayload::ShopRedact => {
                 let erased = self
                     .store
                     .redact_shop(&d.shop_id, now)
@@ -134,7 +114,7 @@ impl WebhookHandler {
                     .map_err(retry)?;
                 Ok(json!({ "topic": d.topic, "erased": erased }))
             }
-            other => Ok(json!({ "topic": other, "ignored": true })),
+            TopicPayload::Ignored => Ok(json!({ "topic": d.topic, "ignored": true })),
         }
     }
 }

@@ -136,8 +136,10 @@ pub(super) async fn redact_customer(
     const CUSTOMER: &str = "DELETE FROM customers WHERE shop_id = $1 AND source_id = $2";
     const LISTED: &str = "UPDATE orders SET email = NULL, customer_source_id = NULL \
          WHERE shop_id = $1 AND source_id = $2 AND (email IS NOT NULL OR customer_source_id IS NOT NULL)";
+    // The customer's own orders (by customer id) and those the request lists; an order of
+    // someone else that shares the e-mail is not named, so it stays.
     const ORDERS: &str = "UPDATE orders SET email = NULL, customer_source_id = NULL \
-         WHERE shop_id = $1 AND (customer_source_id = $2 OR ($3 IS NOT NULL AND email = $3))";
+         WHERE shop_id = $1 AND customer_source_id = $2";
     const DELIVERIES: &str = "UPDATE shopify_webhook_deliveries SET payload = '{}' \
          WHERE shop_id = $1 AND payload <> '{}' AND (payload LIKE $2 ESCAPE '\\' OR ($3 IS NOT NULL AND payload LIKE $3 ESCAPE '\\'))";
     let id_pattern = like_pattern(&customer_id.to_string());
@@ -153,7 +155,6 @@ pub(super) async fn redact_customer(
         let mut orders = q("shopify_redact_customer", ORDERS)
             .bind(shop.as_str())
             .bind(customer_id)
-            .bind(email)
             .execute_in(&mut tx)
             .await?;
         for id in listed_orders {

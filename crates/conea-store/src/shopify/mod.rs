@@ -156,20 +156,27 @@ impl ShopifyStore for SqlStore {
     async fn credentials_by_domain(
         &self,
         domain: &str,
-    ) -> StoreResult<Option<(ShopifyShop, SealedCredentials)>> {
+    ) -> StoreResult<Vec<(ShopifyShop, SealedCredentials)>> {
         let sql = format!(
             "SELECT {SHOP_COLUMNS_NO_COUNTERS}, s.access_token, s.api_secret, s.previous_api_secret \
-             FROM shopify_shops s WHERE s.domain = $1 AND s.status <> 'disconnected'"
+             FROM shopify_shops s WHERE s.domain = $1 AND s.status <> 'disconnected' \
+             ORDER BY s.created_at, s.shop_id"
         );
-        let row = q_built(
+        let rows = q_built(
             "shopify_credentials_by_domain",
             "SELECT … FROM shopify_shops WHERE domain = $1",
             sql,
         )
         .bind(domain)
-        .fetch_optional::<CredentialRow>(&self.primary(SHOP))
+        .fetch_all::<CredentialRow>(&self.primary(SHOP))
         .await?;
-        Ok(row.map(CredentialRow::into_model).transpose()?.flatten())
+        let mut found = Vec::with_capacity(rows.len());
+        for row in rows {
+            if let Some(c) = row.into_model()? {
+                found.push(c);
+            }
+        }
+        Ok(found)
     }
 
     async fn credentials(

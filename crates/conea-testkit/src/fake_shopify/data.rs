@@ -112,3 +112,11 @@ pub fn order(i: usize) -> Value {
 pub fn order_is_open(i: usize) -> bool {
     i % 5 != 0
 }
+
+/// `GET shop.json` as Shopify answers it (the Admin API reference's example body, byte for
+/// byte, compact as Shopify sends it), for the shop `domain`.
+pub fn shop_json(domain: &str) -> String {
+    SHOP_JSON.replace("{domain}", domain)
+}
+
+const SHOP_JSON: &str = r#"{"shop":{"id":690933842,"name":"Super Toys","email":"super@supertoys.com","domain":"{domain}","province":"Tennessee","country":"US","address1":"190 MacLaren Street","zip":"37178","city":"Houston","source":null,"phone":"3213213210","latitude":null,"longitude":null,"primary_locale":"en","address2":null,"created_at":"2025-01-02T09:00:00-05:00","updated_at":"2025-01-02T09:00:00-05:00","country_code":"US","country_name":"United States","currency":"USD","customer_email":"customers@apple.com","timezone":"(GMT-05:00) Eastern Time (US & Canada)","iana_timezone":"America/New_York","shop_owner":"John Smith","money_format":"${{amount}}","money_with_currency_format":"${{amount}} USD","weight_unit":"lb","province_code":"TN","taxes_included":null,"auto_configure_tax_inclusivity":null,"tax_shipping":null,"county_taxes":true,"plan_display_name":"Shopify Plus","plan_name":"enterprise","has_discounts":true,"has_gift_cards":false,"myshopify_domain":"{domain}","google_apps_domain":null,"google_apps_login_enabled":null,"money_in_emails_format":"${{amount}}","money_with_currency_in_emails_format":"${{amount}} USD","eligible_for_payments":true,"requires_extra_payments_agreement":false,"password_enabled":false,"has_storefront":true,"finances":true,"primary_location_id":655441491,"checkout_api_supported":true,"multi_location_enabled":true,"setup_required":false,"pre_launch_enabled":false,"enabled_presentment_currencies":["USD"],"marketing_sms_consent_enabled_at_checkout":false,"transactional_sms_disabled":false}}"#;

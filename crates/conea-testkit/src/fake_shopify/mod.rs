@@ -122,7 +122,16 @@ pub fn server_error(state: &mut FakeState) -> Option<(StatusCode, Value)> {
 }
 
 pub fn respond(status: StatusCode, headers: Vec<(&'static str, String)>, body: &Value) -> Response {
-    let mut response = (status, body.to_string()).into_response();
+    respond_text(status, headers, body.to_string())
+}
+
+/// An answer whose body is sent exactly as given (a recorded Shopify body).
+pub fn respond_text(
+    status: StatusCode,
+    headers: Vec<(&'static str, String)>,
+    body: String,
+) -> Response {
+    let mut response = (status, body).into_response();
     let h = response.headers_mut();
     h.insert(
         "content-type",

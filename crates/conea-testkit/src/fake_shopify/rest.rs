@@ -2,7 +2,7 @@
 //! and one object, `products/{id}.json` (404 `{"errors":"Not Found"}` once deleted).
 
 use super::data::{self, updated_at_ms};
-use super::{admit, respond, server_error, Shared};
+use super::{admit, respond, respond_text, server_error, Shared, SHOP};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -68,6 +68,9 @@ pub fn handle(
     }
     let deleted = state.deleted.clone();
     drop(state);
+    if file == "shop.json" {
+        return respond_text(StatusCode::OK, out, data::shop_json(SHOP));
+    }
     let answer = match file.split_once('/') {
         Some((resource, name)) => one(shared, &deleted, resource, name),
         None => list(shared, &deleted, file, params),

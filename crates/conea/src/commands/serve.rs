@@ -25,7 +25,16 @@ pub async fn serve(file: Option<&Path>, migrate: bool) -> Result<ExitCode> {
     .await
     .map_err(|e| anyhow!("{e}"))?;
     let addr = application.local_addr();
-    if let Some(b) = application.take_bootstrap() {
+    if let Some(b) = application.take_bootstrap().filter(|b| {
+        if b.supplied {
+            // The operator has the key already: never print a secret they gave us.
+            println!(
+                "First start: created organization `{}` ({}) with the owner API key from CONEA_BOOTSTRAP_KEY (key_id {}).",
+                b.org.slug, b.org.id, b.key.id
+            );
+        }
+        !b.supplied
+    }) {
         println!(
             "First start: created organization `{}` ({}) and its owner API key.",
             b.org.slug, b.org.id

@@ -132,6 +132,32 @@ fn serve_prints_working_owner_key_only_on_first_start() {
     assert_eq!(exit.code(), Some(0), "SIGTERM stops gracefully: {stderr}");
 }
 
+#[test]
+fn serve_never_prints_an_owner_key_the_operator_supplied() {
+    let supplied = "conea_OperatorSuppliedBootstrapKey0123456789ab";
+    let mut env = Env::sqlite();
+    env.set("CONEA_BOOTSTRAP_KEY", supplied);
+    let first = env.serve();
+    assert!(
+        !first.startup_output.contains(supplied) && api_keys_in(&first.startup_output).is_empty(),
+        "the supplied key is printed:\n{}",
+        first.startup_output
+    );
+    assert!(
+        first.startup_output.contains("CONEA_BOOTSTRAP_KEY"),
+        "it says where the key came from:\n{}",
+        first.startup_output
+    );
+    let (status, body) = first.get("/v1/auth/verify", supplied);
+    assert_eq!(status, 200, "the supplied key is the owner key: {body}");
+    let (exit, stderr) = first.stop();
+    assert_eq!(exit.code(), Some(0), "{stderr}");
+    assert!(
+        !stderr.contains(supplied),
+        "the key is not logged: {stderr}"
+    );
+}
+
 /// Once `serve` has said it listens, SIGTERM must mean a graceful stop (exit 0), not death by
 /// the signal's default action. Several starts, because the window is short.
 #[test]

@@ -350,5 +350,18 @@ fn the_server_writes_its_failed_requests_to_the_error_log_that_since_reads() {
     assert_eq!(failed["level"], "WARN");
     assert_eq!(failed["fields"]["status"], 504);
     assert_eq!(failed["fields"]["route"], "/v1/auth/login");
+    // The line itself names the request and why (not only its span).
+    assert!(
+        failed["fields"]["request_id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("req_")),
+        "{failed}"
+    );
+    assert!(
+        failed["fields"]["cause"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("request_timeout")),
+        "{failed}"
+    );
     assert_eq!(check(&r, "errors.recent")["status"], "warn");
 }

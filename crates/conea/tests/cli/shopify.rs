@@ -7,6 +7,8 @@
 
 use crate::support;
 
+use conea_core::FakeClock;
+use conea_testkit::fake_shopify::{self, Counts, FakeShopify};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -64,7 +66,7 @@ fn verify_says_valid_or_invalid_and_exits_1_when_invalid() {
     }
 }
 
-const DOMAIN: &str = "crash-shop.myshopify.com";
+const DOMAIN: &str = fake_shopify::SHOP;
 const SECRET: &str = "shpss_crash_secret";
 
 fn db_url(env: &Env) -> String {
@@ -113,20 +115,23 @@ async fn stored(url: &str, backend: Backend) -> (BTreeSet<String>, BTreeSet<Stri
 }
 
 fn webhooks_acknowledged_before_sigkill_are_stored_and_processed(mut env: Env) {
+    // A fake Shopify on this test's current-thread runtime: it answers only while the test
+    // blocks on it (connecting checks the token with `GET shop.json`); in between, the sync
+    // enqueued below waits on it, so it stays live.
+    let rt = runtime();
+    let fake = rt.block_on(FakeShopify::start(FakeClock::starting_now(), Counts::of(0)));
     env.set("CONEA_LOG", "warn")
         .set("CONEA_WORKER_CONCURRENCY", "2")
-        // No real Shopify: the sync enqueued below fails fast (connection refused).
-        .set("SHOPIFY_BASE_URL", "http://127.0.0.1:9");
+        .set("SHOPIFY_BASE_URL", &fake.base_url);
     let server = env.serve();
     let key = support::api_keys_in(&server.startup_output)[0].clone();
-    let rt = runtime();
     let connect_url = server.url("/v1/integrations/shopify/shops");
     let webhook_url = server.url("/v1/webhooks/shopify");
     let (status, shop) = rt.block_on(async {
         let r = reqwest::Client::new()
             .post(&connect_url)
             .bearer_auth(&key)
-            .json(&json!({"shop_domain": DOMAIN, "access_token": "shpat_x", "api_secret": SECRET}))
+            .json(&json!({"shop_domain": DOMAIN, "access_token": fake_shopify::TOKEN, "api_secret": SECRET}))
             .send()
             .await
             .unwrap();
@@ -134,7 +139,7 @@ fn webhooks_acknowledged_before_sigkill_are_stored_and_processed(mut env: Env) {
     });
     assert_eq!(status, 201, "{shop}");
 
-    // The CLI sees the shop and enqueues its sync (the job fails later: no real Shopify).
+    // The CLI sees the shop and enqueues its sync.
     let shops = env
         .run(&["shopify", "shops", "--json"])
         .success()
