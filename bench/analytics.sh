@@ -5,7 +5,8 @@
 # `orders` in batches of 1,000 rows, as an import does, so the triggers of migration 0009
 # maintain the quarter-hour sales sums as they would in production: 1,000,000 orders of
 # 100,000 customers, 10,000 products, in JPY (80 %), USD (15 %) and EUR (5 %), 3 % cancelled,
-# some discounted and refunded. It prints the write time with the triggers (sales sums and
+# some discounted and refunded; then their line items (one per unit, 1-4 per order, over the
+# 10,000 products and their two variants each). It prints the write time with the triggers (sales sums and
 # customer sums) and, for the overhead, without them (the orders are then put back as they
 # were, with the sums the triggers kept). Then it starts `conea serve` on that database and asks each report
 # for the whole year over HTTP, 1 warm-up and 5 measured requests each, and prints the
@@ -98,6 +99,18 @@ q "INSERT INTO orders SELECT * FROM orders_saved"
 q "DROP TABLE orders_saved"
 q "ALTER TABLE orders ENABLE TRIGGER orders_sales_insert"
 q "ALTER TABLE orders ENABLE TRIGGER orders_customers_insert"
+# Line items for product_performance: one per unit (1-4 per order) over the 10,000 products,
+# two variants each, summing to the order's gross; written as an import writes them.
+t0=$(date +%s.%N)
+q "INSERT INTO product_variants (shop_id, source_id, organization_id, product_source_id, title, price_e4, inventory_quantity, source_updated_at, imported_at)
+   SELECT '$SHOP', p * 10 + v, '$ORG', p, CASE v WHEN 0 THEN 'Small' ELSE 'Large' END, 10000000, 100, 0, 0
+   FROM generate_series(1, 10000) p, generate_series(0, 1) v"
+q "INSERT INTO order_line_items (shop_id, source_id, organization_id, order_source_id, product_source_id, variant_source_id, title, quantity, price_e4, source_updated_at, imported_at)
+   SELECT o.shop_id, o.source_id * 4 + k, o.organization_id, o.source_id, 1 + (o.source_id * 7 + k * 131) % 10000,
+          (1 + (o.source_id * 7 + k * 131) % 10000) * 10 + o.source_id % 2, 'Product', 1, o.gross_e4 / o.units, o.source_updated_at, 0
+   FROM orders o, generate_series(0, 3) k WHERE k < o.units"
+t1=$(date +%s.%N)
+echo "line items: $(q "SELECT count(*) FROM order_line_items") in $(echo "$t1 - $t0" | bc -l | xargs printf '%.1f') s"
 q "VACUUM ANALYZE"
 
 CONEA_BIND="127.0.0.1:$PORT" RATE_LIMIT_PER_MINUTE=1000000 "$BIN" serve >"$WORK/serve.out" 2>&1 &
@@ -123,6 +136,9 @@ measure sales_over_time "from=2025-01-01&to=2025-12-31&timezone=Asia/Kolkata&gra
 measure repeat_purchase "from=2025-01-01&to=2025-12-31"
 measure rfm_segments "to=2025-12-31"
 measure customer_cohorts "from=2025-01-01&to=2025-12-31"
+measure product_performance "from=2025-01-01&to=2025-12-31&timezone=Asia/Tokyo"
+measure product_performance "from=2025-01-01&to=2025-12-31&timezone=Asia/Tokyo&sort=refund_rate&compare=previous_period"
+measure inventory "to=2025-12-31"
 echo "== the read API on the same orders"
 list_p99() {
   "$BIN" bench endpoint "http://127.0.0.1:$PORT/v1/shop/orders?$1" -H "Authorization: Bearer $KEY" -n 500 --json \

@@ -2,8 +2,10 @@
 -- its customer's first order time and UTC month, copied from `customer_sales` (per customer
 -- and currency) and kept equal to it by the triggers below, whichever of the two tables a
 -- write reaches first: a new month row takes its customer's first order; a customer row
--- whose first order is new or changed gives it to all of its month rows. Statement-level
--- over the transition tables, like the triggers of 0010 that write both tables.
+-- whose first order is new or changed gives it to all of its month rows. Row-level, each on
+-- the primary key: a month row looks up its customer before it is written, and only a
+-- customer whose first order changed touches its months (statement-level triggers over the
+-- transition tables planned sequential scans of customer_months: writes 10 times slower).
 ALTER TABLE customer_months ADD COLUMN first_order_at BIGINT;
 ALTER TABLE customer_months ADD COLUMN first_month BIGINT;
 UPDATE customer_months m SET first_order_at = s.first_order_at, first_month = s.first_month
@@ -13,29 +15,26 @@ UPDATE customer_months m SET first_order_at = s.first_order_at, first_month = s.
 
 CREATE FUNCTION customer_months_take_first() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE customer_months m SET first_order_at = s.first_order_at, first_month = s.first_month
-    FROM new_months n JOIN customer_sales s ON s.organization_id = n.organization_id AND s.shop_id = n.shop_id
-        AND s.customer_source_id = n.customer_source_id AND s.currency = n.currency
-    WHERE m.organization_id = n.organization_id AND m.shop_id = n.shop_id
-      AND m.customer_source_id = n.customer_source_id AND m.currency = n.currency AND m.month = n.month
-      AND (m.first_order_at IS DISTINCT FROM s.first_order_at OR m.first_month IS DISTINCT FROM s.first_month);
-    RETURN NULL;
+    SELECT s.first_order_at, s.first_month INTO NEW.first_order_at, NEW.first_month
+    FROM customer_sales s WHERE s.organization_id = NEW.organization_id AND s.shop_id = NEW.shop_id
+      AND s.customer_source_id = NEW.customer_source_id AND s.currency = NEW.currency;
+    RETURN NEW;
 END;
 $$;
-CREATE TRIGGER customer_months_first AFTER INSERT ON customer_months
-    REFERENCING NEW TABLE AS new_months FOR EACH STATEMENT EXECUTE FUNCTION customer_months_take_first();
+CREATE TRIGGER customer_months_first BEFORE INSERT ON customer_months
+    FOR EACH ROW EXECUTE FUNCTION customer_months_take_first();
 
 CREATE FUNCTION customer_sales_give_first() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE customer_months m SET first_order_at = n.first_order_at, first_month = n.first_month
-    FROM new_sales n
-    WHERE m.organization_id = n.organization_id AND m.shop_id = n.shop_id
-      AND m.customer_source_id = n.customer_source_id AND m.currency = n.currency
-      AND (m.first_order_at IS DISTINCT FROM n.first_order_at OR m.first_month IS DISTINCT FROM n.first_month);
+    UPDATE customer_months SET first_order_at = NEW.first_order_at, first_month = NEW.first_month
+    WHERE organization_id = NEW.organization_id AND shop_id = NEW.shop_id
+      AND customer_source_id = NEW.customer_source_id AND currency = NEW.currency
+      AND (first_order_at IS DISTINCT FROM NEW.first_order_at OR first_month IS DISTINCT FROM NEW.first_month);
     RETURN NULL;
 END;
 $$;
 CREATE TRIGGER customer_sales_first_insert AFTER INSERT ON customer_sales
-    REFERENCING NEW TABLE AS new_sales FOR EACH STATEMENT EXECUTE FUNCTION customer_sales_give_first();
+    FOR EACH ROW EXECUTE FUNCTION customer_sales_give_first();
 CREATE TRIGGER customer_sales_first_update AFTER UPDATE ON customer_sales
-    REFERENCING NEW TABLE AS new_sales FOR EACH STATEMENT EXECUTE FUNCTION customer_sales_give_first();
+    FOR EACH ROW WHEN (OLD.first_order_at IS DISTINCT FROM NEW.first_order_at OR OLD.first_month IS DISTINCT FROM NEW.first_month)
+    EXECUTE FUNCTION customer_sales_give_first();
