@@ -275,6 +275,14 @@ pub async fn run_import(
     if !flushed {
         return Err(JobError::retryable("import writer stopped"));
     }
+    if let Some(e) = all_rejected(&report) {
+        // Nothing to retry: the same file would be rejected again.
+        store
+            .delete_upload(org, &args.upload_id)
+            .await
+            .map_err(store_error)?;
+        return Err(e);
+    }
     report.inserted = counts.inserted;
     report.updated = counts.updated;
     report.skipped = counts.skipped;
@@ -298,6 +306,29 @@ pub async fn run_import(
         )
         .await;
     Ok(report)
+}
+
+/// Reasons quoted in the error of an import that rejected every row.
+pub const FAILED_IMPORT_REASONS: usize = 5;
+
+/// An import that read rows and rejected every one failed: the permanent error names the
+/// count and the first reasons with their lines.
+fn all_rejected(report: &ImportReport) -> Option<JobError> {
+    if report.rows == 0 || report.rejected < report.rows {
+        return None;
+    }
+    let reasons: Vec<String> = report
+        .bad_lines
+        .iter()
+        .take(FAILED_IMPORT_REASONS)
+        .map(|b| format!("line {}: {}", b.line, b.reason))
+        .collect();
+    Some(JobError::permanent(format!(
+        "every row was rejected ({} of {}); first reasons: {}",
+        report.rejected,
+        report.rows,
+        reasons.join("; ")
+    )))
 }
 
 /// Moves parsed records into batches (sending full ones) and bad lines into the report.
