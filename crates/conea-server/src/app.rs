@@ -191,24 +191,30 @@ pub async fn serve(
 }
 
 /// Housekeeping: every `detectors::INTERVAL` the incident detectors run (the first time one
-/// interval after the start); hourly, import
-/// uploads older than the job retention are deleted (their jobs are long finished; a crashed
-/// upload leaves chunks behind), used incident link nonces past their expiry are pruned, and
+/// interval after the start); every `PRUNE_UPLOADS_EVERY` (5 min) import uploads are pruned
+/// (older than the job retention, or orphans: never sealed by their request and idle for
+/// `ORPHAN_UPLOAD_AFTER`, see `DataService::prune_uploads`); hourly, used incident link
+/// nonces past their expiry are pruned, and
 /// processed Shopify webhook deliveries as old as the retention (their duplicates would have
 /// come within Shopify's 48 h of retries).
 async fn housekeeping(state: AppState) {
     let mut detectors = crate::detectors::DetectorState::default();
     let mut last_prune: Option<std::time::Instant> = None;
+    let mut last_upload_prune: Option<std::time::Instant> = None;
     loop {
+        if last_upload_prune.is_none_or(|t| t.elapsed() >= conea_shopdata::PRUNE_UPLOADS_EVERY) {
+            last_upload_prune = Some(std::time::Instant::now());
+            let retention = state.config().jobs.retention;
+            match state.platform().data.prune_uploads(retention).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(chunks = n, "pruned old and orphaned import uploads"),
+                Err(e) => tracing::warn!(error = %e, "pruning import uploads failed"),
+            }
+        }
         if last_prune.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(3600)) {
             last_prune = Some(std::time::Instant::now());
             let now = state.clock().now_ms();
             let before = now - state.config().jobs.retention.as_millis() as i64;
-            match state.platform().data.prune_uploads(before).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(chunks = n, "pruned old import uploads"),
-                Err(e) => tracing::warn!(error = %e, "pruning old import uploads failed"),
-            }
             let store: &dyn conea_incidents::store::IncidentStore = state.store();
             if let Err(e) = store.prune_nonces(now).await {
                 tracing::warn!(error = %e, "pruning used incident link nonces failed");

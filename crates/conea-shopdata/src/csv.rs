@@ -82,12 +82,45 @@ fn required_columns(kind: RecordKind) -> &'static [&'static str] {
     }
 }
 
+/// A quoted field may span at most this many lines; one still open after that is taken for
+/// an unterminated quote.
+pub const MAX_QUOTED_LINES: u32 = 1000;
+
+/// Where the splitter stands inside the current record, as the `csv` crate reads it: a quote
+/// opens a quoted field only at the start of a field (elsewhere it is an ordinary character),
+/// and `""` inside a quoted field is an escaped quote.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scan {
+    FieldStart,
+    Unquoted,
+    Quoted,
+    /// A quote inside a quoted field: it closes the field unless another quote follows.
+    QuoteInQuoted,
+}
+
+type Emit<'e> = dyn FnMut(Result<(u64, csv::StringRecord), (u64, String)>) + 'e;
+
 /// Finds complete CSV records in a chunked byte stream (a newline outside quotes ends a
 /// record) and parses them with the `csv` crate.
+///
+/// An unterminated quote would otherwise swallow every following row into one quoted field.
+/// A record whose quoted field spans lines is taken for one when its quote is still open at
+/// the end of the input, after [`MAX_QUOTED_LINES`] lines or past the record size limit, or
+/// when, once closed, the record has more fields than the header (the quote ran into the
+/// following rows). Its first line is then reported as a bad line and reading resumes at the
+/// next line, as if the quote had not been there.
 struct CsvSplitter {
     buf: Vec<u8>,
     scanned: usize,
-    in_quotes: bool,
+    state: Scan,
+    /// Where the record being scanned starts in `buf`.
+    record_start: usize,
+    /// Fields of the record being scanned so far.
+    fields: usize,
+    /// Newlines inside quotes in the record being scanned.
+    quoted_newlines: u32,
+    /// Fields of the header row, once seen.
+    header_fields: Option<usize>,
     /// Lines consumed before `buf` starts.
     line_base: u64,
     max_record: usize,
@@ -99,18 +132,25 @@ impl CsvSplitter {
         CsvSplitter {
             buf: Vec::new(),
             scanned: 0,
-            in_quotes: false,
+            state: Scan::FieldStart,
+            record_start: 0,
+            fields: 1,
+            quoted_newlines: 0,
+            header_fields: None,
             line_base: 0,
             max_record,
             skipping: false,
         }
     }
 
-    fn push(
-        &mut self,
-        mut chunk: &[u8],
-        emit: &mut impl FnMut(Result<(u64, csv::StringRecord), (u64, String)>),
-    ) {
+    fn new_record(&mut self, start: usize) {
+        self.state = Scan::FieldStart;
+        self.record_start = start;
+        self.fields = 1;
+        self.quoted_newlines = 0;
+    }
+
+    fn push(&mut self, mut chunk: &[u8], emit: &mut Emit<'_>) {
         if self.skipping {
             match chunk.iter().position(|b| *b == b'\n') {
                 Some(p) => {
@@ -122,19 +162,13 @@ impl CsvSplitter {
             }
         }
         self.buf.extend_from_slice(chunk);
-        let mut boundary = None;
-        for (i, b) in self.buf.iter().enumerate().skip(self.scanned) {
-            match b {
-                b'"' => self.in_quotes = !self.in_quotes,
-                b'\n' if !self.in_quotes => boundary = Some(i + 1),
-                _ => {}
-            }
-        }
-        self.scanned = self.buf.len();
-        if let Some(end) = boundary {
-            self.parse(end, emit);
-        }
+        self.scan(emit);
         if self.buf.len() > self.max_record {
+            if self.quoted_newlines > 0 {
+                self.resynchronise(emit);
+                return self.push(&[], emit);
+            }
+            self.parse(self.record_start, emit);
             emit(Err((
                 self.line_base + 1,
                 format!("record is longer than {} bytes", self.max_record),
@@ -142,23 +176,104 @@ impl CsvSplitter {
             self.line_base += self.buf.iter().filter(|b| **b == b'\n').count() as u64;
             self.buf.clear();
             self.scanned = 0;
-            self.in_quotes = false;
+            self.new_record(0);
             self.skipping = true;
         }
     }
 
-    fn finish(&mut self, emit: &mut impl FnMut(Result<(u64, csv::StringRecord), (u64, String)>)) {
+    /// Scans the new bytes, parsing the complete records they end and resynchronising after
+    /// unterminated quotes.
+    fn scan(&mut self, emit: &mut Emit<'_>) {
+        let mut i = self.scanned;
+        while i < self.buf.len() {
+            let b = self.buf[i];
+            i += 1;
+            self.state = match (self.state, b) {
+                (Scan::Quoted, b'"') => Scan::QuoteInQuoted,
+                (Scan::Quoted, b'\n') => {
+                    self.quoted_newlines += 1;
+                    if self.quoted_newlines > MAX_QUOTED_LINES {
+                        self.resynchronise(emit);
+                        i = 0;
+                        continue;
+                    }
+                    Scan::Quoted
+                }
+                (Scan::Quoted, _) => Scan::Quoted,
+                (Scan::QuoteInQuoted, b'"') => Scan::Quoted,
+                (Scan::FieldStart, b'"') => Scan::Quoted,
+                (_, b',') => {
+                    self.fields += 1;
+                    Scan::FieldStart
+                }
+                (_, b'\n') => {
+                    if self.quoted_newlines > 0
+                        && self.header_fields.is_some_and(|h| self.fields > h)
+                    {
+                        self.resynchronise(emit);
+                        i = 0;
+                        continue;
+                    }
+                    let blank = self.buf[self.record_start..i]
+                        .iter()
+                        .all(u8::is_ascii_whitespace);
+                    if self.header_fields.is_none() && !blank {
+                        self.header_fields = Some(self.fields);
+                    }
+                    self.new_record(i);
+                    Scan::FieldStart
+                }
+                _ => Scan::Unquoted,
+            };
+        }
+        self.scanned = self.buf.len();
+        if self.record_start > 0 {
+            self.parse(self.record_start, emit);
+        }
+    }
+
+    /// The quote opened on the current record's first line is unterminated: parse what
+    /// precedes the record, report its first line, and rescan from the line after it.
+    fn resynchronise(&mut self, emit: &mut Emit<'_>) {
+        let start = self.record_start;
+        self.parse(start, emit);
+        let line = self.line_base + 1;
+        let end = self
+            .buf
+            .iter()
+            .position(|b| *b == b'\n')
+            .map_or(self.buf.len(), |p| p + 1);
+        emit(Err((
+            line,
+            "unterminated quoted field: the quote opened on this line is never closed \
+             (the line is skipped; reading resumes on the next line)"
+                .to_owned(),
+        )));
+        self.buf.drain(..end);
+        self.line_base += 1;
+        self.scanned = 0;
+        self.new_record(0);
+    }
+
+    fn finish(&mut self, emit: &mut Emit<'_>) {
+        while !self.skipping
+            && self.quoted_newlines > 0
+            && (self.state == Scan::Quoted || self.header_fields.is_some_and(|h| self.fields > h))
+        {
+            self.resynchronise(emit);
+            self.scan(emit);
+        }
         if !self.skipping && !self.buf.is_empty() {
             self.parse(self.buf.len(), emit);
         }
-        self.in_quotes = false;
+        self.new_record(0);
     }
 
-    fn parse(
-        &mut self,
-        end: usize,
-        emit: &mut impl FnMut(Result<(u64, csv::StringRecord), (u64, String)>),
-    ) {
+    /// Parses the complete records in `buf[..end]` and drops them from the buffer.
+    fn parse(&mut self, end: usize, emit: &mut Emit<'_>) {
+        if end == 0 {
+            return;
+        }
         let region = &self.buf[..end];
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
@@ -186,10 +301,10 @@ impl CsvSplitter {
             }
         }
         self.line_base += region.iter().filter(|b| **b == b'\n').count() as u64;
-        // The boundary lies outside quotes, so `in_quotes` (the state at the end of the
-        // buffer) stays right for the remainder.
+        // `end` is a record boundary: the scan state belongs to the rest.
         self.buf.drain(..end);
-        self.scanned = self.buf.len();
+        self.scanned = self.scanned.saturating_sub(end);
+        self.record_start = self.record_start.saturating_sub(end);
     }
 }
 
@@ -258,7 +373,11 @@ impl CsvRecords {
                 return Err(e.clone());
             }
             match row {
-                Err((line, reason)) => out.push(Parsed::Bad(line, reason)),
+                Err((line, reason)) => {
+                    // Keep file order: the record before the bad line is complete.
+                    self.flush(out);
+                    out.push(Parsed::Bad(line, reason));
+                }
                 Ok((line, record)) => match &self.columns {
                     None => self.header(&record)?,
                     Some(_) => self.row(line, &record, out),
@@ -503,6 +622,76 @@ mod tests {
         let e = read(RecordKind::Orders, &["order_id,currency\n1,USD\n"]).unwrap_err();
         assert!(e.contains("created_at, total_price"), "{e}");
         assert!(read(RecordKind::Customers, &[""]).is_err());
+    }
+
+    fn lines(out: &[Parsed]) -> Vec<String> {
+        out.iter()
+            .map(|p| match p {
+                Parsed::Record(n, Record::Customer(c)) => format!("{n}:{}", c.source_id),
+                Parsed::Record(n, _) => format!("{n}:?"),
+                Parsed::Bad(n, r) => format!("{n}!{}", r.split(':').next().unwrap_or("")),
+            })
+            .collect()
+    }
+
+    fn customers(rows: usize, stray_at: usize) -> String {
+        let mut csv = String::from("customer_id,email,first_name\n");
+        for i in 1..=rows {
+            if i == stray_at {
+                csv.push_str(&format!("{i},c{i}@example.com,\"Ann\n"));
+            } else {
+                csv.push_str(&format!("{i},c{i}@example.com,\"Ann, B.\"\n"));
+            }
+        }
+        csv
+    }
+
+    #[test]
+    fn unterminated_quote_is_a_bad_line_and_the_following_rows_are_read() {
+        // The stray quote on line 3 (customer 2) would close at the next row's quote.
+        let csv = customers(5, 2);
+        for split in [1, 40, 61, csv.len() - 3] {
+            let (a, b) = csv.split_at(split);
+            let out = read(RecordKind::Customers, &[a, b]).expect("readable");
+            assert_eq!(
+                lines(&out),
+                ["2:1", "3!unterminated quoted field", "4:3", "5:4", "6:5"],
+                "split at {split}"
+            );
+        }
+    }
+
+    #[test]
+    fn unterminated_quote_never_closed_resynchronises_at_the_next_line() {
+        let csv = "customer_id,email\n1,\"a@example.com\n2,b@example.com\n3,c@example.com";
+        let out = read(RecordKind::Customers, &[csv]).expect("readable");
+        assert_eq!(lines(&out), ["2!unterminated quoted field", "3:2", "4:3"]);
+        // A stray quote that is not at the start of a field is an ordinary character.
+        let csv = "customer_id,first_name\n1,5\" screen\n2,Bo\n";
+        let out = read(RecordKind::Customers, &[csv]).expect("readable");
+        assert_eq!(lines(&out), ["2:1", "3:2"]);
+    }
+
+    #[test]
+    fn one_stray_quote_in_many_rows_rejects_one_line() {
+        let csv = customers(100_000, 10);
+        let out = read(RecordKind::Customers, &[&csv]).expect("readable");
+        let bad: Vec<_> = out
+            .iter()
+            .filter(|p| matches!(p, Parsed::Bad(..)))
+            .collect();
+        assert_eq!(out.len(), 100_000);
+        assert!(
+            matches!(bad.as_slice(), [Parsed::Bad(11, r)] if r.starts_with("unterminated")),
+            "{bad:?}"
+        );
+    }
+
+    #[test]
+    fn quoted_fields_may_still_span_lines() {
+        let csv = "customer_id,first_name,email\n1,\"Ann\nMarie\",a@example.com\n2,Bo,b@x\n";
+        let out = read(RecordKind::Customers, &[csv]).expect("readable");
+        assert_eq!(lines(&out), ["2:1", "4:2"]);
     }
 
     #[test]

@@ -2,6 +2,12 @@
 //! upsert them in batches while the next chunk is parsed, report progress, and summarise.
 //! Memory is bounded by one chunk, one batch being parsed and a few being written, whatever
 //! the file size. Running it again on the same upload is safe: upserts are idempotent.
+//!
+//! Resuming: after each batch is committed (and every batch before it), the report as of
+//! that batch is stored as the upload's checkpoint. An attempt that finds a checkpoint (the
+//! previous one crashed or failed) counts from it and writes only the records after it: the
+//! file is parsed again from its start (CPU only), but nothing before the checkpoint is
+//! written or counted again.
 
 use super::model::Parsed;
 use super::model::{Customer, ImportFormat, Order, Product, Record, RecordKind};
@@ -53,6 +59,23 @@ pub struct ImportReport {
     pub rejected: u64,
     /// The first [`MAX_BAD_LINES`] rejected lines, in file order.
     pub bad_lines: Vec<BadLine>,
+    /// Records an earlier attempt had committed: this one resumed after them.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub resumed_after: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// The checkpoint an upload starts with when it is sealed (nothing committed yet).
+pub fn initial_checkpoint() -> String {
+    checkpoint_text(&ImportReport::default())
+}
+
+fn checkpoint_text(report: &ImportReport) -> String {
+    // A struct of numbers and strings always serializes.
+    serde_json::to_string(report).unwrap_or_default()
 }
 
 /// Where the pipeline reports to; the job context in production, [`Quiet`] in tests.
@@ -77,35 +100,35 @@ fn store_error(e: StoreError) -> JobError {
     JobError::retryable(format!("storage failed: {e}"))
 }
 
-enum Batch {
+enum Records {
     Orders(Vec<Order>),
     Products(Vec<Product>),
     Customers(Vec<Customer>),
 }
 
-impl Batch {
-    fn new(kind: RecordKind) -> Batch {
+impl Records {
+    fn new(kind: RecordKind) -> Records {
         match kind {
-            RecordKind::Orders => Batch::Orders(Vec::with_capacity(BATCH_SIZE)),
-            RecordKind::Products => Batch::Products(Vec::with_capacity(BATCH_SIZE)),
-            RecordKind::Customers => Batch::Customers(Vec::with_capacity(BATCH_SIZE)),
+            RecordKind::Orders => Records::Orders(Vec::with_capacity(BATCH_SIZE)),
+            RecordKind::Products => Records::Products(Vec::with_capacity(BATCH_SIZE)),
+            RecordKind::Customers => Records::Customers(Vec::with_capacity(BATCH_SIZE)),
         }
     }
 
     fn len(&self) -> usize {
         match self {
-            Batch::Orders(v) => v.len(),
-            Batch::Products(v) => v.len(),
-            Batch::Customers(v) => v.len(),
+            Records::Orders(v) => v.len(),
+            Records::Products(v) => v.len(),
+            Records::Customers(v) => v.len(),
         }
     }
 
     /// Adds a record of the batch's kind (readers only produce their own kind).
     fn push(&mut self, record: Record) {
         match (self, record) {
-            (Batch::Orders(v), Record::Order(o)) => v.push(o),
-            (Batch::Products(v), Record::Product(p)) => v.push(p),
-            (Batch::Customers(v), Record::Customer(c)) => v.push(c),
+            (Records::Orders(v), Record::Order(o)) => v.push(o),
+            (Records::Products(v), Record::Product(p)) => v.push(p),
+            (Records::Customers(v), Record::Customer(c)) => v.push(c),
             _ => {}
         }
     }
@@ -118,10 +141,66 @@ impl Batch {
         now: EpochMs,
     ) -> Result<UpsertCounts, StoreError> {
         match self {
-            Batch::Orders(v) => store.upsert_orders(org, shop, v, now).await,
-            Batch::Products(v) => store.upsert_products(org, shop, v, now).await,
-            Batch::Customers(v) => store.upsert_customers(org, shop, v, now).await,
+            Records::Orders(v) => store.upsert_orders(org, shop, v, now).await,
+            Records::Products(v) => store.upsert_products(org, shop, v, now).await,
+            Records::Customers(v) => store.upsert_customers(org, shop, v, now).await,
         }
+    }
+}
+
+/// A batch of records with its place in the file: `through` is the report as of its last
+/// record (rows, rejected and bad lines; not the write counts).
+struct Batch {
+    seq: u64,
+    records: Records,
+    through: ImportReport,
+}
+
+/// Stores the checkpoint once a batch and every batch before it are committed (batches
+/// finish out of order on the writers).
+struct Checkpointer {
+    store: Arc<dyn ShopDataStore>,
+    org: OrgId,
+    upload_id: String,
+    now: EpochMs,
+    /// The next batch not yet committed.
+    next: u64,
+    /// Committed batches after a gap.
+    done: std::collections::BTreeMap<u64, (UpsertCounts, ImportReport)>,
+    committed: ImportReport,
+}
+
+impl Checkpointer {
+    async fn committed(
+        &mut self,
+        seq: u64,
+        counts: UpsertCounts,
+        through: ImportReport,
+    ) -> Result<(), StoreError> {
+        self.done.insert(seq, (counts, through));
+        let mut advanced = false;
+        while let Some((counts, through)) = self.done.remove(&self.next) {
+            let c = &self.committed;
+            self.committed = ImportReport {
+                inserted: c.inserted + counts.inserted,
+                updated: c.updated + counts.updated,
+                skipped: c.skipped + counts.skipped,
+                ..through
+            };
+            self.next += 1;
+            advanced = true;
+        }
+        if advanced {
+            self.store
+                .save_import_checkpoint(
+                    &self.org,
+                    &self.upload_id,
+                    &checkpoint_text(&self.committed),
+                    self.now,
+                )
+                .await?;
+        }
+        Ok(())
     }
 }
 
@@ -133,18 +212,35 @@ struct Writer {
 }
 
 impl Writer {
-    fn start(store: Arc<dyn ShopDataStore>, org: OrgId, shop: ShopId, now: EpochMs) -> Writer {
+    fn start(
+        store: Arc<dyn ShopDataStore>,
+        org: OrgId,
+        shop: ShopId,
+        now: EpochMs,
+        checkpoints: Checkpointer,
+    ) -> Writer {
         let (tx, rx) = mpsc::channel::<Batch>(WRITERS);
         let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        let checkpoints = Arc::new(tokio::sync::Mutex::new(checkpoints));
         let tasks = (0..WRITERS)
             .map(|_| {
                 let (store, org, shop, rx) = (store.clone(), org.clone(), shop.clone(), rx.clone());
+                let checkpoints = checkpoints.clone();
                 tokio::spawn(async move {
                     let mut total = UpsertCounts::default();
                     loop {
                         let next = rx.lock().await.recv().await;
                         let Some(batch) = next else { break };
-                        total.add(batch.write(store.as_ref(), &org, &shop, now).await?);
+                        let counts = batch
+                            .records
+                            .write(store.as_ref(), &org, &shop, now)
+                            .await?;
+                        total.add(counts);
+                        checkpoints
+                            .lock()
+                            .await
+                            .committed(batch.seq, counts, batch.through)
+                            .await?;
                     }
                     Ok(total)
                 })
@@ -224,15 +320,58 @@ pub async fn run_import(
                 args.upload_id
             ))
         })?;
+    let resumed = match store
+        .import_checkpoint(org, &args.upload_id)
+        .await
+        .map_err(store_error)?
+    {
+        // An unreadable checkpoint (written by another version) only costs the work again.
+        Some(text) => serde_json::from_str::<ImportReport>(&text).unwrap_or_default(),
+        None => ImportReport::default(),
+    };
     let mut reader = RecordReader::new(args.kind, args.format);
-    let writer = Writer::start(store.clone(), org.clone(), shop.id.clone(), now);
-    let mut report = ImportReport::default();
-    let mut batch = Batch::new(args.kind);
+    let checkpoints = Checkpointer {
+        store: store.clone(),
+        org: org.clone(),
+        upload_id: args.upload_id.clone(),
+        now,
+        next: 0,
+        done: Default::default(),
+        committed: resumed.clone(),
+    };
+    let writer = Writer::start(
+        store.clone(),
+        org.clone(),
+        shop.id.clone(),
+        now,
+        checkpoints,
+    );
+    let mut report = ImportReport {
+        resumed_after: resumed.rows,
+        ..resumed.clone()
+    };
+    if resumed.rows > 0 {
+        progress
+            .progress(
+                0,
+                &format!("resuming after {} rows committed earlier", resumed.rows),
+            )
+            .await;
+    }
+    let mut batch = Batcher {
+        kind: args.kind,
+        records: Records::new(args.kind),
+        seq: 0,
+        to_skip: resumed.rows,
+    };
     let mut parsed = Vec::new();
     let mut bytes_read: i64 = 0;
     let mut last_percent = 0u8;
     for seq in 0..info.chunks {
         if progress.is_cancelled() {
+            // Let the batches handed over finish (and checkpoint) rather than abort them
+            // mid-query, which can leave a pooled connection unusable.
+            writer.finish().await?;
             return Err(JobError::permanent("import cancelled"));
         }
         let chunk = store
@@ -250,7 +389,7 @@ pub async fn run_import(
             .push(&chunk, &mut parsed)
             .map_err(JobError::permanent)?;
         drop(chunk);
-        if !take(&mut parsed, &mut batch, &mut report, &writer, args.kind).await {
+        if !take(&mut parsed, &mut batch, &mut report, &writer).await {
             return Err(writer
                 .finish()
                 .await
@@ -269,15 +408,23 @@ pub async fn run_import(
         }
     }
     reader.finish(&mut parsed).map_err(JobError::permanent)?;
-    let flushed = take(&mut parsed, &mut batch, &mut report, &writer, args.kind).await
-        && (batch.len() == 0 || writer.send(batch).await);
+    let flushed = take(&mut parsed, &mut batch, &mut report, &writer).await
+        && (batch.records.len() == 0 || writer.send(batch.take(&report)).await);
     let counts = writer.finish().await?;
     if !flushed {
         return Err(JobError::retryable("import writer stopped"));
     }
-    report.inserted = counts.inserted;
-    report.updated = counts.updated;
-    report.skipped = counts.skipped;
+    if let Some(e) = all_rejected(&report) {
+        // Nothing to retry: the same file would be rejected again.
+        store
+            .delete_upload(org, &args.upload_id)
+            .await
+            .map_err(store_error)?;
+        return Err(e);
+    }
+    report.inserted = resumed.inserted + counts.inserted;
+    report.updated = resumed.updated + counts.updated;
+    report.skipped = resumed.skipped + counts.skipped;
     if report.inserted >= ANALYZE_AFTER_INSERTS {
         if let Err(e) = store.refresh_statistics(args.kind).await {
             tracing::warn!(error = %e, kind = args.kind.as_str(), "could not refresh planner statistics after import");
@@ -300,25 +447,71 @@ pub async fn run_import(
     Ok(report)
 }
 
+/// Collects records into numbered batches.
+struct Batcher {
+    kind: RecordKind,
+    records: Records,
+    seq: u64,
+    /// Records still to skip: the checkpoint covers them.
+    to_skip: u64,
+}
+
+impl Batcher {
+    /// The batch collected so far, as of `report`.
+    fn take(&mut self, report: &ImportReport) -> Batch {
+        let records = std::mem::replace(&mut self.records, Records::new(self.kind));
+        self.seq += 1;
+        Batch {
+            seq: self.seq - 1,
+            records,
+            through: report.clone(),
+        }
+    }
+}
+
+/// Reasons quoted in the error of an import that rejected every row.
+pub const FAILED_IMPORT_REASONS: usize = 5;
+
+/// An import that read rows and rejected every one failed: the permanent error names the
+/// count and the first reasons with their lines.
+fn all_rejected(report: &ImportReport) -> Option<JobError> {
+    if report.rows == 0 || report.rejected < report.rows {
+        return None;
+    }
+    let reasons: Vec<String> = report
+        .bad_lines
+        .iter()
+        .take(FAILED_IMPORT_REASONS)
+        .map(|b| format!("line {}: {}", b.line, b.reason))
+        .collect();
+    Some(JobError::permanent(format!(
+        "every row was rejected ({} of {}); first reasons: {}",
+        report.rejected,
+        report.rows,
+        reasons.join("; ")
+    )))
+}
+
 /// Moves parsed records into batches (sending full ones) and bad lines into the report.
 /// `false` when the writer stopped.
+/// Records (good and bad) of the checkpoint are skipped: an earlier attempt committed them.
 async fn take(
     parsed: &mut Vec<Parsed>,
-    batch: &mut Batch,
+    batch: &mut Batcher,
     report: &mut ImportReport,
     writer: &Writer,
-    kind: RecordKind,
 ) -> bool {
     for p in parsed.drain(..) {
+        if batch.to_skip > 0 {
+            batch.to_skip -= 1;
+            continue;
+        }
         report.rows += 1;
         match p {
             Parsed::Record(_, record) => {
-                batch.push(record);
-                if batch.len() >= BATCH_SIZE {
-                    let full = std::mem::replace(batch, Batch::new(kind));
-                    if !writer.send(full).await {
-                        return false;
-                    }
+                batch.records.push(record);
+                if batch.records.len() >= BATCH_SIZE && !writer.send(batch.take(report)).await {
+                    return false;
                 }
             }
             Parsed::Bad(line, reason) => {

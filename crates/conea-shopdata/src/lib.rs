@@ -28,7 +28,9 @@ pub mod shopify;
 pub mod store;
 pub mod writes;
 
-pub use import::{run_import, BadLine, ImportArgs, ImportProgress, ImportReport, Quiet};
+pub use import::{
+    initial_checkpoint, run_import, BadLine, ImportArgs, ImportProgress, ImportReport, Quiet,
+};
 pub use install::ShopDataModule;
 pub use jobs::{ImportHandler, ProcessHandler, IMPORT_KIND, PROCESS_KIND};
 pub use model::{
@@ -40,7 +42,7 @@ pub use reader::RecordReader;
 pub use reports::{
     OrdersSummary, Period, PeriodArg, ProcessArgs, ProcessRequest, ProductPerformance,
 };
-pub use service::DataService;
+pub use service::{DataService, ORPHAN_UPLOAD_AFTER, PRUNE_UPLOADS_EVERY};
 pub use shopify::parse_ndjson_line;
 pub use store::{ReportScope, ShopDataStore, UpsertCounts};
 pub use writes::WritesShopData;

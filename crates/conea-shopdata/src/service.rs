@@ -26,6 +26,13 @@ pub struct DataService {
     clock: Arc<dyn Clock>,
 }
 
+/// An unsealed upload whose newest chunk is this old is an orphan: a live upload writes a
+/// chunk every MiB, and the upload timeout is shorter. Housekeeping runs every
+/// [`PRUNE_UPLOADS_EVERY`], so orphans go within the hour.
+pub const ORPHAN_UPLOAD_AFTER: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+/// How often housekeeping prunes uploads.
+pub const PRUNE_UPLOADS_EVERY: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
 /// An upload being received: bytes are appended in chunks, then `finish` enqueues the import.
 pub struct ImportSession {
     pub upload_id: String,
@@ -176,6 +183,25 @@ impl DataService {
             ));
         }
         self.flush(&mut s).await?;
+        // Sealed: from now on the upload belongs to its job, not an orphan.
+        self.store
+            .save_import_checkpoint(
+                &s.org,
+                &s.upload_id,
+                &crate::import::initial_checkpoint(),
+                self.clock.now_ms(),
+            )
+            .await?;
+        // An upload idle for longer than ORPHAN_UPLOAD_AFTER between two chunks may have
+        // lost its first chunks to housekeeping: refuse it rather than import a part.
+        let stored = self.store.upload_info(&s.org, &s.upload_id).await?;
+        if stored.map_or(0, |i| i.chunks) != s.seq {
+            self.abort(&s).await;
+            return Err(CoreError::invalid(
+                "body",
+                "The upload stalled for too long and was discarded: send the file again.",
+            ));
+        }
         let args = ImportArgs {
             upload_id: s.upload_id.clone(),
             kind: s.kind,
@@ -193,10 +219,20 @@ impl DataService {
         }
     }
 
-    /// Deletes uploads older than `before` (abandoned or failed imports); returns how many
-    /// chunks went.
-    pub async fn prune_uploads(&self, before: conea_core::clock::EpochMs) -> CoreResult<u64> {
-        Ok(self.store.prune_uploads(before).await?)
+    /// Deletes upload chunks older than `retention` (their jobs are long final; a discarded
+    /// import keeps its upload until then, so it can be retried) and orphans: chunks of an
+    /// upload never sealed (its request died, or the process with it) whose newest chunk is
+    /// older than [`ORPHAN_UPLOAD_AFTER`]. Returns how many chunks went.
+    pub async fn prune_uploads(&self, retention: std::time::Duration) -> CoreResult<u64> {
+        let now = self.clock.now_ms();
+        let ms = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        Ok(self
+            .store
+            .prune_uploads(
+                now.saturating_sub(ms(retention)),
+                now.saturating_sub(ms(ORPHAN_UPLOAD_AFTER)),
+            )
+            .await?)
     }
 
     /// An analytics report as a job: the period gives `from`/`to`, `params` the other report
@@ -277,5 +313,16 @@ impl DataService {
         let job =
             NewJob::of::<ProcessHandler>(by.org_id.clone(), &args).map_err(CoreError::internal)?;
         Ok(self.jobs.enqueue(job).await?.job)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn orphan_uploads_go_within_the_hour() {
+        // Idle for the horizon, then found by the next prune at the latest.
+        assert!(ORPHAN_UPLOAD_AFTER + PRUNE_UPLOADS_EVERY <= std::time::Duration::from_secs(3600));
     }
 }

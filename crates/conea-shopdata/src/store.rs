@@ -143,10 +143,24 @@ pub trait ShopDataStore: Send + Sync + 'static {
         upload_id: &str,
         seq: i64,
     ) -> StoreResult<Option<Vec<u8>>>;
-    /// Deletes an upload's chunks; returns how many there were.
+    /// Deletes an upload's chunks and its checkpoint; returns how many chunks there were.
     async fn delete_upload(&self, org: &OrgId, upload_id: &str) -> StoreResult<u64>;
-    /// Deletes chunks of uploads created before `before` (abandoned or failed imports).
-    async fn prune_uploads(&self, before: EpochMs) -> StoreResult<u64>;
+    /// Stores (replaces) the checkpoint of an upload's import. The first one seals the
+    /// upload: it is complete and its import job is being enqueued.
+    async fn save_import_checkpoint(
+        &self,
+        org: &OrgId,
+        upload_id: &str,
+        checkpoint: &str,
+        now: EpochMs,
+    ) -> StoreResult<()>;
+    /// The last checkpoint stored for an upload's import.
+    async fn import_checkpoint(&self, org: &OrgId, upload_id: &str) -> StoreResult<Option<String>>;
+    /// Deletes chunks (and checkpoints) written before `before` (the job retention: their
+    /// jobs are long final), and orphans: chunks of uploads that were never sealed and whose
+    /// newest chunk was written before `orphaned_before` (the request receiving them died).
+    /// Returns how many chunks went.
+    async fn prune_uploads(&self, before: EpochMs, orphaned_before: EpochMs) -> StoreResult<u64>;
 
     /// Orders created in the scope, grouped by day, status, financial status and currency.
     async fn order_groups(&self, scope: &ReportScope) -> StoreResult<Vec<OrderGroup>>;

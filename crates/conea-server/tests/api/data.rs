@@ -99,6 +99,8 @@ backend_tests!(
     idempotency_key_replays_the_first_response_and_refuses_another_body,
     bad_requests_name_the_field,
     idempotency_key_on_an_import_replays_its_202_and_a_non_text_key_is_refused,
+    an_import_that_rejects_every_row_fails_with_the_first_reasons,
+    a_stray_csv_quote_rejects_one_line_and_the_rest_is_imported,
 );
 
 async fn import_answers_202_and_its_job_upserts_idempotently(b: Backend) {
@@ -470,4 +472,79 @@ async fn idempotency_key_on_an_import_replays_its_202_and_a_non_text_key_is_refu
         r.assert_error(400, "invalid_idempotency_key");
         assert_eq!(r.body["error"]["details"]["param"], "Idempotency-Key");
     }
+}
+
+/// Polls the job an accepted request started until it is final; answers its JSON.
+async fn final_job(app: &TestApp, accepted: &Resp) -> Value {
+    assert_eq!(accepted.status, 202, "{}", accepted.text);
+    let location = accepted.header("location").unwrap().to_owned();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let r = app.client.get(&location, Some(app.owner())).await;
+        if matches!(
+            r.body["status"].as_str(),
+            Some("completed" | "discarded" | "cancelled")
+        ) {
+            return r.body;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", r.text);
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+}
+
+async fn an_import_that_rejects_every_row_fails_with_the_first_reasons(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let body = "customer_id,email\nx,a@example.com\n-,b@example.com\n".to_owned();
+    let r = upload(
+        &app,
+        "/v1/data/imports?kind=customers",
+        "text/csv",
+        body,
+        None,
+    )
+    .await;
+    let job = final_job(&app, &r).await;
+    assert_eq!(job["status"], "discarded", "{job}");
+    assert_eq!(job["attempts"], 1, "a rejected file is not retried: {job}");
+    let error = job["errors"][0]["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("every row was rejected (2 of 2)"),
+        "{error}"
+    );
+    assert!(
+        error.contains("line 2: customer_id") && error.contains("line 3: customer_id"),
+        "{error}"
+    );
+}
+
+async fn a_stray_csv_quote_rejects_one_line_and_the_rest_is_imported(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let mut body = String::from("customer_id,email,first_name\n");
+    for i in 1..=300 {
+        let name = if i == 7 { "\"Ann" } else { "\"Ann, B.\"" };
+        body.push_str(&format!("{i},c{i}@example.com,{name}\n"));
+    }
+    let r = upload(
+        &app,
+        "/v1/data/imports?kind=customers",
+        "text/csv",
+        body,
+        None,
+    )
+    .await;
+    let result = app.job_result(&r).await;
+    assert_eq!(
+        (result["inserted"].as_u64(), result["rejected"].as_u64()),
+        (Some(299), Some(1)),
+        "{result}"
+    );
+    assert_eq!(result["bad_lines"][0]["line"], 8, "{result}");
+    assert!(result["bad_lines"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .starts_with("unterminated quoted field"));
 }

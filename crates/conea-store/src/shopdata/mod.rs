@@ -261,19 +261,74 @@ impl ShopDataStore for SqlStore {
     async fn delete_upload(&self, org: &OrgId, upload_id: &str) -> StoreResult<u64> {
         const SQL: &str =
             "DELETE FROM import_uploads WHERE organization_id = $1 AND upload_id = $2";
-        q("delete_upload", SQL)
+        const CHECKPOINT: &str =
+            "DELETE FROM import_checkpoints WHERE organization_id = $1 AND upload_id = $2";
+        let chunks = q("delete_upload", SQL)
             .bind(org.as_str())
             .bind(upload_id)
             .execute(&self.primary(UPLOAD))
-            .await
+            .await?;
+        q("delete_upload_checkpoint", CHECKPOINT)
+            .bind(org.as_str())
+            .bind(upload_id)
+            .execute(&self.primary(UPLOAD))
+            .await?;
+        Ok(chunks)
     }
 
-    async fn prune_uploads(&self, before: EpochMs) -> StoreResult<u64> {
-        const SQL: &str = "DELETE FROM import_uploads WHERE created_at < $1";
-        q("prune_uploads", SQL)
-            .bind(before)
+    async fn save_import_checkpoint(
+        &self,
+        org: &OrgId,
+        upload_id: &str,
+        checkpoint: &str,
+        now: EpochMs,
+    ) -> StoreResult<()> {
+        const SQL: &str =
+            "INSERT INTO import_checkpoints (upload_id, organization_id, checkpoint, updated_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (upload_id) DO UPDATE \
+             SET checkpoint = excluded.checkpoint, updated_at = excluded.updated_at \
+             WHERE import_checkpoints.organization_id = excluded.organization_id";
+        q("save_import_checkpoint", SQL)
+            .bind(upload_id)
+            .bind(org.as_str())
+            .bind(checkpoint)
+            .bind(now)
             .execute(&self.primary(UPLOAD))
             .await
+            .map(drop)
+    }
+
+    async fn import_checkpoint(&self, org: &OrgId, upload_id: &str) -> StoreResult<Option<String>> {
+        const SQL: &str = "SELECT checkpoint FROM import_checkpoints \
+             WHERE organization_id = $1 AND upload_id = $2";
+        let row: Option<(String,)> = q("import_checkpoint", SQL)
+            .bind(org.as_str())
+            .bind(upload_id)
+            .fetch_optional(&self.primary(UPLOAD))
+            .await?;
+        Ok(row.map(|(c,)| c))
+    }
+
+    async fn prune_uploads(&self, before: EpochMs, orphaned_before: EpochMs) -> StoreResult<u64> {
+        const OLD: &str = "DELETE FROM import_uploads WHERE created_at < $1";
+        const ORPHANS: &str = "DELETE FROM import_uploads WHERE upload_id IN ( \
+             SELECT u.upload_id FROM import_uploads u \
+             WHERE NOT EXISTS (SELECT 1 FROM import_checkpoints c WHERE c.upload_id = u.upload_id) \
+             GROUP BY u.upload_id HAVING MAX(u.created_at) < $1)";
+        const CHECKPOINTS: &str = "DELETE FROM import_checkpoints WHERE updated_at < $1";
+        let old = q("prune_uploads", OLD)
+            .bind(before)
+            .execute(&self.primary(UPLOAD))
+            .await?;
+        let orphans = q("prune_orphan_uploads", ORPHANS)
+            .bind(orphaned_before)
+            .execute(&self.primary(UPLOAD))
+            .await?;
+        q("prune_import_checkpoints", CHECKPOINTS)
+            .bind(before)
+            .execute(&self.primary(UPLOAD))
+            .await?;
+        Ok(old + orphans)
     }
 
     async fn order_groups(&self, scope: &ReportScope) -> StoreResult<Vec<OrderGroup>> {

@@ -530,7 +530,10 @@ async fn bad_lines_are_listed_with_line_numbers_and_good_lines_still_imported(b:
 async fn only_the_first_hundred_bad_lines_are_listed_but_all_are_counted(b: Backend) {
     let Some(env) = env(b).await else { return };
     let shop = env.manual_shop().await;
-    let data = "nope\n".repeat(150);
+    // One good record at the end: an import that rejects every row fails instead.
+    let data = "nope\n".repeat(150)
+        + &json!({"id": 1, "created_at": "2024-01-01T00:00:00Z", "currency": "USD", "total_price": "1.00"})
+            .to_string();
     let r = env
         .import(
             &shop,
@@ -540,7 +543,7 @@ async fn only_the_first_hundred_bad_lines_are_listed_but_all_are_counted(b: Back
             1 << 20,
         )
         .await;
-    assert_eq!((r.rows, r.rejected, r.bad_lines.len()), (150, 150, 100));
+    assert_eq!((r.rows, r.rejected, r.bad_lines.len()), (151, 150, 100));
     assert_eq!(r.bad_lines.last().map(|b| b.line), Some(100));
 }
 
@@ -1019,4 +1022,131 @@ backend_tests!(
     product_performance_matches_hand_computed_figures,
     import_handler_runs_through_a_job_context_and_reports_progress,
     process_handler_returns_the_report_as_its_result,
+    an_interrupted_import_resumes_after_its_last_committed_batch,
+    orphan_upload_chunks_are_pruned_and_sealed_uploads_kept,
 );
+
+/// Cancels the import once it has read `after` chunks: the interruption of a crash (the
+/// writers stop; what they committed stays).
+struct StopAfter {
+    after: u32,
+    seen: std::sync::atomic::AtomicU32,
+}
+
+#[async_trait::async_trait]
+impl conea_shopdata::ImportProgress for StopAfter {
+    async fn progress(&self, _percent: u8, _message: &str) {}
+    fn is_cancelled(&self) -> bool {
+        self.seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= self.after
+    }
+}
+
+async fn an_interrupted_import_resumes_after_its_last_committed_batch(b: Backend) {
+    let Some(env) = env(b).await else { return };
+    let shop = env.manual_shop().await;
+    let total = 8000u64;
+    let mut csv = String::from("customer_id,email\n");
+    for i in 1..=total {
+        csv.push_str(&format!("{i},c{i}@example.com\n"));
+    }
+    let args = env
+        .upload(&shop, RecordKind::Customers, ImportFormat::Csv, &csv, 4096)
+        .await;
+    let stop = StopAfter {
+        after: 35,
+        seen: Default::default(),
+    };
+    let err = run_import(env.shared(), &env.org, &args, 2, &stop)
+        .await
+        .unwrap_err();
+    assert!(err.message.contains("cancelled"), "{}", err.message);
+    let checkpoint: ImportReport = serde_json::from_str(
+        &env.store
+            .import_checkpoint(&env.org, &args.upload_id)
+            .await
+            .unwrap()
+            .expect("a checkpoint after the committed batches"),
+    )
+    .unwrap();
+    let done = checkpoint.rows;
+    assert!(
+        done >= 1000 && done.is_multiple_of(1000) && done < total,
+        "{checkpoint:?}"
+    );
+    assert_eq!(checkpoint.inserted, done);
+    // Batches in flight when it stopped may be stored without being in the checkpoint.
+    let stored = env.count("customers").await as u64;
+    assert!(stored >= done, "{stored} < {done}");
+
+    let report = run_import(env.shared(), &env.org, &args, 3, &Quiet)
+        .await
+        .expect("the resumed import completes");
+    assert_eq!(report.resumed_after, done, "{report:?}");
+    assert_eq!((report.rows, report.rejected), (total, 0));
+    // Nothing before the checkpoint was written again (it would count as updated), nothing
+    // is lost or counted twice.
+    assert_eq!(report.updated, stored - done, "{report:?}");
+    assert_eq!(report.inserted + report.updated, total, "{report:?}");
+    assert_eq!(env.count("customers").await as u64, total);
+    // The finished import took its upload and checkpoint with it.
+    assert!(env
+        .store
+        .import_checkpoint(&env.org, &args.upload_id)
+        .await
+        .unwrap()
+        .is_none());
+}
+
+async fn orphan_upload_chunks_are_pruned_and_sealed_uploads_kept(b: Backend) {
+    let Some(env) = env(b).await else { return };
+    let minute = 60_000;
+    let store = &env.store;
+    // Never sealed, idle since minute 10: its request died.
+    for (seq, at) in [(0, 5), (1, 10)] {
+        store
+            .append_upload_chunk(&env.org, "upl_orphan", seq, b"x", at * minute)
+            .await
+            .unwrap();
+    }
+    // Never sealed but still receiving (a chunk at minute 35).
+    for (seq, at) in [(0, 1), (1, 35)] {
+        store
+            .append_upload_chunk(&env.org, "upl_live", seq, b"x", at * minute)
+            .await
+            .unwrap();
+    }
+    // Sealed at minute 1: its job owns it, however long the queue.
+    store
+        .append_upload_chunk(&env.org, "upl_sealed", 0, b"x", minute)
+        .await
+        .unwrap();
+    store
+        .save_import_checkpoint(
+            &env.org,
+            "upl_sealed",
+            &conea_shopdata::initial_checkpoint(),
+            minute,
+        )
+        .await
+        .unwrap();
+    let org = &env.org;
+    let info = |id: &'static str| async move {
+        store.upload_info(org, id).await.unwrap().map(|i| i.chunks)
+    };
+    // At minute 40, with a 30-minute orphan horizon and a 7-day retention.
+    let pruned = store.prune_uploads(-1, 10 * minute).await.unwrap();
+    assert_eq!(pruned, 0, "idle exactly 30 minutes is not yet an orphan");
+    let pruned = store.prune_uploads(-1, 10 * minute + 1).await.unwrap();
+    assert_eq!(pruned, 2);
+    assert_eq!(info("upl_orphan").await, None);
+    assert_eq!(info("upl_live").await, Some(2));
+    assert_eq!(info("upl_sealed").await, Some(1));
+    // Past the retention everything goes, checkpoints too.
+    store.prune_uploads(100 * minute, 0).await.unwrap();
+    assert_eq!(info("upl_sealed").await, None);
+    assert!(store
+        .import_checkpoint(&env.org, "upl_sealed")
+        .await
+        .unwrap()
+        .is_none());
+}
