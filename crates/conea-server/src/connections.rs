@@ -203,11 +203,8 @@ async fn run_connection(
     let mut served = std::pin::pin!(served);
     let mut draining = false;
     loop {
-        let deadline = if draining {
-            None
-        } else {
-            conn.deadline(&limits)
-        };
+        // Deadlines hold while draining too: a slow socket does not stretch the drain.
+        let deadline = conn.deadline(&limits);
         tokio::select! {
             result = served.as_mut() => {
                 if let Err(e) = result {
