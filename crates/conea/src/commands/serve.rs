@@ -15,7 +15,7 @@ pub async fn serve(file: Option<&Path>, migrate: bool) -> Result<ExitCode> {
     let _log_guard = crate::logging::init(&config);
     let backend = config.database.backend;
     let file_limit = super::file_limit::raise();
-    tracing::info!(file_limit, "open-file limit");
+    tracing::debug!(file_limit, "open-file limit");
     let mut application = Application::build(
         config,
         Arc::new(SystemClock),
