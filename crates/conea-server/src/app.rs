@@ -5,7 +5,6 @@
 use crate::platform::{Platform, StartupError};
 use crate::routes;
 use crate::state::AppState;
-use axum::serve::ListenerExt;
 use conea_core::config::Config;
 use conea_core::services::accounts::Bootstrap;
 use conea_core::Clock;
@@ -19,6 +18,7 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     bootstrap: Option<Bootstrap>,
+    limits: crate::connections::Limits,
 }
 
 pub struct Options {
@@ -27,6 +27,9 @@ pub struct Options {
     pub extra_handlers: Vec<Arc<dyn conea_jobs::JobHandler>>,
     /// Replaces the replica lag query (tests).
     pub lag_source: Option<Arc<dyn conea_core::reads::LagSource>>,
+    /// The process's open-file limit (after `conea serve` raised it), from which the
+    /// connection cap is derived when `CONEA_MAX_OPEN_CONNECTIONS` is not set.
+    pub file_limit: Option<u64>,
 }
 
 impl Default for Options {
@@ -35,6 +38,7 @@ impl Default for Options {
             migrate: true,
             extra_handlers: Vec::new(),
             lag_source: None,
+            file_limit: None,
         }
     }
 }
@@ -53,6 +57,7 @@ impl Application {
         clock: Arc<dyn Clock>,
         options: Options,
     ) -> Result<Self, StartupError> {
+        let file_limit = options.file_limit;
         let platform = Platform::open_with(
             config,
             clock,
@@ -76,7 +81,9 @@ impl Application {
                 addr: addr.to_string(),
                 reason: e.to_string(),
             })?;
+        let limits = crate::connections::Limits::from_config(&platform.config, file_limit);
         Ok(Application {
+            limits,
             listener,
             state: AppState::new(platform),
             bootstrap,
@@ -126,7 +133,8 @@ impl Application {
                 grace,
             ))
         });
-        let result = serve(
+        tracing::debug!(limits = ?self.limits, "connection limits");
+        let result = crate::connections::serve(
             self.listener,
             routes::router(state.clone()),
             async move {
@@ -134,6 +142,7 @@ impl Application {
                 let _ = stop_tx.send(true);
             },
             grace,
+            self.limits,
         )
         .await;
         if let Some(w) = worker {
@@ -144,49 +153,6 @@ impl Application {
         }
         state.store().db().close().await;
         result
-    }
-}
-
-/// Serves `app` until `shutdown` resolves, then stops accepting connections and lets
-/// in-flight requests finish for up to `grace`.
-pub async fn serve(
-    listener: TcpListener,
-    app: axum::Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-    grace: std::time::Duration,
-) -> std::io::Result<()> {
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    // TCP_NODELAY: a streamed answer (SSE) is many small writes; with Nagle's algorithm each
-    // waits for the client's ACK of the previous one, which a delayed ACK can hold back.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "could not set TCP_NODELAY on a connection");
-        }
-    });
-    let server = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        let _ = stop_rx.await;
-    });
-    let mut server_task = tokio::spawn(async move { server.await });
-    tokio::select! {
-        result = &mut server_task => return result.map_err(std::io::Error::other)?,
-        _ = shutdown => {}
-    }
-    tracing::info!(
-        grace_ms = grace.as_millis() as u64,
-        "shutting down: draining in-flight requests"
-    );
-    let _ = stop_tx.send(());
-    match tokio::time::timeout(grace, &mut server_task).await {
-        Ok(result) => result.map_err(std::io::Error::other)?,
-        Err(_) => {
-            tracing::warn!("shutdown grace period over; closing remaining connections");
-            server_task.abort();
-            Ok(())
-        }
     }
 }
 
@@ -355,13 +321,18 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(serve(
+        let server = tokio::spawn(crate::connections::serve(
             listener,
             app,
             async move {
                 let _ = stop_rx.await;
             },
             std::time::Duration::from_secs(30),
+            crate::connections::Limits {
+                max_open: 16,
+                header_read_timeout: std::time::Duration::from_secs(10),
+                keep_alive_timeout: std::time::Duration::from_secs(60),
+            },
         ));
         let request = tokio::spawn(async move {
             reqwest::get(format!("http://{addr}/work"))

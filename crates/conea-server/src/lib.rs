@@ -2,6 +2,7 @@
 //! one error mapping, health and metrics, and the platform that the CLI shares.
 
 pub mod app;
+pub mod connections;
 pub mod detectors;
 pub mod health;
 pub mod http;

@@ -3,19 +3,23 @@
 //! the decisions waiting at the same moment go out as one pipeline), bucket keys that
 //! expire once the bucket is full again.
 //!
-//! When Redis fails, the handle stays "down" for [`RETRY_AFTER_FAILURE`] and answers at once
-//! with an error, so a dead Redis costs no latency; afterwards the next request tries again,
-//! so a Redis that returns is used again without a restart.
+//! A circuit breaker guards the request path: when a command fails or times out, the handle
+//! is "down" and every later call fails at once (the rate limiter then decides in memory, or
+//! refuses in `closed` mode) while one background task reconnects and PINGs Redis every
+//! [`PROBE_INTERVAL`]; the first answer closes the breaker. A request never waits on a
+//! reconnection, and a Redis that returns is used again without a restart.
 
 use async_trait::async_trait;
 use conea_core::clock::EpochMs;
 use conea_core::ratelimit::{gcra, Decision, Limiter, LimiterBackend, LimiterUnavailable, Policy};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
-pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
+/// How often the background probe tries Redis while the breaker is open.
+pub const PROBE_INTERVAL: Duration = Duration::from_millis(250);
 const TIMEOUT: Duration = Duration::from_millis(500);
 
 /// The GCRA step of `conea_core::ratelimit::gcra`, in Lua, on integer microseconds.
@@ -41,9 +45,16 @@ return '-1'
 "#;
 
 pub struct RedisHandle {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     client: redis::Client,
     conn: Mutex<Option<ConnectionManager>>,
-    down_until: Mutex<Option<Instant>>,
+    /// The breaker: open (true) from a failure until the probe gets an answer.
+    down: AtomicBool,
+    /// A probe task is running.
+    probing: AtomicBool,
     connecting: tokio::sync::Mutex<()>,
     last_error: Mutex<Option<String>>,
 }
@@ -53,79 +64,59 @@ impl RedisHandle {
     pub fn new(url: &str) -> Result<Self, String> {
         let client = redis::Client::open(url).map_err(|e| format!("REDIS_URL is invalid: {e}"))?;
         Ok(Self {
-            client,
-            conn: Mutex::new(None),
-            down_until: Mutex::new(None),
-            connecting: tokio::sync::Mutex::new(()),
-            last_error: Mutex::new(None),
+            inner: Arc::new(Inner {
+                client,
+                conn: Mutex::new(None),
+                down: AtomicBool::new(false),
+                probing: AtomicBool::new(false),
+                connecting: tokio::sync::Mutex::new(()),
+                last_error: Mutex::new(None),
+            }),
         })
     }
 
-    /// True while the handle is backing off after a failure.
+    /// True while the breaker is open (from a failure until Redis answers the probe).
     pub fn is_down(&self) -> bool {
-        self.down_until
-            .lock()
-            .map(|d| d.is_some_and(|until| Instant::now() < until))
-            .unwrap_or(false)
+        self.inner.down.load(Ordering::SeqCst)
     }
 
     pub fn last_error(&self) -> Option<String> {
-        self.last_error.lock().ok().and_then(|e| e.clone())
+        self.inner.last_error.lock().ok().and_then(|e| e.clone())
     }
 
+    /// Opens the breaker and starts the probe (one at a time).
     fn mark_down(&self, error: String) {
-        if let Ok(mut d) = self.down_until.lock() {
-            *d = Some(Instant::now() + RETRY_AFTER_FAILURE);
-        }
-        if let Ok(mut e) = self.last_error.lock() {
+        if let Ok(mut e) = self.inner.last_error.lock() {
             *e = Some(error);
         }
-        if let Ok(mut c) = self.conn.lock() {
+        if let Ok(mut c) = self.inner.conn.lock() {
             *c = None;
         }
-    }
-
-    fn mark_up(&self) {
-        if let Ok(mut d) = self.down_until.lock() {
-            *d = None;
+        self.inner.down.store(true, Ordering::SeqCst);
+        if !self.inner.probing.swap(true, Ordering::SeqCst) {
+            tokio::spawn(probe(self.inner.clone()));
         }
     }
 
-    /// A connection, or an error at once while Redis is considered down.
+    /// A connection, or an error at once while the breaker is open. Only the first use
+    /// (before any failure) connects on the caller's path.
     pub async fn connection(&self) -> Result<ConnectionManager, String> {
         if self.is_down() {
             return Err(self.last_error().unwrap_or_else(|| "redis is down".into()));
         }
-        if let Some(c) = self.conn.lock().ok().and_then(|c| c.clone()) {
+        if let Some(c) = self.inner.current() {
             return Ok(c);
         }
-        let _guard = self.connecting.lock().await;
-        if let Some(c) = self.conn.lock().ok().and_then(|c| c.clone()) {
+        let _guard = self.inner.connecting.lock().await;
+        if self.is_down() {
+            return Err(self.last_error().unwrap_or_else(|| "redis is down".into()));
+        }
+        if let Some(c) = self.inner.current() {
             return Ok(c);
         }
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(TIMEOUT)
-            .set_response_timeout(TIMEOUT)
-            .set_number_of_retries(1);
-        match tokio::time::timeout(
-            TIMEOUT * 2,
-            ConnectionManager::new_with_config(self.client.clone(), config),
-        )
-        .await
-        {
-            Ok(Ok(c)) => {
-                if let Ok(mut slot) = self.conn.lock() {
-                    *slot = Some(c.clone());
-                }
-                self.mark_up();
-                Ok(c)
-            }
-            Ok(Err(e)) => {
-                self.mark_down(e.to_string());
-                Err(e.to_string())
-            }
-            Err(_) => {
-                let e = format!("no connection within {} ms", (TIMEOUT * 2).as_millis());
+        match self.inner.connect().await {
+            Ok(c) => Ok(c),
+            Err(e) => {
                 self.mark_down(e.clone());
                 Err(e)
             }
@@ -153,7 +144,8 @@ impl RedisHandle {
         }
     }
 
-    /// PING round trip.
+    /// PING round trip. While the breaker is open this fails at once with the last error
+    /// (the background probe is what tries Redis then).
     pub async fn ping(&self) -> Result<Duration, String> {
         let started = Instant::now();
         self.run(|mut c| async move { redis::cmd("PING").query_async::<String>(&mut c).await })
@@ -175,6 +167,73 @@ impl RedisHandle {
             .find_map(|l| l.strip_prefix("used_memory:"))
             .and_then(|v| v.trim().parse().ok())
             .ok_or_else(|| "INFO memory has no used_memory".into())
+    }
+}
+
+impl Inner {
+    fn current(&self) -> Option<ConnectionManager> {
+        self.conn.lock().ok().and_then(|c| c.clone())
+    }
+
+    /// A new connection, kept for the callers that follow.
+    async fn connect(&self) -> Result<ConnectionManager, String> {
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(TIMEOUT)
+            .set_response_timeout(TIMEOUT)
+            .set_number_of_retries(1);
+        match tokio::time::timeout(
+            TIMEOUT * 2,
+            ConnectionManager::new_with_config(self.client.clone(), config),
+        )
+        .await
+        {
+            Ok(Ok(c)) => {
+                if let Ok(mut slot) = self.conn.lock() {
+                    *slot = Some(c.clone());
+                }
+                Ok(c)
+            }
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!(
+                "no connection within {} ms",
+                (TIMEOUT * 2).as_millis()
+            )),
+        }
+    }
+}
+
+/// The breaker's half-open step, off the request path: every [`PROBE_INTERVAL`], connect and
+/// PING; the first answer closes the breaker.
+async fn probe(inner: Arc<Inner>) {
+    loop {
+        tokio::time::sleep(PROBE_INTERVAL).await;
+        let answered = async {
+            let mut c = inner.connect().await?;
+            match tokio::time::timeout(TIMEOUT, redis::cmd("PING").query_async::<String>(&mut c))
+                .await
+            {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err(format!("no answer within {} ms", TIMEOUT.as_millis())),
+            }
+        }
+        .await;
+        match answered {
+            Ok(()) => {
+                inner.down.store(false, Ordering::SeqCst);
+                inner.probing.store(false, Ordering::SeqCst);
+                tracing::info!("Redis answers again; rate-limit decisions go back to it");
+                return;
+            }
+            Err(e) => {
+                if let Ok(mut c) = inner.conn.lock() {
+                    *c = None;
+                }
+                if let Ok(mut last) = inner.last_error.lock() {
+                    *last = Some(e);
+                }
+            }
+        }
     }
 }
 
@@ -219,6 +278,14 @@ impl Limiter for RedisLimiter {
         now: EpochMs,
         consume: bool,
     ) -> Result<Decision, LimiterUnavailable> {
+        // The breaker is open: no Redis round trip (and no hop to the sender task).
+        if self.handle.is_down() {
+            return Err(LimiterUnavailable(
+                self.handle
+                    .last_error()
+                    .unwrap_or_else(|| "redis is down".into()),
+            ));
+        }
         let (answer, answered) = oneshot::channel();
         let ask = Ask {
             key: format!("{}{bucket}", self.prefix),

@@ -71,6 +71,9 @@ impl Config {
             request_timeout: s.request_timeout,
             max_body_bytes: s.max_body_bytes,
             shutdown_grace: s.shutdown_grace,
+            max_open_connections: s.max_open_connections,
+            header_read_timeout: s.header_read_timeout,
+            keep_alive_timeout: s.keep_alive_timeout,
             auth_cache_size: s.auth_cache_size,
             auth_epoch_poll: s.auth_epoch_poll,
             rate_limit: RateLimitConfig {

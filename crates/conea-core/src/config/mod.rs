@@ -93,6 +93,10 @@ pub struct Config {
     pub request_timeout: Duration,
     pub max_body_bytes: usize,
     pub shutdown_grace: Duration,
+    /// `None`: derived from the open-file limit by the server.
+    pub max_open_connections: Option<u32>,
+    pub header_read_timeout: Duration,
+    pub keep_alive_timeout: Duration,
     pub auth_cache_size: u64,
     pub auth_epoch_poll: Duration,
     pub rate_limit: RateLimitConfig,

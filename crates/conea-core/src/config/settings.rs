@@ -82,6 +82,15 @@ settings! {
     shutdown_grace: Duration = CONEA_SHUTDOWN_GRACE, toml "server.shutdown_grace", default "30s",
         parse duration::parse,
         help "On SIGTERM/SIGINT, in-flight requests get this long to finish.";
+    max_open_connections: u32 = CONEA_MAX_OPEN_CONNECTIONS, toml "server.max_open_connections",
+        parse parse::at_least_one,
+        help "Most client connections held open at once; at the cap, connections that have not sent a request are closed first, then new ones refused. Default: the open-file limit (raised to its hard limit at start) less room for the database pool and files.";
+    header_read_timeout: Duration = CONEA_HEADER_READ_TIMEOUT, toml "server.header_read_timeout", default "10s",
+        parse duration::parse,
+        help "A connection that has not sent a request's complete headers within this long is closed.";
+    keep_alive_timeout: Duration = CONEA_KEEP_ALIVE_TIMEOUT, toml "server.keep_alive_timeout", default "60s",
+        parse duration::parse,
+        help "An idle keep-alive connection (no request in progress) is closed after this long.";
     rate_per_minute: u32 = RATE_LIMIT_PER_MINUTE, toml "rate_limit.per_minute", default "100",
         parse parse::rate,
         help "Default requests per minute for each API key or user.";

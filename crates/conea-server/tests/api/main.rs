@@ -4,6 +4,7 @@
 mod ai;
 mod analytics;
 mod auth;
+mod connections;
 mod data;
 mod incidents;
 mod input;

@@ -433,7 +433,7 @@ async fn redis_down_in_open_mode_falls_back_to_memory_shows_degraded_and_recover
         .expect("fallback counter");
     assert!(fallbacks >= 1);
     assert!(m.contains(r#"conea_rate_limit_decisions_total{outcome="allowed",backend="memory"}"#));
-    // Redis returns: used again without restart (after the 1 s back-off).
+    // Redis returns: used again without restart (once the background probe gets an answer).
     proxy.up();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while app
@@ -602,4 +602,89 @@ async fn redis_that_lost_the_script_gets_it_again() {
         "the second of a burst of 2"
     );
     assert!(!handle.is_down(), "NOSCRIPT is not an outage");
+}
+
+/// Longer than any decision made without Redis, shorter than one Redis timeout (500 ms): a
+/// request that waited on Redis (a reconnection or a command) takes at least that long.
+const NO_REDIS_WAIT: Duration = Duration::from_millis(250);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_redis_is_cut_requests_are_decided_in_memory_at_once_and_go_back_to_redis_after() {
+    let Some((app, proxy)) = redis_behind_proxy("open").await else {
+        return;
+    };
+    assert_eq!(
+        app.client
+            .get("/v1/rate-limit", Some(app.owner()))
+            .await
+            .body["backend"],
+        "redis"
+    );
+    proxy.down();
+    // The first request finds the outage (and opens the breaker).
+    let _ = app.client.get("/v1/auth/verify", Some(app.owner())).await;
+    // Then for longer than the old 1 s back-off, no request waits on a reconnection.
+    for _ in 0..30 {
+        let r = tokio::time::timeout(
+            NO_REDIS_WAIT,
+            app.client.get("/v1/rate-limit", Some(app.owner())),
+        )
+        .await
+        .expect("decided without waiting on Redis");
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["backend"], "memory");
+        tokio::time::sleep(Duration::from_millis(60)).await;
+    }
+    let h = app.client.get("/health", None).await;
+    assert_eq!(h.body["checks"]["rate_limiter"]["fallback_active"], true);
+    // Redis returns: the background probe closes the breaker, decisions go back to Redis.
+    proxy.up();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while app
+        .client
+        .get("/v1/rate-limit", Some(app.owner()))
+        .await
+        .body["backend"]
+        != "redis"
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Redis was never used again"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        app.client.get("/health", None).await.body["checks"]["rate_limiter"]["fallback_active"],
+        false
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_that_never_answers_costs_one_timeout_then_decisions_fail_at_once() {
+    use conea_core::ratelimit::{Limiter, Policy, PolicySource};
+    use conea_store::redis_limiter::{RedisHandle, RedisLimiter};
+    // A black hole: accepts connections and never answers (a frozen Redis).
+    let hole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = hole.local_addr().unwrap();
+    let _held = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = hole.accept().await {
+            held.push(s);
+        }
+    });
+    let handle = std::sync::Arc::new(RedisHandle::new(&format!("redis://{addr}")).unwrap());
+    let limiter = RedisLimiter::new(handle.clone(), "t:");
+    let policy = Policy::per_minute(100, 100, PolicySource::Default);
+    assert!(limiter.decide("b", &policy, 1_000, true).await.is_err());
+    assert!(handle.is_down(), "the failure opened the breaker");
+    // Past several probe intervals (and the old 1 s back-off): every decision fails at once.
+    for i in 0..20 {
+        let started = std::time::Instant::now();
+        assert!(limiter.decide("b", &policy, 1_000 + i, true).await.is_err());
+        assert!(
+            started.elapsed() < NO_REDIS_WAIT,
+            "decision {i} waited on Redis"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

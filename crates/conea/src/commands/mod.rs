@@ -7,6 +7,7 @@ mod config;
 mod data;
 mod db;
 mod diagnose;
+mod file_limit;
 mod incidents;
 mod jobs;
 mod limits;

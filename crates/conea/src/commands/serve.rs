@@ -14,11 +14,14 @@ pub async fn serve(file: Option<&Path>, migrate: bool) -> Result<ExitCode> {
     let (config, _) = load_config(file)?;
     let _log_guard = crate::logging::init(&config);
     let backend = config.database.backend;
+    let file_limit = super::file_limit::raise();
+    tracing::debug!(file_limit, "open-file limit");
     let mut application = Application::build(
         config,
         Arc::new(SystemClock),
         Options {
             migrate,
+            file_limit,
             ..Options::default()
         },
     )
