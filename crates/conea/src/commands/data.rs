@@ -341,24 +341,6 @@ fn http() -> Result<reqwest::Client> {
         .build()?)
 }
 
-/// The server's error answer as one line: status, code, message and parameter.
-async fn error_line(r: reqwest::Response) -> anyhow::Error {
-    let status = r.status();
-    let text = r.text().await.unwrap_or_default();
-    let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-    let e = &body["error"];
-    let param = e["details"]["param"]
-        .as_str()
-        .map(|p| format!(" (parameter `{p}`)"))
-        .unwrap_or_default();
-    anyhow!(
-        "{} {}: {}{param}",
-        status.as_u16(),
-        e["code"].as_str().unwrap_or("error"),
-        e["message"].as_str().unwrap_or(text.trim())
-    )
-}
-
 fn bar(total: u64, visible: bool) -> ProgressBar {
     if !visible {
         return ProgressBar::hidden();
@@ -499,7 +481,7 @@ pub async fn import(a: DataImportArgs) -> Result<ExitCode> {
         })?;
         if r.status() != reqwest::StatusCode::ACCEPTED {
             pb.finish_and_clear();
-            return Err(error_line(r).await);
+            return Err(super::answer::error_of(r).await);
         }
         let job: Value = r.json().await?;
         let job = job["job_id"]
@@ -612,7 +594,7 @@ async fn follow(
                 .await
                 .map_err(|e| anyhow!("{base} did not answer: {e}"))?;
             if !r.status().is_success() {
-                return Err(error_line(r).await);
+                return Err(super::answer::error_of(r).await);
             }
             let job: Value = r.json().await?;
             match job["status"].as_str() {
@@ -707,7 +689,7 @@ pub async fn export(a: DataExportArgs) -> Result<ExitCode> {
         .await
         .map_err(|e| anyhow!("{base} did not answer: {e}"))?;
     if !r.status().is_success() {
-        return Err(error_line(r).await);
+        return Err(super::answer::error_of(r).await);
     }
     let mut sink: Box<dyn Write> = match &a.output {
         Some(path) => Box::new(std::io::BufWriter::new(

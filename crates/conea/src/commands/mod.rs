@@ -2,6 +2,7 @@
 
 mod accounts;
 mod analytics;
+mod answer;
 mod bench;
 mod config;
 mod data;

@@ -28,23 +28,7 @@ async fn call(a: &SchedulesArgs, method: Method, path: &str, body: Option<Value>
         .send()
         .await
         .map_err(|e| anyhow!("{base} did not answer: {e}"))?;
-    let status = r.status();
-    let text = r.text().await?;
-    let body: Value = serde_json::from_str(&text)
-        .map_err(|_| anyhow!("{url} answered {status} without JSON: {}", text.trim()))?;
-    if !status.is_success() {
-        let e = &body["error"];
-        let param = e["details"]["param"]
-            .as_str()
-            .map(|p| format!(" (parameter `{p}`)"))
-            .unwrap_or_default();
-        return Err(anyhow!(
-            "{} {}: {}{param}",
-            status.as_u16(),
-            e["code"].as_str().unwrap_or("error"),
-            e["message"].as_str().unwrap_or(text.trim())
-        ));
-    }
+    let body = super::answer::json(&url, r).await?;
     Ok(body)
 }
 
