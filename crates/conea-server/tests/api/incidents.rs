@@ -7,10 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
-use axum::Router;
+use crate::sink::{Received, Sink as Fake};
 use conea_core::Clock;
 use conea_incidents::channels::{self, IncidentMessage, Links, Notice};
 use conea_incidents::Severity;
@@ -20,101 +17,10 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::net::TcpListener;
 
 const MINUTE: Duration = Duration::from_secs(60);
 const ROUTING_KEY: &str = "R0UTINGKEY0000000000000000000000";
 const WEBHOOK_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-
-// ---------------------------------------------------------------- fake HTTP receiver
-
-#[derive(Debug, Clone)]
-struct Received {
-    path: String,
-    headers: HeaderMap,
-    body: Value,
-    raw: Vec<u8>,
-}
-
-#[derive(Default)]
-struct FakeInner {
-    received: Mutex<Vec<Received>>,
-    /// Paths that answer 500 this many more times.
-    failures: Mutex<Vec<(String, u32)>>,
-}
-
-#[derive(Clone)]
-struct Fake {
-    base: String,
-    inner: Arc<FakeInner>,
-}
-
-async fn record(
-    State(inner): State<Arc<FakeInner>>,
-    uri: axum::http::Uri,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> (StatusCode, String) {
-    let path = uri.path().to_owned();
-    let fail = {
-        let mut f = inner.failures.lock().unwrap();
-        match f.iter_mut().find(|(p, n)| *p == path && *n > 0) {
-            Some((_, n)) => {
-                *n -= 1;
-                true
-            }
-            None => false,
-        }
-    };
-    inner.received.lock().unwrap().push(Received {
-        path,
-        headers,
-        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
-        raw: body.to_vec(),
-    });
-    if fail {
-        (StatusCode::INTERNAL_SERVER_ERROR, "fake outage".into())
-    } else {
-        (StatusCode::ACCEPTED, r#"{"status":"success"}"#.into())
-    }
-}
-
-impl Fake {
-    async fn start() -> Fake {
-        let inner = Arc::new(FakeInner::default());
-        let app = Router::new()
-            .route("/{*path}", post(record))
-            .with_state(inner.clone());
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Fake {
-            base: format!("http://{addr}"),
-            inner,
-        }
-    }
-
-    fn fail(&self, path: &str, times: u32) {
-        self.inner
-            .failures
-            .lock()
-            .unwrap()
-            .push((path.to_owned(), times));
-    }
-
-    fn at(&self, path: &str) -> Vec<Received> {
-        self.inner
-            .received
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|r| r.path == path)
-            .cloned()
-            .collect()
-    }
-}
 
 // ---------------------------------------------------------------- fake SMTP server
 

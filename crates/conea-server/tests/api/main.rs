@@ -16,3 +16,4 @@ mod replicas;
 mod schedules;
 mod shop_reads;
 mod shopify;
+mod sink;

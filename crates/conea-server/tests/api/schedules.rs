@@ -8,10 +8,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
-use axum::Router;
+use crate::sink::Sink;
 use conea_core::ids::OrgId;
 use conea_core::permissions::Permission;
 use conea_incidents::channels::webhook::{self, WebhookSecret};
@@ -20,101 +17,10 @@ use conea_testkit::{backend_tests, Backend, TestApp};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::net::TcpListener;
 
 /// 2026-06-03T01:00:00Z, a Wednesday (10:00 in Tokyo).
 const WED: i64 = 1_780_448_400_000;
 const HOUR: i64 = 3_600_000;
-
-// ------------------------------------------------------------ a fake HTTP receiver
-
-#[derive(Debug, Clone)]
-struct Received {
-    path: String,
-    headers: HeaderMap,
-    body: Value,
-    raw: Vec<u8>,
-}
-
-#[derive(Default)]
-struct SinkInner {
-    received: Mutex<Vec<Received>>,
-    /// Paths that answer 500 this many more times.
-    failures: Mutex<Vec<(String, u32)>>,
-}
-
-#[derive(Clone)]
-struct Sink {
-    base: String,
-    inner: Arc<SinkInner>,
-}
-
-async fn record(
-    State(inner): State<Arc<SinkInner>>,
-    uri: axum::http::Uri,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> StatusCode {
-    let path = uri.path().to_owned();
-    let fail = {
-        let mut f = inner.failures.lock().unwrap();
-        match f.iter_mut().find(|(p, n)| *p == path && *n > 0) {
-            Some((_, n)) => {
-                *n -= 1;
-                true
-            }
-            None => false,
-        }
-    };
-    inner.received.lock().unwrap().push(Received {
-        path,
-        headers,
-        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
-        raw: body.to_vec(),
-    });
-    if fail {
-        StatusCode::INTERNAL_SERVER_ERROR
-    } else {
-        StatusCode::OK
-    }
-}
-
-impl Sink {
-    async fn start() -> Sink {
-        let inner = Arc::new(SinkInner::default());
-        let app = Router::new()
-            .route("/{*path}", post(record))
-            .with_state(inner.clone());
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Sink {
-            base: format!("http://{addr}"),
-            inner,
-        }
-    }
-
-    fn fail(&self, path: &str, times: u32) {
-        self.inner
-            .failures
-            .lock()
-            .unwrap()
-            .push((path.to_owned(), times));
-    }
-
-    fn at(&self, path: &str) -> Vec<Received> {
-        self.inner
-            .received
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|r| r.path == path)
-            .cloned()
-            .collect()
-    }
-}
 
 // ------------------------------------------------------------ helpers
 
