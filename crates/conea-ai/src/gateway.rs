@@ -6,7 +6,7 @@
 //! Budgets are read through a small per-replica cache ([`BUDGET_TTL`]): a change made on
 //! this replica applies at once, one made on another replica within that time.
 
-use crate::router::{Attempt, ModelList, RoutedStream, Router};
+use crate::router::{Attempt, ModelList, RoutableModel, RoutedStream, Router};
 use crate::types::{ChatRequest, ChatResponse, StreamEvent};
 use crate::usage::{month_start, AiUsageStore, UsageGroup, UsageRow};
 use crate::usage_writer::{Call, UsageWriter};
@@ -158,6 +158,24 @@ impl Gateway {
     pub fn models(&self, by: &Principal) -> CoreResult<ModelList> {
         by.require(Permission::AiUse)?;
         Ok(self.router.models())
+    }
+
+    /// Every model name a request can use (OpenAI's `GET /v1/models`).
+    pub fn routable_models(&self, by: &Principal) -> CoreResult<Vec<RoutableModel>> {
+        by.require(Permission::AiUse)?;
+        Ok(self.router.routable_models())
+    }
+
+    /// One routable model, or `None` when the name routes nowhere.
+    pub fn routable_model(&self, by: &Principal, id: &str) -> CoreResult<Option<RoutableModel>> {
+        by.require(Permission::AiUse)?;
+        Ok(self.router.routable_model(id))
+    }
+
+    /// Reads every provider's model list again (the server does this every
+    /// `models_refresh`).
+    pub async fn refresh_models(&self) {
+        self.router.refresh_models().await;
     }
 
     pub async fn usage(

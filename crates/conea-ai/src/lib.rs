@@ -35,7 +35,8 @@ pub use gateway::Gateway;
 pub use http::EventStream;
 pub use providers::{CallOptions, Provider, ProviderKind};
 pub use router::{
-    Attempt, ErrorClass, GatewayError, ModelList, Outcome, RoutedStream, Router, UsageSink,
+    Attempt, ErrorClass, GatewayError, ModelList, Outcome, RoutableModel, RoutedStream, Router,
+    UsageSink,
 };
 pub use types::{
     ChatRequest, ChatResponse, Fallback, FinishReason, Message, Role, StreamEvent, Usage,

@@ -116,6 +116,7 @@ impl Application {
         let _stats_task = CancelOnDrop(tokio::spawn(refresh_job_stats(state.clone())));
         let _housekeeping = CancelOnDrop(tokio::spawn(housekeeping(state.clone())));
         let _schedules = CancelOnDrop(tokio::spawn(tick_schedules(state.clone())));
+        let _models = CancelOnDrop(tokio::spawn(refresh_ai_models(state.clone())));
         let _lag_sampler = state.platform().spawn_lag_sampler().map(CancelOnDrop);
         let grace = state.config().shutdown_grace;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -222,6 +223,16 @@ async fn tick_schedules(state: AppState) {
         if let Err(e) = state.platform().schedules.tick().await {
             tracing::warn!(error = %e, "report schedule tick failed; the next one retries");
         }
+    }
+}
+
+/// Reads the AI providers' model lists at the start and every `CONEA_AI_MODELS_REFRESH`
+/// (bare model names route by them).
+async fn refresh_ai_models(state: AppState) {
+    let every = state.platform().ai.router().config().models_refresh;
+    loop {
+        state.platform().ai.refresh_models().await;
+        tokio::time::sleep(every).await;
     }
 }
 

@@ -60,6 +60,14 @@ pub struct AiConfig {
     /// How long a call's usage waits in memory before its batched write (the most a crash
     /// can lose).
     pub usage_flush: Duration,
+    /// How often the providers' model lists are read again.
+    pub models_refresh: Duration,
+    /// Every provider, in the order `default`, bare names and fallback try them.
+    pub provider_order: Vec<ProviderKind>,
+    /// A bare model name falls back to the other configured providers' default models.
+    pub default_fallback: bool,
+    /// Each provider's model in `default`.
+    pub default_models: BTreeMap<ProviderKind, String>,
 }
 
 impl Default for AiConfig {
@@ -73,6 +81,13 @@ impl Default for AiConfig {
             stream_idle_timeout: Duration::from_secs(30),
             stream_total_timeout: Duration::from_secs(600),
             usage_flush: Duration::from_millis(50),
+            models_refresh: Duration::from_secs(600),
+            provider_order: ProviderKind::ALL.to_vec(),
+            default_fallback: false,
+            default_models: ProviderKind::ALL
+                .into_iter()
+                .map(|k| (k, k.default_model().to_owned()))
+                .collect(),
         }
     }
 }
@@ -88,6 +103,9 @@ const TOP_KEYS: &[&str] = &[
     "breaker_threshold",
     "breaker_cooldown",
     "usage_flush",
+    "models_refresh",
+    "provider_order",
+    "default_fallback",
 ];
 
 /// Reads values by variable name (env) or key (file), collecting problems.
@@ -199,6 +217,56 @@ impl AiConfig {
                 r.problems.push(format!("{var} must be longer than zero"));
             }
         }
+        let models_refresh = r.duration(
+            "CONEA_AI_MODELS_REFRESH",
+            "models_refresh",
+            d.models_refresh,
+        );
+        if models_refresh.is_zero() {
+            r.problems
+                .push("CONEA_AI_MODELS_REFRESH must be longer than zero".into());
+        }
+        let provider_order = match r.text("CONEA_AI_PROVIDER_ORDER", "provider_order") {
+            None => d.provider_order.clone(),
+            Some(t) => provider_order(&t).unwrap_or_else(|e| {
+                r.problems
+                    .push(format!("CONEA_AI_PROVIDER_ORDER (ai.provider_order): {e}"));
+                d.provider_order.clone()
+            }),
+        };
+        let default_fallback = match r.text("CONEA_AI_DEFAULT_FALLBACK", "default_fallback") {
+            None => d.default_fallback,
+            Some(t) => match t.as_str() {
+                "true" | "1" | "yes" | "on" => true,
+                "false" | "0" | "no" | "off" => false,
+                _ => {
+                    r.problems.push(format!(
+                        "CONEA_AI_DEFAULT_FALLBACK (ai.default_fallback): `{t}` is not true or false"
+                    ));
+                    false
+                }
+            },
+        };
+        let default_models = ProviderKind::ALL
+            .into_iter()
+            .map(|k| {
+                let file = ai
+                    .and_then(|t| t.get("providers"))
+                    .and_then(|p| p.get(k.name()))
+                    .and_then(|p| p.get("default_model"))
+                    .and_then(Value::as_str)
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty());
+                let model = r
+                    .env
+                    .get(k.default_model_variable())
+                    .map(|v| v.trim())
+                    .filter(|v| !v.is_empty())
+                    .or(file)
+                    .unwrap_or(k.default_model());
+                (k, model.to_owned())
+            })
+            .collect();
         let aliases = aliases(ai.and_then(|t| t.get("aliases")), &mut r.problems);
         if !r.problems.is_empty() {
             return Err(r.problems);
@@ -212,6 +280,10 @@ impl AiConfig {
             stream_idle_timeout,
             stream_total_timeout,
             usage_flush,
+            models_refresh,
+            provider_order,
+            default_fallback,
+            default_models,
         })
     }
 
@@ -219,6 +291,26 @@ impl AiConfig {
     pub fn provider_variables() -> Vec<&'static str> {
         ProviderKind::ALL.iter().map(|k| k.key_variable()).collect()
     }
+}
+
+/// `openai,anthropic,…`: each provider once; providers left out follow in the usual order.
+fn provider_order(text: &str) -> Result<Vec<ProviderKind>, String> {
+    let mut order = Vec::new();
+    for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let kind = ProviderKind::parse(name).ok_or_else(|| {
+            format!("`{name}` is not a provider (openai, anthropic, cohere, gemini, ollama)")
+        })?;
+        if order.contains(&kind) {
+            return Err(format!("`{name}` is named twice"));
+        }
+        order.push(kind);
+    }
+    for kind in ProviderKind::ALL {
+        if !order.contains(&kind) {
+            order.push(kind);
+        }
+    }
+    Ok(order)
 }
 
 fn providers(r: &mut Reader<'_>) -> BTreeMap<ProviderKind, Endpoint> {
@@ -240,10 +332,10 @@ fn providers(r: &mut Reader<'_>) -> BTreeMap<ProviderKind, Endpoint> {
         } else if let Some(t) = v.as_table() {
             for k in t
                 .keys()
-                .filter(|k| !["api_key", "base_url"].contains(&k.as_str()))
+                .filter(|k| !["api_key", "base_url", "default_model"].contains(&k.as_str()))
             {
                 r.problems.push(format!(
-                    "ai.providers.{name}.{k} is not a setting (api_key, base_url)"
+                    "ai.providers.{name}.{k} is not a setting (api_key, base_url, default_model)"
                 ));
             }
         } else {

@@ -36,6 +36,16 @@ impl Target {
         })
     }
 
+    /// `model` on `provider`, with the default timeout.
+    pub fn bare(provider: ProviderKind, model: &str) -> Self {
+        Self {
+            provider,
+            model: model.to_owned(),
+            timeout: None,
+            context_window: None,
+        }
+    }
+
     pub fn name(&self) -> String {
         format!("{}/{}", self.provider.name(), self.model)
     }

@@ -124,6 +124,39 @@ impl HttpClient {
         }
     }
 
+    /// A `GET` answered with JSON (model lists): a non-2xx status or a transport failure is
+    /// a classified [`UpstreamError`], as for [`HttpClient::send`].
+    pub async fn get_json(
+        &self,
+        provider: &str,
+        url: &str,
+        headers: &[(&'static str, String)],
+        timeout: Duration,
+        hints: &dyn ErrorHints,
+    ) -> Result<Value, UpstreamError> {
+        let mut builder = self.client.get(url).timeout(timeout);
+        for (name, value) in headers {
+            builder = builder.header(*name, value);
+        }
+        let response = builder
+            .send()
+            .await
+            .map_err(|e| classify::classify_transport(provider, &e))?;
+        let status = response.status();
+        if !status.is_success() {
+            let retry_after = retry_after::from_headers(response.headers(), self.clock.now_ms());
+            let body = read_capped(response, MAX_ERROR_BODY).await;
+            return Err(classify::classify_status(
+                provider,
+                status.as_u16(),
+                &body,
+                retry_after,
+                hints,
+            ));
+        }
+        self.read_json(provider, response).await
+    }
+
     /// Reads a whole JSON body (of a 2xx response).
     pub async fn read_json(
         &self,

@@ -6,6 +6,7 @@
 pub mod anthropic;
 pub mod cohere;
 pub mod gemini;
+pub mod models;
 pub mod ollama;
 pub mod openai;
 
@@ -52,6 +53,14 @@ pub trait Provider: Send + Sync {
         req: &ChatRequest,
         opts: &CallOptions,
     ) -> Result<EventStream, UpstreamError>;
+
+    /// The chat models the provider serves, from its own "list models" call (see
+    /// [`models`]). A provider that cannot list them answers an empty list: its models
+    /// are then routed by name prefix only.
+    async fn list_models(&self, timeout: Duration) -> Result<Vec<String>, UpstreamError> {
+        let _ = timeout;
+        Ok(Vec::new())
+    }
 }
 
 /// Where a provider is reached and with which key.
@@ -156,6 +165,30 @@ impl<W: Wire> Provider for HttpProvider<W> {
             opts.stream,
         ))
     }
+
+    async fn list_models(&self, timeout: Duration) -> Result<Vec<String>, UpstreamError> {
+        let Some(kind) = ProviderKind::parse(W::NAME) else {
+            return Ok(Vec::new());
+        };
+        let mut all = Vec::new();
+        let mut page: Option<String> = None;
+        for _ in 0..models::MAX_PAGES {
+            let (url, headers) = models::request(kind, &self.endpoint, page.as_deref());
+            let body = self
+                .http
+                .get_json(W::NAME, &url, &headers, timeout, &self.wire)
+                .await?;
+            let (names, next) = models::parse(kind, &body)?;
+            all.extend(names);
+            match next {
+                Some(token) if Some(&token) != page.as_ref() => page = Some(token),
+                _ => break,
+            }
+        }
+        all.sort();
+        all.dedup();
+        Ok(all)
+    }
 }
 
 /// The providers Conea speaks, with their settings.
@@ -221,6 +254,48 @@ impl ProviderKind {
             ProviderKind::Gemini => gemini::DEFAULT_BASE_URL,
             ProviderKind::Ollama => ollama::DEFAULT_BASE_URL,
         }
+    }
+
+    /// The variable naming the provider's model in `default`.
+    pub fn default_model_variable(self) -> &'static str {
+        match self {
+            ProviderKind::OpenAi => "OPENAI_DEFAULT_MODEL",
+            ProviderKind::Anthropic => "ANTHROPIC_DEFAULT_MODEL",
+            ProviderKind::Cohere => "COHERE_DEFAULT_MODEL",
+            ProviderKind::Gemini => "GEMINI_DEFAULT_MODEL",
+            ProviderKind::Ollama => "OLLAMA_DEFAULT_MODEL",
+        }
+    }
+
+    /// The provider's model in `default` unless configured.
+    pub fn default_model(self) -> &'static str {
+        match self {
+            ProviderKind::OpenAi => "gpt-4o-mini",
+            ProviderKind::Anthropic => "claude-3-5-haiku-latest",
+            ProviderKind::Cohere => "command-r",
+            ProviderKind::Gemini => "gemini-1.5-flash",
+            ProviderKind::Ollama => "llama3.2",
+        }
+    }
+
+    /// The provider a bare model name belongs to by its prefix, when discovery cannot
+    /// tell: `gpt-`, `o1`, `o3`, `o4`, `chatgpt-` (OpenAI), `claude-` (Anthropic),
+    /// `command` (Cohere), `gemini-` (Gemini).
+    pub fn by_model_prefix(model: &str) -> Option<Self> {
+        const TABLE: [(&str, ProviderKind); 8] = [
+            ("gpt-", ProviderKind::OpenAi),
+            ("o1", ProviderKind::OpenAi),
+            ("o3", ProviderKind::OpenAi),
+            ("o4", ProviderKind::OpenAi),
+            ("chatgpt-", ProviderKind::OpenAi),
+            ("claude-", ProviderKind::Anthropic),
+            ("command", ProviderKind::Cohere),
+            ("gemini-", ProviderKind::Gemini),
+        ];
+        TABLE
+            .iter()
+            .find(|(prefix, _)| model.starts_with(prefix))
+            .map(|(_, k)| *k)
     }
 
     pub fn needs_key(self) -> bool {

@@ -30,8 +30,9 @@ pub enum GatewayError {
         providers: Vec<String>,
         variables: Vec<&'static str>,
     },
-    /// Neither an alias nor a `provider/model` name.
-    #[error("`{model}` is not a configured model alias nor a `provider/model` name (providers: openai, anthropic, cohere, gemini, ollama).")]
+    /// Neither an alias, `default`, a `provider/model` name nor a bare name a configured
+    /// provider serves.
+    #[error("`{model}` is not a model alias, a model a configured provider lists, nor a `provider/model` name (providers: openai, anthropic, cohere, gemini, ollama); GET /v1/models lists the names that route.")]
     UnknownModel { model: String, aliases: Vec<String> },
     /// The provider rejected the request itself; other providers would too.
     #[error("{provider} rejected the request: {message}")]

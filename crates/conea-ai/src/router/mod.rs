@@ -2,14 +2,16 @@
 //! calls them through the fallback loop, and reports provider health.
 
 mod attempt;
+mod catalogue;
 mod error;
 mod fallback;
 mod models;
 mod stream;
 
 pub use attempt::{Attempt, Outcome};
+pub use catalogue::Discovery;
 pub use error::{ErrorClass, GatewayError};
-pub use models::{AliasEntry, ModelList, ProviderEntry, TargetEntry};
+pub use models::{AliasEntry, ModelList, ProviderEntry, RoutableModel, TargetEntry};
 pub use stream::RoutedStream;
 
 use crate::backoff::{Sleeper, TokioSleeper};
@@ -37,8 +39,13 @@ impl UsageSink for NoUsageSink {
     fn record(&self, _: &str, _: &str, _: Usage) {}
 }
 
+/// The model name that tries every configured provider's default model, in
+/// `provider_order` (unless an alias of that name is configured).
+pub const DEFAULT_MODEL: &str = "default";
+
 pub struct Router {
     config: AiConfig,
+    catalogue: catalogue::Catalogue,
     providers: BTreeMap<String, Arc<dyn Provider>>,
     breakers: BTreeMap<String, Arc<Breaker>>,
     clock: Arc<dyn Clock>,
@@ -52,6 +59,7 @@ impl Router {
     pub fn new(config: AiConfig, clock: Arc<dyn Clock>) -> Result<Self, reqwest::Error> {
         let http = HttpClient::new(Arc::clone(&clock))?;
         let mut router = Self {
+            catalogue: catalogue::Catalogue::default(),
             providers: BTreeMap::new(),
             breakers: BTreeMap::new(),
             clock,
@@ -95,21 +103,37 @@ impl Router {
         &self.config
     }
 
-    /// The ordered targets for a model name.
+    /// The ordered targets for a model name: an alias's targets; `default` (every
+    /// configured provider's default model, in `provider_order`); `provider/model`; or a bare
+    /// name, routed to the provider that lists it (else by its prefix) and, with
+    /// `default_fallback`, followed by the other providers' default models.
     pub fn resolve(&self, model: &str) -> Result<Vec<Target>, GatewayError> {
         if self.providers.is_empty() {
             return Err(GatewayError::NoProviderConfigured {
                 variables: AiConfig::provider_variables(),
             });
         }
-        let targets = match self.config.aliases.get(model) {
-            Some(t) => t.clone(),
-            None => vec![
-                Target::parse(model).map_err(|_| GatewayError::UnknownModel {
-                    model: model.to_owned(),
-                    aliases: self.config.aliases.keys().cloned().collect(),
-                })?,
-            ],
+        let unknown = || GatewayError::UnknownModel {
+            model: model.to_owned(),
+            aliases: self.config.aliases.keys().cloned().collect(),
+        };
+        let targets = if let Some(t) = self.config.aliases.get(model) {
+            t.clone()
+        } else if model == DEFAULT_MODEL {
+            self.default_targets()
+        } else if let Ok(t) = Target::parse(model) {
+            vec![t]
+        } else {
+            let kind = self.provider_of(model).ok_or_else(unknown)?;
+            let mut targets = vec![Target::bare(kind, model)];
+            if self.config.default_fallback {
+                targets.extend(
+                    self.default_targets()
+                        .into_iter()
+                        .filter(|t| t.provider != kind),
+                );
+            }
+            targets
         };
         if !targets
             .iter()
@@ -124,6 +148,24 @@ impl Router {
             });
         }
         Ok(targets)
+    }
+
+    /// Every configured provider's default model, in `provider_order`.
+    pub fn default_targets(&self) -> Vec<Target> {
+        self.config
+            .provider_order
+            .iter()
+            .filter(|k| self.providers.contains_key(k.name()))
+            .map(|k| {
+                let model = self
+                    .config
+                    .default_models
+                    .get(k)
+                    .map(String::as_str)
+                    .unwrap_or(k.default_model());
+                Target::bare(*k, model)
+            })
+            .collect()
     }
 
     /// The targets for a request, honouring its `fallback`.
@@ -162,6 +204,7 @@ impl Router {
         &self,
         req: &ChatRequest,
     ) -> Result<(ChatResponse, Vec<Attempt>), GatewayError> {
+        self.discover_if_unknown(&req.model).await;
         let targets = self.resolve_request(req)?;
         let won = self
             .fallback(targets, |provider, target, opts| async move {

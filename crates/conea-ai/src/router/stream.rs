@@ -38,6 +38,7 @@ impl std::fmt::Debug for RoutedStream {
 impl Router {
     /// Starts a streamed answer from the first target that produces a first event.
     pub async fn stream(&self, req: &ChatRequest) -> Result<RoutedStream, GatewayError> {
+        self.discover_if_unknown(&req.model).await;
         let targets = self.resolve_request(req)?;
         let won = self
             .fallback(targets, |provider, target, opts| async move {

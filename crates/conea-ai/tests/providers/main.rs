@@ -3,6 +3,7 @@
 
 mod fakes;
 
+mod discovery;
 mod providers;
 mod router;
 mod streaming;

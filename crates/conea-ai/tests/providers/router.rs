@@ -59,7 +59,7 @@ async fn unknown_models_and_unconfigured_providers_are_named() {
         "[ai.aliases]\nchat = [\"openai/gpt-4o-mini\"]",
         &[],
     );
-    let e = s.router.complete(&ask("gpt-5")).await.unwrap_err();
+    let e = s.router.complete(&ask("mystery-model")).await.unwrap_err();
     assert_eq!(e.code(), "unknown_model");
     assert_eq!(e.details()["aliases"][0], "chat");
     let e = s

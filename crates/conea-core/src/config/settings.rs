@@ -198,6 +198,30 @@ settings! {
     ai_breaker_cooldown: String = CONEA_AI_BREAKER_COOLDOWN, toml "ai.breaker_cooldown", default "30s",
         parse parse::text,
         help "How long an open circuit refuses calls before one probe.";
+    ai_models_refresh: String = CONEA_AI_MODELS_REFRESH, toml "ai.models_refresh", default "10m",
+        parse parse::text,
+        help "How often each provider's model list is read again (bare model names route by it).";
+    ai_provider_order: String = CONEA_AI_PROVIDER_ORDER, toml "ai.provider_order", default "openai,anthropic,cohere,gemini,ollama",
+        parse parse::text,
+        help "Provider order for `default`, for a bare name several providers serve, and for fallback.";
+    ai_default_fallback: String = CONEA_AI_DEFAULT_FALLBACK, toml "ai.default_fallback", default "false",
+        parse parse::text,
+        help "`true`: a bare model name falls back to the other providers' default models.";
+    openai_default_model: String = OPENAI_DEFAULT_MODEL, toml "ai.providers.openai.default_model", default "gpt-4o-mini",
+        parse parse::text,
+        help "OpenAI's model in `default`.";
+    anthropic_default_model: String = ANTHROPIC_DEFAULT_MODEL, toml "ai.providers.anthropic.default_model", default "claude-3-5-haiku-latest",
+        parse parse::text,
+        help "Anthropic's model in `default`.";
+    cohere_default_model: String = COHERE_DEFAULT_MODEL, toml "ai.providers.cohere.default_model", default "command-r",
+        parse parse::text,
+        help "Cohere's model in `default`.";
+    gemini_default_model: String = GEMINI_DEFAULT_MODEL, toml "ai.providers.gemini.default_model", default "gemini-1.5-flash",
+        parse parse::text,
+        help "Gemini's model in `default`.";
+    ollama_default_model: String = OLLAMA_DEFAULT_MODEL, toml "ai.providers.ollama.default_model", default "llama3.2",
+        parse parse::text,
+        help "Ollama's model in `default`.";
     auth_cache_size: u64 = CONEA_AUTH_CACHE_SIZE, toml "auth.cache_size", default "10000",
         parse parse::whole_number,
         help "Most credentials kept in the per-replica authentication cache.";

@@ -77,7 +77,7 @@ error_codes! {
     InvalidParameter = "invalid_parameter", 400, InvalidRequest, "A field or query parameter is missing, mistyped or out of range; its name is in `details.param`.";
     InvalidBody = "invalid_body", 400, InvalidRequest, "The request body could not be read, or an upload was interrupted.";
     InvalidIdempotencyKey = "invalid_idempotency_key", 400, InvalidRequest, "`Idempotency-Key` is not 1 to 255 visible ASCII characters.";
-    UnknownModel = "unknown_model", 400, InvalidRequest, "The model is neither a configured alias nor a `provider/model` name; `details.aliases` lists the aliases.";
+    UnknownModel = "unknown_model", 400, InvalidRequest, "The model is neither an alias, `default`, a model a configured provider lists (or its name prefix names), nor a `provider/model` name; `details.aliases` lists the aliases, `GET /v1/models` every name that routes.";
     InvalidRequest = "invalid_request", 400, InvalidRequest, "The AI provider rejected the request itself (other providers would too); also an attempt's code in `details.attempts`.";
     ContextLengthExceeded = "context_length_exceeded", 400, InvalidRequest, "The prompt does not fit the model's context window (`details.limit`, `details.requested`); also an attempt's code.";
     MissingCredentials = "missing_credentials", 401, Authentication, "No `Authorization: Bearer` or `X-API-Key` header was sent.";

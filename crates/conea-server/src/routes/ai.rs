@@ -306,21 +306,37 @@ pub async fn chat_completions(
     ))
 }
 
-/// OpenAI's model list: every alias and configured provider model [ai:use].
-#[utoipa::path(get, path = "/models", tag = "ai", security(("bearer" = []), ("api_key" = [])), responses((status = 200, description = "`{object: list, data: [{id, object: model, owned_by}]}`")))]
+/// OpenAI's model list: every name a request can use — aliases and `default`, each
+/// provider's discovered models by their bare names, the aliases' targets as
+/// `provider/model` [ai:use].
+#[utoipa::path(get, path = "/models", tag = "ai", security(("bearer" = []), ("api_key" = [])), responses((status = 200, description = "`{object: list, data: [{id, object: model, created, owned_by}]}`; `owned_by` is the provider that answers (`conea` for aliases)"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn openai_models(State(state): State<AppState>, Auth(p): Auth) -> ApiResult<Response> {
-    let list =
-        serde_json::to_value(state.platform().ai.models(&p)?).map_err(CoreError::internal)?;
-    let mut data = Vec::new();
-    for a in list["aliases"].as_array().into_iter().flatten() {
-        data.push(json!({"id": a["name"], "object": "model", "created": 0, "owned_by": "conea"}));
-    }
-    for pr in list["providers"].as_array().into_iter().flatten() {
-        for m in pr["models"].as_array().into_iter().flatten() {
-            data.push(json!({"id": format!("{}/{}", pr["name"].as_str().unwrap_or(""), m.as_str().unwrap_or("")), "object": "model", "created": 0, "owned_by": pr["name"]}));
-        }
-    }
+    let data: Vec<Value> = state
+        .platform()
+        .ai
+        .routable_models(&p)?
+        .iter()
+        .map(openai_model)
+        .collect();
     Ok(axum::Json(json!({"object": "list", "data": data})).into_response())
+}
+
+/// One model in OpenAI's shape: a listed name or any name that routes (`provider/model`,
+/// a bare name by its prefix) [ai:use].
+#[utoipa::path(get, path = "/models/{id}", tag = "ai", params(("id" = String, Path, description = "A model name (`provider/model` with its `/` encoded as `%2F`)")), security(("bearer" = []), ("api_key" = [])), responses((status = 200, description = "`{id, object: model, created, owned_by}`"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn openai_model_get(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    match state.platform().ai.routable_model(&p, &id)? {
+        Some(m) => Ok(axum::Json(openai_model(&m)).into_response()),
+        None => Err(CoreError::not_found("model", id).into()),
+    }
+}
+
+fn openai_model(m: &conea_ai::RoutableModel) -> Value {
+    json!({"id": m.id, "object": "model", "created": 0, "owned_by": m.owned_by})
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -94,6 +94,7 @@ fn v1(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(ai::completions))
         .routes(routes!(ai::chat_completions))
         .routes(routes!(ai::openai_models))
+        .routes(routes!(ai::openai_model_get))
         .routes(routes!(ai::usage))
         .routes(routes!(ai::set_budget))
         .routes(routes!(data::import))

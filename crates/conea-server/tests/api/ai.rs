@@ -72,9 +72,18 @@ async fn chat(State(fake): State<Fake>, axum::Json(body): axum::Json<Value>) -> 
     .into_response()
 }
 
+/// OpenAI's `GET /v1/models`, as the API answers it.
+async fn list_models() -> axum::Json<Value> {
+    axum::Json(json!({"object": "list", "data": [
+        {"id": "gpt-4o-mini", "object": "model", "created": 1721172741, "owned_by": "system"},
+        {"id": "ft:gpt-4o-mini:acme::abc123", "object": "model", "created": 1730000000, "owned_by": "acme"}
+    ]}))
+}
+
 async fn fake_openai() -> (String, Fake) {
     let fake = Fake::default();
     let app = axum::Router::new()
+        .route("/v1/models", axum::routing::get(list_models))
         .route("/v1/chat/completions", post(chat))
         .with_state(fake.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -126,7 +135,81 @@ conea_testkit::backend_tests!(
     failure_after_the_first_byte_ends_the_stream_with_an_error_event,
     monthly_budget_is_enforced_before_calling_the_provider,
     usage_held_in_memory_is_written_when_the_server_stops,
+    bare_model_names_route_and_the_model_list_names_every_routable_model,
 );
+
+/// An SDK's habits: `model="gpt-4o-mini"` without a provider, and the model list naming
+/// what the provider itself lists (a fine-tuned model no prefix would route).
+async fn bare_model_names_route_and_the_model_list_names_every_routable_model(b: Backend) {
+    let Some((app, fake)) = app_with_openai(b).await else {
+        return;
+    };
+    app.state.platform().ai.refresh_models().await;
+    for model in ["gpt-4o-mini", "ft:gpt-4o-mini:acme::abc123", "default"] {
+        let r = app
+            .client
+            .post(
+                "/v1/chat/completions",
+                Some(app.owner()),
+                json!({"model": model, "messages": [{"role": "user", "content": "Hi"}]}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["choices"][0]["message"]["content"], "Hello there");
+    }
+    assert_eq!(fake.calls.load(Ordering::SeqCst), 3);
+    let list = app.client.get("/v1/models", Some(app.owner())).await;
+    assert_eq!(list.status, 200, "{}", list.text);
+    assert_eq!(list.body["object"], "list");
+    let owned: Vec<(String, String)> = list.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            assert_eq!(m["object"], "model");
+            (
+                m["id"].as_str().unwrap().to_owned(),
+                m["owned_by"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    for (id, by) in [
+        ("gpt-4o-mini", "openai"),
+        ("ft:gpt-4o-mini:acme::abc123", "openai"),
+        ("default", "conea"),
+    ] {
+        assert!(owned.contains(&(id.into(), by.into())), "{id}: {owned:?}");
+    }
+    let one = app
+        .client
+        .get("/v1/models/ft:gpt-4o-mini:acme::abc123", Some(app.owner()))
+        .await;
+    assert_eq!(one.status, 200, "{}", one.text);
+    assert_eq!(one.body["owned_by"], "openai");
+    let direct = app
+        .client
+        .get("/v1/models/openai%2Fgpt-4.1", Some(app.owner()))
+        .await;
+    assert_eq!(direct.status, 200, "{}", direct.text);
+    assert_eq!(direct.body["id"], "openai/gpt-4.1");
+    app.client
+        .get("/v1/models/mystery-model", Some(app.owner()))
+        .await
+        .assert_error(404, "not_found");
+    let r = app
+        .client
+        .post(
+            "/v1/chat/completions",
+            Some(app.owner()),
+            json!({"model": "mystery-model", "messages": [{"role": "user", "content": "Hi"}]}),
+        )
+        .await;
+    r.assert_error(400, "unknown_model");
+    assert!(r.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("GET /v1/models"));
+}
 
 /// Usage waits in memory for its batched write (here an hour): another replica's report
 /// does not have it, and a graceful stop writes it, once.
@@ -465,5 +548,7 @@ async fn official_openai_python_client_works_streaming_and_not() {
     );
     assert!(stdout.contains("non-streaming: Hello there"), "{stdout}");
     assert!(stdout.contains("streaming: Hello there"), "{stdout}");
+    assert!(stdout.contains("bare name: Hello there"), "{stdout}");
+    assert!(stdout.contains("retrieve: gpt-4o-mini"), "{stdout}");
     let _ = Client::new(&app.base_url);
 }

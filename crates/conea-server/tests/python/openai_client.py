@@ -32,5 +32,17 @@ for chunk in stream:
 assert usage is not None and usage.total_tokens == 9, usage
 print("streaming:", "".join(parts))
 
+# An SDK user changes only base_url and the key: bare model names route.
+r = client.chat.completions.create(
+    model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}]
+)
+print("bare name:", r.choices[0].message.content)
+
 models = client.models.list()
-print("models:", [m.id for m in models.data])
+owners = {m.id: m.owned_by for m in models.data}
+assert owners.get("gpt-4o-mini") == "openai", owners
+assert owners.get("default") == "conea", owners
+print("models:", sorted(owners))
+m = client.models.retrieve("gpt-4o-mini")
+assert m.owned_by == "openai", m
+print("retrieve:", m.id)

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 pub mod dialects;
+pub mod models;
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -69,6 +70,10 @@ pub struct Recorded {
 
 struct Shared {
     dialect: &'static Dialect,
+    /// Model-list requests (path and query, headers), apart from the chat requests.
+    model_requests: Mutex<Vec<Recorded>>,
+    /// The model list answers 500 while set.
+    models_fail: std::sync::atomic::AtomicBool,
     script: Mutex<VecDeque<Script>>,
     requests: Mutex<Vec<Recorded>>,
     /// Streaming bodies dropped before they were sent to the end (client went away).
@@ -93,6 +98,8 @@ impl FakeServer {
     pub async fn start(dialect: &'static Dialect) -> Self {
         let shared = Arc::new(Shared {
             dialect,
+            model_requests: Mutex::default(),
+            models_fail: std::sync::atomic::AtomicBool::new(false),
             script: Mutex::default(),
             requests: Mutex::default(),
             disconnects: AtomicUsize::new(0),
@@ -100,6 +107,7 @@ impl FakeServer {
         });
         let app = axum::Router::new()
             .route(dialect.route, post(handle))
+            .route(models::route(dialect.kind), axum::routing::get(list_models))
             .with_state(Arc::clone(&shared));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -117,6 +125,16 @@ impl FakeServer {
     /// Queues behaviours for the next requests; once used up, requests get `Reply`.
     pub fn script(&self, steps: impl IntoIterator<Item = Script>) {
         self.shared.script.lock().unwrap().extend(steps);
+    }
+
+    /// The model-list requests received.
+    pub fn model_requests(&self) -> Vec<Recorded> {
+        self.shared.model_requests.lock().unwrap().clone()
+    }
+
+    /// Makes the model list answer 500 (`true`) or the fixture (`false`).
+    pub fn fail_model_list(&self, fail: bool) {
+        self.shared.models_fail.store(fail, Ordering::SeqCst);
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -328,6 +346,28 @@ fn streaming(shared: &Arc<Shared>, events: Vec<String>, tail: Tail) -> Response 
         .status(200)
         .header("content-type", shared.dialect.stream_content_type)
         .body(Body::from_stream(body))
+        .unwrap()
+}
+
+async fn list_models(State(shared): State<Arc<Shared>>, uri: Uri, headers: HeaderMap) -> Response {
+    shared.model_requests.lock().unwrap().push(Recorded {
+        path: uri
+            .path_and_query()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_default(),
+        headers,
+        body: Value::Null,
+    });
+    if shared.models_fail.load(Ordering::SeqCst) {
+        return Response::builder()
+            .status(StatusCode::INTERNAL_SERVER_ERROR)
+            .header("content-type", "application/json")
+            .body(Body::from(shared.dialect.server))
+            .unwrap();
+    }
+    Response::builder()
+        .header("content-type", "application/json")
+        .body(Body::from(models::fixture(shared.dialect.kind)))
         .unwrap()
 }
 
