@@ -6,6 +6,7 @@
 //! Budgets are read through a small per-replica cache ([`BUDGET_TTL`]): a change made on
 //! this replica applies at once, one made on another replica within that time.
 
+use crate::embedding::{EmbeddingRequest, EmbeddingResponse};
 use crate::router::{Attempt, ModelList, RoutableModel, RoutedStream, Router};
 use crate::types::{ChatRequest, ChatResponse, StreamEvent};
 use crate::usage::{month_start, AiUsageStore, UsageGroup, UsageRow};
@@ -127,6 +128,19 @@ impl Gateway {
             resp.usage.input_tokens,
             resp.usage.output_tokens,
         );
+        Ok((resp, attempts))
+    }
+
+    /// Embeddings, with the same permission, budget and usage accounting as completions.
+    pub async fn embed(
+        &self,
+        by: &Principal,
+        req: &EmbeddingRequest,
+    ) -> CoreResult<(EmbeddingResponse, Vec<Attempt>)> {
+        by.require(Permission::AiUse)?;
+        self.check_budget(&by.org_id).await?;
+        let (resp, attempts) = self.router.embed(req).await?;
+        self.record(by, &resp.provider, &resp.model, resp.input_tokens, 0);
         Ok((resp, attempts))
     }
 

@@ -17,6 +17,7 @@
 pub mod backoff;
 pub mod breaker;
 pub mod config;
+pub mod embedding;
 pub mod error;
 pub mod gateway;
 pub mod http;
@@ -30,6 +31,7 @@ pub mod usage_writer;
 pub use backoff::{FakeClockSleeper, RetryPolicy, Sleeper, TokioSleeper};
 pub use breaker::{BreakerSettings, HealthStatus};
 pub use config::{AiConfig, Target};
+pub use embedding::{EmbeddingRequest, EmbeddingResponse};
 pub use error::{ContextInfo, ErrorKind, UpstreamError};
 pub use gateway::Gateway;
 pub use http::EventStream;

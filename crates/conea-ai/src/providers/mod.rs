@@ -5,11 +5,13 @@
 
 pub mod anthropic;
 pub mod cohere;
+pub mod embeddings;
 pub mod gemini;
 pub mod models;
 pub mod ollama;
 pub mod openai;
 
+use crate::embedding::{EmbeddingRequest, EmbeddingResponse};
 use crate::error::UpstreamError;
 use crate::http::{
     ErrorHints, EventStream, Framing, HttpClient, StreamDecoder, StreamLimits, WireRequest,
@@ -60,6 +62,22 @@ pub trait Provider: Send + Sync {
     async fn list_models(&self, timeout: Duration) -> Result<Vec<String>, UpstreamError> {
         let _ = timeout;
         Ok(Vec::new())
+    }
+
+    /// Embeds `req.input` with `model` (see [`embeddings`]). A provider without
+    /// embeddings refuses with an invalid-request error.
+    async fn embed(
+        &self,
+        model: &str,
+        req: &EmbeddingRequest,
+        timeout: Duration,
+    ) -> Result<EmbeddingResponse, UpstreamError> {
+        let _ = (model, req, timeout);
+        Err(UpstreamError::new(
+            self.name(),
+            crate::error::ErrorKind::InvalidRequest,
+            "this provider offers no embeddings",
+        ))
     }
 }
 
@@ -164,6 +182,28 @@ impl<W: Wire> Provider for HttpProvider<W> {
             self.wire.decoder(),
             opts.stream,
         ))
+    }
+
+    async fn embed(
+        &self,
+        model: &str,
+        req: &EmbeddingRequest,
+        timeout: Duration,
+    ) -> Result<EmbeddingResponse, UpstreamError> {
+        let Some(kind) = ProviderKind::parse(W::NAME) else {
+            return Err(UpstreamError::new(
+                W::NAME,
+                crate::error::ErrorKind::InvalidRequest,
+                "this provider offers no embeddings",
+            ));
+        };
+        let wire = embeddings::request(kind, &self.endpoint, model, req)?;
+        let response = self
+            .http
+            .send(W::NAME, wire, Some(timeout), &self.wire)
+            .await?;
+        let body = self.http.read_json(W::NAME, response).await?;
+        embeddings::parse(kind, model, req.input.len(), &body)
     }
 
     async fn list_models(&self, timeout: Duration) -> Result<Vec<String>, UpstreamError> {
@@ -279,10 +319,13 @@ impl ProviderKind {
     }
 
     /// The provider a bare model name belongs to by its prefix, when discovery cannot
-    /// tell: `gpt-`, `o1`, `o3`, `o4`, `chatgpt-` (OpenAI), `claude-` (Anthropic),
-    /// `command` (Cohere), `gemini-` (Gemini).
+    /// tell: `gpt-`, `o1`, `o3`, `o4`, `chatgpt-`, `text-embedding-` (OpenAI), `claude-`
+    /// (Anthropic), `command`, `embed-` (Cohere), `gemini-`, `text-embedding-00…` (Gemini).
     pub fn by_model_prefix(model: &str) -> Option<Self> {
-        const TABLE: [(&str, ProviderKind); 8] = [
+        const TABLE: [(&str, ProviderKind); 11] = [
+            ("text-embedding-00", ProviderKind::Gemini),
+            ("text-embedding-", ProviderKind::OpenAi),
+            ("embed-", ProviderKind::Cohere),
             ("gpt-", ProviderKind::OpenAi),
             ("o1", ProviderKind::OpenAi),
             ("o3", ProviderKind::OpenAi),

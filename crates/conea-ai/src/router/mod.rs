@@ -17,6 +17,7 @@ pub use stream::RoutedStream;
 use crate::backoff::{Sleeper, TokioSleeper};
 use crate::breaker::Breaker;
 use crate::config::{AiConfig, Target};
+use crate::embedding::{EmbeddingRequest, EmbeddingResponse};
 use crate::http::{HttpClient, StreamLimits};
 use crate::providers::{CallOptions, Provider};
 use crate::types::{ChatRequest, ChatResponse, Usage};
@@ -166,6 +167,42 @@ impl Router {
                 Target::bare(*k, model)
             })
             .collect()
+    }
+
+    /// Embeds the request's texts with the first target that succeeds. Vectors of
+    /// different models are not comparable, so only an alias's own targets are tried in
+    /// turn: a bare name or `provider/model` is one target, and `default` is refused.
+    pub async fn embed(
+        &self,
+        req: &EmbeddingRequest,
+    ) -> Result<(EmbeddingResponse, Vec<Attempt>), GatewayError> {
+        self.discover_if_unknown(&req.model).await;
+        let alias = self.config.aliases.contains_key(&req.model);
+        if req.model == DEFAULT_MODEL && !alias {
+            return Err(GatewayError::UnknownModel {
+                model: req.model.clone(),
+                aliases: self.config.aliases.keys().cloned().collect(),
+            });
+        }
+        let mut targets = self.resolve(&req.model)?;
+        if !alias {
+            targets.truncate(1);
+        }
+        let won = self
+            .fallback(targets, |provider, target, opts| async move {
+                provider.embed(&target.model, req, opts.timeout).await
+            })
+            .await?;
+        let response = won.value;
+        self.usage.record(
+            won.target.provider.name(),
+            &won.target.model,
+            Usage {
+                input_tokens: response.input_tokens,
+                output_tokens: 0,
+            },
+        );
+        Ok((response, won.attempts))
     }
 
     /// The targets for a request, honouring its `fallback`.

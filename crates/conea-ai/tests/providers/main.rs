@@ -4,6 +4,7 @@
 mod fakes;
 
 mod discovery;
+mod embeddings;
 mod providers;
 mod router;
 mod streaming;

@@ -24,7 +24,7 @@ use std::convert::Infallible;
 
 const PROVIDER_HEADER: &str = "x-conea-provider";
 
-fn with_provider(mut r: Response, provider: &str) -> Response {
+pub(crate) fn with_provider(mut r: Response, provider: &str) -> Response {
     if let Ok(v) = HeaderValue::from_str(provider) {
         r.headers_mut()
             .insert(HeaderName::from_static(PROVIDER_HEADER), v);

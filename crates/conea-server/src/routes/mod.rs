@@ -5,6 +5,7 @@ pub mod ai;
 pub mod analytics;
 pub mod auth;
 pub mod data;
+pub mod embeddings;
 pub mod health;
 pub mod incidents;
 pub mod jobs;
@@ -95,6 +96,7 @@ fn v1(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(ai::chat_completions))
         .routes(routes!(ai::openai_models))
         .routes(routes!(ai::openai_model_get))
+        .routes(routes!(embeddings::create))
         .routes(routes!(ai::usage))
         .routes(routes!(ai::set_budget))
         .routes(routes!(data::import))

@@ -80,9 +80,30 @@ async fn list_models() -> axum::Json<Value> {
     ]}))
 }
 
+/// OpenAI's `POST /v1/embeddings`: for the i-th input `[i + 0.5, -0.25]`, 3 tokens each.
+async fn embeddings(axum::Json(body): axum::Json<Value>) -> Response {
+    let n = body["input"].as_array().map_or(0, Vec::len);
+    if body["encoding_format"] != "float" {
+        return (
+            axum::http::StatusCode::BAD_REQUEST,
+            axum::Json(json!({"error": {"message": "Conea asks for floats", "type": "invalid_request_error"}})),
+        )
+            .into_response();
+    }
+    let data: Vec<Value> = (0..n)
+        .map(|i| json!({"object": "embedding", "index": i, "embedding": [i as f64 + 0.5, -0.25]}))
+        .collect();
+    axum::Json(
+        json!({"object": "list", "data": data, "model": body["model"],
+        "usage": {"prompt_tokens": 3 * n, "total_tokens": 3 * n}}),
+    )
+    .into_response()
+}
+
 async fn fake_openai() -> (String, Fake) {
     let fake = Fake::default();
     let app = axum::Router::new()
+        .route("/v1/embeddings", post(embeddings))
         .route("/v1/models", axum::routing::get(list_models))
         .route("/v1/chat/completions", post(chat))
         .with_state(fake.clone());
@@ -136,7 +157,87 @@ conea_testkit::backend_tests!(
     monthly_budget_is_enforced_before_calling_the_provider,
     usage_held_in_memory_is_written_when_the_server_stops,
     bare_model_names_route_and_the_model_list_names_every_routable_model,
+    embeddings_answer_in_openai_shape_as_floats_or_base64_and_count_usage,
 );
+
+async fn embeddings_answer_in_openai_shape_as_floats_or_base64_and_count_usage(b: Backend) {
+    let Some((app, _fake)) = app_with_openai(b).await else {
+        return;
+    };
+    let r = app
+        .client
+        .post(
+            "/v1/embeddings",
+            Some(app.owner()),
+            json!({"model": "text-embedding-3-small", "input": ["a", "b"]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.header("x-conea-provider"), Some("openai"));
+    assert_eq!(r.body["object"], "list");
+    assert_eq!(r.body["data"][1]["index"], 1);
+    assert_eq!(r.body["data"][1]["embedding"], json!([1.5, -0.25]));
+    assert_eq!(r.body["usage"]["prompt_tokens"], 6);
+    let r = app
+        .client
+        .post(
+            "/v1/embeddings",
+            Some(app.owner()),
+            json!({"model": "openai/text-embedding-3-small", "input": "one", "encoding_format": "base64"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(r.body["data"][0]["embedding"].as_str().unwrap())
+        .unwrap();
+    let floats: Vec<f32> = bytes
+        .chunks(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    assert_eq!(floats, vec![0.5, -0.25]);
+    for (body, param) in [
+        (
+            json!({"model": "text-embedding-3-small", "input": []}),
+            "input",
+        ),
+        (
+            json!({"model": "text-embedding-3-small", "input": [[1, 2, 3]]}),
+            "input",
+        ),
+        (
+            json!({"model": "text-embedding-3-small", "input": ""}),
+            "input",
+        ),
+        (
+            json!({"model": "text-embedding-3-small", "input": "x", "encoding_format": "int8"}),
+            "encoding_format",
+        ),
+        (
+            json!({"model": "text-embedding-3-small", "input": "x", "dimensions": 0}),
+            "dimensions",
+        ),
+    ] {
+        let r = app
+            .client
+            .post("/v1/embeddings", Some(app.owner()), body)
+            .await;
+        r.assert_error(400, "invalid_parameter");
+        assert_eq!(r.body["error"]["details"]["param"], param, "{}", r.text);
+    }
+    let by_model = app
+        .client
+        .get("/v1/ai/usage?group_by=model", Some(app.owner()))
+        .await;
+    let rows = by_model.body["data"].as_array().unwrap().clone();
+    let row = rows
+        .iter()
+        .find(|r| r["group"] == "openai/text-embedding-3-small")
+        .unwrap_or_else(|| panic!("{rows:?}"));
+    assert_eq!(row["requests"], 2);
+    assert_eq!(row["input_tokens"], 9);
+    assert_eq!(row["output_tokens"], 0);
+}
 
 /// An SDK's habits: `model="gpt-4o-mini"` without a provider, and the model list naming
 /// what the provider itself lists (a fine-tuned model no prefix would route).
@@ -550,5 +651,6 @@ async fn official_openai_python_client_works_streaming_and_not() {
     assert!(stdout.contains("streaming: Hello there"), "{stdout}");
     assert!(stdout.contains("bare name: Hello there"), "{stdout}");
     assert!(stdout.contains("retrieve: gpt-4o-mini"), "{stdout}");
+    assert!(stdout.contains("embeddings: 2"), "{stdout}");
     let _ = Client::new(&app.base_url);
 }

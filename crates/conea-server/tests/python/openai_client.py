@@ -46,3 +46,9 @@ print("models:", sorted(owners))
 m = client.models.retrieve("gpt-4o-mini")
 assert m.owned_by == "openai", m
 print("retrieve:", m.id)
+
+# The SDK asks for base64 by default and decodes it.
+e = client.embeddings.create(model="text-embedding-3-small", input=["a", "b"])
+assert [d.embedding for d in e.data] == [[0.5, -0.25], [1.5, -0.25]], e
+assert e.usage.prompt_tokens == 6, e.usage
+print("embeddings:", len(e.data))

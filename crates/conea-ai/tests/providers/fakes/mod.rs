@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 pub mod dialects;
+pub mod embeddings;
 pub mod models;
 
 use axum::body::{Body, Bytes};
@@ -70,6 +71,8 @@ pub struct Recorded {
 
 struct Shared {
     dialect: &'static Dialect,
+    /// Embedding requests, apart from the chat requests.
+    embed_requests: Mutex<Vec<Recorded>>,
     /// Model-list requests (path and query, headers), apart from the chat requests.
     model_requests: Mutex<Vec<Recorded>>,
     /// The model list answers 500 while set.
@@ -99,16 +102,20 @@ impl FakeServer {
         let shared = Arc::new(Shared {
             dialect,
             model_requests: Mutex::default(),
+            embed_requests: Mutex::default(),
             models_fail: std::sync::atomic::AtomicBool::new(false),
             script: Mutex::default(),
             requests: Mutex::default(),
             disconnects: AtomicUsize::new(0),
             changed: Notify::new(),
         });
-        let app = axum::Router::new()
+        let mut app = axum::Router::new()
             .route(dialect.route, post(handle))
-            .route(models::route(dialect.kind), axum::routing::get(list_models))
-            .with_state(Arc::clone(&shared));
+            .route(models::route(dialect.kind), axum::routing::get(list_models));
+        if let Some(route) = embeddings::route(dialect.kind) {
+            app = app.route(route, post(embed));
+        }
+        let app = app.with_state(Arc::clone(&shared));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let task = tokio::spawn(async move {
@@ -125,6 +132,11 @@ impl FakeServer {
     /// Queues behaviours for the next requests; once used up, requests get `Reply`.
     pub fn script(&self, steps: impl IntoIterator<Item = Script>) {
         self.shared.script.lock().unwrap().extend(steps);
+    }
+
+    /// The embedding requests received.
+    pub fn embed_requests(&self) -> Vec<Recorded> {
+        self.shared.embed_requests.lock().unwrap().clone()
     }
 
     /// The model-list requests received.
@@ -199,6 +211,9 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if uri.path().ends_with(":batchEmbedContents") {
+        return embed(State(shared), uri, headers, body).await;
+    }
     let d = shared.dialect;
     let payload: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let path = uri
@@ -346,6 +361,28 @@ fn streaming(shared: &Arc<Shared>, events: Vec<String>, tail: Tail) -> Response 
         .status(200)
         .header("content-type", shared.dialect.stream_content_type)
         .body(Body::from_stream(body))
+        .unwrap()
+}
+
+async fn embed(
+    State(shared): State<Arc<Shared>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let payload: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let answer = embeddings::answer(shared.dialect.kind, &payload);
+    shared.embed_requests.lock().unwrap().push(Recorded {
+        path: uri
+            .path_and_query()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_default(),
+        headers,
+        body: payload,
+    });
+    Response::builder()
+        .header("content-type", "application/json")
+        .body(Body::from(answer.to_string()))
         .unwrap()
 }
 
