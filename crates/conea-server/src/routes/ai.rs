@@ -32,7 +32,7 @@ pub(crate) fn with_provider(mut r: Response, provider: &str) -> Response {
     r
 }
 
-fn error_event(e: &conea_ai::UpstreamError) -> Value {
+pub(crate) fn error_event(e: &conea_ai::UpstreamError) -> Value {
     json!({"error": {"type": ErrorType::Upstream.as_str(), "code": e.code(), "message": format!("The provider failed after the answer started: {e}"), "request_id": crate::http::request_id::current()}})
 }
 

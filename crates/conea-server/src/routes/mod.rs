@@ -11,6 +11,7 @@ pub mod incidents;
 pub mod jobs;
 pub mod keys;
 pub mod limits;
+pub mod messages;
 pub mod orgs;
 pub mod pagination;
 pub mod schedules;
@@ -97,6 +98,7 @@ fn v1(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(ai::openai_models))
         .routes(routes!(ai::openai_model_get))
         .routes(routes!(embeddings::create))
+        .routes(routes!(messages::create))
         .routes(routes!(ai::usage))
         .routes(routes!(ai::set_budget))
         .routes(routes!(data::import))

@@ -654,3 +654,52 @@ async fn official_openai_python_client_works_streaming_and_not() {
     assert!(stdout.contains("embeddings: 2"), "{stdout}");
     let _ = Client::new(&app.base_url);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::disallowed_methods)] // CONEA_REQUIRE_SERVICES: the test harness's switch
+async fn official_anthropic_python_client_works_against_any_provider_streaming_and_not() {
+    let has_anthropic = std::process::Command::new("python3")
+        .args(["-c", "import anthropic"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_anthropic {
+        if std::env::var("CONEA_REQUIRE_SERVICES").is_ok_and(|v| v == "1") {
+            panic!("the anthropic Python package is required in CI (.ci/run installs it)");
+        }
+        eprintln!(
+            "skipping: the `anthropic` Python package is not installed (pip install anthropic)"
+        );
+        return;
+    }
+    let Some((app, fake)) = app_with_openai(Backend::Sqlite).await else {
+        return;
+    };
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/python/anthropic_client.py"
+    );
+    let base = app.base_url.clone();
+    let key = app.owner().to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .args([script, &base, &key])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("non-streaming: Hello there"), "{stdout}");
+    assert!(stdout.contains("streaming: Hello there"), "{stdout}");
+    assert!(stdout.contains("refused: 400 top_k"), "{stdout}");
+    assert_eq!(
+        fake.calls.load(Ordering::SeqCst),
+        2,
+        "the refused request reached no provider"
+    );
+}
