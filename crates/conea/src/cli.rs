@@ -81,6 +81,8 @@ pub enum Command {
         since: Option<String>,
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        kubernetes: KubernetesArgs,
     },
     /// Database tools: connections, slow statements, replication.
     #[command(subcommand)]
@@ -615,4 +617,35 @@ pub enum SchedulesCommand {
     RunNow { id: String },
     /// Disable a schedule (PATCH enabled=false); no slot fires until it is enabled again.
     Disable { id: String },
+}
+
+/// `conea diagnose`'s cluster checks: on with `--kubernetes`, and by themselves inside a pod
+/// (where Kubernetes sets `KUBERNETES_SERVICE_HOST`).
+#[derive(Debug, clap::Args)]
+pub struct KubernetesArgs {
+    /// Also check the cluster: deployments, pods (restarts, OOMKilled, CrashLoopBackOff,
+    /// ImagePullBackOff), warning events and usage against limits.
+    #[arg(long)]
+    pub kubernetes: bool,
+    /// The Kubernetes API (default in a pod: https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT).
+    #[arg(long)]
+    pub kube_api_url: Option<String>,
+    #[arg(long, env = "KUBERNETES_SERVICE_HOST", hide = true)]
+    pub kube_service_host: Option<String>,
+    #[arg(
+        long,
+        env = "KUBERNETES_SERVICE_PORT",
+        hide = true,
+        default_value = "443"
+    )]
+    pub kube_service_port: String,
+    /// The bearer token file (default: the pod's ServiceAccount token).
+    #[arg(long)]
+    pub kube_token_file: Option<std::path::PathBuf>,
+    /// The cluster CA (default: the pod's ServiceAccount CA when present).
+    #[arg(long)]
+    pub kube_ca_file: Option<std::path::PathBuf>,
+    /// The namespace to check (default: the pod's own).
+    #[arg(long)]
+    pub kube_namespace: Option<String>,
 }

@@ -45,12 +45,14 @@ fn text(param: &str, v: &Value) -> Result<String, ApiError> {
                     Some("text") => out.push_str(b["text"].as_str().ok_or_else(|| {
                         invalid(param, format!("`{param}[{i}].text` is not a string."))
                     })?),
-                    Some(other) => return Err(invalid(
-                        param,
-                        format!(
+                    Some(other) => {
+                        return Err(invalid(
+                            param,
+                            format!(
                             "`{param}[{i}]` is a `{other}` block; only `text` blocks are carried."
                         ),
-                    )),
+                        ))
+                    }
                     None => return Err(invalid(param, format!("`{param}[{i}]` has no `type`."))),
                 }
             }

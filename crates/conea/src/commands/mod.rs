@@ -44,6 +44,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             idle_over,
             since,
             json,
+            kubernetes,
         } => {
             let idle_over = conea_core::config::duration::parse(&idle_over)
                 .map_err(|e| anyhow::anyhow!("--idle-over: {e}"))?;
@@ -58,6 +59,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 idle_over,
                 since,
                 json,
+                kubernetes: diagnose::kubernetes_target(&kubernetes),
             })
             .await
         }

@@ -365,3 +365,178 @@ fn the_server_writes_its_failed_requests_to_the_error_log_that_since_reads() {
     );
     assert_eq!(check(&r, "errors.recent")["status"], "warn");
 }
+
+/// A Kubernetes API server answering the chart's read-only Role's reads with recorded
+/// objects in the API's shapes (`fixtures/kubernetes/`); it requires the bearer token and
+/// the label selector the checks send, and has no metrics API when `metrics` is false.
+fn fake_kubernetes(rt: &tokio::runtime::Runtime, metrics: bool) -> String {
+    use axum::extract::{Query, RawQuery};
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::response::IntoResponse;
+    use axum::routing::get;
+    use std::collections::HashMap;
+    fn fixture(name: &str) -> Value {
+        let path = format!(
+            "{}/tests/cli/fixtures/kubernetes/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+    fn authorised(h: &HeaderMap) -> bool {
+        h.get("authorization").and_then(|v| v.to_str().ok()) == Some("Bearer sa-token-1")
+    }
+    async fn listed(
+        h: HeaderMap,
+        q: Query<HashMap<String, String>>,
+        file: &'static str,
+    ) -> axum::response::Response {
+        if !authorised(&h) {
+            return (StatusCode::FORBIDDEN, "{\"kind\":\"Status\",\"code\":403}").into_response();
+        }
+        if q.get("labelSelector").map(String::as_str) != Some("app.kubernetes.io/part-of=conea") {
+            return (StatusCode::BAD_REQUEST, "selector").into_response();
+        }
+        axum::Json(fixture(file)).into_response()
+    }
+    let mut app = axum::Router::new()
+        .route(
+            "/apis/apps/v1/namespaces/production/deployments",
+            get(|h: HeaderMap, q: Query<HashMap<String, String>>| listed(h, q, "deployments.json")),
+        )
+        .route(
+            "/api/v1/namespaces/production/pods",
+            get(|h: HeaderMap, q: Query<HashMap<String, String>>| listed(h, q, "pods.json")),
+        )
+        .route(
+            "/api/v1/namespaces/production/events",
+            get(|h: HeaderMap, q: RawQuery| async move {
+                if !authorised(&h) || q.0.as_deref() != Some("fieldSelector=type%3DWarning") {
+                    return StatusCode::BAD_REQUEST.into_response();
+                }
+                axum::Json(fixture("events.json")).into_response()
+            }),
+        );
+    if metrics {
+        app = app.route(
+            "/apis/metrics.k8s.io/v1beta1/namespaces/production/pods",
+            get(|h: HeaderMap, q: Query<HashMap<String, String>>| listed(h, q, "pod_metrics.json")),
+        );
+    }
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    rt.spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+#[test]
+fn kubernetes_checks_name_each_broken_pod_with_its_cause_and_fix() {
+    let env = Env::sqlite();
+    env.run(&["migrate"]).success();
+    // The fake serves while the test blocks on the `conea` process: a runtime with its own
+    // worker thread.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let api = fake_kubernetes(&rt, true);
+    let sa = tempfile::tempdir().unwrap();
+    let token = sa.path().join("token");
+    std::fs::write(&token, "sa-token-1\n").unwrap();
+    let token = token.to_str().unwrap();
+    let args = [
+        "diagnose",
+        "--json",
+        "--kubernetes",
+        "--kube-api-url",
+        api.as_str(),
+        "--kube-token-file",
+        token,
+        "--kube-namespace",
+        "production",
+    ];
+    let out = env.run(&args);
+    assert_eq!(out.code(), Some(1), "{}", out.stdout);
+    let r: Value = serde_json::from_str(&out.stdout).unwrap();
+    let finding = |name: &str| check(&r, name)["finding"].as_str().unwrap().to_owned();
+    let fix = |name: &str| check(&r, name)["fix"].as_str().unwrap().to_owned();
+
+    let api_deploy = check(&r, "k8s.deployment.conea-api");
+    assert_eq!(api_deploy["status"], "fail");
+    assert!(
+        finding("k8s.deployment.conea-api").contains("rollout stuck"),
+        "{api_deploy}"
+    );
+    assert!(fix("k8s.deployment.conea-api").contains("helm rollback"));
+    assert_eq!(check(&r, "k8s.deployment.conea-worker")["status"], "ok");
+
+    let crash = "k8s.pod.conea-api-7d9c8b6f5-abcde";
+    assert_eq!(check(&r, crash)["status"], "fail");
+    assert!(
+        finding(crash)
+            .contains("CrashLoopBackOff after 4 restarts (last exit: OOMKilled, code 137)"),
+        "{}",
+        finding(crash)
+    );
+    assert!(fix(crash).contains("resources.limits.memory"));
+
+    let pull = "k8s.pod.conea-api-7d9c8b6f5-fghij";
+    assert!(
+        finding(pull).contains(
+            "ImagePullBackOff for registry.example.com/conea:0.2.0 (imagePullSecrets: regcred)"
+        ),
+        "{}",
+        finding(pull)
+    );
+    assert!(fix(pull).contains("regcred"));
+    assert_eq!(
+        check(&r, "k8s.pod.conea-worker-6c5b4a3d2-pqrst")["status"],
+        "ok"
+    );
+
+    let events = check(&r, "k8s.events");
+    assert_eq!(events["status"], "warn");
+    assert!(finding("k8s.events").contains("BackOff ×12"), "{events}");
+    assert!(finding("k8s.events").contains("unauthorized: authentication required"));
+
+    // 1850m of 2 cores: near the limit; the worker at 120m is fine.
+    let near = check(&r, "k8s.resources.conea-api-5f6d7c8b9-klmno");
+    assert_eq!(near["status"], "warn", "{near}");
+    assert!(
+        finding("k8s.resources.conea-api-5f6d7c8b9-klmno").contains("CPU 1850m of 2000m (92 %)"),
+        "{near}"
+    );
+    assert!(
+        finding("k8s.resources.conea-api-5f6d7c8b9-klmno").contains("memory 1024 Mi of 2048 Mi")
+    );
+    assert_eq!(
+        check(&r, "k8s.resources.conea-worker-6c5b4a3d2-pqrst")["status"],
+        "ok"
+    );
+
+    // Without the metrics API, usage is unknown but nothing fails for it; a token the API
+    // refuses names the Role to install.
+    let api = fake_kubernetes(&rt, false);
+    let mut no_metrics = args;
+    no_metrics[4] = api.as_str();
+    let r: Value = serde_json::from_str(&env.run(&no_metrics).stdout).unwrap();
+    let res = check(&r, "k8s.resources");
+    assert_eq!(res["status"], "ok");
+    assert!(res["finding"]
+        .as_str()
+        .unwrap()
+        .contains("metrics API is not installed"));
+    std::fs::write(sa.path().join("token"), "wrong").unwrap();
+    let r: Value = serde_json::from_str(&env.run(&no_metrics).stdout).unwrap();
+    let refused = check(&r, "k8s.deployments");
+    assert_eq!(refused["status"], "fail");
+    assert!(
+        refused["finding"]
+            .as_str()
+            .unwrap()
+            .contains("rbac.create=true"),
+        "{refused}"
+    );
+}

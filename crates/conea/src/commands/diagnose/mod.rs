@@ -2,6 +2,7 @@
 //! `warn` or `fail`, one line of finding and, when not ok, the fix. Each has its own timeout
 //! so one hung dependency cannot hang the command. Exit status 1 when any check failed.
 
+pub mod kubernetes;
 mod local;
 mod remote;
 
@@ -80,6 +81,44 @@ pub struct Options<'a> {
     /// `--since`: list the error log's lines of this period.
     pub since: Option<Duration>,
     pub json: bool,
+    /// The cluster to check, when `--kubernetes` or inside a pod.
+    pub kubernetes: Option<kubernetes::Cluster>,
+}
+
+/// The cluster `--kubernetes` (or a pod's environment) names, if any.
+pub fn kubernetes_target(a: &crate::cli::KubernetesArgs) -> Option<kubernetes::Cluster> {
+    if !a.kubernetes && a.kube_service_host.is_none() && a.kube_api_url.is_none() {
+        return None;
+    }
+    let sa = Path::new(kubernetes::SERVICE_ACCOUNT_DIR);
+    let api_url = a.kube_api_url.clone().unwrap_or_else(|| {
+        let host = a
+            .kube_service_host
+            .as_deref()
+            .unwrap_or("kubernetes.default.svc");
+        let host = if host.contains(':') && !host.starts_with('[') {
+            format!("[{host}]")
+        } else {
+            host.to_owned()
+        };
+        format!("https://{host}:{}", a.kube_service_port)
+    });
+    let default_ca = sa.join("ca.crt");
+    Some(kubernetes::Cluster {
+        token_file: a
+            .kube_token_file
+            .clone()
+            .unwrap_or_else(|| sa.join("token")),
+        ca_file: a.kube_ca_file.clone().or_else(|| {
+            (api_url.starts_with("https://") && default_ca.exists()).then_some(default_ca)
+        }),
+        namespace: a.kube_namespace.clone().unwrap_or_else(|| {
+            std::fs::read_to_string(sa.join("namespace"))
+                .map(|n| n.trim().to_owned())
+                .unwrap_or_else(|_| "default".into())
+        }),
+        api_url,
+    })
 }
 
 /// The `errors.recent` check and the lines behind it.
@@ -131,6 +170,9 @@ pub async fn run(o: Options<'_>) -> Result<ExitCode> {
     let mut checks = local::run(o.config, o.idle_over).await;
     if let Some(url) = &o.url {
         checks.extend(remote::run(url.trim_end_matches('/'), o.token.as_deref()).await);
+    }
+    if let Some(cluster) = &o.kubernetes {
+        checks.extend(kubernetes::run(cluster).await);
     }
     let mut error_lines = Vec::new();
     if let Some(since) = o.since {
