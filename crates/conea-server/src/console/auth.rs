@@ -1,11 +1,11 @@
 //! Sign-in (`GET/POST /console/login`), sign-out and the language choice.
 
-use super::i18n::{Lang, LANG_COOKIE, T};
-use super::layout;
-use super::session::{
+use super::ctx::{
     cookie, html, see_other, with_cookie, Ctx, Signed, CSRF_FIELD, LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
 };
+use super::i18n::{Lang, LANG_COOKIE, T};
+use super::layout;
 use crate::http::client_addr::ClientAddr;
 use crate::state::AppState;
 use axum::extract::{Query, State};

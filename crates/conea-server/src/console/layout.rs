@@ -2,8 +2,8 @@
 //! pages the member may open, `<main>`. Every form carries the session's CSRF token.
 
 use super::assets;
+use super::ctx::{Ctx, Member, CSRF_FIELD};
 use super::i18n::{Lang, T};
-use super::session::{Ctx, Member, CSRF_FIELD};
 use conea_core::permissions::Permission;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 

@@ -3,7 +3,8 @@
 //! `Principal`; nothing is fetched from elsewhere at run time. One stylesheet and one
 //! small script are embedded ([`assets`]).
 //!
-//! - [`session`] the request context (language, member, CSRF check) and the error page;
+//! - [`ctx`] what handlers know of the request (language, member) and [`failure`] the
+//!   error page; [`session`] the middleware that builds it and checks CSRF;
 //! - [`i18n`] the message catalogue and formatting in English and Japanese;
 //! - [`layout`] the page shell; [`chart`] the inline SVG chart;
 //! - [`auth`] sign-in, sign-out, language; [`pages`] one module per page.
@@ -11,6 +12,8 @@
 pub mod assets;
 pub mod auth;
 pub mod chart;
+pub mod ctx;
+pub mod failure;
 pub mod i18n;
 pub mod layout;
 pub mod pages;
@@ -67,7 +70,7 @@ async fn root(headers: HeaderMap, uri: Uri) -> Response {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("text/html"));
     if wants_html {
-        session::see_other("/console")
+        ctx::see_other("/console")
     } else {
         crate::http::fallback::not_found(uri).await.into_response()
     }

@@ -2,9 +2,9 @@
 //! filters and keyset pages, `GET /console/data/{kind}/{id}` one record, and
 //! `GET /console/export/{kind}` the same filters as CSV ([data:read]; `DataService`'s reads).
 
+use crate::console::ctx::{html, Ctx, Failure, OrFail, Signed};
 use crate::console::i18n::{self, T};
 use crate::console::layout;
-use crate::console::session::{html, Ctx, Failure, OrFail, Signed};
 use crate::state::AppState;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};

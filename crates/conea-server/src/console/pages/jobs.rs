@@ -2,9 +2,9 @@
 //! last error, reloading itself every 5 s; cancel and retry buttons for members with
 //! [jobs:write] (`POST /console/jobs/{id}/cancel|retry`, the job service's checks).
 
+use crate::console::ctx::{html, see_other, Ctx, Failure, Member, OrFail, Signed};
 use crate::console::i18n::{self, T};
 use crate::console::layout;
-use crate::console::session::{html, see_other, Ctx, Failure, Member, OrFail, Signed};
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;

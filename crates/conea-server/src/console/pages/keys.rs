@@ -3,9 +3,9 @@
 //! revocation. The accounts service checks the permission and that nobody hands out more
 //! than they hold.
 
+use crate::console::ctx::{html, see_other, Ctx, Failure, Member, OrFail, Signed};
 use crate::console::i18n::{self, T};
 use crate::console::layout;
-use crate::console::session::{html, see_other, Ctx, Failure, Member, OrFail, Signed};
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};

@@ -2,9 +2,9 @@
 //! replica, the pool, the job queue and the AI providers — what `/health` and the queue
 //! statistics compute — and a finding with what to do for each that is not well.
 
+use crate::console::ctx::{html, Ctx, Failure, OrFail, Signed};
 use crate::console::i18n::{self, T};
 use crate::console::layout;
-use crate::console::session::{html, Ctx, Failure, OrFail, Signed};
 use crate::health::{self, Status};
 use crate::state::AppState;
 use axum::extract::State;

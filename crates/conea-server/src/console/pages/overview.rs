@@ -3,9 +3,9 @@
 //! the typed analytics reports ([data:read]).
 
 use crate::console::chart::{self, Point};
+use crate::console::ctx::{html, Failure, OrFail, Signed};
 use crate::console::i18n::{self, T};
 use crate::console::layout::{self, figure};
-use crate::console::session::{html, Failure, OrFail, Signed};
 use crate::state::AppState;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -47,7 +47,7 @@ fn day_of(rfc3339: &str, exclusive: bool) -> String {
     }
 }
 
-fn series_section(ctx: &crate::console::session::Ctx, s: &SalesSeries) -> Markup {
+fn series_section(ctx: &crate::console::ctx::Ctx, s: &SalesSeries) -> Markup {
     let c = &s.currency;
     let t = &s.totals;
     let points: Vec<Point> = s
