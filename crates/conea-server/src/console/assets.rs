@@ -5,7 +5,7 @@
 
 use axum::extract::Path;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 use std::sync::LazyLock;
@@ -66,5 +66,6 @@ pub async fn serve(Path(name): Path<String>) -> Response {
             return r;
         }
     }
-    StatusCode::NOT_FOUND.into_response()
+    crate::http::error::ApiError::route_not_found(&format!("/console/assets/{name}"))
+        .into_response()
 }

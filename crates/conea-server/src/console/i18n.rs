@@ -219,6 +219,15 @@ catalogue! {
     CsrfRefused => "The form was stale or forged and was refused. Reload the page and try again.", "フォームが古いか偽造されたため拒否しました。ページを再読み込みしてやり直してください。";
     NotFound => "Not found.", "見つかりません。";
     RequestId => "Request id", "リクエスト ID";
+    NavIncidents => "Incidents", "インシデント";
+    Severity => "Severity", "重大度";
+    Title => "Title", "件名";
+    Opened => "Opened", "発生日時";
+    Acknowledge => "Acknowledge", "確認";
+    Resolve => "Resolve", "解決";
+    NoIncidents => "No incidents.", "インシデントはありません。";
+    IncidentAcknowledged => "The incident was acknowledged.", "インシデントを確認済みにしました。";
+    IncidentResolved => "The incident was resolved.", "インシデントを解決済みにしました。";
     SegChampions => "Champions", "優良顧客";
     SegLoyal => "Loyal", "ロイヤル顧客";
     SegNew => "New", "新規顧客";

@@ -9,7 +9,7 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 /// The pages of the navigation, each with the permission it needs.
 /// (link, the paths it covers, label, permission).
-pub const PAGES: [(&str, &str, T, Permission); 5] = [
+pub const PAGES: [(&str, &str, T, Permission); 6] = [
     ("/console", "/console", T::NavOverview, Permission::DataRead),
     (
         "/console/data/orders",
@@ -22,6 +22,12 @@ pub const PAGES: [(&str, &str, T, Permission); 5] = [
         "/console/jobs",
         T::NavJobs,
         Permission::JobsRead,
+    ),
+    (
+        "/console/incidents",
+        "/console/incidents",
+        T::NavIncidents,
+        Permission::IncidentsManage,
     ),
     (
         "/console/operations",

@@ -41,6 +41,15 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/console/jobs", get(pages::jobs::list))
         .route("/console/jobs/{id}/cancel", post(pages::jobs::cancel))
         .route("/console/jobs/{id}/retry", post(pages::jobs::retry))
+        .route("/console/incidents", get(pages::incidents::list))
+        .route(
+            "/console/incidents/{id}/acknowledge",
+            post(pages::incidents::acknowledge),
+        )
+        .route(
+            "/console/incidents/{id}/resolve",
+            post(pages::incidents::resolve),
+        )
         .route("/console/operations", get(pages::operations::show))
         .route(
             "/console/settings/keys",

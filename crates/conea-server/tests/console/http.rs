@@ -14,7 +14,64 @@ backend_tests!(
     removal_from_the_organization_and_a_password_change_end_the_sessions,
     every_page_renders_with_the_imported_data_in_both_languages,
     assets_have_content_hashed_paths_long_caching_and_gzip,
+    an_admin_acknowledges_and_resolves_an_incident_and_a_viewer_cannot_open_the_page,
 );
+
+async fn an_admin_acknowledges_and_resolves_an_incident_and_a_viewer_cannot_open_the_page(
+    b: Backend,
+) {
+    let Some(s) = seeded(b).await else { return };
+    let r = s
+        .app
+        .client
+        .post(
+            "/v1/incidents",
+            Some(s.app.owner()),
+            serde_json::json!({"title": "Checkout is slow", "severity": "high"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let mut web = Web::new(&s.app);
+    web.sign_in(ADMIN).await;
+    let page = web.get("/console/incidents").await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains("Checkout is slow"));
+    let r = web
+        .post(
+            &format!("/console/incidents/{id}/acknowledge"),
+            &[("csrf", &page.csrf())],
+        )
+        .await;
+    assert_eq!(r.header("location"), "/console/incidents?done=acknowledged");
+    let shown = s
+        .app
+        .client
+        .get(&format!("/v1/incidents/{id}"), Some(s.app.owner()))
+        .await;
+    assert_eq!(shown.body["status"], "acknowledged", "{}", shown.text);
+    let r = web
+        .post(
+            &format!("/console/incidents/{id}/resolve"),
+            &[("csrf", &page.csrf())],
+        )
+        .await;
+    assert_eq!(r.header("location"), "/console/incidents?done=resolved");
+    let shown = s
+        .app
+        .client
+        .get(&format!("/v1/incidents/{id}"), Some(s.app.owner()))
+        .await;
+    assert_eq!(shown.body["status"], "resolved");
+    let mut viewer = Web::new(&s.app);
+    viewer.sign_in(VIEWER).await;
+    let jobs = viewer.get("/console/jobs").await;
+    assert!(
+        !jobs.text.contains("/console/incidents"),
+        "no incidents link"
+    );
+    assert_eq!(viewer.get("/console/incidents").await.status, 403);
+}
 
 async fn a_browser_at_the_root_goes_to_the_console_and_an_api_client_gets_404(b: Backend) {
     let Some(s) = seeded(b).await else { return };
