@@ -7,7 +7,7 @@ orders/create webhook), for import benchmarks. Deterministic for a given seed.
 
 Each order has 1 to 5 line items drawn from a catalogue of 500 products; total_price is the
 sum of its line items; about 2 % are cancelled (financial_status "voided"); created_at spreads
-over the year 2024 (UTC).
+over the year 2024 (UTC), or `--days` days from `--start`.
 """
 
 import argparse
@@ -51,12 +51,14 @@ def main():
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--currency", default="USD")
     ap.add_argument("--out", help="file to write (default: standard output)")
+    ap.add_argument("--start", default="2024-01-01", help="first day (UTC), YYYY-MM-DD")
+    ap.add_argument("--days", type=int, default=366, help="days the orders spread over")
     args = ap.parse_args()
 
     rng = random.Random(args.seed)
     products = catalogue(rng)
-    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
-    year_s = 366 * 86_400
+    start = datetime.strptime(args.start, "%Y-%m-%d").replace(tzinfo=timezone.utc)
+    year_s = args.days * 86_400
     out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
     line_id = FIRST_LINE_ID
     write = out.write

@@ -109,3 +109,21 @@ mod tests {
         assert!(validate_email("@example.com").is_err());
     }
 }
+
+/// A web console session as stored: the cookie's secret is never stored, only its SHA-256
+/// digest (`id_digest`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleSession {
+    pub id_digest: String,
+    pub org_id: OrgId,
+    pub user_id: UserId,
+    /// A digest of the user's password hash at sign-in: when the password changes, the
+    /// stored hash no longer matches it and the session ends.
+    pub credential_stamp: String,
+    pub created_at: EpochMs,
+    pub last_seen_at: EpochMs,
+    /// `last_seen_at` plus the idle timeout.
+    pub idle_expires_at: EpochMs,
+    /// The absolute end, whatever the activity.
+    pub expires_at: EpochMs,
+}

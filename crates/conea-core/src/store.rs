@@ -5,7 +5,7 @@ use crate::clock::EpochMs;
 use crate::error::CoreError;
 use crate::error::ErrorCode;
 use crate::ids::{KeyId, OrgId, UserId};
-use crate::model::{ApiKey, Membership, NewKeyRecord, Organization, User};
+use crate::model::{ApiKey, ConsoleSession, Membership, NewKeyRecord, Organization, User};
 use crate::permissions::{Permission, Role};
 use async_trait::async_trait;
 
@@ -86,6 +86,29 @@ pub trait AccountsStore: Send + Sync + 'static {
     /// role change, grant). Every replica polls it and clears its cache when it moves.
     async fn auth_epoch(&self) -> StoreResult<i64>;
     async fn bump_auth_epoch(&self) -> StoreResult<()>;
+
+    /// Replaces a user's password hash; true when the user exists.
+    async fn set_password_hash(&self, user: &UserId, hash: &str) -> StoreResult<bool>;
+
+    // Web console sessions (migration 0017), by the digest of their secret.
+    async fn insert_session(&self, session: &ConsoleSession) -> StoreResult<()>;
+    /// The session with its user's current password hash (`None` inside when the user has
+    /// none).
+    async fn get_session(
+        &self,
+        digest: &str,
+    ) -> StoreResult<Option<(ConsoleSession, Option<String>)>>;
+    async fn touch_session(
+        &self,
+        digest: &str,
+        last_seen_at: EpochMs,
+        idle_expires_at: EpochMs,
+    ) -> StoreResult<()>;
+    async fn delete_session(&self, digest: &str) -> StoreResult<bool>;
+    /// Ends every session of the user (in `org` only, when given); returns how many.
+    async fn delete_user_sessions(&self, user: &UserId, org: Option<&OrgId>) -> StoreResult<u64>;
+    /// Deletes sessions past their idle or absolute expiry.
+    async fn prune_sessions(&self, now: EpochMs) -> StoreResult<u64>;
 }
 
 /// What a rate-limit override applies to.

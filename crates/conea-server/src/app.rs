@@ -183,6 +183,9 @@ async fn housekeeping(state: AppState) {
             let now = state.clock().now_ms();
             let before = now - state.config().jobs.retention.as_millis() as i64;
             let store: &dyn conea_incidents::store::IncidentStore = state.store();
+            if let Err(e) = state.platform().sessions.prune().await {
+                tracing::warn!(error = %e, "pruning ended console sessions failed");
+            }
             if let Err(e) = store.prune_nonces(now).await {
                 tracing::warn!(error = %e, "pruning used incident link nonces failed");
             }

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod connections;
+pub mod console;
 pub mod detectors;
 pub mod health;
 pub mod http;

@@ -8,7 +8,7 @@ use conea_core::ratelimit::service::{Defaults, RateLimitService};
 use conea_core::ratelimit::Limiter;
 use conea_core::reads::{LagSource, MemoryWriteMarks, ReadRouter, WriteMarks};
 use conea_core::services::login_throttle::SharedCounters;
-use conea_core::services::{AccountsService, Authenticator};
+use conea_core::services::{AccountsService, Authenticator, SessionService};
 use conea_core::store::{AccountsStore, RateLimitStore};
 use conea_core::Clock;
 use conea_incidents::IncidentsModule;
@@ -48,6 +48,8 @@ pub struct Platform {
     pub clock: Arc<dyn Clock>,
     pub authn: Arc<Authenticator>,
     pub accounts: Arc<AccountsService>,
+    /// The web console's sessions.
+    pub sessions: Arc<SessionService>,
     pub limits: Arc<RateLimitService>,
     pub jobs: Arc<JobService>,
     pub idempotency: Arc<IdempotencyService>,
@@ -131,6 +133,11 @@ impl Platform {
             authn.clone(),
             login_counters,
         ));
+        let sessions = Arc::new(SessionService::new(
+            accounts_store.clone(),
+            clock.clone(),
+            accounts.clone(),
+        ));
         let limits = rate_limits(&config, &store, accounts_store, redis.as_ref(), &clock);
         let reads = read_router(&config, &store, lag_source, redis.as_ref(), &clock);
 
@@ -188,6 +195,7 @@ impl Platform {
             clock,
             authn,
             accounts,
+            sessions,
             limits,
             jobs,
             ai,

@@ -5,7 +5,7 @@ use crate::SqlStore;
 use async_trait::async_trait;
 use conea_core::clock::EpochMs;
 use conea_core::ids::{KeyId, OrgId, UserId};
-use conea_core::model::{ApiKey, Membership, NewKeyRecord, Organization, User};
+use conea_core::model::{ApiKey, ConsoleSession, Membership, NewKeyRecord, Organization, User};
 use conea_core::permissions::{Permission, PermissionSet, Role};
 use conea_core::store::{AccountsStore, StoreError, StoreResult};
 
@@ -470,5 +470,135 @@ impl AccountsStore for SqlStore {
             .execute(&self.primary("auth epoch"))
             .await
             .map(drop)
+    }
+
+    async fn set_password_hash(&self, user: &UserId, hash: &str) -> StoreResult<bool> {
+        const SQL: &str = "UPDATE users SET password_hash = $2 WHERE id = $1";
+        let n = q("set_password_hash", SQL)
+            .bind(user.as_str())
+            .bind(hash)
+            .execute(&self.primary("user"))
+            .await?;
+        Ok(n > 0)
+    }
+
+    async fn insert_session(&self, s: &ConsoleSession) -> StoreResult<()> {
+        const SQL: &str = "INSERT INTO console_sessions (id_digest, organization_id, user_id, credential_stamp, \
+             created_at, last_seen_at, idle_expires_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+        q("insert_session", SQL)
+            .bind(s.id_digest.as_str())
+            .bind(s.org_id.as_str())
+            .bind(s.user_id.as_str())
+            .bind(s.credential_stamp.as_str())
+            .bind(s.created_at)
+            .bind(s.last_seen_at)
+            .bind(s.idle_expires_at)
+            .bind(s.expires_at)
+            .execute(&self.primary("console session"))
+            .await
+            .map(drop)
+    }
+
+    async fn get_session(
+        &self,
+        digest: &str,
+    ) -> StoreResult<Option<(ConsoleSession, Option<String>)>> {
+        const SQL: &str =
+            "SELECT s.id_digest, s.organization_id, s.user_id, s.credential_stamp, s.created_at, \
+             s.last_seen_at, s.idle_expires_at, s.expires_at, u.password_hash \
+             FROM console_sessions s JOIN users u ON u.id = s.user_id WHERE s.id_digest = $1";
+        let row = q("get_session", SQL)
+            .bind(digest)
+            .fetch_optional::<SessionRow>(&self.primary("console session"))
+            .await?;
+        row.map(SessionRow::into_model).transpose()
+    }
+
+    async fn touch_session(
+        &self,
+        digest: &str,
+        last_seen_at: EpochMs,
+        idle_expires_at: EpochMs,
+    ) -> StoreResult<()> {
+        const SQL: &str = "UPDATE console_sessions SET last_seen_at = $2, idle_expires_at = $3 \
+             WHERE id_digest = $1 AND last_seen_at < $2";
+        q("touch_session", SQL)
+            .bind(digest)
+            .bind(last_seen_at)
+            .bind(idle_expires_at)
+            .execute(&self.primary("console session"))
+            .await
+            .map(drop)
+    }
+
+    async fn delete_session(&self, digest: &str) -> StoreResult<bool> {
+        const SQL: &str = "DELETE FROM console_sessions WHERE id_digest = $1";
+        let n = q("delete_session", SQL)
+            .bind(digest)
+            .execute(&self.primary("console session"))
+            .await?;
+        Ok(n > 0)
+    }
+
+    async fn delete_user_sessions(&self, user: &UserId, org: Option<&OrgId>) -> StoreResult<u64> {
+        const ALL: &str = "DELETE FROM console_sessions WHERE user_id = $1";
+        const IN_ORG: &str =
+            "DELETE FROM console_sessions WHERE user_id = $1 AND organization_id = $2";
+        let db = self.primary("console session");
+        match org {
+            None => {
+                q("delete_user_sessions", ALL)
+                    .bind(user.as_str())
+                    .execute(&db)
+                    .await
+            }
+            Some(o) => {
+                q("delete_user_sessions", IN_ORG)
+                    .bind(user.as_str())
+                    .bind(o.as_str())
+                    .execute(&db)
+                    .await
+            }
+        }
+    }
+
+    async fn prune_sessions(&self, now: EpochMs) -> StoreResult<u64> {
+        const SQL: &str =
+            "DELETE FROM console_sessions WHERE idle_expires_at <= $1 OR expires_at <= $1";
+        q("prune_sessions", SQL)
+            .bind(now)
+            .execute(&self.primary("console session"))
+            .await
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    id_digest: String,
+    organization_id: String,
+    user_id: String,
+    credential_stamp: String,
+    created_at: i64,
+    last_seen_at: i64,
+    idle_expires_at: i64,
+    expires_at: i64,
+    password_hash: Option<String>,
+}
+
+impl SessionRow {
+    fn into_model(self) -> StoreResult<(ConsoleSession, Option<String>)> {
+        Ok((
+            ConsoleSession {
+                id_digest: self.id_digest,
+                org_id: parse_id(OrgId::parse(&self.organization_id))?,
+                user_id: parse_id(UserId::parse(&self.user_id))?,
+                credential_stamp: self.credential_stamp,
+                created_at: self.created_at,
+                last_seen_at: self.last_seen_at,
+                idle_expires_at: self.idle_expires_at,
+                expires_at: self.expires_at,
+            },
+            self.password_hash,
+        ))
     }
 }

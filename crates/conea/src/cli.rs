@@ -179,6 +179,11 @@ pub enum UsersCommand {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Set a user's password (read from standard input); their console sessions end.
+    SetPassword {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -224,6 +224,10 @@ impl AccountsService {
         if !self.store.remove_member(&org_id, &user_id).await? {
             return Err(CoreError::not_found("member", user));
         }
+        // The member's console sessions in this organization end with the membership.
+        self.store
+            .delete_user_sessions(&user_id, Some(&org_id))
+            .await?;
         self.authn.credentials_changed().await
     }
 
@@ -327,6 +331,19 @@ impl AccountsService {
 
     /// Email and password to a JWT for the user's organization (the oldest membership).
     pub async fn login(&self, email: &str, pw: &str, client: &str) -> CoreResult<LoginToken> {
+        let (user, member) = self.check_password(email, pw, client).await?;
+        self.issue_token(&user.id, &member.org_id, None)
+    }
+
+    /// Checks an e-mail and password under the login throttle (the API's login and the
+    /// console's sign-in alike): the user and their oldest membership, or
+    /// `invalid_credentials` (429 `too_many_login_attempts` when throttled).
+    pub async fn check_password(
+        &self,
+        email: &str,
+        pw: &str,
+        client: &str,
+    ) -> CoreResult<(User, Membership)> {
         let email = email.trim().to_ascii_lowercase();
         self.throttle.check(&email, client).await?;
         let user = self.store.get_user_by_email(&email).await?;
@@ -351,7 +368,31 @@ impl AccountsService {
             return Err(CoreError::Unauthenticated(AuthFailure::InvalidCredentials));
         };
         self.throttle.record_success(&email, client).await;
-        self.issue_token(&user.id, &member.org_id, None)
+        Ok((user, member))
+    }
+
+    /// Sets a user's password (CLI); every console session of the user ends.
+    pub async fn set_password(&self, user: &UserId, new_password: &str) -> CoreResult<()> {
+        if new_password.chars().count() < password::MIN_PASSWORD_LEN {
+            return Err(CoreError::unprocessable(
+                ErrorCode::WeakPassword,
+                "password",
+                format!(
+                    "The password must have at least {} characters.",
+                    password::MIN_PASSWORD_LEN
+                ),
+            ));
+        }
+        let pw = new_password.to_owned();
+        let hash = tokio::task::spawn_blocking(move || password::hash(&pw))
+            .await
+            .map_err(CoreError::internal)?
+            .map_err(CoreError::internal)?;
+        if !self.store.set_password_hash(user, &hash).await? {
+            return Err(CoreError::not_found("user", user.as_str()));
+        }
+        self.store.delete_user_sessions(user, None).await?;
+        Ok(())
     }
 
     pub fn issue_token(

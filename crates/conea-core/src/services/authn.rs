@@ -230,6 +230,36 @@ impl Authenticator {
         })
     }
 
+    /// The principal of a signed-in member (a console session): the member's role and
+    /// grants, from the same cache as the JWTs' (cleared when credentials change).
+    /// `unknown_subject` when the membership is gone.
+    pub async fn member_principal(
+        &self,
+        user: &UserId,
+        org: &OrgId,
+        issued_at: EpochMs,
+        expires_at: EpochMs,
+    ) -> CoreResult<Principal> {
+        let cache_key = (user.to_string(), org.to_string());
+        let member = match self.members.get(&cache_key).await {
+            Some(hit) => hit,
+            None => {
+                self.load_member(cache_key, user.clone(), org.clone())
+                    .await?
+            }
+        }
+        .ok_or(CoreError::Unauthenticated(AuthFailure::UnknownSubject))?;
+        Ok(Principal {
+            kind: PrincipalKind::User,
+            subject: user.to_string(),
+            org_id: org.clone(),
+            role: Some(member.role),
+            permissions: member.permissions,
+            issued_at: Some(issued_at),
+            expires_at: Some(expires_at),
+        })
+    }
+
     async fn load_member(
         &self,
         cache_key: (String, String),

@@ -4,6 +4,8 @@
 pub mod accounts;
 pub mod authn;
 pub mod login_throttle;
+pub mod sessions;
 
 pub use accounts::AccountsService;
 pub use authn::Authenticator;
+pub use sessions::SessionService;

@@ -169,6 +169,7 @@ pub fn router(state: AppState) -> Router {
                 async move { Json((*d).clone()) }
             }),
         )
+        .merge(crate::console::router(&state))
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .layer(middleware::from_fn_with_state(

@@ -155,4 +155,61 @@ impl AnalyticsService {
             .map_err(|e| CoreError::invalid(e.param, e.message))?;
         run(self.store.as_ref(), &by.org_id, report, &params).await
     }
+
+    /// The permission check and the parameters of a typed report.
+    fn prepared(
+        &self,
+        by: &Principal,
+        report: Report,
+        raw: &RawParams,
+    ) -> CoreResult<ReportParams> {
+        by.require(Permission::DataRead)?;
+        let params = raw
+            .parse(self.clock.now_ms())
+            .map_err(|e| CoreError::invalid(e.param, e.message))?;
+        report
+            .check(&params)
+            .map_err(|e| CoreError::invalid(e.param, e.message))?;
+        Ok(params)
+    }
+
+    /// `sales_over_time` as its type (the console draws it) [data:read].
+    pub async fn sales_over_time(
+        &self,
+        by: &Principal,
+        raw: &RawParams,
+    ) -> CoreResult<sales::SalesOverTime> {
+        let p = self.prepared(by, Report::SalesOverTime, raw)?;
+        Ok(sales::sales_over_time(self.store.as_ref(), &by.org_id, &p).await?)
+    }
+
+    /// `product_performance` as its type [data:read].
+    pub async fn product_performance(
+        &self,
+        by: &Principal,
+        raw: &RawParams,
+    ) -> CoreResult<products::ProductPerformance> {
+        let p = self.prepared(by, Report::ProductPerformance, raw)?;
+        Ok(products::product_performance(self.store.as_ref(), &by.org_id, &p).await?)
+    }
+
+    /// `rfm_segments` as its type [data:read].
+    pub async fn rfm_segments(
+        &self,
+        by: &Principal,
+        raw: &RawParams,
+    ) -> CoreResult<customers::RfmSegments> {
+        let p = self.prepared(by, Report::RfmSegments, raw)?;
+        Ok(customers::rfm_segments(self.store.as_ref(), &by.org_id, &p).await?)
+    }
+
+    /// `customer_cohorts` as its type [data:read].
+    pub async fn customer_cohorts(
+        &self,
+        by: &Principal,
+        raw: &RawParams,
+    ) -> CoreResult<customers::CustomerCohorts> {
+        let p = self.prepared(by, Report::CustomerCohorts, raw)?;
+        Ok(customers::customer_cohorts(self.store.as_ref(), &by.org_id, &p).await?)
+    }
 }

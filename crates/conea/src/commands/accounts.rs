@@ -69,22 +69,42 @@ pub async fn orgs(file: Option<&Path>, command: OrgsCommand) -> Result<ExitCode>
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn users(file: Option<&Path>, command: UsersCommand) -> Result<ExitCode> {
-    let UsersCommand::Create {
-        org,
-        email,
-        role: r,
-        name,
-    } = command;
-    let role = role(&r)?;
+fn password_from_stdin(example: &str) -> Result<String> {
     let mut password = String::new();
     std::io::stdin()
         .read_to_string(&mut password)
         .context("reading the password from standard input")?;
     let password = password.trim_end_matches(['\n', '\r']).to_owned();
     if password.is_empty() {
-        bail!("no password on standard input (e.g. `echo \"$PASSWORD\" | conea users create ...`)");
+        bail!(
+            "no password on standard input (e.g. `echo \"$PASSWORD\" | conea users {example} ...`)"
+        );
     }
+    Ok(password)
+}
+
+pub async fn users(file: Option<&Path>, command: UsersCommand) -> Result<ExitCode> {
+    let (org, email, r, name) = match command {
+        UsersCommand::Create {
+            org,
+            email,
+            role,
+            name,
+        } => (org, email, role, name),
+        UsersCommand::SetPassword { email } => {
+            let password = password_from_stdin("set-password")?;
+            let p = open(file).await?;
+            let user = p.accounts.user_by_email(&email).await?;
+            p.accounts.set_password(&user.id, &password).await?;
+            eprintln!(
+                "set the password of {}; their console sessions ended",
+                user.email
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
+    let role = role(&r)?;
+    let password = password_from_stdin("create")?;
     let p = open(file).await?;
     let org = p.accounts.org_by_slug(&org).await?;
     let (user, member) = p

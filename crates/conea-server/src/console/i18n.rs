@@ -1,0 +1,404 @@
+//! The console's two languages: the message catalogue (every UI string, English and
+//! Japanese), the choice of language (cookie, else `Accept-Language`), and numbers, money
+//! and dates formatted per language.
+
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    En,
+    Ja,
+}
+
+/// The cookie that remembers the chosen language.
+pub const LANG_COOKIE: &str = "conea_lang";
+
+impl Lang {
+    pub const ALL: [Lang; 2] = [Lang::En, Lang::Ja];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Ja => "ja",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Lang> {
+        match code.trim().to_ascii_lowercase().as_str() {
+            "en" => Some(Lang::En),
+            "ja" => Some(Lang::Ja),
+            _ => None,
+        }
+    }
+
+    /// The language's own name (shown in the switcher).
+    pub fn name(self) -> &'static str {
+        match self {
+            Lang::En => "English",
+            Lang::Ja => "日本語",
+        }
+    }
+
+    /// The remembered choice wins; else the first of `Accept-Language` (by quality) that
+    /// the console speaks; else English.
+    pub fn choose(cookie: Option<&str>, accept_language: Option<&str>) -> Lang {
+        if let Some(l) = cookie.and_then(Lang::parse) {
+            return l;
+        }
+        let mut best: Option<(f32, Lang)> = None;
+        for part in accept_language.unwrap_or("").split(',') {
+            let mut pieces = part.split(';');
+            let tag = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
+            let q = pieces
+                .find_map(|p| p.trim().strip_prefix("q=").map(str::to_owned))
+                .and_then(|v| v.parse::<f32>().ok())
+                .unwrap_or(1.0);
+            let primary = tag.split('-').next().unwrap_or("");
+            if let Some(l) = Lang::parse(primary) {
+                if q > 0.0 && best.is_none_or(|(bq, _)| q > bq) {
+                    best = Some((q, l));
+                }
+            }
+        }
+        best.map(|(_, l)| l).unwrap_or(Lang::En)
+    }
+
+    pub fn t(self, key: T) -> &'static str {
+        match self {
+            Lang::En => key.en(),
+            Lang::Ja => key.ja(),
+        }
+    }
+}
+
+macro_rules! catalogue {
+    ($($key:ident => $en:literal, $ja:literal;)*) => {
+        /// Every string the console shows, by key.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum T { $($key),* }
+
+        impl T {
+            pub const ALL: &'static [T] = &[$(T::$key),*];
+
+            pub fn en(self) -> &'static str {
+                match self { $(T::$key => $en),* }
+            }
+
+            pub fn ja(self) -> &'static str {
+                match self { $(T::$key => $ja),* }
+            }
+        }
+    };
+}
+
+catalogue! {
+    AppName => "Conea console", "Conea コンソール";
+    SkipToContent => "Skip to content", "本文へ移動";
+    MainNav => "Main", "メイン";
+    NavOverview => "Overview", "概要";
+    NavData => "Data", "データ";
+    NavJobs => "Jobs", "ジョブ";
+    NavOperations => "Operations", "運用";
+    NavSettings => "API keys", "API キー";
+    Language => "Language", "言語";
+    SignIn => "Sign in", "サインイン";
+    SignOut => "Sign out", "サインアウト";
+    SignedInAs => "Signed in as", "サインイン中:";
+    Email => "E-mail", "メールアドレス";
+    Password => "Password", "パスワード";
+    BadCredentials => "The e-mail or password is wrong.", "メールアドレスまたはパスワードが正しくありません。";
+    TooManyAttempts => "Too many failed sign-ins. Wait a few minutes and try again.", "サインインの失敗が多すぎます。数分待ってから再度お試しください。";
+    SignedOut => "You are signed out.", "サインアウトしました。";
+    SessionEnded => "Your session ended. Please sign in again.", "セッションが終了しました。もう一度サインインしてください。";
+    Period => "Period", "期間";
+    From => "From", "開始日";
+    To => "To", "終了日";
+    Apply => "Apply", "適用";
+    ComparedWith => "compared with the previous period", "前期間との比較";
+    NetSales => "Net sales", "純売上";
+    GrossSales => "Gross sales", "総売上";
+    Orders => "Orders", "注文";
+    Units => "Units", "点数";
+    AverageOrder => "Average order", "平均注文額";
+    Refunds => "Refunds", "返金";
+    SalesAndOrders => "Daily sales and orders", "日別の売上と注文数";
+    ChartLabel => "Bars: net sales per day; line: orders per day", "棒: 日別の純売上、線: 日別の注文数";
+    TopProducts => "Top products", "売上上位の商品";
+    Product => "Product", "商品";
+    Revenue => "Revenue", "売上";
+    Share => "Share", "構成比";
+    Segments => "Customer segments", "顧客セグメント";
+    Segment => "Segment", "セグメント";
+    Customers => "Customers", "顧客";
+    Cohorts => "Cohorts (first order month)", "コホート（初回注文月）";
+    Cohort => "Cohort", "コホート";
+    MonthN => "Month", "月";
+    NoData => "No data for this period.", "この期間のデータはありません。";
+    Currency => "Currency", "通貨";
+    Change => "Change", "増減";
+    Products => "Products", "商品";
+    Search => "Search", "検索";
+    Filter => "Filter", "絞り込み";
+    CreatedFrom => "Created from", "作成日（から）";
+    CreatedTo => "Created to", "作成日（まで）";
+    FinancialStatus => "Payment status", "支払い状況";
+    Status => "Status", "状態";
+    Name => "Name", "名前";
+    Total => "Total", "合計";
+    Created => "Created", "作成日時";
+    Updated => "Updated", "更新日時";
+    Shop => "Shop", "ショップ";
+    Vendor => "Vendor", "販売元";
+    Stock => "Stock", "在庫";
+    Variants => "Variants", "バリエーション";
+    LineItems => "Line items", "明細";
+    Quantity => "Quantity", "数量";
+    Price => "Price", "価格";
+    Details => "Details", "詳細";
+    NextPage => "Next page", "次のページ";
+    FirstPage => "First page", "最初のページ";
+    ExportCsv => "Export CSV", "CSV をエクスポート";
+    Back => "Back", "戻る";
+    Kind => "Kind", "種類";
+    Progress => "Progress", "進捗";
+    Attempt => "Attempt", "試行";
+    LastError => "Last error", "直近のエラー";
+    Actions => "Actions", "操作";
+    Cancel => "Cancel", "キャンセル";
+    Retry => "Retry", "再試行";
+    AllStates => "All states", "すべての状態";
+    NoJobs => "No jobs.", "ジョブはありません。";
+    JobCancelled => "The job was cancelled.", "ジョブをキャンセルしました。";
+    JobRetried => "The job will run again.", "ジョブを再実行します。";
+    ConfirmCancel => "Cancel this job?", "このジョブをキャンセルしますか？";
+    ConfirmRevoke => "Revoke this key? Clients using it stop working at once.", "このキーを失効させますか？使用中のクライアントはすぐに動作しなくなります。";
+    Health => "Health", "稼働状況";
+    Component => "Component", "構成要素";
+    Detail => "Detail", "内容";
+    WhatToDo => "What to do", "対処";
+    Database => "Database", "データベース";
+    Redis => "Redis", "Redis";
+    Replica => "Read replica", "リードレプリカ";
+    Pool => "Connection pool", "接続プール";
+    Queue => "Job queue", "ジョブキュー";
+    OldestJob => "Oldest runnable job", "最も古い実行待ちジョブ";
+    AiProviders => "AI providers", "AI プロバイダー";
+    RateLimiter => "Rate limiter", "レート制限";
+    Findings => "Findings", "検出事項";
+    NoFindings => "Nothing needs attention.", "対応が必要な事項はありません。";
+    StatusOk => "OK", "正常";
+    StatusDegraded => "Degraded", "低下";
+    StatusDown => "Down", "停止";
+    StatusDisabled => "Not configured", "未設定";
+    FixDatabase => "Check that the database is reachable from this server and run `conea migrate`; see docs/operations.md.", "このサーバーからデータベースに接続できるか確認し、`conea migrate` を実行してください（docs/operations.md 参照）。";
+    FixRedis => "Rate limits fall back to per-replica memory. Check Redis (REDIS_URL) and its logs.", "レート制限はレプリカごとのメモリで継続しています。Redis（REDIS_URL）とそのログを確認してください。";
+    FixReplica => "Reads go to the primary while the replica lags. Check the standby's replication.", "レプリカの遅延中は読み取りをプライマリで行います。スタンバイのレプリケーションを確認してください。";
+    FixPool => "The pool is exhausted: raise CONEA_DB_MAX_CONNECTIONS or look for slow statements.", "接続プールが枯渇しています。CONEA_DB_MAX_CONNECTIONS を増やすか、遅いクエリを調べてください。";
+    FixQueue => "Jobs wait too long: start more workers (`conea worker`) or raise CONEA_WORKER_CONCURRENCY.", "ジョブの待ち時間が長すぎます。ワーカー（`conea worker`）を増やすか CONEA_WORKER_CONCURRENCY を上げてください。";
+    FixAi => "An AI provider's circuit is open or its key is refused: check its key and status page; requests fall back to the next provider.", "AI プロバイダーの回路が開いているかキーが拒否されています。キーと提供元の状況を確認してください（リクエストは次のプロバイダーに切り替わります）。";
+    FixLimiter => "Redis failed: decisions are made in memory on each replica until it answers again.", "Redis の障害中は各レプリカのメモリで判定しています。復旧を待つか Redis を確認してください。";
+    Keys => "API keys", "API キー";
+    NewKey => "Create a key", "キーを作成";
+    KeyName => "Key name", "キー名";
+    Permissions => "Permissions", "権限";
+    Create => "Create", "作成";
+    Prefix => "Prefix", "プレフィックス";
+    LastUsed => "Last used", "最終使用";
+    Revoked => "Revoked", "失効済み";
+    Active => "Active", "有効";
+    Revoke => "Revoke", "失効";
+    KeyCreated => "Key created. Copy the secret now: it is not shown again.", "キーを作成しました。シークレットは再表示されないので今すぐコピーしてください。";
+    Secret => "Secret", "シークレット";
+    Copy => "Copy", "コピー";
+    KeyRevoked => "The key was revoked.", "キーを失効させました。";
+    NoKeys => "No keys yet.", "キーはまだありません。";
+    Never => "never", "なし";
+    ErrorTitle => "Something went wrong", "エラーが発生しました";
+    Forbidden => "You do not have the permission for this.", "この操作を行う権限がありません。";
+    CsrfRefused => "The form was stale or forged and was refused. Reload the page and try again.", "フォームが古いか偽造されたため拒否しました。ページを再読み込みしてやり直してください。";
+    NotFound => "Not found.", "見つかりません。";
+    RequestId => "Request id", "リクエスト ID";
+    NavIncidents => "Incidents", "インシデント";
+    Severity => "Severity", "重大度";
+    Title => "Title", "件名";
+    Opened => "Opened", "発生日時";
+    Acknowledge => "Acknowledge", "確認";
+    Resolve => "Resolve", "解決";
+    NoIncidents => "No incidents.", "インシデントはありません。";
+    IncidentAcknowledged => "The incident was acknowledged.", "インシデントを確認済みにしました。";
+    IncidentResolved => "The incident was resolved.", "インシデントを解決済みにしました。";
+    SegChampions => "Champions", "優良顧客";
+    SegLoyal => "Loyal", "ロイヤル顧客";
+    SegNew => "New", "新規顧客";
+    SegPromising => "Promising", "有望顧客";
+    SegAtRisk => "At risk", "離反リスク";
+    SegHibernating => "Hibernating", "休眠顧客";
+}
+
+/// The label of an RFM segment's name.
+pub fn segment(lang: Lang, name: &str) -> String {
+    let key = match name {
+        "champions" => T::SegChampions,
+        "loyal" => T::SegLoyal,
+        "new" => T::SegNew,
+        "promising" => T::SegPromising,
+        "at_risk" => T::SegAtRisk,
+        "hibernating" => T::SegHibernating,
+        other => return other.to_owned(),
+    };
+    lang.t(key).to_owned()
+}
+
+/// `1234567` → `1,234,567` (both languages group by thousands).
+pub fn int(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn symbol(currency: &str) -> Option<&'static str> {
+    Some(match currency {
+        "JPY" => "¥",
+        "USD" => "$",
+        "EUR" => "€",
+        "GBP" => "£",
+        _ => return None,
+    })
+}
+
+/// A decimal amount (`"1234.5"`) in a currency: `¥1,234`, `$1,234.50`, `1,234.50 CHF`.
+/// The currency's minor digits: 0 for yen.
+pub fn money(amount: &str, currency: &str) -> String {
+    let amount = amount.trim();
+    let (negative, amount) = match amount.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, amount),
+    };
+    let (whole, frac) = amount.split_once('.').unwrap_or((amount, ""));
+    let minor = conea_shopdata::money::minor_digits(currency) as usize;
+    let mut frac: String = frac.chars().take(minor).collect();
+    while frac.len() < minor {
+        frac.push('0');
+    }
+    let whole = int(whole.parse::<i64>().unwrap_or(0));
+    let number = if minor == 0 {
+        whole
+    } else {
+        format!("{whole}.{frac}")
+    };
+    let sign = if negative { "-" } else { "" };
+    match symbol(currency) {
+        Some(s) => format!("{sign}{s}{number}"),
+        None => format!("{sign}{number} {currency}"),
+    }
+}
+
+/// A percentage with one decimal and a sign: `+12.5%`.
+pub fn percent(p: f64) -> String {
+    format!("{p:+.1}%")
+}
+
+/// A ratio 0..1 as a percentage: `42.0%`.
+pub fn ratio(r: f64) -> String {
+    format!("{:.1}%", r * 100.0)
+}
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// A calendar day: `Dec 4, 2026` / `2026年12月4日`.
+pub fn date(lang: Lang, year: i16, month: i8, day: i8) -> String {
+    match lang {
+        Lang::En => format!(
+            "{} {day}, {year}",
+            MONTHS[(month as usize).saturating_sub(1) % 12]
+        ),
+        Lang::Ja => format!("{year}年{month}月{day}日"),
+    }
+}
+
+/// A `YYYY-MM-DD` day as [`date`]; other text as it is.
+pub fn day_text(lang: Lang, ymd: &str) -> String {
+    match ymd.parse::<jiff::civil::Date>() {
+        Ok(d) => date(lang, d.year(), d.month(), d.day()),
+        Err(_) => ymd.to_owned(),
+    }
+}
+
+/// An instant in the time zone: `Dec 4, 2026 14:05` / `2026年12月4日 14:05`.
+pub fn instant(lang: Lang, tz: &TimeZone, ms: i64) -> String {
+    match Timestamp::from_millisecond(ms) {
+        Ok(t) => {
+            let z = tz.to_datetime(t);
+            format!(
+                "{} {:02}:{:02}",
+                date(lang, z.year(), z.month(), z.day()),
+                z.hour(),
+                z.minute()
+            )
+        }
+        Err(_) => String::new(),
+    }
+}
+
+/// An RFC 3339 text as [`instant`]; other text as it is.
+pub fn instant_text(lang: Lang, tz: &TimeZone, rfc3339: &str) -> String {
+    match rfc3339.parse::<Timestamp>() {
+        Ok(t) => instant(lang, tz, t.as_millisecond()),
+        Err(_) => rfc3339.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_message_has_both_languages_and_the_japanese_is_japanese() {
+        for key in T::ALL {
+            assert!(!key.en().is_empty() && !key.ja().is_empty(), "{key:?}");
+            // Product names alone may stay ASCII; every other Japanese string has kana/kanji.
+            if !matches!(key, T::Redis) {
+                assert!(!key.ja().is_ascii(), "{key:?} is not translated");
+            }
+        }
+    }
+
+    #[test]
+    fn money_and_dates_follow_the_language_and_currency() {
+        assert_eq!(money("1234", "JPY"), "¥1,234");
+        assert_eq!(money("1234.5", "USD"), "$1,234.50");
+        assert_eq!(money("-1234567.00", "EUR"), "-€1,234,567.00");
+        assert_eq!(money("12.30", "CHF"), "12.30 CHF");
+        assert_eq!(date(Lang::Ja, 2026, 12, 4), "2026年12月4日");
+        assert_eq!(date(Lang::En, 2026, 12, 4), "Dec 4, 2026");
+        assert_eq!(int(-1_234_567), "-1,234,567");
+        assert_eq!(
+            instant_text(Lang::En, &TimeZone::UTC, "2026-12-04T14:05:09Z"),
+            "Dec 4, 2026 14:05"
+        );
+    }
+
+    #[test]
+    fn the_language_comes_from_the_cookie_then_accept_language() {
+        assert_eq!(Lang::choose(Some("ja"), Some("en-US")), Lang::Ja);
+        assert_eq!(
+            Lang::choose(None, Some("ja-JP,ja;q=0.9,en;q=0.8")),
+            Lang::Ja
+        );
+        assert_eq!(Lang::choose(None, Some("fr, en;q=0.5, ja;q=0.7")), Lang::Ja);
+        assert_eq!(Lang::choose(None, Some("de")), Lang::En);
+        assert_eq!(Lang::choose(Some("xx"), None), Lang::En);
+    }
+}

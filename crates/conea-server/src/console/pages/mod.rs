@@ -1,0 +1,9 @@
+//! One module per console page; each handler calls the same service function as the API
+//! route with the member's principal, and renders the result.
+
+pub mod data;
+pub mod incidents;
+pub mod jobs;
+pub mod keys;
+pub mod operations;
+pub mod overview;

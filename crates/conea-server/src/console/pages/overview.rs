@@ -1,0 +1,209 @@
+//! `GET /console`: the key figures of a period (default the last 30 days) against the
+//! previous one, daily sales and orders as a chart, top products, segments and cohorts —
+//! the typed analytics reports ([data:read]).
+
+use crate::console::chart::{self, Point};
+use crate::console::ctx::{html, Failure, OrFail, Signed};
+use crate::console::i18n::{self, T};
+use crate::console::layout::{self, figure};
+use crate::state::AppState;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use conea_shopdata::analytics::params::NumberOrText;
+use conea_shopdata::analytics::sales::{Change, SalesSeries};
+use conea_shopdata::analytics::RawParams;
+use maud::{html, Markup};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+#[derive(Deserialize, Default)]
+pub struct PeriodQuery {
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+fn nonempty(v: Option<String>) -> Option<String> {
+    v.filter(|s| !s.trim().is_empty())
+}
+
+fn pct(change: &Option<BTreeMap<&'static str, Change>>, key: &str) -> Option<f64> {
+    change.as_ref()?.get(key)?.percent
+}
+
+/// `YYYY-MM-DD` of an RFC 3339 instant; `exclusive` moves back one millisecond (a range's
+/// end).
+fn day_of(rfc3339: &str, exclusive: bool) -> String {
+    match rfc3339.parse::<jiff::Timestamp>() {
+        Ok(t) => {
+            let t = if exclusive {
+                jiff::Timestamp::from_millisecond(t.as_millisecond() - 1).unwrap_or(t)
+            } else {
+                t
+            };
+            jiff::tz::TimeZone::UTC.to_datetime(t).date().to_string()
+        }
+        Err(_) => rfc3339.get(..10).unwrap_or("").to_owned(),
+    }
+}
+
+fn series_section(ctx: &crate::console::ctx::Ctx, s: &SalesSeries) -> Markup {
+    let c = &s.currency;
+    let t = &s.totals;
+    let points: Vec<Point> = s
+        .buckets
+        .iter()
+        .map(|b| Point {
+            label: i18n::day_text(ctx.lang, &b.start),
+            bar: b.figures.net_sales.parse().unwrap_or(0.0),
+            line: b.figures.orders as f64,
+        })
+        .collect();
+    html! {
+        section aria-labelledby={ "sales-" (c) } {
+            h2 id={ "sales-" (c) } { (ctx.t(T::Currency)) ": " (c) " " span class="muted" { "(" (ctx.t(T::ComparedWith)) ")" } }
+            div class="figures" {
+                (figure(ctx.t(T::NetSales), &i18n::money(&t.net_sales, c), pct(&s.change, "net_sales")))
+                (figure(ctx.t(T::GrossSales), &i18n::money(&t.gross_sales, c), pct(&s.change, "gross_sales")))
+                (figure(ctx.t(T::Orders), &i18n::int(t.orders), pct(&s.change, "orders")))
+                (figure(ctx.t(T::AverageOrder), &i18n::money(&t.average_order_value, c), pct(&s.change, "average_order_value")))
+                (figure(ctx.t(T::Units), &i18n::int(t.units), pct(&s.change, "units")))
+                (figure(ctx.t(T::Refunds), &i18n::money(&t.refunds, c), pct(&s.change, "refunds")))
+            }
+            h2 { (ctx.t(T::SalesAndOrders)) }
+            p class="muted" { (ctx.t(T::ChartLabel)) }
+            (layout::svg(chart::bars_and_line(ctx.t(T::SalesAndOrders), &points)))
+        }
+    }
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    Signed(ctx, m): Signed,
+    Query(q): Query<PeriodQuery>,
+) -> Result<Response, Failure> {
+    let p = &m.principal;
+    let analytics = &state.platform().analytics;
+    let raw = RawParams {
+        from: nonempty(q.from),
+        to: nonempty(q.to),
+        compare: Some("previous_period".into()),
+        ..RawParams::default()
+    };
+    let sales = analytics.sales_over_time(p, &raw).await.or_fail(&ctx)?;
+    let top = analytics
+        .product_performance(
+            p,
+            &RawParams {
+                limit: Some(NumberOrText::Text("5".into())),
+                compare: None,
+                ..raw.clone()
+            },
+        )
+        .await
+        .or_fail(&ctx)?;
+    let plain = RawParams {
+        compare: None,
+        ..raw.clone()
+    };
+    let segments = analytics.rfm_segments(p, &plain).await.or_fail(&ctx)?;
+    let cohorts = analytics.customer_cohorts(p, &plain).await.or_fail(&ctx)?;
+    let (from, to) = (day_of(&sales.from, false), day_of(&sales.to, true));
+    let body = html! {
+        form class="filters card" method="get" action="/console" aria-label=(ctx.t(T::Period)) {
+            label for="from" { (ctx.t(T::From)) input id="from" name="from" type="date" value=(from); }
+            label for="to" { (ctx.t(T::To)) input id="to" name="to" type="date" value=(to); }
+            button type="submit" { (ctx.t(T::Apply)) }
+            span class="muted" { (i18n::day_text(ctx.lang, &from)) " – " (i18n::day_text(ctx.lang, &to)) }
+        }
+        @if sales.currencies.is_empty() {
+            p class="notice" { (ctx.t(T::NoData)) }
+        }
+        @for s in &sales.currencies {
+            (series_section(&ctx, s))
+        }
+        section aria-labelledby="top" {
+            h2 id="top" { (ctx.t(T::TopProducts)) }
+            @for cur in &top.currencies {
+                div class="scroll" {
+                    table {
+                        thead { tr {
+                            th scope="col" { (ctx.t(T::Product)) }
+                            th scope="col" class="num" { (ctx.t(T::Revenue)) }
+                            th scope="col" class="num" { (ctx.t(T::Units)) }
+                            th scope="col" class="num" { (ctx.t(T::Share)) }
+                        } }
+                        tbody {
+                            @for item in &cur.items {
+                                tr {
+                                    td { (item.title) }
+                                    td class="num" { (i18n::money(&item.figures.revenue, &cur.currency)) }
+                                    td class="num" { (i18n::int(item.figures.units)) }
+                                    td class="num" { @if let Some(s) = item.share_of_revenue { (format!("{s:.1}%")) } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if top.currencies.is_empty() { p class="muted" { (ctx.t(T::NoData)) } }
+        }
+        section aria-labelledby="segments" {
+            h2 id="segments" { (ctx.t(T::Segments)) }
+            @for cur in &segments.currencies {
+                div class="scroll" {
+                    table {
+                        thead { tr {
+                            th scope="col" { (ctx.t(T::Segment)) }
+                            th scope="col" class="num" { (ctx.t(T::Customers)) }
+                            th scope="col" class="num" { (ctx.t(T::Revenue)) }
+                        } }
+                        tbody {
+                            @for seg in &cur.segments {
+                                tr {
+                                    td { a href={ "/console/data/customers?segment=" (seg.segment) } { (i18n::segment(ctx.lang, seg.segment)) } }
+                                    td class="num" { (i18n::int(seg.customers)) }
+                                    td class="num" { (i18n::money(&seg.revenue, &cur.currency)) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if segments.currencies.is_empty() { p class="muted" { (ctx.t(T::NoData)) } }
+        }
+        section aria-labelledby="cohorts" {
+            h2 id="cohorts" { (ctx.t(T::Cohorts)) }
+            @for cur in &cohorts.currencies {
+                @let width = cur.cohorts.iter().map(|c| c.months.len()).max().unwrap_or(0).min(6);
+                div class="scroll" {
+                    table {
+                        thead { tr {
+                            th scope="col" { (ctx.t(T::Cohort)) }
+                            th scope="col" class="num" { (ctx.t(T::Customers)) }
+                            @for i in 0..width { th scope="col" class="num" { (ctx.t(T::MonthN)) " " (i) } }
+                        } }
+                        tbody {
+                            @for c in &cur.cohorts {
+                                tr {
+                                    td { (c.cohort) }
+                                    td class="num" { (i18n::int(c.customers)) }
+                                    @for i in 0..width {
+                                        td class="num" {
+                                            @if let Some(r) = c.months.get(i).and_then(|m| m.retention) { (format!("{r:.1}%")) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if cohorts.currencies.is_empty() { p class="muted" { (ctx.t(T::NoData)) } }
+        }
+    };
+    Ok(html(
+        StatusCode::OK,
+        layout::page(&ctx, &m, ctx.t(T::NavOverview), body),
+    ))
+}

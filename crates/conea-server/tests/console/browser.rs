@@ -1,0 +1,379 @@
+//! The console in a real headless Chromium, driven through WebDriver (`chromedriver` and the
+//! `fantoccini` crate), against the real application: sign in and out, every page with the
+//! imported data, a key's secret shown once, a job cancelled, a viewer who sees no cancel
+//! button and is refused when posting it anyway, a forged form refused, the Japanese pages.
+//!
+//! Without Chromium and chromedriver (Debian: `apt-get install chromium chromium-driver`)
+//! the tests print one line and skip; under `CONEA_REQUIRE_SERVICES=1` they fail. A failing
+//! test saves a screenshot of the page under the target directory
+//! (`<target>/tmp/console-screenshots/<test>.png`).
+
+// The tests look for the browser on this machine and read CONEA_REQUIRE_SERVICES.
+#![allow(clippy::disallowed_methods)]
+
+use crate::fixture::{seeded, Seeded, ADMIN, PASSWORD, VIEWER};
+use conea_testkit::Backend;
+use fantoccini::{Client, ClientBuilder, Locator};
+use futures::FutureExt;
+use serde_json::json;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const CHROMIUM: [&str; 2] = ["/usr/bin/chromium", "/usr/bin/chromium-browser"];
+const CHROMEDRIVER: [&str; 1] = ["/usr/bin/chromedriver"];
+
+/// One browser at a time: the machine is small and Chromium is not.
+static ONE_BROWSER: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
+fn found(candidates: &[&'static str]) -> Option<&'static str> {
+    candidates.iter().copied().find(|p| Path::new(p).exists())
+}
+
+/// The browser and driver, or `None` after saying why (a failure when services are
+/// required).
+fn programs() -> Option<(&'static str, &'static str)> {
+    match (found(&CHROMIUM), found(&CHROMEDRIVER)) {
+        (Some(c), Some(d)) => Some((c, d)),
+        _ => {
+            let why = "Chromium or chromedriver is not installed (apt-get install chromium chromium-driver)";
+            if std::env::var("CONEA_REQUIRE_SERVICES").is_ok_and(|v| v == "1") {
+                panic!("{why}, but CONEA_REQUIRE_SERVICES=1 requires the browser tests to run");
+            }
+            eprintln!("skipping browser test: {why}");
+            None
+        }
+    }
+}
+
+struct Browser {
+    client: Client,
+    _driver: tokio::process::Child,
+    _profile: tempfile::TempDir,
+}
+
+async fn start_browser() -> Option<Browser> {
+    let (chromium, chromedriver) = programs()?;
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let driver = tokio::process::Command::new(chromedriver)
+        .arg(format!("--port={port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("chromedriver starts");
+    let profile = tempfile::tempdir().unwrap();
+    let caps = json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": chromium,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync",
+                "--window-size=1280,900",
+                format!("--user-data-dir={}", profile.path().display()),
+            ]
+        }
+    });
+    let caps = caps.as_object().unwrap().clone();
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let client = loop {
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        match ClientBuilder::new(connector)
+            .capabilities(caps.clone())
+            .connect(&url)
+            .await
+        {
+            Ok(c) => break c,
+            Err(e) if std::time::Instant::now() < deadline => {
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("no WebDriver session from chromedriver: {e}"),
+        }
+    };
+    Some(Browser {
+        client,
+        _driver: driver,
+        _profile: profile,
+    })
+}
+
+fn screenshot_path(test: &str) -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("console-screenshots")
+        .join(format!("{test}.png"))
+}
+
+/// Runs a browser test; on a failure saves a screenshot of the page, then fails.
+async fn run<F, Fut>(test: &str, body: F)
+where
+    F: FnOnce(Seeded, Client) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let Some((_, _)) = programs() else { return };
+    let _one = ONE_BROWSER.acquire().await.unwrap();
+    let Some(s) = seeded(Backend::Sqlite).await else {
+        return;
+    };
+    let Some(browser) = start_browser().await else {
+        return;
+    };
+    let client = browser.client.clone();
+    let outcome = AssertUnwindSafe(body(s, client.clone()))
+        .catch_unwind()
+        .await;
+    if let Err(panic) = outcome {
+        let path = screenshot_path(test);
+        if let Ok(png) = client.screenshot().await {
+            let _ = std::fs::create_dir_all(path.parent().unwrap());
+            let _ = std::fs::write(&path, png);
+            eprintln!("screenshot of the failure: {}", path.display());
+        }
+        let _ = browser.client.close().await;
+        std::panic::resume_unwind(panic);
+    }
+    let _ = browser.client.close().await;
+}
+
+async fn text_of(c: &Client, css: &str) -> String {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+async fn sign_in(c: &Client, base: &str, email: &str) {
+    // `/` for a browser goes to the console, which sends a stranger to the sign-in form.
+    c.goto(&format!("{base}/")).await.unwrap();
+    assert!(c
+        .current_url()
+        .await
+        .unwrap()
+        .path()
+        .ends_with("/console/login"));
+    c.find(Locator::Id("email"))
+        .await
+        .unwrap()
+        .send_keys(email)
+        .await
+        .unwrap();
+    c.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    c.find(Locator::Css("main button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(c.current_url().await.unwrap().path(), "/console");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_open_every_page_with_data_and_sign_out_in_a_browser() {
+    run("sign_in_every_page_sign_out", |s, c| async move {
+        let base = s.app.base_url.clone();
+        sign_in(&c, &base, ADMIN).await;
+        let main = text_of(&c, "main").await;
+        assert!(main.contains("¥12,960"), "{main}");
+        assert!(c.find(Locator::Css("main svg.chart rect")).await.is_ok());
+        for (link, expect) in [
+            ("/console/data/orders", "#5004"),
+            ("/console/jobs", s.job_id.as_str()),
+            ("/console/operations", "Database"),
+            ("/console/settings/keys", "bootstrap owner key"),
+        ] {
+            c.find(Locator::Css(&format!("nav a[href='{link}']")))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            assert_eq!(c.current_url().await.unwrap().path(), link);
+            let main = text_of(&c, "main").await;
+            assert!(main.contains(expect), "{link}: {main}");
+        }
+        // An order's detail from its list, with its line items.
+        c.goto(&format!("{base}/console/data/orders"))
+            .await
+            .unwrap();
+        c.find(Locator::LinkText("#5002"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        assert!(text_of(&c, "main").await.contains("Matcha bowl"));
+        c.find(Locator::Css("header form[action='/console/logout'] button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        assert!(text_of(&c, "main").await.contains("You are signed out."));
+        c.goto(&format!("{base}/console/jobs")).await.unwrap();
+        assert_eq!(c.current_url().await.unwrap().path(), "/console/login");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_api_key_shows_its_secret_once_in_a_browser() {
+    run("a_new_api_key_shows_its_secret_once", |s, c| async move {
+        let base = s.app.base_url.clone();
+        sign_in(&c, &base, ADMIN).await;
+        c.goto(&format!("{base}/console/settings/keys"))
+            .await
+            .unwrap();
+        c.find(Locator::Id("key-name"))
+            .await
+            .unwrap()
+            .send_keys("reporting")
+            .await
+            .unwrap();
+        c.find(Locator::Css(
+            "form[action='/console/settings/keys'] button[type=submit]",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+        let secret = text_of(&c, "#new-secret").await;
+        assert!(secret.starts_with("conea_"), "{secret}");
+        // The key works against the API, and the page never shows the secret again.
+        let r = s.app.client.get("/v1/auth/verify", Some(&secret)).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        c.goto(&format!("{base}/console/settings/keys"))
+            .await
+            .unwrap();
+        let source = c.source().await.unwrap();
+        assert!(source.contains("reporting"));
+        assert!(!source.contains(&secret));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_cancels_a_job_and_a_viewer_has_no_such_button_and_is_refused() {
+    run("cancel_a_job_and_viewer_refused", |s, c| async move {
+        let base = s.app.base_url.clone();
+        sign_in(&c, &base, VIEWER).await;
+        c.goto(&format!("{base}/console/jobs")).await.unwrap();
+        assert!(text_of(&c, "main").await.contains(&s.job_id));
+        assert!(c
+            .find_all(Locator::Css("form[action$='/cancel']"))
+            .await
+            .unwrap()
+            .is_empty());
+        // Posting it anyway (with the viewer's own valid CSRF token) is refused.
+        let action = format!("/console/jobs/{}/cancel", s.job_id);
+        c.execute(
+            "const f = document.createElement('form'); f.method = 'post'; f.action = arguments[0];
+             const t = document.querySelector('input[name=csrf]').cloneNode();
+             f.appendChild(t); document.body.appendChild(f); f.submit();",
+            vec![json!(action)],
+        )
+        .await
+        .unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let main = text_of(&c, "main").await;
+        assert!(main.contains("jobs:write"), "{main}");
+        let job = s
+            .app
+            .state
+            .platform()
+            .jobs
+            .get_any(&s.job_id)
+            .await
+            .unwrap();
+        assert_eq!(job.state.as_str(), "scheduled");
+        c.delete_all_cookies().await.unwrap();
+
+        sign_in(&c, &base, ADMIN).await;
+        c.goto(&format!("{base}/console/jobs")).await.unwrap();
+        c.find(Locator::Css(&format!("form[action='{action}'] button")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        // The script asks first.
+        c.accept_alert().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let state = text_of(&c, &format!("tr[data-job='{}'] .job-state", s.job_id)).await;
+        assert_eq!(state, "cancelled");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_form_without_the_csrf_token_is_refused_in_a_browser() {
+    run("a_forged_form_is_refused", |s, c| async move {
+        let base = s.app.base_url.clone();
+        sign_in(&c, &base, ADMIN).await;
+        c.execute(
+            "const f = document.createElement('form'); f.method = 'post';
+             f.action = '/console/settings/keys';
+             const n = document.createElement('input'); n.name = 'name'; n.value = 'forged';
+             f.appendChild(n); document.body.appendChild(f); f.submit();",
+            vec![],
+        )
+        .await
+        .unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let main = text_of(&c, "main").await;
+        assert!(main.contains("stale or forged"), "{main}");
+        let keys = s.app.state.accounts().list_keys_of(&s.org).await.unwrap();
+        assert!(keys.iter().all(|k| k.name != "forged"));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_japanese_pages_render_japanese_in_a_browser() {
+    run("the_japanese_pages_render_japanese", |s, c| async move {
+        let base = s.app.base_url.clone();
+        sign_in(&c, &base, ADMIN).await;
+        c.find(Locator::Css("header a[hreflang=ja]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let lang = c
+            .find(Locator::Css("html"))
+            .await
+            .unwrap()
+            .attr("lang")
+            .await
+            .unwrap();
+        assert_eq!(lang.as_deref(), Some("ja"));
+        assert_eq!(text_of(&c, "main h1").await, "概要");
+        let main = text_of(&c, "main").await;
+        assert!(
+            main.contains("純売上") && main.contains("¥12,960"),
+            "{main}"
+        );
+        assert!(
+            main.contains('年') && main.contains('日'),
+            "dates in Japanese: {main}"
+        );
+        // Remembered: the next page is Japanese too.
+        c.goto(&format!("{base}/console/jobs")).await.unwrap();
+        assert_eq!(text_of(&c, "main h1").await, "ジョブ");
+    })
+    .await;
+}

@@ -1,0 +1,335 @@
+//! The console over plain HTTP (no browser): cookies, headers, CSRF, permissions and the
+//! ends of a session, on both storage backends.
+
+use crate::fixture::{seeded, Web, ADMIN, PASSWORD, VIEWER};
+use conea_core::ids::UserId;
+use conea_testkit::{backend_tests, Backend};
+
+backend_tests!(
+    a_browser_at_the_root_goes_to_the_console_and_an_api_client_gets_404,
+    sign_in_sets_a_strict_http_only_session_cookie_and_pages_are_locked_down,
+    a_wrong_password_is_refused_and_a_signed_out_session_no_longer_opens_pages,
+    a_post_without_the_csrf_token_is_refused_with_403,
+    a_viewer_sees_no_cancel_button_and_is_refused_when_posting_it,
+    removal_from_the_organization_and_a_password_change_end_the_sessions,
+    every_page_renders_with_the_imported_data_in_both_languages,
+    assets_have_content_hashed_paths_long_caching_and_gzip,
+    an_admin_acknowledges_and_resolves_an_incident_and_a_viewer_cannot_open_the_page,
+);
+
+async fn an_admin_acknowledges_and_resolves_an_incident_and_a_viewer_cannot_open_the_page(
+    b: Backend,
+) {
+    let Some(s) = seeded(b).await else { return };
+    let r = s
+        .app
+        .client
+        .post(
+            "/v1/incidents",
+            Some(s.app.owner()),
+            serde_json::json!({"title": "Checkout is slow", "severity": "high"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let mut web = Web::new(&s.app);
+    web.sign_in(ADMIN).await;
+    let page = web.get("/console/incidents").await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains("Checkout is slow"));
+    let r = web
+        .post(
+            &format!("/console/incidents/{id}/acknowledge"),
+            &[("csrf", &page.csrf())],
+        )
+        .await;
+    assert_eq!(r.header("location"), "/console/incidents?done=acknowledged");
+    let shown = s
+        .app
+        .client
+        .get(&format!("/v1/incidents/{id}"), Some(s.app.owner()))
+        .await;
+    assert_eq!(shown.body["status"], "acknowledged", "{}", shown.text);
+    let r = web
+        .post(
+            &format!("/console/incidents/{id}/resolve"),
+            &[("csrf", &page.csrf())],
+        )
+        .await;
+    assert_eq!(r.header("location"), "/console/incidents?done=resolved");
+    let shown = s
+        .app
+        .client
+        .get(&format!("/v1/incidents/{id}"), Some(s.app.owner()))
+        .await;
+    assert_eq!(shown.body["status"], "resolved");
+    let mut viewer = Web::new(&s.app);
+    viewer.sign_in(VIEWER).await;
+    let jobs = viewer.get("/console/jobs").await;
+    assert!(
+        !jobs.text.contains("/console/incidents"),
+        "no incidents link"
+    );
+    assert_eq!(viewer.get("/console/incidents").await.status, 403);
+}
+
+async fn a_browser_at_the_root_goes_to_the_console_and_an_api_client_gets_404(b: Backend) {
+    let Some(s) = seeded(b).await else { return };
+    let mut web = Web::new(&s.app);
+    let r = web
+        .get_with("/", &[("accept", "text/html,application/xhtml+xml")])
+        .await;
+    assert_eq!((r.status, r.header("location")), (303, "/console"));
+    let r = web.get_with("/", &[("accept", "application/json")]).await;
+    assert_eq!(r.status, 404);
+    assert!(r.text.contains("\"code\""), "{}", r.text);
+    // Not signed in: the console sends the browser to the sign-in page.
+    let r = web.get("/console").await;
+    assert_eq!((r.status, r.header("location")), (303, "/console/login"));
+}
+
+async fn sign_in_sets_a_strict_http_only_session_cookie_and_pages_are_locked_down(b: Backend) {
+    let Some(s) = seeded(b).await else { return };
+    let mut web = Web::new(&s.app);
+    let r = web.sign_in(ADMIN).await;
+    let cookie = r
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("conea_session="))
+        .expect("a session cookie");
+    for attr in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(cookie.contains(attr), "{cookie}");
+    }
+    assert!(!cookie.contains("Secure"), "plain http: {cookie}");
+    let page = web.get("/console").await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    let csp = page.header("content-security-policy");
+    assert!(csp.contains("default-src 'self'") && csp.contains("script-src 'self'"));
+    assert_eq!(page.header("cache-control"), "no-store");
+    assert_eq!(page.header("x-frame-options"), "DENY");
+    assert!(!page.text.contains("<script>"), "no inline script");
+    assert!(!page.text.contains("style=\""), "no inline style");
+    // Behind TLS (public URL https) the cookie is Secure.
+    let tls = conea_testkit::TestApp::start(
+        s.app.db.clone(),
+        &[("CONEA_PUBLIC_URL", "https://shop.example.com")],
+        s.app.clock.clone(),
+    )
+    .await;
+    let mut web = Web::new(&tls);
+    let r = web.sign_in(ADMIN).await;
+    let secure = r.headers.get_all("set-cookie").iter().any(|v| {
+        v.to_str().unwrap().starts_with("conea_session=")
+            && v.to_str().unwrap().contains("; Secure")
+    });
+    assert!(secure);
+}
+
+async fn a_wrong_password_is_refused_and_a_signed_out_session_no_longer_opens_pages(b: Backend) {
+    let Some(s) = seeded(b).await else { return };
+    let mut web = Web::new(&s.app);
+    let form = web.get("/console/login").await;
+    let token = form.csrf();
+    let r = web
+        .post(
+            "/console/login",
+            &[
+                ("csrf", &token),
+                ("email", ADMIN),
+                ("password", "wrong password"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    assert!(!web.cookies.contains_key("conea_session"));
+    web.sign_in(ADMIN).await;
+    let stolen = web.cookies["conea_session"].clone();
+    let page = web.get("/console/jobs").await;
+    let r = web.post("/console/logout", &[("csrf", &page.csrf())]).await;
+    assert_eq!(r.status, 200);
+    // The old cookie (as another replica would see it) opens nothing any more.
+    let mut other = Web::new(&s.app);
+    other.cookies.insert("conea_session".into(), stolen);
+    let r = other.get("/console/jobs").await;
+    assert_eq!((r.status, r.header("location")), (303, "/console/login"));
+}
+
+async fn a_post_without_the_csrf_token_is_refused_with_403(b: Backend) {
+    let Some(s) = seeded(b).await else { return };
+    let mut web = Web::new(&s.app);
+    web.sign_in(ADMIN).await;
+    let path = format!("/console/jobs/{}/cancel", s.job_id);
+    let r = web.post(&path, &[]).await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    let r = web.post(&path, &[("csrf", "forged")]).await;
+    assert_eq!(r.status, 403);
+    let job = s
+        .app
+        .state
+        .platform()
+        .jobs
+        .get_any(&s.job_id)
+        .await
+        .unwrap();
+    assert_eq!(job.state.as_str(), "scheduled", "nothing was cancelled");
+    // The sign-in form too: no token, no sign-in.
+    let mut fresh = Web::new(&s.app);
+    let r = fresh
+        .post(
+            "/console/login",
+            &[("email", ADMIN), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    // With the token the same POST works.
+    let page = web.get("/console/jobs").await;
+    let r = web.post(&path, &[("csrf", &page.csrf())]).await;
+    assert_eq!(
+        (r.status, r.header("location")),
+        (303, "/console/jobs?done=cancelled")
+    );
+    let job = s
+        .app
+        .state
+        .platform()
+        .jobs
+        .get_any(&s.job_id)
+        .await
+        .unwrap();
+    assert_eq!(job.state.as_str(), "cancelled");
+}
+
+async fn a_viewer_sees_no_cancel_button_and_is_refused_when_posting_it(b: Backend) {
+    let Some(s) = seeded(b).await else { return };
+    let mut web = Web::new(&s.app);
+    web.sign_in(VIEWER).await;
+    let page = web.get("/console/jobs").await;
+    assert_eq!(page.status, 200);
+    assert!(page.text.contains(&s.job_id));
+    assert!(
+        !page.text.contains("/cancel\""),
+        "no cancel form for a viewer"
+    );
+    assert!(
+        !page.text.contains("/console/settings/keys"),
+        "no keys link"
+    );
+    let r = web
+        .post(
+            &format!("/console/jobs/{}/cancel", s.job_id),
+            &[("csrf", &page.csrf())],
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert!(r.text.contains("jobs:write"), "{}", r.text);
+    let r = web.get("/console/settings/keys").await;
+    assert_eq!(r.status, 403);
+    let r = web.get("/console/operations").await;
+    assert_eq!(r.status, 403);
+}
+
+async fn removal_from_the_organization_and_a_password_change_end_the_sessions(b: Backend) {
+    let Some(s) = seeded(b).await else { return };
+    let mut viewer = Web::new(&s.app);
+    viewer.sign_in(VIEWER).await;
+    assert_eq!(viewer.get("/console/jobs").await.status, 200);
+    let r = s
+        .app
+        .client
+        .delete(
+            &format!("/v1/organizations/{}/members/{}", s.org, s.viewer_id),
+            Some(s.app.owner()),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let r = viewer.get("/console/jobs").await;
+    assert_eq!((r.status, r.header("location")), (303, "/console/login"));
+
+    let mut admin = Web::new(&s.app);
+    admin.sign_in(ADMIN).await;
+    assert_eq!(admin.get("/console/jobs").await.status, 200);
+    let admin_id = s
+        .app
+        .state
+        .accounts()
+        .user_by_email(ADMIN)
+        .await
+        .unwrap()
+        .id;
+    let id: UserId = admin_id;
+    s.app
+        .state
+        .accounts()
+        .set_password(&id, "a brand new password")
+        .await
+        .unwrap();
+    let r = admin.get("/console/jobs").await;
+    assert_eq!((r.status, r.header("location")), (303, "/console/login"));
+}
+
+async fn every_page_renders_with_the_imported_data_in_both_languages(b: Backend) {
+    let Some(s) = seeded(b).await else { return };
+    let mut web = Web::new(&s.app);
+    web.sign_in(ADMIN).await;
+    let overview = web.get("/console").await;
+    assert_eq!(overview.status, 200, "{}", overview.text);
+    // 1200 + 3400 + 560 + 7800 yen in the last 30 days.
+    assert!(overview.text.contains("¥12,960"), "{}", overview.text);
+    assert!(overview.text.contains("<svg"), "the chart");
+    assert!(overview.text.contains("Matcha bowl"), "top products");
+    for (path, expect) in [
+        ("/console/data/orders", "#5004"),
+        ("/console/data/products", "Matcha bowl"),
+        ("/console/data/customers", "buyer1@example.com"),
+        ("/console/data/orders/5002", "¥3,400"),
+        ("/console/jobs", s.job_id.as_str()),
+        ("/console/operations", "Database"),
+        ("/console/settings/keys", "bootstrap owner key"),
+    ] {
+        let page = web.get(path).await;
+        assert_eq!(page.status, 200, "{path}: {}", page.text);
+        assert!(page.text.contains(expect), "{path} lacks {expect}");
+        for landmark in ["<header", "<nav", "<main"] {
+            assert!(page.text.contains(landmark), "{path} lacks {landmark}");
+        }
+    }
+    let csv = web.get("/console/export/orders").await;
+    assert_eq!(csv.status, 200);
+    assert!(csv.header("content-type").starts_with("text/csv"));
+    assert_eq!(csv.text.lines().count(), 5, "a header and four orders");
+    // Japanese: chosen from Accept-Language, then switched and remembered by the cookie.
+    let ja = web
+        .get_with("/console", &[("accept-language", "ja,en;q=0.5")])
+        .await;
+    assert!(ja.text.contains("<html lang=\"ja\""));
+    assert!(
+        ja.text.contains("純売上") && ja.text.contains("年"),
+        "{}",
+        ja.text
+    );
+    let r = web.get("/console/lang?to=ja&back=/console/jobs").await;
+    assert_eq!((r.status, r.header("location")), (303, "/console/jobs"));
+    let jobs = web.get("/console/jobs").await;
+    assert!(jobs.text.contains("ジョブ") && jobs.text.contains("キャンセル"));
+    let r = web
+        .get("/console/lang?to=en&back=https://evil.example")
+        .await;
+    assert_eq!(r.header("location"), "/console", "only console paths");
+}
+
+async fn assets_have_content_hashed_paths_long_caching_and_gzip(b: Backend) {
+    let Some(s) = seeded(b).await else { return };
+    let mut web = Web::new(&s.app);
+    let login = web.get("/console/login").await;
+    let at = login.text.find("/console/assets/console-").unwrap();
+    let path = &login.text[at..at + login.text[at..].find('"').unwrap()];
+    assert!(path.ends_with(".css") || path.ends_with(".js"), "{path}");
+    let r = web.get_with(path, &[("accept-encoding", "gzip")]).await;
+    assert_eq!(r.status, 200);
+    assert!(r.header("cache-control").contains("immutable"));
+    assert_eq!(r.header("content-encoding"), "gzip");
+    let r = web.get("/console/assets/console-0000000000.css").await;
+    assert_eq!(r.status, 404, "an old or unknown hash is not served");
+}
