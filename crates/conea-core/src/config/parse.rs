@@ -243,6 +243,25 @@ pub fn http_url(v: &str) -> Parsed<String> {
     }
 }
 
+/// A comma list of Shopify access scopes (`read_orders`, `write_products`, ...).
+pub fn scopes(v: &str) -> Parsed<Vec<String>> {
+    let scopes: Vec<String> = v
+        .split(',')
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect();
+    match scopes
+        .iter()
+        .find(|s| !s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+    {
+        Some(bad) => Err(format!(
+            "`{bad}` is not an access scope: use lowercase names such as read_orders, comma separated"
+        )),
+        None if scopes.is_empty() => Err("names no access scope".into()),
+        None => Ok(scopes),
+    }
+}
+
 pub fn page_size(v: &str) -> Parsed<u32> {
     match v.parse::<u32>() {
         Ok(n) if (1..=250).contains(&n) => Ok(n),

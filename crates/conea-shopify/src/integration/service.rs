@@ -2,7 +2,7 @@
 //! disconnecting them, starting syncs, and accepting webhook deliveries (HMAC verified over
 //! the raw body; stored and enqueued in one transaction).
 
-use super::access::ApiOptions;
+use super::access::{ApiOptions, OAuthApp};
 use super::signals::{Delivered, SignatureFailures, WebhookAccepted, WebhookOutcome};
 use super::{RefreshArgs, RefreshHandler, SyncArgs, SyncHandler, WebhookArgs, WebhookHandler};
 use crate::client::ShopifyClient;
@@ -64,15 +64,17 @@ pub const CONNECTION_CACHE_SIZE: u64 = 10_000;
 type CachedConnections = Arc<Vec<(ShopifyShop, SealedCredentials)>>;
 
 pub struct ShopifyService {
-    store: Arc<dyn ShopifyStore>,
+    pub(super) store: Arc<dyn ShopifyStore>,
     jobs: Arc<JobService>,
-    clock: Arc<dyn Clock>,
-    secrets: SecretBox,
-    default_api_version: String,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) secrets: SecretBox,
+    pub(super) default_api_version: String,
     /// How connecting reaches the Admin API to check the token.
-    api: ApiOptions,
+    pub(super) api: ApiOptions,
+    /// The Conea Shopify app shops install by OAuth, when configured.
+    pub(super) app: Option<OAuthApp>,
     /// Connections (still sealed) by domain, so a delivery costs no extra lookup.
-    connections: moka::future::Cache<String, CachedConnections>,
+    pub(super) connections: moka::future::Cache<String, CachedConnections>,
     /// Recent signature failures (the incident detector reads them).
     failures: Arc<SignatureFailures>,
 }
@@ -85,6 +87,7 @@ impl ShopifyService {
         secrets: SecretBox,
         default_api_version: String,
         api: ApiOptions,
+        app: Option<OAuthApp>,
     ) -> Self {
         ShopifyService {
             store,
@@ -93,6 +96,7 @@ impl ShopifyService {
             secrets,
             default_api_version,
             api,
+            app,
             connections: moka::future::Cache::builder()
                 .max_capacity(CONNECTION_CACHE_SIZE)
                 .time_to_live(CONNECTION_CACHE_TTL)
@@ -206,6 +210,7 @@ impl ShopifyService {
         };
         let shop = self.store.connect(&conn, self.clock.now_ms()).await?;
         self.connections.invalidate(&domain).await;
+        self.after_connect(&shop).await;
         Ok(shop)
     }
 
@@ -223,9 +228,12 @@ impl ShopifyService {
             .ok_or_else(|| CoreError::not_found("shop", id))
     }
 
-    /// Erases the credentials; the shop's data stays. Webhooks for it answer 401 after.
+    /// Removes Conea's webhook subscriptions at the shop (when no other organization's
+    /// connection of it is active), then erases the credentials; the shop's data stays.
+    /// Webhooks for it answer 401 after.
     pub async fn disconnect(&self, by: &Principal, id: &str) -> CoreResult<()> {
         let shop = self.get(by, id).await?;
+        self.before_disconnect(&shop).await;
         self.store
             .disconnect(&by.org_id, &shop.shop_id, self.clock.now_ms())
             .await?;
@@ -526,7 +534,7 @@ impl ShopifyService {
 }
 
 /// Admin API work needs an active shop: anything else is a 409 that says what to do.
-fn require_active(shop: &ShopifyShop, doing: &str) -> CoreResult<()> {
+pub(super) fn require_active(shop: &ShopifyShop, doing: &str) -> CoreResult<()> {
     if shop.status == ShopifyStatus::Active {
         return Ok(());
     }
