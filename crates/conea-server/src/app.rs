@@ -116,6 +116,7 @@ impl Application {
         let _stats_task = CancelOnDrop(tokio::spawn(refresh_job_stats(state.clone())));
         let _housekeeping = CancelOnDrop(tokio::spawn(housekeeping(state.clone())));
         let _schedules = CancelOnDrop(tokio::spawn(tick_schedules(state.clone())));
+        let _syncs = CancelOnDrop(tokio::spawn(tick_shopify_syncs(state.clone())));
         let _lag_sampler = state.platform().spawn_lag_sampler().map(CancelOnDrop);
         let grace = state.config().shutdown_grace;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -221,6 +222,19 @@ async fn tick_schedules(state: AppState) {
         tick.tick().await;
         if let Err(e) = state.platform().schedules.tick().await {
             tracing::warn!(error = %e, "report schedule tick failed; the next one retries");
+        }
+    }
+}
+
+/// Starts the Shopify shops' scheduled syncs that are due, every [`SCHEDULE_TICK`] (each
+/// once across replicas: `ShopifyService::tick_syncs`).
+async fn tick_shopify_syncs(state: AppState) {
+    let mut tick = tokio::time::interval(SCHEDULE_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = state.platform().shopify.tick_syncs().await {
+            tracing::warn!(error = %e, "Shopify sync tick failed; the next one retries");
         }
     }
 }

@@ -120,6 +120,7 @@ impl Config {
                     _ => None,
                 },
                 scopes: s.shopify_scopes,
+                sync_interval: s.shopify_sync_interval,
                 public_url: s.public_url,
             },
         }

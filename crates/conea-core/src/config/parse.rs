@@ -262,6 +262,18 @@ pub fn scopes(v: &str) -> Parsed<Vec<String>> {
     }
 }
 
+/// `off`, or a duration of at least a minute.
+pub fn sync_interval(v: &str) -> Parsed<Option<Duration>> {
+    if v == "off" {
+        return Ok(None);
+    }
+    match super::duration::parse(v) {
+        Ok(d) if d >= Duration::from_secs(60) => Ok(Some(d)),
+        Ok(_) => Err(format!("`{v}` is too short; use at least 1m, or `off`")),
+        Err(e) => Err(e),
+    }
+}
+
 pub fn page_size(v: &str) -> Parsed<u32> {
     match v.parse::<u32>() {
         Ok(n) if (1..=250).contains(&n) => Ok(n),

@@ -147,6 +147,9 @@ settings! {
     shopify_scopes: Vec<String> = SHOPIFY_SCOPES, toml "shopify.scopes", default "read_products,read_customers,read_orders",
         parse parse::scopes,
         help "Access scopes the app asks for at install (comma list); the default is what the sync and the webhooks need.";
+    shopify_sync_interval: Option<Duration> = SHOPIFY_SYNC_INTERVAL, toml "shopify.sync_interval", default "15m",
+        parse parse::sync_interval,
+        help "An active shop's next incremental sync starts this long after its last one finished (a job, one live per shop); `off`: syncs only when asked.";
     shopify_page_size: u32 = SHOPIFY_PAGE_SIZE, toml "shopify.page_size", default "250",
         parse parse::page_size,
         help "Objects per Admin API page during a sync (1 to 250).";

@@ -76,6 +76,17 @@ fn the_shopify_app_needs_its_id_secret_and_public_url_together() {
         problems(&[("SHOPIFY_SCOPES", "read_orders,Read Products")]),
         ["SHOPIFY_SCOPES"]
     );
+    assert_eq!(c.shopify.sync_interval, Some(Duration::from_secs(15 * 60)));
+    assert_eq!(
+        problems(&[("SHOPIFY_SYNC_INTERVAL", "30s")]),
+        ["SHOPIFY_SYNC_INTERVAL"]
+    );
+    let off = Config::load(&RawSettings::collect(
+        &env(&[("SHOPIFY_SYNC_INTERVAL", "off")]),
+        None,
+    ))
+    .expect("valid");
+    assert_eq!(off.shopify.sync_interval, None);
     let c = Config::load(&RawSettings::collect(
         &env(&[
             ("SHOPIFY_API_KEY", "id"),

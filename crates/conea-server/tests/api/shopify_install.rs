@@ -34,6 +34,10 @@ impl std::ops::Deref for App {
 }
 
 async fn app_with(b: Backend, oauth: bool) -> Option<App> {
+    app_with_settings(b, oauth, &[]).await
+}
+
+async fn app_with_settings(b: Backend, oauth: bool, extra: &[(&str, &str)]) -> Option<App> {
     let clock = conea_core::FakeClock::starting_now();
     let fake = FakeShopify::start(clock.clone(), Counts::of(0)).await;
     fake.set_oauth_app(APP_ID, APP_SECRET);
@@ -42,6 +46,7 @@ async fn app_with(b: Backend, oauth: bool) -> Option<App> {
         ("SHOPIFY_BASE_URL", fake.base_url.as_str()),
         ("CONEA_PUBLIC_URL", PUBLIC),
     ];
+    overrides.extend_from_slice(extra);
     if oauth {
         overrides.push(("SHOPIFY_API_KEY", APP_ID));
         overrides.push(("SHOPIFY_API_SECRET", APP_SECRET));
@@ -202,6 +207,7 @@ backend_tests!(
     repair_recreates_a_deleted_subscription_and_leaves_a_foreign_one_alone,
     disconnect_removes_conea_subscriptions_and_leaves_foreign_ones,
     a_token_shopify_refuses_while_managing_webhooks_marks_the_shop_unauthorized,
+    scheduled_syncs_run_each_interval_and_stop_once_shopify_refuses_the_token,
 );
 
 async fn install_redirects_to_shopifys_consent_page_with_a_single_use_state(b: Backend) {
@@ -634,4 +640,80 @@ async fn a_token_shopify_refuses_while_managing_webhooks_marks_the_shop_unauthor
         .as_str()
         .unwrap()
         .contains("HTTP 401"));
+}
+
+async fn sync_jobs(app: &TestApp) -> i64 {
+    count(app, "SELECT COUNT(*) FROM jobs WHERE kind = 'shopify.sync'").await
+}
+
+async fn scheduled_syncs_run_each_interval_and_stop_once_shopify_refuses_the_token(b: Backend) {
+    let settings = [("SHOPIFY_SYNC_INTERVAL", "15m")];
+    let Some(app) = app_with_settings(b, false, &settings).await else {
+        return;
+    };
+    let r = app
+        .client
+        .post(
+            "/v1/integrations/shopify/shops",
+            Some(app.owner()),
+            json!({"shop_domain": DOMAIN, "access_token": fake::TOKEN, "api_secret": "shpss_custom"}),
+        )
+        .await;
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/integrations/shopify/shops/{id}");
+    // No sync is scheduled before the first one ran.
+    assert_eq!(app.state.platform().shopify.tick_syncs().await.unwrap(), 0);
+    let sync = app
+        .client
+        .post(&format!("{path}/sync"), Some(app.owner()), json!({}))
+        .await;
+    app.job_result(&sync).await;
+    let first = app.client.get(&path, Some(app.owner())).await.body["last_sync_at"].clone();
+    assert!(first.is_string());
+
+    // Not yet due 14 minutes later; due after 15: the next sync runs by itself.
+    app.clock.advance(Duration::from_secs(14 * 60));
+    assert_eq!(app.state.platform().shopify.tick_syncs().await.unwrap(), 0);
+    assert_eq!(sync_jobs(&app).await, 1);
+    app.clock.advance(Duration::from_secs(2 * 60));
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let now = app.client.get(&path, Some(app.owner())).await.body["last_sync_at"].clone();
+        if now != first {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the scheduled sync never ran"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(sync_jobs(&app).await, 2, "one scheduled sync");
+
+    // Shopify refuses the token: the next scheduled sync marks the shop, and no further one
+    // is started.
+    app.fake.answer_401(true);
+    app.clock.advance(Duration::from_secs(16 * 60));
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let shop = app.client.get(&path, Some(app.owner())).await;
+        if shop.body["status"] == "unauthorized" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never unauthorized: {}",
+            shop.text
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let jobs = sync_jobs(&app).await;
+    assert_eq!(jobs, 3);
+    app.clock.advance(Duration::from_secs(60 * 60));
+    assert_eq!(app.state.platform().shopify.tick_syncs().await.unwrap(), 0);
+    assert_eq!(
+        sync_jobs(&app).await,
+        jobs,
+        "an unauthorized shop's schedule is stopped"
+    );
 }

@@ -28,6 +28,8 @@ pub struct ApiOptions {
     /// `/v1/webhooks/shopify`); `None` when `CONEA_PUBLIC_URL` is not set, and then Conea
     /// registers no webhooks.
     pub webhook_address: Option<String>,
+    /// From the end of a shop's sync to its next (`SHOPIFY_SYNC_INTERVAL`); `None`: off.
+    pub sync_interval: Option<std::time::Duration>,
 }
 
 impl ApiOptions {

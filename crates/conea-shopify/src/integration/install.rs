@@ -135,5 +135,6 @@ fn api_options(
             .public_url
             .as_ref()
             .map(|p| format!("{p}{WEBHOOK_PATH}")),
+        sync_interval: config.shopify.sync_interval,
     })
 }

@@ -248,6 +248,33 @@ impl ShopifyService {
         self.enqueue_sync(&shop).await
     }
 
+    /// Starts the scheduled syncs that are due (every replica calls it every few seconds):
+    /// each due active shop's `next_sync_at` is moved on from the value read — so one
+    /// replica starts it — and its sync enqueued (a live one is the answer: one per shop).
+    /// Shops that are not active (uninstalled, unauthorized, disconnected) are never picked.
+    /// Returns how many syncs were started.
+    pub async fn tick_syncs(&self) -> CoreResult<usize> {
+        let Some(interval) = self.api.sync_interval else {
+            return Ok(0);
+        };
+        let now = self.clock.now_ms();
+        let mut started = 0;
+        for (shop, read) in self.store.due_syncs(now, 100).await? {
+            // Until the sync finishes and sets it from its end, retry after one interval.
+            let next = now + i64::try_from(interval.as_millis()).unwrap_or(i64::MAX / 2);
+            if !self.store.claim_sync(&shop.shop_id, read, next).await? {
+                continue;
+            }
+            match self.enqueue_sync(&shop).await {
+                Ok(_) => started += 1,
+                Err(e) => {
+                    tracing::warn!(shop = %shop.domain, error = %e, "could not start a scheduled sync")
+                }
+            }
+        }
+        Ok(started)
+    }
+
     /// Operator access (CLI): a shop of any organization by id (`shop_…`) or domain.
     pub async fn find_any(&self, id_or_domain: &str) -> CoreResult<ShopifyShop> {
         let key = id_or_domain.trim();

@@ -232,7 +232,20 @@ pub trait ShopifyStore: Send + Sync + 'static {
         now: EpochMs,
     ) -> StoreResult<()>;
     async fn count_rejected_webhook(&self, shop: &ShopId, now: EpochMs) -> StoreResult<()>;
-    async fn set_last_sync(&self, shop: &ShopId, now: EpochMs) -> StoreResult<()>;
+    /// Records a finished sync and when the next one is due (`None`: none scheduled).
+    async fn set_last_sync(
+        &self,
+        shop: &ShopId,
+        now: EpochMs,
+        next_sync_at: Option<EpochMs>,
+    ) -> StoreResult<()>;
+    /// Active shops whose scheduled sync is due at `now`, with the `next_sync_at` read
+    /// (at most `limit`, the most overdue first).
+    async fn due_syncs(&self, now: EpochMs, limit: i64)
+        -> StoreResult<Vec<(ShopifyShop, EpochMs)>>;
+    /// Moves a due shop's `next_sync_at` from `read` to `next`; false when another replica
+    /// (or a finished sync) moved it first.
+    async fn claim_sync(&self, shop: &ShopId, read: EpochMs, next: EpochMs) -> StoreResult<bool>;
 
     /// Stores an install's `state` (its SHA-256, never the state itself); deletes states
     /// that expired more than a day before `now`.

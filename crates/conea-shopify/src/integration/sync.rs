@@ -179,8 +179,13 @@ impl JobKind for SyncHandler {
             }
         }
         let now = ctx.clock.now_ms();
+        let next = self
+            .access
+            .options()
+            .sync_interval
+            .map(|i| now + i64::try_from(i.as_millis()).unwrap_or(i64::MAX / 2));
         store
-            .set_last_sync(&shop.shop_id, now)
+            .set_last_sync(&shop.shop_id, now, next)
             .await
             .map_err(store_err)?;
         Ok(Value::Object(summary))

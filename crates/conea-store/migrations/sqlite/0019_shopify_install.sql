@@ -11,3 +11,8 @@ CREATE TABLE shopify_install_states (
     used_at          BIGINT
 );
 CREATE INDEX shopify_install_states_expires ON shopify_install_states (expires_at);
+
+-- Scheduled incremental syncs: when the shop's next sync is due (set when a sync finishes,
+-- to its end + SHOPIFY_SYNC_INTERVAL; NULL: none scheduled). Only active shops are picked.
+ALTER TABLE shopify_shops ADD COLUMN next_sync_at BIGINT;
+CREATE INDEX shopify_shops_next_sync ON shopify_shops (next_sync_at) WHERE status = 'active';

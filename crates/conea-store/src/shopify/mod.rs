@@ -301,15 +301,56 @@ impl ShopifyStore for SqlStore {
             .map(drop)
     }
 
-    async fn set_last_sync(&self, shop: &ShopId, now: EpochMs) -> StoreResult<()> {
-        const SQL: &str =
-            "UPDATE shopify_shops SET last_sync_at = $2, updated_at = $2 WHERE shop_id = $1";
+    async fn set_last_sync(
+        &self,
+        shop: &ShopId,
+        now: EpochMs,
+        next_sync_at: Option<EpochMs>,
+    ) -> StoreResult<()> {
+        const SQL: &str = "UPDATE shopify_shops SET last_sync_at = $2, next_sync_at = $3, \
+             updated_at = $2 WHERE shop_id = $1";
         q("shopify_set_last_sync", SQL)
             .bind(shop.as_str())
             .bind(now)
+            .bind(next_sync_at)
             .execute(&self.primary(SHOP))
             .await
             .map(drop)
+    }
+
+    async fn due_syncs(
+        &self,
+        now: EpochMs,
+        limit: i64,
+    ) -> StoreResult<Vec<(ShopifyShop, EpochMs)>> {
+        let sql = format!(
+            "SELECT {SHOP_COLUMNS_NO_COUNTERS}, s.next_sync_at FROM shopify_shops s \
+             WHERE s.status = 'active' AND s.next_sync_at <= $1 ORDER BY s.next_sync_at LIMIT $2"
+        );
+        q_built(
+            "shopify_due_syncs",
+            "SELECT … FROM shopify_shops WHERE status = 'active' AND next_sync_at <= $1",
+            sql,
+        )
+        .bind(now)
+        .bind(limit)
+        .fetch_all::<rows::DueRow>(&self.primary(SHOP))
+        .await?
+        .into_iter()
+        .map(|r| Ok((r.shop.into_model()?, r.next_sync_at)))
+        .collect()
+    }
+
+    async fn claim_sync(&self, shop: &ShopId, read: EpochMs, next: EpochMs) -> StoreResult<bool> {
+        const SQL: &str = "UPDATE shopify_shops SET next_sync_at = $3 \
+             WHERE shop_id = $1 AND next_sync_at = $2 AND status = 'active'";
+        let done = q("shopify_claim_sync", SQL)
+            .bind(shop.as_str())
+            .bind(read)
+            .bind(next)
+            .execute(&self.primary(SHOP))
+            .await?;
+        Ok(done > 0)
     }
 
     async fn store_delivery(
