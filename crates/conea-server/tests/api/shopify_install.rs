@@ -142,8 +142,8 @@ async fn connections(app: &TestApp) -> i64 {
     count(app, "SELECT COUNT(*) FROM shopify_shops").await
 }
 
-/// Waits until the shop's first sync finished (it repairs the subscriptions too, so a test
-/// that changes them at the fake waits for it first).
+/// Waits until the shop's first sync finished and its job completed (it repairs the
+/// subscriptions too, so a test that changes them at the fake waits for it first).
 async fn synced(app: &TestApp, key: &str, shop: &str) {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
@@ -151,7 +151,14 @@ async fn synced(app: &TestApp, key: &str, shop: &str) {
             .client
             .get(&format!("/v1/integrations/shopify/shops/{shop}"), Some(key))
             .await;
-        if r.body["last_sync_at"].is_string() {
+        // Finished, and its job completed (completions are written in batches; a live sync
+        // would be the answer to the next one asked for).
+        let live = count(
+            app,
+            "SELECT COUNT(*) FROM jobs WHERE kind = 'shopify.sync' AND state <> 'completed'",
+        )
+        .await;
+        if r.body["last_sync_at"].is_string() && live == 0 {
             return;
         }
         assert!(
@@ -689,6 +696,22 @@ async fn scheduled_syncs_run_each_interval_and_stop_once_shopify_refuses_the_tok
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(sync_jobs(&app).await, 2, "one scheduled sync");
+    // Its job finished too (completions are written in batches): a live sync would be the
+    // answer to the next slot.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while count(
+        &app,
+        "SELECT COUNT(*) FROM jobs WHERE kind = 'shopify.sync' AND state <> 'completed'",
+    )
+    .await
+        > 0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the scheduled sync never completed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     // Shopify refuses the token: the next scheduled sync marks the shop, and no further one
     // is started.
