@@ -117,6 +117,7 @@ impl Application {
         let _housekeeping = CancelOnDrop(tokio::spawn(housekeeping(state.clone())));
         let _schedules = CancelOnDrop(tokio::spawn(tick_schedules(state.clone())));
         let _models = CancelOnDrop(tokio::spawn(refresh_ai_models(state.clone())));
+        let _syncs = CancelOnDrop(tokio::spawn(tick_shopify_syncs(state.clone())));
         let _lag_sampler = state.platform().spawn_lag_sampler().map(CancelOnDrop);
         let grace = state.config().shutdown_grace;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -236,6 +237,19 @@ async fn refresh_ai_models(state: AppState) {
     loop {
         state.platform().ai.refresh_models().await;
         tokio::time::sleep(every).await;
+    }
+}
+
+/// Starts the Shopify shops' scheduled syncs that are due, every [`SCHEDULE_TICK`] (each
+/// once across replicas: `ShopifyService::tick_syncs`).
+async fn tick_shopify_syncs(state: AppState) {
+    let mut tick = tokio::time::interval(SCHEDULE_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = state.platform().shopify.tick_syncs().await {
+            tracing::warn!(error = %e, "Shopify sync tick failed; the next one retries");
+        }
     }
 }
 

@@ -12,6 +12,8 @@
 //! - [`webhook`] HMAC `verify`/`sign`, [`WebhookHeaders`], shop domain validation;
 //!   [`topics`] each topic's payload as its own type ([`TopicPayload`]), so a signed body
 //!   re-sent under another topic is refused.
+//! - [`oauth`] the app install's authorization-code grant: the consent URL, the callback's
+//!   `hmac`, the code exchange; [`subscriptions`] webhook subscriptions through GraphQL.
 //! - [`error`] [`ShopifyApiError`] with its [`ErrorKind`].
 //! - [`integration`] the service (connect, webhooks, sync) and the `shopify.webhook` and
 //!   `shopify.sync` job kinds.
@@ -55,11 +57,13 @@ pub mod graphql;
 pub mod headers;
 mod http;
 pub mod integration;
+pub mod oauth;
 pub mod pagination;
 pub mod resources;
 pub mod retry;
 pub mod shop;
 pub mod sleep;
+pub mod subscriptions;
 pub mod throttle;
 pub mod topics;
 pub mod webhook;
@@ -72,6 +76,7 @@ pub use resources::{Page, Resource};
 pub use retry::RetryPolicy;
 pub use shop::{is_valid_api_version, is_valid_shop_domain};
 pub use sleep::{FakeSleeper, Sleeper, TokioSleeper};
+pub use subscriptions::Subscription;
 pub use throttle::{RestLimits, RestSnapshot, ThrottleStatus, Throttles};
-pub use topics::{CustomerRequest, TopicMismatch, TopicPayload};
+pub use topics::{CustomerRequest, TopicMismatch, TopicPayload, SUBSCRIBED_TOPICS};
 pub use webhook::{sign, verify, DeliveryKey, WebhookHeaderError, WebhookHeaders};

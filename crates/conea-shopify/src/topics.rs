@@ -251,6 +251,24 @@ fn gid_names(object: &Map<String, Value>, kind: RecordKind) -> Result<(), String
     }
 }
 
+/// The topics Conea subscribes a shop to (through GraphQL `webhookSubscriptionCreate`):
+/// every topic [`TopicPayload::parse`] acts on that an app can subscribe to through the
+/// API. `orders/updated` also covers paid, cancelled, fulfilled and edited orders; the
+/// compliance topics (`customers/data_request`, `customers/redact`, `shop/redact`) are set
+/// in the app's configuration at Shopify, not per shop.
+pub const SUBSCRIBED_TOPICS: [&str; 10] = [
+    "app/uninstalled",
+    "customers/create",
+    "customers/delete",
+    "customers/update",
+    "orders/create",
+    "orders/delete",
+    "orders/updated",
+    "products/create",
+    "products/delete",
+    "products/update",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

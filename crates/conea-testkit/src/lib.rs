@@ -94,6 +94,8 @@ pub fn base_settings(db_url: &str, data_dir: &std::path::Path) -> HashMap<String
         ("CONEA_SHUTDOWN_GRACE", "2s".to_owned()),
         ("CONEA_JOB_POLL", "50ms".to_owned()),
         ("CONEA_JOB_LEASE", "3s".to_owned()),
+        // Tests move the fake clock far; a test of scheduled syncs turns them on.
+        ("SHOPIFY_SYNC_INTERVAL", "off".to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))

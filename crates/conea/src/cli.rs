@@ -93,7 +93,7 @@ pub enum Command {
     /// Measure an HTTP endpoint's latency, or a server's throughput under load.
     #[command(subcommand)]
     Bench(BenchCommand),
-    /// Shopify: sign and verify webhook bodies, list shops, start a sync.
+    /// Shopify: sign and verify webhook bodies, list shops, start a sync, manage webhooks.
     #[command(subcommand)]
     Shopify(ShopifyCommand),
 }
@@ -137,6 +137,29 @@ pub enum ShopifyCommand {
         resource: String,
         /// The object's Shopify id.
         id: i64,
+    },
+    /// The webhook subscriptions Conea keeps at a shop (its topics delivered to
+    /// CONEA_PUBLIC_URL + /v1/webhooks/shopify).
+    #[command(subcommand)]
+    Webhooks(ShopifyWebhooksCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ShopifyWebhooksCommand {
+    /// List the shop's subscriptions at Shopify: Conea's, the topics missing, others'.
+    List {
+        /// `shop_…` or `name.myshopify.com`.
+        shop: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Subscribe again every topic Conea handles that has no subscription to this server
+    /// (subscriptions to other addresses are left alone), then list them.
+    Repair {
+        /// `shop_…` or `name.myshopify.com`.
+        shop: String,
+        #[arg(long)]
+        json: bool,
     },
 }
 

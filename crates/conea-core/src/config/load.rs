@@ -4,7 +4,7 @@
 use super::settings::{var, Parsed, Settings};
 use super::{secrets, validate, RawSettings, SETTINGS};
 use super::{AiSettings, Backend, Config, DatabaseConfig, IncidentsConfig, JobsConfig};
-use super::{Problem, RateLimitConfig, ShopifyConfig, Source};
+use super::{Problem, RateLimitConfig, ShopifyApp, ShopifyConfig, Source};
 use crate::auth::jwt::JwtSettings;
 use std::collections::HashMap;
 use std::path::Path;
@@ -100,7 +100,10 @@ impl Config {
             },
             incidents: IncidentsConfig {
                 escalation_config: s.escalation_config,
-                public_url: s.public_url.unwrap_or_else(|| format!("http://{}", s.bind)),
+                public_url: s
+                    .public_url
+                    .clone()
+                    .unwrap_or_else(|| format!("http://{}", s.bind)),
                 detectors: s.detectors,
                 queue_age_threshold: s.queue_age_threshold,
             },
@@ -109,6 +112,16 @@ impl Config {
                 base_url: s.shopify_base_url,
                 page_size: s.shopify_page_size,
                 webhooks_per_ip_per_minute: s.shopify_webhooks_per_ip_per_minute,
+                app: match (s.shopify_api_key, s.shopify_api_secret) {
+                    (Some(api_key), Some(api_secret)) => Some(ShopifyApp {
+                        api_key,
+                        api_secret,
+                    }),
+                    _ => None,
+                },
+                scopes: s.shopify_scopes,
+                sync_interval: s.shopify_sync_interval,
+                public_url: s.public_url,
             },
         }
     }

@@ -117,6 +117,31 @@ pub struct ShopifyConfig {
     pub base_url: Option<String>,
     pub page_size: u32,
     pub webhooks_per_ip_per_minute: u32,
+    /// The Conea Shopify app (install by OAuth), when SHOPIFY_API_KEY is set.
+    pub app: Option<ShopifyApp>,
+    /// Access scopes asked for at install.
+    pub scopes: Vec<String>,
+    /// Time from the end of a shop's sync to its next one; `None`: no scheduled syncs.
+    pub sync_interval: Option<Duration>,
+    /// `CONEA_PUBLIC_URL` when it was set (not its default): the base of the OAuth
+    /// `redirect_uri` and of the webhook address Conea registers at each shop. Unset,
+    /// Conea registers no webhooks (Shopify cannot reach a default local address).
+    pub public_url: Option<String>,
+}
+
+/// The Conea Shopify app's credentials.
+#[derive(Clone)]
+pub struct ShopifyApp {
+    pub api_key: String,
+    pub api_secret: String,
+}
+
+impl std::fmt::Debug for ShopifyApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShopifyApp")
+            .field("api_key", &self.api_key)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Incidents: the escalation policy file, link base URL and built-in detectors.

@@ -243,6 +243,37 @@ pub fn http_url(v: &str) -> Parsed<String> {
     }
 }
 
+/// A comma list of Shopify access scopes (`read_orders`, `write_products`, ...).
+pub fn scopes(v: &str) -> Parsed<Vec<String>> {
+    let scopes: Vec<String> = v
+        .split(',')
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect();
+    match scopes
+        .iter()
+        .find(|s| !s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+    {
+        Some(bad) => Err(format!(
+            "`{bad}` is not an access scope: use lowercase names such as read_orders, comma separated"
+        )),
+        None if scopes.is_empty() => Err("names no access scope".into()),
+        None => Ok(scopes),
+    }
+}
+
+/// `off`, or a duration of at least a minute.
+pub fn sync_interval(v: &str) -> Parsed<Option<Duration>> {
+    if v == "off" {
+        return Ok(None);
+    }
+    match super::duration::parse(v) {
+        Ok(d) if d >= Duration::from_secs(60) => Ok(Some(d)),
+        Ok(_) => Err(format!("`{v}` is too short; use at least 1m, or `off`")),
+        Err(e) => Err(e),
+    }
+}
+
 pub fn page_size(v: &str) -> Parsed<u32> {
     match v.parse::<u32>() {
         Ok(n) if (1..=250).contains(&n) => Ok(n),

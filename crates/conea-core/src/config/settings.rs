@@ -128,7 +128,7 @@ settings! {
         parse parse::path,
         help "YAML escalation policy (severity matrix, contacts, channels); validated at start. Unset: the operations guide's matrix with no channels.";
     public_url: String = CONEA_PUBLIC_URL, toml "server.public_url", parse parse::public_url,
-        help "Base URL people reach this server at, used in incident notification links. Default: `http://` + CONEA_BIND.";
+        help "Base URL people and Shopify reach this server at: incident notification links, the Shopify app's OAuth `redirect_uri` and the webhook address Conea registers. Default: `http://` + CONEA_BIND; required when SHOPIFY_API_KEY is set.";
     detectors: Vec<String> = CONEA_INCIDENT_DETECTORS, toml "incidents.detectors", default "all",
         parse parse::detectors,
         help "Built-in detectors that open incidents: `all`, `none`, or a comma list of `database`, `ai`, `webhooks`, `queue`.";
@@ -140,6 +140,16 @@ settings! {
         help "Admin API version (`YYYY-MM`, a quarterly release, or `unstable`) of shops connected without one.";
     shopify_base_url: String = SHOPIFY_BASE_URL, toml "shopify.base_url", parse parse::http_url,
         help "Send Admin API calls here instead of `https://{shop}` (a fake Shopify in tests, or an egress proxy).";
+    shopify_api_key: String = SHOPIFY_API_KEY, toml "shopify.api_key", parse parse::text,
+        help "The Conea Shopify app's client id: turns on installing shops by OAuth (`GET /v1/integrations/shopify/install`). Set with SHOPIFY_API_SECRET and CONEA_PUBLIC_URL.";
+    shopify_api_secret: String = SHOPIFY_API_SECRET [secret], toml "shopify.api_secret", parse parse::text,
+        help "The Conea Shopify app's client secret: verifies the install callback's `hmac` and the webhooks of shops installed by OAuth. Required when SHOPIFY_API_KEY is set.";
+    shopify_scopes: Vec<String> = SHOPIFY_SCOPES, toml "shopify.scopes", default "read_products,read_customers,read_orders",
+        parse parse::scopes,
+        help "Access scopes the app asks for at install (comma list); the default is what the sync and the webhooks need.";
+    shopify_sync_interval: Option<Duration> = SHOPIFY_SYNC_INTERVAL, toml "shopify.sync_interval", default "15m",
+        parse parse::sync_interval,
+        help "An active shop's next incremental sync starts this long after its last one finished (a job, one live per shop); `off`: syncs only when asked.";
     shopify_page_size: u32 = SHOPIFY_PAGE_SIZE, toml "shopify.page_size", default "250",
         parse parse::page_size,
         help "Objects per Admin API page during a sync (1 to 250).";

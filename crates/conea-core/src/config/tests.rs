@@ -34,6 +34,82 @@ fn shopify_api_version_defaults_to_a_quarterly_release_and_is_validated() {
 }
 
 #[test]
+fn the_shopify_app_needs_its_id_secret_and_public_url_together() {
+    let c = Config::load(&RawSettings::collect(&env(&[]), None)).expect("valid");
+    assert!(c.shopify.app.is_none());
+    assert_eq!(
+        c.shopify.public_url, None,
+        "the default is not an address Shopify reaches"
+    );
+    assert_eq!(
+        c.shopify.scopes,
+        ["read_products", "read_customers", "read_orders"]
+    );
+    let problems = |pairs: &[(&str, &str)]| {
+        let mut named: Vec<&str> = Config::load(&RawSettings::collect(&env(pairs), None))
+            .expect_err("partly set")
+            .iter()
+            .map(|p| p.setting)
+            .collect();
+        named.sort();
+        named
+    };
+    assert_eq!(
+        problems(&[
+            ("SHOPIFY_API_KEY", "id"),
+            ("CONEA_PUBLIC_URL", "https://c.example")
+        ]),
+        ["SHOPIFY_API_SECRET"]
+    );
+    assert_eq!(
+        problems(&[
+            ("SHOPIFY_API_SECRET", "s"),
+            ("CONEA_PUBLIC_URL", "https://c.example")
+        ]),
+        ["SHOPIFY_API_KEY"]
+    );
+    assert_eq!(
+        problems(&[("SHOPIFY_API_KEY", "id"), ("SHOPIFY_API_SECRET", "s")]),
+        ["CONEA_PUBLIC_URL"]
+    );
+    assert_eq!(
+        problems(&[("SHOPIFY_SCOPES", "read_orders,Read Products")]),
+        ["SHOPIFY_SCOPES"]
+    );
+    assert_eq!(c.shopify.sync_interval, Some(Duration::from_secs(15 * 60)));
+    assert_eq!(
+        problems(&[("SHOPIFY_SYNC_INTERVAL", "30s")]),
+        ["SHOPIFY_SYNC_INTERVAL"]
+    );
+    let off = Config::load(&RawSettings::collect(
+        &env(&[("SHOPIFY_SYNC_INTERVAL", "off")]),
+        None,
+    ))
+    .expect("valid");
+    assert_eq!(off.shopify.sync_interval, None);
+    let c = Config::load(&RawSettings::collect(
+        &env(&[
+            ("SHOPIFY_API_KEY", "id"),
+            ("SHOPIFY_API_SECRET", "s"),
+            ("CONEA_PUBLIC_URL", "https://c.example/"),
+            ("SHOPIFY_SCOPES", "read_orders, read_products"),
+        ]),
+        None,
+    ))
+    .expect("valid");
+    assert_eq!(
+        c.shopify.app.as_ref().map(|a| a.api_key.as_str()),
+        Some("id")
+    );
+    assert_eq!(c.shopify.public_url.as_deref(), Some("https://c.example"));
+    assert_eq!(c.shopify.scopes, ["read_orders", "read_products"]);
+    assert!(
+        !format!("{:?}", c.shopify.app).contains("\"s\""),
+        "the secret is not in Debug"
+    );
+}
+
+#[test]
 fn defaults_give_embedded_sqlite_on_localhost() {
     let c = Config::load(&RawSettings::collect(&env(&[]), None)).expect("valid");
     assert_eq!(c.bind.to_string(), "127.0.0.1:8080");

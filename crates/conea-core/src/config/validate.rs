@@ -19,4 +19,26 @@ pub(crate) fn cross_settings(p: &Parsed, raw: &RawSettings, problems: &mut Vec<P
             });
         }
     }
+    // The Shopify app: its id and secret together, and an address Shopify can reach.
+    let key = raw.get(var::SHOPIFY_API_KEY).is_some();
+    let secret = raw.get(var::SHOPIFY_API_SECRET).is_some();
+    if key != secret {
+        let (missing, given) = if key {
+            (var::SHOPIFY_API_SECRET, var::SHOPIFY_API_KEY)
+        } else {
+            (var::SHOPIFY_API_KEY, var::SHOPIFY_API_SECRET)
+        };
+        problems.push(Problem {
+            setting: missing,
+            message: format!(
+                "is required when {given} is set: installing shops by OAuth needs the app's client id and client secret (Shopify Partners → the app → Client credentials). Set both, or neither"
+            ),
+        });
+    }
+    if (key || secret) && raw.get(var::CONEA_PUBLIC_URL).is_none() {
+        problems.push(Problem {
+            setting: var::CONEA_PUBLIC_URL,
+            message: "is required when SHOPIFY_API_KEY is set: Shopify redirects merchants to `<CONEA_PUBLIC_URL>/v1/integrations/shopify/callback` and sends webhooks to `<CONEA_PUBLIC_URL>/v1/webhooks/shopify`. Set it to the https address Shopify reaches this server at".into(),
+        });
+    }
 }

@@ -95,6 +95,7 @@ error_codes! {
     InvalidCredentials = "invalid_credentials", 401, Authentication, "Login: the email or password is wrong.";
     UnknownShop = "unknown_shop", 401, Authentication, "Shopify webhook: no connected shop has this `X-Shopify-Shop-Domain`.";
     InvalidWebhookSignature = "invalid_webhook_signature", 401, Authentication, "Shopify webhook: `X-Shopify-Hmac-Sha256` matches none of the shop's secrets.";
+    InvalidInstallSignature = "invalid_install_signature", 401, Authentication, "Shopify install callback: the query's `hmac` does not verify under the app's secret (forged or altered); nothing was stored.";
     InsufficientPermissions = "insufficient_permissions", 403, Permission, "The credential lacks the permission (`details.required`, `details.granted`).";
     NotFound = "not_found", 404, NotFound, "No such resource in your organization (other organizations' resources answer this too).";
     RouteNotFound = "route_not_found", 404, NotFound, "No route matches the path; see `/openapi.json`.";
@@ -111,6 +112,7 @@ error_codes! {
     LinkAlreadyUsed = "link_already_used", 409, Conflict, "The signed acknowledge/resolve link was already used (each works once).";
     ShopAlreadyConnected = "shop_already_connected", 409, Conflict, "The Shopify shop is already connected; disconnect it first.";
     ShopNotActive = "shop_not_active", 409, Conflict, "The Shopify shop is not active (unauthorized, uninstalled or disconnected); connect it again.";
+    InstallStateUsed = "install_state_used", 409, Conflict, "Shopify install callback: the `state` was already used (each install link works once); start the install again.";
     PayloadTooLarge = "payload_too_large", 413, InvalidRequest, "The body is larger than `CONEA_MAX_BODY_BYTES` (or `CONEA_MAX_IMPORT_BYTES` for imports).";
     UnsupportedMediaType = "unsupported_media_type", 415, InvalidRequest, "The body's `Content-Type` is not one the route accepts.";
     InvalidSlug = "invalid_slug", 422, InvalidRequest, "The organization slug is not 2 to 63 lowercase letters, digits or dashes (no dash first or last).";
@@ -120,6 +122,10 @@ error_codes! {
     UnknownPermission = "unknown_permission", 422, InvalidRequest, "A permission name is not in the catalogue.";
     InvalidName = "invalid_name", 422, InvalidRequest, "The API key name is empty or longer than 200 characters.";
     InvalidExpiry = "invalid_expiry", 422, InvalidRequest, "`expires_at` is not an RFC 3339 time in the future.";
+    InstallStateUnknown = "install_state_unknown", 422, InvalidRequest, "Shopify install callback: the `state` was never issued by this server; start the install again.";
+    InstallStateExpired = "install_state_expired", 422, InvalidRequest, "Shopify install callback: the `state` is older than 10 minutes; start the install again.";
+    InstallShopMismatch = "install_shop_mismatch", 422, InvalidRequest, "Shopify install callback: the `shop` is not a `name.myshopify.com` domain, or not the shop the install was started for; nothing was stored.";
+    InstallCodeRefused = "install_code_refused", 422, InvalidRequest, "Shopify install callback: Shopify refused to exchange the authorization `code` (used, expired or another app's); nothing was stored.";
     ShopTokenRefused = "shop_token_refused", 422, InvalidRequest, "Connecting a Shopify shop: the shop refused the access token (`GET shop.json` answered 401/403/404) or it opens another shop; nothing was stored.";
     InvalidLimit = "invalid_limit", 422, InvalidRequest, "A rate-limit override's `per_minute` or `burst` is out of range.";
     InvalidBudget = "invalid_budget", 422, InvalidRequest, "An AI budget's `monthly_tokens` is negative.";
@@ -141,6 +147,8 @@ error_codes! {
     NotReady = "not_ready", 503, Api, "`/readyz`: the database is down or behind on migrations.";
     DatabaseUnavailable = "database_unavailable", 503, Api, "The database cannot be reached; retry shortly.";
     RateLimiterUnavailable = "rate_limiter_unavailable", 503, Api, "Redis is down and `CONEA_RATE_LIMIT_FAILURE_MODE` is `closed`.";
+    ShopifyAppNotConfigured = "shopify_app_not_configured", 503, Api, "Installing by OAuth needs SHOPIFY_API_KEY, SHOPIFY_API_SECRET and CONEA_PUBLIC_URL on the server; shops can still be connected with a token.";
+    PublicUrlNotConfigured = "public_url_not_configured", 503, Api, "Registering Shopify webhooks needs CONEA_PUBLIC_URL, the address Shopify reaches this server at.";
     NoAiProviderConfigured = "no_ai_provider_configured", 503, Api, "No AI provider has credentials (`details.variables` names the settings).";
     AiProviderNotConfigured = "ai_provider_not_configured", 503, Api, "The model's providers are not configured (`details.providers`, `details.variables`).";
     RequestTimeout = "request_timeout", 504, Api, "The request ran longer than `CONEA_REQUEST_TIMEOUT`; submit long work as a job.";

@@ -17,6 +17,7 @@ pub mod pagination;
 pub mod schedules;
 pub mod shop;
 pub mod shopify;
+pub mod shopify_app;
 pub mod users;
 
 use crate::http::error::ErrorBody;
@@ -65,6 +66,7 @@ fn v1(state: &AppState) -> OpenApiRouter<AppState> {
     let public = OpenApiRouter::new()
         .routes(routes!(auth::login))
         .routes(routes!(incidents::link_show, incidents::link_act))
+        .routes(routes!(shopify_app::callback))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             http::auth::limit_by_address,
@@ -129,6 +131,9 @@ fn v1(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(shopify::get, shopify::disconnect))
         .routes(routes!(shopify::sync))
         .routes(routes!(shopify::refresh))
+        .routes(routes!(shopify_app::install))
+        .routes(routes!(shopify_app::webhooks))
+        .routes(routes!(shopify_app::repair_webhooks))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             http::auth::require_auth,

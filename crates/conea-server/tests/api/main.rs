@@ -16,4 +16,5 @@ mod replicas;
 mod schedules;
 mod shop_reads;
 mod shopify;
+mod shopify_install;
 mod sink;

@@ -5,7 +5,9 @@
 
 use crate::client::ShopifyClient;
 use crate::error::{ErrorKind, ShopifyApiError};
-use crate::integration::store::{secret_context, ShopifyShop, ShopifyStatus, ShopifyStore};
+use crate::integration::store::{
+    secret_context, SealedCredentials, ShopifyShop, ShopifyStatus, ShopifyStore,
+};
 use crate::sleep::Sleeper;
 use crate::throttle::Throttles;
 use conea_core::ids::ShopId;
@@ -22,6 +24,32 @@ pub struct ApiOptions {
     /// Send to this base URL instead of `https://{shop}` (tests, proxies).
     pub base_url: Option<String>,
     pub page_size: u32,
+    /// Where Shopify delivers webhooks to this server (`CONEA_PUBLIC_URL` +
+    /// `/v1/webhooks/shopify`); `None` when `CONEA_PUBLIC_URL` is not set, and then Conea
+    /// registers no webhooks.
+    pub webhook_address: Option<String>,
+    /// From the end of a shop's sync to its next (`SHOPIFY_SYNC_INTERVAL`); `None`: off.
+    pub sync_interval: Option<std::time::Duration>,
+}
+
+impl ApiOptions {
+    /// Where a shop's Admin API and OAuth endpoints are: `https://{domain}`, or the base URL
+    /// that replaces it (tests, proxies).
+    pub fn shop_base(&self, domain: &str) -> String {
+        self.base_url
+            .clone()
+            .unwrap_or_else(|| format!("https://{domain}"))
+    }
+}
+
+/// The Conea Shopify app that shops install by OAuth (`SHOPIFY_API_KEY`, ...).
+#[derive(Clone)]
+pub struct OAuthApp {
+    pub api_key: String,
+    pub api_secret: String,
+    pub scopes: Vec<String>,
+    /// `CONEA_PUBLIC_URL` + `/v1/integrations/shopify/callback`.
+    pub redirect_uri: String,
 }
 
 /// Opens shops' Admin API clients for jobs.
@@ -65,13 +93,28 @@ impl ShopAccess {
                 shop.status.as_str()
             )));
         }
+        let client = self.client(&shop, &sealed).map_err(JobError::permanent)?;
+        Ok((shop, client))
+    }
+
+    /// The options this access was made with.
+    pub fn options(&self) -> &ApiOptions {
+        &self.options
+    }
+
+    /// A client of the shop with its decrypted token (whatever the shop's status).
+    pub fn client(
+        &self,
+        shop: &ShopifyShop,
+        sealed: &SealedCredentials,
+    ) -> Result<ShopifyClient, String> {
         let token = self
             .secrets
             .decrypt(
                 &secret_context("access_token", &shop.org_id, &shop.domain),
                 &sealed.access_token,
             )
-            .map_err(|e| JobError::permanent(e.to_string()))?;
+            .map_err(|e| e.to_string())?;
         let mut b = ShopifyClient::builder(
             shop.domain.clone(),
             token,
@@ -84,8 +127,7 @@ impl ShopAccess {
         if let Some(base) = &self.options.base_url {
             b = b.base_url(base.clone());
         }
-        let client = b.build().map_err(|e| JobError::permanent(e.to_string()))?;
-        Ok((shop, client))
+        b.build().map_err(|e| e.to_string())
     }
 
     /// The job's answer to an Admin API error: 401/403 marks the shop `unauthorized` and is

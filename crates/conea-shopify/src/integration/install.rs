@@ -2,7 +2,8 @@
 //! and refresh jobs (the process's throttles, one HTTP client, waits on the clock), its three
 //! job kinds (each marked as a shop-data write) and its service.
 
-use super::access::{ApiOptions, ShopAccess};
+use super::access::{ApiOptions, OAuthApp, ShopAccess};
+use super::lifecycle::{CALLBACK_PATH, WEBHOOK_PATH};
 use super::store::ShopifyStore;
 use super::{RefreshHandler, ShopifyService, SyncHandler, WebhookHandler};
 use crate::client::{CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
@@ -25,6 +26,7 @@ pub struct ShopifyModule {
     secrets: SecretBox,
     api_version: String,
     throttles: Throttles,
+    app: Option<OAuthApp>,
 }
 
 impl ShopifyModule {
@@ -45,7 +47,17 @@ impl ShopifyModule {
         let throttles = Throttles::new(clock.clone());
         let options = api_options(config, clock.as_ref(), throttles.clone())?;
         let access = ShopAccess::new(store.clone(), secrets.clone(), options.clone());
+        let app = match (&config.shopify.app, &config.shopify.public_url) {
+            (Some(app), Some(public)) => Some(OAuthApp {
+                api_key: app.api_key.clone(),
+                api_secret: app.api_secret.clone(),
+                scopes: config.shopify.scopes.clone(),
+                redirect_uri: format!("{public}{CALLBACK_PATH}"),
+            }),
+            _ => None,
+        };
         Ok(ShopifyModule {
+            app,
             store,
             shop_data,
             access,
@@ -70,6 +82,7 @@ impl ShopifyModule {
             self.secrets.clone(),
             self.api_version.clone(),
             self.options.clone(),
+            self.app.clone(),
         ))
     }
 }
@@ -117,5 +130,11 @@ fn api_options(
         http,
         base_url: config.shopify.base_url.clone(),
         page_size: config.shopify.page_size,
+        webhook_address: config
+            .shopify
+            .public_url
+            .as_ref()
+            .map(|p| format!("{p}{WEBHOOK_PATH}")),
+        sync_interval: config.shopify.sync_interval,
     })
 }

@@ -6,7 +6,9 @@
 
 pub mod access;
 pub mod install;
+pub mod lifecycle;
 pub mod refresh;
+pub mod registration;
 pub mod service;
 pub mod signals;
 pub mod store;
@@ -18,9 +20,10 @@ use conea_core::ids::ShopId;
 use conea_shopdata::RecordKind;
 use serde::{Deserialize, Serialize};
 
-pub use access::{ApiOptions, ShopAccess};
+pub use access::{ApiOptions, OAuthApp, ShopAccess};
 pub use install::ShopifyModule;
 pub use refresh::RefreshHandler;
+pub use registration::Registration;
 pub use service::{ConnectRequest, Received, ShopifyService};
 pub use signals::{Delivered, SignatureFailures, WebhookAccepted, WebhookOutcome};
 pub use sync::SyncHandler;

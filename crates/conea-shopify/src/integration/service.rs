@@ -2,7 +2,7 @@
 //! disconnecting them, starting syncs, and accepting webhook deliveries (HMAC verified over
 //! the raw body; stored and enqueued in one transaction).
 
-use super::access::ApiOptions;
+use super::access::{ApiOptions, OAuthApp};
 use super::signals::{Delivered, SignatureFailures, WebhookAccepted, WebhookOutcome};
 use super::{RefreshArgs, RefreshHandler, SyncArgs, SyncHandler, WebhookArgs, WebhookHandler};
 use crate::client::ShopifyClient;
@@ -64,15 +64,17 @@ pub const CONNECTION_CACHE_SIZE: u64 = 10_000;
 type CachedConnections = Arc<Vec<(ShopifyShop, SealedCredentials)>>;
 
 pub struct ShopifyService {
-    store: Arc<dyn ShopifyStore>,
+    pub(super) store: Arc<dyn ShopifyStore>,
     jobs: Arc<JobService>,
-    clock: Arc<dyn Clock>,
-    secrets: SecretBox,
-    default_api_version: String,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) secrets: SecretBox,
+    pub(super) default_api_version: String,
     /// How connecting reaches the Admin API to check the token.
-    api: ApiOptions,
+    pub(super) api: ApiOptions,
+    /// The Conea Shopify app shops install by OAuth, when configured.
+    pub(super) app: Option<OAuthApp>,
     /// Connections (still sealed) by domain, so a delivery costs no extra lookup.
-    connections: moka::future::Cache<String, CachedConnections>,
+    pub(super) connections: moka::future::Cache<String, CachedConnections>,
     /// Recent signature failures (the incident detector reads them).
     failures: Arc<SignatureFailures>,
 }
@@ -85,6 +87,7 @@ impl ShopifyService {
         secrets: SecretBox,
         default_api_version: String,
         api: ApiOptions,
+        app: Option<OAuthApp>,
     ) -> Self {
         ShopifyService {
             store,
@@ -93,6 +96,7 @@ impl ShopifyService {
             secrets,
             default_api_version,
             api,
+            app,
             connections: moka::future::Cache::builder()
                 .max_capacity(CONNECTION_CACHE_SIZE)
                 .time_to_live(CONNECTION_CACHE_TTL)
@@ -206,6 +210,7 @@ impl ShopifyService {
         };
         let shop = self.store.connect(&conn, self.clock.now_ms()).await?;
         self.connections.invalidate(&domain).await;
+        self.after_connect(&shop).await;
         Ok(shop)
     }
 
@@ -223,9 +228,12 @@ impl ShopifyService {
             .ok_or_else(|| CoreError::not_found("shop", id))
     }
 
-    /// Erases the credentials; the shop's data stays. Webhooks for it answer 401 after.
+    /// Removes Conea's webhook subscriptions at the shop (when no other organization's
+    /// connection of it is active), then erases the credentials; the shop's data stays.
+    /// Webhooks for it answer 401 after.
     pub async fn disconnect(&self, by: &Principal, id: &str) -> CoreResult<()> {
         let shop = self.get(by, id).await?;
+        self.before_disconnect(&shop).await;
         self.store
             .disconnect(&by.org_id, &shop.shop_id, self.clock.now_ms())
             .await?;
@@ -238,6 +246,33 @@ impl ShopifyService {
     pub async fn sync(&self, by: &Principal, id: &str) -> CoreResult<Job> {
         let shop = self.get(by, id).await?;
         self.enqueue_sync(&shop).await
+    }
+
+    /// Starts the scheduled syncs that are due (every replica calls it every few seconds):
+    /// each due active shop's `next_sync_at` is moved on from the value read — so one
+    /// replica starts it — and its sync enqueued (a live one is the answer: one per shop).
+    /// Shops that are not active (uninstalled, unauthorized, disconnected) are never picked.
+    /// Returns how many syncs were started.
+    pub async fn tick_syncs(&self) -> CoreResult<usize> {
+        let Some(interval) = self.api.sync_interval else {
+            return Ok(0);
+        };
+        let now = self.clock.now_ms();
+        let mut started = 0;
+        for (shop, read) in self.store.due_syncs(now, 100).await? {
+            // Until the sync finishes and sets it from its end, retry after one interval.
+            let next = now + i64::try_from(interval.as_millis()).unwrap_or(i64::MAX / 2);
+            if !self.store.claim_sync(&shop.shop_id, read, next).await? {
+                continue;
+            }
+            match self.enqueue_sync(&shop).await {
+                Ok(_) => started += 1,
+                Err(e) => {
+                    tracing::warn!(shop = %shop.domain, error = %e, "could not start a scheduled sync")
+                }
+            }
+        }
+        Ok(started)
     }
 
     /// Operator access (CLI): a shop of any organization by id (`shop_…`) or domain.
@@ -526,7 +561,7 @@ impl ShopifyService {
 }
 
 /// Admin API work needs an active shop: anything else is a 409 that says what to do.
-fn require_active(shop: &ShopifyShop, doing: &str) -> CoreResult<()> {
+pub(super) fn require_active(shop: &ShopifyShop, doing: &str) -> CoreResult<()> {
     if shop.status == ShopifyStatus::Active {
         return Ok(());
     }

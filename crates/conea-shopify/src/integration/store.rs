@@ -155,6 +155,27 @@ pub struct SyncState {
     pub updated_at_min: Option<EpochMs>,
 }
 
+/// An install by OAuth in flight: what its `state` was issued for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstallState {
+    pub org_id: OrgId,
+    /// The shop the install was started for.
+    pub domain: String,
+    pub created_at: EpochMs,
+    pub expires_at: EpochMs,
+}
+
+/// What taking an install `state` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TakenState {
+    /// Issued and not used before: it is now marked used (check its expiry).
+    Taken(InstallState),
+    /// Issued, but a callback used it before.
+    Used(InstallState),
+    /// Never issued here (or deleted long after it expired).
+    Unknown,
+}
+
 /// What a customer's data request finds.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CustomerData {
@@ -211,7 +232,27 @@ pub trait ShopifyStore: Send + Sync + 'static {
         now: EpochMs,
     ) -> StoreResult<()>;
     async fn count_rejected_webhook(&self, shop: &ShopId, now: EpochMs) -> StoreResult<()>;
-    async fn set_last_sync(&self, shop: &ShopId, now: EpochMs) -> StoreResult<()>;
+    /// Records a finished sync and when the next one is due (`None`: none scheduled).
+    async fn set_last_sync(
+        &self,
+        shop: &ShopId,
+        now: EpochMs,
+        next_sync_at: Option<EpochMs>,
+    ) -> StoreResult<()>;
+    /// Active shops whose scheduled sync is due at `now`, with the `next_sync_at` read
+    /// (at most `limit`, the most overdue first).
+    async fn due_syncs(&self, now: EpochMs, limit: i64)
+        -> StoreResult<Vec<(ShopifyShop, EpochMs)>>;
+    /// Moves a due shop's `next_sync_at` from `read` to `next`; false when another replica
+    /// (or a finished sync) moved it first.
+    async fn claim_sync(&self, shop: &ShopId, read: EpochMs, next: EpochMs) -> StoreResult<bool>;
+
+    /// Stores an install's `state` (its SHA-256, never the state itself); deletes states
+    /// that expired more than a day before `now`.
+    async fn save_install_state(&self, state_hash: &str, state: &InstallState) -> StoreResult<()>;
+    /// Marks the `state` used, once (atomically: of two callbacks with the same state,
+    /// one takes it, the other finds it used).
+    async fn take_install_state(&self, state_hash: &str, now: EpochMs) -> StoreResult<TakenState>;
 
     /// Stores a verified delivery and inserts its job in ONE transaction (a duplicate
     /// dedup key inserts neither). No per-shop counter is written (it would serialize the

@@ -2,10 +2,14 @@
 //! a page at a time through the throttled client, each page upserted and its cursor saved
 //! before the next, so a run that dies resumes from the page it was on. A finished pass
 //! leaves a watermark: the next run asks only for objects updated since (`updated_at_min`).
-//! 401/403 from Shopify marks the shop `unauthorized` and discards the job.
+//! Each run first repairs Conea's webhook subscriptions at the shop (when
+//! `CONEA_PUBLIC_URL` is set). 401/403 from Shopify marks the shop `unauthorized` and
+//! discards the job.
 
 use super::access::ShopAccess;
+use super::registration;
 use super::SyncArgs;
+use crate::error::ErrorKind;
 use crate::integration::store::{ShopifyShop, SYNC_KIND};
 use crate::resources::Resource;
 use conea_jobs::{JobContext, JobError, JobKind};
@@ -87,6 +91,24 @@ impl JobKind for SyncHandler {
         let (shop, client) = self.access.open(&args.shop_id).await?;
         let store = self.access.store();
         let mut summary = serde_json::Map::new();
+        // Conea's webhook subscriptions first: missing ones are created again (others'
+        // are left alone). A refused token ends the sync as any Admin API call does.
+        if let Some(address) = self.access.options().webhook_address.clone() {
+            match registration::repair(&client, &address).await {
+                Ok(r) => {
+                    summary.insert(
+                        "webhooks".into(),
+                        json!({"created": r.created, "missing": r.missing}),
+                    );
+                }
+                Err(e) if e.kind == ErrorKind::Unauthorized => {
+                    return Err(self.access.failed(&shop, e, ctx.clock.now_ms()).await)
+                }
+                Err(e) => {
+                    tracing::warn!(shop = %shop.domain, error = %e, "could not repair the shop's webhook subscriptions");
+                }
+            }
+        }
         for (step, (resource, kind)) in RESOURCES.into_iter().enumerate() {
             let mut state = store
                 .sync_state(&shop.shop_id, kind)
@@ -157,8 +179,13 @@ impl JobKind for SyncHandler {
             }
         }
         let now = ctx.clock.now_ms();
+        let next = self
+            .access
+            .options()
+            .sync_interval
+            .map(|i| now + i64::try_from(i.as_millis()).unwrap_or(i64::MAX / 2));
         store
-            .set_last_sync(&shop.shop_id, now)
+            .set_last_sync(&shop.shop_id, now, next)
             .await
             .map_err(store_err)?;
         Ok(Value::Object(summary))

@@ -15,8 +15,8 @@ use conea_core::store::{StoreError, StoreResult};
 use conea_jobs::NewJob;
 use conea_shopdata::RecordKind;
 use conea_shopify::integration::store::{
-    CustomerData, Delivery, DeliveryStored, Erased, NewConnection, NewDelivery, SealedCredentials,
-    ShopifyShop, ShopifyStatus, ShopifyStore, SyncState,
+    CustomerData, Delivery, DeliveryStored, Erased, InstallState, NewConnection, NewDelivery,
+    SealedCredentials, ShopifyShop, ShopifyStatus, ShopifyStore, SyncState, TakenState,
 };
 use conea_shopify::DeliveryKey;
 use rows::{CredentialRow, DeliveryRow, ShopifyRow, SyncRow};
@@ -37,6 +37,7 @@ const SHOP_COLUMNS_NO_COUNTERS: &str =
 const SHOP: &str = "shop";
 const DELIVERY: &str = "webhook delivery";
 const SYNC: &str = "sync state";
+const INSTALL: &str = "Shopify install state";
 
 #[async_trait]
 impl ShopifyStore for SqlStore {
@@ -232,6 +233,63 @@ impl ShopifyStore for SqlStore {
             .map(drop)
     }
 
+    async fn save_install_state(&self, state_hash: &str, state: &InstallState) -> StoreResult<()> {
+        const PRUNE: &str = "DELETE FROM shopify_install_states WHERE expires_at < $1";
+        const SQL: &str = "INSERT INTO shopify_install_states \
+             (state_hash, organization_id, domain, created_at, expires_at, used_at) \
+             VALUES ($1, $2, $3, $4, $5, NULL)";
+        let db = self.primary(INSTALL);
+        q("shopify_prune_install_states", PRUNE)
+            .bind(state.created_at - 24 * 3600 * 1000)
+            .execute(&db)
+            .await?;
+        q("shopify_save_install_state", SQL)
+            .bind(state_hash)
+            .bind(state.org_id.as_str())
+            .bind(&state.domain)
+            .bind(state.created_at)
+            .bind(state.expires_at)
+            .execute(&db)
+            .await
+            .map(drop)
+    }
+
+    async fn take_install_state(&self, state_hash: &str, now: EpochMs) -> StoreResult<TakenState> {
+        const TAKE: &str = "UPDATE shopify_install_states SET used_at = $2 \
+             WHERE state_hash = $1 AND used_at IS NULL \
+             RETURNING organization_id, domain, created_at, expires_at";
+        const FIND: &str = "SELECT organization_id, domain, created_at, expires_at \
+             FROM shopify_install_states WHERE state_hash = $1";
+        let db = self.primary(INSTALL);
+        let state = |(org, domain, created_at, expires_at): (String, String, i64, i64)| {
+            let org_id = OrgId::parse(&org).map_err(|_| {
+                StoreError::Other("corrupt organization id in install state".into())
+            })?;
+            Ok::<_, StoreError>(InstallState {
+                org_id,
+                domain,
+                created_at,
+                expires_at,
+            })
+        };
+        let taken: Option<(String, String, i64, i64)> = q("shopify_take_install_state", TAKE)
+            .bind(state_hash)
+            .bind(now)
+            .fetch_optional(&db)
+            .await?;
+        if let Some(row) = taken {
+            return Ok(TakenState::Taken(state(row)?));
+        }
+        let found: Option<(String, String, i64, i64)> = q("shopify_find_install_state", FIND)
+            .bind(state_hash)
+            .fetch_optional(&db)
+            .await?;
+        Ok(match found {
+            Some(row) => TakenState::Used(state(row)?),
+            None => TakenState::Unknown,
+        })
+    }
+
     async fn count_rejected_webhook(&self, shop: &ShopId, now: EpochMs) -> StoreResult<()> {
         const SQL: &str = "UPDATE shopify_shops SET webhooks_rejected = webhooks_rejected + 1, \
                  updated_at = $2 WHERE shop_id = $1";
@@ -243,15 +301,56 @@ impl ShopifyStore for SqlStore {
             .map(drop)
     }
 
-    async fn set_last_sync(&self, shop: &ShopId, now: EpochMs) -> StoreResult<()> {
-        const SQL: &str =
-            "UPDATE shopify_shops SET last_sync_at = $2, updated_at = $2 WHERE shop_id = $1";
+    async fn set_last_sync(
+        &self,
+        shop: &ShopId,
+        now: EpochMs,
+        next_sync_at: Option<EpochMs>,
+    ) -> StoreResult<()> {
+        const SQL: &str = "UPDATE shopify_shops SET last_sync_at = $2, next_sync_at = $3, \
+             updated_at = $2 WHERE shop_id = $1";
         q("shopify_set_last_sync", SQL)
             .bind(shop.as_str())
             .bind(now)
+            .bind(next_sync_at)
             .execute(&self.primary(SHOP))
             .await
             .map(drop)
+    }
+
+    async fn due_syncs(
+        &self,
+        now: EpochMs,
+        limit: i64,
+    ) -> StoreResult<Vec<(ShopifyShop, EpochMs)>> {
+        let sql = format!(
+            "SELECT {SHOP_COLUMNS_NO_COUNTERS}, s.next_sync_at FROM shopify_shops s \
+             WHERE s.status = 'active' AND s.next_sync_at <= $1 ORDER BY s.next_sync_at LIMIT $2"
+        );
+        q_built(
+            "shopify_due_syncs",
+            "SELECT … FROM shopify_shops WHERE status = 'active' AND next_sync_at <= $1",
+            sql,
+        )
+        .bind(now)
+        .bind(limit)
+        .fetch_all::<rows::DueRow>(&self.primary(SHOP))
+        .await?
+        .into_iter()
+        .map(|r| Ok((r.shop.into_model()?, r.next_sync_at)))
+        .collect()
+    }
+
+    async fn claim_sync(&self, shop: &ShopId, read: EpochMs, next: EpochMs) -> StoreResult<bool> {
+        const SQL: &str = "UPDATE shopify_shops SET next_sync_at = $3 \
+             WHERE shop_id = $1 AND next_sync_at = $2 AND status = 'active'";
+        let done = q("shopify_claim_sync", SQL)
+            .bind(shop.as_str())
+            .bind(read)
+            .bind(next)
+            .execute(&self.primary(SHOP))
+            .await?;
+        Ok(done > 0)
     }
 
     async fn store_delivery(

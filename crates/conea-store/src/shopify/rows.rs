@@ -38,6 +38,14 @@ impl ShopifyRow {
     }
 }
 
+/// A shop whose scheduled sync is due, with the `next_sync_at` read.
+#[derive(sqlx::FromRow)]
+pub(super) struct DueRow {
+    #[sqlx(flatten)]
+    pub(super) shop: ShopifyRow,
+    pub(super) next_sync_at: i64,
+}
+
 #[derive(sqlx::FromRow)]
 pub(super) struct CredentialRow {
     #[sqlx(flatten)]

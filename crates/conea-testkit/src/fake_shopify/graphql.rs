@@ -1,6 +1,8 @@
-//! The fake's GraphQL endpoint: `shop { name }` (cost 1) and a `products(first:, after:)`
-//! connection (requested cost `first + 2`, actual `returned + 2`), with cost accounting and
-//! `THROTTLED` answers.
+//! The fake's GraphQL endpoint: `shop { name }` (cost 1), a `products(first:, after:)`
+//! connection (requested cost `first + 2`, actual `returned + 2`), and the app's webhook
+//! subscriptions (`webhookSubscriptions(first:, after:)`, `webhookSubscriptionCreate`,
+//! `webhookSubscriptionDelete`, 10 points per mutation, refusals as `userErrors`), with
+//! cost accounting and `THROTTLED` answers.
 
 use super::data;
 use super::{admit, respond, server_error, Shared};
@@ -43,7 +45,14 @@ pub fn handle(shared: &Shared, headers: &HeaderMap, body: &str) -> Response {
     };
     let query = request["query"].as_str().unwrap_or_default();
     let vars = &request["variables"];
-    let (requested, data) = if query.contains("products") {
+    let (requested, data) = if query.contains("webhookSubscriptionCreate") {
+        (10.0, subscription_create(&mut state, vars))
+    } else if query.contains("webhookSubscriptionDelete") {
+        (10.0, subscription_delete(&mut state, vars))
+    } else if query.contains("webhookSubscriptions") {
+        let first = vars["first"].as_u64().unwrap_or(10).min(250) as usize;
+        (first as f64 + 2.0, subscription_list(&state, first, vars))
+    } else if query.contains("products") {
         let first = vars["first"].as_u64().unwrap_or(10).min(250) as usize;
         let start = vars["after"]
             .as_str()
@@ -111,4 +120,72 @@ fn products(count: usize, start: usize, first: usize) -> Value {
         .map(|e| e["cursor"].clone())
         .unwrap_or(Value::Null);
     json!({"products": {"edges": edges, "pageInfo": {"hasNextPage": end < count, "endCursor": end_cursor}}})
+}
+
+/// A subscription as the GraphQL API shows it.
+fn subscription_node(s: &super::FakeSubscription) -> Value {
+    json!({"id": s.id, "topic": s.topic, "format": "JSON",
+        "endpoint": {"__typename": "WebhookHttpEndpoint", "callbackUrl": s.callback_url}})
+}
+
+fn user_error(field: &[&str], message: &str) -> Value {
+    json!({"field": field, "message": message})
+}
+
+fn subscription_create(state: &mut super::FakeState, vars: &Value) -> Value {
+    let topic = vars["topic"].as_str().unwrap_or_default().to_owned();
+    let url = vars["webhookSubscription"]["callbackUrl"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let refuse = |e: Value| json!({"webhookSubscriptionCreate": {"webhookSubscription": null, "userErrors": [e]}});
+    if !url.starts_with("https://") {
+        return refuse(user_error(
+            &["webhookSubscription", "callbackUrl"],
+            "Address protocol is not supported: use https",
+        ));
+    }
+    if state
+        .subscriptions
+        .iter()
+        .any(|s| s.topic == topic && s.callback_url == url)
+    {
+        return refuse(user_error(
+            &["webhookSubscription", "callbackUrl"],
+            "Address for this topic has already been taken",
+        ));
+    }
+    let s = state.add_subscription(&topic, &url);
+    json!({"webhookSubscriptionCreate": {"webhookSubscription": subscription_node(&s), "userErrors": []}})
+}
+
+fn subscription_delete(state: &mut super::FakeState, vars: &Value) -> Value {
+    let id = vars["id"].as_str().unwrap_or_default();
+    let before = state.subscriptions.len();
+    state.subscriptions.retain(|s| s.id != id);
+    if state.subscriptions.len() == before {
+        return json!({"webhookSubscriptionDelete": {"deletedWebhookSubscriptionId": null,
+            "userErrors": [user_error(&["id"], "Webhook subscription does not exist")]}});
+    }
+    json!({"webhookSubscriptionDelete": {"deletedWebhookSubscriptionId": id, "userErrors": []}})
+}
+
+fn subscription_list(state: &super::FakeState, first: usize, vars: &Value) -> Value {
+    let start = vars["after"]
+        .as_str()
+        .and_then(|c| URL_SAFE_NO_PAD.decode(c).ok())
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| s.parse::<usize>().ok())
+        .map_or(0, |i| i + 1);
+    let all = &state.subscriptions;
+    let end = (start + first).min(all.len());
+    let edges: Vec<Value> = (start..end)
+        .map(|i| json!({"cursor": URL_SAFE_NO_PAD.encode(i.to_string()), "node": subscription_node(&all[i])}))
+        .collect();
+    let end_cursor = edges
+        .last()
+        .map(|e| e["cursor"].clone())
+        .unwrap_or(Value::Null);
+    json!({"webhookSubscriptions": {"edges": edges,
+        "pageInfo": {"hasNextPage": end < all.len(), "endCursor": end_cursor}}})
 }

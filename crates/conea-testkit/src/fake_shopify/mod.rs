@@ -62,7 +62,42 @@ pub struct FakeState {
     pub log: Vec<String>,
     /// Ids of objects deleted in the shop: listings skip them, fetching one answers 404.
     pub deleted: HashSet<u64>,
+    /// The app's webhook subscriptions in the shop (GraphQL `webhookSubscription*`).
+    pub subscriptions: Vec<FakeSubscription>,
+    next_subscription_id: u64,
+    /// The app whose codes `/admin/oauth/access_token` exchanges: (client id, secret).
+    pub oauth_app: Option<(String, String)>,
+    /// Authorization codes issued and not yet exchanged (each works once).
+    pub oauth_codes: HashSet<String>,
+    /// Codes exchanged (an exchanged code is refused the second time).
+    pub oauth_exchanged: u32,
     next_request_id: u64,
+}
+
+/// One of the app's webhook subscriptions, as the fake keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeSubscription {
+    /// `gid://shopify/WebhookSubscription/N`
+    pub id: String,
+    /// GraphQL's spelling: `ORDERS_CREATE`.
+    pub topic: String,
+    pub callback_url: String,
+}
+
+impl FakeState {
+    pub fn add_subscription(&mut self, topic: &str, callback_url: &str) -> FakeSubscription {
+        self.next_subscription_id += 1;
+        let s = FakeSubscription {
+            id: format!(
+                "gid://shopify/WebhookSubscription/{}",
+                1_000_000 + self.next_subscription_id
+            ),
+            topic: topic.to_owned(),
+            callback_url: callback_url.to_owned(),
+        };
+        self.subscriptions.push(s.clone());
+        s
+    }
 }
 
 pub struct Shared {
@@ -177,6 +212,41 @@ async fn post_handler(
     graphql::handle(&shared, &headers, &body)
 }
 
+/// `POST /admin/oauth/access_token` `{client_id, client_secret, code}`: the app's offline
+/// token for a code issued with [`FakeShopify::issue_code`], once; Shopify's 400
+/// `invalid_request` otherwise.
+async fn access_token_handler(State(shared): State<Arc<Shared>>, body: String) -> Response {
+    let mut state = shared.lock();
+    state.log.push("POST /admin/oauth/access_token".into());
+    let request: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    let field = |k: &str| request[k].as_str().unwrap_or_default().to_owned();
+    let (id, secret, code) = (field("client_id"), field("client_secret"), field("code"));
+    let app_ok = state
+        .oauth_app
+        .as_ref()
+        .is_some_and(|(i, s)| *i == id && *s == secret);
+    if !app_ok {
+        return respond(
+            StatusCode::BAD_REQUEST,
+            vec![],
+            &serde_json::json!({"error": "invalid_client", "error_description": "Client credentials are invalid"}),
+        );
+    }
+    if !state.oauth_codes.remove(&code) {
+        return respond(
+            StatusCode::BAD_REQUEST,
+            vec![],
+            &serde_json::json!({"error": "invalid_request", "error_description": "The authorization code was not found or was already used"}),
+        );
+    }
+    state.oauth_exchanged += 1;
+    respond(
+        StatusCode::OK,
+        vec![],
+        &serde_json::json!({"access_token": TOKEN, "scope": "read_products,read_customers,read_orders"}),
+    )
+}
+
 /// A running fake shop.
 pub struct FakeShopify {
     pub base_url: String,
@@ -207,6 +277,11 @@ impl FakeShopify {
                 unauthorized_after: None,
                 log: Vec::new(),
                 deleted: HashSet::new(),
+                subscriptions: Vec::new(),
+                next_subscription_id: 0,
+                oauth_app: None,
+                oauth_codes: HashSet::new(),
+                oauth_exchanged: 0,
                 next_request_id: 0,
             }),
         });
@@ -218,6 +293,10 @@ impl FakeShopify {
             .route(
                 "/admin/api/{version}/{resource}/{file}",
                 get(get_one_handler),
+            )
+            .route(
+                "/admin/oauth/access_token",
+                axum::routing::post(access_token_handler),
             )
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -283,6 +362,28 @@ impl FakeShopify {
 
     pub fn answer_500s(&self, n: u32) {
         self.state().server_errors = n;
+    }
+
+    /// The app whose authorization codes the fake exchanges.
+    pub fn set_oauth_app(&self, client_id: &str, secret: &str) {
+        self.state().oauth_app = Some((client_id.to_owned(), secret.to_owned()));
+    }
+
+    /// Issues an authorization code, as Shopify does when the merchant approves the
+    /// install (the consent page itself is not served: a test follows the redirect).
+    pub fn issue_code(&self, code: &str) {
+        self.state().oauth_codes.insert(code.to_owned());
+    }
+
+    /// The app's webhook subscriptions: (GraphQL topic, callback URL), in creation order.
+    pub fn subscriptions(&self) -> Vec<FakeSubscription> {
+        self.state().subscriptions.clone()
+    }
+
+    /// Deletes the subscriptions of a topic (GraphQL spelling), as a merchant or Shopify
+    /// (after failed deliveries) would.
+    pub fn drop_subscriptions(&self, topic: &str) {
+        self.state().subscriptions.retain(|s| s.topic != topic);
     }
 
     /// Deletes the object with this Shopify id (as a merchant would in the admin): it

@@ -1,11 +1,12 @@
-//! `conea shopify sign|verify|shops|sync|refresh`.
+//! `conea shopify sign|verify|shops|sync|refresh|webhooks list|repair`.
 
-use crate::cli::ShopifyCommand;
+use crate::cli::{ShopifyCommand, ShopifyWebhooksCommand};
 use crate::context::open;
 use anyhow::{Context, Result};
 use conea_core::clock::rfc3339;
 use conea_shopdata::RecordKind;
 use conea_shopify::integration::store::ShopifyShop;
+use conea_shopify::integration::Registration;
 use serde_json::json;
 use std::io::Read;
 use std::path::Path;
@@ -27,6 +28,39 @@ fn to_json(s: &ShopifyShop) -> serde_json::Value {
         "webhooks_received": s.webhooks_received, "webhooks_rejected": s.webhooks_rejected,
         "last_webhook_at": s.last_webhook_at.map(rfc3339),
     })
+}
+
+/// Prints a shop's subscriptions: Conea's, then the topics missing, then others'.
+fn print_registration(r: &Registration, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(r)?);
+        return Ok(());
+    }
+    println!("address: {}", r.address);
+    println!("{:<24}  ID", "TOPIC");
+    for s in &r.subscriptions {
+        println!("{:<24}  {}", s.topic, s.id);
+    }
+    if !r.created.is_empty() {
+        println!("created: {}", r.created.join(", "));
+    }
+    println!(
+        "missing: {}",
+        if r.missing.is_empty() {
+            "-".to_owned()
+        } else {
+            r.missing.join(", ")
+        }
+    );
+    for s in &r.foreign {
+        println!(
+            "other address (left alone): {} {} {}",
+            s.topic,
+            s.callback_url.as_deref().unwrap_or("-"),
+            s.id
+        );
+    }
+    Ok(())
 }
 
 pub async fn run(file: Option<&Path>, command: ShopifyCommand) -> Result<ExitCode> {
@@ -84,6 +118,17 @@ pub async fn run(file: Option<&Path>, command: ShopifyCommand) -> Result<ExitCod
             let shop = p.shopify.find_any(&shop).await?;
             let job = p.shopify.enqueue_refresh(&shop, kind, id).await?;
             println!("{}", job.id);
+            Ok(ExitCode::SUCCESS)
+        }
+        ShopifyCommand::Webhooks(command) => {
+            let (shop, repair, json) = match command {
+                ShopifyWebhooksCommand::List { shop, json } => (shop, false, json),
+                ShopifyWebhooksCommand::Repair { shop, json } => (shop, true, json),
+            };
+            let p = open(file).await?;
+            let shop = p.shopify.find_any(&shop).await?;
+            let r = p.shopify.registration(&shop, repair).await?;
+            print_registration(&r, json)?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -289,3 +289,85 @@ fn sigkill_after_webhook_200s_loses_no_delivery_on_postgres() {
     let Some(env) = Env::postgres() else { return };
     webhooks_acknowledged_before_sigkill_are_stored_and_processed(env);
 }
+
+/// `conea shopify webhooks list|repair` on a shop connected through the API: `list` shows
+/// the topic a merchant deleted as missing and another app's address as left alone;
+/// `repair` subscribes it again at the fake Shopify and touches nothing else.
+fn webhooks_list_shows_what_is_missing_and_repair_subscribes_it_again(mut env: Env) {
+    // A multi-thread runtime: the fake answers while the CLI runs as its own process.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let fake = rt.block_on(FakeShopify::start(FakeClock::starting_now(), Counts::of(0)));
+    let hooks = "https://conea.example.test/v1/webhooks/shopify";
+    env.set("CONEA_LOG", "warn")
+        .set("CONEA_WORKER_CONCURRENCY", "0")
+        .set("SHOPIFY_BASE_URL", &fake.base_url)
+        .set("CONEA_PUBLIC_URL", "https://conea.example.test");
+    let server = env.serve();
+    let key = support::api_keys_in(&server.startup_output)[0].clone();
+    let connect_url = server.url("/v1/integrations/shopify/shops");
+    let status = rt.block_on(async {
+        reqwest::Client::new()
+            .post(&connect_url)
+            .bearer_auth(&key)
+            .json(&json!({"shop_domain": DOMAIN, "access_token": fake_shopify::TOKEN, "api_secret": SECRET}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    });
+    assert_eq!(status, 201);
+    server.stop();
+    let ours = |fake: &FakeShopify| {
+        fake.subscriptions()
+            .iter()
+            .filter(|s| s.callback_url == hooks)
+            .count()
+    };
+    assert_eq!(ours(&fake), conea_shopify::SUBSCRIBED_TOPICS.len());
+    fake.drop_subscriptions("ORDERS_DELETE");
+    let foreign = fake
+        .state()
+        .add_subscription("ORDERS_DELETE", "https://erp.example.test/hooks");
+
+    let list = env.run(&["shopify", "webhooks", "list", DOMAIN]).success();
+    assert!(list.stdout.contains(&format!("address: {hooks}")), "{list}");
+    assert!(list.stdout.contains("missing: orders/delete"), "{list}");
+    assert!(
+        list.stdout
+            .contains("other address (left alone): orders/delete https://erp.example.test/hooks"),
+        "{list}"
+    );
+    assert_eq!(
+        ours(&fake),
+        conea_shopify::SUBSCRIBED_TOPICS.len() - 1,
+        "list changes nothing"
+    );
+
+    let repaired = env
+        .run(&["shopify", "webhooks", "repair", DOMAIN, "--json"])
+        .success()
+        .stdout_json();
+    assert_eq!(repaired["created"], json!(["orders/delete"]), "{repaired}");
+    assert_eq!(repaired["missing"], json!([]));
+    assert_eq!(ours(&fake), conea_shopify::SUBSCRIBED_TOPICS.len());
+    assert!(fake.subscriptions().contains(&foreign));
+
+    let unknown = env.run(&["shopify", "webhooks", "list", "nope.myshopify.com"]);
+    assert_eq!(unknown.code(), Some(1), "{unknown}");
+}
+
+#[test]
+fn webhooks_list_and_repair_on_sqlite() {
+    webhooks_list_shows_what_is_missing_and_repair_subscribes_it_again(Env::sqlite());
+}
+
+#[test]
+fn webhooks_list_and_repair_on_postgres() {
+    let Some(env) = Env::postgres() else { return };
+    webhooks_list_shows_what_is_missing_and_repair_subscribes_it_again(env);
+}

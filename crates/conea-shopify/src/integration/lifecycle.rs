@@ -1,0 +1,346 @@
+//! A shop's life with the Conea Shopify app: installing it by OAuth ([`ShopifyService::
+//! begin_install`] and [`ShopifyService::complete_install`]), and the webhooks Conea
+//! registers at the shop (after connecting, repaired on each sync, removed on disconnect).
+
+use super::access::{OAuthApp, ShopAccess};
+use super::registration::{self, Registration};
+use super::service::ShopifyService;
+use super::store::{
+    secret_context, InstallState, NewConnection, SealedCredentials, ShopifyShop, ShopifyStatus,
+    TakenState,
+};
+use crate::error::{ErrorKind, ShopifyApiError};
+use crate::oauth;
+use crate::shop::is_valid_shop_domain;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use conea_core::error::{CoreError, CoreResult};
+use conea_core::ids::ShopId;
+use conea_core::permissions::Permission;
+use conea_core::principal::Principal;
+use conea_core::ErrorCode;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+/// How long an install's `state` is accepted.
+pub const INSTALL_STATE_TTL_MS: i64 = 10 * 60 * 1000;
+
+/// The install callback's route, under `CONEA_PUBLIC_URL`.
+pub const CALLBACK_PATH: &str = "/v1/integrations/shopify/callback";
+/// The webhook receiver's route, under `CONEA_PUBLIC_URL`.
+pub const WEBHOOK_PATH: &str = "/v1/webhooks/shopify";
+
+/// The stored form of a `state`: its SHA-256, hex.
+fn state_hash(state: &str) -> String {
+    Sha256::digest(state.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A shop domain as written by a merchant or Shopify, lowercased; `None` when it is not
+/// `name.myshopify.com`.
+fn shop_domain(text: &str) -> Option<String> {
+    let d = text.trim().to_ascii_lowercase();
+    is_valid_shop_domain(&d).then_some(d)
+}
+
+fn refused(code: ErrorCode, param: &str, message: String) -> CoreError {
+    CoreError::unprocessable(code, param, message)
+}
+
+impl ShopifyService {
+    fn app(&self) -> CoreResult<&OAuthApp> {
+        self.app.as_ref().ok_or_else(|| CoreError::Unavailable {
+            code: ErrorCode::ShopifyAppNotConfigured,
+            message: "Installing Shopify shops by OAuth is not configured on this server: set SHOPIFY_API_KEY, SHOPIFY_API_SECRET and CONEA_PUBLIC_URL. Shops can still be connected with an Admin API token (POST /v1/integrations/shopify/shops).".into(),
+        })
+    }
+
+    fn access(&self) -> ShopAccess {
+        ShopAccess::new(self.store.clone(), self.secrets.clone(), self.api.clone())
+    }
+
+    /// Starts installing the Conea app in `shop` for the caller's organization
+    /// [integrations:manage]: stores a single-use `state` (hashed, 10 minutes) and answers
+    /// the URL of Shopify's consent page.
+    pub async fn begin_install(&self, by: &Principal, shop: &str) -> CoreResult<String> {
+        by.require(Permission::IntegrationsManage)?;
+        let app = self.app()?;
+        let domain = shop_domain(shop).ok_or_else(|| {
+            CoreError::invalid(
+                "shop",
+                format!("`{shop}` is not a shop's permanent domain: use `name.myshopify.com`."),
+            )
+        })?;
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        let state = URL_SAFE_NO_PAD.encode(bytes);
+        let now = self.clock.now_ms();
+        self.store
+            .save_install_state(
+                &state_hash(&state),
+                &InstallState {
+                    org_id: by.org_id.clone(),
+                    domain: domain.clone(),
+                    created_at: now,
+                    expires_at: now + INSTALL_STATE_TTL_MS,
+                },
+            )
+            .await?;
+        Ok(oauth::authorize_url(
+            &self.api.shop_base(&domain),
+            &app.api_key,
+            &app.scopes,
+            &app.redirect_uri,
+            &state,
+        ))
+    }
+
+    /// Shopify's redirect after the merchant approved the install (no API key: the `state`
+    /// names the organization). Checks, in order, the query's `hmac` under the app's
+    /// secret, the shop domain's shape, the `state` (issued here, unused — it is used up
+    /// now —, unexpired, for this shop); then exchanges the `code` for the offline token,
+    /// stores it sealed and connects the shop to the state's organization (re-activating
+    /// its earlier connection of the shop), registers the webhooks and starts the first
+    /// sync. Any refusal stores no connection.
+    pub async fn complete_install(&self, params: &[(String, String)]) -> CoreResult<ShopifyShop> {
+        let app = self.app()?;
+        if !oauth::verify_query(params, &app.api_secret) {
+            return Err(CoreError::Rejected {
+                code: ErrorCode::InvalidInstallSignature,
+                message: "The install callback's `hmac` does not verify: the link was altered or did not come from Shopify. Nothing was stored; start the install again from Conea.".into(),
+                details: serde_json::Value::Null,
+            });
+        }
+        let param = |name: &str| {
+            params
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| {
+                    CoreError::invalid(name, format!("The install callback has no `{name}`."))
+                })
+        };
+        let (shop, state, code) = (param("shop")?, param("state")?, param("code")?);
+        let domain = shop_domain(shop).ok_or_else(|| {
+            refused(
+                ErrorCode::InstallShopMismatch,
+                "shop",
+                format!("`{shop}` is not a shop's permanent domain (`name.myshopify.com`); nothing was stored."),
+            )
+        })?;
+        let now = self.clock.now_ms();
+        let issued = match self.store.take_install_state(&state_hash(state), now).await? {
+            TakenState::Taken(s) => s,
+            TakenState::Used(_) => {
+                return Err(CoreError::Conflict {
+                    code: ErrorCode::InstallStateUsed,
+                    message: "This install link was already used (each works once). Nothing was stored; start the install again from Conea.".into(),
+                })
+            }
+            TakenState::Unknown => {
+                return Err(refused(
+                    ErrorCode::InstallStateUnknown,
+                    "state",
+                    "The install's `state` was not issued by this server. Nothing was stored; start the install again from Conea.".into(),
+                ))
+            }
+        };
+        if now > issued.expires_at {
+            return Err(refused(
+                ErrorCode::InstallStateExpired,
+                "state",
+                format!(
+                    "The install was started more than {} minutes ago. Nothing was stored; start it again from Conea.",
+                    INSTALL_STATE_TTL_MS / 60_000
+                ),
+            ));
+        }
+        if issued.domain != domain {
+            return Err(refused(
+                ErrorCode::InstallShopMismatch,
+                "shop",
+                format!(
+                    "The install was started for {}, not {domain}. Nothing was stored; start the install for {domain} from Conea.",
+                    issued.domain
+                ),
+            ));
+        }
+        let token = oauth::exchange_code(
+            &self.api.http,
+            &self.api.shop_base(&domain),
+            &app.api_key,
+            &app.api_secret,
+            code,
+        )
+        .await
+        .map_err(|e| match e.kind {
+            ErrorKind::Rejected | ErrorKind::Unauthorized | ErrorKind::NotFound => refused(
+                ErrorCode::InstallCodeRefused,
+                "code",
+                format!("Shopify refused the authorization code of {domain} ({e}). Nothing was stored; start the install again from Conea."),
+            ),
+            _ => CoreError::Upstream {
+                code: ErrorCode::ShopifyUnavailable,
+                message: format!("Shopify could not exchange the authorization code of {domain} ({e}); nothing was stored. Start the install again shortly."),
+                details: serde_json::json!({ "kind": e.kind.as_str() }),
+            },
+        })?;
+        let org = &issued.org_id;
+        let seal = |field: &str, v: &str| {
+            self.secrets
+                .encrypt(&secret_context(field, org, &domain), v)
+        };
+        let conn = NewConnection {
+            new_shop_id: ShopId::generate(),
+            org_id: org.clone(),
+            domain: domain.clone(),
+            api_version: self.default_api_version.clone(),
+            credentials: SealedCredentials {
+                access_token: seal("access_token", &token.access_token),
+                // Shopify signs an app's webhooks with the app's client secret.
+                api_secret: seal("api_secret", &app.api_secret),
+                previous_api_secret: None,
+            },
+        };
+        let shop = self.store.connect(&conn, now).await?;
+        self.connections.invalidate(&domain).await;
+        tracing::info!(shop = %domain, org = %org, scope = %token.scope, "Shopify app installed");
+        self.after_connect(&shop).await;
+        if let Err(e) = self.enqueue_sync(&shop).await {
+            tracing::warn!(shop = %domain, error = %e, "could not start the first sync");
+        }
+        Ok(shop)
+    }
+
+    /// After a connection (either way): registers Conea's webhooks when `CONEA_PUBLIC_URL`
+    /// is set. A failure is logged; each sync repairs the subscriptions again.
+    pub(super) async fn after_connect(&self, shop: &ShopifyShop) {
+        if self.api.webhook_address.is_none() {
+            return;
+        }
+        match self.registration(shop, true).await {
+            Ok(r) => {
+                tracing::info!(shop = %shop.domain, created = r.created.len(), missing = r.missing.len(), "registered Shopify webhooks")
+            }
+            Err(e) => {
+                tracing::warn!(shop = %shop.domain, error = %e, "could not register Shopify webhooks; the next sync tries again")
+            }
+        }
+    }
+
+    /// Before a disconnect erases the token: deletes Conea's webhook subscriptions, unless
+    /// another organization's live connection of the shop still receives them. Failures
+    /// are logged (the disconnect goes on; Shopify's deliveries then answer 401).
+    pub(super) async fn before_disconnect(&self, shop: &ShopifyShop) {
+        let Some(address) = self.api.webhook_address.clone() else {
+            return;
+        };
+        if shop.status != ShopifyStatus::Active {
+            return;
+        }
+        let others = match self.store.credentials_by_domain(&shop.domain).await {
+            Ok(c) => c
+                .iter()
+                .any(|(s, _)| s.shop_id != shop.shop_id && s.status == ShopifyStatus::Active),
+            Err(e) => {
+                tracing::warn!(shop = %shop.domain, error = %e, "could not read the shop's connections");
+                return;
+            }
+        };
+        if others {
+            return;
+        }
+        let removed = async {
+            let Some((s, sealed)) = self.store.credentials(&shop.shop_id).await.ok().flatten()
+            else {
+                return Err("the connection has no credentials".to_owned());
+            };
+            let client = self.access().client(&s, &sealed)?;
+            registration::remove(&client, &address)
+                .await
+                .map_err(|e| e.to_string())
+        }
+        .await;
+        match removed {
+            Ok(n) => tracing::info!(shop = %shop.domain, removed = n, "removed Shopify webhooks"),
+            Err(e) => {
+                tracing::warn!(shop = %shop.domain, error = %e, "could not remove Shopify webhooks")
+            }
+        }
+    }
+
+    /// The shop's webhook subscriptions [integrations:manage], repaired first when `repair`.
+    pub async fn webhooks(
+        &self,
+        by: &Principal,
+        id: &str,
+        repair: bool,
+    ) -> CoreResult<Registration> {
+        let shop = self.get(by, id).await?;
+        self.registration(&shop, repair).await
+    }
+
+    /// The shop's subscriptions (operator access: the CLI), repaired first when `repair`.
+    /// Needs an active shop and `CONEA_PUBLIC_URL`; a token Shopify refuses marks the shop
+    /// `unauthorized`, as the jobs do.
+    pub async fn registration(&self, shop: &ShopifyShop, repair: bool) -> CoreResult<Registration> {
+        let address = self.api.webhook_address.clone().ok_or_else(|| CoreError::Unavailable {
+            code: ErrorCode::PublicUrlNotConfigured,
+            message: "Conea registers Shopify webhooks at CONEA_PUBLIC_URL + /v1/webhooks/shopify: set CONEA_PUBLIC_URL to the https address Shopify reaches this server at.".into(),
+        })?;
+        super::service::require_active(shop, "managing its webhooks")?;
+        let (shop, sealed) = self
+            .store
+            .credentials(&shop.shop_id)
+            .await?
+            .ok_or_else(|| CoreError::not_found("shop", shop.shop_id.to_string()))?;
+        let client = self
+            .access()
+            .client(&shop, &sealed)
+            .map_err(CoreError::internal)?;
+        let answer = if repair {
+            registration::repair(&client, &address).await
+        } else {
+            registration::inspect(&client, &address).await
+        };
+        match answer {
+            Ok(r) => Ok(r),
+            Err(e) => Err(self.shopify_failed(&shop, e).await),
+        }
+    }
+
+    /// An Admin API failure outside a job: a refused token marks the shop `unauthorized`
+    /// (409 `shop_not_active`); anything else is 502 `shopify_unavailable`.
+    async fn shopify_failed(&self, shop: &ShopifyShop, e: ShopifyApiError) -> CoreError {
+        if e.kind == ErrorKind::Unauthorized {
+            let message = e.to_string();
+            if let Err(se) = self
+                .store
+                .set_status(
+                    &shop.shop_id,
+                    ShopifyStatus::Unauthorized,
+                    Some(&message),
+                    self.clock.now_ms(),
+                )
+                .await
+            {
+                tracing::warn!(error = %se, "could not mark the shop unauthorized");
+            }
+            return CoreError::Conflict {
+                code: ErrorCode::ShopNotActive,
+                message: format!(
+                    "Shopify refused the access token of {} ({e}); the shop is now `unauthorized`. Install the app again or connect it with a valid token.",
+                    shop.domain
+                ),
+            };
+        }
+        CoreError::Upstream {
+            code: ErrorCode::ShopifyUnavailable,
+            message: format!("Shopify's webhook subscriptions of {} could not be read or changed ({e}). Retry shortly.", shop.domain),
+            details: serde_json::json!({ "kind": e.kind.as_str() }),
+        }
+    }
+}
