@@ -228,6 +228,13 @@ catalogue! {
     NoIncidents => "No incidents.", "インシデントはありません。";
     IncidentAcknowledged => "The incident was acknowledged.", "インシデントを確認済みにしました。";
     IncidentResolved => "The incident was resolved.", "インシデントを解決済みにしました。";
+    NavShopify => "Shopify", "Shopify 連携";
+    Domain => "Shop domain", "ショップのドメイン";
+    LastSync => "Last sync", "最終同期";
+    Webhooks => "Webhooks (received / refused)", "Webhook（受信 / 拒否）";
+    SyncNow => "Sync now", "今すぐ同期";
+    SyncQueued => "A sync was queued; follow it on the Jobs page.", "同期をキューに追加しました。ジョブのページで進捗を確認できます。";
+    NoShops => "No Shopify shop is connected (connect one with POST /v1/integrations/shopify/shops).", "接続済みの Shopify ショップはありません（POST /v1/integrations/shopify/shops で接続できます）。";
     SegChampions => "Champions", "優良顧客";
     SegLoyal => "Loyal", "ロイヤル顧客";
     SegNew => "New", "新規顧客";

@@ -9,7 +9,7 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 /// The pages of the navigation, each with the permission it needs.
 /// (link, the paths it covers, label, permission).
-pub const PAGES: [(&str, &str, T, Permission); 6] = [
+pub const PAGES: [(&str, &str, T, Permission); 7] = [
     ("/console", "/console", T::NavOverview, Permission::DataRead),
     (
         "/console/data/orders",
@@ -28,6 +28,12 @@ pub const PAGES: [(&str, &str, T, Permission); 6] = [
         "/console/incidents",
         T::NavIncidents,
         Permission::IncidentsManage,
+    ),
+    (
+        "/console/shopify",
+        "/console/shopify",
+        T::NavShopify,
+        Permission::IntegrationsManage,
     ),
     (
         "/console/operations",

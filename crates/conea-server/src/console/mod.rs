@@ -50,6 +50,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/console/incidents/{id}/resolve",
             post(pages::incidents::resolve),
         )
+        .route("/console/shopify", get(pages::shopify::list))
+        .route("/console/shopify/{id}/sync", post(pages::shopify::sync))
         .route("/console/operations", get(pages::operations::show))
         .route(
             "/console/settings/keys",

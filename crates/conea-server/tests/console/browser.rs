@@ -142,8 +142,12 @@ where
     let _ = browser.client.close().await;
 }
 
+/// The text of the first element matching `css`, once the page has one (it may still be
+/// loading after a click).
 async fn text_of(c: &Client, css: &str) -> String {
-    c.find(Locator::Css(css))
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
         .await
         .unwrap()
         .text()
@@ -151,15 +155,26 @@ async fn text_of(c: &Client, css: &str) -> String {
         .unwrap()
 }
 
+/// Waits until the browser is at `path` (a click's navigation is not awaited by WebDriver).
+async fn wait_path(c: &Client, path: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = c.current_url().await.unwrap().path().to_owned();
+        if now == path {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still at {now}, waiting for {path}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn sign_in(c: &Client, base: &str, email: &str) {
     // `/` for a browser goes to the console, which sends a stranger to the sign-in form.
     c.goto(&format!("{base}/")).await.unwrap();
-    assert!(c
-        .current_url()
-        .await
-        .unwrap()
-        .path()
-        .ends_with("/console/login"));
+    wait_path(c, "/console/login").await;
     c.find(Locator::Id("email"))
         .await
         .unwrap()
@@ -178,7 +193,7 @@ async fn sign_in(c: &Client, base: &str, email: &str) {
         .click()
         .await
         .unwrap();
-    assert_eq!(c.current_url().await.unwrap().path(), "/console");
+    wait_path(c, "/console").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -201,7 +216,7 @@ async fn sign_in_open_every_page_with_data_and_sign_out_in_a_browser() {
                 .click()
                 .await
                 .unwrap();
-            assert_eq!(c.current_url().await.unwrap().path(), link);
+            wait_path(&c, link).await;
             let main = text_of(&c, "main").await;
             assert!(main.contains(expect), "{link}: {main}");
         }
@@ -224,7 +239,7 @@ async fn sign_in_open_every_page_with_data_and_sign_out_in_a_browser() {
             .unwrap();
         assert!(text_of(&c, "main").await.contains("You are signed out."));
         c.goto(&format!("{base}/console/jobs")).await.unwrap();
-        assert_eq!(c.current_url().await.unwrap().path(), "/console/login");
+        wait_path(&c, "/console/login").await;
     })
     .await;
 }
@@ -288,7 +303,7 @@ async fn an_admin_cancels_a_job_and_a_viewer_has_no_such_button_and_is_refused()
         )
         .await
         .unwrap();
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        wait_path(&c, &action).await;
         let main = text_of(&c, "main").await;
         assert!(main.contains("jobs:write"), "{main}");
         let job = s
@@ -312,9 +327,25 @@ async fn an_admin_cancels_a_job_and_a_viewer_has_no_such_button_and_is_refused()
             .unwrap();
         // The script asks first.
         c.accept_alert().await.unwrap();
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let state = text_of(&c, &format!("tr[data-job='{}'] .job-state", s.job_id)).await;
-        assert_eq!(state, "cancelled");
+        // The answer is the list again, with the job cancelled.
+        let row = format!("tr[data-job='{}'] .job-state", s.job_id);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while text_of(&c, &row).await != "cancelled" {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the job never shows cancelled"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let job = s
+            .app
+            .state
+            .platform()
+            .jobs
+            .get_any(&s.job_id)
+            .await
+            .unwrap();
+        assert_eq!(job.state.as_str(), "cancelled");
     })
     .await;
 }
@@ -333,7 +364,7 @@ async fn a_forged_form_without_the_csrf_token_is_refused_in_a_browser() {
         )
         .await
         .unwrap();
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        wait_path(&c, "/console/settings/keys").await;
         let main = text_of(&c, "main").await;
         assert!(main.contains("stale or forged"), "{main}");
         let keys = s.app.state.accounts().list_keys_of(&s.org).await.unwrap();

@@ -15,7 +15,73 @@ backend_tests!(
     every_page_renders_with_the_imported_data_in_both_languages,
     assets_have_content_hashed_paths_long_caching_and_gzip,
     an_admin_acknowledges_and_resolves_an_incident_and_a_viewer_cannot_open_the_page,
+    the_shopify_page_lists_a_connected_shop_and_sync_now_enqueues_its_sync,
 );
+
+async fn the_shopify_page_lists_a_connected_shop_and_sync_now_enqueues_its_sync(b: Backend) {
+    use conea_testkit::fake_shopify::{self as fake, Counts, FakeShopify};
+    let clock = conea_core::FakeClock::starting_now();
+    let shopify = FakeShopify::start(clock.clone(), Counts::of(0)).await;
+    let Some(db) = conea_testkit::TestDb::create(b).await else {
+        return;
+    };
+    let app = conea_testkit::TestApp::start(
+        db,
+        &[
+            ("CONEA_JOB_LEASE", "1h"),
+            ("SHOPIFY_BASE_URL", shopify.base_url.as_str()),
+        ],
+        clock,
+    )
+    .await;
+    let r = app
+        .client
+        .post(
+            "/v1/users",
+            Some(app.owner()),
+            serde_json::json!({"email": ADMIN, "password": PASSWORD, "role": "admin"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = app
+        .client
+        .post(
+            "/v1/integrations/shopify/shops",
+            Some(app.owner()),
+            serde_json::json!({"shop_domain": "fake-shop.myshopify.com",
+                               "access_token": fake::TOKEN, "api_secret": "shpss_secret"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let shop_id = r.body["id"].as_str().unwrap().to_owned();
+    let mut web = Web::new(&app);
+    web.sign_in(ADMIN).await;
+    let page = web.get("/console/shopify").await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains("fake-shop.myshopify.com"));
+    let before = app
+        .client
+        .get("/v1/jobs?kind=shopify.sync", Some(app.owner()))
+        .await;
+    let count = |r: &conea_testkit::Resp| r.body["data"].as_array().map(Vec::len).unwrap_or(0);
+    let r = web
+        .post(
+            &format!("/console/shopify/{shop_id}/sync"),
+            &[("csrf", &page.csrf())],
+        )
+        .await;
+    assert_eq!(
+        r.header("location"),
+        "/console/shopify?done=sync",
+        "{}",
+        r.text
+    );
+    let after = app
+        .client
+        .get("/v1/jobs?kind=shopify.sync", Some(app.owner()))
+        .await;
+    assert_eq!(count(&after), count(&before) + 1, "{}", after.text);
+}
 
 async fn an_admin_acknowledges_and_resolves_an_incident_and_a_viewer_cannot_open_the_page(
     b: Backend,

@@ -521,6 +521,35 @@ fn users_create_without_a_password_on_stdin_is_a_one_line_error() {
 }
 
 #[test]
+fn users_set_password_reads_stdin_and_refuses_a_short_password_or_an_unknown_user() {
+    let env = Env::sqlite();
+    env.create_default_org();
+    env.run_with_stdin(
+        &["users", "create", "--org", "default", "--email", "a@b.io"],
+        &format!("{PASSWORD}\n"),
+    )
+    .success();
+    let ok = env
+        .run_with_stdin(
+            &["users", "set-password", "--email", "a@b.io"],
+            "a brand new password\n",
+        )
+        .success();
+    assert!(ok.stderr.contains("a@b.io"), "{ok}");
+    assert!(!ok.stderr.contains("a brand new password"), "{ok}");
+    let short = env.run_with_stdin(&["users", "set-password", "--email", "a@b.io"], "short\n");
+    assert!(short.one_line_error().contains("8 characters"), "{short}");
+    let unknown = env.run_with_stdin(
+        &["users", "set-password", "--email", "nobody@b.io"],
+        "a brand new password\n",
+    );
+    assert!(
+        unknown.one_line_error().contains("nobody@b.io"),
+        "{unknown}"
+    );
+}
+
+#[test]
 fn token_inspect_reports_an_expired_token_with_its_expiry_in_utc() {
     let env = Env::sqlite();
     let secret = "expired-token-test-secret-0123456789abcdef";

@@ -7,3 +7,4 @@ pub mod jobs;
 pub mod keys;
 pub mod operations;
 pub mod overview;
+pub mod shopify;
