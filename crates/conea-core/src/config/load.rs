@@ -2,8 +2,9 @@
 //! typed settings shaped into the [`Config`] the crates use.
 
 use super::settings::{var, Parsed, Settings};
+use super::JobsConfig;
 use super::{secrets, validate, RawSettings, SETTINGS};
-use super::{AiSettings, Backend, Config, DatabaseConfig, IncidentsConfig, JobsConfig};
+use super::{AiSettings, Backend, Config, DatabaseConfig, IncidentsConfig, InsightsConfig};
 use super::{Problem, RateLimitConfig, ShopifyConfig, Source};
 use crate::auth::jwt::JwtSettings;
 use std::collections::HashMap;
@@ -109,6 +110,10 @@ impl Config {
                 base_url: s.shopify_base_url,
                 page_size: s.shopify_page_size,
                 webhooks_per_ip_per_minute: s.shopify_webhooks_per_ip_per_minute,
+            },
+            insights: InsightsConfig {
+                model: s.insights_model,
+                timeout: s.insights_timeout,
             },
         }
     }
