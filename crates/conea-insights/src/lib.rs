@@ -10,7 +10,9 @@
 
 pub mod ask;
 pub mod conversation;
+pub mod gateway;
 pub mod grounding;
+pub mod install;
 pub mod prompt;
 pub mod tools;
 

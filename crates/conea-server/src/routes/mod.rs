@@ -7,6 +7,7 @@ pub mod auth;
 pub mod data;
 pub mod health;
 pub mod incidents;
+pub mod insights;
 pub mod jobs;
 pub mod keys;
 pub mod limits;
@@ -99,6 +100,7 @@ fn v1(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(data::import))
         .routes(routes!(data::process))
         .routes(routes!(analytics::report))
+        .routes(routes!(insights::ask))
         .routes(routes!(schedules::create, schedules::list))
         .routes(routes!(schedules::get, schedules::patch, schedules::delete))
         .routes(routes!(schedules::run_now))
@@ -170,6 +172,8 @@ pub fn router(state: AppState) -> Router {
             http::observe::Timeouts(
                 state.config().request_timeout,
                 state.config().upload_timeout,
+                // A question's own budget answers first (504 `insights_timeout`).
+                state.config().insights.timeout + std::time::Duration::from_secs(5),
             ),
             http::observe::route_timeout,
         ))
