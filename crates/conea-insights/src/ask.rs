@@ -8,7 +8,7 @@ use crate::conversation::{Model, ToolDef, Turn, Usage};
 use crate::grounding::{Checker, Grounding, Known};
 use crate::prompt;
 use crate::tools::summary::{for_model, MAX_RESULT_BYTES};
-use crate::tools::{catalogue, Scope, Tools};
+use crate::tools::{catalogue, Executor, Scope};
 use conea_core::clock::{rfc3339, Clock};
 use conea_core::error::{CoreError, CoreResult};
 use conea_core::permissions::Permission;
@@ -83,7 +83,7 @@ pub struct InsightsSettings {
 }
 
 pub struct InsightsService {
-    tools: Tools,
+    tools: Arc<dyn Executor>,
     model: Arc<dyn Model>,
     clock: Arc<dyn Clock>,
     settings: InsightsSettings,
@@ -115,7 +115,7 @@ fn too_many(calls: &[CallRecord], asked: usize) -> CoreError {
 
 impl InsightsService {
     pub fn new(
-        tools: Tools,
+        tools: Arc<dyn Executor>,
         model: Arc<dyn Model>,
         clock: Arc<dyn Clock>,
         settings: InsightsSettings,
@@ -306,5 +306,280 @@ impl InsightsService {
                 });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conversation::{Call, Reply};
+    use crate::tools::{Ran, ToolError};
+    use conea_core::clock::FakeClock;
+    use conea_core::ids::OrgId;
+    use conea_core::principal::PrincipalKind;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+
+    /// A model whose next reply is computed from the transcript it is handed.
+    struct Scripted {
+        calls: AtomicUsize,
+        seen: Mutex<Vec<Vec<Turn>>>,
+        script: fn(&[Turn]) -> (String, Vec<Call>),
+    }
+
+    #[async_trait::async_trait]
+    impl Model for Scripted {
+        async fn reply(
+            &self,
+            _: &Principal,
+            _: &str,
+            turns: &[Turn],
+            tools: &[ToolDef],
+        ) -> CoreResult<Reply> {
+            assert_eq!(tools.len(), 14);
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            self.seen.lock().unwrap().push(turns.to_vec());
+            let (text, calls) = (self.script)(turns);
+            Ok(Reply {
+                text,
+                calls,
+                provider: "fake".into(),
+                model: "fake-1".into(),
+                usage: Usage {
+                    input_tokens: 10,
+                    output_tokens: 2,
+                },
+                attempts: vec![json!({"provider": "fake"})],
+            })
+        }
+    }
+
+    /// Tools that answer one fixed report and refuse everything else.
+    struct FixedTools;
+
+    #[async_trait::async_trait]
+    impl Executor for FixedTools {
+        async fn shop(&self, _: &Principal, shop: &str) -> CoreResult<String> {
+            Err(CoreError::not_found("shop", shop))
+        }
+
+        async fn run(
+            &self,
+            _: &Principal,
+            scope: &Scope,
+            name: &str,
+            _: &Value,
+        ) -> CoreResult<Result<Ran, ToolError>> {
+            Ok(match name {
+                "sales_over_time" => Ok(Ran {
+                    arguments: json!({"from": scope.from, "to": scope.to}),
+                    result: json!({"revenue": "1234.50", "orders": 37, "series": (0..30).collect::<Vec<_>>()}),
+                }),
+                other => Err(ToolError::new(format!("`{other}` is not a tool"))),
+            })
+        }
+    }
+
+    fn call(id: &str, name: &str) -> Call {
+        Call {
+            id: id.into(),
+            name: name.into(),
+            arguments: json!({}),
+        }
+    }
+
+    fn results(turns: &[Turn]) -> usize {
+        turns
+            .iter()
+            .filter(|t| matches!(t, Turn::ToolResult { .. }))
+            .count()
+    }
+
+    fn service(script: fn(&[Turn]) -> (String, Vec<Call>)) -> (InsightsService, Arc<Scripted>) {
+        let model = Arc::new(Scripted {
+            calls: AtomicUsize::new(0),
+            seen: Mutex::new(Vec::new()),
+            script,
+        });
+        let s = InsightsService::new(
+            Arc::new(FixedTools),
+            model.clone(),
+            Arc::new(FakeClock::new(1_772_323_200_000)),
+            InsightsSettings {
+                model: "default".into(),
+                timeout: Duration::from_secs(60),
+            },
+        );
+        (s, model)
+    }
+
+    fn caller(perms: &[Permission]) -> Principal {
+        Principal {
+            kind: PrincipalKind::ApiKey,
+            subject: "key_test".into(),
+            org_id: OrgId::generate(),
+            role: None,
+            permissions: perms.iter().copied().collect(),
+            issued_at: None,
+            expires_at: None,
+        }
+    }
+
+    fn question(text: &str) -> Question {
+        Question {
+            question: text.into(),
+            from: Some("2026-02-01".into()),
+            to: Some("2026-02-28".into()),
+            ..Question::default()
+        }
+    }
+
+    const BOTH: [Permission; 2] = [Permission::AiUse, Permission::DataRead];
+
+    #[tokio::test]
+    async fn both_permissions_are_required_before_the_model_is_called() {
+        let (s, model) = service(|_| ("never".into(), vec![]));
+        for perms in [
+            &[Permission::AiUse][..],
+            &[Permission::DataRead][..],
+            &[][..],
+        ] {
+            let e = s
+                .ask(&caller(perms), &question("Revenue?"))
+                .await
+                .unwrap_err();
+            assert!(matches!(e, CoreError::Forbidden { .. }), "{e:?}");
+        }
+        let e = s.ask(&caller(&BOTH), &question("  ")).await.unwrap_err();
+        assert!(matches!(e, CoreError::InvalidInput { .. }));
+        assert_eq!(model.calls.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn results_go_back_under_their_call_ids_and_figures_keep_the_whole_result() {
+        let (s, model) = service(|turns| match results(turns) {
+            0 => (
+                String::new(),
+                vec![call("c1", "sales_over_time"), call("c2", "nope")],
+            ),
+            _ => ("Revenue was $1,234.50 from 37 orders.".into(), vec![]),
+        });
+        let a = s
+            .ask(&caller(&BOTH), &question("Revenue in February?"))
+            .await
+            .unwrap();
+        assert_eq!(a.answer, "Revenue was $1,234.50 from 37 orders.");
+        assert_eq!(
+            a.grounding,
+            Grounding {
+                checked: 2,
+                ungrounded: vec![]
+            }
+        );
+        assert_eq!(a.figures.len(), 1);
+        assert_eq!(
+            a.figures[0].arguments,
+            json!({"from": "2026-02-01", "to": "2026-02-28"})
+        );
+        assert_eq!(a.figures[0].result["series"].as_array().unwrap().len(), 30);
+        assert_eq!(a.tool_calls.len(), 2);
+        assert_eq!(
+            a.tool_calls[1].error.as_deref(),
+            Some("`nope` is not a tool")
+        );
+        assert_eq!((a.usage.input_tokens, a.usage.output_tokens), (20, 4));
+        assert_eq!((a.attempts.len(), a.provider.as_str()), (2, "fake"));
+        let seen = model.seen.lock().unwrap();
+        let Turn::System(prompt) = &seen[0][0] else {
+            panic!("the system prompt first");
+        };
+        assert!(prompt.contains("2026-02-01 to 2026-02-28"));
+        let handed: Vec<(String, String)> = seen[1]
+            .iter()
+            .filter_map(|t| match t {
+                Turn::ToolResult {
+                    call_id, content, ..
+                } => Some((call_id.clone(), content.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(handed[0].0, "c1");
+        // The model is shown a summary: the long series as its first rows and its count.
+        assert!(handed[0].1.contains("\"total_rows\":30"), "{}", handed[0].1);
+        assert_eq!(
+            handed[1],
+            (
+                "c2".into(),
+                json!({"error": "`nope` is not a tool"}).to_string()
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn a_ninth_tool_call_fails_the_question_with_the_calls_made() {
+        let (s, model) = service(|turns| {
+            (
+                String::new(),
+                vec![call(&format!("c{}", results(turns)), "sales_over_time")],
+            )
+        });
+        let e = s
+            .ask(&caller(&BOTH), &question("Everything"))
+            .await
+            .unwrap_err();
+        let CoreError::Upstream { code, details, .. } = e else {
+            panic!("{e:?}");
+        };
+        assert_eq!(code, ErrorCode::ToolCallLimitExceeded);
+        assert_eq!(
+            details["tool_calls"].as_array().unwrap().len(),
+            MAX_TOOL_CALLS
+        );
+        assert_eq!(model.calls.load(Ordering::SeqCst), MAX_TOOL_CALLS + 1);
+    }
+
+    #[tokio::test]
+    async fn strict_asks_once_to_correct_ungrounded_numbers() {
+        let (s, model) = service(|turns| {
+            let corrected = turns
+                .iter()
+                .any(|t| matches!(t, Turn::User(u) if u.contains("not in any tool result")));
+            match (results(turns), corrected) {
+                (0, _) => (String::new(), vec![call("c1", "sales_over_time")]),
+                (_, false) => (
+                    "Revenue was $1,234.50; March will bring $5,000.".into(),
+                    vec![],
+                ),
+                (_, true) => ("Revenue was $1,234.50.".into(), vec![]),
+            }
+        });
+        let mut q = question("Revenue?");
+        let a = s.ask(&caller(&BOTH), &q).await.unwrap();
+        assert_eq!(a.grounding.ungrounded.len(), 1);
+        assert_eq!(a.grounding.ungrounded[0].text, "$5,000");
+        assert_eq!(a.corrected, None);
+        q.strict = true;
+        let a = s.ask(&caller(&BOTH), &q).await.unwrap();
+        assert_eq!(a.answer, "Revenue was $1,234.50.");
+        assert_eq!(
+            a.grounding,
+            Grounding {
+                checked: 1,
+                ungrounded: vec![]
+            }
+        );
+        assert_eq!(a.corrected, Some(true));
+        // 2 turns for the first question, 3 for the strict one.
+        assert_eq!(model.calls.load(Ordering::SeqCst), 5);
+    }
+
+    #[tokio::test]
+    async fn a_shop_of_another_organization_is_not_found_before_the_model_is_called() {
+        let (s, model) = service(|_| ("never".into(), vec![]));
+        let mut q = question("Revenue?");
+        q.shop_id = Some("shop_elsewhere".into());
+        let e = s.ask(&caller(&BOTH), &q).await.unwrap_err();
+        assert!(matches!(e, CoreError::NotFound { .. }));
+        assert_eq!(model.calls.load(Ordering::SeqCst), 0);
     }
 }

@@ -17,7 +17,7 @@ pub fn service(
     clock: Arc<dyn Clock>,
 ) -> Arc<InsightsService> {
     Arc::new(InsightsService::new(
-        Tools::new(data, analytics, clock.clone()),
+        Arc::new(Tools::new(data, analytics, clock.clone())),
         Arc::new(GatewayModel::new(ai)),
         clock,
         InsightsSettings {

@@ -27,6 +27,24 @@ pub struct Ran {
     pub result: Value,
 }
 
+/// What the ask loop needs of the tools: the question's shop checked, and calls run.
+#[async_trait::async_trait]
+pub trait Executor: Send + Sync {
+    /// The id of the caller's shop `shop` (an id or a domain); another organization's shop
+    /// is not found.
+    async fn shop(&self, by: &Principal, shop: &str) -> CoreResult<String>;
+
+    /// Runs one call as `by`. `Ok(Err(_))` is a tool error for the model; `Err(_)` fails
+    /// the question (the store is down, ...).
+    async fn run(
+        &self,
+        by: &Principal,
+        scope: &Scope,
+        name: &str,
+        arguments: &Value,
+    ) -> CoreResult<Result<Ran, ToolError>>;
+}
+
 /// Runs tool calls for a caller.
 pub struct Tools {
     data: Arc<DataService>,
@@ -62,10 +80,12 @@ impl Tools {
             clock,
         }
     }
+}
 
-    /// The id of the caller's shop `shop` (an id or a domain) [data:read]; another
-    /// organization's shop is not found.
-    pub async fn shop(&self, by: &Principal, shop: &str) -> CoreResult<String> {
+#[async_trait::async_trait]
+impl Executor for Tools {
+    /// [data:read]
+    async fn shop(&self, by: &Principal, shop: &str) -> CoreResult<String> {
         by.require(Permission::DataRead)?;
         let found = self
             .data
@@ -76,9 +96,7 @@ impl Tools {
         Ok(found.id.as_str().to_owned())
     }
 
-    /// Runs one call as `by`. `Ok(Err(_))` is a tool error for the model; `Err(_)` fails
-    /// the question (the store is down, ...).
-    pub async fn run(
+    async fn run(
         &self,
         by: &Principal,
         scope: &Scope,
