@@ -38,5 +38,6 @@ pub use router::{
     Attempt, ErrorClass, GatewayError, ModelList, Outcome, RoutedStream, Router, UsageSink,
 };
 pub use types::{
-    ChatRequest, ChatResponse, Fallback, FinishReason, Message, Role, StreamEvent, Usage,
+    ChatRequest, ChatResponse, Fallback, FinishReason, Message, Role, StreamEvent, ToolCall,
+    ToolChoice, ToolSpec, Usage,
 };

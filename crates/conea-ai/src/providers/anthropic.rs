@@ -97,6 +97,7 @@ impl Wire for Anthropic {
             provider: Self::NAME.into(),
             model: body["model"].as_str().unwrap_or(model).to_owned(),
             content,
+            tool_calls: Vec::new(),
             finish_reason: finish_reason(body["stop_reason"].as_str().unwrap_or("end_turn")),
             usage: Usage {
                 input_tokens: u64_at(body, "/usage/input_tokens").unwrap_or(0),

@@ -22,6 +22,7 @@ fn role(r: Role) -> &'static str {
         Role::System => "system",
         Role::User => "user",
         Role::Assistant => "assistant",
+        Role::Tool => "tool",
     }
 }
 
@@ -96,6 +97,7 @@ impl Wire for Cohere {
             provider: Self::NAME.into(),
             model: model.to_owned(),
             content,
+            tool_calls: Vec::new(),
             finish_reason: finish_reason(reason.unwrap_or("COMPLETE")),
             usage: Usage {
                 input_tokens: input.unwrap_or(0),

@@ -132,6 +132,7 @@ impl Wire for Gemini {
             provider: Self::NAME.into(),
             model: body["modelVersion"].as_str().unwrap_or(model).to_owned(),
             content: candidate_text(body),
+            tool_calls: Vec::new(),
             finish_reason: candidate_finish(body).unwrap_or(FinishReason::Stop),
             usage: Usage {
                 input_tokens: input.unwrap_or(0),

@@ -21,6 +21,7 @@ fn role(r: Role) -> &'static str {
         Role::System => "system",
         Role::User => "user",
         Role::Assistant => "assistant",
+        Role::Tool => "tool",
     }
 }
 
@@ -79,6 +80,7 @@ impl Wire for Ollama {
             provider: Self::NAME.into(),
             model: body["model"].as_str().unwrap_or(model).to_owned(),
             content: content.to_owned(),
+            tool_calls: Vec::new(),
             finish_reason: finish_reason(body["done_reason"].as_str().unwrap_or("stop")),
             usage: Usage {
                 input_tokens: input.unwrap_or(0),

@@ -22,6 +22,7 @@ fn role(r: Role) -> &'static str {
         Role::System => "system",
         Role::User => "user",
         Role::Assistant => "assistant",
+        Role::Tool => "tool",
     }
 }
 
@@ -74,6 +75,7 @@ impl Wire for OpenAi {
                 .as_str()
                 .unwrap_or_default()
                 .to_owned(),
+            tool_calls: Vec::new(),
             finish_reason: finish_reason(choice["finish_reason"].as_str().unwrap_or("stop")),
             usage: Usage {
                 input_tokens: u64_at(body, "/usage/prompt_tokens").unwrap_or(0),

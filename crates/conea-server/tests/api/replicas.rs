@@ -390,3 +390,74 @@ async fn a_report_right_after_a_shopify_webhook_reads_the_primary() {
     let s = run_job(&app, "/v1/data/process", "application/json", process).await;
     assert_eq!(s["total_orders"], 1, "{s}");
 }
+
+/// The `conea_*` series a PromQL expression reads, by metric family name (a histogram's
+/// `_bucket`/`_sum`/`_count` and a counter's `_total` belong to their family).
+fn families_in(expr: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, _) in expr.match_indices("conea_") {
+        if i > 0 && expr[..i].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
+            continue;
+        }
+        let name: String = expr[i..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        let family = ["_bucket", "_sum", "_count", "_total"]
+            .iter()
+            .find_map(|s| name.strip_suffix(s))
+            .unwrap_or(&name)
+            .to_owned();
+        out.push(family);
+    }
+    out
+}
+
+/// Replica lag is exported only while a replica is configured: this is the app that has one.
+#[tokio::test]
+async fn every_metric_the_helm_alerts_and_the_grafana_dashboard_query_is_exported() {
+    let lag = Arc::new(ControlledLag(Mutex::new(Ok(Duration::from_millis(200)))));
+    let Some((app, _replica)) = primary_with_replica(lag.clone()).await else {
+        return;
+    };
+    app.state.platform().reads.refresh().await;
+    // What the server's background refresh does every 5 s (not started in tests).
+    let stats = app.state.platform().jobs.stats().await.unwrap();
+    app.state.metrics().set_queue_stats(stats);
+    let metrics = app.client.get("/metrics", None).await.text;
+    let exported: Vec<&str> = metrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    let deploy = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy");
+    let rules =
+        std::fs::read_to_string(deploy.join("helm/conea/templates/prometheusrule.yaml")).unwrap();
+    let dashboard: Value =
+        serde_json::from_str(&std::fs::read_to_string(deploy.join("grafana/conea.json")).unwrap())
+            .unwrap();
+    let mut queried: Vec<(String, String)> = rules
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("expr: "))
+        .map(|e| ("PrometheusRule".to_owned(), e.to_owned()))
+        .collect();
+    assert_eq!(queried.len(), 8, "one expression per alert");
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let title = panel["title"].as_str().unwrap().to_owned();
+            queried.push((title, target["expr"].as_str().unwrap().to_owned()));
+        }
+    }
+    let mut missing = Vec::new();
+    for (from, expr) in &queried {
+        let families = families_in(expr);
+        assert!(!families.is_empty(), "{from} reads a Conea metric: {expr}");
+        for family in families {
+            if !exported.contains(&family.as_str()) {
+                missing.push(format!("{from}: {family} in {expr}"));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "not exported: {missing:#?}\n{metrics}");
+    assert!(families_in("rate(conea_made_up_total[5m])") == ["conea_made_up"]);
+}

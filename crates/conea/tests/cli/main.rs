@@ -5,7 +5,6 @@ mod support;
 
 mod bench;
 mod cli;
-mod deploy;
 mod diagnose;
 mod incidents_crash;
 mod jobs_crash;
