@@ -10,7 +10,7 @@ use super::{Endpoint, Wire};
 use crate::error::{ContextInfo, ErrorKind, UpstreamError};
 use crate::http::classify::number_after;
 use crate::http::{ErrorHints, Frame, Framing, Step, StreamDecoder, StreamState, WireRequest};
-use crate::types::{ChatRequest, ChatResponse, FinishReason, Role, Usage};
+use crate::types::{ChatRequest, ChatResponse, FinishReason, Role, ToolChoice, Usage};
 use serde_json::{json, Value};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.cohere.com";
@@ -63,9 +63,34 @@ impl Wire for Cohere {
         let messages: Vec<Value> = req
             .messages
             .iter()
-            .map(|m| json!({ "role": role(m.role), "content": m.content }))
+            .map(|m| match m.role {
+                Role::Assistant if !m.tool_calls.is_empty() => {
+                    let mut msg = json!({ "role": "assistant", "tool_calls": super::openai::wire_calls(&m.tool_calls) });
+                    if !m.content.is_empty() {
+                        msg["tool_plan"] = json!(m.content);
+                    }
+                    msg
+                }
+                Role::Tool => json!({ "role": "tool", "tool_call_id": m.call_id(), "content": m.content }),
+                r => json!({ "role": role(r), "content": m.content }),
+            })
             .collect();
         let mut body = json!({ "model": model, "messages": messages, "stream": stream });
+        // v2 `tool_choice` is REQUIRED or NONE; a named tool is REQUIRED with only that tool.
+        let tools = match &req.tool_choice {
+            ToolChoice::None => req.tools.iter().collect(),
+            _ => req.offered_tools(),
+        };
+        if !tools.is_empty() {
+            body["tools"] = super::openai::function_tools(tools);
+            match &req.tool_choice {
+                ToolChoice::Auto => {}
+                ToolChoice::None => body["tool_choice"] = json!("NONE"),
+                ToolChoice::Required | ToolChoice::Tool(_) => {
+                    body["tool_choice"] = json!("REQUIRED")
+                }
+            }
+        }
         if let Some(n) = req.max_tokens {
             body["max_tokens"] = json!(n);
         }
@@ -87,6 +112,8 @@ impl Wire for Cohere {
         let content = body
             .pointer("/message/content")
             .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .or_else(|| body["message"]["tool_calls"].is_array().then_some(&[][..]))
             .ok_or_else(|| UpstreamError::malformed(Self::NAME, "no `message.content`"))?
             .iter()
             .filter_map(|b| b["text"].as_str())
@@ -97,7 +124,7 @@ impl Wire for Cohere {
             provider: Self::NAME.into(),
             model: model.to_owned(),
             content,
-            tool_calls: Vec::new(),
+            tool_calls: super::openai::read_calls(&body["message"]["tool_calls"]),
             finish_reason: finish_reason(reason.unwrap_or("COMPLETE")),
             usage: Usage {
                 input_tokens: input.unwrap_or(0),

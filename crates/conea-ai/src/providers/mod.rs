@@ -261,6 +261,35 @@ pub(crate) mod util {
         v.pointer(pointer).and_then(Value::as_u64)
     }
 
+    /// A stable call id for providers that give none: `call_{seed}_{index}`, kept to
+    /// `[A-Za-z0-9_-]` (what Anthropic accepts for ids).
+    pub fn synth_call_id(seed: &str, index: usize) -> String {
+        let seed: String = seed
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        format!("call_{seed}_{index}")
+    }
+
+    /// The arguments as a JSON object (wires that need one): an object as is, JSON text
+    /// of an object parsed, anything else an empty object.
+    pub fn arguments_object(args: &Value) -> Value {
+        match args {
+            Value::Object(_) => args.clone(),
+            Value::String(s) => match serde_json::from_str::<Value>(s) {
+                Ok(v @ Value::Object(_)) => v,
+                _ => Value::Object(serde_json::Map::new()),
+            },
+            _ => Value::Object(serde_json::Map::new()),
+        }
+    }
+
     /// Parses a frame's JSON, or a "malformed stream" error.
     pub fn frame_json(provider: &str, data: &str) -> Result<Value, UpstreamError> {
         serde_json::from_str(data).map_err(|e| UpstreamError::malformed(provider, e))
