@@ -340,4 +340,32 @@ mod tests {
             .headers
             .contains(&("anthropic-version", API_VERSION.to_owned())));
     }
+
+    #[tokio::test]
+    async fn streamed_tool_call_pieces_become_one_tool_call_event() {
+        let events = crate::providers::decode_all(
+            &Anthropic,
+            include_str!("../../tests/fixtures/anthropic/tool_stream.sse"),
+        )
+        .await;
+        let calls: Vec<_> = events
+            .iter()
+            .filter_map(|e| match e {
+                crate::types::StreamEvent::ToolCall(c) => Some(c.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            calls,
+            vec![ToolCall::new(
+                "toolu_01T1x1fJ34qAmk2tNTrN7Up6",
+                "sales_total",
+                json!({"days": 7})
+            )]
+        );
+        assert_eq!(
+            events.last(),
+            Some(&crate::types::StreamEvent::Finish(FinishReason::ToolCalls))
+        );
+    }
 }

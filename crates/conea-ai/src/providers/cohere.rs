@@ -10,7 +10,7 @@ use super::{Endpoint, Wire};
 use crate::error::{ContextInfo, ErrorKind, UpstreamError};
 use crate::http::classify::number_after;
 use crate::http::{ErrorHints, Frame, Framing, Step, StreamDecoder, StreamState, WireRequest};
-use crate::types::{ChatRequest, ChatResponse, FinishReason, Role, ToolChoice, Usage};
+use crate::types::{ChatRequest, ChatResponse, FinishReason, Role, ToolCall, ToolChoice, Usage};
 use serde_json::{json, Value};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.cohere.com";
@@ -134,7 +134,7 @@ impl Wire for Cohere {
     }
 
     fn decoder(&self) -> Box<dyn StreamDecoder> {
-        Box::new(Decoder)
+        Box::new(Decoder::default())
     }
 }
 
@@ -156,7 +156,12 @@ impl ErrorHints for Cohere {
     }
 }
 
-struct Decoder;
+/// The tool call being streamed (`tool-call-start` … `tool-call-end`): id, name, argument
+/// text so far.
+#[derive(Default)]
+struct Decoder {
+    tool: Option<(String, String, String)>,
+}
 
 impl StreamDecoder for Decoder {
     fn frame(&mut self, frame: &Frame, st: &mut StreamState) -> Result<Step, UpstreamError> {
@@ -169,6 +174,35 @@ impl StreamDecoder for Decoder {
                     .and_then(Value::as_str)
                     .unwrap_or_default(),
             ),
+            "tool-call-start" => {
+                let call = &event["delta"]["message"]["tool_calls"];
+                self.tool = Some((
+                    call["id"].as_str().unwrap_or_default().to_owned(),
+                    call.pointer("/function/name")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                    call.pointer("/function/arguments")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                ));
+            }
+            "tool-call-delta" => {
+                if let Some((_, _, args)) = &mut self.tool {
+                    args.push_str(
+                        event
+                            .pointer("/delta/message/tool_calls/function/arguments")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default(),
+                    );
+                }
+            }
+            "tool-call-end" => {
+                if let Some((id, name, args)) = self.tool.take() {
+                    st.tool_call(ToolCall::new(id, name, ToolCall::parse_arguments(&args)));
+                }
+            }
             "message-end" => {
                 let delta = &event["delta"];
                 let reason = delta["finish_reason"].as_str();
@@ -210,5 +244,33 @@ mod tests {
         let body = json!({"id": "x", "finish_reason": "ERROR", "message": {"role": "assistant", "content": []}});
         let e = Cohere.parse_response("m", &body).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Server);
+    }
+
+    #[tokio::test]
+    async fn streamed_tool_call_pieces_become_one_tool_call_event() {
+        let events = crate::providers::decode_all(
+            &Cohere,
+            include_str!("../../tests/fixtures/cohere/tool_stream.sse"),
+        )
+        .await;
+        let calls: Vec<_> = events
+            .iter()
+            .filter_map(|e| match e {
+                crate::types::StreamEvent::ToolCall(c) => Some(c.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            calls,
+            vec![ToolCall::new(
+                "sales_total_1byjy32y4hvq",
+                "sales_total",
+                json!({"days": 7})
+            )]
+        );
+        assert_eq!(
+            events.last(),
+            Some(&crate::types::StreamEvent::Finish(FinishReason::ToolCalls))
+        );
     }
 }

@@ -362,4 +362,21 @@ mod tests {
         assert_eq!(w.body["contents"][1]["role"], "model");
         assert!(w.body.get("generationConfig").is_none());
     }
+
+    #[tokio::test]
+    async fn streamed_whole_tool_calls_become_tool_call_events() {
+        let events = crate::providers::decode_all(&Gemini, "data: {\"candidates\": [{\"content\": {\"parts\": [{\"functionCall\": {\"name\": \"sales_total\", \"args\": {\"days\": 7}}}], \"role\": \"model\"}, \"finishReason\": \"STOP\"}], \"usageMetadata\": {\"promptTokenCount\": 61, \"candidatesTokenCount\": 6}, \"responseId\": \"r1\"}\r\n\r\n").await;
+        assert_eq!(
+            events[0],
+            crate::types::StreamEvent::ToolCall(ToolCall::new(
+                "call_r1_0",
+                "sales_total",
+                json!({"days": 7})
+            ))
+        );
+        assert_eq!(
+            events.last(),
+            Some(&crate::types::StreamEvent::Finish(FinishReason::ToolCalls))
+        );
+    }
 }

@@ -241,6 +241,24 @@ impl ProviderKind {
     }
 }
 
+/// Runs a wire's decoder over a whole streamed body (unit tests of stream translation).
+#[cfg(test)]
+pub(crate) async fn decode_all<W: Wire>(
+    wire: &W,
+    body: &'static str,
+) -> Vec<crate::types::StreamEvent> {
+    use futures::StreamExt;
+    let chunks = futures::stream::iter(
+        body.as_bytes()
+            .chunks(7)
+            .map(|c| Ok(bytes::Bytes::copy_from_slice(c)))
+            .collect::<Vec<_>>(),
+    );
+    crate::http::decode::events(W::NAME, chunks, W::FRAMING, wire.decoder())
+        .collect()
+        .await
+}
+
 /// Shared helpers for the wire modules.
 pub(crate) mod util {
     use crate::error::UpstreamError;

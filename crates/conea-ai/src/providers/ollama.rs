@@ -247,4 +247,21 @@ mod tests {
         assert_eq!(w.url, "http://127.0.0.1:11434/api/chat");
         assert_eq!(w.body["stream"], false);
     }
+
+    #[tokio::test]
+    async fn streamed_whole_tool_calls_become_tool_call_events() {
+        let events = crate::providers::decode_all(&Ollama, "{\"model\":\"llama3.2\",\"created_at\":\"2025-07-07T20:32:53Z\",\"message\":{\"role\":\"assistant\",\"content\":\"\",\"tool_calls\":[{\"function\":{\"name\":\"sales_total\",\"arguments\":{\"days\":7}}}]},\"done\":false}\n{\"model\":\"llama3.2\",\"created_at\":\"2025-07-07T20:32:54Z\",\"message\":{\"role\":\"assistant\",\"content\":\"\"},\"done\":true,\"done_reason\":\"stop\",\"prompt_eval_count\":169,\"eval_count\":22}\n").await;
+        assert_eq!(
+            events[0],
+            crate::types::StreamEvent::ToolCall(ToolCall::new(
+                "call_2025-07-07T20_32_53Z_0",
+                "sales_total",
+                json!({"days": 7})
+            ))
+        );
+        assert_eq!(
+            events.last(),
+            Some(&crate::types::StreamEvent::Finish(FinishReason::ToolCalls))
+        );
+    }
 }
