@@ -6,3 +6,4 @@ mod fakes;
 mod providers;
 mod router;
 mod streaming;
+mod tools;
