@@ -41,5 +41,6 @@ pub use router::{
     UsageSink,
 };
 pub use types::{
-    ChatRequest, ChatResponse, Fallback, FinishReason, Message, Role, StreamEvent, Usage,
+    ChatRequest, ChatResponse, Fallback, FinishReason, Message, Role, StreamEvent, ToolCall,
+    ToolChoice, ToolSpec, Usage,
 };

@@ -4,6 +4,7 @@
 
 use crate::error::UpstreamError;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// The `fallback` of a request: `true` (the alias's targets), `false` (the first target
 /// only) or a list of `provider/model` targets to try after the first.
@@ -23,18 +24,114 @@ impl Fallback {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     System,
+    #[default]
     User,
     Assistant,
+    /// The result of a tool call, answering an assistant message's [`ToolCall`].
+    Tool,
 }
 
+/// A tool the model may call: a name, what it does, and its arguments as a JSON Schema
+/// object (`{"type": "object", "properties": …}`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolSpec {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// A JSON Schema object describing the arguments.
+    pub parameters: Value,
+}
+
+impl ToolSpec {
+    pub fn new(name: impl Into<String>, description: impl Into<String>, parameters: Value) -> Self {
+        Self {
+            name: name.into(),
+            description: description.into(),
+            parameters,
+        }
+    }
+}
+
+/// Whether and which tool the model must call. `Auto` (the default) lets the model decide;
+/// `None` forbids tool calls; `Required` demands at least one; `Tool(name)` demands that
+/// tool. Serialized as `"auto"`, `"none"`, `"required"` or `{"tool": "name"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolChoice {
+    #[default]
+    Auto,
+    None,
+    Required,
+    Tool(String),
+}
+
+impl ToolChoice {
+    pub fn is_auto(&self) -> bool {
+        *self == ToolChoice::Auto
+    }
+}
+
+/// A tool call the model made. `id` pairs it with its result ([`Message::tool_result`]);
+/// for providers without call ids (Gemini, older Ollama) Conea makes a stable one.
+/// `arguments` is the JSON the model wrote, normally an object; when a provider returned
+/// text that is not JSON, it is kept as a JSON string.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolCall {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub arguments: Value,
+}
+
+impl ToolCall {
+    pub fn new(id: impl Into<String>, name: impl Into<String>, arguments: Value) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            arguments,
+        }
+    }
+
+    /// The arguments as JSON text (what OpenAI-style wires carry): an argument string kept
+    /// as is, anything else serialized.
+    pub fn arguments_text(&self) -> String {
+        match &self.arguments {
+            Value::String(s) => s.clone(),
+            Value::Null => "{}".to_owned(),
+            v => v.to_string(),
+        }
+    }
+
+    /// Reads arguments sent as JSON text; text that is not JSON is kept as a string.
+    pub fn parse_arguments(text: &str) -> Value {
+        if text.trim().is_empty() {
+            return Value::Object(serde_json::Map::new());
+        }
+        serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
+    }
+}
+
+/// One turn of the conversation. An assistant message may carry `tool_calls` (its
+/// `content` may then be empty); a `Tool` message carries the result of one call in
+/// `content`, with the call's `tool_call_id` and the tool's `name`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Message {
     pub role: Role,
+    #[serde(default)]
     pub content: String,
+    /// Assistant messages: the tool calls the model made.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+    /// Tool messages: the id of the call answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
+    /// Tool messages: the name of the tool that was called.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 impl Message {
@@ -42,6 +139,7 @@ impl Message {
         Self {
             role,
             content: content.into(),
+            ..Self::default()
         }
     }
 
@@ -51,6 +149,46 @@ impl Message {
 
     pub fn system(content: impl Into<String>) -> Self {
         Self::new(Role::System, content)
+    }
+
+    pub fn assistant(content: impl Into<String>) -> Self {
+        Self::new(Role::Assistant, content)
+    }
+
+    /// An assistant turn that called tools (`content` is any text said alongside, often
+    /// empty).
+    pub fn assistant_tool_calls(content: impl Into<String>, calls: Vec<ToolCall>) -> Self {
+        Self {
+            role: Role::Assistant,
+            content: content.into(),
+            tool_calls: calls,
+            ..Self::default()
+        }
+    }
+
+    /// The result of the tool call `id` to the tool `name`.
+    pub fn tool_result(
+        id: impl Into<String>,
+        name: impl Into<String>,
+        content: impl Into<String>,
+    ) -> Self {
+        Self {
+            role: Role::Tool,
+            content: content.into(),
+            tool_call_id: Some(id.into()),
+            name: Some(name.into()),
+            ..Self::default()
+        }
+    }
+
+    /// The call id of a tool message (empty when missing).
+    pub fn call_id(&self) -> &str {
+        self.tool_call_id.as_deref().unwrap_or_default()
+    }
+
+    /// The tool name of a tool message (empty when missing).
+    pub fn tool_name(&self) -> &str {
+        self.name.as_deref().unwrap_or_default()
     }
 }
 
@@ -68,6 +206,11 @@ pub struct ChatRequest {
     pub max_tokens: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f32>,
+    /// The tools the model may call.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<ToolSpec>,
+    #[serde(default, skip_serializing_if = "ToolChoice::is_auto")]
+    pub tool_choice: ToolChoice,
 }
 
 impl ChatRequest {
@@ -78,6 +221,8 @@ impl ChatRequest {
             fallback: Fallback::Default,
             max_tokens: None,
             temperature: None,
+            tools: Vec::new(),
+            tool_choice: ToolChoice::Auto,
         }
     }
 
@@ -93,15 +238,26 @@ impl ChatRequest {
         (!parts.is_empty()).then(|| parts.join("\n\n"))
     }
 
+    /// The tools to offer, as the request's `tool_choice` allows: none when it is `None`,
+    /// only the named one when it names a tool. For wires that cannot express a choice.
+    pub fn offered_tools(&self) -> Vec<&ToolSpec> {
+        match &self.tool_choice {
+            ToolChoice::None => Vec::new(),
+            ToolChoice::Tool(name) => self.tools.iter().filter(|t| &t.name == name).collect(),
+            ToolChoice::Auto | ToolChoice::Required => self.tools.iter().collect(),
+        }
+    }
+
     /// The conversation without system messages.
     pub fn turns(&self) -> impl Iterator<Item = &Message> {
         self.messages.iter().filter(|m| m.role != Role::System)
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FinishReason {
+    #[default]
     Stop,
     Length,
     ContentFilter,
@@ -127,8 +283,9 @@ pub struct Usage {
     pub output_tokens: u64,
 }
 
-/// A completed (non-streaming) answer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A completed (non-streaming) answer. When the model called tools, `tool_calls` holds
+/// them and `finish_reason` is normally `ToolCalls`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ChatResponse {
     /// The provider's id for the response (e.g. `chatcmpl-…`, `msg_…`).
     pub id: String,
@@ -136,16 +293,27 @@ pub struct ChatResponse {
     /// The model that answered, as the provider names it.
     pub model: String,
     pub content: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
     pub finish_reason: FinishReason,
     pub usage: Usage,
 }
 
-/// One event of a streamed answer. A successful stream is any number of `Delta`s, then
-/// exactly one `Usage`, then `Finish`. A failed stream ends with `Error` instead, never with
+impl ChatResponse {
+    /// The answer as the assistant turn to append to the transcript (with its tool calls).
+    pub fn message(&self) -> Message {
+        Message::assistant_tool_calls(self.content.clone(), self.tool_calls.clone())
+    }
+}
+
+/// One event of a streamed answer. A successful stream is any number of `Delta`s and
+/// `ToolCall`s (each call whole, once its arguments are complete), then exactly one
+/// `Usage`, then `Finish`. A failed stream ends with `Error` instead, never with
 /// `Finish`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StreamEvent {
     Delta(String),
+    ToolCall(ToolCall),
     Usage(Usage),
     Finish(FinishReason),
     Error(UpstreamError),

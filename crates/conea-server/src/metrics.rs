@@ -148,6 +148,8 @@ pub struct Metrics {
     limits: LimitMetrics,
     read_routes: Family<ReadRouteLabels, Counter>,
     webhooks: Family<WebhookLabels, Counter>,
+    insights_checked: Counter,
+    insights_ungrounded: Counter,
 }
 
 /// Rate-limit decisions and latency, with each backend's series resolved once (a labelled
@@ -503,6 +505,18 @@ impl Metrics {
             "Shopify webhook deliveries by outcome (accepted, duplicate, unknown_shop, invalid_signature, invalid_headers, error).",
             webhooks.clone(),
         );
+        let insights_checked = Counter::default();
+        registry.register(
+            "conea_insights_numbers_checked",
+            "Numbers of insights answers checked against their tool results.",
+            insights_checked.clone(),
+        );
+        let insights_ungrounded = Counter::default();
+        registry.register(
+            "conea_insights_numbers_ungrounded",
+            "Numbers of insights answers found in no tool result (grounding.ungrounded).",
+            insights_ungrounded.clone(),
+        );
         let job_runs = JobRunMetrics {
             runs: Family::new_with_constructor(|| {
                 Histogram::new([
@@ -542,7 +556,15 @@ impl Metrics {
             limits: LimitMetrics::new(&limit_decisions, &limit_latency),
             read_routes,
             webhooks,
+            insights_checked,
+            insights_ungrounded,
         }
+    }
+
+    /// Counts an insights answer's checked and ungrounded numbers.
+    pub fn observe_grounding(&self, checked: usize, ungrounded: usize) {
+        self.insights_checked.inc_by(checked as u64);
+        self.insights_ungrounded.inc_by(ungrounded as u64);
     }
 
     pub fn observe_read_route(&self, d: conea_core::reads::Decision) {

@@ -59,6 +59,7 @@ pub struct Platform {
     pub incidents: Arc<conea_incidents::engine::IncidentService>,
     pub shopify: Arc<conea_shopify::integration::ShopifyService>,
     pub schedules: Arc<conea_schedules::SchedulesService>,
+    pub insights: Arc<conea_insights::InsightsService>,
     /// Every shop's Admin API throttle state, shared by all tasks of the process.
     pub shopify_throttles: conea_shopify::Throttles,
     /// Present when `REDIS_URL` is set.
@@ -179,9 +180,19 @@ impl Platform {
         ));
         let ai = conea_ai::install::gateway(&config, Arc::new(store.clone()), clock.clone())
             .map_err(StartupError::Other)?;
+        let data = shop_data.service(jobs.clone(), clock.clone());
+        let analytics = shop_data.analytics(clock.clone());
+        let insights = conea_insights::install::service(
+            &config,
+            data.clone(),
+            analytics.clone(),
+            ai.clone(),
+            clock.clone(),
+        );
         Ok(Platform {
-            data: shop_data.service(jobs.clone(), clock.clone()),
-            analytics: shop_data.analytics(clock.clone()),
+            data,
+            analytics,
+            insights,
             shopify: shopify.service(jobs.clone(), clock.clone()),
             shopify_throttles: shopify.throttles().clone(),
             incidents: incidents.service(jobs.clone(), clock.clone()),

@@ -33,6 +33,10 @@ pub const CRATE_LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "conea-insights",
+        &["conea-core", "conea-jobs", "conea-shopdata", "conea-ai"],
+    ),
+    (
         "conea-store",
         &[
             "conea-core",
@@ -42,6 +46,7 @@ pub const CRATE_LAYERS: &[(&str, &[&str])] = &[
             "conea-incidents",
             "conea-shopify",
             "conea-schedules",
+            "conea-insights",
         ],
     ),
     (
@@ -54,6 +59,7 @@ pub const CRATE_LAYERS: &[(&str, &[&str])] = &[
             "conea-incidents",
             "conea-shopify",
             "conea-schedules",
+            "conea-insights",
             "conea-store",
         ],
     ),
@@ -67,6 +73,7 @@ pub const CRATE_LAYERS: &[(&str, &[&str])] = &[
             "conea-incidents",
             "conea-shopify",
             "conea-schedules",
+            "conea-insights",
             "conea-store",
             "conea-server",
         ],
@@ -81,6 +88,7 @@ pub const CRATE_LAYERS: &[(&str, &[&str])] = &[
             "conea-incidents",
             "conea-shopify",
             "conea-schedules",
+            "conea-insights",
             "conea-store",
             "conea-server",
         ],

@@ -121,6 +121,25 @@ impl TestApp {
         Some(Self::start_with(db, overrides, FakeClock::starting_now(), handlers).await)
     }
 
+    /// With a configuration file (TOML text: `[ai.aliases]`, …) besides the settings.
+    pub async fn spawn_with_file(
+        backend: Backend,
+        overrides: &[(&str, &str)],
+        file: &str,
+    ) -> Option<TestApp> {
+        let db = TestDb::create(backend).await?;
+        Some(
+            Self::start_from(
+                db,
+                overrides,
+                FakeClock::starting_now(),
+                Options::default(),
+                Some(file),
+            )
+            .await,
+        )
+    }
+
     /// Another replica on the same database (its own process state, cache and clock).
     pub async fn replica(&self, overrides: &[(&str, &str)]) -> TestApp {
         Self::start(self.db.clone(), overrides, self.clock.clone()).await
@@ -150,13 +169,28 @@ impl TestApp {
         clock: FakeClock,
         options: Options,
     ) -> TestApp {
+        Self::start_from(db, overrides, clock, options, None).await
+    }
+
+    async fn start_from(
+        db: Arc<TestDb>,
+        overrides: &[(&str, &str)],
+        clock: FakeClock,
+        options: Options,
+        file: Option<&str>,
+    ) -> TestApp {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let mut settings = base_settings(&db.url, data_dir.path());
         for (k, v) in overrides {
             settings.insert((*k).to_owned(), (*v).to_owned());
         }
-        let config =
-            Config::load(&RawSettings::collect(&settings, None)).expect("valid test configuration");
+        let table = file.map(|text| {
+            let path = data_dir.path().join("conea.toml");
+            std::fs::write(&path, text).expect("config file written");
+            conea_core::config::read_file(&path).expect("valid TOML")
+        });
+        let config = Config::load(&RawSettings::collect(&settings, table.as_ref()))
+            .expect("valid test configuration");
         let mut app = Application::build(config, Arc::new(clock.clone()), options)
             .await
             .expect("application starts");

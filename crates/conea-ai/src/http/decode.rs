@@ -37,6 +37,11 @@ impl StreamState {
         }
     }
 
+    /// A complete tool call.
+    pub fn tool_call(&mut self, call: crate::types::ToolCall) {
+        self.events.push_back(StreamEvent::ToolCall(call));
+    }
+
     /// Token counts as the provider reports them; later reports replace earlier ones
     /// (providers send cumulative counts).
     pub fn usage(&mut self, input: Option<u64>, output: Option<u64>) {

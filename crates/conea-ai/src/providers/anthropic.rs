@@ -5,12 +5,12 @@
 //! between, and `event: error` (e.g. `overloaded_error`) may arrive after a 200. A context
 //! overflow is a 400 `invalid_request_error` "prompt is too long: N tokens > M maximum".
 
-use super::util::{frame_json, str_at, u64_at};
+use super::util::{arguments_object, frame_json, str_at, u64_at};
 use super::{Endpoint, Wire};
 use crate::error::{ContextInfo, ErrorKind, UpstreamError};
 use crate::http::classify::{error_message, leading_number, number_after};
 use crate::http::{ErrorHints, Frame, Framing, Step, StreamDecoder, StreamState, WireRequest};
-use crate::types::{ChatRequest, ChatResponse, FinishReason, Role, Usage};
+use crate::types::{ChatRequest, ChatResponse, FinishReason, Role, ToolCall, ToolChoice, Usage};
 use serde_json::{json, Value};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com";
@@ -28,6 +28,45 @@ fn finish_reason(s: &str) -> FinishReason {
         "refusal" => FinishReason::ContentFilter,
         _ => FinishReason::Other,
     }
+}
+
+/// The conversation as Messages turns: assistant tool calls become `tool_use` blocks,
+/// and consecutive tool results one user turn of `tool_result` blocks.
+fn turns(req: &ChatRequest) -> Vec<Value> {
+    let mut out: Vec<Value> = Vec::new();
+    let mut results: Vec<Value> = Vec::new();
+    for m in req.turns() {
+        if m.role == Role::Tool {
+            results.push(
+                json!({ "type": "tool_result", "tool_use_id": m.call_id(), "content": m.content }),
+            );
+            continue;
+        }
+        if !results.is_empty() {
+            out.push(json!({ "role": "user", "content": std::mem::take(&mut results) }));
+        }
+        if m.role == Role::Assistant && !m.tool_calls.is_empty() {
+            let mut blocks = Vec::new();
+            if !m.content.is_empty() {
+                blocks.push(json!({ "type": "text", "text": m.content }));
+            }
+            for c in &m.tool_calls {
+                blocks.push(json!({ "type": "tool_use", "id": c.id, "name": c.name, "input": arguments_object(&c.arguments) }));
+            }
+            out.push(json!({ "role": "assistant", "content": blocks }));
+        } else {
+            let role = if m.role == Role::Assistant {
+                "assistant"
+            } else {
+                "user"
+            };
+            out.push(json!({ "role": role, "content": m.content }));
+        }
+    }
+    if !results.is_empty() {
+        out.push(json!({ "role": "user", "content": results }));
+    }
+    out
 }
 
 /// The kind of an Anthropic `error.type` (in an `event: error` after a 200).
@@ -49,17 +88,7 @@ impl Wire for Anthropic {
     const FRAMING: Framing = Framing::Sse;
 
     fn request(&self, ep: &Endpoint, model: &str, req: &ChatRequest, stream: bool) -> WireRequest {
-        let messages: Vec<Value> = req
-            .turns()
-            .map(|m| {
-                let role = if m.role == Role::Assistant {
-                    "assistant"
-                } else {
-                    "user"
-                };
-                json!({ "role": role, "content": m.content })
-            })
-            .collect();
+        let messages = turns(req);
         let mut body = json!({
             "model": model,
             "max_tokens": req.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS),
@@ -70,6 +99,22 @@ impl Wire for Anthropic {
         }
         if let Some(t) = req.temperature {
             body["temperature"] = json!(t);
+        }
+        if !req.tools.is_empty() {
+            let tools: Vec<Value> = req
+                .tools
+                .iter()
+                .map(|t| json!({ "name": t.name, "description": t.description, "input_schema": t.parameters }))
+                .collect();
+            body["tools"] = json!(tools);
+            match &req.tool_choice {
+                ToolChoice::Auto => {}
+                ToolChoice::None => body["tool_choice"] = json!({ "type": "none" }),
+                ToolChoice::Required => body["tool_choice"] = json!({ "type": "any" }),
+                ToolChoice::Tool(name) => {
+                    body["tool_choice"] = json!({ "type": "tool", "name": name })
+                }
+            }
         }
         if stream {
             body["stream"] = json!(true);
@@ -85,9 +130,21 @@ impl Wire for Anthropic {
     }
 
     fn parse_response(&self, model: &str, body: &Value) -> Result<ChatResponse, UpstreamError> {
-        let content = body["content"]
+        let blocks = body["content"]
             .as_array()
-            .ok_or_else(|| UpstreamError::malformed(Self::NAME, "no `content`"))?
+            .ok_or_else(|| UpstreamError::malformed(Self::NAME, "no `content`"))?;
+        let tool_calls = blocks
+            .iter()
+            .filter(|b| b["type"] == "tool_use")
+            .map(|b| {
+                ToolCall::new(
+                    b["id"].as_str().unwrap_or_default(),
+                    b["name"].as_str().unwrap_or_default(),
+                    b["input"].clone(),
+                )
+            })
+            .collect();
+        let content = blocks
             .iter()
             .filter(|b| b["type"] == "text")
             .filter_map(|b| b["text"].as_str())
@@ -97,6 +154,7 @@ impl Wire for Anthropic {
             provider: Self::NAME.into(),
             model: body["model"].as_str().unwrap_or(model).to_owned(),
             content,
+            tool_calls,
             finish_reason: finish_reason(body["stop_reason"].as_str().unwrap_or("end_turn")),
             usage: Usage {
                 input_tokens: u64_at(body, "/usage/input_tokens").unwrap_or(0),
@@ -106,7 +164,7 @@ impl Wire for Anthropic {
     }
 
     fn decoder(&self) -> Box<dyn StreamDecoder> {
-        Box::new(Decoder)
+        Box::new(Decoder::default())
     }
 }
 
@@ -142,7 +200,11 @@ impl ErrorHints for Anthropic {
     }
 }
 
-struct Decoder;
+/// The `tool_use` block being streamed: id, name, `input_json_delta` text so far.
+#[derive(Default)]
+struct Decoder {
+    tool: Option<(String, String, String)>,
+}
 
 impl StreamDecoder for Decoder {
     fn frame(&mut self, frame: &Frame, st: &mut StreamState) -> Result<Step, UpstreamError> {
@@ -162,6 +224,35 @@ impl StreamDecoder for Decoder {
                         .and_then(Value::as_str)
                         .unwrap_or_default(),
                 );
+            }
+            "content_block_start"
+                if event.pointer("/content_block/type").and_then(Value::as_str)
+                    == Some("tool_use") =>
+            {
+                let block = &event["content_block"];
+                self.tool = Some((
+                    block["id"].as_str().unwrap_or_default().to_owned(),
+                    block["name"].as_str().unwrap_or_default().to_owned(),
+                    String::new(),
+                ));
+            }
+            "content_block_delta"
+                if event.pointer("/delta/type").and_then(Value::as_str)
+                    == Some("input_json_delta") =>
+            {
+                if let Some((_, _, json)) = &mut self.tool {
+                    json.push_str(
+                        event
+                            .pointer("/delta/partial_json")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default(),
+                    );
+                }
+            }
+            "content_block_stop" => {
+                if let Some((id, name, json)) = self.tool.take() {
+                    st.tool_call(ToolCall::new(id, name, ToolCall::parse_arguments(&json)));
+                }
             }
             "message_delta" => {
                 if let Some(r) = event.pointer("/delta/stop_reason").and_then(Value::as_str) {
@@ -248,5 +339,33 @@ mod tests {
         assert!(w
             .headers
             .contains(&("anthropic-version", API_VERSION.to_owned())));
+    }
+
+    #[tokio::test]
+    async fn streamed_tool_call_pieces_become_one_tool_call_event() {
+        let events = crate::providers::decode_all(
+            &Anthropic,
+            include_str!("../../tests/fixtures/anthropic/tool_stream.sse"),
+        )
+        .await;
+        let calls: Vec<_> = events
+            .iter()
+            .filter_map(|e| match e {
+                crate::types::StreamEvent::ToolCall(c) => Some(c.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            calls,
+            vec![ToolCall::new(
+                "toolu_01T1x1fJ34qAmk2tNTrN7Up6",
+                "sales_total",
+                json!({"days": 7})
+            )]
+        );
+        assert_eq!(
+            events.last(),
+            Some(&crate::types::StreamEvent::Finish(FinishReason::ToolCalls))
+        );
     }
 }

@@ -10,7 +10,7 @@ use super::{Endpoint, Wire};
 use crate::error::{ContextInfo, ErrorKind, UpstreamError};
 use crate::http::classify::number_after;
 use crate::http::{ErrorHints, Frame, Framing, Step, StreamDecoder, StreamState, WireRequest};
-use crate::types::{ChatRequest, ChatResponse, FinishReason, Role, Usage};
+use crate::types::{ChatRequest, ChatResponse, FinishReason, Role, ToolCall, ToolChoice, Usage};
 use serde_json::{json, Value};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.cohere.com";
@@ -22,6 +22,7 @@ fn role(r: Role) -> &'static str {
         Role::System => "system",
         Role::User => "user",
         Role::Assistant => "assistant",
+        Role::Tool => "tool",
     }
 }
 
@@ -62,9 +63,34 @@ impl Wire for Cohere {
         let messages: Vec<Value> = req
             .messages
             .iter()
-            .map(|m| json!({ "role": role(m.role), "content": m.content }))
+            .map(|m| match m.role {
+                Role::Assistant if !m.tool_calls.is_empty() => {
+                    let mut msg = json!({ "role": "assistant", "tool_calls": super::openai::wire_calls(&m.tool_calls) });
+                    if !m.content.is_empty() {
+                        msg["tool_plan"] = json!(m.content);
+                    }
+                    msg
+                }
+                Role::Tool => json!({ "role": "tool", "tool_call_id": m.call_id(), "content": m.content }),
+                r => json!({ "role": role(r), "content": m.content }),
+            })
             .collect();
         let mut body = json!({ "model": model, "messages": messages, "stream": stream });
+        // v2 `tool_choice` is REQUIRED or NONE; a named tool is REQUIRED with only that tool.
+        let tools = match &req.tool_choice {
+            ToolChoice::None => req.tools.iter().collect(),
+            _ => req.offered_tools(),
+        };
+        if !tools.is_empty() {
+            body["tools"] = super::openai::function_tools(tools);
+            match &req.tool_choice {
+                ToolChoice::Auto => {}
+                ToolChoice::None => body["tool_choice"] = json!("NONE"),
+                ToolChoice::Required | ToolChoice::Tool(_) => {
+                    body["tool_choice"] = json!("REQUIRED")
+                }
+            }
+        }
         if let Some(n) = req.max_tokens {
             body["max_tokens"] = json!(n);
         }
@@ -86,6 +112,8 @@ impl Wire for Cohere {
         let content = body
             .pointer("/message/content")
             .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .or_else(|| body["message"]["tool_calls"].is_array().then_some(&[][..]))
             .ok_or_else(|| UpstreamError::malformed(Self::NAME, "no `message.content`"))?
             .iter()
             .filter_map(|b| b["text"].as_str())
@@ -96,6 +124,7 @@ impl Wire for Cohere {
             provider: Self::NAME.into(),
             model: model.to_owned(),
             content,
+            tool_calls: super::openai::read_calls(&body["message"]["tool_calls"]),
             finish_reason: finish_reason(reason.unwrap_or("COMPLETE")),
             usage: Usage {
                 input_tokens: input.unwrap_or(0),
@@ -105,7 +134,7 @@ impl Wire for Cohere {
     }
 
     fn decoder(&self) -> Box<dyn StreamDecoder> {
-        Box::new(Decoder)
+        Box::new(Decoder::default())
     }
 }
 
@@ -127,7 +156,12 @@ impl ErrorHints for Cohere {
     }
 }
 
-struct Decoder;
+/// The tool call being streamed (`tool-call-start` … `tool-call-end`): id, name, argument
+/// text so far.
+#[derive(Default)]
+struct Decoder {
+    tool: Option<(String, String, String)>,
+}
 
 impl StreamDecoder for Decoder {
     fn frame(&mut self, frame: &Frame, st: &mut StreamState) -> Result<Step, UpstreamError> {
@@ -140,6 +174,35 @@ impl StreamDecoder for Decoder {
                     .and_then(Value::as_str)
                     .unwrap_or_default(),
             ),
+            "tool-call-start" => {
+                let call = &event["delta"]["message"]["tool_calls"];
+                self.tool = Some((
+                    call["id"].as_str().unwrap_or_default().to_owned(),
+                    call.pointer("/function/name")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                    call.pointer("/function/arguments")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                ));
+            }
+            "tool-call-delta" => {
+                if let Some((_, _, args)) = &mut self.tool {
+                    args.push_str(
+                        event
+                            .pointer("/delta/message/tool_calls/function/arguments")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default(),
+                    );
+                }
+            }
+            "tool-call-end" => {
+                if let Some((id, name, args)) = self.tool.take() {
+                    st.tool_call(ToolCall::new(id, name, ToolCall::parse_arguments(&args)));
+                }
+            }
             "message-end" => {
                 let delta = &event["delta"];
                 let reason = delta["finish_reason"].as_str();
@@ -181,5 +244,33 @@ mod tests {
         let body = json!({"id": "x", "finish_reason": "ERROR", "message": {"role": "assistant", "content": []}});
         let e = Cohere.parse_response("m", &body).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Server);
+    }
+
+    #[tokio::test]
+    async fn streamed_tool_call_pieces_become_one_tool_call_event() {
+        let events = crate::providers::decode_all(
+            &Cohere,
+            include_str!("../../tests/fixtures/cohere/tool_stream.sse"),
+        )
+        .await;
+        let calls: Vec<_> = events
+            .iter()
+            .filter_map(|e| match e {
+                crate::types::StreamEvent::ToolCall(c) => Some(c.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            calls,
+            vec![ToolCall::new(
+                "sales_total_1byjy32y4hvq",
+                "sales_total",
+                json!({"days": 7})
+            )]
+        );
+        assert_eq!(
+            events.last(),
+            Some(&crate::types::StreamEvent::Finish(FinishReason::ToolCalls))
+        );
     }
 }

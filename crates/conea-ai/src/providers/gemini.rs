@@ -7,12 +7,12 @@
 //! a `RetryInfo.retryDelay`); a context overflow is a 400 `INVALID_ARGUMENT` "The input
 //! token count (M) exceeds the maximum number of tokens allowed (N)."
 
-use super::util::{frame_json, u64_at};
+use super::util::{arguments_object, frame_json, synth_call_id, u64_at};
 use super::{Endpoint, Wire};
 use crate::error::{ContextInfo, ErrorKind, UpstreamError};
 use crate::http::classify::{error_message, number_after};
 use crate::http::{ErrorHints, Frame, Framing, Step, StreamDecoder, StreamState, WireRequest};
-use crate::types::{ChatRequest, ChatResponse, FinishReason, Role, Usage};
+use crate::types::{ChatRequest, ChatResponse, FinishReason, Role, ToolCall, ToolChoice, Usage};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -30,6 +30,67 @@ fn finish_reason(s: &str) -> FinishReason {
         "MALFORMED_FUNCTION_CALL" | "UNEXPECTED_TOOL_CALL" => FinishReason::ToolCalls,
         _ => FinishReason::Other,
     }
+}
+
+/// The conversation as `contents`: assistant tool calls become `functionCall` parts of a
+/// `model` turn, consecutive tool results one `user` turn of `functionResponse` parts
+/// (`response: {"output": …}`, the result parsed as JSON when it is JSON).
+fn contents(req: &ChatRequest) -> Vec<Value> {
+    let mut out: Vec<Value> = Vec::new();
+    let mut results: Vec<Value> = Vec::new();
+    for m in req.turns() {
+        if m.role == Role::Tool {
+            let output =
+                serde_json::from_str::<Value>(&m.content).unwrap_or_else(|_| json!(m.content));
+            results.push(json!({ "functionResponse": { "name": m.tool_name(), "response": { "output": output } } }));
+            continue;
+        }
+        if !results.is_empty() {
+            out.push(json!({ "role": "user", "parts": std::mem::take(&mut results) }));
+        }
+        if m.role == Role::Assistant && !m.tool_calls.is_empty() {
+            let mut parts = Vec::new();
+            if !m.content.is_empty() {
+                parts.push(json!({ "text": m.content }));
+            }
+            for c in &m.tool_calls {
+                parts.push(json!({ "functionCall": { "name": c.name, "args": arguments_object(&c.arguments) } }));
+            }
+            out.push(json!({ "role": "model", "parts": parts }));
+        } else {
+            let role = if m.role == Role::Assistant {
+                "model"
+            } else {
+                "user"
+            };
+            out.push(json!({ "role": role, "parts": [{ "text": m.content }] }));
+        }
+    }
+    if !results.is_empty() {
+        out.push(json!({ "role": "user", "parts": results }));
+    }
+    out
+}
+
+/// The `functionCall` parts of the first candidate. Gemini gives no call ids (or an
+/// optional `id`); missing ones are made from the response id and the call's position.
+fn candidate_calls(body: &Value, first: usize) -> Vec<ToolCall> {
+    let seed = body["responseId"].as_str().unwrap_or("gemini");
+    body.pointer("/candidates/0/content/parts")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.get("functionCall"))
+        .enumerate()
+        .map(|(i, c)| {
+            let id = c["id"]
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| synth_call_id(seed, first + i));
+            let args = c.get("args").cloned().unwrap_or_else(|| json!({}));
+            ToolCall::new(id, c["name"].as_str().unwrap_or_default(), args)
+        })
+        .collect()
 }
 
 /// The text of the first candidate.
@@ -84,18 +145,26 @@ impl Wire for Gemini {
     const FRAMING: Framing = Framing::Sse;
 
     fn request(&self, ep: &Endpoint, model: &str, req: &ChatRequest, stream: bool) -> WireRequest {
-        let contents: Vec<Value> = req
-            .turns()
-            .map(|m| {
-                let role = if m.role == Role::Assistant {
-                    "model"
-                } else {
-                    "user"
-                };
-                json!({ "role": role, "parts": [{ "text": m.content }] })
-            })
-            .collect();
-        let mut body = json!({ "contents": contents });
+        let mut body = json!({ "contents": contents(req) });
+        if !req.tools.is_empty() {
+            let declarations: Vec<Value> = req
+                .tools
+                .iter()
+                .map(|t| json!({ "name": t.name, "description": t.description, "parameters": t.parameters }))
+                .collect();
+            body["tools"] = json!([{ "functionDeclarations": declarations }]);
+            let config = match &req.tool_choice {
+                ToolChoice::Auto => None,
+                ToolChoice::None => Some(json!({ "mode": "NONE" })),
+                ToolChoice::Required => Some(json!({ "mode": "ANY" })),
+                ToolChoice::Tool(name) => {
+                    Some(json!({ "mode": "ANY", "allowedFunctionNames": [name] }))
+                }
+            };
+            if let Some(c) = config {
+                body["toolConfig"] = json!({ "functionCallingConfig": c });
+            }
+        }
         if let Some(system) = req.system_prompt() {
             body["systemInstruction"] = json!({ "parts": [{ "text": system }] });
         }
@@ -127,12 +196,18 @@ impl Wire for Gemini {
             return Err(UpstreamError::malformed(Self::NAME, "no `candidates`"));
         }
         let (input, output) = usage(body);
+        let tool_calls = candidate_calls(body, 0);
+        let mut finish = candidate_finish(body).unwrap_or(FinishReason::Stop);
+        if !tool_calls.is_empty() && finish == FinishReason::Stop {
+            finish = FinishReason::ToolCalls;
+        }
         Ok(ChatResponse {
             id: body["responseId"].as_str().unwrap_or_default().to_owned(),
             provider: Self::NAME.into(),
             model: body["modelVersion"].as_str().unwrap_or(model).to_owned(),
             content: candidate_text(body),
-            finish_reason: candidate_finish(body).unwrap_or(FinishReason::Stop),
+            tool_calls,
+            finish_reason: finish,
             usage: Usage {
                 input_tokens: input.unwrap_or(0),
                 output_tokens: output.unwrap_or(0),
@@ -141,7 +216,10 @@ impl Wire for Gemini {
     }
 
     fn decoder(&self) -> Box<dyn StreamDecoder> {
-        Box::new(Decoder { finished: false })
+        Box::new(Decoder {
+            finished: false,
+            calls: 0,
+        })
     }
 }
 
@@ -189,6 +267,7 @@ impl ErrorHints for Gemini {
 
 struct Decoder {
     finished: bool,
+    calls: usize,
 }
 
 impl StreamDecoder for Decoder {
@@ -212,10 +291,18 @@ impl StreamDecoder for Decoder {
             ));
         }
         st.delta(&candidate_text(&chunk));
+        for call in candidate_calls(&chunk, self.calls) {
+            self.calls += 1;
+            st.tool_call(call);
+        }
         let (input, output) = usage(&chunk);
         st.usage(input, output);
         if let Some(reason) = candidate_finish(&chunk) {
-            st.finish(reason);
+            st.finish(if self.calls > 0 && reason == FinishReason::Stop {
+                FinishReason::ToolCalls
+            } else {
+                reason
+            });
             self.finished = true;
         }
         Ok(Step::Continue)
@@ -274,5 +361,22 @@ mod tests {
         assert_eq!(w.body["systemInstruction"]["parts"][0]["text"], "sys");
         assert_eq!(w.body["contents"][1]["role"], "model");
         assert!(w.body.get("generationConfig").is_none());
+    }
+
+    #[tokio::test]
+    async fn streamed_whole_tool_calls_become_tool_call_events() {
+        let events = crate::providers::decode_all(&Gemini, "data: {\"candidates\": [{\"content\": {\"parts\": [{\"functionCall\": {\"name\": \"sales_total\", \"args\": {\"days\": 7}}}], \"role\": \"model\"}, \"finishReason\": \"STOP\"}], \"usageMetadata\": {\"promptTokenCount\": 61, \"candidatesTokenCount\": 6}, \"responseId\": \"r1\"}\r\n\r\n").await;
+        assert_eq!(
+            events[0],
+            crate::types::StreamEvent::ToolCall(ToolCall::new(
+                "call_r1_0",
+                "sales_total",
+                json!({"days": 7})
+            ))
+        );
+        assert_eq!(
+            events.last(),
+            Some(&crate::types::StreamEvent::Finish(FinishReason::ToolCalls))
+        );
     }
 }

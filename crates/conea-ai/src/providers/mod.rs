@@ -359,6 +359,24 @@ impl ProviderKind {
     }
 }
 
+/// Runs a wire's decoder over a whole streamed body (unit tests of stream translation).
+#[cfg(test)]
+pub(crate) async fn decode_all<W: Wire>(
+    wire: &W,
+    body: &'static str,
+) -> Vec<crate::types::StreamEvent> {
+    use futures::StreamExt;
+    let chunks = futures::stream::iter(
+        body.as_bytes()
+            .chunks(7)
+            .map(|c| Ok(bytes::Bytes::copy_from_slice(c)))
+            .collect::<Vec<_>>(),
+    );
+    crate::http::decode::events(W::NAME, chunks, W::FRAMING, wire.decoder())
+        .collect()
+        .await
+}
+
 /// Shared helpers for the wire modules.
 pub(crate) mod util {
     use crate::error::UpstreamError;
@@ -377,6 +395,35 @@ pub(crate) mod util {
 
     pub fn u64_at(v: &Value, pointer: &str) -> Option<u64> {
         v.pointer(pointer).and_then(Value::as_u64)
+    }
+
+    /// A stable call id for providers that give none: `call_{seed}_{index}`, kept to
+    /// `[A-Za-z0-9_-]` (what Anthropic accepts for ids).
+    pub fn synth_call_id(seed: &str, index: usize) -> String {
+        let seed: String = seed
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        format!("call_{seed}_{index}")
+    }
+
+    /// The arguments as a JSON object (wires that need one): an object as is, JSON text
+    /// of an object parsed, anything else an empty object.
+    pub fn arguments_object(args: &Value) -> Value {
+        match args {
+            Value::Object(_) => args.clone(),
+            Value::String(s) => match serde_json::from_str::<Value>(s) {
+                Ok(v @ Value::Object(_)) => v,
+                _ => Value::Object(serde_json::Map::new()),
+            },
+            _ => Value::Object(serde_json::Map::new()),
+        }
     }
 
     /// Parses a frame's JSON, or a "malformed stream" error.

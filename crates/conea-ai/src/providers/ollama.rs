@@ -4,12 +4,12 @@
 //! counts `prompt_eval_count` / `eval_count`. Errors are `{"error": "…"}`, also as a line
 //! inside a 200 stream.
 
-use super::util::{frame_json, u64_at};
+use super::util::{arguments_object, frame_json, synth_call_id, u64_at};
 use super::{Endpoint, Wire};
 use crate::error::{ContextInfo, ErrorKind, UpstreamError};
 use crate::http::classify::{error_message, number_after};
 use crate::http::{ErrorHints, Frame, Framing, Step, StreamDecoder, StreamState, WireRequest};
-use crate::types::{ChatRequest, ChatResponse, FinishReason, Role, Usage};
+use crate::types::{ChatRequest, ChatResponse, FinishReason, Role, ToolCall, Usage};
 use serde_json::{json, Value};
 
 pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:11434";
@@ -21,6 +21,7 @@ fn role(r: Role) -> &'static str {
         Role::System => "system",
         Role::User => "user",
         Role::Assistant => "assistant",
+        Role::Tool => "tool",
     }
 }
 
@@ -30,6 +31,37 @@ fn finish_reason(s: &str) -> FinishReason {
         "length" => FinishReason::Length,
         _ => FinishReason::Other,
     }
+}
+
+/// `message.tool_calls[].function.{name, arguments}` (arguments an object; ids made up
+/// from `created_at` when Ollama sends none).
+fn read_calls(body: &Value) -> Vec<ToolCall> {
+    let seed = body["created_at"].as_str().unwrap_or_default();
+    body.pointer("/message/tool_calls")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, c)| {
+            let id = c["id"]
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| synth_call_id(seed, i));
+            let name = c
+                .pointer("/function/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let args = c
+                .pointer("/function/arguments")
+                .cloned()
+                .unwrap_or_else(|| json!({}));
+            let args = match args {
+                Value::String(s) => ToolCall::parse_arguments(&s),
+                v => v,
+            };
+            ToolCall::new(id, name, args)
+        })
+        .collect()
 }
 
 fn counts(v: &Value) -> (Option<u64>, Option<u64>) {
@@ -44,9 +76,25 @@ impl Wire for Ollama {
         let messages: Vec<Value> = req
             .messages
             .iter()
-            .map(|m| json!({ "role": role(m.role), "content": m.content }))
+            .map(|m| match m.role {
+                Role::Assistant if !m.tool_calls.is_empty() => {
+                    let calls: Vec<Value> = m
+                        .tool_calls
+                        .iter()
+                        .map(|c| json!({ "function": { "name": c.name, "arguments": arguments_object(&c.arguments) } }))
+                        .collect();
+                    json!({ "role": "assistant", "content": m.content, "tool_calls": calls })
+                }
+                Role::Tool => json!({ "role": "tool", "content": m.content, "tool_name": m.tool_name() }),
+                r => json!({ "role": role(r), "content": m.content }),
+            })
             .collect();
         let mut body = json!({ "model": model, "messages": messages, "stream": stream });
+        // Ollama has no `tool_choice`: `none` offers no tools, a named tool only that one.
+        let tools = req.offered_tools();
+        if !tools.is_empty() {
+            body["tools"] = super::openai::function_tools(tools);
+        }
         let mut options = serde_json::Map::new();
         if let Some(n) = req.max_tokens {
             options.insert("num_predict".into(), json!(n));
@@ -74,12 +122,18 @@ impl Wire for Ollama {
             .and_then(Value::as_str)
             .ok_or_else(|| UpstreamError::malformed(Self::NAME, "no `message.content`"))?;
         let (input, output) = counts(body);
+        let tool_calls = read_calls(body);
+        let mut finish = finish_reason(body["done_reason"].as_str().unwrap_or("stop"));
+        if !tool_calls.is_empty() && finish == FinishReason::Stop {
+            finish = FinishReason::ToolCalls;
+        }
         Ok(ChatResponse {
             id: format!("ollama-{}", body["created_at"].as_str().unwrap_or_default()),
             provider: Self::NAME.into(),
             model: body["model"].as_str().unwrap_or(model).to_owned(),
             content: content.to_owned(),
-            finish_reason: finish_reason(body["done_reason"].as_str().unwrap_or("stop")),
+            tool_calls,
+            finish_reason: finish,
             usage: Usage {
                 input_tokens: input.unwrap_or(0),
                 output_tokens: output.unwrap_or(0),
@@ -88,7 +142,7 @@ impl Wire for Ollama {
     }
 
     fn decoder(&self) -> Box<dyn StreamDecoder> {
-        Box::new(Decoder)
+        Box::new(Decoder::default())
     }
 }
 
@@ -113,7 +167,10 @@ impl ErrorHints for Ollama {
     }
 }
 
-struct Decoder;
+#[derive(Default)]
+struct Decoder {
+    calls: usize,
+}
 
 impl StreamDecoder for Decoder {
     fn frame(&mut self, frame: &Frame, st: &mut StreamState) -> Result<Step, UpstreamError> {
@@ -132,12 +189,19 @@ impl StreamDecoder for Decoder {
                 .and_then(Value::as_str)
                 .unwrap_or_default(),
         );
+        for call in read_calls(&line) {
+            self.calls += 1;
+            st.tool_call(call);
+        }
         if line["done"] == true {
             let (input, output) = counts(&line);
             st.usage(input, output);
-            st.finish(finish_reason(
-                line["done_reason"].as_str().unwrap_or("stop"),
-            ));
+            let finish = finish_reason(line["done_reason"].as_str().unwrap_or("stop"));
+            st.finish(if self.calls > 0 && finish == FinishReason::Stop {
+                FinishReason::ToolCalls
+            } else {
+                finish
+            });
             return Ok(Step::Done);
         }
         Ok(Step::Continue)
@@ -182,5 +246,22 @@ mod tests {
         assert!(w.headers.is_empty());
         assert_eq!(w.url, "http://127.0.0.1:11434/api/chat");
         assert_eq!(w.body["stream"], false);
+    }
+
+    #[tokio::test]
+    async fn streamed_whole_tool_calls_become_tool_call_events() {
+        let events = crate::providers::decode_all(&Ollama, "{\"model\":\"llama3.2\",\"created_at\":\"2025-07-07T20:32:53Z\",\"message\":{\"role\":\"assistant\",\"content\":\"\",\"tool_calls\":[{\"function\":{\"name\":\"sales_total\",\"arguments\":{\"days\":7}}}]},\"done\":false}\n{\"model\":\"llama3.2\",\"created_at\":\"2025-07-07T20:32:54Z\",\"message\":{\"role\":\"assistant\",\"content\":\"\"},\"done\":true,\"done_reason\":\"stop\",\"prompt_eval_count\":169,\"eval_count\":22}\n").await;
+        assert_eq!(
+            events[0],
+            crate::types::StreamEvent::ToolCall(ToolCall::new(
+                "call_2025-07-07T20_32_53Z_0",
+                "sales_total",
+                json!({"days": 7})
+            ))
+        );
+        assert_eq!(
+            events.last(),
+            Some(&crate::types::StreamEvent::Finish(FinishReason::ToolCalls))
+        );
     }
 }

@@ -5,12 +5,14 @@
 //! A context overflow is a 400 with `code: context_length_exceeded` and "This model's
 //! maximum context length is N tokens. However, you requested M tokens …".
 
-use super::util::{frame_json, str_at, u64_at};
+use super::util::{frame_json, str_at, synth_call_id, u64_at};
 use super::{Endpoint, Wire};
 use crate::error::{ContextInfo, ErrorKind, UpstreamError};
 use crate::http::classify::{error_message, number_after};
 use crate::http::{ErrorHints, Frame, Framing, Step, StreamDecoder, StreamState, WireRequest};
-use crate::types::{ChatRequest, ChatResponse, FinishReason, Role, Usage};
+use crate::types::{
+    ChatRequest, ChatResponse, FinishReason, Message, Role, ToolCall, ToolChoice, ToolSpec, Usage,
+};
 use serde_json::{json, Value};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
@@ -22,7 +24,66 @@ fn role(r: Role) -> &'static str {
         Role::System => "system",
         Role::User => "user",
         Role::Assistant => "assistant",
+        Role::Tool => "tool",
     }
+}
+
+/// One message in OpenAI's shape (also Cohere v2's, which copies it).
+pub(crate) fn message(m: &Message) -> Value {
+    match m.role {
+        Role::Tool => json!({ "role": "tool", "tool_call_id": m.call_id(), "content": m.content }),
+        Role::Assistant if !m.tool_calls.is_empty() => {
+            let content = if m.content.is_empty() {
+                Value::Null
+            } else {
+                json!(m.content)
+            };
+            json!({ "role": "assistant", "content": content, "tool_calls": wire_calls(&m.tool_calls) })
+        }
+        r => json!({ "role": role(r), "content": m.content }),
+    }
+}
+
+/// Tool calls as `[{id, type: function, function: {name, arguments: "<json text>"}}]`.
+pub(crate) fn wire_calls(calls: &[ToolCall]) -> Value {
+    calls
+        .iter()
+        .map(|c| json!({ "id": c.id, "type": "function", "function": { "name": c.name, "arguments": c.arguments_text() } }))
+        .collect()
+}
+
+/// Tools as `[{type: function, function: {name, description, parameters}}]`.
+pub(crate) fn function_tools<'a>(tools: impl IntoIterator<Item = &'a ToolSpec>) -> Value {
+    tools
+        .into_iter()
+        .map(|t| json!({ "type": "function", "function": { "name": t.name, "description": t.description, "parameters": t.parameters } }))
+        .collect()
+}
+
+/// Reads `[{id, function: {name, arguments: "<json text>"}}]`.
+pub(crate) fn read_calls(calls: &Value) -> Vec<ToolCall> {
+    calls
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, c)| {
+            let name = c
+                .pointer("/function/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let id = c["id"]
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| synth_call_id(name, i));
+            let args = match c.pointer("/function/arguments") {
+                Some(Value::String(s)) => ToolCall::parse_arguments(s),
+                Some(v) => v.clone(),
+                None => json!({}),
+            };
+            ToolCall::new(id, name, args)
+        })
+        .collect()
 }
 
 fn finish_reason(s: &str) -> FinishReason {
@@ -40,12 +101,20 @@ impl Wire for OpenAi {
     const FRAMING: Framing = Framing::Sse;
 
     fn request(&self, ep: &Endpoint, model: &str, req: &ChatRequest, stream: bool) -> WireRequest {
-        let messages: Vec<Value> = req
-            .messages
-            .iter()
-            .map(|m| json!({ "role": role(m.role), "content": m.content }))
-            .collect();
+        let messages: Vec<Value> = req.messages.iter().map(message).collect();
         let mut body = json!({ "model": model, "messages": messages, "stream": stream });
+        if !req.tools.is_empty() {
+            body["tools"] = function_tools(&req.tools);
+            match &req.tool_choice {
+                ToolChoice::Auto => {}
+                ToolChoice::None => body["tool_choice"] = json!("none"),
+                ToolChoice::Required => body["tool_choice"] = json!("required"),
+                ToolChoice::Tool(name) => {
+                    body["tool_choice"] =
+                        json!({ "type": "function", "function": { "name": name } })
+                }
+            }
+        }
         if let Some(n) = req.max_tokens {
             body["max_completion_tokens"] = json!(n);
         }
@@ -74,6 +143,7 @@ impl Wire for OpenAi {
                 .as_str()
                 .unwrap_or_default()
                 .to_owned(),
+            tool_calls: read_calls(&choice["message"]["tool_calls"]),
             finish_reason: finish_reason(choice["finish_reason"].as_str().unwrap_or("stop")),
             usage: Usage {
                 input_tokens: u64_at(body, "/usage/prompt_tokens").unwrap_or(0),
@@ -83,7 +153,7 @@ impl Wire for OpenAi {
     }
 
     fn decoder(&self) -> Box<dyn StreamDecoder> {
-        Box::new(Decoder)
+        Box::new(Decoder::default())
     }
 }
 
@@ -111,7 +181,12 @@ impl ErrorHints for OpenAi {
     }
 }
 
-struct Decoder;
+/// Accumulates `delta.tool_calls` pieces by index; the calls are emitted whole when the
+/// choice finishes.
+#[derive(Default)]
+struct Decoder {
+    calls: Vec<(String, String, String)>,
+}
 
 impl StreamDecoder for Decoder {
     fn frame(&mut self, frame: &Frame, st: &mut StreamState) -> Result<Step, UpstreamError> {
@@ -133,7 +208,37 @@ impl StreamDecoder for Decoder {
             if let Some(text) = choice.pointer("/delta/content").and_then(Value::as_str) {
                 st.delta(text);
             }
+            for piece in choice
+                .pointer("/delta/tool_calls")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let index = piece["index"].as_u64().unwrap_or(0) as usize;
+                if self.calls.len() <= index {
+                    self.calls.resize(index + 1, Default::default());
+                }
+                let call = &mut self.calls[index];
+                if let Some(id) = piece["id"].as_str() {
+                    call.0 = id.to_owned();
+                }
+                if let Some(name) = piece.pointer("/function/name").and_then(Value::as_str) {
+                    call.1.push_str(name);
+                }
+                if let Some(args) = piece.pointer("/function/arguments").and_then(Value::as_str) {
+                    call.2.push_str(args);
+                }
+            }
             if let Some(r) = choice["finish_reason"].as_str() {
+                for (i, (id, name, args)) in std::mem::take(&mut self.calls).into_iter().enumerate()
+                {
+                    let id = if id.is_empty() {
+                        synth_call_id(&name, i)
+                    } else {
+                        id
+                    };
+                    st.tool_call(ToolCall::new(id, name, ToolCall::parse_arguments(&args)));
+                }
                 st.finish(finish_reason(r));
             }
         }
@@ -191,5 +296,33 @@ mod tests {
         assert_eq!(w.body["messages"][0]["role"], "system");
         assert_eq!(w.body["max_completion_tokens"], 5);
         assert_eq!(w.body["stream_options"]["include_usage"], true);
+    }
+
+    #[tokio::test]
+    async fn streamed_tool_call_pieces_become_one_tool_call_event() {
+        let events = crate::providers::decode_all(
+            &OpenAi,
+            include_str!("../../tests/fixtures/openai/tool_stream.sse"),
+        )
+        .await;
+        let calls: Vec<_> = events
+            .iter()
+            .filter_map(|e| match e {
+                crate::types::StreamEvent::ToolCall(c) => Some(c.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            calls,
+            vec![ToolCall::new(
+                "call_abc123",
+                "sales_total",
+                json!({"days": 7})
+            )]
+        );
+        assert_eq!(
+            events.last(),
+            Some(&crate::types::StreamEvent::Finish(FinishReason::ToolCalls))
+        );
     }
 }

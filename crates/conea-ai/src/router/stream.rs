@@ -97,7 +97,7 @@ impl Guard {
     /// on a terminal event.
     fn pass(&mut self, ev: StreamEvent) -> Vec<StreamEvent> {
         match ev {
-            StreamEvent::Delta(_) => vec![ev],
+            StreamEvent::Delta(_) | StreamEvent::ToolCall(_) => vec![ev],
             StreamEvent::Usage(u) => {
                 if self.usage.is_some() {
                     return vec![]; // usage is reported once

@@ -8,3 +8,4 @@ mod embeddings;
 mod providers;
 mod router;
 mod streaming;
+mod tools;

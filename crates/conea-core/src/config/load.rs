@@ -2,8 +2,9 @@
 //! typed settings shaped into the [`Config`] the crates use.
 
 use super::settings::{var, Parsed, Settings};
+use super::JobsConfig;
 use super::{secrets, validate, RawSettings, SETTINGS};
-use super::{AiSettings, Backend, Config, DatabaseConfig, IncidentsConfig, JobsConfig};
+use super::{AiSettings, Backend, Config, DatabaseConfig, IncidentsConfig, InsightsConfig};
 use super::{Problem, RateLimitConfig, ShopifyApp, ShopifyConfig, Source};
 use crate::auth::jwt::JwtSettings;
 use std::collections::HashMap;
@@ -122,6 +123,10 @@ impl Config {
                 scopes: s.shopify_scopes,
                 sync_interval: s.shopify_sync_interval,
                 public_url: s.public_url,
+            },
+            insights: InsightsConfig {
+                model: s.insights_model,
+                timeout: s.insights_timeout,
             },
         }
     }

@@ -107,6 +107,14 @@ pub struct Config {
     pub ai: AiSettings,
     pub incidents: IncidentsConfig,
     pub shopify: ShopifyConfig,
+    pub insights: InsightsConfig,
+}
+
+/// Insights (`POST /v1/insights/ask`): the default model and the time budget of a question.
+#[derive(Debug, Clone)]
+pub struct InsightsConfig {
+    pub model: String,
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Clone)]

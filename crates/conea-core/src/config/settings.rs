@@ -232,6 +232,12 @@ settings! {
     ollama_default_model: String = OLLAMA_DEFAULT_MODEL, toml "ai.providers.ollama.default_model", default "llama3.2",
         parse parse::text,
         help "Ollama's model in `default`.";
+    insights_model: String = CONEA_INSIGHTS_MODEL, toml "insights.model", default "default",
+        parse parse::text,
+        help "The AI alias (or `provider/model`) that answers `POST /v1/insights/ask` when the question names no `model`.";
+    insights_timeout: Duration = CONEA_INSIGHTS_TIMEOUT, toml "insights.timeout", default "60s",
+        parse duration::parse,
+        help "Time budget of one insights question (every model turn and tool call); past it the question answers 504 `insights_timeout`.";
     auth_cache_size: u64 = CONEA_AUTH_CACHE_SIZE, toml "auth.cache_size", default "10000",
         parse parse::whole_number,
         help "Most credentials kept in the per-replica authentication cache.";

@@ -143,6 +143,7 @@ error_codes! {
     ProviderAuthFailed = "provider_auth_failed", 502, Upstream, "AI attempt: the provider refused Conea's credentials (401, 403).";
     ModelNotFound = "model_not_found", 502, Upstream, "AI attempt: the provider does not know the model (404).";
     UpstreamError = "upstream_error", 502, Upstream, "AI attempt: any other provider failure (402, 409, ...).";
+    ToolCallLimitExceeded = "tool_call_limit_exceeded", 502, Upstream, "Insights: the model asked for more than 8 tool calls for one question (`details.tool_calls` lists those made); nothing was answered.";
     ShopifyUnavailable = "shopify_unavailable", 502, Upstream, "Connecting a Shopify shop: Shopify could not be asked to check the token (unreachable, timeout, 5xx, throttled); nothing was stored, retry.";
     NotReady = "not_ready", 503, Api, "`/readyz`: the database is down or behind on migrations.";
     DatabaseUnavailable = "database_unavailable", 503, Api, "The database cannot be reached; retry shortly.";
@@ -151,6 +152,7 @@ error_codes! {
     PublicUrlNotConfigured = "public_url_not_configured", 503, Api, "Registering Shopify webhooks needs CONEA_PUBLIC_URL, the address Shopify reaches this server at.";
     NoAiProviderConfigured = "no_ai_provider_configured", 503, Api, "No AI provider has credentials (`details.variables` names the settings).";
     AiProviderNotConfigured = "ai_provider_not_configured", 503, Api, "The model's providers are not configured (`details.providers`, `details.variables`).";
+    InsightsTimeout = "insights_timeout", 504, Api, "Insights: the question ran past `CONEA_INSIGHTS_TIMEOUT` (`details.timeout_ms`); nothing was answered.";
     RequestTimeout = "request_timeout", 504, Api, "The request ran longer than `CONEA_REQUEST_TIMEOUT`; submit long work as a job.";
 }
 

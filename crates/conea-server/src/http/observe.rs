@@ -64,17 +64,28 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
 /// Routes that stream uploads get the upload timeout instead of the request timeout.
 pub const STREAMING_ROUTES: &[&str] = &["/v1/data/imports", "/api/v1/data/imports"];
 
-/// (request timeout, upload timeout)
+/// Routes that run an insights question get its time budget (`CONEA_INSIGHTS_TIMEOUT`,
+/// plus a margin so the question's own 504 answers first) when that is longer than the
+/// request timeout.
+pub const INSIGHTS_ROUTES: &[&str] = &["/v1/insights/ask", "/api/v1/insights/ask"];
+
+/// (request timeout, upload timeout, insights timeout)
 #[derive(Clone, Copy)]
-pub struct Timeouts(pub std::time::Duration, pub std::time::Duration);
+pub struct Timeouts(
+    pub std::time::Duration,
+    pub std::time::Duration,
+    pub std::time::Duration,
+);
 
 /// Picks the timeout of the matched route and runs the handler under it.
 pub async fn route_timeout(State(t): State<Timeouts>, req: Request, next: Next) -> Response {
-    let streaming = req
-        .extensions()
-        .get::<MatchedPath>()
-        .is_some_and(|m| STREAMING_ROUTES.contains(&m.as_str()));
-    timeout(State(if streaming { t.1 } else { t.0 }), req, next).await
+    let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str());
+    let limit = match route {
+        Some(r) if STREAMING_ROUTES.contains(&r) => t.1,
+        Some(r) if INSIGHTS_ROUTES.contains(&r) => t.0.max(t.2),
+        _ => t.0,
+    };
+    timeout(State(limit), req, next).await
 }
 
 /// Runs the handler under the configured timeout; past it, answers 504 with the error body.

@@ -152,6 +152,9 @@ pub async fn completions(
                 StreamEvent::Delta(text) => Event::default()
                     .event("delta")
                     .data(json!({"content": text}).to_string()),
+                StreamEvent::ToolCall(c) => Event::default().event("tool_call").data(
+                    json!({"id": c.id, "name": c.name, "arguments": c.arguments}).to_string(),
+                ),
                 StreamEvent::Usage(u) => Event::default().event("usage").data(
                     json!({"input_tokens": u.input_tokens, "output_tokens": u.output_tokens})
                         .to_string(),
@@ -282,10 +285,18 @@ pub async fn chat_completions(
         Event::default().data(c.to_string())
     };
     let mut first = true;
+    let mut call_index = 0usize;
     let events = routed.events.flat_map(move |e| {
         let out: Vec<Event> = match e {
             StreamEvent::Delta(text) => {
                 let delta = if first { json!({"role": "assistant", "content": text}) } else { json!({"content": text}) };
+                first = false;
+                vec![chunk(delta, None, None)]
+            }
+            StreamEvent::ToolCall(c) => {
+                let call = json!([{"index": call_index, "id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments_text()}}]);
+                call_index += 1;
+                let delta = if first { json!({"role": "assistant", "content": null, "tool_calls": call}) } else { json!({"tool_calls": call}) };
                 first = false;
                 vec![chunk(delta, None, None)]
             }

@@ -220,6 +220,8 @@ pub async fn create(
                 ),
                 sse("message_stop", json!({"type": "message_stop"})),
             ],
+            // `tools` is not carried here, so no model is offered a tool to call.
+            StreamEvent::ToolCall(_) => vec![],
             StreamEvent::Error(e) => {
                 let mut err = error_event(&e);
                 err["type"] = json!("error");

@@ -8,6 +8,7 @@ pub mod data;
 pub mod embeddings;
 pub mod health;
 pub mod incidents;
+pub mod insights;
 pub mod jobs;
 pub mod keys;
 pub mod limits;
@@ -106,6 +107,7 @@ fn v1(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(data::import))
         .routes(routes!(data::process))
         .routes(routes!(analytics::report))
+        .routes(routes!(insights::ask))
         .routes(routes!(schedules::create, schedules::list))
         .routes(routes!(schedules::get, schedules::patch, schedules::delete))
         .routes(routes!(schedules::run_now))
@@ -181,6 +183,8 @@ pub fn router(state: AppState) -> Router {
             http::observe::Timeouts(
                 state.config().request_timeout,
                 state.config().upload_timeout,
+                // A question's own budget answers first (504 `insights_timeout`).
+                state.config().insights.timeout + std::time::Duration::from_secs(5),
             ),
             http::observe::route_timeout,
         ))

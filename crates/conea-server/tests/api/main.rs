@@ -8,6 +8,7 @@ mod connections;
 mod data;
 mod incidents;
 mod input;
+mod insights;
 mod jobs;
 mod management;
 mod pipeline;

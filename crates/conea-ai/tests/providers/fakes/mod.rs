@@ -47,6 +47,8 @@ pub enum Script {
     ContextLength { limit: u64, requested: u64 },
     /// 400 invalid request.
     Invalid,
+    /// The fixture answer calling a tool (complete calls only).
+    ToolCall,
     /// Never answers.
     Hang,
     /// Streams a few events (at least one delta), then sends nothing more.
@@ -242,6 +244,7 @@ async fn handle(
     match script {
         Script::Reply if stream => streaming(&shared, events, Tail::End),
         Script::Reply => respond(200, d.complete, &[]),
+        Script::ToolCall => respond(200, d.tool_call, &[]),
         Script::RateLimited(retry_after) => {
             let delay = format!("{}s", retry_after.unwrap_or("1"));
             let body = d.rate_limit.replace("{RETRY_DELAY}", &delay);

@@ -1,0 +1,28 @@
+//! Building the insights service from the platform's parts and the one configuration.
+
+use crate::ask::{InsightsService, InsightsSettings};
+use crate::gateway::GatewayModel;
+use crate::tools::Tools;
+use conea_core::clock::Clock;
+use conea_core::config::Config;
+use conea_shopdata::analytics::AnalyticsService;
+use conea_shopdata::service::DataService;
+use std::sync::Arc;
+
+pub fn service(
+    config: &Config,
+    data: Arc<DataService>,
+    analytics: Arc<AnalyticsService>,
+    ai: Arc<conea_ai::Gateway>,
+    clock: Arc<dyn Clock>,
+) -> Arc<InsightsService> {
+    Arc::new(InsightsService::new(
+        Arc::new(Tools::new(data, analytics, clock.clone())),
+        Arc::new(GatewayModel::new(ai)),
+        clock,
+        InsightsSettings {
+            model: config.insights.model.clone(),
+            timeout: config.insights.timeout,
+        },
+    ))
+}
