@@ -7,7 +7,7 @@ use crate::engine::{
     link_signer, Engine, IncidentService, NotifyHandler, PolicySource, StepHandler,
 };
 use crate::store::IncidentStore;
-use crate::Policy;
+use crate::{ChannelKind, Policy};
 use conea_core::config::Config;
 use conea_core::Clock;
 use conea_jobs::service::JobService;
@@ -30,8 +30,13 @@ impl IncidentsModule {
         let path = config.incidents.escalation_config.as_deref();
         let policy = Policy::load(path)
             .map_err(|e| format!("CONEA_ESCALATION_CONFIG: {}", e.to_string().trim_end()))?;
-        for w in policy.warnings() {
-            tracing::warn!(key = %w.path, "escalation policy: {}", w.message);
+        // With no channel at all, each severity's "channel not configured" says one thing:
+        // nobody is notified. `conea serve` prints that once (see `notifies_nobody`) and
+        // `/health` reports it; the per-entry warnings are for policies with some channels.
+        if !notifies_nobody(&policy) {
+            for w in policy.warnings() {
+                tracing::warn!(key = %w.path, "escalation policy: {}", w.message);
+            }
         }
         let secret = config.secret_key.clone().unwrap_or_default();
         let signer = link_signer(&secret).map_err(|e| format!("incident links: {e}"))?;
@@ -61,6 +66,14 @@ impl IncidentsModule {
     pub fn service(&self, jobs: Arc<JobService>, clock: Arc<dyn Clock>) -> Arc<IncidentService> {
         Arc::new(IncidentService::new(self.engine.clone(), jobs, clock))
     }
+}
+
+/// Whether the policy has no notification channel configured: incidents are recorded and
+/// shown, but nobody is told.
+pub fn notifies_nobody(policy: &Policy) -> bool {
+    !ChannelKind::ALL
+        .into_iter()
+        .any(|c| policy.channels.is_configured(c))
 }
 
 impl JobKinds for IncidentsModule {

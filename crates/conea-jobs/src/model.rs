@@ -83,6 +83,9 @@ pub struct Job {
     pub created_at: EpochMs,
     pub started_at: Option<EpochMs>,
     pub finished_at: Option<EpochMs>,
+    /// Claimed ahead of a free slot and not started yet: `running` under the worker's lease,
+    /// its attempt not counted until it starts.
+    pub claimed_ahead: bool,
 }
 
 /// A job to enqueue.
@@ -153,37 +156,52 @@ pub struct QueueStats {
     pub discarded_last_hour: i64,
 }
 
+/// What a heartbeat found: the jobs whose lease it extended, and those of them whose
+/// cancellation was requested.
+#[derive(Debug, Clone, Default)]
+pub struct Leases {
+    pub kept: Vec<JobId>,
+    pub cancel_requested: Vec<JobId>,
+}
+
 #[async_trait]
 pub trait JobStore: Send + Sync + 'static {
     /// Inserts the job (or returns the live job with the same unique key) and wakes workers.
     async fn enqueue(&self, job: &NewJob, now: EpochMs) -> StoreResult<Enqueued>;
     /// Inserts many jobs in one transaction (no unique keys).
     async fn enqueue_many(&self, jobs: &[NewJob], now: EpochMs) -> StoreResult<u64>;
-    /// Takes up to `limit` runnable jobs, most urgent first, leasing them to `worker`.
+    /// Takes up to `limit` runnable jobs, most urgent first, leasing them to `worker`; the
+    /// first `start` of them start now (their attempt is counted), the rest are claimed ahead
+    /// (`claimed_ahead`, attempt not counted until [`mark_started`](Self::mark_started) or
+    /// their completion).
     async fn claim(
         &self,
         worker: &str,
         limit: u32,
+        start: u32,
         now: EpochMs,
         lease: Duration,
     ) -> StoreResult<Vec<Job>>;
-    /// Extends the leases of `ids` held by `worker`; returns the ids whose cancellation was
-    /// requested.
+    /// Counts the attempt of jobs claimed ahead that `worker` has now started.
+    async fn mark_started(&self, worker: &str, ids: &[JobId], now: EpochMs) -> StoreResult<u64>;
+    /// Extends the leases of `ids` held by `worker`; returns which it extended and which of
+    /// them were asked to cancel.
     async fn heartbeat(
         &self,
         worker: &str,
         ids: &[JobId],
         lease_until: EpochMs,
-    ) -> StoreResult<Vec<JobId>>;
+    ) -> StoreResult<Leases>;
     /// Records finished attempts. Only jobs still leased to `worker` change (fencing);
     /// returns how many did.
     async fn finish(&self, worker: &str, done: &[(Job, Outcome)], now: EpochMs)
         -> StoreResult<u64>;
-    /// Gives running jobs of `worker` back to the queue at once (shutdown), without counting
-    /// the attempt.
+    /// Gives running (or claimed-ahead) jobs of `worker` back to the queue at once (shutdown),
+    /// without counting the attempt.
     async fn release(&self, worker: &str, ids: &[JobId], now: EpochMs) -> StoreResult<u64>;
     /// Jobs whose lease expired: retryable with an error entry, or discarded when out of
-    /// attempts. Returns how many were rescued.
+    /// attempts; a job claimed ahead and never started goes back to `available` without
+    /// either. Returns how many were rescued.
     async fn rescue_expired(
         &self,
         now: EpochMs,

@@ -8,7 +8,7 @@ use super::handler::{JobContext, Registry};
 use super::model::{Job, JobStore, Outcome};
 use conea_core::clock::{Clock, EpochMs};
 use conea_core::ids::JobId;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -17,6 +17,10 @@ use tokio::sync::{mpsc, watch, Notify};
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
     pub concurrency: usize,
+    /// Jobs claimed beyond the free slots and kept in a local buffer, so a slot that frees
+    /// starts the next job without a round trip (0: claim only for free slots). They never
+    /// raise the number of jobs executing at once above `concurrency`.
+    pub claim_ahead: usize,
     pub lease: Duration,
     /// Safety-net poll when no notification arrives.
     pub poll: Duration,
@@ -30,6 +34,7 @@ impl Default for WorkerConfig {
     fn default() -> Self {
         WorkerConfig {
             concurrency: 10,
+            claim_ahead: 10,
             lease: Duration::from_secs(30),
             poll: Duration::from_millis(500),
             rescue_every: Duration::from_secs(5),
@@ -55,6 +60,28 @@ struct Running {
     task: tokio::task::AbortHandle,
 }
 
+/// A job claimed ahead, waiting for a slot, with the (local) time its lease runs out.
+struct Buffered {
+    job: Job,
+    lease_until: Instant,
+}
+
+/// What the worker holds: the jobs executing (at most `concurrency`) and the buffer of jobs
+/// claimed ahead. One lock, so a job never starts beyond the free slots.
+#[derive(Default)]
+struct Slots {
+    running: HashMap<JobId, Running>,
+    buffer: VecDeque<Buffered>,
+    stopping: bool,
+}
+
+/// What the finisher writes: a claimed-ahead job that started (its attempt counts now), or a
+/// finished attempt.
+enum Event {
+    Started(JobId),
+    Done(Box<(Job, Outcome, Duration)>),
+}
+
 pub struct Worker {
     id: String,
     store: Arc<dyn JobStore>,
@@ -62,8 +89,8 @@ pub struct Worker {
     clock: Arc<dyn Clock>,
     config: WorkerConfig,
     observer: Arc<dyn JobObserver>,
-    running: Arc<Mutex<HashMap<JobId, Running>>>,
-    slot_freed: Arc<Notify>,
+    slots: Mutex<Slots>,
+    slot_freed: Notify,
 }
 
 impl Worker {
@@ -82,8 +109,8 @@ impl Worker {
             clock,
             config,
             observer,
-            running: Arc::new(Mutex::new(HashMap::new())),
-            slot_freed: Arc::new(Notify::new()),
+            slots: Mutex::new(Slots::default()),
+            slot_freed: Notify::new(),
         }
     }
 
@@ -91,48 +118,64 @@ impl Worker {
         &self.id
     }
 
-    fn running_ids(&self) -> Vec<JobId> {
-        self.running
-            .lock()
-            .map(|r| r.keys().cloned().collect())
-            .unwrap_or_default()
+    fn running_count(&self) -> usize {
+        self.slots.lock().map(|s| s.running.len()).unwrap_or(0)
     }
 
-    fn running_count(&self) -> usize {
-        self.running.lock().map(|r| r.len()).unwrap_or(0)
+    /// (free slots, jobs to claim to fill the slots and the buffer).
+    fn capacity(&self) -> (usize, usize) {
+        let window = self.config.concurrency + self.config.claim_ahead;
+        self.slots
+            .lock()
+            .map(|s| {
+                (
+                    self.config.concurrency.saturating_sub(s.running.len()),
+                    window.saturating_sub(s.running.len() + s.buffer.len()),
+                )
+            })
+            .unwrap_or((0, 0))
     }
 
     /// Runs until `shutdown` resolves, then drains within `grace`.
     #[allow(clippy::disallowed_methods)] // the claim loop's poll: a real timer, not domain time
     pub async fn run(self, shutdown: impl Future<Output = ()>, grace: Duration) {
         let me = Arc::new(self);
-        let (done_tx, done_rx) =
-            mpsc::channel::<(Job, Outcome, Duration)>(me.config.finish_batch * 4);
-        let finisher = tokio::spawn(finish_loop(me.clone(), done_rx));
+        let (events, events_rx) = mpsc::channel::<Event>(me.config.finish_batch * 4);
+        let finisher = tokio::spawn(finish_loop(me.clone(), events_rx));
         let heartbeat = tokio::spawn(heartbeat_loop(me.clone()));
         let maintenance = tokio::spawn(maintenance_loop(me.clone()));
         tokio::pin!(shutdown);
-        tracing::info!(worker = %me.id, concurrency = me.config.concurrency, kinds = ?me.registry.kinds(), "job worker started");
-        // Claim in batches: with fewer than half the slots free, wait for a slot and then a
-        // moment more, so a busy worker claims many jobs per statement, not one per finished job.
-        let batch_min = (me.config.concurrency / 2).max(1);
+        tracing::info!(worker = %me.id, concurrency = me.config.concurrency, claim_ahead = me.config.claim_ahead, kinds = ?me.registry.kinds(), "job worker started");
+        // Claim in batches: with fewer than half of the slots and the buffer to fill, wait
+        // for a slot and then a moment more, so a busy worker claims many jobs per
+        // statement, not one per finished job. Jobs beyond the free slots wait in the buffer
+        // and start as soon as a slot frees, while the next claim is under way.
+        let window = me.config.concurrency + me.config.claim_ahead;
+        let batch_min = (window / 2).max(1);
         loop {
-            let mut free = me.config.concurrency.saturating_sub(me.running_count());
-            if free < batch_min {
+            let (mut free, mut want) = me.capacity();
+            if want < batch_min {
                 tokio::select! {
                     _ = &mut shutdown => break,
                     _ = me.slot_freed.notified() => {}
                     _ = tokio::time::sleep(me.config.poll) => {}
                 }
                 tokio::time::sleep(Duration::from_millis(1)).await;
-                free = me.config.concurrency.saturating_sub(me.running_count());
-                if free == 0 {
+                (free, want) = me.capacity();
+                if want == 0 {
                     continue;
                 }
             }
+            let claimed_at = Instant::now();
             let claimed = match me
                 .store
-                .claim(&me.id, free as u32, me.clock.now_ms(), me.config.lease)
+                .claim(
+                    &me.id,
+                    want as u32,
+                    free.min(want) as u32,
+                    me.clock.now_ms(),
+                    me.config.lease,
+                )
                 .await
             {
                 Ok(jobs) => jobs,
@@ -144,10 +187,8 @@ impl Worker {
                     }
                 }
             };
-            let full_batch = claimed.len() == free;
-            for job in claimed {
-                me.start(job, done_tx.clone());
-            }
+            let full_batch = claimed.len() == want;
+            me.take(claimed, claimed_at + me.config.lease, &events);
             if full_batch {
                 continue;
             }
@@ -156,54 +197,146 @@ impl Worker {
                 _ = me.store.wait_for_jobs(me.config.poll) => {}
             }
         }
-        tracing::info!(worker = %me.id, running = me.running_count(), "job worker stopping: no more claims");
+        // No more claims, and the buffer goes back to the queue at once: those jobs never
+        // started, so no attempt is counted.
+        let unstarted: Vec<JobId> = me
+            .slots
+            .lock()
+            .map(|mut s| {
+                s.stopping = true;
+                s.buffer.drain(..).map(|b| b.job.id).collect()
+            })
+            .unwrap_or_default();
+        tracing::info!(worker = %me.id, running = me.running_count(), claimed_ahead = unstarted.len(), "job worker stopping: no more claims");
+        me.release(&unstarted, "released jobs claimed ahead for other workers")
+            .await;
         let deadline = Instant::now() + grace;
         while me.running_count() > 0 && Instant::now() < deadline {
             let _ = tokio::time::timeout(deadline - Instant::now(), me.slot_freed.notified()).await;
         }
         let leftover: Vec<(JobId, Running)> = me
-            .running
+            .slots
             .lock()
-            .map(|mut r| r.drain().collect())
+            .map(|mut s| s.running.drain().collect())
             .unwrap_or_default();
         for (_, r) in &leftover {
             r.task.abort();
         }
-        drop(done_tx);
+        drop(events);
         let _ = finisher.await;
-        if !leftover.is_empty() {
-            let ids: Vec<JobId> = leftover.into_iter().map(|(id, _)| id).collect();
-            match me.store.release(&me.id, &ids, me.clock.now_ms()).await {
-                Ok(n) => {
-                    tracing::info!(worker = %me.id, released = n, "released unfinished jobs for other workers")
-                }
-                Err(e) => {
-                    tracing::warn!(worker = %me.id, error = %e, "could not release jobs; they return when their lease expires")
-                }
-            }
-        }
+        let ids: Vec<JobId> = leftover.into_iter().map(|(id, _)| id).collect();
+        me.release(&ids, "released unfinished jobs for other workers")
+            .await;
         heartbeat.abort();
         maintenance.abort();
     }
 
-    fn start(self: &Arc<Self>, job: Job, done: mpsc::Sender<(Job, Outcome, Duration)>) {
+    /// Gives jobs back to the queue without counting an attempt.
+    async fn release(&self, ids: &[JobId], what: &'static str) {
+        if ids.is_empty() {
+            return;
+        }
+        match self.store.release(&self.id, ids, self.clock.now_ms()).await {
+            Ok(n) => tracing::info!(worker = %self.id, released = n, "{what}"),
+            Err(e) => {
+                tracing::warn!(worker = %self.id, error = %e, "could not release jobs; they return when their lease expires")
+            }
+        }
+    }
+
+    /// Takes claimed jobs: those whose attempt the claim counted first, then the ones claimed
+    /// ahead; starts as many as there are free slots and buffers the rest.
+    fn take(
+        self: &Arc<Self>,
+        claimed: Vec<Job>,
+        lease_until: Instant,
+        events: &mpsc::Sender<Event>,
+    ) {
+        if claimed.is_empty() {
+            return;
+        }
+        let expired = match self.slots.lock() {
+            Ok(mut s) => {
+                let (ahead, now): (Vec<Job>, Vec<Job>) =
+                    claimed.into_iter().partition(|j| j.claimed_ahead);
+                for job in now.into_iter().rev() {
+                    s.buffer.push_front(Buffered { job, lease_until });
+                }
+                s.buffer
+                    .extend(ahead.into_iter().map(|job| Buffered { job, lease_until }));
+                self.fill(&mut s, events)
+            }
+            Err(_) => return,
+        };
+        self.release_later(expired);
+    }
+
+    /// Starts buffered jobs while a slot is free. Returns buffered jobs whose lease is about
+    /// to run out (heartbeats failing): they must not start, as another worker may rescue
+    /// them, and go back to the queue.
+    fn fill(self: &Arc<Self>, s: &mut Slots, events: &mpsc::Sender<Event>) -> Vec<JobId> {
+        let mut expired = Vec::new();
+        if s.stopping {
+            return expired;
+        }
+        let margin = self.config.lease / 3;
+        while s.running.len() < self.config.concurrency {
+            let Some(b) = s.buffer.pop_front() else { break };
+            if b.job.claimed_ahead && b.lease_until < Instant::now() + margin {
+                expired.push(b.job.id);
+                continue;
+            }
+            self.start(s, b.job, events.clone());
+        }
+        expired
+    }
+
+    fn release_later(self: &Arc<Self>, ids: Vec<JobId>) {
+        if ids.is_empty() {
+            return;
+        }
+        let me = self.clone();
+        tokio::spawn(async move {
+            me.release(&ids, "released jobs claimed ahead whose lease ran out")
+                .await;
+        });
+    }
+
+    fn start(self: &Arc<Self>, s: &mut Slots, mut job: Job, events: mpsc::Sender<Event>) {
+        let ahead = job.claimed_ahead;
+        if ahead {
+            // Its attempt counts from now; the finisher writes that (or the completion does).
+            job.attempt += 1;
+            job.claimed_ahead = false;
+            job.started_at.get_or_insert(self.clock.now_ms());
+        }
         let (cancel_tx, cancel_rx) = watch::channel(job.cancel_requested);
         let me = self.clone();
         let id = job.id.clone();
-        let mut guard = match self.running.lock() {
-            Ok(g) => g,
-            Err(_) => return,
-        };
         let task = tokio::spawn(async move {
+            if ahead {
+                let _ = events.send(Event::Started(job.id.clone())).await;
+            }
             let started = Instant::now();
             let outcome = me.execute(job.clone(), cancel_rx).await;
-            let _ = done.send((job.clone(), outcome, started.elapsed())).await;
-            if let Ok(mut r) = me.running.lock() {
-                r.remove(&job.id);
-            }
+            let _ = events
+                .send(Event::Done(Box::new((
+                    job.clone(),
+                    outcome,
+                    started.elapsed(),
+                ))))
+                .await;
+            let expired = match me.slots.lock() {
+                Ok(mut s) => {
+                    s.running.remove(&job.id);
+                    me.fill(&mut s, &events)
+                }
+                Err(_) => Vec::new(),
+            };
+            me.release_later(expired);
             me.slot_freed.notify_one();
         });
-        guard.insert(
+        s.running.insert(
             id,
             Running {
                 cancel: cancel_tx,
@@ -246,17 +379,42 @@ impl Worker {
     }
 }
 
-/// Writes finished attempts in batches: whatever has arrived, up to `finish_batch`.
+/// Writes finished attempts in batches: whatever has arrived, up to `finish_batch`. Starts
+/// of claimed-ahead jobs are written first (those finished in the same batch need no mark:
+/// their completion counts the attempt).
 #[allow(clippy::disallowed_methods)] // a pause between retries of a failed store write
-async fn finish_loop(me: Arc<Worker>, mut rx: mpsc::Receiver<(Job, Outcome, Duration)>) {
+async fn finish_loop(me: Arc<Worker>, mut rx: mpsc::Receiver<Event>) {
     let mut batch: Vec<(Job, Outcome, Duration)> = Vec::new();
+    let mut started: Vec<JobId> = Vec::new();
     while let Some(first) = rx.recv().await {
-        batch.push(first);
-        while batch.len() < me.config.finish_batch {
-            match rx.try_recv() {
-                Ok(item) => batch.push(item),
-                Err(_) => break,
+        let mut next = Some(first);
+        while let Some(event) = next.take() {
+            match event {
+                Event::Started(id) => started.push(id),
+                Event::Done(done) => batch.push(*done),
             }
+            if batch.len() + started.len() < me.config.finish_batch {
+                next = rx.try_recv().ok();
+            }
+        }
+        if !started.is_empty() {
+            let finished: HashSet<&JobId> = batch.iter().map(|(j, _, _)| &j.id).collect();
+            started.retain(|id| !finished.contains(id));
+        }
+        if !started.is_empty() {
+            if let Err(e) = me
+                .store
+                .mark_started(&me.id, &started, me.clock.now_ms())
+                .await
+            {
+                // The completion counts the attempt as well; a crash before it returns the
+                // job to the queue without one.
+                tracing::warn!(worker = %me.id, error = %e, "recording started jobs failed");
+            }
+            started.clear();
+        }
+        if batch.is_empty() {
+            continue;
         }
         let done: Vec<(Job, Outcome)> = batch
             .iter()
@@ -291,23 +449,48 @@ async fn finish_loop(me: Arc<Worker>, mut rx: mpsc::Receiver<(Job, Outcome, Dura
     }
 }
 
-/// Extends leases of running jobs and relays cancellation requests.
+/// Extends leases of running and claimed-ahead jobs and relays cancellation requests. A
+/// claimed-ahead job whose lease was lost (rescued while heartbeats failed) leaves the buffer.
 #[allow(clippy::disallowed_methods)] // the heartbeat's period: a real timer, not domain time
 async fn heartbeat_loop(me: Arc<Worker>) {
     let every = me.config.lease / 3;
     loop {
         tokio::time::sleep(every).await;
-        let ids = me.running_ids();
+        let ids: Vec<JobId> = me
+            .slots
+            .lock()
+            .map(|s| {
+                s.running
+                    .keys()
+                    .cloned()
+                    .chain(s.buffer.iter().map(|b| b.job.id.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
         if ids.is_empty() {
             continue;
         }
+        let sent = Instant::now();
         let until = me.clock.now_ms() + me.config.lease.as_millis() as EpochMs;
         match me.store.heartbeat(&me.id, &ids, until).await {
-            Ok(cancelled) => {
-                if let Ok(r) = me.running.lock() {
-                    for id in cancelled {
-                        if let Some(run) = r.get(&id) {
+            Ok(leases) => {
+                let kept: HashSet<&JobId> = leases.kept.iter().collect();
+                if let Ok(mut s) = me.slots.lock() {
+                    for id in &leases.cancel_requested {
+                        if let Some(run) = s.running.get(id) {
                             let _ = run.cancel.send(true);
+                        }
+                    }
+                    let lost = s.buffer.len();
+                    s.buffer.retain(|b| kept.contains(&b.job.id));
+                    let lost = lost - s.buffer.len();
+                    if lost > 0 {
+                        tracing::warn!(worker = %me.id, lost, "jobs claimed ahead lost their lease; another worker runs them");
+                    }
+                    for b in s.buffer.iter_mut() {
+                        b.lease_until = sent + me.config.lease;
+                        if leases.cancel_requested.contains(&b.job.id) {
+                            b.job.cancel_requested = true;
                         }
                     }
                 }

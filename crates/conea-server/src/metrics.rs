@@ -382,6 +382,14 @@ impl Collector for Live {
                 ConstGauge::new(rss as i64),
             )?;
         }
+        if let Some(cpu) = process_cpu_seconds() {
+            encode_const(
+                &mut encoder,
+                "conea_process_cpu_seconds",
+                "CPU time (user and system) this process has used, in seconds.",
+                ConstCounter::new(cpu),
+            )?;
+        }
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             encode_const(
                 &mut encoder,
@@ -637,6 +645,22 @@ impl<C: Collector> Collector for SharedCollector<C> {
     }
 }
 
+/// User and system CPU time of this process from /proc/self/stat (Linux), in seconds.
+fn process_cpu_seconds() -> Option<f64> {
+    cpu_seconds_in_stat(&std::fs::read_to_string("/proc/self/stat").ok()?)
+}
+
+/// `utime + stime` of a /proc/PID/stat line. The command name is in parentheses and may
+/// hold spaces and `)`, so fields count from the last `)`: the state is field 3, utime 14 and
+/// stime 15. /proc reports them in USER_HZ ticks, 100 per second on Linux.
+fn cpu_seconds_in_stat(stat: &str) -> Option<f64> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) as f64 / 100.0)
+}
+
 /// VmRSS from /proc/self/status (Linux), in bytes.
 fn process_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -654,6 +678,19 @@ fn process_rss_bytes() -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_seconds_are_utime_plus_stime_counted_after_the_command_name() {
+        // A command name with a space and a `)`; utime 250 and stime 125 ticks.
+        let stat =
+            "4242 (conea (x) y) S 1 4242 4242 0 -1 4194560 900 0 0 0 250 125 0 0 20 0 9 0 100 0 0";
+        assert_eq!(cpu_seconds_in_stat(stat), Some(3.75));
+        assert_eq!(
+            cpu_seconds_in_stat("4242 (conea) S 1"),
+            None,
+            "a truncated line"
+        );
+    }
     use conea_core::ratelimit::{gcra, Policy, PolicySource};
 
     fn verdict(backend: LimiterBackend, fell_back: bool) -> Verdict {

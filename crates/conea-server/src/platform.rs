@@ -251,6 +251,7 @@ impl Platform {
             self.clock.clone(),
             conea_jobs::worker::WorkerConfig {
                 concurrency,
+                claim_ahead: j.claim_ahead.unwrap_or(concurrency),
                 lease: j.lease,
                 poll: j.poll,
                 retention: j.retention,

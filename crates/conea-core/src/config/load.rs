@@ -89,6 +89,7 @@ impl Config {
             redis_key_prefix: s.redis_key_prefix,
             jobs: JobsConfig {
                 worker_concurrency: s.worker_concurrency,
+                claim_ahead: s.job_claim_ahead,
                 retention: s.job_retention,
                 lease: s.job_lease,
                 poll: s.job_poll,

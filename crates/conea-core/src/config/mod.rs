@@ -189,6 +189,8 @@ impl std::fmt::Debug for AiSettings {
 #[derive(Debug, Clone)]
 pub struct JobsConfig {
     pub worker_concurrency: usize,
+    /// Jobs claimed beyond the free slots; `None`: as many as the worker's concurrency.
+    pub claim_ahead: Option<usize>,
     pub retention: Duration,
     pub lease: Duration,
     pub poll: Duration,

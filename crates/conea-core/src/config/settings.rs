@@ -117,6 +117,9 @@ settings! {
     worker_concurrency: usize = CONEA_WORKER_CONCURRENCY, toml "jobs.worker_concurrency", default "8",
         parse parse::worker_concurrency,
         help "Jobs run at once by the worker inside `conea serve` (0 disables it) and by `conea worker`.";
+    job_claim_ahead: usize = CONEA_JOB_CLAIM_AHEAD, toml "jobs.claim_ahead",
+        parse parse::worker_concurrency,
+        help "Jobs a worker claims beyond its free slots and holds to start the moment a slot frees (never more at once than its concurrency; released uncounted on shutdown). Default: its concurrency.";
     job_retention: Duration = CONEA_JOB_RETENTION, toml "jobs.retention", default "7d",
         parse duration::parse,
         help "Finished jobs are deleted after this long.";

@@ -5,11 +5,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use async_trait::async_trait;
+use conea_core::ids::JobId;
 use conea_core::ids::OrgId;
 use conea_core::Clock;
-use conea_jobs::{Job, JobContext, JobError, JobHandler, JobState, NewJob};
+use conea_jobs::{Job, JobContext, JobError, JobFilter, JobHandler, JobState, NewJob};
 use conea_testkit::{backend_tests, Backend, TestApp};
 use serde_json::{json, Value};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -68,6 +70,88 @@ impl JobHandler for UntilCancelled {
     }
 }
 
+/// Jobs that wait for the gate to open, counting how many run at once.
+#[derive(Default)]
+struct Gate {
+    open: AtomicBool,
+    now: AtomicUsize,
+    most: AtomicUsize,
+}
+
+struct Gated(Arc<Gate>);
+#[async_trait]
+impl JobHandler for Gated {
+    fn kind(&self) -> &'static str {
+        "test.gated"
+    }
+    async fn run(&self, _ctx: &JobContext) -> Result<Value, JobError> {
+        let at_once = self.0.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.0.most.fetch_max(at_once, Ordering::SeqCst);
+        while !self.0.open.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        self.0.now.fetch_sub(1, Ordering::SeqCst);
+        Ok(json!("through"))
+    }
+}
+
+async fn gated_app(b: Backend, overrides: &[(&str, &str)]) -> Option<(TestApp, Arc<Gate>)> {
+    let gate = Arc::new(Gate::default());
+    let app =
+        TestApp::spawn_with_handlers(b, overrides, vec![Arc::new(Gated(gate.clone()))]).await?;
+    Some((app, gate))
+}
+
+/// Enqueues `n` gated jobs in one statement, so the worker's first claim sees them all.
+async fn enqueue_gated(app: &TestApp, n: usize) -> Vec<Job> {
+    let org = org(app).await;
+    let store = app.state.platform().jobs.store().clone();
+    let jobs: Vec<NewJob> = (0..n)
+        .map(|i| NewJob::new("test.gated", org.clone(), json!({ "n": i })))
+        .collect();
+    store.enqueue_many(&jobs, app.clock.now_ms()).await.unwrap();
+    let filter = JobFilter {
+        limit: 100,
+        ..Default::default()
+    };
+    store.list(&org, &filter).await.unwrap()
+}
+
+/// Polls the jobs until `cond` holds for the list of them.
+async fn wait_all(
+    app: &TestApp,
+    ids: &[JobId],
+    what: &str,
+    cond: impl Fn(&[Job]) -> bool,
+) -> Vec<Job> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut jobs = Vec::new();
+        for id in ids {
+            jobs.push(
+                app.state
+                    .platform()
+                    .jobs
+                    .get_any(id.as_str())
+                    .await
+                    .unwrap(),
+            );
+        }
+        if cond(&jobs) {
+            return jobs;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the jobs never became {what}: {jobs:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn count(jobs: &[Job], f: impl Fn(&Job) -> bool) -> usize {
+    jobs.iter().filter(|j| f(j)).count()
+}
+
 async fn app(b: Backend) -> Option<TestApp> {
     TestApp::spawn_with_handlers(
         b,
@@ -123,6 +207,9 @@ backend_tests!(
     running_job_stops_when_cancelled,
     job_of_a_dead_worker_is_rescued_after_its_lease_and_completes_once,
     other_organizations_jobs_answer_404_and_lists_filter_and_page,
+    claiming_ahead_never_runs_more_jobs_at_once_than_the_concurrency,
+    shutdown_releases_jobs_claimed_ahead_without_counting_an_attempt,
+    jobs_a_crashed_worker_claimed_ahead_run_again_without_an_attempt_counted,
 );
 
 async fn enqueued_job_runs_to_completion_and_is_visible_through_the_api(b: Backend) {
@@ -375,6 +462,7 @@ async fn job_of_a_dead_worker_is_rescued_after_its_lease_and_completes_once(b: B
         .claim(
             "dead-worker",
             10,
+            10,
             app.clock.now_ms() + 60_000,
             Duration::from_secs(3),
         )
@@ -530,4 +618,166 @@ async fn other_organizations_jobs_answer_404_and_lists_filter_and_page(b: Backen
         .get("/v1/jobs", Some(reader))
         .await
         .assert_error(403, "insufficient_permissions");
+}
+
+async fn claiming_ahead_never_runs_more_jobs_at_once_than_the_concurrency(b: Backend) {
+    let overrides = [
+        ("CONEA_WORKER_CONCURRENCY", "3"),
+        ("CONEA_JOB_CLAIM_AHEAD", "3"),
+    ];
+    let Some((app, gate)) = gated_app(b, &overrides).await else {
+        return;
+    };
+    let ids: Vec<JobId> = enqueue_gated(&app, 12)
+        .await
+        .into_iter()
+        .map(|j| j.id)
+        .collect();
+    // Three execute (their attempt counted), three more wait in the worker's buffer.
+    let held = wait_all(&app, &ids, "3 started and 3 claimed ahead", |jobs| {
+        count(jobs, |j| j.state == JobState::Running && !j.claimed_ahead) == 3
+            && count(jobs, |j| j.claimed_ahead) == 3
+    })
+    .await;
+    for j in held.iter().filter(|j| j.claimed_ahead) {
+        assert_eq!((j.attempt, j.started_at), (0, None), "not started: {j:?}");
+    }
+    assert_eq!(gate.now.load(Ordering::SeqCst), 3);
+    gate.open.store(true, Ordering::SeqCst);
+    let done = wait_all(&app, &ids, "completed", |jobs| {
+        jobs.iter().all(|j| j.state == JobState::Completed)
+    })
+    .await;
+    assert_eq!(
+        gate.most.load(Ordering::SeqCst),
+        3,
+        "never more than the concurrency at once"
+    );
+    for j in &done {
+        assert_eq!(j.attempt, 1, "each attempt counted once: {j:?}");
+        assert!(
+            j.errors.is_empty() && j.started_at.is_some() && !j.claimed_ahead,
+            "{j:?}"
+        );
+    }
+}
+
+async fn shutdown_releases_jobs_claimed_ahead_without_counting_an_attempt(b: Backend) {
+    // No worker of the app's own: the test runs one with 1 slot and 3 jobs claimed ahead.
+    let overrides = [
+        ("CONEA_WORKER_CONCURRENCY", "0"),
+        ("CONEA_JOB_CLAIM_AHEAD", "3"),
+    ];
+    let Some((app, gate)) = gated_app(b, &overrides).await else {
+        return;
+    };
+    let ids: Vec<JobId> = enqueue_gated(&app, 4)
+        .await
+        .into_iter()
+        .map(|j| j.id)
+        .collect();
+    let worker = app.state.platform().worker(
+        "worker-shutting-down".into(),
+        1,
+        Arc::new(conea_jobs::worker::NoObserver),
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(worker.run(
+        async move {
+            let _ = stopped.await;
+        },
+        Duration::from_secs(10),
+    ));
+    wait_all(&app, &ids, "1 started and 3 claimed ahead", |jobs| {
+        count(jobs, |j| j.state == JobState::Running && !j.claimed_ahead) == 1
+            && count(jobs, |j| j.claimed_ahead) == 3
+    })
+    .await;
+    stop.send(()).unwrap();
+    // The buffer goes back at once, while the running job still holds its slot.
+    let released = wait_all(&app, &ids, "released", |jobs| {
+        count(jobs, |j| j.state == JobState::Available) == 3
+    })
+    .await;
+    gate.open.store(true, Ordering::SeqCst);
+    run.await.unwrap();
+    let after = wait_all(&app, &ids, "settled", |jobs| {
+        count(jobs, |j| j.state == JobState::Completed) == 1
+    })
+    .await;
+    assert_eq!(gate.most.load(Ordering::SeqCst), 1);
+    for j in released
+        .iter()
+        .chain(&after)
+        .filter(|j| j.state == JobState::Available)
+    {
+        assert_eq!(j.attempt, 0, "no attempt counted: {j:?}");
+        assert!(
+            j.errors.is_empty() && !j.claimed_ahead && j.lease_owner.is_none(),
+            "{j:?}"
+        );
+    }
+    let completed: Vec<&Job> = after
+        .iter()
+        .filter(|j| j.state == JobState::Completed)
+        .collect();
+    assert_eq!(completed[0].attempt, 1);
+}
+
+async fn jobs_a_crashed_worker_claimed_ahead_run_again_without_an_attempt_counted(b: Backend) {
+    let Some(app) = app(b).await else { return };
+    let store = app.state.platform().jobs.store().clone();
+    let org = org(&app).await;
+    // Scheduled in the future, so the app's own worker leaves them alone while a worker that
+    // then crashes claims them: one started, two claimed ahead.
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let mut j = NewJob::new("test.echo", org.clone(), json!({ "n": n }));
+        j.scheduled_at = Some(app.clock.now_ms() + 60_000);
+        ids.push(enqueue(&app, j).await.id);
+    }
+    let claimed = store
+        .claim(
+            "crashed-worker",
+            3,
+            1,
+            app.clock.now_ms() + 60_000,
+            Duration::from_secs(3),
+        )
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 3);
+    let (ahead, started): (Vec<&Job>, Vec<&Job>) = claimed.iter().partition(|j| j.claimed_ahead);
+    assert_eq!((started.len(), started[0].attempt), (1, 1));
+    assert!(ahead
+        .iter()
+        .all(|j| j.attempt == 0 && j.state == JobState::Running));
+    // It never heartbeats. Past its lease the live worker rescues and runs all three.
+    app.clock.advance(Duration::from_secs(64));
+    wait_all(&app, &ids, "rescued", |jobs| {
+        jobs.iter().all(|j| {
+            j.state != JobState::Running || j.lease_owner.as_deref() != Some("crashed-worker")
+        })
+    })
+    .await;
+    app.clock.advance(Duration::from_secs(5));
+    let done = wait_all(&app, &ids, "completed", |jobs| {
+        jobs.iter().all(|j| j.state == JobState::Completed)
+    })
+    .await;
+    for j in &done {
+        if j.id == started[0].id {
+            assert_eq!(
+                (j.attempt, j.errors.len()),
+                (2, 1),
+                "the started one lost an attempt: {j:?}"
+            );
+        } else {
+            assert_eq!(
+                j.attempt, 1,
+                "claimed ahead, never started: no attempt lost: {j:?}"
+            );
+            assert!(j.errors.is_empty(), "{j:?}");
+        }
+    }
 }

@@ -233,6 +233,12 @@ async fn metrics_count_requests_by_route_template(b: Backend) {
         ),
         "{m}"
     );
+    // The process's CPU time, a counter that has moved by the time requests were served.
+    let cpu = m
+        .lines()
+        .find_map(|l| l.strip_prefix("conea_process_cpu_seconds_total "))
+        .and_then(|v| v.parse::<f64>().ok());
+    assert!(cpu.is_some_and(|c| c > 0.0), "process CPU seconds: {m}");
     assert!(m.contains(
         r#"conea_http_requests_total{method="GET",route="/v1/auth/verify",status="401"} 1"#
     ));

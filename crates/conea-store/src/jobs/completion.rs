@@ -40,7 +40,9 @@ impl SqlStore {
                                jsonb_array_elements_text(($1::jsonb)->'ids') WITH ORDINALITY AS a(id, n) \
                                JOIN jsonb_array_elements(($1::jsonb)->'results') WITH ORDINALITY AS r(result, n) USING (n)), \
                              done AS (UPDATE jobs j SET state = 'completed', result = input.result, progress = 100, \
-                               finished_at = $2, lease_owner = NULL, lease_expires_at = NULL \
+                               finished_at = $2, lease_owner = NULL, lease_expires_at = NULL, \
+                               attempt = j.attempt + CASE WHEN j.claimed_ahead THEN 1 ELSE 0 END, \
+                               claimed_ahead = FALSE, started_at = COALESCE(j.started_at, $2) \
                                FROM input WHERE j.id = input.id AND j.lease_owner = $3 AND j.state = 'running' \
                                RETURNING j.id, j.kind, j.attempt) \
                              INSERT INTO job_runs (job_id, kind, worker, attempt, completed_at) \
@@ -57,7 +59,9 @@ impl SqlStore {
                             let n = q(
                                 "finish",
                                 "UPDATE jobs SET state = 'completed', result = $1, progress = 100, finished_at = $2, \
-                                 lease_owner = NULL, lease_expires_at = NULL \
+                                 lease_owner = NULL, lease_expires_at = NULL, \
+                                 attempt = attempt + CASE WHEN claimed_ahead THEN 1 ELSE 0 END, \
+                                 claimed_ahead = FALSE, started_at = COALESCE(started_at, $2) \
                                  WHERE id = $3 AND lease_owner = $4 AND state = 'running'",
                             )
                             .bind_json(*result)
@@ -108,7 +112,9 @@ impl SqlStore {
                 changed += q(
                     "finish",
                     "UPDATE jobs SET state = $1, scheduled_at = $2, errors = $3, finished_at = $4, \
-                     lease_owner = NULL, lease_expires_at = NULL \
+                     lease_owner = NULL, lease_expires_at = NULL, \
+                     attempt = attempt + CASE WHEN claimed_ahead THEN 1 ELSE 0 END, \
+                     claimed_ahead = FALSE, started_at = COALESCE(started_at, $7) \
                      WHERE id = $5 AND lease_owner = $6 AND state = 'running'",
                 )
                 .bind(state)
@@ -117,6 +123,7 @@ impl SqlStore {
                 .bind(finished)
                 .bind(job.id.as_str())
                 .bind(worker)
+                .bind(now)
                 .execute_in(&mut tx)
                 .await?;
             }
@@ -140,6 +147,20 @@ impl SqlStore {
         let mut rescued = 0;
         for job in expired {
             let owner = job.lease_owner.clone().unwrap_or_default();
+            if job.claimed_ahead {
+                // Claimed ahead and never started: back to the queue, no attempt, no error.
+                rescued += q(
+                    "rescue_unstarted",
+                    "UPDATE jobs SET state = 'available', claimed_ahead = FALSE, lease_owner = NULL, lease_expires_at = NULL \
+                     WHERE id = $1 AND state = 'running' AND claimed_ahead AND lease_owner = $2 AND lease_expires_at < $3",
+                )
+                .bind(job.id.as_str())
+                .bind(&owner)
+                .bind(now)
+                .execute(&self.primary(SUBJECT))
+                .await?;
+                continue;
+            }
             let mut errors = job.errors.clone();
             errors.push(AttemptError {
                 attempt: job.attempt,

@@ -13,7 +13,7 @@ use conea_core::clock::EpochMs;
 use conea_core::ids::{JobId, OrgId};
 use conea_core::store::{StoreError, StoreResult};
 use conea_jobs::{
-    AttemptError, Enqueued, Job, JobFilter, JobState, JobStore, NewJob, Outcome, QueueStats,
+    AttemptError, Enqueued, Job, JobFilter, JobState, JobStore, Leases, NewJob, Outcome, QueueStats,
 };
 use serde_json::Value;
 use sqlx::types::Json;
@@ -26,7 +26,7 @@ pub const BULK_ANALYZE_ROWS: u64 = 10_000;
 
 const COLUMNS: &str = "id, kind, organization_id, args, state, priority, attempt, max_attempts, scheduled_at, \
     lease_owner, lease_expires_at, progress, progress_message, result, errors, unique_key, cancel_requested, \
-    created_at, started_at, finished_at";
+    created_at, started_at, finished_at, claimed_ahead";
 
 pub(crate) const LIVE: &str = "('available', 'scheduled', 'running', 'retryable')";
 
@@ -52,6 +52,7 @@ struct JobRow {
     created_at: i64,
     started_at: Option<i64>,
     finished_at: Option<i64>,
+    claimed_ahead: bool,
 }
 
 impl JobRow {
@@ -78,6 +79,7 @@ impl JobRow {
             created_at: self.created_at,
             started_at: self.started_at,
             finished_at: self.finished_at,
+            claimed_ahead: self.claimed_ahead,
         })
     }
 }
@@ -236,6 +238,7 @@ impl JobStore for SqlStore {
         &self,
         worker: &str,
         limit: u32,
+        start: u32,
         now: EpochMs,
         lease: Duration,
     ) -> StoreResult<Vec<Job>> {
@@ -243,11 +246,19 @@ impl JobStore for SqlStore {
             Db::Postgres(_) => "FOR UPDATE SKIP LOCKED",
             Db::Sqlite(_) => "",
         };
+        // The first `start` jobs (in claim order) start now and count their attempt; the
+        // rest are claimed ahead. The window function sits outside the locking subquery
+        // (PostgreSQL allows no FOR UPDATE beside one).
         let sql = format!(
-            "UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = $1, lease_expires_at = $2, \
-             started_at = COALESCE(started_at, $3) \
-             WHERE id IN (SELECT id FROM jobs WHERE state IN ('available', 'scheduled', 'retryable') AND scheduled_at <= $3 \
-                          ORDER BY priority, scheduled_at, id LIMIT $4 {lock}) \
+            "UPDATE jobs SET state = 'running', lease_owner = $1, lease_expires_at = $2, \
+             claimed_ahead = (c.n > $5), \
+             attempt = attempt + CASE WHEN c.n > $5 THEN 0 ELSE 1 END, \
+             started_at = CASE WHEN c.n > $5 THEN started_at ELSE COALESCE(started_at, $3) END \
+             FROM (SELECT s.id AS claim_id, row_number() OVER (ORDER BY s.priority, s.scheduled_at, s.id) AS n \
+                   FROM (SELECT id, priority, scheduled_at FROM jobs \
+                         WHERE state IN ('available', 'scheduled', 'retryable') AND scheduled_at <= $3 \
+                         ORDER BY priority, scheduled_at, id LIMIT $4 {lock}) s) c \
+             WHERE jobs.id = c.claim_id \
              RETURNING {COLUMNS}"
         );
         let lease_until = now + lease.as_millis() as i64;
@@ -256,10 +267,25 @@ impl JobStore for SqlStore {
                 .bind(worker)
                 .bind(lease_until)
                 .bind(now)
-                .bind(i64::from(limit)),
+                .bind(i64::from(limit))
+                .bind(i64::from(start)),
             &self.primary(SUBJECT),
         )
         .await
+    }
+
+    async fn mark_started(&self, worker: &str, ids: &[JobId], now: EpochMs) -> StoreResult<u64> {
+        let sql = format!(
+            "UPDATE jobs SET attempt = attempt + 1, claimed_ahead = FALSE, started_at = COALESCE(started_at, $1) \
+             WHERE lease_owner = $2 AND state = 'running' AND claimed_ahead AND {}",
+            in_ids(&self.db, 3)
+        );
+        q_built("mark_started", BUILT, sql)
+            .bind(now)
+            .bind(worker)
+            .bind(ids_json(ids))
+            .execute(&self.primary(SUBJECT))
+            .await
     }
 
     async fn heartbeat(
@@ -267,7 +293,7 @@ impl JobStore for SqlStore {
         worker: &str,
         ids: &[JobId],
         lease_until: EpochMs,
-    ) -> StoreResult<Vec<JobId>> {
+    ) -> StoreResult<Leases> {
         let sql = format!(
             "UPDATE jobs SET lease_expires_at = $1 WHERE lease_owner = $2 AND state = 'running' AND {} \
              RETURNING {COLUMNS}",
@@ -281,11 +307,14 @@ impl JobStore for SqlStore {
             &self.primary(SUBJECT),
         )
         .await?;
-        Ok(rows
-            .into_iter()
-            .filter(|j| j.cancel_requested)
-            .map(|j| j.id)
-            .collect())
+        let mut leases = Leases::default();
+        for job in rows {
+            if job.cancel_requested {
+                leases.cancel_requested.push(job.id.clone());
+            }
+            leases.kept.push(job.id);
+        }
+        Ok(leases)
     }
 
     async fn finish(
@@ -299,7 +328,8 @@ impl JobStore for SqlStore {
 
     async fn release(&self, worker: &str, ids: &[JobId], now: EpochMs) -> StoreResult<u64> {
         let sql = format!(
-            "UPDATE jobs SET state = 'available', attempt = attempt - 1, scheduled_at = $1, lease_owner = NULL, \
+            "UPDATE jobs SET state = 'available', attempt = attempt - CASE WHEN claimed_ahead THEN 0 ELSE 1 END, \
+             claimed_ahead = FALSE, scheduled_at = $1, lease_owner = NULL, \
              lease_expires_at = NULL WHERE lease_owner = $2 AND state = 'running' AND {}",
             in_ids(&self.db, 3)
         );

@@ -923,7 +923,7 @@ async fn context(env: &Env, kind: &str, args: Value) -> (JobContext, Arc<dyn Job
         .await
         .expect("enqueued");
     let job = jobs
-        .claim("worker-1", 1, now, Duration::from_secs(60))
+        .claim("worker-1", 1, 1, now, Duration::from_secs(60))
         .await
         .expect("claimed")
         .pop()

@@ -49,6 +49,17 @@ pub async fn serve(file: Option<&Path>, migrate: bool) -> Result<ExitCode> {
             b.secret
         );
     }
+    if application
+        .state()
+        .platform()
+        .escalation()
+        .configured_channels()
+        .is_empty()
+    {
+        println!(
+            "Incidents notify nobody until an escalation policy with channels is set: CONEA_ESCALATION_CONFIG=policy.yaml (check it with `conea incidents check-config policy.yaml`)."
+        );
+    }
     println!(
         "Conea {} listening on http://{addr} (database: {})",
         env!("CARGO_PKG_VERSION"),

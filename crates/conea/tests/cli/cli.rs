@@ -132,6 +132,58 @@ fn serve_prints_working_owner_key_only_on_first_start() {
     assert_eq!(exit.code(), Some(0), "SIGTERM stops gracefully: {stderr}");
 }
 
+/// The per-entry warnings of a policy that has some channels but not others.
+const CHANNEL_WARNING: &str = "is not configured under `channels`";
+
+#[test]
+fn first_start_on_the_default_policy_says_once_that_incidents_notify_nobody() {
+    let env = Env::sqlite();
+    let first = env.serve();
+    let output = first.startup_output.clone();
+    let (exit, stderr) = first.stop();
+    assert_eq!(exit.code(), Some(0), "{stderr}");
+    assert!(
+        !api_keys_in(&output).is_empty() && output.contains("listening on http://"),
+        "the key and the address:\n{output}"
+    );
+    let nobody = lines_with(&output, "notify nobody");
+    assert_eq!(nobody.len(), 1, "one line about notifications:\n{output}");
+    assert!(
+        nobody[0].contains("CONEA_ESCALATION_CONFIG"),
+        "it says where to set a policy: {}",
+        nobody[0]
+    );
+    assert!(
+        !stderr.contains(CHANNEL_WARNING) && !stderr.contains("escalation policy:"),
+        "no warning per unconfigured channel:\n{stderr}"
+    );
+}
+
+#[test]
+fn a_policy_with_some_channels_warns_about_the_missing_ones_instead() {
+    let mut env = Env::sqlite();
+    let path = env.data_dir().join("escalation.yaml");
+    std::fs::create_dir_all(env.data_dir()).unwrap();
+    std::fs::write(
+        &path,
+        "channels:\n  slack: {webhook_url: \"https://hooks.example.com/x\"}\n",
+    )
+    .unwrap();
+    env.set("CONEA_ESCALATION_CONFIG", &path.display().to_string());
+    let server = env.serve();
+    let output = server.startup_output.clone();
+    let (exit, stderr) = server.stop();
+    assert_eq!(exit.code(), Some(0), "{stderr}");
+    assert!(
+        lines_with(&output, "notify nobody").is_empty(),
+        "slack is notified:\n{output}"
+    );
+    assert!(
+        stderr.contains(CHANNEL_WARNING),
+        "the channels the matrix names but the policy lacks are warned about:\n{stderr}"
+    );
+}
+
 #[test]
 fn serve_never_prints_an_owner_key_the_operator_supplied() {
     let supplied = "conea_OperatorSuppliedBootstrapKey0123456789ab";

@@ -200,7 +200,7 @@ fn skewed_server_clock_is_detected_from_the_date_header() {
             .route("/livez", get(move || async move { (ahead(), "{\"status\":\"ok\"}") }))
             .route("/readyz", get(|| async { "{\"status\":\"ready\"}" }))
             .route("/health", get(|| async { axum::Json(serde_json::json!({"status": "ok", "version": "x", "uptime_s": 1, "checks": {}})) }))
-            .route("/metrics", get(|| async { "conea_process_resident_memory_bytes 1048576\n" }));
+            .route("/metrics", get(|| async { "conea_process_resident_memory_bytes 1048576\nconea_process_cpu_seconds_total 12.5\n" }));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });
@@ -216,6 +216,14 @@ fn skewed_server_clock_is_detected_from_the_date_header() {
         "{skew}"
     );
     assert!(skew["fix"].as_str().unwrap().contains("NTP"));
+    let process = check(&r, "process");
+    assert!(
+        process["finding"]
+            .as_str()
+            .unwrap()
+            .contains("12.5 CPU seconds"),
+        "the process's CPU time: {process}"
+    );
     drop(rt);
 }
 

@@ -300,8 +300,11 @@ async fn process(http: &reqwest::Client, url: &str) -> Vec<Check> {
         .filter(|l| l.starts_with("conea_http_requests_total{") && l.contains("status=\"5"))
         .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
         .sum();
+    let cpu = metric(&text, "conea_process_cpu_seconds_total ")
+        .map(|c| format!(", {c:.1} CPU seconds"))
+        .unwrap_or_default();
     let finding = format!(
-        "RSS {rss:.0} MiB, {fds:.0} open files, {errors:.0} responses with status 5xx since start"
+        "RSS {rss:.0} MiB, {fds:.0} open files{cpu}, {errors:.0} responses with status 5xx since start"
     );
     vec![if errors > 0.0 {
         Check::warn("process", finding, "5xx answers happened: the server log has them under their request ids (search for `internal error`)")
