@@ -13,7 +13,10 @@ use axum::http::{HeaderName, HeaderValue};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use conea_ai::usage::UsageGroup;
-use conea_ai::{ChatRequest, ChatResponse, FinishReason, Message, Role, StreamEvent};
+use conea_ai::{
+    ChatRequest, ChatResponse, FinishReason, Message, Role, StreamEvent, ToolCall, ToolChoice,
+    ToolSpec,
+};
 use conea_core::clock::parse_rfc3339;
 use conea_core::error::ErrorType;
 use conea_core::CoreError;
@@ -189,10 +192,19 @@ pub async fn completions(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct OpenAiMessage {
+    /// `system`, `developer`, `user`, `assistant` or `tool`.
     pub role: String,
-    /// A string, or an array of `{type: "text", text}` parts.
+    /// A string, or an array of `{type: "text", text}` parts (null for an assistant turn
+    /// that only called tools).
+    #[serde(default)]
     #[schema(value_type = Object)]
     pub content: Value,
+    /// Assistant turns: `[{id, type: "function", function: {name, arguments}}]`.
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub tool_calls: Option<Vec<Value>>,
+    /// Tool turns: the id of the call answered.
+    pub tool_call_id: Option<String>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -206,6 +218,146 @@ pub struct OpenAiRequest {
     pub stream: bool,
     #[schema(value_type = Option<Object>)]
     pub stream_options: Option<Value>,
+    /// `[{type: "function", function: {name, description, parameters}}]`.
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub tools: Option<Vec<Value>>,
+    /// `auto`, `none`, `required` or `{type: "function", function: {name}}`.
+    #[schema(value_type = Option<Object>)]
+    pub tool_choice: Option<Value>,
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> ApiError {
+    ApiError(CoreError::invalid(field, message.into()))
+}
+
+/// OpenAI `tools` as tool specs: a function needs a name, and its parameters (when given)
+/// are a JSON Schema object.
+fn openai_tools(tools: &[Value]) -> Result<Vec<ToolSpec>, ApiError> {
+    tools
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            if t.get("type").is_some_and(|ty| ty != "function") {
+                return Err(invalid(
+                    &format!("tools[{i}].type"),
+                    "Only `function` tools are supported.",
+                ));
+            }
+            let f = &t["function"];
+            let name = f["name"]
+                .as_str()
+                .filter(|n| !n.is_empty())
+                .ok_or_else(|| {
+                    invalid(
+                        &format!("tools[{i}].function.name"),
+                        "Every tool needs a `function.name`.",
+                    )
+                })?;
+            let parameters = match f.get("parameters") {
+                None | Some(Value::Null) => json!({"type": "object", "properties": {}}),
+                Some(p @ Value::Object(_)) => p.clone(),
+                Some(_) => {
+                    return Err(invalid(
+                        &format!("tools[{i}].function.parameters"),
+                        "`function.parameters` is a JSON Schema object.",
+                    ))
+                }
+            };
+            let description = f["description"].as_str().unwrap_or_default();
+            Ok(ToolSpec::new(name, description, parameters))
+        })
+        .collect()
+}
+
+fn openai_tool_choice(v: Option<&Value>) -> Result<ToolChoice, ApiError> {
+    let bad = || {
+        invalid(
+            "tool_choice",
+            "`tool_choice` is auto, none, required or {\"type\": \"function\", \"function\": {\"name\": …}}.",
+        )
+    };
+    match v {
+        None | Some(Value::Null) => Ok(ToolChoice::Auto),
+        Some(Value::String(s)) => match s.as_str() {
+            "auto" => Ok(ToolChoice::Auto),
+            "none" => Ok(ToolChoice::None),
+            "required" => Ok(ToolChoice::Required),
+            _ => Err(bad()),
+        },
+        Some(o) => o
+            .pointer("/function/name")
+            .and_then(Value::as_str)
+            .map(|n| ToolChoice::Tool(n.to_owned()))
+            .ok_or_else(bad),
+    }
+}
+
+/// OpenAI messages as the gateway's: assistant `tool_calls` (arguments are JSON text) and
+/// `tool` results (named after the call they answer).
+fn openai_messages(messages: &[OpenAiMessage]) -> Result<Vec<Message>, ApiError> {
+    let mut out: Vec<Message> = Vec::with_capacity(messages.len());
+    for (i, m) in messages.iter().enumerate() {
+        let content = text_of(&m.content);
+        if m.role == "tool" {
+            let id = m
+                .tool_call_id
+                .clone()
+                .filter(|id| !id.is_empty())
+                .ok_or_else(|| {
+                    invalid(
+                        &format!("messages[{i}].tool_call_id"),
+                        "A `tool` message needs the `tool_call_id` it answers.",
+                    )
+                })?;
+            let name = out
+                .iter()
+                .flat_map(|p| p.tool_calls.iter())
+                .find(|c| c.id == id)
+                .map(|c| c.name.clone())
+                .unwrap_or_default();
+            out.push(Message::tool_result(id, name, content));
+            continue;
+        }
+        let role = role(&m.role, i)?;
+        let calls = m.tool_calls.as_deref().unwrap_or_default();
+        if calls.is_empty() {
+            out.push(Message::new(role, content));
+            continue;
+        }
+        if role != Role::Assistant {
+            return Err(invalid(
+                &format!("messages[{i}].tool_calls"),
+                "Only assistant messages carry `tool_calls`.",
+            ));
+        }
+        let calls = calls
+            .iter()
+            .enumerate()
+            .map(|(j, c)| {
+                let field = format!("messages[{i}].tool_calls[{j}]");
+                let id = c["id"].as_str().ok_or_else(|| {
+                    invalid(&format!("{field}.id"), "Every tool call needs an `id`.")
+                })?;
+                let name = c
+                    .pointer("/function/name")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| {
+                        invalid(
+                            &format!("{field}.function.name"),
+                            "Every tool call needs a `function.name`.",
+                        )
+                    })?;
+                let args = match c.pointer("/function/arguments") {
+                    Some(Value::String(s)) => ToolCall::parse_arguments(s),
+                    Some(v) => v.clone(),
+                    None => json!({}),
+                };
+                Ok(ToolCall::new(id, name, args))
+            })
+            .collect::<Result<Vec<_>, ApiError>>()?;
+        out.push(Message::assistant_tool_calls(content, calls));
+    }
+    Ok(out)
 }
 
 fn text_of(content: &Value) -> String {
@@ -229,10 +381,27 @@ fn openai_finish(r: FinishReason) -> &'static str {
     }
 }
 
+/// Tool calls in OpenAI's shape (arguments as JSON text).
+fn openai_calls(calls: &[ToolCall]) -> Value {
+    calls
+        .iter()
+        .map(|c| json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments_text()}}))
+        .collect()
+}
+
 fn openai_completion(resp: &ChatResponse, created: i64) -> Value {
+    let mut message = json!({"role": "assistant", "content": resp.content});
+    let mut finish = openai_finish(resp.finish_reason);
+    if !resp.tool_calls.is_empty() {
+        if resp.content.is_empty() {
+            message["content"] = Value::Null;
+        }
+        message["tool_calls"] = openai_calls(&resp.tool_calls);
+        finish = "tool_calls";
+    }
     json!({
         "id": resp.id, "object": "chat.completion", "created": created, "model": resp.model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": resp.content}, "finish_reason": openai_finish(resp.finish_reason), "logprobs": null}],
+        "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": null}],
         "usage": {"prompt_tokens": resp.usage.input_tokens, "completion_tokens": resp.usage.output_tokens, "total_tokens": resp.usage.input_tokens + resp.usage.output_tokens},
     })
 }
@@ -246,17 +415,22 @@ pub async fn chat_completions(
     Auth(p): Auth,
     ApiJson(body): ApiJson<OpenAiRequest>,
 ) -> ApiResult<Response> {
-    let messages = body
-        .messages
-        .iter()
-        .map(|m| (m.role.clone(), text_of(&m.content)))
-        .collect();
-    let req = chat_request(
-        body.model.clone(),
-        messages,
-        body.max_completion_tokens.or(body.max_tokens),
-        body.temperature,
-    )?;
+    if body.messages.is_empty() {
+        return Err(invalid("messages", "Send at least one message."));
+    }
+    let mut req = ChatRequest::new(body.model.clone(), openai_messages(&body.messages)?);
+    req.max_tokens = body.max_completion_tokens.or(body.max_tokens);
+    req.temperature = body.temperature;
+    req.tools = openai_tools(body.tools.as_deref().unwrap_or_default())?;
+    req.tool_choice = openai_tool_choice(body.tool_choice.as_ref())?;
+    if let ToolChoice::Tool(name) = &req.tool_choice {
+        if !req.tools.iter().any(|t| &t.name == name) {
+            return Err(invalid(
+                "tool_choice",
+                format!("`{name}` is not one of `tools`."),
+            ));
+        }
+    }
     let gateway = &state.platform().ai;
     let created = state.clock().now_ms() / 1000;
     if !body.stream {
@@ -294,7 +468,8 @@ pub async fn chat_completions(
                 vec![chunk(delta, None, None)]
             }
             StreamEvent::ToolCall(c) => {
-                let call = json!([{"index": call_index, "id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments_text()}}]);
+                let mut call = openai_calls(std::slice::from_ref(&c));
+                call[0]["index"] = json!(call_index);
                 call_index += 1;
                 let delta = if first { json!({"role": "assistant", "content": null, "tool_calls": call}) } else { json!({"tool_calls": call}) };
                 first = false;
@@ -306,7 +481,10 @@ pub async fn chat_completions(
                 Some(json!({"prompt_tokens": u.input_tokens, "completion_tokens": u.output_tokens, "total_tokens": u.input_tokens + u.output_tokens})),
             )],
             StreamEvent::Usage(_) => vec![],
-            StreamEvent::Finish(r) => vec![chunk(json!({}), Some(openai_finish(r)), None), Event::default().data("[DONE]")],
+            StreamEvent::Finish(r) => {
+                let finish = if call_index > 0 { "tool_calls" } else { openai_finish(r) };
+                vec![chunk(json!({}), Some(finish), None), Event::default().data("[DONE]")]
+            }
             StreamEvent::Error(e) => vec![Event::default().data(error_event(&e).to_string())],
         };
         futures::stream::iter(out.into_iter().map(Ok::<_, Infallible>))

@@ -18,13 +18,23 @@ use std::sync::Arc;
 #[derive(Clone, Default)]
 struct Fake {
     calls: Arc<AtomicUsize>,
+    /// The body of every request, in order.
+    bodies: Arc<std::sync::Mutex<Vec<Value>>>,
 }
 
 /// OpenAI Chat Completions: a fixed answer; SSE when `stream`; with model `break-midway`
 /// the stream stops after one chunk without `[DONE]`.
 async fn chat(State(fake): State<Fake>, axum::Json(body): axum::Json<Value>) -> Response {
     fake.calls.fetch_add(1, Ordering::SeqCst);
+    fake.bodies.lock().unwrap().push(body.clone());
     let model = body["model"].as_str().unwrap_or("").to_owned();
+    let last_role = body["messages"]
+        .as_array()
+        .and_then(|m| m.last())
+        .map(|m| m["role"].clone());
+    if body["tools"].is_array() && last_role != Some(json!("tool")) {
+        return tool_call_answer(&model, body["stream"] == true);
+    }
     if model == "always-500" {
         return (
             axum::http::StatusCode::INTERNAL_SERVER_ERROR,
@@ -100,6 +110,41 @@ async fn embeddings(axum::Json(body): axum::Json<Value>) -> Response {
     .into_response()
 }
 
+/// With `tools` and no tool result yet: OpenAI's answer calling `sales_total` with
+/// `{"days": 7}` (streamed: the arguments in two pieces).
+fn tool_call_answer(model: &str, stream: bool) -> Response {
+    if !stream {
+        return axum::Json(json!({
+            "id": "chatcmpl-tool", "object": "chat.completion", "created": 1, "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": null, "tool_calls": [
+                {"id": "call_abc123", "type": "function", "function": {"name": "sales_total", "arguments": "{\"days\": 7}"}}
+            ]}, "finish_reason": "tool_calls", "logprobs": null}],
+            "usage": {"prompt_tokens": 20, "completion_tokens": 5, "total_tokens": 25}
+        }))
+        .into_response();
+    }
+    let chunk = |delta: Value, finish: Value| {
+        format!(
+            "data: {}\n\n",
+            json!({"id": "chatcmpl-tool", "object": "chat.completion.chunk", "created": 1, "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+        )
+    };
+    let mut text = chunk(
+        json!({"role": "assistant", "content": null, "tool_calls": [{"index": 0, "id": "call_abc123", "type": "function", "function": {"name": "sales_total", "arguments": "{\"da"}}]}),
+        Value::Null,
+    );
+    text += &chunk(
+        json!({"tool_calls": [{"index": 0, "function": {"arguments": "ys\": 7}"}}]}),
+        Value::Null,
+    );
+    text += &chunk(json!({}), json!("tool_calls"));
+    text += "data: [DONE]\n\n";
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .body(Body::from(text))
+        .unwrap()
+}
+
 async fn fake_openai() -> (String, Fake) {
     let fake = Fake::default();
     let app = axum::Router::new()
@@ -158,7 +203,149 @@ conea_testkit::backend_tests!(
     usage_held_in_memory_is_written_when_the_server_stops,
     bare_model_names_route_and_the_model_list_names_every_routable_model,
     embeddings_answer_in_openai_shape_as_floats_or_base64_and_count_usage,
+    openai_compatible_endpoint_calls_tools_and_takes_their_results,
+    malformed_tools_are_a_400_naming_the_field,
 );
+
+fn sales_tool() -> Value {
+    json!({"type": "function", "function": {"name": "sales_total", "description": "Sales total over N days", "parameters": {"type": "object", "properties": {"days": {"type": "integer"}}}}})
+}
+
+async fn openai_compatible_endpoint_calls_tools_and_takes_their_results(b: Backend) {
+    let Some((app, fake)) = app_with_openai(b).await else {
+        return;
+    };
+    let question = json!({"role": "user", "content": "Revenue last week?"});
+    let r = app
+        .client
+        .post("/v1/chat/completions", Some(app.owner()), json!({"model": "openai/gpt-4o-mini", "tools": [sales_tool()], "tool_choice": "required", "messages": [question]}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let choice = &r.body["choices"][0];
+    assert_eq!(choice["finish_reason"], "tool_calls");
+    assert_eq!(choice["message"]["content"], Value::Null);
+    let call = &choice["message"]["tool_calls"][0];
+    assert_eq!(call["id"], "call_abc123");
+    assert_eq!(call["type"], "function");
+    assert_eq!(call["function"]["name"], "sales_total");
+    let args: Value =
+        serde_json::from_str(call["function"]["arguments"].as_str().unwrap()).unwrap();
+    assert_eq!(args, json!({"days": 7}));
+    {
+        let sent = &fake.bodies.lock().unwrap()[0];
+        assert_eq!(sent["tools"][0]["function"]["name"], "sales_total");
+        assert_eq!(sent["tool_choice"], "required");
+    }
+
+    let r = app
+        .client
+        .post(
+            "/v1/chat/completions",
+            Some(app.owner()),
+            json!({"model": "openai/gpt-4o-mini", "tools": [sales_tool()], "messages": [
+                question,
+                choice["message"],
+                {"role": "tool", "tool_call_id": "call_abc123", "content": "{\"total\": 1200}"}
+            ]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["choices"][0]["finish_reason"], "stop");
+    {
+        let sent = &fake.bodies.lock().unwrap()[1];
+        assert_eq!(sent["messages"][1]["tool_calls"][0]["id"], "call_abc123");
+        assert_eq!(
+            sent["messages"][1]["tool_calls"][0]["function"]["name"],
+            "sales_total"
+        );
+        assert_eq!(
+            sent["messages"][2],
+            json!({"role": "tool", "tool_call_id": "call_abc123", "content": "{\"total\": 1200}"})
+        );
+    }
+
+    let resp = app
+        .client
+        .http()
+        .post(app.client.url("/v1/chat/completions"))
+        .bearer_auth(app.owner())
+        .json(&json!({"model": "openai/gpt-4o-mini", "stream": true, "tools": [sales_tool()], "messages": [{"role": "user", "content": "Revenue?"}]}))
+        .send()
+        .await
+        .unwrap();
+    let text = resp.text().await.unwrap();
+    let data: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .collect();
+    assert_eq!(data.last(), Some(&"[DONE]"), "{text}");
+    let chunks: Vec<Value> = data[..data.len() - 1]
+        .iter()
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    let calls: Vec<&Value> = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["tool_calls"].get(0))
+        .collect();
+    assert_eq!(calls.len(), 1, "one whole call: {text}");
+    assert_eq!(calls[0]["index"], 0);
+    assert_eq!(calls[0]["id"], "call_abc123");
+    assert_eq!(calls[0]["function"]["name"], "sales_total");
+    let args: Value =
+        serde_json::from_str(calls[0]["function"]["arguments"].as_str().unwrap()).unwrap();
+    assert_eq!(args, json!({"days": 7}));
+    assert!(
+        chunks
+            .iter()
+            .any(|c| c["choices"][0]["finish_reason"] == "tool_calls"),
+        "{text}"
+    );
+}
+
+async fn malformed_tools_are_a_400_naming_the_field(b: Backend) {
+    let Some((app, fake)) = app_with_openai(b).await else {
+        return;
+    };
+    let ask = |extra: Value| {
+        let mut body =
+            json!({"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        body
+    };
+    let cases = [
+        (
+            json!({"tools": [{"type": "function", "function": {"description": "no name"}}]}),
+            "tools[0].function.name",
+        ),
+        (
+            json!({"tools": [sales_tool(), {"type": "function", "function": {"name": "x", "parameters": "days"}}]}),
+            "tools[1].function.parameters",
+        ),
+        (
+            json!({"tools": [sales_tool()], "tool_choice": "sometimes"}),
+            "tool_choice",
+        ),
+        (
+            json!({"tools": [sales_tool()], "tool_choice": {"type": "function", "function": {"name": "other"}}}),
+            "tool_choice",
+        ),
+        (
+            json!({"messages": [{"role": "tool", "content": "42"}]}),
+            "messages[0].tool_call_id",
+        ),
+    ];
+    for (extra, field) in cases {
+        let r = app
+            .client
+            .post("/v1/chat/completions", Some(app.owner()), ask(extra))
+            .await;
+        r.assert_error(400, "invalid_parameter");
+        assert!(r.text.contains(field), "{field}: {}", r.text);
+    }
+    assert_eq!(fake.calls.load(Ordering::SeqCst), 0);
+}
 
 async fn embeddings_answer_in_openai_shape_as_floats_or_base64_and_count_usage(b: Backend) {
     let Some((app, _fake)) = app_with_openai(b).await else {
