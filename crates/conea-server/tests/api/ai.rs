@@ -800,40 +800,59 @@ async fn no_provider_configured_answers_503_naming_the_variables() {
         .contains("OPENAI_API_KEY"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// Whether the official Python client package `package` is installed; without it the test
+/// skips with one line, or fails under `CONEA_REQUIRE_SERVICES=1` (CI installs it).
 #[allow(clippy::disallowed_methods)] // CONEA_REQUIRE_SERVICES: the test harness's switch
-async fn official_openai_python_client_works_streaming_and_not() {
-    let has_openai = std::process::Command::new("python3")
-        .args(["-c", "import openai"])
+fn python_package(package: &str) -> bool {
+    let installed = std::process::Command::new("python3")
+        .args(["-c", &format!("import {package}")])
         .output()
         .is_ok_and(|o| o.status.success());
-    if !has_openai {
+    if !installed {
         if std::env::var("CONEA_REQUIRE_SERVICES").is_ok_and(|v| v == "1") {
-            panic!("the openai Python package is required in CI (.ci/run installs it)");
+            panic!("the {package} Python package is required in CI (.ci/run installs it)");
         }
-        eprintln!("skipping: the `openai` Python package is not installed (pip install openai)");
-        return;
+        eprintln!(
+            "skipping: the `{package}` Python package is not installed (pip install {package})"
+        );
     }
-    let Some((app, _fake)) = app_with_openai(Backend::Sqlite).await else {
-        return;
-    };
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/openai_client.py");
-    let base = format!("{}/v1", app.base_url);
-    let key = app.owner().to_owned();
+    installed
+}
+
+/// Runs `tests/python/<script>` with the base URL and key; its stdout, once it succeeded.
+async fn run_python(script: &str, base: String, key: String) -> String {
+    let script = format!("{}/tests/python/{script}", env!("CARGO_MANIFEST_DIR"));
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new("python3")
-            .args([script, &base, &key])
+            .args([&script, &base, &key])
             .output()
             .unwrap()
     })
     .await
     .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    stdout
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_openai_python_client_works_streaming_and_not() {
+    if !python_package("openai") {
+        return;
+    }
+    let Some((app, _fake)) = app_with_openai(Backend::Sqlite).await else {
+        return;
+    };
+    let stdout = run_python(
+        "openai_client.py",
+        format!("{}/v1", app.base_url),
+        app.owner().to_owned(),
+    )
+    .await;
     assert!(stdout.contains("non-streaming: Hello there"), "{stdout}");
     assert!(stdout.contains("streaming: Hello there"), "{stdout}");
     assert!(stdout.contains("bare name: Hello there"), "{stdout}");
@@ -843,44 +862,19 @@ async fn official_openai_python_client_works_streaming_and_not() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[allow(clippy::disallowed_methods)] // CONEA_REQUIRE_SERVICES: the test harness's switch
 async fn official_anthropic_python_client_works_against_any_provider_streaming_and_not() {
-    let has_anthropic = std::process::Command::new("python3")
-        .args(["-c", "import anthropic"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !has_anthropic {
-        if std::env::var("CONEA_REQUIRE_SERVICES").is_ok_and(|v| v == "1") {
-            panic!("the anthropic Python package is required in CI (.ci/run installs it)");
-        }
-        eprintln!(
-            "skipping: the `anthropic` Python package is not installed (pip install anthropic)"
-        );
+    if !python_package("anthropic") {
         return;
     }
     let Some((app, fake)) = app_with_openai(Backend::Sqlite).await else {
         return;
     };
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/python/anthropic_client.py"
-    );
-    let base = app.base_url.clone();
-    let key = app.owner().to_owned();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("python3")
-            .args([script, &base, &key])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = run_python(
+        "anthropic_client.py",
+        app.base_url.clone(),
+        app.owner().to_owned(),
+    )
+    .await;
     assert!(stdout.contains("non-streaming: Hello there"), "{stdout}");
     assert!(stdout.contains("streaming: Hello there"), "{stdout}");
     assert!(stdout.contains("refused: 400 top_k"), "{stdout}");
