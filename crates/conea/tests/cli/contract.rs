@@ -134,6 +134,8 @@ fn schemathesis_finds_no_server_error_and_no_difference_from_the_document() {
         "/tests/contract/schemathesis.toml"
     );
     let out = Command::new("st")
+        // Its cache of found crashes goes in the test's own directory, not the checkout.
+        .current_dir(env.data_dir())
         .args(["--config-file", config, "run", &server.url("/openapi.json")])
         .args(["-H", &format!("Authorization: Bearer {KEY}")])
         .args(["--checks", "all", "--max-examples", "20", "--workers", "1"])
