@@ -26,33 +26,21 @@ pub struct AnalyticsParams {
     #[param(schema_with = super::schemas::time_zone)]
     pub timezone: Option<String>,
     /// `day` (default), `week` (from Monday) or `month`.
-    #[param(schema_with = granularity)]
+    #[param(schema_with = super::schemas::granularity)]
     pub granularity: Option<String>,
     /// `previous_period` or `previous_year`: every figure also gets its earlier value and
     /// the change.
-    #[param(schema_with = compare)]
+    #[param(schema_with = super::schemas::compare)]
     pub compare: Option<String>,
     /// Only this shop (`shop_…`); default every shop of the organization.
     #[param(schema_with = super::schemas::shop_id)]
     pub shop_id: Option<String>,
     /// `product_performance` only: `revenue` (default), `units`, `orders` or `refund_rate`.
-    #[param(schema_with = product_sort)]
+    #[param(schema_with = super::schemas::product_sort)]
     pub sort: Option<String>,
     /// `product_performance` only: products listed per currency, 1–500 (default 50).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
-}
-
-pub(super) fn granularity() -> utoipa::openapi::schema::ObjectBuilder {
-    super::schemas::one_of(["day", "week", "month"])
-}
-
-pub(super) fn compare() -> utoipa::openapi::schema::ObjectBuilder {
-    super::schemas::one_of(["previous_period", "previous_year"])
-}
-
-pub(super) fn product_sort() -> utoipa::openapi::schema::ObjectBuilder {
-    super::schemas::one_of(["revenue", "units", "orders", "refund_rate"])
 }
 
 impl From<AnalyticsParams> for RawParams {

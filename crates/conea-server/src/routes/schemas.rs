@@ -176,15 +176,15 @@ pub fn day_or_instant_or_null() -> RefOr<Schema> {
 }
 
 pub fn granularity_or_null() -> RefOr<Schema> {
-    or_null(super::analytics::granularity())
+    or_null(granularity())
 }
 
 pub fn compare_or_null() -> RefOr<Schema> {
-    or_null(super::analytics::compare())
+    or_null(compare())
 }
 
 pub fn product_sort_or_null() -> RefOr<Schema> {
-    or_null(super::analytics::product_sort())
+    or_null(product_sort())
 }
 
 pub fn shop_id_or_null() -> RefOr<Schema> {
@@ -193,4 +193,16 @@ pub fn shop_id_or_null() -> RefOr<Schema> {
 
 pub fn product_limit_or_null() -> RefOr<Schema> {
     or_null(product_limit())
+}
+
+pub fn granularity() -> ObjectBuilder {
+    one_of(["day", "week", "month"])
+}
+
+pub fn compare() -> ObjectBuilder {
+    one_of(["previous_period", "previous_year"])
+}
+
+pub fn product_sort() -> ObjectBuilder {
+    one_of(["revenue", "units", "orders", "refund_rate"])
 }
