@@ -78,7 +78,7 @@ pub fn validate_email(email: &str) -> Result<String, String> {
                 && !domain.starts_with('.')
                 && !domain.ends_with('.')
                 && !e.contains(char::is_whitespace)
-                && e.len() <= 254 =>
+                && e.chars().count() <= 254 =>
         {
             Ok(e)
         }

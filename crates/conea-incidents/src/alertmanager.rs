@@ -17,7 +17,9 @@ pub struct WebhookPayload {
     pub version: String,
     #[serde(default)]
     pub group_key: String,
-    #[serde(default)]
+    /// Alerts left out of this message (informational; a count too large for a `u64` is
+    /// read as `u64::MAX`).
+    #[serde(default, deserialize_with = "count")]
     pub truncated_alerts: u64,
     pub status: AlertStatus,
     #[serde(default)]
@@ -65,6 +67,22 @@ pub enum PayloadError {
     Invalid { path: String, message: String },
     #[error("unsupported Alertmanager webhook version `{0}` (expected \"4\")")]
     Version(String),
+}
+
+/// A non-negative whole number of any size, saturated to `u64::MAX`.
+fn count<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let n = serde_json::Number::deserialize(d)?;
+    match (n.as_u64(), n.as_f64()) {
+        (Some(u), _) => Ok(u),
+        (None, Some(f)) if f >= 0.0 && f.fract() == 0.0 => Ok(if f >= u64::MAX as f64 {
+            u64::MAX
+        } else {
+            f as u64
+        }),
+        _ => Err(serde::de::Error::custom(format!(
+            "`{n}` is not a non-negative whole number"
+        ))),
+    }
 }
 
 /// Parses a webhook body.
@@ -339,6 +357,19 @@ mod tests {
         assert_eq!(a, b);
         assert!(a.starts_with("labels:") && a.len() == 23, "{a}");
         assert_ne!(a, dedup_key(&alert(&[("alertname", "Y")])));
+    }
+
+    #[test]
+    fn truncated_alerts_is_any_whole_count_saturated_and_nothing_else() {
+        let with = |n: &str| {
+            parse(format!(r#"{{"version": "4", "status": "firing", "alerts": [], "truncatedAlerts": {n}}}"#).as_bytes())
+                .map(|p| p.truncated_alerts)
+        };
+        assert_eq!(with("3"), Ok(3));
+        assert_eq!(with("3.0"), Ok(3));
+        assert_eq!(with("1e30"), Ok(u64::MAX));
+        assert!(with("-1").is_err());
+        assert!(with("2.5").is_err());
     }
 
     #[test]

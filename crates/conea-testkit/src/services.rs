@@ -18,6 +18,16 @@ fn missing(var: &str, what: &str) {
     eprintln!("skipping {what} test: {var} is not set (see README, Tests)");
 }
 
+/// For a test that needs a part the machine may lack (a program, a package): under
+/// `CONEA_REQUIRE_SERVICES=1` (CI) its absence fails the test; elsewhere the test skips
+/// after this one line. `how` says how to get it.
+pub fn missing_part(what: &str, how: &str) {
+    if required() {
+        panic!("{what} is required under CONEA_REQUIRE_SERVICES=1: {how}");
+    }
+    eprintln!("skipping: {what} is not available ({how})");
+}
+
 /// `CONEA_TEST_DATABASE_URL`, or `None` after printing why the test skips.
 pub fn postgres_url() -> Option<String> {
     match std::env::var("CONEA_TEST_DATABASE_URL") {

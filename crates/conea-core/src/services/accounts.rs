@@ -431,7 +431,7 @@ impl AccountsService {
             self.ensure_can_confer(p, permissions)?;
         }
         let name = name.trim();
-        if name.is_empty() || name.len() > 200 {
+        if name.is_empty() || name.chars().count() > 200 {
             return Err(CoreError::unprocessable(
                 ErrorCode::InvalidName,
                 "name",

@@ -12,7 +12,7 @@ use bytes::{BufMut, BytesMut};
 use conea_core::CoreError;
 use conea_core::ErrorCode;
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub struct ApiJson<T>(pub T);
 
@@ -141,8 +141,9 @@ fn deserialize<'de, T: DeserializeOwned>(
 
 /// 400 `invalid_parameter` naming the first field (`name`, `items[0].title`) whose text
 /// (a key or a string value) holds U+0000. JSON can carry it only escaped (`\u0000`), so a
-/// body without that escape is not walked at all.
-fn refuse_nul(bytes: &[u8]) -> Result<(), ApiError> {
+/// body without that escape is not walked at all; a body that is not JSON passes (its
+/// parser names what is wrong).
+pub fn refuse_nul(bytes: &[u8]) -> Result<(), ApiError> {
     if !bytes.windows(6).any(|w| w == b"\\u0000") {
         return Ok(());
     }
@@ -283,5 +284,62 @@ mod tests {
         let r = ApiJson(bad).into_response();
         assert_eq!(r.status(), 500);
         assert_eq!(r.headers()[CONTENT_TYPE], "application/json");
+    }
+}
+
+/// Integers in request bodies (`#[serde(deserialize_with = "integral")]`): JSON writes the
+/// same number as `295` or `295.0`, and the API's document (type `integer`) admits both, so
+/// a whole number written with a fraction is read as the integer; `295.5` is refused.
+pub fn integral<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    use serde::de::Error;
+    let n = serde_json::Number::deserialize(d)?;
+    let whole = n.as_i64().or_else(|| {
+        n.as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+            .map(|f| f as i64)
+    });
+    whole
+        .and_then(|i| T::try_from(i).ok())
+        .ok_or_else(|| D::Error::custom(format!("`{n}` is not an integer in range")))
+}
+
+/// [`integral`] for an optional member (`#[serde(default, deserialize_with = "integral_opt")]`).
+pub fn integral_opt<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    #[derive(serde::Deserialize)]
+    struct Wrap(#[serde(deserialize_with = "integral")] i64);
+    match Option::<Wrap>::deserialize(d)? {
+        None => Ok(None),
+        Some(Wrap(i)) => T::try_from(i)
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom(format!("`{i}` is out of range"))),
+    }
+}
+
+#[cfg(test)]
+mod integral_tests {
+    use super::integral;
+
+    #[derive(serde::Deserialize)]
+    struct Body {
+        #[serde(deserialize_with = "integral")]
+        n: u32,
+    }
+
+    #[test]
+    fn a_whole_number_written_with_a_fraction_is_the_integer_and_others_are_refused() {
+        let n = |text: &str| serde_json::from_str::<Body>(text).map(|b| b.n).ok();
+        assert_eq!(n(r#"{"n": 295}"#), Some(295));
+        assert_eq!(n(r#"{"n": 295.0}"#), Some(295));
+        assert_eq!(n(r#"{"n": 295.5}"#), None);
+        assert_eq!(n(r#"{"n": -1}"#), None);
+        assert_eq!(n(r#"{"n": "295"}"#), None);
     }
 }

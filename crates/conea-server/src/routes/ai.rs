@@ -529,13 +529,21 @@ fn openai_model(m: &conea_ai::RoutableModel) -> Value {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UsageParams {
     /// RFC 3339 start (default: 30 days ago).
+    #[param(schema_with = super::schemas::date_time)]
     pub from: Option<String>,
     /// RFC 3339 end (default: now).
+    #[param(schema_with = super::schemas::date_time)]
     pub to: Option<String>,
     /// `provider`, `model`, `api_key` or `day` (default `model`).
+    #[param(schema_with = usage_group)]
     pub group_by: Option<String>,
+}
+
+fn usage_group() -> utoipa::openapi::schema::ObjectBuilder {
+    super::schemas::one_of(["provider", "model", "api_key", "day"])
 }
 
 /// Tokens used by your organization, grouped [ai:use].
@@ -576,6 +584,8 @@ pub async fn usage(
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct BudgetRequest {
     /// Tokens (input + output) per calendar month (UTC); null removes the budget.
+    #[schema(minimum = 0)]
+    #[serde(default, deserialize_with = "crate::http::json::integral_opt")]
     pub monthly_tokens: Option<i64>,
 }
 

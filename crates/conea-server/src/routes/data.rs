@@ -22,18 +22,38 @@ use serde::Deserialize;
 use serde_json::Value;
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ImportParams {
     /// `orders`, `products` or `customers`.
+    #[param(schema_with = import_kind)]
     pub kind: Option<String>,
     /// A shop domain or id; default: the organization's manual shop.
     pub shop: Option<String>,
+}
+
+fn operation() -> utoipa::openapi::schema::ObjectBuilder {
+    let reports = conea_shopdata::analytics::Report::ALL
+        .iter()
+        .map(|r| format!("analytics.{}", r.as_str()));
+    let names: Vec<String> = [
+        "orders_summary".to_owned(),
+        "product_performance".to_owned(),
+    ]
+    .into_iter()
+    .chain(reports)
+    .collect();
+    super::schemas::one_of(names.iter().map(String::as_str))
+}
+
+fn import_kind() -> utoipa::openapi::schema::ObjectBuilder {
+    super::schemas::one_of(["orders", "products", "customers"])
 }
 
 /// Streams the upload into durable chunks, then enqueues the import [data:write]. Memory
 /// stays constant whatever the file size. NDJSON lines are Shopify Admin REST resources; CSV
 /// columns are in the README.
 #[utoipa::path(post, path = "/data/imports", tag = "data", params(ImportParams,
-        ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for 24 h (the same upload imports once)")),
+        ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "1 to 255 visible ASCII characters; replays the first response for 24 h (the same upload imports once)")),
     request_body(content = String, content_type = "application/x-ndjson", description = "One Shopify-shaped object per line, or CSV with `Content-Type: text/csv`"),
     security(("bearer" = []), ("api_key" = [])), responses(
     (status = 202, body = Accepted, headers(("Location" = String, description = "/v1/jobs/{id}"))),
@@ -127,24 +147,27 @@ pub async fn import(State(state): State<AppState>, Auth(p): Auth, req: Request) 
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct ProcessRequest {
-    /// `orders_summary` or `product_performance`.
+    /// `orders_summary`, `product_performance` or `analytics.<report>`.
+    #[schema(schema_with = operation)]
     pub operation: String,
     /// A shop domain or id; default: every shop of the organization.
     pub shop: Option<String>,
     /// `{from, to}`: dates (`2026-01-01`, `to` inclusive) or RFC 3339 times.
     #[schema(value_type = Option<Object>)]
     pub period: Option<Value>,
-    /// `product_performance`: `{limit}` (default 10).
-    #[schema(value_type = Option<Object>)]
+    /// `product_performance`: `{limit}` (default 10); `analytics.<report>`: the report's
+    /// parameters.
+    #[schema(value_type = Option<super::schedules::ReportParamsBody>)]
     pub params: Option<Value>,
 }
 
 /// Computes a report as a job [data:write]; the result is on the job.
 #[utoipa::path(post, path = "/data/process", tag = "data", request_body = ProcessRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for 24 h")),
+    params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "1 to 255 visible ASCII characters; replays the first response for 24 h")),
     security(("bearer" = []), ("api_key" = [])), responses(
     (status = 202, body = Accepted, headers(("Location" = String, description = "/v1/jobs/{id}"))),
     (status = 400, body = ErrorBody, description = "`invalid_parameter` naming `operation`, `period` or `params`"),
+    (status = 404, body = ErrorBody, description = "`not_found` (shop)"),
     (status = 409, body = ErrorBody, description = "`idempotency_key_in_use`"),
     (status = 422, body = ErrorBody, description = "`idempotency_key_reused`")))]
 pub async fn process(

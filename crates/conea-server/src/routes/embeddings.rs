@@ -17,6 +17,10 @@ use serde_json::{json, Value};
 /// Most texts in one request (OpenAI's own limit).
 pub const MAX_INPUTS: usize = 2048;
 
+fn encoding_format() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    super::schemas::or_null(super::schemas::one_of(["float", "base64"]))
+}
+
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct EmbeddingsBody {
     /// An alias, `provider/model` or a bare embedding model name.
@@ -26,6 +30,7 @@ pub struct EmbeddingsBody {
     #[schema(value_type = Object)]
     pub input: Value,
     /// `float` (default) or `base64` (little-endian float32).
+    #[schema(schema_with = encoding_format)]
     pub encoding_format: Option<String>,
     /// The vector length, for models that can shorten theirs.
     #[schema(minimum = 1)]

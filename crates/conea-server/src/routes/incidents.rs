@@ -3,7 +3,7 @@
 //! Alertmanager webhook, and the signed single-use action links (no API key).
 
 use crate::http::auth::Auth;
-use crate::http::error::{ApiResult, ErrorBody};
+use crate::http::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::json::{ApiBytes, ApiJson};
 use crate::http::query::ApiQuery;
 use crate::http::security::never_framed;
@@ -18,11 +18,14 @@ use conea_incidents::store::{Entry, Incident};
 use conea_incidents::Severity;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct OpenIncidentRequest {
+    #[schema(schema_with = super::schemas::not_blank)]
     pub title: String,
     /// `critical`, `high`, `medium` or `low`.
+    #[schema(schema_with = super::schemas::severity)]
     pub severity: String,
     /// Where it comes from (default `api`).
     pub source: Option<String>,
@@ -30,6 +33,7 @@ pub struct OpenIncidentRequest {
     pub dedup_key: Option<String>,
     /// Free text shown in notifications.
     pub summary: Option<String>,
+    /// An object of key-value details shown with the incident.
     #[schema(value_type = Option<Object>)]
     pub details: Option<Value>,
 }
@@ -44,7 +48,8 @@ pub struct IncidentResponse {
     pub source: String,
     pub dedup_key: String,
     pub summary: String,
-    #[schema(value_type = Object)]
+    /// The details reported (`{}` or `null` when none).
+    #[schema(value_type = Option<Object>)]
     pub details: Value,
     /// Reports received (1 = only the opening one).
     pub repeat_count: i64,
@@ -123,23 +128,98 @@ pub struct IncidentList {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct IncidentListParams {
     /// `open`, `acknowledged` or `resolved`.
+    #[param(schema_with = incident_status)]
     pub status: Option<String>,
+    #[param(schema_with = super::schemas::severity)]
     pub severity: Option<String>,
     /// At most this many, newest first (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
+}
+
+fn incident_status() -> utoipa::openapi::schema::ObjectBuilder {
+    super::schemas::one_of(["open", "acknowledged", "resolved"])
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct NoteRequest {
+    #[schema(schema_with = super::schemas::not_blank)]
     pub text: String,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct PatchIncidentRequest {
     /// The new severity; the escalation is re-planned from now.
+    #[schema(schema_with = super::schemas::severity)]
     pub severity: String,
+}
+
+/// Alertmanager's webhook body, version 4 (the document's view of what
+/// `conea_incidents::alertmanager::parse` reads).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "camelCase")]
+pub struct AlertmanagerWebhook {
+    #[schema(schema_with = am_version)]
+    version: String,
+    #[schema(required = false)]
+    group_key: String,
+    /// Alerts left out of the message (any count; a very large one is read as the largest).
+    #[schema(schema_with = am_count, required = false)]
+    truncated_alerts: u64,
+    #[schema(schema_with = am_status)]
+    status: String,
+    #[schema(required = false)]
+    receiver: String,
+    #[schema(required = false)]
+    group_labels: BTreeMap<String, String>,
+    #[schema(required = false)]
+    common_labels: BTreeMap<String, String>,
+    #[schema(required = false)]
+    common_annotations: BTreeMap<String, String>,
+    #[schema(rename = "externalURL")]
+    #[schema(required = false)]
+    external_url: String,
+    alerts: Vec<AlertmanagerAlert>,
+}
+
+/// One alert of an Alertmanager webhook.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "camelCase")]
+pub struct AlertmanagerAlert {
+    #[schema(schema_with = am_status)]
+    status: String,
+    #[schema(required = false)]
+    labels: BTreeMap<String, String>,
+    #[schema(required = false)]
+    annotations: BTreeMap<String, String>,
+    #[schema(required = false)]
+    starts_at: String,
+    #[schema(required = false)]
+    ends_at: String,
+    #[schema(rename = "generatorURL")]
+    #[schema(required = false)]
+    generator_url: String,
+    #[schema(required = false)]
+    fingerprint: String,
+}
+
+fn am_count() -> utoipa::openapi::schema::ObjectBuilder {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Integer)
+        .minimum(Some(0))
+}
+
+fn am_version() -> utoipa::openapi::schema::ObjectBuilder {
+    super::schemas::one_of(["4"])
+}
+
+fn am_status() -> utoipa::openapi::schema::ObjectBuilder {
+    super::schemas::one_of(["firing", "resolved"])
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -191,7 +271,15 @@ pub async fn open(
         source: body.source,
         dedup_key: body.dedup_key,
         summary: body.summary,
-        details: body.details,
+        details: match body.details {
+            Some(d) if !d.is_object() && !d.is_null() => {
+                return Err(ApiError(CoreError::invalid(
+                    "details",
+                    "`details` is an object of key-value details.",
+                )))
+            }
+            d => d,
+        },
     };
     let opened = state.platform().incidents.open(&p, report).await?;
     let status = if opened.created {
@@ -218,7 +306,16 @@ pub async fn list(
             &p,
             q.status.as_deref(),
             q.severity.as_deref(),
-            q.limit.unwrap_or(100),
+            match q.limit {
+                None => 100,
+                Some(n @ 1..=1000) => n,
+                Some(_) => {
+                    return Err(ApiError(CoreError::invalid(
+                        "limit",
+                        "`limit` must be between 1 and 1000.",
+                    )))
+                }
+            },
         )
         .await?;
     Ok(ApiJson(IncidentList {
@@ -338,6 +435,7 @@ pub async fn postmortem(
 /// Prometheus Alertmanager's webhook (version 4) [incidents:manage]: firing alerts open or
 /// repeat the incident of their fingerprint, resolved alerts resolve it.
 #[utoipa::path(post, path = "/alerts/alertmanager", tag = "incidents",
+    request_body(content = AlertmanagerWebhook, content_type = "application/json", description = "Alertmanager's webhook (`webhook_config`), version 4, unchanged"),
     security(("bearer" = []), ("api_key" = [])), responses(
     (status = 200, body = AlertmanagerResponse), (status = 400, body = ErrorBody)))]
 pub async fn alertmanager(
@@ -345,6 +443,7 @@ pub async fn alertmanager(
     Auth(p): Auth,
     ApiBytes(body): ApiBytes,
 ) -> ApiResult<ApiJson<AlertmanagerResponse>> {
+    crate::http::json::refuse_nul(&body)?;
     let out = state.platform().incidents.alertmanager(&p, &body).await?;
     Ok(ApiJson(out.into()))
 }

@@ -16,6 +16,7 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 pub struct AskRequest {
     /// The question, in any language (at most 4,000 characters).
+    #[schema(schema_with = question)]
     pub question: String,
     /// Only this shop (`shop_…` id or domain); default every shop of the organization.
     pub shop_id: Option<String>,
@@ -33,6 +34,10 @@ pub struct AskRequest {
     /// Server-sent events are not available yet: `true` answers 400.
     #[serde(default)]
     pub stream: bool,
+}
+
+fn question() -> utoipa::openapi::schema::ObjectBuilder {
+    super::schemas::not_blank().max_length(Some(conea_insights::ask::MAX_QUESTION_CHARS))
 }
 
 /// Answers a question from the shop's own data [ai:use, data:read; both checked before any

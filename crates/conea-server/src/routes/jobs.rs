@@ -101,13 +101,23 @@ pub fn accepted(job: &Job) -> Response {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct JobListParams {
     /// Only jobs in this status.
+    #[param(schema_with = job_state)]
     pub status: Option<String>,
     /// Only jobs of this kind.
     pub kind: Option<String>,
+    /// Jobs per page, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<usize>,
+    /// `next_cursor` of the previous page (a job id).
+    #[param(pattern = "^job_[0-9a-f]{32}$")]
     pub cursor: Option<String>,
+}
+
+fn job_state() -> utoipa::openapi::schema::ObjectBuilder {
+    super::schemas::one_of(conea_jobs::JobState::ALL.iter().map(|s| s.as_str()))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

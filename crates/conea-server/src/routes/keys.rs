@@ -1,6 +1,6 @@
 //! API keys: create (secret shown once), list (never secrets), revoke.
 
-use super::pagination::{page, Page, PageParams};
+use super::pagination::{page, KeyPage, Page, PageParams};
 use crate::http::auth::Auth;
 use crate::http::error::{ApiResult, ErrorBody};
 use crate::http::json::ApiJson;
@@ -18,11 +18,27 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct CreateKeyRequest {
+    /// 1 to 200 characters, not only spaces.
+    #[schema(
+        pattern = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$",
+        min_length = 1,
+        max_length = 200
+    )]
     pub name: String,
     /// Permission names from the catalogue; none beyond the caller's own.
+    #[schema(schema_with = permission_names)]
     pub permissions: Vec<String>,
-    /// RFC 3339 time after which the key stops working.
+    /// RFC 3339 time after which the key stops working (in the future).
+    #[schema(schema_with = super::schemas::date_time_or_null)]
     pub expires_at: Option<String>,
+}
+
+fn permission_names() -> utoipa::openapi::schema::ArrayBuilder {
+    utoipa::openapi::schema::ArrayBuilder::new().items(super::schemas::one_of(
+        conea_core::permissions::Permission::ALL
+            .iter()
+            .map(|p| p.as_str()),
+    ))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -124,7 +140,7 @@ pub async fn create(
 }
 
 /// The organization's keys, without secrets [keys:manage].
-#[utoipa::path(get, path = "/api-keys", tag = "api keys", params(PageParams),
+#[utoipa::path(get, path = "/api-keys", tag = "api keys", params(KeyPage),
     security(("bearer" = []), ("api_key" = [])), responses(
     (status = 200, body = Page<KeyResponse>), (status = 403, body = ErrorBody)))]
 pub async fn list(
@@ -139,7 +155,7 @@ pub async fn list(
         .into_iter()
         .map(Into::into)
         .collect();
-    Ok(ApiJson(page(keys, &q, |k| k.id.clone())?))
+    Ok(ApiJson(page(keys, &q, "key", |k| k.id.clone())?))
 }
 
 /// Revokes a key [keys:manage, and every permission the key holds]: refused on its next

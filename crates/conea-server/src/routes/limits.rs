@@ -54,8 +54,12 @@ impl From<&rate_limit::Peek> for RateLimitState {
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct SetLimitRequest {
     /// Requests per minute, 1 to 1,000,000.
+    #[schema(minimum = 1, maximum = 1_000_000)]
+    #[serde(deserialize_with = "crate::http::json::integral")]
     pub per_minute: u32,
-    /// Requests a full bucket allows at once (default: per_minute).
+    /// Requests a full bucket allows at once (default: per_minute), 1 to 1,000,000.
+    #[schema(minimum = 1, maximum = 1_000_000)]
+    #[serde(default, deserialize_with = "crate::http::json::integral_opt")]
     pub burst: Option<u32>,
 }
 

@@ -4,7 +4,9 @@
 pub mod ai;
 pub mod analytics;
 pub mod auth;
+pub mod contract;
 pub mod data;
+pub mod docs;
 pub mod embeddings;
 pub mod health;
 pub mod incidents;
@@ -16,6 +18,7 @@ pub mod messages;
 pub mod orgs;
 pub mod pagination;
 pub mod schedules;
+pub mod schemas;
 pub mod shop;
 pub mod shopify;
 pub mod shopify_app;
@@ -26,7 +29,7 @@ use crate::http::{self, fallback};
 use crate::state::AppState;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
-use axum::{middleware, Json, Router};
+use axum::{middleware, Router};
 use tower_http::catch_panic::CatchPanicLayer;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -143,9 +146,15 @@ fn v1(state: &AppState) -> OpenApiRouter<AppState> {
     public.merge(webhooks).merge(peek).merge(protected)
 }
 
-/// The OpenAPI document of every route.
-pub fn openapi(state: &AppState) -> utoipa::openapi::OpenApi {
-    build(state).1
+/// The OpenAPI document of every route, completed with the rules of [`contract`]: what is
+/// served at `/openapi.json` and rendered at `/docs`.
+pub fn openapi(state: &AppState) -> serde_json::Value {
+    document(build(state).1)
+}
+
+fn document(doc: utoipa::openapi::OpenApi) -> serde_json::Value {
+    // Serialising utoipa's own types cannot fail; an empty document would show it.
+    contract::complete(serde_json::to_value(doc).unwrap_or_default())
 }
 
 fn build(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
@@ -167,13 +176,28 @@ fn build(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
 /// The complete application: routes, fallbacks and the middleware stack.
 pub fn router(state: AppState) -> Router {
     let (router, doc) = build(&state);
-    let doc = std::sync::Arc::new(doc);
+    let doc = document(doc);
+    // Both are built once: the document does not change while the server runs.
+    let docs_page = axum::body::Bytes::from(docs::render(&doc));
+    let json = axum::body::Bytes::from(serde_json::to_vec(&doc).unwrap_or_default());
     router
         .route(
             "/openapi.json",
             get(move || {
-                let d = doc.clone();
-                async move { Json((*d).clone()) }
+                let body = json.clone();
+                async move {
+                    (
+                        [(axum::http::header::CONTENT_TYPE, "application/json")],
+                        body,
+                    )
+                }
+            }),
+        )
+        .route(
+            "/docs",
+            get(move || {
+                let page = docs_page.clone();
+                async move { docs::response(page) }
             }),
         )
         .merge(crate::console::router(&state))

@@ -1,6 +1,6 @@
 //! Organizations and their members.
 
-use super::pagination::{page, Page, PageParams};
+use super::pagination::{page, MemberPage, Page, PageParams};
 use crate::http::auth::Auth;
 use crate::http::error::{ApiResult, ErrorBody};
 use crate::http::json::ApiJson;
@@ -36,7 +36,8 @@ impl From<Organization> for OrgResponse {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct CreateOrgRequest {
-    /// 2-63 lowercase letters, digits or dashes.
+    /// 2-63 lowercase letters, digits or dashes, not starting or ending with a dash.
+    #[schema(pattern = "^[a-z0-9][a-z0-9-]{0,61}[a-z0-9]$")]
     pub slug: String,
     pub name: Option<String>,
 }
@@ -68,6 +69,7 @@ impl From<Membership> for MemberResponse {
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct SetRoleRequest {
     /// `owner`, `admin`, `member` or `viewer`.
+    #[schema(schema_with = super::schemas::role)]
     pub role: String,
 }
 
@@ -113,7 +115,7 @@ pub async fn get(
 }
 
 /// Members of an organization with their roles and effective permissions [members:read].
-#[utoipa::path(get, path = "/organizations/{id}/members", tag = "organizations", params(("id" = String, Path), PageParams),
+#[utoipa::path(get, path = "/organizations/{id}/members", tag = "organizations", params(("id" = String, Path), MemberPage),
     security(("bearer" = []), ("api_key" = [])), responses(
     (status = 200, body = Page<MemberResponse>),
     (status = 403, body = ErrorBody, description = "`insufficient_permissions` (`members:read`)"),
@@ -131,7 +133,7 @@ pub async fn members(
         .into_iter()
         .map(Into::into)
         .collect();
-    Ok(ApiJson(page(members, &q, |m| m.user_id.clone())?))
+    Ok(ApiJson(page(members, &q, "usr", |m| m.user_id.clone())?))
 }
 
 /// Changes a member's role [members:manage]; nobody confers a role above their own.

@@ -3,7 +3,7 @@
 //! offset; the webhook signing secret is in the creation answer only.
 
 use super::jobs::{accepted, Accepted};
-use super::pagination::{Page, PageParams};
+use super::pagination::{Page, PageParams, SchedulePage};
 use crate::http::auth::Auth;
 use crate::http::error::{ApiResult, ErrorBody};
 use crate::http::json::ApiJson;
@@ -23,11 +23,40 @@ use serde_json::Value;
 #[serde(deny_unknown_fields)]
 pub struct DestinationBody {
     /// `email`, `slack` or `webhook`.
+    #[schema(schema_with = channel)]
     pub channel: String,
     /// An e-mail address (`email`), a Slack incoming-webhook URL (`slack`; answers show
     /// only its host and first path segment, the rest is a credential) or an http(s) URL
     /// (`webhook`, signed per Standard Webhooks with the schedule's secret).
     pub target: String,
+}
+
+fn channel() -> utoipa::openapi::schema::ObjectBuilder {
+    super::schemas::one_of(["email", "slack", "webhook"])
+}
+
+/// The parameters of a scheduled report: those of `GET /v1/analytics/{report}`, as an
+/// object (the document's view of `conea_shopdata::analytics::RawParams`).
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct ReportParamsBody {
+    #[schema(schema_with = super::schemas::day_or_instant_or_null, required = false)]
+    from: String,
+    #[schema(schema_with = super::schemas::day_or_instant_or_null, required = false)]
+    to: String,
+    #[schema(schema_with = super::schemas::time_zone_or_null, required = false)]
+    timezone: String,
+    #[schema(schema_with = super::schemas::granularity_or_null, required = false)]
+    granularity: String,
+    #[schema(schema_with = super::schemas::compare_or_null, required = false)]
+    compare: String,
+    #[schema(schema_with = super::schemas::shop_id_or_null, required = false)]
+    shop_id: String,
+    #[schema(schema_with = super::schemas::product_sort_or_null, required = false)]
+    sort: String,
+    #[schema(schema_with = super::schemas::product_limit_or_null, required = false)]
+    limit: String,
 }
 
 /// A schedule's definition. On create `report`, `cron` and `deliver` are required; on
@@ -36,14 +65,16 @@ pub struct DestinationBody {
 #[serde(deny_unknown_fields)]
 pub struct ScheduleBody {
     /// A report of `GET /v1/analytics/{report}` (`sales_over_time`, …).
+    #[schema(schema_with = super::schemas::report_or_null)]
     pub report: Option<String>,
     /// The report's parameters (`from`, `to`, `timezone`, `granularity`, `compare`,
     /// `shop_id`); without `from`/`to` each run covers the 30 days up to its slot.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<ReportParamsBody>)]
     pub params: Option<Value>,
     /// Five-field cron (`minute hour day-of-month month day-of-week`), e.g. `0 9 * * MON`.
     pub cron: Option<String>,
     /// IANA time zone the cron runs in (default `UTC`).
+    #[schema(schema_with = super::schemas::time_zone_or_null)]
     pub timezone: Option<String>,
     pub deliver: Option<Vec<DestinationBody>>,
     /// Default true.
@@ -188,7 +219,7 @@ pub async fn create(
 }
 
 /// Your organization's schedules, oldest first [data:read].
-#[utoipa::path(get, path = "/schedules", tag = "schedules", params(PageParams),
+#[utoipa::path(get, path = "/schedules", tag = "schedules", params(SchedulePage),
     security(("bearer" = []), ("api_key" = [])), responses(
     (status = 200, body = Page<ScheduleResponse>), (status = 400, body = ErrorBody),
     (status = 403, body = ErrorBody)))]

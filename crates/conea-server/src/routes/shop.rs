@@ -14,10 +14,14 @@ use axum::extract::{Path, State};
 use axum::http::header::{ACCEPT, CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
+use conea_shopdata::reads::query::{Cursor, CustomerSort, OrderSort, ProductSort, Sort};
 use conea_shopdata::reads::{CustomerView, ListParams, OrderDetail, ProductView, ReadFormat};
 use conea_shopdata::service::ExportStream;
 use futures::StreamExt;
 use serde::Deserialize;
+use utoipa::openapi::path::{Parameter, ParameterIn};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::IntoParams;
 
 /// The query of the three lists. Dates are `YYYY-MM-DD` (UTC; a `created_to` date includes
 /// its day), RFC 3339 times or epoch milliseconds.
@@ -25,21 +29,26 @@ use serde::Deserialize;
 #[into_params(parameter_in = Query)]
 pub struct ReadQuery {
     /// Rows per page, 1 to 250 (default 50); not used by exports.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 250)]
     pub limit: Option<String>,
-    /// `next_cursor` of the previous page (same filters and sort).
+    /// `next_cursor` of the previous page (same filters); it continues the sort it came from.
     pub cursor: Option<String>,
     /// Orders: `created_at`, `-created_at` (default), `total_price`, `-total_price`.
     /// Products and customers: `created_at`, `-created_at` (default), `updated_at`, `-updated_at`.
     pub sort: Option<String>,
     /// `json` (default), `csv` or `ndjson`; wins over `Accept`.
+    #[param(schema_with = format)]
     pub format: Option<String>,
     /// A shop id (`shop_…`) or domain of your organization; default: every shop.
     pub shop_id: Option<String>,
     /// Created at or after.
+    #[param(schema_with = super::schemas::instant)]
     pub created_from: Option<String>,
     /// Created before (a date: on or before that day).
+    #[param(schema_with = super::schemas::instant)]
     pub created_to: Option<String>,
     /// Changed at the source at or after.
+    #[param(schema_with = super::schemas::instant)]
     pub updated_since: Option<String>,
     /// Prefix, case-insensitive: orders by name (`1001` finds `#1001`) or e-mail; products
     /// by title or variant SKU; customers by e-mail, first or last name.
@@ -49,8 +58,10 @@ pub struct ReadQuery {
     /// Orders: `fulfilled`, `partial`, … (case-insensitive).
     pub fulfillment_status: Option<String>,
     /// Orders of this customer (source id).
+    #[param(schema_with = super::schemas::source_id)]
     pub customer_id: Option<String>,
     /// Orders with a line item of this product (source id).
+    #[param(schema_with = super::schemas::source_id)]
     pub product_id: Option<String>,
     /// Products: `active`, `draft`, `archived`.
     pub status: Option<String>,
@@ -60,7 +71,82 @@ pub struct ReadQuery {
     pub product_type: Option<String>,
     /// Customers of this RFM segment now, as `rfm_segments` scores them: `champions`,
     /// `loyal`, `new`, `promising`, `at_risk`, `hibernating`.
+    #[param(schema_with = super::schemas::segment)]
     pub segment: Option<String>,
+}
+
+fn format() -> utoipa::openapi::schema::ObjectBuilder {
+    super::schemas::one_of(["json", "csv", "ndjson"])
+}
+
+/// The documented query of one list: [`ReadQuery`]'s parameters less the filters that list
+/// refuses, with the list's own sorts and cursor shape.
+fn list_params(refused: &[&str], sorts: &'static [&'static str]) -> Vec<Parameter> {
+    let mut params = <ReadQuery as IntoParams>::into_params(|| Some(ParameterIn::Query));
+    params.retain(|p| !refused.contains(&p.name.as_str()));
+    for p in &mut params {
+        match p.name.as_str() {
+            "sort" => p.schema = Some(super::schemas::one_of(sorts.iter().copied()).into()),
+            "cursor" => {
+                p.schema = Some(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .pattern(Some(Cursor::pattern(sorts)))
+                        .into(),
+                )
+            }
+            _ => {}
+        }
+    }
+    params
+}
+
+/// The query of `GET /v1/shop/orders`.
+pub struct OrdersQuery;
+/// The query of `GET /v1/shop/products`.
+pub struct ProductsQuery;
+/// The query of `GET /v1/shop/customers`.
+pub struct CustomersQuery;
+
+impl IntoParams for OrdersQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        list_params(
+            &["segment", "status", "vendor", "product_type"],
+            OrderSort::NAMES,
+        )
+    }
+}
+
+impl IntoParams for ProductsQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        list_params(
+            &[
+                "segment",
+                "financial_status",
+                "fulfillment_status",
+                "customer_id",
+                "product_id",
+            ],
+            ProductSort::NAMES,
+        )
+    }
+}
+
+impl IntoParams for CustomersQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        list_params(
+            &[
+                "status",
+                "vendor",
+                "product_type",
+                "financial_status",
+                "fulfillment_status",
+                "customer_id",
+                "product_id",
+            ],
+            CustomerSort::NAMES,
+        )
+    }
 }
 
 impl From<ReadQuery> for ListParams {
@@ -132,7 +218,7 @@ fn streamed(name: &str, format: ReadFormat, rows: ExportStream) -> Response {
 
 /// Your organization's orders, filtered and sorted, a page at a time; or all of them as
 /// CSV or NDJSON [data:read].
-#[utoipa::path(get, path = "/shop/orders", tag = "shop", params(ReadQuery),
+#[utoipa::path(get, path = "/shop/orders", tag = "shop", params(OrdersQuery),
     security(("bearer" = []), ("api_key" = [])), responses(
     (status = 200, description = "`{data: [order], next_cursor}`; or every matching order as CSV (columns in docs/api.md) or NDJSON", content(
         (Object = "application/json"), (String = "text/csv"), (String = "application/x-ndjson"))),
@@ -175,7 +261,7 @@ pub async fn get_order(
 
 /// Your organization's products with their variants and stock; or all of them as CSV or
 /// NDJSON [data:read].
-#[utoipa::path(get, path = "/shop/products", tag = "shop", params(ReadQuery),
+#[utoipa::path(get, path = "/shop/products", tag = "shop", params(ProductsQuery),
     security(("bearer" = []), ("api_key" = [])), responses(
     (status = 200, description = "`{data: [product], next_cursor}`; or every matching product as CSV or NDJSON", content(
         (Object = "application/json"), (String = "text/csv"), (String = "application/x-ndjson"))),
@@ -216,7 +302,7 @@ pub async fn get_product(
 
 /// Your organization's customers with their order count, spending per currency and first
 /// and last order; or all of them as CSV or NDJSON [data:read].
-#[utoipa::path(get, path = "/shop/customers", tag = "shop", params(ReadQuery),
+#[utoipa::path(get, path = "/shop/customers", tag = "shop", params(CustomersQuery),
     security(("bearer" = []), ("api_key" = [])), responses(
     (status = 200, description = "`{data: [customer], next_cursor}`; or every matching customer as CSV or NDJSON", content(
         (Object = "application/json"), (String = "text/csv"), (String = "application/x-ndjson"))),

@@ -25,14 +25,28 @@ use serde::{Deserialize, Serialize};
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct ConnectShopRequest {
     /// `name.myshopify.com`
+    #[schema(schema_with = super::schemas::shop_domain)]
     pub shop_domain: String,
     /// The Admin API access token (`shpat_…`). Encrypted at rest, never returned.
+    #[schema(
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
+        max_length = 1024
+    )]
     pub access_token: String,
     /// The app's API secret (client secret): webhooks are verified with it. Encrypted.
+    #[schema(
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
+        max_length = 1024
+    )]
     pub api_secret: String,
     /// The secret before a rotation, accepted for webhooks until removed. Encrypted.
+    #[schema(
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
+        max_length = 1024
+    )]
     pub previous_api_secret: Option<String>,
     /// `YYYY-MM`; default `SHOPIFY_API_VERSION`.
+    #[schema(pattern = "^(unstable|[0-9]{4}-(0[1-9]|1[0-2]))$")]
     pub api_version: Option<String>,
 }
 
@@ -162,12 +176,17 @@ pub async fn sync(
     }
 }
 
+fn record_kind() -> utoipa::openapi::schema::ObjectBuilder {
+    super::schemas::one_of(["products", "orders", "customers"])
+}
+
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct RefreshRequest {
     /// `products`, `orders` or `customers`.
-    #[schema(value_type = String, example = "products")]
+    #[schema(schema_with = record_kind)]
     pub resource: RecordKind,
     /// The object's Shopify id.
+    #[serde(deserialize_with = "crate::http::json::integral")]
     pub id: i64,
 }
 
@@ -219,10 +238,10 @@ pub struct WebhookReceipt {
 #[utoipa::path(post, path = "/webhooks/shopify", tag = "shopify",
     request_body(content = String, content_type = "application/json", description = "The webhook payload, as Shopify sent it"),
     params(
-        ("X-Shopify-Hmac-Sha256" = String, Header, description = "base64 HMAC-SHA256 of the raw body"),
-        ("X-Shopify-Shop-Domain" = String, Header),
-        ("X-Shopify-Topic" = String, Header),
-        ("X-Shopify-Webhook-Id" = Option<String>, Header),
+        ("X-Shopify-Hmac-Sha256" = String, Header, pattern = "^[!-~]+$", description = "base64 HMAC-SHA256 of the raw body"),
+        ("X-Shopify-Shop-Domain" = inline(super::schemas::ShopDomain), Header),
+        ("X-Shopify-Topic" = String, Header, pattern = "^[a-z_]+/[a-z_]+$", description = "`orders/create`, `app/uninstalled`, …"),
+        ("X-Shopify-Webhook-Id" = String, Header, pattern = "^[!-~]+$", description = "Shopify sends it with every delivery"),
         ("X-Shopify-Event-Id" = Option<String>, Header, description = "Deduplication key when present")),
     responses(
     (status = 200, body = WebhookReceipt),

@@ -69,9 +69,13 @@ fn error_page(e: ApiError) -> Response {
     r
 }
 
+use super::schemas::ShopDomain;
+
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct InstallQuery {
     /// The shop to install the Conea app in: `name.myshopify.com`.
+    #[param(pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.myshopify\\.com$")]
     pub shop: String,
 }
 
@@ -120,16 +124,16 @@ pub async fn install(
 /// starts. Answers a small page (JSON with `Accept: application/json`); a refusal stores
 /// nothing and answers the error in a page (or the error body).
 #[utoipa::path(get, path = "/integrations/shopify/callback", tag = "shopify",
-    params(("code" = String, Query), ("shop" = String, Query), ("state" = String, Query),
+    params(("code" = String, Query), ("shop" = inline(ShopDomain), Query), ("state" = String, Query),
         ("timestamp" = String, Query), ("hmac" = String, Query, description = "hex HMAC-SHA256 of the other parameters")),
     responses(
-    (status = 200, body = ShopResponse, description = "Connected (a page, or JSON)"),
-    (status = 400, body = ErrorBody, description = "`invalid_parameter`: `shop`, `state` or `code` missing"),
-    (status = 401, body = ErrorBody, description = "`invalid_install_signature`"),
-    (status = 409, body = ErrorBody, description = "`install_state_used`"),
-    (status = 422, body = ErrorBody, description = "`install_state_unknown`, `install_state_expired`, `install_shop_mismatch`, `install_code_refused`"),
-    (status = 502, body = ErrorBody, description = "`shopify_unavailable`"),
-    (status = 503, body = ErrorBody, description = "`shopify_app_not_configured`")))]
+    (status = 200, description = "Connected: a page for a browser, else JSON", content((ShopResponse = "application/json"), (String = "text/html"))),
+    (status = 400, description = "`invalid_parameter`: `shop`, `state` or `code` missing", content((ErrorBody = "application/json"), (String = "text/html"))),
+    (status = 401, description = "`invalid_install_signature`", content((ErrorBody = "application/json"), (String = "text/html"))),
+    (status = 409, description = "`install_state_used`", content((ErrorBody = "application/json"), (String = "text/html"))),
+    (status = 422, description = "`install_state_unknown`, `install_state_expired`, `install_shop_mismatch`, `install_code_refused`", content((ErrorBody = "application/json"), (String = "text/html"))),
+    (status = 502, description = "`shopify_unavailable`", content((ErrorBody = "application/json"), (String = "text/html"))),
+    (status = 503, description = "`shopify_app_not_configured`", content((ErrorBody = "application/json"), (String = "text/html")))))]
 pub async fn callback(
     State(state): State<AppState>,
     headers: HeaderMap,

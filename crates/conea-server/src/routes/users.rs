@@ -14,11 +14,19 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct CreateUserRequest {
+    /// One `@`, something before it, a dot inside the part after it; at most 254
+    /// characters, no spaces.
+    #[schema(
+        pattern = "^[^@\\s\\u0000]+@[^\\s.\\u0000][^\\s\\u0000]*\\.[^\\s\\u0000]*[^\\s.\\u0000]$",
+        max_length = 254
+    )]
     pub email: String,
     /// At least 8 characters.
+    #[schema(min_length = 8)]
     pub password: String,
     pub name: Option<String>,
     /// Default `member`.
+    #[schema(schema_with = super::schemas::role_or_null)]
     pub role: Option<String>,
 }
 

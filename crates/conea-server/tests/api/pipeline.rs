@@ -297,6 +297,40 @@ async fn openapi_document_describes_every_route_and_the_error_body() {
     assert!(verify_401.as_str().unwrap().contains("token_expired"));
 }
 
+#[tokio::test]
+async fn docs_page_renders_every_operation_of_the_document_without_script() {
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let doc = app.client.get("/openapi.json", None).await.body;
+    let page = reqwest::get(format!("{}/docs", app.base_url))
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+    let html = page.text().await.unwrap();
+    assert!(!html.contains("<script"));
+    let mut ids = std::collections::HashSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        assert!(
+            html.contains(&format!("<code>{path}</code>")),
+            "/docs lacks {path}"
+        );
+        for op in item.as_object().unwrap().values() {
+            let id = op["operationId"].as_str().unwrap();
+            assert!(ids.insert(id.to_owned()), "operationId {id} twice");
+            assert!(
+                html.contains(&format!("id=\"op-{id}\"")),
+                "/docs lacks {id}"
+            );
+        }
+    }
+}
+
 async fn every_answer_says_nosniff_and_credentials_are_never_cached(b: Backend) {
     let Some(app) = TestApp::spawn(b).await else {
         return;

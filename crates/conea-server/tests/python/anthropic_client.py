@@ -36,7 +36,8 @@ try:
     client.messages.create(
         model="gpt-4o-mini",
         max_tokens=64,
-        top_k=5,
+        # Sent as a raw member: newer SDKs no longer take `top_k` as an argument.
+        extra_body={"top_k": 5},
         messages=[{"role": "user", "content": "Hi"}],
     )
     raise SystemExit("top_k was accepted")

@@ -5,8 +5,6 @@
 //! inserted while a client pages never shift the rows it has not seen yet.
 
 use crate::model::{Customer, Order, Product};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use conea_core::clock::EpochMs;
 use conea_core::ids::{OrgId, ShopId};
 
@@ -172,27 +170,35 @@ pub struct Cursor {
 }
 
 impl Cursor {
-    /// Opaque text for clients: the sort's name is inside, so a cursor only continues the
-    /// sort it came from.
+    /// `sort~key~shop~id`: the sort's name is inside, so a cursor continues the sort it
+    /// came from whatever `sort` the next request names. Plain text (every part is a
+    /// number, an id or a sort's name), so the API's document can state its shape.
     pub fn encode(&self, sort: &str) -> String {
-        let plain = format!("{sort}|{}|{}|{}", self.key, self.shop_id.as_str(), self.id);
-        URL_SAFE_NO_PAD.encode(plain)
+        format!("{sort}~{}~{}~{}", self.key, self.shop_id.as_str(), self.id)
     }
 
-    /// `None` when the text is not a cursor of this sort.
-    pub fn decode(text: &str, sort: &str) -> Option<Cursor> {
-        let bytes = URL_SAFE_NO_PAD.decode(text.trim()).ok()?;
-        let plain = String::from_utf8(bytes).ok()?;
-        let mut parts = plain.split('|');
+    /// The sort's name and the position; `None` when the text is not a cursor.
+    pub fn decode(text: &str) -> Option<(&str, Cursor)> {
+        let mut parts = text.trim().split('~');
         let (s, key, shop, id) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-        if s != sort || parts.next().is_some() {
+        if parts.next().is_some() {
             return None;
         }
-        Some(Cursor {
+        let cursor = Cursor {
             key: key.parse().ok()?,
             shop_id: ShopId::parse(shop).ok()?,
             id: id.parse().ok()?,
-        })
+        };
+        Some((s, cursor))
+    }
+
+    /// The pattern of a cursor of a list whose sorts are `sorts` (for the API's document):
+    /// keys and ids of at most 18 digits always fit an `i64`.
+    pub fn pattern(sorts: &[&str]) -> String {
+        format!(
+            "^({})~-?[0-9]{{1,18}}~shop_[0-9a-f]{{32}}~-?[0-9]{{1,18}}$",
+            sorts.join("|")
+        )
     }
 }
 
@@ -316,17 +322,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_cursor_round_trips_and_only_continues_its_own_sort() {
+    fn a_cursor_round_trips_with_its_sort_and_matches_its_documented_pattern() {
         let c = Cursor {
             key: -1_990_000,
             shop_id: ShopId::generate(),
             id: 820_982_911_946_154_508,
         };
         let text = c.encode("-total_price");
-        assert_eq!(Cursor::decode(&text, "-total_price"), Some(c));
-        assert_eq!(Cursor::decode(&text, "total_price"), None);
-        assert_eq!(Cursor::decode("not a cursor", "total_price"), None);
-        assert_eq!(Cursor::decode("", "total_price"), None);
+        assert_eq!(Cursor::decode(&text), Some(("-total_price", c)));
+        assert_eq!(
+            Cursor::pattern(&["created_at", "-created_at"]),
+            "^(created_at|-created_at)~-?[0-9]{1,18}~shop_[0-9a-f]{32}~-?[0-9]{1,18}$"
+        );
+        assert_eq!(Cursor::decode("not a cursor"), None);
+        assert_eq!(Cursor::decode(""), None);
+        assert_eq!(Cursor::decode("created_at~1~shop_x~2"), None);
     }
 
     #[test]

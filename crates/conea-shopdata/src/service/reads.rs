@@ -232,17 +232,17 @@ impl DataService {
         q: &ListQuery<L::Filter, L::Sort>,
     ) -> CoreResult<Page<L::View>> {
         let scope = self.read_scope(by, q.shop.as_deref()).await?;
-        let after = match q.cursor.as_deref() {
-            None => None,
-            Some(c) => Some(Cursor::decode(c, q.sort.as_str()).ok_or_else(|| {
-                CoreError::invalid(
-                    "cursor",
-                    "`cursor` is not a `next_cursor` of this list with this sort.",
-                )
-            })?),
+        // A cursor continues the sort it came from.
+        let (sort, after) = match q.cursor.as_deref() {
+            None => (q.sort, None),
+            Some(c) => Cursor::decode(c)
+                .and_then(|(name, at)| Some((L::Sort::parse(name)?, Some(at))))
+                .ok_or_else(|| {
+                    CoreError::invalid("cursor", "`cursor` is not a `next_cursor` of this list.")
+                })?,
         };
         let keyset = Keyset {
-            sort: q.sort,
+            sort,
             after,
             limit: q.limit + 1,
         };
@@ -250,7 +250,7 @@ impl DataService {
         let limit = q.limit as usize;
         let next_cursor = if rows.len() > limit {
             rows.truncate(limit);
-            rows.last().map(|(at, _)| at.encode(q.sort.as_str()))
+            rows.last().map(|(at, _)| at.encode(sort.as_str()))
         } else {
             None
         };

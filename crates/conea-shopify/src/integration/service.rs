@@ -168,7 +168,10 @@ impl ShopifyService {
             ("previous_api_secret", req.previous_api_secret.as_ref()),
         ] {
             if let Some(v) = value {
-                if v.trim().is_empty() || v.len() > 1024 || v.chars().any(char::is_control) {
+                if v.trim().is_empty()
+                    || v.chars().count() > 1024
+                    || v.chars().any(char::is_control)
+                {
                     return Err(CoreError::invalid(
                         field,
                         format!("`{field}` must be 1 to 1024 printable characters."),

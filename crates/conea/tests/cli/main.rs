@@ -5,6 +5,7 @@ mod support;
 
 mod bench;
 mod cli;
+mod contract;
 mod diagnose;
 mod incidents_crash;
 mod jobs_crash;
