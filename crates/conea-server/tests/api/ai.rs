@@ -16,10 +16,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 #[derive(Clone, Default)]
-struct Fake {
-    calls: Arc<AtomicUsize>,
+pub(crate) struct Fake {
+    pub(crate) calls: Arc<AtomicUsize>,
     /// The body of every request, in order.
-    bodies: Arc<std::sync::Mutex<Vec<Value>>>,
+    pub(crate) bodies: Arc<std::sync::Mutex<Vec<Value>>>,
 }
 
 /// OpenAI Chat Completions: a fixed answer; SSE when `stream`; with model `break-midway`
@@ -145,7 +145,7 @@ fn tool_call_answer(model: &str, stream: bool) -> Response {
         .unwrap()
 }
 
-async fn fake_openai() -> (String, Fake) {
+pub(crate) async fn fake_openai() -> (String, Fake) {
     let fake = Fake::default();
     let app = axum::Router::new()
         .route("/v1/embeddings", post(embeddings))
@@ -158,7 +158,7 @@ async fn fake_openai() -> (String, Fake) {
     (format!("http://{addr}/v1"), fake)
 }
 
-async fn app_with_openai(b: Backend) -> Option<(TestApp, Fake)> {
+pub(crate) async fn app_with_openai(b: Backend) -> Option<(TestApp, Fake)> {
     let (url, fake) = fake_openai().await;
     let app = TestApp::spawn_with(
         b,
@@ -207,7 +207,7 @@ conea_testkit::backend_tests!(
     malformed_tools_are_a_400_naming_the_field,
 );
 
-fn sales_tool() -> Value {
+pub(crate) fn sales_tool() -> Value {
     json!({"type": "function", "function": {"name": "sales_total", "description": "Sales total over N days", "parameters": {"type": "object", "properties": {"days": {"type": "integer"}}}}})
 }
 
@@ -803,7 +803,7 @@ async fn no_provider_configured_answers_503_naming_the_variables() {
 /// Whether the official Python client package `package` is installed; without it the test
 /// skips with one line, or fails under `CONEA_REQUIRE_SERVICES=1` (CI installs it).
 #[allow(clippy::disallowed_methods)] // CONEA_REQUIRE_SERVICES: the test harness's switch
-fn python_package(package: &str) -> bool {
+pub(crate) fn python_package(package: &str) -> bool {
     let installed = std::process::Command::new("python3")
         .args(["-c", &format!("import {package}")])
         .output()
@@ -820,7 +820,7 @@ fn python_package(package: &str) -> bool {
 }
 
 /// Runs `tests/python/<script>` with the base URL and key; its stdout, once it succeeded.
-async fn run_python(script: &str, base: String, key: String) -> String {
+pub(crate) async fn run_python(script: &str, base: String, key: String) -> String {
     let script = format!("{}/tests/python/{script}", env!("CARGO_MANIFEST_DIR"));
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new("python3")
