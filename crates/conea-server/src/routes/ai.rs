@@ -444,12 +444,14 @@ fn content_of(i: usize, role: &str, content: &Value) -> Result<(String, Vec<Part
             Some("image_url") => {
                 return Err(invalid(&at, "Images are carried in user messages only."))
             }
-            Some(other) => return Err(invalid(
-                &format!("{at}.type"),
-                format!(
+            Some(other) => {
+                return Err(invalid(
+                    &format!("{at}.type"),
+                    format!(
                     "`{other}` parts are not carried; Conea carries `text` and `image_url` parts."
                 ),
-            )),
+                ))
+            }
             None => {
                 return Err(invalid(
                     &format!("{at}.type"),
