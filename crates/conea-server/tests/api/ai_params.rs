@@ -281,3 +281,188 @@ async fn include_usage_adds_one_usage_chunk_after_the_finish_chunk_and_only_when
         );
     }
 }
+
+/// Anthropic's `tools`, as the Anthropic SDK sends them.
+fn anthropic_tool() -> Value {
+    json!({"name": "sales_total", "description": "Sales total over N days", "input_schema": {"type": "object", "properties": {"days": {"type": "integer"}}}})
+}
+
+/// Event names and payloads of an SSE body.
+fn events(text: &str) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    let mut name = String::new();
+    for line in text.lines() {
+        if let Some(n) = line.strip_prefix("event: ") {
+            name = n.to_owned();
+        } else if let Some(d) = line.strip_prefix("data: ") {
+            out.push((name.clone(), serde_json::from_str(d).unwrap()));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn messages_carry_tools_tool_use_and_tool_results_to_an_openai_target_streaming_and_not() {
+    let Some((app, fake)) = app_with_openai(Backend::Sqlite).await else {
+        return;
+    };
+    let question = json!({"role": "user", "content": "Revenue last week?"});
+    let r = app
+        .client
+        .post(
+            "/v1/messages",
+            Some(app.owner()),
+            json!({"model": "openai/gpt-4o-mini", "max_tokens": 64, "tools": [anthropic_tool()],
+                   "tool_choice": {"type": "any"}, "metadata": {"user_id": "user-7"},
+                   "stop_sequences": ["END"], "messages": [question]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["stop_reason"], "tool_use");
+    assert_eq!(
+        r.body["content"],
+        json!([{"type": "tool_use", "id": "call_abc123", "name": "sales_total", "input": {"days": 7}}])
+    );
+    {
+        let sent = &fake.bodies.lock().unwrap()[0];
+        assert_eq!(
+            sent["tools"],
+            json!([{"type": "function", "function": {"name": "sales_total", "description": "Sales total over N days", "parameters": {"type": "object", "properties": {"days": {"type": "integer"}}}}}])
+        );
+        assert_eq!(sent["tool_choice"], "required");
+        assert_eq!(sent["user"], "user-7");
+        assert_eq!(sent["stop"], json!(["END"]));
+    }
+
+    let r = app
+        .client
+        .post(
+            "/v1/messages",
+            Some(app.owner()),
+            json!({"model": "openai/gpt-4o-mini", "max_tokens": 64, "tools": [anthropic_tool()], "messages": [
+                question,
+                {"role": "assistant", "content": r.body["content"]},
+                {"role": "user", "content": [
+                    {"type": "tool_result", "tool_use_id": "call_abc123", "content": [{"type": "text", "text": "{\"total\": 1200}"}]}
+                ]}
+            ]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["stop_reason"], "end_turn");
+    assert_eq!(
+        r.body["content"],
+        json!([{"type": "text", "text": "Hello there"}])
+    );
+    {
+        let sent = &fake.bodies.lock().unwrap()[1];
+        assert_eq!(
+            sent["messages"][1]["tool_calls"],
+            json!([{"id": "call_abc123", "type": "function", "function": {"name": "sales_total", "arguments": "{\"days\":7}"}}])
+        );
+        assert_eq!(
+            sent["messages"][2],
+            json!({"role": "tool", "tool_call_id": "call_abc123", "content": "{\"total\": 1200}"})
+        );
+        assert_eq!(sent["messages"].as_array().unwrap().len(), 3);
+    }
+
+    let text = app
+        .client
+        .http()
+        .post(app.client.url("/v1/messages"))
+        .bearer_auth(app.owner())
+        .json(&json!({"model": "openai/gpt-4o-mini", "max_tokens": 64, "stream": true, "tools": [anthropic_tool()], "messages": [question]}))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let ev = events(&text);
+    let names: Vec<&str> = ev.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "message_start",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_stop",
+            "message_delta",
+            "message_stop"
+        ],
+        "{text}"
+    );
+    assert_eq!(
+        ev[1].1["content_block"],
+        json!({"type": "tool_use", "id": "call_abc123", "name": "sales_total", "input": {}})
+    );
+    assert_eq!(
+        ev[2].1["delta"],
+        json!({"type": "input_json_delta", "partial_json": "{\"days\":7}"})
+    );
+    assert_eq!(ev[4].1["delta"]["stop_reason"], "tool_use");
+}
+
+#[tokio::test]
+async fn messages_refuse_what_they_cannot_carry_naming_it() {
+    let Some((app, fake)) = app_with_openai(Backend::Sqlite).await else {
+        return;
+    };
+    let base = json!({"model": "openai/gpt-4o-mini", "max_tokens": 64, "messages": [{"role": "user", "content": "Hi"}]});
+    let with = |extra: Value| {
+        let mut b = base.clone();
+        for (k, v) in extra.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        b
+    };
+    let cases = [
+        (
+            with(json!({"tools": [{"type": "web_search_20250305", "name": "web_search"}]})),
+            "tools[0].type",
+        ),
+        (
+            with(
+                json!({"tools": [anthropic_tool()], "tool_choice": {"type": "auto", "disable_parallel_tool_use": true}}),
+            ),
+            "tool_choice.disable_parallel_tool_use",
+        ),
+        (
+            with(
+                json!({"tools": [anthropic_tool()], "tool_choice": {"type": "tool", "name": "other"}}),
+            ),
+            "tool_choice.name",
+        ),
+        (
+            with(
+                json!({"messages": [{"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "boom", "is_error": true}]}]}),
+            ),
+            "messages[0].content[0].is_error",
+        ),
+        (
+            with(
+                json!({"messages": [{"role": "user", "content": [{"type": "document", "source": {}}]}]}),
+            ),
+            "messages[0].content[0].type",
+        ),
+        (
+            with(json!({"metadata": {"tenant": "x"}})),
+            "metadata.tenant",
+        ),
+        (with(json!({"top_p": 0.5})), "top_p"),
+    ];
+    for (body, param) in cases {
+        let r = app
+            .client
+            .post("/v1/messages", Some(app.owner()), body.clone())
+            .await;
+        r.assert_error(400, "invalid_parameter");
+        assert_eq!(
+            r.body["error"]["details"]["param"], param,
+            "{body}: {}",
+            r.text
+        );
+    }
+    assert_eq!(fake.calls.load(Ordering::SeqCst), 0);
+}
