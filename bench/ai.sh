@@ -5,14 +5,20 @@
 # closed-loop throughput through Conea and the server's RSS (current and peak).
 # Each case runs 30 s by default: at 1,000 req/s a 10 s window has 100 requests above its p99,
 # and one scheduling stall of the shared cores moved a 10 s p99 past 1 ms now and then.
-# Usage: bench/ai.sh   (BENCH_DURATION=30s BENCH_RATES="500 1000 2000" BENCH_LATENCY=20ms
-#                      BENCH_CLOSED="64 256": connections of the closed-loop runs;
+# The model is `openai/gpt-4o-mini` and the bare `gpt-4o-mini` (routed by discovery: the mock
+# lists its model at GET /v1/models), each against the same direct baseline.
+# Usage: bench/ai.sh   (BENCH_DURATION=30s BENCH_RATES="1000 4000" BENCH_LATENCY=20ms
+#                      BENCH_MODELS="openai/gpt-4o-mini gpt-4o-mini" BENCH_STREAM="false true"
+#                      BENCH_CONNECTIONS=256: connections of the fixed-rate runs (4,000 req/s
+#                      over 20 ms keeps ~80 in flight); BENCH_CLOSED="64 256": of the closed-loop runs;
 #                      BENCH_ENV="CONEA_X=y …": more settings for the server)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/conea-target}"
 DURATION="${BENCH_DURATION:-30s}"
-RATES="${BENCH_RATES:-500 1000 2000}"
+RATES="${BENCH_RATES:-1000 4000}"
+MODELS="${BENCH_MODELS:-openai/gpt-4o-mini gpt-4o-mini}"
+STREAMS="${BENCH_STREAM:-false true}"
 CLOSED="${BENCH_CLOSED:-64 256}"
 LATENCY="${BENCH_LATENCY:-20ms}"
 BIN="$CARGO_TARGET_DIR/release/conea"
@@ -36,22 +42,24 @@ for _ in $(seq 1 100); do BASE=$(grep -oE 'listening on http://[0-9.:]+' "$WORK/
 KEY=$(grep -oE 'conea_[A-Za-z0-9]{32,}' "$WORK/serve.out" | head -n1)
 rss() { awk '/VmRSS/{r=$2} /VmHWM/{h=$2} END{printf "RSS %.1f MiB (peak %.1f MiB)", r/1024, h/1024}' /proc/$SERVE/status; }
 
-body() { printf '{"model":"openai/gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"stream":%s,"stream_options":{"include_usage":true}}' "$1"; }
-load() { # URL STREAM RATE [AUTH] [CONNECTIONS]
-  local args=(bench load "$1" --method POST --body "$(body "$2")" -H 'content-type: application/json' -c "${5:-64}" -d "$DURATION" --json)
+body() { printf '{"model":"%s","messages":[{"role":"user","content":"Hi"}],"stream":%s,"stream_options":{"include_usage":true}}' "${2:-openai/gpt-4o-mini}" "$1"; }
+load() { # URL STREAM RATE [AUTH] [CONNECTIONS] [MODEL]
+  local args=(bench load "$1" --method POST --body "$(body "$2" "${6:-}")" -H 'content-type: application/json' -c "${5:-${BENCH_CONNECTIONS:-256}}" -d "$DURATION" --json)
   [ -n "$3" ] && args+=(--rate "$3")
   [ -n "${4:-}" ] && args+=(-H "Authorization: Bearer $4")
   "$BIN" "${args[@]}" 2>/dev/null
 }
 echo "server after start: $(rss)"
-printf "%-10s %-6s %8s %8s %8s %8s %8s %8s %7s\n" mode rate d_p50 d_p99 c_p50 c_p99 ovh_p50 ovh_p99 errors
-for stream in false true; do
+printf "%-10s %-20s %-6s %8s %8s %8s %8s %8s %8s %7s\n" mode model rate d_p50 d_p99 c_p50 c_p99 ovh_p50 ovh_p99 errors
+for stream in $STREAMS; do
   for rate in $RATES; do
     d=$(load "$UP/v1/chat/completions" "$stream" "$rate")
-    c=$(load "$BASE/v1/chat/completions" "$stream" "$rate" "$KEY")
-    jq -rn --argjson d "$d" --argjson c "$c" --arg m "$([ "$stream" = true ] && echo stream || echo plain)" --arg r "$rate" \
-      '"\($m)\t\($r)\t\($d.latency_ms.p50)\t\($d.latency_ms.p99)\t\($c.latency_ms.p50)\t\($c.latency_ms.p99)\t\(($c.latency_ms.p50 - $d.latency_ms.p50)*1000|round/1000)\t\(($c.latency_ms.p99 - $d.latency_ms.p99)*1000|round/1000)\t\($c.errors + $c.unsent)"' |
-      awk -F'\t' '{printf "%-10s %-6s %8s %8s %8s %8s %8s %8s %7s\n",$1,$2,$3,$4,$5,$6,$7,$8,$9}'
+    for model in $MODELS; do
+      c=$(load "$BASE/v1/chat/completions" "$stream" "$rate" "$KEY" "${BENCH_CONNECTIONS:-256}" "$model")
+      jq -rn --argjson d "$d" --argjson c "$c" --arg m "$([ "$stream" = true ] && echo stream || echo plain)" --arg r "$rate" --arg model "$model" \
+        '"\($m)\t\($model)\t\($r)\t\($d.latency_ms.p50)\t\($d.latency_ms.p99)\t\($c.latency_ms.p50)\t\($c.latency_ms.p99)\t\(($c.latency_ms.p50 - $d.latency_ms.p50)*1000|round/1000)\t\(($c.latency_ms.p99 - $d.latency_ms.p99)*1000|round/1000)\t\($c.errors + $c.unsent)"' |
+        awk -F'\t' '{printf "%-10s %-20s %-6s %8s %8s %8s %8s %8s %8s %7s\n",$1,$2,$3,$4,$5,$6,$7,$8,$9,$10}'
+    done
   done
 done
 echo "server after the fixed-rate runs: $(rss)"

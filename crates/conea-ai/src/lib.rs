@@ -16,6 +16,7 @@
 
 pub mod backoff;
 pub mod breaker;
+pub mod capabilities;
 pub mod config;
 pub mod embedding;
 pub mod error;
@@ -30,6 +31,7 @@ pub mod usage_writer;
 
 pub use backoff::{FakeClockSleeper, RetryPolicy, Sleeper, TokioSleeper};
 pub use breaker::{BreakerSettings, HealthStatus};
+pub use capabilities::Unsupported;
 pub use config::{AiConfig, Target};
 pub use embedding::{EmbeddingRequest, EmbeddingResponse};
 pub use error::{ContextInfo, ErrorKind, UpstreamError};
@@ -41,6 +43,6 @@ pub use router::{
     UsageSink,
 };
 pub use types::{
-    ChatRequest, ChatResponse, Fallback, FinishReason, Message, Role, StreamEvent, ToolCall,
-    ToolChoice, ToolSpec, Usage,
+    ChatRequest, ChatResponse, Fallback, FinishReason, Image, ImageSource, Message, Part,
+    ResponseFormat, Role, StreamEvent, ToolCall, ToolChoice, ToolSpec, Usage,
 };

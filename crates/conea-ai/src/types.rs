@@ -115,14 +115,114 @@ impl ToolCall {
     }
 }
 
+/// An image in a user message: inline bytes (a `data:` URL's media type and base64 text,
+/// kept as sent) or an `http(s)` URL the provider fetches itself (Conea never fetches it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "source")]
+pub enum ImageSource {
+    Base64 { media_type: String, data: String },
+    Url { url: String },
+}
+
+impl ImageSource {
+    /// Reads an OpenAI `image_url.url`: `data:<media type>;base64,<data>` or an
+    /// `http(s)://` URL; anything else is `Err` with the reason.
+    pub fn parse(url: &str) -> Result<Self, &'static str> {
+        if let Some(rest) = url.strip_prefix("data:") {
+            let (media_type, data) = rest
+                .split_once(";base64,")
+                .ok_or("a data: URL must be `data:<media type>;base64,<data>`")?;
+            if !media_type.starts_with("image/") || media_type.contains(';') {
+                return Err("a data: URL must carry an image/* media type");
+            }
+            if data.is_empty() {
+                return Err("the data: URL holds no data");
+            }
+            return Ok(ImageSource::Base64 {
+                media_type: media_type.to_owned(),
+                data: data.to_owned(),
+            });
+        }
+        let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+        if lower.starts_with("https://") || lower.starts_with("http://") {
+            return Ok(ImageSource::Url {
+                url: url.to_owned(),
+            });
+        }
+        Err("an image URL is a data: URL or an http(s) URL")
+    }
+
+    /// The URL as OpenAI-style wires carry it (a `data:` URL for inline bytes).
+    pub fn as_url(&self) -> String {
+        match self {
+            ImageSource::Base64 { media_type, data } => format!("data:{media_type};base64,{data}"),
+            ImageSource::Url { url } => url.clone(),
+        }
+    }
+
+    /// The media type an `http(s)` URL's file extension names (providers that need one
+    /// for a URL: Gemini's `fileData`), if it names one.
+    pub fn url_media_type(url: &str) -> Option<&'static str> {
+        let path = url.split(['?', '#']).next().unwrap_or(url);
+        let ext = path.rsplit_once('.')?.1.to_ascii_lowercase();
+        Some(match ext.as_str() {
+            "png" => "image/png",
+            "jpg" | "jpeg" => "image/jpeg",
+            "gif" => "image/gif",
+            "webp" => "image/webp",
+            "heic" => "image/heic",
+            "heif" => "image/heif",
+            _ => return None,
+        })
+    }
+}
+
+/// An image part: its source, and OpenAI's `detail` (`auto`, `low`, `high`) when given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Image {
+    #[serde(flatten)]
+    pub source: ImageSource,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// One part of a message with images, in the order sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Part {
+    Text(String),
+    Image(Image),
+}
+
+/// What the answer must be: JSON (`JsonObject`), or JSON following a schema
+/// (`JsonSchema`, OpenAI's `json_schema` with its `name`, `strict` and `description`).
+/// No format (plain text) is `None` on the request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum ResponseFormat {
+    JsonObject,
+    JsonSchema {
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        description: Option<String>,
+        schema: Value,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        strict: Option<bool>,
+    },
+}
+
 /// One turn of the conversation. An assistant message may carry `tool_calls` (its
 /// `content` may then be empty); a `Tool` message carries the result of one call in
-/// `content`, with the call's `tool_call_id` and the tool's `name`.
+/// `content`, with the call's `tool_call_id` and the tool's `name`. A user message with
+/// images has them in `parts`, in order with its text (`content` is then the text alone).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Message {
     pub role: Role,
     #[serde(default)]
     pub content: String,
+    /// User messages with images: text and images in order (empty otherwise).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<Part>,
     /// Assistant messages: the tool calls the model made.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tool_calls: Vec<ToolCall>,
@@ -181,6 +281,32 @@ impl Message {
         }
     }
 
+    /// A user message of text and images in order (`content` is the text joined).
+    pub fn user_parts(parts: Vec<Part>) -> Self {
+        let content = parts
+            .iter()
+            .filter_map(|p| match p {
+                Part::Text(t) => Some(t.as_str()),
+                Part::Image(_) => None,
+            })
+            .collect::<String>();
+        let has_images = parts.iter().any(|p| matches!(p, Part::Image(_)));
+        Self {
+            role: Role::User,
+            content,
+            parts: if has_images { parts } else { Vec::new() },
+            ..Self::default()
+        }
+    }
+
+    /// The images of the message, in order.
+    pub fn images(&self) -> impl Iterator<Item = &Image> {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Image(i) => Some(i),
+            Part::Text(_) => None,
+        })
+    }
+
     /// The call id of a tool message (empty when missing).
     pub fn call_id(&self) -> &str {
         self.tool_call_id.as_deref().unwrap_or_default()
@@ -211,6 +337,18 @@ pub struct ChatRequest {
     pub tools: Vec<ToolSpec>,
     #[serde(default, skip_serializing_if = "ToolChoice::is_auto")]
     pub tool_choice: ToolChoice,
+    /// JSON mode or a JSON schema the answer must follow (`None`: text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_format: Option<ResponseFormat>,
+    /// Sequences that end the answer (not included in it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stop: Vec<String>,
+    /// Sampling seed, for providers that offer best-effort determinism.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<i64>,
+    /// The caller's end-user id, for the provider's abuse monitoring (changes no output).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
 }
 
 impl ChatRequest {
@@ -223,6 +361,10 @@ impl ChatRequest {
             temperature: None,
             tools: Vec::new(),
             tool_choice: ToolChoice::Auto,
+            response_format: None,
+            stop: Vec::new(),
+            seed: None,
+            user: None,
         }
     }
 

@@ -10,7 +10,9 @@ use super::{Endpoint, Wire};
 use crate::error::{ContextInfo, ErrorKind, UpstreamError};
 use crate::http::classify::{error_message, leading_number, number_after};
 use crate::http::{ErrorHints, Frame, Framing, Step, StreamDecoder, StreamState, WireRequest};
-use crate::types::{ChatRequest, ChatResponse, FinishReason, Role, ToolCall, ToolChoice, Usage};
+use crate::types::{
+    ChatRequest, ChatResponse, FinishReason, ImageSource, Part, Role, ToolCall, ToolChoice, Usage,
+};
 use serde_json::{json, Value};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com";
@@ -54,6 +56,8 @@ fn turns(req: &ChatRequest) -> Vec<Value> {
                 blocks.push(json!({ "type": "tool_use", "id": c.id, "name": c.name, "input": arguments_object(&c.arguments) }));
             }
             out.push(json!({ "role": "assistant", "content": blocks }));
+        } else if !m.parts.is_empty() {
+            out.push(json!({ "role": "user", "content": content_blocks(&m.parts) }));
         } else {
             let role = if m.role == Role::Assistant {
                 "assistant"
@@ -67,6 +71,25 @@ fn turns(req: &ChatRequest) -> Vec<Value> {
         out.push(json!({ "role": "user", "content": results }));
     }
     out
+}
+
+/// Text and images as `text` and `image` blocks (source `base64` or `url`).
+fn content_blocks(parts: &[Part]) -> Vec<Value> {
+    parts
+        .iter()
+        .map(|p| match p {
+            Part::Text(t) => json!({ "type": "text", "text": t }),
+            Part::Image(i) => {
+                let source = match &i.source {
+                    ImageSource::Base64 { media_type, data } => {
+                        json!({ "type": "base64", "media_type": media_type, "data": data })
+                    }
+                    ImageSource::Url { url } => json!({ "type": "url", "url": url }),
+                };
+                json!({ "type": "image", "source": source })
+            }
+        })
+        .collect()
 }
 
 /// The kind of an Anthropic `error.type` (in an `event: error` after a 200).
@@ -99,6 +122,12 @@ impl Wire for Anthropic {
         }
         if let Some(t) = req.temperature {
             body["temperature"] = json!(t);
+        }
+        if !req.stop.is_empty() {
+            body["stop_sequences"] = json!(req.stop);
+        }
+        if let Some(user) = &req.user {
+            body["metadata"] = json!({ "user_id": user });
         }
         if !req.tools.is_empty() {
             let tools: Vec<Value> = req

@@ -10,7 +10,9 @@ use super::{Endpoint, Wire};
 use crate::error::{ContextInfo, ErrorKind, UpstreamError};
 use crate::http::classify::number_after;
 use crate::http::{ErrorHints, Frame, Framing, Step, StreamDecoder, StreamState, WireRequest};
-use crate::types::{ChatRequest, ChatResponse, FinishReason, Role, ToolCall, ToolChoice, Usage};
+use crate::types::{
+    ChatRequest, ChatResponse, FinishReason, ResponseFormat, Role, ToolCall, ToolChoice, Usage,
+};
 use serde_json::{json, Value};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.cohere.com";
@@ -72,6 +74,7 @@ impl Wire for Cohere {
                     msg
                 }
                 Role::Tool => json!({ "role": "tool", "tool_call_id": m.call_id(), "content": m.content }),
+                r if !m.parts.is_empty() => json!({ "role": role(r), "content": super::openai::content_parts(m) }),
                 r => json!({ "role": role(r), "content": m.content }),
             })
             .collect();
@@ -96,6 +99,22 @@ impl Wire for Cohere {
         }
         if let Some(t) = req.temperature {
             body["temperature"] = json!(t);
+        }
+        // v2 JSON mode is `json_object`, with the schema (always enforced) in `json_schema`.
+        match &req.response_format {
+            None => {}
+            Some(ResponseFormat::JsonObject) => {
+                body["response_format"] = json!({ "type": "json_object" })
+            }
+            Some(ResponseFormat::JsonSchema { schema, .. }) => {
+                body["response_format"] = json!({ "type": "json_object", "json_schema": schema })
+            }
+        }
+        if !req.stop.is_empty() {
+            body["stop_sequences"] = json!(req.stop);
+        }
+        if let Some(seed) = req.seed {
+            body["seed"] = json!(seed);
         }
         WireRequest {
             url: format!("{}/v2/chat", ep.base_url),

@@ -12,7 +12,10 @@ use super::{Endpoint, Wire};
 use crate::error::{ContextInfo, ErrorKind, UpstreamError};
 use crate::http::classify::{error_message, number_after};
 use crate::http::{ErrorHints, Frame, Framing, Step, StreamDecoder, StreamState, WireRequest};
-use crate::types::{ChatRequest, ChatResponse, FinishReason, Role, ToolCall, ToolChoice, Usage};
+use crate::types::{
+    ChatRequest, ChatResponse, FinishReason, ImageSource, Part, ResponseFormat, Role, ToolCall,
+    ToolChoice, Usage,
+};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -57,6 +60,8 @@ fn contents(req: &ChatRequest) -> Vec<Value> {
                 parts.push(json!({ "functionCall": { "name": c.name, "args": arguments_object(&c.arguments) } }));
             }
             out.push(json!({ "role": "model", "parts": parts }));
+        } else if !m.parts.is_empty() {
+            out.push(json!({ "role": "user", "parts": media_parts(&m.parts) }));
         } else {
             let role = if m.role == Role::Assistant {
                 "model"
@@ -70,6 +75,26 @@ fn contents(req: &ChatRequest) -> Vec<Value> {
         out.push(json!({ "role": "user", "parts": results }));
     }
     out
+}
+
+/// Text and images as parts: inline bytes as `inlineData`, a URL as `fileData` with the
+/// media type its extension names (the router skips Gemini for a URL that names none).
+fn media_parts(parts: &[Part]) -> Vec<Value> {
+    parts
+        .iter()
+        .map(|p| match p {
+            Part::Text(t) => json!({ "text": t }),
+            Part::Image(i) => match &i.source {
+                ImageSource::Base64 { media_type, data } => {
+                    json!({ "inlineData": { "mimeType": media_type, "data": data } })
+                }
+                ImageSource::Url { url } => json!({ "fileData": {
+                    "mimeType": ImageSource::url_media_type(url).unwrap_or("image/jpeg"),
+                    "fileUri": url,
+                } }),
+            },
+        })
+        .collect()
 }
 
 /// The `functionCall` parts of the first candidate. Gemini gives no call ids (or an
@@ -174,6 +199,25 @@ impl Wire for Gemini {
         }
         if let Some(t) = req.temperature {
             config.insert("temperature".into(), json!(t));
+        }
+        if !req.stop.is_empty() {
+            config.insert("stopSequences".into(), json!(req.stop));
+        }
+        if let Some(seed) = req.seed {
+            config.insert("seed".into(), json!(seed));
+        }
+        // JSON mode is the JSON media type; a schema goes as JSON Schema
+        // (`responseJsonSchema`: `responseSchema`, an OpenAPI subset, refuses what OpenAI's
+        // strict schemas hold, such as `additionalProperties`). Gemini always keeps to it.
+        match &req.response_format {
+            None => {}
+            Some(ResponseFormat::JsonObject) => {
+                config.insert("responseMimeType".into(), json!("application/json"));
+            }
+            Some(ResponseFormat::JsonSchema { schema, .. }) => {
+                config.insert("responseMimeType".into(), json!("application/json"));
+                config.insert("responseJsonSchema".into(), schema.clone());
+            }
         }
         if !config.is_empty() {
             body["generationConfig"] = Value::Object(config);

@@ -9,7 +9,9 @@ use super::{Endpoint, Wire};
 use crate::error::{ContextInfo, ErrorKind, UpstreamError};
 use crate::http::classify::{error_message, number_after};
 use crate::http::{ErrorHints, Frame, Framing, Step, StreamDecoder, StreamState, WireRequest};
-use crate::types::{ChatRequest, ChatResponse, FinishReason, Role, ToolCall, Usage};
+use crate::types::{
+    ChatRequest, ChatResponse, FinishReason, ImageSource, ResponseFormat, Role, ToolCall, Usage,
+};
 use serde_json::{json, Value};
 
 pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:11434";
@@ -86,6 +88,17 @@ impl Wire for Ollama {
                     json!({ "role": "assistant", "content": m.content, "tool_calls": calls })
                 }
                 Role::Tool => json!({ "role": "tool", "content": m.content, "tool_name": m.tool_name() }),
+                r if !m.parts.is_empty() => {
+                    // the text, and the images inline (the router skips Ollama for URLs)
+                    let images: Vec<&str> = m
+                        .images()
+                        .filter_map(|i| match &i.source {
+                            ImageSource::Base64 { data, .. } => Some(data.as_str()),
+                            ImageSource::Url { .. } => None,
+                        })
+                        .collect();
+                    json!({ "role": role(r), "content": m.content, "images": images })
+                }
                 r => json!({ "role": role(r), "content": m.content }),
             })
             .collect();
@@ -101,6 +114,17 @@ impl Wire for Ollama {
         }
         if let Some(t) = req.temperature {
             options.insert("temperature".into(), json!(t));
+        }
+        if !req.stop.is_empty() {
+            options.insert("stop".into(), json!(req.stop));
+        }
+        if let Some(seed) = req.seed {
+            options.insert("seed".into(), json!(seed));
+        }
+        match &req.response_format {
+            None => {}
+            Some(ResponseFormat::JsonObject) => body["format"] = json!("json"),
+            Some(ResponseFormat::JsonSchema { schema, .. }) => body["format"] = schema.clone(),
         }
         if !options.is_empty() {
             body["options"] = Value::Object(options);

@@ -11,7 +11,8 @@ use crate::error::{ContextInfo, ErrorKind, UpstreamError};
 use crate::http::classify::{error_message, number_after};
 use crate::http::{ErrorHints, Frame, Framing, Step, StreamDecoder, StreamState, WireRequest};
 use crate::types::{
-    ChatRequest, ChatResponse, FinishReason, Message, Role, ToolCall, ToolChoice, ToolSpec, Usage,
+    ChatRequest, ChatResponse, FinishReason, Message, Part, ResponseFormat, Role, ToolCall,
+    ToolChoice, ToolSpec, Usage,
 };
 use serde_json::{json, Value};
 
@@ -40,7 +41,48 @@ pub(crate) fn message(m: &Message) -> Value {
             };
             json!({ "role": "assistant", "content": content, "tool_calls": wire_calls(&m.tool_calls) })
         }
+        r if !m.parts.is_empty() => json!({ "role": role(r), "content": content_parts(m) }),
         r => json!({ "role": role(r), "content": m.content }),
+    }
+}
+
+/// Text and images as OpenAI content parts (`text`, `image_url` with the URL — a `data:`
+/// URL for inline bytes — and `detail` when given); also Cohere v2's user content.
+pub(crate) fn content_parts(m: &Message) -> Value {
+    m.parts
+        .iter()
+        .map(|p| match p {
+            Part::Text(t) => json!({ "type": "text", "text": t }),
+            Part::Image(i) => {
+                let mut image_url = json!({ "url": i.source.as_url() });
+                if let Some(d) = &i.detail {
+                    image_url["detail"] = json!(d);
+                }
+                json!({ "type": "image_url", "image_url": image_url })
+            }
+        })
+        .collect()
+}
+
+/// `response_format` in OpenAI's shape (Cohere v2 has its own).
+fn response_format(f: &ResponseFormat) -> Value {
+    match f {
+        ResponseFormat::JsonObject => json!({ "type": "json_object" }),
+        ResponseFormat::JsonSchema {
+            name,
+            description,
+            schema,
+            strict,
+        } => {
+            let mut spec = json!({ "name": name, "schema": schema });
+            if let Some(d) = description {
+                spec["description"] = json!(d);
+            }
+            if let Some(s) = strict {
+                spec["strict"] = json!(s);
+            }
+            json!({ "type": "json_schema", "json_schema": spec })
+        }
     }
 }
 
@@ -120,6 +162,18 @@ impl Wire for OpenAi {
         }
         if let Some(t) = req.temperature {
             body["temperature"] = json!(t);
+        }
+        if let Some(f) = &req.response_format {
+            body["response_format"] = response_format(f);
+        }
+        if !req.stop.is_empty() {
+            body["stop"] = json!(req.stop);
+        }
+        if let Some(seed) = req.seed {
+            body["seed"] = json!(seed);
+        }
+        if let Some(user) = &req.user {
+            body["user"] = json!(user);
         }
         if stream {
             body["stream_options"] = json!({ "include_usage": true });

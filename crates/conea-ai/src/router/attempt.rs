@@ -22,6 +22,9 @@ pub enum Outcome {
     SkippedNotConfigured,
     /// Not called: after a context-length failure, its window is not larger.
     SkippedContextWindow,
+    /// Not called: its provider cannot carry a parameter of the request (`reason` says
+    /// which and why).
+    SkippedUnsupported,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -34,6 +37,9 @@ pub struct Attempt {
     /// The [`ErrorKind`](crate::error::ErrorKind) code of a failure.
     pub error_code: Option<ErrorCode>,
     pub latency_ms: u64,
+    /// Why a target was skipped, when the outcome alone does not say it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl Attempt {
@@ -50,10 +56,18 @@ impl Attempt {
             status: error.and_then(|e| e.status),
             error_code: error.map(UpstreamError::code),
             latency_ms: latency.as_millis() as u64,
+            reason: None,
         }
     }
 
     pub fn skipped(target: &Target, outcome: Outcome) -> Self {
         Self::new(target, outcome, None, Duration::ZERO)
+    }
+
+    /// Skipped because its provider cannot carry `param` of the request.
+    pub fn unsupported(target: &Target, why: &crate::capabilities::Unsupported) -> Self {
+        let mut a = Self::skipped(target, Outcome::SkippedUnsupported);
+        a.reason = Some(format!("`{}`: {}", why.param, why.reason));
+        a
     }
 }

@@ -91,13 +91,19 @@ impl Router {
         }
     }
 
-    /// Before routing `model`: a bare name no provider is known to serve starts a refresh
-    /// when none ran in the last 30 s (a model added upstream since the last refresh).
+    /// Before routing `model`: a bare name no provider is known to serve, and whose name
+    /// prefix names no configured provider, starts a refresh when none ran in the last 30 s
+    /// (a model added upstream since the last refresh). The request path does no
+    /// allocation here: a `provider/model` name is recognised without parsing it into a
+    /// target, and the sorted lists are searched by bisection.
     pub(super) async fn discover_if_unknown(&self, model: &str) {
-        if self.config.aliases.contains_key(model)
+        let provider_model = model
+            .split_once('/')
+            .is_some_and(|(p, _)| ProviderKind::parse(p.trim()).is_some());
+        if provider_model
             || model == super::DEFAULT_MODEL
-            || crate::config::Target::parse(model).is_ok()
             || self.providers.is_empty()
+            || self.config.aliases.contains_key(model)
         {
             return;
         }
@@ -105,9 +111,17 @@ impl Router {
             .catalogue
             .state
             .read()
-            .map(|d| d.models.values().any(|m| m.iter().any(|x| x == model)))
+            .map(|d| {
+                d.models
+                    .values()
+                    .any(|m| m.binary_search_by(|x| x.as_str().cmp(model)).is_ok())
+            })
             .unwrap_or(false);
-        if known {
+        // The prefix table answers for it until the periodic refresh lists it: waiting for
+        // a listing would cost this request a round trip for no change of route.
+        let by_prefix = ProviderKind::by_model_prefix(model)
+            .is_some_and(|k| self.providers.contains_key(k.name()));
+        if known || by_prefix {
             return;
         }
         let recent = self

@@ -50,6 +50,15 @@ pub enum GatewayError {
         context: ContextInfo,
         attempts: Vec<Attempt>,
     },
+    /// No target's provider can carry a parameter of the request (each skip's reason is
+    /// in the attempts).
+    #[error("`{param}` cannot be carried to {}: {reason}. Remove it or choose a model whose provider takes it (docs/api.md lists each provider's parameters).", .providers.join(", "))]
+    UnsupportedParameter {
+        param: String,
+        reason: String,
+        providers: Vec<String>,
+        attempts: Vec<Attempt>,
+    },
     /// Every target failed (or was skipped).
     #[error("All AI providers failed ({} attempts); see details.attempts.", .attempts.len())]
     AllProvidersFailed { attempts: Vec<Attempt> },
@@ -72,6 +81,7 @@ impl GatewayError {
             GatewayError::UnknownModel { .. } => ErrorCode::UnknownModel,
             GatewayError::InvalidRequest { .. } => ErrorCode::InvalidRequest,
             GatewayError::ContextLengthExceeded { .. } => ErrorCode::ContextLengthExceeded,
+            GatewayError::UnsupportedParameter { .. } => ErrorCode::InvalidParameter,
             GatewayError::AllProvidersFailed { .. } => ErrorCode::AllProvidersFailed,
         }
     }
@@ -82,7 +92,8 @@ impl GatewayError {
             | GatewayError::ProviderNotConfigured { .. } => ErrorClass::Unavailable,
             GatewayError::UnknownModel { .. }
             | GatewayError::InvalidRequest { .. }
-            | GatewayError::ContextLengthExceeded { .. } => ErrorClass::BadRequest,
+            | GatewayError::ContextLengthExceeded { .. }
+            | GatewayError::UnsupportedParameter { .. } => ErrorClass::BadRequest,
             GatewayError::AllProvidersFailed { .. } => ErrorClass::BadGateway,
         }
     }
@@ -92,6 +103,7 @@ impl GatewayError {
         match self {
             GatewayError::InvalidRequest { attempts, .. }
             | GatewayError::ContextLengthExceeded { attempts, .. }
+            | GatewayError::UnsupportedParameter { attempts, .. }
             | GatewayError::AllProvidersFailed { attempts } => attempts,
             _ => &[],
         }
@@ -126,6 +138,12 @@ impl GatewayError {
                 "requested": context.requested,
                 "attempts": attempts,
             }),
+            GatewayError::UnsupportedParameter {
+                param,
+                providers,
+                attempts,
+                ..
+            } => json!({ "param": param, "providers": providers, "attempts": attempts }),
             GatewayError::AllProvidersFailed { attempts } => json!({ "attempts": attempts }),
         }
     }

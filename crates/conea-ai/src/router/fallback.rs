@@ -2,11 +2,14 @@
 //! breaker, call, classify the failure, retry on the same target with backoff while the
 //! failure is retryable, then move on. A context-length failure moves on only to targets
 //! with a larger window; an invalid request stops at once (every provider would refuse it).
+//! A target whose provider cannot carry a parameter of the request is skipped with the
+//! reason; when no target can, the request is refused naming the parameter.
 
 use super::attempt::{Attempt, Outcome};
 use super::error::GatewayError;
 use super::Router;
 use crate::breaker::Admission;
+use crate::capabilities::Unsupported;
 use crate::config::Target;
 use crate::error::{ContextInfo, ErrorKind, UpstreamError};
 use crate::providers::{CallOptions, Provider};
@@ -67,17 +70,24 @@ impl Router {
         }
     }
 
-    pub(crate) async fn fallback<T, F, Fut>(
+    /// Tries `targets` in order; `admit` says whether a target's provider can carry the
+    /// request at all.
+    pub(crate) async fn fallback<T, A, F, Fut>(
         &self,
         targets: Vec<Target>,
+        admit: A,
         call: F,
     ) -> Result<Won<T>, GatewayError>
     where
+        A: Fn(&Target) -> Result<(), Unsupported>,
         F: Fn(Arc<dyn Provider>, Target, CallOptions) -> Fut,
         Fut: Future<Output = Result<T, UpstreamError>>,
     {
         let mut attempts = Vec::new();
         let mut too_long: Option<TooLong> = None;
+        // The first parameter a configured target could not carry, and those providers.
+        let mut unsupported: Option<(Unsupported, Vec<String>)> = None;
+        let mut admitted_any = false;
         for target in targets {
             let name = target.provider.name();
             let (Some(provider), Some(breaker)) =
@@ -86,6 +96,15 @@ impl Router {
                 attempts.push(Attempt::skipped(&target, Outcome::SkippedNotConfigured));
                 continue;
             };
+            if let Err(why) = admit(&target) {
+                attempts.push(Attempt::unsupported(&target, &why));
+                let (_, providers) = unsupported.get_or_insert_with(|| (why, Vec::new()));
+                if !providers.iter().any(|p| p == name) {
+                    providers.push(name.to_owned());
+                }
+                continue;
+            }
+            admitted_any = true;
             if let Some(t) = &mut too_long {
                 if !t.admits(&target) {
                     attempts.push(Attempt::skipped(&target, Outcome::SkippedContextWindow));
@@ -164,6 +183,14 @@ impl Router {
                     }
                 }
             }
+        }
+        if let (false, Some((why, providers))) = (admitted_any, unsupported) {
+            return Err(GatewayError::UnsupportedParameter {
+                param: why.param,
+                reason: why.reason,
+                providers,
+                attempts,
+            });
         }
         Err(match too_long {
             Some(t) if !t.tried_larger => GatewayError::ContextLengthExceeded {

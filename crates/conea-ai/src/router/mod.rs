@@ -189,9 +189,13 @@ impl Router {
             targets.truncate(1);
         }
         let won = self
-            .fallback(targets, |provider, target, opts| async move {
-                provider.embed(&target.model, req, opts.timeout).await
-            })
+            .fallback(
+                targets,
+                |_| Ok(()),
+                |provider, target, opts| async move {
+                    provider.embed(&target.model, req, opts.timeout).await
+                },
+            )
             .await?;
         let response = won.value;
         self.usage.record(
@@ -244,9 +248,13 @@ impl Router {
         self.discover_if_unknown(&req.model).await;
         let targets = self.resolve_request(req)?;
         let won = self
-            .fallback(targets, |provider, target, opts| async move {
-                provider.complete(&target.model, req, &opts).await
-            })
+            .fallback(
+                targets,
+                |t| crate::capabilities::check(t.provider, req),
+                |provider, target, opts| async move {
+                    provider.complete(&target.model, req, &opts).await
+                },
+            )
             .await?;
         let response = won.value;
         // the target's model name, as for streams (providers may answer with a version)

@@ -41,18 +41,22 @@ impl Router {
         self.discover_if_unknown(&req.model).await;
         let targets = self.resolve_request(req)?;
         let won = self
-            .fallback(targets, |provider, target, opts| async move {
-                let mut events = provider.stream(&target.model, req, &opts).await?;
-                match events.next().await {
-                    Some(StreamEvent::Error(e)) => Err(e),
-                    Some(first) => Ok((first, events)),
-                    None => Err(UpstreamError::new(
-                        provider.name(),
-                        ErrorKind::Connection,
-                        "the stream ended before any data",
-                    )),
-                }
-            })
+            .fallback(
+                targets,
+                |t| crate::capabilities::check(t.provider, req),
+                |provider, target, opts| async move {
+                    let mut events = provider.stream(&target.model, req, &opts).await?;
+                    match events.next().await {
+                        Some(StreamEvent::Error(e)) => Err(e),
+                        Some(first) => Ok((first, events)),
+                        None => Err(UpstreamError::new(
+                            provider.name(),
+                            ErrorKind::Connection,
+                            "the stream ended before any data",
+                        )),
+                    }
+                },
+            )
             .await?;
         let (first, rest) = won.value;
         let provider = won.target.provider.name().to_owned();

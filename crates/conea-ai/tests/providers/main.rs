@@ -5,6 +5,7 @@ mod fakes;
 
 mod discovery;
 mod embeddings;
+mod params;
 mod providers;
 mod router;
 mod streaming;

@@ -14,8 +14,8 @@ use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use conea_ai::usage::UsageGroup;
 use conea_ai::{
-    ChatRequest, ChatResponse, FinishReason, Message, Role, StreamEvent, ToolCall, ToolChoice,
-    ToolSpec,
+    ChatRequest, ChatResponse, FinishReason, Image, ImageSource, Message, Part, ResponseFormat,
+    Role, StreamEvent, ToolCall, ToolChoice, ToolSpec,
 };
 use conea_core::clock::parse_rfc3339;
 use conea_core::error::ErrorType;
@@ -207,15 +207,22 @@ pub struct OpenAiMessage {
     pub tool_call_id: Option<String>,
 }
 
+/// OpenAI's Chat Completions request. Every field is carried to the provider that answers
+/// (translated into its format) or refused with 400 naming it; a field not listed here is
+/// refused (docs/api.md, "Parameters by provider").
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct OpenAiRequest {
     pub model: String,
+    /// A message's `content` is a string or an array of `{type: "text", text}` and (user
+    /// messages) `{type: "image_url", image_url: {url, detail?}}` parts; `url` is a
+    /// `data:image/…;base64,…` URL or an `http(s)` URL the provider fetches.
     pub messages: Vec<OpenAiMessage>,
     pub max_tokens: Option<u32>,
     pub max_completion_tokens: Option<u32>,
     pub temperature: Option<f32>,
     #[serde(default)]
     pub stream: bool,
+    /// `{include_usage: true}` adds a last chunk with empty `choices` and the `usage`.
     #[schema(value_type = Option<Object>)]
     pub stream_options: Option<Value>,
     /// `[{type: "function", function: {name, description, parameters}}]`.
@@ -224,6 +231,22 @@ pub struct OpenAiRequest {
     /// `auto`, `none`, `required` or `{type: "function", function: {name}}`.
     #[schema(value_type = Option<Object>)]
     pub tool_choice: Option<Value>,
+    /// `{type: "text"}`, `{type: "json_object"}` or `{type: "json_schema", json_schema:
+    /// {name, schema, strict?, description?}}`; a provider without JSON mode (Anthropic)
+    /// is skipped, and refused with 400 when it is the only target.
+    #[schema(value_type = Option<Object>)]
+    pub response_format: Option<Value>,
+    /// A stop sequence or a list of up to 4.
+    #[schema(value_type = Option<Object>)]
+    pub stop: Option<Value>,
+    /// Sampling seed (not Anthropic).
+    pub seed: Option<i64>,
+    /// The end user's id (OpenAI `user`, Anthropic `metadata.user_id`).
+    pub user: Option<String>,
+    /// Fields Conea does not carry: refused when set.
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub other: serde_json::Map<String, Value>,
 }
 
 fn invalid(field: &str, message: impl Into<String>) -> ApiError {
@@ -292,12 +315,16 @@ fn openai_tool_choice(v: Option<&Value>) -> Result<ToolChoice, ApiError> {
     }
 }
 
-/// OpenAI messages as the gateway's: assistant `tool_calls` (arguments are JSON text) and
-/// `tool` results (named after the call they answer).
+/// OpenAI messages as the gateway's: assistant `tool_calls` (arguments are JSON text),
+/// `tool` results (named after the call they answer) and user images.
 fn openai_messages(messages: &[OpenAiMessage]) -> Result<Vec<Message>, ApiError> {
     let mut out: Vec<Message> = Vec::with_capacity(messages.len());
     for (i, m) in messages.iter().enumerate() {
-        let content = text_of(&m.content);
+        let (content, parts) = content_of(i, &m.role, &m.content)?;
+        if !parts.is_empty() {
+            out.push(Message::user_parts(parts));
+            continue;
+        }
         if m.role == "tool" {
             let id = m
                 .tool_call_id
@@ -360,15 +387,195 @@ fn openai_messages(messages: &[OpenAiMessage]) -> Result<Vec<Message>, ApiError>
     Ok(out)
 }
 
-fn text_of(content: &Value) -> String {
-    match content {
-        Value::String(s) => s.clone(),
-        Value::Array(parts) => parts
+/// A message's `content`: its text, and its parts when it holds images (user messages
+/// only). A part Conea cannot carry is a 400 naming it, never dropped.
+fn content_of(i: usize, role: &str, content: &Value) -> Result<(String, Vec<Part>), ApiError> {
+    let parts = match content {
+        Value::Null => return Ok((String::new(), Vec::new())),
+        Value::String(s) => return Ok((s.clone(), Vec::new())),
+        Value::Array(parts) => parts,
+        _ => {
+            return Err(invalid(
+                &format!("messages[{i}].content"),
+                "`content` is a string or an array of content parts.",
+            ))
+        }
+    };
+    let mut text = String::new();
+    let mut out = Vec::with_capacity(parts.len());
+    let mut images = false;
+    for (j, p) in parts.iter().enumerate() {
+        let at = format!("messages[{i}].content[{j}]");
+        match p["type"].as_str() {
+            Some("text") => {
+                let t = p["text"].as_str().ok_or_else(|| {
+                    invalid(&format!("{at}.text"), "A text part needs its `text`.")
+                })?;
+                text.push_str(t);
+                out.push(Part::Text(t.to_owned()));
+            }
+            Some("image_url") if role == "user" => {
+                let url = p
+                    .pointer("/image_url/url")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| {
+                        invalid(
+                            &format!("{at}.image_url.url"),
+                            "An image part needs `image_url.url`.",
+                        )
+                    })?;
+                let source = ImageSource::parse(url)
+                    .map_err(|why| invalid(&format!("{at}.image_url.url"), format!("{why}.")))?;
+                let detail = match p.pointer("/image_url/detail") {
+                    None | Some(Value::Null) => None,
+                    Some(Value::String(d)) if matches!(d.as_str(), "auto" | "low" | "high") => {
+                        Some(d.clone())
+                    }
+                    Some(_) => {
+                        return Err(invalid(
+                            &format!("{at}.image_url.detail"),
+                            "`detail` is auto, low or high.",
+                        ))
+                    }
+                };
+                images = true;
+                out.push(Part::Image(Image { source, detail }));
+            }
+            Some("image_url") => {
+                return Err(invalid(&at, "Images are carried in user messages only."))
+            }
+            Some(other) => {
+                return Err(invalid(
+                    &format!("{at}.type"),
+                    format!(
+                    "`{other}` parts are not carried; Conea carries `text` and `image_url` parts."
+                ),
+                ))
+            }
+            None => {
+                return Err(invalid(
+                    &format!("{at}.type"),
+                    "Every content part needs a `type`.",
+                ))
+            }
+        }
+    }
+    Ok((text, if images { out } else { Vec::new() }))
+}
+
+/// `response_format`: `text` (the default, nothing to carry), `json_object`, or
+/// `json_schema` with a `name` and a `schema` object.
+fn openai_response_format(v: Option<&Value>) -> Result<Option<ResponseFormat>, ApiError> {
+    let Some(v) = v.filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    match v["type"].as_str() {
+        Some("text") => Ok(None),
+        Some("json_object") => Ok(Some(ResponseFormat::JsonObject)),
+        Some("json_schema") => {
+            let spec = &v["json_schema"];
+            let name = spec["name"]
+                .as_str()
+                .filter(|n| !n.is_empty())
+                .ok_or_else(|| {
+                    invalid(
+                        "response_format.json_schema.name",
+                        "A JSON schema format needs a `name`.",
+                    )
+                })?;
+            let schema = match spec.get("schema") {
+                Some(s @ Value::Object(_)) => s.clone(),
+                None | Some(Value::Null) => json!({"type": "object"}),
+                Some(_) => {
+                    return Err(invalid(
+                        "response_format.json_schema.schema",
+                        "`schema` is a JSON Schema object.",
+                    ))
+                }
+            };
+            let strict = match spec.get("strict") {
+                None | Some(Value::Null) => None,
+                Some(Value::Bool(b)) => Some(*b),
+                Some(_) => {
+                    return Err(invalid(
+                        "response_format.json_schema.strict",
+                        "`strict` is true or false.",
+                    ))
+                }
+            };
+            Ok(Some(ResponseFormat::JsonSchema {
+                name: name.to_owned(),
+                description: spec["description"].as_str().map(str::to_owned),
+                schema,
+                strict,
+            }))
+        }
+        _ => Err(invalid(
+            "response_format.type",
+            "`response_format.type` is text, json_object or json_schema.",
+        )),
+    }
+}
+
+/// `stop`: one sequence or a list of up to 4, none empty.
+fn openai_stop(v: Option<&Value>) -> Result<Vec<String>, ApiError> {
+    let bad = || {
+        invalid(
+            "stop",
+            "`stop` is a non-empty string or a list of up to 4 of them.",
+        )
+    };
+    let list = match v {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(items)) => items
             .iter()
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join(""),
-        _ => String::new(),
+            .map(|i| i.as_str().map(str::to_owned))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(bad)?,
+        Some(_) => return Err(bad()),
+    };
+    if list.len() > 4 || list.iter().any(String::is_empty) {
+        return Err(bad());
+    }
+    Ok(list)
+}
+
+/// `stream_options.include_usage` (false when absent).
+fn include_usage(v: Option<&Value>) -> Result<bool, ApiError> {
+    match v {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Object(o)) => {
+            if let Some(key) = o.keys().find(|k| *k != "include_usage") {
+                return Err(invalid(
+                    &format!("stream_options.{key}"),
+                    format!(
+                        "`stream_options.{key}` is not carried; Conea carries `include_usage`."
+                    ),
+                ));
+            }
+            match o.get("include_usage") {
+                None | Some(Value::Null) => Ok(false),
+                Some(Value::Bool(b)) => Ok(*b),
+                Some(_) => Err(invalid(
+                    "stream_options.include_usage",
+                    "`include_usage` is true or false.",
+                )),
+            }
+        }
+        Some(_) => Err(invalid("stream_options", "`stream_options` is an object.")),
+    }
+}
+
+/// Refuses a set field Conea does not carry (`n`, `logprobs`, `top_p`, …): dropping it
+/// would change the answer without saying so.
+fn refuse_uncarried(other: &serde_json::Map<String, Value>) -> Result<(), ApiError> {
+    match other.iter().find(|(_, v)| !v.is_null()) {
+        Some((key, _)) => Err(invalid(
+            key,
+            format!("`{key}` is not carried by Conea's /v1/chat/completions; remove it (docs/api.md lists the parameters carried to each provider)."),
+        )),
+        None => Ok(()),
     }
 }
 
@@ -415,6 +622,7 @@ pub async fn chat_completions(
     Auth(p): Auth,
     ApiJson(body): ApiJson<OpenAiRequest>,
 ) -> ApiResult<Response> {
+    refuse_uncarried(&body.other)?;
     if body.messages.is_empty() {
         return Err(invalid("messages", "Send at least one message."));
     }
@@ -423,6 +631,11 @@ pub async fn chat_completions(
     req.temperature = body.temperature;
     req.tools = openai_tools(body.tools.as_deref().unwrap_or_default())?;
     req.tool_choice = openai_tool_choice(body.tool_choice.as_ref())?;
+    req.response_format = openai_response_format(body.response_format.as_ref())?;
+    req.stop = openai_stop(body.stop.as_ref())?;
+    req.seed = body.seed;
+    req.user = body.user.clone();
+    let include_usage = include_usage(body.stream_options.as_ref())?;
     if let ToolChoice::Tool(name) = &req.tool_choice {
         if !req.tools.iter().any(|t| &t.name == name) {
             return Err(invalid(
@@ -440,12 +653,6 @@ pub async fn chat_completions(
             &resp.provider,
         ));
     }
-    let include_usage = body
-        .stream_options
-        .as_ref()
-        .and_then(|o| o.get("include_usage"))
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
     let routed = gateway.stream(&p, &req).await?;
     let id = format!("chatcmpl-{}", uuid::Uuid::now_v7().simple());
     let model = routed.model.clone();
@@ -460,6 +667,8 @@ pub async fn chat_completions(
     };
     let mut first = true;
     let mut call_index = 0usize;
+    // OpenAI sends the usage chunk after the finish chunk, right before `[DONE]`.
+    let mut usage: Option<Value> = None;
     let events = routed.events.flat_map(move |e| {
         let out: Vec<Event> = match e {
             StreamEvent::Delta(text) => {
@@ -475,15 +684,20 @@ pub async fn chat_completions(
                 first = false;
                 vec![chunk(delta, None, None)]
             }
-            StreamEvent::Usage(u) if include_usage => vec![chunk(
-                json!({}),
-                None,
-                Some(json!({"prompt_tokens": u.input_tokens, "completion_tokens": u.output_tokens, "total_tokens": u.input_tokens + u.output_tokens})),
-            )],
-            StreamEvent::Usage(_) => vec![],
+            StreamEvent::Usage(u) => {
+                if include_usage {
+                    usage = Some(json!({"prompt_tokens": u.input_tokens, "completion_tokens": u.output_tokens, "total_tokens": u.input_tokens + u.output_tokens}));
+                }
+                vec![]
+            }
             StreamEvent::Finish(r) => {
                 let finish = if call_index > 0 { "tool_calls" } else { openai_finish(r) };
-                vec![chunk(json!({}), Some(finish), None), Event::default().data("[DONE]")]
+                let mut out = vec![chunk(json!({}), Some(finish), None)];
+                if let Some(u) = usage.take() {
+                    out.push(chunk(json!({}), None, Some(u)));
+                }
+                out.push(Event::default().data("[DONE]"));
+                out
             }
             StreamEvent::Error(e) => vec![Event::default().data(error_event(&e).to_string())],
         };

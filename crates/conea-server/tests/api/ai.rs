@@ -1,7 +1,8 @@
 //! The AI gateway through the server, against a local fake that speaks OpenAI's wire
 //! format: Conea's format and the OpenAI-compatible one, streaming and not, usage recorded
 //! once per call, budgets, permissions, a failure after the first byte, and the official
-//! `openai` Python client (when installed; `.ci/run` installs it).
+//! `openai` and `anthropic` Python clients (when installed; `.ci/run` installs them): JSON
+//! mode, tools, image parts and `include_usage` through each SDK.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -16,10 +17,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 #[derive(Clone, Default)]
-struct Fake {
-    calls: Arc<AtomicUsize>,
+pub(crate) struct Fake {
+    pub(crate) calls: Arc<AtomicUsize>,
     /// The body of every request, in order.
-    bodies: Arc<std::sync::Mutex<Vec<Value>>>,
+    pub(crate) bodies: Arc<std::sync::Mutex<Vec<Value>>>,
 }
 
 /// OpenAI Chat Completions: a fixed answer; SSE when `stream`; with model `break-midway`
@@ -145,7 +146,7 @@ fn tool_call_answer(model: &str, stream: bool) -> Response {
         .unwrap()
 }
 
-async fn fake_openai() -> (String, Fake) {
+pub(crate) async fn fake_openai() -> (String, Fake) {
     let fake = Fake::default();
     let app = axum::Router::new()
         .route("/v1/embeddings", post(embeddings))
@@ -158,7 +159,7 @@ async fn fake_openai() -> (String, Fake) {
     (format!("http://{addr}/v1"), fake)
 }
 
-async fn app_with_openai(b: Backend) -> Option<(TestApp, Fake)> {
+pub(crate) async fn app_with_openai(b: Backend) -> Option<(TestApp, Fake)> {
     let (url, fake) = fake_openai().await;
     let app = TestApp::spawn_with(
         b,
@@ -207,7 +208,7 @@ conea_testkit::backend_tests!(
     malformed_tools_are_a_400_naming_the_field,
 );
 
-fn sales_tool() -> Value {
+pub(crate) fn sales_tool() -> Value {
     json!({"type": "function", "function": {"name": "sales_total", "description": "Sales total over N days", "parameters": {"type": "object", "properties": {"days": {"type": "integer"}}}}})
 }
 
@@ -803,7 +804,7 @@ async fn no_provider_configured_answers_503_naming_the_variables() {
 /// Whether the official Python client package `package` is installed; without it the test
 /// skips with one line, or fails under `CONEA_REQUIRE_SERVICES=1` (CI installs it).
 #[allow(clippy::disallowed_methods)] // CONEA_REQUIRE_SERVICES: the test harness's switch
-fn python_package(package: &str) -> bool {
+pub(crate) fn python_package(package: &str) -> bool {
     let installed = std::process::Command::new("python3")
         .args(["-c", &format!("import {package}")])
         .output()
@@ -820,7 +821,7 @@ fn python_package(package: &str) -> bool {
 }
 
 /// Runs `tests/python/<script>` with the base URL and key; its stdout, once it succeeded.
-async fn run_python(script: &str, base: String, key: String) -> String {
+pub(crate) async fn run_python(script: &str, base: String, key: String) -> String {
     let script = format!("{}/tests/python/{script}", env!("CARGO_MANIFEST_DIR"));
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new("python3")
@@ -844,7 +845,7 @@ async fn official_openai_python_client_works_streaming_and_not() {
     if !python_package("openai") {
         return;
     }
-    let Some((app, _fake)) = app_with_openai(Backend::Sqlite).await else {
+    let Some((app, fake)) = app_with_openai(Backend::Sqlite).await else {
         return;
     };
     let stdout = run_python(
@@ -858,6 +859,42 @@ async fn official_openai_python_client_works_streaming_and_not() {
     assert!(stdout.contains("bare name: Hello there"), "{stdout}");
     assert!(stdout.contains("retrieve: gpt-4o-mini"), "{stdout}");
     assert!(stdout.contains("embeddings: 2"), "{stdout}");
+    for line in [
+        "json mode: Hello there",
+        "json schema: Hello there",
+        "image: Hello there",
+        "tools: sales_total -> Hello there",
+        "streamed tool call: 7",
+        "include_usage: last chunk usage 9",
+        "refused: 400 n",
+    ] {
+        assert!(stdout.contains(line), "{line}: {stdout}");
+    }
+    // what the SDK's requests carried reached the provider
+    let bodies = fake.bodies.lock().unwrap().clone();
+    let sent = |key: &str, want: Value| {
+        assert!(
+            bodies.iter().any(|b| b[key] == want),
+            "no request carried {key} = {want}"
+        )
+    };
+    sent("response_format", json!({"type": "json_object"}));
+    sent("seed", json!(42));
+    sent("stop", json!(["END"]));
+    sent("user", json!("user-7"));
+    assert!(bodies
+        .iter()
+        .any(|b| b["response_format"]["json_schema"]["strict"] == true
+            && b["response_format"]["json_schema"]["schema"]["additionalProperties"] == false));
+    assert!(bodies
+        .iter()
+        .any(|b| b["messages"][0]["content"][1]["image_url"]["url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("data:image/png;base64,"))));
+    assert!(bodies
+        .iter()
+        .any(|b| b["messages"][2]["role"] == "tool"
+            && b["messages"][2]["tool_call_id"] == "call_abc123"));
     let _ = Client::new(&app.base_url);
 }
 
@@ -878,9 +915,29 @@ async fn official_anthropic_python_client_works_against_any_provider_streaming_a
     assert!(stdout.contains("non-streaming: Hello there"), "{stdout}");
     assert!(stdout.contains("streaming: Hello there"), "{stdout}");
     assert!(stdout.contains("refused: 400 top_k"), "{stdout}");
+    assert!(
+        stdout.contains("tools: sales_total 7 -> Hello there"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("streamed tool_use: sales_total 7"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("image: Hello there"), "{stdout}");
+    let bodies = fake.bodies.lock().unwrap().clone();
     assert_eq!(
-        fake.calls.load(Ordering::SeqCst),
-        2,
-        "the refused request reached no provider"
+        bodies.len(),
+        6,
+        "the refused request reached no provider: {bodies:?}"
+    );
+    // tools, tool_choice, metadata.user_id and stop_sequences in OpenAI's format
+    assert_eq!(bodies[2]["tools"][0]["function"]["name"], "sales_total");
+    assert_eq!(bodies[2]["tool_choice"], "required");
+    assert_eq!(bodies[2]["user"], "user-7");
+    assert_eq!(bodies[2]["stop"], json!(["END"]));
+    assert_eq!(bodies[3]["messages"][2]["role"], "tool");
+    assert_eq!(
+        bodies[5]["messages"][0]["content"][0]["type"], "image_url",
+        "the image block reached OpenAI as an image_url part"
     );
 }

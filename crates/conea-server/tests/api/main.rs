@@ -2,6 +2,7 @@
 //! application (conea-testkit's `TestApp`), one module per area.
 
 mod ai;
+mod ai_params;
 mod analytics;
 mod auth;
 mod connections;

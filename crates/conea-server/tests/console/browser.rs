@@ -155,6 +155,23 @@ async fn text_of(c: &Client, css: &str) -> String {
         .unwrap()
 }
 
+/// Waits until the element `css` holds `text` (a click's navigation is not awaited, so the
+/// old page may still be there; under load it was, and the sign-out check failed).
+async fn wait_text(c: &Client, css: &str, text: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = text_of(c, css).await;
+        if now.contains(text) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "`{css}` still says {now:?}, waiting for {text:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Waits until the browser is at `path` (a click's navigation is not awaited by WebDriver).
 async fn wait_path(c: &Client, path: &str) {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -237,7 +254,8 @@ async fn sign_in_open_every_page_with_data_and_sign_out_in_a_browser() {
             .click()
             .await
             .unwrap();
-        assert!(text_of(&c, "main").await.contains("You are signed out."));
+        // the click's navigation is not awaited: wait for the signed-out page's text
+        wait_text(&c, "main", "You are signed out.").await;
         c.goto(&format!("{base}/console/jobs")).await.unwrap();
         wait_path(&c, "/console/login").await;
     })

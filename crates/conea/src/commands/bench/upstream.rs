@@ -1,5 +1,6 @@
 //! `conea bench upstream`: a mock OpenAI Chat Completions server with a fixed latency, so
-//! the gateway's overhead can be measured as (through Conea) − (direct).
+//! the gateway's overhead can be measured as (through Conea) − (direct). It also lists its
+//! model (`GET /v1/models`), so model discovery runs as it does against OpenAI.
 
 use anyhow::{anyhow, Result};
 use axum::body::Body;
@@ -51,6 +52,14 @@ async fn chat(State(latency): State<Duration>, axum::Json(body): axum::Json<Valu
     .into_response()
 }
 
+/// OpenAI's `GET /v1/models`, so Conea's discovery lists the mock's model (a bare
+/// `gpt-4o-mini` then routes by the list, as against OpenAI itself).
+async fn models() -> axum::Json<Value> {
+    axum::Json(json!({"object": "list", "data": [
+        {"id": "gpt-4o-mini", "object": "model", "created": 1721172741, "owned_by": "system"}
+    ]}))
+}
+
 pub async fn run(bind: &str, latency: &str) -> Result<ExitCode> {
     let latency =
         conea_core::config::duration::parse(latency).map_err(|e| anyhow!("--latency: {e}"))?;
@@ -60,6 +69,7 @@ pub async fn run(bind: &str, latency: &str) -> Result<ExitCode> {
     let addr = listener.local_addr()?;
     let app = axum::Router::new()
         .route("/v1/chat/completions", post(chat))
+        .route("/v1/models", axum::routing::get(models))
         .with_state(latency);
     println!(
         "mock OpenAI upstream listening on http://{addr} (latency {} ms)",
