@@ -42,6 +42,15 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/console/jobs/{id}/cancel", post(pages::jobs::cancel))
         .route("/console/jobs/{id}/retry", post(pages::jobs::retry))
         .route("/console/incidents", get(pages::incidents::list))
+        .route("/console/incidents/{id}", get(pages::incidents::show))
+        .route(
+            "/console/incidents/{id}/escalate",
+            post(pages::incidents::escalate),
+        )
+        .route(
+            "/console/incidents/{id}/notes",
+            post(pages::incidents::note),
+        )
         .route(
             "/console/incidents/{id}/acknowledge",
             post(pages::incidents::acknowledge),

@@ -11,7 +11,7 @@
 // The tests look for the browser on this machine and read CONEA_REQUIRE_SERVICES.
 #![allow(clippy::disallowed_methods)]
 
-use crate::fixture::{seeded, Seeded, ADMIN, PASSWORD, VIEWER};
+use crate::fixture::{escalation_policy, seeded_with, Seeded, ADMIN, PASSWORD, VIEWER};
 use conea_testkit::Backend;
 use fantoccini::{Client, ClientBuilder, Locator};
 use futures::FutureExt;
@@ -117,9 +117,18 @@ where
     F: FnOnce(Seeded, Client) -> Fut,
     Fut: Future<Output = ()>,
 {
+    run_with(test, &[], body).await
+}
+
+/// As [`run`], with settings for the app.
+async fn run_with<F, Fut>(test: &str, overrides: &[(&str, &str)], body: F)
+where
+    F: FnOnce(Seeded, Client) -> Fut,
+    Fut: Future<Output = ()>,
+{
     let Some((_, _)) = programs() else { return };
     let _one = ONE_BROWSER.acquire().await.unwrap();
-    let Some(s) = seeded(Backend::Sqlite).await else {
+    let Some(s) = seeded_with(Backend::Sqlite, overrides).await else {
         return;
     };
     let Some(browser) = start_browser().await else {
@@ -406,5 +415,72 @@ async fn the_japanese_pages_render_japanese_in_a_browser() {
         c.goto(&format!("{base}/console/jobs")).await.unwrap();
         assert_eq!(text_of(&c, "main h1").await, "ジョブ");
     })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incident_gets_a_note_and_an_escalation_and_shows_its_timeline_and_postmortem_in_a_browser(
+) {
+    let (_dir, policy) = escalation_policy();
+    let settings = [("CONEA_ESCALATION_CONFIG", policy.as_str())];
+    run_with(
+        "incident_note_escalate_timeline",
+        &settings,
+        |s, c| async move {
+            let base = s.app.base_url.clone();
+            let r = s
+                .app
+                .client
+                .post(
+                    "/v1/incidents",
+                    Some(s.app.owner()),
+                    json!({"title": "Checkout is slow", "severity": "high"}),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{}", r.text);
+            let id = r.body["id"].as_str().unwrap().to_owned();
+            sign_in(&c, &base, ADMIN).await;
+            c.goto(&format!("{base}/console/incidents")).await.unwrap();
+            c.find(Locator::LinkText("Checkout is slow"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            let page = format!("/console/incidents/{id}");
+            wait_path(&c, &page).await;
+            c.find(Locator::Id("note-text"))
+                .await
+                .unwrap()
+                .send_keys("Rolled back the deploy")
+                .await
+                .unwrap();
+            c.find(Locator::Css("form[action$='/notes'] button[type=submit]"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            assert!(text_of(&c, "main [role=status]").await.contains("note"));
+            assert!(text_of(&c, "ol.timeline")
+                .await
+                .contains("Rolled back the deploy"));
+            assert!(text_of(&c, "#postmortem")
+                .await
+                .contains("Rolled back the deploy"));
+            c.find(Locator::Css("form[action$='/escalate'] button"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            c.accept_alert().await.unwrap();
+            assert!(text_of(&c, "main [role=status]")
+                .await
+                .contains("escalated"));
+            let timeline = text_of(&c, "ol.timeline").await;
+            assert!(timeline.contains("Manual escalation"), "{timeline}");
+        },
+    )
     .await;
 }

@@ -72,7 +72,28 @@ async fn import(app: &TestApp, kind: &str, body: String) {
 }
 
 pub async fn seeded(b: Backend) -> Option<Seeded> {
-    let app = TestApp::spawn(b).await?;
+    seeded_with(b, &[]).await
+}
+
+/// An escalation policy with on-call contacts and a chain but no channels (so a manual
+/// escalation has a step to take; its delivery is recorded as skipped). Keep the directory
+/// while the app runs; `CONEA_ESCALATION_CONFIG` is its `escalation.yaml`.
+pub fn escalation_policy() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("escalation.yaml");
+    std::fs::write(
+        &path,
+        "contacts:\n  on_call_sre: {primary: \"+1-555-0100\", secondary: \"+1-555-0101\"}\n  \
+         escalation_chain: [{role: \"SRE Lead\", contact: \"lead@example.com\"}]\n",
+    )
+    .unwrap();
+    let path = path.display().to_string();
+    (dir, path)
+}
+
+/// As [`seeded`], with settings.
+pub async fn seeded_with(b: Backend, overrides: &[(&str, &str)]) -> Option<Seeded> {
+    let app = TestApp::spawn_with(b, overrides).await?;
     user(&app, ADMIN, "admin").await;
     let viewer_id = user(&app, VIEWER, "viewer").await;
     let orders: Vec<String> = [

@@ -1,7 +1,7 @@
 //! The console over plain HTTP (no browser): cookies, headers, CSRF, permissions and the
 //! ends of a session, on both storage backends.
 
-use crate::fixture::{seeded, Web, ADMIN, PASSWORD, VIEWER};
+use crate::fixture::{escalation_policy, seeded, seeded_with, Web, ADMIN, PASSWORD, VIEWER};
 use conea_core::ids::UserId;
 use conea_testkit::{backend_tests, Backend};
 
@@ -16,7 +16,83 @@ backend_tests!(
     assets_have_content_hashed_paths_long_caching_and_gzip,
     an_admin_acknowledges_and_resolves_an_incident_and_a_viewer_cannot_open_the_page,
     the_shopify_page_lists_a_connected_shop_and_sync_now_enqueues_its_sync,
+    an_incident_page_takes_notes_and_escalates_and_a_viewer_is_refused_both,
 );
+
+async fn an_incident_page_takes_notes_and_escalates_and_a_viewer_is_refused_both(b: Backend) {
+    let (_dir, policy) = escalation_policy();
+    let settings = [("CONEA_ESCALATION_CONFIG", policy.as_str())];
+    let Some(s) = seeded_with(b, &settings).await else {
+        return;
+    };
+    let r = s
+        .app
+        .client
+        .post(
+            "/v1/incidents",
+            Some(s.app.owner()),
+            serde_json::json!({"title": "Payments fail", "severity": "high"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let mut viewer = Web::new(&s.app);
+    viewer.sign_in(VIEWER).await;
+    let token = viewer.get("/console/jobs").await.csrf();
+    assert_eq!(
+        viewer.get(&format!("/console/incidents/{id}")).await.status,
+        403
+    );
+    for action in ["notes", "escalate"] {
+        let r = viewer
+            .post(
+                &format!("/console/incidents/{id}/{action}"),
+                &[("csrf", &token), ("text", "from a viewer")],
+            )
+            .await;
+        assert_eq!(r.status, 403, "{action}: {}", r.text);
+        assert!(r.text.contains("incidents:manage"), "{}", r.text);
+    }
+    let mut web = Web::new(&s.app);
+    web.sign_in(ADMIN).await;
+    let page = web.get(&format!("/console/incidents/{id}")).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains("Payments fail"));
+    let r = web
+        .post(
+            &format!("/console/incidents/{id}/notes"),
+            &[
+                ("csrf", &page.csrf()),
+                ("text", "Card processor timing out"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let r = web
+        .post(
+            &format!("/console/incidents/{id}/escalate"),
+            &[("csrf", &page.csrf())],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    assert_eq!(
+        r.header("location"),
+        format!("/console/incidents/{id}?done=escalated")
+    );
+    let timeline = s
+        .app
+        .client
+        .get(&format!("/v1/incidents/{id}"), Some(s.app.owner()))
+        .await;
+    let text = timeline.text;
+    assert!(text.contains("Card processor timing out"), "{text}");
+    assert!(text.contains("Manual escalation"), "{text}");
+    assert!(!text.contains("from a viewer"), "{text}");
+    // The draft on the page carries the note.
+    let page = web.get(&format!("/console/incidents/{id}")).await;
+    let draft = &page.text[page.text.find("id=\"postmortem\"").unwrap()..];
+    assert!(draft.contains("Card processor timing out"), "{draft}");
+}
 
 async fn the_shopify_page_lists_a_connected_shop_and_sync_now_enqueues_its_sync(b: Backend) {
     use conea_testkit::fake_shopify::{self as fake, Counts, FakeShopify};
