@@ -9,12 +9,18 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 /// The pages of the navigation, each with the permission it needs.
 /// (link, the paths it covers, label, permission).
-pub const PAGES: [(&str, &str, T, Permission); 7] = [
+pub const PAGES: [(&str, &str, T, Permission); 8] = [
     ("/console", "/console", T::NavOverview, Permission::DataRead),
     (
         "/console/data/orders",
         "/console/data",
         T::NavData,
+        Permission::DataRead,
+    ),
+    (
+        "/console/reports",
+        "/console/reports",
+        T::NavReports,
         Permission::DataRead,
     ),
     (

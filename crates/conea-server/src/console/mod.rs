@@ -59,6 +59,16 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/console/incidents/{id}/resolve",
             post(pages::incidents::resolve),
         )
+        .route("/console/reports", get(pages::reports::show))
+        .route("/console/schedules", post(pages::reports::create))
+        .route(
+            "/console/schedules/{id}",
+            get(pages::reports::edit).post(pages::reports::update),
+        )
+        .route(
+            "/console/schedules/{id}/enabled",
+            post(pages::reports::set_enabled),
+        )
         .route("/console/shopify", get(pages::shopify::list))
         .route("/console/shopify/{id}/sync", post(pages::shopify::sync))
         .route("/console/operations", get(pages::operations::show))

@@ -484,3 +484,70 @@ async fn an_incident_gets_a_note_and_an_escalation_and_shows_its_timeline_and_po
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_runs_as_a_chart_and_a_table_and_a_schedule_is_created_and_disabled_in_a_browser()
+{
+    run("report_and_schedule", |s, c| async move {
+        let base = s.app.base_url.clone();
+        sign_in(&c, &base, ADMIN).await;
+        c.find(Locator::Css("nav a[href='/console/reports']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_path(&c, "/console/reports").await;
+        c.find(Locator::Css("#report option[value=sales_over_time]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        c.find(Locator::Css("form[action='/console/reports'] button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let result = text_of(&c, "#report-result").await;
+        assert!(result.contains("Sales over time"), "{result}");
+        assert!(result.contains("3400"), "a bucket's net sales: {result}");
+        assert!(c
+            .find(Locator::Css("#report-result svg.chart rect"))
+            .await
+            .is_ok());
+        c.find(Locator::Id("new-cron"))
+            .await
+            .unwrap()
+            .send_keys("0 9 * * 1")
+            .await
+            .unwrap();
+        c.find(Locator::Id("new-target"))
+            .await
+            .unwrap()
+            .send_keys("https://hooks.example.com/conea")
+            .await
+            .unwrap();
+        c.find(Locator::Css("form[action='/console/schedules'] button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        assert!(text_of(&c, "#new-secret").await.starts_with("whsec_"));
+        assert_eq!(text_of(&c, ".schedule-state").await, "Enabled");
+        c.find(Locator::Css("form[action$='/enabled'] button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while text_of(&c, ".schedule-state").await != "Disabled" {
+            assert!(std::time::Instant::now() < deadline, "never disabled");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+}

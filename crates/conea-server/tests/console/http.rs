@@ -17,7 +17,83 @@ backend_tests!(
     an_admin_acknowledges_and_resolves_an_incident_and_a_viewer_cannot_open_the_page,
     the_shopify_page_lists_a_connected_shop_and_sync_now_enqueues_its_sync,
     an_incident_page_takes_notes_and_escalates_and_a_viewer_is_refused_both,
+    schedules_are_created_edited_and_disabled_and_a_viewer_only_runs_reports,
 );
+
+async fn schedules_are_created_edited_and_disabled_and_a_viewer_only_runs_reports(b: Backend) {
+    let Some(s) = seeded(b).await else { return };
+    let mut viewer = Web::new(&s.app);
+    viewer.sign_in(VIEWER).await;
+    let page = viewer
+        .get("/console/reports?report=product_performance")
+        .await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains("Matcha bowl"), "{}", page.text);
+    assert!(!page.text.contains("action=\"/console/schedules\""));
+    let form = [
+        ("csrf", page.csrf()),
+        ("report", "sales_over_time".to_owned()),
+        ("cron", "0 9 * * 1".to_owned()),
+        ("timezone", "Asia/Tokyo".to_owned()),
+        ("channel", "webhook".to_owned()),
+        ("target", "https://hooks.example.com/conea".to_owned()),
+    ];
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = viewer.post("/console/schedules", &pairs).await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert!(r.text.contains("data:write"));
+    let listed = s.app.client.get("/v1/schedules", Some(s.app.owner())).await;
+    assert_eq!(
+        listed.body["data"].as_array().unwrap().len(),
+        0,
+        "{}",
+        listed.text
+    );
+
+    let mut web = Web::new(&s.app);
+    web.sign_in(ADMIN).await;
+    let page = web.get("/console/reports").await;
+    let mut pairs = pairs.clone();
+    let token = page.csrf();
+    pairs[0] = ("csrf", &token);
+    let created = web.post("/console/schedules", &pairs).await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    assert!(created.text.contains("id=\"new-secret\""));
+    let listed = s.app.client.get("/v1/schedules", Some(s.app.owner())).await;
+    let id = listed.body["data"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(listed.body["data"][0]["cron"], "0 9 * * 1");
+    // A refused cron names the problem on the form.
+    pairs[2] = ("cron", "every monday");
+    let bad = web.post(&format!("/console/schedules/{id}"), &pairs).await;
+    assert_eq!(bad.status, 422, "{}", bad.text);
+    assert!(bad.text.contains("role=\"alert\""), "{}", bad.text);
+    pairs[2] = ("cron", "30 8 * * *");
+    let r = web.post(&format!("/console/schedules/{id}"), &pairs).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let r = web
+        .post(
+            &format!("/console/schedules/{id}/enabled"),
+            &[("csrf", &token), ("enabled", "false")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let shown = s
+        .app
+        .client
+        .get(&format!("/v1/schedules/{id}"), Some(s.app.owner()))
+        .await;
+    assert_eq!(shown.body["cron"], "30 8 * * *", "{}", shown.text);
+    assert_eq!(shown.body["enabled"], false);
+    // The viewer may not toggle it back either.
+    let token = viewer.get("/console/reports").await.csrf();
+    let r = viewer
+        .post(
+            &format!("/console/schedules/{id}/enabled"),
+            &[("csrf", &token), ("enabled", "true")],
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+}
 
 async fn an_incident_page_takes_notes_and_escalates_and_a_viewer_is_refused_both(b: Backend) {
     let (_dir, policy) = escalation_policy();

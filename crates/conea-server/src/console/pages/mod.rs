@@ -7,4 +7,5 @@ pub mod jobs;
 pub mod keys;
 pub mod operations;
 pub mod overview;
+pub mod reports;
 pub mod shopify;
