@@ -289,6 +289,15 @@ catalogue! {
     ScheduleCreated => "Schedule created. Copy the webhook signing secret now: it is not shown again.", "スケジュールを作成しました。Webhook の署名シークレットは再表示されないので今すぐコピーしてください。";
     WebhookSecret => "Webhook signing secret", "Webhook 署名シークレット";
     ScheduleUpdated => "The schedule was saved.", "スケジュールを保存しました。";
+    ImportData => "Import data", "データのインポート";
+    ImportFile => "File (NDJSON or CSV)", "ファイル（NDJSON または CSV）";
+    ImportHint => "One Shopify-shaped JSON object per line (.ndjson), or CSV with the columns in the README. The import runs as a job; this page follows it.", "1 行に Shopify 形式の JSON オブジェクト 1 件（.ndjson）、または README の列の CSV。インポートはジョブとして実行され、このページで進捗を確認できます。";
+    Import => "Import", "インポート";
+    ImportAnother => "Import another file", "別のファイルをインポート";
+    RowsRead => "Rows read", "読み込んだ行";
+    Inserted => "Added", "追加";
+    UpdatedRows => "Updated", "更新";
+    Rejected => "Rejected", "拒否";
     SegChampions => "Champions", "優良顧客";
     SegLoyal => "Loyal", "ロイヤル顧客";
     SegNew => "New", "新規顧客";

@@ -20,6 +20,7 @@ pub mod pages;
 pub mod session;
 
 use crate::state::AppState;
+use axum::extract::DefaultBodyLimit;
 use axum::http::header::ACCEPT;
 use axum::http::{HeaderMap, Uri};
 use axum::middleware;
@@ -35,6 +36,17 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/console/login", get(auth::login_form).post(auth::login))
         .route("/console/logout", post(auth::logout))
         .route("/console/lang", get(auth::set_lang))
+        .route(
+            pages::import::UPLOAD_PATH,
+            get(pages::import::show)
+                .post(pages::import::upload)
+                .layer(DefaultBodyLimit::disable()),
+        )
+        .route("/console/data/import/{id}", get(pages::import::status_page))
+        .route(
+            "/console/data/import/{id}/status",
+            get(pages::import::status_json),
+        )
         .route("/console/data/{kind}", get(pages::data::list))
         .route("/console/data/{kind}/{id}", get(pages::data::detail))
         .route("/console/export/{kind}", get(pages::data::export))

@@ -551,3 +551,66 @@ async fn a_report_runs_as_a_chart_and_a_table_and_a_schedule_is_created_and_disa
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_imported_file_shows_its_progress_bar_reaching_100_percent_in_a_browser() {
+    run("import_progress", |s, c| async move {
+        let base = s.app.base_url.clone();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("orders.ndjson");
+        let lines: Vec<String> = (0..2000)
+            .map(|i| crate::fixture::order(&s.app, 20_000 + i, 3, "250", 2).to_string())
+            .collect();
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        sign_in(&c, &base, ADMIN).await;
+        c.goto(&format!("{base}/console/data/orders")).await.unwrap();
+        c.find(Locator::Css("main a[href='/console/data/import']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_path(&c, "/console/data/import").await;
+        c.find(Locator::Css("#import-kind option[value=orders]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        c.find(Locator::Id("import-file"))
+            .await
+            .unwrap()
+            .send_keys(&path.display().to_string())
+            .await
+            .unwrap();
+        c.find(Locator::Css("form[action='/console/data/import'] button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        // The status page's bar follows the job until it is full.
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            // The bar's value as the page has it now (set by the script while it polls).
+            let value = c
+                .execute(
+                    "const p = document.getElementById('import-progress'); return p ? p.value : null;",
+                    vec![],
+                )
+                .await
+                .ok();
+            if value.as_ref().and_then(|v| v.as_f64()) == Some(100.0) {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the progress bar stays at {value:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(text_of(&c, "#import-inserted").await, "2000");
+        assert_eq!(text_of(&c, "#import-percent").await, "100%");
+    })
+    .await;
+}

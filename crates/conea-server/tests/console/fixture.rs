@@ -29,7 +29,7 @@ fn day(app: &TestApp, days_ago: i64, hour: i64) -> String {
         .to_string()
 }
 
-fn order(app: &TestApp, id: u64, days_ago: i64, total: &str, customer: u64) -> Value {
+pub fn order(app: &TestApp, id: u64, days_ago: i64, total: &str, customer: u64) -> Value {
     let created = day(app, days_ago, 10);
     json!({
         "id": id, "name": format!("#{id}"), "email": format!("buyer{customer}@example.com"),
@@ -231,6 +231,16 @@ impl Web {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
+        self.send(req).await
+    }
+
+    /// A POST with a body of its own (a multipart upload).
+    pub async fn post_raw(&mut self, path: &str, content_type: &str, body: Vec<u8>) -> Page {
+        let req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", content_type)
+            .body(body);
         self.send(req).await
     }
 

@@ -18,7 +18,85 @@ backend_tests!(
     the_shopify_page_lists_a_connected_shop_and_sync_now_enqueues_its_sync,
     an_incident_page_takes_notes_and_escalates_and_a_viewer_is_refused_both,
     schedules_are_created_edited_and_disabled_and_a_viewer_only_runs_reports,
+    an_uploaded_file_is_imported_and_its_status_page_follows_the_job,
 );
+
+/// A `multipart/form-data` body of text fields, then the file.
+fn multipart(fields: &[(&str, &str)], file: &str) -> (String, Vec<u8>) {
+    let boundary = "----conea-test-boundary";
+    let mut body = String::new();
+    for (k, v) in fields {
+        body.push_str(&format!(
+            "--{boundary}\r\ncontent-disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+        ));
+    }
+    body.push_str(&format!(
+        "--{boundary}\r\ncontent-disposition: form-data; name=\"file\"; filename=\"orders.ndjson\"\r\n\
+         content-type: application/x-ndjson\r\n\r\n{file}\r\n--{boundary}--\r\n"
+    ));
+    (
+        format!("multipart/form-data; boundary={boundary}"),
+        body.into_bytes(),
+    )
+}
+
+async fn an_uploaded_file_is_imported_and_its_status_page_follows_the_job(b: Backend) {
+    let Some(s) = seeded(b).await else { return };
+    let file: Vec<String> = (0..20)
+        .map(|i| crate::fixture::order(&s.app, 9000 + i, 2, "100", 1).to_string())
+        .collect();
+    let file = file.join("\n") + "\n";
+    let mut viewer = Web::new(&s.app);
+    viewer.sign_in(VIEWER).await;
+    let orders = viewer.get("/console/data/orders").await;
+    assert!(!orders.text.contains("href=\"/console/data/import\""));
+    assert_eq!(viewer.get("/console/data/import").await.status, 403);
+    let token = orders.csrf();
+    let (ct, body) = multipart(&[("csrf", &token), ("kind", "orders")], &file);
+    let r = viewer.post_raw("/console/data/import", &ct, body).await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert!(r.text.contains("data:write"), "{}", r.text);
+
+    let mut web = Web::new(&s.app);
+    web.sign_in(ADMIN).await;
+    let page = web.get("/console/data/import").await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    // Without the token first, nothing is read.
+    let (ct, body) = multipart(&[("kind", "orders"), ("csrf", &page.csrf())], &file);
+    let r = web.post_raw("/console/data/import", &ct, body).await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    let (ct, body) = multipart(&[("csrf", &page.csrf()), ("kind", "orders")], &file);
+    let r = web.post_raw("/console/data/import", &ct, body).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let status_page = r.header("location").to_owned();
+    let job_id = status_page.rsplit('/').next().unwrap().to_owned();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let result = loop {
+        let r = s
+            .app
+            .client
+            .get(&format!("/v1/jobs/{job_id}"), Some(s.app.owner()))
+            .await;
+        if r.body["status"] == "completed" {
+            break r.body["result"].clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", r.text);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(result["inserted"], 20, "{result}");
+    let json = web.get(&format!("{status_page}/status")).await;
+    assert_eq!(json.status, 200, "{}", json.text);
+    let v: serde_json::Value = serde_json::from_str(&json.text).unwrap();
+    assert_eq!(v["progress"], 100, "{v}");
+    assert_eq!(v["final"], true);
+    let done = web.get(&status_page).await;
+    assert!(
+        done.text.contains("id=\"import-inserted\">20<"),
+        "{}",
+        done.text
+    );
+    assert!(!done.text.contains("http-equiv=\"refresh\""));
+}
 
 async fn schedules_are_created_edited_and_disabled_and_a_viewer_only_runs_reports(b: Backend) {
     let Some(s) = seeded(b).await else { return };

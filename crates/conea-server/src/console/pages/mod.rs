@@ -2,6 +2,7 @@
 //! route with the member's principal, and renders the result.
 
 pub mod data;
+pub mod import;
 pub mod incidents;
 pub mod jobs;
 pub mod keys;
