@@ -9,7 +9,7 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 /// The pages of the navigation, each with the permission it needs.
 /// (link, the paths it covers, label, permission).
-pub const PAGES: [(&str, &str, T, Permission); 8] = [
+pub const PAGES: [(&str, &str, T, Permission); 9] = [
     ("/console", "/console", T::NavOverview, Permission::DataRead),
     (
         "/console/data/orders",
@@ -49,9 +49,15 @@ pub const PAGES: [(&str, &str, T, Permission); 8] = [
     ),
     (
         "/console/settings/keys",
-        "/console/settings",
+        "/console/settings/keys",
         T::NavSettings,
         Permission::KeysManage,
+    ),
+    (
+        "/console/settings/members",
+        "/console/settings/members",
+        T::NavMembers,
+        Permission::MembersRead,
     ),
 ];
 

@@ -88,6 +88,15 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/console/settings/keys",
             get(pages::keys::list).post(pages::keys::create),
         )
+        .route("/console/settings/members", get(pages::members::list))
+        .route(
+            "/console/settings/members/{user}/role",
+            post(pages::members::set_role),
+        )
+        .route(
+            "/console/settings/members/{user}/remove",
+            post(pages::members::remove),
+        )
         .route(
             "/console/settings/keys/{id}/revoke",
             post(pages::keys::revoke),

@@ -614,3 +614,45 @@ async fn an_imported_file_shows_its_progress_bar_reaching_100_percent_in_a_brows
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_changes_a_members_role_and_removes_them_in_a_browser() {
+    run("members_role_and_remove", |s, c| async move {
+        let base = s.app.base_url.clone();
+        sign_in(&c, &base, ADMIN).await;
+        c.find(Locator::Css("nav a[href='/console/settings/members']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_path(&c, "/console/settings/members").await;
+        let row = format!("tr[data-member='{}']", s.viewer_id);
+        c.find(Locator::Css(&format!("{row} select option[value=member]")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        c.find(Locator::Css(&format!("{row} form[action$='/role'] button")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        assert!(text_of(&c, "main [role=status]").await.contains("role"));
+        assert_eq!(text_of(&c, &format!("{row} .member-role")).await, "Member");
+        c.find(Locator::Css(&format!(
+            "{row} form[action$='/remove'] button"
+        )))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+        c.accept_alert().await.unwrap();
+        assert!(text_of(&c, "main [role=status]").await.contains("removed"));
+        assert!(c.find_all(Locator::Css(&row)).await.unwrap().is_empty());
+    })
+    .await;
+}

@@ -19,7 +19,81 @@ backend_tests!(
     an_incident_page_takes_notes_and_escalates_and_a_viewer_is_refused_both,
     schedules_are_created_edited_and_disabled_and_a_viewer_only_runs_reports,
     an_uploaded_file_is_imported_and_its_status_page_follows_the_job,
+    members_get_a_new_role_and_removal_ends_their_sessions_and_a_member_cannot_do_either,
 );
+
+async fn members_get_a_new_role_and_removal_ends_their_sessions_and_a_member_cannot_do_either(
+    b: Backend,
+) {
+    let Some(s) = seeded(b).await else { return };
+    let r = s
+        .app
+        .client
+        .post(
+            "/v1/users",
+            Some(s.app.owner()),
+            serde_json::json!({"email": "member@example.com", "password": PASSWORD, "role": "member"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let mut member = Web::new(&s.app);
+    member.sign_in("member@example.com").await;
+    let page = member.get("/console/settings/members").await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains(VIEWER));
+    assert!(
+        !page.text.contains("/remove\""),
+        "no remove form for a member"
+    );
+    assert!(!page.text.contains("/role\""), "no role form for a member");
+    let token = page.csrf();
+    for (action, form) in [("remove", vec![]), ("role", vec![("role", "admin")])] {
+        let mut form = form;
+        form.push(("csrf", token.as_str()));
+        let r = member
+            .post(
+                &format!("/console/settings/members/{}/{action}", s.viewer_id),
+                &form,
+            )
+            .await;
+        assert_eq!(r.status, 403, "{action}: {}", r.text);
+        assert!(r.text.contains("members:manage"), "{}", r.text);
+    }
+    let mut viewer = Web::new(&s.app);
+    viewer.sign_in(VIEWER).await;
+    let mut web = Web::new(&s.app);
+    web.sign_in(ADMIN).await;
+    let token = web.get("/console/settings/members").await.csrf();
+    let r = web
+        .post(
+            &format!("/console/settings/members/{}/role", s.viewer_id),
+            &[("csrf", &token), ("role", "member")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let listed = web.get("/console/settings/members").await;
+    let row = &listed.text[listed
+        .text
+        .find(&format!("data-member=\"{}\"", s.viewer_id))
+        .unwrap()..];
+    assert!(row.contains("member-role\">Member<"), "{row}");
+    assert_eq!(viewer.get("/console/jobs").await.status, 200);
+    let r = web
+        .post(
+            &format!("/console/settings/members/{}/remove", s.viewer_id),
+            &[("csrf", &token)],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let after = viewer.get("/console/jobs").await;
+    assert_eq!(after.status, 303, "the removed member's session ended");
+    assert_eq!(after.header("location"), "/console/login");
+    assert!(!web
+        .get("/console/settings/members")
+        .await
+        .text
+        .contains(VIEWER));
+}
 
 /// A `multipart/form-data` body of text fields, then the file.
 fn multipart(fields: &[(&str, &str)], file: &str) -> (String, Vec<u8>) {
