@@ -9,8 +9,9 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 /// The pages of the navigation, each with the permission it needs.
 /// (link, the paths it covers, label, permission).
-pub const PAGES: [(&str, &str, T, Permission); 9] = [
+pub const PAGES: [(&str, &str, T, Permission); 10] = [
     ("/console", "/console", T::NavOverview, Permission::DataRead),
+    ("/console/ask", "/console/ask", T::NavAsk, Permission::AiUse),
     (
         "/console/data/orders",
         "/console/data",

@@ -71,6 +71,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/console/incidents/{id}/resolve",
             post(pages::incidents::resolve),
         )
+        .route("/console/ask", get(pages::ask::show).post(pages::ask::ask))
         .route("/console/reports", get(pages::reports::show))
         .route("/console/schedules", post(pages::reports::create))
         .route(

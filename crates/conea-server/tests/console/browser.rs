@@ -656,3 +656,60 @@ async fn an_admin_changes_a_members_role_and_removes_them_in_a_browser() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_question_is_answered_with_its_figures_and_tool_calls_beside_it_in_a_browser() {
+    let url = crate::fake_ai::start().await;
+    let settings = [
+        ("OPENAI_API_KEY", "sk-test"),
+        ("OPENAI_BASE_URL", url.as_str()),
+        ("CONEA_INSIGHTS_MODEL", "openai/gpt-test"),
+        ("CONEA_AI_MAX_RETRIES", "0"),
+    ];
+    run_with("ask_a_question", &settings, |s, c| async move {
+        let base = s.app.base_url.clone();
+        sign_in(&c, &base, ADMIN).await;
+        c.find(Locator::Css("nav a[href='/console/ask']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_path(&c, "/console/ask").await;
+        c.find(Locator::Id("question"))
+            .await
+            .unwrap()
+            .send_keys("How much did I sell?")
+            .await
+            .unwrap();
+        c.find(Locator::Css(
+            "form[action='/console/ask'] button[type=submit]",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+        let answer = text_of(&c, "#answer-text").await;
+        assert!(answer.contains("You had 4 orders"), "{answer}");
+        assert!(answer.contains("12960"), "{answer}");
+        let grounding = text_of(&c, "#grounding").await;
+        assert!(
+            grounding.contains("comes from a tool result"),
+            "{grounding}"
+        );
+        let evidence = text_of(&c, "#evidence-section").await;
+        assert!(evidence.contains("sales_over_time"), "{evidence}");
+        assert!(c.find(Locator::Css("details.figure-result")).await.is_ok());
+        // The question stays in the form.
+        let kept = c
+            .find(Locator::Id("question"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap();
+        assert_eq!(kept.as_deref(), Some("How much did I sell?"));
+    })
+    .await;
+}

@@ -20,7 +20,30 @@ backend_tests!(
     schedules_are_created_edited_and_disabled_and_a_viewer_only_runs_reports,
     an_uploaded_file_is_imported_and_its_status_page_follows_the_job,
     members_get_a_new_role_and_removal_ends_their_sessions_and_a_member_cannot_do_either,
+    a_viewer_without_ai_use_has_no_ask_page_and_is_refused_when_asking,
 );
+
+async fn a_viewer_without_ai_use_has_no_ask_page_and_is_refused_when_asking(b: Backend) {
+    let Some(s) = seeded(b).await else { return };
+    let mut viewer = Web::new(&s.app);
+    viewer.sign_in(VIEWER).await;
+    let page = viewer.get("/console").await;
+    assert!(!page.text.contains("href=\"/console/ask\""));
+    assert_eq!(viewer.get("/console/ask").await.status, 403);
+    let r = viewer
+        .post(
+            "/console/ask",
+            &[("csrf", &page.csrf()), ("question", "How much did I sell?")],
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert!(r.text.contains("ai:use"), "{}", r.text);
+    let mut web = Web::new(&s.app);
+    web.sign_in(ADMIN).await;
+    let page = web.get("/console/ask").await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains("id=\"question\""));
+}
 
 async fn members_get_a_new_role_and_removal_ends_their_sessions_and_a_member_cannot_do_either(
     b: Backend,

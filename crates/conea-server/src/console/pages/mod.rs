@@ -1,6 +1,7 @@
 //! One module per console page; each handler calls the same service function as the API
 //! route with the member's principal, and renders the result.
 
+pub mod ask;
 pub mod data;
 pub mod import;
 pub mod incidents;
