@@ -322,6 +322,15 @@ catalogue! {
     ToolCalls => "Tool calls", "ツール呼び出し";
     NoToolCalls => "The model called no tool.", "モデルはツールを呼び出しませんでした。";
     Figures => "Figures", "数値データ";
+    StateOpen => "Open", "未対応";
+    SevCritical => "Critical", "緊急";
+    SevHigh => "High", "高";
+    SevMedium => "Medium", "中";
+    SevLow => "Low", "低";
+    Discounts => "Discounts", "値引き";
+    RefundRate => "Refund rate", "返金率";
+    RefundedOrders => "Refunded orders", "返金された注文";
+    Cancelled => "Cancelled", "キャンセル";
     SegChampions => "Champions", "優良顧客";
     SegLoyal => "Loyal", "ロイヤル顧客";
     SegNew => "New", "新規顧客";

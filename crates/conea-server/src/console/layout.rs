@@ -110,7 +110,11 @@ pub fn page_with(
     refresh_s: Option<u32>,
     body: Markup,
 ) -> Markup {
-    let role = m.principal.role.map(|r| r.as_str()).unwrap_or("");
+    let role = m
+        .principal
+        .role
+        .map(|r| ctx.t(super::pages::members::role_label(r)))
+        .unwrap_or("");
     html! {
         (DOCTYPE)
         html lang=(ctx.lang.code()) {

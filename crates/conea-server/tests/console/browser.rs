@@ -164,6 +164,26 @@ async fn text_of(c: &Client, css: &str) -> String {
         .unwrap()
 }
 
+/// Waits until the first element matching `css` says `expected` (the page may be replaced
+/// meanwhile: an element gone stale is looked up again).
+async fn until_text(c: &Client, css: &str, expected: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = match c.find(Locator::Css(css)).await {
+            Ok(e) => e.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if now == expected {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{css} says {now:?}, waiting for {expected:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Waits until the browser is at `path` (a click's navigation is not awaited by WebDriver).
 async fn wait_path(c: &Client, path: &str) {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -338,14 +358,7 @@ async fn an_admin_cancels_a_job_and_a_viewer_has_no_such_button_and_is_refused()
         c.accept_alert().await.unwrap();
         // The answer is the list again, with the job cancelled.
         let row = format!("tr[data-job='{}'] .job-state", s.job_id);
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while text_of(&c, &row).await != "cancelled" {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the job never shows cancelled"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        until_text(&c, &row, "cancelled").await;
         let job = s
             .app
             .state
@@ -543,11 +556,7 @@ async fn a_report_runs_as_a_chart_and_a_table_and_a_schedule_is_created_and_disa
             .click()
             .await
             .unwrap();
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while text_of(&c, ".schedule-state").await != "Disabled" {
-            assert!(std::time::Instant::now() < deadline, "never disabled");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        until_text(&c, ".schedule-state", "Disabled").await;
     })
     .await;
 }
@@ -641,7 +650,7 @@ async fn an_admin_changes_a_members_role_and_removes_them_in_a_browser() {
             .await
             .unwrap();
         assert!(text_of(&c, "main [role=status]").await.contains("role"));
-        assert_eq!(text_of(&c, &format!("{row} .member-role")).await, "Member");
+        until_text(&c, &format!("{row} .member-role"), "Member").await;
         c.find(Locator::Css(&format!(
             "{row} form[action$='/remove'] button"
         )))
@@ -710,6 +719,123 @@ async fn a_question_is_answered_with_its_figures_and_tool_calls_beside_it_in_a_b
             .await
             .unwrap();
         assert_eq!(kept.as_deref(), Some("How much did I sell?"));
+    })
+    .await;
+}
+
+/// Screenshots of every page in English and Japanese (and the overview at a phone's width)
+/// for the docs: `cargo test -p conea-server --test console -- --ignored screenshots`
+/// writes `docs/console/*.png`. Data: 1,500 orders of the last 29 days from
+/// `bench/gen_orders.py` (the generated data set), the fixture's records, an incident with
+/// a note, a schedule, and an answer of the scripted fake AI provider.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "writes docs/console/*.png; run by hand"]
+async fn screenshots_of_every_page_in_both_languages() {
+    let url = crate::fake_ai::start().await;
+    let settings = [
+        ("OPENAI_API_KEY", "sk-test"),
+        ("OPENAI_BASE_URL", url.as_str()),
+        ("CONEA_INSIGHTS_MODEL", "openai/gpt-test"),
+        ("CONEA_AI_MAX_RETRIES", "0"),
+    ];
+    run_with("screenshots", &settings, |s, c| async move {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let out = root.join("docs/console");
+        std::fs::create_dir_all(&out).unwrap();
+        let start = jiff::Timestamp::from_millisecond(
+            conea_core::Clock::now_ms(&s.app.clock) - 29 * 86_400_000,
+        )
+        .unwrap()
+        .to_string();
+        let generated = std::process::Command::new("python3")
+            .arg(root.join("bench/gen_orders.py"))
+            .args(["1500", "--seed", "7", "--currency", "JPY", "--days", "29", "--start"])
+            .arg(&start[..10])
+            .output()
+            .expect("python3 runs bench/gen_orders.py");
+        assert!(generated.status.success(), "{generated:?}");
+        crate::fixture::import(&s.app, "orders", String::from_utf8(generated.stdout).unwrap()).await;
+        let base = s.app.base_url.clone();
+        let owner = s.app.owner().to_owned();
+        let r = s
+            .app
+            .client
+            .post(
+                "/v1/incidents",
+                Some(&owner),
+                json!({"title": "Checkout is slow", "severity": "high", "summary": "p99 of POST /checkout above 2 s"}),
+            )
+            .await;
+        let incident = r.body["id"].as_str().unwrap().to_owned();
+        s.app
+            .client
+            .post(
+                &format!("/v1/incidents/{incident}/notes"),
+                Some(&owner),
+                json!({"text": "Rolled back the deploy of 14:02"}),
+            )
+            .await;
+        s.app
+            .client
+            .post(
+                "/v1/schedules",
+                Some(&owner),
+                json!({"report": "sales_over_time", "cron": "0 9 * * 1", "timezone": "Asia/Tokyo",
+                       "deliver": [{"channel": "webhook", "target": "https://hooks.example.com/conea"}]}),
+            )
+            .await;
+        sign_in(&c, &base, ADMIN).await;
+        let shot = |name: String| {
+            let c = c.clone();
+            let path = out.join(format!("{name}.png"));
+            async move {
+                // Let the page settle (fonts, the script's first poll).
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                let png = c.screenshot().await.unwrap();
+                std::fs::write(&path, png).unwrap();
+            }
+        };
+        let pages = [
+            ("overview", "/console".to_owned()),
+            ("data-orders", "/console/data/orders".to_owned()),
+            ("data-order", "/console/data/orders?q=%235002".to_owned()),
+            ("reports", "/console/reports?report=sales_over_time&granularity=week".to_owned()),
+            ("jobs", "/console/jobs".to_owned()),
+            ("incidents", "/console/incidents".to_owned()),
+            ("incident", format!("/console/incidents/{incident}")),
+            ("shopify", "/console/shopify".to_owned()),
+            ("operations", "/console/operations".to_owned()),
+            ("keys", "/console/settings/keys".to_owned()),
+            ("members", "/console/settings/members".to_owned()),
+            ("import", "/console/data/import".to_owned()),
+        ];
+        c.set_window_size(1100, 860).await.unwrap();
+        for lang in ["en", "ja"] {
+            c.goto(&format!("{base}/console/lang?to={lang}&back=/console")).await.unwrap();
+            wait_path(&c, "/console").await;
+            for (name, path) in &pages {
+                c.goto(&format!("{base}{path}")).await.unwrap();
+                text_of(&c, "main h1").await;
+                shot(format!("{lang}-{name}")).await;
+            }
+            c.goto(&format!("{base}/console/ask")).await.unwrap();
+            let q = if lang == "ja" { "直近の売上は？" } else { "How much did I sell lately?" };
+            c.find(Locator::Id("question")).await.unwrap().send_keys(q).await.unwrap();
+            c.find(Locator::Css("form[action='/console/ask'] button[type=submit]"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            text_of(&c, "#answer-text").await;
+            shot(format!("{lang}-ask")).await;
+        }
+        c.set_window_size(390, 844).await.unwrap();
+        for (name, path) in [("overview", "/console"), ("jobs", "/console/jobs"), ("reports", "/console/reports?report=product_performance")] {
+            c.goto(&format!("{base}{path}")).await.unwrap();
+            text_of(&c, "main h1").await;
+            shot(format!("ja-phone-{name}")).await;
+        }
     })
     .await;
 }

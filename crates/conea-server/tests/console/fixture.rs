@@ -56,7 +56,7 @@ async fn user(app: &TestApp, email: &str, role: &str) -> String {
     r.body["id"].as_str().unwrap().to_owned()
 }
 
-async fn import(app: &TestApp, kind: &str, body: String) {
+pub async fn import(app: &TestApp, kind: &str, body: String) {
     let r = app
         .client
         .http()

@@ -73,7 +73,7 @@ pub async fn list(
                 select id="status" name="status" data-autosubmit {
                     option value="" { (ctx.t(T::AllStates)) }
                     @for s in [Status::Open, Status::Acknowledged, Status::Resolved] {
-                        option value=(s.as_str()) selected[wanted == Some(s.as_str())] { (s.as_str()) }
+                        option value=(s.as_str()) selected[wanted == Some(s.as_str())] { (ctx.t(status_label(s))) }
                     }
                 }
             }
@@ -93,9 +93,9 @@ pub async fn list(
                 tbody {
                     @for i in &incidents {
                         tr data-incident=(i.id.to_string()) {
-                            td { (i.severity.as_str()) }
+                            td { (ctx.t(severity_label(i.severity))) }
                             td { a href={ "/console/incidents/" (i.id.to_string()) } { (i.title) } @if !i.summary.is_empty() { br; span class="muted" { (i.summary) } } }
-                            td class="incident-status" { (i.status.as_str()) }
+                            td class="incident-status" data-status=(i.status.as_str()) { (ctx.t(status_label(i.status))) }
                             td class="hide-narrow" { (i18n::instant(ctx.lang, &tz, i.opened_at)) }
                             td { (actions(&ctx, &m, i)) }
                         }
@@ -136,6 +136,26 @@ pub async fn resolve(
         .await
         .or_fail(&ctx)?;
     Ok(see_other("/console/incidents?done=resolved"))
+}
+
+/// A status in the member's language.
+pub fn status_label(s: Status) -> T {
+    match s {
+        Status::Open => T::StateOpen,
+        Status::Acknowledged => T::Acknowledged,
+        Status::Resolved => T::Resolved,
+    }
+}
+
+/// A severity in the member's language.
+pub fn severity_label(s: conea_incidents::Severity) -> T {
+    use conea_incidents::Severity;
+    match s {
+        Severity::Critical => T::SevCritical,
+        Severity::High => T::SevHigh,
+        Severity::Medium => T::SevMedium,
+        Severity::Low => T::SevLow,
+    }
 }
 
 /// The label of a timeline entry's kind in the member's language.
@@ -190,8 +210,8 @@ pub async fn show(
         section aria-labelledby="incident-facts" {
             h2 id="incident-facts" { (ctx.t(T::Details)) }
             dl class="facts" {
-                dt { (ctx.t(T::Severity)) } dd { (i.severity.as_str()) }
-                dt { (ctx.t(T::Status)) } dd id="incident-status" { (i.status.as_str()) }
+                dt { (ctx.t(T::Severity)) } dd { (ctx.t(severity_label(i.severity))) }
+                dt { (ctx.t(T::Status)) } dd id="incident-status" data-status=(i.status.as_str()) { (ctx.t(status_label(i.status))) }
                 dt { (ctx.t(T::Opened)) } dd { (i18n::instant(ctx.lang, &tz, i.opened_at)) }
                 @if let Some(a) = at(i.acknowledged_at) {
                     dt { (ctx.t(T::Acknowledged)) } dd { (a) " " (i.acknowledged_by.as_deref().unwrap_or("")) }

@@ -23,7 +23,8 @@ pub struct MembersQuery {
     pub done: Option<String>,
 }
 
-fn role_label(r: Role) -> T {
+/// A role in the member's language.
+pub fn role_label(r: Role) -> T {
     match r {
         Role::Owner => T::RoleOwner,
         Role::Admin => T::RoleAdmin,

@@ -76,7 +76,11 @@ fn column_label(lang: Lang, key: &str) -> String {
         "currency" => Some(T::Currency),
         "segment" => Some(T::Segment),
         "cohort" => Some(T::Cohort),
-        "share" => Some(T::Share),
+        "share" | "share_of_revenue" => Some(T::Share),
+        "discounts" => Some(T::Discounts),
+        "refund_rate" => Some(T::RefundRate),
+        "refunded_orders" => Some(T::RefundedOrders),
+        "cancelled" | "cancelled_orders" => Some(T::Cancelled),
         _ => None,
     };
     t.map(|t| lang.t(t).to_owned())
@@ -219,9 +223,36 @@ fn numeric(rows: &[Vec<String>], col: usize) -> bool {
 pub fn chart_of(t: &Table) -> Option<(Vec<Point>, usize, Option<usize>)> {
     let n = t.columns.len();
     let label = (0..n).find(|c| !numeric(&t.rows, *c))?;
-    let mut nums = (0..n).filter(|c| numeric(&t.rows, *c) && !t.columns[*c].ends_with("id"));
-    let bar = nums.next()?;
-    let line = nums.next();
+    let nums: Vec<usize> = (0..n)
+        .filter(|c| numeric(&t.rows, *c) && !t.columns[*c].ends_with("id"))
+        .collect();
+    let last = |c: usize| t.columns[c].rsplit('.').next().unwrap_or("").to_owned();
+    // Money first, counts on the line; else the first figures.
+    let pick = |names: &[&str], not: Option<usize>| {
+        names.iter().find_map(|name| {
+            nums.iter()
+                .copied()
+                .find(|c| Some(*c) != not && last(*c) == *name)
+        })
+    };
+    let bar = pick(
+        &[
+            "net_sales",
+            "revenue",
+            "gross_sales",
+            "refunds",
+            "customers",
+            "orders",
+            "units",
+        ],
+        None,
+    )
+    .or_else(|| nums.first().copied())?;
+    let line = pick(
+        &["orders", "customers", "units", "refunded_orders"],
+        Some(bar),
+    )
+    .or_else(|| nums.iter().copied().find(|c| *c != bar));
     let num = |r: &Vec<String>, c: usize| r[c].parse::<f64>().unwrap_or(0.0);
     let points = t
         .rows
