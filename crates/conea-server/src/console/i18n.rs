@@ -339,6 +339,17 @@ catalogue! {
     SegHibernating => "Hibernating", "休眠顧客";
 }
 
+/// A role in the member's language.
+pub fn role_label(r: conea_core::permissions::Role) -> T {
+    use conea_core::permissions::Role;
+    match r {
+        Role::Owner => T::RoleOwner,
+        Role::Admin => T::RoleAdmin,
+        Role::Member => T::RoleMember,
+        Role::Viewer => T::RoleViewer,
+    }
+}
+
 /// The label of an RFM segment's name.
 pub fn segment(lang: Lang, name: &str) -> String {
     let key = match name {

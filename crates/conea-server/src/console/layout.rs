@@ -113,7 +113,7 @@ pub fn page_with(
     let role = m
         .principal
         .role
-        .map(|r| ctx.t(super::pages::members::role_label(r)))
+        .map(|r| ctx.t(super::i18n::role_label(r)))
         .unwrap_or("");
     html! {
         (DOCTYPE)

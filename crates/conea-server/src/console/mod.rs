@@ -37,7 +37,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/console/logout", post(auth::logout))
         .route("/console/lang", get(auth::set_lang))
         .route(
-            pages::import::UPLOAD_PATH,
+            ctx::UPLOAD_PATH,
             get(pages::import::show)
                 .post(pages::import::upload)
                 .layer(DefaultBodyLimit::disable()),

@@ -9,7 +9,9 @@
 //! CSRF check: that middleware lets this one path through unread, and [`upload`] checks
 //! the token, which must be the form's first field, before it reads anything else.
 
-use crate::console::ctx::{html, see_other, Ctx, Failure, Member, OrFail, Signed, CSRF_FIELD};
+use crate::console::ctx::{
+    html, see_other, Ctx, Failure, Member, OrFail, Signed, CSRF_FIELD, UPLOAD_PATH,
+};
 use crate::console::i18n::T;
 use crate::console::layout;
 use crate::console::session::csrf_refused;
@@ -24,9 +26,6 @@ use conea_core::CoreError;
 use conea_jobs::Job;
 use maud::{html, Markup};
 use serde_json::json;
-
-/// The path whose POST body the session middleware leaves to [`upload`].
-pub const UPLOAD_PATH: &str = "/console/data/import";
 
 fn form(ctx: &Ctx, m: &Member, top: Markup) -> Markup {
     let body = html! {

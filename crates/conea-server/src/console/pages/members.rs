@@ -5,7 +5,7 @@
 //! sessions in this organization).
 
 use crate::console::ctx::{html, see_other, Failure, OrFail, Signed};
-use crate::console::i18n::{self, T};
+use crate::console::i18n::{self, role_label, T};
 use crate::console::layout;
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
@@ -21,16 +21,6 @@ use serde::Deserialize;
 #[derive(Deserialize, Default)]
 pub struct MembersQuery {
     pub done: Option<String>,
-}
-
-/// A role in the member's language.
-pub fn role_label(r: Role) -> T {
-    match r {
-        Role::Owner => T::RoleOwner,
-        Role::Admin => T::RoleAdmin,
-        Role::Member => T::RoleMember,
-        Role::Viewer => T::RoleViewer,
-    }
 }
 
 pub async fn list(
