@@ -15,6 +15,9 @@ use maud::Markup;
 pub const SESSION_COOKIE: &str = "conea_session";
 /// The sign-in form's CSRF token (double submit: cookie and hidden field must agree).
 pub const LOGIN_CSRF_COOKIE: &str = "conea_login_csrf";
+/// The import form's path: its multipart body is streamed, so the session middleware
+/// leaves the CSRF check to its handler (`pages/import.rs`), which reads the token first.
+pub const UPLOAD_PATH: &str = "/console/data/import";
 /// The hidden field every console form carries.
 pub const CSRF_FIELD: &str = "csrf";
 pub const CSP: &str =

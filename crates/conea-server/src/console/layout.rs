@@ -9,12 +9,19 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 /// The pages of the navigation, each with the permission it needs.
 /// (link, the paths it covers, label, permission).
-pub const PAGES: [(&str, &str, T, Permission); 7] = [
+pub const PAGES: [(&str, &str, T, Permission); 10] = [
     ("/console", "/console", T::NavOverview, Permission::DataRead),
+    ("/console/ask", "/console/ask", T::NavAsk, Permission::AiUse),
     (
         "/console/data/orders",
         "/console/data",
         T::NavData,
+        Permission::DataRead,
+    ),
+    (
+        "/console/reports",
+        "/console/reports",
+        T::NavReports,
         Permission::DataRead,
     ),
     (
@@ -43,9 +50,15 @@ pub const PAGES: [(&str, &str, T, Permission); 7] = [
     ),
     (
         "/console/settings/keys",
-        "/console/settings",
+        "/console/settings/keys",
         T::NavSettings,
         Permission::KeysManage,
+    ),
+    (
+        "/console/settings/members",
+        "/console/settings/members",
+        T::NavMembers,
+        Permission::MembersRead,
     ),
 ];
 
@@ -97,7 +110,11 @@ pub fn page_with(
     refresh_s: Option<u32>,
     body: Markup,
 ) -> Markup {
-    let role = m.principal.role.map(|r| r.as_str()).unwrap_or("");
+    let role = m
+        .principal
+        .role
+        .map(|r| ctx.t(super::i18n::role_label(r)))
+        .unwrap_or("");
     html! {
         (DOCTYPE)
         html lang=(ctx.lang.code()) {

@@ -20,6 +20,7 @@ pub mod pages;
 pub mod session;
 
 use crate::state::AppState;
+use axum::extract::DefaultBodyLimit;
 use axum::http::header::ACCEPT;
 use axum::http::{HeaderMap, Uri};
 use axum::middleware;
@@ -35,6 +36,17 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/console/login", get(auth::login_form).post(auth::login))
         .route("/console/logout", post(auth::logout))
         .route("/console/lang", get(auth::set_lang))
+        .route(
+            ctx::UPLOAD_PATH,
+            get(pages::import::show)
+                .post(pages::import::upload)
+                .layer(DefaultBodyLimit::disable()),
+        )
+        .route("/console/data/import/{id}", get(pages::import::status_page))
+        .route(
+            "/console/data/import/{id}/status",
+            get(pages::import::status_json),
+        )
         .route("/console/data/{kind}", get(pages::data::list))
         .route("/console/data/{kind}/{id}", get(pages::data::detail))
         .route("/console/export/{kind}", get(pages::data::export))
@@ -42,6 +54,15 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/console/jobs/{id}/cancel", post(pages::jobs::cancel))
         .route("/console/jobs/{id}/retry", post(pages::jobs::retry))
         .route("/console/incidents", get(pages::incidents::list))
+        .route("/console/incidents/{id}", get(pages::incidents::show))
+        .route(
+            "/console/incidents/{id}/escalate",
+            post(pages::incidents::escalate),
+        )
+        .route(
+            "/console/incidents/{id}/notes",
+            post(pages::incidents::note),
+        )
         .route(
             "/console/incidents/{id}/acknowledge",
             post(pages::incidents::acknowledge),
@@ -50,12 +71,32 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/console/incidents/{id}/resolve",
             post(pages::incidents::resolve),
         )
+        .route("/console/ask", get(pages::ask::show).post(pages::ask::ask))
+        .route("/console/reports", get(pages::reports::show))
+        .route("/console/schedules", post(pages::reports::create))
+        .route(
+            "/console/schedules/{id}",
+            get(pages::reports::edit).post(pages::reports::update),
+        )
+        .route(
+            "/console/schedules/{id}/enabled",
+            post(pages::reports::set_enabled),
+        )
         .route("/console/shopify", get(pages::shopify::list))
         .route("/console/shopify/{id}/sync", post(pages::shopify::sync))
         .route("/console/operations", get(pages::operations::show))
         .route(
             "/console/settings/keys",
             get(pages::keys::list).post(pages::keys::create),
+        )
+        .route("/console/settings/members", get(pages::members::list))
+        .route(
+            "/console/settings/members/{user}/role",
+            post(pages::members::set_role),
+        )
+        .route(
+            "/console/settings/members/{user}/remove",
+            post(pages::members::remove),
         )
         .route(
             "/console/settings/keys/{id}/revoke",

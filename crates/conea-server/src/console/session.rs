@@ -6,7 +6,7 @@
 
 use super::ctx::{
     cookie, form_field, html, see_other, Ctx, Member, CSP, CSRF_FIELD, LOGIN_CSRF_COOKIE,
-    SESSION_COOKIE,
+    SESSION_COOKIE, UPLOAD_PATH,
 };
 use super::i18n::{Lang, LANG_COOKIE, T};
 use super::layout;
@@ -57,7 +57,10 @@ pub async fn context(State(state): State<AppState>, req: Request, next: Next) ->
             Err(e) => return ctx.fail(e).into_response(),
         }
     }
-    let body = if parts.method == Method::POST {
+    // The import's multipart upload is streamed; its handler checks the token itself
+    // (its first field) before reading anything else (`pages/import.rs`).
+    let streamed = path == UPLOAD_PATH && ctx.member.is_some();
+    let body = if parts.method == Method::POST && !streamed {
         let bytes = match axum::body::to_bytes(body, MAX_FORM_BYTES).await {
             Ok(b) => b,
             Err(_) => {
@@ -87,7 +90,7 @@ pub async fn context(State(state): State<AppState>, req: Request, next: Next) ->
     next.run(Request::from_parts(parts, body)).await
 }
 
-fn csrf_refused(ctx: &Ctx) -> Response {
+pub fn csrf_refused(ctx: &Ctx) -> Response {
     let page = layout::bare(ctx, ctx.t(T::ErrorTitle), ctx.t(T::CsrfRefused));
     html(StatusCode::FORBIDDEN, page)
 }

@@ -11,7 +11,7 @@
 // The tests look for the browser on this machine and read CONEA_REQUIRE_SERVICES.
 #![allow(clippy::disallowed_methods)]
 
-use crate::fixture::{seeded, Seeded, ADMIN, PASSWORD, VIEWER};
+use crate::fixture::{escalation_policy, seeded_with, Seeded, ADMIN, PASSWORD, VIEWER};
 use conea_testkit::Backend;
 use fantoccini::{Client, ClientBuilder, Locator};
 use futures::FutureExt;
@@ -117,9 +117,18 @@ where
     F: FnOnce(Seeded, Client) -> Fut,
     Fut: Future<Output = ()>,
 {
+    run_with(test, &[], body).await
+}
+
+/// As [`run`], with settings for the app.
+async fn run_with<F, Fut>(test: &str, overrides: &[(&str, &str)], body: F)
+where
+    F: FnOnce(Seeded, Client) -> Fut,
+    Fut: Future<Output = ()>,
+{
     let Some((_, _)) = programs() else { return };
     let _one = ONE_BROWSER.acquire().await.unwrap();
-    let Some(s) = seeded(Backend::Sqlite).await else {
+    let Some(s) = seeded_with(Backend::Sqlite, overrides).await else {
         return;
     };
     let Some(browser) = start_browser().await else {
@@ -155,18 +164,22 @@ async fn text_of(c: &Client, css: &str) -> String {
         .unwrap()
 }
 
-/// Waits until the element `css` holds `text` (a click's navigation is not awaited, so the
-/// old page may still be there; under load it was, and the sign-out check failed).
-async fn wait_text(c: &Client, css: &str, text: &str) {
+/// Waits until the first element matching `css` holds `expected` (a click's navigation is
+/// not awaited, so the old page may still be there, and an element gone stale is looked up
+/// again).
+async fn until_text(c: &Client, css: &str, expected: &str) {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let now = text_of(c, css).await;
-        if now.contains(text) {
+        let now = match c.find(Locator::Css(css)).await {
+            Ok(e) => e.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if now.contains(expected) {
             return;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "`{css}` still says {now:?}, waiting for {text:?}"
+            "{css} says {now:?}, waiting for {expected:?}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -255,7 +268,7 @@ async fn sign_in_open_every_page_with_data_and_sign_out_in_a_browser() {
             .await
             .unwrap();
         // the click's navigation is not awaited: wait for the signed-out page's text
-        wait_text(&c, "main", "You are signed out.").await;
+        until_text(&c, "main", "You are signed out.").await;
         c.goto(&format!("{base}/console/jobs")).await.unwrap();
         wait_path(&c, "/console/login").await;
     })
@@ -347,14 +360,7 @@ async fn an_admin_cancels_a_job_and_a_viewer_has_no_such_button_and_is_refused()
         c.accept_alert().await.unwrap();
         // The answer is the list again, with the job cancelled.
         let row = format!("tr[data-job='{}'] .job-state", s.job_id);
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while text_of(&c, &row).await != "cancelled" {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the job never shows cancelled"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        until_text(&c, &row, "cancelled").await;
         let job = s
             .app
             .state
@@ -423,6 +429,415 @@ async fn the_japanese_pages_render_japanese_in_a_browser() {
         // Remembered: the next page is Japanese too.
         c.goto(&format!("{base}/console/jobs")).await.unwrap();
         assert_eq!(text_of(&c, "main h1").await, "ジョブ");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incident_gets_a_note_and_an_escalation_and_shows_its_timeline_and_postmortem_in_a_browser(
+) {
+    let (_dir, policy) = escalation_policy();
+    let settings = [("CONEA_ESCALATION_CONFIG", policy.as_str())];
+    run_with(
+        "incident_note_escalate_timeline",
+        &settings,
+        |s, c| async move {
+            let base = s.app.base_url.clone();
+            let r = s
+                .app
+                .client
+                .post(
+                    "/v1/incidents",
+                    Some(s.app.owner()),
+                    json!({"title": "Checkout is slow", "severity": "high"}),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{}", r.text);
+            let id = r.body["id"].as_str().unwrap().to_owned();
+            sign_in(&c, &base, ADMIN).await;
+            c.goto(&format!("{base}/console/incidents")).await.unwrap();
+            c.find(Locator::LinkText("Checkout is slow"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            let page = format!("/console/incidents/{id}");
+            wait_path(&c, &page).await;
+            c.find(Locator::Id("note-text"))
+                .await
+                .unwrap()
+                .send_keys("Rolled back the deploy")
+                .await
+                .unwrap();
+            c.find(Locator::Css("form[action$='/notes'] button[type=submit]"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            assert!(text_of(&c, "main [role=status]").await.contains("note"));
+            assert!(text_of(&c, "ol.timeline")
+                .await
+                .contains("Rolled back the deploy"));
+            assert!(text_of(&c, "#postmortem")
+                .await
+                .contains("Rolled back the deploy"));
+            c.find(Locator::Css("form[action$='/escalate'] button"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            c.accept_alert().await.unwrap();
+            assert!(text_of(&c, "main [role=status]")
+                .await
+                .contains("escalated"));
+            let timeline = text_of(&c, "ol.timeline").await;
+            assert!(timeline.contains("Manual escalation"), "{timeline}");
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_runs_as_a_chart_and_a_table_and_a_schedule_is_created_and_disabled_in_a_browser()
+{
+    run("report_and_schedule", |s, c| async move {
+        let base = s.app.base_url.clone();
+        sign_in(&c, &base, ADMIN).await;
+        c.find(Locator::Css("nav a[href='/console/reports']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_path(&c, "/console/reports").await;
+        c.find(Locator::Css("#report option[value=sales_over_time]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        c.find(Locator::Css("form[action='/console/reports'] button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let result = text_of(&c, "#report-result").await;
+        assert!(result.contains("Sales over time"), "{result}");
+        assert!(result.contains("3400"), "a bucket's net sales: {result}");
+        assert!(c
+            .find(Locator::Css("#report-result svg.chart rect"))
+            .await
+            .is_ok());
+        c.find(Locator::Id("new-cron"))
+            .await
+            .unwrap()
+            .send_keys("0 9 * * 1")
+            .await
+            .unwrap();
+        c.find(Locator::Id("new-target"))
+            .await
+            .unwrap()
+            .send_keys("https://hooks.example.com/conea")
+            .await
+            .unwrap();
+        c.find(Locator::Css("form[action='/console/schedules'] button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        assert!(text_of(&c, "#new-secret").await.starts_with("whsec_"));
+        assert_eq!(text_of(&c, ".schedule-state").await, "Enabled");
+        c.find(Locator::Css("form[action$='/enabled'] button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        until_text(&c, ".schedule-state", "Disabled").await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_imported_file_shows_its_progress_bar_reaching_100_percent_in_a_browser() {
+    run("import_progress", |s, c| async move {
+        let base = s.app.base_url.clone();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("orders.ndjson");
+        let lines: Vec<String> = (0..2000)
+            .map(|i| crate::fixture::order(&s.app, 20_000 + i, 3, "250", 2).to_string())
+            .collect();
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        sign_in(&c, &base, ADMIN).await;
+        c.goto(&format!("{base}/console/data/orders")).await.unwrap();
+        c.find(Locator::Css("main a[href='/console/data/import']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_path(&c, "/console/data/import").await;
+        c.find(Locator::Css("#import-kind option[value=orders]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        c.find(Locator::Id("import-file"))
+            .await
+            .unwrap()
+            .send_keys(&path.display().to_string())
+            .await
+            .unwrap();
+        c.find(Locator::Css("form[action='/console/data/import'] button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        // The status page's bar follows the job until it is full.
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            // The bar's value as the page has it now (set by the script while it polls).
+            let value = c
+                .execute(
+                    "const p = document.getElementById('import-progress'); return p ? p.value : null;",
+                    vec![],
+                )
+                .await
+                .ok();
+            if value.as_ref().and_then(|v| v.as_f64()) == Some(100.0) {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the progress bar stays at {value:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(text_of(&c, "#import-inserted").await, "2000");
+        assert_eq!(text_of(&c, "#import-percent").await, "100%");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_changes_a_members_role_and_removes_them_in_a_browser() {
+    run("members_role_and_remove", |s, c| async move {
+        let base = s.app.base_url.clone();
+        sign_in(&c, &base, ADMIN).await;
+        c.find(Locator::Css("nav a[href='/console/settings/members']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_path(&c, "/console/settings/members").await;
+        let row = format!("tr[data-member='{}']", s.viewer_id);
+        c.find(Locator::Css(&format!("{row} select option[value=member]")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        c.find(Locator::Css(&format!("{row} form[action$='/role'] button")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        assert!(text_of(&c, "main [role=status]").await.contains("role"));
+        until_text(&c, &format!("{row} .member-role"), "Member").await;
+        c.find(Locator::Css(&format!(
+            "{row} form[action$='/remove'] button"
+        )))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+        c.accept_alert().await.unwrap();
+        assert!(text_of(&c, "main [role=status]").await.contains("removed"));
+        assert!(c.find_all(Locator::Css(&row)).await.unwrap().is_empty());
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_question_is_answered_with_its_figures_and_tool_calls_beside_it_in_a_browser() {
+    let url = crate::fake_ai::start().await;
+    let settings = [
+        ("OPENAI_API_KEY", "sk-test"),
+        ("OPENAI_BASE_URL", url.as_str()),
+        ("CONEA_INSIGHTS_MODEL", "openai/gpt-test"),
+        ("CONEA_AI_MAX_RETRIES", "0"),
+    ];
+    run_with("ask_a_question", &settings, |s, c| async move {
+        let base = s.app.base_url.clone();
+        sign_in(&c, &base, ADMIN).await;
+        c.find(Locator::Css("nav a[href='/console/ask']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_path(&c, "/console/ask").await;
+        c.find(Locator::Id("question"))
+            .await
+            .unwrap()
+            .send_keys("How much did I sell?")
+            .await
+            .unwrap();
+        c.find(Locator::Css(
+            "form[action='/console/ask'] button[type=submit]",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+        let answer = text_of(&c, "#answer-text").await;
+        assert!(answer.contains("You had 4 orders"), "{answer}");
+        assert!(answer.contains("12960"), "{answer}");
+        let grounding = text_of(&c, "#grounding").await;
+        assert!(
+            grounding.contains("comes from a tool result"),
+            "{grounding}"
+        );
+        let evidence = text_of(&c, "#evidence-section").await;
+        assert!(evidence.contains("sales_over_time"), "{evidence}");
+        assert!(c.find(Locator::Css("details.figure-result")).await.is_ok());
+        // The question stays in the form.
+        let kept = c
+            .find(Locator::Id("question"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap();
+        assert_eq!(kept.as_deref(), Some("How much did I sell?"));
+    })
+    .await;
+}
+
+/// Screenshots of every page in English and Japanese (and the overview at a phone's width)
+/// for the docs: `cargo test -p conea-server --test console -- --ignored screenshots`
+/// writes `docs/console/*.png`. Data: 1,500 orders of the last 29 days from
+/// `bench/gen_orders.py` (the generated data set), the fixture's records, an incident with
+/// a note, a schedule, and an answer of the scripted fake AI provider.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "writes docs/console/*.png; run by hand"]
+async fn screenshots_of_every_page_in_both_languages() {
+    let url = crate::fake_ai::start().await;
+    let settings = [
+        ("OPENAI_API_KEY", "sk-test"),
+        ("OPENAI_BASE_URL", url.as_str()),
+        ("CONEA_INSIGHTS_MODEL", "openai/gpt-test"),
+        ("CONEA_AI_MAX_RETRIES", "0"),
+    ];
+    run_with("screenshots", &settings, |s, c| async move {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let out = root.join("docs/console");
+        std::fs::create_dir_all(&out).unwrap();
+        let start = jiff::Timestamp::from_millisecond(
+            conea_core::Clock::now_ms(&s.app.clock) - 29 * 86_400_000,
+        )
+        .unwrap()
+        .to_string();
+        let generated = std::process::Command::new("python3")
+            .arg(root.join("bench/gen_orders.py"))
+            .args(["1500", "--seed", "7", "--currency", "JPY", "--days", "29", "--start"])
+            .arg(&start[..10])
+            .output()
+            .expect("python3 runs bench/gen_orders.py");
+        assert!(generated.status.success(), "{generated:?}");
+        crate::fixture::import(&s.app, "orders", String::from_utf8(generated.stdout).unwrap()).await;
+        let base = s.app.base_url.clone();
+        let owner = s.app.owner().to_owned();
+        let r = s
+            .app
+            .client
+            .post(
+                "/v1/incidents",
+                Some(&owner),
+                json!({"title": "Checkout is slow", "severity": "high", "summary": "p99 of POST /checkout above 2 s"}),
+            )
+            .await;
+        let incident = r.body["id"].as_str().unwrap().to_owned();
+        s.app
+            .client
+            .post(
+                &format!("/v1/incidents/{incident}/notes"),
+                Some(&owner),
+                json!({"text": "Rolled back the deploy of 14:02"}),
+            )
+            .await;
+        s.app
+            .client
+            .post(
+                "/v1/schedules",
+                Some(&owner),
+                json!({"report": "sales_over_time", "cron": "0 9 * * 1", "timezone": "Asia/Tokyo",
+                       "deliver": [{"channel": "webhook", "target": "https://hooks.example.com/conea"}]}),
+            )
+            .await;
+        sign_in(&c, &base, ADMIN).await;
+        let shot = |name: String| {
+            let c = c.clone();
+            let path = out.join(format!("{name}.png"));
+            async move {
+                // Let the page settle (fonts, the script's first poll).
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                let png = c.screenshot().await.unwrap();
+                std::fs::write(&path, png).unwrap();
+            }
+        };
+        let pages = [
+            ("overview", "/console".to_owned()),
+            ("data-orders", "/console/data/orders".to_owned()),
+            ("data-order", "/console/data/orders?q=%235002".to_owned()),
+            ("reports", "/console/reports?report=sales_over_time&granularity=week".to_owned()),
+            ("jobs", "/console/jobs".to_owned()),
+            ("incidents", "/console/incidents".to_owned()),
+            ("incident", format!("/console/incidents/{incident}")),
+            ("shopify", "/console/shopify".to_owned()),
+            ("operations", "/console/operations".to_owned()),
+            ("keys", "/console/settings/keys".to_owned()),
+            ("members", "/console/settings/members".to_owned()),
+            ("import", "/console/data/import".to_owned()),
+        ];
+        c.set_window_size(1100, 860).await.unwrap();
+        for lang in ["en", "ja"] {
+            c.goto(&format!("{base}/console/lang?to={lang}&back=/console")).await.unwrap();
+            wait_path(&c, "/console").await;
+            for (name, path) in &pages {
+                c.goto(&format!("{base}{path}")).await.unwrap();
+                text_of(&c, "main h1").await;
+                shot(format!("{lang}-{name}")).await;
+            }
+            c.goto(&format!("{base}/console/ask")).await.unwrap();
+            let q = if lang == "ja" { "直近の売上は？" } else { "How much did I sell lately?" };
+            c.find(Locator::Id("question")).await.unwrap().send_keys(q).await.unwrap();
+            c.find(Locator::Css("form[action='/console/ask'] button[type=submit]"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            text_of(&c, "#answer-text").await;
+            shot(format!("{lang}-ask")).await;
+        }
+        c.set_window_size(390, 844).await.unwrap();
+        for (name, path) in [("overview", "/console"), ("jobs", "/console/jobs"), ("reports", "/console/reports?report=product_performance")] {
+            c.goto(&format!("{base}{path}")).await.unwrap();
+            text_of(&c, "main h1").await;
+            shot(format!("ja-phone-{name}")).await;
+        }
     })
     .await;
 }

@@ -29,7 +29,7 @@ fn day(app: &TestApp, days_ago: i64, hour: i64) -> String {
         .to_string()
 }
 
-fn order(app: &TestApp, id: u64, days_ago: i64, total: &str, customer: u64) -> Value {
+pub fn order(app: &TestApp, id: u64, days_ago: i64, total: &str, customer: u64) -> Value {
     let created = day(app, days_ago, 10);
     json!({
         "id": id, "name": format!("#{id}"), "email": format!("buyer{customer}@example.com"),
@@ -56,7 +56,7 @@ async fn user(app: &TestApp, email: &str, role: &str) -> String {
     r.body["id"].as_str().unwrap().to_owned()
 }
 
-async fn import(app: &TestApp, kind: &str, body: String) {
+pub async fn import(app: &TestApp, kind: &str, body: String) {
     let r = app
         .client
         .http()
@@ -72,7 +72,28 @@ async fn import(app: &TestApp, kind: &str, body: String) {
 }
 
 pub async fn seeded(b: Backend) -> Option<Seeded> {
-    let app = TestApp::spawn(b).await?;
+    seeded_with(b, &[]).await
+}
+
+/// An escalation policy with on-call contacts and a chain but no channels (so a manual
+/// escalation has a step to take; its delivery is recorded as skipped). Keep the directory
+/// while the app runs; `CONEA_ESCALATION_CONFIG` is its `escalation.yaml`.
+pub fn escalation_policy() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("escalation.yaml");
+    std::fs::write(
+        &path,
+        "contacts:\n  on_call_sre: {primary: \"+1-555-0100\", secondary: \"+1-555-0101\"}\n  \
+         escalation_chain: [{role: \"SRE Lead\", contact: \"lead@example.com\"}]\n",
+    )
+    .unwrap();
+    let path = path.display().to_string();
+    (dir, path)
+}
+
+/// As [`seeded`], with settings.
+pub async fn seeded_with(b: Backend, overrides: &[(&str, &str)]) -> Option<Seeded> {
+    let app = TestApp::spawn_with(b, overrides).await?;
     user(&app, ADMIN, "admin").await;
     let viewer_id = user(&app, VIEWER, "viewer").await;
     let orders: Vec<String> = [
@@ -210,6 +231,16 @@ impl Web {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
+        self.send(req).await
+    }
+
+    /// A POST with a body of its own (a multipart upload).
+    pub async fn post_raw(&mut self, path: &str, content_type: &str, body: Vec<u8>) -> Page {
+        let req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", content_type)
+            .body(body);
         self.send(req).await
     }
 

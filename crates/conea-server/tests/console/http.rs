@@ -1,7 +1,7 @@
 //! The console over plain HTTP (no browser): cookies, headers, CSRF, permissions and the
 //! ends of a session, on both storage backends.
 
-use crate::fixture::{seeded, Web, ADMIN, PASSWORD, VIEWER};
+use crate::fixture::{escalation_policy, seeded, seeded_with, Web, ADMIN, PASSWORD, VIEWER};
 use conea_core::ids::UserId;
 use conea_testkit::{backend_tests, Backend};
 
@@ -16,7 +16,334 @@ backend_tests!(
     assets_have_content_hashed_paths_long_caching_and_gzip,
     an_admin_acknowledges_and_resolves_an_incident_and_a_viewer_cannot_open_the_page,
     the_shopify_page_lists_a_connected_shop_and_sync_now_enqueues_its_sync,
+    an_incident_page_takes_notes_and_escalates_and_a_viewer_is_refused_both,
+    schedules_are_created_edited_and_disabled_and_a_viewer_only_runs_reports,
+    an_uploaded_file_is_imported_and_its_status_page_follows_the_job,
+    members_get_a_new_role_and_removal_ends_their_sessions_and_a_member_cannot_do_either,
+    a_viewer_without_ai_use_has_no_ask_page_and_is_refused_when_asking,
 );
+
+async fn a_viewer_without_ai_use_has_no_ask_page_and_is_refused_when_asking(b: Backend) {
+    let Some(s) = seeded(b).await else { return };
+    let mut viewer = Web::new(&s.app);
+    viewer.sign_in(VIEWER).await;
+    let page = viewer.get("/console").await;
+    assert!(!page.text.contains("href=\"/console/ask\""));
+    assert_eq!(viewer.get("/console/ask").await.status, 403);
+    let r = viewer
+        .post(
+            "/console/ask",
+            &[("csrf", &page.csrf()), ("question", "How much did I sell?")],
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert!(r.text.contains("ai:use"), "{}", r.text);
+    let mut web = Web::new(&s.app);
+    web.sign_in(ADMIN).await;
+    let page = web.get("/console/ask").await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains("id=\"question\""));
+}
+
+async fn members_get_a_new_role_and_removal_ends_their_sessions_and_a_member_cannot_do_either(
+    b: Backend,
+) {
+    let Some(s) = seeded(b).await else { return };
+    let r = s
+        .app
+        .client
+        .post(
+            "/v1/users",
+            Some(s.app.owner()),
+            serde_json::json!({"email": "member@example.com", "password": PASSWORD, "role": "member"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let mut member = Web::new(&s.app);
+    member.sign_in("member@example.com").await;
+    let page = member.get("/console/settings/members").await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains(VIEWER));
+    assert!(
+        !page.text.contains("/remove\""),
+        "no remove form for a member"
+    );
+    assert!(!page.text.contains("/role\""), "no role form for a member");
+    let token = page.csrf();
+    for (action, form) in [("remove", vec![]), ("role", vec![("role", "admin")])] {
+        let mut form = form;
+        form.push(("csrf", token.as_str()));
+        let r = member
+            .post(
+                &format!("/console/settings/members/{}/{action}", s.viewer_id),
+                &form,
+            )
+            .await;
+        assert_eq!(r.status, 403, "{action}: {}", r.text);
+        assert!(r.text.contains("members:manage"), "{}", r.text);
+    }
+    let mut viewer = Web::new(&s.app);
+    viewer.sign_in(VIEWER).await;
+    let mut web = Web::new(&s.app);
+    web.sign_in(ADMIN).await;
+    let token = web.get("/console/settings/members").await.csrf();
+    let r = web
+        .post(
+            &format!("/console/settings/members/{}/role", s.viewer_id),
+            &[("csrf", &token), ("role", "member")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let listed = web.get("/console/settings/members").await;
+    let row = &listed.text[listed
+        .text
+        .find(&format!("data-member=\"{}\"", s.viewer_id))
+        .unwrap()..];
+    assert!(row.contains("member-role\">Member<"), "{row}");
+    assert_eq!(viewer.get("/console/jobs").await.status, 200);
+    let r = web
+        .post(
+            &format!("/console/settings/members/{}/remove", s.viewer_id),
+            &[("csrf", &token)],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let after = viewer.get("/console/jobs").await;
+    assert_eq!(after.status, 303, "the removed member's session ended");
+    assert_eq!(after.header("location"), "/console/login");
+    assert!(!web
+        .get("/console/settings/members")
+        .await
+        .text
+        .contains(VIEWER));
+}
+
+/// A `multipart/form-data` body of text fields, then the file.
+fn multipart(fields: &[(&str, &str)], file: &str) -> (String, Vec<u8>) {
+    let boundary = "----conea-test-boundary";
+    let mut body = String::new();
+    for (k, v) in fields {
+        body.push_str(&format!(
+            "--{boundary}\r\ncontent-disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+        ));
+    }
+    body.push_str(&format!(
+        "--{boundary}\r\ncontent-disposition: form-data; name=\"file\"; filename=\"orders.ndjson\"\r\n\
+         content-type: application/x-ndjson\r\n\r\n{file}\r\n--{boundary}--\r\n"
+    ));
+    (
+        format!("multipart/form-data; boundary={boundary}"),
+        body.into_bytes(),
+    )
+}
+
+async fn an_uploaded_file_is_imported_and_its_status_page_follows_the_job(b: Backend) {
+    let Some(s) = seeded(b).await else { return };
+    let file: Vec<String> = (0..20)
+        .map(|i| crate::fixture::order(&s.app, 9000 + i, 2, "100", 1).to_string())
+        .collect();
+    let file = file.join("\n") + "\n";
+    let mut viewer = Web::new(&s.app);
+    viewer.sign_in(VIEWER).await;
+    let orders = viewer.get("/console/data/orders").await;
+    assert!(!orders.text.contains("href=\"/console/data/import\""));
+    assert_eq!(viewer.get("/console/data/import").await.status, 403);
+    let token = orders.csrf();
+    let (ct, body) = multipart(&[("csrf", &token), ("kind", "orders")], &file);
+    let r = viewer.post_raw("/console/data/import", &ct, body).await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert!(r.text.contains("data:write"), "{}", r.text);
+
+    let mut web = Web::new(&s.app);
+    web.sign_in(ADMIN).await;
+    let page = web.get("/console/data/import").await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    // Without the token first, nothing is read.
+    let (ct, body) = multipart(&[("kind", "orders"), ("csrf", &page.csrf())], &file);
+    let r = web.post_raw("/console/data/import", &ct, body).await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    let (ct, body) = multipart(&[("csrf", &page.csrf()), ("kind", "orders")], &file);
+    let r = web.post_raw("/console/data/import", &ct, body).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let status_page = r.header("location").to_owned();
+    let job_id = status_page.rsplit('/').next().unwrap().to_owned();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let result = loop {
+        let r = s
+            .app
+            .client
+            .get(&format!("/v1/jobs/{job_id}"), Some(s.app.owner()))
+            .await;
+        if r.body["status"] == "completed" {
+            break r.body["result"].clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", r.text);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(result["inserted"], 20, "{result}");
+    let json = web.get(&format!("{status_page}/status")).await;
+    assert_eq!(json.status, 200, "{}", json.text);
+    let v: serde_json::Value = serde_json::from_str(&json.text).unwrap();
+    assert_eq!(v["progress"], 100, "{v}");
+    assert_eq!(v["final"], true);
+    let done = web.get(&status_page).await;
+    assert!(
+        done.text.contains("id=\"import-inserted\">20<"),
+        "{}",
+        done.text
+    );
+    assert!(!done.text.contains("http-equiv=\"refresh\""));
+}
+
+async fn schedules_are_created_edited_and_disabled_and_a_viewer_only_runs_reports(b: Backend) {
+    let Some(s) = seeded(b).await else { return };
+    let mut viewer = Web::new(&s.app);
+    viewer.sign_in(VIEWER).await;
+    let page = viewer
+        .get("/console/reports?report=product_performance")
+        .await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains("Matcha bowl"), "{}", page.text);
+    assert!(!page.text.contains("action=\"/console/schedules\""));
+    let form = [
+        ("csrf", page.csrf()),
+        ("report", "sales_over_time".to_owned()),
+        ("cron", "0 9 * * 1".to_owned()),
+        ("timezone", "Asia/Tokyo".to_owned()),
+        ("channel", "webhook".to_owned()),
+        ("target", "https://hooks.example.com/conea".to_owned()),
+    ];
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = viewer.post("/console/schedules", &pairs).await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert!(r.text.contains("data:write"));
+    let listed = s.app.client.get("/v1/schedules", Some(s.app.owner())).await;
+    assert_eq!(
+        listed.body["data"].as_array().unwrap().len(),
+        0,
+        "{}",
+        listed.text
+    );
+
+    let mut web = Web::new(&s.app);
+    web.sign_in(ADMIN).await;
+    let page = web.get("/console/reports").await;
+    let mut pairs = pairs.clone();
+    let token = page.csrf();
+    pairs[0] = ("csrf", &token);
+    let created = web.post("/console/schedules", &pairs).await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    assert!(created.text.contains("id=\"new-secret\""));
+    let listed = s.app.client.get("/v1/schedules", Some(s.app.owner())).await;
+    let id = listed.body["data"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(listed.body["data"][0]["cron"], "0 9 * * 1");
+    // A refused cron names the problem on the form.
+    pairs[2] = ("cron", "every monday");
+    let bad = web.post(&format!("/console/schedules/{id}"), &pairs).await;
+    assert_eq!(bad.status, 422, "{}", bad.text);
+    assert!(bad.text.contains("role=\"alert\""), "{}", bad.text);
+    pairs[2] = ("cron", "30 8 * * *");
+    let r = web.post(&format!("/console/schedules/{id}"), &pairs).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let r = web
+        .post(
+            &format!("/console/schedules/{id}/enabled"),
+            &[("csrf", &token), ("enabled", "false")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let shown = s
+        .app
+        .client
+        .get(&format!("/v1/schedules/{id}"), Some(s.app.owner()))
+        .await;
+    assert_eq!(shown.body["cron"], "30 8 * * *", "{}", shown.text);
+    assert_eq!(shown.body["enabled"], false);
+    // The viewer may not toggle it back either.
+    let token = viewer.get("/console/reports").await.csrf();
+    let r = viewer
+        .post(
+            &format!("/console/schedules/{id}/enabled"),
+            &[("csrf", &token), ("enabled", "true")],
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+}
+
+async fn an_incident_page_takes_notes_and_escalates_and_a_viewer_is_refused_both(b: Backend) {
+    let (_dir, policy) = escalation_policy();
+    let settings = [("CONEA_ESCALATION_CONFIG", policy.as_str())];
+    let Some(s) = seeded_with(b, &settings).await else {
+        return;
+    };
+    let r = s
+        .app
+        .client
+        .post(
+            "/v1/incidents",
+            Some(s.app.owner()),
+            serde_json::json!({"title": "Payments fail", "severity": "high"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let mut viewer = Web::new(&s.app);
+    viewer.sign_in(VIEWER).await;
+    let token = viewer.get("/console/jobs").await.csrf();
+    assert_eq!(
+        viewer.get(&format!("/console/incidents/{id}")).await.status,
+        403
+    );
+    for action in ["notes", "escalate"] {
+        let r = viewer
+            .post(
+                &format!("/console/incidents/{id}/{action}"),
+                &[("csrf", &token), ("text", "from a viewer")],
+            )
+            .await;
+        assert_eq!(r.status, 403, "{action}: {}", r.text);
+        assert!(r.text.contains("incidents:manage"), "{}", r.text);
+    }
+    let mut web = Web::new(&s.app);
+    web.sign_in(ADMIN).await;
+    let page = web.get(&format!("/console/incidents/{id}")).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains("Payments fail"));
+    let r = web
+        .post(
+            &format!("/console/incidents/{id}/notes"),
+            &[
+                ("csrf", &page.csrf()),
+                ("text", "Card processor timing out"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let r = web
+        .post(
+            &format!("/console/incidents/{id}/escalate"),
+            &[("csrf", &page.csrf())],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    assert_eq!(
+        r.header("location"),
+        format!("/console/incidents/{id}?done=escalated")
+    );
+    let timeline = s
+        .app
+        .client
+        .get(&format!("/v1/incidents/{id}"), Some(s.app.owner()))
+        .await;
+    let text = timeline.text;
+    assert!(text.contains("Card processor timing out"), "{text}");
+    assert!(text.contains("Manual escalation"), "{text}");
+    assert!(!text.contains("from a viewer"), "{text}");
+    // The draft on the page carries the note.
+    let page = web.get(&format!("/console/incidents/{id}")).await;
+    let draft = &page.text[page.text.find("id=\"postmortem\"").unwrap()..];
+    assert!(draft.contains("Card processor timing out"), "{draft}");
+}
 
 async fn the_shopify_page_lists_a_connected_shop_and_sync_now_enqueues_its_sync(b: Backend) {
     use conea_testkit::fake_shopify::{self as fake, Counts, FakeShopify};

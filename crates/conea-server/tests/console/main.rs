@@ -4,5 +4,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod browser;
+mod fake_ai;
 mod fixture;
 mod http;

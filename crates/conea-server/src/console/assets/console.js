@@ -18,6 +18,25 @@
       if (el && navigator.clipboard) { navigator.clipboard.writeText(el.textContent.trim()); }
     });
   });
+  // An import's status page follows its job without reloading: the <progress> and the
+  // state follow /console/data/import/{job}/status; once final, the page reloads once to
+  // show the counts.
+  var imp = document.querySelector("[data-import-status]");
+  if (imp && document.getElementById("import-result") === null) {
+    var bar = document.getElementById("import-progress");
+    var pct = document.getElementById("import-percent");
+    var st = document.getElementById("import-job-state");
+    var poll = function () {
+      fetch(imp.getAttribute("data-import-status"), { credentials: "same-origin" })
+        .then(function (r) { return r.json(); })
+        .then(function (j) {
+          bar.value = j.progress; pct.textContent = j.progress + "%"; st.textContent = j.state;
+          if (j["final"]) { window.location.reload(); } else { setTimeout(poll, 500); }
+        })
+        .catch(function () { setTimeout(poll, 2000); });
+    };
+    poll();
+  }
   // A page with data-refresh reloads itself every so many seconds while nobody types.
   var main = document.querySelector("main[data-refresh]");
   if (main) {

@@ -133,6 +133,9 @@ fn tabs(ctx: &Ctx, current: Kind) -> Markup {
                 }
                 " "
             }
+            @if ctx.member.as_ref().is_some_and(|m| m.principal.has(conea_core::permissions::Permission::DataWrite)) {
+                " · " a href=(crate::console::ctx::UPLOAD_PATH) { (ctx.t(T::ImportData)) }
+            }
         }
     }
 }
