@@ -88,6 +88,7 @@ impl ShopifyService {
         default_api_version: String,
         api: ApiOptions,
         app: Option<OAuthApp>,
+        failures: Arc<SignatureFailures>,
     ) -> Self {
         ShopifyService {
             store,
@@ -101,7 +102,7 @@ impl ShopifyService {
                 .max_capacity(CONNECTION_CACHE_SIZE)
                 .time_to_live(CONNECTION_CACHE_TTL)
                 .build(),
-            failures: Arc::default(),
+            failures,
         }
     }
 
