@@ -157,7 +157,10 @@ fn header_corpus_is_refused_unless_signed_by_the_server_under_hs256() {
         for signature in [
             Signature::Server,
             Signature::Empty,
-            Signature::Other(Algorithm::HS256, b"the-public-key-as-an-hmac-secret".to_vec()),
+            Signature::Other(
+                Algorithm::HS256,
+                b"the-public-key-as-an-hmac-secret".to_vec(),
+            ),
         ] {
             check(&header, &claims(), &signature);
         }
@@ -167,11 +170,18 @@ fn header_corpus_is_refused_unless_signed_by_the_server_under_hs256() {
 #[test]
 fn an_issued_token_verifies_and_shows_its_algorithm() {
     let issued = issue(&settings(), "usr_01", "org_01", NOW_MS, None).unwrap();
-    assert_eq!(verify(&settings(), &issued.token, NOW_MS).unwrap(), issued.claims);
+    assert_eq!(
+        verify(&settings(), &issued.token, NOW_MS).unwrap(),
+        issued.claims
+    );
     let (header, _) = decode_unverified(&issued.token).unwrap();
     assert_eq!(header["alg"], "HS256");
     // Built here the same way the forged ones are: the server's own token is accepted.
-    let own = token(&json!({"alg": "HS256", "typ": "JWT"}), &claims(), &Signature::Server);
+    let own = token(
+        &json!({"alg": "HS256", "typ": "JWT"}),
+        &claims(),
+        &Signature::Server,
+    );
     assert!(verify(&settings(), &own, NOW_MS).is_ok());
 }
 

@@ -43,8 +43,10 @@ fn field(lo: u32, hi: u32, names: &'static [&'static str]) -> impl Strategy<Valu
             .collect::<Vec<_>>()
             .join(",")),
         prop::sample::select(names).prop_map(str::to_owned),
-        prop::sample::select(vec!["L", "?", "5L", "MON#2", "1#5", "W", "15W", "LW", "-", ",", "/", "**"])
-            .prop_map(str::to_owned),
+        prop::sample::select(vec![
+            "L", "?", "5L", "MON#2", "1#5", "W", "15W", "LW", "-", ",", "/", "**"
+        ])
+        .prop_map(str::to_owned),
     ]
 }
 
@@ -67,11 +69,17 @@ fn check(expr: &str, zone: &str, at: i64) {
         assert!(next > at, "`{expr}` in {zone}: next {next} not after {at}");
     }
     if let Some(latest) = spec.latest_at_or_before(at) {
-        assert!(latest <= at, "`{expr}` in {zone}: latest {latest} after {at}");
+        assert!(
+            latest <= at,
+            "`{expr}` in {zone}: latest {latest} after {at}"
+        );
     }
     let upcoming = spec.upcoming(at, 4);
     for pair in upcoming.windows(2) {
-        assert!(pair[0] < pair[1], "`{expr}` in {zone}: {upcoming:?} not increasing");
+        assert!(
+            pair[0] < pair[1],
+            "`{expr}` in {zone}: {upcoming:?} not increasing"
+        );
     }
     for t in &upcoming {
         assert_eq!(
@@ -87,7 +95,10 @@ fn check(expr: &str, zone: &str, at: i64) {
 #[test]
 fn cron_corpus_keeps_the_evaluation_rules() {
     let corpus = include_str!("corpus/cron.txt");
-    for line in corpus.lines().filter(|l| !l.is_empty() && !l.starts_with('#')) {
+    for line in corpus
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
         let (expr, zone) = line.split_once('\t').unwrap_or((line, "UTC"));
         for at in [
             1_774_746_000_000, // 2026-03-29 01:00 UTC: Europe's spring gap

@@ -286,12 +286,17 @@ impl CsvSplitter {
         // newlines are counted once, from the previous record on.
         let (mut counted_to, mut newlines) = (0usize, 0u64);
         let mut line_of = |byte: u64| {
-            let mut start = usize::try_from(byte).unwrap_or(region.len()).min(region.len());
+            let mut start = usize::try_from(byte)
+                .unwrap_or(region.len())
+                .min(region.len());
             while matches!(region.get(start), Some(b'\r' | b'\n')) {
                 start += 1;
             }
             if start >= counted_to {
-                newlines += region[counted_to..start].iter().filter(|b| **b == b'\n').count() as u64;
+                newlines += region[counted_to..start]
+                    .iter()
+                    .filter(|b| **b == b'\n')
+                    .count() as u64;
             } else {
                 newlines = region[..start].iter().filter(|b| **b == b'\n').count() as u64;
             }

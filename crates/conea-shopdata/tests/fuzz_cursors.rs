@@ -9,7 +9,13 @@ use conea_core::ids::ShopId;
 use conea_shopdata::reads::query::Cursor;
 use proptest::prelude::*;
 
-const SORTS: &[&str] = &["created_at", "-created_at", "total_price", "-updated_at", "email"];
+const SORTS: &[&str] = &[
+    "created_at",
+    "-created_at",
+    "total_price",
+    "-updated_at",
+    "email",
+];
 
 proptest! {
     #[test]

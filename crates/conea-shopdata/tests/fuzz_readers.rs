@@ -109,7 +109,11 @@ fn check_ndjson_lines(kind: RecordKind, input: &[u8], cuts: &[usize]) {
 #[test]
 fn ndjson_corpus_keeps_the_line_rule() {
     for (name, input) in corpus("ndjson") {
-        for kind in [RecordKind::Orders, RecordKind::Products, RecordKind::Customers] {
+        for kind in [
+            RecordKind::Orders,
+            RecordKind::Products,
+            RecordKind::Customers,
+        ] {
             let cuts: Vec<usize> = (0..input.len()).step_by(7).collect();
             let result = std::panic::catch_unwind(|| check_ndjson_lines(kind, &input, &cuts));
             assert!(result.is_ok(), "{name} ({kind:?})");
@@ -120,7 +124,11 @@ fn ndjson_corpus_keeps_the_line_rule() {
 #[test]
 fn csv_corpus_reads_the_same_in_any_chunks() {
     for (name, input) in corpus("csv") {
-        for kind in [RecordKind::Orders, RecordKind::Products, RecordKind::Customers] {
+        for kind in [
+            RecordKind::Orders,
+            RecordKind::Products,
+            RecordKind::Customers,
+        ] {
             let whole = read(kind, ImportFormat::Csv, &input, &[]);
             let cuts: Vec<usize> = (0..input.len()).collect();
             let bytewise = read(kind, ImportFormat::Csv, &input, &cuts);
@@ -137,7 +145,11 @@ fn csv_corpus_stray_quote_is_one_bad_line() {
     )
     .unwrap();
     let out = read(RecordKind::Customers, ImportFormat::Csv, &input, &[]).unwrap();
-    let bad: Vec<u64> = out.iter().filter(|(_, r)| r.is_err()).map(|(n, _)| *n).collect();
+    let bad: Vec<u64> = out
+        .iter()
+        .filter(|(_, r)| r.is_err())
+        .map(|(n, _)| *n)
+        .collect();
     assert_eq!(bad, vec![3], "{out:?}");
     assert_eq!(out.iter().filter(|(_, r)| r.is_ok()).count(), 4, "{out:?}");
 }
@@ -240,8 +252,19 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
             proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
             proptest::collection::btree_map(
                 prop::sample::select(vec![
-                    "id", "email", "created_at", "updated_at", "currency", "total_price",
-                    "line_items", "variants", "title", "price", "quantity", "customer", "x",
+                    "id",
+                    "email",
+                    "created_at",
+                    "updated_at",
+                    "currency",
+                    "total_price",
+                    "line_items",
+                    "variants",
+                    "title",
+                    "price",
+                    "quantity",
+                    "customer",
+                    "x",
                 ])
                 .prop_map(str::to_owned),
                 inner,

@@ -84,7 +84,10 @@ fn check(topic: &str, body: &str) -> bool {
             assert_eq!(topic, "customers/redact");
             assert!(names_shop("shop_domain"), "{body}");
             assert_eq!(
-                object.get("customer").and_then(|c| c.get("id")).and_then(Value::as_i64),
+                object
+                    .get("customer")
+                    .and_then(|c| c.get("id"))
+                    .and_then(Value::as_i64),
                 Some(r.customer_id)
             );
         }
@@ -104,7 +107,10 @@ fn check(topic: &str, body: &str) -> bool {
 
 /// Every topic on one body: what a record topic accepts, no destructive topic accepts.
 fn check_all_topics(body: &str) {
-    let accepted: Vec<&str> = all_topics().into_iter().filter(|t| check(t, body)).collect();
+    let accepted: Vec<&str> = all_topics()
+        .into_iter()
+        .filter(|t| check(t, body))
+        .collect();
     // Shopify's record payloads always carry `updated_at` (a deletion notice never does);
     // a bare `{"id": …}` is both a minimal customer and a deletion notice, but Shopify signs
     // no such customer body, so only a timestamped record counts as one here.
@@ -174,10 +180,28 @@ fn scalar() -> impl Strategy<Value = Value> {
 }
 
 const KEYS: &[&str] = &[
-    "id", "line_items", "financial_status", "variants", "product_type", "email", "shop_domain",
-    "shop_id", "orders_to_redact", "orders_requested", "data_request", "customer",
-    "myshopify_domain", "updated_at", "created_at", "admin_graphql_api_id", "currency",
-    "total_price", "title", "name", "quantity", "price",
+    "id",
+    "line_items",
+    "financial_status",
+    "variants",
+    "product_type",
+    "email",
+    "shop_domain",
+    "shop_id",
+    "orders_to_redact",
+    "orders_requested",
+    "data_request",
+    "customer",
+    "myshopify_domain",
+    "updated_at",
+    "created_at",
+    "admin_graphql_api_id",
+    "currency",
+    "total_price",
+    "title",
+    "name",
+    "quantity",
+    "price",
 ];
 
 fn value() -> impl Strategy<Value = Value> {

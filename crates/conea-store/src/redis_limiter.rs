@@ -217,14 +217,11 @@ async fn probe(inner: Arc<Inner>) {
         tokio::time::sleep(PROBE_INTERVAL).await;
         let answered = async {
             let mut c = inner.connect(PROBE_CONNECT_TIMEOUT).await?;
-            let mut ping = redis::cmd("PING");
+            let ping = redis::cmd("PING");
             match tokio::time::timeout(inner.timeout, ping.query_async::<String>(&mut c)).await {
                 Ok(Ok(_)) => Ok(()),
                 Ok(Err(e)) => Err(e.to_string()),
-                Err(_) => Err(format!(
-                    "no answer within {} ms",
-                    inner.timeout.as_millis()
-                )),
+                Err(_) => Err(format!("no answer within {} ms", inner.timeout.as_millis())),
             }
         }
         .await;

@@ -492,7 +492,9 @@ fn redis_limiter() -> Option<(
 )> {
     use conea_store::redis_limiter::{RedisHandle, RedisLimiter};
     let url = redis_url()?;
-    let handle = std::sync::Arc::new(RedisHandle::new(&url, Duration::from_millis(500)).expect("CONEA_TEST_REDIS_URL"));
+    let handle = std::sync::Arc::new(
+        RedisHandle::new(&url, Duration::from_millis(500)).expect("CONEA_TEST_REDIS_URL"),
+    );
     let limiter = RedisLimiter::new(handle.clone(), &format!("t{}:", uuid_like()));
     Some((handle, limiter))
 }
@@ -672,7 +674,9 @@ async fn a_redis_that_never_answers_costs_one_timeout_then_decisions_fail_at_onc
             held.push(s);
         }
     });
-    let handle = std::sync::Arc::new(RedisHandle::new(&format!("redis://{addr}"), Duration::from_millis(500)).unwrap());
+    let handle = std::sync::Arc::new(
+        RedisHandle::new(&format!("redis://{addr}"), Duration::from_millis(500)).unwrap(),
+    );
     let limiter = RedisLimiter::new(handle.clone(), "t:");
     let policy = Policy::per_minute(100, 100, PolicySource::Default);
     assert!(limiter.decide("b", &policy, 1_000, true).await.is_err());
@@ -718,7 +722,10 @@ async fn a_frozen_redis_opens_the_breaker_at_the_request_path_timeout_and_is_not
         "the request-path timeout, not a longer one, opened it"
     );
     let health = app.client.get("/health", None).await;
-    assert_eq!(health.body["checks"]["rate_limiter"]["fallback_active"], true);
+    assert_eq!(
+        health.body["checks"]["rate_limiter"]["fallback_active"],
+        true
+    );
     let asked = scripts_in(&proxy.sent_while_frozen());
     assert!(asked >= 1, "the first decision went to Redis");
     for _ in 0..20 {
@@ -735,7 +742,10 @@ async fn a_frozen_redis_opens_the_breaker_at_the_request_path_timeout_and_is_not
     proxy.thaw();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while rate().await.body["backend"] != "redis" {
-        assert!(std::time::Instant::now() < deadline, "Redis was never used again");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Redis was never used again"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

@@ -1424,7 +1424,12 @@ async fn a_shop_update_body_replayed_as_app_uninstalled_changes_nothing_while_sh
     )
     .await;
     assert_eq!(update.state, JobState::Completed, "{update:?}");
-    let asked_before = app.fake.log().iter().filter(|l| l.contains("shop.json")).count();
+    let asked_before = app
+        .fake
+        .log()
+        .iter()
+        .filter(|l| l.contains("shop.json"))
+        .count();
     let replay = deliver(
         &app,
         Delivery {
@@ -1438,7 +1443,11 @@ async fn a_shop_update_body_replayed_as_app_uninstalled_changes_nothing_while_sh
     let result = replay.result.unwrap();
     assert!(result["rejected"].as_str().is_some(), "{result}");
     assert_eq!(
-        app.fake.log().iter().filter(|l| l.contains("shop.json")).count(),
+        app.fake
+            .log()
+            .iter()
+            .filter(|l| l.contains("shop.json"))
+            .count(),
         asked_before + 1,
         "Shopify was asked"
     );

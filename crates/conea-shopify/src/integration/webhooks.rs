@@ -47,8 +47,7 @@ impl WebhookHandler {
     /// and the delivery is rejected (counted on the shop and as a signature failure, the
     /// shop untouched); Shopify unreachable is retried.
     async fn uninstall(&self, d: &Delivery, now: i64) -> Result<Value, JobError> {
-        let Some((shop, sealed)) = self.store.credentials(&d.shop_id).await.map_err(retry)?
-        else {
+        let Some((shop, sealed)) = self.store.credentials(&d.shop_id).await.map_err(retry)? else {
             return Ok(json!({ "topic": d.topic, "skipped": "the shop is not connected" }));
         };
         let client = self

@@ -181,13 +181,17 @@ impl SqlStore {
                  lease_expires_at = NULL WHERE id = $2 AND state = 'running' AND lease_owner = $3 AND lease_expires_at < $4 \
                  AND progress > progress_at_start"
             );
-            let resumed = q_built("rescue_progressed", "UPDATE jobs … (rescue after progress)", sql)
-                .bind(serde_json::to_string(&errors).unwrap_or_else(|_| "[]".into()))
-                .bind(job.id.as_str())
-                .bind(&owner)
-                .bind(now)
-                .execute(&self.primary(SUBJECT))
-                .await?;
+            let resumed = q_built(
+                "rescue_progressed",
+                "UPDATE jobs … (rescue after progress)",
+                sql,
+            )
+            .bind(serde_json::to_string(&errors).unwrap_or_else(|_| "[]".into()))
+            .bind(job.id.as_str())
+            .bind(&owner)
+            .bind(now)
+            .execute(&self.primary(SUBJECT))
+            .await?;
             if resumed > 0 {
                 rescued += resumed;
                 continue;
