@@ -6,6 +6,7 @@ mod support;
 mod bench;
 mod cli;
 mod diagnose;
+mod faults;
 mod incidents_crash;
 mod jobs_crash;
 mod replicas;
