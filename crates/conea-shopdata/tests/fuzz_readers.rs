@@ -17,13 +17,16 @@
 use conea_shopdata::{ImportFormat, Parsed, RecordKind, RecordReader};
 use proptest::prelude::*;
 
+/// What a reader made of an input: each entry's line and its record (as text) or reason.
+type Entries = Vec<(u64, Result<String, String>)>;
+
 /// Reads `input` cut at `cuts` (positions, any order, out of range ones ignored).
 fn read(
     kind: RecordKind,
     format: ImportFormat,
     input: &[u8],
     cuts: &[usize],
-) -> Result<Vec<(u64, Result<String, String>)>, String> {
+) -> Result<Entries, String> {
     let mut positions: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
     positions.sort_unstable();
     positions.dedup();
@@ -214,7 +217,7 @@ proptest! {
         let k = stray.index(rows.len());
         let mut input = format!("customer_id,email,first_name{eol}");
         for (i, (user, name)) in rows.iter().enumerate() {
-            let mut fields = vec![format!("{}", i + 1), format!("{user}@example.test"), name.clone()];
+            let mut fields = [format!("{}", i + 1), format!("{user}@example.test"), name.clone()];
             if i == k {
                 fields[column].insert(0, '"');
             }

@@ -80,16 +80,18 @@ impl ShopifyModule {
 
     /// The service the routes and the CLI call (connect, webhooks, syncs).
     pub fn service(&self, jobs: Arc<JobService>, clock: Arc<dyn Clock>) -> Arc<ShopifyService> {
-        Arc::new(ShopifyService::new(
-            self.store.clone(),
-            jobs,
-            clock,
-            self.secrets.clone(),
-            self.api_version.clone(),
-            self.options.clone(),
-            self.app.clone(),
-            self.failures.clone(),
-        ))
+        Arc::new(
+            ShopifyService::new(
+                self.store.clone(),
+                jobs,
+                clock,
+                self.secrets.clone(),
+                self.api_version.clone(),
+                self.options.clone(),
+                self.app.clone(),
+            )
+            .with_signature_failures(self.failures.clone()),
+        )
     }
 }
 

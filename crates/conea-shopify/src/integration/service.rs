@@ -88,7 +88,6 @@ impl ShopifyService {
         default_api_version: String,
         api: ApiOptions,
         app: Option<OAuthApp>,
-        failures: Arc<SignatureFailures>,
     ) -> Self {
         ShopifyService {
             store,
@@ -102,8 +101,15 @@ impl ShopifyService {
                 .max_capacity(CONNECTION_CACHE_SIZE)
                 .time_to_live(CONNECTION_CACHE_TTL)
                 .build(),
-            failures,
+            failures: Arc::default(),
         }
+    }
+
+    /// Records signature failures into `failures` (shared with the webhook job, which
+    /// rejects an uninstall Shopify does not confirm).
+    pub fn with_signature_failures(mut self, failures: Arc<SignatureFailures>) -> Self {
+        self.failures = failures;
+        self
     }
 
     /// Recent webhook signature failures (the `webhooks` incident detector's signal).
