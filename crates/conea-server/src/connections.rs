@@ -12,6 +12,8 @@
 //!
 //! A request "is in progress" from the moment its head is read until its response body is
 //! sent (or dropped), so a long upload or a streamed answer (SSE) is never counted idle.
+//! hyper's own answers to a request head it cannot parse (400, 414, 431) get the error body
+//! through [`crate::parse_refusals`].
 //! On shutdown the listener is closed, every connection is asked to finish its in-flight
 //! request and close, and what still runs after the grace period is aborted.
 
@@ -199,7 +201,9 @@ async fn run_connection(
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout);
     builder.http2().timer(TokioTimer::new());
-    let served = builder.serve_connection_with_upgrades(TokioIo::new(tcp), service);
+    // hyper's own answers to a head it cannot parse get the error body on their way out.
+    let io = TokioIo::new(crate::parse_refusals::RefusalRewrite::new(tcp));
+    let served = builder.serve_connection_with_upgrades(io, service);
     let mut served = std::pin::pin!(served);
     let mut draining = false;
     loop {

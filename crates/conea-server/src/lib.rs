@@ -8,6 +8,7 @@ pub mod detectors;
 pub mod health;
 pub mod http;
 pub mod metrics;
+mod parse_refusals;
 pub mod platform;
 pub mod routes;
 pub mod state;

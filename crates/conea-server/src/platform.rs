@@ -119,7 +119,7 @@ impl Platform {
         ));
         let redis = match &config.redis_url {
             Some(url) => Some(Arc::new(
-                RedisHandle::new(url).map_err(StartupError::Other)?,
+                RedisHandle::new(url, config.redis_timeout).map_err(StartupError::Other)?,
             )),
             None => None,
         };

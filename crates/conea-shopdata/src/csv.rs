@@ -280,18 +280,39 @@ impl CsvSplitter {
             .flexible(true)
             .from_reader(region);
         let mut record = csv::StringRecord::new();
+        // The line a record starts on, counted here: after a CRLF the `csv` crate's position
+        // is still on the line the `\n` ends (its line number one short), which made the
+        // numbers depend on how the input was chunked. Records come in byte order, so the
+        // newlines are counted once, from the previous record on.
+        let (mut counted_to, mut newlines) = (0usize, 0u64);
+        let mut line_of = |byte: u64| {
+            let mut start = usize::try_from(byte)
+                .unwrap_or(region.len())
+                .min(region.len());
+            while matches!(region.get(start), Some(b'\r' | b'\n')) {
+                start += 1;
+            }
+            if start >= counted_to {
+                newlines += region[counted_to..start]
+                    .iter()
+                    .filter(|b| **b == b'\n')
+                    .count() as u64;
+            } else {
+                newlines = region[..start].iter().filter(|b| **b == b'\n').count() as u64;
+            }
+            counted_to = start;
+            self.line_base + 1 + newlines
+        };
         loop {
-            let line = self.line_base + reader.position().line();
+            let line = line_of(reader.position().byte());
             match reader.read_record(&mut record) {
                 Ok(false) => break,
                 Ok(true) => {
-                    let at = record
-                        .position()
-                        .map_or(line, |p| self.line_base + p.line());
+                    let at = record.position().map_or(line, |p| line_of(p.byte()));
                     emit(Ok((at, record.clone())));
                 }
                 Err(e) => {
-                    let at = e.position().map_or(line, |p| self.line_base + p.line());
+                    let at = e.position().map_or(line, |p| line_of(p.byte()));
                     let reason = match e.kind() {
                         csv::ErrorKind::Utf8 { .. } => "not valid UTF-8".to_owned(),
                         _ => format!("unreadable CSV record: {e}"),

@@ -3,8 +3,10 @@
 //! the decisions waiting at the same moment go out as one pipeline), bucket keys that
 //! expire once the bucket is full again.
 //!
-//! A circuit breaker guards the request path: when a command fails or times out, the handle
-//! is "down" and every later call fails at once (the rate limiter then decides in memory, or
+//! A circuit breaker guards the request path: when a command fails or takes longer than the
+//! request-path timeout (`CONEA_REDIS_TIMEOUT`, 50 ms by default: a frozen Redis, which
+//! still accepts connections and never answers, costs the requests of that one wait), the
+//! handle is "down" and every later call fails at once (the rate limiter then decides in memory, or
 //! refuses in `closed` mode) while one background task reconnects and PINGs Redis every
 //! [`PROBE_INTERVAL`]; the first answer closes the breaker. A request never waits on a
 //! reconnection, and a Redis that returns is used again without a restart.
@@ -20,7 +22,9 @@ use tokio::sync::{mpsc, oneshot};
 
 /// How often the background probe tries Redis while the breaker is open.
 pub const PROBE_INTERVAL: Duration = Duration::from_millis(250);
-const TIMEOUT: Duration = Duration::from_millis(500);
+/// Time the background probe allows a new connection (off the request path, so longer than
+/// the request-path timeout: a TLS handshake to a remote Redis fits).
+const PROBE_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The GCRA step of `conea_core::ratelimit::gcra`, in Lua, on integer microseconds.
 /// KEYS[1] bucket; ARGV now_us, emission_us, capacity_us, consume (1/0).
@@ -50,6 +54,9 @@ pub struct RedisHandle {
 
 struct Inner {
     client: redis::Client,
+    /// The longest wait for a command (and a first connection) on the request path; also
+    /// what the probe's PING must answer within to close the breaker.
+    timeout: Duration,
     conn: Mutex<Option<ConnectionManager>>,
     /// The breaker: open (true) from a failure until the probe gets an answer.
     down: AtomicBool,
@@ -60,12 +67,14 @@ struct Inner {
 }
 
 impl RedisHandle {
-    /// Parses the URL; connects lazily on first use.
-    pub fn new(url: &str) -> Result<Self, String> {
+    /// Parses the URL; connects lazily on first use. `timeout` bounds every command (see
+    /// the module documentation).
+    pub fn new(url: &str, timeout: Duration) -> Result<Self, String> {
         let client = redis::Client::open(url).map_err(|e| format!("REDIS_URL is invalid: {e}"))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 client,
+                timeout,
                 conn: Mutex::new(None),
                 down: AtomicBool::new(false),
                 probing: AtomicBool::new(false),
@@ -114,7 +123,7 @@ impl RedisHandle {
         if let Some(c) = self.inner.current() {
             return Ok(c);
         }
-        match self.inner.connect().await {
+        match self.inner.connect(self.inner.timeout).await {
             Ok(c) => Ok(c),
             Err(e) => {
                 self.mark_down(e.clone());
@@ -130,14 +139,15 @@ impl RedisHandle {
         Fut: std::future::Future<Output = redis::RedisResult<T>>,
     {
         let conn = self.connection().await?;
-        match tokio::time::timeout(TIMEOUT, f(conn)).await {
+        let timeout = self.inner.timeout;
+        match tokio::time::timeout(timeout, f(conn)).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => {
                 self.mark_down(e.to_string());
                 Err(e.to_string())
             }
             Err(_) => {
-                let e = format!("no answer within {} ms", TIMEOUT.as_millis());
+                let e = format!("no answer within {} ms", timeout.as_millis());
                 self.mark_down(e.clone());
                 Err(e)
             }
@@ -175,14 +185,15 @@ impl Inner {
         self.conn.lock().ok().and_then(|c| c.clone())
     }
 
-    /// A new connection, kept for the callers that follow.
-    async fn connect(&self) -> Result<ConnectionManager, String> {
+    /// A new connection within `budget`, kept for the callers that follow.
+    async fn connect(&self, budget: Duration) -> Result<ConnectionManager, String> {
         let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(TIMEOUT)
-            .set_response_timeout(TIMEOUT)
+            .set_connection_timeout(budget)
+            // A backstop: the callers' own timeout (`self.timeout`) fires first and names itself.
+            .set_response_timeout(self.timeout * 2)
             .set_number_of_retries(1);
         match tokio::time::timeout(
-            TIMEOUT * 2,
+            budget,
             ConnectionManager::new_with_config(self.client.clone(), config),
         )
         .await
@@ -194,27 +205,23 @@ impl Inner {
                 Ok(c)
             }
             Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err(format!(
-                "no connection within {} ms",
-                (TIMEOUT * 2).as_millis()
-            )),
+            Err(_) => Err(format!("no connection within {} ms", budget.as_millis())),
         }
     }
 }
 
 /// The breaker's half-open step, off the request path: every [`PROBE_INTERVAL`], connect and
-/// PING; the first answer closes the breaker.
+/// PING; the first answer within the request-path timeout closes the breaker.
 async fn probe(inner: Arc<Inner>) {
     loop {
         tokio::time::sleep(PROBE_INTERVAL).await;
         let answered = async {
-            let mut c = inner.connect().await?;
-            match tokio::time::timeout(TIMEOUT, redis::cmd("PING").query_async::<String>(&mut c))
-                .await
-            {
+            let mut c = inner.connect(PROBE_CONNECT_TIMEOUT).await?;
+            let ping = redis::cmd("PING");
+            match tokio::time::timeout(inner.timeout, ping.query_async::<String>(&mut c)).await {
                 Ok(Ok(_)) => Ok(()),
                 Ok(Err(e)) => Err(e.to_string()),
-                Err(_) => Err(format!("no answer within {} ms", TIMEOUT.as_millis())),
+                Err(_) => Err(format!("no answer within {} ms", inner.timeout.as_millis())),
             }
         }
         .await;

@@ -11,6 +11,7 @@ pub mod architecture;
 pub mod client;
 pub mod fake_shopify;
 pub mod fake_smtp;
+pub mod private;
 pub mod proxy;
 pub mod services;
 

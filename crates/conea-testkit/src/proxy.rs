@@ -1,10 +1,19 @@
-//! A TCP proxy that can be cut and restored, to make a real service (Redis, PostgreSQL)
-//! "go down" for one test without touching the service other tests use.
+//! A TCP proxy that can be cut and restored, or frozen and thawed, to make a real service
+//! (Redis, PostgreSQL) "go down" or "hang" for one test without touching the service other
+//! tests use.
+//!
+//! Frozen is what a stopped process (`SIGSTOP`) or a black-holed network looks like from the
+//! client: connections are accepted and stay open, what the client sends is taken and held,
+//! nothing comes back; thawed, the held bytes go through and answers flow again. What clients
+//! sent while frozen is recorded ([`ToggleProxy::sent_while_frozen`]), so a test can tell
+//! whether anything still tried the service.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use tokio::io::copy_bidirectional;
+use std::sync::Mutex;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
@@ -12,6 +21,8 @@ pub struct ToggleProxy {
     pub addr: SocketAddr,
     up: Arc<AtomicBool>,
     cut: watch::Sender<u64>,
+    frozen: watch::Sender<bool>,
+    sent_while_frozen: Arc<Mutex<Vec<u8>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -22,10 +33,17 @@ impl ToggleProxy {
         let addr = listener.local_addr().expect("proxy addr");
         let up = Arc::new(AtomicBool::new(true));
         let (cut, _) = watch::channel(0u64);
-        let (up2, cut2) = (up.clone(), cut.clone());
+        let (frozen, _) = watch::channel(false);
+        let sent_while_frozen = Arc::new(Mutex::new(Vec::new()));
+        let (up2, cut2, frozen2, sent2) = (
+            up.clone(),
+            cut.clone(),
+            frozen.clone(),
+            sent_while_frozen.clone(),
+        );
         let task = tokio::spawn(async move {
             loop {
-                let Ok((mut client, _)) = listener.accept().await else {
+                let Ok((client, _)) = listener.accept().await else {
                     continue;
                 };
                 if !up2.load(Ordering::SeqCst) {
@@ -33,12 +51,17 @@ impl ToggleProxy {
                     continue;
                 }
                 let mut cut_rx = cut2.subscribe();
+                let (up_frozen, down_frozen) = (frozen2.subscribe(), frozen2.subscribe());
+                let sent = sent2.clone();
                 tokio::spawn(async move {
-                    let Ok(mut server) = TcpStream::connect(target).await else {
+                    let Ok(server) = TcpStream::connect(target).await else {
                         return;
                     };
+                    let (client_read, client_write) = client.into_split();
+                    let (server_read, server_write) = server.into_split();
                     tokio::select! {
-                        _ = copy_bidirectional(&mut client, &mut server) => {}
+                        _ = pump(client_read, server_write, up_frozen, Some(sent)) => {}
+                        _ = pump(server_read, client_write, down_frozen, None) => {}
                         _ = cut_rx.changed() => {}
                     }
                 });
@@ -48,8 +71,32 @@ impl ToggleProxy {
             addr,
             up,
             cut,
+            frozen,
+            sent_while_frozen,
             task,
         }
+    }
+
+    /// Stops every byte in both directions, connections staying open (see the module doc),
+    /// and starts a new record of what clients send.
+    pub fn freeze(&self) {
+        if let Ok(mut sent) = self.sent_while_frozen.lock() {
+            sent.clear();
+        }
+        self.frozen.send_replace(true);
+    }
+
+    /// Lets the held bytes and everything after them through again.
+    pub fn thaw(&self) {
+        self.frozen.send_replace(false);
+    }
+
+    /// What clients sent since the last [`freeze`](Self::freeze), on every connection.
+    pub fn sent_while_frozen(&self) -> Vec<u8> {
+        self.sent_while_frozen
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default()
     }
 
     /// Drops every open connection and refuses new ones.
@@ -60,6 +107,49 @@ impl ToggleProxy {
 
     pub fn up(&self) {
         self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Copies `from` to `to`, holding what it reads while frozen (and recording it in `record`)
+/// until thawed. Ends when either side closes.
+async fn pump(
+    mut from: OwnedReadHalf,
+    mut to: OwnedWriteHalf,
+    mut frozen: watch::Receiver<bool>,
+    record: Option<Arc<Mutex<Vec<u8>>>>,
+) {
+    let mut held = Vec::new();
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        if !*frozen.borrow_and_update() && !held.is_empty() {
+            if to.write_all(&held).await.is_err() {
+                return;
+            }
+            held.clear();
+        }
+        tokio::select! {
+            read = from.read(&mut buf) => {
+                let n = match read {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => n,
+                };
+                if *frozen.borrow() {
+                    if let Some(record) = &record {
+                        if let Ok(mut r) = record.lock() {
+                            r.extend_from_slice(&buf[..n]);
+                        }
+                    }
+                    held.extend_from_slice(&buf[..n]);
+                } else if to.write_all(&buf[..n]).await.is_err() {
+                    return;
+                }
+            }
+            changed = frozen.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+        }
     }
 }
 

@@ -87,6 +87,7 @@ impl Config {
                 max_buckets: s.max_buckets,
             },
             redis_key_prefix: s.redis_key_prefix,
+            redis_timeout: s.redis_timeout,
             jobs: JobsConfig {
                 worker_concurrency: s.worker_concurrency,
                 claim_ahead: s.job_claim_ahead,

@@ -101,6 +101,8 @@ pub struct Config {
     pub auth_epoch_poll: Duration,
     pub rate_limit: RateLimitConfig,
     pub redis_key_prefix: String,
+    /// Longest wait for a Redis command on the request path (`CONEA_REDIS_TIMEOUT`).
+    pub redis_timeout: Duration,
     pub jobs: JobsConfig,
     pub max_import_bytes: u64,
     pub upload_timeout: Duration,

@@ -178,6 +178,16 @@ pub fn job_lease(v: &str) -> Parsed<Duration> {
     }
 }
 
+/// The request-path Redis timeout: long enough for a round trip, short enough that a frozen
+/// Redis costs the requests of one timeout only.
+pub fn redis_timeout(v: &str) -> Parsed<Duration> {
+    match super::duration::parse(v) {
+        Ok(d) if d >= Duration::from_millis(1) && d <= Duration::from_secs(10) => Ok(d),
+        Ok(_) => Err(format!("`{v}` is out of range; use 1ms to 10s")),
+        Err(e) => Err(e),
+    }
+}
+
 /// A base URL for links, without its trailing slash.
 pub fn public_url(v: &str) -> Parsed<String> {
     let u = v.trim_end_matches('/');

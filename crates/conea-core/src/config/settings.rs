@@ -114,6 +114,9 @@ settings! {
     redis_key_prefix: String = CONEA_REDIS_KEY_PREFIX, toml "redis.key_prefix", default "conea:",
         parse parse::text,
         help "Prefix of every Redis key Conea writes.";
+    redis_timeout: Duration = CONEA_REDIS_TIMEOUT, toml "redis.timeout", default "50ms",
+        parse parse::redis_timeout,
+        help "Longest wait for a Redis command on the request path (rate-limit decisions, login counters); the first command past it opens the circuit breaker and decisions go to the in-process limiter at once until Redis answers a probe within it.";
     worker_concurrency: usize = CONEA_WORKER_CONCURRENCY, toml "jobs.worker_concurrency", default "8",
         parse parse::worker_concurrency,
         help "Jobs run at once by the worker inside `conea serve` (0 disables it) and by `conea worker`.";

@@ -77,6 +77,7 @@ error_codes! {
     InvalidParameter = "invalid_parameter", 400, InvalidRequest, "A field or query parameter is missing, mistyped or out of range; its name is in `details.param`.";
     InvalidBody = "invalid_body", 400, InvalidRequest, "The request body could not be read, or an upload was interrupted.";
     InvalidIdempotencyKey = "invalid_idempotency_key", 400, InvalidRequest, "`Idempotency-Key` is not 1 to 255 visible ASCII characters.";
+    MalformedRequest = "malformed_request", 400, InvalidRequest, "The request line or a header is not valid HTTP/1.1 (for example bytes outside ASCII in the path or query); the connection is closed.";
     UnknownModel = "unknown_model", 400, InvalidRequest, "The model is neither an alias, `default`, a model a configured provider lists (or its name prefix names), nor a `provider/model` name; `details.aliases` lists the aliases, `GET /v1/models` every name that routes.";
     InvalidRequest = "invalid_request", 400, InvalidRequest, "The AI provider rejected the request itself (other providers would too); also an attempt's code in `details.attempts`.";
     ContextLengthExceeded = "context_length_exceeded", 400, InvalidRequest, "The prompt does not fit the model's context window (`details.limit`, `details.requested`); also an attempt's code.";
@@ -114,6 +115,7 @@ error_codes! {
     ShopNotActive = "shop_not_active", 409, Conflict, "The Shopify shop is not active (unauthorized, uninstalled or disconnected); connect it again.";
     InstallStateUsed = "install_state_used", 409, Conflict, "Shopify install callback: the `state` was already used (each install link works once); start the install again.";
     PayloadTooLarge = "payload_too_large", 413, InvalidRequest, "The body is larger than `CONEA_MAX_BODY_BYTES` (or `CONEA_MAX_IMPORT_BYTES` for imports).";
+    UriTooLong = "uri_too_long", 414, InvalidRequest, "The request's path and query are longer than 65,534 bytes; the connection is closed.";
     UnsupportedMediaType = "unsupported_media_type", 415, InvalidRequest, "The body's `Content-Type` is not one the route accepts.";
     InvalidSlug = "invalid_slug", 422, InvalidRequest, "The organization slug is not 2 to 63 lowercase letters, digits or dashes (no dash first or last).";
     InvalidEmail = "invalid_email", 422, InvalidRequest, "The email address is not valid.";
@@ -133,6 +135,7 @@ error_codes! {
     RateLimitExceeded = "rate_limit_exceeded", 429, RateLimit, "The credential's or address's rate limit is spent; wait `Retry-After` seconds.";
     TooManyLoginAttempts = "too_many_login_attempts", 429, RateLimit, "Too many failed logins from this address for this email (or for any); wait `Retry-After` seconds. Other addresses are not held back.";
     BudgetExceeded = "budget_exceeded", 429, RateLimit, "The organization's monthly AI token budget is spent (`details.used`, `details.budget`, `details.renews_at`).";
+    RequestHeadersTooLarge = "request_headers_too_large", 431, InvalidRequest, "The request head has more than 100 headers or is larger than about 400 KB; the connection is closed.";
     InternalError = "internal_error", 500, Api, "An unexpected error; the cause is only in the server's log, under the request id.";
     AllProvidersFailed = "all_providers_failed", 502, Upstream, "Every AI provider target failed or was skipped; `details.attempts` has each attempt's code.";
     RateLimited = "rate_limited", 502, Upstream, "AI attempt: the provider limited us (429).";

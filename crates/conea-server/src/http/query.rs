@@ -62,4 +62,87 @@ mod tests {
         assert_eq!(nul_param("%00=1"), Some("query".to_owned()));
         assert_eq!(nul_param("limit=2&q=a%2500"), None);
     }
+
+    /// Property-based fuzzing of query strings (proptest; `PROPTEST_CASES` cases, 256 by
+    /// default in the normal test suite): any query is parsed or refused with the error body's
+    /// 400 `invalid_parameter`, never a panic, and no parameter that gets through holds U+0000.
+    mod fuzz {
+        use super::super::ApiQuery;
+        use axum::extract::FromRequestParts;
+        use axum::response::IntoResponse;
+        use proptest::prelude::*;
+
+        #[derive(Debug, serde::Deserialize)]
+        struct Params {
+            limit: Option<usize>,
+            cursor: Option<String>,
+            q: Option<String>,
+            from: Option<String>,
+            descending: Option<bool>,
+        }
+
+        fn query() -> impl Strategy<Value = String> {
+            let piece = prop_oneof![
+                prop::sample::select(vec![
+                    "limit",
+                    "cursor",
+                    "q",
+                    "from",
+                    "descending",
+                    "=",
+                    "&",
+                    "%00",
+                    "%0",
+                    "%",
+                    "%2500",
+                    "%C0%80",
+                    "%FF",
+                    "+",
+                    "0",
+                    "500",
+                    "-1",
+                    "18446744073709551616",
+                    "true",
+                    "yes",
+                    "%E6%97%A5",
+                    "a",
+                    ";",
+                    "[]",
+                    "%26",
+                    "%3D",
+                ])
+                .prop_map(str::to_owned),
+                "%[0-9A-Fa-f]{2}",
+                "[A-Za-z0-9._~-]{1,6}",
+            ];
+            proptest::collection::vec(piece, 0..16).prop_map(|v| v.concat())
+        }
+
+        proptest! {
+            #[test]
+            fn any_query_is_parsed_or_refused_with_the_error_body(q in query()) {
+                let Ok(request) = axum::http::Request::builder()
+                    .uri(format!("/v1/x?{q}"))
+                    .body(())
+                else {
+                    return Ok(());
+                };
+                let (mut parts, ()) = request.into_parts();
+                let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+                match runtime.block_on(ApiQuery::<Params>::from_request_parts(&mut parts, &())) {
+                    Ok(ApiQuery(p)) => {
+                        let texts = [&p.cursor, &p.q, &p.from];
+                        prop_assert!(
+                            texts.iter().all(|t| !t.as_deref().unwrap_or("").contains('\0')),
+                            "{:?} (limit {:?}, descending {:?})", texts, p.limit, p.descending
+                        );
+                    }
+                    Err(e) => {
+                        prop_assert_eq!(e.0.code().as_str(), "invalid_parameter");
+                        prop_assert_eq!(e.into_response().status().as_u16(), 400);
+                    }
+                }
+            }
+        }
+    }
 }

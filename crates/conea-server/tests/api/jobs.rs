@@ -210,6 +210,7 @@ backend_tests!(
     claiming_ahead_never_runs_more_jobs_at_once_than_the_concurrency,
     shutdown_releases_jobs_claimed_ahead_without_counting_an_attempt,
     jobs_a_crashed_worker_claimed_ahead_run_again_without_an_attempt_counted,
+    a_job_that_progressed_before_its_worker_died_is_resumed_without_an_attempt_counted,
 );
 
 async fn enqueued_job_runs_to_completion_and_is_visible_through_the_api(b: Backend) {
@@ -778,6 +779,64 @@ async fn jobs_a_crashed_worker_claimed_ahead_run_again_without_an_attempt_counte
                 "claimed ahead, never started: no attempt lost: {j:?}"
             );
             assert!(j.errors.is_empty(), "{j:?}");
+        }
+    }
+}
+
+/// A worker killed in the middle of a job that advanced its progress (an import that
+/// committed batches) costs the job no attempt: it goes back to the queue and resumes. A job
+/// that made no progress before the crash still counts it, so one that kills its worker at
+/// the same point every time ends discarded rather than looping.
+async fn a_job_that_progressed_before_its_worker_died_is_resumed_without_an_attempt_counted(
+    b: Backend,
+) {
+    let Some(app) = app(b).await else { return };
+    let store = app.state.platform().jobs.store().clone();
+    let org = org(&app).await;
+    let mut ids = Vec::new();
+    for n in 0..2 {
+        let mut j = NewJob::new("test.echo", org.clone(), json!({ "n": n }));
+        j.scheduled_at = Some(app.clock.now_ms() + 60_000);
+        ids.push(enqueue(&app, j).await.id);
+    }
+    let claimed = store
+        .claim(
+            "crashed-worker",
+            2,
+            2,
+            app.clock.now_ms() + 60_000,
+            Duration::from_secs(3),
+        )
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 2);
+    assert!(claimed.iter().all(|j| j.attempt == 1 && !j.claimed_ahead));
+    let (progressed, stalled) = (&claimed[0].id, &claimed[1].id);
+    store
+        .set_progress("crashed-worker", progressed, 40, Some("80000 rows read"))
+        .await
+        .unwrap();
+    // The worker dies; past its lease the live worker rescues and runs both.
+    app.clock.advance(Duration::from_secs(64));
+    wait_all(&app, &ids, "rescued", |jobs| {
+        jobs.iter().all(|j| {
+            j.state != JobState::Running || j.lease_owner.as_deref() != Some("crashed-worker")
+        })
+    })
+    .await;
+    app.clock.advance(Duration::from_secs(5));
+    let done = wait_all(&app, &ids, "completed", |jobs| {
+        jobs.iter().all(|j| j.state == JobState::Completed)
+    })
+    .await;
+    for j in &done {
+        assert_eq!(j.errors.len(), 1, "the crash is on record: {j:?}");
+        if &j.id == progressed {
+            assert_eq!(j.attempt, 1, "progressed: no attempt lost: {j:?}");
+            assert!(j.errors[0].error.contains("without counting"), "{j:?}");
+        } else {
+            assert_eq!(&j.id, stalled);
+            assert_eq!(j.attempt, 2, "no progress: the crash counts: {j:?}");
         }
     }
 }

@@ -492,7 +492,9 @@ fn redis_limiter() -> Option<(
 )> {
     use conea_store::redis_limiter::{RedisHandle, RedisLimiter};
     let url = redis_url()?;
-    let handle = std::sync::Arc::new(RedisHandle::new(&url).expect("CONEA_TEST_REDIS_URL"));
+    let handle = std::sync::Arc::new(
+        RedisHandle::new(&url, Duration::from_millis(500)).expect("CONEA_TEST_REDIS_URL"),
+    );
     let limiter = RedisLimiter::new(handle.clone(), &format!("t{}:", uuid_like()));
     Some((handle, limiter))
 }
@@ -672,7 +674,9 @@ async fn a_redis_that_never_answers_costs_one_timeout_then_decisions_fail_at_onc
             held.push(s);
         }
     });
-    let handle = std::sync::Arc::new(RedisHandle::new(&format!("redis://{addr}")).unwrap());
+    let handle = std::sync::Arc::new(
+        RedisHandle::new(&format!("redis://{addr}"), Duration::from_millis(500)).unwrap(),
+    );
     let limiter = RedisLimiter::new(handle.clone(), "t:");
     let policy = Policy::per_minute(100, 100, PolicySource::Default);
     assert!(limiter.decide("b", &policy, 1_000, true).await.is_err());
@@ -684,6 +688,63 @@ async fn a_redis_that_never_answers_costs_one_timeout_then_decisions_fail_at_onc
         assert!(
             started.elapsed() < NO_REDIS_WAIT,
             "decision {i} waited on Redis"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// How many rate-limit scripts (EVALSHA) are in `sent` bytes of RESP.
+fn scripts_in(sent: &[u8]) -> usize {
+    sent.windows(7).filter(|w| w == b"EVALSHA").count()
+}
+
+/// A frozen Redis (SIGSTOP, a black-holed network: connections stay open, nothing answers)
+/// costs the requests of one request-path timeout, `CONEA_REDIS_TIMEOUT` (50 ms by default,
+/// not the 500 ms it was): the first command past it opens the breaker and that request is
+/// decided in process; later decisions send Redis nothing until it answers again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_redis_opens_the_breaker_at_the_request_path_timeout_and_is_not_asked_again() {
+    let Some((app, proxy)) = redis_behind_proxy("open").await else {
+        return;
+    };
+    assert_eq!(app.state.config().redis_timeout, Duration::from_millis(50));
+    let rate = || app.client.get("/v1/rate-limit", Some(app.owner()));
+    assert_eq!(rate().await.body["backend"], "redis");
+    proxy.freeze();
+    let first = rate().await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    assert_eq!(first.body["backend"], "memory", "decided in process");
+    let redis = app.state.redis().expect("Redis is configured");
+    assert!(redis.is_down(), "the timeout opened the breaker");
+    assert_eq!(
+        redis.last_error().as_deref(),
+        Some("no answer within 50 ms"),
+        "the request-path timeout, not a longer one, opened it"
+    );
+    let health = app.client.get("/health", None).await;
+    assert_eq!(
+        health.body["checks"]["rate_limiter"]["fallback_active"],
+        true
+    );
+    let asked = scripts_in(&proxy.sent_while_frozen());
+    assert!(asked >= 1, "the first decision went to Redis");
+    for _ in 0..20 {
+        let r = rate().await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["backend"], "memory");
+    }
+    assert_eq!(
+        scripts_in(&proxy.sent_while_frozen()),
+        asked,
+        "no decision after the breaker opened went to Redis"
+    );
+    // Thawed, Redis answers the probe and decisions go back to it.
+    proxy.thaw();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while rate().await.body["backend"] != "redis" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Redis was never used again"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

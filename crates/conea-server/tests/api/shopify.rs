@@ -226,6 +226,7 @@ backend_tests!(
     compliance_topics_return_then_erase_the_customers_data_and_the_shops,
     signed_body_replayed_under_another_topic_answers_200_is_counted_and_erases_nothing,
     customer_redaction_erases_only_the_customer_and_orders_it_names,
+    a_shop_update_body_replayed_as_app_uninstalled_changes_nothing_while_shopify_accepts_the_token,
     a_shop_is_connected_only_with_a_token_it_accepts_and_each_organization_gets_its_own_connection,
     full_sync_gets_no_429_then_runs_incrementally,
     syncing_10000_products_takes_within_10_percent_of_the_leak_rate_minimum,
@@ -624,6 +625,8 @@ async fn delete_topics_and_app_uninstalled_are_applied(b: Backend) {
         let sql = format!("SELECT COUNT(*) FROM {table} WHERE shop_id = $1");
         assert_eq!(scalar(&app, &sql, &shop).await, 0, "{table}");
     }
+    // Uninstalling revokes the app's token: Shopify refuses it from then on.
+    app.fake.state().unauthorized = true;
     let un = deliver(
         &app,
         Delivery {
@@ -734,7 +737,8 @@ async fn compliance_topics_return_then_erase_the_customers_data_and_the_shops(b:
         "other customers untouched"
     );
 
-    // Shopify sends shop/redact 48 hours after app/uninstalled.
+    // Shopify sends shop/redact 48 hours after app/uninstalled (which revoked the token).
+    app.fake.state().unauthorized = true;
     let un = deliver(
         &app,
         Delivery {
@@ -1398,4 +1402,75 @@ async fn a_shop_is_connected_only_with_a_token_it_accepts_and_each_organization_
         .await
         .assert_error(502, "shopify_unavailable");
     assert_eq!(get_shop(&app, &own_id).await.body["status"], "disconnected");
+}
+
+/// `app/uninstalled` carries the shop object, the very body Shopify signs for `shop/update`:
+/// replayed under the uninstall topic it passes every check of the body. Conea asks Shopify
+/// (`GET shop.json` with the shop's token): while the token is accepted the app is installed,
+/// so the delivery is rejected (counted, signature-failure signal) and the shop stays
+/// active; once Shopify refuses the token (a real uninstall revokes it) the shop is marked.
+async fn a_shop_update_body_replayed_as_app_uninstalled_changes_nothing_while_shopify_accepts_the_token(
+    b: Backend,
+) {
+    let Some(app) = app(b).await else { return };
+    let shop = connected(&app).await;
+    let update = deliver(
+        &app,
+        Delivery {
+            topic: "shop/update",
+            event_id: "update",
+            body: shop_object(),
+        },
+    )
+    .await;
+    assert_eq!(update.state, JobState::Completed, "{update:?}");
+    let asked_before = app
+        .fake
+        .log()
+        .iter()
+        .filter(|l| l.contains("shop.json"))
+        .count();
+    let replay = deliver(
+        &app,
+        Delivery {
+            topic: "app/uninstalled",
+            event_id: "replayed-update",
+            body: shop_object(),
+        },
+    )
+    .await;
+    assert_eq!(replay.state, JobState::Completed, "{replay:?}");
+    let result = replay.result.unwrap();
+    assert!(result["rejected"].as_str().is_some(), "{result}");
+    assert_eq!(
+        app.fake
+            .log()
+            .iter()
+            .filter(|l| l.contains("shop.json"))
+            .count(),
+        asked_before + 1,
+        "Shopify was asked"
+    );
+    let shown = get_shop(&app, &shop).await;
+    assert_eq!(shown.body["status"], "active", "{}", shown.text);
+    assert_eq!(shown.body["webhooks_rejected"], 1, "{}", shown.text);
+    assert_eq!(
+        app.state.platform().shopify.signature_failures().since(0),
+        1,
+        "the replay raises the signature-failure signal"
+    );
+    // A real uninstall: Shopify revoked the token.
+    app.fake.state().unauthorized = true;
+    let real = deliver(
+        &app,
+        Delivery {
+            topic: "app/uninstalled",
+            event_id: "uninstalled",
+            body: shop_object(),
+        },
+    )
+    .await;
+    assert_eq!(real.state, JobState::Completed, "{real:?}");
+    assert_eq!(real.result.unwrap()["status"], "uninstalled");
+    assert_eq!(get_shop(&app, &shop).await.body["status"], "uninstalled");
 }

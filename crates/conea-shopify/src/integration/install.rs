@@ -4,6 +4,7 @@
 
 use super::access::{ApiOptions, OAuthApp, ShopAccess};
 use super::lifecycle::{CALLBACK_PATH, WEBHOOK_PATH};
+use super::signals::SignatureFailures;
 use super::store::ShopifyStore;
 use super::{RefreshHandler, ShopifyService, SyncHandler, WebhookHandler};
 use crate::client::{CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
@@ -27,6 +28,9 @@ pub struct ShopifyModule {
     api_version: String,
     throttles: Throttles,
     app: Option<OAuthApp>,
+    /// Webhook signature failures: counted by the service at intake and by the webhook job
+    /// (an uninstall Shopify does not confirm); the incident detector reads them.
+    failures: Arc<SignatureFailures>,
 }
 
 impl ShopifyModule {
@@ -65,6 +69,7 @@ impl ShopifyModule {
             secrets,
             api_version: config.shopify.api_version.clone(),
             throttles,
+            failures: Arc::default(),
         })
     }
 
@@ -75,15 +80,18 @@ impl ShopifyModule {
 
     /// The service the routes and the CLI call (connect, webhooks, syncs).
     pub fn service(&self, jobs: Arc<JobService>, clock: Arc<dyn Clock>) -> Arc<ShopifyService> {
-        Arc::new(ShopifyService::new(
-            self.store.clone(),
-            jobs,
-            clock,
-            self.secrets.clone(),
-            self.api_version.clone(),
-            self.options.clone(),
-            self.app.clone(),
-        ))
+        Arc::new(
+            ShopifyService::new(
+                self.store.clone(),
+                jobs,
+                clock,
+                self.secrets.clone(),
+                self.api_version.clone(),
+                self.options.clone(),
+                self.app.clone(),
+            )
+            .with_signature_failures(self.failures.clone()),
+        )
     }
 }
 
@@ -92,8 +100,9 @@ impl JobKinds for ShopifyModule {
         let shop_store = self.shop_data.store();
         vec![
             self.shop_data.writes(Typed::handler(WebhookHandler::new(
-                self.store.clone(),
+                self.access.clone(),
                 shop_store.clone(),
+                self.failures.clone(),
             ))),
             self.shop_data.writes(Typed::handler(SyncHandler::new(
                 self.access.clone(),

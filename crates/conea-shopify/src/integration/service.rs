@@ -105,6 +105,13 @@ impl ShopifyService {
         }
     }
 
+    /// Records signature failures into `failures` (shared with the webhook job, which
+    /// rejects an uninstall Shopify does not confirm).
+    pub fn with_signature_failures(mut self, failures: Arc<SignatureFailures>) -> Self {
+        self.failures = failures;
+        self
+    }
+
     /// Recent webhook signature failures (the `webhooks` incident detector's signal).
     pub fn signature_failures(&self) -> &Arc<SignatureFailures> {
         &self.failures

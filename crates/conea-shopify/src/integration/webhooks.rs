@@ -2,11 +2,15 @@
 //! through `conea_shopdata`'s parser and store (an older `updated_at` never overwrites
 //! a newer row, so out-of-order deliveries are harmless); `products/delete`,
 //! `orders/delete` and `customers/delete` delete;
-//! `app/uninstalled` marks the shop; the compliance topics produce or erase a customer's
+//! `app/uninstalled` marks the shop once Shopify confirms it (see [`WebhookHandler::uninstall`]);
+//! the compliance topics produce or erase a customer's
 //! data (the customer and the orders the request names), or erase the shop's (only once it
 //! is uninstalled). Each body is parsed as its topic's payload ([`TopicPayload`]) first.
 
+use super::access::ShopAccess;
+use super::signals::SignatureFailures;
 use super::WebhookArgs;
+use crate::error::ErrorKind;
 use crate::integration::store::{Delivery, ShopifyStatus, ShopifyStore, WEBHOOK_KIND};
 use crate::topics::TopicPayload;
 use conea_jobs::{JobContext, JobError, JobKind};
@@ -16,12 +20,72 @@ use std::sync::Arc;
 
 pub struct WebhookHandler {
     store: Arc<dyn ShopifyStore>,
+    access: ShopAccess,
     data: Arc<dyn ShopDataStore>,
+    failures: Arc<SignatureFailures>,
 }
 
 impl WebhookHandler {
-    pub fn new(store: Arc<dyn ShopifyStore>, data: Arc<dyn ShopDataStore>) -> Self {
-        WebhookHandler { store, data }
+    pub fn new(
+        access: ShopAccess,
+        data: Arc<dyn ShopDataStore>,
+        failures: Arc<SignatureFailures>,
+    ) -> Self {
+        WebhookHandler {
+            store: access.store().clone(),
+            access,
+            data,
+            failures,
+        }
+    }
+
+    /// `app/uninstalled`, confirmed with Shopify before the shop is marked. Its body is the
+    /// shop object, the same Shopify signs for `shop/update`, so a signed `shop/update` body
+    /// re-sent under this topic passes every check of the body. An uninstall revokes the
+    /// app's token, so `GET shop.json` with the shop's token decides: refused (401/403) or
+    /// the shop gone (404) is a real uninstall; an answer means the app is still installed
+    /// and the delivery is rejected (counted on the shop and as a signature failure, the
+    /// shop untouched); Shopify unreachable is retried.
+    async fn uninstall(&self, d: &Delivery, now: i64) -> Result<Value, JobError> {
+        let Some((shop, sealed)) = self.store.credentials(&d.shop_id).await.map_err(retry)? else {
+            return Ok(json!({ "topic": d.topic, "skipped": "the shop is not connected" }));
+        };
+        let client = self
+            .access
+            .client(&shop, &sealed)
+            .map_err(JobError::permanent)?;
+        match client.shop().await {
+            Err(e) if matches!(e.kind, ErrorKind::Unauthorized | ErrorKind::NotFound) => {
+                self.store
+                    .set_status(
+                        &d.shop_id,
+                        ShopifyStatus::Uninstalled,
+                        Some("the app was uninstalled from the shop (app/uninstalled)"),
+                        now,
+                    )
+                    .await
+                    .map_err(retry)?;
+                Ok(json!({ "topic": d.topic, "status": "uninstalled" }))
+            }
+            Err(e) => Err(JobError::retryable(format!(
+                "could not confirm the uninstall with Shopify: {e}"
+            ))),
+            Ok(_) => {
+                if let Err(e) = self.store.count_rejected_webhook(&d.shop_id, now).await {
+                    tracing::warn!(error = %e, "could not count a rejected webhook");
+                }
+                self.failures.record(now);
+                let reason = "Shopify still accepts the shop's access token: the app is installed, so this body (a shop object, as shop/update sends) is not an uninstall";
+                tracing::warn!(
+                    shop = %shop.domain,
+                    topic = %d.topic,
+                    outcome = "topic_mismatch",
+                    reason,
+                    "refused a Shopify webhook"
+                );
+                Ok(json!({ "topic": d.topic, "rejected": reason }))
+            }
+        }
     }
 
     async fn upsert(&self, d: &Delivery, record: Record, now: i64) -> Result<Value, JobError> {
@@ -69,18 +133,7 @@ impl WebhookHandler {
                     .map_err(retry)?;
                 Ok(json!({ "topic": d.topic, "deleted": erased }))
             }
-            TopicPayload::Uninstalled => {
-                self.store
-                    .set_status(
-                        &d.shop_id,
-                        ShopifyStatus::Uninstalled,
-                        Some("the app was uninstalled from the shop (app/uninstalled)"),
-                        now,
-                    )
-                    .await
-                    .map_err(retry)?;
-                Ok(json!({ "topic": d.topic, "status": "uninstalled" }))
-            }
+            TopicPayload::Uninstalled => self.uninstall(d, now).await,
             TopicPayload::DataRequest(r) => {
                 let data = self
                     .store

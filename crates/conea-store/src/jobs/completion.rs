@@ -161,6 +161,41 @@ impl SqlStore {
                 .await?;
                 continue;
             }
+            let cast = match self.db {
+                Db::Postgres(_) => "$1::jsonb",
+                Db::Sqlite(_) => "$1",
+            };
+            // Progress since the attempt started: back to the queue, the attempt not counted
+            // (the handler resumes from what it committed); the crash is still on record.
+            let mut errors = job.errors.clone();
+            errors.push(AttemptError {
+                attempt: job.attempt,
+                at: now,
+                error: format!(
+                    "lease expired: worker `{owner}` stopped heartbeating after the job progressed (to {}%); resumed without counting the attempt",
+                    job.progress
+                ),
+            });
+            let sql = format!(
+                "UPDATE jobs SET state = 'available', attempt = attempt - 1, errors = {cast}, lease_owner = NULL, \
+                 lease_expires_at = NULL WHERE id = $2 AND state = 'running' AND lease_owner = $3 AND lease_expires_at < $4 \
+                 AND progress > progress_at_start"
+            );
+            let resumed = q_built(
+                "rescue_progressed",
+                "UPDATE jobs … (rescue after progress)",
+                sql,
+            )
+            .bind(serde_json::to_string(&errors).unwrap_or_else(|_| "[]".into()))
+            .bind(job.id.as_str())
+            .bind(&owner)
+            .bind(now)
+            .execute(&self.primary(SUBJECT))
+            .await?;
+            if resumed > 0 {
+                rescued += resumed;
+                continue;
+            }
             let mut errors = job.errors.clone();
             errors.push(AttemptError {
                 attempt: job.attempt,

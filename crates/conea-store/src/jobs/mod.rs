@@ -253,6 +253,7 @@ impl JobStore for SqlStore {
             "UPDATE jobs SET state = 'running', lease_owner = $1, lease_expires_at = $2, \
              claimed_ahead = (c.n > $5), \
              attempt = attempt + CASE WHEN c.n > $5 THEN 0 ELSE 1 END, \
+             progress_at_start = CASE WHEN c.n > $5 THEN progress_at_start ELSE progress END, \
              started_at = CASE WHEN c.n > $5 THEN started_at ELSE COALESCE(started_at, $3) END \
              FROM (SELECT s.id AS claim_id, row_number() OVER (ORDER BY s.priority, s.scheduled_at, s.id) AS n \
                    FROM (SELECT id, priority, scheduled_at FROM jobs \
@@ -276,7 +277,8 @@ impl JobStore for SqlStore {
 
     async fn mark_started(&self, worker: &str, ids: &[JobId], now: EpochMs) -> StoreResult<u64> {
         let sql = format!(
-            "UPDATE jobs SET attempt = attempt + 1, claimed_ahead = FALSE, started_at = COALESCE(started_at, $1) \
+            "UPDATE jobs SET attempt = attempt + 1, claimed_ahead = FALSE, progress_at_start = progress, \
+             started_at = COALESCE(started_at, $1) \
              WHERE lease_owner = $2 AND state = 'running' AND claimed_ahead AND {}",
             in_ids(&self.db, 3)
         );

@@ -7,6 +7,7 @@ mod bench;
 mod cli;
 mod contract;
 mod diagnose;
+mod faults;
 mod incidents_crash;
 mod jobs_crash;
 mod replicas;

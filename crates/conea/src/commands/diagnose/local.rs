@@ -234,7 +234,10 @@ async fn redis(config: &Config) -> Vec<Check> {
             "not configured: rate limits are counted per process",
         )];
     };
-    let handle = match conea_store::redis_limiter::RedisHandle::new(url) {
+    // A check, not a request: a slow Redis is reported with its latency rather than cut off
+    // at the request-path timeout.
+    let timeout = config.redis_timeout.max(std::time::Duration::from_secs(2));
+    let handle = match conea_store::redis_limiter::RedisHandle::new(url, timeout) {
         Ok(h) => h,
         Err(e) => return vec![Check::fail("redis", e, "correct REDIS_URL")],
     };
