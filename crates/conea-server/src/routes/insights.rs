@@ -1,14 +1,17 @@
 //! `POST /v1/insights/ask` [ai:use and data:read]: a question about the shop answered by a
 //! model that reads the data only through Conea's tools, with the figures it used and the
-//! grounding check of its numbers. The loop is conea-insights'; this handler reads the
-//! body, calls it, counts the checked and ungrounded numbers and answers.
+//! grounding check of its numbers; threads of follow-up questions
+//! (`/v1/insights/threads…`). The loop and the threads are conea-insights'; these handlers
+//! read the body, call them, count the checked and ungrounded numbers and answer.
 
 use crate::http::auth::Auth;
 use crate::http::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::json::ApiJson;
 use crate::state::AppState;
-use axum::extract::State;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use conea_core::CoreError;
+use conea_insights::threads::{MessageView, ThreadView};
 use conea_insights::{Answer, Question};
 use serde::Deserialize;
 
@@ -54,24 +57,148 @@ pub async fn ask(
     Auth(p): Auth,
     ApiJson(body): ApiJson<AskRequest>,
 ) -> ApiResult<ApiJson<Answer>> {
-    if body.stream {
+    no_stream(body.stream)?;
+    let answer = state.platform().insights.ask(&p, &body.question()).await?;
+    observe(&state, &answer);
+    Ok(ApiJson(answer))
+}
+
+impl AskRequest {
+    fn question(&self) -> Question {
+        Question {
+            question: self.question.clone(),
+            shop_id: self.shop_id.clone(),
+            from: self.from.clone(),
+            to: self.to.clone(),
+            model: self.model.clone(),
+            language: self.language.clone(),
+            strict: self.strict,
+        }
+    }
+}
+
+fn observe(state: &AppState, answer: &Answer) {
+    state
+        .metrics()
+        .observe_grounding(answer.grounding.checked, answer.grounding.ungrounded.len());
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ThreadRequest {
+    /// A first question (optional): the thread is created with its answer.
+    pub question: Option<String>,
+    pub shop_id: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub model: Option<String>,
+    pub language: Option<String>,
+    #[serde(default)]
+    pub strict: bool,
+    /// Server-sent events are not available yet: `true` answers 400.
+    #[serde(default)]
+    pub stream: bool,
+}
+
+impl ThreadRequest {
+    fn first(&self) -> Option<AskRequest> {
+        self.question.clone().map(|question| AskRequest {
+            question,
+            shop_id: self.shop_id.clone(),
+            from: self.from.clone(),
+            to: self.to.clone(),
+            model: self.model.clone(),
+            language: self.language.clone(),
+            strict: self.strict,
+            stream: self.stream,
+        })
+    }
+}
+
+/// Starts a thread of questions [ai:use, data:read], answering its first question when one
+/// is given (the same fields as `POST /v1/insights/ask`). `{id, created_at, messages:
+/// [{question, created_at, id, answer, figures, tool_calls, grounding, …}]}`.
+#[utoipa::path(post, path = "/insights/threads", tag = "insights", request_body = ThreadRequest,
+    security(("bearer" = []), ("api_key" = [])), responses(
+    (status = 201, body = Object, description = "The thread, with the first question's answer when one was asked"),
+    (status = 400, body = ErrorBody, description = "`invalid_parameter` (question, from, to), `unknown_model`"),
+    (status = 403, body = ErrorBody, description = "`insufficient_permissions` (ai:use and data:read)"),
+    (status = 404, body = ErrorBody, description = "`not_found`: the shop"),
+    (status = 429, body = ErrorBody, description = "`rate_limit_exceeded`, `budget_exceeded`"),
+    (status = 502, body = ErrorBody, description = "`all_providers_failed`, `tool_call_limit_exceeded`"),
+    (status = 503, body = ErrorBody, description = "`no_ai_provider_configured`"),
+    (status = 504, body = ErrorBody, description = "`insights_timeout`")))]
+pub async fn create_thread(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    ApiJson(body): ApiJson<ThreadRequest>,
+) -> ApiResult<(StatusCode, ApiJson<ThreadView>)> {
+    no_stream(body.stream)?;
+    let first = body.first().map(|b| b.question());
+    let thread = state
+        .platform()
+        .threads
+        .create(&p, first.as_ref(), None)
+        .await?;
+    for m in &thread.messages {
+        observe(&state, &m.answer);
+    }
+    Ok((StatusCode::CREATED, ApiJson(thread)))
+}
+
+/// A follow-up question in a thread [ai:use, data:read]: the model is handed the thread's
+/// earlier questions, the figures their answers rest on and the answers, then this question.
+/// The message: `{question, created_at, id, answer, figures, tool_calls, grounding, …}`.
+#[utoipa::path(post, path = "/insights/threads/{id}/messages", tag = "insights",
+    params(("id" = String, Path, description = "`thr_…`")), request_body = AskRequest,
+    security(("bearer" = []), ("api_key" = [])), responses(
+    (status = 201, body = Object, description = "The question and its answer, stored in the thread"),
+    (status = 400, body = ErrorBody, description = "`invalid_parameter` (question, from, to), `unknown_model`"),
+    (status = 403, body = ErrorBody, description = "`insufficient_permissions` (ai:use and data:read)"),
+    (status = 404, body = ErrorBody, description = "`not_found`: the thread (another organization's included) or the shop"),
+    (status = 409, body = ErrorBody, description = "`thread_full`: start a new thread"),
+    (status = 429, body = ErrorBody, description = "`rate_limit_exceeded`, `budget_exceeded`"),
+    (status = 502, body = ErrorBody, description = "`all_providers_failed`, `tool_call_limit_exceeded`"),
+    (status = 503, body = ErrorBody, description = "`no_ai_provider_configured`"),
+    (status = 504, body = ErrorBody, description = "`insights_timeout`")))]
+pub async fn follow_up(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<AskRequest>,
+) -> ApiResult<(StatusCode, ApiJson<MessageView>)> {
+    no_stream(body.stream)?;
+    let m = state
+        .platform()
+        .threads
+        .follow_up(&p, &id, &body.question(), None)
+        .await?;
+    observe(&state, &m.answer);
+    Ok((StatusCode::CREATED, ApiJson(m)))
+}
+
+/// A thread with every message: questions, answers, figures, tool calls and grounding
+/// [ai:use, data:read].
+#[utoipa::path(get, path = "/insights/threads/{id}", tag = "insights",
+    params(("id" = String, Path, description = "`thr_…`")),
+    security(("bearer" = []), ("api_key" = [])), responses(
+    (status = 200, body = Object, description = "`{id, created_at, messages}`"),
+    (status = 403, body = ErrorBody, description = "`insufficient_permissions` (ai:use and data:read)"),
+    (status = 404, body = ErrorBody, description = "`not_found` (another organization's thread included)")))]
+pub async fn get_thread(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<ApiJson<ThreadView>> {
+    Ok(ApiJson(state.platform().threads.get(&p, &id).await?))
+}
+
+fn no_stream(stream: bool) -> ApiResult<()> {
+    if stream {
         return Err(ApiError(CoreError::invalid(
             "stream",
             "Streaming answers are not available yet: leave `stream` out.",
         )));
     }
-    let question = Question {
-        question: body.question,
-        shop_id: body.shop_id,
-        from: body.from,
-        to: body.to,
-        model: body.model,
-        language: body.language,
-        strict: body.strict,
-    };
-    let answer = state.platform().insights.ask(&p, &question).await?;
-    state
-        .metrics()
-        .observe_grounding(answer.grounding.checked, answer.grounding.ungrounded.len());
-    Ok(ApiJson(answer))
+    Ok(())
 }
