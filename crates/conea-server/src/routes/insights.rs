@@ -10,10 +10,16 @@ use crate::http::json::ApiJson;
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::sse::{Event, Sse};
+use axum::response::{IntoResponse, Response};
 use conea_core::CoreError;
-use conea_insights::threads::{MessageView, ThreadView};
+use conea_insights::threads::ThreadView;
+use conea_insights::Progress;
 use conea_insights::{Answer, Question};
+use futures::StreamExt;
 use serde::Deserialize;
+use std::convert::Infallible;
+use std::future::Future;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -33,7 +39,8 @@ pub struct AskRequest {
     /// Ask the model once more to correct an answer with ungrounded numbers.
     #[serde(default)]
     pub strict: bool,
-    /// Server-sent events are not available yet: `true` answers 400.
+    /// Answer with server-sent events: `tool_call` per call as it completes, `delta` with
+    /// the answer's text, then `done` with the whole answer (or `error`).
     #[serde(default)]
     pub stream: bool,
 }
@@ -44,8 +51,8 @@ pub struct AskRequest {
 /// value}]}, corrected?, model, provider, attempts, usage}`.
 #[utoipa::path(post, path = "/insights/ask", tag = "insights", request_body = AskRequest,
     security(("bearer" = []), ("api_key" = [])), responses(
-    (status = 200, body = Object, description = "The answer, its figures, tool calls and grounding"),
-    (status = 400, body = ErrorBody, description = "`invalid_parameter` (question, from, to, stream), `unknown_model`"),
+    (status = 200, body = Object, description = "The answer, its figures, tool calls and grounding; with `stream: true`, `text/event-stream` of `tool_call`, `delta`, then `done` (the answer) or `error`"),
+    (status = 400, body = ErrorBody, description = "`invalid_parameter` (question, from, to), `unknown_model`"),
     (status = 403, body = ErrorBody, description = "`insufficient_permissions` (ai:use and data:read)"),
     (status = 404, body = ErrorBody, description = "`not_found`: the shop"),
     (status = 429, body = ErrorBody, description = "`rate_limit_exceeded`, `budget_exceeded`"),
@@ -56,11 +63,66 @@ pub async fn ask(
     State(state): State<AppState>,
     Auth(p): Auth,
     ApiJson(body): ApiJson<AskRequest>,
-) -> ApiResult<ApiJson<Answer>> {
-    no_stream(body.stream)?;
-    let answer = state.platform().insights.ask(&p, &body.question()).await?;
+) -> ApiResult<Response> {
+    let insights = state.platform().insights.clone();
+    if body.stream {
+        // Everything a status code answers (403, 400, 404) is checked before the stream.
+        let prepared = insights.prepare(&p, &body.question()).await?;
+        return Ok(stream(state, move |events| async move {
+            let a = insights.answer(&p, &prepared, &[], Some(&events)).await?;
+            Ok((serde_json::to_value(&a).map_err(CoreError::internal)?, a))
+        }));
+    }
+    let answer = insights.ask(&p, &body.question()).await?;
     observe(&state, &answer);
-    Ok(ApiJson(answer))
+    Ok(ApiJson(answer).into_response())
+}
+
+/// Server-sent events of a question run by `run` (handed the progress sender): `tool_call`
+/// `{name, arguments, latency_ms, error?}` as each call completes, `delta` `{text}` with
+/// the answer's text, then `done` with the whole body (the answer or the thread message:
+/// figures, grounding, usage, …) or `error` with the error body.
+fn stream<F, Fut>(state: AppState, run: F) -> Response
+where
+    F: FnOnce(conea_insights::Events) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(serde_json::Value, Answer), CoreError>> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Progress>();
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<Event>();
+    tokio::spawn(async move {
+        let last = match run(tx).await {
+            Ok((body, answer)) => {
+                observe(&state, &answer);
+                Event::default().event("done").data(body.to_string())
+            }
+            Err(e) => {
+                let body = serde_json::to_string(&ApiError(e).body()).unwrap_or_default();
+                Event::default().event("error").data(body)
+            }
+        };
+        let _ = done_tx.send(last);
+    });
+    let progress =
+        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|p| (p, rx)) }).map(
+            |p| match p {
+                Progress::ToolCall(c) => Event::default()
+                    .event("tool_call")
+                    .data(serde_json::to_string(&c).unwrap_or_default()),
+                Progress::Text(text) => Event::default()
+                    .event("delta")
+                    .data(serde_json::json!({ "text": text }).to_string()),
+            },
+        );
+    let last = futures::stream::once(async move {
+        done_rx.await.unwrap_or_else(|_| {
+            Event::default().event("error").data(
+                serde_json::json!({"error": {"type": "api_error", "code": "internal_error",
+                    "message": "The question stopped unexpectedly."}})
+                .to_string(),
+            )
+        })
+    });
+    Sse::new(progress.chain(last).map(Ok::<_, Infallible>)).into_response()
 }
 
 impl AskRequest {
@@ -153,6 +215,7 @@ pub async fn create_thread(
     params(("id" = String, Path, description = "`thr_…`")), request_body = AskRequest,
     security(("bearer" = []), ("api_key" = [])), responses(
     (status = 201, body = Object, description = "The question and its answer, stored in the thread"),
+    (status = 200, body = Object, description = "With `stream: true`: `text/event-stream` of `tool_call`, `delta`, then `done` (the message) or `error`"),
     (status = 400, body = ErrorBody, description = "`invalid_parameter` (question, from, to), `unknown_model`"),
     (status = 403, body = ErrorBody, description = "`insufficient_permissions` (ai:use and data:read)"),
     (status = 404, body = ErrorBody, description = "`not_found`: the thread (another organization's included) or the shop"),
@@ -166,15 +229,28 @@ pub async fn follow_up(
     Auth(p): Auth,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<AskRequest>,
-) -> ApiResult<(StatusCode, ApiJson<MessageView>)> {
-    no_stream(body.stream)?;
+) -> ApiResult<Response> {
+    let threads = state.platform().threads.clone();
+    let q = body.question();
+    if body.stream {
+        let (thread, prepared, history) = threads.prepare_follow_up(&p, &id, &q).await?;
+        return Ok(stream(state, move |events| async move {
+            let m = threads
+                .run_follow_up(&p, &thread, &q, &prepared, &history, Some(&events))
+                .await?;
+            Ok((
+                serde_json::to_value(&m).map_err(CoreError::internal)?,
+                m.answer,
+            ))
+        }));
+    }
     let m = state
         .platform()
         .threads
         .follow_up(&p, &id, &body.question(), None)
         .await?;
     observe(&state, &m.answer);
-    Ok((StatusCode::CREATED, ApiJson(m)))
+    Ok((StatusCode::CREATED, ApiJson(m)).into_response())
 }
 
 /// A thread with every message: questions, answers, figures, tool calls and grounding

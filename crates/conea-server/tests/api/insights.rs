@@ -459,6 +459,7 @@ backend_tests!(
     bad_bodies_answer_400_naming_the_field_and_the_route_is_documented,
     a_follow_up_in_a_thread_is_handed_the_earlier_question_figures_and_answer,
     another_organizations_thread_answers_404_and_threads_need_both_permissions,
+    stream_true_sends_each_tool_call_then_the_text_then_the_figures_and_usage,
 );
 
 async fn an_answer_is_written_from_tool_results_with_its_figures_and_is_grounded_in_both_languages(
@@ -798,7 +799,6 @@ async fn bad_bodies_answer_400_naming_the_field_and_the_route_is_documented(b: B
     for (body, param) in [
         (json!({"question": ""}), "question"),
         (json!({"question": "x".repeat(4001)}), "question"),
-        (json!({"question": "Revenue?", "stream": true}), "stream"),
         (json!({"question": "Revenue?", "from": "last week"}), "from"),
         (
             json!({"question": "Revenue?", "from": "2026-03-02", "to": "2026-03-01"}),
@@ -975,4 +975,109 @@ async fn another_organizations_thread_answers_404_and_threads_need_both_permissi
     r.assert_error(403, "insufficient_permissions");
     assert_eq!(r.body["error"]["details"]["required"], "data:read");
     assert_eq!(fake.calls(), 0);
+}
+
+/// The `(event, data)` pairs of a server-sent events body.
+fn sse_events(text: &str) -> Vec<(String, Value)> {
+    text.split("\n\n")
+        .filter(|block| !block.trim().is_empty())
+        .map(|block| {
+            let mut event = String::new();
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(e) = line.strip_prefix("event:") {
+                    event = e.trim().to_owned();
+                } else if let Some(d) = line.strip_prefix("data:") {
+                    data.push_str(d.trim_start());
+                }
+            }
+            (event, serde_json::from_str(&data).unwrap())
+        })
+        .collect()
+}
+
+async fn stream_true_sends_each_tool_call_then_the_text_then_the_figures_and_usage(b: Backend) {
+    let Some((app, _fake)) = app(b).await else {
+        return;
+    };
+    fixture(&app).await;
+    let (_, gross) = expected_a();
+    let mut body = march("[revenue] How did March go?");
+    body["stream"] = json!(true);
+    let r = ask(&app, app.owner(), body).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/event-stream"));
+    let events = sse_events(&r.text);
+    let names: Vec<&str> = events.iter().map(|(e, _)| e.as_str()).collect();
+    assert_eq!(names, vec!["tool_call", "delta", "done"], "{}", r.text);
+    assert_eq!(events[0].1["name"], "sales_over_time");
+    assert!(events[0].1["latency_ms"].is_u64());
+    assert!(events[1].1["text"]
+        .as_str()
+        .unwrap()
+        .contains(&grouped(&gross)));
+    let done = &events[2].1;
+    assert_eq!(done["grounding"], json!({"checked": 2, "ungrounded": []}));
+    assert_eq!(
+        done["figures"][0]["result"]["currencies"][0]["totals"]["gross_sales"],
+        gross.as_str()
+    );
+    assert_eq!(
+        done["usage"],
+        json!({"input_tokens": 22, "output_tokens": 10})
+    );
+
+    // A failure after the stream started is an `error` event with the error body.
+    let mut body = march("[loop] Everything");
+    body["stream"] = json!(true);
+    let r = ask(&app, app.owner(), body).await;
+    let events = sse_events(&r.text);
+    assert_eq!(events.len(), 9, "{}", r.text);
+    assert_eq!(events[8].0, "error");
+    assert_eq!(events[8].1["error"]["code"], "tool_call_limit_exceeded");
+
+    // A thread message streams the same way; `done` is the stored message.
+    let t = app
+        .client
+        .post("/v1/insights/threads", Some(app.owner()), json!({}))
+        .await;
+    let id = t.body["id"].as_str().unwrap();
+    let mut body = march("[revenue] How did March go?");
+    body["stream"] = json!(true);
+    let r = app
+        .client
+        .post(
+            &format!("/v1/insights/threads/{id}/messages"),
+            Some(app.owner()),
+            body,
+        )
+        .await;
+    let events = sse_events(&r.text);
+    assert_eq!(events.last().unwrap().0, "done", "{}", r.text);
+    assert_eq!(
+        events.last().unwrap().1["question"],
+        "[revenue] How did March go?"
+    );
+    let stored = app
+        .client
+        .get(&format!("/v1/insights/threads/{id}"), Some(app.owner()))
+        .await;
+    assert_eq!(stored.body["messages"].as_array().unwrap().len(), 1);
+    // Before the stream: a missing permission is still a status code.
+    let k = app
+        .client
+        .post(
+            "/v1/api-keys",
+            Some(app.owner()),
+            json!({"name": "ai only", "permissions": ["ai:use"]}),
+        )
+        .await;
+    let mut body = march("[revenue] March?");
+    body["stream"] = json!(true);
+    ask(&app, k.body["secret"].as_str().unwrap(), body)
+        .await
+        .assert_error(403, "insufficient_permissions");
 }
