@@ -10,6 +10,7 @@
 //! - [`threads`] conversations of follow-up questions, stored.
 
 pub mod ask;
+pub mod compare;
 pub mod conversation;
 pub mod gateway;
 pub mod grounding;

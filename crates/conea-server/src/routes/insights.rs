@@ -34,6 +34,10 @@ pub struct AskRequest {
     pub to: Option<String>,
     /// An alias or `provider/model`; default `CONEA_INSIGHTS_MODEL`.
     pub model: Option<String>,
+    /// Compare 2 to 5 models: the same question answered by each, concurrently, side by
+    /// side (`{question, results: [{model, latency_ms, answer? | error?}]}`).
+    #[serde(default)]
+    pub models: Vec<String>,
     /// The language to answer in (`ja`, `en`, …); default the question's.
     pub language: Option<String>,
     /// Ask the model once more to correct an answer with ungrounded numbers.
@@ -51,8 +55,8 @@ pub struct AskRequest {
 /// value}]}, corrected?, model, provider, attempts, usage}`.
 #[utoipa::path(post, path = "/insights/ask", tag = "insights", request_body = AskRequest,
     security(("bearer" = []), ("api_key" = [])), responses(
-    (status = 200, body = Object, description = "The answer, its figures, tool calls and grounding; with `stream: true`, `text/event-stream` of `tool_call`, `delta`, then `done` (the answer) or `error`"),
-    (status = 400, body = ErrorBody, description = "`invalid_parameter` (question, from, to), `unknown_model`"),
+    (status = 200, body = Object, description = "The answer, its figures, tool calls and grounding; with `models`, `{question, results: [{model, latency_ms, answer? | error?}]}`; with `stream: true`, `text/event-stream` of `tool_call`, `delta`, then `done` (the answer) or `error`"),
+    (status = 400, body = ErrorBody, description = "`invalid_parameter` (question, from, to, models), `unknown_model`"),
     (status = 403, body = ErrorBody, description = "`insufficient_permissions` (ai:use and data:read)"),
     (status = 404, body = ErrorBody, description = "`not_found`: the shop"),
     (status = 429, body = ErrorBody, description = "`rate_limit_exceeded`, `budget_exceeded`"),
@@ -65,6 +69,19 @@ pub async fn ask(
     ApiJson(body): ApiJson<AskRequest>,
 ) -> ApiResult<Response> {
     let insights = state.platform().insights.clone();
+    if !body.models.is_empty() {
+        if body.stream || body.model.is_some() {
+            return Err(ApiError(CoreError::invalid(
+                "models",
+                "`models` compares several models: leave `model` and `stream` out.",
+            )));
+        }
+        let c = insights.compare(&p, &body.question(), &body.models).await?;
+        for a in c.results.iter().filter_map(|s| s.answer.as_ref()) {
+            observe(&state, a);
+        }
+        return Ok(ApiJson(c).into_response());
+    }
     if body.stream {
         // Everything a status code answers (403, 400, 404) is checked before the stream.
         let prepared = insights.prepare(&p, &body.question()).await?;
@@ -170,6 +187,7 @@ impl ThreadRequest {
             from: self.from.clone(),
             to: self.to.clone(),
             model: self.model.clone(),
+            models: Vec::new(),
             language: self.language.clone(),
             strict: self.strict,
             stream: self.stream,

@@ -460,6 +460,7 @@ backend_tests!(
     a_follow_up_in_a_thread_is_handed_the_earlier_question_figures_and_answer,
     another_organizations_thread_answers_404_and_threads_need_both_permissions,
     stream_true_sends_each_tool_call_then_the_text_then_the_figures_and_usage,
+    models_answers_side_by_side_and_a_failing_model_does_not_fail_the_others,
 );
 
 async fn an_answer_is_written_from_tool_results_with_its_figures_and_is_grounded_in_both_languages(
@@ -1080,4 +1081,47 @@ async fn stream_true_sends_each_tool_call_then_the_text_then_the_figures_and_usa
     ask(&app, k.body["secret"].as_str().unwrap(), body)
         .await
         .assert_error(403, "insufficient_permissions");
+}
+
+async fn models_answers_side_by_side_and_a_failing_model_does_not_fail_the_others(b: Backend) {
+    let Some((app, fake)) = app(b).await else {
+        return;
+    };
+    fixture(&app).await;
+    let (_, gross) = expected_a();
+    let mut body = march("[revenue] How did March go?");
+    body["models"] = json!(["openai/gpt-a", "openai/gpt-b", "nowhere/none"]);
+    let r = ask(&app, app.owner(), body).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let results = r.body["results"].as_array().unwrap();
+    assert_eq!(results.len(), 3, "{}", r.text);
+    for (side, model) in results.iter().zip(["gpt-a", "gpt-b"]) {
+        assert_eq!(side["model"], format!("openai/{model}"));
+        let a = &side["answer"];
+        assert_eq!(a["model"], model, "{side}");
+        assert!(a["answer"].as_str().unwrap().contains(&grouped(&gross)));
+        assert_eq!(a["figures"][0]["tool"], "sales_over_time");
+        assert_eq!(a["usage"], json!({"input_tokens": 22, "output_tokens": 10}));
+        assert!(side["latency_ms"].is_u64() && side.get("error").is_none());
+    }
+    assert!(results[2].get("answer").is_none());
+    assert!(results[2]["error"]["code"].is_string(), "{}", results[2]);
+    // Each model ran its own conversation: two turns each.
+    assert_eq!(fake.calls(), 4);
+    let asked: Vec<String> = (0..4)
+        .map(|i| fake.request(i)["model"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(asked.iter().filter(|m| *m == "gpt-a").count(), 2);
+    assert_eq!(asked.iter().filter(|m| *m == "gpt-b").count(), 2);
+
+    for models in [
+        json!(["openai/gpt-a"]),
+        json!(["a", "b", "c", "d", "e", "f"]),
+    ] {
+        let mut body = march("[revenue] March?");
+        body["models"] = models;
+        let r = ask(&app, app.owner(), body).await;
+        r.assert_error(400, "invalid_parameter");
+        assert_eq!(r.body["error"]["details"]["param"], "models");
+    }
 }
