@@ -12,6 +12,7 @@
 pub mod ask;
 pub mod compare;
 pub mod conversation;
+pub mod digest;
 pub mod gateway;
 pub mod grounding;
 pub mod install;
