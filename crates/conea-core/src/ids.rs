@@ -86,6 +86,9 @@ prefixed_id!(
 prefixed_id!(
     /// A report schedule.
     ScheduleId, "sch");
+prefixed_id!(
+    /// A conversation of insights questions (`POST /v1/insights/threads`).
+    ThreadId, "thr");
 
 /// A request id: either the client's sane `X-Request-Id` or a generated `req_…`.
 pub fn new_request_id() -> String {

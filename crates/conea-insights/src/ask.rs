@@ -4,7 +4,7 @@
 //! correct it. Each model turn goes through the gateway's router with the whole transcript,
 //! so a fallback target continues the same conversation.
 
-use crate::conversation::{Model, ToolDef, Turn, Usage};
+use crate::conversation::{Call, Model, ToolDef, Turn, Usage};
 use crate::grounding::{Checker, Grounding, Known};
 use crate::prompt;
 use crate::tools::summary::{for_model, MAX_RESULT_BYTES};
@@ -15,7 +15,7 @@ use conea_core::permissions::Permission;
 use conea_core::principal::Principal;
 use conea_core::ErrorCode;
 use conea_shopdata::analytics::RawParams;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -39,7 +39,7 @@ pub struct Question {
 }
 
 /// A figure the answer could use: the call and its full result.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Figure {
     pub tool: String,
     pub arguments: Value,
@@ -47,18 +47,18 @@ pub struct Figure {
 }
 
 /// A call the model made.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CallRecord {
     pub name: String,
     /// As the model gave them.
     pub arguments: Value,
     pub latency_ms: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 
 /// The answer with everything it rests on.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Answer {
     pub id: String,
     /// Markdown.
@@ -67,13 +67,55 @@ pub struct Answer {
     pub tool_calls: Vec<CallRecord>,
     pub grounding: Grounding,
     /// Under `strict`: whether the model was asked to correct ungrounded numbers.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub corrected: Option<bool>,
     pub model: String,
     pub provider: String,
     pub attempts: Vec<Value>,
     pub usage: Usage,
 }
+
+/// A question checked and ready to ask ([`InsightsService::prepare`]).
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub question: String,
+    pub scope: Scope,
+    /// The alias or `provider/model` asked for (or the configured default).
+    pub model: String,
+    system: String,
+    years: std::ops::RangeInclusive<i64>,
+    strict: bool,
+}
+
+impl Prepared {
+    /// The same question for another model (multi-model comparison).
+    pub fn with_model(&self, model: &str) -> Prepared {
+        Prepared {
+            model: model.to_owned(),
+            ..self.clone()
+        }
+    }
+}
+
+/// An earlier question of a thread, with what its answer rests on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exchange {
+    pub question: String,
+    pub answer: String,
+    pub figures: Vec<Figure>,
+}
+
+/// What a question reports while it runs (the stream of `stream: true`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Progress {
+    /// A tool call that just completed (or failed).
+    ToolCall(CallRecord),
+    /// The answer's text (after any `strict` correction).
+    Text(String),
+}
+
+/// Where progress goes.
+pub type Events = tokio::sync::mpsc::UnboundedSender<Progress>;
 
 /// The insights settings (`CONEA_INSIGHTS_MODEL`, `CONEA_INSIGHTS_TIMEOUT`).
 #[derive(Debug, Clone)]
@@ -100,6 +142,7 @@ struct Gathered {
     attempts: Vec<Value>,
     provider: String,
     model: String,
+    events: Option<Events>,
 }
 
 fn too_many(calls: &[CallRecord], asked: usize) -> CoreError {
@@ -135,6 +178,15 @@ impl InsightsService {
 
     /// Answers a question [ai:use and data:read, both checked before any provider call].
     pub async fn ask(&self, by: &Principal, q: &Question) -> CoreResult<Answer> {
+        let prepared = self.prepare(by, q).await?;
+        self.answer(by, &prepared, &[], None).await
+    }
+
+    /// Checks the caller and the question before anything is asked of a model
+    /// [ai:use and data:read]: every error a client must see as a status code (403, 400,
+    /// 404 for the shop) answers here, so a stream or a job starts only for a question
+    /// that can run.
+    pub async fn prepare(&self, by: &Principal, q: &Question) -> CoreResult<Prepared> {
         by.require(Permission::AiUse)?;
         by.require(Permission::DataRead)?;
         let question = q.question.trim();
@@ -194,23 +246,78 @@ impl InsightsService {
                 .filter(|l| !l.is_empty()),
             max_tool_calls: MAX_TOOL_CALLS,
         });
-        let mut turns = vec![Turn::System(system), Turn::User(question.to_owned())];
-        let mut g = Gathered::default();
-        g.known.add_text(question);
+        Ok(Prepared {
+            question: question.to_owned(),
+            scope,
+            model,
+            system,
+            years,
+            strict: q.strict,
+        })
+    }
+
+    /// Answers a prepared question after the earlier exchanges of its thread (oldest
+    /// first): each earlier question, the calls behind its figures with their results, and
+    /// its answer go into the transcript, so the model can build on them, and the earlier
+    /// figures count as known numbers for the grounding check. Progress goes to `events`
+    /// as it happens (each tool call as it completes, then the answer's text).
+    pub async fn answer(
+        &self,
+        by: &Principal,
+        p: &Prepared,
+        history: &[Exchange],
+        events: Option<&Events>,
+    ) -> CoreResult<Answer> {
+        let mut turns = vec![Turn::System(p.system.clone())];
+        let mut g = Gathered {
+            events: events.cloned(),
+            ..Gathered::default()
+        };
+        for (i, past) in history.iter().enumerate() {
+            g.known.add_text(&past.question);
+            turns.push(Turn::User(past.question.clone()));
+            if !past.figures.is_empty() {
+                let calls: Vec<Call> = past
+                    .figures
+                    .iter()
+                    .enumerate()
+                    .map(|(j, f)| Call {
+                        id: format!("history_{i}_{j}"),
+                        name: f.tool.clone(),
+                        arguments: f.arguments.clone(),
+                    })
+                    .collect();
+                turns.push(Turn::Assistant {
+                    text: String::new(),
+                    calls: calls.clone(),
+                });
+                for (call, f) in calls.into_iter().zip(&past.figures) {
+                    g.known.add_json(&f.result);
+                    turns.push(Turn::ToolResult {
+                        call_id: call.id,
+                        name: call.name,
+                        content: for_model(&f.result, MAX_RESULT_BYTES),
+                    });
+                }
+            }
+            turns.push(Turn::Assistant {
+                text: past.answer.clone(),
+                calls: Vec::new(),
+            });
+        }
+        turns.push(Turn::User(p.question.clone()));
+        g.known.add_text(&p.question);
+        let (model, scope, years) = (&p.model, &p.scope, &p.years);
         let budget = self.settings.timeout;
         let work = async {
-            let mut answer = self
-                .converse(by, &model, &scope, &mut turns, &mut g)
-                .await?;
+            let mut answer = self.converse(by, model, scope, &mut turns, &mut g).await?;
             let mut grounding = Checker::new(g.known.clone(), years.clone()).check(&answer);
             let mut corrected = None;
-            if q.strict {
+            if p.strict {
                 corrected = Some(false);
                 if !grounding.ungrounded.is_empty() {
                     turns.push(Turn::User(prompt::correction(&grounding.ungrounded)));
-                    answer = self
-                        .converse(by, &model, &scope, &mut turns, &mut g)
-                        .await?;
+                    answer = self.converse(by, model, scope, &mut turns, &mut g).await?;
                     grounding = Checker::new(g.known.clone(), years.clone()).check(&answer);
                     corrected = Some(true);
                 }
@@ -230,6 +337,10 @@ impl InsightsService {
                 })
             }
         };
+        if let Some(tx) = events {
+            // The receiver may be gone (the client left); the answer is still returned.
+            let _ = tx.send(Progress::Text(answer.clone()));
+        }
         Ok(Answer {
             id: format!("ins_{}", uuid::Uuid::now_v7().simple()),
             answer,
@@ -293,12 +404,16 @@ impl InsightsService {
                     }
                     Err(e) => (json!({"error": e.0}).to_string(), Some(e.0)),
                 };
-                g.calls.push(CallRecord {
+                let record = CallRecord {
                     name: call.name.clone(),
                     arguments: call.arguments.clone(),
                     latency_ms,
                     error,
-                });
+                };
+                if let Some(tx) = &g.events {
+                    let _ = tx.send(Progress::ToolCall(record.clone()));
+                }
+                g.calls.push(record);
                 turns.push(Turn::ToolResult {
                     call_id: call.id,
                     name: call.name,
@@ -312,7 +427,7 @@ impl InsightsService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conversation::{Call, Reply};
+    use crate::conversation::Reply;
     use crate::tools::{Ran, ToolError};
     use conea_core::clock::FakeClock;
     use conea_core::ids::OrgId;

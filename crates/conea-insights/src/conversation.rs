@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 use conea_core::error::CoreResult;
 use conea_core::principal::Principal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// A tool as the model sees it: name, description and the JSON Schema of its arguments.
@@ -42,7 +42,7 @@ pub enum Turn {
     },
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
     pub input_tokens: u64,
     pub output_tokens: u64,

@@ -6,14 +6,22 @@
 //! - [`tools`] the catalogue (JSON Schemas), argument checks, the executor and the bounded
 //!   summaries the model is shown;
 //! - [`grounding`] the numbers of a text and the check against the results;
-//! - [`prompt`] the system prompt; [`ask`] the loop and [`ask::InsightsService`].
+//! - [`prompt`] the system prompt; [`ask`] the loop and [`ask::InsightsService`];
+//! - [`threads`] conversations of follow-up questions, stored.
 
 pub mod ask;
+pub mod compare;
 pub mod conversation;
+pub mod digest;
 pub mod gateway;
 pub mod grounding;
 pub mod install;
 pub mod prompt;
+pub mod threads;
 pub mod tools;
 
-pub use ask::{Answer, InsightsService, InsightsSettings, Question, MAX_TOOL_CALLS};
+pub use ask::{
+    Answer, Events, Exchange, InsightsService, InsightsSettings, Prepared, Progress, Question,
+    MAX_TOOL_CALLS,
+};
+pub use threads::{ThreadService, ThreadStore};

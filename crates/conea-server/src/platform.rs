@@ -60,6 +60,8 @@ pub struct Platform {
     pub shopify: Arc<conea_shopify::integration::ShopifyService>,
     pub schedules: Arc<conea_schedules::SchedulesService>,
     pub insights: Arc<conea_insights::InsightsService>,
+    /// Insights threads (follow-up questions, stored).
+    pub threads: Arc<conea_insights::ThreadService>,
     /// Every shop's Admin API throttle state, shared by all tasks of the process.
     pub shopify_throttles: conea_shopify::Throttles,
     /// Present when `REDIS_URL` is set.
@@ -189,10 +191,16 @@ impl Platform {
             ai.clone(),
             clock.clone(),
         );
+        let threads = Arc::new(conea_insights::ThreadService::new(
+            insights.clone(),
+            Arc::new(store.clone()),
+            clock.clone(),
+        ));
         Ok(Platform {
             data,
             analytics,
             insights,
+            threads,
             shopify: shopify.service(jobs.clone(), clock.clone()),
             shopify_throttles: shopify.throttles().clone(),
             incidents: incidents.service(jobs.clone(), clock.clone()),

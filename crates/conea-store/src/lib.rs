@@ -11,6 +11,7 @@ pub mod diagnostics;
 mod errors;
 mod idempotency;
 mod incidents;
+mod insights;
 mod jobs;
 mod limits;
 pub mod login_counters;

@@ -105,6 +105,7 @@ error_codes! {
     SlugTaken = "slug_taken", 409, Conflict, "Another organization has this slug.";
     EmailTaken = "email_taken", 409, Conflict, "Another user has this email.";
     IdempotencyKeyInUse = "idempotency_key_in_use", 409, Conflict, "A request with this `Idempotency-Key` is still running; retry after it finished.";
+    ThreadFull = "thread_full", 409, Conflict, "Insights: the thread holds its 50 messages (`details.limit`); start a new thread.";
     JobFinished = "job_finished", 409, Conflict, "The job already finished and cannot be cancelled.";
     JobNotRetryable = "job_not_retryable", 409, Conflict, "Only discarded or cancelled jobs can be retried.";
     IncidentNotOpen = "incident_not_open", 409, Conflict, "Only an open incident can be acknowledged.";

@@ -20,12 +20,12 @@ pub mod scan;
 
 pub use scan::{numbers, Kind, Token};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::ops::RangeInclusive;
 
 /// A number of the answer that no tool result holds.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Ungrounded {
     /// As written in the answer.
     pub text: String,
@@ -34,7 +34,7 @@ pub struct Ungrounded {
 }
 
 /// The check's outcome: how many numbers were checked and which were found nowhere.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Grounding {
     pub checked: usize,
     pub ungrounded: Vec<Ungrounded>,

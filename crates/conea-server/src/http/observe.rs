@@ -67,7 +67,14 @@ pub const STREAMING_ROUTES: &[&str] = &["/v1/data/imports", "/api/v1/data/import
 /// Routes that run an insights question get its time budget (`CONEA_INSIGHTS_TIMEOUT`,
 /// plus a margin so the question's own 504 answers first) when that is longer than the
 /// request timeout.
-pub const INSIGHTS_ROUTES: &[&str] = &["/v1/insights/ask", "/api/v1/insights/ask"];
+pub const INSIGHTS_ROUTES: &[&str] = &[
+    "/v1/insights/ask",
+    "/api/v1/insights/ask",
+    "/v1/insights/threads",
+    "/api/v1/insights/threads",
+    "/v1/insights/threads/{id}/messages",
+    "/api/v1/insights/threads/{id}/messages",
+];
 
 /// (request timeout, upload timeout, insights timeout)
 #[derive(Clone, Copy)]

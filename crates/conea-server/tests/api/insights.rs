@@ -279,6 +279,19 @@ fn script(question: &str, results: &[String], last_user: &str) -> Step {
             _ => Step::Answer("Here is what I found.".into()),
         };
     }
+    if question.contains("[follow-up]") {
+        // The second question of a thread: answers from the first one's figure, handed
+        // back in the transcript, without calling a tool again.
+        return match results.first() {
+            Some(r) if last_user.contains("And the order count?") => {
+                let r: Value = serde_json::from_str(r).unwrap();
+                let orders = r["currencies"][0]["totals"]["orders"].as_i64().unwrap();
+                Step::Answer(format!("As before: {orders} orders (sales_over_time)."))
+            }
+            Some(r) => Step::Answer(revenue_answer(question, r)),
+            None => Step::Call(vec![("sales_over_time", json!({}))]),
+        };
+    }
     if question.contains("[loop]") {
         return Step::Call(vec![("list_orders", json!({"limit": 1}))]);
     }
@@ -444,6 +457,10 @@ backend_tests!(
     a_provider_failing_after_a_tool_call_falls_back_with_the_same_transcript,
     a_question_past_its_time_budget_answers_504,
     bad_bodies_answer_400_naming_the_field_and_the_route_is_documented,
+    a_follow_up_in_a_thread_is_handed_the_earlier_question_figures_and_answer,
+    another_organizations_thread_answers_404_and_threads_need_both_permissions,
+    stream_true_sends_each_tool_call_then_the_text_then_the_figures_and_usage,
+    models_answers_side_by_side_and_a_failing_model_does_not_fail_the_others,
 );
 
 async fn an_answer_is_written_from_tool_results_with_its_figures_and_is_grounded_in_both_languages(
@@ -783,7 +800,6 @@ async fn bad_bodies_answer_400_naming_the_field_and_the_route_is_documented(b: B
     for (body, param) in [
         (json!({"question": ""}), "question"),
         (json!({"question": "x".repeat(4001)}), "question"),
-        (json!({"question": "Revenue?", "stream": true}), "stream"),
         (json!({"question": "Revenue?", "from": "last week"}), "from"),
         (
             json!({"question": "Revenue?", "from": "2026-03-02", "to": "2026-03-01"}),
@@ -806,5 +822,306 @@ async fn bad_bodies_answer_400_naming_the_field_and_the_route_is_documented(b: B
     let op = &doc["paths"]["/v1/insights/ask"]["post"];
     for status in ["200", "403", "502", "504"] {
         assert!(op["responses"][status].is_object(), "{status}: {op}");
+    }
+}
+
+async fn a_follow_up_in_a_thread_is_handed_the_earlier_question_figures_and_answer(b: Backend) {
+    let Some((app, fake)) = app(b).await else {
+        return;
+    };
+    fixture(&app).await;
+    let (orders, gross) = expected_a();
+    let r = app
+        .client
+        .post(
+            "/v1/insights/threads",
+            Some(app.owner()),
+            march("[follow-up] How did March go?"),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("thr_"), "{id}");
+    assert_eq!(r.body["messages"].as_array().unwrap().len(), 1);
+    assert!(r.body["messages"][0]["answer"]
+        .as_str()
+        .unwrap()
+        .contains(&grouped(&gross)));
+    assert_eq!(fake.calls(), 2);
+
+    let r = app
+        .client
+        .post(
+            &format!("/v1/insights/threads/{id}/messages"),
+            Some(app.owner()),
+            march("And the order count?"),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(
+        r.body["answer"],
+        format!("As before: {orders} orders (sales_over_time).")
+    );
+    // No new tool call, yet grounded: the earlier figure counts.
+    assert_eq!(r.body["tool_calls"], json!([]));
+    assert_eq!(r.body["grounding"], json!({"checked": 1, "ungrounded": []}));
+    assert_eq!(r.body["question"], "And the order count?");
+    // The model was handed the first question, its call and result, and its answer.
+    assert_eq!(fake.calls(), 3);
+    let handed = fake.request(2);
+    let messages = handed["messages"].as_array().unwrap();
+    let roles: Vec<&str> = messages
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        roles,
+        vec!["system", "user", "assistant", "tool", "assistant", "user"],
+        "{handed}"
+    );
+    assert_eq!(
+        messages[2]["tool_calls"][0]["function"]["name"],
+        "sales_over_time"
+    );
+    assert!(text_of(&messages[3]["content"]).contains(&gross));
+    assert!(text_of(&messages[4]["content"]).contains(&grouped(&gross)));
+
+    let r = app
+        .client
+        .get(&format!("/v1/insights/threads/{id}"), Some(app.owner()))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let messages = r.body["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 2);
+    assert_eq!(messages[0]["question"], "[follow-up] How did March go?");
+    assert_eq!(messages[0]["figures"][0]["tool"], "sales_over_time");
+    assert_eq!(
+        messages[0]["figures"][0]["result"]["currencies"][0]["totals"]["gross_sales"],
+        gross.as_str()
+    );
+    assert_eq!(messages[0]["tool_calls"][0]["name"], "sales_over_time");
+    assert_eq!(messages[1]["grounding"]["checked"], 1);
+
+    // A thread without a first question, then its first message.
+    let r = app
+        .client
+        .post("/v1/insights/threads", Some(app.owner()), json!({}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["messages"], json!([]));
+    let doc = app.client.get("/openapi.json", None).await.body;
+    for (path, method, statuses) in [
+        ("/v1/insights/threads", "post", &["201", "403", "502"][..]),
+        (
+            "/v1/insights/threads/{id}/messages",
+            "post",
+            &["201", "404", "409"][..],
+        ),
+        ("/v1/insights/threads/{id}", "get", &["200", "404"][..]),
+    ] {
+        let op = &doc["paths"][path][method];
+        for status in statuses {
+            assert!(op["responses"][status].is_object(), "{path} {status}: {op}");
+        }
+    }
+}
+
+async fn another_organizations_thread_answers_404_and_threads_need_both_permissions(b: Backend) {
+    let Some((app, fake)) = app(b).await else {
+        return;
+    };
+    let org_b = fixture(&app).await;
+    let r = app
+        .client
+        .post("/v1/insights/threads", Some(&org_b.key), json!({}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let theirs = r.body["id"].as_str().unwrap().to_owned();
+    app.client
+        .get(&format!("/v1/insights/threads/{theirs}"), Some(app.owner()))
+        .await
+        .assert_error(404, "not_found");
+    app.client
+        .post(
+            &format!("/v1/insights/threads/{theirs}/messages"),
+            Some(app.owner()),
+            march("[revenue] March?"),
+        )
+        .await
+        .assert_error(404, "not_found");
+    app.client
+        .get("/v1/insights/threads/thr_nonsense", Some(app.owner()))
+        .await
+        .assert_error(404, "not_found");
+    // B still sees its own (empty) thread.
+    let r = app
+        .client
+        .get(&format!("/v1/insights/threads/{theirs}"), Some(&org_b.key))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["messages"], json!([]));
+    let k = app
+        .client
+        .post(
+            "/v1/api-keys",
+            Some(app.owner()),
+            json!({"name": "ai only", "permissions": ["ai:use"]}),
+        )
+        .await;
+    let key = k.body["secret"].as_str().unwrap();
+    let r = app
+        .client
+        .post("/v1/insights/threads", Some(key), march("[revenue] March?"))
+        .await;
+    r.assert_error(403, "insufficient_permissions");
+    assert_eq!(r.body["error"]["details"]["required"], "data:read");
+    assert_eq!(fake.calls(), 0);
+}
+
+/// The `(event, data)` pairs of a server-sent events body.
+fn sse_events(text: &str) -> Vec<(String, Value)> {
+    text.split("\n\n")
+        .filter(|block| !block.trim().is_empty())
+        .map(|block| {
+            let mut event = String::new();
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(e) = line.strip_prefix("event:") {
+                    event = e.trim().to_owned();
+                } else if let Some(d) = line.strip_prefix("data:") {
+                    data.push_str(d.trim_start());
+                }
+            }
+            (event, serde_json::from_str(&data).unwrap())
+        })
+        .collect()
+}
+
+async fn stream_true_sends_each_tool_call_then_the_text_then_the_figures_and_usage(b: Backend) {
+    let Some((app, _fake)) = app(b).await else {
+        return;
+    };
+    fixture(&app).await;
+    let (_, gross) = expected_a();
+    let mut body = march("[revenue] How did March go?");
+    body["stream"] = json!(true);
+    let r = ask(&app, app.owner(), body).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/event-stream"));
+    let events = sse_events(&r.text);
+    let names: Vec<&str> = events.iter().map(|(e, _)| e.as_str()).collect();
+    assert_eq!(names, vec!["tool_call", "delta", "done"], "{}", r.text);
+    assert_eq!(events[0].1["name"], "sales_over_time");
+    assert!(events[0].1["latency_ms"].is_u64());
+    assert!(events[1].1["text"]
+        .as_str()
+        .unwrap()
+        .contains(&grouped(&gross)));
+    let done = &events[2].1;
+    assert_eq!(done["grounding"], json!({"checked": 2, "ungrounded": []}));
+    assert_eq!(
+        done["figures"][0]["result"]["currencies"][0]["totals"]["gross_sales"],
+        gross.as_str()
+    );
+    assert_eq!(
+        done["usage"],
+        json!({"input_tokens": 22, "output_tokens": 10})
+    );
+
+    // A failure after the stream started is an `error` event with the error body.
+    let mut body = march("[loop] Everything");
+    body["stream"] = json!(true);
+    let r = ask(&app, app.owner(), body).await;
+    let events = sse_events(&r.text);
+    assert_eq!(events.len(), 9, "{}", r.text);
+    assert_eq!(events[8].0, "error");
+    assert_eq!(events[8].1["error"]["code"], "tool_call_limit_exceeded");
+
+    // A thread message streams the same way; `done` is the stored message.
+    let t = app
+        .client
+        .post("/v1/insights/threads", Some(app.owner()), json!({}))
+        .await;
+    let id = t.body["id"].as_str().unwrap();
+    let mut body = march("[revenue] How did March go?");
+    body["stream"] = json!(true);
+    let r = app
+        .client
+        .post(
+            &format!("/v1/insights/threads/{id}/messages"),
+            Some(app.owner()),
+            body,
+        )
+        .await;
+    let events = sse_events(&r.text);
+    assert_eq!(events.last().unwrap().0, "done", "{}", r.text);
+    assert_eq!(
+        events.last().unwrap().1["question"],
+        "[revenue] How did March go?"
+    );
+    let stored = app
+        .client
+        .get(&format!("/v1/insights/threads/{id}"), Some(app.owner()))
+        .await;
+    assert_eq!(stored.body["messages"].as_array().unwrap().len(), 1);
+    // Before the stream: a missing permission is still a status code.
+    let k = app
+        .client
+        .post(
+            "/v1/api-keys",
+            Some(app.owner()),
+            json!({"name": "ai only", "permissions": ["ai:use"]}),
+        )
+        .await;
+    let mut body = march("[revenue] March?");
+    body["stream"] = json!(true);
+    ask(&app, k.body["secret"].as_str().unwrap(), body)
+        .await
+        .assert_error(403, "insufficient_permissions");
+}
+
+async fn models_answers_side_by_side_and_a_failing_model_does_not_fail_the_others(b: Backend) {
+    let Some((app, fake)) = app(b).await else {
+        return;
+    };
+    fixture(&app).await;
+    let (_, gross) = expected_a();
+    let mut body = march("[revenue] How did March go?");
+    body["models"] = json!(["openai/gpt-a", "openai/gpt-b", "nowhere/none"]);
+    let r = ask(&app, app.owner(), body).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let results = r.body["results"].as_array().unwrap();
+    assert_eq!(results.len(), 3, "{}", r.text);
+    for (side, model) in results.iter().zip(["gpt-a", "gpt-b"]) {
+        assert_eq!(side["model"], format!("openai/{model}"));
+        let a = &side["answer"];
+        assert_eq!(a["model"], model, "{side}");
+        assert!(a["answer"].as_str().unwrap().contains(&grouped(&gross)));
+        assert_eq!(a["figures"][0]["tool"], "sales_over_time");
+        assert_eq!(a["usage"], json!({"input_tokens": 22, "output_tokens": 10}));
+        assert!(side["latency_ms"].is_u64() && side.get("error").is_none());
+    }
+    assert!(results[2].get("answer").is_none());
+    assert!(results[2]["error"]["code"].is_string(), "{}", results[2]);
+    // Each model ran its own conversation: two turns each.
+    assert_eq!(fake.calls(), 4);
+    let asked: Vec<String> = (0..4)
+        .map(|i| fake.request(i)["model"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(asked.iter().filter(|m| *m == "gpt-a").count(), 2);
+    assert_eq!(asked.iter().filter(|m| *m == "gpt-b").count(), 2);
+
+    for models in [
+        json!(["openai/gpt-a"]),
+        json!(["a", "b", "c", "d", "e", "f"]),
+    ] {
+        let mut body = march("[revenue] March?");
+        body["models"] = models;
+        let r = ask(&app, app.owner(), body).await;
+        r.assert_error(400, "invalid_parameter");
+        assert_eq!(r.body["error"]["details"]["param"], "models");
     }
 }
