@@ -54,6 +54,10 @@ fn question() -> utoipa::openapi::schema::ObjectBuilder {
     super::schemas::not_blank().max_length(Some(conea_insights::ask::MAX_QUESTION_CHARS))
 }
 
+fn question_or_null() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    super::schemas::or_null(question())
+}
+
 /// Answers a question from the shop's own data [ai:use, data:read; both checked before any
 /// provider is called]. `{id, answer, figures: [{tool, arguments, result}], tool_calls:
 /// [{name, arguments, latency_ms, error?}], grounding: {checked, ungrounded: [{text,
@@ -171,6 +175,7 @@ fn observe(state: &AppState, answer: &Answer) {
 #[serde(deny_unknown_fields)]
 pub struct ThreadRequest {
     /// A first question (optional): the thread is created with its answer.
+    #[schema(schema_with = question_or_null)]
     pub question: Option<String>,
     pub shop_id: Option<String>,
     pub from: Option<String>,
