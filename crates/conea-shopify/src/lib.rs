@@ -14,6 +14,8 @@
 //!   re-sent under another topic is refused.
 //! - [`oauth`] the app install's authorization-code grant: the consent URL, the callback's
 //!   `hmac`, the code exchange; [`subscriptions`] webhook subscriptions through GraphQL.
+//! - [`bulk`] GraphQL bulk operations: start, poll, stream the JSONL result, and
+//!   [`BulkRows`] joining child lines to their parents through `__parentId`.
 //! - [`error`] [`ShopifyApiError`] with its [`ErrorKind`].
 //! - [`integration`] the service (connect, webhooks, sync) and the `shopify.webhook` and
 //!   `shopify.sync` job kinds.
@@ -51,6 +53,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod bulk;
 pub mod client;
 pub mod error;
 pub mod graphql;
@@ -68,6 +71,7 @@ pub mod throttle;
 pub mod topics;
 pub mod webhook;
 
+pub use bulk::{bulk_query, BulkOperation, BulkRows, Joined};
 pub use client::{ShopifyClient, ShopifyClientBuilder};
 pub use error::{ErrorKind, ShopifyApiError};
 pub use graphql::{GraphqlResponse, QueryCost};

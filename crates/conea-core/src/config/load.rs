@@ -114,6 +114,7 @@ impl Config {
                 api_version: s.shopify_api_version,
                 base_url: s.shopify_base_url,
                 page_size: s.shopify_page_size,
+                bulk_threshold: s.shopify_bulk_threshold,
                 webhooks_per_ip_per_minute: s.shopify_webhooks_per_ip_per_minute,
                 app: match (s.shopify_api_key, s.shopify_api_secret) {
                     (Some(api_key), Some(api_secret)) => Some(ShopifyApp {

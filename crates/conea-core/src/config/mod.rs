@@ -126,6 +126,9 @@ pub struct ShopifyConfig {
     /// Admin API calls go here instead of `https://{shop}` when set.
     pub base_url: Option<String>,
     pub page_size: u32,
+    /// Syncs that would read more objects than this (and first syncs) run as bulk
+    /// operations; `None`: never.
+    pub bulk_threshold: Option<u64>,
     pub webhooks_per_ip_per_minute: u32,
     /// The Conea Shopify app (install by OAuth), when SHOPIFY_API_KEY is set.
     pub app: Option<ShopifyApp>,

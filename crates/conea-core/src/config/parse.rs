@@ -284,6 +284,15 @@ pub fn sync_interval(v: &str) -> Parsed<Option<Duration>> {
     }
 }
 
+pub fn bulk_threshold(v: &str) -> Parsed<Option<u64>> {
+    if v == "off" {
+        return Ok(None);
+    }
+    v.parse::<u64>()
+        .map(Some)
+        .map_err(|_| format!("`{v}` must be a whole number of objects, or `off`"))
+}
+
 pub fn page_size(v: &str) -> Parsed<u32> {
     match v.parse::<u32>() {
         Ok(n) if (1..=250).contains(&n) => Ok(n),

@@ -159,6 +159,9 @@ settings! {
     shopify_page_size: u32 = SHOPIFY_PAGE_SIZE, toml "shopify.page_size", default "250",
         parse parse::page_size,
         help "Objects per Admin API page during a sync (1 to 250).";
+    shopify_bulk_threshold: Option<u64> = SHOPIFY_BULK_THRESHOLD, toml "shopify.bulk_threshold", default "10000",
+        parse parse::bulk_threshold,
+        help "A shop's first sync of a resource, and any sync that would read more objects than this, runs as a GraphQL bulk operation (one JSONL file) instead of pages; `off`: always pages.";
     shopify_webhooks_per_ip_per_minute: u32 = SHOPIFY_WEBHOOKS_PER_IP_PER_MINUTE, toml "shopify.webhooks_per_ip_per_minute", default "60000",
         parse parse::rate,
         help "Webhook deliveries accepted per minute per client address on `POST /v1/webhooks/shopify`.";

@@ -43,6 +43,8 @@ async fn app_with(b: Backend, extra: &[(&str, &str)]) -> Option<App> {
     let mut overrides = vec![
         ("CONEA_JOB_LEASE", "1h"),
         ("SHOPIFY_BASE_URL", fake.base_url.as_str()),
+        // These tests pin the paged sync; bulk syncs have their own.
+        ("SHOPIFY_BULK_THRESHOLD", "off"),
     ];
     overrides.extend_from_slice(extra);
     let db = conea_testkit::TestDb::create(b).await?;
@@ -233,6 +235,8 @@ backend_tests!(
     sync_refused_by_shopify_marks_the_shop_unauthorized_and_resumes_from_its_cursor,
     refresh_upserts_a_found_object_and_deletes_one_shopify_answers_404_for,
     refresh_refuses_bad_input_and_inactive_shops,
+    first_sync_runs_as_a_bulk_operation_and_a_download_cut_mid_file_resumes_without_duplicates,
+    incremental_sync_goes_in_bulk_only_above_the_threshold,
 );
 
 async fn connected_shop_keeps_its_secrets_encrypted_and_never_returns_them(b: Backend) {
@@ -809,6 +813,7 @@ async fn with_fake(b: Backend, counts: Counts, page_size: &str) -> Option<(TestA
             ("CONEA_JOB_LEASE", "1h"),
             ("SHOPIFY_BASE_URL", fake.base_url.as_str()),
             ("SHOPIFY_PAGE_SIZE", page_size),
+            ("SHOPIFY_BULK_THRESHOLD", "off"),
         ],
         clock,
     )
@@ -1473,4 +1478,111 @@ async fn a_shop_update_body_replayed_as_app_uninstalled_changes_nothing_while_sh
     assert_eq!(real.state, JobState::Completed, "{real:?}");
     assert_eq!(real.result.unwrap()["status"], "uninstalled");
     assert_eq!(get_shop(&app, &shop).await.body["status"], "uninstalled");
+
+async fn with_bulk(b: Backend, counts: Counts, threshold: &str) -> Option<(TestApp, FakeShopify)> {
+    let clock = conea_core::FakeClock::starting_now();
+    let fake = FakeShopify::start(clock.clone(), counts).await;
+    let db = conea_testkit::TestDb::create(b).await?;
+    let app = TestApp::start(
+        db,
+        &[
+            ("CONEA_JOB_LEASE", "1h"),
+            ("SHOPIFY_BASE_URL", fake.base_url.as_str()),
+            ("SHOPIFY_BULK_THRESHOLD", threshold),
+        ],
+        clock,
+    )
+    .await;
+    Some((app, fake))
+}
+
+/// Waits for a job to end, moving the fake clock on so its retries come due.
+async fn wait_final_retrying(app: &TestApp, id: &str) -> Job {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let job = app.state.platform().jobs.get_any(id).await.unwrap();
+        if job.state.is_final() {
+            return job;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "job {id} never finished: {job:?}"
+        );
+        app.clock.advance(Duration::from_secs(5));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn first_sync_runs_as_a_bulk_operation_and_a_download_cut_mid_file_resumes_without_duplicates(
+    b: Backend,
+) {
+    let Some((app, fake)) = with_bulk(b, Counts::of(3000), "10000").await else {
+        return;
+    };
+    let shop = connected(&app).await;
+    // The products file (3000 products + 3000 variants = 6000 lines) breaks after 2500.
+    fake.cut_bulk_download_after(2500);
+    let job = wait_final_retrying(&app, &start_sync(&app, &shop).await).await;
+    assert_eq!(job.state, JobState::Completed, "{job:?}");
+    assert_eq!(
+        job.errors.len(),
+        1,
+        "one failed attempt, then one resumed: {job:?}"
+    );
+    let result = job.result.unwrap();
+    let products = &result["products"];
+    assert!(products["bulk_operation"].is_string(), "{result}");
+    let after = products["resumed_after_lines"].as_i64().unwrap();
+    assert!(after > 0 && after <= 2500 && after % 2 == 0, "{result}");
+    // The resumed attempt wrote only the products after the committed lines.
+    assert_eq!(
+        products["inserted"].as_i64().unwrap(),
+        3000 - after / 2,
+        "{result}"
+    );
+    assert_eq!(products["updated"], 0, "nothing written twice: {result}");
+    assert_eq!(products["lines"], 6000);
+    for kind in ["customers", "orders"] {
+        assert_eq!(result[kind]["inserted"], 3000, "{kind}: {result}");
+        assert_eq!(result[kind]["resumed_after_lines"], 0, "{kind}: {result}");
+    }
+    for (table, n) in [
+        ("products", 3000),
+        ("product_variants", 3000),
+        ("customers", 3000),
+        ("orders", 3000),
+        ("order_line_items", 3000),
+    ] {
+        let sql = format!("SELECT COUNT(*) FROM {table} WHERE shop_id = $1");
+        assert_eq!(scalar(&app, &sql, &shop).await, n, "{table}");
+    }
+    let sql = "SELECT COUNT(*) FROM order_line_items WHERE shop_id = $1 AND quantity = 3";
+    assert_eq!(scalar(&app, sql, &shop).await, 3000);
+    // Three bulk operations (one per resource: the resumed one was not started again) and
+    // a handful of requests, where pages of 250 would have needed 36.
+    assert_eq!(fake.bulk_operations(), 3);
+    let log = fake.log();
+    assert!(!log.iter().any(|l| l.contains("orders.json")), "{log:?}");
+}
+
+async fn incremental_sync_goes_in_bulk_only_above_the_threshold(b: Backend) {
+    let Some((app, fake)) = with_bulk(b, Counts::of(300), "100").await else {
+        return;
+    };
+    let shop = connected(&app).await;
+    let first = wait_final(&app, &start_sync(&app, &shop).await).await;
+    assert_eq!(first.state, JobState::Completed, "{first:?}");
+    assert_eq!(fake.bulk_operations(), 3);
+    // Next pass: the count since the watermark (0) is under the threshold, so pages.
+    let before = fake.requests();
+    let second = wait_final(&app, &start_sync(&app, &shop).await).await;
+    assert_eq!(second.state, JobState::Completed, "{second:?}");
+    let log = fake.log()[before..].to_vec();
+    assert_eq!(fake.bulk_operations(), 3, "{log:?}");
+    assert_eq!(
+        log.iter().filter(|l| l.contains("count.json")).count(),
+        3,
+        "{log:?}"
+    );
+    assert_eq!(second.result.unwrap()["orders"]["synced"], 0);
 }

@@ -44,6 +44,7 @@ async fn app_with_settings(b: Backend, oauth: bool, extra: &[(&str, &str)]) -> O
     let mut overrides = vec![
         ("CONEA_JOB_LEASE", "1h"),
         ("SHOPIFY_BASE_URL", fake.base_url.as_str()),
+        ("SHOPIFY_BULK_THRESHOLD", "off"),
         ("CONEA_PUBLIC_URL", PUBLIC),
     ];
     overrides.extend_from_slice(extra);

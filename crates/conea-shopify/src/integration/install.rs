@@ -145,5 +145,7 @@ fn api_options(
             .as_ref()
             .map(|p| format!("{p}{WEBHOOK_PATH}")),
         sync_interval: config.shopify.sync_interval,
+        bulk_threshold: config.shopify.bulk_threshold,
+        bulk_poll: super::bulk_sync::POLL_INTERVAL,
     })
 }

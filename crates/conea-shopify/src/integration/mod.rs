@@ -5,6 +5,7 @@
 //! in conea-store; plus the shop data store); the records go through `conea_shopdata`'s parser.
 
 pub mod access;
+pub mod bulk_sync;
 pub mod install;
 pub mod lifecycle;
 pub mod refresh;

@@ -153,6 +153,10 @@ pub struct SyncState {
     pub pass_synced: i64,
     /// Watermark: the next pass asks for objects updated at or after this.
     pub updated_at_min: Option<EpochMs>,
+    /// The bulk operation the pass in progress waits for or reads; `None`: it reads pages.
+    pub bulk_operation: Option<String>,
+    /// Lines of the bulk operation's result committed (skipped when the pass resumes).
+    pub bulk_lines: i64,
 }
 
 /// An install by OAuth in flight: what its `state` was issued for.

@@ -7,10 +7,11 @@
 //! discards the job.
 
 use super::access::ShopAccess;
+use super::bulk_sync;
 use super::registration;
 use super::SyncArgs;
 use crate::error::ErrorKind;
-use crate::integration::store::{ShopifyShop, SYNC_KIND};
+use crate::integration::store::{ShopifyShop, SyncState, SYNC_KIND};
 use crate::resources::Resource;
 use conea_jobs::{JobContext, JobError, JobKind};
 use conea_shopdata::{
@@ -77,6 +78,37 @@ pub(super) async fn write_objects(
     Ok((counts, bad))
 }
 
+impl SyncHandler {
+    /// Whether this pass reads a bulk operation's file rather than pages: one already
+    /// started continues; a pass of pages in progress continues as pages; otherwise a first
+    /// sync, or one whose count is above `SHOPIFY_BULK_THRESHOLD`, goes in bulk.
+    async fn use_bulk(
+        &self,
+        client: &crate::ShopifyClient,
+        shop: &ShopifyShop,
+        resource: Resource,
+        state: &SyncState,
+        ctx: &JobContext,
+    ) -> Result<bool, JobError> {
+        if state.bulk_operation.is_some() {
+            return Ok(true);
+        }
+        let Some(threshold) = self.access.options().bulk_threshold else {
+            return Ok(false);
+        };
+        if state.cursor.is_some() {
+            return Ok(false);
+        }
+        if state.pass_min.is_none() {
+            return Ok(true);
+        }
+        match client.count(resource, state.pass_min).await {
+            Ok(n) => Ok(n > threshold),
+            Err(e) => Err(self.access.failed(shop, e, ctx.clock.now_ms()).await),
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl JobKind for SyncHandler {
     const KIND: &'static str = SYNC_KIND;
@@ -120,6 +152,49 @@ impl JobKind for SyncHandler {
                 state.pass_min = state.updated_at_min;
                 state.cursor = None;
                 state.pass_synced = 0;
+            }
+            if self.use_bulk(&client, &shop, resource, &state, ctx).await? {
+                let pass = bulk_sync::run(
+                    &self.access,
+                    self.data.as_ref(),
+                    &client,
+                    &shop,
+                    kind,
+                    &mut state,
+                    ctx,
+                )
+                .await?;
+                state.updated_at_min = state.pass_started_at.map(|t| t - WATERMARK_OVERLAP_MS);
+                state.pass_started_at = None;
+                state.pass_min = None;
+                state.pass_synced = 0;
+                let now = ctx.clock.now_ms();
+                store
+                    .save_sync_state(&shop.shop_id, kind, &state, now)
+                    .await
+                    .map_err(store_err)?;
+                let percent = ((step as u64 + 1) * 100 / 3) as u8;
+                ctx.progress(
+                    percent,
+                    &format!("{}: {} synced in bulk", kind.as_str(), pass.records),
+                )
+                .await;
+                summary.insert(
+                    kind.as_str().to_owned(),
+                    json!({
+                        "synced": pass.records,
+                        "bulk_operation": pass.operation,
+                        "lines": pass.lines,
+                        "inserted": pass.counts.inserted,
+                        "updated": pass.counts.updated,
+                        "skipped": pass.counts.skipped,
+                        "unparsable": pass.rejected,
+                        "resumed": resumed,
+                        "resumed_after_lines": pass.resumed_after_lines,
+                        "updated_at_min": state.updated_at_min,
+                    }),
+                );
+                continue;
             }
             let mut totals = UpsertCounts::default();
             let mut bad = 0u64;

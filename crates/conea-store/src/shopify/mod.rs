@@ -486,7 +486,7 @@ impl ShopifyStore for SqlStore {
     }
 
     async fn sync_state(&self, shop: &ShopId, resource: RecordKind) -> StoreResult<SyncState> {
-        const SQL: &str = "SELECT cursor, pass_min, pass_started_at, pass_synced, updated_at_min \
+        const SQL: &str = "SELECT cursor, pass_min, pass_started_at, pass_synced, updated_at_min, bulk_operation, bulk_lines \
                  FROM shopify_sync_state WHERE shop_id = $1 AND resource = $2";
         let row = q("shopify_sync_state", SQL)
             .bind(shop.as_str())
@@ -500,6 +500,8 @@ impl ShopifyStore for SqlStore {
                 pass_started_at: r.pass_started_at,
                 pass_synced: r.pass_synced,
                 updated_at_min: r.updated_at_min,
+                bulk_operation: r.bulk_operation,
+                bulk_lines: r.bulk_lines,
             })
             .unwrap_or_default())
     }
@@ -512,10 +514,11 @@ impl ShopifyStore for SqlStore {
         now: EpochMs,
     ) -> StoreResult<()> {
         const SQL: &str = "INSERT INTO shopify_sync_state (shop_id, resource, cursor, pass_min, pass_started_at, \
-                 pass_synced, updated_at_min, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 pass_synced, updated_at_min, updated_at, bulk_operation, bulk_lines) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
                  ON CONFLICT (shop_id, resource) DO UPDATE SET cursor = excluded.cursor, pass_min = excluded.pass_min, \
                  pass_started_at = excluded.pass_started_at, pass_synced = excluded.pass_synced, \
-                 updated_at_min = excluded.updated_at_min, updated_at = excluded.updated_at";
+                 updated_at_min = excluded.updated_at_min, updated_at = excluded.updated_at, \
+                 bulk_operation = excluded.bulk_operation, bulk_lines = excluded.bulk_lines";
         q("shopify_save_sync_state", SQL)
             .bind(shop.as_str())
             .bind(resource.as_str())
@@ -525,6 +528,8 @@ impl ShopifyStore for SqlStore {
             .bind(s.pass_synced)
             .bind(s.updated_at_min)
             .bind(now)
+            .bind(s.bulk_operation.as_deref())
+            .bind(s.bulk_lines)
             .execute(&self.primary(SYNC))
             .await
             .map(drop)

@@ -90,6 +90,8 @@ pub(super) struct SyncRow {
     pub(super) pass_started_at: Option<i64>,
     pub(super) pass_synced: i64,
     pub(super) updated_at_min: Option<i64>,
+    pub(super) bulk_operation: Option<String>,
+    pub(super) bulk_lines: i64,
 }
 
 #[derive(sqlx::FromRow)]

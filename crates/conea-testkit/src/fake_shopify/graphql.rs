@@ -45,7 +45,16 @@ pub fn handle(shared: &Shared, headers: &HeaderMap, body: &str) -> Response {
     };
     let query = request["query"].as_str().unwrap_or_default();
     let vars = &request["variables"];
-    let (requested, data) = if query.contains("webhookSubscriptionCreate") {
+    let base_url = state.base_url.clone();
+    let (requested, data) = if query.contains("bulkOperationRunQuery") {
+        (10.0, super::bulk::run_query(shared, &mut state, vars))
+    } else if query.contains("node(id: $id)") {
+        let b = super::bulk::check(&mut state, &base_url, vars["id"].as_str());
+        (1.0, json!({ "node": b }))
+    } else if query.contains("currentBulkOperation") {
+        let b = super::bulk::check(&mut state, &base_url, None);
+        (1.0, json!({ "currentBulkOperation": b }))
+    } else if query.contains("webhookSubscriptionCreate") {
         (10.0, subscription_create(&mut state, vars))
     } else if query.contains("webhookSubscriptionDelete") {
         (10.0, subscription_delete(&mut state, vars))

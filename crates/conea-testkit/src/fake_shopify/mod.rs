@@ -8,6 +8,7 @@
 #![allow(dead_code, clippy::manual_is_multiple_of)]
 
 pub mod buckets;
+pub mod bulk;
 pub mod data;
 pub mod graphql;
 pub mod rest;
@@ -72,6 +73,12 @@ pub struct FakeState {
     /// Codes exchanged (an exchanged code is refused the second time).
     pub oauth_exchanged: u32,
     next_request_id: u64,
+    /// Bulk operations started, oldest first.
+    pub bulks: Vec<bulk::FakeBulk>,
+    /// Break the next bulk file download after this many lines (once).
+    pub cut_bulk_after_lines: Option<usize>,
+    /// Where the fake listens (the bulk result URLs point here).
+    pub base_url: String,
 }
 
 /// One of the app's webhook subscriptions, as the fake keeps it.
@@ -263,6 +270,8 @@ impl Drop for FakeShopify {
 impl FakeShopify {
     pub async fn start(clock: FakeClock, counts: Counts) -> Self {
         let now = clock.now_ms();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base_url = format!("http://{}", listener.local_addr().unwrap());
         let shared = Arc::new(Shared {
             clock,
             counts,
@@ -283,6 +292,9 @@ impl FakeShopify {
                 oauth_codes: HashSet::new(),
                 oauth_exchanged: 0,
                 next_request_id: 0,
+                bulks: Vec::new(),
+                cut_bulk_after_lines: None,
+                base_url: base_url.clone(),
             }),
         });
         let app = axum::Router::new()
@@ -298,9 +310,8 @@ impl FakeShopify {
                 "/admin/oauth/access_token",
                 axum::routing::post(access_token_handler),
             )
+            .route("/bulk/{name}", get(bulk::file))
             .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base_url = format!("http://{}", listener.local_addr().unwrap());
         let task = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
@@ -384,6 +395,16 @@ impl FakeShopify {
     /// (after failed deliveries) would.
     pub fn drop_subscriptions(&self, topic: &str) {
         self.state().subscriptions.retain(|s| s.topic != topic);
+    }
+
+    /// Breaks the next bulk result download after `lines` lines (the connection resets).
+    pub fn cut_bulk_download_after(&self, lines: usize) {
+        self.state().cut_bulk_after_lines = Some(lines);
+    }
+
+    /// Bulk operations started so far.
+    pub fn bulk_operations(&self) -> usize {
+        self.state().bulks.len()
     }
 
     /// Deletes the object with this Shopify id (as a merchant would in the admin): it

@@ -71,6 +71,9 @@ pub fn handle(
     if file == "shop.json" {
         return respond_text(StatusCode::OK, out, data::shop_json(SHOP));
     }
+    if let Some((name, "count.json")) = file.split_once('/') {
+        return count(shared, &deleted, name, params, out);
+    }
     let answer = match file.split_once('/') {
         Some((resource, name)) => one(shared, &deleted, resource, name),
         None => list(shared, &deleted, file, params),
@@ -197,4 +200,30 @@ fn list(
     }
     let link = (!links.is_empty()).then(|| links.join(", "));
     Ok((json!({ resource: items }), link))
+}
+
+/// `GET {resource}/count.json`: `{"count": N}` with the listing's filters.
+fn count(
+    shared: &Shared,
+    deleted: &HashSet<u64>,
+    name: &str,
+    params: &HashMap<String, String>,
+    out: Vec<(&'static str, String)>,
+) -> Response {
+    let Some((resource, count, make)) = resource(shared, name) else {
+        let (status, body) = not_found();
+        return respond(status, out, &body);
+    };
+    let min = params
+        .get("updated_at_min")
+        .and_then(|t| conea_core::clock::parse_rfc3339(t));
+    let status = params.get("status").map_or("open", String::as_str);
+    let n = (0..count)
+        .filter(|i| {
+            min.is_none_or(|m| updated_at_ms(*i) >= m)
+                && (deleted.is_empty() || !deleted.contains(&id_of(&make(*i))))
+                && (resource != "orders" || status == "any" || data::order_is_open(*i))
+        })
+        .count();
+    respond(StatusCode::OK, out, &json!({ "count": n }))
 }
