@@ -1478,6 +1478,7 @@ async fn a_shop_update_body_replayed_as_app_uninstalled_changes_nothing_while_sh
     assert_eq!(real.state, JobState::Completed, "{real:?}");
     assert_eq!(real.result.unwrap()["status"], "uninstalled");
     assert_eq!(get_shop(&app, &shop).await.body["status"], "uninstalled");
+}
 
 async fn with_bulk(b: Backend, counts: Counts, threshold: &str) -> Option<(TestApp, FakeShopify)> {
     let clock = conea_core::FakeClock::starting_now();

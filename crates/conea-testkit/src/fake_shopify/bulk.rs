@@ -184,6 +184,10 @@ pub async fn file(State(shared): State<Arc<Shared>>, Path(name): Path<String>) -
                         .map(|l| format!("{l}\n"))
                         .collect();
                     let _ = tx.send(Ok(keep)).await;
+                    // The break resets the connection, and a reset discards whatever the
+                    // client has not read yet: give it the kept lines first, so the cut
+                    // lands after them and not anywhere before.
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
                     let _ = tx
                         .send(Err(std::io::Error::other("connection reset")))
                         .await;
