@@ -119,6 +119,58 @@ impl PrivatePostgres {
         Some(pg)
     }
 
+    /// A streaming standby of `primary` (`pg_basebackup -R -X stream`), started on its own
+    /// port, or `None` after printing why.
+    pub fn standby_of(primary: &PrivatePostgres) -> Option<PrivatePostgres> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        if primary.as_postgres {
+            let _ = Command::new("chown")
+                .args(["-R", "postgres", &dir.path().display().to_string()])
+                .status();
+        }
+        let standby = PrivatePostgres {
+            bin: primary.bin.clone(),
+            dir,
+            port: free_port(),
+            as_postgres: primary.as_postgres,
+        };
+        let data = standby.data().display().to_string();
+        let port = primary.port.to_string();
+        let ok = standby
+            .command(
+                "pg_basebackup",
+                &[
+                    "-D",
+                    &data,
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    &port,
+                    "-U",
+                    "postgres",
+                    "-R",
+                    "-X",
+                    "stream",
+                    "--no-sync",
+                ],
+            )
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            skip("PostgreSQL standby", "pg_basebackup failed");
+            return None;
+        }
+        standby.start_again();
+        Some(standby)
+    }
+
+    /// Stops it cleanly (`pg_ctl stop -m fast`).
+    pub fn stop_fast(&self) {
+        assert!(self.pg_ctl(&["-m", "fast", "stop"]), "pg_ctl stop failed");
+    }
+
     fn data(&self) -> PathBuf {
         self.dir.path().join("data")
     }

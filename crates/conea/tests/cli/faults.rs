@@ -16,7 +16,7 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-fn order_line(id: u64) -> String {
+pub(crate) fn order_line(id: u64) -> String {
     format!(
         r#"{{"id": {id}, "created_at": "2026-03-01T10:00:00Z", "updated_at": "2026-03-01T10:00:00Z", "currency": "EUR", "total_price": "10.00", "financial_status": "paid", "line_items": [{{"id": {}, "quantity": 1, "price": "10.00"}}]}}"#,
         id * 10
@@ -24,7 +24,7 @@ fn order_line(id: u64) -> String {
 }
 
 /// One request, with a client timeout longer than the server's request timeout.
-fn send(
+pub(crate) fn send(
     method: reqwest::Method,
     url: &str,
     key: &str,
@@ -50,7 +50,12 @@ fn send(
 }
 
 /// Waits until every job in `ids` is `completed`; panics naming the first that is not.
-fn wait_completed(server: &support::Server, key: &str, ids: &[String], within: Duration) {
+pub(crate) fn wait_completed(
+    server: &support::Server,
+    key: &str,
+    ids: &[String],
+    within: Duration,
+) {
     let deadline = Instant::now() + within;
     for id in ids {
         loop {

@@ -12,3 +12,4 @@ mod incidents_crash;
 mod jobs_crash;
 mod replicas;
 mod shopify;
+mod standby;
