@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod cpu;
 pub mod error;
 pub mod idempotency;
 pub mod ids;

@@ -47,6 +47,11 @@ impl Default for WorkerConfig {
 /// Receives what the worker does, for metrics.
 pub trait JobObserver: Send + Sync + 'static {
     fn finished(&self, kind: &str, outcome: &'static str, took: Duration);
+
+    /// Where the CPU time of each run goes, by job kind (none: not measured).
+    fn cpu_ledger(&self) -> Option<Arc<conea_core::cpu::CpuLedger>> {
+        None
+    }
 }
 
 pub struct NoObserver;
@@ -363,7 +368,13 @@ impl Worker {
             cancel.clone(),
         );
         let timeout = handler.timeout();
-        let result = tokio::time::timeout(timeout, handler.run(&ctx)).await;
+        let run = handler.run(&ctx);
+        let result = match self.observer.cpu_ledger() {
+            Some(ledger) => {
+                tokio::time::timeout(timeout, ledger.time(job.kind.as_str(), run)).await
+            }
+            None => tokio::time::timeout(timeout, run).await,
+        };
         if *cancel.borrow() {
             return Outcome::Cancelled;
         }

@@ -118,6 +118,7 @@ impl Application {
         let _schedules = CancelOnDrop(tokio::spawn(tick_schedules(state.clone())));
         let _models = CancelOnDrop(tokio::spawn(refresh_ai_models(state.clone())));
         let _syncs = CancelOnDrop(tokio::spawn(tick_shopify_syncs(state.clone())));
+        let _cpu = CancelOnDrop(tokio::spawn(sample_cpu(state.clone())));
         let _lag_sampler = state.platform().spawn_lag_sampler().map(CancelOnDrop);
         let grace = state.config().shutdown_grace;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -211,6 +212,17 @@ async fn housekeeping(state: AppState) {
         // first run, which still read the queue as empty).
         tokio::time::sleep(crate::detectors::INTERVAL).await;
         crate::detectors::run_once(&state, &mut detectors).await;
+    }
+}
+
+/// Reads the process's CPU every [`crate::cpu::SAMPLE_EVERY`] for `/metrics`, `/health` and
+/// the `cpu` detector.
+async fn sample_cpu(state: AppState) {
+    let mut tick = tokio::time::interval(crate::cpu::SAMPLE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        state.metrics().cpu().sample();
     }
 }
 

@@ -10,6 +10,10 @@
 //!   [`WEBHOOK_WINDOW`] (medium); `ShopifyService` records them in its
 //!   [`SignatureFailures`](conea_shopify::integration::SignatureFailures).
 //! - `queue`: the oldest runnable job waited longer than `CONEA_DETECTOR_QUEUE_AGE` (high).
+//! - `cpu`: the process used more than `CONEA_DETECTOR_CPU_PERCENT` of its CPU limit (the
+//!   cgroup quota, else the cores) in every reading of the last `CONEA_DETECTOR_CPU_FOR`
+//!   (high); the incident names the routes and job kinds that spent most CPU in that window
+//!   ([`crate::cpu::CpuMeter`]).
 //!
 //! Incidents go to the `default` organization (the bootstrap one).
 
@@ -43,7 +47,7 @@ impl Default for DetectorState {
         DetectorState {
             db_down_since: None,
             open: BTreeSet::new(),
-            unknown: ["database", "ai", "webhooks", "queue"]
+            unknown: ["database", "ai", "webhooks", "queue", "cpu"]
                 .into_iter()
                 .collect(),
         }
@@ -157,6 +161,65 @@ pub async fn run_once(state: &AppState, ds: &mut DetectorState) {
             None => clear(state, ds, name).await,
         }
     }
+    if on("cpu") {
+        let cfg = &state.config().incidents;
+        let meter = state.metrics().cpu();
+        match meter.sustained(f64::from(cfg.cpu_percent) / 100.0, cfg.cpu_for) {
+            Some(s) => {
+                let report = cpu_report(&s, meter.limit(), cfg.cpu_percent, cfg.cpu_for);
+                raise_report(state, ds, "cpu", report).await;
+            }
+            None => clear(state, ds, "cpu").await,
+        }
+    }
+}
+
+fn spent_list(spent: &[(String, f64)]) -> String {
+    if spent.is_empty() {
+        return "none".to_owned();
+    }
+    spent
+        .iter()
+        .map(|(name, s)| format!("{name} ({s:.1} s)"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The `cpu` detector's incident: the utilisation, the limit and where it comes from, and
+/// the work that spent most CPU in the window (also in `details` for tools).
+pub fn cpu_report(
+    s: &conea_core::cpu::Sustained,
+    limit: conea_core::cpu::CpuLimit,
+    percent: u32,
+    span: Duration,
+) -> Report {
+    let minutes = span.as_secs_f64() / 60.0;
+    Report {
+        title: format!(
+            "CPU at {:.0} % of its limit for {minutes:.0} min (threshold {percent} %)",
+            s.ratio * 100.0
+        ),
+        severity: Severity::High,
+        source: Some("conea detector: cpu".to_owned()),
+        dedup_key: Some(dedup_key("cpu")),
+        summary: Some(format!(
+            "This process used {:.0} % of {:.2} cores ({}) over the last {minutes:.0} min. \
+             Busiest routes: {}. Busiest job kinds: {}. Look at those first (their latency and volume in \
+             /metrics); scale out or raise the CPU limit if the load is expected.",
+            s.ratio * 100.0,
+            limit.cores,
+            limit.source,
+            spent_list(&s.busiest_routes),
+            spent_list(&s.busiest_jobs),
+        )),
+        details: Some(serde_json::json!({
+            "utilization": s.ratio,
+            "limit_cores": limit.cores,
+            "limit_source": limit.source,
+            "busiest_routes": s.busiest_routes.iter().map(|(r, c)| serde_json::json!({"route": r, "cpu_seconds": c})).collect::<Vec<_>>(),
+            "busiest_job_kinds": s.busiest_jobs.iter().map(|(k, c)| serde_json::json!({"kind": k, "cpu_seconds": c})).collect::<Vec<_>>(),
+        })),
+    }
 }
 
 async fn raise(
@@ -165,12 +228,6 @@ async fn raise(
     name: &'static str,
     (title, severity): (String, Severity),
 ) {
-    if ds.open.contains(name) {
-        return;
-    }
-    let Some(org) = default_org(state).await else {
-        return;
-    };
     let report = Report {
         title,
         severity,
@@ -178,6 +235,21 @@ async fn raise(
         dedup_key: Some(dedup_key(name)),
         summary: None,
         details: None,
+    };
+    raise_report(state, ds, name, report).await;
+}
+
+async fn raise_report(
+    state: &AppState,
+    ds: &mut DetectorState,
+    name: &'static str,
+    report: Report,
+) {
+    if ds.open.contains(name) {
+        return;
+    }
+    let Some(org) = default_org(state).await else {
+        return;
     };
     match state
         .platform()

@@ -77,6 +77,36 @@ pub struct Checks {
     /// until reconnected. Ids only (this endpoint needs no credential); `conea diagnose`
     /// and `conea shopify shops` show domains and Shopify's message.
     pub shopify_unauthorized: Vec<UnauthorizedShop>,
+    pub cpu: CpuReport,
+}
+
+/// This process's CPU against its limit (informational: high CPU does not change `status`;
+/// the `cpu` detector opens an incident when it lasts).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CpuReport {
+    /// CPU used over the last few seconds as a fraction of `limit_cores` (null until two
+    /// readings, 5 s apart, exist).
+    pub utilization: Option<f64>,
+    /// Cores this process may use.
+    pub limit_cores: f64,
+    /// `cgroup v2 cpu.max`, `cgroup v1 cfs quota` or `cores` (no quota).
+    pub limit_source: &'static str,
+    /// The cpu detector's threshold, in percent of the limit.
+    pub threshold_percent: u32,
+    /// Each async runtime worker thread's busy share of the last few seconds.
+    pub runtime_workers_busy: Vec<f64>,
+}
+
+pub fn cpu(state: &AppState) -> CpuReport {
+    let meter = state.metrics().cpu();
+    let limit = meter.limit();
+    CpuReport {
+        utilization: meter.utilization(),
+        limit_cores: limit.cores,
+        limit_source: limit.source,
+        threshold_percent: state.config().incidents.cpu_percent,
+        runtime_workers_busy: meter.worker_busy(),
+    }
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -280,6 +310,7 @@ pub async fn report(state: &AppState) -> HealthReport {
             ai_providers,
             escalation: escalation(state),
             shopify_unauthorized,
+            cpu: cpu(state),
         },
     }
 }

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod connections;
 pub mod console;
+pub mod cpu;
 pub mod detectors;
 pub mod health;
 pub mod http;

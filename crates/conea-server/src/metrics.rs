@@ -2,6 +2,7 @@
 //! method, route template and status; a latency histogram; pool gauges, statement counters
 //! and cache sizes read at scrape time; build info.
 
+use crate::cpu::CpuMeter;
 use crate::platform::Platform;
 use conea_core::ratelimit::service::{RateLimitService, Verdict};
 use conea_core::ratelimit::LimiterBackend;
@@ -11,10 +12,11 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use std::cell::Cell;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -70,6 +72,7 @@ struct QueueLabels {
 #[derive(Clone)]
 pub struct JobRunMetrics {
     runs: Family<JobLabels, Histogram>,
+    cpu: Arc<conea_core::cpu::CpuLedger>,
 }
 
 impl conea_jobs::JobObserver for JobRunMetrics {
@@ -80,6 +83,10 @@ impl conea_jobs::JobObserver for JobRunMetrics {
                 outcome,
             })
             .observe(took.as_secs_f64());
+    }
+
+    fn cpu_ledger(&self) -> Option<Arc<conea_core::cpu::CpuLedger>> {
+        Some(self.cpu.clone())
     }
 }
 
@@ -150,6 +157,7 @@ pub struct Metrics {
     webhooks: Family<WebhookLabels, Counter>,
     insights_checked: Counter,
     insights_ungrounded: Counter,
+    cpu: Arc<CpuMeter>,
 }
 
 /// Rate-limit decisions and latency, with each backend's series resolved once (a labelled
@@ -253,6 +261,22 @@ struct Live {
     reads: Arc<conea_core::reads::ReadRouter>,
     shopify: Arc<conea_shopify::integration::ShopifyService>,
     throttles: conea_shopify::Throttles,
+    cpu: Arc<CpuMeter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CpuRouteLabels {
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CpuJobLabels {
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WorkerLabels {
+    worker: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -390,6 +414,59 @@ impl Collector for Live {
                 ConstCounter::new(cpu),
             )?;
         }
+        let limit = self.cpu.limit();
+        encode_const(
+            &mut encoder,
+            "conea_cpu_limit_cores",
+            "Cores this process may use: its cgroup CPU quota, else the machine's cores.",
+            ConstGauge::new(limit.cores),
+        )?;
+        if let Some(u) = self.cpu.utilization() {
+            encode_const(
+                &mut encoder,
+                "conea_cpu_utilization_ratio",
+                "CPU used over the last few seconds, as a fraction of conea_cpu_limit_cores.",
+                ConstGauge::new(u),
+            )?;
+        }
+        let routes = Family::<CpuRouteLabels, Counter<f64, AtomicU64>>::default();
+        for (route, seconds) in self.cpu.routes().snapshot() {
+            routes
+                .get_or_create(&CpuRouteLabels { route })
+                .inc_by(seconds);
+        }
+        let e = encoder.encode_descriptor(
+            "conea_http_cpu_seconds",
+            "CPU time spent handling requests, by route template (the handler's polls on the thread's CPU clock).",
+            None,
+            routes.metric_type(),
+        )?;
+        routes.encode(e)?;
+        let jobs = Family::<CpuJobLabels, Counter<f64, AtomicU64>>::default();
+        for (kind, seconds) in self.cpu.jobs().snapshot() {
+            jobs.get_or_create(&CpuJobLabels { kind }).inc_by(seconds);
+        }
+        let e = encoder.encode_descriptor(
+            "conea_job_cpu_seconds",
+            "CPU time spent running jobs, by kind.",
+            None,
+            jobs.metric_type(),
+        )?;
+        jobs.encode(e)?;
+        let busy = Family::<WorkerLabels, Gauge<f64, AtomicU64>>::default();
+        for (i, ratio) in self.cpu.worker_busy().into_iter().enumerate() {
+            busy.get_or_create(&WorkerLabels {
+                worker: i.to_string(),
+            })
+            .set(ratio);
+        }
+        let e = encoder.encode_descriptor(
+            "conea_runtime_worker_busy_ratio",
+            "Share of the last few seconds each async runtime worker thread was busy.",
+            None,
+            busy.metric_type(),
+        )?;
+        busy.encode(e)?;
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             encode_const(
                 &mut encoder,
@@ -461,6 +538,7 @@ impl Metrics {
         let reads = platform.reads.clone();
         let shopify = platform.shopify.clone();
         let throttles = platform.shopify_throttles.clone();
+        let cpu = Arc::new(CpuMeter::new(platform.config.incidents.cpu_for));
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
@@ -531,6 +609,7 @@ impl Metrics {
                     0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0, 120.0, 600.0,
                 ])
             }),
+            cpu: cpu.jobs().clone(),
         };
         registry.register(
             "conea_job_run_duration_seconds",
@@ -554,6 +633,7 @@ impl Metrics {
             reads,
             shopify,
             throttles,
+            cpu: cpu.clone(),
         }));
         Self {
             registry,
@@ -566,7 +646,13 @@ impl Metrics {
             webhooks,
             insights_checked,
             insights_ungrounded,
+            cpu,
         }
+    }
+
+    /// The CPU meter: per-route and per-job-kind CPU time, utilisation against the limit.
+    pub fn cpu(&self) -> &Arc<CpuMeter> {
+        &self.cpu
     }
 
     /// Counts an insights answer's checked and ungrounded numbers.

@@ -109,6 +109,8 @@ impl Config {
                     .unwrap_or_else(|| format!("http://{}", s.bind)),
                 detectors: s.detectors,
                 queue_age_threshold: s.queue_age_threshold,
+                cpu_percent: s.cpu_percent,
+                cpu_for: s.cpu_for,
             },
             shopify: ShopifyConfig {
                 api_version: s.shopify_api_version,

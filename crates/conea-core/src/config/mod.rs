@@ -164,12 +164,16 @@ pub struct IncidentsConfig {
     pub escalation_config: Option<PathBuf>,
     /// Base of links in notifications, without a trailing slash.
     pub public_url: String,
-    /// Enabled detectors (`database`, `ai`, `webhooks`, `queue`).
+    /// Enabled detectors (`database`, `ai`, `webhooks`, `queue`, `cpu`).
     pub detectors: Vec<String>,
     pub queue_age_threshold: Duration,
+    /// The cpu detector's threshold, in percent of the CPU limit.
+    pub cpu_percent: u32,
+    /// How long CPU must stay above it.
+    pub cpu_for: Duration,
 }
 
-pub const DETECTORS: [&str; 4] = ["database", "ai", "webhooks", "queue"];
+pub const DETECTORS: [&str; 5] = ["database", "ai", "webhooks", "queue", "cpu"];
 
 /// The AI gateway's settings, handed to `conea-ai` as they are (it validates them).
 #[derive(Clone, Default)]

@@ -126,6 +126,14 @@ pub fn rate(v: &str) -> Parsed<u32> {
     }
 }
 
+/// A percentage from 1 to 100.
+pub fn percent(v: &str) -> Parsed<u32> {
+    match v.trim_end_matches('%').parse::<u32>() {
+        Ok(n) if (1..=100).contains(&n) => Ok(n),
+        _ => Err(format!("`{v}` must be a whole percentage from 1 to 100")),
+    }
+}
+
 pub fn flag(v: &str) -> Parsed<bool> {
     match v {
         "true" | "1" | "yes" => Ok(true),
@@ -213,7 +221,7 @@ pub fn detectors(v: &str) -> Result<Vec<String>, Rejected> {
         .iter()
         .filter(|d| !DETECTORS.contains(&d.as_str()))
         .map(|d| {
-            format!("unknown detector `{d}` (use all, none, or database, ai, webhooks, queue)")
+            format!("unknown detector `{d}` (use all, none, or database, ai, webhooks, queue, cpu)")
         })
         .collect();
     if unknown.is_empty() {

@@ -137,10 +137,16 @@ settings! {
         help "Base URL people and Shopify reach this server at: incident notification links, the Shopify app's OAuth `redirect_uri` and the webhook address Conea registers. Default: `http://` + CONEA_BIND; required when SHOPIFY_API_KEY is set.";
     detectors: Vec<String> = CONEA_INCIDENT_DETECTORS, toml "incidents.detectors", default "all",
         parse parse::detectors,
-        help "Built-in detectors that open incidents: `all`, `none`, or a comma list of `database`, `ai`, `webhooks`, `queue`.";
+        help "Built-in detectors that open incidents: `all`, `none`, or a comma list of `database`, `ai`, `webhooks`, `queue`, `cpu`.";
     queue_age_threshold: Duration = CONEA_DETECTOR_QUEUE_AGE, toml "incidents.queue_age_threshold", default "10m",
         parse duration::parse,
         help "The queue detector opens an incident when the oldest runnable job waited longer than this.";
+    cpu_percent: u32 = CONEA_DETECTOR_CPU_PERCENT, toml "incidents.cpu_percent", default "80",
+        parse parse::percent,
+        help "The cpu detector opens an incident when this process uses more than this percentage of its CPU limit (the cgroup quota, else the cores) for CONEA_DETECTOR_CPU_FOR.";
+    cpu_for: Duration = CONEA_DETECTOR_CPU_FOR, toml "incidents.cpu_for", default "5m",
+        parse duration::parse,
+        help "How long CPU must stay above CONEA_DETECTOR_CPU_PERCENT before the cpu detector opens an incident.";
     shopify_api_version: String = SHOPIFY_API_VERSION, toml "shopify.api_version", default "2026-10",
         parse parse::api_version,
         help "Admin API version (`YYYY-MM`, a quarterly release, or `unstable`) of shops connected without one.";

@@ -20,7 +20,12 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
     let request_id = super::request_id::current().unwrap_or_default();
     let span =
         tracing::info_span!("request", request_id = %request_id, method = %method, route = %route);
-    let response = tracing::Instrument::instrument(next.run(req), span.clone()).await;
+    let timed = state
+        .metrics()
+        .cpu()
+        .routes()
+        .time(route.as_str(), next.run(req));
+    let response = tracing::Instrument::instrument(timed, span.clone()).await;
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     state

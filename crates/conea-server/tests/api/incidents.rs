@@ -220,6 +220,7 @@ backend_tests!(
     postmortem_draft_has_the_timeline_and_times,
     health_reports_the_default_policy_without_channels,
     detectors_open_and_resolve_incidents_for_queue_backlog_and_webhook_failures,
+    cpu_detector_opens_an_incident_naming_the_busiest_work_after_the_whole_window_and_resolves_it,
     incident_api_requires_incidents_manage_and_validates_input,
 );
 
@@ -1004,6 +1005,128 @@ async fn health_reports_the_default_policy_without_channels(b: Backend) {
         )
         .await;
     assert_eq!(r.status, 201);
+}
+
+/// A CPU reading `at_s` seconds in: `cores_busy` cores' worth of CPU since the previous
+/// reading 15 s before, mostly spent by the analytics route and a sync job.
+fn cpu_reading(
+    at_s: i64,
+    total_cpu: f64,
+    route_cpu: f64,
+    job_cpu: f64,
+) -> conea_core::cpu::CpuSample {
+    conea_core::cpu::CpuSample {
+        at_ms: at_s * 1000,
+        process_seconds: total_cpu,
+        routes: [
+            ("/v1/analytics/{report}".to_owned(), route_cpu),
+            ("/livez".to_owned(), 0.1),
+        ]
+        .into_iter()
+        .collect(),
+        jobs: [("shopify.sync".to_owned(), job_cpu)].into_iter().collect(),
+    }
+}
+
+async fn cpu_detector_opens_an_incident_naming_the_busiest_work_after_the_whole_window_and_resolves_it(
+    b: Backend,
+) {
+    let Some(env) = env_with(
+        b,
+        "",
+        &[
+            ("CONEA_INCIDENT_DETECTORS", "cpu"),
+            ("CONEA_DETECTOR_CPU_PERCENT", "80"),
+            ("CONEA_DETECTOR_CPU_FOR", "2m"),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    let state = env.app.state.clone();
+    let meter = state.metrics().cpu().clone();
+    let cores = meter.limit().cores;
+    let list = |status: &'static str| {
+        let c = env.app.client.clone();
+        let key = env.app.owner().to_owned();
+        async move {
+            c.get(&format!("/v1/incidents?status={status}"), Some(&key))
+                .await
+                .body["data"]
+                .as_array()
+                .unwrap()
+                .clone()
+        }
+    };
+    let mut ds = conea_server::detectors::DetectorState::default();
+    // 90 % of the limit every 15 s, for 105 s: not yet the whole 2 minutes.
+    let per_interval = 0.9 * cores * 15.0;
+    for i in 0..=7 {
+        let f = i as f64;
+        meter.record(cpu_reading(
+            i * 15,
+            f * per_interval,
+            f * per_interval * 0.6,
+            f * 0.5,
+        ));
+    }
+    conea_server::detectors::run_once(&state, &mut ds).await;
+    assert!(
+        list("open").await.is_empty(),
+        "105 s of high CPU is not 2 minutes"
+    );
+    meter.record(cpu_reading(
+        120,
+        8.0 * per_interval,
+        8.0 * per_interval * 0.6,
+        4.0,
+    ));
+    conea_server::detectors::run_once(&state, &mut ds).await;
+    let open = list("open").await;
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0]["dedup_key"], "conea:detector:cpu");
+    assert_eq!(open[0]["severity"], "high");
+    assert_eq!(
+        open[0]["title"],
+        "CPU at 90 % of its limit for 2 min (threshold 80 %)"
+    );
+    let id = open[0]["id"].as_str().unwrap();
+    let incident = env
+        .app
+        .client
+        .get(&format!("/v1/incidents/{id}"), Some(env.app.owner()))
+        .await
+        .body;
+    let summary = incident["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("Busiest routes: /v1/analytics/{report}")
+            && summary.contains("shopify.sync (4.0 s)"),
+        "the incident names the work that spent the CPU: {summary}"
+    );
+    assert_eq!(
+        incident["details"]["busiest_routes"][0]["route"],
+        "/v1/analytics/{report}"
+    );
+    // Still high: the same incident.
+    meter.record(cpu_reading(
+        135,
+        9.0 * per_interval,
+        9.0 * per_interval * 0.6,
+        4.5,
+    ));
+    conea_server::detectors::run_once(&state, &mut ds).await;
+    assert_eq!(list("open").await.len(), 1);
+    // A quiet interval: resolved.
+    meter.record(cpu_reading(
+        150,
+        9.0 * per_interval + 0.1,
+        9.0 * per_interval * 0.6,
+        4.5,
+    ));
+    conea_server::detectors::run_once(&state, &mut ds).await;
+    assert!(list("open").await.is_empty());
+    assert_eq!(list("resolved").await.len(), 1);
 }
 
 async fn detectors_open_and_resolve_incidents_for_queue_backlog_and_webhook_failures(b: Backend) {

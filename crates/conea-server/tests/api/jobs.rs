@@ -245,6 +245,12 @@ async fn enqueued_job_runs_to_completion_and_is_visible_through_the_api(b: Backe
         .await)
         .unwrap();
     assert_eq!(runs, 1);
+    // Its run's CPU time is accounted to its kind (`conea_job_cpu_seconds_total`).
+    let cpu = app.state.metrics().cpu().jobs().snapshot();
+    assert!(
+        cpu.get("test.echo").is_some_and(|s| *s > 0.0),
+        "CPU by job kind: {cpu:?}"
+    );
 }
 
 async fn failing_job_is_retried_with_backoff_then_discarded_with_its_errors(b: Backend) {

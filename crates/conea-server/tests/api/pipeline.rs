@@ -239,6 +239,13 @@ async fn metrics_count_requests_by_route_template(b: Backend) {
         .find_map(|l| l.strip_prefix("conea_process_cpu_seconds_total "))
         .and_then(|v| v.parse::<f64>().ok());
     assert!(cpu.is_some_and(|c| c > 0.0), "process CPU seconds: {m}");
+    // CPU time per route template: the handler's polls on the thread's CPU clock.
+    let route_cpu = m
+        .lines()
+        .find_map(|l| l.strip_prefix(r#"conea_http_cpu_seconds_total{route="/v1/auth/verify"} "#))
+        .and_then(|v| v.parse::<f64>().ok());
+    assert!(route_cpu.is_some_and(|c| c > 0.0), "per-route CPU: {m}");
+    assert!(m.contains("conea_cpu_limit_cores "), "{m}");
     assert!(m.contains(
         r#"conea_http_requests_total{method="GET",route="/v1/auth/verify",status="401"} 1"#
     ));

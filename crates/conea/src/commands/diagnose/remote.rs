@@ -306,16 +306,102 @@ async fn process(http: &reqwest::Client, url: &str) -> Vec<Check> {
     let finding = format!(
         "RSS {rss:.0} MiB, {fds:.0} open files{cpu}, {errors:.0} responses with status 5xx since start"
     );
-    vec![if errors > 0.0 {
-        Check::warn("process", finding, "5xx answers happened: the server log has them under their request ids (search for `internal error`)")
+    vec![
+        if errors > 0.0 {
+            Check::warn("process", finding, "5xx answers happened: the server log has them under their request ids (search for `internal error`)")
+        } else {
+            Check::ok("process", finding)
+        },
+        cpu_check(&text),
+    ]
+}
+
+/// The `(label value, value)` pairs of a labelled metric family, largest first.
+fn labelled(text: &str, family: &str, label: &str) -> Vec<(String, f64)> {
+    let prefix = format!("{family}{{{label}=\"");
+    let mut rows: Vec<(String, f64)> = text
+        .lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix(&prefix)?;
+            let (name, rest) = rest.split_once("\"}")?;
+            Some((name.to_owned(), rest.trim().parse().ok()?))
+        })
+        .collect();
+    rows.sort_by(|a, b| b.1.total_cmp(&a.1));
+    rows
+}
+
+/// CPU against the limit (the guide's "high CPU" step), with the routes and job kinds that
+/// spent most CPU since the start.
+fn cpu_check(text: &str) -> Check {
+    let limit = metric(text, "conea_cpu_limit_cores ");
+    let Some(ratio) = metric(text, "conea_cpu_utilization_ratio ") else {
+        return Check::ok(
+            "process.cpu",
+            "no CPU reading yet (the server reads its CPU every 5 s)".to_owned(),
+        );
+    };
+    let top = |family: &str, label: &str| {
+        let rows = labelled(text, family, label);
+        if rows.is_empty() {
+            return "none".to_owned();
+        }
+        rows.iter()
+            .take(3)
+            .map(|(n, s)| format!("{n} {s:.1} s"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let finding = format!(
+        "CPU {:.0} % of {:.2} cores; most CPU since start: routes {}; job kinds {}",
+        ratio * 100.0,
+        limit.unwrap_or(0.0),
+        top("conea_http_cpu_seconds_total", "route"),
+        top("conea_job_cpu_seconds_total", "kind"),
+    );
+    if ratio >= 0.8 {
+        Check::warn(
+            "process.cpu",
+            finding,
+            "the routes and job kinds named here spend the CPU: look at their volume and latency in /metrics; scale out or raise the CPU limit if the load is expected",
+        )
     } else {
-        Check::ok("process", finding)
-    }]
+        Check::ok("process.cpu", finding)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_check_warns_from_80_percent_and_names_the_routes_and_job_kinds_that_spent_most() {
+        let text = "conea_cpu_limit_cores 2.0\nconea_cpu_utilization_ratio 0.93\n\
+            conea_http_cpu_seconds_total{route=\"/livez\"} 0.2\n\
+            conea_http_cpu_seconds_total{route=\"/v1/analytics/{report}\"} 41.5\n\
+            conea_job_cpu_seconds_total{kind=\"shopify.sync\"} 12.0\n";
+        let c = cpu_check(text);
+        assert_eq!(c.status, super::super::Status::Warn);
+        assert!(
+            c.finding.contains("CPU 93 % of 2.00 cores"),
+            "{}",
+            c.finding
+        );
+        assert!(
+            c.finding.contains(
+                "routes /v1/analytics/{report} 41.5 s, /livez 0.2 s; job kinds shopify.sync 12.0 s"
+            ),
+            "{}",
+            c.finding
+        );
+        let calm = cpu_check("conea_cpu_limit_cores 2\nconea_cpu_utilization_ratio 0.1\n");
+        assert_eq!(calm.status, super::super::Status::Ok);
+        assert!(
+            calm.finding.contains("routes none; job kinds none"),
+            "{}",
+            calm.finding
+        );
+    }
 
     #[test]
     fn ai_providers_fail_on_misconfigured_warn_on_open_circuits_and_say_ok_otherwise() {
