@@ -136,7 +136,7 @@ fn v1(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(incidents::postmortem))
         .routes(routes!(incidents::alertmanager))
         .routes(routes!(shopify::connect, shopify::list))
-        .routes(routes!(shopify::get, shopify::disconnect))
+        .routes(routes!(shopify::get, shopify::update, shopify::disconnect))
         .routes(routes!(shopify::sync))
         .routes(routes!(shopify::refresh))
         .routes(routes!(shopify_app::install))

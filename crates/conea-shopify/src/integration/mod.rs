@@ -5,8 +5,11 @@
 //! in conea-store; plus the shop data store); the records go through `conea_shopdata`'s parser.
 
 pub mod access;
+pub mod bulk_finishes;
 pub mod bulk_sync;
+pub mod deprecations;
 pub mod install;
+pub mod interval;
 pub mod lifecycle;
 pub mod refresh;
 pub mod registration;
@@ -25,7 +28,7 @@ pub use access::{ApiOptions, OAuthApp, ShopAccess};
 pub use install::ShopifyModule;
 pub use refresh::RefreshHandler;
 pub use registration::Registration;
-pub use service::{ConnectRequest, Received, ShopifyService};
+pub use service::{ConnectRequest, Received, ShopUpdate, ShopifyService};
 pub use signals::{Delivered, SignatureFailures, WebhookAccepted, WebhookOutcome};
 pub use sync::SyncHandler;
 pub use webhooks::WebhookHandler;

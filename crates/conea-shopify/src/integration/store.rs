@@ -74,6 +74,25 @@ pub struct ShopifyShop {
     pub webhooks_rejected: i64,
     pub last_webhook_at: Option<EpochMs>,
     pub created_at: EpochMs,
+    /// Shopify's latest deprecation warning for the API version the shop uses now (`None`
+    /// when none was seen, or it was for a version the shop no longer uses).
+    pub deprecation: Option<DeprecationNotice>,
+    /// The shop's own interval between scheduled syncs; `None`: the server's
+    /// `SHOPIFY_SYNC_INTERVAL`.
+    pub sync_interval_ms: Option<i64>,
+}
+
+/// An answer of the shop's Admin API carried `X-Shopify-API-Deprecated-Reason`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeprecationNotice {
+    /// The header's value (a URL of Shopify's notice, or the deprecated fields used).
+    pub reason: String,
+    /// The path called (`/admin/api/2025-01/orders.json`).
+    pub endpoint: String,
+    /// The API version the call used.
+    pub api_version: String,
+    /// When it was last seen.
+    pub seen_at: EpochMs,
 }
 
 /// Credentials as stored: each sealed by `SecretBox` (never plaintext here).
@@ -101,6 +120,8 @@ pub struct NewConnection {
     pub api_version: String,
     /// Sealed with [`secret_context`] of this organization and domain.
     pub credentials: SealedCredentials,
+    /// The shop's own sync interval; `None`: the server's.
+    pub sync_interval_ms: Option<i64>,
 }
 
 /// A verified delivery to store.
@@ -236,12 +257,31 @@ pub trait ShopifyStore: Send + Sync + 'static {
         now: EpochMs,
     ) -> StoreResult<()>;
     async fn count_rejected_webhook(&self, shop: &ShopId, now: EpochMs) -> StoreResult<()>;
+    /// Records Shopify's latest deprecation warning for the shop (replacing the one before).
+    async fn record_deprecation(
+        &self,
+        shop: &ShopId,
+        notice: &DeprecationNotice,
+    ) -> StoreResult<()>;
+    /// Active shops of every organization whose API version Shopify flagged as deprecated
+    /// (at most 100; for `/health` and `conea diagnose`).
+    async fn shopify_deprecations(&self) -> StoreResult<Vec<ShopifyShop>>;
     /// Records a finished sync and when the next one is due (`None`: none scheduled).
     async fn set_last_sync(
         &self,
         shop: &ShopId,
         now: EpochMs,
         next_sync_at: Option<EpochMs>,
+    ) -> StoreResult<()>;
+    /// Changes a connection's API version and sync interval (`None`: the server's), and
+    /// when its next scheduled sync is due (`None`: none scheduled).
+    async fn update_settings(
+        &self,
+        shop: &ShopId,
+        api_version: &str,
+        sync_interval_ms: Option<i64>,
+        next_sync_at: Option<EpochMs>,
+        now: EpochMs,
     ) -> StoreResult<()>;
     /// Active shops whose scheduled sync is due at `now`, with the `next_sync_at` read
     /// (at most `limit`, the most overdue first).

@@ -15,8 +15,9 @@ use conea_core::store::{StoreError, StoreResult};
 use conea_jobs::NewJob;
 use conea_shopdata::RecordKind;
 use conea_shopify::integration::store::{
-    CustomerData, Delivery, DeliveryStored, Erased, InstallState, NewConnection, NewDelivery,
-    SealedCredentials, ShopifyShop, ShopifyStatus, ShopifyStore, SyncState, TakenState,
+    CustomerData, Delivery, DeliveryStored, DeprecationNotice, Erased, InstallState, NewConnection,
+    NewDelivery, SealedCredentials, ShopifyShop, ShopifyStatus, ShopifyStore, SyncState,
+    TakenState,
 };
 use conea_shopify::DeliveryKey;
 use rows::{CredentialRow, DeliveryRow, ShopifyRow, SyncRow};
@@ -25,6 +26,8 @@ use rows::{CredentialRow, DeliveryRow, ShopifyRow, SyncRow};
 /// `shopify_shops`).
 const SHOP_COLUMNS: &str = "s.shop_id, s.organization_id, s.domain, s.api_version, s.status, \
     s.status_message, s.last_sync_at, s.webhooks_rejected, s.created_at, \
+    s.deprecation_reason, s.deprecation_endpoint, s.deprecation_api_version, s.deprecation_seen_at, \
+    s.sync_interval_ms, \
     (SELECT COUNT(*) FROM shopify_webhook_deliveries d WHERE d.shop_id = s.shop_id) AS webhooks_received, \
     (SELECT MAX(d.received_at) FROM shopify_webhook_deliveries d WHERE d.shop_id = s.shop_id) AS last_webhook_at";
 
@@ -32,6 +35,8 @@ const SHOP_COLUMNS: &str = "s.shop_id, s.organization_id, s.domain, s.api_versio
 const SHOP_COLUMNS_NO_COUNTERS: &str =
     "s.shop_id, s.organization_id, s.domain, s.api_version, s.status, \
     s.status_message, s.last_sync_at, s.webhooks_rejected, s.created_at, \
+    s.deprecation_reason, s.deprecation_endpoint, s.deprecation_api_version, s.deprecation_seen_at, \
+    s.sync_interval_ms, \
     CAST(0 AS BIGINT) AS webhooks_received, CAST(NULL AS BIGINT) AS last_webhook_at";
 
 const SHOP: &str = "shop";
@@ -47,12 +52,13 @@ impl ShopifyStore for SqlStore {
         const FIND: &str =
             "SELECT id FROM shops WHERE organization_id = $1 AND domain = $2 AND kind = 'shopify'";
         const UPSERT: &str = "INSERT INTO shopify_shops (shop_id, organization_id, domain, access_token, api_secret, \
-             previous_api_secret, api_version, status, status_message, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', NULL, $8, $8) \
+             previous_api_secret, api_version, status, status_message, created_at, updated_at, sync_interval_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', NULL, $8, $8, $9) \
              ON CONFLICT (shop_id) DO UPDATE SET access_token = excluded.access_token, \
              api_secret = excluded.api_secret, previous_api_secret = excluded.previous_api_secret, \
              api_version = excluded.api_version, status = 'active', status_message = NULL, \
-             updated_at = excluded.updated_at";
+             updated_at = excluded.updated_at, \
+             sync_interval_ms = COALESCE(excluded.sync_interval_ms, shopify_shops.sync_interval_ms)";
         let creds = &c.credentials;
         let db = self.primary("Shopify connection for this shop domain");
         let shop_id: String = db
@@ -83,6 +89,7 @@ impl ShopifyStore for SqlStore {
                     .bind(creds.previous_api_secret.as_deref())
                     .bind(&c.api_version)
                     .bind(now)
+                    .bind(c.sync_interval_ms)
                     .execute_in(&mut tx)
                     .await?;
                 tx.commit().await?;
@@ -301,6 +308,39 @@ impl ShopifyStore for SqlStore {
             .map(drop)
     }
 
+    async fn record_deprecation(&self, shop: &ShopId, n: &DeprecationNotice) -> StoreResult<()> {
+        const SQL: &str =
+            "UPDATE shopify_shops SET deprecation_reason = $2, deprecation_endpoint = $3, \
+             deprecation_api_version = $4, deprecation_seen_at = $5 WHERE shop_id = $1";
+        q("shopify_record_deprecation", SQL)
+            .bind(shop.as_str())
+            .bind(&n.reason)
+            .bind(&n.endpoint)
+            .bind(&n.api_version)
+            .bind(n.seen_at)
+            .execute(&self.primary(SHOP))
+            .await
+            .map(drop)
+    }
+
+    async fn shopify_deprecations(&self) -> StoreResult<Vec<ShopifyShop>> {
+        let sql = format!(
+            "SELECT {SHOP_COLUMNS_NO_COUNTERS} FROM shopify_shops s WHERE s.status = 'active' \
+             AND s.deprecation_seen_at IS NOT NULL AND s.deprecation_api_version = s.api_version \
+             ORDER BY s.shop_id LIMIT 100"
+        );
+        q_built(
+            "shopify_deprecations",
+            "SELECT … FROM shopify_shops WHERE deprecation_api_version = api_version",
+            sql,
+        )
+        .fetch_all::<ShopifyRow>(&self.primary(SHOP))
+        .await?
+        .into_iter()
+        .map(ShopifyRow::into_model)
+        .collect()
+    }
+
     async fn set_last_sync(
         &self,
         shop: &ShopId,
@@ -313,6 +353,27 @@ impl ShopifyStore for SqlStore {
             .bind(shop.as_str())
             .bind(now)
             .bind(next_sync_at)
+            .execute(&self.primary(SHOP))
+            .await
+            .map(drop)
+    }
+
+    async fn update_settings(
+        &self,
+        shop: &ShopId,
+        api_version: &str,
+        sync_interval_ms: Option<i64>,
+        next_sync_at: Option<EpochMs>,
+        now: EpochMs,
+    ) -> StoreResult<()> {
+        const SQL: &str = "UPDATE shopify_shops SET api_version = $2, sync_interval_ms = $3, \
+             next_sync_at = $4, updated_at = $5 WHERE shop_id = $1";
+        q("shopify_update_settings", SQL)
+            .bind(shop.as_str())
+            .bind(api_version)
+            .bind(sync_interval_ms)
+            .bind(next_sync_at)
+            .bind(now)
             .execute(&self.primary(SHOP))
             .await
             .map(drop)
