@@ -139,6 +139,7 @@ fn v1(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(shopify::get, shopify::update, shopify::disconnect))
         .routes(routes!(shopify::sync))
         .routes(routes!(shopify::refresh))
+        .routes(routes!(shopify::reconcile))
         .routes(routes!(shopify_app::install))
         .routes(routes!(shopify_app::webhooks))
         .routes(routes!(shopify_app::repair_webhooks))

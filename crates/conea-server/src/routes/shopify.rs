@@ -95,6 +95,20 @@ pub struct ShopResponse {
     /// `shop` (set on the connection) or `server` (`SHOPIFY_SYNC_INTERVAL`).
     #[schema(schema_with = sync_interval_source)]
     pub sync_interval_source: String,
+    /// The last reconciliation (Shopify's ids against Conea's, every resource); null before
+    /// the first.
+    pub reconciliation: Option<ReconciliationResponse>,
+}
+
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReconciliationResponse {
+    pub at: String,
+    /// Ids Shopify listed.
+    pub checked: i64,
+    /// Objects Shopify no longer has: deleted here.
+    pub removed: i64,
+    /// Objects Conea lacked: fetched from Shopify.
+    pub fetched: i64,
 }
 
 fn sync_interval_source() -> utoipa::openapi::schema::ObjectBuilder {
@@ -135,6 +149,12 @@ impl ShopResponse {
             webhooks_rejected: s.webhooks_rejected,
             last_webhook_at: s.last_webhook_at.map(rfc3339),
             created_at: rfc3339(s.created_at),
+            reconciliation: s.reconciliation.map(|r| ReconciliationResponse {
+                at: rfc3339(r.at),
+                checked: r.checked,
+                removed: r.removed,
+                fetched: r.fetched,
+            }),
             api_deprecation: s.deprecation.map(|d| ApiDeprecation {
                 reason: d.reason,
                 endpoint: d.endpoint,
@@ -267,6 +287,26 @@ pub async fn sync(
     Path(id): Path<String>,
 ) -> Response {
     match state.platform().shopify.sync(&p, &id).await {
+        Ok(job) => accepted(&job),
+        Err(e) => ApiError(e).into_response(),
+    }
+}
+
+/// Reconciles the shop as a job [integrations:manage]: per resource, the ids Shopify holds
+/// against Conea's; objects Shopify no longer has are deleted here, missing ones fetched;
+/// the counts go on the shop's `reconciliation`. One live per shop (a second request gets the
+/// same job); it also runs every `SHOPIFY_RECONCILE_INTERVAL` by itself.
+#[utoipa::path(post, path = "/integrations/shopify/shops/{id}/reconcile", tag = "shopify", params(("id" = String, Path)),
+    security(("bearer" = []), ("api_key" = [])), responses(
+    (status = 202, body = Accepted, headers(("Location" = String, description = "/v1/jobs/{id}"))),
+    (status = 404, body = ErrorBody, description = "`not_found`"),
+    (status = 409, body = ErrorBody, description = "`shop_not_active`")))]
+pub async fn reconcile(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> Response {
+    match state.platform().shopify.reconcile(&p, &id).await {
         Ok(job) => accepted(&job),
         Err(e) => ApiError(e).into_response(),
     }

@@ -3,7 +3,8 @@
 //! (`X-Shopify-API-Deprecated-Reason`) recorded on the shop and shown in `/health` as a
 //! warning until the shop moves to another version; the shop's own sync interval (set on
 //! connect and by PATCH, validated, used by the scheduler); the `bulk_operations/finish`
-//! webhook waking a sync that waits for its bulk operation. SQLite and PostgreSQL.
+//! webhook waking a sync that waits for its bulk operation; reconciliation (an order deleted
+//! at Shopify without a webhook is removed, a missing one fetched). SQLite and PostgreSQL.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -80,6 +81,7 @@ backend_tests!(
     a_deprecated_api_version_is_recorded_on_the_shop_and_warned_in_health_until_the_shop_moves,
     a_shops_own_sync_interval_is_validated_shown_and_drives_the_scheduler,
     the_bulk_operations_finish_webhook_wakes_the_waiting_sync_and_polling_stays_the_fallback,
+    reconciliation_removes_what_shopify_deleted_without_a_webhook_and_fetches_what_is_missing,
 );
 
 async fn a_deprecated_api_version_is_recorded_on_the_shop_and_warned_in_health_until_the_shop_moves(
@@ -381,4 +383,129 @@ async fn the_bulk_operations_finish_webhook_wakes_the_waiting_sync_and_polling_s
         assert_eq!(result[kind]["inserted"], 20, "{kind}: {result}");
     }
     assert_eq!(app.fake.bulk_operations(), 3);
+}
+
+async fn scalar(app: &TestApp, sql: &str, shop: &str) -> i64 {
+    conea_store::with_pool!(app.state.store().db(), |p| sqlx::query_scalar::<DB, i64>(
+        sql
+    )
+    .bind(shop)
+    .fetch_one(p)
+    .await
+    .unwrap())
+}
+
+async fn reconciliation_removes_what_shopify_deleted_without_a_webhook_and_fetches_what_is_missing(
+    b: Backend,
+) {
+    let Some(app) = app_with(b, &[("SHOPIFY_RECONCILE_INTERVAL", "24h")]).await else {
+        return;
+    };
+    let r = app
+        .client
+        .post(
+            SHOPS,
+            Some(app.owner()),
+            json!({"shop_domain": DOMAIN, "access_token": fake::TOKEN, "api_secret": "s"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(r.body["reconciliation"], json!(null));
+    sync(&app, &id).await;
+    let orders = "SELECT COUNT(*) FROM orders WHERE shop_id = $1";
+    assert_eq!(scalar(&app, orders, &id).await, 20);
+
+    // The merchant deletes order #1004 and its `orders/delete` webhook never comes; order
+    // #1008 never reached Conea.
+    let (deleted, missing) = (5_000_000_003i64, 5_000_000_007i64);
+    app.fake.delete_object(deleted as u64);
+    let line_items = format!(
+        "SELECT COUNT(*) FROM order_line_items WHERE shop_id = $1 AND order_source_id = {missing}"
+    );
+    conea_store::with_pool!(app.state.store().db(), |p| {
+        for sql in [
+            format!(
+                "DELETE FROM order_line_items WHERE shop_id = $1 AND order_source_id = {missing}"
+            ),
+            format!("DELETE FROM orders WHERE shop_id = $1 AND source_id = {missing}"),
+        ] {
+            sqlx::query::<DB>(&sql).bind(&id).execute(p).await.unwrap();
+        }
+    });
+    assert_eq!(scalar(&app, &line_items, &id).await, 0);
+
+    let before = app.fake.requests();
+    let r = app
+        .client
+        .post(
+            &format!("{SHOPS}/{id}/reconcile"),
+            Some(app.owner()),
+            json!({}),
+        )
+        .await;
+    let result = app.job_result(&r).await;
+    assert_eq!(
+        result["orders"],
+        json!({"checked": 19, "removed": 1, "fetched": 1}),
+        "{result}"
+    );
+    for kind in ["products", "customers"] {
+        assert_eq!(
+            result[kind],
+            json!({"checked": 20, "removed": 0, "fetched": 0}),
+            "{kind}: {result}"
+        );
+    }
+    let exists = |source: i64| {
+        format!("SELECT COUNT(*) FROM orders WHERE shop_id = $1 AND source_id = {source}")
+    };
+    assert_eq!(scalar(&app, &exists(deleted), &id).await, 0, "removed");
+    assert_eq!(
+        scalar(
+            &app,
+            &format!("SELECT COUNT(*) FROM order_line_items WHERE shop_id = $1 AND order_source_id = {deleted}"),
+            &id
+        )
+        .await,
+        0,
+        "with its line items"
+    );
+    assert_eq!(scalar(&app, &exists(missing), &id).await, 1, "fetched");
+    assert_eq!(
+        scalar(&app, &line_items, &id).await,
+        1,
+        "with its line items"
+    );
+    assert_eq!(scalar(&app, orders, &id).await, 19);
+    // Ids by pages of `fields=id`, and the one missing object by its id.
+    let log = app.fake.log()[before..].to_vec();
+    assert!(
+        log.contains(&"GET orders.json?fields=id&limit=250&status=any".to_owned()),
+        "{log:?}"
+    );
+    assert!(
+        log.contains(&format!("GET orders/{missing}.json?")),
+        "{log:?}"
+    );
+    let shop = app
+        .client
+        .get(&format!("{SHOPS}/{id}"), Some(app.owner()))
+        .await;
+    let counts = &shop.body["reconciliation"];
+    assert_eq!(
+        (&counts["checked"], &counts["removed"], &counts["fetched"]),
+        (&json!(59), &json!(1), &json!(1)),
+        "{}",
+        shop.text
+    );
+    assert!(counts["at"].is_string());
+
+    // Nightly: the next one is due a day after this one.
+    let shopify = app.state.platform().shopify.clone();
+    app.clock.advance(Duration::from_secs(23 * 3600));
+    assert_eq!(shopify.tick_reconciles().await.unwrap(), 0);
+    app.clock.advance(Duration::from_secs(2 * 3600));
+    assert_eq!(shopify.tick_reconciles().await.unwrap(), 1);
+    assert_eq!(shopify.tick_reconciles().await.unwrap(), 0, "claimed once");
 }

@@ -31,6 +31,8 @@ pub struct ApiOptions {
     pub webhook_address: Option<String>,
     /// From the end of a shop's sync to its next (`SHOPIFY_SYNC_INTERVAL`); `None`: off.
     pub sync_interval: Option<std::time::Duration>,
+    /// Between two reconciliations of a shop (`SHOPIFY_RECONCILE_INTERVAL`); `None`: off.
+    pub reconcile_interval: Option<std::time::Duration>,
     /// A resource's first sync, and one that would read more objects than this, runs as a
     /// bulk operation (`SHOPIFY_BULK_THRESHOLD`); `None`: never.
     pub bulk_threshold: Option<u64>,

@@ -6,7 +6,7 @@ use super::access::{ApiOptions, OAuthApp, ShopAccess};
 use super::lifecycle::{CALLBACK_PATH, WEBHOOK_PATH};
 use super::signals::SignatureFailures;
 use super::store::ShopifyStore;
-use super::{RefreshHandler, ShopifyService, SyncHandler, WebhookHandler};
+use super::{ReconcileHandler, RefreshHandler, ShopifyService, SyncHandler, WebhookHandler};
 use crate::client::{CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
 use crate::{FakeSleeper, Sleeper, Throttles, TokioSleeper};
 use conea_core::config::Config;
@@ -113,6 +113,10 @@ impl JobKinds for ShopifyModule {
                 self.access.clone(),
                 shop_store.clone(),
             ))),
+            self.shop_data.writes(Typed::handler(ReconcileHandler::new(
+                self.access.clone(),
+                shop_store.clone(),
+            ))),
         ]
     }
 }
@@ -149,6 +153,7 @@ fn api_options(
             .as_ref()
             .map(|p| format!("{p}{WEBHOOK_PATH}")),
         sync_interval: config.shopify.sync_interval,
+        reconcile_interval: config.shopify.reconcile_interval,
         bulk_threshold: config.shopify.bulk_threshold,
         bulk_poll: super::bulk_sync::POLL_INTERVAL,
         bulk_sleeper,

@@ -11,6 +11,7 @@ pub mod deprecations;
 pub mod install;
 pub mod interval;
 pub mod lifecycle;
+pub mod reconcile;
 pub mod refresh;
 pub mod registration;
 pub mod service;
@@ -26,6 +27,7 @@ use serde::{Deserialize, Serialize};
 
 pub use access::{ApiOptions, OAuthApp, ShopAccess};
 pub use install::ShopifyModule;
+pub use reconcile::ReconcileHandler;
 pub use refresh::RefreshHandler;
 pub use registration::Registration;
 pub use service::{ConnectRequest, Received, ShopUpdate, ShopifyService};
@@ -44,6 +46,12 @@ pub struct WebhookArgs {
 /// Arguments of a `shopify.sync` job.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SyncArgs {
+    pub shop_id: ShopId,
+}
+
+/// Arguments of a `shopify.reconcile` job.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReconcileArgs {
     pub shop_id: ShopId,
 }
 

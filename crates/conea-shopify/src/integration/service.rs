@@ -4,7 +4,10 @@
 
 use super::access::{ApiOptions, OAuthApp};
 use super::signals::{Delivered, SignatureFailures, WebhookAccepted, WebhookOutcome};
-use super::{RefreshArgs, RefreshHandler, SyncArgs, SyncHandler, WebhookArgs, WebhookHandler};
+use super::{
+    ReconcileArgs, ReconcileHandler, RefreshArgs, RefreshHandler, SyncArgs, SyncHandler,
+    WebhookArgs, WebhookHandler,
+};
 use crate::client::ShopifyClient;
 use crate::error::ErrorKind;
 use crate::integration::store::{
@@ -333,6 +336,52 @@ impl ShopifyService {
                 Ok(_) => started += 1,
                 Err(e) => {
                     tracing::warn!(shop = %shop.domain, error = %e, "could not start a scheduled sync")
+                }
+            }
+        }
+        Ok(started)
+    }
+
+    /// Enqueues `shopify.reconcile` for the shop [integrations:manage] (one live per shop: a
+    /// second request while one is pending or running gets the same job).
+    pub async fn reconcile(&self, by: &Principal, id: &str) -> CoreResult<Job> {
+        let shop = self.get(by, id).await?;
+        self.enqueue_reconcile(&shop).await
+    }
+
+    /// Enqueues the shop's reconciliation (the unique key makes a live one the answer).
+    pub async fn enqueue_reconcile(&self, shop: &ShopifyShop) -> CoreResult<Job> {
+        require_active(shop, "reconciling")?;
+        let args = ReconcileArgs {
+            shop_id: shop.shop_id.clone(),
+        };
+        let mut job = NewJob::of::<ReconcileHandler>(shop.org_id.clone(), &args)
+            .map_err(CoreError::internal)?;
+        job.unique_key = Some(format!("shopify.reconcile:{}", shop.shop_id));
+        Ok(self.jobs.enqueue(job).await?.job)
+    }
+
+    /// Starts the reconciliations that are due (`SHOPIFY_RECONCILE_INTERVAL` after the last,
+    /// or after the first sync), each once across replicas; returns how many started.
+    pub async fn tick_reconciles(&self) -> CoreResult<usize> {
+        let Some(interval) = self.api.reconcile_interval.map(duration_ms) else {
+            return Ok(0);
+        };
+        let now = self.clock.now_ms();
+        let mut started = 0;
+        for (shop, read) in self.store.due_reconciles(now, interval, 100).await? {
+            // Until the job finishes and sets it from its end, retry after one interval.
+            if !self
+                .store
+                .claim_reconcile(&shop.shop_id, read, now + interval)
+                .await?
+            {
+                continue;
+            }
+            match self.enqueue_reconcile(&shop).await {
+                Ok(_) => started += 1,
+                Err(e) => {
+                    tracing::warn!(shop = %shop.domain, error = %e, "could not start a scheduled reconciliation")
                 }
             }
         }

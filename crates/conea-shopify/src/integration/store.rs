@@ -19,6 +19,8 @@ pub const WEBHOOK_KIND: &str = "shopify.webhook";
 pub const SYNC_KIND: &str = "shopify.sync";
 /// The job kind that re-reads one object from the Admin API (deleting it on a 404).
 pub const REFRESH_KIND: &str = "shopify.refresh";
+/// The job kind that reconciles a shop's ids with Shopify's.
+pub const RECONCILE_KIND: &str = "shopify.reconcile";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -80,6 +82,20 @@ pub struct ShopifyShop {
     /// The shop's own interval between scheduled syncs; `None`: the server's
     /// `SHOPIFY_SYNC_INTERVAL`.
     pub sync_interval_ms: Option<i64>,
+    /// The last reconciliation's counts; `None` before the first.
+    pub reconciliation: Option<Reconciled>,
+}
+
+/// What a reconciliation found (every resource together).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Reconciled {
+    pub at: EpochMs,
+    /// Ids Shopify listed.
+    pub checked: i64,
+    /// Objects Conea held that Shopify no longer has: deleted here.
+    pub removed: i64,
+    /// Objects Shopify has that Conea lacked: fetched.
+    pub fetched: i64,
 }
 
 /// An answer of the shop's Admin API carried `X-Shopify-API-Deprecated-Reason`.
@@ -273,6 +289,31 @@ pub trait ShopifyStore: Send + Sync + 'static {
         now: EpochMs,
         next_sync_at: Option<EpochMs>,
     ) -> StoreResult<()>;
+    /// The Shopify ids of a shop's objects of one kind held here.
+    async fn source_ids(&self, shop: &ShopId, kind: RecordKind) -> StoreResult<Vec<i64>>;
+    /// Records a finished reconciliation and when the next is due (`None`: none scheduled).
+    async fn record_reconciliation(
+        &self,
+        shop: &ShopId,
+        done: &Reconciled,
+        next: Option<EpochMs>,
+    ) -> StoreResult<()>;
+    /// Active shops whose reconciliation is due at `now`: `next_reconcile_at`, or (never
+    /// reconciled) their last sync + `first_after`; with the `next_reconcile_at` read.
+    async fn due_reconciles(
+        &self,
+        now: EpochMs,
+        first_after: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<(ShopifyShop, Option<EpochMs>)>>;
+    /// Moves a due shop's `next_reconcile_at` from `read` to `next`; false when another
+    /// replica moved it first.
+    async fn claim_reconcile(
+        &self,
+        shop: &ShopId,
+        read: Option<EpochMs>,
+        next: EpochMs,
+    ) -> StoreResult<bool>;
     /// Changes a connection's API version and sync interval (`None`: the server's), and
     /// when its next scheduled sync is due (`None`: none scheduled).
     async fn update_settings(

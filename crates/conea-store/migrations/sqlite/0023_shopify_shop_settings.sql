@@ -9,3 +9,12 @@ ALTER TABLE shopify_shops ADD COLUMN deprecation_seen_at BIGINT;
 -- The shop's own interval between scheduled syncs, in milliseconds (NULL: the server's
 -- SHOPIFY_SYNC_INTERVAL).
 ALTER TABLE shopify_shops ADD COLUMN sync_interval_ms BIGINT;
+
+-- Reconciliation (the ids Shopify holds against the ids here, per resource): when the shop's
+-- next one is due (NULL: its last sync + SHOPIFY_RECONCILE_INTERVAL), and the counts of the
+-- last one.
+ALTER TABLE shopify_shops ADD COLUMN next_reconcile_at BIGINT;
+ALTER TABLE shopify_shops ADD COLUMN reconciled_at BIGINT;
+ALTER TABLE shopify_shops ADD COLUMN reconcile_checked BIGINT;
+ALTER TABLE shopify_shops ADD COLUMN reconcile_removed BIGINT;
+ALTER TABLE shopify_shops ADD COLUMN reconcile_fetched BIGINT;

@@ -16,8 +16,8 @@ use conea_jobs::NewJob;
 use conea_shopdata::RecordKind;
 use conea_shopify::integration::store::{
     CustomerData, Delivery, DeliveryStored, DeprecationNotice, Erased, InstallState, NewConnection,
-    NewDelivery, SealedCredentials, ShopifyShop, ShopifyStatus, ShopifyStore, SyncState,
-    TakenState,
+    NewDelivery, Reconciled, SealedCredentials, ShopifyShop, ShopifyStatus, ShopifyStore,
+    SyncState, TakenState,
 };
 use conea_shopify::DeliveryKey;
 use rows::{CredentialRow, DeliveryRow, ShopifyRow, SyncRow};
@@ -27,7 +27,7 @@ use rows::{CredentialRow, DeliveryRow, ShopifyRow, SyncRow};
 const SHOP_COLUMNS: &str = "s.shop_id, s.organization_id, s.domain, s.api_version, s.status, \
     s.status_message, s.last_sync_at, s.webhooks_rejected, s.created_at, \
     s.deprecation_reason, s.deprecation_endpoint, s.deprecation_api_version, s.deprecation_seen_at, \
-    s.sync_interval_ms, \
+    s.sync_interval_ms, s.reconciled_at, s.reconcile_checked, s.reconcile_removed, s.reconcile_fetched, \
     (SELECT COUNT(*) FROM shopify_webhook_deliveries d WHERE d.shop_id = s.shop_id) AS webhooks_received, \
     (SELECT MAX(d.received_at) FROM shopify_webhook_deliveries d WHERE d.shop_id = s.shop_id) AS last_webhook_at";
 
@@ -36,7 +36,7 @@ const SHOP_COLUMNS_NO_COUNTERS: &str =
     "s.shop_id, s.organization_id, s.domain, s.api_version, s.status, \
     s.status_message, s.last_sync_at, s.webhooks_rejected, s.created_at, \
     s.deprecation_reason, s.deprecation_endpoint, s.deprecation_api_version, s.deprecation_seen_at, \
-    s.sync_interval_ms, \
+    s.sync_interval_ms, s.reconciled_at, s.reconcile_checked, s.reconcile_removed, s.reconcile_fetched, \
     CAST(0 AS BIGINT) AS webhooks_received, CAST(NULL AS BIGINT) AS last_webhook_at";
 
 const SHOP: &str = "shop";
@@ -356,6 +356,100 @@ impl ShopifyStore for SqlStore {
             .execute(&self.primary(SHOP))
             .await
             .map(drop)
+    }
+
+    async fn source_ids(&self, shop: &ShopId, kind: RecordKind) -> StoreResult<Vec<i64>> {
+        let sql = match kind {
+            RecordKind::Products => "SELECT source_id FROM products WHERE shop_id = $1",
+            RecordKind::Customers => "SELECT source_id FROM customers WHERE shop_id = $1",
+            RecordKind::Orders => "SELECT source_id FROM orders WHERE shop_id = $1",
+        };
+        let rows: Vec<(i64,)> = q("shopify_source_ids", sql)
+            .bind(shop.as_str())
+            .fetch_all(&self.primary(SHOP))
+            .await?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    async fn record_reconciliation(
+        &self,
+        shop: &ShopId,
+        done: &Reconciled,
+        next: Option<EpochMs>,
+    ) -> StoreResult<()> {
+        const SQL: &str = "UPDATE shopify_shops SET reconciled_at = $2, reconcile_checked = $3, \
+             reconcile_removed = $4, reconcile_fetched = $5, next_reconcile_at = $6 WHERE shop_id = $1";
+        q("shopify_record_reconciliation", SQL)
+            .bind(shop.as_str())
+            .bind(done.at)
+            .bind(done.checked)
+            .bind(done.removed)
+            .bind(done.fetched)
+            .bind(next)
+            .execute(&self.primary(SHOP))
+            .await
+            .map(drop)
+    }
+
+    async fn due_reconciles(
+        &self,
+        now: EpochMs,
+        first_after: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<(ShopifyShop, Option<EpochMs>)>> {
+        let sql = format!(
+            "SELECT {SHOP_COLUMNS_NO_COUNTERS}, s.next_reconcile_at FROM shopify_shops s \
+             WHERE s.status = 'active' AND s.last_sync_at IS NOT NULL \
+             AND COALESCE(s.next_reconcile_at, s.last_sync_at + $2) <= $1 \
+             ORDER BY s.shop_id LIMIT $3"
+        );
+        q_built(
+            "shopify_due_reconciles",
+            "SELECT … FROM shopify_shops WHERE COALESCE(next_reconcile_at, …) <= $1",
+            sql,
+        )
+        .bind(now)
+        .bind(first_after)
+        .bind(limit)
+        .fetch_all::<rows::DueReconcileRow>(&self.primary(SHOP))
+        .await?
+        .into_iter()
+        .map(|r| Ok((r.shop.into_model()?, r.next_reconcile_at)))
+        .collect()
+    }
+
+    async fn claim_reconcile(
+        &self,
+        shop: &ShopId,
+        read: Option<EpochMs>,
+        next: EpochMs,
+    ) -> StoreResult<bool> {
+        let done = match read {
+            Some(read) => {
+                q(
+                    "shopify_claim_reconcile",
+                    "UPDATE shopify_shops SET next_reconcile_at = $3 \
+                     WHERE shop_id = $1 AND next_reconcile_at = $2 AND status = 'active'",
+                )
+                .bind(shop.as_str())
+                .bind(read)
+                .bind(next)
+                .execute(&self.primary(SHOP))
+                .await?
+            }
+            None => {
+                q(
+                    "shopify_claim_reconcile",
+                    "UPDATE shopify_shops SET next_reconcile_at = $2 \
+                     WHERE shop_id = $1 AND next_reconcile_at IS NULL AND status = 'active'",
+                )
+                .bind(shop.as_str())
+                .bind(next)
+                .execute(&self.primary(SHOP))
+                .await?
+            }
+        };
+        Ok(done > 0)
     }
 
     async fn update_settings(

@@ -3,7 +3,7 @@
 use conea_core::ids::{OrgId, ShopId};
 use conea_core::store::{StoreError, StoreResult};
 use conea_shopify::integration::store::{
-    DeprecationNotice, SealedCredentials, ShopifyShop, ShopifyStatus,
+    DeprecationNotice, Reconciled, SealedCredentials, ShopifyShop, ShopifyStatus,
 };
 
 #[derive(sqlx::FromRow)]
@@ -24,6 +24,10 @@ pub(super) struct ShopifyRow {
     pub(super) deprecation_api_version: Option<String>,
     pub(super) deprecation_seen_at: Option<i64>,
     pub(super) sync_interval_ms: Option<i64>,
+    pub(super) reconciled_at: Option<i64>,
+    pub(super) reconcile_checked: Option<i64>,
+    pub(super) reconcile_removed: Option<i64>,
+    pub(super) reconcile_fetched: Option<i64>,
 }
 
 impl ShopifyRow {
@@ -62,8 +66,22 @@ impl ShopifyRow {
             created_at: self.created_at,
             deprecation,
             sync_interval_ms: self.sync_interval_ms,
+            reconciliation: self.reconciled_at.map(|at| Reconciled {
+                at,
+                checked: self.reconcile_checked.unwrap_or(0),
+                removed: self.reconcile_removed.unwrap_or(0),
+                fetched: self.reconcile_fetched.unwrap_or(0),
+            }),
         })
     }
+}
+
+/// A shop whose reconciliation is due, with the `next_reconcile_at` read.
+#[derive(sqlx::FromRow)]
+pub(super) struct DueReconcileRow {
+    #[sqlx(flatten)]
+    pub(super) shop: ShopifyRow,
+    pub(super) next_reconcile_at: Option<i64>,
 }
 
 /// A shop whose scheduled sync is due, with the `next_sync_at` read.
