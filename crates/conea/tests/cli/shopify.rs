@@ -391,6 +391,7 @@ fn diagnose_names_a_deprecated_api_version_with_the_fix() {
         .set("SHOPIFY_BASE_URL", &fake.base_url)
         .set("SHOPIFY_API_VERSION", "2025-01")
         .set("CONEA_PUBLIC_URL", "https://conea.example.test");
+    env.run(&["migrate"]).success();
     let ok = env.run(&["diagnose", "--json"]);
     let before: Value = serde_json::from_str(&ok.stdout).unwrap();
     let find = |r: &Value| {
