@@ -45,12 +45,29 @@ impl Clock for SystemClock {
 #[derive(Debug, Clone)]
 pub struct FakeClock {
     ms: Arc<AtomicI64>,
+    /// Woken on every move (see [`FakeClock::reached`]).
+    moved: Arc<tokio::sync::Notify>,
 }
 
 impl FakeClock {
     pub fn new(start_ms: EpochMs) -> Self {
         Self {
             ms: Arc::new(AtomicI64::new(start_ms)),
+            moved: Arc::default(),
+        }
+    }
+
+    /// Returns once someone else moved the clock to `deadline` or past it (nothing here
+    /// moves it): a wait that a test ends by advancing the clock.
+    pub async fn reached(&self, deadline: EpochMs) {
+        loop {
+            let moved = self.moved.notified();
+            tokio::pin!(moved);
+            moved.as_mut().enable();
+            if self.now_ms() >= deadline {
+                return;
+            }
+            moved.await;
         }
     }
 
@@ -61,10 +78,12 @@ impl FakeClock {
 
     pub fn advance(&self, by: std::time::Duration) {
         self.ms.fetch_add(by.as_millis() as i64, Ordering::SeqCst);
+        self.moved.notify_waiters();
     }
 
     pub fn set_ms(&self, ms: EpochMs) {
         self.ms.store(ms, Ordering::SeqCst);
+        self.moved.notify_waiters();
     }
 }
 

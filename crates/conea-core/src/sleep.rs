@@ -83,9 +83,48 @@ impl Sleeper for FakeSleeper {
     }
 }
 
+/// For tests: a wait that lets the test decide when it ends — it returns once someone else
+/// moved the [`FakeClock`] past its deadline (it never moves the clock itself). For waits a
+/// test wants to see cut short by something else (a webhook that ends a poll).
+#[derive(Debug, Clone)]
+pub struct ClockSleeper {
+    clock: FakeClock,
+}
+
+impl ClockSleeper {
+    pub fn new(clock: FakeClock) -> Self {
+        Self { clock }
+    }
+}
+
+#[async_trait]
+impl Sleeper for ClockSleeper {
+    async fn sleep(&self, d: Duration) {
+        let deadline = self
+            .clock
+            .now_ms()
+            .saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        self.clock.reached(deadline).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn clock_sleeper_returns_only_once_the_clock_is_moved_past_its_deadline() {
+        let clock = FakeClock::new(1_000);
+        let s = ClockSleeper::new(clock.clone());
+        let wait = tokio::spawn(async move { s.sleep(Duration::from_secs(5)).await });
+        tokio::task::yield_now().await;
+        clock.advance(Duration::from_secs(4));
+        tokio::task::yield_now().await;
+        assert!(!wait.is_finished(), "4 s of 5");
+        clock.advance(Duration::from_secs(1));
+        wait.await.unwrap();
+        assert_eq!(clock.now_ms(), 6_000, "the sleeper never moved the clock");
+    }
 
     #[tokio::test]
     async fn fake_sleeper_moves_the_clock_and_records_waits() {

@@ -252,8 +252,9 @@ async fn refresh_ai_models(state: AppState) {
     }
 }
 
-/// Starts the Shopify shops' scheduled syncs that are due, every [`SCHEDULE_TICK`] (each
-/// once across replicas: `ShopifyService::tick_syncs`).
+/// Starts the Shopify shops' scheduled syncs and reconciliations that are due, every
+/// [`SCHEDULE_TICK`] (each once across replicas: `ShopifyService::tick_syncs`,
+/// `tick_reconciles`).
 async fn tick_shopify_syncs(state: AppState) {
     let mut tick = tokio::time::interval(SCHEDULE_TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -261,6 +262,9 @@ async fn tick_shopify_syncs(state: AppState) {
         tick.tick().await;
         if let Err(e) = state.platform().shopify.tick_syncs().await {
             tracing::warn!(error = %e, "Shopify sync tick failed; the next one retries");
+        }
+        if let Err(e) = state.platform().shopify.tick_reconciles().await {
+            tracing::warn!(error = %e, "Shopify reconciliation tick failed; the next one retries");
         }
     }
 }

@@ -77,6 +77,10 @@ pub struct Checks {
     /// until reconnected. Ids only (this endpoint needs no credential); `conea diagnose`
     /// and `conea shopify shops` show domains and Shopify's message.
     pub shopify_unauthorized: Vec<UnauthorizedShop>,
+    /// Shopify API versions Shopify flagged as deprecated (`X-Shopify-API-Deprecated-Reason`
+    /// on a shop's answers): a warning, never `down` — the calls work until Shopify removes
+    /// the version.
+    pub shopify_api_version: ApiVersionReport,
     pub cpu: CpuReport,
 }
 
@@ -106,6 +110,77 @@ pub fn cpu(state: &AppState) -> CpuReport {
         limit_source: limit.source,
         threshold_percent: state.config().incidents.cpu_percent,
         runtime_workers_busy: meter.worker_busy(),
+    }
+}
+
+/// `ok`, or `warning`: something to act on soon that does not stop anything now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Advisory {
+    Ok,
+    Warning,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ApiVersionReport {
+    /// `warning` while an active shop's API version is flagged.
+    pub status: Advisory,
+    /// `SHOPIFY_API_VERSION`: what shops connect with unless they name a version.
+    pub configured: String,
+    /// Active shops whose latest answer carried the header, for the version they use now
+    /// (at most 100).
+    pub deprecated: Vec<DeprecatedShop>,
+    /// What to do, while there is something to do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DeprecatedShop {
+    pub shop_id: String,
+    pub organization_id: String,
+    pub api_version: String,
+    /// The header's value (a URL of Shopify's notice, or the deprecated fields used).
+    pub reason: String,
+    /// The path Shopify flagged.
+    pub endpoint: String,
+    pub seen_at: String,
+}
+
+/// The fix `/health` and `conea diagnose` name for a deprecated API version.
+pub const DEPRECATION_FIX: &str = "upgrade SHOPIFY_API_VERSION to a supported release (https://shopify.dev/docs/api/usage/versioning) and move each flagged shop to it: PATCH /v1/integrations/shopify/shops/{id} with {\"api_version\": \"YYYY-MM\"}";
+
+/// Active shops whose API version Shopify flagged (empty when the database cannot say).
+pub async fn api_version(state: &AppState) -> ApiVersionReport {
+    let store = state.platform().shopify.store();
+    let shops = match tokio::time::timeout(CHECK_TIMEOUT, store.shopify_deprecations()).await {
+        Ok(Ok(shops)) => shops,
+        _ => Vec::new(),
+    };
+    let deprecated: Vec<DeprecatedShop> = shops
+        .into_iter()
+        .filter_map(|s| {
+            let n = s.deprecation?;
+            Some(DeprecatedShop {
+                shop_id: s.shop_id.to_string(),
+                organization_id: s.org_id.to_string(),
+                api_version: n.api_version,
+                reason: n.reason,
+                endpoint: n.endpoint,
+                seen_at: conea_core::clock::rfc3339(n.seen_at),
+            })
+        })
+        .collect();
+    let flagged = !deprecated.is_empty();
+    ApiVersionReport {
+        status: if flagged {
+            Advisory::Warning
+        } else {
+            Advisory::Ok
+        },
+        configured: state.config().shopify.api_version.clone(),
+        deprecated,
+        fix: flagged.then(|| DEPRECATION_FIX.to_owned()),
     }
 }
 
@@ -279,8 +354,12 @@ pub async fn redis(state: &AppState) -> RedisReport {
 }
 
 pub async fn report(state: &AppState) -> HealthReport {
-    let (database, redis, shopify_unauthorized) =
-        tokio::join!(database(state), redis(state), unauthorized_shops(state));
+    let (database, redis, shopify_unauthorized, shopify_api_version) = tokio::join!(
+        database(state),
+        redis(state),
+        unauthorized_shops(state),
+        api_version(state)
+    );
     let ai_providers = ai_providers(state);
     let ai_trouble = ai_providers
         .iter()
@@ -310,6 +389,7 @@ pub async fn report(state: &AppState) -> HealthReport {
             ai_providers,
             escalation: escalation(state),
             shopify_unauthorized,
+            shopify_api_version,
             cpu: cpu(state),
         },
     }

@@ -1,6 +1,7 @@
 //! [`ShopifyClient`]: one shop's Admin API (REST and GraphQL) over the shared
 //! [`Transport`](crate::http), built with [`ShopifyClient::builder`].
 
+use crate::deprecation::DeprecationObserver;
 use crate::error::{ErrorKind, ShopifyApiError};
 use crate::http::{Answer, Budget, Call, Transport};
 use crate::retry::RetryPolicy;
@@ -67,6 +68,7 @@ impl ShopifyClient {
             limits: RestLimits::default(),
             page_size: MAX_PAGE_SIZE,
             timeout: DEFAULT_TIMEOUT,
+            deprecations: None,
         }
     }
 
@@ -148,9 +150,17 @@ pub struct ShopifyClientBuilder {
     limits: RestLimits,
     page_size: u32,
     timeout: Duration,
+    deprecations: Option<Arc<dyn DeprecationObserver>>,
 }
 
 impl ShopifyClientBuilder {
+    /// Tells `observer` about every answer Shopify flags with
+    /// `X-Shopify-API-Deprecated-Reason`.
+    pub fn deprecations(mut self, observer: Arc<dyn DeprecationObserver>) -> Self {
+        self.deprecations = Some(observer);
+        self
+    }
+
     /// Sends to `base` (such as `http://127.0.0.1:4000`, a fake Shopify) instead of
     /// `https://{shop}`; the path `/admin/api/{version}/...` is kept.
     pub fn base_url(mut self, base: impl Into<String>) -> Self {
@@ -251,6 +261,8 @@ impl ShopifyClientBuilder {
                     sleeper: self.sleeper,
                     policy: self.policy,
                     limits: self.limits,
+                    api_version: self.api_version.clone(),
+                    deprecations: self.deprecations,
                 },
                 api_root,
                 api_version: self.api_version,

@@ -8,6 +8,10 @@ pub const CALL_LIMIT: &str = "X-Shopify-Shop-Api-Call-Limit";
 pub const RETRY_AFTER: &str = "Retry-After";
 pub const REQUEST_ID: &str = "X-Request-Id";
 pub const LINK: &str = "Link";
+/// Set when the call used a deprecated API version or feature: a URL of Shopify's notice
+/// (REST, and GraphQL before 2025-04) or the list of deprecated fields used
+/// (`Shop.products, Shop.productVariants`).
+pub const DEPRECATED_REASON: &str = "X-Shopify-API-Deprecated-Reason";
 
 fn text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
@@ -40,6 +44,14 @@ pub fn link(headers: &HeaderMap) -> Option<&str> {
     text(headers, LINK)
 }
 
+/// `X-Shopify-API-Deprecated-Reason`, when present and not blank (at most 500 characters
+/// kept).
+pub fn deprecated_reason(headers: &HeaderMap) -> Option<String> {
+    text(headers, DEPRECATED_REASON)
+        .filter(|v| !v.is_empty())
+        .map(|v| v.chars().take(500).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,6 +72,17 @@ mod tests {
         assert_eq!(d("-1"), None);
         assert_eq!(d("NaN"), None);
         assert_eq!(d("soon"), None);
+    }
+
+    #[test]
+    fn deprecated_reason_is_read_trimmed_and_blank_is_none() {
+        let r = |v| deprecated_reason(&with("x-shopify-api-deprecated-reason", v));
+        assert_eq!(
+            r(" https://shopify.dev/api/usage/versioning#deprecation-practices "),
+            Some("https://shopify.dev/api/usage/versioning#deprecation-practices".into())
+        );
+        assert_eq!(r("   "), None);
+        assert_eq!(deprecated_reason(&HeaderMap::new()), None);
     }
 
     #[test]

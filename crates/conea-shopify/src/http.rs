@@ -3,6 +3,7 @@
 //! what is worth retrying — 429 after `Retry-After`, 5xx and connection failures with
 //! exponential backoff (bounded) — or classify the failure as a [`ShopifyApiError`].
 
+use crate::deprecation::{Deprecation, DeprecationObserver};
 use crate::error::{message_from_body, ErrorKind, ShopifyApiError};
 use crate::headers;
 use crate::retry::RetryPolicy;
@@ -55,6 +56,10 @@ pub(crate) struct Transport {
     pub sleeper: Arc<dyn Sleeper>,
     pub policy: RetryPolicy,
     pub limits: RestLimits,
+    /// The API version in the path (for deprecation notices).
+    pub api_version: String,
+    /// Told when an answer carries `X-Shopify-API-Deprecated-Reason`.
+    pub deprecations: Option<Arc<dyn DeprecationObserver>>,
 }
 
 enum Failure {
@@ -84,6 +89,7 @@ impl Transport {
             let failure = match self.attempt(call).await {
                 Ok((headers, body)) => {
                     self.observe(&reservation, call.budget, &headers);
+                    self.deprecation(&headers, &call.url).await;
                     let request_id = headers::request_id(&headers);
                     return Ok(Answer {
                         headers,
@@ -111,6 +117,7 @@ impl Transport {
                     body,
                 } => {
                     self.observe(&reservation, call.budget, &headers);
+                    self.deprecation(&headers, &call.url).await;
                     let error = ShopifyApiError::new(
                         ShopifyApiError::kind_of_status(status),
                         message_from_body(&body),
@@ -149,6 +156,26 @@ impl Transport {
                 reservation.observe_rest(used, size);
             }
         }
+    }
+
+    /// Hands an answer's deprecation notice, if it has one, to the observer.
+    async fn deprecation(&self, headers: &HeaderMap, url: &Url) {
+        let (Some(observer), Some(reason)) = (
+            self.deprecations.as_ref(),
+            headers::deprecated_reason(headers),
+        ) else {
+            return;
+        };
+        tracing::warn!(shop = %self.shop, path = url.path(), api_version = %self.api_version,
+            reason = %reason, "Shopify flagged a call as deprecated");
+        observer
+            .deprecated(Deprecation {
+                shop: self.shop.clone(),
+                api_version: self.api_version.clone(),
+                reason,
+                endpoint: url.path().to_owned(),
+            })
+            .await;
     }
 
     /// Waits a throttle's time, unless it is longer than the policy accepts.

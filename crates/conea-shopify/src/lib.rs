@@ -16,6 +16,8 @@
 //!   `hmac`, the code exchange; [`subscriptions`] webhook subscriptions through GraphQL.
 //! - [`bulk`] GraphQL bulk operations: start, poll, stream the JSONL result, and
 //!   [`BulkRows`] joining child lines to their parents through `__parentId`.
+//! - [`deprecation`] an answer's `X-Shopify-API-Deprecated-Reason`, handed to a
+//!   [`DeprecationObserver`].
 //! - [`error`] [`ShopifyApiError`] with its [`ErrorKind`].
 //! - [`integration`] the service (connect, webhooks, sync) and the `shopify.webhook` and
 //!   `shopify.sync` job kinds.
@@ -55,6 +57,7 @@
 
 pub mod bulk;
 pub mod client;
+pub mod deprecation;
 pub mod error;
 pub mod graphql;
 pub mod headers;
@@ -73,6 +76,7 @@ pub mod webhook;
 
 pub use bulk::{bulk_query, BulkOperation, BulkRows, Joined};
 pub use client::{ShopifyClient, ShopifyClientBuilder};
+pub use deprecation::{Deprecation, DeprecationObserver};
 pub use error::{ErrorKind, ShopifyApiError};
 pub use graphql::{GraphqlResponse, QueryCost};
 pub use pagination::{next_page_info, Connection};
@@ -82,5 +86,5 @@ pub use shop::{is_valid_api_version, is_valid_shop_domain};
 pub use sleep::{FakeSleeper, Sleeper, TokioSleeper};
 pub use subscriptions::Subscription;
 pub use throttle::{RestLimits, RestSnapshot, ThrottleStatus, Throttles};
-pub use topics::{CustomerRequest, TopicMismatch, TopicPayload, SUBSCRIBED_TOPICS};
+pub use topics::{BulkFinish, CustomerRequest, TopicMismatch, TopicPayload, SUBSCRIBED_TOPICS};
 pub use webhook::{sign, verify, DeliveryKey, WebhookHeaderError, WebhookHeaders};

@@ -126,6 +126,44 @@ impl ShopifyClient {
         }
     }
 
+    /// One page of the ids of every `resource` object (`fields=id`, 250 a page; orders of
+    /// every status), for reconciliation; pass the returned cursor back for the next.
+    pub async fn list_ids(
+        &self,
+        resource: Resource,
+        page_info: Option<&str>,
+    ) -> Result<(Vec<i64>, Option<String>), ShopifyApiError> {
+        let mut query = vec![
+            ("limit", crate::client::MAX_PAGE_SIZE.to_string()),
+            ("fields", "id".to_owned()),
+        ];
+        match page_info {
+            Some(cursor) => query.push(("page_info", cursor.to_owned())),
+            None if resource == Resource::Orders => query.push(("status", "any".to_owned())),
+            None => {}
+        }
+        let answer = self
+            .rest_get(&format!("{}.json", resource.key()), &query)
+            .await?;
+        let next = headers::link(&answer.headers).and_then(next_page_info);
+        let body = parse_json(&answer)?;
+        let malformed = || {
+            ShopifyApiError::new(
+                ErrorKind::Malformed,
+                format!("the answer has no `{}` list of ids", resource.key()),
+            )
+            .with_request_id(answer.request_id.clone())
+        };
+        let ids = body
+            .get(resource.key())
+            .and_then(Value::as_array)
+            .ok_or_else(malformed)?
+            .iter()
+            .map(|o| o.get("id").and_then(Value::as_i64).ok_or_else(malformed))
+            .collect::<Result<Vec<i64>, _>>()?;
+        Ok((ids, next))
+    }
+
     /// One page of `resource`. With a `page_info`, Shopify accepts only `limit` beside it.
     pub async fn list(
         &self,

@@ -24,11 +24,30 @@ pub fn graphql_topic(topic: &str) -> String {
     topic.replace('/', "_").to_ascii_uppercase()
 }
 
+/// Resources whose own name has an underscore (the first underscore of their topics does not
+/// end the resource).
+const TWO_WORD_RESOURCES: [&str; 4] = [
+    "bulk_operations",
+    "app_subscriptions",
+    "inventory_items",
+    "inventory_levels",
+];
+
 /// The header's spelling of a GraphQL topic: `ORDERS_CREATE` is `orders/create` (the first
 /// underscore separates the resource from the event: `CUSTOMERS_DATA_REQUEST` is
-/// `customers/data_request`).
+/// `customers/data_request`; except after a two-word resource: `BULK_OPERATIONS_FINISH` is
+/// `bulk_operations/finish`).
 pub fn header_topic(topic: &str) -> String {
-    topic.to_ascii_lowercase().replacen('_', "/", 1)
+    let lower = topic.to_ascii_lowercase();
+    for resource in TWO_WORD_RESOURCES {
+        if let Some(event) = lower
+            .strip_prefix(resource)
+            .and_then(|rest| rest.strip_prefix('_'))
+        {
+            return format!("{resource}/{event}");
+        }
+    }
+    lower.replacen('_', "/", 1)
 }
 
 const LIST: &str = "query webhookSubscriptions($first: Int!, $after: String) {
@@ -189,6 +208,14 @@ mod tests {
         assert_eq!(
             header_topic("CUSTOMERS_DATA_REQUEST"),
             "customers/data_request"
+        );
+        assert_eq!(
+            header_topic("BULK_OPERATIONS_FINISH"),
+            "bulk_operations/finish"
+        );
+        assert_eq!(
+            graphql_topic("bulk_operations/finish"),
+            "BULK_OPERATIONS_FINISH"
         );
         for t in crate::topics::SUBSCRIBED_TOPICS {
             assert_eq!(header_topic(&graphql_topic(t)), t);

@@ -23,6 +23,8 @@ pub enum TopicPayload {
     CustomerRedact(CustomerRequest),
     /// `shop/redact`.
     ShopRedact,
+    /// `bulk_operations/finish`: one of the app's bulk operations ended.
+    BulkFinished(BulkFinish),
     /// A topic Conea does not act on.
     Ignored,
 }
@@ -36,6 +38,28 @@ pub struct CustomerRequest {
     pub orders: Vec<i64>,
     /// The data request's id (`customers/data_request` only).
     pub data_request_id: Option<i64>,
+}
+
+/// A `bulk_operations/finish` body: `{"admin_graphql_api_id":
+/// "gid://shopify/BulkOperation/…", "completed_at", "created_at", "error_code", "status",
+/// "type"}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BulkFinish {
+    /// `gid://shopify/BulkOperation/…`, as `bulkOperationRunQuery` answered it.
+    pub id: String,
+    /// `completed`, `failed`, `canceled`, … (lowercase, as the webhook spells it).
+    pub status: String,
+    pub error_code: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct BulkFinishWire {
+    admin_graphql_api_id: String,
+    status: String,
+    #[serde(default)]
+    error_code: Option<String>,
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
 }
 
 /// A body that is not what its topic says.
@@ -228,6 +252,35 @@ impl TopicPayload {
                 }
                 Ok(TopicPayload::ShopRedact)
             }
+            "bulk_operations/finish" => {
+                refuse(&COMPLIANCE_KEYS)?;
+                refuse(&SHOP_KEYS)?;
+                refuse(&ORDER_KEYS)?;
+                refuse(&PRODUCT_KEYS)?;
+                let wire: BulkFinishWire = serde_json::from_value(value.clone())
+                    .map_err(|e| mismatch(format!("not a bulk operation notice ({e})")))?;
+                if !wire
+                    .admin_graphql_api_id
+                    .starts_with("gid://shopify/BulkOperation/")
+                {
+                    return Err(mismatch(format!(
+                        "its `admin_graphql_api_id` is {}",
+                        wire.admin_graphql_api_id
+                    )));
+                }
+                if wire
+                    .kind
+                    .as_deref()
+                    .is_some_and(|k| k != "query" && k != "mutation")
+                {
+                    return Err(mismatch("its `type` is neither query nor mutation".into()));
+                }
+                Ok(TopicPayload::BulkFinished(BulkFinish {
+                    id: wire.admin_graphql_api_id,
+                    status: wire.status.to_ascii_lowercase(),
+                    error_code: wire.error_code,
+                }))
+            }
             _ => Ok(TopicPayload::Ignored),
         }
     }
@@ -255,9 +308,11 @@ fn gid_names(object: &Map<String, Value>, kind: RecordKind) -> Result<(), String
 /// every topic [`TopicPayload::parse`] acts on that an app can subscribe to through the
 /// API. `orders/updated` also covers paid, cancelled, fulfilled and edited orders; the
 /// compliance topics (`customers/data_request`, `customers/redact`, `shop/redact`) are set
-/// in the app's configuration at Shopify, not per shop.
-pub const SUBSCRIBED_TOPICS: [&str; 10] = [
+/// in the app's configuration at Shopify, not per shop. `bulk_operations/finish` wakes a
+/// sync waiting for its bulk operation (polling stays the fallback).
+pub const SUBSCRIBED_TOPICS: [&str; 11] = [
     "app/uninstalled",
+    "bulk_operations/finish",
     "customers/create",
     "customers/delete",
     "customers/update",
@@ -330,6 +385,27 @@ mod tests {
         assert!(parse(
             "shop/redact",
             json!({"shop_id": 1, "shop_domain": "b.myshopify.com"})
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn a_bulk_finish_notice_is_shopifys_payload_and_nothing_else() {
+        let body = json!({"admin_graphql_api_id": "gid://shopify/BulkOperation/720001",
+            "completed_at": "2026-12-04T21:00:00-05:00", "created_at": "2026-12-04T20:59:00-05:00",
+            "error_code": null, "status": "completed", "type": "query"});
+        assert_eq!(
+            parse("bulk_operations/finish", body),
+            Ok(TopicPayload::BulkFinished(BulkFinish {
+                id: "gid://shopify/BulkOperation/720001".into(),
+                status: "completed".into(),
+                error_code: None,
+            }))
+        );
+        assert!(parse("bulk_operations/finish", order()).is_err());
+        assert!(parse(
+            "bulk_operations/finish",
+            json!({"admin_graphql_api_id": "gid://shopify/Order/9", "status": "completed"})
         )
         .is_err());
     }

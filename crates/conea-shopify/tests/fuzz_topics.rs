@@ -43,7 +43,13 @@ const DESTRUCTIVE_TOPICS: &[&str] = &[
     "customers/redact",
     "shop/redact",
 ];
-const OTHER_TOPICS: &[&str] = &["customers/data_request", "shop/update", "carts/create", ""];
+const OTHER_TOPICS: &[&str] = &[
+    "customers/data_request",
+    "shop/update",
+    "carts/create",
+    "bulk_operations/finish",
+    "",
+];
 
 fn all_topics() -> Vec<&'static str> {
     [RECORD_TOPICS, DESTRUCTIVE_TOPICS, OTHER_TOPICS].concat()
@@ -94,6 +100,15 @@ fn check(topic: &str, body: &str) -> bool {
         TopicPayload::ShopRedact => {
             assert_eq!(topic, "shop/redact");
             assert!(names_shop("shop_domain"), "{body}");
+        }
+        TopicPayload::BulkFinished(f) => {
+            assert_eq!(topic, "bulk_operations/finish");
+            assert_eq!(
+                object.get("admin_graphql_api_id").and_then(Value::as_str),
+                Some(f.id.as_str()),
+                "{body}"
+            );
+            assert!(f.id.starts_with("gid://shopify/BulkOperation/"), "{body}");
         }
         TopicPayload::Ignored => {
             assert!(

@@ -115,6 +115,11 @@ impl Client {
         self.send(Method::PUT, path, credential, Some(&body)).await
     }
 
+    pub async fn patch(&self, path: &str, credential: Option<&str>, body: Value) -> Resp {
+        self.send(Method::PATCH, path, credential, Some(&body))
+            .await
+    }
+
     pub async fn delete(&self, path: &str, credential: Option<&str>) -> Resp {
         self.send(Method::DELETE, path, credential, None).await
     }

@@ -127,6 +127,7 @@ impl Config {
                 },
                 scopes: s.shopify_scopes,
                 sync_interval: s.shopify_sync_interval,
+                reconcile_interval: s.shopify_reconcile_interval,
                 public_url: s.public_url,
             },
             insights: InsightsConfig {

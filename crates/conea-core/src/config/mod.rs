@@ -136,6 +136,9 @@ pub struct ShopifyConfig {
     pub scopes: Vec<String>,
     /// Time from the end of a shop's sync to its next one; `None`: no scheduled syncs.
     pub sync_interval: Option<Duration>,
+    /// Time between two reconciliations of a shop (ids at Shopify against ids here);
+    /// `None`: only when asked.
+    pub reconcile_interval: Option<Duration>,
     /// `CONEA_PUBLIC_URL` when it was set (not its default): the base of the OAuth
     /// `redirect_uri` and of the webhook address Conea registers at each shop. Unset,
     /// Conea registers no webhooks (Shopify cannot reach a default local address).

@@ -149,7 +149,7 @@ settings! {
         help "How long CPU must stay above CONEA_DETECTOR_CPU_PERCENT before the cpu detector opens an incident.";
     shopify_api_version: String = SHOPIFY_API_VERSION, toml "shopify.api_version", default "2026-10",
         parse parse::api_version,
-        help "Admin API version (`YYYY-MM`, a quarterly release, or `unstable`) of shops connected without one.";
+        help "Admin API version (`YYYY-MM`, a quarterly release, or `unstable`) of shops connected without one. Upgrade it when `/health` or `conea diagnose` reports a deprecated version, and move the flagged shops (`PATCH … {\"api_version\"}`).";
     shopify_base_url: String = SHOPIFY_BASE_URL, toml "shopify.base_url", parse parse::http_url,
         help "Send Admin API calls here instead of `https://{shop}` (a fake Shopify in tests, or an egress proxy).";
     shopify_api_key: String = SHOPIFY_API_KEY, toml "shopify.api_key", parse parse::text,
@@ -161,7 +161,10 @@ settings! {
         help "Access scopes the app asks for at install (comma list); the default is what the sync and the webhooks need.";
     shopify_sync_interval: Option<Duration> = SHOPIFY_SYNC_INTERVAL, toml "shopify.sync_interval", default "15m",
         parse parse::sync_interval,
-        help "An active shop's next incremental sync starts this long after its last one finished (a job, one live per shop); `off`: syncs only when asked.";
+        help "An active shop's next incremental sync starts this long after its last one finished (a job, one live per shop); `off`: syncs only when asked. A shop's own `sync_interval` (connect, PATCH) replaces it for that shop.";
+    shopify_reconcile_interval: Option<Duration> = SHOPIFY_RECONCILE_INTERVAL, toml "shopify.reconcile_interval", default "24h",
+        parse parse::sync_interval,
+        help "How often each active shop is reconciled (`shopify.reconcile`: the ids Shopify holds against Conea's per resource; deleted objects removed, missing ones fetched), from its first sync on; `off`: only when asked (`POST …/shops/{id}/reconcile`).";
     shopify_page_size: u32 = SHOPIFY_PAGE_SIZE, toml "shopify.page_size", default "250",
         parse parse::page_size,
         help "Objects per Admin API page during a sync (1 to 250).";

@@ -18,7 +18,9 @@ use conea_core::clock::rfc3339;
 use conea_core::CoreError;
 use conea_shopdata::RecordKind;
 use conea_shopify::integration::store::ShopifyShop;
-use conea_shopify::integration::{ConnectRequest, Delivered, WebhookOutcome};
+use conea_shopify::integration::{
+    interval, ConnectRequest, Delivered, ShopUpdate, ShopifyService, WebhookOutcome,
+};
 use conea_shopify::WebhookHeaders;
 use serde::{Deserialize, Serialize};
 
@@ -48,6 +50,23 @@ pub struct ConnectShopRequest {
     /// `YYYY-MM`; default `SHOPIFY_API_VERSION`.
     #[schema(pattern = "^(unstable|[0-9]{4}-(0[1-9]|1[0-2]))$")]
     pub api_version: Option<String>,
+    /// The shop's own interval between scheduled syncs: a whole number and a unit (`s`, `m`,
+    /// `h`, `d`) of at least 1 minute, such as `15m`. Default: `SHOPIFY_SYNC_INTERVAL` (a
+    /// shop connected again keeps the interval it had).
+    #[schema(pattern = "^([1-9][0-9]{0,5}[mhd]|([6-9][0-9]|[1-9][0-9]{2,5})s)$")]
+    pub sync_interval: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct UpdateShopRequest {
+    /// The Admin API version the shop's calls use from now on (`YYYY-MM` or `unstable`):
+    /// move a shop whose version Shopify flagged as deprecated.
+    #[schema(pattern = "^(unstable|[0-9]{4}-(0[1-9]|1[0-2]))$")]
+    pub api_version: Option<String>,
+    /// The shop's own interval between scheduled syncs (at least 1 minute, such as `15m`),
+    /// or `default` for `SHOPIFY_SYNC_INTERVAL`. It applies from the shop's last sync.
+    #[schema(pattern = "^(default|[1-9][0-9]{0,5}[mhd]|([6-9][0-9]|[1-9][0-9]{2,5})s)$")]
+    pub sync_interval: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, utoipa::ToSchema)]
@@ -66,11 +85,60 @@ pub struct ShopResponse {
     pub webhooks_rejected: i64,
     pub last_webhook_at: Option<String>,
     pub created_at: String,
+    /// Shopify's latest deprecation warning (`X-Shopify-API-Deprecated-Reason`) for the API
+    /// version the shop uses now; null when there is none. Fix: move the shop to a supported
+    /// version (`PATCH` with `api_version`).
+    pub api_deprecation: Option<ApiDeprecation>,
+    /// The interval between the shop's scheduled syncs (`15m`); null when it has none
+    /// (its own unset and `SHOPIFY_SYNC_INTERVAL=off`).
+    pub sync_interval: Option<String>,
+    /// `shop` (set on the connection) or `server` (`SHOPIFY_SYNC_INTERVAL`).
+    #[schema(schema_with = sync_interval_source)]
+    pub sync_interval_source: String,
+    /// The last reconciliation (Shopify's ids against Conea's, every resource); null before
+    /// the first.
+    pub reconciliation: Option<ReconciliationResponse>,
 }
 
-impl From<ShopifyShop> for ShopResponse {
-    fn from(s: ShopifyShop) -> Self {
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReconciliationResponse {
+    pub at: String,
+    /// Ids Shopify listed.
+    pub checked: i64,
+    /// Objects Shopify no longer has: deleted here.
+    pub removed: i64,
+    /// Objects Conea lacked: fetched from Shopify.
+    pub fetched: i64,
+}
+
+fn sync_interval_source() -> utoipa::openapi::schema::ObjectBuilder {
+    super::schemas::one_of(["shop", "server"])
+}
+
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ApiDeprecation {
+    /// The header's value: a URL of Shopify's notice, or the deprecated fields used.
+    pub reason: String,
+    /// The path Shopify flagged (`/admin/api/2025-01/orders.json`).
+    pub endpoint: String,
+    pub api_version: String,
+    /// When it was last seen.
+    pub seen_at: String,
+}
+
+impl ShopResponse {
+    /// The shop as the API shows it, with the sync interval in force (`service` knows the
+    /// server's).
+    pub fn of(s: ShopifyShop, service: &ShopifyService) -> Self {
+        let interval = service.sync_interval_ms(&s);
         ShopResponse {
+            sync_interval: interval.map(interval::format),
+            sync_interval_source: if s.sync_interval_ms.is_some() {
+                "shop"
+            } else {
+                "server"
+            }
+            .to_owned(),
             id: s.shop_id.to_string(),
             shop_domain: s.domain,
             api_version: s.api_version,
@@ -81,6 +149,18 @@ impl From<ShopifyShop> for ShopResponse {
             webhooks_rejected: s.webhooks_rejected,
             last_webhook_at: s.last_webhook_at.map(rfc3339),
             created_at: rfc3339(s.created_at),
+            reconciliation: s.reconciliation.map(|r| ReconciliationResponse {
+                at: rfc3339(r.at),
+                checked: r.checked,
+                removed: r.removed,
+                fetched: r.fetched,
+            }),
+            api_deprecation: s.deprecation.map(|d| ApiDeprecation {
+                reason: d.reason,
+                endpoint: d.endpoint,
+                api_version: d.api_version,
+                seen_at: rfc3339(d.seen_at),
+            }),
         }
     }
 }
@@ -97,7 +177,7 @@ pub struct ShopPage {
 #[utoipa::path(post, path = "/integrations/shopify/shops", tag = "shopify", request_body = ConnectShopRequest,
     security(("bearer" = []), ("api_key" = [])), responses(
     (status = 201, body = ShopResponse),
-    (status = 400, body = ErrorBody, description = "`invalid_parameter` naming `shop_domain`, `api_version`, `access_token`, `api_secret`"),
+    (status = 400, body = ErrorBody, description = "`invalid_parameter` naming `shop_domain`, `api_version`, `access_token`, `api_secret`, `sync_interval`"),
     (status = 403, body = ErrorBody, description = "`insufficient_permissions`"),
     (status = 409, body = ErrorBody, description = "`shop_already_connected` (your organization has it active)"),
     (status = 422, body = ErrorBody, description = "`shop_token_refused`: `GET shop.json` refused the token, or it opens another shop"),
@@ -113,9 +193,14 @@ pub async fn connect(
         api_secret: body.api_secret,
         previous_api_secret: body.previous_api_secret,
         api_version: body.api_version,
+        sync_interval: body.sync_interval,
     };
-    let shop = state.platform().shopify.connect(&p, req).await?;
-    Ok((StatusCode::CREATED, ApiJson(shop.into())))
+    let shopify = &state.platform().shopify;
+    let shop = shopify.connect(&p, req).await?;
+    Ok((
+        StatusCode::CREATED,
+        ApiJson(ShopResponse::of(shop, shopify)),
+    ))
 }
 
 /// Your organization's Shopify shops with status, API version, last sync and webhook
@@ -124,9 +209,13 @@ pub async fn connect(
     security(("bearer" = []), ("api_key" = [])), responses(
     (status = 200, body = ShopPage), (status = 403, body = ErrorBody)))]
 pub async fn list(State(state): State<AppState>, Auth(p): Auth) -> ApiResult<ApiJson<ShopPage>> {
-    let shops = state.platform().shopify.list(&p).await?;
+    let shopify = &state.platform().shopify;
+    let shops = shopify.list(&p).await?;
     Ok(ApiJson(ShopPage {
-        data: shops.into_iter().map(Into::into).collect(),
+        data: shops
+            .into_iter()
+            .map(|s| ShopResponse::of(s, shopify))
+            .collect(),
         next_cursor: None,
     }))
 }
@@ -140,7 +229,34 @@ pub async fn get(
     Auth(p): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<ApiJson<ShopResponse>> {
-    Ok(ApiJson(state.platform().shopify.get(&p, &id).await?.into()))
+    let shopify = &state.platform().shopify;
+    Ok(ApiJson(ShopResponse::of(
+        shopify.get(&p, &id).await?,
+        shopify,
+    )))
+}
+
+/// Changes a shop's API version or its sync interval [integrations:manage]. A new interval
+/// applies from the shop's last sync; `default` goes back to `SHOPIFY_SYNC_INTERVAL`.
+#[utoipa::path(patch, path = "/integrations/shopify/shops/{id}", tag = "shopify", params(("id" = String, Path)),
+    request_body = UpdateShopRequest, security(("bearer" = []), ("api_key" = [])), responses(
+    (status = 200, body = ShopResponse),
+    (status = 400, body = ErrorBody, description = "`invalid_parameter` naming `api_version` or `sync_interval`"),
+    (status = 403, body = ErrorBody, description = "`insufficient_permissions`"),
+    (status = 404, body = ErrorBody, description = "`not_found`")))]
+pub async fn update(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateShopRequest>,
+) -> ApiResult<ApiJson<ShopResponse>> {
+    let change = ShopUpdate {
+        api_version: body.api_version,
+        sync_interval: body.sync_interval.map(|t| (t != "default").then_some(t)),
+    };
+    let shopify = &state.platform().shopify;
+    let shop = shopify.update(&p, &id, change).await?;
+    Ok(ApiJson(ShopResponse::of(shop, shopify)))
 }
 
 /// Disconnects a shop [integrations:manage]: its credentials are erased, its data stays;
@@ -171,6 +287,26 @@ pub async fn sync(
     Path(id): Path<String>,
 ) -> Response {
     match state.platform().shopify.sync(&p, &id).await {
+        Ok(job) => accepted(&job),
+        Err(e) => ApiError(e).into_response(),
+    }
+}
+
+/// Reconciles the shop as a job [integrations:manage]: per resource, the ids Shopify holds
+/// against Conea's; objects Shopify no longer has are deleted here, missing ones fetched;
+/// the counts go on the shop's `reconciliation`. One live per shop (a second request gets the
+/// same job); it also runs every `SHOPIFY_RECONCILE_INTERVAL` by itself.
+#[utoipa::path(post, path = "/integrations/shopify/shops/{id}/reconcile", tag = "shopify", params(("id" = String, Path)),
+    security(("bearer" = []), ("api_key" = [])), responses(
+    (status = 202, body = Accepted, headers(("Location" = String, description = "/v1/jobs/{id}"))),
+    (status = 404, body = ErrorBody, description = "`not_found`"),
+    (status = 409, body = ErrorBody, description = "`shop_not_active`")))]
+pub async fn reconcile(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> Response {
+    match state.platform().shopify.reconcile(&p, &id).await {
         Ok(job) => accepted(&job),
         Err(e) => ApiError(e).into_response(),
     }

@@ -150,7 +150,9 @@ pub async fn callback(
         Err(e) => Err(e),
     };
     match (result, json) {
-        (Ok(shop), true) => ApiJson(ShopResponse::from(shop)).into_response(),
+        (Ok(shop), true) => {
+            ApiJson(ShopResponse::of(shop, &state.platform().shopify)).into_response()
+        }
         (Ok(shop), false) => page(
             StatusCode::OK,
             "Shopify shop connected",

@@ -19,4 +19,5 @@ mod schedules;
 mod shop_reads;
 mod shopify;
 mod shopify_install;
+mod shopify_settings;
 mod sink;

@@ -10,6 +10,7 @@ use crate::integration::store::{
 };
 use crate::sleep::Sleeper;
 use crate::throttle::Throttles;
+use conea_core::clock::Clock;
 use conea_core::ids::ShopId;
 use conea_core::secretbox::SecretBox;
 use conea_jobs::JobError;
@@ -30,11 +31,22 @@ pub struct ApiOptions {
     pub webhook_address: Option<String>,
     /// From the end of a shop's sync to its next (`SHOPIFY_SYNC_INTERVAL`); `None`: off.
     pub sync_interval: Option<std::time::Duration>,
+    /// Between two reconciliations of a shop (`SHOPIFY_RECONCILE_INTERVAL`); `None`: off.
+    pub reconcile_interval: Option<std::time::Duration>,
     /// A resource's first sync, and one that would read more objects than this, runs as a
     /// bulk operation (`SHOPIFY_BULK_THRESHOLD`); `None`: never.
     pub bulk_threshold: Option<u64>,
     /// Between two status checks of a running bulk operation.
     pub bulk_poll: std::time::Duration,
+    /// How the wait between two status checks passes (tests: only when the test moves the
+    /// clock, so a `bulk_operations/finish` webhook is seen to end it).
+    pub bulk_sleeper: Arc<dyn Sleeper>,
+    /// `bulk_operations/finish` deliveries, which end that wait early.
+    pub bulk_finishes: Arc<super::bulk_finishes::BulkFinishes>,
+    /// When deprecation notices are seen.
+    pub clock: Arc<dyn Clock>,
+    /// The deprecation notices this process wrote (so a sync writes one, not hundreds).
+    pub deprecations: Arc<super::deprecations::Written>,
 }
 
 impl ApiOptions {
@@ -128,7 +140,13 @@ impl ShopAccess {
         )
         .http_client(self.options.http.clone())
         .sleeper(self.options.sleeper.clone())
-        .page_size(self.options.page_size);
+        .page_size(self.options.page_size)
+        .deprecations(Arc::new(super::deprecations::Recorder {
+            store: self.store.clone(),
+            shop_id: shop.shop_id.clone(),
+            clock: self.options.clock.clone(),
+            written: self.options.deprecations.clone(),
+        }));
         if let Some(base) = &self.options.base_url {
             b = b.base_url(base.clone());
         }

@@ -1,6 +1,7 @@
 //! One resource's sync pass by GraphQL bulk operation: start `bulkOperationRunQuery` (its id
 //! saved in the sync state first, so a re-run polls the same operation rather than starting
-//! another), poll it until it ends, then read its JSONL result as a stream: lines joined into
+//! another), poll it until it ends (a `bulk_operations/finish` webhook ends the wait between
+//! two polls at once), then read its JSONL result as a stream: lines joined into
 //! records ([`BulkRows`]), upserted [`BATCH`] at a time. After each batch the number of lines
 //! committed is saved; a run that dies mid-file reads the file again and skips them (every
 //! record before that line was written, the line after it begins a parent), so nothing is
@@ -132,12 +133,17 @@ pub async fn run(
             ),
         )
         .await;
-        access
-            .options()
-            .sleeper
-            .sleep(access.options().bulk_poll)
-            .await;
+        // The next check after the poll interval, or as soon as Shopify's
+        // `bulk_operations/finish` webhook for it arrives.
+        let options = access.options();
+        tokio::select! {
+            _ = options.bulk_finishes.wait(&id) => {
+                tracing::info!(shop = %shop.domain, operation = %id, "bulk operation finished (webhook)");
+            }
+            _ = options.bulk_sleeper.sleep(options.bulk_poll) => {}
+        }
     };
+    access.options().bulk_finishes.forget(&id);
     if op.status != "COMPLETED" {
         // A new operation next time.
         state.bulk_operation = None;

@@ -6,11 +6,12 @@ use super::access::{ApiOptions, OAuthApp, ShopAccess};
 use super::lifecycle::{CALLBACK_PATH, WEBHOOK_PATH};
 use super::signals::SignatureFailures;
 use super::store::ShopifyStore;
-use super::{RefreshHandler, ShopifyService, SyncHandler, WebhookHandler};
+use super::{ReconcileHandler, RefreshHandler, ShopifyService, SyncHandler, WebhookHandler};
 use crate::client::{CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
 use crate::{FakeSleeper, Sleeper, Throttles, TokioSleeper};
 use conea_core::config::Config;
 use conea_core::secretbox::SecretBox;
+use conea_core::sleep::ClockSleeper;
 use conea_core::Clock;
 use conea_jobs::service::JobService;
 use conea_jobs::{JobHandler, JobKinds, Typed};
@@ -49,7 +50,7 @@ impl ShopifyModule {
                 .ok_or_else(|| "CONEA_SECRET_KEY is not set".to_string())?,
         );
         let throttles = Throttles::new(clock.clone());
-        let options = api_options(config, clock.as_ref(), throttles.clone())?;
+        let options = api_options(config, clock.clone(), throttles.clone())?;
         let access = ShopAccess::new(store.clone(), secrets.clone(), options.clone());
         let app = match (&config.shopify.app, &config.shopify.public_url) {
             (Some(app), Some(public)) => Some(OAuthApp {
@@ -112,6 +113,10 @@ impl JobKinds for ShopifyModule {
                 self.access.clone(),
                 shop_store.clone(),
             ))),
+            self.shop_data.writes(Typed::handler(ReconcileHandler::new(
+                self.access.clone(),
+                shop_store.clone(),
+            ))),
         ]
     }
 }
@@ -120,12 +125,15 @@ impl JobKinds for ShopifyModule {
 /// that move the clock when it is a fake one (tests) instead of sleeping.
 fn api_options(
     config: &Config,
-    clock: &dyn Clock,
+    clock: Arc<dyn Clock>,
     throttles: Throttles,
 ) -> Result<ApiOptions, String> {
-    let sleeper: Arc<dyn Sleeper> = match clock.as_fake() {
-        Some(fake) => Arc::new(FakeSleeper::new(fake.clone())),
-        None => Arc::new(TokioSleeper),
+    let (sleeper, bulk_sleeper): (Arc<dyn Sleeper>, Arc<dyn Sleeper>) = match clock.as_fake() {
+        Some(fake) => (
+            Arc::new(FakeSleeper::new(fake.clone())),
+            Arc::new(ClockSleeper::new(fake.clone())),
+        ),
+        None => (Arc::new(TokioSleeper), Arc::new(TokioSleeper)),
     };
     let http = reqwest::Client::builder()
         .connect_timeout(CONNECT_TIMEOUT)
@@ -145,7 +153,12 @@ fn api_options(
             .as_ref()
             .map(|p| format!("{p}{WEBHOOK_PATH}")),
         sync_interval: config.shopify.sync_interval,
+        reconcile_interval: config.shopify.reconcile_interval,
         bulk_threshold: config.shopify.bulk_threshold,
         bulk_poll: super::bulk_sync::POLL_INTERVAL,
+        bulk_sleeper,
+        bulk_finishes: Arc::default(),
+        clock,
+        deprecations: Arc::default(),
     })
 }

@@ -204,6 +204,8 @@ impl ShopifyService {
                 api_secret: seal("api_secret", &app.api_secret),
                 previous_api_secret: None,
             },
+            // A shop installed again keeps the interval it had.
+            sync_interval_ms: None,
         };
         let shop = self.store.connect(&conn, now).await?;
         self.connections.invalidate(&domain).await;

@@ -5,9 +5,13 @@
 //! in conea-store; plus the shop data store); the records go through `conea_shopdata`'s parser.
 
 pub mod access;
+pub mod bulk_finishes;
 pub mod bulk_sync;
+pub mod deprecations;
 pub mod install;
+pub mod interval;
 pub mod lifecycle;
+pub mod reconcile;
 pub mod refresh;
 pub mod registration;
 pub mod service;
@@ -23,9 +27,10 @@ use serde::{Deserialize, Serialize};
 
 pub use access::{ApiOptions, OAuthApp, ShopAccess};
 pub use install::ShopifyModule;
+pub use reconcile::ReconcileHandler;
 pub use refresh::RefreshHandler;
 pub use registration::Registration;
-pub use service::{ConnectRequest, Received, ShopifyService};
+pub use service::{ConnectRequest, Received, ShopUpdate, ShopifyService};
 pub use signals::{Delivered, SignatureFailures, WebhookAccepted, WebhookOutcome};
 pub use sync::SyncHandler;
 pub use webhooks::WebhookHandler;
@@ -41,6 +46,12 @@ pub struct WebhookArgs {
 /// Arguments of a `shopify.sync` job.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SyncArgs {
+    pub shop_id: ShopId,
+}
+
+/// Arguments of a `shopify.reconcile` job.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReconcileArgs {
     pub shop_id: ShopId,
 }
 

@@ -4,7 +4,10 @@
 
 use super::access::{ApiOptions, OAuthApp};
 use super::signals::{Delivered, SignatureFailures, WebhookAccepted, WebhookOutcome};
-use super::{RefreshArgs, RefreshHandler, SyncArgs, SyncHandler, WebhookArgs, WebhookHandler};
+use super::{
+    ReconcileArgs, ReconcileHandler, RefreshArgs, RefreshHandler, SyncArgs, SyncHandler,
+    WebhookArgs, WebhookHandler,
+};
 use crate::client::ShopifyClient;
 use crate::error::ErrorKind;
 use crate::integration::store::{
@@ -35,6 +38,18 @@ pub struct ConnectRequest {
     pub api_secret: String,
     pub previous_api_secret: Option<String>,
     pub api_version: Option<String>,
+    /// The shop's own interval between scheduled syncs (`15m`); `None`: the server's
+    /// `SHOPIFY_SYNC_INTERVAL` (a shop connected again keeps the one it had).
+    pub sync_interval: Option<String>,
+}
+
+/// `PATCH /v1/integrations/shopify/shops/{id}`: what changes (absent: unchanged).
+#[derive(Debug, Clone, Default)]
+pub struct ShopUpdate {
+    /// The Admin API version the shop's calls use (`YYYY-MM` or `unstable`).
+    pub api_version: Option<String>,
+    /// `Some(None)`: back to the server's `SHOPIFY_SYNC_INTERVAL`.
+    pub sync_interval: Option<Option<String>>,
 }
 
 impl std::fmt::Debug for ConnectRequest {
@@ -42,6 +57,7 @@ impl std::fmt::Debug for ConnectRequest {
         f.debug_struct("ConnectRequest")
             .field("shop_domain", &self.shop_domain)
             .field("api_version", &self.api_version)
+            .field("sync_interval", &self.sync_interval)
             .finish_non_exhaustive()
     }
 }
@@ -157,18 +173,17 @@ impl ShopifyService {
                 ),
             ));
         }
-        let api_version = req
-            .api_version
+        let api_version = api_version(
+            req.api_version
+                .as_deref()
+                .map(str::trim)
+                .unwrap_or(&self.default_api_version),
+        )?;
+        let sync_interval_ms = req
+            .sync_interval
             .as_deref()
-            .map(str::trim)
-            .unwrap_or(&self.default_api_version)
-            .to_owned();
-        if !is_valid_api_version(&api_version) {
-            return Err(CoreError::invalid(
-                "api_version",
-                format!("`{api_version}` is not an Admin API version: use `YYYY-MM` (such as 2025-07) or `unstable`."),
-            ));
-        }
+            .map(|t| super::interval::parse("sync_interval", t))
+            .transpose()?;
         for (field, value) in [
             ("access_token", Some(&req.access_token)),
             ("api_secret", Some(&req.api_secret)),
@@ -217,6 +232,7 @@ impl ShopifyService {
                     .as_deref()
                     .map(|s| seal("previous_api_secret", s)),
             },
+            sync_interval_ms,
         };
         let shop = self.store.connect(&conn, self.clock.now_ms()).await?;
         self.connections.invalidate(&domain).await;
@@ -236,6 +252,45 @@ impl ShopifyService {
             .get_shopify_shop(&by.org_id, &shop_id)
             .await?
             .ok_or_else(|| CoreError::not_found("shop", id))
+    }
+
+    /// Changes a shop's API version or sync interval [integrations:manage]. A new interval
+    /// applies from the last sync (a shop that never synced is scheduled after its first);
+    /// a new version clears nothing by itself: a deprecation notice shows only while the shop
+    /// uses the version it was given for.
+    pub async fn update(
+        &self,
+        by: &Principal,
+        id: &str,
+        change: ShopUpdate,
+    ) -> CoreResult<ShopifyShop> {
+        let shop = self.get(by, id).await?;
+        let version = match change.api_version.as_deref() {
+            Some(v) => api_version(v.trim())?,
+            None => shop.api_version.clone(),
+        };
+        let interval = match &change.sync_interval {
+            Some(Some(t)) => Some(super::interval::parse("sync_interval", t)?),
+            Some(None) => None,
+            None => shop.sync_interval_ms,
+        };
+        let effective = interval.or_else(|| self.default_interval_ms());
+        let next = shop.last_sync_at.zip(effective).map(|(at, i)| at + i);
+        self.store
+            .update_settings(&shop.shop_id, &version, interval, next, self.clock.now_ms())
+            .await?;
+        self.connections.invalidate(&shop.domain).await;
+        self.get(by, id).await
+    }
+
+    /// `SHOPIFY_SYNC_INTERVAL` in milliseconds; `None`: off.
+    fn default_interval_ms(&self) -> Option<i64> {
+        self.api.sync_interval.map(duration_ms)
+    }
+
+    /// The interval between the shop's scheduled syncs: its own, else the server's.
+    pub fn sync_interval_ms(&self, shop: &ShopifyShop) -> Option<i64> {
+        shop.sync_interval_ms.or_else(|| self.default_interval_ms())
     }
 
     /// Removes Conea's webhook subscriptions at the shop (when no other organization's
@@ -264,14 +319,16 @@ impl ShopifyService {
     /// Shops that are not active (uninstalled, unauthorized, disconnected) are never picked.
     /// Returns how many syncs were started.
     pub async fn tick_syncs(&self) -> CoreResult<usize> {
-        let Some(interval) = self.api.sync_interval else {
-            return Ok(0);
-        };
         let now = self.clock.now_ms();
         let mut started = 0;
         for (shop, read) in self.store.due_syncs(now, 100).await? {
+            // A due shop was scheduled by an interval (its own or the server's, which may
+            // have been turned off since: then it is not started).
+            let Some(interval) = self.sync_interval_ms(&shop) else {
+                continue;
+            };
             // Until the sync finishes and sets it from its end, retry after one interval.
-            let next = now + i64::try_from(interval.as_millis()).unwrap_or(i64::MAX / 2);
+            let next = now + interval;
             if !self.store.claim_sync(&shop.shop_id, read, next).await? {
                 continue;
             }
@@ -279,6 +336,52 @@ impl ShopifyService {
                 Ok(_) => started += 1,
                 Err(e) => {
                     tracing::warn!(shop = %shop.domain, error = %e, "could not start a scheduled sync")
+                }
+            }
+        }
+        Ok(started)
+    }
+
+    /// Enqueues `shopify.reconcile` for the shop [integrations:manage] (one live per shop: a
+    /// second request while one is pending or running gets the same job).
+    pub async fn reconcile(&self, by: &Principal, id: &str) -> CoreResult<Job> {
+        let shop = self.get(by, id).await?;
+        self.enqueue_reconcile(&shop).await
+    }
+
+    /// Enqueues the shop's reconciliation (the unique key makes a live one the answer).
+    pub async fn enqueue_reconcile(&self, shop: &ShopifyShop) -> CoreResult<Job> {
+        require_active(shop, "reconciling")?;
+        let args = ReconcileArgs {
+            shop_id: shop.shop_id.clone(),
+        };
+        let mut job = NewJob::of::<ReconcileHandler>(shop.org_id.clone(), &args)
+            .map_err(CoreError::internal)?;
+        job.unique_key = Some(format!("shopify.reconcile:{}", shop.shop_id));
+        Ok(self.jobs.enqueue(job).await?.job)
+    }
+
+    /// Starts the reconciliations that are due (`SHOPIFY_RECONCILE_INTERVAL` after the last,
+    /// or after the first sync), each once across replicas; returns how many started.
+    pub async fn tick_reconciles(&self) -> CoreResult<usize> {
+        let Some(interval) = self.api.reconcile_interval.map(duration_ms) else {
+            return Ok(0);
+        };
+        let now = self.clock.now_ms();
+        let mut started = 0;
+        for (shop, read) in self.store.due_reconciles(now, interval, 100).await? {
+            // Until the job finishes and sets it from its end, retry after one interval.
+            if !self
+                .store
+                .claim_reconcile(&shop.shop_id, read, now + interval)
+                .await?
+            {
+                continue;
+            }
+            match self.enqueue_reconcile(&shop).await {
+                Ok(_) => started += 1,
+                Err(e) => {
+                    tracing::warn!(shop = %shop.domain, error = %e, "could not start a scheduled reconciliation")
                 }
             }
         }
@@ -476,6 +579,10 @@ impl ShopifyService {
                 });
             }
         }
+        if let Ok(TopicPayload::BulkFinished(f)) = &checked {
+            // Wake the sync waiting for it now (polling stays the fallback).
+            self.api.bulk_finishes.signal(&f.id);
+        }
         if let Err(mismatch) = checked {
             let now = self.clock.now_ms();
             if let Err(e) = self.store.count_rejected_webhook(&shop.shop_id, now).await {
@@ -568,6 +675,24 @@ impl ShopifyService {
             }),
         }
     }
+}
+
+/// A duration in milliseconds (saturating).
+pub(super) fn duration_ms(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2)
+}
+
+/// A valid Admin API version, or 400 naming `api_version`.
+fn api_version(v: &str) -> CoreResult<String> {
+    if !is_valid_api_version(v) {
+        return Err(CoreError::invalid(
+            "api_version",
+            format!(
+                "`{v}` is not an Admin API version: use `YYYY-MM` (such as 2025-07) or `unstable`."
+            ),
+        ));
+    }
+    Ok(v.to_owned())
 }
 
 /// Admin API work needs an active shop: anything else is a 409 that says what to do.

@@ -19,6 +19,8 @@ pub const WEBHOOK_KIND: &str = "shopify.webhook";
 pub const SYNC_KIND: &str = "shopify.sync";
 /// The job kind that re-reads one object from the Admin API (deleting it on a 404).
 pub const REFRESH_KIND: &str = "shopify.refresh";
+/// The job kind that reconciles a shop's ids with Shopify's.
+pub const RECONCILE_KIND: &str = "shopify.reconcile";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -74,6 +76,39 @@ pub struct ShopifyShop {
     pub webhooks_rejected: i64,
     pub last_webhook_at: Option<EpochMs>,
     pub created_at: EpochMs,
+    /// Shopify's latest deprecation warning for the API version the shop uses now (`None`
+    /// when none was seen, or it was for a version the shop no longer uses).
+    pub deprecation: Option<DeprecationNotice>,
+    /// The shop's own interval between scheduled syncs; `None`: the server's
+    /// `SHOPIFY_SYNC_INTERVAL`.
+    pub sync_interval_ms: Option<i64>,
+    /// The last reconciliation's counts; `None` before the first.
+    pub reconciliation: Option<Reconciled>,
+}
+
+/// What a reconciliation found (every resource together).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Reconciled {
+    pub at: EpochMs,
+    /// Ids Shopify listed.
+    pub checked: i64,
+    /// Objects Conea held that Shopify no longer has: deleted here.
+    pub removed: i64,
+    /// Objects Shopify has that Conea lacked: fetched.
+    pub fetched: i64,
+}
+
+/// An answer of the shop's Admin API carried `X-Shopify-API-Deprecated-Reason`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeprecationNotice {
+    /// The header's value (a URL of Shopify's notice, or the deprecated fields used).
+    pub reason: String,
+    /// The path called (`/admin/api/2025-01/orders.json`).
+    pub endpoint: String,
+    /// The API version the call used.
+    pub api_version: String,
+    /// When it was last seen.
+    pub seen_at: EpochMs,
 }
 
 /// Credentials as stored: each sealed by `SecretBox` (never plaintext here).
@@ -101,6 +136,8 @@ pub struct NewConnection {
     pub api_version: String,
     /// Sealed with [`secret_context`] of this organization and domain.
     pub credentials: SealedCredentials,
+    /// The shop's own sync interval; `None`: the server's.
+    pub sync_interval_ms: Option<i64>,
 }
 
 /// A verified delivery to store.
@@ -236,12 +273,56 @@ pub trait ShopifyStore: Send + Sync + 'static {
         now: EpochMs,
     ) -> StoreResult<()>;
     async fn count_rejected_webhook(&self, shop: &ShopId, now: EpochMs) -> StoreResult<()>;
+    /// Records Shopify's latest deprecation warning for the shop (replacing the one before).
+    async fn record_deprecation(
+        &self,
+        shop: &ShopId,
+        notice: &DeprecationNotice,
+    ) -> StoreResult<()>;
+    /// Active shops of every organization whose API version Shopify flagged as deprecated
+    /// (at most 100; for `/health` and `conea diagnose`).
+    async fn shopify_deprecations(&self) -> StoreResult<Vec<ShopifyShop>>;
     /// Records a finished sync and when the next one is due (`None`: none scheduled).
     async fn set_last_sync(
         &self,
         shop: &ShopId,
         now: EpochMs,
         next_sync_at: Option<EpochMs>,
+    ) -> StoreResult<()>;
+    /// The Shopify ids of a shop's objects of one kind held here.
+    async fn source_ids(&self, shop: &ShopId, kind: RecordKind) -> StoreResult<Vec<i64>>;
+    /// Records a finished reconciliation and when the next is due (`None`: none scheduled).
+    async fn record_reconciliation(
+        &self,
+        shop: &ShopId,
+        done: &Reconciled,
+        next: Option<EpochMs>,
+    ) -> StoreResult<()>;
+    /// Active shops whose reconciliation is due at `now`: `next_reconcile_at`, or (never
+    /// reconciled) their last sync + `first_after`; with the `next_reconcile_at` read.
+    async fn due_reconciles(
+        &self,
+        now: EpochMs,
+        first_after: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<(ShopifyShop, Option<EpochMs>)>>;
+    /// Moves a due shop's `next_reconcile_at` from `read` to `next`; false when another
+    /// replica moved it first.
+    async fn claim_reconcile(
+        &self,
+        shop: &ShopId,
+        read: Option<EpochMs>,
+        next: EpochMs,
+    ) -> StoreResult<bool>;
+    /// Changes a connection's API version and sync interval (`None`: the server's), and
+    /// when its next scheduled sync is due (`None`: none scheduled).
+    async fn update_settings(
+        &self,
+        shop: &ShopId,
+        api_version: &str,
+        sync_interval_ms: Option<i64>,
+        next_sync_at: Option<EpochMs>,
+        now: EpochMs,
     ) -> StoreResult<()>;
     /// Active shops whose scheduled sync is due at `now`, with the `next_sync_at` read
     /// (at most `limit`, the most overdue first).

@@ -254,11 +254,16 @@ impl JobKind for SyncHandler {
             }
         }
         let now = ctx.clock.now_ms();
-        let next = self
-            .access
-            .options()
-            .sync_interval
-            .map(|i| now + i64::try_from(i.as_millis()).unwrap_or(i64::MAX / 2));
+        // The shop's own interval, else the server's.
+        let next = shop
+            .sync_interval_ms
+            .or_else(|| {
+                self.access
+                    .options()
+                    .sync_interval
+                    .map(super::service::duration_ms)
+            })
+            .map(|i| now + i);
         store
             .set_last_sync(&shop.shop_id, now, next)
             .await

@@ -167,6 +167,15 @@ impl WebhookHandler {
                     .map_err(retry)?;
                 Ok(json!({ "topic": d.topic, "erased": erased }))
             }
+            TopicPayload::BulkFinished(f) => {
+                // The receiver woke this process's waiting sync already; a sync of another
+                // replica that runs this job is woken here (else its poll finds the end).
+                self.access.options().bulk_finishes.signal(&f.id);
+                Ok(
+                    json!({ "topic": d.topic, "bulk_operation": f.id, "status": f.status,
+                           "error_code": f.error_code }),
+                )
+            }
             TopicPayload::Ignored => Ok(json!({ "topic": d.topic, "ignored": true })),
         }
     }

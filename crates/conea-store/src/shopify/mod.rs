@@ -15,8 +15,9 @@ use conea_core::store::{StoreError, StoreResult};
 use conea_jobs::NewJob;
 use conea_shopdata::RecordKind;
 use conea_shopify::integration::store::{
-    CustomerData, Delivery, DeliveryStored, Erased, InstallState, NewConnection, NewDelivery,
-    SealedCredentials, ShopifyShop, ShopifyStatus, ShopifyStore, SyncState, TakenState,
+    CustomerData, Delivery, DeliveryStored, DeprecationNotice, Erased, InstallState, NewConnection,
+    NewDelivery, Reconciled, SealedCredentials, ShopifyShop, ShopifyStatus, ShopifyStore,
+    SyncState, TakenState,
 };
 use conea_shopify::DeliveryKey;
 use rows::{CredentialRow, DeliveryRow, ShopifyRow, SyncRow};
@@ -25,6 +26,8 @@ use rows::{CredentialRow, DeliveryRow, ShopifyRow, SyncRow};
 /// `shopify_shops`).
 const SHOP_COLUMNS: &str = "s.shop_id, s.organization_id, s.domain, s.api_version, s.status, \
     s.status_message, s.last_sync_at, s.webhooks_rejected, s.created_at, \
+    s.deprecation_reason, s.deprecation_endpoint, s.deprecation_api_version, s.deprecation_seen_at, \
+    s.sync_interval_ms, s.reconciled_at, s.reconcile_checked, s.reconcile_removed, s.reconcile_fetched, \
     (SELECT COUNT(*) FROM shopify_webhook_deliveries d WHERE d.shop_id = s.shop_id) AS webhooks_received, \
     (SELECT MAX(d.received_at) FROM shopify_webhook_deliveries d WHERE d.shop_id = s.shop_id) AS last_webhook_at";
 
@@ -32,6 +35,8 @@ const SHOP_COLUMNS: &str = "s.shop_id, s.organization_id, s.domain, s.api_versio
 const SHOP_COLUMNS_NO_COUNTERS: &str =
     "s.shop_id, s.organization_id, s.domain, s.api_version, s.status, \
     s.status_message, s.last_sync_at, s.webhooks_rejected, s.created_at, \
+    s.deprecation_reason, s.deprecation_endpoint, s.deprecation_api_version, s.deprecation_seen_at, \
+    s.sync_interval_ms, s.reconciled_at, s.reconcile_checked, s.reconcile_removed, s.reconcile_fetched, \
     CAST(0 AS BIGINT) AS webhooks_received, CAST(NULL AS BIGINT) AS last_webhook_at";
 
 const SHOP: &str = "shop";
@@ -47,12 +52,13 @@ impl ShopifyStore for SqlStore {
         const FIND: &str =
             "SELECT id FROM shops WHERE organization_id = $1 AND domain = $2 AND kind = 'shopify'";
         const UPSERT: &str = "INSERT INTO shopify_shops (shop_id, organization_id, domain, access_token, api_secret, \
-             previous_api_secret, api_version, status, status_message, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', NULL, $8, $8) \
+             previous_api_secret, api_version, status, status_message, created_at, updated_at, sync_interval_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', NULL, $8, $8, $9) \
              ON CONFLICT (shop_id) DO UPDATE SET access_token = excluded.access_token, \
              api_secret = excluded.api_secret, previous_api_secret = excluded.previous_api_secret, \
              api_version = excluded.api_version, status = 'active', status_message = NULL, \
-             updated_at = excluded.updated_at";
+             updated_at = excluded.updated_at, \
+             sync_interval_ms = COALESCE(excluded.sync_interval_ms, shopify_shops.sync_interval_ms)";
         let creds = &c.credentials;
         let db = self.primary("Shopify connection for this shop domain");
         let shop_id: String = db
@@ -83,6 +89,7 @@ impl ShopifyStore for SqlStore {
                     .bind(creds.previous_api_secret.as_deref())
                     .bind(&c.api_version)
                     .bind(now)
+                    .bind(c.sync_interval_ms)
                     .execute_in(&mut tx)
                     .await?;
                 tx.commit().await?;
@@ -301,6 +308,39 @@ impl ShopifyStore for SqlStore {
             .map(drop)
     }
 
+    async fn record_deprecation(&self, shop: &ShopId, n: &DeprecationNotice) -> StoreResult<()> {
+        const SQL: &str =
+            "UPDATE shopify_shops SET deprecation_reason = $2, deprecation_endpoint = $3, \
+             deprecation_api_version = $4, deprecation_seen_at = $5 WHERE shop_id = $1";
+        q("shopify_record_deprecation", SQL)
+            .bind(shop.as_str())
+            .bind(&n.reason)
+            .bind(&n.endpoint)
+            .bind(&n.api_version)
+            .bind(n.seen_at)
+            .execute(&self.primary(SHOP))
+            .await
+            .map(drop)
+    }
+
+    async fn shopify_deprecations(&self) -> StoreResult<Vec<ShopifyShop>> {
+        let sql = format!(
+            "SELECT {SHOP_COLUMNS_NO_COUNTERS} FROM shopify_shops s WHERE s.status = 'active' \
+             AND s.deprecation_seen_at IS NOT NULL AND s.deprecation_api_version = s.api_version \
+             ORDER BY s.shop_id LIMIT 100"
+        );
+        q_built(
+            "shopify_deprecations",
+            "SELECT … FROM shopify_shops WHERE deprecation_api_version = api_version",
+            sql,
+        )
+        .fetch_all::<ShopifyRow>(&self.primary(SHOP))
+        .await?
+        .into_iter()
+        .map(ShopifyRow::into_model)
+        .collect()
+    }
+
     async fn set_last_sync(
         &self,
         shop: &ShopId,
@@ -313,6 +353,121 @@ impl ShopifyStore for SqlStore {
             .bind(shop.as_str())
             .bind(now)
             .bind(next_sync_at)
+            .execute(&self.primary(SHOP))
+            .await
+            .map(drop)
+    }
+
+    async fn source_ids(&self, shop: &ShopId, kind: RecordKind) -> StoreResult<Vec<i64>> {
+        let sql = match kind {
+            RecordKind::Products => "SELECT source_id FROM products WHERE shop_id = $1",
+            RecordKind::Customers => "SELECT source_id FROM customers WHERE shop_id = $1",
+            RecordKind::Orders => "SELECT source_id FROM orders WHERE shop_id = $1",
+        };
+        let rows: Vec<(i64,)> = q("shopify_source_ids", sql)
+            .bind(shop.as_str())
+            .fetch_all(&self.primary(SHOP))
+            .await?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    async fn record_reconciliation(
+        &self,
+        shop: &ShopId,
+        done: &Reconciled,
+        next: Option<EpochMs>,
+    ) -> StoreResult<()> {
+        const SQL: &str = "UPDATE shopify_shops SET reconciled_at = $2, reconcile_checked = $3, \
+             reconcile_removed = $4, reconcile_fetched = $5, next_reconcile_at = $6 WHERE shop_id = $1";
+        q("shopify_record_reconciliation", SQL)
+            .bind(shop.as_str())
+            .bind(done.at)
+            .bind(done.checked)
+            .bind(done.removed)
+            .bind(done.fetched)
+            .bind(next)
+            .execute(&self.primary(SHOP))
+            .await
+            .map(drop)
+    }
+
+    async fn due_reconciles(
+        &self,
+        now: EpochMs,
+        first_after: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<(ShopifyShop, Option<EpochMs>)>> {
+        let sql = format!(
+            "SELECT {SHOP_COLUMNS_NO_COUNTERS}, s.next_reconcile_at FROM shopify_shops s \
+             WHERE s.status = 'active' AND s.last_sync_at IS NOT NULL \
+             AND COALESCE(s.next_reconcile_at, s.last_sync_at + $2) <= $1 \
+             ORDER BY s.shop_id LIMIT $3"
+        );
+        q_built(
+            "shopify_due_reconciles",
+            "SELECT … FROM shopify_shops WHERE COALESCE(next_reconcile_at, …) <= $1",
+            sql,
+        )
+        .bind(now)
+        .bind(first_after)
+        .bind(limit)
+        .fetch_all::<rows::DueReconcileRow>(&self.primary(SHOP))
+        .await?
+        .into_iter()
+        .map(|r| Ok((r.shop.into_model()?, r.next_reconcile_at)))
+        .collect()
+    }
+
+    async fn claim_reconcile(
+        &self,
+        shop: &ShopId,
+        read: Option<EpochMs>,
+        next: EpochMs,
+    ) -> StoreResult<bool> {
+        let done = match read {
+            Some(read) => {
+                q(
+                    "shopify_claim_reconcile",
+                    "UPDATE shopify_shops SET next_reconcile_at = $3 \
+                     WHERE shop_id = $1 AND next_reconcile_at = $2 AND status = 'active'",
+                )
+                .bind(shop.as_str())
+                .bind(read)
+                .bind(next)
+                .execute(&self.primary(SHOP))
+                .await?
+            }
+            None => {
+                q(
+                    "shopify_claim_reconcile",
+                    "UPDATE shopify_shops SET next_reconcile_at = $2 \
+                     WHERE shop_id = $1 AND next_reconcile_at IS NULL AND status = 'active'",
+                )
+                .bind(shop.as_str())
+                .bind(next)
+                .execute(&self.primary(SHOP))
+                .await?
+            }
+        };
+        Ok(done > 0)
+    }
+
+    async fn update_settings(
+        &self,
+        shop: &ShopId,
+        api_version: &str,
+        sync_interval_ms: Option<i64>,
+        next_sync_at: Option<EpochMs>,
+        now: EpochMs,
+    ) -> StoreResult<()> {
+        const SQL: &str = "UPDATE shopify_shops SET api_version = $2, sync_interval_ms = $3, \
+             next_sync_at = $4, updated_at = $5 WHERE shop_id = $1";
+        q("shopify_update_settings", SQL)
+            .bind(shop.as_str())
+            .bind(api_version)
+            .bind(sync_interval_ms)
+            .bind(next_sync_at)
+            .bind(now)
             .execute(&self.primary(SHOP))
             .await
             .map(drop)

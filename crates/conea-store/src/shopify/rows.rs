@@ -2,7 +2,9 @@
 
 use conea_core::ids::{OrgId, ShopId};
 use conea_core::store::{StoreError, StoreResult};
-use conea_shopify::integration::store::{SealedCredentials, ShopifyShop, ShopifyStatus};
+use conea_shopify::integration::store::{
+    DeprecationNotice, Reconciled, SealedCredentials, ShopifyShop, ShopifyStatus,
+};
 
 #[derive(sqlx::FromRow)]
 pub(super) struct ShopifyRow {
@@ -17,11 +19,39 @@ pub(super) struct ShopifyRow {
     pub(super) webhooks_rejected: i64,
     pub(super) last_webhook_at: Option<i64>,
     pub(super) created_at: i64,
+    pub(super) deprecation_reason: Option<String>,
+    pub(super) deprecation_endpoint: Option<String>,
+    pub(super) deprecation_api_version: Option<String>,
+    pub(super) deprecation_seen_at: Option<i64>,
+    pub(super) sync_interval_ms: Option<i64>,
+    pub(super) reconciled_at: Option<i64>,
+    pub(super) reconcile_checked: Option<i64>,
+    pub(super) reconcile_removed: Option<i64>,
+    pub(super) reconcile_fetched: Option<i64>,
 }
 
 impl ShopifyRow {
     pub(super) fn into_model(self) -> StoreResult<ShopifyShop> {
         let bad = |what: &str| StoreError::Other(format!("corrupt {what} in shopify_shops row"));
+        // A notice for a version the shop no longer uses is history.
+        let deprecation = match (
+            self.deprecation_reason,
+            self.deprecation_endpoint,
+            self.deprecation_api_version,
+            self.deprecation_seen_at,
+        ) {
+            (Some(reason), Some(endpoint), Some(api_version), Some(seen_at))
+                if api_version == self.api_version =>
+            {
+                Some(DeprecationNotice {
+                    reason,
+                    endpoint,
+                    api_version,
+                    seen_at,
+                })
+            }
+            _ => None,
+        };
         Ok(ShopifyShop {
             shop_id: ShopId::parse(&self.shop_id).map_err(|_| bad("shop id"))?,
             org_id: OrgId::parse(&self.organization_id).map_err(|_| bad("organization id"))?,
@@ -34,8 +64,24 @@ impl ShopifyRow {
             webhooks_rejected: self.webhooks_rejected,
             last_webhook_at: self.last_webhook_at,
             created_at: self.created_at,
+            deprecation,
+            sync_interval_ms: self.sync_interval_ms,
+            reconciliation: self.reconciled_at.map(|at| Reconciled {
+                at,
+                checked: self.reconcile_checked.unwrap_or(0),
+                removed: self.reconcile_removed.unwrap_or(0),
+                fetched: self.reconcile_fetched.unwrap_or(0),
+            }),
         })
     }
+}
+
+/// A shop whose reconciliation is due, with the `next_reconcile_at` read.
+#[derive(sqlx::FromRow)]
+pub(super) struct DueReconcileRow {
+    #[sqlx(flatten)]
+    pub(super) shop: ShopifyRow,
+    pub(super) next_reconcile_at: Option<i64>,
 }
 
 /// A shop whose scheduled sync is due, with the `next_sync_at` read.

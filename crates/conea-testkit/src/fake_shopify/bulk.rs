@@ -20,6 +20,8 @@ pub struct FakeBulk {
     pub resource: String,
     pub updated_min: Option<i64>,
     pub checks: u32,
+    /// Ended by the test ([`super::FakeShopify::finish_bulk`]) while bulks are held.
+    pub finished: bool,
 }
 
 impl FakeBulk {
@@ -28,8 +30,10 @@ impl FakeBulk {
     }
 }
 
-fn status(b: &FakeBulk, base_url: &str) -> Value {
-    let done = b.checks > 1;
+/// What the operation's status is: `COMPLETED` from the second check on, or — while the
+/// test holds bulk operations — once the test finished it.
+fn status(b: &FakeBulk, base_url: &str, held: bool) -> Value {
+    let done = b.finished || (!held && b.checks > 1);
     json!({"id": b.gid(), "status": if done { "COMPLETED" } else { "RUNNING" }, "errorCode": null,
         "objectCount": "0", "rootObjectCount": "0", "fileSize": null,
         "url": if done { Value::String(format!("{base_url}/bulk/{}.jsonl", b.n)) } else { Value::Null },
@@ -38,7 +42,12 @@ fn status(b: &FakeBulk, base_url: &str) -> Value {
 
 pub fn run_query(shared: &Shared, state: &mut super::FakeState, vars: &Value) -> Value {
     let query = vars["query"].as_str().unwrap_or_default();
-    if state.bulks.last().is_some_and(|b| b.checks <= 1) {
+    let held = state.hold_bulks;
+    if state
+        .bulks
+        .last()
+        .is_some_and(|b| !b.finished && (held || b.checks <= 1))
+    {
         return json!({"bulkOperationRunQuery": {"bulkOperation": null, "userErrors": [{"field": null,
             "message": "A bulk query operation for this app and shop is already in progress"}]}});
     }
@@ -56,12 +65,14 @@ pub fn run_query(shared: &Shared, state: &mut super::FakeState, vars: &Value) ->
         resource: resource.to_owned(),
         updated_min,
         checks: 0,
+        finished: false,
     };
     state.bulks.push(b.clone());
     json!({"bulkOperationRunQuery": {"bulkOperation": {"id": b.gid(), "status": "CREATED"}, "userErrors": []}})
 }
 
 pub fn check(state: &mut super::FakeState, base_url: &str, id: Option<&str>) -> Value {
+    let held = state.hold_bulks;
     let found = state
         .bulks
         .iter_mut()
@@ -70,7 +81,7 @@ pub fn check(state: &mut super::FakeState, base_url: &str, id: Option<&str>) -> 
     match found {
         Some(b) => {
             b.checks += 1;
-            status(b, base_url)
+            status(b, base_url, held)
         }
         None => Value::Null,
     }

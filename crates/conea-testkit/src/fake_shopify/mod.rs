@@ -75,10 +75,16 @@ pub struct FakeState {
     next_request_id: u64,
     /// Bulk operations started, oldest first.
     pub bulks: Vec<bulk::FakeBulk>,
+    /// Bulk operations stay `RUNNING` until the test finishes each
+    /// ([`FakeShopify::finish_bulk`]), as a large export does.
+    pub hold_bulks: bool,
     /// Break the next bulk file download after this many lines (once).
     pub cut_bulk_after_lines: Option<usize>,
     /// Where the fake listens (the bulk result URLs point here).
     pub base_url: String,
+    /// API versions Shopify is retiring: every answer to a call of one carries
+    /// `X-Shopify-API-Deprecated-Reason` with this reason.
+    pub deprecated_versions: HashMap<String, String>,
 }
 
 /// One of the app's webhook subscriptions, as the fake keeps it.
@@ -185,27 +191,42 @@ pub fn respond_text(
     response
 }
 
+/// Adds `X-Shopify-API-Deprecated-Reason` to an answer of a deprecated version's call, as
+/// Shopify does (whatever the status).
+fn flag_deprecated(shared: &Shared, version: &str, mut response: Response) -> Response {
+    if let Some(reason) = shared.lock().deprecated_versions.get(version) {
+        if let Ok(v) = HeaderValue::from_str(reason) {
+            response
+                .headers_mut()
+                .insert("x-shopify-api-deprecated-reason", v);
+        }
+    }
+    response
+}
+
 async fn get_handler(
     State(shared): State<Arc<Shared>>,
-    Path((_version, file)): Path<(String, String)>,
+    Path((version, file)): Path<(String, String)>,
     Query(params): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    rest::handle(&shared, &file, &params, &headers)
+    let r = rest::handle(&shared, &file, &params, &headers);
+    flag_deprecated(&shared, &version, r)
 }
 
 async fn get_one_handler(
     State(shared): State<Arc<Shared>>,
-    Path((_version, resource, file)): Path<(String, String, String)>,
+    Path((version, resource, file)): Path<(String, String, String)>,
     Query(params): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    rest::handle(&shared, &format!("{resource}/{file}"), &params, &headers)
+    let r = rest::handle(&shared, &format!("{resource}/{file}"), &params, &headers);
+    flag_deprecated(&shared, &version, r)
 }
 
 async fn post_handler(
     State(shared): State<Arc<Shared>>,
-    Path((_version, file)): Path<(String, String)>,
+    Path((version, file)): Path<(String, String)>,
     headers: HeaderMap,
     body: String,
 ) -> Response {
@@ -216,7 +237,8 @@ async fn post_handler(
             &serde_json::json!({"errors": "Not Found"}),
         );
     }
-    graphql::handle(&shared, &headers, &body)
+    let r = graphql::handle(&shared, &headers, &body);
+    flag_deprecated(&shared, &version, r)
 }
 
 /// `POST /admin/oauth/access_token` `{client_id, client_secret, code}`: the app's offline
@@ -293,8 +315,10 @@ impl FakeShopify {
                 oauth_exchanged: 0,
                 next_request_id: 0,
                 bulks: Vec::new(),
+                hold_bulks: false,
                 cut_bulk_after_lines: None,
                 base_url: base_url.clone(),
+                deprecated_versions: HashMap::new(),
             }),
         });
         let app = axum::Router::new()
@@ -402,9 +426,49 @@ impl FakeShopify {
         self.state().cut_bulk_after_lines = Some(lines);
     }
 
+    /// Shopify is retiring `version`: its calls' answers carry
+    /// `X-Shopify-API-Deprecated-Reason: {reason}` (REST and GraphQL before 2025-04 send
+    /// `https://shopify.dev/api/usage/versioning#deprecation-practices`).
+    pub fn deprecate_version(&self, version: &str, reason: &str) {
+        self.state()
+            .deprecated_versions
+            .insert(version.to_owned(), reason.to_owned());
+    }
+
     /// Bulk operations started so far.
     pub fn bulk_operations(&self) -> usize {
         self.state().bulks.len()
+    }
+
+    /// Keeps every bulk operation `RUNNING` until [`Self::finish_bulk`] ends it.
+    pub fn hold_bulks(&self) {
+        self.state().hold_bulks = true;
+    }
+
+    /// The `n`th bulk operation (1-based) ends `COMPLETED`; returns its id and resource.
+    pub fn finish_bulk(&self, n: usize) -> (String, String) {
+        let mut state = self.state();
+        let b = &mut state.bulks[n - 1];
+        b.finished = true;
+        (b.gid(), b.resource.clone())
+    }
+
+    /// How often the `n`th bulk operation's status was asked for.
+    pub fn bulk_checks(&self, n: usize) -> u32 {
+        self.state().bulks.get(n - 1).map_or(0, |b| b.checks)
+    }
+
+    /// The `bulk_operations/finish` webhook body Shopify sends when operation `id` ended
+    /// (the payload of Shopify's webhook reference).
+    pub fn bulk_finish_payload(id: &str) -> Value {
+        serde_json::json!({
+            "admin_graphql_api_id": id,
+            "completed_at": "2026-12-04T21:00:05-05:00",
+            "created_at": "2026-12-04T21:00:00-05:00",
+            "error_code": null,
+            "status": "completed",
+            "type": "query"
+        })
     }
 
     /// Deletes the object with this Shopify id (as a merchant would in the admin): it

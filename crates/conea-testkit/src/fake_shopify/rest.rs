@@ -179,7 +179,19 @@ fn list(
     let mut matching = (start..count).filter(keep);
     let page: Vec<usize> = matching.by_ref().take(limit).collect();
     let has_next = matching.next().is_some();
-    let items: Vec<Value> = page.iter().map(|i| make(*i)).collect();
+    // `fields=id`: each object as its id alone, as Shopify answers.
+    let only_id = params.get("fields").is_some_and(|f| f == "id");
+    let items: Vec<Value> = page
+        .iter()
+        .map(|i| {
+            let o = make(*i);
+            if only_id {
+                json!({"id": o["id"]})
+            } else {
+                o
+            }
+        })
+        .collect();
     let url = |cursor: String| {
         format!(
             "<https://{}/admin/api/{}/{file}?limit={limit}&page_info={cursor}>",

@@ -371,3 +371,71 @@ fn webhooks_list_and_repair_on_postgres() {
     let Some(env) = Env::postgres() else { return };
     webhooks_list_shows_what_is_missing_and_repair_subscribes_it_again(env);
 }
+
+/// `conea diagnose` names a shop whose API version Shopify flagged as deprecated
+/// (`X-Shopify-API-Deprecated-Reason` on the answers to registering its webhooks), with the
+/// fix: upgrade SHOPIFY_API_VERSION and move the shop to it.
+#[test]
+fn diagnose_names_a_deprecated_api_version_with_the_fix() {
+    let mut env = Env::sqlite();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let fake = rt.block_on(FakeShopify::start(FakeClock::starting_now(), Counts::of(0)));
+    let reason = "https://shopify.dev/api/usage/versioning#deprecation-practices";
+    fake.deprecate_version("2025-01", reason);
+    env.set("CONEA_LOG", "warn")
+        .set("CONEA_WORKER_CONCURRENCY", "0")
+        .set("SHOPIFY_BASE_URL", &fake.base_url)
+        .set("SHOPIFY_API_VERSION", "2025-01")
+        .set("CONEA_PUBLIC_URL", "https://conea.example.test");
+    env.run(&["migrate"]).success();
+    let ok = env.run(&["diagnose", "--json"]);
+    let before: Value = serde_json::from_str(&ok.stdout).unwrap();
+    let find = |r: &Value| {
+        r["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "shopify.api_version")
+            .cloned()
+    };
+    assert_eq!(
+        find(&before).map(|c| c["status"].clone()),
+        Some(json!("ok"))
+    );
+    let server = env.serve();
+    let key = support::api_keys_in(&server.startup_output)[0].clone();
+    let connect_url = server.url("/v1/integrations/shopify/shops");
+    let status = rt.block_on(async {
+        reqwest::Client::new()
+            .post(&connect_url)
+            .bearer_auth(&key)
+            .json(&json!({"shop_domain": DOMAIN, "access_token": fake_shopify::TOKEN, "api_secret": SECRET}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    });
+    assert_eq!(status, 201);
+    server.stop();
+    let out = env.run(&["diagnose", "--json"]);
+    let report: Value = serde_json::from_str(&out.stdout).unwrap();
+    let check = find(&report).unwrap_or_else(|| panic!("no shopify.api_version: {report}"));
+    assert_eq!(check["status"], "warn", "{check}");
+    let text = check.to_string();
+    assert!(
+        text.contains(DOMAIN) && text.contains("2025-01") && text.contains(reason),
+        "{check}"
+    );
+    assert!(
+        check["fix"]
+            .as_str()
+            .unwrap()
+            .contains("upgrade SHOPIFY_API_VERSION"),
+        "{check}"
+    );
+}

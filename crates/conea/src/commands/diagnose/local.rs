@@ -82,7 +82,7 @@ pub async fn run(file: Option<&Path>, idle_over: std::time::Duration) -> Vec<Che
         checks.extend(timed("database", database(&db, &config, idle_over)).await);
         checks.extend(timed("replication", replication(&db, &config)).await);
         checks.extend(timed("jobs", jobs(&db)).await);
-        checks.extend(timed("shopify", shopify(&db)).await);
+        checks.extend(timed("shopify", shopify(&db, &config)).await);
         db.close().await;
     }
     checks.extend(timed("redis", redis(&config)).await);
@@ -307,11 +307,12 @@ async fn replication(db: &Db, config: &Config) -> Vec<Check> {
     out
 }
 
-/// Shopify shops whose token Shopify refused: they stopped syncing until reconnected.
-async fn shopify(db: &Db) -> Vec<Check> {
+/// Shopify shops whose token Shopify refused (they stopped syncing until reconnected), and
+/// shops whose API version Shopify flagged as deprecated.
+async fn shopify(db: &Db, config: &Config) -> Vec<Check> {
     use conea_shopify::integration::store::{ShopifyStatus, ShopifyStore};
     let store = conea_store::SqlStore::new(db.clone(), std::time::Duration::from_secs(60));
-    match store
+    let mut out = match store
         .shopify_shops_with_status(ShopifyStatus::Unauthorized)
         .await
     {
@@ -332,6 +333,34 @@ async fn shopify(db: &Db) -> Vec<Check> {
             })
             .collect(),
         // Before the Shopify migration there is nothing to report.
-        Err(_) => Vec::new(),
+        Err(_) => return Vec::new(),
+    };
+    match store.shopify_deprecations().await {
+        Ok(shops) if shops.is_empty() => out.push(Check::ok(
+            "shopify.api_version",
+            format!(
+                "no shop's API version is flagged as deprecated (SHOPIFY_API_VERSION {})",
+                config.shopify.api_version
+            ),
+        )),
+        Ok(shops) => out.extend(shops.into_iter().filter_map(|s| {
+            let n = s.deprecation?;
+            Some(Check::warn(
+                "shopify.api_version",
+                format!(
+                    "Shopify flagged {} ({}) API version {} as deprecated on {} at {}: {} (SHOPIFY_API_VERSION is {})",
+                    s.domain,
+                    s.shop_id,
+                    n.api_version,
+                    n.endpoint,
+                    conea_core::clock::rfc3339(n.seen_at),
+                    n.reason,
+                    config.shopify.api_version
+                ),
+                conea_server::health::DEPRECATION_FIX,
+            ))
+        })),
+        Err(_) => {}
     }
+    out
 }
