@@ -159,11 +159,14 @@ impl Platform {
         .map_err(StartupError::Other)?;
         let incidents =
             IncidentsModule::new(&config, Arc::new(store.clone())).map_err(StartupError::Other)?;
+        let ai = conea_ai::install::gateway(&config, Arc::new(store.clone()), clock.clone())
+            .map_err(StartupError::Other)?;
         let schedules = SchedulesModule::new(
             &config,
             incidents.policy(),
             Arc::new(store.clone()),
             Arc::new(store.clone()),
+            conea_insights::install::digests(&config, Arc::new(store.clone()), ai.clone()),
         )
         .map_err(StartupError::Other)?;
         let mut registry = Registry::new();
@@ -180,8 +183,6 @@ impl Platform {
             clock.clone(),
             Arc::new(registry),
         ));
-        let ai = conea_ai::install::gateway(&config, Arc::new(store.clone()), clock.clone())
-            .map_err(StartupError::Other)?;
         let data = shop_data.service(jobs.clone(), clock.clone());
         let analytics = shop_data.analytics(clock.clone());
         let insights = conea_insights::install::service(
