@@ -44,8 +44,9 @@ pub struct AskRequest {
     /// Ask the model once more to correct an answer with ungrounded numbers.
     #[serde(default)]
     pub strict: bool,
-    /// Answer with server-sent events: `tool_call` per call as it completes, `delta` with
-    /// the answer's text, then `done` with the whole answer (or `error`).
+    /// Answer with server-sent events: `tool_call` per call as it completes, `delta`
+    /// events with the answer's text as the provider streams it (one `delta` with the whole
+    /// text under `strict`), then `done` with the whole answer (or `error`).
     #[serde(default)]
     pub stream: bool,
 }
@@ -134,7 +135,7 @@ where
                 Progress::ToolCall(c) => Event::default()
                     .event("tool_call")
                     .data(serde_json::to_string(&c).unwrap_or_default()),
-                Progress::Text(text) => Event::default()
+                Progress::Delta(text) | Progress::Text(text) => Event::default()
                     .event("delta")
                     .data(serde_json::json!({ "text": text }).to_string()),
             },
