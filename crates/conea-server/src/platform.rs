@@ -175,6 +175,12 @@ impl Platform {
         registry.install(&shopify);
         registry.install(&incidents);
         registry.install(&schedules);
+        // Questions as jobs: the kind is registered now, the service it asks through is
+        // handed over once built (it needs the job engine itself).
+        let ask_service: conea_insights::job::ServiceSlot = Arc::default();
+        registry.register(Typed::handler(conea_insights::job::AskJob::new(
+            ask_service.clone(),
+        )));
         for h in extras.handlers {
             registry.register(h);
         }
@@ -192,6 +198,7 @@ impl Platform {
             ai.clone(),
             clock.clone(),
         );
+        let _ = ask_service.set(insights.clone());
         let threads = Arc::new(conea_insights::ThreadService::new(
             insights.clone(),
             Arc::new(store.clone()),

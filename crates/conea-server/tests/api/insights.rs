@@ -540,6 +540,7 @@ backend_tests!(
     another_organizations_thread_answers_404_and_threads_need_both_permissions,
     stream_true_sends_each_tool_call_then_the_text_then_the_figures_and_usage,
     stream_true_passes_on_anthropic_text_deltas_as_they_arrive_and_strict_sends_one,
+    async_true_queues_the_question_as_a_job_whose_result_is_the_answer,
     models_answers_side_by_side_and_a_failing_model_does_not_fail_the_others,
 );
 
@@ -1219,6 +1220,94 @@ async fn stream_true_passes_on_anthropic_text_deltas_as_they_arrive_and_strict_s
     let events = sse_events(&r.text);
     assert_eq!(deltas_of(&events), vec!["I was handed no tool result."]);
     assert_eq!(fake.request(1).get("stream"), None, "{}", fake.request(1));
+}
+
+async fn async_true_queues_the_question_as_a_job_whose_result_is_the_answer(b: Backend) {
+    let Some((app, fake)) = app(b).await else {
+        return;
+    };
+    fixture(&app).await;
+    let (orders, gross) = expected_a();
+    let mut body = march("[revenue] How did March go?");
+    body["async"] = json!(true);
+    let r = app
+        .client
+        .http()
+        .post(app.client.url("/v1/insights/ask"))
+        .bearer_auth(app.owner())
+        .header("idempotency-key", "ask-march-1")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let accepted = Client::read(r).await;
+    assert_eq!(accepted.status, 202, "{}", accepted.text);
+    let job_id = accepted.body["job_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        accepted.header("location"),
+        Some(format!("/v1/jobs/{job_id}").as_str())
+    );
+    assert_eq!(accepted.body["check_url"], format!("/v1/jobs/{job_id}"));
+    let result = app.job_result(&accepted).await;
+    // The job's result is the answer document.
+    let answer = result["answer"].as_str().unwrap();
+    assert!(
+        answer.contains(&format!("{orders} orders")) && answer.contains(&grouped(&gross)),
+        "{result}"
+    );
+    assert!(result["id"].as_str().unwrap().starts_with("ins_"));
+    assert_eq!(result["grounding"], json!({"checked": 2, "ungrounded": []}));
+    assert_eq!(
+        result["figures"][0]["result"]["currencies"][0]["totals"]["gross_sales"],
+        gross.as_str()
+    );
+    assert_eq!(result["provider"], "openai");
+    let job = app.state.platform().jobs.get_any(&job_id).await.unwrap();
+    assert_eq!(job.kind, "insights.ask");
+    assert_eq!(job.args["question"], "[revenue] How did March go?");
+    assert_eq!(fake.calls(), 2);
+    // The same key and body: the first 202 again, nothing queued twice.
+    let again = app
+        .client
+        .http()
+        .post(app.client.url("/v1/insights/ask"))
+        .bearer_auth(app.owner())
+        .header("idempotency-key", "ask-march-1")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let again = Client::read(again).await;
+    assert_eq!(again.status, 202, "{}", again.text);
+    assert_eq!(again.body["job_id"], job_id.as_str());
+    assert_eq!(fake.calls(), 2);
+
+    // Checked before anything is queued: permissions, and `async` with `stream`.
+    let k = app
+        .client
+        .post(
+            "/v1/api-keys",
+            Some(app.owner()),
+            json!({"name": "ai only", "permissions": ["ai:use", "jobs:read"]}),
+        )
+        .await;
+    ask(&app, k.body["secret"].as_str().unwrap(), body.clone())
+        .await
+        .assert_error(403, "insufficient_permissions");
+    body["stream"] = json!(true);
+    let r = ask(&app, app.owner(), body).await;
+    r.assert_error(400, "invalid_parameter");
+    assert_eq!(r.body["error"]["details"]["param"], "async", "{}", r.text);
+    let listed = app
+        .client
+        .get("/v1/jobs?kind=insights.ask", Some(app.owner()))
+        .await;
+    assert_eq!(
+        listed.body["data"].as_array().unwrap().len(),
+        1,
+        "{}",
+        listed.text
+    );
 }
 
 async fn models_answers_side_by_side_and_a_failing_model_does_not_fail_the_others(b: Backend) {
