@@ -106,9 +106,10 @@ impl AskJob {
 fn job_error(e: CoreError) -> JobError {
     let message = e.to_string();
     match e {
-        CoreError::Upstream { code, .. } if code == ErrorCode::ToolCallLimitExceeded => {
-            JobError::permanent(message)
-        }
+        CoreError::Upstream {
+            code: ErrorCode::ToolCallLimitExceeded,
+            ..
+        } => JobError::permanent(message),
         CoreError::Upstream { .. }
         | CoreError::Unavailable { .. }
         | CoreError::RateLimited { .. }

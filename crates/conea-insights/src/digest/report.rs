@@ -346,7 +346,7 @@ impl DigestService {
                 active_days: s.active_days,
             })
             .collect();
-        stopped.sort_by(|a, b| b.active_days.cmp(&a.active_days));
+        stopped.sort_by_key(|s| std::cmp::Reverse(s.active_days));
         stopped.truncate(MAX_STOPPED);
         Ok(stopped)
     }
