@@ -19,6 +19,7 @@ pub mod gateway;
 pub mod grounding;
 pub mod install;
 pub mod job;
+pub mod prices;
 pub mod prompt;
 pub mod threads;
 pub mod tools;

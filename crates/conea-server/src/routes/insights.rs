@@ -38,7 +38,7 @@ pub struct AskRequest {
     /// An alias or `provider/model`; default `CONEA_INSIGHTS_MODEL`.
     pub model: Option<String>,
     /// Compare 2 to 5 models: the same question answered by each, concurrently, side by
-    /// side (`{question, results: [{model, latency_ms, answer? | error?}]}`).
+    /// side (`{question, results: [{model, latency_ms, cost, answer? | error?}]}`).
     #[serde(default)]
     pub models: Vec<String>,
     /// The language to answer in (`ja`, `en`, …); default the question's.
@@ -73,7 +73,7 @@ fn question_or_null() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>
 #[utoipa::path(post, path = "/insights/ask", tag = "insights", request_body = AskRequest,
     params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "With `async`: 1 to 255 visible ASCII characters; replays the first 202 for 24 h (the question is queued once)")),
     security(("bearer" = []), ("api_key" = [])), responses(
-    (status = 200, body = Object, description = "The answer, its figures, tool calls and grounding; with `models`, `{question, results: [{model, latency_ms, answer? | error?}]}`; with `stream: true`, `text/event-stream` of `tool_call`, `delta` (the text as the provider streams it), then `done` (the answer) or `error`"),
+    (status = 200, body = Object, description = "The answer, its figures, tool calls and grounding; with `models`, `{question, results: [{model, latency_ms, cost, answer? | error?}]}`; with `stream: true`, `text/event-stream` of `tool_call`, `delta` (the text as the provider streams it), then `done` (the answer) or `error`"),
     (status = 202, body = Accepted, description = "With `async: true`: the question is queued as an `insights.ask` job; its result is the answer", headers(("Location" = String, description = "/v1/jobs/{id}"))),
     (status = 400, body = ErrorBody, description = "`invalid_parameter` (question, from, to, models, async), `unknown_model`"),
     (status = 403, body = ErrorBody, description = "`insufficient_permissions` (ai:use and data:read)"),

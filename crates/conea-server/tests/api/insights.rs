@@ -1317,12 +1317,12 @@ async fn models_answers_side_by_side_and_a_failing_model_does_not_fail_the_other
     fixture(&app).await;
     let (_, gross) = expected_a();
     let mut body = march("[revenue] How did March go?");
-    body["models"] = json!(["openai/gpt-a", "openai/gpt-b", "nowhere/none"]);
+    body["models"] = json!(["openai/gpt-a", "openai/gpt-4o-mini", "nowhere/none"]);
     let r = ask(&app, app.owner(), body).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let results = r.body["results"].as_array().unwrap();
     assert_eq!(results.len(), 3, "{}", r.text);
-    for (side, model) in results.iter().zip(["gpt-a", "gpt-b"]) {
+    for (side, model) in results.iter().zip(["gpt-a", "gpt-4o-mini"]) {
         assert_eq!(side["model"], format!("openai/{model}"));
         let a = &side["answer"];
         assert_eq!(a["model"], model, "{side}");
@@ -1331,6 +1331,14 @@ async fn models_answers_side_by_side_and_a_failing_model_does_not_fail_the_other
         assert_eq!(a["usage"], json!({"input_tokens": 22, "output_tokens": 10}));
         assert!(side["latency_ms"].is_u64() && side.get("error").is_none());
     }
+    // Cost at the built-in list price: 22 input and 10 output tokens of gpt-4o-mini
+    // ($0.15 and $0.60 per million); a model without a price, or without an answer, none.
+    assert_eq!(
+        results[1]["cost"],
+        json!({"currency": "USD", "amount": "0.0000093"})
+    );
+    assert_eq!(results[0]["cost"], Value::Null);
+    assert_eq!(results[2]["cost"], Value::Null);
     assert!(results[2].get("answer").is_none());
     assert!(results[2]["error"]["code"].is_string(), "{}", results[2]);
     // Each model ran its own conversation: two turns each.
@@ -1339,7 +1347,7 @@ async fn models_answers_side_by_side_and_a_failing_model_does_not_fail_the_other
         .map(|i| fake.request(i)["model"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(asked.iter().filter(|m| *m == "gpt-a").count(), 2);
-    assert_eq!(asked.iter().filter(|m| *m == "gpt-b").count(), 2);
+    assert_eq!(asked.iter().filter(|m| *m == "gpt-4o-mini").count(), 2);
 
     for models in [
         json!(["openai/gpt-a"]),
