@@ -110,7 +110,11 @@ pub struct Exchange {
 pub enum Progress {
     /// A tool call that just completed (or failed).
     ToolCall(CallRecord),
-    /// The answer's text (after any `strict` correction).
+    /// A piece of the model's text as the provider streams it (not under `strict`, whose
+    /// answer may be rewritten).
+    Delta(String),
+    /// The answer's whole text when no piece was streamed (under `strict`, or a model that
+    /// does not stream).
     Text(String),
 }
 
@@ -143,6 +147,10 @@ struct Gathered {
     provider: String,
     model: String,
     events: Option<Events>,
+    /// Hand text deltas to `events` as the provider streams them.
+    stream_text: bool,
+    /// Whether any delta was handed on.
+    streamed: bool,
 }
 
 fn too_many(calls: &[CallRecord], asked: usize) -> CoreError {
@@ -271,6 +279,7 @@ impl InsightsService {
         let mut turns = vec![Turn::System(p.system.clone())];
         let mut g = Gathered {
             events: events.cloned(),
+            stream_text: events.is_some() && !p.strict,
             ..Gathered::default()
         };
         for (i, past) in history.iter().enumerate() {
@@ -337,7 +346,7 @@ impl InsightsService {
                 })
             }
         };
-        if let Some(tx) = events {
+        if let (Some(tx), false) = (events, g.streamed) {
             // The receiver may be gone (the client left); the answer is still returned.
             let _ = tx.send(Progress::Text(answer.clone()));
         }
@@ -365,7 +374,22 @@ impl InsightsService {
         g: &mut Gathered,
     ) -> CoreResult<String> {
         loop {
-            let reply = self.model.reply(by, model, turns, &self.catalogue).await?;
+            let reply = match (g.events.clone(), g.stream_text) {
+                (Some(tx), true) => {
+                    let sent = std::sync::atomic::AtomicBool::new(false);
+                    let hand_on = |piece: &str| {
+                        sent.store(true, std::sync::atomic::Ordering::Relaxed);
+                        let _ = tx.send(Progress::Delta(piece.to_owned()));
+                    };
+                    let reply = self
+                        .model
+                        .reply_streamed(by, model, turns, &self.catalogue, &hand_on)
+                        .await?;
+                    g.streamed |= sent.load(std::sync::atomic::Ordering::Relaxed);
+                    reply
+                }
+                _ => self.model.reply(by, model, turns, &self.catalogue).await?,
+            };
             g.usage.add(reply.usage);
             g.attempts.extend(reply.attempts);
             g.provider = reply.provider;

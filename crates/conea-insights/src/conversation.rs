@@ -78,4 +78,22 @@ pub trait Model: Send + Sync {
         turns: &[Turn],
         tools: &[ToolDef],
     ) -> CoreResult<Reply>;
+
+    /// Like [`Model::reply`], handing the reply's text to `text` piece by piece as the
+    /// provider streams it. The default (a model that cannot stream) hands it over whole
+    /// once the reply is complete.
+    async fn reply_streamed(
+        &self,
+        by: &Principal,
+        model: &str,
+        turns: &[Turn],
+        tools: &[ToolDef],
+        text: &(dyn for<'s> Fn(&'s str) + Send + Sync),
+    ) -> CoreResult<Reply> {
+        let reply = self.reply(by, model, turns, tools).await?;
+        if !reply.text.is_empty() {
+            text(&reply.text);
+        }
+        Ok(reply)
+    }
 }

@@ -4,9 +4,12 @@
 
 use crate::conversation::{Call, Model, Reply, ToolDef, Turn, Usage};
 use async_trait::async_trait;
-use conea_ai::{ChatRequest, Gateway, Message, Role, ToolCall, ToolSpec};
+use conea_ai::{ChatRequest, Gateway, Message, Role, StreamEvent, ToolCall, ToolSpec};
 use conea_core::error::{CoreError, CoreResult};
 use conea_core::principal::Principal;
+use conea_core::ErrorCode;
+use futures::StreamExt;
+use serde_json::json;
 use std::sync::Arc;
 
 pub struct GatewayModel {
@@ -89,6 +92,66 @@ impl Model for GatewayModel {
             },
             attempts,
         })
+    }
+
+    /// The same turn through the gateway's stream (the one `/v1/chat/completions` with
+    /// `stream: true` uses): each text delta is handed on as it arrives, tool calls and
+    /// usage are gathered, and the reply is the whole. Fallback applies until the first
+    /// event; an error after it fails the turn.
+    async fn reply_streamed(
+        &self,
+        by: &Principal,
+        model: &str,
+        turns: &[Turn],
+        tools: &[ToolDef],
+        text: &(dyn for<'s> Fn(&'s str) + Send + Sync),
+    ) -> CoreResult<Reply> {
+        let mut req = ChatRequest::new(model, messages(turns));
+        req.tools = specs(tools);
+        let mut routed = self.gateway.stream(by, &req).await?;
+        let attempts = routed
+            .attempts
+            .iter()
+            .map(serde_json::to_value)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(CoreError::internal)?;
+        let mut reply = Reply {
+            text: String::new(),
+            calls: Vec::new(),
+            provider: routed.provider.clone(),
+            model: routed.model.clone(),
+            usage: Usage::default(),
+            attempts,
+        };
+        while let Some(event) = routed.events.next().await {
+            match event {
+                StreamEvent::Delta(piece) => {
+                    if !piece.is_empty() {
+                        text(&piece);
+                        reply.text.push_str(&piece);
+                    }
+                }
+                StreamEvent::ToolCall(c) => reply.calls.push(call(c)),
+                StreamEvent::Usage(u) => {
+                    reply.usage = Usage {
+                        input_tokens: u.input_tokens,
+                        output_tokens: u.output_tokens,
+                    }
+                }
+                StreamEvent::Finish(_) => {}
+                StreamEvent::Error(e) => {
+                    return Err(CoreError::Upstream {
+                        code: ErrorCode::AllProvidersFailed,
+                        message: format!(
+                            "{} failed while streaming the answer: {}",
+                            e.provider, e.message
+                        ),
+                        details: json!({"provider": e.provider, "status": e.status}),
+                    })
+                }
+            }
+        }
+        Ok(reply)
     }
 }
 

@@ -7,7 +7,9 @@
 //!   summaries the model is shown;
 //! - [`grounding`] the numbers of a text and the check against the results;
 //! - [`prompt`] the system prompt; [`ask`] the loop and [`ask::InsightsService`];
-//! - [`threads`] conversations of follow-up questions, stored.
+//! - [`threads`] conversations of follow-up questions, stored;
+//! - [`job`] questions as `insights.ask` jobs (`"async": true`);
+//! - [`digest`] the digest report of schedules and its anomaly statistics.
 
 pub mod ask;
 pub mod compare;
@@ -16,6 +18,8 @@ pub mod digest;
 pub mod gateway;
 pub mod grounding;
 pub mod install;
+pub mod job;
+pub mod prices;
 pub mod prompt;
 pub mod threads;
 pub mod tools;

@@ -10,6 +10,7 @@ use conea_core::config::Config;
 use conea_core::secretbox::SecretBox;
 use conea_core::Clock;
 use conea_incidents::Policy;
+use conea_insights::digest::DigestService;
 use conea_jobs::service::JobService;
 use conea_jobs::{JobHandler, JobKinds, Typed};
 use conea_shopdata::analytics::AnalyticsStore;
@@ -24,6 +25,7 @@ pub struct SchedulesModule {
     analytics: Arc<dyn AnalyticsStore>,
     sender: Arc<Sender>,
     secrets: SecretBox,
+    digests: Arc<DigestService>,
 }
 
 impl SchedulesModule {
@@ -32,6 +34,7 @@ impl SchedulesModule {
         policy: &Policy,
         store: Arc<dyn ScheduleStore>,
         analytics: Arc<dyn AnalyticsStore>,
+        digests: Arc<DigestService>,
     ) -> Result<Self, String> {
         let secrets = SecretBox::new(
             config
@@ -50,6 +53,7 @@ impl SchedulesModule {
             analytics,
             sender: Arc::new(sender),
             secrets,
+            digests,
         })
     }
 
@@ -71,6 +75,7 @@ impl JobKinds for SchedulesModule {
             self.analytics.clone(),
             self.sender.clone(),
             self.secrets.clone(),
+            self.digests.clone(),
         ))]
     }
 }

@@ -6,13 +6,17 @@
 //! records the run's state on the schedule.
 
 use crate::deliver::{Outgoing, Sender};
-use crate::model::{secret_context, shown_target, DeliveryStatus, RunState, Schedule};
+use crate::model::{
+    secret_context, shown_target, DeliveryStatus, RunState, Schedule, ScheduleReport,
+};
 use crate::render;
 use crate::store::ScheduleStore;
 use conea_core::clock::EpochMs;
+use conea_core::error::CoreError;
 use conea_core::ids::ScheduleId;
 use conea_core::secretbox::SecretBox;
 use conea_incidents::policy::WebhookSecret;
+use conea_insights::digest::{DigestRequest, DigestService, Period};
 use conea_jobs::{JobContext, JobError, JobKind};
 use conea_shopdata::analytics::{self, AnalyticsStore};
 use serde::{Deserialize, Serialize};
@@ -34,6 +38,7 @@ pub struct RunJob {
     analytics: Arc<dyn AnalyticsStore>,
     sender: Arc<Sender>,
     secrets: SecretBox,
+    digests: Arc<DigestService>,
 }
 
 impl RunJob {
@@ -42,14 +47,42 @@ impl RunJob {
         analytics: Arc<dyn AnalyticsStore>,
         sender: Arc<Sender>,
         secrets: SecretBox,
+        digests: Arc<DigestService>,
     ) -> Self {
         RunJob {
             store,
             analytics,
             sender,
             secrets,
+            digests,
         }
     }
+}
+
+/// The digest's request from a schedule: its period (`granularity` day or week, default
+/// week), its days' zone (`params.timezone`, else the schedule's), its shop and language.
+fn digest_request(s: &Schedule, at: EpochMs) -> Result<DigestRequest, JobError> {
+    let mut raw = s.params.clone();
+    if raw.timezone.is_none() {
+        raw.timezone = Some(s.timezone.clone());
+    }
+    let period = match raw.granularity.as_deref() {
+        Some("day") => Period::Day,
+        _ => Period::Week,
+    };
+    raw.granularity = None;
+    let parsed = raw
+        .parse(at)
+        .map_err(|e| JobError::permanent(format!("params.{}: {}", e.param, e.message)))?;
+    Ok(DigestRequest {
+        org_id: s.org_id.clone(),
+        shop_id: parsed.shop_id,
+        timezone: parsed.timezone_name,
+        period,
+        language: s.language.as_str().to_string(),
+        at,
+        on_behalf_of: s.id.to_string(),
+    })
 }
 
 impl RunJob {
@@ -61,20 +94,30 @@ impl RunJob {
         ctx: &JobContext,
         last_attempt: bool,
     ) -> Result<(Value, WebhookSecret), JobError> {
-        let params = s
-            .params
-            .parse(args.slot.unwrap_or(ctx.job.created_at))
-            .map_err(|e| JobError::permanent(format!("params.{}: {}", e.param, e.message)))?;
-        let report = analytics::run(self.analytics.as_ref(), &s.org_id, s.report, &params)
-            .await
-            .map_err(|e| {
-                let message = format!("report: {e}");
-                if last_attempt {
-                    JobError::permanent(message)
-                } else {
-                    JobError::retryable(message)
-                }
-            })?;
+        let at = args.slot.unwrap_or(ctx.job.created_at);
+        let report = match s.report {
+            ScheduleReport::Analytics(report) => {
+                let params = s.params.parse(at).map_err(|e| {
+                    JobError::permanent(format!("params.{}: {}", e.param, e.message))
+                })?;
+                analytics::run(self.analytics.as_ref(), &s.org_id, report, &params).await
+            }
+            ScheduleReport::Digest => {
+                let request = digest_request(s, at)?;
+                self.digests
+                    .digest(&request)
+                    .await
+                    .and_then(|d| serde_json::to_value(d).map_err(CoreError::internal))
+            }
+        };
+        let report = report.map_err(|e| {
+            let message = format!("report: {e}");
+            if last_attempt {
+                JobError::permanent(message)
+            } else {
+                JobError::retryable(message)
+            }
+        })?;
         let secret = self
             .secrets
             .decrypt(&secret_context(&s.id), &s.webhook_secret_sealed)
@@ -133,7 +176,10 @@ impl JobKind for RunJob {
             }
         };
         let name = s.report.as_str();
-        let rendered = render::render(name, &report, args.slot);
+        let rendered = match s.report {
+            ScheduleReport::Digest => render::render_digest(&report, args.slot),
+            ScheduleReport::Analytics(_) => render::render(name, &report, args.slot),
+        };
         let slack = render::slack_message(&rendered);
         let body = render::webhook_body(s.id.as_str(), name, args.slot, &report, now);
         let body = serde_json::to_vec(&body).unwrap_or_default();

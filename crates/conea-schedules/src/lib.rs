@@ -27,6 +27,6 @@ pub mod store;
 pub mod validate;
 
 pub use install::SchedulesModule;
-pub use model::{Channel, Destination, Firing, RunState, Schedule};
+pub use model::{Channel, Destination, Firing, Language, RunState, Schedule, ScheduleReport};
 pub use service::SchedulesService;
 pub use store::ScheduleStore;

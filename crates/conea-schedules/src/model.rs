@@ -6,6 +6,63 @@ use conea_core::ids::{JobId, OrgId, ScheduleId};
 use conea_shopdata::analytics::{RawParams, Report};
 use serde::{Deserialize, Serialize};
 
+/// What a schedule runs: an analytics report of `GET /v1/analytics/{report}`, or the
+/// insights digest (the period's key figures against the previous period, anomalies and a
+/// narrative written by the model; see `conea_insights::digest`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScheduleReport {
+    Analytics(Report),
+    Digest,
+}
+
+impl ScheduleReport {
+    pub const DIGEST: &'static str = "digest";
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScheduleReport::Analytics(r) => r.as_str(),
+            ScheduleReport::Digest => Self::DIGEST,
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ScheduleReport> {
+        if text == Self::DIGEST {
+            return Some(ScheduleReport::Digest);
+        }
+        Report::parse(text).map(ScheduleReport::Analytics)
+    }
+
+    /// Every name a schedule takes: the analytics reports, then `digest`.
+    pub fn names() -> Vec<&'static str> {
+        let mut names: Vec<&'static str> = Report::ALL.iter().map(|r| r.as_str()).collect();
+        names.push(Self::DIGEST);
+        names
+    }
+}
+
+/// The language a schedule's digest narrative (and its notes) are written in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Language {
+    #[default]
+    En,
+    Ja,
+}
+
+impl Language {
+    pub const ALL: [Language; 2] = [Language::En, Language::Ja];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Language::En => "en",
+            Language::Ja => "ja",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Language> {
+        Language::ALL.into_iter().find(|l| l.as_str() == text)
+    }
+}
+
 /// Where a report goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -93,8 +150,10 @@ pub struct RunState {
 pub struct Schedule {
     pub id: ScheduleId,
     pub org_id: OrgId,
-    pub report: Report,
+    pub report: ScheduleReport,
     pub params: RawParams,
+    /// `en` or `ja`: the digest's language.
+    pub language: Language,
     pub cron: String,
     pub timezone: String,
     pub deliver: Vec<Destination>,

@@ -179,6 +179,118 @@ pub fn render(report_name: &str, report: &Value, slot: Option<EpochMs>) -> Rende
     }
 }
 
+/// The digest (`conea_insights::digest::Digest` as JSON): the narrative (or the note saying
+/// it is unavailable), each currency's figures against the period before, then the
+/// anomalies, as rows the text, the HTML and Slack all show.
+pub fn render_digest(digest: &Value, slot: Option<EpochMs>) -> Rendered {
+    let s = |key: &str| digest.get(key).and_then(Value::as_str).unwrap_or("");
+    let ja = s("language") == "ja";
+    let range = format!("{} – {} ({})", s("from"), s("to"), s("timezone"));
+    let when = slot.map(rfc3339).unwrap_or_else(|| "run now".into());
+    let subject = if ja {
+        format!("Conea ダイジェスト: {range}")
+    } else {
+        format!("Conea digest: {range} ({when})")
+    };
+    let mut rows: Vec<(String, String)> = Vec::new();
+    let narrative = digest
+        .get("narrative")
+        .and_then(Value::as_str)
+        .or_else(|| digest.get("narrative_note").and_then(Value::as_str))
+        .unwrap_or("")
+        .to_string();
+    let previous = format!("{} – {}", s("previous_from"), s("previous_to"));
+    for c in digest
+        .get("currencies")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let cur = c.get("currency").and_then(Value::as_str).unwrap_or("");
+        for key in ["net_sales", "orders", "average_order_value", "refunds"] {
+            let now = c.pointer(&format!("/current/{key}")).and_then(scalar);
+            let Some(now) = now else { continue };
+            let before = c
+                .pointer(&format!("/previous/{key}"))
+                .and_then(scalar)
+                .unwrap_or_else(|| "—".into());
+            let pct = c
+                .pointer(&format!("/change/{key}/percent"))
+                .and_then(Value::as_f64)
+                .map(|p| format!(", {p:+}%"))
+                .unwrap_or_default();
+            rows.push((format!("{cur} {key}"), format!("{now} ({before}{pct})")));
+        }
+    }
+    for a in digest
+        .pointer("/anomalies/days")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let g = |k: &str| a.get(k).and_then(scalar).unwrap_or_default();
+        rows.push((
+            format!("{} {} {}", g("date"), g("currency"), g("metric")),
+            format!(
+                "{} ({} {} – {})",
+                g("value"),
+                g("direction"),
+                g("low"),
+                g("high")
+            ),
+        ));
+    }
+    for p in digest
+        .pointer("/anomalies/stopped_products")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let g = |k: &str| p.get(k).and_then(scalar).unwrap_or_default();
+        let label = if ja {
+            "販売停止"
+        } else {
+            "stopped selling"
+        };
+        rows.push((
+            format!("{label}: {}", g("title")),
+            format!("{} ({})", g("product_id"), g("active_days")),
+        ));
+    }
+    rows.truncate(MAX_ROWS);
+    let compared = if ja {
+        format!("比較期間: {previous}")
+    } else {
+        format!("Compared with {previous}")
+    };
+    let mut text = format!("{subject}\n{compared}\n\n{narrative}\n\n");
+    for (k, v) in &rows {
+        text.push_str(&format!("{k}: {v}\n"));
+    }
+    let mut html = format!(
+        "<html><body><h2>{}</h2><p>{}</p><p>{}</p><table>",
+        escape_html(&subject),
+        escape_html(&compared),
+        escape_html(&narrative)
+    );
+    for (k, v) in &rows {
+        html.push_str(&format!(
+            "<tr><th align=\"left\">{}</th><td align=\"right\">{}</td></tr>",
+            escape_html(k),
+            escape_html(v)
+        ));
+    }
+    html.push_str("</table></body></html>");
+    // Slack shows the rows: the narrative goes first among them.
+    rows.insert(0, (compared, narrative));
+    Rendered {
+        subject,
+        text,
+        html,
+        rows,
+    }
+}
+
 fn escape_mrkdwn(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -291,5 +403,47 @@ mod tests {
             .as_str()
             .unwrap()
             .contains("JPY net_sales: 3000"));
+    }
+
+    #[test]
+    fn a_digest_shows_its_narrative_figures_against_the_period_before_and_anomalies() {
+        let d = json!({
+            "report": "digest", "period": "week", "from": "2026-06-01", "to": "2026-06-07",
+            "previous_from": "2026-05-25", "previous_to": "2026-05-31",
+            "timezone": "Asia/Tokyo", "language": "en",
+            "currencies": [{"currency": "JPY",
+                "current": {"orders": 3, "net_sales": "3000"},
+                "previous": {"orders": 2, "net_sales": "2000"},
+                "change": {"net_sales": {"absolute": "1000", "percent": 50.0}}}],
+            "anomalies": {"days": [{"date": "2026-06-02", "currency": "JPY", "metric": "orders",
+                "value": 9.0, "median": 2.0, "low": 1.0, "high": 3.0, "direction": "above"}],
+                "stopped_products": [{"product_id": "7", "title": "Mug", "active_days": 5}]},
+            "narrative": null, "narrative_note": "The narrative is unavailable (x)."
+        });
+        let r = render_digest(&d, Some(0));
+        assert!(
+            r.subject
+                .starts_with("Conea digest: 2026-06-01 – 2026-06-07"),
+            "{}",
+            r.subject
+        );
+        assert!(
+            r.text.contains("The narrative is unavailable (x)."),
+            "{}",
+            r.text
+        );
+        assert!(
+            r.text.contains("JPY net_sales: 3000 (2000, +50%)"),
+            "{}",
+            r.text
+        );
+        assert!(
+            r.text
+                .contains("2026-06-02 JPY orders: 9.0 (above 1.0 – 3.0)"),
+            "{}",
+            r.text
+        );
+        assert!(r.text.contains("stopped selling: Mug: 7 (5)"), "{}", r.text);
+        assert_eq!(r.rows[0].1, "The narrative is unavailable (x).");
     }
 }

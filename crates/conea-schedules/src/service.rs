@@ -156,6 +156,7 @@ impl SchedulesService {
             org_id: by.org_id.clone(),
             report: d.report,
             params: d.params,
+            language: d.language,
             next_slot_at: if d.enabled {
                 d.spec.next_after(now)
             } else {
@@ -242,6 +243,12 @@ impl SchedulesService {
                     .collect(),
             }),
             enabled: Some(patch.enabled.unwrap_or(s.enabled)),
+            language: Some(
+                patch
+                    .language
+                    .clone()
+                    .unwrap_or_else(|| s.language.as_str().to_string()),
+            ),
         };
         let d = validate::definition(&merged, self.email_configured, now)?;
         let timing_changed = d.cron != s.cron || d.timezone != s.timezone;
@@ -253,6 +260,7 @@ impl SchedulesService {
         }
         s.report = d.report;
         s.params = d.params;
+        s.language = d.language;
         s.cron = d.cron;
         s.timezone = d.timezone;
         s.deliver = d.deliver;
@@ -334,8 +342,9 @@ mod tests {
         let s = Schedule {
             id: ScheduleId::generate(),
             org_id: OrgId::generate(),
-            report: Report::SalesOverTime,
+            report: crate::model::ScheduleReport::Analytics(Report::SalesOverTime),
             params: RawParams::default(),
+            language: crate::model::Language::En,
             cron: "0 * * * *".into(),
             timezone: "UTC".into(),
             deliver: vec![],

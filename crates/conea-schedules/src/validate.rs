@@ -2,10 +2,10 @@
 //! names its field (`report`, `params.from`, `cron`, `timezone`, `deliver[1].target`, …).
 
 use crate::cron::CronSpec;
-use crate::model::{Channel, Destination};
+use crate::model::{Channel, Destination, Language, ScheduleReport};
 use conea_core::clock::EpochMs;
 use conea_core::error::CoreError;
-use conea_shopdata::analytics::{RawParams, Report};
+use conea_shopdata::analytics::RawParams;
 use serde_json::Value;
 
 /// At most this many destinations per schedule.
@@ -27,13 +27,16 @@ pub struct ScheduleDraft {
     pub timezone: Option<String>,
     pub deliver: Option<Vec<DestinationDraft>>,
     pub enabled: Option<bool>,
+    /// `en` (default) or `ja`.
+    pub language: Option<String>,
 }
 
 /// A definition that passed every check.
 #[derive(Debug, Clone)]
 pub struct Definition {
-    pub report: Report,
+    pub report: ScheduleReport,
     pub params: RawParams,
+    pub language: Language,
     pub cron: String,
     pub timezone: String,
     pub spec: CronSpec,
@@ -41,9 +44,9 @@ pub struct Definition {
     pub enabled: bool,
 }
 
-pub fn report(text: &str) -> Result<Report, CoreError> {
-    Report::parse(text.trim()).ok_or_else(|| {
-        let names = Report::ALL.map(Report::as_str).join(", ");
+pub fn report(text: &str) -> Result<ScheduleReport, CoreError> {
+    ScheduleReport::parse(text.trim()).ok_or_else(|| {
+        let names = ScheduleReport::names().join(", ");
         CoreError::invalid(
             "report",
             format!("`{text}` is not a report; the reports are {names}."),
@@ -67,6 +70,42 @@ pub fn params(value: &Value, now: EpochMs) -> Result<RawParams, CoreError> {
         )
     })?;
     Ok(raw)
+}
+
+pub fn language(text: &str) -> Result<Language, CoreError> {
+    Language::parse(text.trim()).ok_or_else(|| {
+        CoreError::invalid(
+            "language",
+            format!("`{text}` is not a language of schedules; use en or ja."),
+        )
+    })
+}
+
+/// The digest's parameters: `granularity` is its period (`week`, the default, or `day`),
+/// `timezone` its days' zone and `shop_id` its shop; the period always ends at the run's
+/// slot, so `from`, `to`, `compare`, `sort` and `limit` are refused.
+pub fn digest_params(raw: &RawParams) -> Result<(), CoreError> {
+    for (param, given) in [
+        ("from", raw.from.is_some()),
+        ("to", raw.to.is_some()),
+        ("compare", raw.compare.is_some()),
+        ("sort", raw.sort.is_some()),
+        ("limit", raw.limit.is_some()),
+    ] {
+        if given {
+            return Err(CoreError::invalid(
+                &format!("params.{param}"),
+                format!("`{param}` does not apply to the digest: its period (granularity day or week) ends at each run's slot and is compared with the period before."),
+            ));
+        }
+    }
+    match raw.granularity.as_deref().map(str::trim) {
+        None | Some("day") | Some("week") => Ok(()),
+        Some(other) => Err(CoreError::invalid(
+            "params.granularity",
+            format!("`{other}` is not a digest period; use day or week."),
+        )),
+    }
 }
 
 pub fn destinations(
@@ -133,6 +172,13 @@ pub fn definition(
             .unwrap_or(&Value::Object(Default::default())),
         now,
     )?;
+    if report == ScheduleReport::Digest {
+        digest_params(&params)?;
+    }
+    let language = match d.language.as_deref() {
+        Some(l) => language(l)?,
+        None => Language::default(),
+    };
     let cron = d.cron.as_deref().ok_or_else(|| missing("cron"))?.trim();
     let timezone = d.timezone.as_deref().unwrap_or("UTC").trim();
     let spec = CronSpec::parse(cron, timezone).map_err(|(f, m)| CoreError::invalid(f, m))?;
@@ -143,6 +189,7 @@ pub fn definition(
     Ok(Definition {
         report,
         params,
+        language,
         cron: cron.to_string(),
         timezone: timezone.to_string(),
         spec,
@@ -169,6 +216,7 @@ mod tests {
                 target: "https://example.com/hook".into(),
             }]),
             enabled: None,
+            language: None,
         }
     }
 
@@ -183,7 +231,11 @@ mod tests {
     fn a_complete_draft_is_enabled_by_default() {
         let d = definition(&draft(), false, NOW).expect("valid");
         assert!(d.enabled);
-        assert_eq!(d.report, Report::SalesOverTime);
+        assert_eq!(
+            d.report,
+            ScheduleReport::Analytics(conea_shopdata::analytics::Report::SalesOverTime)
+        );
+        assert_eq!(d.language, Language::En);
         assert_eq!(d.timezone, "Asia/Tokyo");
     }
 
@@ -293,6 +345,40 @@ mod tests {
         assert_eq!(
             param_of(definition(&bad_mail, true, NOW).expect_err("address")),
             "deliver[1].target"
+        );
+    }
+
+    #[test]
+    fn a_digest_takes_a_day_or_week_period_and_a_language_and_refuses_a_fixed_range() {
+        let digest = |params: Value, language: Option<&str>| ScheduleDraft {
+            report: Some("digest".into()),
+            params: Some(params),
+            language: language.map(str::to_string),
+            ..draft()
+        };
+        let d = definition(
+            &digest(json!({"granularity": "day"}), Some("ja")),
+            false,
+            NOW,
+        )
+        .expect("valid");
+        assert_eq!(
+            (d.report, d.language),
+            (ScheduleReport::Digest, Language::Ja)
+        );
+        for (params, field) in [
+            (json!({"from": "2026-01-01"}), "params.from"),
+            (json!({"compare": "previous_year"}), "params.compare"),
+            (json!({"granularity": "month"}), "params.granularity"),
+        ] {
+            assert_eq!(
+                param_of(definition(&digest(params, None), false, NOW).expect_err(field)),
+                field
+            );
+        }
+        assert_eq!(
+            param_of(definition(&digest(json!({}), Some("fr")), false, NOW).expect_err("fr")),
+            "language"
         );
     }
 }

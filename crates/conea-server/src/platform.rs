@@ -159,11 +159,14 @@ impl Platform {
         .map_err(StartupError::Other)?;
         let incidents =
             IncidentsModule::new(&config, Arc::new(store.clone())).map_err(StartupError::Other)?;
+        let ai = conea_ai::install::gateway(&config, Arc::new(store.clone()), clock.clone())
+            .map_err(StartupError::Other)?;
         let schedules = SchedulesModule::new(
             &config,
             incidents.policy(),
             Arc::new(store.clone()),
             Arc::new(store.clone()),
+            conea_insights::install::digests(&config, Arc::new(store.clone()), ai.clone()),
         )
         .map_err(StartupError::Other)?;
         let mut registry = Registry::new();
@@ -172,6 +175,12 @@ impl Platform {
         registry.install(&shopify);
         registry.install(&incidents);
         registry.install(&schedules);
+        // Questions as jobs: the kind is registered now, the service it asks through is
+        // handed over once built (it needs the job engine itself).
+        let ask_service: conea_insights::job::ServiceSlot = Arc::default();
+        registry.register(Typed::handler(conea_insights::job::AskJob::new(
+            ask_service.clone(),
+        )));
         for h in extras.handlers {
             registry.register(h);
         }
@@ -180,8 +189,6 @@ impl Platform {
             clock.clone(),
             Arc::new(registry),
         ));
-        let ai = conea_ai::install::gateway(&config, Arc::new(store.clone()), clock.clone())
-            .map_err(StartupError::Other)?;
         let data = shop_data.service(jobs.clone(), clock.clone());
         let analytics = shop_data.analytics(clock.clone());
         let insights = conea_insights::install::service(
@@ -191,6 +198,7 @@ impl Platform {
             ai.clone(),
             clock.clone(),
         );
+        let _ = ask_service.set(insights.clone());
         let threads = Arc::new(conea_insights::ThreadService::new(
             insights.clone(),
             Arc::new(store.clone()),

@@ -11,15 +11,14 @@ use conea_core::clock::EpochMs;
 use conea_core::ids::{OrgId, ScheduleId};
 use conea_core::store::{StoreError, StoreResult};
 use conea_jobs::NewJob;
-use conea_schedules::model::{Destination, Firing, RunState, Schedule};
+use conea_schedules::model::{Destination, Firing, Language, RunState, Schedule, ScheduleReport};
 use conea_schedules::ScheduleStore;
-use conea_shopdata::analytics::Report;
 
 const SUBJECT: &str = "schedule";
 
 const COLUMNS: &str = "id, organization_id, report, params, cron, timezone, deliver, enabled, \
     webhook_secret, created_at, updated_at, next_slot_at, last_slot_at, skipped_slots, \
-    last_skipped_slot_at, last_run";
+    last_skipped_slot_at, last_run, language";
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -39,6 +38,7 @@ struct Row {
     skipped_slots: i64,
     last_skipped_slot_at: Option<i64>,
     last_run: Option<String>,
+    language: String,
 }
 
 impl Row {
@@ -47,8 +47,9 @@ impl Row {
         Ok(Schedule {
             id: ScheduleId::parse(&self.id).map_err(|_| bad("id"))?,
             org_id: OrgId::parse(&self.organization_id).map_err(|_| bad("organization_id"))?,
-            report: Report::parse(&self.report).ok_or_else(|| bad("report"))?,
+            report: ScheduleReport::parse(&self.report).ok_or_else(|| bad("report"))?,
             params: serde_json::from_str(&self.params).map_err(|_| bad("params"))?,
+            language: Language::parse(&self.language).ok_or_else(|| bad("language"))?,
             cron: self.cron,
             timezone: self.timezone,
             deliver: serde_json::from_str::<Vec<Destination>>(&self.deliver)
@@ -83,8 +84,8 @@ impl ScheduleStore for SqlStore {
         q(
             "insert_schedule",
             "INSERT INTO report_schedules (id, organization_id, report, params, cron, timezone, deliver, \
-             enabled, webhook_secret, created_at, updated_at, next_slot_at, skipped_slots) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0)",
+             enabled, webhook_secret, created_at, updated_at, next_slot_at, skipped_slots, language) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13)",
         )
         .bind(s.id.as_str())
         .bind(s.org_id.as_str())
@@ -98,6 +99,7 @@ impl ScheduleStore for SqlStore {
         .bind(s.created_at)
         .bind(s.updated_at)
         .bind(s.next_slot_at)
+        .bind(s.language.as_str())
         .execute(&self.primary(SUBJECT))
         .await?;
         Ok(())
@@ -144,7 +146,8 @@ impl ScheduleStore for SqlStore {
         let n = q(
             "update_schedule",
             "UPDATE report_schedules SET report = $2, params = $3, cron = $4, timezone = $5, \
-             deliver = $6, enabled = $7, updated_at = $8, next_slot_at = $9 WHERE id = $1",
+             deliver = $6, enabled = $7, updated_at = $8, next_slot_at = $9, language = $10 \
+             WHERE id = $1",
         )
         .bind(s.id.as_str())
         .bind(s.report.as_str())
@@ -155,6 +158,7 @@ impl ScheduleStore for SqlStore {
         .bind(s.enabled)
         .bind(s.updated_at)
         .bind(s.next_slot_at)
+        .bind(s.language.as_str())
         .execute(&self.primary(SUBJECT))
         .await?;
         Ok(n > 0)

@@ -10,6 +10,8 @@
 //! - A product's sales stopped when it sold on at least `min_active_days` of the history
 //!   days and on none of the period's days.
 
+pub mod report;
 pub mod stats;
 
+pub use report::{Digest, DigestRequest, DigestService, DigestSettings, Period};
 pub use stats::{anomalies, Anomalies, Band, DayAnomaly, DayFigures, Rules, StoppedProduct};

@@ -264,6 +264,7 @@ catalogue! {
     RepHourWeekday => "Sales by hour and weekday", "時間帯・曜日別売上";
     RepRepeat => "Repeat purchase", "リピート購入";
     RepInventory => "Inventory", "在庫";
+    RepDigest => "Digest", "ダイジェスト";
     Granularity => "Granularity", "集計単位";
     Day => "Day", "日";
     Week => "Week", "週";

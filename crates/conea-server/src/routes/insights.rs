@@ -6,10 +6,12 @@
 
 use crate::http::auth::Auth;
 use crate::http::error::{ApiError, ApiResult, ErrorBody};
-use crate::http::json::ApiJson;
+use crate::http::idempotency;
+use crate::http::json::{self, ApiBytes, ApiJson};
+use crate::routes::jobs::{accepted, Accepted};
 use crate::state::AppState;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use conea_core::CoreError;
@@ -36,7 +38,7 @@ pub struct AskRequest {
     /// An alias or `provider/model`; default `CONEA_INSIGHTS_MODEL`.
     pub model: Option<String>,
     /// Compare 2 to 5 models: the same question answered by each, concurrently, side by
-    /// side (`{question, results: [{model, latency_ms, answer? | error?}]}`).
+    /// side (`{question, results: [{model, latency_ms, cost, answer? | error?}]}`).
     #[serde(default)]
     pub models: Vec<String>,
     /// The language to answer in (`ja`, `en`, …); default the question's.
@@ -44,10 +46,16 @@ pub struct AskRequest {
     /// Ask the model once more to correct an answer with ungrounded numbers.
     #[serde(default)]
     pub strict: bool,
-    /// Answer with server-sent events: `tool_call` per call as it completes, `delta` with
-    /// the answer's text, then `done` with the whole answer (or `error`).
+    /// Answer with server-sent events: `tool_call` per call as it completes, `delta`
+    /// events with the answer's text as the provider streams it (one `delta` with the whole
+    /// text under `strict`), then `done` with the whole answer (or `error`).
     #[serde(default)]
     pub stream: bool,
+    /// Ask as a job: 202 with the job's `check_url` (`GET /v1/jobs/{id}`, jobs:read); the
+    /// job's `result` is the answer document. Not with `stream` or `models`.
+    /// `Idempotency-Key` applies.
+    #[serde(default, rename = "async")]
+    pub run_async: bool,
 }
 
 fn question() -> utoipa::openapi::schema::ObjectBuilder {
@@ -63,11 +71,15 @@ fn question_or_null() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>
 /// [{name, arguments, latency_ms, error?}], grounding: {checked, ungrounded: [{text,
 /// value}]}, corrected?, model, provider, attempts, usage}`.
 #[utoipa::path(post, path = "/insights/ask", tag = "insights", request_body = AskRequest,
+    params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "With `async`: 1 to 255 visible ASCII characters; replays the first 202 for 24 h (the question is queued once)")),
     security(("bearer" = []), ("api_key" = [])), responses(
-    (status = 200, body = Object, description = "The answer, its figures, tool calls and grounding; with `models`, `{question, results: [{model, latency_ms, answer? | error?}]}`; with `stream: true`, `text/event-stream` of `tool_call`, `delta`, then `done` (the answer) or `error`"),
-    (status = 400, body = ErrorBody, description = "`invalid_parameter` (question, from, to, models), `unknown_model`"),
+    (status = 200, body = Object, description = "The answer, its figures, tool calls and grounding; with `models`, `{question, results: [{model, latency_ms, cost, answer? | error?}]}`; with `stream: true`, `text/event-stream` of `tool_call`, `delta` (the text as the provider streams it), then `done` (the answer) or `error`"),
+    (status = 202, body = Accepted, description = "With `async: true`: the question is queued as an `insights.ask` job; its result is the answer", headers(("Location" = String, description = "/v1/jobs/{id}"))),
+    (status = 400, body = ErrorBody, description = "`invalid_parameter` (question, from, to, models, async), `unknown_model`"),
     (status = 403, body = ErrorBody, description = "`insufficient_permissions` (ai:use and data:read)"),
     (status = 404, body = ErrorBody, description = "`not_found`: the shop"),
+    (status = 409, body = ErrorBody, description = "`idempotency_key_in_use`"),
+    (status = 422, body = ErrorBody, description = "`idempotency_key_reused`"),
     (status = 429, body = ErrorBody, description = "`rate_limit_exceeded`, `budget_exceeded`"),
     (status = 502, body = ErrorBody, description = "`all_providers_failed`, `tool_call_limit_exceeded`"),
     (status = 503, body = ErrorBody, description = "`no_ai_provider_configured`"),
@@ -75,7 +87,56 @@ fn question_or_null() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>
 pub async fn ask(
     State(state): State<AppState>,
     Auth(p): Auth,
-    ApiJson(body): ApiJson<AskRequest>,
+    headers: HeaderMap,
+    ApiBytes(raw): ApiBytes,
+) -> Response {
+    if let Err(e) = json::require_json(&headers) {
+        return e.into_response();
+    }
+    let body: AskRequest = match json::parse(&raw) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    if body.run_async {
+        let work = || async {
+            match submit(&state, &p, &body).await {
+                Ok(r) | Err(r) => r,
+            }
+        };
+        return idempotency::once(&state, &p, &headers, "POST", "/v1/insights/ask", &raw, work)
+            .await;
+    }
+    answer_now(state, p, body)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+/// `"async": true`: checked like a direct question, then queued (202).
+async fn submit(
+    state: &AppState,
+    p: &conea_core::principal::Principal,
+    body: &AskRequest,
+) -> Result<Response, Response> {
+    if body.stream || !body.models.is_empty() {
+        return Err(ApiError(CoreError::invalid(
+            "async",
+            "`async` queues one question whose job result is the answer: leave `stream` and `models` out.",
+        ))
+        .into_response());
+    }
+    let platform = state.platform();
+    let job = platform
+        .insights
+        .submit(p, &body.question(), &platform.jobs)
+        .await
+        .map_err(|e| ApiError(e).into_response())?;
+    Ok(accepted(&job))
+}
+
+async fn answer_now(
+    state: AppState,
+    p: conea_core::principal::Principal,
+    body: AskRequest,
 ) -> ApiResult<Response> {
     let insights = state.platform().insights.clone();
     if !body.models.is_empty() {
@@ -134,7 +195,7 @@ where
                 Progress::ToolCall(c) => Event::default()
                     .event("tool_call")
                     .data(serde_json::to_string(&c).unwrap_or_default()),
-                Progress::Text(text) => Event::default()
+                Progress::Delta(text) | Progress::Text(text) => Event::default()
                     .event("delta")
                     .data(serde_json::json!({ "text": text }).to_string()),
             },
@@ -201,6 +262,7 @@ impl ThreadRequest {
             language: self.language.clone(),
             strict: self.strict,
             stream: self.stream,
+            run_async: false,
         })
     }
 }

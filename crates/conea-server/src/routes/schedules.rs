@@ -64,11 +64,16 @@ pub struct ReportParamsBody {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleBody {
-    /// A report of `GET /v1/analytics/{report}` (`sales_over_time`, …).
-    #[schema(schema_with = super::schemas::report_or_null)]
+    /// A report of `GET /v1/analytics/{report}` (`sales_over_time`, …), or `digest`: the
+    /// period's key figures against the period before, anomalies, and a narrative written
+    /// by the insights model in the schedule's `language`.
+    #[schema(schema_with = super::schemas::schedule_report_or_null)]
     pub report: Option<String>,
     /// The report's parameters (`from`, `to`, `timezone`, `granularity`, `compare`,
-    /// `shop_id`); without `from`/`to` each run covers the 30 days up to its slot.
+    /// `shop_id`); without `from`/`to` each run covers the 30 days up to its slot. For
+    /// `digest`: `granularity` `week` (default) or `day` is the period, which ends the
+    /// local day before each run; `timezone` (default the schedule's) and `shop_id`; the
+    /// other parameters are refused.
     #[schema(value_type = Option<ReportParamsBody>)]
     pub params: Option<Value>,
     /// Five-field cron (`minute hour day-of-month month day-of-week`), e.g. `0 9 * * MON`.
@@ -79,6 +84,9 @@ pub struct ScheduleBody {
     pub deliver: Option<Vec<DestinationBody>>,
     /// Default true.
     pub enabled: Option<bool>,
+    /// `en` (default) or `ja`: the language the digest is written in.
+    #[schema(schema_with = super::schemas::schedule_language_or_null)]
+    pub language: Option<String>,
 }
 
 impl From<ScheduleBody> for ScheduleDraft {
@@ -97,6 +105,7 @@ impl From<ScheduleBody> for ScheduleDraft {
                     .collect()
             }),
             enabled: b.enabled,
+            language: b.language,
         }
     }
 }
@@ -134,6 +143,8 @@ pub struct ScheduleResponse {
     pub timezone: String,
     pub deliver: Vec<DestinationBody>,
     pub enabled: bool,
+    /// `en` or `ja`.
+    pub language: String,
     /// The next five slots, RFC 3339 with the zone's offset (empty when disabled).
     pub next_runs: Vec<String>,
     /// The latest slot a run was enqueued for.
@@ -189,6 +200,7 @@ impl From<ScheduleView> for ScheduleResponse {
                 })
                 .collect(),
             enabled: s.enabled,
+            language: s.language.as_str().into(),
             last_slot_at: local(s.last_slot_at),
             skipped_slots: s.skipped_slots,
             last_skipped_slot_at: local(s.last_skipped_slot_at),

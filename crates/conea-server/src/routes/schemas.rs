@@ -78,6 +78,24 @@ pub fn report() -> ObjectBuilder {
     )
 }
 
+/// What a schedule runs: an analytics report or `digest`.
+pub fn schedule_report() -> ObjectBuilder {
+    one_of(conea_schedules::ScheduleReport::names())
+}
+
+pub fn schedule_report_or_null() -> RefOr<Schema> {
+    or_null(schedule_report())
+}
+
+/// A schedule's language.
+pub fn schedule_language() -> ObjectBuilder {
+    one_of(conea_schedules::Language::ALL.map(|l| l.as_str()))
+}
+
+pub fn schedule_language_or_null() -> RefOr<Schema> {
+    or_null(schedule_language())
+}
+
 pub fn role() -> ObjectBuilder {
     one_of(
         conea_core::permissions::Role::ALL
@@ -140,10 +158,6 @@ pub fn or_null(schema: impl Into<RefOr<Schema>>) -> RefOr<Schema> {
 
 pub fn date_time_or_null() -> RefOr<Schema> {
     or_null(date_time())
-}
-
-pub fn report_or_null() -> RefOr<Schema> {
-    or_null(report())
 }
 
 pub fn time_zone_or_null() -> RefOr<Schema> {

@@ -356,6 +356,9 @@ async fn openai(State(fake): State<Fake>, axum::Json(body): axum::Json<Value>) -
     } else {
         "stop"
     };
+    if body["stream"] == true {
+        return openai_stream(&format!("chatcmpl-{n}"), &model, &message, finish);
+    }
     axum::Json(json!({
         "id": format!("chatcmpl-{n}"), "object": "chat.completion", "created": 1, "model": model,
         "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": null}],
@@ -385,12 +388,88 @@ async fn anthropic(State(fake): State<Fake>, axum::Json(body): axum::Json<Value>
         Some(r) => revenue_answer(&question, r),
         None => "I was handed no tool result.".into(),
     };
+    if body["stream"] == true {
+        return anthropic_stream(&format!("msg_{n}"), &body["model"], &text);
+    }
     axum::Json(json!({
         "id": format!("msg_{n}"), "type": "message", "role": "assistant", "model": body["model"],
         "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": null,
         "usage": {"input_tokens": 13, "output_tokens": 7}
     }))
     .into_response()
+}
+
+/// A text in pieces of at most 8 characters, as a provider streams it.
+fn pieces(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    chars.chunks(8).map(|c| c.iter().collect()).collect()
+}
+
+fn event_stream(body: String) -> Response {
+    ([("content-type", "text/event-stream")], body).into_response()
+}
+
+/// An OpenAI chat completion stream: the content in pieces, each tool call, the finish
+/// reason, the usage chunk (`stream_options.include_usage`) and `[DONE]`.
+fn openai_stream(id: &str, model: &str, message: &Value, finish: &str) -> Response {
+    let chunk = |delta: Value, finish: Value| {
+        let c = json!({"id": id, "object": "chat.completion.chunk", "created": 1, "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]});
+        format!("data: {c}\n\n")
+    };
+    let mut out = chunk(json!({"role": "assistant", "content": ""}), Value::Null);
+    for piece in pieces(message["content"].as_str().unwrap_or("")) {
+        out.push_str(&chunk(json!({"content": piece}), Value::Null));
+    }
+    for (i, call) in message["tool_calls"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        out.push_str(&chunk(
+            json!({"tool_calls": [{"index": i, "id": call["id"], "type": "function",
+                "function": {"name": call["function"]["name"], "arguments": call["function"]["arguments"]}}]}),
+            Value::Null,
+        ));
+    }
+    out.push_str(&chunk(json!({}), json!(finish)));
+    let usage = json!({"id": id, "object": "chat.completion.chunk", "created": 1, "model": model,
+        "choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": 5, "total_tokens": 16}});
+    out.push_str(&format!("data: {usage}\n\ndata: [DONE]\n\n"));
+    event_stream(out)
+}
+
+/// An Anthropic Messages stream of one text block in pieces.
+fn anthropic_stream(id: &str, model: &Value, text: &str) -> Response {
+    let ev = |name: &str, data: Value| format!("event: {name}\ndata: {data}\n\n");
+    let mut out = ev(
+        "message_start",
+        json!({"type": "message_start", "message": {"id": id, "type": "message", "role": "assistant",
+            "model": model, "content": [], "stop_reason": null, "stop_sequence": null,
+            "usage": {"input_tokens": 13, "output_tokens": 1}}}),
+    );
+    out.push_str(&ev(
+        "content_block_start",
+        json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+    ));
+    for piece in pieces(text) {
+        out.push_str(&ev(
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}}),
+        ));
+    }
+    out.push_str(&ev(
+        "content_block_stop",
+        json!({"type": "content_block_stop", "index": 0}),
+    ));
+    out.push_str(&ev(
+        "message_delta",
+        json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null},
+            "usage": {"output_tokens": 7}}),
+    ));
+    out.push_str(&ev("message_stop", json!({"type": "message_stop"})));
+    event_stream(out)
 }
 
 async fn serve(router: axum::Router) -> String {
@@ -460,6 +539,8 @@ backend_tests!(
     a_follow_up_in_a_thread_is_handed_the_earlier_question_figures_and_answer,
     another_organizations_thread_answers_404_and_threads_need_both_permissions,
     stream_true_sends_each_tool_call_then_the_text_then_the_figures_and_usage,
+    stream_true_passes_on_anthropic_text_deltas_as_they_arrive_and_strict_sends_one,
+    async_true_queues_the_question_as_a_job_whose_result_is_the_answer,
     models_answers_side_by_side_and_a_failing_model_does_not_fail_the_others,
 );
 
@@ -1013,14 +1094,21 @@ async fn stream_true_sends_each_tool_call_then_the_text_then_the_figures_and_usa
         .starts_with("text/event-stream"));
     let events = sse_events(&r.text);
     let names: Vec<&str> = events.iter().map(|(e, _)| e.as_str()).collect();
-    assert_eq!(names, vec!["tool_call", "delta", "done"], "{}", r.text);
+    assert_eq!(names[0], "tool_call", "{}", r.text);
+    assert_eq!(names.last(), Some(&"done"), "{}", r.text);
     assert_eq!(events[0].1["name"], "sales_over_time");
     assert!(events[0].1["latency_ms"].is_u64());
-    assert!(events[1].1["text"]
-        .as_str()
-        .unwrap()
-        .contains(&grouped(&gross)));
-    let done = &events[2].1;
+    let done = &events.last().unwrap().1;
+    // The answer's text arrives in the provider's pieces, which make up the answer.
+    let deltas: Vec<&str> = events
+        .iter()
+        .filter(|(e, _)| e == "delta")
+        .map(|(_, d)| d["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(deltas.len(), names.len() - 2, "{}", r.text);
+    assert!(deltas.len() > 3, "several deltas: {}", r.text);
+    assert_eq!(deltas.concat(), done["answer"].as_str().unwrap());
+    assert!(done["answer"].as_str().unwrap().contains(&grouped(&gross)));
     assert_eq!(done["grounding"], json!({"checked": 2, "ungrounded": []}));
     assert_eq!(
         done["figures"][0]["result"]["currencies"][0]["totals"]["gross_sales"],
@@ -1036,6 +1124,7 @@ async fn stream_true_sends_each_tool_call_then_the_text_then_the_figures_and_usa
     body["stream"] = json!(true);
     let r = ask(&app, app.owner(), body).await;
     let events = sse_events(&r.text);
+    // Eight tool calls, then the error (no text was streamed).
     assert_eq!(events.len(), 9, "{}", r.text);
     assert_eq!(events[8].0, "error");
     assert_eq!(events[8].1["error"]["code"], "tool_call_limit_exceeded");
@@ -1083,6 +1172,144 @@ async fn stream_true_sends_each_tool_call_then_the_text_then_the_figures_and_usa
         .assert_error(403, "insufficient_permissions");
 }
 
+async fn stream_true_passes_on_anthropic_text_deltas_as_they_arrive_and_strict_sends_one(
+    b: Backend,
+) {
+    let (url, fake) = fake_anthropic().await;
+    let Some(app) = TestApp::spawn_with(
+        b,
+        &[
+            ("ANTHROPIC_API_KEY", "sk-ant-test"),
+            ("ANTHROPIC_BASE_URL", &url),
+            ("CONEA_INSIGHTS_MODEL", "anthropic/claude-test"),
+            ("CONEA_AI_MAX_RETRIES", "0"),
+            ("RATE_LIMIT_PER_MINUTE", "100000"),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    let deltas_of = |events: &[(String, Value)]| -> Vec<String> {
+        events
+            .iter()
+            .filter(|(e, _)| e == "delta")
+            .map(|(_, d)| d["text"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let mut body = march("Anything new?");
+    body["stream"] = json!(true);
+    let r = ask(&app, app.owner(), body.clone()).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let events = sse_events(&r.text);
+    let done = &events.last().unwrap();
+    assert_eq!(done.0, "done", "{}", r.text);
+    assert_eq!(done.1["answer"], "I was handed no tool result.");
+    assert_eq!(done.1["provider"], "anthropic");
+    let deltas = deltas_of(&events);
+    assert_eq!(deltas.len(), 4, "{}", r.text);
+    assert_eq!(deltas.concat(), "I was handed no tool result.");
+    assert_eq!(
+        done.1["usage"],
+        json!({"input_tokens": 13, "output_tokens": 7})
+    );
+    assert_eq!(fake.request(0)["stream"], true);
+    // Under `strict` the answer may still be rewritten: one delta with the final text.
+    body["strict"] = json!(true);
+    let r = ask(&app, app.owner(), body).await;
+    let events = sse_events(&r.text);
+    assert_eq!(deltas_of(&events), vec!["I was handed no tool result."]);
+    assert_eq!(fake.request(1).get("stream"), None, "{}", fake.request(1));
+}
+
+async fn async_true_queues_the_question_as_a_job_whose_result_is_the_answer(b: Backend) {
+    let Some((app, fake)) = app(b).await else {
+        return;
+    };
+    fixture(&app).await;
+    let (orders, gross) = expected_a();
+    let mut body = march("[revenue] How did March go?");
+    body["async"] = json!(true);
+    let r = app
+        .client
+        .http()
+        .post(app.client.url("/v1/insights/ask"))
+        .bearer_auth(app.owner())
+        .header("idempotency-key", "ask-march-1")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let accepted = Client::read(r).await;
+    assert_eq!(accepted.status, 202, "{}", accepted.text);
+    let job_id = accepted.body["job_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        accepted.header("location"),
+        Some(format!("/v1/jobs/{job_id}").as_str())
+    );
+    assert_eq!(accepted.body["check_url"], format!("/v1/jobs/{job_id}"));
+    let result = app.job_result(&accepted).await;
+    // The job's result is the answer document.
+    let answer = result["answer"].as_str().unwrap();
+    assert!(
+        answer.contains(&format!("{orders} orders")) && answer.contains(&grouped(&gross)),
+        "{result}"
+    );
+    assert!(result["id"].as_str().unwrap().starts_with("ins_"));
+    assert_eq!(result["grounding"], json!({"checked": 2, "ungrounded": []}));
+    assert_eq!(
+        result["figures"][0]["result"]["currencies"][0]["totals"]["gross_sales"],
+        gross.as_str()
+    );
+    assert_eq!(result["provider"], "openai");
+    let job = app.state.platform().jobs.get_any(&job_id).await.unwrap();
+    assert_eq!(job.kind, "insights.ask");
+    assert_eq!(job.args["question"], "[revenue] How did March go?");
+    assert_eq!(fake.calls(), 2);
+    // The same key and body: the first 202 again, nothing queued twice.
+    let again = app
+        .client
+        .http()
+        .post(app.client.url("/v1/insights/ask"))
+        .bearer_auth(app.owner())
+        .header("idempotency-key", "ask-march-1")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let again = Client::read(again).await;
+    assert_eq!(again.status, 202, "{}", again.text);
+    assert_eq!(again.body["job_id"], job_id.as_str());
+    assert_eq!(fake.calls(), 2);
+
+    // Checked before anything is queued: permissions, and `async` with `stream`.
+    let k = app
+        .client
+        .post(
+            "/v1/api-keys",
+            Some(app.owner()),
+            json!({"name": "ai only", "permissions": ["ai:use", "jobs:read"]}),
+        )
+        .await;
+    ask(&app, k.body["secret"].as_str().unwrap(), body.clone())
+        .await
+        .assert_error(403, "insufficient_permissions");
+    body["stream"] = json!(true);
+    let r = ask(&app, app.owner(), body).await;
+    r.assert_error(400, "invalid_parameter");
+    assert_eq!(r.body["error"]["details"]["param"], "async", "{}", r.text);
+    let listed = app
+        .client
+        .get("/v1/jobs?kind=insights.ask", Some(app.owner()))
+        .await;
+    assert_eq!(
+        listed.body["data"].as_array().unwrap().len(),
+        1,
+        "{}",
+        listed.text
+    );
+}
+
 async fn models_answers_side_by_side_and_a_failing_model_does_not_fail_the_others(b: Backend) {
     let Some((app, fake)) = app(b).await else {
         return;
@@ -1090,12 +1317,12 @@ async fn models_answers_side_by_side_and_a_failing_model_does_not_fail_the_other
     fixture(&app).await;
     let (_, gross) = expected_a();
     let mut body = march("[revenue] How did March go?");
-    body["models"] = json!(["openai/gpt-a", "openai/gpt-b", "nowhere/none"]);
+    body["models"] = json!(["openai/gpt-a", "openai/gpt-4o-mini", "nowhere/none"]);
     let r = ask(&app, app.owner(), body).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let results = r.body["results"].as_array().unwrap();
     assert_eq!(results.len(), 3, "{}", r.text);
-    for (side, model) in results.iter().zip(["gpt-a", "gpt-b"]) {
+    for (side, model) in results.iter().zip(["gpt-a", "gpt-4o-mini"]) {
         assert_eq!(side["model"], format!("openai/{model}"));
         let a = &side["answer"];
         assert_eq!(a["model"], model, "{side}");
@@ -1104,6 +1331,14 @@ async fn models_answers_side_by_side_and_a_failing_model_does_not_fail_the_other
         assert_eq!(a["usage"], json!({"input_tokens": 22, "output_tokens": 10}));
         assert!(side["latency_ms"].is_u64() && side.get("error").is_none());
     }
+    // Cost at the built-in list price: 22 input and 10 output tokens of gpt-4o-mini
+    // ($0.15 and $0.60 per million); a model without a price, or without an answer, none.
+    assert_eq!(
+        results[1]["cost"],
+        json!({"currency": "USD", "amount": "0.0000093"})
+    );
+    assert_eq!(results[0]["cost"], Value::Null);
+    assert_eq!(results[2]["cost"], Value::Null);
     assert!(results[2].get("answer").is_none());
     assert!(results[2]["error"]["code"].is_string(), "{}", results[2]);
     // Each model ran its own conversation: two turns each.
@@ -1112,7 +1347,7 @@ async fn models_answers_side_by_side_and_a_failing_model_does_not_fail_the_other
         .map(|i| fake.request(i)["model"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(asked.iter().filter(|m| *m == "gpt-a").count(), 2);
-    assert_eq!(asked.iter().filter(|m| *m == "gpt-b").count(), 2);
+    assert_eq!(asked.iter().filter(|m| *m == "gpt-4o-mini").count(), 2);
 
     for models in [
         json!(["openai/gpt-a"]),

@@ -10,6 +10,7 @@ mod data;
 mod incidents;
 mod input;
 mod insights;
+mod insights_digest;
 mod jobs;
 mod management;
 mod pipeline;

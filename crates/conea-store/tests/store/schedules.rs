@@ -9,7 +9,9 @@ use crate::common;
 use common::env;
 use conea_core::ids::{JobId, OrgId, ScheduleId};
 use conea_jobs::{JobFilter, JobStore, NewJob};
-use conea_schedules::model::{Channel, DeliveryStatus, Destination, Firing, RunState, Schedule};
+use conea_schedules::model::{
+    Channel, DeliveryStatus, Destination, Firing, Language, RunState, Schedule, ScheduleReport,
+};
 use conea_schedules::ScheduleStore;
 use conea_shopdata::analytics::{RawParams, Report};
 use conea_testkit::{backend_tests, Backend};
@@ -22,7 +24,8 @@ fn schedule(org: &OrgId, next: Option<i64>, enabled: bool) -> Schedule {
     Schedule {
         id: ScheduleId::generate(),
         org_id: org.clone(),
-        report: Report::SalesOverTime,
+        report: ScheduleReport::Analytics(Report::SalesOverTime),
+        language: Language::En,
         params: RawParams {
             timezone: Some("Asia/Tokyo".into()),
             ..RawParams::default()
@@ -70,7 +73,23 @@ fn job(org: &OrgId, s: &Schedule, slot: i64) -> NewJob {
 backend_tests!(
     a_slot_fires_once_from_the_next_slot_the_tick_read,
     disabled_schedules_are_never_due_and_run_state_round_trips,
+    a_digest_schedule_keeps_its_report_and_language_through_insert_and_update,
 );
+
+async fn a_digest_schedule_keeps_its_report_and_language_through_insert_and_update(b: Backend) {
+    let Some((store, org, _db)) = env(b).await else {
+        return;
+    };
+    let mut s = schedule(&org, Some(T), true);
+    s.report = ScheduleReport::Digest;
+    s.language = Language::Ja;
+    store.insert_schedule(&s).await.unwrap();
+    assert_eq!(store.get_schedule(&s.id).await.unwrap(), Some(s.clone()));
+    s.language = Language::En;
+    s.report = ScheduleReport::Analytics(Report::Inventory);
+    assert!(store.update_schedule(&s).await.unwrap());
+    assert_eq!(store.get_schedule(&s.id).await.unwrap(), Some(s));
+}
 
 async fn a_slot_fires_once_from_the_next_slot_the_tick_read(b: Backend) {
     let Some((store, org, _db)) = env(b).await else {

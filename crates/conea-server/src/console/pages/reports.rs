@@ -16,6 +16,7 @@ use conea_core::permissions::Permission;
 use conea_core::CoreError;
 use conea_schedules::service::ScheduleView;
 use conea_schedules::validate::{DestinationDraft, ScheduleDraft};
+use conea_schedules::ScheduleReport;
 use conea_shopdata::analytics::{RawParams, Report};
 use jiff::tz::TimeZone;
 use maud::{html, Markup};
@@ -56,6 +57,14 @@ pub fn report_label(r: Report) -> T {
         Report::RfmSegments => T::Segments,
         Report::CustomerCohorts => T::Cohorts,
         Report::Inventory => T::RepInventory,
+    }
+}
+
+/// A schedule's report: an analytics report's label, or the digest's.
+pub fn schedule_label(r: ScheduleReport) -> T {
+    match r {
+        ScheduleReport::Analytics(r) => report_label(r),
+        ScheduleReport::Digest => T::RepDigest,
     }
 }
 
@@ -348,8 +357,8 @@ fn schedule_fields(ctx: &Ctx, prefix: &str, s: Option<&ScheduleView>) -> Markup 
     html! {
         label for={ (prefix) "-report" } { (ctx.t(T::Report))
             select id={ (prefix) "-report" } name="report" {
-                @for r in Report::ALL {
-                    option value=(r.as_str()) selected[report == Some(r)] { (ctx.t(report_label(r))) }
+                @for r in Report::ALL.map(ScheduleReport::Analytics).into_iter().chain([ScheduleReport::Digest]) {
+                    option value=(r.as_str()) selected[report == Some(r)] { (ctx.t(schedule_label(r))) }
                 }
             }
         }
@@ -401,7 +410,7 @@ fn schedules_section(ctx: &Ctx, m: &Member, list: &[ScheduleView], secret: Optio
                             @let s = &v.schedule;
                             @let id = s.id.to_string();
                             tr data-schedule=(id) {
-                                td { (ctx.t(report_label(s.report))) }
+                                td { (ctx.t(schedule_label(s.report))) }
                                 td { code { (s.cron) } " " span class="muted" { (s.timezone) } }
                                 td class="hide-narrow" {
                                     @for d in &s.deliver { (d.channel.as_str()) ": " (conea_schedules::model::shown_target(d.channel, &d.target)) br; }
@@ -522,6 +531,7 @@ impl ScheduleForm {
                 target: self.target,
             }]),
             enabled: None,
+            language: None,
         }
     }
 }
