@@ -15,7 +15,7 @@ use conea_jobs::service::JobService;
 use conea_jobs::{Job, JobContext, JobError, JobKind, NewJob};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 pub const ASK_KIND: &str = "insights.ask";
@@ -88,8 +88,11 @@ impl AskArgs {
 }
 
 /// The insights service a job asks through, set once the platform has built it (the job
-/// kinds are registered before the services that need the job engine exist).
-pub type ServiceSlot = Arc<OnceLock<Arc<InsightsService>>>;
+/// kinds are registered before the services that need the job engine exist). Weak: the
+/// service reaches the job engine (through the data service), whose registry holds this
+/// job kind, so a strong reference would be a cycle that keeps the platform and its
+/// database pool alive after shutdown.
+pub type ServiceSlot = Arc<OnceLock<Weak<InsightsService>>>;
 
 pub struct AskJob {
     service: ServiceSlot,
@@ -129,7 +132,7 @@ impl JobKind for AskJob {
 
     /// The question's own budget (`CONEA_INSIGHTS_TIMEOUT`) ends it first.
     fn timeout(&self) -> Duration {
-        match self.service.get() {
+        match self.service.get().and_then(Weak::upgrade) {
             Some(s) => s.settings().timeout + Duration::from_secs(30),
             None => Duration::from_secs(600),
         }
@@ -139,6 +142,7 @@ impl JobKind for AskJob {
         let service = self
             .service
             .get()
+            .and_then(Weak::upgrade)
             .ok_or_else(|| JobError::retryable("the insights service is not ready yet"))?;
         let by = args.principal(&ctx.job.org_id);
         let answer = service

@@ -198,7 +198,7 @@ impl Platform {
             ai.clone(),
             clock.clone(),
         );
-        let _ = ask_service.set(insights.clone());
+        let _ = ask_service.set(Arc::downgrade(&insights));
         let threads = Arc::new(conea_insights::ThreadService::new(
             insights.clone(),
             Arc::new(store.clone()),
