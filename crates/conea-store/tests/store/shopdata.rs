@@ -1082,12 +1082,13 @@ async fn batches_of_new_sizes_add_nothing_to_the_connections_statement_cache(b: 
         write(next, n).await;
         next += n;
     }
-    assert_eq!(env_count(&store, "orders").await, next - 1);
     assert_eq!(
         cached().await,
         after_first,
         "the statement cache grew with the batch sizes"
     );
+    // Counted after: this query is cached like any fixed statement.
+    assert_eq!(env_count(&store, "orders").await, next - 1);
 }
 
 async fn env_count(store: &SqlStore, table: &str) -> i64 {
