@@ -17,7 +17,7 @@ const SQLITE_MAX_PARAMS: usize = 30_000;
 
 // The SQLite statements below are built for their batch: their text depends on how many rows
 // (and, for the children, how many ids) they carry, so nearly every batch of an import has a
-// text of its own, and each is a prepared statement of up to 30,000 parameters (about 2 MiB
+// text of its own, and each is a prepared statement of up to 30,000 parameters (megabytes
 // of SQLite's memory: the program and one value cell per parameter). sqlx keeps 100
 // prepared statements per connection by default, so these filled every pooled connection's
 // cache with statements that are never run again: RSS grew by hundreds of MiB over a few
