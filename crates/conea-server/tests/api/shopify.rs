@@ -229,6 +229,7 @@ backend_tests!(
     signed_body_replayed_under_another_topic_answers_200_is_counted_and_erases_nothing,
     customer_redaction_erases_only_the_customer_and_orders_it_names,
     a_shop_update_body_replayed_as_app_uninstalled_changes_nothing_while_shopify_accepts_the_token,
+    a_products_delete_body_replayed_as_orders_delete_erases_nothing_while_shopify_still_has_the_order,
     a_shop_is_connected_only_with_a_token_it_accepts_and_each_organization_gets_its_own_connection,
     full_sync_gets_no_429_then_runs_incrementally,
     syncing_10000_products_takes_within_10_percent_of_the_leak_rate_minimum,
@@ -1587,4 +1588,152 @@ async fn incremental_sync_goes_in_bulk_only_above_the_threshold(b: Backend) {
         "{log:?}"
     );
     assert_eq!(second.result.unwrap()["orders"]["synced"], 0);
+}
+
+/// The three delete topics carry the same bare `{"id": N}` body, so a signed
+/// `products/delete` body replayed under `orders/delete` (with a new event id) passes every
+/// check of the body and names the order that has the product's id. Before erasing, Conea
+/// asks Shopify (`GET orders/{id}.json`): while Shopify still has the order the delivery is
+/// rejected (counted, signature-failure signal) and nothing is erased; a refused token
+/// confirms nothing (the job is discarded, nothing erased); Shopify unreachable is retried
+/// without erasing; once Shopify answers 404 the order is deleted with its line items.
+async fn a_products_delete_body_replayed_as_orders_delete_erases_nothing_while_shopify_still_has_the_order(
+    b: Backend,
+) {
+    let Some(app) = app(b).await else { return };
+    let shop = connected(&app).await;
+    let email = "ada@example.com";
+    for (topic, event, body) in [
+        ("orders/create", "o-create", order(900, 500, email)),
+        (
+            "products/create",
+            "p-create",
+            product(900, "Same id", "2026-05-01T00:00:00Z"),
+        ),
+    ] {
+        let j = deliver(
+            &app,
+            Delivery {
+                topic,
+                event_id: event,
+                body,
+            },
+        )
+        .await;
+        assert_eq!(j.state, JobState::Completed, "{j:?}");
+    }
+    // Shopify has the order; the product was deleted there (the fake answers 404 for it).
+    app.fake.put_object("orders", order(900, 500, email));
+    let count = |table: &str| {
+        let sql = format!("SELECT COUNT(*) FROM {table} WHERE shop_id = $1");
+        let (app, shop) = (&app, &shop);
+        async move { scalar(app, &sql, shop).await }
+    };
+
+    let product_deleted = deliver(
+        &app,
+        Delivery {
+            topic: "products/delete",
+            event_id: "p-delete",
+            body: json!({"id": 900}),
+        },
+    )
+    .await;
+    assert_eq!(
+        product_deleted.state,
+        JobState::Completed,
+        "{product_deleted:?}"
+    );
+    assert_eq!(count("products").await, 0, "a real deletion still deletes");
+
+    // The same signed body, replayed as orders/delete.
+    let replay = deliver(
+        &app,
+        Delivery {
+            topic: "orders/delete",
+            event_id: "replayed-p-delete",
+            body: json!({"id": 900}),
+        },
+    )
+    .await;
+    assert_eq!(replay.state, JobState::Completed, "{replay:?}");
+    let result = replay.result.unwrap();
+    assert!(result["rejected"].as_str().is_some(), "{result}");
+    assert!(
+        app.fake
+            .log()
+            .iter()
+            .any(|l| l.starts_with("GET orders/900.json")),
+        "Shopify was asked: {:?}",
+        app.fake.log()
+    );
+    assert_eq!(count("orders").await, 1, "the order is not erased");
+    assert_eq!(count("order_line_items").await, 1);
+    let shown = get_shop(&app, &shop).await;
+    assert_eq!(shown.body["webhooks_rejected"], 1, "{}", shown.text);
+    assert_eq!(
+        app.state.platform().shopify.signature_failures().since(0),
+        1,
+        "the replay raises the signature-failure signal"
+    );
+
+    // A refused token confirms nothing: the job ends discarded, nothing erased.
+    app.fake.answer_401(true);
+    let refused = deliver(
+        &app,
+        Delivery {
+            topic: "orders/delete",
+            event_id: "o-delete-refused",
+            body: json!({"id": 900}),
+        },
+    )
+    .await;
+    assert_eq!(refused.state, JobState::Discarded, "{refused:?}");
+    assert!(
+        refused.errors[0].error.contains("cannot be confirmed"),
+        "{refused:?}"
+    );
+    assert_eq!(count("orders").await, 1, "nothing erased");
+    app.fake.answer_401(false);
+
+    // The merchant deletes the order; Shopify is unreachable at first (every attempt of the
+    // client's first call answers 500): the job is retried, nothing erased until confirmed.
+    app.fake.delete_object(900);
+    app.fake.answer_500s(4);
+    let r = post_webhook(
+        &app,
+        &Delivery {
+            topic: "orders/delete",
+            event_id: "o-delete",
+            body: json!({"id": 900}),
+        },
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let id = r.body["job_id"].as_str().unwrap().to_owned();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let job = app.state.platform().jobs.get_any(&id).await.unwrap();
+        if job.state == JobState::Retryable {
+            assert!(job.errors[0].error.contains("could not confirm"), "{job:?}");
+            break;
+        }
+        assert!(!job.state.is_final(), "{job:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never retried: {job:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(count("orders").await, 1, "nothing erased while unconfirmed");
+    let deleted = wait_final_retrying(&app, &id).await;
+    assert_eq!(deleted.state, JobState::Completed, "{deleted:?}");
+    assert_eq!(deleted.result.unwrap()["deleted"]["orders"], 1);
+    assert_eq!(count("orders").await, 0, "confirmed by Shopify's 404");
+    assert_eq!(count("order_line_items").await, 0);
+    assert_eq!(
+        app.state.platform().shopify.signature_failures().since(0),
+        1,
+        "only the replay counted"
+    );
 }

@@ -1,7 +1,8 @@
 //! The `shopify.webhook` job: one stored delivery, processed by topic. Record topics upsert
 //! through `conea_shopdata`'s parser and store (an older `updated_at` never overwrites
 //! a newer row, so out-of-order deliveries are harmless); `products/delete`,
-//! `orders/delete` and `customers/delete` delete;
+//! `orders/delete` and `customers/delete` delete once Shopify confirms the object is gone
+//! (see [`WebhookHandler::delete`]);
 //! `app/uninstalled` marks the shop once Shopify confirms it (see [`WebhookHandler::uninstall`]);
 //! the compliance topics produce or erase a customer's
 //! data (the customer and the orders the request names), or erase the shop's (only once it
@@ -12,9 +13,10 @@ use super::signals::SignatureFailures;
 use super::WebhookArgs;
 use crate::error::ErrorKind;
 use crate::integration::store::{Delivery, ShopifyStatus, ShopifyStore, WEBHOOK_KIND};
+use crate::resources::Resource;
 use crate::topics::TopicPayload;
 use conea_jobs::{JobContext, JobError, JobKind};
-use conea_shopdata::{Record, ShopDataStore};
+use conea_shopdata::{Record, RecordKind, ShopDataStore};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -70,21 +72,84 @@ impl WebhookHandler {
             Err(e) => Err(JobError::retryable(format!(
                 "could not confirm the uninstall with Shopify: {e}"
             ))),
-            Ok(_) => {
-                if let Err(e) = self.store.count_rejected_webhook(&d.shop_id, now).await {
-                    tracing::warn!(error = %e, "could not count a rejected webhook");
-                }
-                self.failures.record(now);
-                let reason = "Shopify still accepts the shop's access token: the app is installed, so this body (a shop object, as shop/update sends) is not an uninstall";
-                tracing::warn!(
-                    shop = %shop.domain,
-                    topic = %d.topic,
-                    outcome = "topic_mismatch",
-                    reason,
-                    "refused a Shopify webhook"
-                );
-                Ok(json!({ "topic": d.topic, "rejected": reason }))
+            Ok(_) => Ok(self
+                .reject(
+                    d,
+                    &shop.domain,
+                    "Shopify still accepts the shop's access token: the app is installed, so this body (a shop object, as shop/update sends) is not an uninstall".into(),
+                    now,
+                )
+                .await),
+        }
+    }
+
+    /// A delivery whose body Shopify contradicts (a signed body replayed under another
+    /// topic): counted as rejected on the shop and as a signature failure, nothing changed.
+    async fn reject(&self, d: &Delivery, domain: &str, reason: String, now: i64) -> Value {
+        if let Err(e) = self.store.count_rejected_webhook(&d.shop_id, now).await {
+            tracing::warn!(error = %e, "could not count a rejected webhook");
+        }
+        self.failures.record(now);
+        tracing::warn!(
+            shop = %domain,
+            topic = %d.topic,
+            outcome = "topic_mismatch",
+            reason = %reason,
+            "refused a Shopify webhook"
+        );
+        json!({ "topic": d.topic, "rejected": reason })
+    }
+
+    /// `products/delete`, `orders/delete`, `customers/delete`, confirmed with Shopify
+    /// before anything is erased. The three bodies are the same `{"id": N}`, so a signed
+    /// `products/delete` body re-sent as `orders/delete` (with a new event id) passes every
+    /// check of the body and names an order by a product's id. Shopify decides: `GET
+    /// {resource}/{id}.json` answering 404 confirms the deletion; an answer with the object
+    /// means it still exists, so the delivery is rejected (counted on the shop and as a
+    /// signature failure, nothing erased). Shopify unreachable (transport, 5xx, throttled
+    /// past the client's retries) is retried with the job's backoff: the delivery is
+    /// stored, so nothing acknowledged is lost. A refused token (401/403: the app was
+    /// uninstalled, or the token revoked) confirms nothing: the job fails for good with the
+    /// reason and erases nothing (an uninstalled shop's data goes with `shop/redact`; after
+    /// connecting the shop again, the job can be retried).
+    async fn delete(
+        &self,
+        d: &Delivery,
+        kind: RecordKind,
+        id: i64,
+        now: i64,
+    ) -> Result<Value, JobError> {
+        let Some((shop, sealed)) = self.store.credentials(&d.shop_id).await.map_err(retry)? else {
+            return Ok(json!({ "topic": d.topic, "skipped": "the shop is not connected" }));
+        };
+        let client = self
+            .access
+            .client(&shop, &sealed)
+            .map_err(JobError::permanent)?;
+        let resource = Resource::of(kind);
+        let what = resource.singular();
+        match client.get_one(resource, id).await {
+            Ok(None) => {
+                let erased = self
+                    .store
+                    .delete_object(&d.shop_id, kind, id)
+                    .await
+                    .map_err(retry)?;
+                Ok(json!({ "topic": d.topic, "deleted": erased }))
             }
+            Ok(Some(_)) => {
+                let reason = format!(
+                    "Shopify still has the {what} {id}: this body is not its deletion (a deletion notice replayed under another topic?)"
+                );
+                Ok(self.reject(d, &shop.domain, reason, now).await)
+            }
+            Err(e) if e.kind == ErrorKind::Unauthorized => Err(JobError::permanent(format!(
+                "Shopify refuses the access token of {}, so the deletion of {what} {id} cannot be confirmed: nothing erased ({e}). Connect the shop again, then retry this job.",
+                shop.domain
+            ))),
+            Err(e) => Err(JobError::retryable(format!(
+                "could not confirm the deletion of {what} {id} with Shopify: {e}"
+            ))),
         }
     }
 
@@ -125,14 +190,7 @@ impl WebhookHandler {
             .map_err(|m| JobError::permanent(m.to_string()))?;
         match payload {
             TopicPayload::Upsert(record) => self.upsert(d, record, now).await,
-            TopicPayload::Delete { kind, id } => {
-                let erased = self
-                    .store
-                    .delete_object(&d.shop_id, kind, id)
-                    .await
-                    .map_err(retry)?;
-                Ok(json!({ "topic": d.topic, "deleted": erased }))
-            }
+            TopicPayload::Delete { kind, id } => self.delete(d, kind, id, now).await,
             TopicPayload::Uninstalled => self.uninstall(d, now).await,
             TopicPayload::DataRequest(r) => {
                 let data = self
@@ -190,8 +248,13 @@ impl JobKind for WebhookHandler {
     const KIND: &'static str = WEBHOOK_KIND;
     type Args = WebhookArgs;
 
+    /// 15 attempts: with the engine's backoff (2 s doubling, capped at an hour) the last
+    /// runs about four hours after the first, as long as Shopify itself retries a delivery:
+    /// a deletion or an uninstall waiting for Shopify's confirmation survives an outage that
+    /// long. A job that still fails is discarded with its errors; its delivery stays stored
+    /// and `POST /v1/jobs/{id}/retry` runs it again.
     fn max_attempts(&self) -> u32 {
-        8
+        15
     }
 
     async fn run(&self, args: WebhookArgs, ctx: &JobContext) -> Result<Value, JobError> {

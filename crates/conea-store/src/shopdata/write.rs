@@ -15,6 +15,17 @@ use std::collections::HashSet;
 /// Bound parameters per SQLite statement (its limit is 32766).
 const SQLITE_MAX_PARAMS: usize = 30_000;
 
+// The SQLite statements below are built for their batch: their text depends on how many rows
+// (and, for the children, how many ids) they carry, so nearly every batch of an import has a
+// text of its own, and each is a prepared statement of up to 30,000 parameters (megabytes
+// of SQLite's memory: the program and one value cell per parameter). sqlx keeps 100
+// prepared statements per connection by default, so these filled every pooled connection's
+// cache with statements that are never run again: RSS grew by hundreds of MiB over a few
+// 200,000-order imports (docs/operations.md, `bench/sqlite_rss.sh`). They run unprepared
+// for the cache (`persistent(false)`): sqlx keeps only the connection's last such statement
+// and finalizes it when the next one comes. PostgreSQL's statements here have fixed texts
+// (arrays, `COPY`), so caching them is right.
+
 /// Source ids a statement inserted and updated (rows it skipped are in neither).
 #[derive(Default)]
 struct Written {
@@ -246,6 +257,7 @@ async fn sqlite_upsert(
         let all: Vec<&Vec<Value<'_>>> = part.iter().collect();
         let inserted: Vec<i64> = sqlite_values(t.sqlite_insert, t.sqlite_on_new, owner, &all)
             .build_query_scalar()
+            .persistent(false)
             .fetch_all(&mut *conn)
             .await?;
         let new: HashSet<i64> = inserted.iter().copied().collect();
@@ -255,6 +267,7 @@ async fn sqlite_upsert(
             let updated: Vec<i64> =
                 sqlite_values(t.sqlite_insert, t.sqlite_on_update, owner, &rest)
                     .build_query_scalar()
+                    .persistent(false)
                     .fetch_all(&mut *conn)
                     .await?;
             w.updated.extend(updated);
@@ -279,12 +292,13 @@ async fn sqlite_replace_children(
             list.push_bind(*id);
         }
         list.push_unseparated(")");
-        qb.build().execute(&mut *conn).await?;
+        qb.build().persistent(false).execute(&mut *conn).await?;
     }
     for part in rows.chunks(sqlite_chunk(rows)) {
         let all: Vec<&Vec<Value<'_>>> = part.iter().collect();
         sqlite_values(c.sqlite_insert, "", owner, &all)
             .build()
+            .persistent(false)
             .execute(&mut *conn)
             .await?;
     }

@@ -1024,7 +1024,82 @@ backend_tests!(
     process_handler_returns_the_report_as_its_result,
     an_interrupted_import_resumes_after_its_last_committed_batch,
     orphan_upload_chunks_are_pruned_and_sealed_uploads_kept,
+    batches_of_new_sizes_add_nothing_to_the_connections_statement_cache,
 );
+
+/// A batch's SQLite statements (multi-row `VALUES`, `IN` lists) have a text of their own for
+/// each batch size, and each can hold tens of thousands of parameters: kept in a pooled
+/// connection's statement cache (sqlx keeps 100 per connection), an import's batches filled
+/// every connection's cache and RSS grew with each import (bench/sqlite_rss.sh). Batches of
+/// 40 new sizes, inserted and then updated (children deleted and inserted again), leave the
+/// connection's cache as the first batch left it, on both backends.
+async fn batches_of_new_sizes_add_nothing_to_the_connections_statement_cache(b: Backend) {
+    let Some((store, org, _db)) = common::env_with(b, 1).await else {
+        return;
+    };
+    let shop = store.default_shop(&org, 1).await.expect("shop").id;
+    let orders = |first: i64, n: i64, updated: &str| -> Vec<conea_shopdata::Order> {
+        (first..first + n)
+            .map(|id| {
+                match parse_ndjson_line(
+                    RecordKind::Orders,
+                    &order(id, updated, "paid", 1).to_string(),
+                ) {
+                    Ok(Record::Order(o)) => o,
+                    other => panic!("not an order: {other:?}"),
+                }
+            })
+            .collect()
+    };
+    let write = |first: i64, n: i64| {
+        let (store, org, shop) = (&store, &org, &shop);
+        async move {
+            let new = orders(first, n, "2024-05-01T10:00:00Z");
+            let counts = store
+                .upsert_orders(org, shop, &new, 2)
+                .await
+                .expect("insert");
+            assert_eq!(counts.inserted, n as u64);
+            let newer = orders(first, n, "2024-05-02T10:00:00Z");
+            let counts = store
+                .upsert_orders(org, shop, &newer, 3)
+                .await
+                .expect("update");
+            assert_eq!(counts.updated, n as u64);
+        }
+    };
+    let cached = || async {
+        with_pool!(store.db(), |p| {
+            use conea_store::sqlx::Connection;
+            let conn = p.acquire().await.expect("the pool's connection");
+            conn.cached_statements_size()
+        })
+    };
+    write(1, 1).await;
+    let after_first = cached().await;
+    let mut next = 2;
+    for n in 2..=40 {
+        write(next, n).await;
+        next += n;
+    }
+    assert_eq!(
+        cached().await,
+        after_first,
+        "the statement cache grew with the batch sizes"
+    );
+    // Counted after: this query is cached like any fixed statement.
+    assert_eq!(env_count(&store, "orders").await, next - 1);
+}
+
+async fn env_count(store: &SqlStore, table: &str) -> i64 {
+    let sql = format!("SELECT COUNT(*) FROM {table}");
+    with_pool!(store.db(), |p| conea_store::sqlx::query_scalar::<DB, i64>(
+        &sql
+    )
+    .fetch_one(p)
+    .await)
+    .expect("count")
+}
 
 /// Cancels the import once it has read `after` chunks: the interruption of a crash (the
 /// writers stop; what they committed stays).

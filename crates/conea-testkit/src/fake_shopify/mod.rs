@@ -63,6 +63,9 @@ pub struct FakeState {
     pub log: Vec<String>,
     /// Ids of objects deleted in the shop: listings skip them, fetching one answers 404.
     pub deleted: HashSet<u64>,
+    /// Objects a test put in the shop beside the generated ones, by resource (`orders`)
+    /// and id: `GET {resource}/{id}.json` answers them until they are deleted.
+    pub objects: HashMap<(String, u64), Value>,
     /// The app's webhook subscriptions in the shop (GraphQL `webhookSubscription*`).
     pub subscriptions: Vec<FakeSubscription>,
     next_subscription_id: u64,
@@ -308,6 +311,7 @@ impl FakeShopify {
                 unauthorized_after: None,
                 log: Vec::new(),
                 deleted: HashSet::new(),
+                objects: HashMap::new(),
                 subscriptions: Vec::new(),
                 next_subscription_id: 0,
                 oauth_app: None,
@@ -469,6 +473,17 @@ impl FakeShopify {
             "status": "completed",
             "type": "query"
         })
+    }
+
+    /// Puts an object in the shop (as a merchant would create it in the admin) under
+    /// `resource` (`orders`, `products`, `customers`) and its `id`: `GET
+    /// {resource}/{id}.json` answers it as Shopify does (`{"order": {…}}`) until
+    /// [`delete_object`](Self::delete_object). Listings keep to the generated objects.
+    pub fn put_object(&self, resource: &str, object: Value) {
+        let id = object["id"].as_u64().expect("the object has a numeric id");
+        let mut state = self.state();
+        state.deleted.remove(&id);
+        state.objects.insert((resource.to_owned(), id), object);
     }
 
     /// Deletes the object with this Shopify id (as a merchant would in the admin): it

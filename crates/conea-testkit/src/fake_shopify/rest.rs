@@ -1,5 +1,6 @@
 //! The fake's REST resources: the listings `products.json`, `customers.json`, `orders.json`,
-//! and one object, `products/{id}.json` (404 `{"errors":"Not Found"}` once deleted).
+//! and one object, `products/{id}.json` (404 `{"errors":"Not Found"}` once deleted), also
+//! for the objects a test put in the shop (`FakeShopify::put_object`).
 
 use super::data::{self, updated_at_ms};
 use super::{admit, respond, respond_text, server_error, Shared, SHOP};
@@ -67,7 +68,19 @@ pub fn handle(
         return respond(status, out, &body);
     }
     let deleted = state.deleted.clone();
+    let put = match file.split_once('/') {
+        Some((resource, name)) => name
+            .strip_suffix(".json")
+            .and_then(|id| id.parse::<u64>().ok())
+            .filter(|id| !deleted.contains(id))
+            .and_then(|id| state.objects.get(&(resource.to_owned(), id)).cloned())
+            .map(|object| (resource.trim_end_matches('s').to_owned(), object)),
+        None => None,
+    };
     drop(state);
+    if let Some((singular, object)) = put {
+        return respond(StatusCode::OK, out, &json!({ singular: object }));
+    }
     if file == "shop.json" {
         return respond_text(StatusCode::OK, out, data::shop_json(SHOP));
     }

@@ -12,6 +12,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub async fn env(backend: Backend) -> Option<(SqlStore, OrgId, Arc<TestDb>)> {
+    env_with(backend, 5).await
+}
+
+/// [`env`] with a pool of `max_connections`.
+pub async fn env_with(
+    backend: Backend,
+    max_connections: u32,
+) -> Option<(SqlStore, OrgId, Arc<TestDb>)> {
     let db = TestDb::create(backend).await?;
     let cfg = DatabaseConfig {
         replica_url: None,
@@ -21,7 +29,7 @@ pub async fn env(backend: Backend) -> Option<(SqlStore, OrgId, Arc<TestDb>)> {
             Backend::Sqlite => DbBackend::Sqlite,
             Backend::Postgres => DbBackend::Postgres,
         },
-        max_connections: 5,
+        max_connections,
         idle_timeout: Duration::from_secs(60),
         connect_timeout: Duration::from_secs(10),
         slow_statement: Duration::from_secs(10),
