@@ -24,17 +24,19 @@ pub const CRATE_LAYERS: &[(&str, &[&str])] = &[
         &["conea-core", "conea-jobs", "conea-shopdata"],
     ),
     (
+        "conea-insights",
+        &["conea-core", "conea-jobs", "conea-shopdata", "conea-ai"],
+    ),
+    // Schedules deliver the insights digest, so they sit above insights.
+    (
         "conea-schedules",
         &[
             "conea-core",
             "conea-jobs",
             "conea-shopdata",
             "conea-incidents",
+            "conea-insights",
         ],
-    ),
-    (
-        "conea-insights",
-        &["conea-core", "conea-jobs", "conea-shopdata", "conea-ai"],
     ),
     (
         "conea-store",

@@ -57,6 +57,23 @@ channels:
 }
 
 #[allow(clippy::disallowed_methods)] // INC_DEBUG: a switch for debugging this test file
+impl Env {
+    /// The owner's view of `GET /v1/incidents?status=STATUS`.
+    async fn incidents(&self, status: &str) -> Vec<Value> {
+        self.app
+            .client
+            .get(
+                &format!("/v1/incidents?status={status}"),
+                Some(self.app.owner()),
+            )
+            .await
+            .body["data"]
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+}
+
 async fn env_with(b: Backend, extra: &str, settings: &[(&str, &str)]) -> Option<Env> {
     if std::env::var("INC_DEBUG").is_ok() {
         let _ = tracing_subscriber::fmt().with_env_filter("warn").try_init();
@@ -1047,18 +1064,7 @@ async fn cpu_detector_opens_an_incident_naming_the_busiest_work_after_the_whole_
     let state = env.app.state.clone();
     let meter = state.metrics().cpu().clone();
     let cores = meter.limit().cores;
-    let list = |status: &'static str| {
-        let c = env.app.client.clone();
-        let key = env.app.owner().to_owned();
-        async move {
-            c.get(&format!("/v1/incidents?status={status}"), Some(&key))
-                .await
-                .body["data"]
-                .as_array()
-                .unwrap()
-                .clone()
-        }
-    };
+    let list = |status: &'static str| env.incidents(status);
     let mut ds = conea_server::detectors::DetectorState::default();
     // 90 % of the limit every 15 s, for 105 s: not yet the whole 2 minutes.
     let per_interval = 0.9 * cores * 15.0;
@@ -1160,18 +1166,7 @@ async fn detectors_open_and_resolve_incidents_for_queue_backlog_and_webhook_fail
         .job;
     let mut ds = conea_server::detectors::DetectorState::default();
     conea_server::detectors::run_once(&state, &mut ds).await;
-    let list = |status: &'static str| {
-        let c = env.app.client.clone();
-        let key = env.app.owner().to_owned();
-        async move {
-            c.get(&format!("/v1/incidents?status={status}"), Some(&key))
-                .await
-                .body["data"]
-                .as_array()
-                .unwrap()
-                .clone()
-        }
-    };
+    let list = |status: &'static str| env.incidents(status);
     assert!(list("open").await.is_empty(), "a fresh job is no backlog");
     env.advance(2 * MINUTE);
     conea_server::detectors::run_once(&state, &mut ds).await;
