@@ -56,7 +56,6 @@ channels:
     )
 }
 
-#[allow(clippy::disallowed_methods)] // INC_DEBUG: a switch for debugging this test file
 impl Env {
     /// The owner's view of `GET /v1/incidents?status=STATUS`.
     async fn incidents(&self, status: &str) -> Vec<Value> {
@@ -74,6 +73,7 @@ impl Env {
     }
 }
 
+#[allow(clippy::disallowed_methods)] // INC_DEBUG: a switch for debugging this test file
 async fn env_with(b: Backend, extra: &str, settings: &[(&str, &str)]) -> Option<Env> {
     if std::env::var("INC_DEBUG").is_ok() {
         let _ = tracing_subscriber::fmt().with_env_filter("warn").try_init();
