@@ -152,16 +152,22 @@ where
 }
 
 /// The text of the first element matching `css`, once the page has one (it may still be
-/// loading after a click).
+/// loading after a click, and an element found on the old page goes stale when the new one
+/// arrives: it is looked up again).
 async fn text_of(c: &Client, css: &str) -> String {
-    c.wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(e) = c.find(Locator::Css(css)).await {
+            if let Ok(text) = e.text().await {
+                return text;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no element {css} with a text within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Waits until the first element matching `css` holds `expected` (a click's navigation is
