@@ -119,6 +119,7 @@ impl Application {
         let _models = CancelOnDrop(tokio::spawn(refresh_ai_models(state.clone())));
         let _syncs = CancelOnDrop(tokio::spawn(tick_shopify_syncs(state.clone())));
         let _cpu = CancelOnDrop(tokio::spawn(sample_cpu(state.clone())));
+        let _wal = CancelOnDrop(tokio::spawn(checkpoint_sqlite_wal(state.clone())));
         let _lag_sampler = state.platform().spawn_lag_sampler().map(CancelOnDrop);
         let grace = state.config().shutdown_grace;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -223,6 +224,41 @@ async fn sample_cpu(state: AppState) {
     loop {
         tick.tick().await;
         state.metrics().cpu().sample();
+    }
+}
+
+/// How often the SQLite write-ahead log's size is looked at.
+pub const WAL_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// SQLite only: truncates the write-ahead log whenever it has grown past
+/// `SQLITE_WAL_LIMIT_BYTES` (see `Db::checkpoint_sqlite_wal` for why SQLite's own
+/// checkpoints are not enough). Nothing to do on PostgreSQL.
+async fn checkpoint_sqlite_wal(state: AppState) {
+    let db = state.store().db().clone();
+    if db.backend() != conea_core::config::Backend::Sqlite {
+        return;
+    }
+    let mut tick = tokio::time::interval(WAL_CHECK_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match db
+            .checkpoint_sqlite_wal(conea_store::db::SQLITE_WAL_LIMIT_BYTES)
+            .await
+        {
+            Ok(Some(c)) if c.completed => tracing::debug!(
+                before_bytes = c.before_bytes,
+                after_bytes = c.after_bytes,
+                "truncated the SQLite write-ahead log"
+            ),
+            Ok(Some(c)) => tracing::debug!(
+                wal_bytes = c.after_bytes,
+                "the SQLite write-ahead log was copied but a long reader kept it from being \
+                 truncated; trying again shortly"
+            ),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "checkpointing the SQLite write-ahead log failed"),
+        }
     }
 }
 

@@ -322,6 +322,14 @@ impl Collector for Live {
             "Largest size of the database pool (CONEA_DB_MAX_CONNECTIONS).",
             ConstGauge::new(pool.max as i64),
         )?;
+        if let Some(wal) = self.db.sqlite_wal_bytes() {
+            encode_const(
+                &mut encoder,
+                "conea_sqlite_wal_bytes",
+                "Size of the SQLite write-ahead log; truncated once above 64 MiB.",
+                ConstGauge::new(i64::try_from(wal).unwrap_or(i64::MAX)),
+            )?;
+        }
         encode_const(
             &mut encoder,
             "conea_db_statements",

@@ -11,3 +11,4 @@ mod migration_order;
 mod schedules;
 mod shopdata;
 mod shopdata_bench;
+mod sqlite_wal;
