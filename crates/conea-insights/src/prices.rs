@@ -1,8 +1,9 @@
 //! What a model's tokens cost, for the multi-model comparison: a built-in table of list
 //! prices per provider and model (USD per million input and output tokens), which the
 //! setting `CONEA_INSIGHTS_PRICES` overrides or adds to per `provider/model`. A model neither
-//! knows has no cost (`null`), never a guessed one. The amount is computed in whole
-//! nano-dollars, so it is exact for every price (prices are whole micro-dollars).
+//! knows has no cost (`null`), never a guessed one. The amount is computed in integers, in
+//! whole nano-dollars: exact for every price of the built-in table, and for a configured
+//! price (whole micro-dollars per million tokens) exact to the nano-dollar, the rest cut.
 
 use crate::conversation::Usage;
 use conea_core::config::ModelPrice;

@@ -4,7 +4,7 @@
 //! The value is inline JSON (it starts with `{`) or the path of a file: JSON, or TOML when
 //! the name ends in `.toml`. Either way one object whose keys are `provider/model` and whose
 //! values are `{input, output}`: USD per million input and output tokens, at most six
-//! decimals (whole micro-dollars, so every cost stays exact):
+//! decimals (whole micro-dollars, so costs are computed in integers):
 //!
 //! ```json
 //! {"openai/gpt-4o-mini": {"input": 0.15, "output": 0.6}, "ollama/llama3.2": {"input": 0, "output": 0}}
