@@ -27,6 +27,8 @@
 #   BENCH_TOOLS      the three tools (default sales_over_time,refunds_cancellations,sales_by_hour_weekday)
 #   BENCH_PG         PostgreSQL server (default postgres://postgres@127.0.0.1:5432)
 #   BENCH_BIN        a prebuilt `conea` binary instead of building the release one
+#   BENCH_UPSTREAM_BIN  the `conea` that runs the scripted model (default BENCH_BIN; its time
+#                    is provider time, subtracted)
 #   BENCH_PORT       the server's port (default 18090)
 # Not part of CI: run it by hand on an idle machine (release build).
 set -euo pipefail
@@ -75,7 +77,7 @@ t0=$(date +%s)
 q "VACUUM ANALYZE"
 echo "orders: $(q "SELECT count(*) FROM orders") ($(($(date +%s) - t0)) s)"
 
-"$BIN" bench upstream --bind 127.0.0.1:0 --latency 0ms --tools "$TOOLS" >"$WORK/up.out" 2>&1 &
+"${BENCH_UPSTREAM_BIN:-$BIN}" bench upstream --bind 127.0.0.1:0 --latency 0ms --tools "$TOOLS" >"$WORK/up.out" 2>&1 &
 UPID=$!
 UP=""
 for _ in $(seq 1 100); do UP=$(grep -oE 'http://[0-9.:]+' "$WORK/up.out" || true); [ -n "$UP" ] && break; sleep 0.1; done
