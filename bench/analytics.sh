@@ -2,8 +2,9 @@
 # Shop analytics benchmark on the local PostgreSQL (issue: shop analytics).
 #
 # Creates a scratch database, migrates it, and writes a year of orders (2025) straight into
-# `orders` in batches of 1,000 rows, as an import does, so the triggers of migration 0009
-# maintain the quarter-hour sales sums as they would in production: 1,000,000 orders of
+# `orders` in batches of 1,000 rows (bench/orders_batch.sql, shared with bench/insights.sh), as
+# an import does, so the triggers of migration 0009 maintain the quarter-hour sales sums as
+# they would in production: 1,000,000 orders of
 # 100,000 customers, 10,000 products, in JPY (80 %), USD (15 %) and EUR (5 %), 3 % cancelled,
 # some discounted and refunded; then their line items (one per unit, 1-4 per order, over the
 # 10,000 products and their two variants each). It prints the write time with the triggers (sales sums and
@@ -51,29 +52,12 @@ ORG=$(q "SELECT id FROM organizations WHERE slug = 'default'")
 SHOP="shop_$(q "SELECT replace(gen_random_uuid()::text, '-', '')")"
 q "INSERT INTO shops (id, organization_id, name, kind, currency, created_at) VALUES ('$SHOP', '$ORG', 'Bench', 'manual', 'JPY', 0)"
 
-# One batch of 1,000 orders: ids [$1, $1 + 1000).
-cat >"$WORK/batch.sql" <<SQL
-INSERT INTO orders (shop_id, source_id, organization_id, name, email, customer_source_id, currency,
-    total_price_e4, subtotal_price_e4, status, financial_status, created_at, cancelled_at,
-    source_updated_at, imported_at, gross_e4, discounts_e4, refunded_e4, units)
-SELECT '$SHOP', g, '$ORG', '#' || g, 'c' || (g % 100000) || '@example.com', 1 + (g * 7919) % 100000,
-       c.cur, c.gross - c.disc, c.gross - c.disc,
-       CASE WHEN c.cancel THEN 'cancelled' ELSE 'open' END, 'paid', c.at,
-       CASE WHEN c.cancel THEN c.at + 3600000 END, c.at, c.at, c.gross, c.disc,
-       CASE WHEN g % 20 = 0 THEN (c.gross - c.disc) / 2 ELSE 0 END, c.units
-FROM generate_series(:lo::bigint, :lo::bigint + 999) g,
-LATERAL (SELECT
-    CASE WHEN g % 20 < 16 THEN 'JPY' WHEN g % 20 < 19 THEN 'USD' ELSE 'EUR' END AS cur,
-    1735689600000 + ((g::bigint * 2654435761) % 31536000) * 1000 AS at,
-    (1 + (g * 31) % 4) * (1000 + (g * 17) % 99000) * 10000 AS gross,
-    CASE WHEN g % 4 = 0 THEN 5000000 ELSE 0 END AS disc,
-    1 + (g * 31) % 4 AS units,
-    g % 33 = 0 AS cancel) c;
-SQL
 write() {
   local t0 t1
   t0=$(date +%s.%N)
-  for lo in $(seq 1 1000 "$N"); do echo "\\set lo $lo"; echo "\\i $WORK/batch.sql"; done | psql "$DATABASE_URL" -q -v ON_ERROR_STOP=1 >/dev/null
+  { echo "\\set shop $SHOP"; echo "\\set org $ORG"
+    for lo in $(seq 1 1000 "$N"); do echo "\\set lo $lo"; echo "\\i bench/orders_batch.sql"; done
+  } | psql "$DATABASE_URL" -q -v ON_ERROR_STOP=1 >/dev/null
   t1=$(date +%s.%N)
   echo "$t0 $t1"
 }

@@ -121,11 +121,14 @@ pub enum Progress {
 /// Where progress goes.
 pub type Events = tokio::sync::mpsc::UnboundedSender<Progress>;
 
-/// The insights settings (`CONEA_INSIGHTS_MODEL`, `CONEA_INSIGHTS_TIMEOUT`).
+/// The insights settings (`CONEA_INSIGHTS_MODEL`, `CONEA_INSIGHTS_TIMEOUT`,
+/// `CONEA_INSIGHTS_PRICES`).
 #[derive(Debug, Clone)]
 pub struct InsightsSettings {
     pub model: String,
     pub timeout: Duration,
+    /// The comparison's `cost`: the built-in table with the configured prices over it.
+    pub prices: crate::prices::Prices,
 }
 
 pub struct InsightsService {
@@ -547,6 +550,7 @@ mod tests {
             InsightsSettings {
                 model: "default".into(),
                 timeout: Duration::from_secs(60),
+                prices: Default::default(),
             },
         );
         (s, model)

@@ -25,8 +25,9 @@ pub struct Side {
     pub model: String,
     /// Wall time of this model's whole question (its turns and tool calls).
     pub latency_ms: u64,
-    /// The answer's tokens at the built-in list price of its provider and model
-    /// (`crate::prices`); `null` when the price is unknown or the model failed.
+    /// The answer's tokens at the price of its provider and model (`crate::prices`: the
+    /// built-in list prices, `CONEA_INSIGHTS_PRICES` over them); `null` when the price is
+    /// unknown or the model failed.
     pub cost: Option<crate::prices::Cost>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub answer: Option<Answer>,
@@ -85,7 +86,7 @@ impl InsightsService {
                 };
                 let cost = answer
                     .as_ref()
-                    .and_then(|a| crate::prices::cost(&a.provider, &a.model, a.usage));
+                    .and_then(|a| self.settings().prices.cost(&a.provider, &a.model, a.usage));
                 Side {
                     model: (*model).to_owned(),
                     latency_ms,

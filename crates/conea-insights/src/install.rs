@@ -3,6 +3,7 @@
 use crate::ask::{InsightsService, InsightsSettings};
 use crate::digest::{DigestService, DigestSettings};
 use crate::gateway::GatewayModel;
+use crate::prices::Prices;
 use crate::tools::Tools;
 use conea_core::clock::Clock;
 use conea_core::config::Config;
@@ -24,6 +25,7 @@ pub fn service(
         InsightsSettings {
             model: config.insights.model.clone(),
             timeout: config.insights.timeout,
+            prices: Prices::new(config.insights.prices.clone()),
         },
     ))
 }

@@ -1,9 +1,12 @@
 //! What a model's tokens cost, for the multi-model comparison: a built-in table of list
-//! prices per provider and model (USD per million input and output tokens). A model the
-//! table does not know has no cost (`null`), never a guessed one. The amount is computed in
-//! whole nano-dollars, so it is exact for every price in the table.
+//! prices per provider and model (USD per million input and output tokens), which the
+//! setting `CONEA_INSIGHTS_PRICES` overrides or adds to per `provider/model`. A model neither
+//! knows has no cost (`null`), never a guessed one. The amount is computed in integers, in
+//! whole nano-dollars: exact for every price of the built-in table, and for a configured
+//! price (whole micro-dollars per million tokens) exact to the nano-dollar, the rest cut.
 
 use crate::conversation::Usage;
+use conea_core::config::ModelPrice;
 use serde::Serialize;
 
 /// `(provider, model, input µUSD per million tokens, output µUSD per million tokens)`:
@@ -29,23 +32,68 @@ pub struct Cost {
     pub amount: String,
 }
 
-/// The table's prices of a model: its exact name, or a dated or `-latest` variant of a
-/// name in the table (`gpt-4o-mini-2024-07-18`, `claude-3-5-haiku-latest`).
-fn price(provider: &str, model: &str) -> Option<(u64, u64)> {
-    PRICES
-        .iter()
-        .filter(|(p, m, _, _)| {
-            *p == provider
-                && (model == *m
-                    || model
-                        .strip_prefix(m)
-                        .and_then(|rest| rest.strip_prefix('-'))
-                        .is_some_and(|rest| {
-                            rest == "latest" || rest.starts_with(|c: char| c.is_ascii_digit())
-                        }))
+/// Whether a price for `listed` applies to `model`: its exact name, or a dated or `-latest`
+/// variant of it (`gpt-4o-mini-2024-07-18`, `claude-3-5-haiku-latest`).
+fn applies(listed: &str, model: &str) -> bool {
+    model == listed
+        || model
+            .strip_prefix(listed)
+            .and_then(|rest| rest.strip_prefix('-'))
+            .is_some_and(|rest| rest == "latest" || rest.starts_with(|c: char| c.is_ascii_digit()))
+}
+
+/// The prices of models: the built-in table and the configured ones
+/// (`CONEA_INSIGHTS_PRICES`), which win.
+#[derive(Debug, Clone, Default)]
+pub struct Prices {
+    configured: Vec<ModelPrice>,
+}
+
+impl Prices {
+    /// The built-in table with `configured` over it.
+    pub fn new(configured: Vec<ModelPrice>) -> Self {
+        Prices { configured }
+    }
+
+    /// A model's `(input, output)` prices: a configured price for its exact name, then one
+    /// for a name it is a variant of; then the same in the built-in table. So a configured
+    /// `openai/gpt-4o` also prices `gpt-4o-2024-08-06`, unless that name has its own.
+    fn price(&self, provider: &str, model: &str) -> Option<(u64, u64)> {
+        let configured: Vec<(&str, &str, u64, u64)> = self
+            .configured
+            .iter()
+            .map(|p| (p.provider.as_str(), p.model.as_str(), p.input, p.output))
+            .collect();
+        for table in [configured.as_slice(), PRICES] {
+            for exact in [true, false] {
+                let found = table.iter().find(|(p, m, _, _)| {
+                    *p == provider
+                        && if exact {
+                            *m == model
+                        } else {
+                            applies(m, model)
+                        }
+                });
+                if let Some((_, _, input, output)) = found {
+                    return Some((*input, *output));
+                }
+            }
+        }
+        None
+    }
+
+    /// The cost of `usage` on `provider`'s `model`, or `None` when no price is known.
+    pub fn cost(&self, provider: &str, model: &str, usage: Usage) -> Option<Cost> {
+        let (input, output) = self.price(provider, model)?;
+        // µUSD per million tokens × tokens / 1,000 = nano-dollars.
+        let nano = (usage.input_tokens.saturating_mul(input))
+            .saturating_add(usage.output_tokens.saturating_mul(output))
+            / 1_000;
+        Some(Cost {
+            currency: "USD",
+            amount: decimal(nano),
         })
-        .map(|(_, _, i, o)| (*i, *o))
-        .next()
+    }
 }
 
 fn decimal(nano: u64) -> String {
@@ -61,19 +109,6 @@ fn decimal(nano: u64) -> String {
     }
 }
 
-/// The cost of `usage` on `provider`'s `model`, or `None` when the table has no price.
-pub fn cost(provider: &str, model: &str, usage: Usage) -> Option<Cost> {
-    let (input, output) = price(provider, model)?;
-    // µUSD per million tokens × tokens / 1,000 = nano-dollars.
-    let nano = (usage.input_tokens.saturating_mul(input)
-        + usage.output_tokens.saturating_mul(output))
-        / 1_000;
-    Some(Cost {
-        currency: "USD",
-        amount: decimal(nano),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,6 +117,19 @@ mod tests {
         Usage {
             input_tokens,
             output_tokens,
+        }
+    }
+
+    fn cost(provider: &str, model: &str, usage: Usage) -> Option<Cost> {
+        Prices::default().cost(provider, model, usage)
+    }
+
+    fn configured(provider: &str, model: &str, input: u64, output: u64) -> ModelPrice {
+        ModelPrice {
+            provider: provider.into(),
+            model: model.into(),
+            input,
+            output,
         }
     }
 
@@ -114,5 +162,52 @@ mod tests {
         );
         assert_eq!(cost("openai", "gpt-test", usage(5, 5)), None);
         assert_eq!(cost("ollama", "llama3.2", usage(5, 5)), None);
+    }
+
+    #[test]
+    fn a_configured_price_overrides_the_table_and_prices_a_model_it_lacks() {
+        let prices = Prices::new(vec![
+            configured("openai", "gpt-4o", 1_000_000, 2_000_000),
+            configured("openai", "gpt-4o-2024-08-06", 3_000_000, 0),
+            configured("ollama", "llama3.2", 0, 0),
+        ]);
+        let million = usage(1_000_000, 1_000_000);
+        let amount = |provider, model| prices.cost(provider, model, million).map(|c| c.amount);
+        assert_eq!(amount("openai", "gpt-4o").as_deref(), Some("3.00"));
+        // A variant takes its base name's configured price, unless it has its own.
+        assert_eq!(
+            amount("openai", "gpt-4o-2024-05-13").as_deref(),
+            Some("3.00")
+        );
+        assert_eq!(
+            prices
+                .cost("openai", "gpt-4o-2024-08-06", usage(1_000_000, 0))
+                .unwrap()
+                .amount,
+            "3.00"
+        );
+        assert_eq!(
+            prices
+                .cost("openai", "gpt-4o", usage(1_000_000, 0))
+                .unwrap()
+                .amount,
+            "1.00"
+        );
+        // Not a variant of `gpt-4o`: the built-in price of `gpt-4o-mini` still applies.
+        assert_eq!(amount("openai", "gpt-4o-mini").as_deref(), Some("0.75"));
+        assert_eq!(amount("ollama", "llama3.2").as_deref(), Some("0.00"));
+        assert_eq!(amount("ollama", "other"), None);
+    }
+
+    #[test]
+    fn the_setting_names_the_same_providers_as_the_gateway() {
+        let gateway: Vec<&str> = conea_ai::ProviderKind::ALL
+            .iter()
+            .map(|k| k.name())
+            .collect();
+        assert_eq!(
+            gateway,
+            conea_core::config::prices::PRICED_PROVIDERS.to_vec()
+        );
     }
 }

@@ -298,13 +298,19 @@ pub enum BenchCommand {
     /// scheduled send time (open loop, no coordinated omission).
     Load(BenchLoadArgs),
     /// Serve a mock OpenAI Chat Completions upstream with a fixed latency (for measuring
-    /// the AI gateway's overhead: load it directly, then through Conea).
+    /// the AI gateway's overhead: load it directly, then through Conea; with --tools, a
+    /// scripted model that calls tools, for the insights benchmark).
     Upstream {
         #[arg(long, default_value = "127.0.0.1:0")]
         bind: String,
         /// Delay before each answer (and before the first streamed chunk).
         #[arg(long, default_value = "20ms")]
         latency: String,
+        /// Act as a scripted model for the insights benchmark: offered tools, call these
+        /// (comma-separated names), one per turn in order, then answer from the first
+        /// result.
+        #[arg(long, value_name = "NAME,...")]
+        tools: Option<String>,
     },
 }
 

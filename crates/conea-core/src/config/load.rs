@@ -133,6 +133,7 @@ impl Config {
             insights: InsightsConfig {
                 model: s.insights_model,
                 timeout: s.insights_timeout,
+                prices: s.insights_prices.unwrap_or_default(),
             },
         }
     }

@@ -9,6 +9,7 @@ mod declare;
 pub mod duration;
 mod load;
 mod parse;
+pub mod prices;
 mod raw;
 pub mod secrets;
 pub mod settings;
@@ -112,11 +113,25 @@ pub struct Config {
     pub insights: InsightsConfig,
 }
 
-/// Insights (`POST /v1/insights/ask`): the default model and the time budget of a question.
+/// Insights (`POST /v1/insights/ask`): the default model, the time budget of a question and
+/// the prices that override or add to the built-in table (`CONEA_INSIGHTS_PRICES`).
 #[derive(Debug, Clone)]
 pub struct InsightsConfig {
     pub model: String,
     pub timeout: Duration,
+    pub prices: Vec<ModelPrice>,
+}
+
+/// One model's price from `CONEA_INSIGHTS_PRICES`, in whole micro-dollars (µUSD) per
+/// million tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelPrice {
+    /// A provider name (`openai`, `anthropic`, `cohere`, `gemini`, `ollama`).
+    pub provider: String,
+    /// The model's name at that provider; dated and `-latest` variants share its price.
+    pub model: String,
+    pub input: u64,
+    pub output: u64,
 }
 
 #[derive(Debug, Clone)]

@@ -5,7 +5,9 @@
 //! (`var::JWT_SECRET`), never by a string, so a misspelt name does not build.
 
 use super::declare::{read, Setting};
-use super::{duration, parse, Backend, LogFormat, Problem, RawSettings, DEFAULT_DATA_DIR};
+use super::{
+    duration, parse, prices, Backend, LogFormat, ModelPrice, Problem, RawSettings, DEFAULT_DATA_DIR,
+};
 use crate::ratelimit::service::FailureMode;
 use ipnet::IpNet;
 use jsonwebtoken::Algorithm;
@@ -256,6 +258,9 @@ settings! {
     insights_timeout: Duration = CONEA_INSIGHTS_TIMEOUT, toml "insights.timeout", default "60s",
         parse duration::parse,
         help "Time budget of one insights question (every model turn and tool call); past it the question answers 504 `insights_timeout`.";
+    insights_prices: Vec<ModelPrice> = CONEA_INSIGHTS_PRICES, toml "insights.prices",
+        parse prices::model_prices,
+        help "Model prices that override or add to the built-in list-price table of the insights' `cost`: inline JSON, or the path of a JSON file (TOML when it ends in `.toml`), `{\"provider/model\": {\"input\": 0.15, \"output\": 0.6}}` in USD per million tokens (docs/api.md, \"Comparing models\"). Checked at start.";
     auth_cache_size: u64 = CONEA_AUTH_CACHE_SIZE, toml "auth.cache_size", default "10000",
         parse parse::whole_number,
         help "Most credentials kept in the per-replica authentication cache.";

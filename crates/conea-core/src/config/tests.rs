@@ -245,3 +245,61 @@ fn every_declared_default_parses_and_names_are_unique() {
     assert_eq!(names.len(), SETTINGS.len());
     assert_eq!(var::JWT_SECRET, "JWT_SECRET");
 }
+
+#[test]
+fn insights_prices_are_loaded_and_a_malformed_value_is_a_problem_naming_the_setting() {
+    let c = Config::load(&RawSettings::collect(&env(&[]), None)).expect("valid");
+    assert!(
+        c.insights.prices.is_empty(),
+        "unset: the built-in table only"
+    );
+    let c = Config::load(&RawSettings::collect(
+        &env(&[(
+            "CONEA_INSIGHTS_PRICES",
+            r#" {"openai/gpt-4o": {"input": 2, "output": 8.5}} "#,
+        )]),
+        None,
+    ))
+    .expect("valid");
+    assert_eq!(
+        c.insights.prices,
+        [ModelPrice {
+            provider: "openai".into(),
+            model: "gpt-4o".into(),
+            input: 2_000_000,
+            output: 8_500_000,
+        }]
+    );
+    for bad in [
+        r#"{"openai/gpt-4o": {"input": 2}}"#,
+        r#"{"openai/gpt-4o": "cheap"}"#,
+        r#"{"gpt-4o": {"input": 2, "output": 8}}"#,
+        "{not json",
+        "/nonexistent/conea-prices.json",
+    ] {
+        let problems = Config::load(&RawSettings::collect(
+            &env(&[("CONEA_INSIGHTS_PRICES", bad)]),
+            None,
+        ))
+        .expect_err("malformed prices");
+        assert!(
+            !problems.is_empty()
+                && problems
+                    .iter()
+                    .all(|p| p.setting == "CONEA_INSIGHTS_PRICES"),
+            "{bad}: {problems:?}"
+        );
+        assert!(
+            problems[0]
+                .to_string()
+                .starts_with("CONEA_INSIGHTS_PRICES: "),
+            "{problems:?}"
+        );
+    }
+    // From the TOML file's `[insights] prices`, like every setting.
+    let file: toml::Table = r#"insights.prices = '{"ollama/llama3.2": {"input": 0, "output": 0}}'"#
+        .parse()
+        .unwrap();
+    let c = Config::load(&RawSettings::collect(&env(&[]), Some(&file))).expect("valid");
+    assert_eq!(c.insights.prices[0].model, "llama3.2");
+}

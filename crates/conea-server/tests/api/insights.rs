@@ -503,18 +503,21 @@ async fn fake_anthropic() -> (String, Fake) {
 
 /// An app whose insights alias is the fake OpenAI model.
 async fn app(b: Backend) -> Option<(TestApp, Fake)> {
+    app_with(b, &[]).await
+}
+
+/// [`app`] with more settings.
+async fn app_with(b: Backend, more: &[(&str, &str)]) -> Option<(TestApp, Fake)> {
     let (url, fake) = fake_openai().await;
-    let app = TestApp::spawn_with(
-        b,
-        &[
-            ("OPENAI_API_KEY", "sk-test"),
-            ("OPENAI_BASE_URL", &url),
-            ("CONEA_INSIGHTS_MODEL", "openai/gpt-test"),
-            ("CONEA_AI_MAX_RETRIES", "0"),
-            ("RATE_LIMIT_PER_MINUTE", "100000"),
-        ],
-    )
-    .await?;
+    let mut settings = vec![
+        ("OPENAI_API_KEY", "sk-test"),
+        ("OPENAI_BASE_URL", url.as_str()),
+        ("CONEA_INSIGHTS_MODEL", "openai/gpt-test"),
+        ("CONEA_AI_MAX_RETRIES", "0"),
+        ("RATE_LIMIT_PER_MINUTE", "100000"),
+    ];
+    settings.extend_from_slice(more);
+    let app = TestApp::spawn_with(b, &settings).await?;
     Some((app, fake))
 }
 
@@ -542,6 +545,7 @@ backend_tests!(
     stream_true_passes_on_anthropic_text_deltas_as_they_arrive_and_strict_sends_one,
     async_true_queues_the_question_as_a_job_whose_result_is_the_answer,
     models_answers_side_by_side_and_a_failing_model_does_not_fail_the_others,
+    a_configured_price_overrides_the_built_in_one_and_prices_a_model_the_table_lacks,
 );
 
 async fn an_answer_is_written_from_tool_results_with_its_figures_and_is_grounded_in_both_languages(
@@ -1359,4 +1363,41 @@ async fn models_answers_side_by_side_and_a_failing_model_does_not_fail_the_other
         r.assert_error(400, "invalid_parameter");
         assert_eq!(r.body["error"]["details"]["param"], "models");
     }
+}
+
+async fn a_configured_price_overrides_the_built_in_one_and_prices_a_model_the_table_lacks(
+    b: Backend,
+) {
+    // gpt-4o-mini is in the built-in table ($0.15 / $0.60); gpt-a is not (its cost is null
+    // without the setting: the test above).
+    let prices = r#"{"openai/gpt-4o-mini": {"input": 1, "output": 2},
+                     "openai/gpt-a": {"input": 0.5, "output": 1.5}}"#;
+    let Some((app, _fake)) = app_with(b, &[("CONEA_INSIGHTS_PRICES", prices)]).await else {
+        return;
+    };
+    fixture(&app).await;
+    let mut body = march("[revenue] How did March go?");
+    body["models"] = json!(["openai/gpt-a", "openai/gpt-4o-mini", "openai/gpt-none"]);
+    let r = ask(&app, app.owner(), body).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let results = r.body["results"].as_array().unwrap();
+    for side in results {
+        assert_eq!(
+            side["answer"]["usage"],
+            json!({"input_tokens": 22, "output_tokens": 10}),
+            "{side}"
+        );
+    }
+    // 22 input and 10 output tokens: 22 × $0.5 + 10 × $1.5 per million = $0.000026.
+    assert_eq!(
+        results[0]["cost"],
+        json!({"currency": "USD", "amount": "0.000026"})
+    );
+    // The override, not the list price (which gives 0.0000093): 22 × $1 + 10 × $2.
+    assert_eq!(
+        results[1]["cost"],
+        json!({"currency": "USD", "amount": "0.000042"})
+    );
+    // A model neither table knows still has none.
+    assert_eq!(results[2]["cost"], Value::Null, "{}", results[2]);
 }

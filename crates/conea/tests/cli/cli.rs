@@ -244,6 +244,26 @@ fn serve_on_postgres_without_jwt_secret_and_secret_key_names_both_and_exits_nonz
     assert!(!out.stdout.contains("listening"), "nothing started: {out}");
 }
 
+#[test]
+fn serve_with_a_malformed_prices_setting_names_it_and_exits_nonzero() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("prices.json");
+    std::fs::write(&file, r#"{"openai/gpt-4o": {"input": "cheap"}}"#).unwrap();
+    for value in [file.display().to_string(), "{\"openai/gpt-4o\": 1}".into()] {
+        let mut env = Env::sqlite();
+        env.set("CONEA_INSIGHTS_PRICES", &value)
+            .set("CONEA_BIND", "127.0.0.1:0");
+        let out = env.run(&["serve"]);
+        assert!(
+            out.code().is_some_and(|c| c != 0),
+            "exits with a non-zero status: {out}"
+        );
+        out.assert_no_panic();
+        assert!(out.stderr.contains("CONEA_INSIGHTS_PRICES"), "{out}");
+        assert!(!out.stdout.contains("listening"), "nothing started: {out}");
+    }
+}
+
 fn unreachable_database_env() -> Env {
     let mut env = Env::sqlite();
     env.set("DATABASE_URL", "postgres://postgres@127.0.0.1:1/test")

@@ -9,6 +9,7 @@ mod contract;
 mod diagnose;
 mod faults;
 mod incidents_crash;
+mod insights_crash;
 mod jobs_crash;
 mod replicas;
 mod shopify;

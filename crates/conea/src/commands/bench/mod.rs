@@ -20,6 +20,10 @@ pub async fn run(command: BenchCommand) -> Result<ExitCode> {
     match command {
         BenchCommand::Endpoint(args) => endpoint::run(args).await,
         BenchCommand::Load(args) => load::run(args).await,
-        BenchCommand::Upstream { bind, latency } => upstream::run(&bind, &latency).await,
+        BenchCommand::Upstream {
+            bind,
+            latency,
+            tools,
+        } => upstream::run(&bind, &latency, tools.as_deref()).await,
     }
 }
