@@ -11,7 +11,10 @@
 #                      BENCH_MODELS="openai/gpt-4o-mini gpt-4o-mini" BENCH_STREAM="false true"
 #                      BENCH_CONNECTIONS=256: connections of the fixed-rate runs (4,000 req/s
 #                      over 20 ms keeps ~80 in flight); BENCH_CLOSED="64 256": of the closed-loop runs;
-#                      BENCH_ENV="CONEA_X=y …": more settings for the server)
+#                      BENCH_ENV="CONEA_X=y …": more settings for the server;
+#                      BENCH_PIN=1: the server on CPU 1, the mock upstream and the load
+#                      generator on CPU 0, so that on a 2-core machine the generator and the
+#                      mock do not take the server's core in the middle of a request)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/conea-target}"
@@ -21,21 +24,28 @@ MODELS="${BENCH_MODELS:-openai/gpt-4o-mini gpt-4o-mini}"
 STREAMS="${BENCH_STREAM:-false true}"
 CLOSED="${BENCH_CLOSED:-64 256}"
 LATENCY="${BENCH_LATENCY:-20ms}"
-BIN="$CARGO_TARGET_DIR/release/conea"
+BIN="${BENCH_BIN:-$CARGO_TARGET_DIR/release/conea}"
+PIN_SERVER=()
+PIN_CLIENT=()
+if [ -n "${BENCH_PIN:-}" ]; then
+  command -v taskset >/dev/null || { echo "bench: BENCH_PIN needs taskset" >&2; exit 1; }
+  PIN_SERVER=(taskset -c 1)
+  PIN_CLIENT=(taskset -c 0)
+fi
 command -v jq >/dev/null || { echo "bench: needs jq" >&2; exit 1; }
-cargo build --release -p conea -q
+[ -n "${BENCH_BIN:-}" ] || cargo build --release -p conea -q
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-"$BIN" bench upstream --bind 127.0.0.1:0 --latency "$LATENCY" >"$WORK/up.out" 2>&1 &
+"${PIN_CLIENT[@]}" "$BIN" bench upstream --bind 127.0.0.1:0 --latency "$LATENCY" >"$WORK/up.out" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 1 50); do UP=$(grep -oE 'http://[0-9.:]+' "$WORK/up.out" || true); [ -n "$UP" ] && break; sleep 0.1; done
 # shellcheck disable=SC2086
 env CONEA_DATA_DIR="$WORK/data" CONEA_BIND=127.0.0.1:0 CONEA_LOG=warn CONEA_WORKER_CONCURRENCY=0 \
   RATE_LIMIT_PER_MINUTE=1000000 RATE_LIMIT_BURST=1000000 OPENAI_API_KEY=sk-bench OPENAI_BASE_URL="$UP/v1" \
-  CONEA_AI_MAX_RETRIES=0 ${BENCH_ENV:-} "$BIN" serve >"$WORK/serve.out" 2>"$WORK/serve.err" &
+  CONEA_AI_MAX_RETRIES=0 ${BENCH_ENV:-} "${PIN_SERVER[@]}" "$BIN" serve >"$WORK/serve.out" 2>"$WORK/serve.err" &
 SERVE=$!
 PIDS+=($SERVE)
 for _ in $(seq 1 100); do BASE=$(grep -oE 'listening on http://[0-9.:]+' "$WORK/serve.out" | sed 's/listening on //' || true); [ -n "$BASE" ] && break; sleep 0.1; done
@@ -47,7 +57,7 @@ load() { # URL STREAM RATE [AUTH] [CONNECTIONS] [MODEL]
   local args=(bench load "$1" --method POST --body "$(body "$2" "${6:-}")" -H 'content-type: application/json' -c "${5:-${BENCH_CONNECTIONS:-256}}" -d "$DURATION" --json)
   [ -n "$3" ] && args+=(--rate "$3")
   [ -n "${4:-}" ] && args+=(-H "Authorization: Bearer $4")
-  "$BIN" "${args[@]}" 2>/dev/null
+  "${PIN_CLIENT[@]}" "$BIN" "${args[@]}" 2>/dev/null
 }
 echo "server after start: $(rss)"
 printf "%-10s %-20s %-6s %8s %8s %8s %8s %8s %8s %7s\n" mode model rate d_p50 d_p99 c_p50 c_p99 ovh_p50 ovh_p99 errors

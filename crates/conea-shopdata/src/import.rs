@@ -78,6 +78,24 @@ fn checkpoint_text(report: &ImportReport) -> String {
     serde_json::to_string(report).unwrap_or_default()
 }
 
+/// A stored checkpoint: the report as of the last committed batch, and whether the import
+/// finished (its chunks are then gone and the report is the job's result).
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Checkpoint {
+    #[serde(flatten)]
+    report: ImportReport,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    finished: bool,
+}
+
+fn finished_checkpoint_text(report: &ImportReport) -> String {
+    let checkpoint = Checkpoint {
+        report: report.clone(),
+        finished: true,
+    };
+    serde_json::to_string(&checkpoint).unwrap_or_default()
+}
+
 /// Where the pipeline reports to; the job context in production, [`Quiet`] in tests.
 #[async_trait::async_trait]
 pub trait ImportProgress: Send + Sync {
@@ -310,25 +328,32 @@ pub async fn run_import(
                 args.shop_id
             ))
         })?;
+    // An unreadable checkpoint (written by another version) only costs the work again.
+    let checkpoint = store
+        .import_checkpoint(org, &args.upload_id)
+        .await
+        .map_err(store_error)?
+        .map(|text| serde_json::from_str::<Checkpoint>(&text).unwrap_or_default());
+    if let Some(Checkpoint {
+        report,
+        finished: true,
+    }) = checkpoint
+    {
+        // An earlier attempt finished this import; only its completion was not recorded
+        // (the process died, or the write failed, after the upload was ended).
+        return Ok(report);
+    }
     let info = store
         .upload_info(org, &args.upload_id)
         .await
         .map_err(store_error)?
         .ok_or_else(|| {
             JobError::permanent(format!(
-                "upload {} has no data: it is empty, expired, or was imported by an earlier attempt",
+                "upload {} has no data: it is empty or expired",
                 args.upload_id
             ))
         })?;
-    let resumed = match store
-        .import_checkpoint(org, &args.upload_id)
-        .await
-        .map_err(store_error)?
-    {
-        // An unreadable checkpoint (written by another version) only costs the work again.
-        Some(text) => serde_json::from_str::<ImportReport>(&text).unwrap_or_default(),
-        None => ImportReport::default(),
-    };
+    let resumed = checkpoint.map(|c| c.report).unwrap_or_default();
     let mut reader = RecordReader::new(args.kind, args.format);
     let checkpoints = Checkpointer {
         store: store.clone(),
@@ -431,7 +456,12 @@ pub async fn run_import(
         }
     }
     store
-        .delete_upload(org, &args.upload_id)
+        .finish_upload(
+            org,
+            &args.upload_id,
+            &finished_checkpoint_text(&report),
+            now,
+        )
         .await
         .map_err(store_error)?;
     progress

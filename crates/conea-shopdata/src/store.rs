@@ -145,6 +145,18 @@ pub trait ShopDataStore: Send + Sync + 'static {
     ) -> StoreResult<Option<Vec<u8>>>;
     /// Deletes an upload's chunks and its checkpoint; returns how many chunks there were.
     async fn delete_upload(&self, org: &OrgId, upload_id: &str) -> StoreResult<u64>;
+    /// Ends an upload's import in one transaction: its checkpoint becomes `checkpoint` (the
+    /// finished one, with the import's report) and its chunks are deleted. The checkpoint
+    /// stays until the retention prunes it, so an attempt run again because its completion
+    /// was never recorded (a crash, or a failed write, after this) answers the same report
+    /// instead of finding no data. Returns how many chunks there were.
+    async fn finish_upload(
+        &self,
+        org: &OrgId,
+        upload_id: &str,
+        checkpoint: &str,
+        now: EpochMs,
+    ) -> StoreResult<u64>;
     /// Stores (replaces) the checkpoint of an upload's import. The first one seals the
     /// upload: it is complete and its import job is being enqueued.
     async fn save_import_checkpoint(

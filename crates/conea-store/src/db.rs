@@ -104,7 +104,8 @@ impl Db {
     }
 
     /// SQLite only: when the write-ahead log is larger than `limit` bytes, copies it into the
-    /// database and truncates it to zero (`PRAGMA wal_checkpoint(TRUNCATE)`).
+    /// database and truncates it to zero (`PRAGMA wal_checkpoint(PASSIVE)`, then
+    /// `wal_checkpoint(TRUNCATE)`).
     ///
     /// SQLite's own automatic checkpoints copy the log but never start it again while any
     /// connection is reading, and a server always has someone reading (job polling, health,
@@ -125,6 +126,12 @@ impl Db {
         }
         let Db::Sqlite(p) = self else { return Ok(None) };
         let mut conn = p.acquire().await?;
+        // First copy what can be copied beside the writers (a passive checkpoint takes no
+        // write lock), so that the truncating one, which holds the write lock while it
+        // copies, has little left to do and writers wait behind it only briefly.
+        sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&mut *conn)
+            .await?;
         let wait = format!("PRAGMA busy_timeout = {}", WAL_CHECKPOINT_WAIT.as_millis());
         sqlx::query(&wait).execute(&mut *conn).await?;
         let result: Result<(i64, i64, i64), sqlx::Error> =
@@ -206,8 +213,12 @@ pub const SQLITE_WAL_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
 pub const WAL_CHECKPOINT_WAIT: Duration = Duration::from_secs(1);
 
 /// How long a statement waits for another connection's write lock before failing with
-/// "database is locked".
-pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// "database is locked". SQLite's wait is a poll (at most every 100 ms), not a queue, and an
+/// import writing batch after batch leaves the lock free only between its batches: with 5 s,
+/// on a loaded 2-core machine, uploads of a multi-part import's next part, job claims and
+/// progress writes timed out beside a running import (500s). 15 s stays under the request
+/// timeout's default (30 s).
+pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// SQLite connections opened at start and kept open (see `connect_sqlite`).
 const SQLITE_MIN_CONNECTIONS: u32 = 8;

@@ -276,6 +276,41 @@ impl ShopDataStore for SqlStore {
         Ok(chunks)
     }
 
+    async fn finish_upload(
+        &self,
+        org: &OrgId,
+        upload_id: &str,
+        checkpoint: &str,
+        now: EpochMs,
+    ) -> StoreResult<u64> {
+        const CHECKPOINT: &str =
+            "INSERT INTO import_checkpoints (upload_id, organization_id, checkpoint, updated_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (upload_id) DO UPDATE \
+             SET checkpoint = excluded.checkpoint, updated_at = excluded.updated_at \
+             WHERE import_checkpoints.organization_id = excluded.organization_id";
+        const CHUNKS: &str =
+            "DELETE FROM import_uploads WHERE organization_id = $1 AND upload_id = $2";
+        let db = self.primary(UPLOAD);
+        db.timed("finish_upload", CHUNKS, async {
+            let mut tx = db.begin().await?;
+            q("finish_upload_checkpoint", CHECKPOINT)
+                .bind(upload_id)
+                .bind(org.as_str())
+                .bind(checkpoint)
+                .bind(now)
+                .execute_in(&mut tx)
+                .await?;
+            let chunks = q("finish_upload", CHUNKS)
+                .bind(org.as_str())
+                .bind(upload_id)
+                .execute_in(&mut tx)
+                .await?;
+            tx.commit().await?;
+            Ok(chunks)
+        })
+        .await
+    }
+
     async fn save_import_checkpoint(
         &self,
         org: &OrgId,

@@ -1022,7 +1022,7 @@ backend_tests!(
     product_performance_matches_hand_computed_figures,
     import_handler_runs_through_a_job_context_and_reports_progress,
     process_handler_returns_the_report_as_its_result,
-    an_interrupted_import_resumes_after_its_last_committed_batch,
+    an_interrupted_import_resumes_after_its_last_committed_batch_and_a_finished_one_answers_its_report_again,
     orphan_upload_chunks_are_pruned_and_sealed_uploads_kept,
     batches_of_new_sizes_add_nothing_to_the_connections_statement_cache,
 );
@@ -1116,7 +1116,9 @@ impl conea_shopdata::ImportProgress for StopAfter {
     }
 }
 
-async fn an_interrupted_import_resumes_after_its_last_committed_batch(b: Backend) {
+async fn an_interrupted_import_resumes_after_its_last_committed_batch_and_a_finished_one_answers_its_report_again(
+    b: Backend,
+) {
     let Some(env) = env(b).await else { return };
     let shop = env.manual_shop().await;
     let total = 8000u64;
@@ -1163,13 +1165,29 @@ async fn an_interrupted_import_resumes_after_its_last_committed_batch(b: Backend
     assert_eq!(report.updated, stored - done, "{report:?}");
     assert_eq!(report.inserted + report.updated, total, "{report:?}");
     assert_eq!(env.count("customers").await as u64, total);
-    // The finished import took its upload and checkpoint with it.
+    // The finished import took its chunks with it.
     assert!(env
         .store
-        .import_checkpoint(&env.org, &args.upload_id)
+        .upload_info(&env.org, &args.upload_id)
         .await
         .unwrap()
         .is_none());
+    // Run again, as a retry is when the job's completion was never recorded (the process
+    // died, or the write failed, after the import ended): the same report, not "no data",
+    // and nothing written twice.
+    let again = run_import(env.shared(), &env.org, &args, 4, &Quiet)
+        .await
+        .expect("a finished import answers its report again");
+    assert_eq!(again, report);
+    assert_eq!(env.count("customers").await as u64, total);
+    // Only within its own organization.
+    let other = new_org(&env.store, "other-retry").await;
+    assert!(
+        !run_import(env.shared(), &other, &args, 4, &Quiet)
+            .await
+            .unwrap_err()
+            .retryable
+    );
 }
 
 async fn orphan_upload_chunks_are_pruned_and_sealed_uploads_kept(b: Backend) {
