@@ -13,6 +13,8 @@
 #   BENCH_BIN  a prebuilt `conea` binary instead of building the release one
 #   BENCH_ENV  settings for the server, e.g. BENCH_ENV="CONEA_DB_MAX_CONNECTIONS=4"
 #   BENCH_SAME_FILE=1  import the same file every time (later imports then skip every order)
+#   BENCH_PART_SIZE  the upload's part size (default 1GiB: one part; `conea data import`'s
+#                    own default sends 64 MiB parts, each imported while the next uploads)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-200000}
@@ -58,9 +60,7 @@ for i in $(seq 1 "$IMPORTS"); do
   [ -n "${BENCH_SAME_FILE:-}" ] && start="2015-01-01"
   python3 bench/gen_orders.py "$N" --seed "$i" --start "$start" --out "$WORK/orders.ndjson"
   t0=$(date +%s.%N)
-  # One part: the upload is stored before its import job starts (a 64 MiB part's upload
-  # beside the previous part's import can wait past SQLite's busy timeout on a loaded machine).
-  "$BIN" data import "$WORK/orders.ndjson" --kind orders --part-size 1GiB --url "$BASE" --token "$KEY" --json \
+  "$BIN" data import "$WORK/orders.ndjson" --kind orders --part-size "${BENCH_PART_SIZE:-1GiB}" --url "$BASE" --token "$KEY" --json \
     >"$WORK/import.json" || { echo "bench: import $i failed:" >&2; cat "$WORK/import.json" >&2; exit 1; }
   t1=$(date +%s.%N)
   rm -f "$WORK/orders.ndjson"
