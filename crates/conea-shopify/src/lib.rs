@@ -13,7 +13,8 @@
 //!   [`topics`] each topic's payload as its own type ([`TopicPayload`]), so a signed body
 //!   re-sent under another topic is refused.
 //! - [`oauth`] the app install's authorization-code grant: the consent URL, the callback's
-//!   `hmac`, the code exchange; [`subscriptions`] webhook subscriptions through GraphQL.
+//!   `hmac`, the code exchange; [`install_link`] the signed install links a merchant opens
+//!   without a Conea credential; [`subscriptions`] webhook subscriptions through GraphQL.
 //! - [`bulk`] GraphQL bulk operations: start, poll, stream the JSONL result, and
 //!   [`BulkRows`] joining child lines to their parents through `__parentId`.
 //! - [`deprecation`] an answer's `X-Shopify-API-Deprecated-Reason`, handed to a
@@ -62,6 +63,7 @@ pub mod error;
 pub mod graphql;
 pub mod headers;
 mod http;
+pub mod install_link;
 pub mod integration;
 pub mod oauth;
 pub mod pagination;

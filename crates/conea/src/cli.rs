@@ -93,7 +93,8 @@ pub enum Command {
     /// Measure an HTTP endpoint's latency, or a server's throughput under load.
     #[command(subcommand)]
     Bench(BenchCommand),
-    /// Shopify: sign and verify webhook bodies, list shops, start a sync, manage webhooks.
+    /// Shopify: sign and verify webhook bodies, list shops, start a sync, manage webhooks,
+    /// make signed install links.
     #[command(subcommand)]
     Shopify(ShopifyCommand),
 }
@@ -137,6 +138,21 @@ pub enum ShopifyCommand {
         resource: String,
         /// The object's Shopify id.
         id: i64,
+    },
+    /// Make a signed install link for a shop: whoever opens it (no Conea credential) starts
+    /// installing the Conea app in the shop for the organization. Works once. Prints the URL.
+    InstallLink {
+        /// `name.myshopify.com`.
+        #[arg(long)]
+        shop: String,
+        #[arg(long, default_value = "default")]
+        org: String,
+        /// How long the link is valid (1m to 7d; default 24h).
+        #[arg(long, value_parser = conea_core::config::duration::parse)]
+        expires_in: Option<std::time::Duration>,
+        /// Print `{url, shop, expires_at}` as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// The webhook subscriptions Conea keeps at a shop (its topics delivered to
     /// CONEA_PUBLIC_URL + /v1/webhooks/shopify).

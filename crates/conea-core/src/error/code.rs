@@ -97,6 +97,7 @@ error_codes! {
     UnknownShop = "unknown_shop", 401, Authentication, "Shopify webhook: no connected shop has this `X-Shopify-Shop-Domain`.";
     InvalidWebhookSignature = "invalid_webhook_signature", 401, Authentication, "Shopify webhook: `X-Shopify-Hmac-Sha256` matches none of the shop's secrets.";
     InvalidInstallSignature = "invalid_install_signature", 401, Authentication, "Shopify install callback: the query's `hmac` does not verify under the app's secret (forged or altered); nothing was stored.";
+    InvalidInstallLink = "invalid_install_link", 401, Authentication, "Shopify install link: the `link` is malformed, altered, or was not signed by this server; nothing was stored.";
     InsufficientPermissions = "insufficient_permissions", 403, Permission, "The credential lacks the permission (`details.required`, `details.granted`).";
     NotFound = "not_found", 404, NotFound, "No such resource in your organization (other organizations' resources answer this too).";
     RouteNotFound = "route_not_found", 404, NotFound, "No route matches the path; see `/openapi.json`.";
@@ -115,6 +116,7 @@ error_codes! {
     ShopAlreadyConnected = "shop_already_connected", 409, Conflict, "The Shopify shop is already connected; disconnect it first.";
     ShopNotActive = "shop_not_active", 409, Conflict, "The Shopify shop is not active (unauthorized, uninstalled or disconnected); connect it again.";
     InstallStateUsed = "install_state_used", 409, Conflict, "Shopify install callback: the `state` was already used (each install link works once); start the install again.";
+    InstallLinkUsed = "install_link_used", 409, Conflict, "Shopify install link: the link was already opened (each works once); ask for a new one.";
     PayloadTooLarge = "payload_too_large", 413, InvalidRequest, "The body is larger than `CONEA_MAX_BODY_BYTES` (or `CONEA_MAX_IMPORT_BYTES` for imports).";
     UriTooLong = "uri_too_long", 414, InvalidRequest, "The request's path and query are longer than 65,534 bytes; the connection is closed.";
     UnsupportedMediaType = "unsupported_media_type", 415, InvalidRequest, "The body's `Content-Type` is not one the route accepts.";
@@ -127,7 +129,8 @@ error_codes! {
     InvalidExpiry = "invalid_expiry", 422, InvalidRequest, "`expires_at` is not an RFC 3339 time in the future.";
     InstallStateUnknown = "install_state_unknown", 422, InvalidRequest, "Shopify install callback: the `state` was never issued by this server; start the install again.";
     InstallStateExpired = "install_state_expired", 422, InvalidRequest, "Shopify install callback: the `state` is older than 10 minutes; start the install again.";
-    InstallShopMismatch = "install_shop_mismatch", 422, InvalidRequest, "Shopify install callback: the `shop` is not a `name.myshopify.com` domain, or not the shop the install was started for; nothing was stored.";
+    InstallShopMismatch = "install_shop_mismatch", 422, InvalidRequest, "Shopify install callback or install link: the `shop` is not a `name.myshopify.com` domain, or not the shop the install (or link) was made for; nothing was stored.";
+    InstallLinkExpired = "install_link_expired", 422, InvalidRequest, "Shopify install link: the link is past its expiry (`details.param` = `link`); ask for a new one.";
     InstallCodeRefused = "install_code_refused", 422, InvalidRequest, "Shopify install callback: Shopify refused to exchange the authorization `code` (used, expired or another app's); nothing was stored.";
     ShopTokenRefused = "shop_token_refused", 422, InvalidRequest, "Connecting a Shopify shop: the shop refused the access token (`GET shop.json` answered 401/403/404) or it opens another shop; nothing was stored.";
     InvalidLimit = "invalid_limit", 422, InvalidRequest, "A rate-limit override's `per_minute` or `burst` is out of range.";

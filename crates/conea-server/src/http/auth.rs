@@ -110,6 +110,26 @@ pub async fn limit_by_address(
     rate_limit::limit_address(&state, None, &addr, req, next).await
 }
 
+/// `GET /v1/integrations/shopify/install`: a request whose query carries a signed install
+/// `link` is authorized by the link alone (the merchant's browser holds no Conea credential;
+/// any credential sent is ignored) and spends its address's limit like the other public
+/// routes; any other request needs a credential, as behind [`require_auth`].
+pub async fn require_auth_unless_install_link(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    req: Request,
+    next: Next,
+) -> Response {
+    let has_link = req.uri().query().is_some_and(|q| {
+        q.split('&')
+            .any(|pair| pair == "link" || pair.starts_with("link="))
+    });
+    if has_link {
+        return limit_by_address(State(state), client, req, next).await;
+    }
+    authenticate_and_limit(state, req, next, true).await
+}
+
 /// The authenticated caller. Only usable on routes behind [`require_auth`].
 pub struct Auth(pub Principal);
 

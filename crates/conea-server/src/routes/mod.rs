@@ -81,6 +81,13 @@ fn v1(state: &AppState) -> OpenApiRouter<AppState> {
             state.clone(),
             shopify::limit_webhooks_by_address,
         ));
+    // A member's install, or a merchant opening a signed install link.
+    let install = OpenApiRouter::new()
+        .routes(routes!(shopify_app::install))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            http::auth::require_auth_unless_install_link,
+        ));
     let peek = OpenApiRouter::new()
         .routes(routes!(limits::current))
         .route_layer(middleware::from_fn_with_state(
@@ -140,14 +147,18 @@ fn v1(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(shopify::sync))
         .routes(routes!(shopify::refresh))
         .routes(routes!(shopify::reconcile))
-        .routes(routes!(shopify_app::install))
+        .routes(routes!(shopify_app::create_install_link))
         .routes(routes!(shopify_app::webhooks))
         .routes(routes!(shopify_app::repair_webhooks))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             http::auth::require_auth,
         ));
-    public.merge(webhooks).merge(peek).merge(protected)
+    public
+        .merge(webhooks)
+        .merge(install)
+        .merge(peek)
+        .merge(protected)
 }
 
 /// The OpenAPI document of every route, completed with the rules of [`contract`]: what is

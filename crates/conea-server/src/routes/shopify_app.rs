@@ -1,6 +1,8 @@
 //! The Conea Shopify app: installing it in a shop by OAuth (`/v1/integrations/shopify/install`
-//! [integrations:manage], then Shopify's redirect to `/v1/integrations/shopify/callback`, no
-//! API key: the single-use `state` names the organization), and the webhook subscriptions
+//! [integrations:manage] or with a signed install link made by
+//! `POST /v1/integrations/shopify/install-links`, then Shopify's redirect to
+//! `/v1/integrations/shopify/callback`, no API key: the single-use `state` names the
+//! organization), and the webhook subscriptions
 //! Conea keeps at a shop (`/v1/integrations/shopify/shops/{id}/webhooks`).
 
 use super::shopify::ShopResponse;
@@ -13,6 +15,8 @@ use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use conea_core::principal::Principal;
 use conea_shopify::integration::Registration;
 use conea_shopify::Subscription;
 use serde::{Deserialize, Serialize};
@@ -77,6 +81,10 @@ pub struct InstallQuery {
     /// The shop to install the Conea app in: `name.myshopify.com`.
     #[param(pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.myshopify\\.com$")]
     pub shop: String,
+    /// A signed install link's token (from `POST /v1/integrations/shopify/install-links`):
+    /// with it no credential is needed (any sent is ignored) and the shop is installed for
+    /// the link's organization.
+    pub link: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, utoipa::ToSchema)]
@@ -87,33 +95,114 @@ pub struct InstallResponse {
 }
 
 /// Starts installing the Conea Shopify app in a shop for your organization
-/// [integrations:manage]: answers 302 to Shopify's consent page (with
+/// [integrations:manage], or, with `link` (a signed install link) and no credential, for the
+/// link's organization: answers 302 to Shopify's consent page (with
 /// `Accept: application/json`, 200 `{authorize_url}`). The `state` in it works once, for
-/// 10 minutes, and only for this shop.
+/// 10 minutes, and only for this shop. A refused link answers the error in a page (or the
+/// error body with `Accept: application/json`) and stores nothing.
 #[utoipa::path(get, path = "/integrations/shopify/install", tag = "shopify", params(InstallQuery),
-    security(("bearer" = []), ("api_key" = [])), responses(
+    security((), ("bearer" = []), ("api_key" = [])), responses(
     (status = 302, description = "To Shopify's consent page", headers(("Location" = String))),
     (status = 200, body = InstallResponse, description = "With `Accept: application/json`"),
     (status = 400, body = ErrorBody, description = "`invalid_parameter` naming `shop`"),
+    (status = 401, description = "`missing_credentials` (no `link`), `invalid_install_link` (altered, malformed or unknown link)", content((ErrorBody = "application/json"), (String = "text/html"))),
     (status = 403, body = ErrorBody, description = "`insufficient_permissions`"),
+    (status = 409, description = "`install_link_used`: the link was opened before", content((ErrorBody = "application/json"), (String = "text/html"))),
+    (status = 422, description = "`install_link_expired`, `install_shop_mismatch` (the link is for another shop)", content((ErrorBody = "application/json"), (String = "text/html"))),
     (status = 503, body = ErrorBody, description = "`shopify_app_not_configured`")))]
 pub async fn install(
     State(state): State<AppState>,
-    Auth(p): Auth,
+    principal: Option<Extension<Principal>>,
     headers: HeaderMap,
-    ApiQuery(q): ApiQuery<InstallQuery>,
-) -> ApiResult<Response> {
-    let authorize_url = state.platform().shopify.begin_install(&p, &q.shop).await?;
-    if wants_json(&headers) {
-        return Ok(ApiJson(InstallResponse { authorize_url }).into_response());
+    query: Result<ApiQuery<InstallQuery>, ApiError>,
+) -> Response {
+    let json = wants_json(&headers);
+    let q = match query {
+        Ok(ApiQuery(q)) => q,
+        Err(e) => return e.into_response(),
+    };
+    let service = &state.platform().shopify;
+    let (authorize_url, from_link) = match (&q.link, principal) {
+        (Some(link), _) => (service.open_install_link(&q.shop, link).await, true),
+        (None, Some(Extension(p))) => (service.begin_install(&p, &q.shop).await, false),
+        (None, None) => (
+            Err(conea_core::CoreError::Internal(
+                "route is missing the auth layer".into(),
+            )),
+            false,
+        ),
+    };
+    let authorize_url = match authorize_url {
+        Ok(u) => u,
+        // A merchant's browser opened the link: the refusal as a page.
+        Err(e) if from_link && !json => return error_page(ApiError(e)),
+        Err(e) => return ApiError(e).into_response(),
+    };
+    if json {
+        return ApiJson(InstallResponse { authorize_url }).into_response();
     }
-    let location = HeaderValue::from_str(&authorize_url)
-        .map_err(|e| ApiError(conea_core::CoreError::internal(e)))?;
+    let location = match HeaderValue::from_str(&authorize_url) {
+        Ok(l) => l,
+        Err(e) => return ApiError(conea_core::CoreError::internal(e)).into_response(),
+    };
     let mut r = StatusCode::FOUND.into_response();
     r.headers_mut().insert(header::LOCATION, location);
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(r)
+    r
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct InstallLinkRequest {
+    /// The shop the link installs in: `name.myshopify.com`.
+    #[schema(pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.myshopify\\.com$")]
+    pub shop: String,
+    /// Seconds the link stays valid: 60 to 604800 (7 days); default 86400 (24 hours).
+    #[schema(minimum = 60, maximum = 604800)]
+    pub expires_in: Option<i64>,
+}
+
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+pub struct InstallLinkResponse {
+    /// `CONEA_PUBLIC_URL/v1/integrations/shopify/install?shop=…&link=…`: send it to the
+    /// merchant. Opening it (no credential) goes to Shopify's consent page; it works once.
+    pub url: String,
+    /// `name.myshopify.com`, lowercased.
+    pub shop: String,
+    /// RFC 3339.
+    pub expires_at: String,
+}
+
+/// Makes a signed install link for a shop [integrations:manage]: whoever opens it, without
+/// a Conea credential (a merchant's browser), starts installing the Conea app in that shop
+/// for your organization. Signed with a key derived from `CONEA_SECRET_KEY`; it carries
+/// the organization, the shop and the expiry, and works once.
+#[utoipa::path(post, path = "/integrations/shopify/install-links", tag = "shopify",
+    request_body = InstallLinkRequest,
+    security(("bearer" = []), ("api_key" = [])), responses(
+    (status = 201, body = InstallLinkResponse),
+    (status = 400, body = ErrorBody, description = "`invalid_parameter` naming `shop` or `expires_in`"),
+    (status = 403, body = ErrorBody, description = "`insufficient_permissions`"),
+    (status = 503, body = ErrorBody, description = "`shopify_app_not_configured`")))]
+pub async fn create_install_link(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    ApiJson(body): ApiJson<InstallLinkRequest>,
+) -> ApiResult<(StatusCode, ApiJson<InstallLinkResponse>)> {
+    let expires_in_ms = body.expires_in.map(|s| s.saturating_mul(1000));
+    let link = state
+        .platform()
+        .shopify
+        .create_install_link(&p, &body.shop, expires_in_ms)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        ApiJson(InstallLinkResponse {
+            url: link.url,
+            shop: link.shop,
+            expires_at: conea_core::clock::rfc3339(link.expires_at),
+        }),
+    ))
 }
 
 /// Shopify's redirect after a merchant approved the install (no API key: the `state` names

@@ -19,6 +19,7 @@ mod replicas;
 mod schedules;
 mod shop_reads;
 mod shopify;
+mod shopify_bench;
 mod shopify_install;
 mod shopify_settings;
 mod sink;

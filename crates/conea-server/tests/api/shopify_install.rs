@@ -8,6 +8,7 @@
 
 use conea_core::ids::OrgId;
 use conea_core::permissions::Permission;
+use conea_core::Clock as _;
 use conea_shopify::oauth::sign_query;
 use conea_shopify::SUBSCRIBED_TOPICS;
 use conea_testkit::fake_shopify::{self as fake, Counts, FakeShopify};
@@ -216,6 +217,9 @@ backend_tests!(
     disconnect_removes_conea_subscriptions_and_leaves_foreign_ones,
     a_token_shopify_refuses_while_managing_webhooks_marks_the_shop_unauthorized,
     scheduled_syncs_run_each_interval_and_stop_once_shopify_refuses_the_token,
+    a_signed_install_link_opened_without_a_credential_connects_the_shop_to_the_links_organization,
+    refused_install_links_answer_a_page_or_the_error_body_and_store_nothing,
+    install_links_need_the_permission_a_configured_app_a_shop_domain_and_a_bounded_expiry,
 );
 
 async fn install_redirects_to_shopifys_consent_page_with_a_single_use_state(b: Backend) {
@@ -740,4 +744,310 @@ async fn scheduled_syncs_run_each_interval_and_stop_once_shopify_refuses_the_tok
         jobs,
         "an unauthorized shop's schedule is stopped"
     );
+}
+
+/// `POST /install-links` for the organization of `key`: the link's path and query (its
+/// address is `CONEA_PUBLIC_URL`'s, which is not the test server's).
+async fn install_link(app: &TestApp, key: &str, body: serde_json::Value) -> String {
+    let r = app
+        .client
+        .post("/v1/integrations/shopify/install-links", Some(key), body)
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let url = r.body["url"].as_str().unwrap();
+    let prefix = format!("{PUBLIC}/v1/integrations/shopify/install?");
+    assert!(url.starts_with(&prefix), "{url}");
+    url.trim_start_matches(PUBLIC).to_owned()
+}
+
+/// Opens a link as a merchant's browser: no credential, redirects not followed (`json`:
+/// as an API client instead).
+async fn open_link(app: &TestApp, path_and_query: &str, json: bool) -> Resp {
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut req = browser.get(app.client.url(path_and_query));
+    if json {
+        req = req.header("accept", "application/json");
+    }
+    conea_testkit::Client::read(req.send().await.unwrap()).await
+}
+
+/// Install states a callback could take (link records aside).
+async fn callback_states(app: &TestApp) -> i64 {
+    count(
+        app,
+        "SELECT COUNT(*) FROM shopify_install_states WHERE state_hash NOT LIKE 'link:%'",
+    )
+    .await
+}
+
+/// The link's query with `name` set to `value`.
+fn with_param(path_and_query: &str, name: &str, value: &str) -> String {
+    let u = url::Url::parse(&format!("http://x{path_and_query}")).unwrap();
+    let pairs: Vec<(String, String)> = u
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k == name {
+                value.to_owned()
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), v)
+        })
+        .collect();
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in &pairs {
+        q.append_pair(k, v);
+    }
+    format!("{}?{}", u.path(), q.finish())
+}
+
+async fn a_signed_install_link_opened_without_a_credential_connects_the_shop_to_the_links_organization(
+    b: Backend,
+) {
+    let Some(app) = app(b).await else { return };
+    // A member of Acme makes the link; the merchant who opens it holds no Conea credential.
+    let acme = second_org_key(&app, &[Permission::IntegrationsManage]).await;
+    let r = app
+        .client
+        .post(
+            "/v1/integrations/shopify/install-links",
+            Some(&acme),
+            json!({"shop": "Fake-Shop.myshopify.com", "expires_in": 3600}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["shop"], DOMAIN);
+    let expires_at = r.body["expires_at"].as_str().unwrap();
+    assert_eq!(
+        expires_at,
+        conea_core::clock::rfc3339(app.clock.now_ms() + 3_600_000),
+        "an hour from now"
+    );
+    let link = r.body["url"].as_str().unwrap().trim_start_matches(PUBLIC);
+    assert_eq!(
+        callback_states(&app).await,
+        0,
+        "no state before it is opened"
+    );
+
+    let opened = open_link(&app, link, false).await;
+    assert_eq!(opened.status, 302, "{}", opened.text);
+    assert_eq!(opened.header("cache-control"), Some("no-store"));
+    let consent = url::Url::parse(opened.header("location").unwrap()).unwrap();
+    assert_eq!(
+        format!(
+            "{}{}",
+            consent.origin().ascii_serialization(),
+            consent.path()
+        ),
+        format!("{}/admin/oauth/authorize", app.fake.base_url)
+    );
+    assert_eq!(param(&consent, "client_id"), APP_ID);
+    assert_eq!(
+        param(&consent, "redirect_uri"),
+        format!("{PUBLIC}/v1/integrations/shopify/callback")
+    );
+    assert_eq!(callback_states(&app).await, 1, "one single-use state");
+
+    // The merchant approves at the fake Shopify; its callback connects the shop to Acme.
+    app.fake.issue_code("link-code");
+    let query = callback_query(DOMAIN, &param(&consent, "state"), "link-code", APP_SECRET);
+    let page = callback(&app, &query, false).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains("is connected"), "{}", page.text);
+    let theirs = app
+        .client
+        .get("/v1/integrations/shopify/shops", Some(&acme))
+        .await;
+    assert_eq!(
+        theirs.body["data"][0]["shop_domain"], DOMAIN,
+        "{}",
+        theirs.text
+    );
+    assert_eq!(theirs.body["data"][0]["status"], "active");
+    let mine = app
+        .client
+        .get("/v1/integrations/shopify/shops", Some(app.owner()))
+        .await;
+    assert_eq!(
+        mine.body["data"],
+        json!([]),
+        "not the default organization's"
+    );
+    assert_eq!(connections(&app).await, 1);
+}
+
+async fn refused_install_links_answer_a_page_or_the_error_body_and_store_nothing(b: Backend) {
+    let Some(app) = app(b).await else { return };
+    let link = install_link(&app, app.owner(), json!({"shop": DOMAIN})).await;
+    let token = url::Url::parse(&format!("http://x{link}"))
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "link")
+        .unwrap()
+        .1
+        .into_owned();
+
+    // Tampered: the claims changed (another shop), the signature kept. A browser gets a page.
+    let parts: Vec<&str> = token.split('.').collect();
+    let other_claims = {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let mut claims: serde_json::Value =
+            serde_json::from_slice(&b64.decode(parts[1]).unwrap()).unwrap();
+        claims["shop"] = json!("other-shop.myshopify.com");
+        b64.encode(serde_json::to_vec(&claims).unwrap())
+    };
+    let tampered = format!("v1.{other_claims}.{}", parts[2]);
+    let forged = with_param(
+        &with_param(&link, "link", &tampered),
+        "shop",
+        "other-shop.myshopify.com",
+    );
+    let page = open_link(&app, &forged, false).await;
+    assert_eq!(page.status, 401, "{}", page.text);
+    assert!(page
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(page.text.contains("invalid_install_link"), "{}", page.text);
+    assert!(page.text.contains(page.header("x-request-id").unwrap()));
+    open_link(&app, &forged, true)
+        .await
+        .assert_error(401, "invalid_install_link");
+    // Signed by another server's key; and no token at all.
+    let foreign =
+        conea_shopify::install_link::LinkKey::derive("another-servers-secret-key-0123456789")
+            .issue(
+                &app.state
+                    .platform()
+                    .accounts
+                    .org_by_slug("default")
+                    .await
+                    .unwrap()
+                    .id
+                    .to_string(),
+                DOMAIN,
+                app.clock.now_ms() + 3_600_000,
+            )
+            .0;
+    open_link(&app, &with_param(&link, "link", &foreign), true)
+        .await
+        .assert_error(401, "invalid_install_link");
+    open_link(&app, &with_param(&link, "link", "garbage"), true)
+        .await
+        .assert_error(401, "invalid_install_link");
+
+    // Opened for another shop than it was made for.
+    let r = open_link(
+        &app,
+        &with_param(&link, "shop", "other-shop.myshopify.com"),
+        true,
+    )
+    .await;
+    r.assert_error(422, "install_shop_mismatch");
+    assert!(r.text.contains("for fake-shop.myshopify.com"), "{}", r.text);
+
+    // None of those stored a state or used the link up.
+    assert_eq!(callback_states(&app).await, 0, "nothing stored");
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM shopify_install_states WHERE used_at IS NOT NULL"
+        )
+        .await,
+        0
+    );
+
+    // Reused: the first opening goes to Shopify, the second is refused (a page, too).
+    assert_eq!(open_link(&app, &link, false).await.status, 302);
+    assert_eq!(callback_states(&app).await, 1);
+    let again = open_link(&app, &link, false).await;
+    assert_eq!(again.status, 409, "{}", again.text);
+    assert!(again.text.contains("install_link_used"), "{}", again.text);
+    open_link(&app, &link, true)
+        .await
+        .assert_error(409, "install_link_used");
+    assert_eq!(callback_states(&app).await, 1, "the reuse stored no state");
+
+    // Expired: opened after its expiry (a minute's link, 61 seconds later).
+    let short = install_link(&app, app.owner(), json!({"shop": DOMAIN, "expires_in": 60})).await;
+    app.clock.advance(Duration::from_secs(61));
+    let r = open_link(&app, &short, true).await;
+    r.assert_error(422, "install_link_expired");
+    assert_eq!(r.body["error"]["details"]["param"], "link");
+    assert_eq!(
+        callback_states(&app).await,
+        1,
+        "the expired link stored no state"
+    );
+    assert_eq!(connections(&app).await, 0);
+    assert_eq!(app.fake.state().oauth_exchanged, 0);
+}
+
+async fn install_links_need_the_permission_a_configured_app_a_shop_domain_and_a_bounded_expiry(
+    b: Backend,
+) {
+    let Some(app) = app(b).await else { return };
+    let path = "/v1/integrations/shopify/install-links";
+    let viewer = second_org_key(&app, &[Permission::DataRead]).await;
+    app.client
+        .post(path, Some(&viewer), json!({"shop": DOMAIN}))
+        .await
+        .assert_error(403, "insufficient_permissions");
+    app.client
+        .post(path, None, json!({"shop": DOMAIN}))
+        .await
+        .assert_error(401, "missing_credentials");
+    let r = app
+        .client
+        .post(path, Some(app.owner()), json!({"shop": "evil.example.com"}))
+        .await;
+    r.assert_error(400, "invalid_parameter");
+    assert_eq!(r.body["error"]["details"]["param"], "shop");
+    for bad in [59, 7 * 24 * 3600 + 1] {
+        let r = app
+            .client
+            .post(
+                path,
+                Some(app.owner()),
+                json!({"shop": DOMAIN, "expires_in": bad}),
+            )
+            .await;
+        r.assert_error(400, "invalid_parameter");
+        assert_eq!(r.body["error"]["details"]["param"], "expires_in");
+    }
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM shopify_install_states").await,
+        0
+    );
+    // The default expiry: 24 hours.
+    let r = app
+        .client
+        .post(path, Some(app.owner()), json!({"shop": DOMAIN}))
+        .await;
+    assert_eq!(
+        r.body["expires_at"],
+        conea_core::clock::rfc3339(app.clock.now_ms() + 24 * 3_600_000)
+    );
+    // Without a `link`, the install itself still needs a credential.
+    app.client
+        .get(
+            &format!("/v1/integrations/shopify/install?shop={DOMAIN}"),
+            None,
+        )
+        .await
+        .assert_error(401, "missing_credentials");
+
+    let Some(plain) = app_with(b, false).await else {
+        return;
+    };
+    plain
+        .client
+        .post(path, Some(plain.owner()), json!({"shop": DOMAIN}))
+        .await
+        .assert_error(503, "shopify_app_not_configured");
 }

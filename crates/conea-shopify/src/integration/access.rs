@@ -67,6 +67,11 @@ pub struct OAuthApp {
     pub scopes: Vec<String>,
     /// `CONEA_PUBLIC_URL` + `/v1/integrations/shopify/callback`.
     pub redirect_uri: String,
+    /// `CONEA_PUBLIC_URL` + `/v1/integrations/shopify/install`: where signed install links
+    /// point.
+    pub install_uri: String,
+    /// Signs install links (derived from `CONEA_SECRET_KEY`).
+    pub link_key: crate::install_link::LinkKey,
 }
 
 /// Opens shops' Admin API clients for jobs.

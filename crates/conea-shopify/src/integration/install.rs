@@ -3,7 +3,7 @@
 //! job kinds (each marked as a shop-data write) and its service.
 
 use super::access::{ApiOptions, OAuthApp, ShopAccess};
-use super::lifecycle::{CALLBACK_PATH, WEBHOOK_PATH};
+use super::lifecycle::{CALLBACK_PATH, INSTALL_PATH, WEBHOOK_PATH};
 use super::signals::SignatureFailures;
 use super::store::ShopifyStore;
 use super::{ReconcileHandler, RefreshHandler, ShopifyService, SyncHandler, WebhookHandler};
@@ -43,12 +43,11 @@ impl ShopifyModule {
         shop_data: ShopDataModule,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, String> {
-        let secrets = SecretBox::new(
-            config
-                .secret_key
-                .as_deref()
-                .ok_or_else(|| "CONEA_SECRET_KEY is not set".to_string())?,
-        );
+        let secret_key = config
+            .secret_key
+            .as_deref()
+            .ok_or_else(|| "CONEA_SECRET_KEY is not set".to_string())?;
+        let secrets = SecretBox::new(secret_key);
         let throttles = Throttles::new(clock.clone());
         let options = api_options(config, clock.clone(), throttles.clone())?;
         let access = ShopAccess::new(store.clone(), secrets.clone(), options.clone());
@@ -58,6 +57,8 @@ impl ShopifyModule {
                 api_secret: app.api_secret.clone(),
                 scopes: config.shopify.scopes.clone(),
                 redirect_uri: format!("{public}{CALLBACK_PATH}"),
+                install_uri: format!("{public}{INSTALL_PATH}"),
+                link_key: crate::install_link::LinkKey::derive(secret_key),
             }),
             _ => None,
         };

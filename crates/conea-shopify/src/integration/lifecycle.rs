@@ -15,7 +15,7 @@ use crate::shop::is_valid_shop_domain;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use conea_core::error::{CoreError, CoreResult};
-use conea_core::ids::ShopId;
+use conea_core::ids::{OrgId, ShopId};
 use conea_core::permissions::Permission;
 use conea_core::principal::Principal;
 use conea_core::ErrorCode;
@@ -24,6 +24,30 @@ use sha2::{Digest, Sha256};
 
 /// How long an install's `state` is accepted.
 pub const INSTALL_STATE_TTL_MS: i64 = 10 * 60 * 1000;
+
+/// The install's route, under `CONEA_PUBLIC_URL` (signed install links point at it).
+pub const INSTALL_PATH: &str = "/v1/integrations/shopify/install";
+/// How long an install link is valid when its maker does not say.
+pub const INSTALL_LINK_DEFAULT_TTL_MS: i64 = 24 * 3600 * 1000;
+/// The longest an install link may be valid.
+pub const INSTALL_LINK_MAX_TTL_MS: i64 = 7 * 24 * 3600 * 1000;
+/// The shortest an install link may be valid.
+pub const INSTALL_LINK_MIN_TTL_MS: i64 = 60 * 1000;
+
+/// A signed install link, as its maker receives it.
+#[derive(Debug, Clone)]
+pub struct InstallLink {
+    /// `CONEA_PUBLIC_URL/v1/integrations/shopify/install?shop=…&link=…`.
+    pub url: String,
+    pub shop: String,
+    pub expires_at: conea_core::clock::EpochMs,
+}
+
+/// The key under which a link's single use is recorded in the install states: never the
+/// SHA-256 (hex) of any `state` a callback could present.
+fn link_marker(nonce: &str) -> String {
+    format!("link:{}", state_hash(nonce))
+}
 
 /// The install callback's route, under `CONEA_PUBLIC_URL`.
 pub const CALLBACK_PATH: &str = "/v1/integrations/shopify/callback";
@@ -43,6 +67,16 @@ fn state_hash(state: &str) -> String {
 fn shop_domain(text: &str) -> Option<String> {
     let d = text.trim().to_ascii_lowercase();
     is_valid_shop_domain(&d).then_some(d)
+}
+
+/// The shop a caller asked for, as a permanent domain (400 naming `shop` otherwise).
+fn requested_domain(shop: &str) -> CoreResult<String> {
+    shop_domain(shop).ok_or_else(|| {
+        CoreError::invalid(
+            "shop",
+            format!("`{shop}` is not a shop's permanent domain: use `name.myshopify.com`."),
+        )
+    })
 }
 
 fn refused(code: ErrorCode, param: &str, message: String) -> CoreError {
@@ -67,12 +101,13 @@ impl ShopifyService {
     pub async fn begin_install(&self, by: &Principal, shop: &str) -> CoreResult<String> {
         by.require(Permission::IntegrationsManage)?;
         let app = self.app()?;
-        let domain = shop_domain(shop).ok_or_else(|| {
-            CoreError::invalid(
-                "shop",
-                format!("`{shop}` is not a shop's permanent domain: use `name.myshopify.com`."),
-            )
-        })?;
+        let domain = requested_domain(shop)?;
+        self.consent_url(app, &by.org_id, &domain).await
+    }
+
+    /// Stores a fresh single-use `state` for `org` and `domain` and answers Shopify's
+    /// consent page for it.
+    async fn consent_url(&self, app: &OAuthApp, org: &OrgId, domain: &str) -> CoreResult<String> {
         let mut bytes = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut bytes);
         let state = URL_SAFE_NO_PAD.encode(bytes);
@@ -81,20 +116,136 @@ impl ShopifyService {
             .save_install_state(
                 &state_hash(&state),
                 &InstallState {
-                    org_id: by.org_id.clone(),
-                    domain: domain.clone(),
+                    org_id: org.clone(),
+                    domain: domain.to_owned(),
                     created_at: now,
                     expires_at: now + INSTALL_STATE_TTL_MS,
                 },
             )
             .await?;
         Ok(oauth::authorize_url(
-            &self.api.shop_base(&domain),
+            &self.api.shop_base(domain),
             &app.api_key,
             &app.scopes,
             &app.redirect_uri,
             &state,
         ))
+    }
+
+    /// A signed install link for `shop` [integrations:manage]: whoever opens it, without a
+    /// Conea credential, starts the install for the caller's organization. `expires_in_ms`
+    /// defaults to 24 hours (1 minute to 7 days). The link works once.
+    pub async fn create_install_link(
+        &self,
+        by: &Principal,
+        shop: &str,
+        expires_in_ms: Option<i64>,
+    ) -> CoreResult<InstallLink> {
+        by.require(Permission::IntegrationsManage)?;
+        self.install_link_for(&by.org_id, shop, expires_in_ms).await
+    }
+
+    /// [`create_install_link`](Self::create_install_link) for `org` without a caller
+    /// (operator access: the CLI).
+    pub async fn install_link_for(
+        &self,
+        org: &OrgId,
+        shop: &str,
+        expires_in_ms: Option<i64>,
+    ) -> CoreResult<InstallLink> {
+        let app = self.app()?;
+        let domain = requested_domain(shop)?;
+        let ttl = expires_in_ms.unwrap_or(INSTALL_LINK_DEFAULT_TTL_MS);
+        if !(INSTALL_LINK_MIN_TTL_MS..=INSTALL_LINK_MAX_TTL_MS).contains(&ttl) {
+            return Err(CoreError::invalid(
+                "expires_in",
+                format!(
+                    "An install link is valid for {} to {} seconds.",
+                    INSTALL_LINK_MIN_TTL_MS / 1000,
+                    INSTALL_LINK_MAX_TTL_MS / 1000
+                ),
+            ));
+        }
+        let now = self.clock.now_ms();
+        let expires_at = now + ttl;
+        let (token, claims) = app.link_key.issue(org.as_str(), &domain, expires_at);
+        // Recorded unused now; opening the link takes it once.
+        self.store
+            .save_install_state(
+                &link_marker(&claims.nonce),
+                &InstallState {
+                    org_id: org.clone(),
+                    domain: domain.clone(),
+                    created_at: now,
+                    expires_at,
+                },
+            )
+            .await?;
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        q.append_pair("shop", &domain).append_pair("link", &token);
+        Ok(InstallLink {
+            url: format!("{}?{}", app.install_uri, q.finish()),
+            shop: domain,
+            expires_at,
+        })
+    }
+
+    /// Opens a signed install link (no Conea credential: the link names the organization):
+    /// checks, in order, its signature, its expiry, that `shop` is the link's shop, and that
+    /// it was not opened before (it is used up now); then answers Shopify's consent page
+    /// with a fresh single-use `state` for the link's organization, as
+    /// [`begin_install`](Self::begin_install) does. A refusal stores nothing.
+    pub async fn open_install_link(&self, shop: &str, link: &str) -> CoreResult<String> {
+        let app = self.app()?;
+        let invalid = |why: &str| {
+            CoreError::Rejected {
+            code: ErrorCode::InvalidInstallLink,
+            message: format!("This install link is not valid ({why}). Nothing was stored; ask whoever sent it for a new one."),
+            details: serde_json::json!({ "param": "link" }),
+        }
+        };
+        let claims = app
+            .link_key
+            .verify(link)
+            .map_err(|e| invalid(&e.to_string()))?;
+        let org = OrgId::parse(&claims.org).map_err(|_| invalid("it names no organization"))?;
+        let now = self.clock.now_ms();
+        if now > claims.exp {
+            return Err(refused(
+                ErrorCode::InstallLinkExpired,
+                "link",
+                format!(
+                    "This install link expired at {}. Nothing was stored; ask whoever sent it for a new one.",
+                    conea_core::clock::rfc3339(claims.exp)
+                ),
+            ));
+        }
+        let domain = shop_domain(shop);
+        if domain.as_deref() != Some(claims.shop.as_str()) {
+            return Err(refused(
+                ErrorCode::InstallShopMismatch,
+                "shop",
+                format!(
+                    "This install link is for {}, not {shop}. Nothing was stored; open it for {} or ask for a link for your shop.",
+                    claims.shop, claims.shop
+                ),
+            ));
+        }
+        match self
+            .store
+            .take_install_state(&link_marker(&claims.nonce), now)
+            .await?
+        {
+            TakenState::Taken(s) if s.org_id == org && s.domain == claims.shop => {}
+            TakenState::Used(_) => {
+                return Err(CoreError::Conflict {
+                    code: ErrorCode::InstallLinkUsed,
+                    message: "This install link was already opened (each works once). Nothing was stored; ask whoever sent it for a new one.".into(),
+                })
+            }
+            _ => return Err(invalid("this server holds no record of it")),
+        }
+        self.consent_url(app, &org, &claims.shop).await
     }
 
     /// Shopify's redirect after the merchant approved the install (no API key: the `state`

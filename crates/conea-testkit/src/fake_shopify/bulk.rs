@@ -150,18 +150,73 @@ pub fn lines(resource: &str, i: usize, out: &mut String) {
     }
 }
 
+/// A bulk result file from disk, streamed in 256 KiB pieces.
+async fn served_file(path: std::path::PathBuf) -> Response {
+    use tokio::io::AsyncReadExt;
+    let Ok(file) = tokio::fs::File::open(&path).await else {
+        return (StatusCode::NOT_FOUND, "NoSuchKey").into_response();
+    };
+    let stream = futures::stream::unfold(file, |mut file| async move {
+        let mut buf = vec![0u8; 256 * 1024];
+        match file.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok::<_, std::io::Error>(buf), file))
+            }
+            Err(e) => Some((Err(e), file)),
+        }
+    });
+    let mut response = Body::from_stream(stream).into_response();
+    response.headers_mut().insert(
+        "content-type",
+        axum::http::HeaderValue::from_static("application/jsonl"),
+    );
+    response
+}
+
+/// Writes `count` objects of `resource` (`orders`, …) to `out` as Shopify's bulk result:
+/// the lines [`lines`] gives, a parent then its children with `__parentId`. Answers the
+/// number of lines written.
+pub fn write_file(
+    resource: &str,
+    count: usize,
+    out: &mut impl std::io::Write,
+) -> std::io::Result<u64> {
+    let mut piece = String::new();
+    let mut total = 0u64;
+    for i in 0..count {
+        lines(resource, i, &mut piece);
+        if i % 1000 == 999 || i + 1 == count {
+            total += piece.matches('\n').count() as u64;
+            out.write_all(piece.as_bytes())?;
+            piece.clear();
+        }
+    }
+    Ok(total)
+}
+
 /// `GET /bulk/{n}.jsonl`: streamed in pieces of 100 objects; when `cut_bulk_after_lines` is
 /// set, the connection breaks after that many lines (once).
 pub async fn file(State(shared): State<Arc<Shared>>, Path(name): Path<String>) -> Response {
-    let (bulk, cut, deleted) = {
+    let (bulk, cut, deleted, from_file) = {
         let mut state = shared.lock();
         state.log.push(format!("GET bulk/{name}"));
         let n: u64 = name.trim_end_matches(".jsonl").parse().unwrap_or(0);
         let Some(b) = state.bulks.iter().find(|b| b.n == n).cloned() else {
             return (StatusCode::NOT_FOUND, "NoSuchKey").into_response();
         };
-        (b, state.cut_bulk_after_lines.take(), state.deleted.clone())
+        let from_file = state.bulk_files.get(&b.resource).cloned();
+        (
+            b,
+            state.cut_bulk_after_lines.take(),
+            state.deleted.clone(),
+            from_file,
+        )
     };
+    if let Some(path) = from_file {
+        return served_file(path).await;
+    }
     let count = match bulk.resource.as_str() {
         "orders" => shared.counts.orders,
         "products" => shared.counts.products,

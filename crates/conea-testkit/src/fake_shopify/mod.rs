@@ -83,6 +83,9 @@ pub struct FakeState {
     pub hold_bulks: bool,
     /// Break the next bulk file download after this many lines (once).
     pub cut_bulk_after_lines: Option<usize>,
+    /// A resource's bulk result served from this file instead of generated (benchmarks:
+    /// a large file made once, so the fake spends no CPU generating it while it is read).
+    pub bulk_files: HashMap<String, std::path::PathBuf>,
     /// Where the fake listens (the bulk result URLs point here).
     pub base_url: String,
     /// API versions Shopify is retiring: every answer to a call of one carries
@@ -321,6 +324,7 @@ impl FakeShopify {
                 bulks: Vec::new(),
                 hold_bulks: false,
                 cut_bulk_after_lines: None,
+                bulk_files: HashMap::new(),
                 base_url: base_url.clone(),
                 deprecated_versions: HashMap::new(),
             }),
@@ -428,6 +432,14 @@ impl FakeShopify {
     /// Breaks the next bulk result download after `lines` lines (the connection resets).
     pub fn cut_bulk_download_after(&self, lines: usize) {
         self.state().cut_bulk_after_lines = Some(lines);
+    }
+
+    /// Serves `resource`'s bulk results (`orders`, …) from `path`, a file in Shopify's JSONL
+    /// (as [`bulk::write_file`] makes), read in 256 KiB pieces.
+    pub fn serve_bulk_file(&self, resource: &str, path: impl Into<std::path::PathBuf>) {
+        self.state()
+            .bulk_files
+            .insert(resource.to_owned(), path.into());
     }
 
     /// Shopify is retiring `version`: its calls' answers carry

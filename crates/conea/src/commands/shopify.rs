@@ -1,4 +1,4 @@
-//! `conea shopify sign|verify|shops|sync|refresh|webhooks list|repair`.
+//! `conea shopify sign|verify|shops|sync|refresh|install-link|webhooks list|repair`.
 
 use crate::cli::{ShopifyCommand, ShopifyWebhooksCommand};
 use crate::context::open;
@@ -118,6 +118,26 @@ pub async fn run(file: Option<&Path>, command: ShopifyCommand) -> Result<ExitCod
             let shop = p.shopify.find_any(&shop).await?;
             let job = p.shopify.enqueue_refresh(&shop, kind, id).await?;
             println!("{}", job.id);
+            Ok(ExitCode::SUCCESS)
+        }
+        ShopifyCommand::InstallLink {
+            shop,
+            org,
+            expires_in,
+            json,
+        } => {
+            let p = open(file).await?;
+            let org = p.accounts.org_by_slug(&org).await?;
+            let ttl = expires_in.map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+            let link = p.shopify.install_link_for(&org.id, &shop, ttl).await?;
+            if json {
+                let v = serde_json::json!({
+                    "url": link.url, "shop": link.shop, "expires_at": rfc3339(link.expires_at),
+                });
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                println!("{}", link.url);
+            }
             Ok(ExitCode::SUCCESS)
         }
         ShopifyCommand::Webhooks(command) => {

@@ -439,3 +439,94 @@ fn diagnose_names_a_deprecated_api_version_with_the_fix() {
         "{check}"
     );
 }
+
+/// `conea shopify install-link`: the link it prints, opened without a credential against
+/// `conea serve`, goes to the fake Shopify's consent page with a state for the
+/// organization; opened again it is refused (each link works once).
+fn install_link_prints_a_link_that_opens_the_consent_page_once(mut env: Env) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let fake = rt.block_on(FakeShopify::start(FakeClock::starting_now(), Counts::of(0)));
+    let public = "https://conea.example.test";
+    env.set("CONEA_LOG", "warn")
+        .set("CONEA_WORKER_CONCURRENCY", "0")
+        .set("SHOPIFY_BASE_URL", &fake.base_url)
+        .set("SHOPIFY_API_KEY", "conea-app-client-id")
+        .set("SHOPIFY_API_SECRET", "shpss_conea_app_secret")
+        .set("CONEA_PUBLIC_URL", public);
+    let server = env.serve();
+    let made = env
+        .run(&[
+            "shopify",
+            "install-link",
+            "--shop",
+            DOMAIN,
+            "--expires-in",
+            "2h",
+            "--json",
+        ])
+        .success()
+        .stdout_json();
+    assert_eq!(made["shop"], DOMAIN);
+    let url = made["url"].as_str().unwrap();
+    assert!(
+        url.starts_with(&format!("{public}/v1/integrations/shopify/install?shop=")),
+        "{url}"
+    );
+    let local = server.url(url.trim_start_matches(public));
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let (first, second) = rt.block_on(async {
+        let first = browser.get(&local).send().await.unwrap();
+        let location = first
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_owned());
+        let second = browser
+            .get(&local)
+            .header("accept", "application/json")
+            .send()
+            .await
+            .unwrap();
+        (
+            (first.status().as_u16(), location),
+            (
+                second.status().as_u16(),
+                second.json::<Value>().await.unwrap_or_default(),
+            ),
+        )
+    });
+    assert_eq!(first.0, 302, "opened without a credential");
+    let location = first.1.unwrap();
+    assert!(
+        location.starts_with(&format!("{}/admin/oauth/authorize?", fake.base_url)),
+        "{location}"
+    );
+    assert!(location.contains("state="), "{location}");
+    assert_eq!(second.0, 409);
+    assert_eq!(
+        second.1["error"]["code"], "install_link_used",
+        "{}",
+        second.1
+    );
+    server.stop();
+
+    let bad = env.run(&["shopify", "install-link", "--shop", "evil.example.com"]);
+    assert_eq!(bad.code(), Some(1), "{bad}");
+}
+
+#[test]
+fn install_link_on_sqlite() {
+    install_link_prints_a_link_that_opens_the_consent_page_once(Env::sqlite());
+}
+
+#[test]
+fn install_link_on_postgres() {
+    let Some(env) = Env::postgres() else { return };
+    install_link_prints_a_link_that_opens_the_consent_page_once(env);
+}
