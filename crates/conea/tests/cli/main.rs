@@ -10,6 +10,7 @@ mod diagnose;
 mod faults;
 mod incidents_crash;
 mod jobs_crash;
+mod profile;
 mod replicas;
 mod shopify;
 mod standby;
