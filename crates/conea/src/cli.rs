@@ -83,6 +83,14 @@ pub enum Command {
         json: bool,
         #[command(flatten)]
         kubernetes: KubernetesArgs,
+        /// Instead of the checks, record a CPU profile of the server at --url for this long
+        /// (e.g. `30s`, 1s to 5m) and write its flame graph (SVG). --token must have `admin`.
+        #[arg(long, requires = "url", value_name = "DURATION")]
+        profile: Option<String>,
+        /// Where --profile writes the flame graph (default: conea-profile-<UTC time>.svg in
+        /// the current directory).
+        #[arg(long, requires = "profile", value_name = "PATH")]
+        profile_out: Option<std::path::PathBuf>,
     },
     /// Database tools: connections, slow statements, replication.
     #[command(subcommand)]

@@ -117,6 +117,7 @@ error_codes! {
     ShopNotActive = "shop_not_active", 409, Conflict, "The Shopify shop is not active (unauthorized, uninstalled or disconnected); connect it again.";
     InstallStateUsed = "install_state_used", 409, Conflict, "Shopify install callback: the `state` was already used (each install link works once); start the install again.";
     InstallLinkUsed = "install_link_used", 409, Conflict, "Shopify install link: the link was already opened (each works once); ask for a new one.";
+    ProfileRunning = "profile_running", 409, Conflict, "A CPU profile of the server is already being recorded (one at a time per process); retry when it finished.";
     PayloadTooLarge = "payload_too_large", 413, InvalidRequest, "The body is larger than `CONEA_MAX_BODY_BYTES` (or `CONEA_MAX_IMPORT_BYTES` for imports).";
     UriTooLong = "uri_too_long", 414, InvalidRequest, "The request's path and query are longer than 65,534 bytes; the connection is closed.";
     UnsupportedMediaType = "unsupported_media_type", 415, InvalidRequest, "The body's `Content-Type` is not one the route accepts.";

@@ -81,6 +81,10 @@ pub const INSIGHTS_ROUTES: &[&str] = &[
     "/api/v1/insights/threads/{id}/messages",
 ];
 
+/// The CPU profile answers after the `seconds` it samples: the request timeout plus the
+/// longest profile.
+pub const PROFILE_ROUTES: &[&str] = &["/v1/admin/profile", "/api/v1/admin/profile"];
+
 /// (request timeout, upload timeout, insights timeout)
 #[derive(Clone, Copy)]
 pub struct Timeouts(
@@ -95,6 +99,10 @@ pub async fn route_timeout(State(t): State<Timeouts>, req: Request, next: Next) 
     let limit = match route {
         Some(r) if STREAMING_ROUTES.contains(&r) => t.1,
         Some(r) if INSIGHTS_ROUTES.contains(&r) => t.0.max(t.2),
+        // The handler bounds its own length (`seconds`, at most 300).
+        Some(r) if PROFILE_ROUTES.contains(&r) => {
+            t.0 + std::time::Duration::from_secs(crate::profiler::MAX_SECONDS)
+        }
         _ => t.0,
     };
     timeout(State(limit), req, next).await

@@ -1,6 +1,7 @@
 //! The HTTP surface: every route, its middleware, and the OpenAPI document built from the
 //! handlers' annotations. The `/v1` routes also answer under `/api/v1`.
 
+pub mod admin;
 pub mod ai;
 pub mod analytics;
 pub mod auth;
@@ -150,6 +151,7 @@ fn v1(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(shopify_app::create_install_link))
         .routes(routes!(shopify_app::webhooks))
         .routes(routes!(shopify_app::repair_webhooks))
+        .routes(routes!(admin::profile))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             http::auth::require_auth,

@@ -45,7 +45,19 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             since,
             json,
             kubernetes,
+            profile,
+            profile_out,
         } => {
+            if let Some(length) = profile {
+                let length = diagnose::profile::length(&length)?;
+                return diagnose::profile::run(diagnose::profile::Request {
+                    url: url.as_deref().unwrap_or_default(),
+                    token: token.as_deref(),
+                    length,
+                    out: profile_out,
+                })
+                .await;
+            }
             let idle_over = conea_core::config::duration::parse(&idle_over)
                 .map_err(|e| anyhow::anyhow!("--idle-over: {e}"))?;
             let since = since

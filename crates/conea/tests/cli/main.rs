@@ -11,6 +11,7 @@ mod faults;
 mod incidents_crash;
 mod insights_crash;
 mod jobs_crash;
+mod profile;
 mod replicas;
 mod shopify;
 mod standby;

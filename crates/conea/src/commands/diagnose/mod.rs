@@ -4,6 +4,7 @@
 
 pub mod kubernetes;
 mod local;
+pub mod profile;
 mod remote;
 
 use anyhow::Result;
