@@ -73,6 +73,15 @@ impl JobContext {
     pub fn is_cancelled(&self) -> bool {
         *self.cancel.borrow()
     }
+
+    /// Resolves once cancellation is requested (never, if the worker stops first): a handler
+    /// that waits for something races its wait against this.
+    pub async fn cancelled(&self) {
+        let mut cancel = self.cancel.clone();
+        if cancel.wait_for(|c| *c).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 #[async_trait::async_trait]

@@ -1,7 +1,7 @@
 //! The platform: configuration, database, stores and services wired together once. The
 //! HTTP server and every CLI command that touches the database open it the same way.
 
-use conea_core::config::{Config, Problem};
+use conea_core::config::{Backend, Config, Problem};
 use conea_core::idempotency::IdempotencyService;
 use conea_core::ratelimit::memory::MemoryLimiter;
 use conea_core::ratelimit::service::{Defaults, RateLimitService};
@@ -145,11 +145,20 @@ impl Platform {
         let reads = read_router(&config, &store, lag_source, redis.as_ref(), &clock);
 
         // The features: each installs its job kinds, then gets the job service.
+        let imports_at_once =
+            config
+                .jobs
+                .import_concurrency
+                .unwrap_or(match store.db().backend() {
+                    Backend::Sqlite => 1,
+                    Backend::Postgres => 2,
+                });
         let shop_data = ShopDataModule::new(
             Arc::new(store.clone()),
             Arc::new(store.clone()),
             reads.clone(),
-        );
+        )
+        .with_import_concurrency(imports_at_once);
         let shopify = ShopifyModule::new(
             &config,
             Arc::new(store.clone()),

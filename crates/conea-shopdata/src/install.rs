@@ -3,7 +3,7 @@
 
 use crate::analytics::job::ReportJob;
 use crate::analytics::{AnalyticsService, AnalyticsStore};
-use crate::jobs::{ImportHandler, ProcessHandler};
+use crate::jobs::{ImportHandler, ImportTurns, ProcessHandler};
 use crate::service::DataService;
 use crate::store::ShopDataStore;
 use crate::writes::WritesShopData;
@@ -19,6 +19,7 @@ pub struct ShopDataModule {
     store: Arc<dyn ShopDataStore>,
     analytics: Arc<dyn AnalyticsStore>,
     reads: Arc<ReadRouter>,
+    imports: ImportTurns,
 }
 
 impl ShopDataModule {
@@ -31,7 +32,14 @@ impl ShopDataModule {
             store,
             analytics,
             reads,
+            imports: ImportTurns::new(1),
         }
+    }
+
+    /// How many imports this process runs at once (default 1).
+    pub fn with_import_concurrency(mut self, at_once: usize) -> Self {
+        self.imports = ImportTurns::new(at_once);
+        self
     }
 
     pub fn store(&self) -> &Arc<dyn ShopDataStore> {
@@ -63,7 +71,10 @@ impl ShopDataModule {
 impl JobKinds for ShopDataModule {
     fn job_kinds(&self) -> Vec<Arc<dyn JobHandler>> {
         vec![
-            self.writes(Typed::handler(ImportHandler::new(self.store.clone()))),
+            self.writes(Typed::handler(ImportHandler::with_turns(
+                self.store.clone(),
+                self.imports.clone(),
+            ))),
             Typed::handler(ProcessHandler::new(self.store.clone()).with_reads(self.reads.clone())),
             Typed::handler(ReportJob::new(self.analytics.clone())),
         ]

@@ -28,13 +28,62 @@ impl ImportProgress for JobContext {
 
 /// `data.import`: args [`ImportArgs`] (`{upload_id, kind, shop_id, format}`); result
 /// [`super::ImportReport`].
+///
+/// One process runs at most [`ImportTurns`]' number of imports at once; the others wait
+/// their turn in the order they started (a fair semaphore). Each import holds its parsed
+/// batches and writes: several at once on SQLite, which has one writer, only multiply the
+/// memory (ten 200,000-order imports sent as 64 MiB parts peaked at 158 MiB with every part
+/// importing at once). The run limit, [`IMPORT_RUN_LIMIT`], starts when the turn does.
 pub struct ImportHandler {
     store: Arc<dyn ShopDataStore>,
+    turns: ImportTurns,
 }
 
+/// The progress message of an import waiting for its turn.
+pub const WAITING_FOR_TURN: &str = "waiting for the imports before it in this process";
+
+/// Longest one import may run once its turn came.
+pub const IMPORT_RUN_LIMIT: Duration = Duration::from_secs(3600);
+/// Longest an import waits for its turn before the attempt counts as timed out.
+pub const IMPORT_WAIT_LIMIT: Duration = Duration::from_secs(23 * 3600);
+
+/// The turns of the imports one process runs at once.
+#[derive(Clone)]
+pub struct ImportTurns(Arc<tokio::sync::Semaphore>);
+
+impl ImportTurns {
+    pub fn new(at_once: usize) -> Self {
+        ImportTurns(Arc::new(tokio::sync::Semaphore::new(at_once.max(1))))
+    }
+
+    /// Imports that may start now.
+    pub fn available(&self) -> usize {
+        self.0.available_permits()
+    }
+
+    /// A turn now, if one is free.
+    pub fn try_take(&self) -> Option<ImportTurn> {
+        self.0.clone().try_acquire_owned().ok().map(ImportTurn)
+    }
+
+    /// Waits for a turn (fair: in the order the waits began); `None` only if the turns
+    /// were closed, which nothing does.
+    pub async fn take(&self) -> Option<ImportTurn> {
+        self.0.clone().acquire_owned().await.ok().map(ImportTurn)
+    }
+}
+
+/// One import's turn; the next waiting import starts when it is dropped.
+pub struct ImportTurn(#[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
+
 impl ImportHandler {
+    /// One import at a time.
     pub fn new(store: Arc<dyn ShopDataStore>) -> Self {
-        ImportHandler { store }
+        Self::with_turns(store, ImportTurns::new(1))
+    }
+
+    pub fn with_turns(store: Arc<dyn ShopDataStore>, turns: ImportTurns) -> Self {
+        ImportHandler { store, turns }
     }
 }
 
@@ -44,12 +93,36 @@ impl JobKind for ImportHandler {
     type Args = ImportArgs;
 
     fn timeout(&self) -> Duration {
-        Duration::from_secs(3600)
+        IMPORT_WAIT_LIMIT + IMPORT_RUN_LIMIT
     }
 
     async fn run(&self, args: ImportArgs, ctx: &JobContext) -> Result<Value, JobError> {
+        let turn = match self.turns.try_take() {
+            Some(turn) => turn,
+            None => {
+                ctx.progress(0, WAITING_FOR_TURN).await;
+                tokio::select! {
+                    waited = tokio::time::timeout(IMPORT_WAIT_LIMIT, self.turns.take()) => match waited {
+                        Ok(Some(turn)) => turn,
+                        Ok(None) => return Err(JobError::retryable("import turns closed")),
+                        Err(_) => return Err(JobError::retryable(format!(
+                            "waited {} s for the imports before it in this process",
+                            IMPORT_WAIT_LIMIT.as_secs()
+                        ))),
+                    },
+                    // The worker sees the cancellation once this returns.
+                    _ = ctx.cancelled() => return Err(JobError::permanent("cancelled while waiting for its turn")),
+                }
+            }
+        };
         let now = ctx.clock.now_ms();
-        let report = run_import(self.store.clone(), &ctx.job.org_id, &args, now, ctx).await?;
+        let import = run_import(self.store.clone(), &ctx.job.org_id, &args, now, ctx);
+        let report = tokio::time::timeout(IMPORT_RUN_LIMIT, import)
+            .await
+            .map_err(|_| {
+                JobError::retryable(format!("timed out after {} s", IMPORT_RUN_LIMIT.as_secs()))
+            })??;
+        drop(turn);
         serde_json::to_value(report).map_err(|e| JobError::permanent(format!("result: {e}")))
     }
 }

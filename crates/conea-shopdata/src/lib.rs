@@ -32,7 +32,7 @@ pub use import::{
     initial_checkpoint, run_import, BadLine, ImportArgs, ImportProgress, ImportReport, Quiet,
 };
 pub use install::ShopDataModule;
-pub use jobs::{ImportHandler, ProcessHandler, IMPORT_KIND, PROCESS_KIND};
+pub use jobs::{ImportHandler, ImportTurns, ProcessHandler, IMPORT_KIND, PROCESS_KIND};
 pub use model::{
     Customer, ImportFormat, LineItem, Order, OrderStatus, Parsed, Product, Record, RecordKind,
     Shop, ShopKind, Variant,

@@ -218,6 +218,8 @@ pub struct JobsConfig {
     pub worker_concurrency: usize,
     /// Jobs claimed beyond the free slots; `None`: as many as the worker's concurrency.
     pub claim_ahead: Option<usize>,
+    /// `data.import` jobs one process runs at once; `None`: 1 on SQLite, 2 on PostgreSQL.
+    pub import_concurrency: Option<usize>,
     pub retention: Duration,
     pub lease: Duration,
     pub poll: Duration,

@@ -178,6 +178,13 @@ pub fn worker_concurrency(v: &str) -> Parsed<usize> {
     }
 }
 
+pub fn import_concurrency(v: &str) -> Parsed<usize> {
+    match v.parse::<usize>() {
+        Ok(n) if (1..=64).contains(&n) => Ok(n),
+        _ => Err(format!("`{v}` must be a whole number from 1 to 64")),
+    }
+}
+
 pub fn job_lease(v: &str) -> Parsed<Duration> {
     match super::duration::parse(v) {
         Ok(d) if d >= Duration::from_secs(3) => Ok(d),

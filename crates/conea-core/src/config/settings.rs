@@ -125,6 +125,9 @@ settings! {
     job_claim_ahead: usize = CONEA_JOB_CLAIM_AHEAD, toml "jobs.claim_ahead",
         parse parse::worker_concurrency,
         help "Jobs a worker claims beyond its free slots and holds to start the moment a slot frees (never more at once than its concurrency; released uncounted on shutdown). Default: its concurrency.";
+    import_concurrency: usize = CONEA_IMPORT_CONCURRENCY, toml "jobs.import_concurrency",
+        parse parse::import_concurrency,
+        help "Imports (`data.import` jobs) one process runs at once; the others wait their turn in that process without charging an attempt, and their hour-long run limit starts when their turn does. Each import holds its parsed batches and its own database writes: on SQLite, which has one writer, more at once only adds memory. Default: 1 on SQLite, 2 on PostgreSQL.";
     job_retention: Duration = CONEA_JOB_RETENTION, toml "jobs.retention", default "7d",
         parse duration::parse,
         help "Finished jobs are deleted after this long.";

@@ -10,10 +10,11 @@ use conea_core::ids::{OrgId, ShopId};
 use conea_core::model::Organization;
 use conea_core::store::AccountsStore;
 use conea_jobs::{JobContext, JobHandler, JobStore, NewJob, Typed};
+use conea_shopdata::jobs::WAITING_FOR_TURN;
 use conea_shopdata::reports::{orders_summary, product_performance, DayTotals, Period};
 use conea_shopdata::{
     parse_ndjson_line, run_import, ImportArgs, ImportFormat, ImportHandler, ImportReport,
-    ProcessHandler, Quiet, Record, RecordKind, Shop, ShopDataStore, ShopKind,
+    ImportTurns, ProcessHandler, Quiet, Record, RecordKind, Shop, ShopDataStore, ShopKind,
 };
 use conea_store::{with_pool, SqlStore};
 use conea_testkit::{backend_tests, Backend, TestDb};
@@ -916,6 +917,20 @@ async fn product_performance_matches_hand_computed_figures(b: Backend) {
 // ---- job handlers -------------------------------------------------------------------
 
 async fn context(env: &Env, kind: &str, args: Value) -> (JobContext, Arc<dyn JobStore>) {
+    // The sender may go: the receiver keeps reading "not cancelled".
+    let (ctx, jobs, _) = cancellable_context(env, kind, args).await;
+    (ctx, jobs)
+}
+
+async fn cancellable_context(
+    env: &Env,
+    kind: &str,
+    args: Value,
+) -> (
+    JobContext,
+    Arc<dyn JobStore>,
+    tokio::sync::watch::Sender<bool>,
+) {
     let jobs: Arc<dyn JobStore> = Arc::new(env.store.clone());
     let clock = FakeClock::new(1_700_000_000_000);
     let now = clock.now_ms();
@@ -928,8 +943,7 @@ async fn context(env: &Env, kind: &str, args: Value) -> (JobContext, Arc<dyn Job
         .expect("claimed")
         .pop()
         .expect("one job");
-    // The sender may go: the receiver keeps reading "not cancelled".
-    let (_, cancel) = tokio::sync::watch::channel(false);
+    let (cancel_tx, cancel) = tokio::sync::watch::channel(false);
     let ctx = JobContext::new(
         job,
         Arc::new(clock),
@@ -937,7 +951,107 @@ async fn context(env: &Env, kind: &str, args: Value) -> (JobContext, Arc<dyn Job
         "worker-1".into(),
         cancel,
     );
-    (ctx, jobs)
+    (ctx, jobs, cancel_tx)
+}
+
+/// Polls the job until its progress message is `message` (a bounded number of times).
+async fn until_progress_says(jobs: &Arc<dyn JobStore>, ctx: &JobContext, message: &str) {
+    for _ in 0..500 {
+        let job = jobs.get(&ctx.job.id).await.expect("read").expect("job");
+        if job.progress_message.as_deref() == Some(message) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the job never said `{message}`");
+}
+
+async fn an_import_waits_for_its_turn_while_another_runs_in_the_process_and_then_imports(
+    b: Backend,
+) {
+    let Some(env) = env(b).await else { return };
+    let shop = env.manual_shop().await;
+    let args = env
+        .upload(
+            &shop,
+            RecordKind::Orders,
+            ImportFormat::Ndjson,
+            &report_fixture(),
+            100,
+        )
+        .await;
+    let (ctx, jobs) = context(
+        &env,
+        "data.import",
+        serde_json::to_value(&args).expect("json"),
+    )
+    .await;
+    let turns = ImportTurns::new(1);
+    // Another import of this process holds the only turn.
+    let running = turns.try_take().expect("a free turn");
+    let handler = Arc::new(Typed(ImportHandler::with_turns(
+        env.shared(),
+        turns.clone(),
+    )));
+    let ctx = Arc::new(ctx);
+    let waiting = tokio::spawn({
+        let (handler, ctx) = (handler.clone(), ctx.clone());
+        async move { handler.run(&ctx).await }
+    });
+    until_progress_says(&jobs, &ctx, WAITING_FOR_TURN).await;
+    assert!(
+        !waiting.is_finished(),
+        "it waits while the other import runs"
+    );
+    assert_eq!(
+        env.count("orders").await,
+        0,
+        "nothing imported before its turn"
+    );
+    drop(running);
+    let result = waiting
+        .await
+        .expect("joined")
+        .expect("imports once its turn came");
+    assert_eq!(result["inserted"], 6);
+    assert_eq!(env.count("orders").await, 6);
+    assert_eq!(turns.available(), 1, "its turn is given back");
+}
+
+async fn an_import_cancelled_while_waiting_for_its_turn_stops_without_importing(b: Backend) {
+    let Some(env) = env(b).await else { return };
+    let shop = env.manual_shop().await;
+    let args = env
+        .upload(
+            &shop,
+            RecordKind::Orders,
+            ImportFormat::Ndjson,
+            &report_fixture(),
+            100,
+        )
+        .await;
+    let (ctx, jobs, cancel) = cancellable_context(
+        &env,
+        "data.import",
+        serde_json::to_value(&args).expect("json"),
+    )
+    .await;
+    let turns = ImportTurns::new(1);
+    let _running = turns.try_take().expect("a free turn");
+    let handler = Arc::new(Typed(ImportHandler::with_turns(
+        env.shared(),
+        turns.clone(),
+    )));
+    let ctx = Arc::new(ctx);
+    let waiting = tokio::spawn({
+        let (handler, ctx) = (handler.clone(), ctx.clone());
+        async move { handler.run(&ctx).await }
+    });
+    until_progress_says(&jobs, &ctx, WAITING_FOR_TURN).await;
+    cancel.send(true).expect("the job listens");
+    let error = waiting.await.expect("joined").expect_err("stopped");
+    assert!(!error.retryable, "{}", error.message);
+    assert_eq!(env.count("orders").await, 0);
 }
 
 async fn import_handler_runs_through_a_job_context_and_reports_progress(b: Backend) {
@@ -1021,6 +1135,8 @@ backend_tests!(
     orders_summary_matches_hand_computed_figures,
     product_performance_matches_hand_computed_figures,
     import_handler_runs_through_a_job_context_and_reports_progress,
+    an_import_waits_for_its_turn_while_another_runs_in_the_process_and_then_imports,
+    an_import_cancelled_while_waiting_for_its_turn_stops_without_importing,
     process_handler_returns_the_report_as_its_result,
     an_interrupted_import_resumes_after_its_last_committed_batch_and_a_finished_one_answers_its_report_again,
     orphan_upload_chunks_are_pruned_and_sealed_uploads_kept,
