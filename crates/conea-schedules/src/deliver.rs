@@ -11,7 +11,7 @@ use conea_core::clock::EpochMs;
 use conea_incidents::channels::{email, webhook};
 use conea_incidents::delivery::{DeliveryError, HttpDeliver};
 use conea_incidents::policy::{SmtpSettings, WebhookSecret};
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::{header::ContentType, Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::Message;
 use serde_json::Value;
 use std::time::{Duration, UNIX_EPOCH};
@@ -89,10 +89,7 @@ impl Sender {
                     .subject(o.rendered.subject.clone())
                     .date(date)
                     .message_id(Some(format!("<{id}@conea>")))
-                    .multipart(MultiPart::alternative_plain_html(
-                        o.rendered.text.clone(),
-                        o.rendered.html.clone(),
-                    ))
+                    .multipart(email_body(o.rendered))
                     .map_err(|e| DeliveryError::permanent(e.to_string()))?;
                 email::send(&setup.smtp, msg, self.timeout)
                     .await
@@ -106,4 +103,23 @@ impl Sender {
             }
         }
     }
+}
+
+/// The e-mail's body: `multipart/alternative` of the text and the HTML; when the HTML shows
+/// images, the HTML and its images are one `multipart/related` part (each image inline,
+/// found by its `Content-ID`).
+pub fn email_body(rendered: &Rendered) -> MultiPart {
+    let png = ContentType::parse("image/png");
+    let (false, Ok(png)) = (rendered.images.is_empty(), png) else {
+        return MultiPart::alternative_plain_html(rendered.text.clone(), rendered.html.clone());
+    };
+    let mut related = MultiPart::related().singlepart(SinglePart::html(rendered.html.clone()));
+    for image in &rendered.images {
+        related = related.singlepart(
+            Attachment::new_inline(image.content_id.clone()).body(image.png.clone(), png.clone()),
+        );
+    }
+    MultiPart::alternative()
+        .singlepart(SinglePart::plain(rendered.text.clone()))
+        .multipart(related)
 }

@@ -16,6 +16,7 @@
 //! `next_slot_at` still holds the value it read, so one replica wins each slot. After a
 //! downtime the latest missed slot runs and the earlier ones are counted as skipped.
 
+pub mod chart_png;
 pub mod cron;
 pub mod deliver;
 pub mod install;

@@ -1,7 +1,7 @@
 //! A report's JSON turned into what each channel shows: a summary table (text and HTML),
-//! a bar chart of net sales per bucket for `sales_over_time` (an inline SVG in the HTML
-//! e-mail, where a chart says more than a table of thirty rows), Slack Block Kit, and the
-//! webhook event body. Pure functions; no I/O.
+//! a bar chart of net sales per bucket for `sales_over_time` (a PNG image the HTML e-mail
+//! shows by `cid:`, where a chart says more than a table of thirty rows), Slack Block Kit,
+//! and the webhook event body. Pure functions; no I/O.
 
 use conea_core::clock::{rfc3339, EpochMs};
 use serde_json::{json, Value};
@@ -16,7 +16,19 @@ pub struct Rendered {
     pub text: String,
     pub html: String,
     pub rows: Vec<(String, String)>,
+    /// Images the HTML shows by `cid:` (sent as inline parts of the e-mail).
+    pub images: Vec<InlineImage>,
 }
+
+/// An image the HTML refers to as `cid:{content_id}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InlineImage {
+    pub content_id: String,
+    pub png: Vec<u8>,
+}
+
+/// The `Content-ID` of the net sales chart.
+pub const CHART_CONTENT_ID: &str = "net-sales-chart@conea";
 
 fn scalar(v: &Value) -> Option<String> {
     match v {
@@ -85,7 +97,8 @@ pub fn chart_series(report: &Value) -> Option<(String, Vec<(String, f64)>)> {
         .iter()
         .filter_map(|b| {
             let start = b.get("start")?.as_str()?.to_owned();
-            let net = b.get("figures")?.get("net_sales")?.as_str()?.parse().ok()?;
+            // The bucket's figures are its own fields (`SalesBucket` flattens them).
+            let net = b.get("net_sales")?.as_str()?.parse().ok()?;
             Some((start, net))
         })
         .collect();
@@ -99,31 +112,38 @@ fn escape_html(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// A bar chart (600 × 200) of the points, one bar per bucket, the largest full height.
-pub fn svg_bar_chart(title: &str, points: &[(String, f64)]) -> String {
-    let (w, h, pad) = (600.0_f64, 200.0_f64, 20.0_f64);
-    let max = points.iter().map(|p| p.1).fold(0.0_f64, f64::max);
-    let n = points.len().max(1) as f64;
-    let slot = (w - 2.0 * pad) / n;
-    let mut bars = String::new();
-    for (i, (label, v)) in points.iter().enumerate() {
-        let bh = if max > 0.0 {
-            (v.max(0.0) / max) * (h - 2.0 * pad)
-        } else {
-            0.0
-        };
-        let x = pad + i as f64 * slot;
-        bars.push_str(&format!(
-            "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{bh:.1}\" fill=\"#4f7cac\"><title>{}: {v}</title></rect>",
-            h - pad - bh,
-            (slot * 0.8).max(1.0),
-            escape_html(label)
-        ));
-    }
-    format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"{t}\"><text x=\"{pad}\" y=\"14\" font-size=\"12\">{t}</text>{bars}</svg>",
-        t = escape_html(title)
-    )
+/// The chart's HTML (its title, then the image by `cid:`, described in its `alt`) and the
+/// image; `None` if the image could not be encoded (the table still says everything).
+pub fn chart(title: &str, points: &[(String, f64)]) -> Option<(String, InlineImage)> {
+    let values: Vec<f64> = points.iter().map(|p| p.1).collect();
+    let png = crate::chart_png::bar_chart(&values)
+        .map_err(|e| tracing::warn!(error = %e, "the report chart could not be drawn"))
+        .ok()?;
+    let largest = points.iter().fold(None::<&(String, f64)>, |m, p| match m {
+        Some(m) if m.1 >= p.1 => Some(m),
+        _ => Some(p),
+    });
+    let alt = match largest {
+        Some((label, v)) => format!(
+            "{title}: a bar per bucket, {} buckets; the largest is {v} ({label})",
+            points.len()
+        ),
+        None => format!("{title}: no buckets"),
+    };
+    let html = format!(
+        "<p><strong>{t}</strong></p><img src=\"cid:{CHART_CONTENT_ID}\" width=\"{w}\" height=\"{h}\" alt=\"{alt}\">",
+        t = escape_html(title),
+        w = crate::chart_png::WIDTH,
+        h = crate::chart_png::HEIGHT,
+        alt = escape_html(&alt),
+    );
+    Some((
+        html,
+        InlineImage {
+            content_id: CHART_CONTENT_ID.into(),
+            png,
+        },
+    ))
 }
 
 /// The e-mail subject, text and HTML of a report.
@@ -159,8 +179,12 @@ pub fn render(report_name: &str, report: &Value, slot: Option<EpochMs>) -> Rende
     if !range.is_empty() {
         html.push_str(&format!("<p>{}</p>", escape_html(&range)));
     }
+    let mut images = Vec::new();
     if let Some((currency, points)) = chart_series(report) {
-        html.push_str(&svg_bar_chart(&format!("Net sales ({currency})"), &points));
+        if let Some((chart_html, image)) = chart(&format!("Net sales ({currency})"), &points) {
+            html.push_str(&chart_html);
+            images.push(image);
+        }
     }
     html.push_str("<table>");
     for (k, v) in &rows {
@@ -176,6 +200,7 @@ pub fn render(report_name: &str, report: &Value, slot: Option<EpochMs>) -> Rende
         text,
         html,
         rows,
+        images,
     }
 }
 
@@ -288,6 +313,7 @@ pub fn render_digest(digest: &Value, slot: Option<EpochMs>) -> Rendered {
         text,
         html,
         rows,
+        images: Vec::new(),
     }
 }
 
@@ -350,8 +376,8 @@ mod tests {
             "currencies": [{"currency": "JPY",
                 "totals": {"orders": 3, "net_sales": "3000"},
                 "buckets": [
-                    {"start": "2026-06-01", "figures": {"net_sales": "1000"}},
-                    {"start": "2026-06-02", "figures": {"net_sales": "2000"}}]}]
+                    {"start": "2026-06-01", "net_sales": "1000", "orders": 1},
+                    {"start": "2026-06-02", "net_sales": "2000", "orders": 2}]}]
         })
     }
 
@@ -370,12 +396,26 @@ mod tests {
     }
 
     #[test]
-    fn sales_over_time_gets_a_bar_per_bucket_scaled_to_the_largest() {
+    fn sales_over_time_shows_its_chart_image_by_cid_described_in_its_alt_text() {
         let r = render("sales_over_time", &sales(), Some(0));
-        assert!(r.html.contains("<svg"), "{}", r.html);
-        assert_eq!(r.html.matches("<rect").count(), 2);
-        // The larger bucket is full height (200 - 2 × 20).
-        assert!(r.html.contains("height=\"160.0\""), "{}", r.html);
+        assert_eq!(r.images.len(), 1);
+        assert!(r.images[0].png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
+        assert!(
+            r.html
+                .contains(&format!("<img src=\"cid:{}\"", r.images[0].content_id)),
+            "{}",
+            r.html
+        );
+        assert!(
+            r.html.contains("<strong>Net sales (JPY)</strong>"),
+            "{}",
+            r.html
+        );
+        assert!(
+            r.html.contains("2 buckets; the largest is 2000"),
+            "{}",
+            r.html
+        );
         assert!(r
             .text
             .contains("Range: 2026-06-01 to 2026-06-07 (Asia/Tokyo)"));
@@ -389,7 +429,8 @@ mod tests {
     fn other_reports_are_a_table_without_chart_and_html_is_escaped() {
         let v = json!({"report": "inventory", "note": "<b>&</b>", "products": [1, 2]});
         let r = render("inventory", &v, None);
-        assert!(!r.html.contains("<svg"));
+        assert!(!r.html.contains("<img"));
+        assert!(r.images.is_empty());
         assert!(r.html.contains("&lt;b&gt;&amp;&lt;/b&gt;"), "{}", r.html);
         assert!(r.text.contains("products: 2 item(s)"), "{}", r.text);
     }

@@ -250,6 +250,31 @@ impl TestApp {
         }
     }
 
+    /// Imports `lines` as NDJSON records of `kind` (`orders`, `products`, `customers`) as
+    /// the owner, waits for the import job and checks that no line was rejected; returns the
+    /// import's report.
+    pub async fn import_ndjson(
+        &self,
+        kind: &str,
+        lines: &[serde_json::Value],
+    ) -> serde_json::Value {
+        let body: String = lines.iter().map(|l| l.to_string() + "\n").collect();
+        let r = self
+            .client
+            .http()
+            .post(self.client.url(&format!("/v1/data/imports?kind={kind}")))
+            .bearer_auth(self.owner())
+            .header("content-type", "application/x-ndjson")
+            .body(body)
+            .send()
+            .await
+            .expect("the import request is answered");
+        let accepted = Client::read(r).await;
+        let report = self.job_result(&accepted).await;
+        assert_eq!(report["rejected"], 0, "{report}");
+        report
+    }
+
     /// Sends the shutdown signal and waits for the server to drain and stop.
     pub async fn stop(mut self) {
         if let Some(s) = self.stop.take() {

@@ -12,7 +12,7 @@ use crate::sink::Sink;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use conea_testkit::{backend_tests, Backend, Client, TestApp};
+use conea_testkit::{backend_tests, Backend, TestApp};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 
@@ -57,24 +57,6 @@ fn orders() -> Vec<Value> {
         }
     }
     out
-}
-
-async fn import(app: &TestApp, lines: Vec<Value>) {
-    let body: String = lines.iter().map(|l| l.to_string() + "\n").collect();
-    let r = app
-        .client
-        .http()
-        .post(app.client.url("/v1/data/imports?kind=orders"))
-        .bearer_auth(app.owner())
-        .header("content-type", "application/x-ndjson")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let accepted = Client::read(r).await;
-    assert_eq!(accepted.status, 202, "{}", accepted.text);
-    let result = app.job_result(&accepted).await;
-    assert_eq!(result["rejected"], 0, "{result}");
 }
 
 /// The requests the fake model received.
@@ -231,7 +213,7 @@ async fn a_digest_schedule_delivers_figures_anomalies_and_a_grounded_narrative_i
         return;
     };
     app.clock.set_ms(WED);
-    import(&app, orders()).await;
+    app.import_ndjson("orders", &orders()).await;
     let sink = Sink::start().await;
 
     let d = run_digest(&app, &sink, "ja").await;
@@ -285,7 +267,7 @@ async fn without_a_working_provider_the_digest_is_delivered_with_figures_and_a_n
         return;
     };
     app.clock.set_ms(WED);
-    import(&app, orders()).await;
+    app.import_ndjson("orders", &orders()).await;
     let sink = Sink::start().await;
     let d = run_digest(&app, &sink, "en").await;
     assert_figures(&d);

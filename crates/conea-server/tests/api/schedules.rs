@@ -365,6 +365,21 @@ async fn after_downtime_only_the_latest_missed_slot_runs_and_the_skipped_are_rec
 
 async fn a_run_is_delivered_to_slack_a_signed_webhook_and_email(b: Backend) {
     let Some(env) = env(b).await else { return };
+    // Two days of sales in the report's range, so its e-mail has a chart.
+    let order = |id: u64, day: &str, price: &str| {
+        json!({"id": id, "name": format!("#{id}"), "created_at": format!("{day}T03:00:00Z"),
+               "updated_at": format!("{day}T03:00:00Z"), "currency": "JPY",
+               "total_price": price, "subtotal_price": price, "financial_status": "paid"})
+    };
+    env.app
+        .import_ndjson(
+            "orders",
+            &[
+                order(1, "2026-05-20", "1000"),
+                order(2, "2026-05-21", "3000"),
+            ],
+        )
+        .await;
     let created = env
         .create(json!({
             "report": "sales_over_time", "cron": "0 9 * * MON", "timezone": "Asia/Tokyo",
@@ -433,6 +448,15 @@ async fn a_run_is_delivered_to_slack_a_signed_webhook_and_email(b: Backend) {
     assert!(mail.data.contains("multipart/alternative"), "{}", mail.data);
     assert!(mail.data.contains("text/html"), "{}", mail.data);
     assert!(mail.data.contains("Subject: Conea report: sales_over_time"));
+    // The chart travels as an inline PNG the HTML finds by its Content-ID.
+    assert!(mail.data.contains("multipart/related"), "{}", mail.data);
+    assert!(
+        mail.data.contains("cid:net-sales-chart@conea"),
+        "{}",
+        mail.data
+    );
+    let png = inline_part(&mail.data, "<net-sales-chart@conea>");
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "the chart is a PNG");
 
     let s = env.show(&id).await;
     let run = &s["last_run"];
@@ -620,4 +644,36 @@ async fn a_run_whose_report_cannot_be_computed_gives_up_visibly(b: Backend) {
         "{run}"
     );
     assert!(env.sink.at("/hook").is_empty(), "nothing was delivered");
+}
+
+/// The decoded body of the e-mail part whose `Content-ID` is `id` (base64, as lettre writes
+/// binary parts).
+fn inline_part(data: &str, id: &str) -> Vec<u8> {
+    use base64::Engine;
+    let lines: Vec<&str> = data.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.eq_ignore_ascii_case(&format!("Content-ID: {id}")))
+        .unwrap_or_else(|| panic!("no part with Content-ID {id}: {data}"));
+    let headers_end = at
+        + lines[at..]
+            .iter()
+            .position(|l| l.is_empty())
+            .expect("headers end");
+    assert!(
+        lines[..headers_end]
+            .iter()
+            .rev()
+            .take_while(|l| !l.starts_with("--"))
+            .any(|l| l.eq_ignore_ascii_case("Content-Type: image/png")),
+        "the part is image/png: {data}"
+    );
+    let body: String = lines[headers_end + 1..]
+        .iter()
+        .take_while(|l| !l.starts_with("--"))
+        .map(|l| l.trim())
+        .collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .expect("base64 body")
 }
