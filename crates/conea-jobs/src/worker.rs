@@ -19,8 +19,14 @@ pub struct WorkerConfig {
     pub concurrency: usize,
     /// Jobs claimed beyond the free slots and kept in a local buffer, so a slot that frees
     /// starts the next job without a round trip (0: claim only for free slots). They never
-    /// raise the number of jobs executing at once above `concurrency`.
+    /// raise the number of jobs executing at once above `concurrency`. The least the buffer
+    /// holds; see `claim_ahead_max`.
     pub claim_ahead: usize,
+    /// The most the buffer holds. Above `claim_ahead`, the buffer follows the work: it holds
+    /// what this worker started in the last [`CLAIM_AHEAD_HORIZON`] (short jobs: many, so
+    /// one claim feeds the slots for that long; long jobs: `claim_ahead`, so it does not hold
+    /// jobs another worker could start now).
+    pub claim_ahead_max: usize,
     pub lease: Duration,
     /// Safety-net poll when no notification arrives.
     pub poll: Duration,
@@ -35,12 +41,59 @@ impl Default for WorkerConfig {
         WorkerConfig {
             concurrency: 10,
             claim_ahead: 10,
+            claim_ahead_max: 10,
             lease: Duration::from_secs(30),
             poll: Duration::from_millis(500),
             rescue_every: Duration::from_secs(5),
             retention: Duration::from_secs(7 * 86_400),
             finish_batch: 500,
         }
+    }
+}
+
+/// How much work the adaptive buffer holds: what the worker started in this long.
+pub const CLAIM_AHEAD_HORIZON: Duration = Duration::from_millis(100);
+
+/// The buffer's size when `claim_ahead_max` is above `claim_ahead`: re-measured every
+/// [`CLAIM_AHEAD_HORIZON`] from the jobs started in it.
+#[derive(Debug)]
+struct AheadSize {
+    since: Instant,
+    started: usize,
+    size: usize,
+}
+
+impl AheadSize {
+    fn new(size: usize) -> Self {
+        AheadSize {
+            since: Instant::now(),
+            started: 0,
+            size,
+        }
+    }
+
+    /// The size for now, between `least` and `most`.
+    fn current(&mut self, now: Instant, least: usize, most: usize) -> usize {
+        let elapsed = now.saturating_duration_since(self.since);
+        if elapsed >= CLAIM_AHEAD_HORIZON {
+            let per_horizon =
+                self.started as f64 * CLAIM_AHEAD_HORIZON.as_secs_f64() / elapsed.as_secs_f64();
+            // Grows at most fourfold a step, so a burst of starts does not claim the queue;
+            // shrinks at most by half, so one slow claim (the buffer ran dry waiting for it)
+            // does not shrink the next one.
+            let target = (per_horizon.ceil() as usize)
+                .min(self.size.saturating_mul(4).max(least))
+                .max(self.size / 2);
+            self.size = target.clamp(least, most);
+            tracing::trace!(
+                size = self.size,
+                started = self.started,
+                "claim-ahead buffer sized"
+            );
+            self.since = now;
+            self.started = 0;
+        }
+        self.size.clamp(least, most)
     }
 }
 
@@ -73,11 +126,11 @@ struct Buffered {
 
 /// What the worker holds: the jobs executing (at most `concurrency`) and the buffer of jobs
 /// claimed ahead. One lock, so a job never starts beyond the free slots.
-#[derive(Default)]
 struct Slots {
     running: HashMap<JobId, Running>,
     buffer: VecDeque<Buffered>,
     stopping: bool,
+    ahead: AheadSize,
 }
 
 /// What the finisher writes: a claimed-ahead job that started (its attempt counts now), or a
@@ -107,6 +160,7 @@ impl Worker {
         config: WorkerConfig,
         observer: Arc<dyn JobObserver>,
     ) -> Self {
+        let claim_ahead = config.claim_ahead;
         Worker {
             id,
             store,
@@ -114,7 +168,12 @@ impl Worker {
             clock,
             config,
             observer,
-            slots: Mutex::new(Slots::default()),
+            slots: Mutex::new(Slots {
+                running: HashMap::new(),
+                buffer: VecDeque::new(),
+                stopping: false,
+                ahead: AheadSize::new(claim_ahead),
+            }),
             slot_freed: Notify::new(),
         }
     }
@@ -127,18 +186,36 @@ impl Worker {
         self.slots.lock().map(|s| s.running.len()).unwrap_or(0)
     }
 
-    /// (free slots, jobs to claim to fill the slots and the buffer).
-    fn capacity(&self) -> (usize, usize) {
-        let window = self.config.concurrency + self.config.claim_ahead;
+    /// (free slots, jobs to claim to fill the slots and the buffer, the slots and the
+    /// buffer's size).
+    fn capacity(&self) -> (usize, usize, usize) {
+        let (least, most) = (
+            self.config.claim_ahead,
+            self.config.claim_ahead_max.max(self.config.claim_ahead),
+        );
         self.slots
             .lock()
-            .map(|s| {
+            .map(|mut s| {
+                let window = self.config.concurrency + s.ahead.current(Instant::now(), least, most);
                 (
                     self.config.concurrency.saturating_sub(s.running.len()),
                     window.saturating_sub(s.running.len() + s.buffer.len()),
+                    window,
                 )
             })
-            .unwrap_or((0, 0))
+            .unwrap_or((0, 0, 0))
+    }
+
+    /// The buffer's size now (for tests and diagnostics).
+    pub fn claim_ahead_now(&self) -> usize {
+        let (least, most) = (
+            self.config.claim_ahead,
+            self.config.claim_ahead_max.max(self.config.claim_ahead),
+        );
+        self.slots
+            .lock()
+            .map(|mut s| s.ahead.current(Instant::now(), least, most))
+            .unwrap_or(least)
     }
 
     /// Runs until `shutdown` resolves, then drains within `grace`.
@@ -150,23 +227,21 @@ impl Worker {
         let heartbeat = tokio::spawn(heartbeat_loop(me.clone()));
         let maintenance = tokio::spawn(maintenance_loop(me.clone()));
         tokio::pin!(shutdown);
-        tracing::info!(worker = %me.id, concurrency = me.config.concurrency, claim_ahead = me.config.claim_ahead, kinds = ?me.registry.kinds(), "job worker started");
+        tracing::info!(worker = %me.id, concurrency = me.config.concurrency, claim_ahead = me.config.claim_ahead, claim_ahead_max = me.config.claim_ahead_max, kinds = ?me.registry.kinds(), "job worker started");
         // Claim in batches: with fewer than half of the slots and the buffer to fill, wait
         // for a slot and then a moment more, so a busy worker claims many jobs per
         // statement, not one per finished job. Jobs beyond the free slots wait in the buffer
         // and start as soon as a slot frees, while the next claim is under way.
-        let window = me.config.concurrency + me.config.claim_ahead;
-        let batch_min = (window / 2).max(1);
         loop {
-            let (mut free, mut want) = me.capacity();
-            if want < batch_min {
+            let (mut free, mut want, window) = me.capacity();
+            if want < (window / 2).max(1) {
                 tokio::select! {
                     _ = &mut shutdown => break,
                     _ = me.slot_freed.notified() => {}
                     _ = tokio::time::sleep(me.config.poll) => {}
                 }
                 tokio::time::sleep(Duration::from_millis(1)).await;
-                (free, want) = me.capacity();
+                (free, want, _) = me.capacity();
                 if want == 0 {
                     continue;
                 }
@@ -308,6 +383,7 @@ impl Worker {
     }
 
     fn start(self: &Arc<Self>, s: &mut Slots, mut job: Job, events: mpsc::Sender<Event>) {
+        s.ahead.started += 1;
         let ahead = job.claimed_ahead;
         if ahead {
             // Its attempt counts from now; the finisher writes that (or the completion does).
@@ -533,5 +609,54 @@ async fn maintenance_loop(me: Arc<Worker>) {
             }
         }
         tokio::time::sleep(me.config.rescue_every).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Sizes the buffer after `started` starts over one horizon, from `size`.
+    fn step(size: usize, started: usize, least: usize, most: usize) -> usize {
+        let t0 = Instant::now();
+        let mut a = AheadSize {
+            since: t0,
+            started,
+            size,
+        };
+        a.current(t0 + CLAIM_AHEAD_HORIZON, least, most)
+    }
+
+    #[test]
+    fn the_buffer_follows_the_starts_of_the_last_horizon_within_its_bounds() {
+        // Short jobs: 300 started in the last 100 ms; the buffer holds 300.
+        assert_eq!(step(100, 300, 8, 2048), 300);
+        // Never above the most, never below the least.
+        assert_eq!(step(2048, 50_000, 8, 2048), 2048);
+        assert_eq!(step(8, 0, 8, 2048), 8);
+        // Fixed (least = most): whatever the starts.
+        assert_eq!(step(3, 900, 3, 3), 3);
+    }
+
+    #[test]
+    fn the_buffer_grows_at_most_fourfold_and_shrinks_at_most_by_half_a_step() {
+        // A burst does not claim the whole queue at once.
+        assert_eq!(step(8, 5000, 8, 2048), 32);
+        assert_eq!(step(32, 5000, 8, 2048), 128);
+        // One slow horizon (the buffer ran dry waiting for a claim) halves it, no more.
+        assert_eq!(step(2048, 10, 8, 2048), 1024);
+        assert_eq!(step(16, 0, 8, 2048), 8);
+    }
+
+    #[test]
+    fn within_a_horizon_the_size_stays_and_starts_accumulate() {
+        let t0 = Instant::now();
+        let mut a = AheadSize::new(64);
+        a.since = t0;
+        a.started = 1000;
+        assert_eq!(a.current(t0 + CLAIM_AHEAD_HORIZON / 2, 8, 2048), 64);
+        assert_eq!(a.started, 1000, "not measured yet");
+        // Measured over twice the horizon: 1000 starts are 500 per horizon.
+        assert_eq!(a.current(t0 + CLAIM_AHEAD_HORIZON * 2, 8, 2048), 256);
     }
 }

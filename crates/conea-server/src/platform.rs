@@ -277,6 +277,7 @@ impl Platform {
             conea_jobs::worker::WorkerConfig {
                 concurrency,
                 claim_ahead: j.claim_ahead.unwrap_or(concurrency),
+                claim_ahead_max: j.claim_ahead.unwrap_or(j.claim_ahead_max),
                 lease: j.lease,
                 poll: j.poll,
                 retention: j.retention,

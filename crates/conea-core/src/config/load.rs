@@ -91,6 +91,7 @@ impl Config {
             jobs: JobsConfig {
                 worker_concurrency: s.worker_concurrency,
                 claim_ahead: s.job_claim_ahead,
+                claim_ahead_max: s.job_claim_ahead_max,
                 import_concurrency: s.import_concurrency,
                 retention: s.job_retention,
                 lease: s.job_lease,

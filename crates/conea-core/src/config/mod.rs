@@ -216,8 +216,10 @@ impl std::fmt::Debug for AiSettings {
 #[derive(Debug, Clone)]
 pub struct JobsConfig {
     pub worker_concurrency: usize,
-    /// Jobs claimed beyond the free slots; `None`: as many as the worker's concurrency.
+    /// Jobs claimed beyond the free slots; `None`: it follows the work, from the worker's
+    /// concurrency up to `claim_ahead_max`.
     pub claim_ahead: Option<usize>,
+    pub claim_ahead_max: usize,
     /// `data.import` jobs one process runs at once; `None`: 1 on SQLite, 2 on PostgreSQL.
     pub import_concurrency: Option<usize>,
     pub retention: Duration,

@@ -178,6 +178,13 @@ pub fn worker_concurrency(v: &str) -> Parsed<usize> {
     }
 }
 
+pub fn claim_ahead_max(v: &str) -> Parsed<usize> {
+    match v.parse::<usize>() {
+        Ok(n) if n <= 100_000 => Ok(n),
+        _ => Err(format!("`{v}` must be a whole number from 0 to 100000")),
+    }
+}
+
 pub fn import_concurrency(v: &str) -> Parsed<usize> {
     match v.parse::<usize>() {
         Ok(n) if (1..=64).contains(&n) => Ok(n),

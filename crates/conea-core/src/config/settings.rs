@@ -123,8 +123,11 @@ settings! {
         parse parse::worker_concurrency,
         help "Jobs run at once by the worker inside `conea serve` (0 disables it) and by `conea worker`.";
     job_claim_ahead: usize = CONEA_JOB_CLAIM_AHEAD, toml "jobs.claim_ahead",
-        parse parse::worker_concurrency,
-        help "Jobs a worker claims beyond its free slots and holds to start the moment a slot frees (never more at once than its concurrency; released uncounted on shutdown). Default: its concurrency.";
+        parse parse::claim_ahead_max,
+        help "Jobs a worker claims beyond its free slots and holds to start the moment a slot frees (never more at once than its concurrency; released uncounted on shutdown). Set, the buffer holds exactly this many. Default: it follows the work, holding what the worker started in the last 100 ms, at least its concurrency and at most CONEA_JOB_CLAIM_AHEAD_MAX (short jobs: one claim feeds the slots for 100 ms; long jobs: no more than its concurrency, so other workers take the rest).";
+    job_claim_ahead_max: usize = CONEA_JOB_CLAIM_AHEAD_MAX, toml "jobs.claim_ahead_max", default "2048",
+        parse parse::claim_ahead_max,
+        help "The most jobs a worker's buffer follows the work up to, when CONEA_JOB_CLAIM_AHEAD is not set.";
     import_concurrency: usize = CONEA_IMPORT_CONCURRENCY, toml "jobs.import_concurrency",
         parse parse::import_concurrency,
         help "Imports (`data.import` jobs) one process runs at once; the others wait their turn in that process without charging an attempt, and their hour-long run limit starts when their turn does. Each import holds its parsed batches and its own database writes: on SQLite, which has one writer, more at once only adds memory. Default: 1 on SQLite, 2 on PostgreSQL.";
