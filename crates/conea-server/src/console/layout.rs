@@ -98,6 +98,19 @@ fn lang_switch(ctx: &Ctx) -> Markup {
 }
 
 /// A page of a signed-in member.
+/// A labelled date field in the page's language: shown and typed as the language writes
+/// days (`12/04/2026`, `2026/12/04`; see [`super::i18n::day_from_field`] for what it reads),
+/// not the browser's locale as `type=date` would. `ymd` is the `YYYY-MM-DD` value.
+pub fn date_field(ctx: &Ctx, id: &str, name: &str, label: T, ymd: &str) -> Markup {
+    html! {
+        label for=(id) { (ctx.t(label))
+            input id=(id) name=(name) type="text" inputmode="numeric" autocomplete="off" size="10"
+                placeholder=(super::i18n::day_field_format(ctx.lang)) title=(ctx.t(T::DateFieldHint))
+                value=(super::i18n::day_field(ctx.lang, ymd));
+        }
+    }
+}
+
 pub fn page(ctx: &Ctx, m: &Member, title: &str, body: Markup) -> Markup {
     page_with(ctx, m, title, None, body)
 }

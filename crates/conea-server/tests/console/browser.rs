@@ -365,8 +365,12 @@ async fn an_admin_cancels_a_job_and_a_viewer_has_no_such_button_and_is_refused()
         // The script asks first.
         c.accept_alert().await.unwrap();
         // The answer is the list again, with the job cancelled.
-        let row = format!("tr[data-job='{}'] .job-state", s.job_id);
-        until_text(&c, &row, "cancelled").await;
+        // Shown as a label; the raw state stays in data-state.
+        let row = format!(
+            "tr[data-job='{}'] .job-state[data-state=cancelled]",
+            s.job_id
+        );
+        until_text(&c, &row, "Cancelled").await;
         let job = s
             .app
             .state
@@ -435,6 +439,11 @@ async fn the_japanese_pages_render_japanese_in_a_browser() {
         // Remembered: the next page is Japanese too.
         c.goto(&format!("{base}/console/jobs")).await.unwrap();
         assert_eq!(text_of(&c, "main h1").await, "ジョブ");
+        let state = format!(
+            "tr[data-job='{}'] .job-state[data-state=scheduled]",
+            s.job_id
+        );
+        assert_eq!(text_of(&c, &state).await, "予約済み");
     })
     .await;
 }

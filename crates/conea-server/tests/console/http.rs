@@ -21,7 +21,117 @@ backend_tests!(
     an_uploaded_file_is_imported_and_its_status_page_follows_the_job,
     members_get_a_new_role_and_removal_ends_their_sessions_and_a_member_cannot_do_either,
     a_viewer_without_ai_use_has_no_ask_page_and_is_refused_when_asking,
+    date_fields_show_and_read_days_in_the_pages_language,
+    the_product_chart_names_its_products_not_their_shop,
 );
+
+/// The day `days_ago` days before the app's clock (UTC).
+fn day_before(s: &crate::fixture::Seeded, days_ago: i64) -> jiff::civil::Date {
+    use conea_core::Clock;
+    let ms = s.app.clock.now_ms() - days_ago * 86_400_000;
+    jiff::tz::TimeZone::UTC
+        .to_datetime(jiff::Timestamp::from_millisecond(ms).unwrap())
+        .date()
+}
+
+async fn date_fields_show_and_read_days_in_the_pages_language(b: Backend) {
+    let Some(s) = seeded(b).await else { return };
+    let mut web = Web::new(&s.app);
+    web.sign_in(ADMIN).await;
+    // #5004 is 8 days old, #5003 3 days: from 5 days ago keeps #5003 only.
+    let d = day_before(&s, 5);
+    let en = format!("{:02}/{:02}/{}", d.month(), d.day(), d.year());
+    let ja = format!("{}/{:02}/{:02}", d.year(), d.month(), d.day());
+    let en_page = web
+        .get(&format!(
+            "/console/data/orders?created_from={}",
+            en.replace('/', "%2F")
+        ))
+        .await;
+    assert_eq!(en_page.status, 200, "{}", en_page.text);
+    assert!(en_page.text.contains("#5003") && !en_page.text.contains("#5004"));
+    assert!(
+        en_page.text.contains(&format!("value=\"{en}\"")),
+        "shown as typed in English"
+    );
+    assert!(en_page.text.contains("placeholder=\"MM/DD/YYYY\""));
+    assert!(
+        !en_page.text.contains("type=\"date\""),
+        "not the browser's locale"
+    );
+    // The same text in Japanese is no day (year first): refused, not misread.
+    let ja_lang = [("accept-language", "ja")];
+    let wrong = web
+        .get_with(
+            &format!(
+                "/console/data/orders?created_from={}",
+                en.replace('/', "%2F")
+            ),
+            &ja_lang,
+        )
+        .await;
+    assert!(
+        wrong.status == 400 || wrong.status == 422,
+        "{}",
+        wrong.status
+    );
+    let ja_page = web
+        .get_with(
+            &format!(
+                "/console/data/orders?created_from={}",
+                ja.replace('/', "%2F")
+            ),
+            &ja_lang,
+        )
+        .await;
+    assert_eq!(ja_page.status, 200, "{}", ja_page.text);
+    assert!(ja_page.text.contains("#5003") && !ja_page.text.contains("#5004"));
+    assert!(ja_page.text.contains(&format!("value=\"{ja}\"")));
+    assert!(ja_page.text.contains("placeholder=\"YYYY/MM/DD\""));
+    // 年月日 is read too; the overview's period shows in the Japanese field form.
+    let kanji = format!("{}年{}月{}日", d.year(), d.month(), d.day());
+    let overview = web
+        .get_with(
+            &format!(
+                "/console?from={}",
+                url::form_urlencoded::byte_serialize(kanji.as_bytes()).collect::<String>()
+            ),
+            &ja_lang,
+        )
+        .await;
+    assert_eq!(overview.status, 200, "{}", overview.text);
+    assert!(
+        overview.text.contains(&format!("value=\"{ja}\"")),
+        "{}",
+        overview.text
+    );
+    // The reports form reads and shows the English form.
+    let report = web
+        .get(&format!(
+            "/console/reports?report=sales_over_time&from={}",
+            en.replace('/', "%2F")
+        ))
+        .await;
+    assert_eq!(report.status, 200, "{}", report.text);
+    assert!(report.text.contains(&format!("value=\"{en}\"")));
+    assert!(!report.text.contains("role=\"alert\""), "{}", report.text);
+}
+
+async fn the_product_chart_names_its_products_not_their_shop(b: Backend) {
+    let Some(s) = seeded(b).await else { return };
+    let mut web = Web::new(&s.app);
+    web.sign_in(ADMIN).await;
+    let page = web.get("/console/reports?report=product_performance").await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    let svg = page
+        .text
+        .split("<svg")
+        .nth(1)
+        .and_then(|t| t.split("</svg>").next())
+        .expect("a chart");
+    assert!(svg.contains(">Matcha bowl</text>"), "{svg}");
+    assert!(!svg.contains("shop_"), "no shop id on the axis: {svg}");
+}
 
 async fn a_viewer_without_ai_use_has_no_ask_page_and_is_refused_when_asking(b: Backend) {
     let Some(s) = seeded(b).await else { return };
@@ -706,6 +816,17 @@ async fn every_page_renders_with_the_imported_data_in_both_languages(b: Backend)
     assert_eq!((r.status, r.header("location")), (303, "/console/jobs"));
     let jobs = web.get("/console/jobs").await;
     assert!(jobs.text.contains("ジョブ") && jobs.text.contains("キャンセル"));
+    // Job states are labels in the page's language; the raw state is in data-state.
+    assert!(
+        jobs.text
+            .contains("class=\"job-state\" data-state=\"scheduled\">予約済み<"),
+        "{}",
+        jobs.text
+    );
+    assert!(jobs
+        .text
+        .contains("<option value=\"running\">実行中</option>"));
+    assert!(!jobs.text.contains(">scheduled<"), "no raw state shown");
     let r = web
         .get("/console/lang?to=en&back=https://evil.example")
         .await;

@@ -30,7 +30,7 @@
       fetch(imp.getAttribute("data-import-status"), { credentials: "same-origin" })
         .then(function (r) { return r.json(); })
         .then(function (j) {
-          bar.value = j.progress; pct.textContent = j.progress + "%"; st.textContent = j.state;
+          bar.value = j.progress; pct.textContent = j.progress + "%"; st.textContent = j.label; st.setAttribute("data-state", j.state);
           if (j["final"]) { window.location.reload(); } else { setTimeout(poll, 500); }
         })
         .catch(function () { setTimeout(poll, 2000); });

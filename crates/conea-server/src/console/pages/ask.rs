@@ -42,8 +42,8 @@ fn form(ctx: &Ctx, m: &Member, f: &AskForm) -> Markup {
                 textarea id="question" name="question" rows="3" required maxlength="2000" placeholder=(ctx.t(T::QuestionHint)) { (f.question) }
             }
             div class="filters" {
-                label for="ask-from" { (ctx.t(T::From)) input id="ask-from" name="from" type="date" value=(f.from.as_deref().unwrap_or("")); }
-                label for="ask-to" { (ctx.t(T::To)) input id="ask-to" name="to" type="date" value=(f.to.as_deref().unwrap_or("")); }
+                (layout::date_field(ctx, "ask-from", "from", T::From, f.from.as_deref().unwrap_or("")))
+                (layout::date_field(ctx, "ask-to", "to", T::To, f.to.as_deref().unwrap_or("")))
             }
             button type="submit" { (ctx.t(T::AskButton)) }
         }
@@ -127,9 +127,12 @@ pub async fn show(Signed(ctx, m): Signed) -> Result<Response, Failure> {
 pub async fn ask(
     State(state): State<AppState>,
     Signed(ctx, m): Signed,
-    Form(f): Form<AskForm>,
+    Form(mut f): Form<AskForm>,
 ) -> Result<Response, Failure> {
     require(&ctx, &m)?;
+    for d in [&mut f.from, &mut f.to].into_iter().flatten() {
+        *d = crate::console::i18n::day_from_field(ctx.lang, d);
+    }
     let q = Question {
         question: f.question.clone(),
         shop_id: None,

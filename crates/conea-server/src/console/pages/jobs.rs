@@ -67,7 +67,7 @@ pub async fn list(
                 select id="state" name="state" data-autosubmit {
                     option value="" { (ctx.t(T::AllStates)) }
                     @for s in JobState::ALL {
-                        option value=(s.as_str()) selected[wanted == Some(s.as_str())] { (s.as_str()) }
+                        option value=(s.as_str()) selected[wanted == Some(s.as_str())] { (ctx.t(i18n::job_state(s))) }
                     }
                 }
             }
@@ -92,7 +92,7 @@ pub async fn list(
                         tr data-job=(j.id.as_str()) {
                             td { code { (j.id.as_str()) } }
                             td { (j.kind) }
-                            td class="job-state" { (j.state.as_str()) }
+                            td class="job-state" data-state=(j.state.as_str()) { (ctx.t(i18n::job_state(j.state))) }
                             td {
                                 progress max="100" value=(j.progress) aria-label=(ctx.t(T::Progress)) { (j.progress) "%" }
                                 " " (j.progress) "%"

@@ -85,8 +85,8 @@ pub async fn show(
     let p = &m.principal;
     let analytics = &state.platform().analytics;
     let raw = RawParams {
-        from: nonempty(q.from),
-        to: nonempty(q.to),
+        from: nonempty(q.from).map(|d| i18n::day_from_field(ctx.lang, &d)),
+        to: nonempty(q.to).map(|d| i18n::day_from_field(ctx.lang, &d)),
         compare: Some("previous_period".into()),
         ..RawParams::default()
     };
@@ -111,8 +111,8 @@ pub async fn show(
     let (from, to) = (day_of(&sales.from, false), day_of(&sales.to, true));
     let body = html! {
         form class="filters card" method="get" action="/console" aria-label=(ctx.t(T::Period)) {
-            label for="from" { (ctx.t(T::From)) input id="from" name="from" type="date" value=(from); }
-            label for="to" { (ctx.t(T::To)) input id="to" name="to" type="date" value=(to); }
+            (layout::date_field(&ctx, "from", "from", T::From, &from))
+            (layout::date_field(&ctx, "to", "to", T::To, &to))
             button type="submit" { (ctx.t(T::Apply)) }
             span class="muted" { (i18n::day_text(ctx.lang, &from)) " – " (i18n::day_text(ctx.lang, &to)) }
         }
