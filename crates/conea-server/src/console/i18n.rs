@@ -345,6 +345,26 @@ catalogue! {
     JobCompleted => "Completed", "完了";
     JobDiscarded => "Failed", "失敗";
     JobStateCancelled => "Cancelled", "キャンセル済み";
+    NavLimits => "Budgets and limits", "予算と制限";
+    AiBudget => "AI budget", "AI 予算";
+    MonthlyTokens => "Tokens per month", "月間トークン数";
+    MonthlyTokensHint => "Input and output tokens per calendar month (UTC); empty removes the budget.", "暦月（UTC）あたりの入力・出力トークン数。空欄にすると予算を解除します。";
+    UsedThisMonth => "Used this month", "今月の使用量";
+    NoBudget => "No budget", "予算なし";
+    BudgetSaved => "The AI budget was saved.", "AI 予算を保存しました。";
+    RateLimits => "Rate limits", "レート制限の設定";
+    OrgLimit => "This organization's limit", "この組織の制限";
+    PerMinute => "Requests per minute", "1 分あたりのリクエスト数";
+    Burst => "Burst", "バースト";
+    BurstHint => "Requests a full bucket allows at once; empty: the same as per minute.", "満杯のバケットで一度に許可するリクエスト数。空欄は 1 分あたりと同じです。";
+    LimitSource => "Source", "設定元";
+    SourceDefault => "Default", "既定値";
+    SourceOverride => "Set for this organization", "この組織の個別設定";
+    KeyLimits => "API key limits", "API キーごとの制限";
+    ApiKey => "API key", "API キー";
+    SetLimit => "Set the limit", "制限を設定";
+    LimitSaved => "The rate limit was saved; every replica applies it within seconds.", "レート制限を保存しました。数秒以内にすべてのレプリカに反映されます。";
+    NoKeyLimits => "No key has its own limit.", "個別の制限を持つキーはありません。";
     DateFieldHint => "Date as MM/DD/YYYY", "日付（YYYY/MM/DD 形式）";
 }
 

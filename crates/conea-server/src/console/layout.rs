@@ -9,7 +9,7 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 /// The pages of the navigation, each with the permission it needs.
 /// (link, the paths it covers, label, permission).
-pub const PAGES: [(&str, &str, T, Permission); 10] = [
+pub const PAGES: [(&str, &str, T, Permission); 11] = [
     ("/console", "/console", T::NavOverview, Permission::DataRead),
     ("/console/ask", "/console/ask", T::NavAsk, Permission::AiUse),
     (
@@ -52,6 +52,12 @@ pub const PAGES: [(&str, &str, T, Permission); 10] = [
         "/console/settings/keys",
         "/console/settings/keys",
         T::NavSettings,
+        Permission::KeysManage,
+    ),
+    (
+        "/console/settings/limits",
+        "/console/settings/limits",
+        T::NavLimits,
         Permission::KeysManage,
     ),
     (

@@ -89,6 +89,16 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/console/settings/keys",
             get(pages::keys::list).post(pages::keys::create),
         )
+        .route(pages::limits::PATH, get(pages::limits::show))
+        .route("/console/settings/limits/org", post(pages::limits::set_org))
+        .route(
+            "/console/settings/limits/keys",
+            post(pages::limits::set_key),
+        )
+        .route(
+            "/console/settings/limits/budget",
+            post(pages::limits::set_budget),
+        )
         .route("/console/settings/members", get(pages::members::list))
         .route(
             "/console/settings/members/{user}/role",

@@ -684,6 +684,75 @@ async fn an_admin_changes_a_members_role_and_removes_them_in_a_browser() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_sets_a_keys_rate_limit_on_the_budgets_and_limits_page_in_a_browser() {
+    run("key_rate_limit", |s, c| async move {
+        let created = s
+            .app
+            .state
+            .accounts()
+            .create_key(
+                None,
+                &s.org,
+                "nightly feed",
+                [conea_core::permissions::Permission::DataRead]
+                    .into_iter()
+                    .collect(),
+                None,
+            )
+            .await
+            .unwrap();
+        let key = created.key.id.as_str().to_owned();
+        let base = s.app.base_url.clone();
+        sign_in(&c, &base, ADMIN).await;
+        c.find(Locator::Css("nav a[href='/console/settings/limits']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_path(&c, "/console/settings/limits").await;
+        // Every field has its label.
+        for id in ["limit-key", "key-per-minute", "key-burst"] {
+            assert!(!c
+                .find_all(Locator::Css(&format!("label[for='{id}']")))
+                .await
+                .unwrap()
+                .is_empty());
+        }
+        c.find(Locator::Css(&format!("#limit-key option[value='{key}']")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        c.find(Locator::Id("key-per-minute"))
+            .await
+            .unwrap()
+            .send_keys("42")
+            .await
+            .unwrap();
+        c.find(Locator::Css(
+            "form[action$='/limits/keys'] button[type=submit]",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+        assert!(text_of(&c, "main [role=status]")
+            .await
+            .contains("rate limit was saved"));
+        let row = text_of(&c, &format!("#key-limits tr[data-key='{key}']")).await;
+        assert!(row.contains("nightly feed") && row.contains("42"), "{row}");
+        let saved = s.app.state.limits().list_overrides().await.unwrap();
+        assert!(saved
+            .iter()
+            .any(|o| o.subject_id == key && o.per_minute == 42 && o.burst.is_none()));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_question_is_answered_with_its_figures_and_tool_calls_beside_it_in_a_browser() {
     let url = crate::fake_ai::start().await;
     let settings = [
@@ -801,7 +870,26 @@ async fn screenshots_of_every_page_in_both_languages() {
                        "deliver": [{"channel": "webhook", "target": "https://hooks.example.com/conea"}]}),
             )
             .await;
-        sign_in(&c, &base, ADMIN).await;
+        // The owner (admin) sees every page, the AI budget too.
+        let r = s
+            .app
+            .client
+            .post(
+                "/v1/users",
+                Some(&owner),
+                json!({"email": "owner@example.com", "password": crate::fixture::PASSWORD, "role": "owner"}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        s.app
+            .client
+            .put(
+                &format!("/v1/ai/budgets/{}", s.org.as_str()),
+                Some(&owner),
+                json!({"monthly_tokens": 2_000_000}),
+            )
+            .await;
+        sign_in(&c, &base, "owner@example.com").await;
         let shot = |name: String| {
             let c = c.clone();
             let path = out.join(format!("{name}.png"));
@@ -824,6 +912,7 @@ async fn screenshots_of_every_page_in_both_languages() {
             ("operations", "/console/operations".to_owned()),
             ("keys", "/console/settings/keys".to_owned()),
             ("members", "/console/settings/members".to_owned()),
+            ("limits", "/console/settings/limits".to_owned()),
             ("import", "/console/data/import".to_owned()),
         ];
         c.set_window_size(1100, 860).await.unwrap();

@@ -23,7 +23,174 @@ backend_tests!(
     a_viewer_without_ai_use_has_no_ask_page_and_is_refused_when_asking,
     date_fields_show_and_read_days_in_the_pages_language,
     the_product_chart_names_its_products_not_their_shop,
+    budgets_and_rate_limits_are_set_with_the_permissions_of_their_api_routes,
 );
+
+/// Posts `fields` with the CSRF token.
+async fn post_with(
+    web: &mut Web,
+    path: String,
+    token: String,
+    fields: Vec<(&str, String)>,
+) -> crate::fixture::Page {
+    let mut all = vec![("csrf", token)];
+    all.extend(fields);
+    let pairs: Vec<(&str, &str)> = all.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    web.post(&path, &pairs).await
+}
+
+async fn budgets_and_rate_limits_are_set_with_the_permissions_of_their_api_routes(b: Backend) {
+    let Some(s) = seeded(b).await else { return };
+    const PATH: &str = "/console/settings/limits";
+    // A viewer (no keys:manage) is refused the page.
+    let mut viewer = Web::new(&s.app);
+    viewer.sign_in(VIEWER).await;
+    assert_eq!(viewer.get(PATH).await.status, 403);
+    // An org admin (keys:manage, not admin): the limits, no budget, no organization form.
+    let mut admin = Web::new(&s.app);
+    admin.sign_in(ADMIN).await;
+    let page = admin.get(PATH).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(
+        page.text.contains("data-source=\"default\""),
+        "{}",
+        page.text
+    );
+    assert!(!page.text.contains("id=\"ai-budget\"") && !page.text.contains("limits/org\""));
+    // The budget is refused on the server even when posted with a valid token.
+    let r = admin
+        .post(
+            &format!("{PATH}/budget"),
+            &[("csrf", &page.csrf()), ("monthly_tokens", "1000")],
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    // A key of the organization gets its own limit (below the organization's).
+    let created = admin
+        .post(
+            "/console/settings/keys",
+            &[
+                ("csrf", &page.csrf()),
+                ("name", "feed"),
+                ("permission", "data:read"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, 200);
+    let key = s
+        .app
+        .state
+        .accounts()
+        .list_keys_of(&s.org)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|k| k.name == "feed")
+        .unwrap();
+    let form = |per: &'static str| {
+        vec![
+            ("key_id", key.id.as_str().to_owned()),
+            ("per_minute", per.to_owned()),
+        ]
+    };
+    // Without the CSRF token: refused, nothing saved.
+    let r = admin
+        .post(
+            &format!("{PATH}/keys"),
+            &[("key_id", key.id.as_str()), ("per_minute", "7")],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    let r = post_with(&mut admin, format!("{PATH}/keys"), page.csrf(), form("7")).await;
+    assert_eq!(
+        (r.status, r.header("location")),
+        (303, "/console/settings/limits?done=limit")
+    );
+    let page = admin.get(PATH).await;
+    assert!(
+        page.text.contains(&format!(
+            "<tr data-key=\"{}\"><td>feed</td><td class=\"num\">7</td>",
+            key.id.as_str()
+        )),
+        "{}",
+        page.text
+    );
+    // Above the organization's limit it needs admin, as PUT /v1/rate-limits/keys/{id}.
+    let r = post_with(
+        &mut admin,
+        format!("{PATH}/keys"),
+        page.csrf(),
+        form("1000000"),
+    )
+    .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    let r = post_with(&mut admin, format!("{PATH}/keys"), page.csrf(), form("0")).await;
+    assert_eq!(r.status, 422, "{}", r.text);
+
+    // The owner (admin) sets the budget and the organization's limit.
+    let r = s
+        .app
+        .client
+        .post(
+            "/v1/users",
+            Some(s.app.owner()),
+            serde_json::json!({"email": "owner@example.com", "password": PASSWORD, "role": "owner"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let mut owner = Web::new(&s.app);
+    owner.sign_in("owner@example.com").await;
+    let page = owner.get(PATH).await;
+    assert!(page.text.contains("id=\"ai-budget\""), "{}", page.text);
+    let r = owner
+        .post(
+            &format!("{PATH}/budget"),
+            &[("csrf", &page.csrf()), ("monthly_tokens", "250,000")],
+        )
+        .await;
+    assert_eq!(
+        r.header("location"),
+        "/console/settings/limits?done=budget",
+        "{}",
+        r.text
+    );
+    let r = owner
+        .post(
+            &format!("{PATH}/org"),
+            &[("csrf", &page.csrf()), ("per_minute", "90"), ("burst", "")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let page = owner.get(PATH).await;
+    assert!(
+        page.text.contains("<dd id=\"budget-tokens\">250,000</dd>"),
+        "{}",
+        page.text
+    );
+    assert!(page.text.contains("data-source=\"organization\""));
+    // The same services the API reads.
+    let owner_principal = conea_core::principal::Principal {
+        kind: conea_core::principal::PrincipalKind::User,
+        subject: "usr_test".into(),
+        org_id: s.org.clone(),
+        role: Some(conea_core::permissions::Role::Owner),
+        permissions: conea_core::permissions::Role::Owner.permissions(),
+        issued_at: None,
+        expires_at: None,
+    };
+    let budget = s
+        .app
+        .state
+        .platform()
+        .ai
+        .budget(&owner_principal, s.org.as_str())
+        .await
+        .unwrap();
+    assert_eq!(budget.monthly_tokens, Some(250_000));
+    // Japanese labels.
+    let ja = owner.get_with(PATH, &[("accept-language", "ja")]).await;
+    assert!(ja.text.contains("月間トークン数") && ja.text.contains("この組織の個別設定"));
+}
 
 /// The day `days_ago` days before the app's clock (UTC).
 fn day_before(s: &crate::fixture::Seeded, days_ago: i64) -> jiff::civil::Date {
