@@ -345,6 +345,7 @@ catalogue! {
     JobCompleted => "Completed", "完了";
     JobDiscarded => "Failed", "失敗";
     JobStateCancelled => "Cancelled", "キャンセル済み";
+    Answering => "Answering…", "回答しています…";
     NavLimits => "Budgets and limits", "予算と制限";
     AiBudget => "AI budget", "AI 予算";
     MonthlyTokens => "Tokens per month", "月間トークン数";

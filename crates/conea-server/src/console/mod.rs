@@ -72,6 +72,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
             post(pages::incidents::resolve),
         )
         .route("/console/ask", get(pages::ask::show).post(pages::ask::ask))
+        .route(pages::ask::STREAM_PATH, post(pages::ask::stream))
         .route("/console/reports", get(pages::reports::show))
         .route("/console/schedules", post(pages::reports::create))
         .route(

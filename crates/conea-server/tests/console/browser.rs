@@ -777,6 +777,10 @@ async fn a_question_is_answered_with_its_figures_and_tool_calls_beside_it_in_a_b
             .send_keys("How much did I sell?")
             .await
             .unwrap();
+        // The script streams the answer into this page: no navigation.
+        c.execute("window.conea_stayed = true;", vec![])
+            .await
+            .unwrap();
         c.find(Locator::Css(
             "form[action='/console/ask'] button[type=submit]",
         ))
@@ -786,6 +790,11 @@ async fn a_question_is_answered_with_its_figures_and_tool_calls_beside_it_in_a_b
         .await
         .unwrap();
         let answer = text_of(&c, "#answer-text").await;
+        let stayed = c
+            .execute("return window.conea_stayed === true;", vec![])
+            .await
+            .unwrap();
+        assert_eq!(stayed, json!(true), "streamed, not posted");
         assert!(answer.contains("You had 4 orders"), "{answer}");
         assert!(answer.contains("12960"), "{answer}");
         let grounding = text_of(&c, "#grounding").await;

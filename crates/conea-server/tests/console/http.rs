@@ -24,7 +24,75 @@ backend_tests!(
     date_fields_show_and_read_days_in_the_pages_language,
     the_product_chart_names_its_products_not_their_shop,
     budgets_and_rate_limits_are_set_with_the_permissions_of_their_api_routes,
+    a_question_streams_its_tool_calls_text_and_rendered_answer_as_server_sent_events,
 );
+
+async fn a_question_streams_its_tool_calls_text_and_rendered_answer_as_server_sent_events(
+    b: Backend,
+) {
+    let url = crate::fake_ai::start().await;
+    let settings = [
+        ("OPENAI_API_KEY", "sk-test"),
+        ("OPENAI_BASE_URL", url.as_str()),
+        ("CONEA_INSIGHTS_MODEL", "openai/gpt-test"),
+        ("CONEA_AI_MAX_RETRIES", "0"),
+    ];
+    let Some(s) = seeded_with(b, &settings).await else {
+        return;
+    };
+    let mut web = Web::new(&s.app);
+    web.sign_in(ADMIN).await;
+    let page = web.get("/console/ask").await;
+    assert!(page.text.contains("data-stream=\"/console/ask/stream\""));
+    assert!(page.text.contains("<template id=\"ask-live\">"));
+    let q = [("question", "How much did I sell?")];
+    // Without the token: refused like every console POST.
+    assert_eq!(web.post("/console/ask/stream", &q).await.status, 403);
+    let token = page.csrf();
+    let r = web
+        .post(
+            "/console/ask/stream",
+            &[
+                ("csrf", token.as_str()),
+                ("question", "How much did I sell?"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.header("content-type").starts_with("text/event-stream"));
+    let order: Vec<usize> = ["event: tool_call", "event: delta", "event: done"]
+        .iter()
+        .map(|e| {
+            r.text
+                .find(e)
+                .unwrap_or_else(|| panic!("{e} in {}", r.text))
+        })
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{}", r.text);
+    assert!(r.text.contains("sales_over_time") && r.text.contains("You had 4 orders"));
+    // The done event carries the answer as the page renders it.
+    assert!(r.text.contains("id=\\\"evidence-section\\\""), "{}", r.text);
+    // An empty question is refused before any streaming, with the form's page.
+    let r = web
+        .post(
+            "/console/ask/stream",
+            &[("csrf", token.as_str()), ("question", " ")],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.header("content-type").starts_with("text/html"));
+    // A viewer (no ai:use) is refused the stream too.
+    let mut viewer = Web::new(&s.app);
+    viewer.sign_in(VIEWER).await;
+    let token = viewer.get("/console/jobs").await.csrf();
+    let r = viewer
+        .post(
+            "/console/ask/stream",
+            &[("csrf", token.as_str()), ("question", "Sales?")],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+}
 
 /// Posts `fields` with the CSRF token.
 async fn post_with(

@@ -1,7 +1,10 @@
 //! `GET /console/ask` [ai:use and data:read]: the AI analyst's question form; `POST
 //! /console/ask` asks the insights service (as `POST /v1/insights/ask`, not streamed) and
 //! shows the answer with, beside it, the figures and tool calls it rests on and the
-//! grounding check's verdict.
+//! grounding check's verdict. With the console's script, the form posts to `POST
+//! /console/ask/stream` instead: server-sent events of the tool calls and the answer's text
+//! as the provider streams it (the insights service's `prepare` and `answer` with events, as
+//! `POST /v1/insights/ask` with `stream: true`), then the same server-rendered answer.
 
 use crate::console::ctx::{html, Ctx, Failure, Member, OrFail, Signed};
 use crate::console::i18n::T;
@@ -9,13 +12,18 @@ use crate::console::layout;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::sse::{Event, Sse};
+use axum::response::IntoResponse;
 use axum::response::Response;
 use axum::Form;
 use conea_core::permissions::Permission;
 use conea_core::CoreError;
+use conea_insights::Progress;
 use conea_insights::{Answer, Question};
+use futures::StreamExt;
 use maud::{html, Markup};
 use serde::Deserialize;
+use std::convert::Infallible;
 
 /// A figure's result is shown up to this many characters (the API has all of it).
 const MAX_RESULT_CHARS: usize = 4000;
@@ -36,7 +44,7 @@ fn nonempty(v: &Option<String>) -> Option<String> {
 
 fn form(ctx: &Ctx, m: &Member, f: &AskForm) -> Markup {
     html! {
-        form class="stack card" method="post" action="/console/ask" aria-label=(ctx.t(T::NavAsk)) {
+        form class="stack card" method="post" action="/console/ask" data-stream=(STREAM_PATH) aria-label=(ctx.t(T::NavAsk)) {
             (layout::csrf(m))
             label for="question" { (ctx.t(T::Question))
                 textarea id="question" name="question" rows="3" required maxlength="2000" placeholder=(ctx.t(T::QuestionHint)) { (f.question) }
@@ -106,9 +114,104 @@ fn page(ctx: &Ctx, m: &Member, f: &AskForm, below: Markup) -> Markup {
     let body = html! {
         p class="muted" { (ctx.t(T::AskIntro)) }
         (form(ctx, m, f))
-        (below)
+        div id="ask-out" aria-live="polite" { (below) }
+        // What the script fills while the answer streams in.
+        template id="ask-live" {
+            section class="card" aria-labelledby="live-answer" {
+                h2 id="live-answer" { (ctx.t(T::AnswerTitle)) }
+                p class="muted" id="live-status" role="status" { (ctx.t(T::Answering)) }
+                ol class="tool-calls" id="live-calls" {}
+                div id="live-text" class="answer" {}
+            }
+        }
     };
     layout::page(ctx, m, ctx.t(T::NavAsk), body)
+}
+
+/// Where the script posts the form for a streamed answer.
+pub const STREAM_PATH: &str = "/console/ask/stream";
+
+fn event(name: &str, data: serde_json::Value) -> Event {
+    Event::default().event(name).data(data.to_string())
+}
+
+/// `POST /console/ask/stream` [ai:use and data:read] (the form's fields and CSRF token):
+/// `text/event-stream` of `tool_call` `{name}`, `delta` `{text}`, then `done` or `error`
+/// `{html}` (the answer as the form's page shows it, or the refusal). A question refused
+/// before any answering (permissions, an empty question, a bad period) is the form's page
+/// with the refusal, as `POST /console/ask` answers it (the script then posts the form).
+pub async fn stream(
+    State(state): State<AppState>,
+    Signed(ctx, m): Signed,
+    Form(mut f): Form<AskForm>,
+) -> Result<Response, Failure> {
+    require(&ctx, &m)?;
+    for d in [&mut f.from, &mut f.to].into_iter().flatten() {
+        *d = crate::console::i18n::day_from_field(ctx.lang, d);
+    }
+    let q = question(&ctx, &f);
+    let insights = state.platform().insights.clone();
+    let prepared = match insights.prepare(&m.principal, &q).await {
+        Ok(p) => p,
+        Err(e @ (CoreError::InvalidInput { .. } | CoreError::Unprocessable { .. })) => {
+            return Ok(refused(&ctx, &m, &f, e));
+        }
+        Err(e) => return Err(ctx.fail(e)),
+    };
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Progress>();
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<Event>();
+    let p = m.principal.clone();
+    tokio::spawn(async move {
+        let last = match insights.answer(&p, &prepared, &[], Some(&tx)).await {
+            Ok(a) => event(
+                "done",
+                serde_json::json!({ "html": answer_view(&ctx, &a).into_string() }),
+            ),
+            Err(e) => {
+                let note = html! { p class="notice error" role="alert" { (e.public_message()) } };
+                event("error", serde_json::json!({ "html": note.into_string() }))
+            }
+        };
+        drop(tx);
+        let _ = done_tx.send(last);
+    });
+    let progress =
+        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|p| (p, rx)) }).map(
+            |p| match p {
+                Progress::ToolCall(c) => event("tool_call", serde_json::json!({ "name": c.name })),
+                Progress::Delta(text) | Progress::Text(text) => {
+                    event("delta", serde_json::json!({ "text": text }))
+                }
+            },
+        );
+    let last = futures::stream::once(async move {
+        done_rx.await.unwrap_or_else(|_| {
+            event(
+                "error",
+                serde_json::json!({ "html": "<p class=\"notice error\" role=\"alert\">…</p>" }),
+            )
+        })
+    });
+    Ok(Sse::new(progress.chain(last).map(Ok::<_, Infallible>)).into_response())
+}
+
+fn question(ctx: &Ctx, f: &AskForm) -> Question {
+    Question {
+        question: f.question.clone(),
+        shop_id: None,
+        from: nonempty(&f.from),
+        to: nonempty(&f.to),
+        model: None,
+        language: Some(ctx.lang.code().to_owned()),
+        strict: false,
+    }
+}
+
+/// The form's page with a refusal above the form, the question kept.
+fn refused(ctx: &Ctx, m: &Member, f: &AskForm, e: CoreError) -> Response {
+    let (status, _) = crate::http::error::classify(&e);
+    let note = html! { p class="notice error" role="alert" { (e.public_message()) } };
+    html(status, page(ctx, m, f, note))
 }
 
 fn require(ctx: &Ctx, m: &Member) -> Result<(), Failure> {
@@ -133,15 +236,7 @@ pub async fn ask(
     for d in [&mut f.from, &mut f.to].into_iter().flatten() {
         *d = crate::console::i18n::day_from_field(ctx.lang, d);
     }
-    let q = Question {
-        question: f.question.clone(),
-        shop_id: None,
-        from: nonempty(&f.from),
-        to: nonempty(&f.to),
-        model: None,
-        language: Some(ctx.lang.code().to_owned()),
-        strict: false,
-    };
+    let q = question(&ctx, &f);
     match state.platform().insights.ask(&m.principal, &q).await {
         Ok(a) => Ok(html(
             StatusCode::OK,
@@ -153,11 +248,7 @@ pub async fn ask(
             e @ (CoreError::InvalidInput { .. }
             | CoreError::Unprocessable { .. }
             | CoreError::Upstream { .. }),
-        ) => {
-            let (status, _) = crate::http::error::classify(&e);
-            let note = html! { p class="notice error" role="alert" { (e.public_message()) } };
-            Ok(html(status, page(&ctx, &m, &f, note)))
-        }
+        ) => Ok(refused(&ctx, &m, &f, e)),
         Err(e) => Err(ctx.fail(e)),
     }
 }
