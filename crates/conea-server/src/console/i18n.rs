@@ -345,6 +345,12 @@ catalogue! {
     JobCompleted => "Completed", "完了";
     JobDiscarded => "Failed", "失敗";
     JobStateCancelled => "Cancelled", "キャンセル済み";
+    RecentThreads => "Recent threads", "最近のスレッド";
+    NoThreads => "No threads yet: each question starts one.", "スレッドはまだありません。質問するたびに作成されます。";
+    QuestionsCount => "questions", "件の質問";
+    ContinueThread => "Continue this thread with a follow-up question", "このスレッドで続けて質問する";
+    FollowUp => "Follow-up question", "追加の質問";
+    Thread => "Thread", "スレッド";
     Answering => "Answering…", "回答しています…";
     NavLimits => "Budgets and limits", "予算と制限";
     AiBudget => "AI budget", "AI 予算";

@@ -73,6 +73,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route("/console/ask", get(pages::ask::show).post(pages::ask::ask))
         .route(pages::ask::STREAM_PATH, post(pages::ask::stream))
+        .route(
+            "/console/ask/threads/{id}",
+            get(pages::ask::thread).post(pages::ask::follow_up),
+        )
         .route("/console/reports", get(pages::reports::show))
         .route("/console/schedules", post(pages::reports::create))
         .route(

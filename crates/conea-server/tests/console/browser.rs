@@ -814,6 +814,48 @@ async fn a_question_is_answered_with_its_figures_and_tool_calls_beside_it_in_a_b
             .await
             .unwrap();
         assert_eq!(kept.as_deref(), Some("How much did I sell?"));
+        // The question started a thread: continue it with a follow-up.
+        c.find(Locator::Id("continue-thread"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !c
+            .current_url()
+            .await
+            .unwrap()
+            .path()
+            .starts_with("/console/ask/threads/")
+        {
+            assert!(std::time::Instant::now() < deadline, "no thread page");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(text_of(&c, "#m1 h2").await, "How much did I sell?");
+        c.find(Locator::Id("question"))
+            .await
+            .unwrap()
+            .send_keys("And the orders?")
+            .await
+            .unwrap();
+        c.find(Locator::Css(
+            "form[action^='/console/ask/threads/'] button[type=submit]",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+        assert_eq!(text_of(&c, "#m2 h2").await, "And the orders?");
+        assert!(text_of(&c, "#m2 #answer-text").await.contains("orders"));
+        // The ask page lists the thread.
+        c.goto(&format!("{base}/console/ask")).await.unwrap();
+        let threads = text_of(&c, "ul.threads").await;
+        assert!(
+            threads.contains("How much did I sell?") && threads.contains("2 questions"),
+            "{threads}"
+        );
     })
     .await;
 }

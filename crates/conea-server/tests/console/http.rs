@@ -72,6 +72,11 @@ async fn a_question_streams_its_tool_calls_text_and_rendered_answer_as_server_se
     assert!(r.text.contains("sales_over_time") && r.text.contains("You had 4 orders"));
     // The done event carries the answer as the page renders it.
     assert!(r.text.contains("id=\\\"evidence-section\\\""), "{}", r.text);
+    // The question started a thread, listed on the ask page.
+    assert!(r.text.contains("continue-thread"), "{}", r.text);
+    let list = web.get("/console/ask").await;
+    assert!(list.text.contains("data-thread=\"thr_"), "{}", list.text);
+    assert!(list.text.contains("How much did I sell?"));
     // An empty question is refused before any streaming, with the form's page.
     let r = web
         .post(
@@ -383,11 +388,21 @@ async fn a_viewer_without_ai_use_has_no_ask_page_and_is_refused_when_asking(b: B
         .await;
     assert_eq!(r.status, 403, "{}", r.text);
     assert!(r.text.contains("ai:use"), "{}", r.text);
+    // Nor may the viewer open or continue a thread.
+    let thread = "/console/ask/threads/thr_0000000000000000000000000000";
+    assert_eq!(viewer.get(thread).await.status, 403);
+    let r = viewer
+        .post(thread, &[("csrf", &page.csrf()), ("question", "More?")])
+        .await;
+    assert_eq!(r.status, 403);
     let mut web = Web::new(&s.app);
     web.sign_in(ADMIN).await;
     let page = web.get("/console/ask").await;
     assert_eq!(page.status, 200, "{}", page.text);
     assert!(page.text.contains("id=\"question\""));
+    assert!(page.text.contains("No threads yet"));
+    // A thread that is not the organization's is not found.
+    assert_eq!(web.get(thread).await.status, 404);
 }
 
 async fn members_get_a_new_role_and_removal_ends_their_sessions_and_a_member_cannot_do_either(

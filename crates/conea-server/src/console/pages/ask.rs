@@ -1,16 +1,18 @@
 //! `GET /console/ask` [ai:use and data:read]: the AI analyst's question form; `POST
 //! /console/ask` asks the insights service (as `POST /v1/insights/ask`, not streamed) and
 //! shows the answer with, beside it, the figures and tool calls it rests on and the
-//! grounding check's verdict. With the console's script, the form posts to `POST
+//! grounding check's verdict. Each question starts a thread (the thread service, as `POST
+//! /v1/insights/threads`): the page lists the recent threads, and a thread's page
+//! (`/console/ask/threads/{id}`) shows its messages and takes follow-up questions. With the console's script, the form posts to `POST
 //! /console/ask/stream` instead: server-sent events of the tool calls and the answer's text
 //! as the provider streams it (the insights service's `prepare` and `answer` with events, as
 //! `POST /v1/insights/ask` with `stream: true`), then the same server-rendered answer.
 
-use crate::console::ctx::{html, Ctx, Failure, Member, OrFail, Signed};
-use crate::console::i18n::T;
+use crate::console::ctx::{html, see_other, Ctx, Failure, Member, OrFail, Signed};
+use crate::console::i18n::{self, T};
 use crate::console::layout;
 use crate::state::AppState;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, Sse};
 use axum::response::IntoResponse;
@@ -18,9 +20,11 @@ use axum::response::Response;
 use axum::Form;
 use conea_core::permissions::Permission;
 use conea_core::CoreError;
+use conea_insights::threads::{ThreadSummary, ThreadView};
 use conea_insights::Progress;
 use conea_insights::{Answer, Question};
 use futures::StreamExt;
+use jiff::tz::TimeZone;
 use maud::{html, Markup};
 use serde::Deserialize;
 use std::convert::Infallible;
@@ -110,6 +114,38 @@ fn answer_view(ctx: &Ctx, a: &Answer) -> Markup {
     }
 }
 
+/// The answer of a new thread and the link to continue it.
+fn answered(ctx: &Ctx, t: &ThreadView) -> Markup {
+    html! {
+        @if let Some(last) = t.messages.last() { (answer_view(ctx, &last.answer)) }
+        p { a id="continue-thread" href={ (THREADS_PATH) "/" (t.id) } { (ctx.t(T::ContinueThread)) } }
+    }
+}
+
+/// The threads' pages: `GET …/{id}` shows one, `POST …/{id}` asks a follow-up.
+pub const THREADS_PATH: &str = "/console/ask/threads";
+
+fn thread_list(ctx: &Ctx, list: &[ThreadSummary]) -> Markup {
+    let tz = TimeZone::UTC;
+    html! {
+        section aria-labelledby="threads" {
+            h2 id="threads" { (ctx.t(T::RecentThreads)) }
+            @if list.is_empty() {
+                p class="muted" { (ctx.t(T::NoThreads)) }
+            } @else {
+                ul class="threads" {
+                    @for t in list {
+                        li data-thread=(t.id) {
+                            a href={ (THREADS_PATH) "/" (t.id) } { (t.first_question.as_deref().unwrap_or("—")) }
+                            " " span class="muted" { (i18n::instant(ctx.lang, &tz, t.created_at)) " · " (t.messages) " " (ctx.t(T::QuestionsCount)) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn page(ctx: &Ctx, m: &Member, f: &AskForm, below: Markup) -> Markup {
     let body = html! {
         p class="muted" { (ctx.t(T::AskIntro)) }
@@ -150,9 +186,9 @@ pub async fn stream(
         *d = crate::console::i18n::day_from_field(ctx.lang, d);
     }
     let q = question(&ctx, &f);
-    let insights = state.platform().insights.clone();
-    let prepared = match insights.prepare(&m.principal, &q).await {
-        Ok(p) => p,
+    let threads = state.platform().threads.clone();
+    match threads.insights().prepare(&m.principal, &q).await {
+        Ok(_) => {}
         Err(e @ (CoreError::InvalidInput { .. } | CoreError::Unprocessable { .. })) => {
             return Ok(refused(&ctx, &m, &f, e));
         }
@@ -162,10 +198,10 @@ pub async fn stream(
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<Event>();
     let p = m.principal.clone();
     tokio::spawn(async move {
-        let last = match insights.answer(&p, &prepared, &[], Some(&tx)).await {
-            Ok(a) => event(
+        let last = match threads.create(&p, Some(&q), Some(&tx)).await {
+            Ok(t) => event(
                 "done",
-                serde_json::json!({ "html": answer_view(&ctx, &a).into_string() }),
+                serde_json::json!({ "html": answered(&ctx, &t).into_string() }),
             ),
             Err(e) => {
                 let note = html! { p class="notice error" role="alert" { (e.public_message()) } };
@@ -219,12 +255,111 @@ fn require(ctx: &Ctx, m: &Member) -> Result<(), Failure> {
     m.principal.require(Permission::DataRead).or_fail(ctx)
 }
 
-pub async fn show(Signed(ctx, m): Signed) -> Result<Response, Failure> {
+pub async fn show(
+    State(state): State<AppState>,
+    Signed(ctx, m): Signed,
+) -> Result<Response, Failure> {
     require(&ctx, &m)?;
+    let list = state
+        .platform()
+        .threads
+        .list(&m.principal, 20)
+        .await
+        .or_fail(&ctx)?;
     Ok(html(
         StatusCode::OK,
-        page(&ctx, &m, &AskForm::default(), html! {}),
+        page(&ctx, &m, &AskForm::default(), thread_list(&ctx, &list)),
     ))
+}
+
+fn thread_page(ctx: &Ctx, m: &Member, t: &ThreadView, f: &AskForm, note: Markup) -> Markup {
+    let tz = TimeZone::UTC;
+    let n = t.messages.len();
+    let body = html! {
+        p { a href="/console/ask" { (ctx.t(T::NavAsk)) } }
+        @for (i, msg) in t.messages.iter().enumerate() {
+            article class="card thread-message" id={ "m" (i + 1) } {
+                h2 { (msg.question) }
+                p class="muted" { (i18n::instant_text(ctx.lang, &tz, &msg.created_at)) }
+                @if i + 1 == n {
+                    (answer_view(ctx, &msg.answer))
+                } @else {
+                    div class="answer" { (msg.answer.answer) }
+                }
+            }
+        }
+        (note)
+        form class="stack card" method="post" action={ (THREADS_PATH) "/" (t.id) } aria-label=(ctx.t(T::FollowUp)) {
+            (layout::csrf(m))
+            label for="question" { (ctx.t(T::FollowUp))
+                textarea id="question" name="question" rows="3" required maxlength="2000" { (f.question) }
+            }
+            div class="filters" {
+                (layout::date_field(ctx, "ask-from", "from", T::From, f.from.as_deref().unwrap_or("")))
+                (layout::date_field(ctx, "ask-to", "to", T::To, f.to.as_deref().unwrap_or("")))
+            }
+            button type="submit" { (ctx.t(T::AskButton)) }
+        }
+    };
+    layout::page(ctx, m, ctx.t(T::Thread), body)
+}
+
+/// `GET /console/ask/threads/{id}` [ai:use and data:read]: a thread's questions and
+/// answers (the last in full, with its evidence) and a follow-up form.
+pub async fn thread(
+    State(state): State<AppState>,
+    Signed(ctx, m): Signed,
+    Path(id): Path<String>,
+) -> Result<Response, Failure> {
+    require(&ctx, &m)?;
+    let t = state
+        .platform()
+        .threads
+        .get(&m.principal, &id)
+        .await
+        .or_fail(&ctx)?;
+    Ok(html(
+        StatusCode::OK,
+        thread_page(&ctx, &m, &t, &AskForm::default(), html! {}),
+    ))
+}
+
+/// `POST /console/ask/threads/{id}`: a follow-up question (the thread service's
+/// `follow_up`, as `POST /v1/insights/threads/{id}/messages`), then the thread again.
+pub async fn follow_up(
+    State(state): State<AppState>,
+    Signed(ctx, m): Signed,
+    Path(id): Path<String>,
+    Form(mut f): Form<AskForm>,
+) -> Result<Response, Failure> {
+    require(&ctx, &m)?;
+    for d in [&mut f.from, &mut f.to].into_iter().flatten() {
+        *d = crate::console::i18n::day_from_field(ctx.lang, d);
+    }
+    let threads = &state.platform().threads;
+    let q = question(&ctx, &f);
+    match threads.follow_up(&m.principal, &id, &q, None).await {
+        Ok(_) => {
+            let t = threads.get(&m.principal, &id).await.or_fail(&ctx)?;
+            Ok(see_other(&format!(
+                "{THREADS_PATH}/{}#m{}",
+                t.id,
+                t.messages.len()
+            )))
+        }
+        Err(
+            e @ (CoreError::InvalidInput { .. }
+            | CoreError::Unprocessable { .. }
+            | CoreError::Conflict { .. }
+            | CoreError::Upstream { .. }),
+        ) => {
+            let t = threads.get(&m.principal, &id).await.or_fail(&ctx)?;
+            let (status, _) = crate::http::error::classify(&e);
+            let note = html! { p class="notice error" role="alert" { (e.public_message()) } };
+            Ok(html(status, thread_page(&ctx, &m, &t, &f, note)))
+        }
+        Err(e) => Err(ctx.fail(e)),
+    }
 }
 
 pub async fn ask(
@@ -237,11 +372,13 @@ pub async fn ask(
         *d = crate::console::i18n::day_from_field(ctx.lang, d);
     }
     let q = question(&ctx, &f);
-    match state.platform().insights.ask(&m.principal, &q).await {
-        Ok(a) => Ok(html(
-            StatusCode::OK,
-            page(&ctx, &m, &f, answer_view(&ctx, &a)),
-        )),
+    match state
+        .platform()
+        .threads
+        .create(&m.principal, Some(&q), None)
+        .await
+    {
+        Ok(t) => Ok(html(StatusCode::OK, page(&ctx, &m, &f, answered(&ctx, &t)))),
         // A question the service refuses, or a provider that fails, is said above the form
         // with the question kept.
         Err(
