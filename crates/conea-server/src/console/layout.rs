@@ -146,6 +146,7 @@ pub fn page_with(
                     form method="post" action="/console/logout" {
                         (csrf(m))
                         span class="muted" { (ctx.t(T::SignedInAs)) " " (role) }
+                        " " span class="muted" id="member-tz" title=(ctx.t(T::TimeZone)) { (ctx.tz_name) }
                         button type="submit" class="secondary" { (ctx.t(T::SignOut)) }
                     }
                 }

@@ -986,6 +986,9 @@ async fn screenshots_of_every_page_in_both_languages() {
                 .unwrap();
             text_of(&c, "#answer-text").await;
             shot(format!("{lang}-ask")).await;
+            c.find(Locator::Id("continue-thread")).await.unwrap().click().await.unwrap();
+            text_of(&c, "#m1 h2").await;
+            shot(format!("{lang}-thread")).await;
         }
         c.set_window_size(390, 844).await.unwrap();
         for (name, path) in [("overview", "/console"), ("jobs", "/console/jobs"), ("reports", "/console/reports?report=product_performance")] {

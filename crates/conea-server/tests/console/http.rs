@@ -25,7 +25,35 @@ backend_tests!(
     the_product_chart_names_its_products_not_their_shop,
     budgets_and_rate_limits_are_set_with_the_permissions_of_their_api_routes,
     a_question_streams_its_tool_calls_text_and_rendered_answer_as_server_sent_events,
+    dates_are_shown_in_the_members_time_zone_from_its_cookie,
 );
+
+async fn dates_are_shown_in_the_members_time_zone_from_its_cookie(b: Backend) {
+    use conea_core::Clock;
+    let Some(s) = seeded(b).await else { return };
+    let mut web = Web::new(&s.app);
+    web.sign_in(ADMIN).await;
+    // The fixture's job was created at the clock's now.
+    let now = jiff::Timestamp::from_millisecond(s.app.clock.now_ms()).unwrap();
+    let time = |zone: &str| {
+        let z = jiff::tz::TimeZone::get(zone).unwrap().to_datetime(now);
+        format!("{:02}:{:02}", z.hour(), z.minute())
+    };
+    let utc = web.get("/console/jobs").await;
+    assert!(utc.text.contains(&time("UTC")), "{}", utc.text);
+    assert!(utc.text.contains("id=\"member-tz\""));
+    web.cookies.insert("conea_tz".into(), "Asia/Tokyo".into());
+    let tokyo = web.get("/console/jobs").await;
+    assert!(tokyo.text.contains(&time("Asia/Tokyo")), "{}", tokyo.text);
+    assert!(!tokyo.text.contains(&time("UTC")), "not UTC any more");
+    assert!(tokyo.text.contains(">Asia/Tokyo</span>"));
+    // The overview's period is the member's days; a zone nobody knows is UTC.
+    let overview = web.get("/console").await;
+    assert_eq!(overview.status, 200, "{}", overview.text);
+    web.cookies.insert("conea_tz".into(), "Mars/Base".into());
+    let page = web.get("/console/jobs").await;
+    assert!(page.text.contains(&time("UTC")) && page.text.contains(">UTC</span>"));
+}
 
 async fn a_question_streams_its_tool_calls_text_and_rendered_answer_as_server_sent_events(
     b: Backend,

@@ -1,6 +1,14 @@
 // Conea console: small progressive enhancements; every page works without this file.
 (function () {
   "use strict";
+  // The browser's time zone goes to the server in a cookie: the next pages show dates in it
+  // (without script, UTC).
+  try {
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (zone && /^[A-Za-z0-9_+\/-]{1,64}$/.test(zone) && document.cookie.indexOf("conea_tz=" + zone) < 0) {
+      document.cookie = "conea_tz=" + zone + "; path=/console; max-age=31536000; SameSite=Strict" + (location.protocol === "https:" ? "; Secure" : "");
+    }
+  } catch (err) { /* no Intl: UTC */ }
   // A form with data-confirm asks first.
   document.addEventListener("submit", function (e) {
     var msg = e.target.getAttribute("data-confirm");

@@ -24,7 +24,6 @@ use conea_insights::threads::{ThreadSummary, ThreadView};
 use conea_insights::Progress;
 use conea_insights::{Answer, Question};
 use futures::StreamExt;
-use jiff::tz::TimeZone;
 use maud::{html, Markup};
 use serde::Deserialize;
 use std::convert::Infallible;
@@ -126,7 +125,7 @@ fn answered(ctx: &Ctx, t: &ThreadView) -> Markup {
 pub const THREADS_PATH: &str = "/console/ask/threads";
 
 fn thread_list(ctx: &Ctx, list: &[ThreadSummary]) -> Markup {
-    let tz = TimeZone::UTC;
+    let tz = ctx.tz.clone();
     html! {
         section aria-labelledby="threads" {
             h2 id="threads" { (ctx.t(T::RecentThreads)) }
@@ -273,7 +272,7 @@ pub async fn show(
 }
 
 fn thread_page(ctx: &Ctx, m: &Member, t: &ThreadView, f: &AskForm, note: Markup) -> Markup {
-    let tz = TimeZone::UTC;
+    let tz = ctx.tz.clone();
     let n = t.messages.len();
     let body = html! {
         p { a href="/console/ask" { (ctx.t(T::NavAsk)) } }

@@ -14,7 +14,6 @@ use axum::response::Response;
 use conea_core::CoreError;
 use conea_shopdata::reads::{ListParams, ReadFormat};
 use futures::StreamExt;
-use jiff::tz::TimeZone;
 use maud::{html, Markup};
 use serde::Deserialize;
 
@@ -219,7 +218,7 @@ pub async fn list(
     let p = &m.principal;
     let data = &state.platform().data;
     let params = f.params(kind, true);
-    let tz = TimeZone::UTC;
+    let tz = ctx.tz.clone();
     let when = |t: &Option<String>| {
         t.as_deref()
             .map(|t| i18n::instant_text(ctx.lang, &tz, t))
@@ -349,7 +348,7 @@ pub async fn detail(
     let p = &m.principal;
     let data = &state.platform().data;
     let shop = s.shop_id.as_deref().filter(|s| !s.is_empty());
-    let tz = TimeZone::UTC;
+    let tz = ctx.tz.clone();
     let (title, body) = match kind {
         Kind::Orders => {
             let d = data.get_order(p, &id, shop).await.or_fail(&ctx)?;

@@ -11,7 +11,6 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use conea_core::permissions::Permission;
 use conea_jobs::{Job, JobState};
-use jiff::tz::TimeZone;
 use maud::{html, Markup};
 use serde::Deserialize;
 
@@ -54,7 +53,7 @@ pub async fn list(
         .list(&m.principal, wanted, None, None, 50)
         .await
         .or_fail(&ctx)?;
-    let tz = TimeZone::UTC;
+    let tz = ctx.tz.clone();
     let notice = match q.done.as_deref() {
         Some("cancelled") => Some(T::JobCancelled),
         Some("retried") => Some(T::JobRetried),

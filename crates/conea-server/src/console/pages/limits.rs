@@ -18,7 +18,6 @@ use axum::Form;
 use conea_core::permissions::Permission;
 use conea_core::ratelimit::PolicySource;
 use conea_core::CoreError;
-use jiff::tz::TimeZone;
 use maud::html;
 use serde::Deserialize;
 
@@ -104,7 +103,7 @@ pub async fn show(
             .map(|k| k.name.clone())
             .unwrap_or_else(|| id.to_owned())
     };
-    let tz = TimeZone::UTC;
+    let tz = ctx.tz.clone();
     let notice = match q.done.as_deref() {
         Some("limit") => Some(T::LimitSaved),
         Some("budget") => Some(T::BudgetSaved),

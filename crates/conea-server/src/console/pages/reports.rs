@@ -324,7 +324,7 @@ fn result_section(ctx: &Ctx, report: Report, value: &Value) -> Markup {
         section aria-labelledby="result" id="report-result" {
             h2 id="result" { (ctx.t(report_label(report))) }
             @if let (Some(from), Some(to)) = (value.get("from").and_then(Value::as_str), value.get("to").and_then(Value::as_str)) {
-                p class="muted" { (i18n::instant_text(ctx.lang, &TimeZone::UTC, from)) " – " (i18n::instant_text(ctx.lang, &TimeZone::UTC, to)) }
+                p class="muted" { (i18n::instant_text(ctx.lang, &ctx.tz, from)) " – " (i18n::instant_text(ctx.lang, &ctx.tz, to)) }
             }
             @if let Some(t) = &t {
                 @if let Some((points, bar, line)) = chart_of(ctx.lang, t) {
@@ -385,7 +385,7 @@ fn run_form(ctx: &Ctx, q: &RunQuery, chosen: Option<Report>) -> Markup {
                     }
                 }
             }
-            label for="timezone" { (ctx.t(T::TimeZone)) input id="timezone" name="timezone" type="text" placeholder="UTC" value=(q.timezone.as_deref().unwrap_or("")); }
+            label for="timezone" { (ctx.t(T::TimeZone)) input id="timezone" name="timezone" type="text" placeholder=(ctx.tz_name) value=(q.timezone.as_deref().unwrap_or("")); }
             button type="submit" { (ctx.t(T::RunReport)) }
         }
     }
@@ -424,7 +424,7 @@ fn schedule_fields(ctx: &Ctx, prefix: &str, s: Option<&ScheduleView>) -> Markup 
 }
 
 fn schedules_section(ctx: &Ctx, m: &Member, list: &[ScheduleView], secret: Option<&str>) -> Markup {
-    let tz = TimeZone::UTC;
+    let tz = ctx.tz.clone();
     let may_write = m.principal.has(Permission::DataWrite);
     html! {
         section aria-labelledby="schedules" {
@@ -504,7 +504,8 @@ async fn page(
                 to: nonempty(&q.to),
                 granularity: nonempty(&q.granularity),
                 compare: nonempty(&q.compare),
-                timezone: nonempty(&q.timezone),
+                // The member's time zone unless the form names another.
+                timezone: nonempty(&q.timezone).or_else(|| Some(ctx.tz_name.clone())),
                 ..RawParams::default()
             };
             match state.platform().analytics.report(p, r.as_str(), &raw).await {
