@@ -27,6 +27,14 @@ pub const BUDGET_TTL: Duration = Duration::from_secs(2);
 /// Organizations whose budget a replica keeps (most recently used).
 const BUDGET_CACHE_ORGS: u64 = 10_000;
 
+/// An organization's AI budget as [`Gateway::budget`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BudgetStatus {
+    /// Tokens (input + output) per calendar month (UTC); `None`: no budget.
+    pub monthly_tokens: Option<i64>,
+    pub used_this_month: i64,
+}
+
 pub struct Gateway {
     router: Router,
     usage: Arc<dyn AiUsageStore>,
@@ -203,6 +211,23 @@ impl Gateway {
         // This replica's own calls are in the report as soon as they are answered.
         self.writer.flush().await?;
         Ok(self.usage.usage_report(&by.org_id, from, to, group).await?)
+    }
+
+    /// An organization's monthly token budget and the tokens it used this month (UTC)
+    /// [admin], as [`Self::set_budget`] checks who may see them.
+    pub async fn budget(&self, by: &Principal, org: &str) -> CoreResult<BudgetStatus> {
+        let org_id = OrgId::parse(org).map_err(|_| CoreError::not_found("organization", org))?;
+        if !by.can_see_org(&org_id) {
+            return Err(CoreError::not_found("organization", org));
+        }
+        by.require(Permission::Admin)?;
+        let start = month_start(self.clock.now_ms());
+        let used = self.usage.tokens_since(&org_id, start).await?
+            + self.writer.pending_tokens(&org_id, start);
+        Ok(BudgetStatus {
+            monthly_tokens: self.usage.budget(&org_id).await?,
+            used_this_month: used,
+        })
     }
 
     /// Sets (or with `None` removes) an organization's monthly token budget [admin].

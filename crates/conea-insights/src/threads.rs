@@ -47,6 +47,17 @@ pub trait ThreadStore: Send + Sync + 'static {
     async fn append_message(&self, thread: &Thread, m: &Message) -> StoreResult<()>;
     /// The thread's messages, oldest first.
     async fn thread_messages(&self, thread: &ThreadId) -> StoreResult<Vec<Message>>;
+    /// The organization's newest threads (at most `limit`), newest first.
+    async fn list_threads(&self, org: &OrgId, limit: i64) -> StoreResult<Vec<ThreadSummary>>;
+}
+
+/// A thread in a list: its first question and how many messages it holds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ThreadSummary {
+    pub id: String,
+    pub created_at: EpochMs,
+    pub first_question: Option<String>,
+    pub messages: i64,
 }
 
 /// A thread with its messages (the body of the thread routes).
@@ -229,6 +240,15 @@ impl ThreadService {
         };
         self.store.append_message(thread, &m).await?;
         Ok(m)
+    }
+
+    /// The organization's newest threads [ai:use, data:read], newest first.
+    pub async fn list(&self, by: &Principal, limit: i64) -> CoreResult<Vec<ThreadSummary>> {
+        require(by)?;
+        Ok(self
+            .store
+            .list_threads(&by.org_id, limit.clamp(1, 100))
+            .await?)
     }
 
     /// A thread with its messages [ai:use, data:read].

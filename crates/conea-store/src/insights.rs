@@ -7,7 +7,7 @@ use crate::SqlStore;
 use async_trait::async_trait;
 use conea_core::ids::{OrgId, ThreadId};
 use conea_core::store::{StoreError, StoreResult};
-use conea_insights::threads::{Message, Thread, ThreadStore};
+use conea_insights::threads::{Message, Thread, ThreadStore, ThreadSummary};
 
 const SUBJECT: &str = "insight_thread";
 
@@ -17,6 +17,14 @@ struct ThreadRow {
     organization_id: String,
     created_by: String,
     created_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct SummaryRow {
+    id: String,
+    created_at: i64,
+    first_body: Option<String>,
+    messages: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -93,6 +101,38 @@ impl ThreadStore for SqlStore {
         .await?;
         rows.into_iter()
             .map(|r| serde_json::from_str(&r.body).map_err(|_| corrupt("body")))
+            .collect()
+    }
+
+    async fn list_threads(&self, org: &OrgId, limit: i64) -> StoreResult<Vec<ThreadSummary>> {
+        let rows = q(
+            "list_insight_threads",
+            "SELECT t.id, t.created_at, \
+             (SELECT m.body FROM insight_messages m WHERE m.thread_id = t.id ORDER BY m.id LIMIT 1) AS first_body, \
+             (SELECT COUNT(*) FROM insight_messages m WHERE m.thread_id = t.id) AS messages \
+             FROM insight_threads t WHERE t.organization_id = $1 ORDER BY t.id DESC LIMIT $2",
+        )
+        .bind(org.as_str())
+        .bind(limit)
+        .fetch_all::<SummaryRow>(&self.primary(SUBJECT))
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                let first_question = match r.first_body {
+                    Some(b) => Some(
+                        serde_json::from_str::<Message>(&b)
+                            .map_err(|_| corrupt("body"))?
+                            .question,
+                    ),
+                    None => None,
+                };
+                Ok(ThreadSummary {
+                    id: r.id,
+                    created_at: r.created_at,
+                    first_question,
+                    messages: r.messages,
+                })
+            })
             .collect()
     }
 }

@@ -87,6 +87,15 @@ impl Overrides {
     }
 }
 
+/// An organization's rate limits as [`RateLimitService::limits_of`] reads them.
+#[derive(Debug, Clone)]
+pub struct OrgLimits {
+    /// `source` says whether it is the organization's override or the default.
+    pub org: Policy,
+    /// The overrides of the organization's keys.
+    pub keys: Vec<LimitOverride>,
+}
+
 pub struct RateLimitService {
     overrides: Arc<dyn RateLimitStore>,
     accounts: Arc<dyn AccountsStore>,
@@ -396,6 +405,23 @@ impl RateLimitService {
         self.overrides.set_override(&o).await?;
         self.policies.store(None);
         Ok(o)
+    }
+
+    /// The caller's organization's limit (its override, else the default) and its keys'
+    /// overrides [`keys:manage` or `admin`: those who may set some of them].
+    pub async fn limits_of(&self, by: &Principal) -> CoreResult<OrgLimits> {
+        if !by.has(Permission::Admin) {
+            by.require(Permission::KeysManage)?;
+        }
+        let org = self.org_policy(&by.org_id).await?;
+        let keys = self
+            .overrides
+            .list_overrides()
+            .await?
+            .into_iter()
+            .filter(|o| o.scope == LimitScope::ApiKey && o.org_id == by.org_id)
+            .collect();
+        Ok(OrgLimits { org, keys })
     }
 
     pub async fn list_overrides(&self) -> CoreResult<Vec<LimitOverride>> {

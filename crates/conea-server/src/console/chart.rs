@@ -54,14 +54,20 @@ pub fn bars_and_line(title: &str, points: &[Point]) -> String {
     if !path.is_empty() {
         let _ = write!(s, "<path class=\"line\" d=\"{path}\"/>");
     }
-    // Labels: first, middle and last day.
+    // Labels: first, middle and last point; the last ends at its bar, so a name stays
+    // inside the chart.
     let last = points.len().saturating_sub(1);
     for i in [0, last / 2, last] {
         if let Some(p) = points.get(i) {
             let x = PAD_L + step * i as f64;
+            let (x, anchor) = match i {
+                0 => (x, "start"),
+                i if i == last => (x + step * 0.8, "end"),
+                _ => (x + step * 0.4, "middle"),
+            };
             let _ = write!(
                 s,
-                "<text x=\"{x:.1}\" y=\"{y}\">{}</text>",
+                "<text x=\"{x:.1}\" y=\"{y}\" text-anchor=\"{anchor}\">{}</text>",
                 escape(&p.label),
                 y = H - 6.0
             );

@@ -39,6 +39,28 @@ pub struct Ctx {
     /// Cookies get `Secure` (the request came over TLS, or the public URL is https).
     pub secure: bool,
     pub path: String,
+    /// The member's time zone (the `conea_tz` cookie the console's script sets from the
+    /// browser's; UTC without it): dates are shown in it and periods' days are its days.
+    pub tz: jiff::tz::TimeZone,
+    /// Its IANA name (`UTC` without the cookie).
+    pub tz_name: String,
+}
+
+/// The cookie with the member's IANA time zone.
+pub const TZ_COOKIE: &str = "conea_tz";
+
+/// The named time zone, or UTC when the name is none the system knows.
+pub fn time_zone(name: Option<&str>) -> (jiff::tz::TimeZone, String) {
+    match name
+        .map(str::trim)
+        .filter(|n| !n.is_empty() && n.len() <= 64)
+    {
+        Some(n) => match jiff::tz::TimeZone::get(n) {
+            Ok(tz) => (tz, n.to_owned()),
+            Err(_) => (jiff::tz::TimeZone::UTC, "UTC".to_owned()),
+        },
+        None => (jiff::tz::TimeZone::UTC, "UTC".to_owned()),
+    }
 }
 
 impl Ctx {

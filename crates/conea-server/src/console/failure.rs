@@ -30,6 +30,8 @@ impl IntoResponse for Failure {
             member: None,
             secure: false,
             path: String::new(),
+            tz: jiff::tz::TimeZone::UTC,
+            tz_name: "UTC".to_owned(),
         };
         let mut detail = message;
         if let Some(id) = request_id::current() {

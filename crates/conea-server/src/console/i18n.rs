@@ -338,6 +338,55 @@ catalogue! {
     SegPromising => "Promising", "有望顧客";
     SegAtRisk => "At risk", "離反リスク";
     SegHibernating => "Hibernating", "休眠顧客";
+    JobAvailable => "Waiting", "待機中";
+    JobScheduled => "Scheduled", "予約済み";
+    JobRunning => "Running", "実行中";
+    JobRetryable => "Will retry", "再試行待ち";
+    JobCompleted => "Completed", "完了";
+    JobDiscarded => "Failed", "失敗";
+    JobStateCancelled => "Cancelled", "キャンセル済み";
+    RecentThreads => "Recent threads", "最近のスレッド";
+    NoThreads => "No threads yet: each question starts one.", "スレッドはまだありません。質問するたびに作成されます。";
+    QuestionsCount => "questions", "件の質問";
+    ContinueThread => "Continue this thread with a follow-up question", "このスレッドで続けて質問する";
+    FollowUp => "Follow-up question", "追加の質問";
+    Thread => "Thread", "スレッド";
+    Answering => "Answering…", "回答しています…";
+    NavLimits => "Budgets and limits", "予算と制限";
+    AiBudget => "AI budget", "AI 予算";
+    MonthlyTokens => "Tokens per month", "月間トークン数";
+    MonthlyTokensHint => "Input and output tokens per calendar month (UTC); empty removes the budget.", "暦月（UTC）あたりの入力・出力トークン数。空欄にすると予算を解除します。";
+    UsedThisMonth => "Used this month", "今月の使用量";
+    NoBudget => "No budget", "予算なし";
+    BudgetSaved => "The AI budget was saved.", "AI 予算を保存しました。";
+    RateLimits => "Rate limits", "レート制限の設定";
+    OrgLimit => "This organization's limit", "この組織の制限";
+    PerMinute => "Requests per minute", "1 分あたりのリクエスト数";
+    Burst => "Burst", "バースト";
+    BurstHint => "Requests a full bucket allows at once; empty: the same as per minute.", "満杯のバケットで一度に許可するリクエスト数。空欄は 1 分あたりと同じです。";
+    LimitSource => "Source", "設定元";
+    SourceDefault => "Default", "既定値";
+    SourceOverride => "Set for this organization", "この組織の個別設定";
+    KeyLimits => "API key limits", "API キーごとの制限";
+    ApiKey => "API key", "API キー";
+    SetLimit => "Set the limit", "制限を設定";
+    LimitSaved => "The rate limit was saved; every replica applies it within seconds.", "レート制限を保存しました。数秒以内にすべてのレプリカに反映されます。";
+    NoKeyLimits => "No key has its own limit.", "個別の制限を持つキーはありません。";
+    DateFieldHint => "Date as MM/DD/YYYY", "日付（YYYY/MM/DD 形式）";
+}
+
+/// A job's state in the member's language (the raw state stays in `data-state`).
+pub fn job_state(s: conea_jobs::JobState) -> T {
+    use conea_jobs::JobState;
+    match s {
+        JobState::Available => T::JobAvailable,
+        JobState::Scheduled => T::JobScheduled,
+        JobState::Running => T::JobRunning,
+        JobState::Retryable => T::JobRetryable,
+        JobState::Completed => T::JobCompleted,
+        JobState::Discarded => T::JobDiscarded,
+        JobState::Cancelled => T::JobStateCancelled,
+    }
 }
 
 /// A role in the member's language.
@@ -451,6 +500,80 @@ pub fn day_text(lang: Lang, ymd: &str) -> String {
     }
 }
 
+/// How a date field of the language is filled in (its placeholder).
+pub fn day_field_format(lang: Lang) -> &'static str {
+    match lang {
+        Lang::En => "MM/DD/YYYY",
+        Lang::Ja => "YYYY/MM/DD",
+    }
+}
+
+/// A `YYYY-MM-DD` day as a date field of the language shows it: `12/04/2026` /
+/// `2026/12/04`; other text as it is.
+pub fn day_field(lang: Lang, ymd: &str) -> String {
+    match ymd.trim().parse::<jiff::civil::Date>() {
+        Ok(d) => match lang {
+            Lang::En => format!("{:02}/{:02}/{}", d.month(), d.day(), d.year()),
+            Lang::Ja => format!("{}/{:02}/{:02}", d.year(), d.month(), d.day()),
+        },
+        Err(_) => ymd.to_owned(),
+    }
+}
+
+fn civil(year: &str, month: &str, day: &str) -> Option<jiff::civil::Date> {
+    let num = |t: &str| -> Option<i64> {
+        let t = t.trim();
+        (!t.is_empty() && t.len() <= 4 && t.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| t.parse().ok())
+            .flatten()
+    };
+    let (y, m, d) = (num(year)?, num(month)?, num(day)?);
+    if year.trim().len() != 4 {
+        return None;
+    }
+    jiff::civil::Date::new(
+        i16::try_from(y).ok()?,
+        i8::try_from(m).ok()?,
+        i8::try_from(d).ok()?,
+    )
+    .ok()
+}
+
+/// A date field's text, as the language writes days, as `YYYY-MM-DD`: English `12/4/2026`
+/// (month first) or `Dec 4, 2026`; Japanese `2026/12/4` or `2026年12月4日`; either
+/// `2026-12-04`. Text that is no day of the language comes back as it is, for the service to
+/// refuse with its own message.
+pub fn day_from_field(lang: Lang, text: &str) -> String {
+    let t = text.trim();
+    if let Ok(d) = t.parse::<jiff::civil::Date>() {
+        return d.to_string();
+    }
+    let parsed = match lang {
+        Lang::En => {
+            let parts: Vec<&str> = t.split('/').collect();
+            match parts.as_slice() {
+                [m, d, y] => civil(y, m, d),
+                _ => t.split_once(' ').and_then(|(mon, rest)| {
+                    let mon = mon.get(..3)?;
+                    let month = MONTHS.iter().position(|x| x.eq_ignore_ascii_case(mon))? + 1;
+                    let (d, y) = rest.split_once(',')?;
+                    civil(y, &month.to_string(), d)
+                }),
+            }
+        }
+        Lang::Ja => {
+            let parts: Vec<&str> = t.trim_end_matches('日').split(['/', '年', '月']).collect();
+            match parts.as_slice() {
+                [y, m, d] => civil(y, m, d),
+                _ => None,
+            }
+        }
+    };
+    parsed
+        .map(|d| d.to_string())
+        .unwrap_or_else(|| t.to_owned())
+}
+
 /// An instant in the time zone: `Dec 4, 2026 14:05` / `2026年12月4日 14:05`.
 pub fn instant(lang: Lang, tz: &TimeZone, ms: i64) -> String {
     match Timestamp::from_millisecond(ms) {
@@ -502,6 +625,54 @@ mod tests {
         assert_eq!(
             instant_text(Lang::En, &TimeZone::UTC, "2026-12-04T14:05:09Z"),
             "Dec 4, 2026 14:05"
+        );
+    }
+
+    #[test]
+    fn date_fields_show_and_read_the_days_of_their_language() {
+        assert_eq!(day_field(Lang::En, "2026-12-04"), "12/04/2026");
+        assert_eq!(day_field(Lang::Ja, "2026-12-04"), "2026/12/04");
+        for (lang, typed) in [
+            (Lang::En, "12/04/2026"),
+            (Lang::En, "12/4/2026"),
+            (Lang::En, "Dec 4, 2026"),
+            (Lang::En, "2026-12-04"),
+            (Lang::Ja, "2026/12/04"),
+            (Lang::Ja, "2026/12/4"),
+            (Lang::Ja, "2026年12月4日"),
+            (Lang::Ja, "2026-12-04"),
+        ] {
+            assert_eq!(
+                day_from_field(lang, typed),
+                "2026-12-04",
+                "{lang:?} {typed}"
+            );
+        }
+        // Each language reads its own order: 04/12/2026 is April 12th in English and no
+        // day at all in Japanese (left for the service to refuse).
+        assert_eq!(day_from_field(Lang::En, "04/12/2026"), "2026-04-12");
+        assert_eq!(day_from_field(Lang::Ja, "04/12/2026"), "04/12/2026");
+        assert_eq!(day_from_field(Lang::En, "13/01/2026"), "13/01/2026");
+        assert_eq!(day_from_field(Lang::Ja, "2026/02/30"), "2026/02/30");
+        assert_eq!(day_from_field(Lang::En, "soon"), "soon");
+    }
+
+    #[test]
+    fn every_job_state_has_its_own_label_in_both_languages() {
+        for lang in Lang::ALL {
+            let labels: std::collections::HashSet<&str> = conea_jobs::JobState::ALL
+                .into_iter()
+                .map(|s| lang.t(job_state(s)))
+                .collect();
+            assert_eq!(labels.len(), conea_jobs::JobState::ALL.len(), "{lang:?}");
+        }
+        assert_eq!(
+            Lang::Ja.t(job_state(conea_jobs::JobState::Running)),
+            "実行中"
+        );
+        assert_eq!(
+            Lang::En.t(job_state(conea_jobs::JobState::Running)),
+            "Running"
         );
     }
 

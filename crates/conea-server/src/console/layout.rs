@@ -9,7 +9,7 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 /// The pages of the navigation, each with the permission it needs.
 /// (link, the paths it covers, label, permission).
-pub const PAGES: [(&str, &str, T, Permission); 10] = [
+pub const PAGES: [(&str, &str, T, Permission); 11] = [
     ("/console", "/console", T::NavOverview, Permission::DataRead),
     ("/console/ask", "/console/ask", T::NavAsk, Permission::AiUse),
     (
@@ -52,6 +52,12 @@ pub const PAGES: [(&str, &str, T, Permission); 10] = [
         "/console/settings/keys",
         "/console/settings/keys",
         T::NavSettings,
+        Permission::KeysManage,
+    ),
+    (
+        "/console/settings/limits",
+        "/console/settings/limits",
+        T::NavLimits,
         Permission::KeysManage,
     ),
     (
@@ -98,6 +104,19 @@ fn lang_switch(ctx: &Ctx) -> Markup {
 }
 
 /// A page of a signed-in member.
+/// A labelled date field in the page's language: shown and typed as the language writes
+/// days (`12/04/2026`, `2026/12/04`; see [`super::i18n::day_from_field`] for what it reads),
+/// not the browser's locale as `type=date` would. `ymd` is the `YYYY-MM-DD` value.
+pub fn date_field(ctx: &Ctx, id: &str, name: &str, label: T, ymd: &str) -> Markup {
+    html! {
+        label for=(id) { (ctx.t(label))
+            input id=(id) name=(name) type="text" inputmode="numeric" autocomplete="off" size="10"
+                placeholder=(super::i18n::day_field_format(ctx.lang)) title=(ctx.t(T::DateFieldHint))
+                value=(super::i18n::day_field(ctx.lang, ymd));
+        }
+    }
+}
+
 pub fn page(ctx: &Ctx, m: &Member, title: &str, body: Markup) -> Markup {
     page_with(ctx, m, title, None, body)
 }
@@ -127,6 +146,7 @@ pub fn page_with(
                     form method="post" action="/console/logout" {
                         (csrf(m))
                         span class="muted" { (ctx.t(T::SignedInAs)) " " (role) }
+                        " " span class="muted" id="member-tz" title=(ctx.t(T::TimeZone)) { (ctx.tz_name) }
                         button type="submit" class="secondary" { (ctx.t(T::SignOut)) }
                     }
                 }

@@ -72,6 +72,11 @@ pub fn router(state: &AppState) -> Router<AppState> {
             post(pages::incidents::resolve),
         )
         .route("/console/ask", get(pages::ask::show).post(pages::ask::ask))
+        .route(pages::ask::STREAM_PATH, post(pages::ask::stream))
+        .route(
+            "/console/ask/threads/{id}",
+            get(pages::ask::thread).post(pages::ask::follow_up),
+        )
         .route("/console/reports", get(pages::reports::show))
         .route("/console/schedules", post(pages::reports::create))
         .route(
@@ -88,6 +93,16 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route(
             "/console/settings/keys",
             get(pages::keys::list).post(pages::keys::create),
+        )
+        .route(pages::limits::PATH, get(pages::limits::show))
+        .route("/console/settings/limits/org", post(pages::limits::set_org))
+        .route(
+            "/console/settings/limits/keys",
+            post(pages::limits::set_key),
+        )
+        .route(
+            "/console/settings/limits/budget",
+            post(pages::limits::set_budget),
         )
         .route("/console/settings/members", get(pages::members::list))
         .route(

@@ -365,8 +365,12 @@ async fn an_admin_cancels_a_job_and_a_viewer_has_no_such_button_and_is_refused()
         // The script asks first.
         c.accept_alert().await.unwrap();
         // The answer is the list again, with the job cancelled.
-        let row = format!("tr[data-job='{}'] .job-state", s.job_id);
-        until_text(&c, &row, "cancelled").await;
+        // Shown as a label; the raw state stays in data-state.
+        let row = format!(
+            "tr[data-job='{}'] .job-state[data-state=cancelled]",
+            s.job_id
+        );
+        until_text(&c, &row, "Cancelled").await;
         let job = s
             .app
             .state
@@ -435,6 +439,11 @@ async fn the_japanese_pages_render_japanese_in_a_browser() {
         // Remembered: the next page is Japanese too.
         c.goto(&format!("{base}/console/jobs")).await.unwrap();
         assert_eq!(text_of(&c, "main h1").await, "ジョブ");
+        let state = format!(
+            "tr[data-job='{}'] .job-state[data-state=scheduled]",
+            s.job_id
+        );
+        assert_eq!(text_of(&c, &state).await, "予約済み");
     })
     .await;
 }
@@ -675,6 +684,75 @@ async fn an_admin_changes_a_members_role_and_removes_them_in_a_browser() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_sets_a_keys_rate_limit_on_the_budgets_and_limits_page_in_a_browser() {
+    run("key_rate_limit", |s, c| async move {
+        let created = s
+            .app
+            .state
+            .accounts()
+            .create_key(
+                None,
+                &s.org,
+                "nightly feed",
+                [conea_core::permissions::Permission::DataRead]
+                    .into_iter()
+                    .collect(),
+                None,
+            )
+            .await
+            .unwrap();
+        let key = created.key.id.as_str().to_owned();
+        let base = s.app.base_url.clone();
+        sign_in(&c, &base, ADMIN).await;
+        c.find(Locator::Css("nav a[href='/console/settings/limits']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_path(&c, "/console/settings/limits").await;
+        // Every field has its label.
+        for id in ["limit-key", "key-per-minute", "key-burst"] {
+            assert!(!c
+                .find_all(Locator::Css(&format!("label[for='{id}']")))
+                .await
+                .unwrap()
+                .is_empty());
+        }
+        c.find(Locator::Css(&format!("#limit-key option[value='{key}']")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        c.find(Locator::Id("key-per-minute"))
+            .await
+            .unwrap()
+            .send_keys("42")
+            .await
+            .unwrap();
+        c.find(Locator::Css(
+            "form[action$='/limits/keys'] button[type=submit]",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+        assert!(text_of(&c, "main [role=status]")
+            .await
+            .contains("rate limit was saved"));
+        let row = text_of(&c, &format!("#key-limits tr[data-key='{key}']")).await;
+        assert!(row.contains("nightly feed") && row.contains("42"), "{row}");
+        let saved = s.app.state.limits().list_overrides().await.unwrap();
+        assert!(saved
+            .iter()
+            .any(|o| o.subject_id == key && o.per_minute == 42 && o.burst.is_none()));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_question_is_answered_with_its_figures_and_tool_calls_beside_it_in_a_browser() {
     let url = crate::fake_ai::start().await;
     let settings = [
@@ -699,6 +777,10 @@ async fn a_question_is_answered_with_its_figures_and_tool_calls_beside_it_in_a_b
             .send_keys("How much did I sell?")
             .await
             .unwrap();
+        // The script streams the answer into this page: no navigation.
+        c.execute("window.conea_stayed = true;", vec![])
+            .await
+            .unwrap();
         c.find(Locator::Css(
             "form[action='/console/ask'] button[type=submit]",
         ))
@@ -708,6 +790,11 @@ async fn a_question_is_answered_with_its_figures_and_tool_calls_beside_it_in_a_b
         .await
         .unwrap();
         let answer = text_of(&c, "#answer-text").await;
+        let stayed = c
+            .execute("return window.conea_stayed === true;", vec![])
+            .await
+            .unwrap();
+        assert_eq!(stayed, json!(true), "streamed, not posted");
         assert!(answer.contains("You had 4 orders"), "{answer}");
         assert!(answer.contains("12960"), "{answer}");
         let grounding = text_of(&c, "#grounding").await;
@@ -727,6 +814,48 @@ async fn a_question_is_answered_with_its_figures_and_tool_calls_beside_it_in_a_b
             .await
             .unwrap();
         assert_eq!(kept.as_deref(), Some("How much did I sell?"));
+        // The question started a thread: continue it with a follow-up.
+        c.find(Locator::Id("continue-thread"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !c
+            .current_url()
+            .await
+            .unwrap()
+            .path()
+            .starts_with("/console/ask/threads/")
+        {
+            assert!(std::time::Instant::now() < deadline, "no thread page");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(text_of(&c, "#m1 h2").await, "How much did I sell?");
+        c.find(Locator::Id("question"))
+            .await
+            .unwrap()
+            .send_keys("And the orders?")
+            .await
+            .unwrap();
+        c.find(Locator::Css(
+            "form[action^='/console/ask/threads/'] button[type=submit]",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+        assert_eq!(text_of(&c, "#m2 h2").await, "And the orders?");
+        assert!(text_of(&c, "#m2 #answer-text").await.contains("orders"));
+        // The ask page lists the thread.
+        c.goto(&format!("{base}/console/ask")).await.unwrap();
+        let threads = text_of(&c, "ul.threads").await;
+        assert!(
+            threads.contains("How much did I sell?") && threads.contains("2 questions"),
+            "{threads}"
+        );
     })
     .await;
 }
@@ -792,7 +921,26 @@ async fn screenshots_of_every_page_in_both_languages() {
                        "deliver": [{"channel": "webhook", "target": "https://hooks.example.com/conea"}]}),
             )
             .await;
-        sign_in(&c, &base, ADMIN).await;
+        // The owner (admin) sees every page, the AI budget too.
+        let r = s
+            .app
+            .client
+            .post(
+                "/v1/users",
+                Some(&owner),
+                json!({"email": "owner@example.com", "password": crate::fixture::PASSWORD, "role": "owner"}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        s.app
+            .client
+            .put(
+                &format!("/v1/ai/budgets/{}", s.org.as_str()),
+                Some(&owner),
+                json!({"monthly_tokens": 2_000_000}),
+            )
+            .await;
+        sign_in(&c, &base, "owner@example.com").await;
         let shot = |name: String| {
             let c = c.clone();
             let path = out.join(format!("{name}.png"));
@@ -815,6 +963,7 @@ async fn screenshots_of_every_page_in_both_languages() {
             ("operations", "/console/operations".to_owned()),
             ("keys", "/console/settings/keys".to_owned()),
             ("members", "/console/settings/members".to_owned()),
+            ("limits", "/console/settings/limits".to_owned()),
             ("import", "/console/data/import".to_owned()),
         ];
         c.set_window_size(1100, 860).await.unwrap();
@@ -837,6 +986,9 @@ async fn screenshots_of_every_page_in_both_languages() {
                 .unwrap();
             text_of(&c, "#answer-text").await;
             shot(format!("{lang}-ask")).await;
+            c.find(Locator::Id("continue-thread")).await.unwrap().click().await.unwrap();
+            text_of(&c, "#m1 h2").await;
+            shot(format!("{lang}-thread")).await;
         }
         c.set_window_size(390, 844).await.unwrap();
         for (name, path) in [("overview", "/console"), ("jobs", "/console/jobs"), ("reports", "/console/reports?report=product_performance")] {

@@ -1,6 +1,7 @@
 //! A scripted fake OpenAI Chat Completions server with tools (the wire format of
 //! `tests/api/insights.rs`'s fake): the first turn calls `sales_over_time`, the next writes
-//! its answer from that tool result, so every number in it is grounded.
+//! its answer from that tool result, so every number in it is grounded. With `stream: true`
+//! the same replies come as an OpenAI chunk stream (the text in pieces of 8 characters).
 
 use axum::response::IntoResponse;
 use axum::routing::post;
@@ -44,12 +45,49 @@ async fn completions(axum::Json(body): axum::Json<Value>) -> axum::response::Res
     } else {
         "stop"
     };
+    if body["stream"] == true {
+        return stream(&body["model"], &message, finish);
+    }
     axum::Json(json!({
         "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": body["model"],
         "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": null}],
         "usage": {"prompt_tokens": 11, "completion_tokens": 5, "total_tokens": 16},
     }))
     .into_response()
+}
+
+/// The reply as `data:` chunks: the content in pieces, each tool call, the finish reason,
+/// the usage chunk and `[DONE]`.
+fn stream(model: &Value, message: &Value, finish: &str) -> axum::response::Response {
+    let chunk = |delta: Value, finish: Value| {
+        let c = json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1,
+            "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]});
+        format!("data: {c}\n\n")
+    };
+    let mut out = chunk(json!({"role": "assistant", "content": ""}), Value::Null);
+    let text: Vec<char> = message["content"].as_str().unwrap_or("").chars().collect();
+    for piece in text.chunks(8) {
+        let piece: String = piece.iter().collect();
+        out.push_str(&chunk(json!({"content": piece}), Value::Null));
+    }
+    for (i, call) in message["tool_calls"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        out.push_str(&chunk(
+            json!({"tool_calls": [{"index": i, "id": call["id"], "type": "function",
+                "function": {"name": call["function"]["name"], "arguments": call["function"]["arguments"]}}]}),
+            Value::Null,
+        ));
+    }
+    out.push_str(&chunk(json!({}), json!(finish)));
+    let usage = json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1,
+        "model": model, "choices": [],
+        "usage": {"prompt_tokens": 11, "completion_tokens": 5, "total_tokens": 16}});
+    out.push_str(&format!("data: {usage}\n\ndata: [DONE]\n\n"));
+    ([("content-type", "text/event-stream")], out).into_response()
 }
 
 /// Starts the fake; its base URL (for `OPENAI_BASE_URL`).

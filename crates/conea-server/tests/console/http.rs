@@ -21,7 +21,385 @@ backend_tests!(
     an_uploaded_file_is_imported_and_its_status_page_follows_the_job,
     members_get_a_new_role_and_removal_ends_their_sessions_and_a_member_cannot_do_either,
     a_viewer_without_ai_use_has_no_ask_page_and_is_refused_when_asking,
+    date_fields_show_and_read_days_in_the_pages_language,
+    the_product_chart_names_its_products_not_their_shop,
+    budgets_and_rate_limits_are_set_with_the_permissions_of_their_api_routes,
+    a_question_streams_its_tool_calls_text_and_rendered_answer_as_server_sent_events,
+    dates_are_shown_in_the_members_time_zone_from_its_cookie,
 );
+
+async fn dates_are_shown_in_the_members_time_zone_from_its_cookie(b: Backend) {
+    use conea_core::Clock;
+    let Some(s) = seeded(b).await else { return };
+    let mut web = Web::new(&s.app);
+    web.sign_in(ADMIN).await;
+    // The fixture's job was created at the clock's now.
+    let now = jiff::Timestamp::from_millisecond(s.app.clock.now_ms()).unwrap();
+    let time = |zone: &str| {
+        let z = jiff::tz::TimeZone::get(zone).unwrap().to_datetime(now);
+        format!("{:02}:{:02}", z.hour(), z.minute())
+    };
+    let utc = web.get("/console/jobs").await;
+    assert!(utc.text.contains(&time("UTC")), "{}", utc.text);
+    assert!(utc.text.contains("id=\"member-tz\""));
+    web.cookies.insert("conea_tz".into(), "Asia/Tokyo".into());
+    let tokyo = web.get("/console/jobs").await;
+    assert!(tokyo.text.contains(&time("Asia/Tokyo")), "{}", tokyo.text);
+    assert!(!tokyo.text.contains(&time("UTC")), "not UTC any more");
+    assert!(tokyo.text.contains(">Asia/Tokyo</span>"));
+    // The overview's period is the member's days; a zone nobody knows is UTC.
+    let overview = web.get("/console").await;
+    assert_eq!(overview.status, 200, "{}", overview.text);
+    web.cookies.insert("conea_tz".into(), "Mars/Base".into());
+    let page = web.get("/console/jobs").await;
+    assert!(page.text.contains(&time("UTC")) && page.text.contains(">UTC</span>"));
+}
+
+async fn a_question_streams_its_tool_calls_text_and_rendered_answer_as_server_sent_events(
+    b: Backend,
+) {
+    let url = crate::fake_ai::start().await;
+    let settings = [
+        ("OPENAI_API_KEY", "sk-test"),
+        ("OPENAI_BASE_URL", url.as_str()),
+        ("CONEA_INSIGHTS_MODEL", "openai/gpt-test"),
+        ("CONEA_AI_MAX_RETRIES", "0"),
+    ];
+    let Some(s) = seeded_with(b, &settings).await else {
+        return;
+    };
+    let mut web = Web::new(&s.app);
+    web.sign_in(ADMIN).await;
+    let page = web.get("/console/ask").await;
+    assert!(page.text.contains("data-stream=\"/console/ask/stream\""));
+    assert!(page.text.contains("<template id=\"ask-live\">"));
+    let q = [("question", "How much did I sell?")];
+    // Without the token: refused like every console POST.
+    assert_eq!(web.post("/console/ask/stream", &q).await.status, 403);
+    let token = page.csrf();
+    let r = web
+        .post(
+            "/console/ask/stream",
+            &[
+                ("csrf", token.as_str()),
+                ("question", "How much did I sell?"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.header("content-type").starts_with("text/event-stream"));
+    let order: Vec<usize> = ["event: tool_call", "event: delta", "event: done"]
+        .iter()
+        .map(|e| {
+            r.text
+                .find(e)
+                .unwrap_or_else(|| panic!("{e} in {}", r.text))
+        })
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{}", r.text);
+    assert!(r.text.contains("sales_over_time") && r.text.contains("You had 4 orders"));
+    // The done event carries the answer as the page renders it.
+    assert!(r.text.contains("id=\\\"evidence-section\\\""), "{}", r.text);
+    // The question started a thread, listed on the ask page.
+    assert!(r.text.contains("continue-thread"), "{}", r.text);
+    let list = web.get("/console/ask").await;
+    assert!(list.text.contains("data-thread=\"thr_"), "{}", list.text);
+    assert!(list.text.contains("How much did I sell?"));
+    // An empty question is refused before any streaming, with the form's page.
+    let r = web
+        .post(
+            "/console/ask/stream",
+            &[("csrf", token.as_str()), ("question", " ")],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.header("content-type").starts_with("text/html"));
+    // A viewer (no ai:use) is refused the stream too.
+    let mut viewer = Web::new(&s.app);
+    viewer.sign_in(VIEWER).await;
+    let token = viewer.get("/console/jobs").await.csrf();
+    let r = viewer
+        .post(
+            "/console/ask/stream",
+            &[("csrf", token.as_str()), ("question", "Sales?")],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+}
+
+/// Posts `fields` with the CSRF token.
+async fn post_with(
+    web: &mut Web,
+    path: String,
+    token: String,
+    fields: Vec<(&str, String)>,
+) -> crate::fixture::Page {
+    let mut all = vec![("csrf", token)];
+    all.extend(fields);
+    let pairs: Vec<(&str, &str)> = all.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    web.post(&path, &pairs).await
+}
+
+async fn budgets_and_rate_limits_are_set_with_the_permissions_of_their_api_routes(b: Backend) {
+    let Some(s) = seeded(b).await else { return };
+    const PATH: &str = "/console/settings/limits";
+    // A viewer (no keys:manage) is refused the page.
+    let mut viewer = Web::new(&s.app);
+    viewer.sign_in(VIEWER).await;
+    assert_eq!(viewer.get(PATH).await.status, 403);
+    // An org admin (keys:manage, not admin): the limits, no budget, no organization form.
+    let mut admin = Web::new(&s.app);
+    admin.sign_in(ADMIN).await;
+    let page = admin.get(PATH).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(
+        page.text.contains("data-source=\"default\""),
+        "{}",
+        page.text
+    );
+    assert!(!page.text.contains("id=\"ai-budget\"") && !page.text.contains("limits/org\""));
+    // The budget is refused on the server even when posted with a valid token.
+    let r = admin
+        .post(
+            &format!("{PATH}/budget"),
+            &[("csrf", &page.csrf()), ("monthly_tokens", "1000")],
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    // A key of the organization gets its own limit (below the organization's).
+    let created = admin
+        .post(
+            "/console/settings/keys",
+            &[
+                ("csrf", &page.csrf()),
+                ("name", "feed"),
+                ("permission", "data:read"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, 200);
+    let key = s
+        .app
+        .state
+        .accounts()
+        .list_keys_of(&s.org)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|k| k.name == "feed")
+        .unwrap();
+    let form = |per: &'static str| {
+        vec![
+            ("key_id", key.id.as_str().to_owned()),
+            ("per_minute", per.to_owned()),
+        ]
+    };
+    // Without the CSRF token: refused, nothing saved.
+    let r = admin
+        .post(
+            &format!("{PATH}/keys"),
+            &[("key_id", key.id.as_str()), ("per_minute", "7")],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    let r = post_with(&mut admin, format!("{PATH}/keys"), page.csrf(), form("7")).await;
+    assert_eq!(
+        (r.status, r.header("location")),
+        (303, "/console/settings/limits?done=limit")
+    );
+    let page = admin.get(PATH).await;
+    assert!(
+        page.text.contains(&format!(
+            "<tr data-key=\"{}\"><td>feed</td><td class=\"num\">7</td>",
+            key.id.as_str()
+        )),
+        "{}",
+        page.text
+    );
+    // Above the organization's limit it needs admin, as PUT /v1/rate-limits/keys/{id}.
+    let r = post_with(
+        &mut admin,
+        format!("{PATH}/keys"),
+        page.csrf(),
+        form("1000000"),
+    )
+    .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    let r = post_with(&mut admin, format!("{PATH}/keys"), page.csrf(), form("0")).await;
+    assert_eq!(r.status, 422, "{}", r.text);
+
+    // The owner (admin) sets the budget and the organization's limit.
+    let r = s
+        .app
+        .client
+        .post(
+            "/v1/users",
+            Some(s.app.owner()),
+            serde_json::json!({"email": "owner@example.com", "password": PASSWORD, "role": "owner"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let mut owner = Web::new(&s.app);
+    owner.sign_in("owner@example.com").await;
+    let page = owner.get(PATH).await;
+    assert!(page.text.contains("id=\"ai-budget\""), "{}", page.text);
+    let r = owner
+        .post(
+            &format!("{PATH}/budget"),
+            &[("csrf", &page.csrf()), ("monthly_tokens", "250,000")],
+        )
+        .await;
+    assert_eq!(
+        r.header("location"),
+        "/console/settings/limits?done=budget",
+        "{}",
+        r.text
+    );
+    let r = owner
+        .post(
+            &format!("{PATH}/org"),
+            &[("csrf", &page.csrf()), ("per_minute", "90"), ("burst", "")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let page = owner.get(PATH).await;
+    assert!(
+        page.text.contains("<dd id=\"budget-tokens\">250,000</dd>"),
+        "{}",
+        page.text
+    );
+    assert!(page.text.contains("data-source=\"organization\""));
+    // The same services the API reads.
+    let owner_principal = conea_core::principal::Principal {
+        kind: conea_core::principal::PrincipalKind::User,
+        subject: "usr_test".into(),
+        org_id: s.org.clone(),
+        role: Some(conea_core::permissions::Role::Owner),
+        permissions: conea_core::permissions::Role::Owner.permissions(),
+        issued_at: None,
+        expires_at: None,
+    };
+    let budget = s
+        .app
+        .state
+        .platform()
+        .ai
+        .budget(&owner_principal, s.org.as_str())
+        .await
+        .unwrap();
+    assert_eq!(budget.monthly_tokens, Some(250_000));
+    // Japanese labels.
+    let ja = owner.get_with(PATH, &[("accept-language", "ja")]).await;
+    assert!(ja.text.contains("月間トークン数") && ja.text.contains("この組織の個別設定"));
+}
+
+/// The day `days_ago` days before the app's clock (UTC).
+fn day_before(s: &crate::fixture::Seeded, days_ago: i64) -> jiff::civil::Date {
+    use conea_core::Clock;
+    let ms = s.app.clock.now_ms() - days_ago * 86_400_000;
+    jiff::tz::TimeZone::UTC
+        .to_datetime(jiff::Timestamp::from_millisecond(ms).unwrap())
+        .date()
+}
+
+async fn date_fields_show_and_read_days_in_the_pages_language(b: Backend) {
+    let Some(s) = seeded(b).await else { return };
+    let mut web = Web::new(&s.app);
+    web.sign_in(ADMIN).await;
+    // #5004 is 8 days old, #5003 3 days: from 5 days ago keeps #5003 only.
+    let d = day_before(&s, 5);
+    let en = format!("{:02}/{:02}/{}", d.month(), d.day(), d.year());
+    let ja = format!("{}/{:02}/{:02}", d.year(), d.month(), d.day());
+    let en_page = web
+        .get(&format!(
+            "/console/data/orders?created_from={}",
+            en.replace('/', "%2F")
+        ))
+        .await;
+    assert_eq!(en_page.status, 200, "{}", en_page.text);
+    assert!(en_page.text.contains("#5003") && !en_page.text.contains("#5004"));
+    assert!(
+        en_page.text.contains(&format!("value=\"{en}\"")),
+        "shown as typed in English"
+    );
+    assert!(en_page.text.contains("placeholder=\"MM/DD/YYYY\""));
+    assert!(
+        !en_page.text.contains("type=\"date\""),
+        "not the browser's locale"
+    );
+    // The same text in Japanese is no day (year first): refused, not misread.
+    let ja_lang = [("accept-language", "ja")];
+    let wrong = web
+        .get_with(
+            &format!(
+                "/console/data/orders?created_from={}",
+                en.replace('/', "%2F")
+            ),
+            &ja_lang,
+        )
+        .await;
+    assert!(
+        wrong.status == 400 || wrong.status == 422,
+        "{}",
+        wrong.status
+    );
+    let ja_page = web
+        .get_with(
+            &format!(
+                "/console/data/orders?created_from={}",
+                ja.replace('/', "%2F")
+            ),
+            &ja_lang,
+        )
+        .await;
+    assert_eq!(ja_page.status, 200, "{}", ja_page.text);
+    assert!(ja_page.text.contains("#5003") && !ja_page.text.contains("#5004"));
+    assert!(ja_page.text.contains(&format!("value=\"{ja}\"")));
+    assert!(ja_page.text.contains("placeholder=\"YYYY/MM/DD\""));
+    // 年月日 is read too; the overview's period shows in the Japanese field form.
+    let kanji = format!("{}年{}月{}日", d.year(), d.month(), d.day());
+    let overview = web
+        .get_with(
+            &format!(
+                "/console?from={}",
+                url::form_urlencoded::byte_serialize(kanji.as_bytes()).collect::<String>()
+            ),
+            &ja_lang,
+        )
+        .await;
+    assert_eq!(overview.status, 200, "{}", overview.text);
+    assert!(
+        overview.text.contains(&format!("value=\"{ja}\"")),
+        "{}",
+        overview.text
+    );
+    // The reports form reads and shows the English form.
+    let report = web
+        .get(&format!(
+            "/console/reports?report=sales_over_time&from={}",
+            en.replace('/', "%2F")
+        ))
+        .await;
+    assert_eq!(report.status, 200, "{}", report.text);
+    assert!(report.text.contains(&format!("value=\"{en}\"")));
+    assert!(!report.text.contains("role=\"alert\""), "{}", report.text);
+}
+
+async fn the_product_chart_names_its_products_not_their_shop(b: Backend) {
+    let Some(s) = seeded(b).await else { return };
+    let mut web = Web::new(&s.app);
+    web.sign_in(ADMIN).await;
+    let page = web.get("/console/reports?report=product_performance").await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    let svg = page
+        .text
+        .split("<svg")
+        .nth(1)
+        .and_then(|t| t.split("</svg>").next())
+        .expect("a chart");
+    assert!(svg.contains(">Matcha bowl</text>"), "{svg}");
+    assert!(!svg.contains("shop_"), "no shop id on the axis: {svg}");
+}
 
 async fn a_viewer_without_ai_use_has_no_ask_page_and_is_refused_when_asking(b: Backend) {
     let Some(s) = seeded(b).await else { return };
@@ -38,11 +416,21 @@ async fn a_viewer_without_ai_use_has_no_ask_page_and_is_refused_when_asking(b: B
         .await;
     assert_eq!(r.status, 403, "{}", r.text);
     assert!(r.text.contains("ai:use"), "{}", r.text);
+    // Nor may the viewer open or continue a thread.
+    let thread = "/console/ask/threads/thr_0000000000000000000000000000";
+    assert_eq!(viewer.get(thread).await.status, 403);
+    let r = viewer
+        .post(thread, &[("csrf", &page.csrf()), ("question", "More?")])
+        .await;
+    assert_eq!(r.status, 403);
     let mut web = Web::new(&s.app);
     web.sign_in(ADMIN).await;
     let page = web.get("/console/ask").await;
     assert_eq!(page.status, 200, "{}", page.text);
     assert!(page.text.contains("id=\"question\""));
+    assert!(page.text.contains("No threads yet"));
+    // A thread that is not the organization's is not found.
+    assert_eq!(web.get(thread).await.status, 404);
 }
 
 async fn members_get_a_new_role_and_removal_ends_their_sessions_and_a_member_cannot_do_either(
@@ -706,6 +1094,17 @@ async fn every_page_renders_with_the_imported_data_in_both_languages(b: Backend)
     assert_eq!((r.status, r.header("location")), (303, "/console/jobs"));
     let jobs = web.get("/console/jobs").await;
     assert!(jobs.text.contains("ジョブ") && jobs.text.contains("キャンセル"));
+    // Job states are labels in the page's language; the raw state is in data-state.
+    assert!(
+        jobs.text
+            .contains("class=\"job-state\" data-state=\"scheduled\">予約済み<"),
+        "{}",
+        jobs.text
+    );
+    assert!(jobs
+        .text
+        .contains("<option value=\"running\">実行中</option>"));
+    assert!(!jobs.text.contains(">scheduled<"), "no raw state shown");
     let r = web
         .get("/console/lang?to=en&back=https://evil.example")
         .await;

@@ -14,7 +14,6 @@ use axum::response::Response;
 use conea_core::CoreError;
 use conea_shopdata::reads::{ListParams, ReadFormat};
 use futures::StreamExt;
-use jiff::tz::TimeZone;
 use maud::{html, Markup};
 use serde::Deserialize;
 
@@ -75,6 +74,17 @@ fn keep(v: &Option<String>) -> Option<String> {
 }
 
 impl Filters {
+    /// The days as typed in the page's language, as `YYYY-MM-DD` (the service's form).
+    fn in_days(mut self, lang: i18n::Lang) -> Self {
+        for d in [&mut self.created_from, &mut self.created_to]
+            .into_iter()
+            .flatten()
+        {
+            *d = i18n::day_from_field(lang, d);
+        }
+        self
+    }
+
     fn params(&self, kind: Kind, with_cursor: bool) -> ListParams {
         ListParams {
             limit: with_cursor.then(|| "25".to_owned()),
@@ -144,8 +154,8 @@ fn filter_form(ctx: &Ctx, kind: Kind, f: &Filters) -> Markup {
     html! {
         form class="filters card" method="get" action={ "/console/data/" (kind.as_str()) } aria-label=(ctx.t(T::Filter)) {
             label for="q" { (ctx.t(T::Search)) input id="q" name="q" type="search" value=(opt(&f.q)); }
-            label for="created_from" { (ctx.t(T::CreatedFrom)) input id="created_from" name="created_from" type="date" value=(opt(&f.created_from)); }
-            label for="created_to" { (ctx.t(T::CreatedTo)) input id="created_to" name="created_to" type="date" value=(opt(&f.created_to)); }
+            (layout::date_field(ctx, "created_from", "created_from", T::CreatedFrom, opt(&f.created_from)))
+            (layout::date_field(ctx, "created_to", "created_to", T::CreatedTo, opt(&f.created_to)))
             @match kind {
                 Kind::Orders => {
                     label for="financial_status" { (ctx.t(T::FinancialStatus))
@@ -203,11 +213,12 @@ pub async fn list(
     Path(kind): Path<String>,
     Query(f): Query<Filters>,
 ) -> Result<Response, Failure> {
+    let f = f.in_days(ctx.lang);
     let kind = kind_of(&ctx, &kind)?;
     let p = &m.principal;
     let data = &state.platform().data;
     let params = f.params(kind, true);
-    let tz = TimeZone::UTC;
+    let tz = ctx.tz.clone();
     let when = |t: &Option<String>| {
         t.as_deref()
             .map(|t| i18n::instant_text(ctx.lang, &tz, t))
@@ -337,7 +348,7 @@ pub async fn detail(
     let p = &m.principal;
     let data = &state.platform().data;
     let shop = s.shop_id.as_deref().filter(|s| !s.is_empty());
-    let tz = TimeZone::UTC;
+    let tz = ctx.tz.clone();
     let (title, body) = match kind {
         Kind::Orders => {
             let d = data.get_order(p, &id, shop).await.or_fail(&ctx)?;
@@ -433,6 +444,7 @@ pub async fn export(
     Path(kind): Path<String>,
     Query(f): Query<Filters>,
 ) -> Result<Response, Failure> {
+    let f = f.in_days(ctx.lang);
     let kind = kind_of(&ctx, &kind)?;
     let p = &m.principal;
     let data = &state.platform().data;

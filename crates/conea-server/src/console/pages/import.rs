@@ -12,7 +12,7 @@
 use crate::console::ctx::{
     html, see_other, Ctx, Failure, Member, OrFail, Signed, CSRF_FIELD, UPLOAD_PATH,
 };
-use crate::console::i18n::T;
+use crate::console::i18n::{self, T};
 use crate::console::layout;
 use crate::console::session::csrf_refused;
 use crate::state::AppState;
@@ -177,7 +177,7 @@ pub async fn status_page(
                     span id="import-percent" { (job.progress) "%" }
                 }
             }
-            p { (ctx.t(T::Status)) ": " b id="import-job-state" { (job.state.as_str()) } }
+            p { (ctx.t(T::Status)) ": " b id="import-job-state" data-state=(job.state.as_str()) { (ctx.t(i18n::job_state(job.state))) } }
             @if let Some(msg) = &job.progress_message { p class="muted" id="import-message" { (msg) } }
             @if done {
                 dl class="facts" id="import-result" {
@@ -207,6 +207,7 @@ pub async fn status_json(
     let job = import_job(&state, &ctx, &m, &id).await?;
     let body = json!({
         "state": job.state.as_str(),
+        "label": ctx.t(i18n::job_state(job.state)),
         "progress": job.progress,
         "message": job.progress_message,
         "final": job.state.is_final(),

@@ -14,7 +14,6 @@ use axum::response::Response;
 use axum::Form;
 use conea_incidents::postmortem::EntryKind;
 use conea_incidents::store::{Incident, Status};
-use jiff::tz::TimeZone;
 use maud::{html, Markup};
 use serde::Deserialize;
 
@@ -60,7 +59,7 @@ pub async fn list(
         .list(&m.principal, wanted, None, 50)
         .await
         .or_fail(&ctx)?;
-    let tz = TimeZone::UTC;
+    let tz = ctx.tz.clone();
     let notice = match q.done.as_deref() {
         Some("acknowledged") => Some(T::IncidentAcknowledged),
         Some("resolved") => Some(T::IncidentResolved),
@@ -195,7 +194,7 @@ pub async fn show(
         .await
         .or_fail(&ctx)?;
     let i = &view.incident;
-    let tz = TimeZone::UTC;
+    let tz = ctx.tz.clone();
     let notice = match q.done.as_deref() {
         Some("escalated") => Some(T::IncidentEscalated),
         Some("noted") => Some(T::NoteAdded),

@@ -11,7 +11,6 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use conea_core::permissions::Permission;
 use conea_jobs::{Job, JobState};
-use jiff::tz::TimeZone;
 use maud::{html, Markup};
 use serde::Deserialize;
 
@@ -54,7 +53,7 @@ pub async fn list(
         .list(&m.principal, wanted, None, None, 50)
         .await
         .or_fail(&ctx)?;
-    let tz = TimeZone::UTC;
+    let tz = ctx.tz.clone();
     let notice = match q.done.as_deref() {
         Some("cancelled") => Some(T::JobCancelled),
         Some("retried") => Some(T::JobRetried),
@@ -67,7 +66,7 @@ pub async fn list(
                 select id="state" name="state" data-autosubmit {
                     option value="" { (ctx.t(T::AllStates)) }
                     @for s in JobState::ALL {
-                        option value=(s.as_str()) selected[wanted == Some(s.as_str())] { (s.as_str()) }
+                        option value=(s.as_str()) selected[wanted == Some(s.as_str())] { (ctx.t(i18n::job_state(s))) }
                     }
                 }
             }
@@ -92,7 +91,7 @@ pub async fn list(
                         tr data-job=(j.id.as_str()) {
                             td { code { (j.id.as_str()) } }
                             td { (j.kind) }
-                            td class="job-state" { (j.state.as_str()) }
+                            td class="job-state" data-state=(j.state.as_str()) { (ctx.t(i18n::job_state(j.state))) }
                             td {
                                 progress max="100" value=(j.progress) aria-label=(ctx.t(T::Progress)) { (j.progress) "%" }
                                 " " (j.progress) "%"

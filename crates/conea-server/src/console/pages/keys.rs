@@ -13,7 +13,6 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use conea_core::model::ApiKey;
 use conea_core::permissions::{Permission, PermissionSet};
-use jiff::tz::TimeZone;
 use maud::{html, Markup};
 use serde::Deserialize;
 
@@ -23,7 +22,7 @@ pub struct KeysQuery {
 }
 
 fn page(ctx: &Ctx, m: &Member, keys: &[ApiKey], top: Markup) -> Response {
-    let tz = TimeZone::UTC;
+    let tz = ctx.tz.clone();
     let mine = m.principal.permissions;
     let body = html! {
         (top)

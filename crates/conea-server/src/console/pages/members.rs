@@ -14,7 +14,6 @@ use axum::response::Response;
 use axum::Form;
 use conea_core::permissions::{Permission, Role};
 use conea_core::CoreError;
-use jiff::tz::TimeZone;
 use maud::html;
 use serde::Deserialize;
 
@@ -35,7 +34,7 @@ pub async fn list(
         .await
         .or_fail(&ctx)?;
     let manage = p.has(Permission::MembersManage);
-    let tz = TimeZone::UTC;
+    let tz = ctx.tz.clone();
     let notice = match q.done.as_deref() {
         Some("role") => Some(T::RoleChanged),
         Some("removed") => Some(T::MemberRemoved),

@@ -7,6 +7,7 @@ pub mod import;
 pub mod incidents;
 pub mod jobs;
 pub mod keys;
+pub mod limits;
 pub mod members;
 pub mod operations;
 pub mod overview;

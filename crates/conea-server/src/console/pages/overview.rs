@@ -33,7 +33,7 @@ fn pct(change: &Option<BTreeMap<&'static str, Change>>, key: &str) -> Option<f64
 
 /// `YYYY-MM-DD` of an RFC 3339 instant; `exclusive` moves back one millisecond (a range's
 /// end).
-fn day_of(rfc3339: &str, exclusive: bool) -> String {
+fn day_of(tz: &jiff::tz::TimeZone, rfc3339: &str, exclusive: bool) -> String {
     match rfc3339.parse::<jiff::Timestamp>() {
         Ok(t) => {
             let t = if exclusive {
@@ -41,7 +41,7 @@ fn day_of(rfc3339: &str, exclusive: bool) -> String {
             } else {
                 t
             };
-            jiff::tz::TimeZone::UTC.to_datetime(t).date().to_string()
+            tz.to_datetime(t).date().to_string()
         }
         Err(_) => rfc3339.get(..10).unwrap_or("").to_owned(),
     }
@@ -85,9 +85,11 @@ pub async fn show(
     let p = &m.principal;
     let analytics = &state.platform().analytics;
     let raw = RawParams {
-        from: nonempty(q.from),
-        to: nonempty(q.to),
+        from: nonempty(q.from).map(|d| i18n::day_from_field(ctx.lang, &d)),
+        to: nonempty(q.to).map(|d| i18n::day_from_field(ctx.lang, &d)),
         compare: Some("previous_period".into()),
+        // The period's days are the member's.
+        timezone: Some(ctx.tz_name.clone()),
         ..RawParams::default()
     };
     let sales = analytics.sales_over_time(p, &raw).await.or_fail(&ctx)?;
@@ -108,11 +110,14 @@ pub async fn show(
     };
     let segments = analytics.rfm_segments(p, &plain).await.or_fail(&ctx)?;
     let cohorts = analytics.customer_cohorts(p, &plain).await.or_fail(&ctx)?;
-    let (from, to) = (day_of(&sales.from, false), day_of(&sales.to, true));
+    let (from, to) = (
+        day_of(&ctx.tz, &sales.from, false),
+        day_of(&ctx.tz, &sales.to, true),
+    );
     let body = html! {
         form class="filters card" method="get" action="/console" aria-label=(ctx.t(T::Period)) {
-            label for="from" { (ctx.t(T::From)) input id="from" name="from" type="date" value=(from); }
-            label for="to" { (ctx.t(T::To)) input id="to" name="to" type="date" value=(to); }
+            (layout::date_field(&ctx, "from", "from", T::From, &from))
+            (layout::date_field(&ctx, "to", "to", T::To, &to))
             button type="submit" { (ctx.t(T::Apply)) }
             span class="muted" { (i18n::day_text(ctx.lang, &from)) " – " (i18n::day_text(ctx.lang, &to)) }
         }

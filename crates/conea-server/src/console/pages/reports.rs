@@ -226,12 +226,54 @@ fn numeric(rows: &[Vec<String>], col: usize) -> bool {
         && rows.iter().any(|r| !r[col].is_empty())
 }
 
-/// The chart of a table: labels from its first text column, bars from its first numeric
-/// column, the line from the second (each scaled to its own maximum). The names of the
-/// bar and line columns come with it.
-pub fn chart_of(t: &Table) -> Option<(Vec<Point>, usize, Option<usize>)> {
+/// A chart's label for a row: a day in the page's language, else the text cut at
+/// [`LABEL_CHARS`] with an ellipsis (a phone shows the chart a third of its size).
+fn chart_label(lang: Lang, text: &str) -> String {
+    if let Ok(t) = text.parse::<jiff::Timestamp>() {
+        let d = TimeZone::UTC.to_datetime(t).date();
+        return i18n::date(lang, d.year(), d.month(), d.day());
+    }
+    if text.parse::<jiff::civil::Date>().is_ok() {
+        return i18n::day_text(lang, text);
+    }
+    if text.chars().count() <= LABEL_CHARS {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(LABEL_CHARS - 1).collect();
+    // At a word's end when there is one in the second half (Japanese has none).
+    if let Some(space) = cut.rfind(' ').filter(|i| *i >= LABEL_CHARS / 2) {
+        cut.truncate(space);
+    }
+    cut.truncate(cut.trim_end_matches([' ', ',']).len());
+    cut.push('…');
+    cut
+}
+
+/// Characters of a chart's label at most.
+const LABEL_CHARS: usize = 14;
+
+/// The column that names a table's rows: a title or name (a product's, a segment's), else a
+/// day, else the first text column that is no id (a shop id names no product).
+fn label_column(t: &Table) -> Option<usize> {
+    let text: Vec<usize> = (0..t.columns.len())
+        .filter(|c| !numeric(&t.rows, *c))
+        .collect();
+    let last = |c: usize| t.columns[c].rsplit('.').next().unwrap_or("");
+    [
+        "title", "name", "segment", "cohort", "start", "day", "date", "weekday",
+    ]
+    .iter()
+    .find_map(|name| text.iter().copied().find(|c| last(*c) == *name))
+    .or_else(|| text.iter().copied().find(|c| !last(*c).ends_with("id")))
+    .or_else(|| text.first().copied())
+}
+
+/// The chart of a table: labels from the column naming its rows ([`label_column`]), bars
+/// from its first numeric column, the line from the second (each scaled to its own
+/// maximum). The names of the bar and line columns come with it.
+pub fn chart_of(lang: Lang, t: &Table) -> Option<(Vec<Point>, usize, Option<usize>)> {
     let n = t.columns.len();
-    let label = (0..n).find(|c| !numeric(&t.rows, *c))?;
+    let label = label_column(t)?;
     let nums: Vec<usize> = (0..n)
         .filter(|c| numeric(&t.rows, *c) && !t.columns[*c].ends_with("id"))
         .collect();
@@ -267,7 +309,7 @@ pub fn chart_of(t: &Table) -> Option<(Vec<Point>, usize, Option<usize>)> {
         .rows
         .iter()
         .map(|r| Point {
-            label: r[label].chars().take(16).collect(),
+            label: chart_label(lang, &r[label]),
             bar: num(r, bar),
             line: line.map(|l| num(r, l)).unwrap_or(0.0),
         })
@@ -282,10 +324,10 @@ fn result_section(ctx: &Ctx, report: Report, value: &Value) -> Markup {
         section aria-labelledby="result" id="report-result" {
             h2 id="result" { (ctx.t(report_label(report))) }
             @if let (Some(from), Some(to)) = (value.get("from").and_then(Value::as_str), value.get("to").and_then(Value::as_str)) {
-                p class="muted" { (i18n::instant_text(ctx.lang, &TimeZone::UTC, from)) " – " (i18n::instant_text(ctx.lang, &TimeZone::UTC, to)) }
+                p class="muted" { (i18n::instant_text(ctx.lang, &ctx.tz, from)) " – " (i18n::instant_text(ctx.lang, &ctx.tz, to)) }
             }
             @if let Some(t) = &t {
-                @if let Some((points, bar, line)) = chart_of(t) {
+                @if let Some((points, bar, line)) = chart_of(ctx.lang, t) {
                     @let title = match line {
                         Some(l) => format!("{}: {} / {}", ctx.t(report_label(report)), column_label(ctx.lang, &t.columns[bar]), column_label(ctx.lang, &t.columns[l])),
                         None => format!("{}: {}", ctx.t(report_label(report)), column_label(ctx.lang, &t.columns[bar])),
@@ -325,8 +367,8 @@ fn run_form(ctx: &Ctx, q: &RunQuery, chosen: Option<Report>) -> Markup {
                     }
                 }
             }
-            label for="from" { (ctx.t(T::From)) input id="from" name="from" type="date" value=(q.from.as_deref().unwrap_or("")); }
-            label for="to" { (ctx.t(T::To)) input id="to" name="to" type="date" value=(q.to.as_deref().unwrap_or("")); }
+            (layout::date_field(ctx, "from", "from", T::From, q.from.as_deref().unwrap_or("")))
+            (layout::date_field(ctx, "to", "to", T::To, q.to.as_deref().unwrap_or("")))
             label for="granularity" { (ctx.t(T::Granularity))
                 select id="granularity" name="granularity" {
                     option value="" { "—" }
@@ -343,7 +385,7 @@ fn run_form(ctx: &Ctx, q: &RunQuery, chosen: Option<Report>) -> Markup {
                     }
                 }
             }
-            label for="timezone" { (ctx.t(T::TimeZone)) input id="timezone" name="timezone" type="text" placeholder="UTC" value=(q.timezone.as_deref().unwrap_or("")); }
+            label for="timezone" { (ctx.t(T::TimeZone)) input id="timezone" name="timezone" type="text" placeholder=(ctx.tz_name) value=(q.timezone.as_deref().unwrap_or("")); }
             button type="submit" { (ctx.t(T::RunReport)) }
         }
     }
@@ -382,7 +424,7 @@ fn schedule_fields(ctx: &Ctx, prefix: &str, s: Option<&ScheduleView>) -> Markup 
 }
 
 fn schedules_section(ctx: &Ctx, m: &Member, list: &[ScheduleView], secret: Option<&str>) -> Markup {
-    let tz = TimeZone::UTC;
+    let tz = ctx.tz.clone();
     let may_write = m.principal.has(Permission::DataWrite);
     html! {
         section aria-labelledby="schedules" {
@@ -462,7 +504,8 @@ async fn page(
                 to: nonempty(&q.to),
                 granularity: nonempty(&q.granularity),
                 compare: nonempty(&q.compare),
-                timezone: nonempty(&q.timezone),
+                // The member's time zone unless the form names another.
+                timezone: nonempty(&q.timezone).or_else(|| Some(ctx.tz_name.clone())),
                 ..RawParams::default()
             };
             match state.platform().analytics.report(p, r.as_str(), &raw).await {
@@ -504,8 +547,12 @@ fn done_notice(ctx: &Ctx, done: Option<&str>) -> Markup {
 pub async fn show(
     State(state): State<AppState>,
     Signed(ctx, m): Signed,
-    Query(q): Query<RunQuery>,
+    Query(mut q): Query<RunQuery>,
 ) -> Result<Response, Failure> {
+    // The period as typed in the page's language, as the service reads it.
+    for d in [&mut q.from, &mut q.to].into_iter().flatten() {
+        *d = i18n::day_from_field(ctx.lang, d);
+    }
     let top = done_notice(&ctx, q.done.as_deref());
     page(&state, &ctx, &m, &q, top, None).await
 }
@@ -669,6 +716,28 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn the_product_chart_is_labelled_with_product_names_cut_short_not_shop_ids() {
+        let products = json!({"report": "product_performance", "currencies": [{
+            "currency": "JPY", "products": 2, "truncated": false, "totals": {"revenue": "30"},
+            "items": [
+                {"shop_id": "shop_01HZX", "product_id": "101", "title": "Matcha bowl",
+                 "revenue": "20", "units": 2},
+                {"shop_id": "shop_01HZX", "product_id": "102",
+                 "title": "Hand-thrown stoneware teapot, large", "revenue": "10", "units": 1}]}]});
+        let t = table(&products).expect("a table");
+        let (points, _, _) = chart_of(Lang::En, &t).expect("a chart");
+        let labels: Vec<&str> = points.iter().map(|p| p.label.as_str()).collect();
+        assert_eq!(labels, ["Matcha bowl", "Hand-thrown…"]);
+        assert_eq!(
+            chart_label(Lang::Ja, "抹茶碗と茶筅と茶杓の三点セット（限定）"),
+            "抹茶碗と茶筅と茶杓の三点セ…"
+        );
+        assert!(points
+            .iter()
+            .all(|p| p.label.chars().count() <= LABEL_CHARS));
+    }
+
+    #[test]
     fn a_report_table_comes_from_the_rows_inside_a_currency_not_from_a_rows_own_lists() {
         let products = json!({"report": "product_performance", "currencies": [{
             "currency": "JPY", "products": 1, "truncated": false, "totals": {"revenue": "10"},
@@ -683,8 +752,9 @@ mod tests {
                 {"start": "2026-12-02", "figures": {"net_sales": "7", "orders": 2}}]}]});
         let t = table(&sales).expect("a table");
         assert_eq!(t.columns, ["start", "figures.net_sales", "figures.orders"]);
-        let (points, bar, line) = chart_of(&t).expect("a chart");
+        let (points, bar, line) = chart_of(Lang::Ja, &t).expect("a chart");
         assert_eq!((bar, line), (1, Some(2)));
+        assert_eq!(points[1].label, "2026年12月2日");
         assert_eq!(points[1].bar, 7.0);
         assert_eq!(points[1].line, 2.0);
     }

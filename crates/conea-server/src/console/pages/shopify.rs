@@ -9,7 +9,6 @@ use crate::state::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use jiff::tz::TimeZone;
 use maud::html;
 use serde::Deserialize;
 
@@ -29,7 +28,7 @@ pub async fn list(
         .list(&m.principal)
         .await
         .or_fail(&ctx)?;
-    let tz = TimeZone::UTC;
+    let tz = ctx.tz.clone();
     let body = html! {
         @if q.done.as_deref() == Some("sync") { p class="notice" role="status" { (ctx.t(T::SyncQueued)) } }
         @if shops.is_empty() {
