@@ -966,60 +966,16 @@ async fn until_progress_says(jobs: &Arc<dyn JobStore>, ctx: &JobContext, message
     panic!("the job never said `{message}`");
 }
 
-async fn an_import_waits_for_its_turn_while_another_runs_in_the_process_and_then_imports(
-    b: Backend,
-) {
-    let Some(env) = env(b).await else { return };
-    let shop = env.manual_shop().await;
-    let args = env
-        .upload(
-            &shop,
-            RecordKind::Orders,
-            ImportFormat::Ndjson,
-            &report_fixture(),
-            100,
-        )
-        .await;
-    let (ctx, jobs) = context(
-        &env,
-        "data.import",
-        serde_json::to_value(&args).expect("json"),
-    )
-    .await;
-    let turns = ImportTurns::new(1);
-    // Another import of this process holds the only turn.
-    let running = turns.try_take().expect("a free turn");
-    let handler = Arc::new(Typed(ImportHandler::with_turns(
-        env.shared(),
-        turns.clone(),
-    )));
-    let ctx = Arc::new(ctx);
-    let waiting = tokio::spawn({
-        let (handler, ctx) = (handler.clone(), ctx.clone());
-        async move { handler.run(&ctx).await }
-    });
-    until_progress_says(&jobs, &ctx, WAITING_FOR_TURN).await;
-    assert!(
-        !waiting.is_finished(),
-        "it waits while the other import runs"
-    );
-    assert_eq!(
-        env.count("orders").await,
-        0,
-        "nothing imported before its turn"
-    );
-    drop(running);
-    let result = waiting
-        .await
-        .expect("joined")
-        .expect("imports once its turn came");
-    assert_eq!(result["inserted"], 6);
-    assert_eq!(env.count("orders").await, 6);
-    assert_eq!(turns.available(), 1, "its turn is given back");
+/// An import of the report fixture whose handler waits for its turn: the test holds the
+/// process's only turn (as another import would) and the import has said it waits.
+struct WaitingImport {
+    turns: ImportTurns,
+    running: conea_shopdata::jobs::ImportTurn,
+    cancel: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<Result<Value, conea_jobs::JobError>>,
 }
 
-async fn an_import_cancelled_while_waiting_for_its_turn_stops_without_importing(b: Backend) {
-    let Some(env) = env(b).await else { return };
+async fn waiting_import(env: &Env) -> WaitingImport {
     let shop = env.manual_shop().await;
     let args = env
         .upload(
@@ -1031,25 +987,61 @@ async fn an_import_cancelled_while_waiting_for_its_turn_stops_without_importing(
         )
         .await;
     let (ctx, jobs, cancel) = cancellable_context(
-        &env,
+        env,
         "data.import",
         serde_json::to_value(&args).expect("json"),
     )
     .await;
     let turns = ImportTurns::new(1);
-    let _running = turns.try_take().expect("a free turn");
+    let running = turns.try_take().expect("a free turn");
     let handler = Arc::new(Typed(ImportHandler::with_turns(
         env.shared(),
         turns.clone(),
     )));
     let ctx = Arc::new(ctx);
-    let waiting = tokio::spawn({
+    let task = tokio::spawn({
         let (handler, ctx) = (handler.clone(), ctx.clone());
         async move { handler.run(&ctx).await }
     });
     until_progress_says(&jobs, &ctx, WAITING_FOR_TURN).await;
-    cancel.send(true).expect("the job listens");
-    let error = waiting.await.expect("joined").expect_err("stopped");
+    WaitingImport {
+        turns,
+        running,
+        cancel,
+        task,
+    }
+}
+
+async fn an_import_waits_for_its_turn_while_another_runs_in_the_process_and_then_imports(
+    b: Backend,
+) {
+    let Some(env) = env(b).await else { return };
+    let w = waiting_import(&env).await;
+    assert!(
+        !w.task.is_finished(),
+        "it waits while the other import runs"
+    );
+    assert_eq!(
+        env.count("orders").await,
+        0,
+        "nothing imported before its turn"
+    );
+    drop(w.running);
+    let result = w
+        .task
+        .await
+        .expect("joined")
+        .expect("imports once its turn came");
+    assert_eq!(result["inserted"], 6);
+    assert_eq!(env.count("orders").await, 6);
+    assert_eq!(w.turns.available(), 1, "its turn is given back");
+}
+
+async fn an_import_cancelled_while_waiting_for_its_turn_stops_without_importing(b: Backend) {
+    let Some(env) = env(b).await else { return };
+    let w = waiting_import(&env).await;
+    w.cancel.send(true).expect("the job listens");
+    let error = w.task.await.expect("joined").expect_err("stopped");
     assert!(!error.retryable, "{}", error.message);
     assert_eq!(env.count("orders").await, 0);
 }
