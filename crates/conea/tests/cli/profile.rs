@@ -103,6 +103,21 @@ fn busy(
         .collect()
 }
 
+/// The profile `query` asks for, recorded while four clients keep the server busy.
+fn profile_while_busy(server: &Server, query: &str, key: &str) -> Answer {
+    runtime().block_on(async {
+        let client = reqwest::Client::new();
+        let stop = Arc::new(AtomicBool::new(false));
+        let load = busy(&client, server, &stop);
+        let a = profile(&client, server, query, key).await;
+        stop.store(true, Ordering::Relaxed);
+        for l in load {
+            l.await.unwrap();
+        }
+        a
+    })
+}
+
 fn assert_error(a: &Answer, status: u16, code: &str) {
     assert_eq!(a.status, status, "{}", a.body);
     let v = a.json();
@@ -116,17 +131,7 @@ fn profile_of_a_busy_server_is_a_flame_graph_of_its_own_functions() {
     let env = Env::sqlite();
     let server = env.serve();
     let key = owner_key(&server);
-    let svg = runtime().block_on(async {
-        let client = reqwest::Client::new();
-        let stop = Arc::new(AtomicBool::new(false));
-        let load = busy(&client, &server, &stop);
-        let a = profile(&client, &server, "seconds=2", &key).await;
-        stop.store(true, Ordering::Relaxed);
-        for l in load {
-            l.await.unwrap();
-        }
-        a
-    });
+    let svg = profile_while_busy(&server, "seconds=2", &key);
     assert_eq!(svg.status, 200, "{}", svg.body);
     assert_eq!(svg.content_type, "image/svg+xml");
     assert_svg(&svg.body);
@@ -145,17 +150,7 @@ fn folded_profile_lists_one_stack_per_line_with_its_count() {
     let env = Env::sqlite();
     let server = env.serve();
     let key = owner_key(&server);
-    let a = runtime().block_on(async {
-        let client = reqwest::Client::new();
-        let stop = Arc::new(AtomicBool::new(false));
-        let busy = busy(&client, &server, &stop);
-        let a = profile(&client, &server, "seconds=1&format=folded", &key).await;
-        stop.store(true, Ordering::Relaxed);
-        for b in busy {
-            b.await.unwrap();
-        }
-        a
-    });
+    let a = profile_while_busy(&server, "seconds=1&format=folded", &key);
     assert_eq!(a.status, 200, "{}", a.body);
     assert!(
         a.content_type.starts_with("text/plain"),
