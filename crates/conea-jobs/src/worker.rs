@@ -206,18 +206,6 @@ impl Worker {
             .unwrap_or((0, 0, 0))
     }
 
-    /// The buffer's size now (for tests and diagnostics).
-    pub fn claim_ahead_now(&self) -> usize {
-        let (least, most) = (
-            self.config.claim_ahead,
-            self.config.claim_ahead_max.max(self.config.claim_ahead),
-        );
-        self.slots
-            .lock()
-            .map(|mut s| s.ahead.current(Instant::now(), least, most))
-            .unwrap_or(least)
-    }
-
     /// Runs until `shutdown` resolves, then drains within `grace`.
     #[allow(clippy::disallowed_methods)] // the claim loop's poll: a real timer, not domain time
     pub async fn run(self, shutdown: impl Future<Output = ()>, grace: Duration) {
