@@ -43,7 +43,7 @@ t1=$(date +%s.%N)
 echo "enqueue: $(echo "$N / ($t1 - $t0)" | bc -l | xargs printf '%.0f') jobs/s (batched inserts, CLI process included)"
 "$BIN" worker --concurrency "$CONC" >/dev/null 2>"$WORK/worker.err" &
 WPID=$!
-while [ "$(q "SELECT count(*) FROM jobs WHERE state = 'completed'")" -lt "$N" ]; do sleep 0.2; done
+while [ "$(q "SELECT count(*) FROM job_runs")" -lt "$N" ]; do sleep 0.5; done
 kill "$WPID"; wait "$WPID" 2>/dev/null || true; WPID=
 q "SELECT 'drain: ' || round($N / ((max(finished_at) - min(started_at)) / 1000.0)) || ' jobs/s end to end (first claim to last completion, ' || (max(finished_at) - min(started_at)) || ' ms)' FROM jobs"
 q "SELECT 'ledger rows: ' || count(*) FROM job_runs"

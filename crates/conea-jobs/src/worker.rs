@@ -51,6 +51,11 @@ impl Default for WorkerConfig {
     }
 }
 
+/// Claims in flight at once: while one statement claims, the next can go out on another
+/// connection once half the window is missing, so a fast drain is not bound to one database
+/// core.
+pub const CLAIMS_IN_FLIGHT: usize = 2;
+
 /// How much work the adaptive buffer holds: what the worker started in this long.
 pub const CLAIM_AHEAD_HORIZON: Duration = Duration::from_millis(100);
 
@@ -129,8 +134,61 @@ struct Buffered {
 struct Slots {
     running: HashMap<JobId, Running>,
     buffer: VecDeque<Buffered>,
+    /// Jobs asked for by claims in flight, and how many of those start at once.
+    claiming: usize,
+    starting: usize,
     stopping: bool,
     ahead: AheadSize,
+}
+
+/// A claim's reservation: jobs asked for, and how many of them start at once.
+#[derive(Debug, Clone, Copy)]
+struct Reserved {
+    want: usize,
+    start: usize,
+}
+
+/// What a worker holds and has asked for, when it plans a claim.
+#[derive(Debug, Clone, Copy)]
+struct Held {
+    concurrency: usize,
+    /// The slots and the buffer's size.
+    window: usize,
+    running: usize,
+    buffered: usize,
+    /// Jobs asked for by claims in flight, and how many of those start at once.
+    claiming: usize,
+    starting: usize,
+}
+
+/// The next claim: what fills the window, less what the claims in flight bring; as many
+/// start at once as slots are free and not promised to a claim in flight. Below half the
+/// window it waits for a slot to free (`woken`, and nothing in flight), so a claim takes many
+/// jobs at once; a second claim in flight needs half the window missing.
+fn plan_claim(h: Held, in_flight: usize, woken: bool) -> Option<Reserved> {
+    let want = h.window.saturating_sub(h.running + h.buffered + h.claiming);
+    let least = if in_flight > 0 || !woken {
+        (h.window / 2).max(1)
+    } else {
+        1
+    };
+    if want < least {
+        return None;
+    }
+    let free = h.concurrency.saturating_sub(h.running + h.starting);
+    Some(Reserved {
+        want,
+        start: free.min(want),
+    })
+}
+
+/// How a claim in flight ended.
+enum ClaimEnd {
+    /// As many jobs as asked: the queue may hold more.
+    Full,
+    /// Fewer: the queue is empty for now.
+    Short,
+    Failed,
 }
 
 /// What the finisher writes: a claimed-ahead job that started (its attempt counts now), or a
@@ -171,6 +229,8 @@ impl Worker {
             slots: Mutex::new(Slots {
                 running: HashMap::new(),
                 buffer: VecDeque::new(),
+                claiming: 0,
+                starting: 0,
                 stopping: false,
                 ahead: AheadSize::new(claim_ahead),
             }),
@@ -186,24 +246,63 @@ impl Worker {
         self.slots.lock().map(|s| s.running.len()).unwrap_or(0)
     }
 
-    /// (free slots, jobs to claim to fill the slots and the buffer, the slots and the
-    /// buffer's size).
-    fn capacity(&self) -> (usize, usize, usize) {
+    /// Reserves the next claim ([`plan_claim`]) until its jobs are taken.
+    fn reserve(&self, in_flight: usize, woken: bool) -> Option<Reserved> {
         let (least, most) = (
             self.config.claim_ahead,
             self.config.claim_ahead_max.max(self.config.claim_ahead),
         );
-        self.slots
-            .lock()
-            .map(|mut s| {
-                let window = self.config.concurrency + s.ahead.current(Instant::now(), least, most);
-                (
-                    self.config.concurrency.saturating_sub(s.running.len()),
-                    window.saturating_sub(s.running.len() + s.buffer.len()),
-                    window,
-                )
-            })
-            .unwrap_or((0, 0, 0))
+        let mut s = self.slots.lock().ok()?;
+        if s.stopping {
+            return None;
+        }
+        let window = self.config.concurrency + s.ahead.current(Instant::now(), least, most);
+        let r = plan_claim(
+            Held {
+                concurrency: self.config.concurrency,
+                window,
+                running: s.running.len(),
+                buffered: s.buffer.len(),
+                claiming: s.claiming,
+                starting: s.starting,
+            },
+            in_flight,
+            woken,
+        )?;
+        s.claiming += r.want;
+        s.starting += r.start;
+        Some(r)
+    }
+
+    /// One claim in flight: the claimed jobs go to the slots and the buffer.
+    async fn claim_into(self: Arc<Self>, r: Reserved, events: mpsc::Sender<Event>) -> ClaimEnd {
+        let claimed_at = Instant::now();
+        let claimed = self
+            .store
+            .claim(
+                &self.id,
+                r.want as u32,
+                r.start as u32,
+                self.clock.now_ms(),
+                self.config.lease,
+            )
+            .await;
+        match claimed {
+            Ok(jobs) => {
+                let full = jobs.len() == r.want;
+                self.take(jobs, r, claimed_at + self.config.lease, &events);
+                if full {
+                    ClaimEnd::Full
+                } else {
+                    ClaimEnd::Short
+                }
+            }
+            Err(e) => {
+                tracing::warn!(worker = %self.id, error = %e, "claiming jobs failed; retrying");
+                self.take(Vec::new(), r, claimed_at, &events);
+                ClaimEnd::Failed
+            }
+        }
     }
 
     /// Runs until `shutdown` resolves, then drains within `grace`.
@@ -216,57 +315,52 @@ impl Worker {
         let maintenance = tokio::spawn(maintenance_loop(me.clone()));
         tokio::pin!(shutdown);
         tracing::info!(worker = %me.id, concurrency = me.config.concurrency, claim_ahead = me.config.claim_ahead, claim_ahead_max = me.config.claim_ahead_max, kinds = ?me.registry.kinds(), "job worker started");
-        // Claim in batches: with fewer than half of the slots and the buffer to fill, wait
-        // for a slot and then a moment more, so a busy worker claims many jobs per
-        // statement, not one per finished job. Jobs beyond the free slots wait in the buffer
-        // and start as soon as a slot frees, while the next claim is under way.
+        // Claim in batches, up to CLAIMS_IN_FLIGHT at once: with fewer than half of the
+        // slots and the buffer to fill, wait for a slot and then a moment more, so a busy
+        // worker claims many jobs per statement, not one per finished job. Jobs beyond the
+        // free slots wait in the buffer and start as soon as a slot frees, while the next
+        // claim is under way.
+        let mut claims = tokio::task::JoinSet::new();
+        // The last claim found the queue empty: wait for a notice of new jobs (or the poll).
+        let mut dry = false;
+        let mut woken = false;
         loop {
-            let (mut free, mut want, window) = me.capacity();
-            if want < (window / 2).max(1) {
-                tokio::select! {
-                    _ = &mut shutdown => break,
-                    _ = me.slot_freed.notified() => {}
-                    _ = tokio::time::sleep(me.config.poll) => {}
-                }
-                tokio::time::sleep(Duration::from_millis(1)).await;
-                (free, want, _) = me.capacity();
-                if want == 0 {
+            if !dry && claims.len() < CLAIMS_IN_FLIGHT {
+                if let Some(r) = me.reserve(claims.len(), woken) {
+                    woken = false;
+                    claims.spawn(me.clone().claim_into(r, events.clone()));
                     continue;
                 }
             }
-            let claimed_at = Instant::now();
-            let claimed = match me
-                .store
-                .claim(
-                    &me.id,
-                    want as u32,
-                    free.min(want) as u32,
-                    me.clock.now_ms(),
-                    me.config.lease,
-                )
-                .await
-            {
-                Ok(jobs) => jobs,
-                Err(e) => {
-                    tracing::warn!(worker = %me.id, error = %e, "claiming jobs failed; retrying");
-                    tokio::select! {
-                        _ = &mut shutdown => break,
-                        _ = tokio::time::sleep(me.config.poll) => continue,
-                    }
-                }
-            };
-            let full_batch = claimed.len() == want;
-            me.take(claimed, claimed_at + me.config.lease, &events);
-            if full_batch {
-                continue;
-            }
             tokio::select! {
                 _ = &mut shutdown => break,
-                _ = me.store.wait_for_jobs(me.config.poll) => {}
+                Some(end) = claims.join_next(), if !claims.is_empty() => match end {
+                    Ok(ClaimEnd::Full) => dry = false,
+                    Ok(ClaimEnd::Short) => dry = true,
+                    Ok(ClaimEnd::Failed) | Err(_) => {
+                        tokio::select! {
+                            _ = &mut shutdown => break,
+                            _ = tokio::time::sleep(me.config.poll) => {}
+                        }
+                    }
+                },
+                _ = me.store.wait_for_jobs(me.config.poll), if dry && claims.is_empty() => {
+                    dry = false;
+                    woken = true;
+                }
+                _ = me.slot_freed.notified(), if !dry => {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                    woken = true;
+                }
+                _ = tokio::time::sleep(me.config.poll), if !dry => woken = true,
             }
         }
-        // No more claims, and the buffer goes back to the queue at once: those jobs never
-        // started, so no attempt is counted.
+        // No more claims: those in flight land in the buffer, which goes back to the queue
+        // at once; those jobs never started, so no attempt is counted.
+        if let Ok(mut s) = me.slots.lock() {
+            s.stopping = true;
+        }
+        while claims.join_next().await.is_some() {}
         let unstarted: Vec<JobId> = me
             .slots
             .lock()
@@ -314,17 +408,22 @@ impl Worker {
 
     /// Takes claimed jobs: those whose attempt the claim counted first, then the ones claimed
     /// ahead; starts as many as there are free slots and buffers the rest.
+    /// The claim's reservation ends in the same step, so the window never counts its jobs
+    /// twice or not at all.
     fn take(
         self: &Arc<Self>,
         claimed: Vec<Job>,
+        r: Reserved,
         lease_until: Instant,
         events: &mpsc::Sender<Event>,
     ) {
-        if claimed.is_empty() {
-            return;
-        }
         let expired = match self.slots.lock() {
             Ok(mut s) => {
+                s.claiming = s.claiming.saturating_sub(r.want);
+                s.starting = s.starting.saturating_sub(r.start);
+                if claimed.is_empty() {
+                    return;
+                }
                 let (ahead, now): (Vec<Job>, Vec<Job>) =
                     claimed.into_iter().partition(|j| j.claimed_ahead);
                 for job in now.into_iter().rev() {
@@ -454,73 +553,116 @@ impl Worker {
     }
 }
 
-/// Writes finished attempts in batches: whatever has arrived, up to `finish_batch`. Starts
-/// of claimed-ahead jobs are written first (those finished in the same batch need no mark:
-/// their completion counts the attempt).
-#[allow(clippy::disallowed_methods)] // a pause between retries of a failed store write
+/// Finish statements in flight at once: while one batch is written, the next gathers and
+/// goes out on another connection, so the database's cores share the writes (one at a time
+/// left a core idle during a no-op drain).
+pub const FINISH_IN_FLIGHT: usize = 2;
+
+/// A claimed-ahead job's start is written once it has run this long; one that finishes
+/// sooner has its attempt counted by its completion, so short jobs cost no extra statement.
+/// A worker that dies within this time of starting a claimed-ahead job leaves it to be
+/// rescued as never started (no attempt counted), as it would just before its start.
+pub const START_MARK_AFTER: Duration = Duration::from_millis(50);
+
+/// Writes finished attempts in batches: whatever has arrived, up to `finish_batch`, with up
+/// to [`FINISH_IN_FLIGHT`] batches in flight. Starts of claimed-ahead jobs still running
+/// after [`START_MARK_AFTER`] are written first, and before any batch that holds their
+/// completion goes out, so a job's rows are never written by two statements at once.
 async fn finish_loop(me: Arc<Worker>, mut rx: mpsc::Receiver<Event>) {
+    let mut in_flight = tokio::task::JoinSet::new();
     let mut batch: Vec<(Job, Outcome, Duration)> = Vec::new();
-    let mut started: Vec<JobId> = Vec::new();
-    while let Some(first) = rx.recv().await {
-        let mut next = Some(first);
+    // Claimed-ahead jobs started and not finished yet, with when they started.
+    let mut pending: HashMap<JobId, Instant> = HashMap::new();
+    loop {
+        let oldest = pending.values().min().copied();
+        let first = match oldest {
+            Some(at) => {
+                let due = tokio::time::Instant::from_std(at + START_MARK_AFTER);
+                match tokio::time::timeout_at(due, rx.recv()).await {
+                    Ok(Some(event)) => Some(event),
+                    Ok(None) => break,
+                    Err(_) => None,
+                }
+            }
+            None => match rx.recv().await {
+                Some(event) => Some(event),
+                None => break,
+            },
+        };
+        let mut next = first;
         while let Some(event) = next.take() {
             match event {
-                Event::Started(id) => started.push(id),
-                Event::Done(done) => batch.push(*done),
+                Event::Started(id) => {
+                    pending.insert(id, Instant::now());
+                }
+                Event::Done(done) => {
+                    pending.remove(&done.0.id);
+                    batch.push(*done);
+                }
             }
-            if batch.len() + started.len() < me.config.finish_batch {
+            if batch.len() + pending.len() < me.config.finish_batch {
                 next = rx.try_recv().ok();
             }
         }
-        if !started.is_empty() {
-            let finished: HashSet<&JobId> = batch.iter().map(|(j, _, _)| &j.id).collect();
-            started.retain(|id| !finished.contains(id));
-        }
-        if !started.is_empty() {
-            if let Err(e) = me
-                .store
-                .mark_started(&me.id, &started, me.clock.now_ms())
-                .await
-            {
+        let now = Instant::now();
+        let due: Vec<JobId> = pending
+            .iter()
+            .filter(|(_, at)| now.saturating_duration_since(**at) >= START_MARK_AFTER)
+            .map(|(id, _)| id.clone())
+            .collect();
+        if !due.is_empty() {
+            for id in &due {
+                pending.remove(id);
+            }
+            if let Err(e) = me.store.mark_started(&me.id, &due, me.clock.now_ms()).await {
                 // The completion counts the attempt as well; a crash before it returns the
                 // job to the queue without one.
                 tracing::warn!(worker = %me.id, error = %e, "recording started jobs failed");
             }
-            started.clear();
         }
         if batch.is_empty() {
             continue;
         }
-        let done: Vec<(Job, Outcome)> = batch
-            .iter()
-            .map(|(j, o, _)| (j.clone(), o.clone()))
-            .collect();
-        let mut attempts = 0;
-        loop {
-            match me.store.finish(&me.id, &done, me.clock.now_ms()).await {
-                Ok(_) => break,
-                Err(e) if attempts < 5 => {
-                    attempts += 1;
-                    tracing::warn!(worker = %me.id, error = %e, "recording finished jobs failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(200 * attempts)).await;
-                }
-                Err(e) => {
-                    tracing::error!(worker = %me.id, error = %e, jobs = done.len(), "could not record finished jobs; they will be rescued when their leases expire");
-                    break;
-                }
+        while in_flight.len() >= FINISH_IN_FLIGHT {
+            let _ = in_flight.join_next().await;
+        }
+        in_flight.spawn(write_finished(me.clone(), std::mem::take(&mut batch)));
+    }
+    while in_flight.join_next().await.is_some() {}
+}
+
+/// Writes one batch of finished attempts, retrying a failed write a few times.
+#[allow(clippy::disallowed_methods)] // a pause between retries of a failed store write
+async fn write_finished(me: Arc<Worker>, batch: Vec<(Job, Outcome, Duration)>) {
+    let done: Vec<(Job, Outcome)> = batch
+        .iter()
+        .map(|(j, o, _)| (j.clone(), o.clone()))
+        .collect();
+    let mut attempts = 0;
+    loop {
+        match me.store.finish(&me.id, &done, me.clock.now_ms()).await {
+            Ok(_) => break,
+            Err(e) if attempts < 5 => {
+                attempts += 1;
+                tracing::warn!(worker = %me.id, error = %e, "recording finished jobs failed; retrying");
+                tokio::time::sleep(Duration::from_millis(200 * attempts)).await;
+            }
+            Err(e) => {
+                tracing::error!(worker = %me.id, error = %e, jobs = done.len(), "could not record finished jobs; they will be rescued when their leases expire");
+                break;
             }
         }
-        for (job, outcome, took) in batch.drain(..) {
-            let name = match outcome {
-                Outcome::Completed { .. } => "completed",
-                Outcome::Failed {
-                    retry_at: Some(_), ..
-                } => "retryable",
-                Outcome::Failed { retry_at: None, .. } => "discarded",
-                Outcome::Cancelled => "cancelled",
-            };
-            me.observer.finished(&job.kind, name, took);
-        }
+    }
+    for (job, outcome, took) in batch {
+        let name = match outcome {
+            Outcome::Completed { .. } => "completed",
+            Outcome::Failed {
+                retry_at: Some(_), ..
+            } => "retryable",
+            Outcome::Failed { retry_at: None, .. } => "discarded",
+            Outcome::Cancelled => "cancelled",
+        };
+        me.observer.finished(&job.kind, name, took);
     }
 }
 
@@ -613,6 +755,50 @@ mod tests {
             size,
         };
         a.current(t0 + CLAIM_AHEAD_HORIZON, least, most)
+    }
+
+    fn held(running: usize, buffered: usize, claiming: usize, starting: usize) -> Held {
+        Held {
+            concurrency: 8,
+            window: 1000,
+            running,
+            buffered,
+            claiming,
+            starting,
+        }
+    }
+
+    #[test]
+    fn a_claim_fills_the_window_and_starts_only_as_many_as_slots_are_free() {
+        let r = plan_claim(held(0, 0, 0, 0), 0, false).unwrap();
+        assert_eq!((r.want, r.start), (1000, 8));
+        let r = plan_claim(held(5, 100, 0, 0), 0, false).unwrap();
+        assert_eq!((r.want, r.start), (895, 3));
+    }
+
+    #[test]
+    fn a_second_claim_in_flight_asks_only_for_what_the_first_does_not_bring() {
+        // The first claim asked for 600, 8 of them to start: the second may not start any.
+        let r = plan_claim(held(0, 0, 600, 8), 1, false);
+        assert!(
+            r.is_none(),
+            "400 missing is less than half the window: {r:?}"
+        );
+        let r = plan_claim(held(8, 0, 400, 0), 1, false).unwrap();
+        assert_eq!((r.want, r.start), (592, 0));
+        // Even woken by a freed slot, a second claim waits for half the window.
+        assert!(plan_claim(held(8, 590, 0, 0), 1, true).is_none());
+    }
+
+    #[test]
+    fn below_half_the_window_a_claim_waits_for_a_slot_to_free() {
+        assert!(plan_claim(held(8, 991, 0, 0), 0, false).is_none());
+        let r = plan_claim(held(7, 992, 0, 0), 0, true).unwrap();
+        assert_eq!((r.want, r.start), (1, 1));
+        assert!(
+            plan_claim(held(8, 992, 0, 0), 0, true).is_none(),
+            "nothing missing"
+        );
     }
 
     #[test]
