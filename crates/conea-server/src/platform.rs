@@ -158,7 +158,8 @@ impl Platform {
             Arc::new(store.clone()),
             reads.clone(),
         )
-        .with_import_concurrency(imports_at_once);
+        .with_import_concurrency(imports_at_once)
+        .with_overview_ttl(config.console_overview_ttl);
         let shopify = ShopifyModule::new(
             &config,
             Arc::new(store.clone()),

@@ -2,6 +2,7 @@
 //! a shop-data write for read routing, and `data.process`) and its service.
 
 use crate::analytics::job::ReportJob;
+use crate::analytics::overview::OverviewCache;
 use crate::analytics::{AnalyticsService, AnalyticsStore};
 use crate::jobs::{ImportHandler, ImportTurns, ProcessHandler};
 use crate::service::DataService;
@@ -12,6 +13,10 @@ use conea_core::Clock;
 use conea_jobs::service::JobService;
 use conea_jobs::{JobHandler, JobKinds, Typed};
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How long the console's Overview stays warm unless configured.
+pub const DEFAULT_OVERVIEW_TTL: Duration = Duration::from_secs(60);
 
 /// The shop-data feature, as the platform wires it.
 #[derive(Clone)]
@@ -20,6 +25,8 @@ pub struct ShopDataModule {
     analytics: Arc<dyn AnalyticsStore>,
     reads: Arc<ReadRouter>,
     imports: ImportTurns,
+    overviews: Arc<OverviewCache>,
+    overview_ttl: Duration,
 }
 
 impl ShopDataModule {
@@ -33,7 +40,17 @@ impl ShopDataModule {
             analytics,
             reads,
             imports: ImportTurns::new(1),
+            overviews: OverviewCache::new(DEFAULT_OVERVIEW_TTL),
+            overview_ttl: DEFAULT_OVERVIEW_TTL,
         }
+    }
+
+    /// How long the console's Overview stays warm (default [`DEFAULT_OVERVIEW_TTL`]; zero:
+    /// computed on every request).
+    pub fn with_overview_ttl(mut self, ttl: Duration) -> Self {
+        self.overviews = OverviewCache::new(ttl);
+        self.overview_ttl = ttl;
+        self
     }
 
     /// How many imports this process runs at once (default 1).
@@ -49,7 +66,7 @@ impl ShopDataModule {
     /// Wraps a job kind that writes an organization's shop data (imports, and Shopify's
     /// syncs and webhooks), so its reports read the primary until the replica caught up.
     pub fn writes(&self, handler: Arc<dyn JobHandler>) -> Arc<dyn JobHandler> {
-        WritesShopData::wrap(handler, self.reads.clone())
+        WritesShopData::wrap(handler, self.reads.clone(), self.overviews.clone())
     }
 
     /// The service the routes and the CLI call (imports and report jobs).
@@ -64,7 +81,12 @@ impl ShopDataModule {
 
     /// The analytics the routes (and the AI analyst, the console) call.
     pub fn analytics(&self, clock: Arc<dyn Clock>) -> Arc<AnalyticsService> {
-        Arc::new(AnalyticsService::new(self.analytics.clone(), clock))
+        let service = AnalyticsService::new(self.analytics.clone(), clock);
+        Arc::new(if self.overview_ttl.is_zero() {
+            service
+        } else {
+            service.with_overview_cache(self.overviews.clone())
+        })
     }
 }
 

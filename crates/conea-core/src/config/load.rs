@@ -98,6 +98,7 @@ impl Config {
                 poll: s.job_poll,
             },
             max_import_bytes: s.max_import_bytes,
+            console_overview_ttl: s.console_overview_ttl,
             upload_timeout: s.upload_timeout,
             ai: AiSettings {
                 values: ai_values(raw),

@@ -106,6 +106,8 @@ pub struct Config {
     pub redis_timeout: Duration,
     pub jobs: JobsConfig,
     pub max_import_bytes: u64,
+    /// How long the console's Overview stays warm (zero: not kept).
+    pub console_overview_ttl: Duration,
     pub upload_timeout: Duration,
     pub ai: AiSettings,
     pub incidents: IncidentsConfig,

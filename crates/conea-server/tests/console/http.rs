@@ -26,7 +26,61 @@ backend_tests!(
     budgets_and_rate_limits_are_set_with_the_permissions_of_their_api_routes,
     a_question_streams_its_tool_calls_text_and_rendered_answer_as_server_sent_events,
     dates_are_shown_in_the_members_time_zone_from_its_cookie,
+    the_overview_stays_warm_until_this_process_writes_the_shops_data,
+    with_no_time_to_live_the_overview_is_computed_on_every_request,
 );
+
+/// The Overview's period end, as its `to` field shows it.
+fn period_end(page: &str) -> String {
+    let field = page
+        .find("id=\"to\"")
+        .unwrap_or_else(|| panic!("no `to` field in {page}"));
+    let value = &page[field..];
+    let start = value.find("value=\"").expect("its value") + "value=\"".len();
+    let len = value[start..].find('"').expect("the value's end");
+    value[start..start + len].to_owned()
+}
+
+async fn the_overview_stays_warm_until_this_process_writes_the_shops_data(b: Backend) {
+    let Some(s) = seeded(b).await else { return };
+    let mut web = Web::new(&s.app);
+    web.sign_in(ADMIN).await;
+    let first = web.get("/console").await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    let first = period_end(&first.text);
+    s.app
+        .clock
+        .advance(std::time::Duration::from_secs(3 * 86_400));
+    // The session's idle time ran out with the days: a new one, same organization.
+    web.sign_in(ADMIN).await;
+    assert_eq!(
+        period_end(&web.get("/console").await.text),
+        first,
+        "served warm: the period as computed three (fake) days ago"
+    );
+    let order = crate::fixture::order(&s.app, 9100, 0, "500", 1).to_string();
+    crate::fixture::import(&s.app, "orders", order + "\n").await;
+    assert_ne!(
+        period_end(&web.get("/console").await.text),
+        first,
+        "an import by this process computes the Overview afresh"
+    );
+}
+
+async fn with_no_time_to_live_the_overview_is_computed_on_every_request(b: Backend) {
+    let Some(s) = seeded_with(b, &[("CONEA_CONSOLE_OVERVIEW_TTL", "0s")]).await else {
+        return;
+    };
+    let mut web = Web::new(&s.app);
+    web.sign_in(ADMIN).await;
+    let first = period_end(&web.get("/console").await.text);
+    s.app
+        .clock
+        .advance(std::time::Duration::from_secs(3 * 86_400));
+    // The session's idle time ran out with the days: a new one, same organization.
+    web.sign_in(ADMIN).await;
+    assert_ne!(period_end(&web.get("/console").await.text), first);
+}
 
 async fn dates_are_shown_in_the_members_time_zone_from_its_cookie(b: Backend) {
     use conea_core::Clock;

@@ -12,12 +12,14 @@
 //! - [`sales`] `sales_over_time`, `refunds_cancellations`, `sales_by_hour_weekday`;
 //! - [`customers`] `repeat_purchase`, `rfm_segments`, `customer_cohorts`;
 //! - [`inventory`] `inventory` (stock, velocity, days of cover);
-//! - [`job`] the `analytics.report` job kind (a report as a durable job).
+//! - [`job`] the `analytics.report` job kind (a report as a durable job);
+//! - [`overview`] the console's Overview (four reports at once), kept warm.
 
 pub mod calendar;
 pub mod customers;
 pub mod inventory;
 pub mod job;
+pub mod overview;
 pub mod params;
 pub mod products;
 pub mod sales;
@@ -133,11 +135,37 @@ pub async fn run(
 pub struct AnalyticsService {
     store: Arc<dyn AnalyticsStore>,
     clock: Arc<dyn Clock>,
+    overviews: Option<Arc<overview::OverviewCache>>,
 }
 
 impl AnalyticsService {
     pub fn new(store: Arc<dyn AnalyticsStore>, clock: Arc<dyn Clock>) -> Self {
-        AnalyticsService { store, clock }
+        AnalyticsService {
+            store,
+            clock,
+            overviews: None,
+        }
+    }
+
+    /// Keeps Overviews warm in `cache`.
+    pub fn with_overview_cache(mut self, cache: Arc<overview::OverviewCache>) -> Self {
+        self.overviews = Some(cache);
+        self
+    }
+
+    /// The console's Overview of `base`'s period and time zone [data:read]: from the cache
+    /// when one is set and warm.
+    pub async fn overview(
+        &self,
+        by: &Principal,
+        base: &RawParams,
+    ) -> CoreResult<Arc<overview::Overview>> {
+        by.require(Permission::DataRead)?;
+        let compute = overview::compute(self.store.as_ref(), &by.org_id, base, self.clock.now_ms());
+        match &self.overviews {
+            Some(cache) => cache.get_or_compute(&by.org_id, base, compute).await,
+            None => Ok(Arc::new(compute.await?)),
+        }
     }
 
     /// Parses the report's name and parameters (a bad one is a 400 naming it) and runs it.

@@ -10,7 +10,6 @@ use crate::state::AppState;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use conea_shopdata::analytics::params::NumberOrText;
 use conea_shopdata::analytics::sales::{Change, SalesSeries};
 use conea_shopdata::analytics::RawParams;
 use maud::{html, Markup};
@@ -84,32 +83,21 @@ pub async fn show(
 ) -> Result<Response, Failure> {
     let p = &m.principal;
     let analytics = &state.platform().analytics;
-    let raw = RawParams {
+    let base = RawParams {
         from: nonempty(q.from).map(|d| i18n::day_from_field(ctx.lang, &d)),
         to: nonempty(q.to).map(|d| i18n::day_from_field(ctx.lang, &d)),
-        compare: Some("previous_period".into()),
         // The period's days are the member's.
         timezone: Some(ctx.tz_name.clone()),
         ..RawParams::default()
     };
-    let sales = analytics.sales_over_time(p, &raw).await.or_fail(&ctx)?;
-    let top = analytics
-        .product_performance(
-            p,
-            &RawParams {
-                limit: Some(NumberOrText::Text("5".into())),
-                compare: None,
-                ..raw.clone()
-            },
-        )
-        .await
-        .or_fail(&ctx)?;
-    let plain = RawParams {
-        compare: None,
-        ..raw.clone()
-    };
-    let segments = analytics.rfm_segments(p, &plain).await.or_fail(&ctx)?;
-    let cohorts = analytics.customer_cohorts(p, &plain).await.or_fail(&ctx)?;
+    // The four reports at once, kept warm for a while (CONEA_CONSOLE_OVERVIEW_TTL).
+    let overview = analytics.overview(p, &base).await.or_fail(&ctx)?;
+    let (sales, top, segments, cohorts) = (
+        &overview.sales,
+        &overview.top,
+        &overview.segments,
+        &overview.cohorts,
+    );
     let (from, to) = (
         day_of(&ctx.tz, &sales.from, false),
         day_of(&ctx.tz, &sales.to, true),
