@@ -83,7 +83,7 @@ settings! {
         help "Time allowed for a streamed upload (data imports) instead of CONEA_REQUEST_TIMEOUT.";
     console_overview_ttl: Duration = CONEA_CONSOLE_OVERVIEW_TTL, toml "console.overview_ttl", default "60s",
         parse duration::parse,
-        help "How long the console's Overview (four reports) stays warm per organization, period and time zone. A write of the organization's shop data by the same process (import, Shopify sync or webhook) refreshes it at once; one by another process shows within this time. 0 computes it on every request.";
+        help "How long the console's Overview (four reports) stays warm per organization, period and time zone; past it, the next request still gets it at once while it is computed afresh in the background (an Overview nobody opened for ten times this long is dropped). A write of the organization's shop data by the same process (import, Shopify sync or webhook) refreshes it at once; one by another process shows within this time. 0 computes it on every request.";
     shutdown_grace: Duration = CONEA_SHUTDOWN_GRACE, toml "server.shutdown_grace", default "30s",
         parse duration::parse,
         help "On SIGTERM/SIGINT, in-flight requests get this long to finish.";

@@ -161,7 +161,13 @@ impl AnalyticsService {
         base: &RawParams,
     ) -> CoreResult<Arc<overview::Overview>> {
         by.require(Permission::DataRead)?;
-        let compute = overview::compute(self.store.as_ref(), &by.org_id, base, self.clock.now_ms());
+        let (store, org, params, now) = (
+            self.store.clone(),
+            by.org_id.clone(),
+            base.clone(),
+            self.clock.now_ms(),
+        );
+        let compute = async move { overview::compute(store.as_ref(), &org, &params, now).await };
         match &self.overviews {
             Some(cache) => cache.get_or_compute(&by.org_id, base, compute).await,
             None => Ok(Arc::new(compute.await?)),

@@ -3,8 +3,8 @@
 //! together (four queries at once) and kept warm in an [`OverviewCache`].
 //!
 //! The cache is what keeps the page fast over a large shop: the four reports over a year of
-//! a million orders take hundreds of milliseconds, a warm page none of that. An entry lives
-//! for the cache's time to live; a write of the organization's shop data by this process
+//! a million orders take seconds, a warm page none of that. An entry is warm for the cache's
+//! time to live, then answered once more while it is computed afresh in the background; a write of the organization's shop data by this process
 //! (an import, a Shopify sync or webhook: the job kinds [`crate::WritesShopData`] wraps)
 //! drops the organization's entries at once, and a write by another process shows within
 //! the time to live.
@@ -14,8 +14,9 @@ use super::{customers, products, sales, AnalyticsStore, RawParams, Report};
 use conea_core::error::{CoreError, CoreResult};
 use conea_core::ids::OrgId;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The Overview's figures.
 #[derive(Debug)]
@@ -84,24 +85,38 @@ pub(super) async fn compute(
 /// Overviews by organization and parameters, for a time to live; see the module's note.
 pub type OverviewCache = WarmCache<Overview>;
 
-/// Results by organization and parameters, for a time to live, until the organization's
-/// data changes.
+/// Results by organization and parameters, warm for a time to live, until the
+/// organization's data changes. A result older than its time to live is still answered, once
+/// more, while it is computed afresh in the background (so no reader waits for a slow
+/// report after the first); one nobody read for [`STALE_FOR`] times the time to live is
+/// dropped.
 pub struct WarmCache<T> {
-    entries: moka::future::Cache<(OrgId, u64, String), Arc<T>>,
-    /// Bumped by a write of the organization's shop data: older entries are never read again
-    /// (and leave with their time to live), an Overview computed across the write included.
+    entries: moka::future::Cache<(OrgId, u64, String), Arc<Warm<T>>>,
+    /// Bumped by a write of the organization's data: older entries are never read again
+    /// (and leave with their time to live), a result computed across the write included.
     generations: Mutex<HashMap<OrgId, u64>>,
+    ttl: Duration,
+}
+
+/// How many times its time to live an unread result is kept to answer while it is refreshed.
+pub const STALE_FOR: u32 = 10;
+
+struct Warm<T> {
+    value: Arc<T>,
+    at: Instant,
+    refreshing: AtomicBool,
 }
 
 impl<T: Send + Sync + 'static> WarmCache<T> {
-    /// Keeps at most 1,000 results, each for `ttl`.
+    /// Keeps at most 1,000 results, each warm for `ttl`.
     pub fn new(ttl: Duration) -> Arc<Self> {
         Arc::new(WarmCache {
             entries: moka::future::Cache::builder()
                 .max_capacity(1_000)
-                .time_to_live(ttl)
+                .time_to_live(ttl.saturating_mul(STALE_FOR))
                 .build(),
             generations: Mutex::new(HashMap::new()),
+            ttl,
         })
     }
 
@@ -119,36 +134,66 @@ impl<T: Send + Sync + 'static> WarmCache<T> {
         }
     }
 
-    /// The warm result of `params` for the organization, or `compute`'s (kept only when it
+    /// The warm result of `params` for the organization; or, past its time to live, that
+    /// result while `compute` runs in the background; or `compute`'s (kept only when it
     /// succeeds).
     pub async fn get_or_compute<F>(
-        &self,
+        self: &Arc<Self>,
         org: &OrgId,
         params: &impl serde::Serialize,
         compute: F,
     ) -> CoreResult<Arc<T>>
     where
-        F: std::future::Future<Output = CoreResult<T>>,
+        F: std::future::Future<Output = CoreResult<T>> + Send + 'static,
     {
         let params = serde_json::to_string(params).map_err(CoreError::internal)?;
         let key = (org.clone(), self.generation(org), params);
         if let Some(hit) = self.entries.get(&key).await {
-            return Ok(hit);
+            if hit.at.elapsed() >= self.ttl && !hit.refreshing.swap(true, Ordering::SeqCst) {
+                let me = self.clone();
+                let stale = hit.clone();
+                tokio::spawn(async move {
+                    match compute.await {
+                        Ok(value) => me.entries.insert(key, Arc::new(Warm::new(value))).await,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "refreshing a warm report failed; the next reader tries again");
+                            stale.refreshing.store(false, Ordering::SeqCst);
+                        }
+                    }
+                });
+            }
+            return Ok(hit.value.clone());
         }
-        let fresh = Arc::new(compute.await?);
+        let fresh = Arc::new(Warm::new(compute.await?));
         self.entries.insert(key, fresh.clone()).await;
-        Ok(fresh)
+        Ok(fresh.value.clone())
+    }
+}
+
+impl<T> Warm<T> {
+    fn new(value: T) -> Self {
+        Warm {
+            value: Arc::new(value),
+            at: Instant::now(),
+            refreshing: AtomicBool::new(false),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::atomic::AtomicU32;
 
-    async fn get(cache: &WarmCache<u32>, org: &OrgId, params: &str, runs: &AtomicU32) -> u32 {
+    async fn get(
+        cache: &Arc<WarmCache<u32>>,
+        org: &OrgId,
+        params: &str,
+        runs: &Arc<AtomicU32>,
+    ) -> u32 {
+        let runs = runs.clone();
         let value = cache
-            .get_or_compute(org, &params, async {
+            .get_or_compute(org, &params, async move {
                 Ok(runs.fetch_add(1, Ordering::SeqCst) + 1)
             })
             .await
@@ -159,7 +204,7 @@ mod tests {
     #[tokio::test]
     async fn a_result_is_computed_once_per_organization_and_parameters() {
         let cache = WarmCache::<u32>::new(Duration::from_secs(60));
-        let runs = AtomicU32::new(0);
+        let runs = Arc::new(AtomicU32::new(0));
         let (a, b) = (OrgId::generate(), OrgId::generate());
         assert_eq!(get(&cache, &a, "30d", &runs).await, 1);
         assert_eq!(get(&cache, &a, "30d", &runs).await, 1, "warm");
@@ -170,7 +215,7 @@ mod tests {
     #[tokio::test]
     async fn a_change_of_the_organizations_data_computes_its_results_afresh_only() {
         let cache = WarmCache::<u32>::new(Duration::from_secs(60));
-        let runs = AtomicU32::new(0);
+        let runs = Arc::new(AtomicU32::new(0));
         let (a, b) = (OrgId::generate(), OrgId::generate());
         assert_eq!(get(&cache, &a, "30d", &runs).await, 1);
         assert_eq!(get(&cache, &b, "30d", &runs).await, 2);
@@ -189,6 +234,34 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn past_its_time_to_live_a_result_answers_once_more_while_it_is_computed_afresh() {
+        let cache = WarmCache::<u32>::new(Duration::from_millis(100));
+        let runs = Arc::new(AtomicU32::new(0));
+        let org = OrgId::generate();
+        assert_eq!(get(&cache, &org, "30d", &runs).await, 1);
+        #[allow(clippy::disallowed_methods)] // ages the entry past its time to live
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert_eq!(
+            get(&cache, &org, "30d", &runs).await,
+            1,
+            "the stale result, at once"
+        );
+        let mut seen = 1;
+        for _ in 0..1000 {
+            seen = get(&cache, &org, "30d", &runs).await;
+            if seen != 1 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(
+            seen, 2,
+            "then the fresh one, computed once in the background"
+        );
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
     async fn a_failed_computation_is_not_kept() {
         let cache = WarmCache::<u32>::new(Duration::from_secs(60));
         let org = OrgId::generate();
@@ -198,7 +271,7 @@ mod tests {
             })
             .await;
         assert!(failed.is_err());
-        let runs = AtomicU32::new(0);
+        let runs = Arc::new(AtomicU32::new(0));
         assert_eq!(get(&cache, &org, "30d", &runs).await, 1);
     }
 }
