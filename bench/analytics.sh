@@ -18,6 +18,7 @@
 # Usage: bench/analytics.sh [ORDERS=1000000]
 #   BENCH_PG   PostgreSQL server (default postgres://postgres@127.0.0.1:5432)
 #   BENCH_BIN  a prebuilt `conea` binary instead of building the release one
+#   BENCH_KEEP=1  keep the scratch database (its name is printed) to look into its plans
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1000000}
@@ -34,7 +35,11 @@ WORK=$(mktemp -d)
 cleanup() {
   [ -n "${SPID:-}" ] && kill "$SPID" 2>/dev/null || true
   wait 2>/dev/null || true
-  psql "$PGBASE/postgres" -qc "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1 || true
+  if [ -n "${BENCH_KEEP:-}" ]; then
+    echo "bench: kept the database $DB"
+  else
+    psql "$PGBASE/postgres" -qc "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1 || true
+  fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT

@@ -547,12 +547,24 @@ impl ProductSums {
     }
 }
 
-/// `product_performance` over the first half of 2024 (UTC) equals the fold per currency,
-/// product and variant; `sort=units&limit=2` lists the two with most units.
-async fn check_products(app: &TestApp, orders: &[Gen]) {
+/// `product_performance` from `from` to `to` (inclusive days in `tz`) equals the fold per
+/// currency, product and variant over the orders created then; over the first half of 2024
+/// (UTC), `sort=units&limit=2` lists the two with most units. The ranges pin each way the
+/// store reads: whole UTC months of sums alone, months corrected at both ends by the line
+/// items of their edges (added or taken out), and the line items alone.
+async fn check_products(app: &TestApp, orders: &[Gen], from: Date, to: Date, tz: &str) {
+    let zone = TimeZone::get(tz).unwrap();
+    let ms = |d: Date| {
+        zone.to_ambiguous_timestamp(d.to_datetime(jiff::civil::Time::midnight()))
+            .compatible()
+            .unwrap()
+            .as_millisecond()
+    };
+    let (from_ms, to_ms) = (ms(from), ms(to.tomorrow().unwrap()));
     let mut products: BTreeMap<(String, u64), ProductSums> = BTreeMap::new();
     let mut variants: BTreeMap<(String, u64, u64), ProductSums> = BTreeMap::new();
-    for o in orders.iter().filter(|o| !o.cancelled) {
+    let in_range = |o: &&Gen| !o.cancelled && o.created_ms >= from_ms && o.created_ms < to_ms;
+    for o in orders.iter().filter(in_range) {
         for (i, (q, p)) in o.lines.iter().enumerate() {
             let c = o.currency.to_string();
             products
@@ -567,7 +579,7 @@ async fn check_products(app: &TestApp, orders: &[Gen]) {
     }
     let r = get(
         app,
-        "/v1/analytics/product_performance?from=2024-01-01&to=2024-06-30&limit=500",
+        &format!("/v1/analytics/product_performance?from={from}&to={to}&timezone={tz}&limit=500"),
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -593,6 +605,15 @@ async fn check_products(app: &TestApp, orders: &[Gen]) {
         assert_eq!(e4(c["totals"]["revenue"].as_str().unwrap()), revenue);
     }
     assert_eq!(seen, variants.len(), "every variant is listed");
+    if (from, to, tz)
+        != (
+            Date::constant(2024, 1, 1),
+            Date::constant(2024, 6, 30),
+            "UTC",
+        )
+    {
+        return;
+    }
 
     let r = get(
         app,
@@ -721,7 +742,16 @@ async fn reports_equal_a_fold_over_the_same_orders_before_and_after_a_reimport(b
     check_sales(&app, &first, "Asia/Tokyo", "week").await;
     check_sales(&app, &first, "America/New_York", "month").await;
     check_customers(&app, &first).await;
-    check_products(&app, &first).await;
+    let half_year = (Date::constant(2024, 1, 1), Date::constant(2024, 6, 30));
+    check_products(&app, &first, half_year.0, half_year.1, "UTC").await;
+    check_products(
+        &app,
+        &first,
+        Date::constant(2024, 1, 3),
+        Date::constant(2024, 5, 20),
+        "Asia/Tokyo",
+    )
+    .await;
 
     let revised = revise(&first);
     import(&app, &revised).await;
@@ -730,7 +760,15 @@ async fn reports_equal_a_fold_over_the_same_orders_before_and_after_a_reimport(b
     check_sales(&app, &now, "America/New_York", "week").await;
     check_sales(&app, &now, "Asia/Tokyo", "month").await;
     check_customers(&app, &now).await;
-    check_products(&app, &now).await;
+    check_products(&app, &now, half_year.0, half_year.1, "UTC").await;
+    for (from, to, tz) in [
+        ((2024, 1, 3), (2024, 5, 20), "Asia/Tokyo"),
+        ((2024, 1, 25), (2024, 4, 8), "America/New_York"),
+        ((2024, 2, 10), (2024, 2, 20), "UTC"),
+    ] {
+        let day = |(y, m, d): (i16, i8, i8)| Date::constant(y, m, d);
+        check_products(&app, &now, day(from), day(to), tz).await;
+    }
     check_segments(&app, &now).await;
 
     // Hour × weekday in a half-hour zone: each cell's orders and net sales.

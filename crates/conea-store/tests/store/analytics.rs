@@ -1,6 +1,7 @@
-//! The maintained sales sums (`order_sales_15m`, `order_sales_1h`) stay exact under every write on both
-//! backends: inserts, a newer version of an order (moved to another quarter hour, cancelled,
-//! refunded), the deletion of an order (Shopify's `orders/delete`) and of its shop.
+//! The maintained sales sums (`order_sales_15m`, `order_sales_1h`) and product sums
+//! (`product_sales_months`) stay exact under every write on both backends: inserts, a newer
+//! version of an order (moved to another quarter hour, cancelled, refunded, a line removed),
+//! the deletion of an order (Shopify's `orders/delete`) and of its shop.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -8,7 +9,9 @@ use crate::common;
 
 use conea_core::ids::ShopId;
 use conea_shopdata::analytics::calendar::{OffsetSpan, DAY_MS};
-use conea_shopdata::analytics::store::{AnalyticsStore, SalesSums, SlotQuery};
+use conea_shopdata::analytics::store::{
+    AnalyticsStore, ProductQuery, ProductSales, SalesSums, SlotQuery,
+};
 use conea_shopdata::{LineItem, Money, Order, RecordKind, ShopDataStore};
 use conea_shopify::integration::store::ShopifyStore;
 use conea_testkit::{backend_tests, Backend};
@@ -151,4 +154,141 @@ async fn sales_sums_stay_exact_under_updates_and_deletions(b: Backend) {
         vec![],
         "nothing is left of a deleted shop"
     );
+}
+
+fn line(id: i64, product: Option<i64>, variant: Option<i64>, title: &str, qty: i64) -> LineItem {
+    LineItem {
+        source_id: id,
+        product_id: product,
+        variant_id: variant,
+        title: title.into(),
+        sku: None,
+        quantity: qty,
+        price: Money::from_units(10_000),
+    }
+}
+
+/// (product, variant, units, orders, refunded orders) of every product and variant sold in
+/// June 2024, read twice: over the whole month (the monthly sums) and over its first three
+/// days (the line items alone), which hold every order here; both must agree.
+async fn product_rows(
+    store: &dyn AnalyticsStore,
+    org: &conea_core::ids::OrgId,
+) -> Vec<(Option<i64>, Option<i64>, i64, i64, i64)> {
+    let mut both = Vec::new();
+    for to in [DAY0 + 30 * DAY_MS, DAY0 + 3 * DAY_MS] {
+        let q = ProductQuery {
+            org_id: org.clone(),
+            shop_id: None,
+            from: DAY0,
+            to,
+        };
+        let mut rows: Vec<_> = store
+            .product_sales(&q)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r: ProductSales| {
+                assert_eq!(r.revenue.units(), r.units * 10_000, "{r:?}");
+                (
+                    r.product_id,
+                    r.variant_id,
+                    r.units,
+                    r.orders,
+                    r.refunded_orders,
+                )
+            })
+            .collect();
+        rows.sort();
+        both.push(rows);
+    }
+    assert_eq!(
+        both[0], both[1],
+        "the monthly sums and the line items agree"
+    );
+    both.remove(0)
+}
+
+backend_tests!(product_sums_stay_exact_under_updates_and_deletions);
+
+async fn product_sums_stay_exact_under_updates_and_deletions(b: Backend) {
+    let Some((store, org, _db)) = common::env(b).await else {
+        return;
+    };
+    let shop: ShopId = store.default_shop(&org, 1).await.unwrap().id;
+    let t = |day: i64| DAY0 + day * DAY_MS + 3_600_000;
+    let with_lines = |id: i64, day: i64, updated: i64, lines: Vec<LineItem>| Order {
+        line_items: lines,
+        ..order(id, t(day), t(updated), 1, 10_000)
+    };
+    // Order 1 holds product 1 twice (variants 11 and 12, one of them on two lines); order 2
+    // holds variant 11 once; order 3 a line without a product.
+    let first = vec![
+        with_lines(
+            1,
+            0,
+            0,
+            vec![
+                line(10, Some(1), Some(11), "Hat", 2),
+                line(11, Some(1), Some(12), "Hat", 1),
+                line(12, Some(1), Some(11), "Hat", 1),
+            ],
+        ),
+        with_lines(2, 1, 1, vec![line(20, Some(1), Some(11), "Hat", 1)]),
+        with_lines(3, 2, 2, vec![line(30, None, None, "Gift wrap", 1)]),
+    ];
+    store.upsert_orders(&org, &shop, &first, 1).await.unwrap();
+    assert_eq!(
+        product_rows(&store, &org).await,
+        vec![
+            (None, None, 1, 1, 0),
+            (Some(1), None, 5, 2, 0),
+            (Some(1), Some(11), 4, 2, 0),
+            (Some(1), Some(12), 1, 1, 0),
+        ]
+    );
+
+    // A newer order 1 drops its line of variant 12 and is refunded; order 2 is cancelled.
+    let mut refunded = with_lines(
+        1,
+        0,
+        5,
+        vec![
+            line(10, Some(1), Some(11), "Hat", 2),
+            line(12, Some(1), Some(11), "Hat", 1),
+        ],
+    );
+    refunded.total_refunded = Money::from_units(10_000);
+    let mut cancelled = with_lines(2, 1, 5, vec![line(20, Some(1), Some(11), "Hat", 1)]);
+    cancelled.cancelled_at = Some(t(5));
+    store
+        .upsert_orders(&org, &shop, &[refunded, cancelled], 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        product_rows(&store, &org).await,
+        vec![
+            (None, None, 1, 1, 0),
+            (Some(1), None, 3, 1, 1),
+            (Some(1), Some(11), 3, 1, 1),
+        ]
+    );
+
+    // Shopify deletes order 1; then the shop goes with everything in it.
+    ShopifyStore::delete_object(&store, &shop, RecordKind::Orders, 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        product_rows(&store, &org).await,
+        vec![(None, None, 1, 1, 0)]
+    );
+    conea_store::with_pool!(store.db(), |p| conea_store::sqlx::query::<DB>(
+        "DELETE FROM shops WHERE id = $1"
+    )
+    .bind(shop.as_str())
+    .execute(p)
+    .await
+    .map(drop))
+    .unwrap();
+    assert_eq!(product_rows(&store, &org).await, vec![]);
 }
