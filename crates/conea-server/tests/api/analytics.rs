@@ -551,7 +551,8 @@ impl ProductSums {
 /// currency, product and variant over the orders created then; over the first half of 2024
 /// (UTC), `sort=units&limit=2` lists the two with most units. The ranges pin each way the
 /// store reads: whole UTC months of sums alone, months corrected at both ends by the line
-/// items of their edges (added or taken out), and the line items alone.
+/// items of their edges (added or taken out), the line items alone, and a year of sums less
+/// a month or with a few hours at each end.
 async fn check_products(app: &TestApp, orders: &[Gen], from: Date, to: Date, tz: &str) {
     let zone = TimeZone::get(tz).unwrap();
     let ms = |d: Date| {
@@ -765,6 +766,9 @@ async fn reports_equal_a_fold_over_the_same_orders_before_and_after_a_reimport(b
         ((2024, 1, 3), (2024, 5, 20), "Asia/Tokyo"),
         ((2024, 1, 25), (2024, 4, 8), "America/New_York"),
         ((2024, 2, 10), (2024, 2, 20), "UTC"),
+        // The yearly sums: 2024 less January; 2024 in New York (five hours at each end).
+        ((2024, 2, 1), (2024, 12, 31), "UTC"),
+        ((2024, 1, 1), (2024, 12, 31), "America/New_York"),
     ] {
         let day = |(y, m, d): (i16, i8, i8)| Date::constant(y, m, d);
         check_products(&app, &now, day(from), day(to), tz).await;

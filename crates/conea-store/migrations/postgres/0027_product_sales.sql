@@ -1,6 +1,7 @@
--- product_performance: each product's and variant's sales summed per UTC month as line items
--- and orders are written (`product_sales_months`), so a year is read as twelve months of sums
--- and only the range's ragged edges (less than a month at each end) from the line items.
+-- product_performance: each product's and variant's sales summed per UTC month and per UTC
+-- year as line items and orders are written (`product_sales_months`, `product_sales_years`),
+-- so a range is read as sums corrected at its ends by a little of the line items (each
+-- statement's month rows are written, then the same rows summed per year).
 -- A line item counts while it and its order exist and the order is not cancelled; `order_count`
 -- counts each order once per product (and once per variant) however many lines it has of it,
 -- `refunded_count` those of them with a refund. Kept exact by two statement-level triggers:
@@ -34,6 +35,24 @@ CREATE TABLE product_sales_months (
     PRIMARY KEY (organization_id, month, shop_id, currency, product_id, variant_id, line_title)
 );
 
+CREATE TABLE product_sales_years (
+    organization_id  TEXT NOT NULL,
+    -- UTC year.
+    year             BIGINT NOT NULL,
+    shop_id          TEXT NOT NULL,
+    currency         TEXT NOT NULL,
+    product_id       BIGINT NOT NULL,
+    variant_id       BIGINT NOT NULL,
+    line_title       TEXT NOT NULL,
+    title            TEXT NOT NULL,
+    sku              TEXT,
+    units            BIGINT NOT NULL,
+    revenue_e4       BIGINT NOT NULL,
+    order_count      BIGINT NOT NULL,
+    refunded_count   BIGINT NOT NULL,
+    PRIMARY KEY (organization_id, year, shop_id, currency, product_id, variant_id, line_title)
+);
+
 INSERT INTO product_sales_months (organization_id, month, shop_id, currency, product_id, variant_id, line_title, title, sku, units, revenue_e4, order_count, refunded_count)
     SELECT o.organization_id, conea_utc_month(o.created_at), o.shop_id, o.currency,
            COALESCE(li.product_source_id, -1), -1, CASE WHEN li.product_source_id IS NULL THEN li.title ELSE '' END,
@@ -50,6 +69,11 @@ INSERT INTO product_sales_months (organization_id, month, shop_id, currency, pro
     FROM order_line_items li JOIN orders o ON o.shop_id = li.shop_id AND o.source_id = li.order_source_id
     WHERE o.cancelled_at IS NULL AND li.product_source_id IS NOT NULL AND li.variant_source_id IS NOT NULL
     GROUP BY 1, 2, 3, 4, 5, 6, 7;
+
+INSERT INTO product_sales_years (organization_id, year, shop_id, currency, product_id, variant_id, line_title, title, sku, units, revenue_e4, order_count, refunded_count)
+    SELECT organization_id, month / 12, shop_id, currency, product_id, variant_id, line_title,
+           MAX(title), MAX(sku), SUM(units), SUM(revenue_e4), SUM(order_count), SUM(refunded_count)
+    FROM product_sales_months GROUP BY 1, 2, 3, 4, 5, 6, 7;
 
 -- The line items a statement wrote (sign 1) or removed (sign -1), per order and key; joined to
 -- their order, and counted against the lines of the same key the order holds now: the order
@@ -86,8 +110,8 @@ BEGIN
                                     WHEN k.product_id <> -1 THEN x.product_source_id = k.product_id
                                     ELSE x.product_source_id IS NULL AND x.title = k.line_title END) AS now_lines
             FROM k
-        )
-        INSERT INTO product_sales_months AS s (organization_id, month, shop_id, currency, product_id, variant_id, line_title, title, sku, units, revenue_e4, order_count, refunded_count)
+        ),
+        r (organization_id, month, shop_id, currency, product_id, variant_id, line_title, title, sku, units, revenue_e4, order_count, refunded_count) AS (
         SELECT o.organization_id, conea_utc_month(o.created_at), o.shop_id, o.currency, d.product_id, d.variant_id, d.line_title,
                MAX(d.title), MAX(d.sku), SUM(d.units), SUM(d.revenue),
                SUM((d.now_lines > 0)::int - (d.now_lines - d.lines > 0)::int),
@@ -95,7 +119,21 @@ BEGIN
         FROM d JOIN orders o ON o.shop_id = d.shop_id AND o.source_id = d.order_source_id
         WHERE o.cancelled_at IS NULL
         GROUP BY 1, 2, 3, 4, 5, 6, 7
+        ),
+        m AS (
+        INSERT INTO product_sales_months AS s (organization_id, month, shop_id, currency, product_id, variant_id, line_title, title, sku, units, revenue_e4, order_count, refunded_count)
+        SELECT * FROM r
         ON CONFLICT (organization_id, month, shop_id, currency, product_id, variant_id, line_title) DO UPDATE SET
+            title = GREATEST(s.title, excluded.title), sku = GREATEST(s.sku, excluded.sku),
+            units = s.units + excluded.units, revenue_e4 = s.revenue_e4 + excluded.revenue_e4,
+            order_count = s.order_count + excluded.order_count, refunded_count = s.refunded_count + excluded.refunded_count
+        RETURNING 1
+        )
+        INSERT INTO product_sales_years AS s (organization_id, year, shop_id, currency, product_id, variant_id, line_title, title, sku, units, revenue_e4, order_count, refunded_count)
+        SELECT organization_id, month / 12, shop_id, currency, product_id, variant_id, line_title,
+               MAX(title), MAX(sku), SUM(units), SUM(revenue_e4), SUM(order_count), SUM(refunded_count)
+        FROM r GROUP BY 1, 2, 3, 4, 5, 6, 7
+        ON CONFLICT (organization_id, year, shop_id, currency, product_id, variant_id, line_title) DO UPDATE SET
             title = GREATEST(s.title, excluded.title), sku = GREATEST(s.sku, excluded.sku),
             units = s.units + excluded.units, revenue_e4 = s.revenue_e4 + excluded.revenue_e4,
             order_count = s.order_count + excluded.order_count, refunded_count = s.refunded_count + excluded.refunded_count
@@ -129,8 +167,8 @@ BEGIN
                     cols, moved, cols, moved)
     END;
     EXECUTE format($sql$
-        WITH c AS (%s)
-        INSERT INTO product_sales_months AS s (organization_id, month, shop_id, currency, product_id, variant_id, line_title, title, sku, units, revenue_e4, order_count, refunded_count)
+        WITH c AS (%s),
+        r (organization_id, month, shop_id, currency, product_id, variant_id, line_title, title, sku, units, revenue_e4, order_count, refunded_count) AS (
         SELECT c.organization_id, conea_utc_month(c.created_at), c.shop_id, c.currency, k.product_id, k.variant_id, k.line_title,
                MAX(k.title), MAX(k.sku), SUM(c.sign * k.units), SUM(c.sign * k.revenue), SUM(c.sign),
                SUM(CASE WHEN c.refunded_e4 > 0 THEN c.sign ELSE 0 END)
@@ -145,7 +183,21 @@ BEGIN
               AND x.product_source_id IS NOT NULL AND x.variant_source_id IS NOT NULL GROUP BY 1, 2, 3
         ) k
         GROUP BY 1, 2, 3, 4, 5, 6, 7
+        ),
+        m AS (
+        INSERT INTO product_sales_months AS s (organization_id, month, shop_id, currency, product_id, variant_id, line_title, title, sku, units, revenue_e4, order_count, refunded_count)
+        SELECT * FROM r
         ON CONFLICT (organization_id, month, shop_id, currency, product_id, variant_id, line_title) DO UPDATE SET
+            title = GREATEST(s.title, excluded.title), sku = GREATEST(s.sku, excluded.sku),
+            units = s.units + excluded.units, revenue_e4 = s.revenue_e4 + excluded.revenue_e4,
+            order_count = s.order_count + excluded.order_count, refunded_count = s.refunded_count + excluded.refunded_count
+        RETURNING 1
+        )
+        INSERT INTO product_sales_years AS s (organization_id, year, shop_id, currency, product_id, variant_id, line_title, title, sku, units, revenue_e4, order_count, refunded_count)
+        SELECT organization_id, month / 12, shop_id, currency, product_id, variant_id, line_title,
+               MAX(title), MAX(sku), SUM(units), SUM(revenue_e4), SUM(order_count), SUM(refunded_count)
+        FROM r GROUP BY 1, 2, 3, 4, 5, 6, 7
+        ON CONFLICT (organization_id, year, shop_id, currency, product_id, variant_id, line_title) DO UPDATE SET
             title = GREATEST(s.title, excluded.title), sku = GREATEST(s.sku, excluded.sku),
             units = s.units + excluded.units, revenue_e4 = s.revenue_e4 + excluded.revenue_e4,
             order_count = s.order_count + excluded.order_count, refunded_count = s.refunded_count + excluded.refunded_count

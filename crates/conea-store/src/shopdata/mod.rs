@@ -19,6 +19,7 @@ mod catalog_reads;
 mod customer_analytics;
 mod inventory;
 mod product_analytics;
+mod product_plan;
 mod read_sql;
 mod reads;
 mod reports;

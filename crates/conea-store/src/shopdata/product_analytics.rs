@@ -1,13 +1,12 @@
 //! `product_performance`'s read: each product's and variant's sales in a range, from the
-//! monthly sums the triggers of migration 0027 keep (`product_sales_months`) for the whole UTC
-//! months inside the range, and from the line items of the orders at its edges (less than a
-//! month at each end: a year in Asia/Tokyo is eleven whole months, 30 days and two partial
-//! days). Orders not cancelled; an order is counted once per product and once per variant;
-//! the stored product and variant titles. Routable read.
+//! yearly and monthly sums the triggers of migration 0027 keep and the line items at
+//! the range's ends, as `product_plan` chooses. Orders not cancelled; an order is counted
+//! once per product and once per variant; the stored product and variant titles. Routable
+//! read.
 
+use super::product_plan::plan;
 use crate::query::q;
 use crate::SqlStore;
-use conea_core::clock::EpochMs;
 use conea_core::ids::ShopId;
 use conea_core::store::{StoreError, StoreResult};
 use conea_shopdata::analytics::store::{ProductQuery, ProductSales};
@@ -56,8 +55,8 @@ macro_rules! line_sums {
     };
 }
 
-/// The same columns as `product_sales_months`, from the line items of one edge: per
-/// product (a line without a product: per title), then per variant.
+/// The same columns as the sums, from the line items of one edge: per product (a line
+/// without a product: per title), then per variant.
 macro_rules! edge {
     ($lo:literal, $hi:literal, $sign:literal) => {
         concat!(
@@ -75,8 +74,36 @@ macro_rules! edge {
     };
 }
 
-/// `$1` organization, `$2` shop or NULL; the months `[$9, $10)` from the sums; the line
-/// items of the head edge `[$3, $4)` times `$5` and of the tail edge `[$6, $7)` times `$8`.
+/// The rows of a sums table for the periods `[$lo, $hi)`, times `$sign`.
+macro_rules! sums {
+    ($table:literal, $period:literal, $lo:literal, $hi:literal, $sign:literal) => {
+        concat!(
+            " UNION ALL SELECT shop_id, product_id, variant_id, line_title, title, sku, currency, ",
+            $sign,
+            " * units, ",
+            $sign,
+            " * revenue_e4, ",
+            $sign,
+            " * order_count, ",
+            $sign,
+            " * refunded_count FROM ",
+            $table,
+            " WHERE organization_id = $1 AND ",
+            $period,
+            " >= ",
+            $lo,
+            " AND ",
+            $period,
+            " < ",
+            $hi,
+            " AND ($2 IS NULL OR shop_id = $2)"
+        )
+    };
+}
+
+/// `$1` organization, `$2` shop or NULL; the years `[$3, $4)`; the months `[$5, $6)` times
+/// `$7` and `[$8, $9)` times `$10`; the line items of `[$11, $12)` times `$13`, `[$14, $15)`
+/// times `$16`, `[$17, $18)` times `$19` and `[$20, $21)` times `$22`.
 const PRODUCT_SALES_SQL: &str = concat!(
     "SELECT s.shop_id, NULLIF(s.product_id, -1) AS product_source_id, NULLIF(s.variant_id, -1) AS variant_source_id, ",
     "CASE WHEN s.variant_id = -1 THEN COALESCE(p.title, s.title) ELSE COALESCE(v.title, s.title) END AS title, ",
@@ -85,129 +112,38 @@ const PRODUCT_SALES_SQL: &str = concat!(
     "CAST(SUM(units) AS BIGINT) AS units, CAST(SUM(revenue) AS BIGINT) AS revenue, ",
     "CAST(SUM(order_count) AS BIGINT) AS order_count, CAST(SUM(refunded_count) AS BIGINT) AS refunded_count FROM (",
     "SELECT shop_id, product_id, variant_id, line_title, title, sku, currency, units, revenue_e4 AS revenue, ",
-    "order_count, refunded_count FROM product_sales_months ",
-    "WHERE organization_id = $1 AND month >= $9 AND month < $10 AND ($2 IS NULL OR shop_id = $2)",
-    edge!("$3", "$4", "$5"),
-    edge!("$6", "$7", "$8"),
+    "order_count, refunded_count FROM product_sales_years ",
+    "WHERE organization_id = $1 AND year >= $3 AND year < $4 AND ($2 IS NULL OR shop_id = $2)",
+    sums!("product_sales_months", "month", "$5", "$6", "$7"),
+    sums!("product_sales_months", "month", "$8", "$9", "$10"),
+    edge!("$11", "$12", "$13"),
+    edge!("$14", "$15", "$16"),
+    edge!("$17", "$18", "$19"),
+    edge!("$20", "$21", "$22"),
     ") u GROUP BY shop_id, product_id, variant_id, line_title, currency HAVING SUM(order_count) > 0",
     ") s LEFT JOIN products p ON p.shop_id = s.shop_id AND p.source_id = s.product_id ",
     "LEFT JOIN product_variants v ON v.shop_id = s.shop_id AND v.product_source_id = s.product_id ",
     "AND v.source_id = s.variant_id"
 );
 
-/// The orders created in `[from, to)`, added (`sign` 1) or taken out of a month (-1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Edge {
-    from: EpochMs,
-    to: EpochMs,
-    sign: i64,
-}
-
-impl Edge {
-    fn len(&self) -> i64 {
-        self.to - self.from
-    }
-}
-
-/// How a range is read: the UTC months `[first_month, end_month)` (year * 12 + month - 1)
-/// from the sums, with each end corrected by the line items of an edge: the part of the
-/// range before its first whole month added, or the part of a month before the range taken
-/// out, whichever is shorter (a year in Asia/Tokyo: twelve months of sums less the nine
-/// hours of the last day of 2025 after the range, plus the nine hours of 2024 inside it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Split {
-    head: Edge,
-    tail: Edge,
-    first_month: i64,
-    end_month: i64,
-}
-
-/// The UTC month (year * 12 + month - 1) of an instant.
-fn utc_month(at: EpochMs) -> Option<i64> {
-    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(at) * 1_000_000).ok()?;
-    Some(i64::from(t.year()) * 12 + i64::from(u8::from(t.month())) - 1)
-}
-
-/// The first millisecond of a UTC month.
-fn month_start(month: i64) -> Option<EpochMs> {
-    let year = i32::try_from(month.div_euclid(12)).ok()?;
-    let m = time::Month::try_from(u8::try_from(month.rem_euclid(12) + 1).ok()?).ok()?;
-    let day = time::Date::from_calendar_date(year, m, 1).ok()?;
-    i64::try_from(day.midnight().assume_utc().unix_timestamp_nanos() / 1_000_000).ok()
-}
-
-/// The month boundary nearest to `at`, and the edge between it and `at` with the sign
-/// that corrects the sums for an end of the range at `at` (`is_start`: the range's start).
-fn nearest_boundary(at: EpochMs, is_start: bool) -> Option<(i64, Edge)> {
-    let m = utc_month(at)?;
-    let (start, next) = (month_start(m)?, month_start(m + 1)?);
-    // Before `at` inside the month: taken out at the start of the range, added at its end.
-    let before = if is_start { -1 } else { 1 };
-    Some(if at - start <= next - at {
-        (
-            m,
-            Edge {
-                from: start,
-                to: at,
-                sign: before,
-            },
-        )
-    } else {
-        (
-            m + 1,
-            Edge {
-                from: at,
-                to: next,
-                sign: -before,
-            },
-        )
-    })
-}
-
-fn split(from: EpochMs, to: EpochMs) -> Split {
-    let lines_only = Split {
-        head: Edge { from, to, sign: 1 },
-        tail: Edge {
-            from: to,
-            to,
-            sign: 1,
-        },
-        first_month: 0,
-        end_month: 0,
-    };
-    let with_months = || {
-        let (first_month, head) = nearest_boundary(from, true)?;
-        let (end_month, tail) = nearest_boundary(to, false)?;
-        (first_month < end_month).then_some(Split {
-            head,
-            tail,
-            first_month,
-            end_month,
-        })
-    };
-    match with_months() {
-        Some(s) if s.head.len() + s.tail.len() < to - from => s,
-        _ => lines_only,
-    }
-}
-
 impl SqlStore {
     pub(super) async fn product_sales_rows(
         &self,
         query: &ProductQuery,
     ) -> StoreResult<Vec<ProductSales>> {
-        let parts = split(query.from, query.to);
-        let rows = q("analytics_product_sales", PRODUCT_SALES_SQL)
+        let plan = plan(query.from, query.to);
+        let mut statement = q("analytics_product_sales", PRODUCT_SALES_SQL)
             .bind(query.org_id.as_str())
             .bind(query.shop_id.as_ref().map(ShopId::as_str))
-            .bind(parts.head.from)
-            .bind(parts.head.to)
-            .bind(parts.head.sign)
-            .bind(parts.tail.from)
-            .bind(parts.tail.to)
-            .bind(parts.tail.sign)
-            .bind(parts.first_month)
-            .bind(parts.end_month)
+            .bind(plan.years.from)
+            .bind(plan.years.to);
+        for m in plan.months {
+            statement = statement.bind(m.from).bind(m.to).bind(m.sign);
+        }
+        for e in plan.lines {
+            statement = statement.bind(e.from).bind(e.to).bind(e.sign);
+        }
+        let rows = statement
             .fetch_all::<SalesRow>(&self.routed("analytics"))
             .await?;
         let bad = || StoreError::Other("corrupt shop id in order_line_items".into());
@@ -227,91 +163,5 @@ impl SqlStore {
                 })
             })
             .collect()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const JAN_2025: EpochMs = 1_735_689_600_000;
-    const FEB_2025: EpochMs = 1_738_368_000_000;
-    const DAY: EpochMs = 86_400_000;
-    const JAN_2026: EpochMs = JAN_2025 + 365 * DAY;
-    const HOUR: EpochMs = 3_600_000;
-
-    fn nothing_at(at: EpochMs) -> Edge {
-        Edge {
-            from: at,
-            to: at,
-            sign: 1,
-        }
-    }
-
-    #[test]
-    fn a_utc_year_is_read_as_twelve_months_of_sums_and_no_line_items() {
-        let s = split(JAN_2025, JAN_2026);
-        assert_eq!((s.first_month, s.end_month), (2025 * 12, 2026 * 12));
-        assert_eq!(s.head.len() + s.tail.len(), 0);
-    }
-
-    #[test]
-    fn a_tokyo_year_adds_nine_hours_of_2024_and_takes_out_nine_hours_of_2025() {
-        let (from, to) = (JAN_2025 - 9 * HOUR, JAN_2026 - 9 * HOUR);
-        let s = split(from, to);
-        assert_eq!((s.first_month, s.end_month), (2025 * 12, 2026 * 12));
-        assert_eq!(
-            s.head,
-            Edge {
-                from,
-                to: JAN_2025,
-                sign: 1
-            }
-        );
-        assert_eq!(
-            s.tail,
-            Edge {
-                from: to,
-                to: JAN_2026,
-                sign: -1
-            }
-        );
-    }
-
-    #[test]
-    fn a_range_starting_early_in_a_month_takes_the_days_before_it_out_of_that_month() {
-        let s = split(JAN_2025 + 2 * DAY, JAN_2025 + 100 * DAY);
-        assert_eq!(s.first_month, 2025 * 12);
-        assert_eq!(
-            s.head,
-            Edge {
-                from: JAN_2025,
-                to: JAN_2025 + 2 * DAY,
-                sign: -1
-            }
-        );
-        // Day 100 is April 11th: April's first ten days are added.
-        assert_eq!(s.end_month, 2025 * 12 + 3);
-        assert_eq!(s.tail.sign, 1);
-        assert_eq!(s.tail.len(), 10 * DAY);
-    }
-
-    #[test]
-    fn a_short_range_is_read_from_the_line_items_alone() {
-        let (from, to) = (JAN_2025 + 10 * DAY, JAN_2025 + 20 * DAY);
-        let s = split(from, to);
-        assert_eq!(s.first_month, s.end_month);
-        assert_eq!(s.head, Edge { from, to, sign: 1 });
-        assert_eq!(s.tail, nothing_at(to));
-        // Exactly one month is one month of sums.
-        let s = split(JAN_2025, FEB_2025);
-        assert_eq!((s.first_month, s.end_month), (2025 * 12, 2025 * 12 + 1));
-        assert_eq!(s.head.len() + s.tail.len(), 0);
-    }
-
-    #[test]
-    fn instants_before_1970_fall_in_their_own_months() {
-        assert_eq!(utc_month(-1), Some(1969 * 12 + 11));
-        assert_eq!(month_start(1969 * 12 + 11), Some(-31 * DAY));
     }
 }

@@ -169,18 +169,28 @@ fn line(id: i64, product: Option<i64>, variant: Option<i64>, title: &str, qty: i
 }
 
 /// (product, variant, units, orders, refunded orders) of every product and variant sold in
-/// June 2024, read twice: over the whole month (the monthly sums) and over its first three
-/// days (the line items alone), which hold every order here; both must agree.
+/// June 2024, read four ways that hold every order here and must agree: over the whole
+/// month (the monthly sums), over its first three days (the line items alone), over 2024
+/// (the yearly sums) and over 2024 in Asia/Tokyo (the yearly sums corrected by the line
+/// items of nine hours at each end).
 async fn product_rows(
     store: &dyn AnalyticsStore,
     org: &conea_core::ids::OrgId,
 ) -> Vec<(Option<i64>, Option<i64>, i64, i64, i64)> {
     let mut both = Vec::new();
-    for to in [DAY0 + 30 * DAY_MS, DAY0 + 3 * DAY_MS] {
+    const YEAR_2024: i64 = 1_704_067_200_000;
+    const YEAR_2025: i64 = 1_735_689_600_000;
+    const NINE_HOURS: i64 = 9 * 3_600_000;
+    for (from, to) in [
+        (DAY0, DAY0 + 30 * DAY_MS),
+        (DAY0, DAY0 + 3 * DAY_MS),
+        (YEAR_2024, YEAR_2025),
+        (YEAR_2024 - NINE_HOURS, YEAR_2025 - NINE_HOURS),
+    ] {
         let q = ProductQuery {
             org_id: org.clone(),
             shop_id: None,
-            from: DAY0,
+            from,
             to,
         };
         let mut rows: Vec<_> = store
@@ -202,10 +212,9 @@ async fn product_rows(
         rows.sort();
         both.push(rows);
     }
-    assert_eq!(
-        both[0], both[1],
-        "the monthly sums and the line items agree"
-    );
+    for other in &both[1..] {
+        assert_eq!(&both[0], other, "the sums and the line items agree");
+    }
     both.remove(0)
 }
 
