@@ -373,6 +373,10 @@ catalogue! {
     LimitSaved => "The rate limit was saved; every replica applies it within seconds.", "レート制限を保存しました。数秒以内にすべてのレプリカに反映されます。";
     NoKeyLimits => "No key has its own limit.", "個別の制限を持つキーはありません。";
     DateFieldHint => "Date as MM/DD/YYYY", "日付（YYYY/MM/DD 形式）";
+    ShopActive => "Connected", "接続中";
+    ShopUnauthorized => "Access revoked: connect the shop again", "アクセス権が失効しました。ショップを再接続してください";
+    ShopUninstalled => "App uninstalled", "アプリがアンインストールされました";
+    ShopDisconnected => "Disconnected", "切断済み";
 }
 
 /// A job's state in the member's language (the raw state stays in `data-state`).
@@ -386,6 +390,18 @@ pub fn job_state(s: conea_jobs::JobState) -> T {
         JobState::Completed => T::JobCompleted,
         JobState::Discarded => T::JobDiscarded,
         JobState::Cancelled => T::JobStateCancelled,
+    }
+}
+
+/// A Shopify shop's connection state in the member's language (the raw state stays in
+/// `data-state`).
+pub fn shop_status(s: conea_shopify::integration::store::ShopifyStatus) -> T {
+    use conea_shopify::integration::store::ShopifyStatus;
+    match s {
+        ShopifyStatus::Active => T::ShopActive,
+        ShopifyStatus::Unauthorized => T::ShopUnauthorized,
+        ShopifyStatus::Uninstalled => T::ShopUninstalled,
+        ShopifyStatus::Disconnected => T::ShopDisconnected,
     }
 }
 

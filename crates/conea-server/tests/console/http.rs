@@ -828,6 +828,20 @@ async fn the_shopify_page_lists_a_connected_shop_and_sync_now_enqueues_its_sync(
     let page = web.get("/console/shopify").await;
     assert_eq!(page.status, 200, "{}", page.text);
     assert!(page.text.contains("fake-shop.myshopify.com"));
+    // Its state in the member's language, the raw one kept for scripts.
+    assert!(
+        page.text.contains(r#"data-state="active">Connected"#),
+        "{}",
+        page.text
+    );
+    let ja = web
+        .get_with("/console/shopify", &[("accept-language", "ja")])
+        .await;
+    assert!(
+        ja.text.contains(r#"data-state="active">接続中"#),
+        "{}",
+        ja.text
+    );
     let before = app
         .client
         .get("/v1/jobs?kind=shopify.sync", Some(app.owner()))

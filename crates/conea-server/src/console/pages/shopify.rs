@@ -46,7 +46,7 @@ pub async fn list(
                     @for s in &shops {
                         tr {
                             td { (s.domain) }
-                            td { (s.status.as_str()) @if let Some(msg) = &s.status_message { br; span class="muted" { (msg) } } }
+                            td class="shop-status" data-state=(s.status.as_str()) { (ctx.t(i18n::shop_status(s.status))) @if let Some(msg) = &s.status_message { br; span class="muted" { (msg) } } }
                             td class="hide-narrow" { (s.last_sync_at.map(|t| i18n::instant(ctx.lang, &tz, t)).unwrap_or_else(|| ctx.t(T::Never).to_owned())) }
                             td class="hide-narrow num" { (i18n::int(s.webhooks_received)) " / " (i18n::int(s.webhooks_rejected)) }
                             td {
