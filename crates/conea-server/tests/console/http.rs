@@ -437,6 +437,21 @@ async fn date_fields_show_and_read_days_in_the_pages_language(b: Backend) {
     assert_eq!(report.status, 200, "{}", report.text);
     assert!(report.text.contains(&format!("value=\"{en}\"")));
     assert!(!report.text.contains("role=\"alert\""), "{}", report.text);
+
+    // The days are the member's: #5003 was placed at 10:00 UTC, midnight of the next day
+    // in Pacific/Kiritimati (UTC+14), so there it is on that next day and not on its own.
+    web.cookies
+        .insert("conea_tz".into(), "Pacific/Kiritimati".into());
+    let on = |d: jiff::civil::Date| {
+        let day = format!("{:02}%2F{:02}%2F{}", d.month(), d.day(), d.year());
+        format!("/console/data/orders?created_from={day}&created_to={day}")
+    };
+    let d3 = day_before(&s, 3);
+    let local = web.get(&on(d3.tomorrow().unwrap())).await;
+    assert_eq!(local.status, 200, "{}", local.text);
+    assert!(local.text.contains("#5003"), "{}", local.text);
+    let utc_day = web.get(&on(d3)).await;
+    assert!(!utc_day.text.contains("#5003"), "{}", utc_day.text);
 }
 
 async fn the_product_chart_names_its_products_not_their_shop(b: Backend) {

@@ -55,6 +55,16 @@ fn kind_of(ctx: &Ctx, text: &str) -> Result<Kind, Failure> {
     Kind::parse(text).ok_or_else(|| ctx.fail(CoreError::not_found("page", text)))
 }
 
+/// The first millisecond of a `YYYY-MM-DD` day (or of the day after it, `next`) in `tz`.
+fn local_midnight(day: &str, next: bool, tz: &jiff::tz::TimeZone) -> Option<i64> {
+    let date: jiff::civil::Date = day.parse().ok()?;
+    let date = if next { date.tomorrow().ok()? } else { date };
+    tz.to_ambiguous_timestamp(date.to_datetime(jiff::civil::Time::midnight()))
+        .compatible()
+        .ok()
+        .map(|t| t.as_millisecond())
+}
+
 /// The filters the console's form offers (empty fields are no filter).
 #[derive(Deserialize, Default, Clone)]
 pub struct Filters {
@@ -85,7 +95,17 @@ impl Filters {
         self
     }
 
-    fn params(&self, kind: Kind, with_cursor: bool) -> ListParams {
+    /// The list's parameters; the days are the member's (midnight to midnight in their time
+    /// zone), given to the service as instants (epoch milliseconds). A day that is not one
+    /// goes as typed, for the service to refuse by name.
+    fn params(&self, kind: Kind, with_cursor: bool, tz: &jiff::tz::TimeZone) -> ListParams {
+        let day_start = |v: &Option<String>, next: bool| {
+            keep(v).map(|text| {
+                local_midnight(&text, next, tz)
+                    .map(|ms| ms.to_string())
+                    .unwrap_or(text)
+            })
+        };
         ListParams {
             limit: with_cursor.then(|| "25".to_owned()),
             cursor: if with_cursor {
@@ -94,8 +114,8 @@ impl Filters {
                 None
             },
             q: keep(&self.q),
-            created_from: keep(&self.created_from),
-            created_to: keep(&self.created_to),
+            created_from: day_start(&self.created_from, false),
+            created_to: day_start(&self.created_to, true),
             financial_status: (kind == Kind::Orders)
                 .then(|| keep(&self.financial_status))
                 .flatten(),
@@ -217,7 +237,7 @@ pub async fn list(
     let kind = kind_of(&ctx, &kind)?;
     let p = &m.principal;
     let data = &state.platform().data;
-    let params = f.params(kind, true);
+    let params = f.params(kind, true, &ctx.tz);
     let tz = ctx.tz.clone();
     let when = |t: &Option<String>| {
         t.as_deref()
@@ -448,7 +468,7 @@ pub async fn export(
     let kind = kind_of(&ctx, &kind)?;
     let p = &m.principal;
     let data = &state.platform().data;
-    let params = f.params(kind, false);
+    let params = f.params(kind, false, &ctx.tz);
     let fmt = ReadFormat::Csv;
     let rows = match kind {
         Kind::Orders => {
