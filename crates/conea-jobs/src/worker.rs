@@ -558,43 +558,37 @@ impl Worker {
 /// left a core idle during a no-op drain).
 pub const FINISH_IN_FLIGHT: usize = 2;
 
-/// A claimed-ahead job's start is written once it has run this long (one whose completion
-/// arrives first has its attempt counted by the completion). Zero: with the next batch. A
-/// worker that dies before the mark leaves the job to be rescued as never started, with no
-/// attempt counted, so a longer wait would let a job that kills its worker at once run
-/// forever; deferring by 50 ms measured ~1–2k jobs/s more on a no-op drain, not worth that.
-pub const START_MARK_AFTER: Duration = Duration::ZERO;
-
 /// Writes finished attempts in batches: whatever has arrived, up to `finish_batch`, with up
-/// to [`FINISH_IN_FLIGHT`] batches in flight. Starts of claimed-ahead jobs still running
-/// after [`START_MARK_AFTER`] are written first, and before any batch that holds their
-/// completion goes out, so a job's rows are never written by two statements at once.
+/// to [`FINISH_IN_FLIGHT`] batches in flight. Starts of claimed-ahead jobs not finished yet
+/// are written first, at once, and before any batch that holds their completion goes out,
+/// so a job's rows are never written by two statements at once. They are not deferred: a
+/// worker that dies before a job's start is written leaves it to be rescued with no attempt
+/// counted, so a job that kills its worker would run forever (deferring by 50 ms measured
+/// only ~1–2k jobs/s more on a no-op drain).
 async fn finish_loop(me: Arc<Worker>, mut rx: mpsc::Receiver<Event>) {
     let mut in_flight = tokio::task::JoinSet::new();
     let mut batch: Vec<(Job, Outcome, Duration)> = Vec::new();
-    // Claimed-ahead jobs started and not finished yet, with when they started.
-    let mut pending: HashMap<JobId, Instant> = HashMap::new();
+    // Claimed-ahead jobs started and not finished yet: their starts go out with the next
+    // statement, so the loop waits for events only when none is owed.
+    let mut pending: HashSet<JobId> = HashSet::new();
     loop {
-        let oldest = pending.values().min().copied();
-        let first = match oldest {
-            Some(at) => {
-                let due = tokio::time::Instant::from_std(at + START_MARK_AFTER);
-                match tokio::time::timeout_at(due, rx.recv()).await {
-                    Ok(Some(event)) => Some(event),
-                    Ok(None) => break,
-                    Err(_) => None,
-                }
-            }
-            None => match rx.recv().await {
+        let first = if pending.is_empty() {
+            match rx.recv().await {
                 Some(event) => Some(event),
                 None => break,
-            },
+            }
+        } else {
+            match rx.try_recv() {
+                Ok(event) => Some(event),
+                Err(mpsc::error::TryRecvError::Empty) => None,
+                Err(mpsc::error::TryRecvError::Disconnected) => break,
+            }
         };
         let mut next = first;
         while let Some(event) = next.take() {
             match event {
                 Event::Started(id) => {
-                    pending.insert(id, Instant::now());
+                    pending.insert(id);
                 }
                 Event::Done(done) => {
                     pending.remove(&done.0.id);
@@ -605,16 +599,8 @@ async fn finish_loop(me: Arc<Worker>, mut rx: mpsc::Receiver<Event>) {
                 next = rx.try_recv().ok();
             }
         }
-        let now = Instant::now();
-        let due: Vec<JobId> = pending
-            .iter()
-            .filter(|(_, at)| now.saturating_duration_since(**at) >= START_MARK_AFTER)
-            .map(|(id, _)| id.clone())
-            .collect();
+        let due: Vec<JobId> = pending.drain().collect();
         if !due.is_empty() {
-            for id in &due {
-                pending.remove(id);
-            }
             if let Err(e) = me.store.mark_started(&me.id, &due, me.clock.now_ms()).await {
                 // The completion counts the attempt as well; a crash before it returns the
                 // job to the queue without one.

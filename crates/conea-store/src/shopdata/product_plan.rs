@@ -11,16 +11,18 @@
 
 use conea_core::clock::EpochMs;
 
-/// The orders created in `[from, to)`, added (`sign` 1) or taken out (-1).
+/// A signed part of a plan: the orders created in `[from, to)` (epoch ms, read from the line
+/// items), or the sums of the UTC months or years `[from, to)`; added (`sign` 1) or taken
+/// out (-1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Edge {
-    pub(super) from: EpochMs,
-    pub(super) to: EpochMs,
+pub(super) struct Span {
+    pub(super) from: i64,
+    pub(super) to: i64,
     pub(super) sign: i64,
 }
 
-impl Edge {
-    const NONE: Edge = Edge {
+impl Span {
+    const NONE: Span = Span {
         from: 0,
         to: 0,
         sign: 1,
@@ -29,25 +31,12 @@ impl Edge {
     fn len(&self) -> i64 {
         self.to - self.from
     }
-}
 
-/// The sums of the periods (UTC months or years) `[from, to)`, times `sign`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Periods {
-    pub(super) from: i64,
-    pub(super) to: i64,
-    pub(super) sign: i64,
-}
-
-impl Periods {
-    const NONE: Periods = Periods {
-        from: 0,
-        to: 0,
-        sign: 1,
-    };
-
-    fn count(&self) -> i64 {
-        self.to - self.from
+    fn times(self, sign: i64) -> Span {
+        Span {
+            sign: self.sign * sign,
+            ..self
+        }
     }
 }
 
@@ -55,20 +44,29 @@ impl Periods {
 /// edges of line items (the SQL has one place for each; unused ones are empty).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Plan {
-    pub(super) years: Periods,
-    pub(super) months: [Periods; 2],
-    pub(super) lines: [Edge; 4],
+    pub(super) years: Span,
+    pub(super) months: [Span; 2],
+    pub(super) lines: [Span; 4],
 }
 
 const DAY_MS: i64 = 86_400_000;
 
 impl Plan {
+    /// Months and two edges of line items, no years.
+    fn monthly((months, lines): (Span, [Span; 2])) -> Plan {
+        Plan {
+            years: Span::NONE,
+            months: [months, Span::NONE],
+            lines: [lines[0], lines[1], Span::NONE, Span::NONE],
+        }
+    }
+
     /// Rough cost in "months of sums": a year of sums holds about as many rows as a month
     /// (every product sells in most months), a day of line items about half as many.
     fn cost(&self) -> f64 {
-        let lines: i64 = self.lines.iter().map(Edge::len).sum();
-        let months: i64 = self.months.iter().map(Periods::count).sum();
-        1.2 * self.years.count() as f64 + months as f64 + 0.5 * lines as f64 / DAY_MS as f64
+        let lines: i64 = self.lines.iter().map(Span::len).sum();
+        let months: i64 = self.months.iter().map(Span::len).sum();
+        1.2 * self.years.len() as f64 + months as f64 + 0.5 * lines as f64 / DAY_MS as f64
     }
 }
 
@@ -89,7 +87,7 @@ fn month_start(month: i64) -> Option<EpochMs> {
 /// The period boundary nearest to `at` (periods of `months` months: 1 or 12), and the range
 /// between it and `at` with the sign that corrects the sums for an end of the range at `at`
 /// (`is_start`: the range's start).
-fn nearest_boundary(at: EpochMs, months: i64, is_start: bool) -> Option<(i64, Edge)> {
+fn nearest_boundary(at: EpochMs, months: i64, is_start: bool) -> Option<(i64, Span)> {
     let p = utc_month(at)?.div_euclid(months);
     let (start, next) = (month_start(p * months)?, month_start((p + 1) * months)?);
     // Before `at` inside the period: taken out at the start of the range, added at its end.
@@ -97,7 +95,7 @@ fn nearest_boundary(at: EpochMs, months: i64, is_start: bool) -> Option<(i64, Ed
     Some(if at - start <= next - at {
         (
             p,
-            Edge {
+            Span {
                 from: start,
                 to: at,
                 sign: before,
@@ -106,7 +104,7 @@ fn nearest_boundary(at: EpochMs, months: i64, is_start: bool) -> Option<(i64, Ed
     } else {
         (
             p + 1,
-            Edge {
+            Span {
                 from: at,
                 to: next,
                 sign: -before,
@@ -117,36 +115,22 @@ fn nearest_boundary(at: EpochMs, months: i64, is_start: bool) -> Option<(i64, Ed
 
 /// `[from, to)` times `sign` from months and two edges of line items, or from the line
 /// items alone, whichever is cheaper.
-fn by_months(from: EpochMs, to: EpochMs, sign: i64) -> (Periods, [Edge; 2]) {
-    let lines_only = (Periods::NONE, [Edge { from, to, sign }, Edge::NONE]);
+fn by_months(from: EpochMs, to: EpochMs, sign: i64) -> (Span, [Span; 2]) {
+    let lines_only = (Span::NONE, [Span { from, to, sign }, Span::NONE]);
     let with_months = || {
         let (first, head) = nearest_boundary(from, 1, true)?;
         let (end, tail) = nearest_boundary(to, 1, false)?;
         (first < end).then_some((
-            Periods {
+            Span {
                 from: first,
                 to: end,
                 sign,
             },
-            [
-                Edge {
-                    sign: head.sign * sign,
-                    ..head
-                },
-                Edge {
-                    sign: tail.sign * sign,
-                    ..tail
-                },
-            ],
+            [head.times(sign), tail.times(sign)],
         ))
     };
-    let plan = |(m, l): (Periods, [Edge; 2])| Plan {
-        years: Periods::NONE,
-        months: [m, Periods::NONE],
-        lines: [l[0], l[1], Edge::NONE, Edge::NONE],
-    };
     match with_months() {
-        Some(p) if plan(p).cost() < plan(lines_only).cost() => p,
+        Some(p) if Plan::monthly(p).cost() < Plan::monthly(lines_only).cost() => p,
         _ => lines_only,
     }
 }
@@ -162,7 +146,7 @@ fn by_years(from: EpochMs, to: EpochMs) -> Option<Plan> {
     let (head_months, head_lines) = by_months(head.from, head.to, head.sign);
     let (tail_months, tail_lines) = by_months(tail.from, tail.to, tail.sign);
     Some(Plan {
-        years: Periods {
+        years: Span {
             from: first,
             to: end,
             sign: 1,
@@ -174,12 +158,7 @@ fn by_years(from: EpochMs, to: EpochMs) -> Option<Plan> {
 
 /// The cheapest way to read `[from, to)`.
 pub(super) fn plan(from: EpochMs, to: EpochMs) -> Plan {
-    let (months, lines) = by_months(from, to, 1);
-    let monthly = Plan {
-        years: Periods::NONE,
-        months: [months, Periods::NONE],
-        lines: [lines[0], lines[1], Edge::NONE, Edge::NONE],
-    };
+    let monthly = Plan::monthly(by_months(from, to, 1));
     match by_years(from, to) {
         Some(yearly) if yearly.cost() < monthly.cost() => yearly,
         _ => monthly,
@@ -212,7 +191,7 @@ mod tests {
     /// What a plan counts, per UTC hour of 2024–2026, as the sum of its signed parts; a
     /// correct plan counts each hour of `[from, to)` once and every other hour never.
     fn covers(p: &Plan, from: EpochMs, to: EpochMs, hours: &[(EpochMs, i64)]) {
-        let inside = |x: &Periods, month: i64, per: i64| {
+        let inside = |x: &Span, month: i64, per: i64| {
             if (x.from..x.to).contains(&month.div_euclid(per)) {
                 x.sign
             } else {
@@ -238,7 +217,7 @@ mod tests {
     }
 
     fn lines(p: &Plan) -> i64 {
-        p.lines.iter().map(Edge::len).sum()
+        p.lines.iter().map(Span::len).sum()
     }
 
     #[test]
@@ -246,7 +225,7 @@ mod tests {
         let (from, to) = (JAN_2025 - 9 * HOUR, JAN_2026 - 9 * HOUR);
         let p = plan(from, to);
         assert_eq!((p.years.from, p.years.to), (2025, 2026));
-        assert_eq!(p.months.iter().map(Periods::count).sum::<i64>(), 0);
+        assert_eq!(p.months.iter().map(Span::len).sum::<i64>(), 0);
         assert_eq!(lines(&p), 18 * HOUR);
         coverage(&p, from, to);
     }
@@ -274,7 +253,7 @@ mod tests {
     fn a_few_months_are_months_corrected_by_the_days_at_either_end() {
         let (from, to) = (JAN_2025 + 2 * DAY_MS, JAN_2025 + 100 * DAY_MS);
         let p = plan(from, to);
-        assert_eq!(p.years.count(), 0);
+        assert_eq!(p.years.len(), 0);
         assert_eq!(
             (p.months[0].from, p.months[0].to),
             (2025 * 12, 2025 * 12 + 3)
@@ -287,14 +266,11 @@ mod tests {
     fn a_short_range_is_read_from_the_line_items_alone() {
         let (from, to) = (JAN_2025 + 10 * DAY_MS, JAN_2025 + 20 * DAY_MS);
         let p = plan(from, to);
-        assert_eq!(
-            p.years.count() + p.months[0].count() + p.months[1].count(),
-            0
-        );
-        assert_eq!(p.lines[0], Edge { from, to, sign: 1 });
+        assert_eq!(p.years.len() + p.months[0].len() + p.months[1].len(), 0);
+        assert_eq!(p.lines[0], Span { from, to, sign: 1 });
         coverage(&p, from, to);
         let p = plan(JAN_2025, FEB_2025);
-        assert_eq!(p.months[0].count(), 1, "exactly a month is a month of sums");
+        assert_eq!(p.months[0].len(), 1, "exactly a month is a month of sums");
         coverage(&p, JAN_2025, FEB_2025);
     }
 

@@ -71,6 +71,18 @@ async fn days(store: &dyn AnalyticsStore, q: &SlotQuery) -> Vec<(i64, SalesSums)
     both.remove(0)
 }
 
+/// Deletes a shop as its removal does (its data goes by the shops' trigger).
+async fn delete_shop(store: &conea_store::SqlStore, shop: &ShopId) {
+    conea_store::with_pool!(store.db(), |p| conea_store::sqlx::query::<DB>(
+        "DELETE FROM shops WHERE id = $1"
+    )
+    .bind(shop.as_str())
+    .execute(p)
+    .await
+    .map(drop))
+    .unwrap();
+}
+
 fn sums(orders: i64, gross: i64, units: i64) -> SalesSums {
     SalesSums {
         orders,
@@ -141,14 +153,7 @@ async fn sales_sums_stay_exact_under_updates_and_deletions(b: Backend) {
         .await
         .unwrap();
     assert_eq!(days(&store, &q).await, vec![(1, day1), (2, day2)]);
-    conea_store::with_pool!(store.db(), |p| conea_store::sqlx::query::<DB>(
-        "DELETE FROM shops WHERE id = $1"
-    )
-    .bind(shop.as_str())
-    .execute(p)
-    .await
-    .map(drop))
-    .unwrap();
+    delete_shop(&store, &shop).await;
     assert_eq!(
         days(&store, &q).await,
         vec![],
@@ -291,13 +296,6 @@ async fn product_sums_stay_exact_under_updates_and_deletions(b: Backend) {
         product_rows(&store, &org).await,
         vec![(None, None, 1, 1, 0)]
     );
-    conea_store::with_pool!(store.db(), |p| conea_store::sqlx::query::<DB>(
-        "DELETE FROM shops WHERE id = $1"
-    )
-    .bind(shop.as_str())
-    .execute(p)
-    .await
-    .map(drop))
-    .unwrap();
+    delete_shop(&store, &shop).await;
     assert_eq!(product_rows(&store, &org).await, vec![]);
 }

@@ -59,10 +59,7 @@ fn kind_of(ctx: &Ctx, text: &str) -> Result<Kind, Failure> {
 fn local_midnight(day: &str, next: bool, tz: &jiff::tz::TimeZone) -> Option<i64> {
     let date: jiff::civil::Date = day.parse().ok()?;
     let date = if next { date.tomorrow().ok()? } else { date };
-    tz.to_ambiguous_timestamp(date.to_datetime(jiff::civil::Time::midnight()))
-        .compatible()
-        .ok()
-        .map(|t| t.as_millisecond())
+    conea_shopdata::analytics::calendar::start_of(tz, date).ok()
 }
 
 /// The filters the console's form offers (empty fields are no filter).
