@@ -377,6 +377,33 @@ catalogue! {
     ShopUnauthorized => "Access revoked: connect the shop again", "アクセス権が失効しました。ショップを再接続してください";
     ShopUninstalled => "App uninstalled", "アプリがアンインストールされました";
     ShopDisconnected => "Disconnected", "切断済み";
+    PayPaid => "Paid", "支払い済み";
+    PayPending => "Pending", "支払い待ち";
+    PayAuthorized => "Authorized", "オーソリ済み";
+    PayPartiallyPaid => "Partially paid", "一部支払い済み";
+    PayRefunded => "Refunded", "返金済み";
+    PayPartiallyRefunded => "Partially refunded", "一部返金済み";
+    PayVoided => "Voided", "無効";
+}
+
+/// Shopify's order financial statuses, as stored, with their labels.
+pub const FINANCIAL_STATUSES: [(&str, T); 7] = [
+    ("paid", T::PayPaid),
+    ("pending", T::PayPending),
+    ("authorized", T::PayAuthorized),
+    ("partially_paid", T::PayPartiallyPaid),
+    ("refunded", T::PayRefunded),
+    ("partially_refunded", T::PayPartiallyRefunded),
+    ("voided", T::PayVoided),
+];
+
+/// An order's financial status in the member's language; one Conea does not know (another
+/// source's) as stored.
+pub fn financial_status(lang: Lang, status: &str) -> &str {
+    FINANCIAL_STATUSES
+        .iter()
+        .find(|(s, _)| *s == status)
+        .map_or(status, |(_, t)| lang.t(*t))
 }
 
 /// A job's state in the member's language (the raw state stays in `data-state`).

@@ -410,6 +410,12 @@ async fn date_fields_show_and_read_days_in_the_pages_language(b: Backend) {
     assert!(ja_page.text.contains("#5003") && !ja_page.text.contains("#5004"));
     assert!(ja_page.text.contains(&format!("value=\"{ja}\"")));
     assert!(ja_page.text.contains("placeholder=\"YYYY/MM/DD\""));
+    // Payment states read in the page's language; the stored one stays in `data-state`.
+    assert!(ja_page.text.contains(r#"data-state="paid">支払い済み"#));
+    assert!(en_page.text.contains(r#"data-state="paid">Paid"#));
+    assert!(ja_page
+        .text
+        .contains(r#"<option value="refunded">返金済み</option>"#));
     // 年月日 is read too; the overview's period shows in the Japanese field form.
     let kanji = format!("{}年{}月{}日", d.year(), d.month(), d.day());
     let overview = web

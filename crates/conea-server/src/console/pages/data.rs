@@ -178,8 +178,8 @@ fn filter_form(ctx: &Ctx, kind: Kind, f: &Filters) -> Markup {
                     label for="financial_status" { (ctx.t(T::FinancialStatus))
                         select id="financial_status" name="financial_status" {
                             option value="" { "—" }
-                            @for s in ["paid", "pending", "authorized", "partially_paid", "refunded", "partially_refunded", "voided"] {
-                                option value=(s) selected[opt(&f.financial_status) == s] { (s) }
+                            @for (s, label) in i18n::FINANCIAL_STATUSES {
+                                option value=(s) selected[opt(&f.financial_status) == s] { (ctx.t(label)) }
                             }
                         }
                     }
@@ -260,7 +260,7 @@ pub async fn list(
                                 td { a href={ "/console/data/orders/" (o.id) "?shop_id=" (o.shop_id) } { (o.name.clone().unwrap_or_else(|| o.id.to_string())) } }
                                 td class="hide-narrow" { (opt(&o.email)) }
                                 td class="num" { (i18n::money(&o.total_price, &o.currency)) }
-                                td { (opt(&o.financial_status)) }
+                                td data-state=(opt(&o.financial_status)) { (i18n::financial_status(ctx.lang, opt(&o.financial_status))) }
                                 td class="hide-narrow" { (i18n::instant_text(ctx.lang, &tz, &o.created_at)) }
                             }
                         }
@@ -375,7 +375,7 @@ pub async fn detail(
                     (row(ctx.t(T::Name), html! { (opt(&o.name)) }))
                     (row(ctx.t(T::Email), html! { (opt(&o.email)) }))
                     (row(ctx.t(T::Total), html! { (i18n::money(&o.total_price, &o.currency)) }))
-                    (row(ctx.t(T::FinancialStatus), html! { (opt(&o.financial_status)) }))
+                    (row(ctx.t(T::FinancialStatus), html! { (i18n::financial_status(ctx.lang, opt(&o.financial_status))) }))
                     (row(ctx.t(T::Created), html! { (i18n::instant_text(ctx.lang, &tz, &o.created_at)) }))
                 } }
                 section {
