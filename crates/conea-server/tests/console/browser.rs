@@ -862,7 +862,8 @@ async fn a_question_is_answered_with_its_figures_and_tool_calls_beside_it_in_a_b
 
 /// Screenshots of every page in English and Japanese (and the overview at a phone's width)
 /// for the docs: `cargo test -p conea-server --test console -- --ignored screenshots`
-/// writes `docs/console/*.png`. Data: 1,500 orders of the last 29 days from
+/// writes `docs/console/*.png` (with a CJK font installed, e.g. Debian's `fonts-noto-cjk`,
+/// or the Japanese pages show empty boxes). Data: 1,500 orders of the last 29 days from
 /// `bench/gen_orders.py` (the generated data set), the fixture's records, an incident with
 /// a note, a schedule, and an answer of the scripted fake AI provider.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
