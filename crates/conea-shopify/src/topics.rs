@@ -170,6 +170,14 @@ impl TopicPayload {
             refuse(&SHOP_KEYS)?;
             refuse(&ORDER_KEYS)?;
             refuse(&PRODUCT_KEYS)?;
+            // serde reads a struct from an array too (`"customer": [500]` would name
+            // customer 500); Shopify sends objects, so anything else is refused.
+            if let Some(k) = ["customer", "data_request"]
+                .into_iter()
+                .find(|k| object.get(*k).is_some_and(|v| !v.is_object() && !v.is_null()))
+            {
+                return Err(mismatch(format!("its `{k}` is not an object")));
+            }
             let wire: ComplianceWire = serde_json::from_value(value.clone())
                 .map_err(|e| mismatch(format!("not a compliance request ({e})")))?;
             if !wire.shop_domain.eq_ignore_ascii_case(shop_domain) {
@@ -360,6 +368,18 @@ mod tests {
         ] {
             assert!(parse(topic, order()).is_err(), "{topic}");
         }
+    }
+
+    #[test]
+    fn a_compliance_request_whose_customer_is_not_an_object_is_refused() {
+        for customer in [json!([5]), json!(5), json!("5")] {
+            let redact = json!({"shop_id": 1, "shop_domain": SHOP, "customer": customer,
+                                "orders_to_redact": [9]});
+            assert!(parse("customers/redact", redact).is_err(), "{customer}");
+        }
+        let request = json!({"shop_id": 1, "shop_domain": SHOP, "customer": {"id": 5},
+                             "orders_requested": [9], "data_request": [77]});
+        assert!(parse("customers/data_request", request).is_err());
     }
 
     #[test]
