@@ -125,6 +125,9 @@ struct CsvSplitter {
     line_base: u64,
     max_record: usize,
     skipping: bool,
+    /// Bytes of the stream were consumed: a UTF-8 BOM is now a character of a field, no
+    /// longer the stream's byte-order mark.
+    started: bool,
 }
 
 impl CsvSplitter {
@@ -140,6 +143,7 @@ impl CsvSplitter {
             line_base: 0,
             max_record,
             skipping: false,
+            started: false,
         }
     }
 
@@ -176,6 +180,7 @@ impl CsvSplitter {
             self.line_base += self.buf.iter().filter(|b| **b == b'\n').count() as u64;
             self.buf.clear();
             self.scanned = 0;
+            self.started = true;
             self.new_record(0);
             self.skipping = true;
         }
@@ -252,6 +257,7 @@ impl CsvSplitter {
         self.buf.drain(..end);
         self.line_base += 1;
         self.scanned = 0;
+        self.started = true;
         self.new_record(0);
     }
 
@@ -275,10 +281,15 @@ impl CsvSplitter {
             return;
         }
         let region = &self.buf[..end];
+        // The `csv` crate drops a BOM at the start of what it reads. Past the start of the
+        // stream a BOM is a field's character (as when read in one piece), so such a region
+        // is read after a newline, which the reader skips as a blank line; positions are
+        // then one byte ahead of `region`.
+        let shift = u64::from(self.started && region.starts_with(b"\xef\xbb\xbf"));
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
-            .from_reader(region);
+            .from_reader(std::io::Read::chain(&b"\n"[..shift as usize], region));
         let mut record = csv::StringRecord::new();
         // The line a record starts on, counted here: after a CRLF the `csv` crate's position
         // is still on the line the `\n` ends (its line number one short), which made the
@@ -286,7 +297,7 @@ impl CsvSplitter {
         // newlines are counted once, from the previous record on.
         let (mut counted_to, mut newlines) = (0usize, 0u64);
         let mut line_of = |byte: u64| {
-            let mut start = usize::try_from(byte)
+            let mut start = usize::try_from(byte.saturating_sub(shift))
                 .unwrap_or(region.len())
                 .min(region.len());
             while matches!(region.get(start), Some(b'\r' | b'\n')) {
@@ -324,6 +335,7 @@ impl CsvSplitter {
         self.line_base += region.iter().filter(|b| **b == b'\n').count() as u64;
         // `end` is a record boundary: the scan state belongs to the rest.
         self.buf.drain(..end);
+        self.started = true;
         self.scanned = self.scanned.saturating_sub(end);
         self.record_start = self.record_start.saturating_sub(end);
     }
@@ -643,6 +655,21 @@ mod tests {
         let e = read(RecordKind::Orders, &["order_id,currency\n1,USD\n"]).unwrap_err();
         assert!(e.contains("created_at, total_price"), "{e}");
         assert!(read(RecordKind::Customers, &[""]).is_err());
+    }
+
+    #[test]
+    fn a_bom_is_dropped_at_the_start_of_the_file_only_however_the_input_is_chunked() {
+        let csv = "\u{feff}customer_id,email\n\u{feff}\n\u{feff}2,b@example.com\n3,c@x\n";
+        let whole = read(RecordKind::Customers, &[csv]).expect("readable");
+        assert_eq!(lines(&whole), ["2!customer_id", "3!customer_id", "4:3"]);
+        for split in 1..csv.len() {
+            if !csv.is_char_boundary(split) {
+                continue;
+            }
+            let (a, b) = csv.split_at(split);
+            let out = read(RecordKind::Customers, &[a, b]).expect("readable");
+            assert_eq!(lines(&out), lines(&whole), "split at {split}");
+        }
     }
 
     fn lines(out: &[Parsed]) -> Vec<String> {

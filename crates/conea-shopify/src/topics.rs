@@ -172,10 +172,11 @@ impl TopicPayload {
             refuse(&PRODUCT_KEYS)?;
             // serde reads a struct from an array too (`"customer": [500]` would name
             // customer 500); Shopify sends objects, so anything else is refused.
-            if let Some(k) = ["customer", "data_request"]
-                .into_iter()
-                .find(|k| object.get(*k).is_some_and(|v| !v.is_object() && !v.is_null()))
-            {
+            if let Some(k) = ["customer", "data_request"].into_iter().find(|k| {
+                object
+                    .get(*k)
+                    .is_some_and(|v| !v.is_object() && !v.is_null())
+            }) {
                 return Err(mismatch(format!("its `{k}` is not an object")));
             }
             let wire: ComplianceWire = serde_json::from_value(value.clone())
