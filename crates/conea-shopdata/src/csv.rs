@@ -211,7 +211,8 @@ impl CsvSplitter {
                     self.fields += 1;
                     Scan::FieldStart
                 }
-                (_, b'\n') => {
+                // The `csv` crate ends a record at a lone `\r` too: a quote after it opens a field.
+                (_, b'\n' | b'\r') => {
                     if self.quoted_newlines > 0
                         && self.header_fields.is_some_and(|h| self.fields > h)
                     {
@@ -666,6 +667,19 @@ mod tests {
             if !csv.is_char_boundary(split) {
                 continue;
             }
+            let (a, b) = csv.split_at(split);
+            let out = read(RecordKind::Customers, &[a, b]).expect("readable");
+            assert_eq!(lines(&out), lines(&whole), "split at {split}");
+        }
+    }
+
+    #[test]
+    fn a_lone_carriage_return_ends_a_record_however_the_input_is_chunked() {
+        // After the `\r` a quote opens a field that spans a newline.
+        let csv = "customer_id,first_name\n1,Ann\r2,\"Bo\nB.\"\n3,Cy\n";
+        let whole = read(RecordKind::Customers, &[csv]).expect("readable");
+        assert_eq!(lines(&whole), ["2:1", "2:2", "4:3"]);
+        for split in 1..csv.len() {
             let (a, b) = csv.split_at(split);
             let out = read(RecordKind::Customers, &[a, b]).expect("readable");
             assert_eq!(lines(&out), lines(&whole), "split at {split}");
