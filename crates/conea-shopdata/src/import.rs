@@ -11,6 +11,7 @@
 
 use super::model::Parsed;
 use super::model::{Customer, ImportFormat, Order, Product, Record, RecordKind};
+use super::progress::ProgressNote;
 use super::reader::RecordReader;
 use super::store::{ShopDataStore, UpsertCounts};
 use conea_core::clock::EpochMs;
@@ -99,7 +100,7 @@ fn finished_checkpoint_text(report: &ImportReport) -> String {
 /// Where the pipeline reports to; the job context in production, [`Quiet`] in tests.
 #[async_trait::async_trait]
 pub trait ImportProgress: Send + Sync {
-    async fn progress(&self, percent: u8, message: &str);
+    async fn progress(&self, percent: u8, note: &ProgressNote);
     fn is_cancelled(&self) -> bool;
 }
 
@@ -108,7 +109,7 @@ pub struct Quiet;
 
 #[async_trait::async_trait]
 impl ImportProgress for Quiet {
-    async fn progress(&self, _percent: u8, _message: &str) {}
+    async fn progress(&self, _percent: u8, _note: &ProgressNote) {}
     fn is_cancelled(&self) -> bool {
         false
     }
@@ -377,10 +378,7 @@ pub async fn run_import(
     };
     if resumed.rows > 0 {
         progress
-            .progress(
-                0,
-                &format!("resuming after {} rows committed earlier", resumed.rows),
-            )
+            .progress(0, &ProgressNote::ImportResuming { rows: resumed.rows })
             .await;
     }
     let mut batch = Batcher {
@@ -427,7 +425,10 @@ pub async fn run_import(
             progress
                 .progress(
                     percent,
-                    &format!("{} rows read, {} rejected", report.rows, report.rejected),
+                    &ProgressNote::ImportReading {
+                        rows: report.rows,
+                        rejected: report.rejected,
+                    },
                 )
                 .await;
         }
@@ -467,11 +468,10 @@ pub async fn run_import(
     progress
         .progress(
             100,
-            &format!(
-                "{} rows imported, {} rejected",
-                report.rows - report.rejected,
-                report.rejected
-            ),
+            &ProgressNote::ImportDone {
+                imported: report.rows - report.rejected,
+                rejected: report.rejected,
+            },
         )
         .await;
     Ok(report)

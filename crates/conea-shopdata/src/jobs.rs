@@ -3,6 +3,7 @@
 //! [`run_import`] / [`run_report`], which tests call directly.
 
 use super::import::{run_import, ImportArgs, ImportProgress};
+use super::progress::ProgressNote;
 use super::reports::{run_report, ProcessArgs};
 use super::store::ShopDataStore;
 use conea_core::reads::{self, shop_data_client, ReadRouter, ReadTarget};
@@ -17,8 +18,8 @@ pub const PROCESS_KIND: &str = "data.process";
 
 #[async_trait::async_trait]
 impl ImportProgress for JobContext {
-    async fn progress(&self, percent: u8, message: &str) {
-        JobContext::progress(self, percent, message).await;
+    async fn progress(&self, percent: u8, note: &ProgressNote) {
+        JobContext::progress(self, percent, &note.to_string()).await;
     }
 
     fn is_cancelled(&self) -> bool {
@@ -38,9 +39,6 @@ pub struct ImportHandler {
     store: Arc<dyn ShopDataStore>,
     turns: ImportTurns,
 }
-
-/// The progress message of an import waiting for its turn.
-pub const WAITING_FOR_TURN: &str = "waiting for the imports before it in this process";
 
 /// Longest one import may run once its turn came.
 pub const IMPORT_RUN_LIMIT: Duration = Duration::from_secs(3600);
@@ -100,7 +98,7 @@ impl JobKind for ImportHandler {
         let turn = match self.turns.try_take() {
             Some(turn) => turn,
             None => {
-                ctx.progress(0, WAITING_FOR_TURN).await;
+                ImportProgress::progress(ctx, 0, &ProgressNote::WaitingForTurn).await;
                 tokio::select! {
                     waited = tokio::time::timeout(IMPORT_WAIT_LIMIT, self.turns.take()) => match waited {
                         Ok(Some(turn)) => turn,

@@ -6,7 +6,7 @@
 //! - [`model`] the records, [`money`] exact amounts and currency digits;
 //! - [`shopify`] Shopify's JSON shapes, [`csv`] the CSV columns, [`reader`] both over chunks;
 //! - [`store`] the `ShopDataStore` trait; [`import`] and [`reports`] the two operations;
-//! - [`jobs`] the job kinds `data.import` and `data.process`;
+//! - [`jobs`] the job kinds `data.import` and `data.process`, [`progress`] what they say;
 //! - [`analytics`] the reports computed from the sums the store maintains;
 //! - [`reads`] the data read back: lists, records by id, exports.
 
@@ -19,6 +19,7 @@ pub mod jobs;
 pub mod lines;
 pub mod model;
 pub mod money;
+pub mod progress;
 pub mod reader;
 pub mod reads;
 pub mod reports;
@@ -38,6 +39,7 @@ pub use model::{
     Shop, ShopKind, Variant,
 };
 pub use money::Money;
+pub use progress::ProgressNote;
 pub use reader::RecordReader;
 pub use reports::{
     OrdersSummary, Period, PeriodArg, ProcessArgs, ProcessRequest, ProductPerformance,

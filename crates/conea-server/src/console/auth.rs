@@ -140,10 +140,7 @@ pub struct LangQuery {
 /// goes back (only to a console path).
 pub async fn set_lang(ctx: Ctx, Query(q): Query<LangQuery>) -> Response {
     let lang = Lang::parse(&q.to).unwrap_or(ctx.lang);
-    let back = q
-        .back
-        .filter(|b| b.starts_with("/console") && !b.contains("//") && !b.contains('\\'))
-        .unwrap_or_else(|| "/console".to_owned());
+    let back = super::ctx::console_path(q.back);
     let mut c = ctx.cookie(LANG_COOKIE, lang.code(), 365 * 24 * 3600);
     // Not a secret: HttpOnly is harmless, SameSite=Lax lets a link from elsewhere keep it.
     c = c.replace("SameSite=Strict", "SameSite=Lax");

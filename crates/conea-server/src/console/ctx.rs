@@ -39,29 +39,56 @@ pub struct Ctx {
     /// Cookies get `Secure` (the request came over TLS, or the public URL is https).
     pub secure: bool,
     pub path: String,
-    /// The member's time zone (the `conea_tz` cookie the console's script sets from the
-    /// browser's; UTC without it): dates are shown in it and periods' days are its days.
+    /// The member's time zone (the one picked on the time-zone page, else the browser's,
+    /// which the console's script sends, else UTC): dates are shown in it and periods'
+    /// days are its days.
     pub tz: jiff::tz::TimeZone,
-    /// Its IANA name (`UTC` without the cookie).
+    /// Its IANA name.
     pub tz_name: String,
+    /// Where the zone comes from.
+    pub tz_source: TzSource,
+}
+
+/// Where the member's time zone comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TzSource {
+    /// Picked on the time-zone page ([`TZ_PICK_COOKIE`]).
+    Chosen,
+    /// The browser's, sent by the console's script ([`TZ_COOKIE`]).
+    Browser,
+    /// Neither: UTC.
+    Default,
+}
+
+/// The cookie with the zone the member picked; it wins over the browser's.
+pub const TZ_PICK_COOKIE: &str = "conea_tz_pick";
+
+/// The member's zone from the request's cookies: the picked one, else the browser's, else
+/// UTC (a name the system does not know counts as none).
+pub fn member_time_zone(
+    picked: Option<&str>,
+    browser: Option<&str>,
+) -> (jiff::tz::TimeZone, String, TzSource) {
+    for (name, source) in [(picked, TzSource::Chosen), (browser, TzSource::Browser)] {
+        let Some(name) = name.map(str::trim).filter(|n| n.len() <= 64) else {
+            continue;
+        };
+        if let Ok(tz) = jiff::tz::TimeZone::get(name) {
+            return (tz, name.to_owned(), source);
+        }
+    }
+    (jiff::tz::TimeZone::UTC, "UTC".to_owned(), TzSource::Default)
+}
+
+/// `back` when it is a path of the console (no other site, no scheme-relative `//`), else
+/// the console's home: where a preference's form returns.
+pub fn console_path(back: Option<String>) -> String {
+    back.filter(|b| b.starts_with("/console") && !b.contains("//") && !b.contains('\\'))
+        .unwrap_or_else(|| "/console".to_owned())
 }
 
 /// The cookie with the member's IANA time zone.
 pub const TZ_COOKIE: &str = "conea_tz";
-
-/// The named time zone, or UTC when the name is none the system knows.
-pub fn time_zone(name: Option<&str>) -> (jiff::tz::TimeZone, String) {
-    match name
-        .map(str::trim)
-        .filter(|n| !n.is_empty() && n.len() <= 64)
-    {
-        Some(n) => match jiff::tz::TimeZone::get(n) {
-            Ok(tz) => (tz, n.to_owned()),
-            Err(_) => (jiff::tz::TimeZone::UTC, "UTC".to_owned()),
-        },
-        None => (jiff::tz::TimeZone::UTC, "UTC".to_owned()),
-    }
-}
 
 impl Ctx {
     pub fn t(&self, key: T) -> &'static str {

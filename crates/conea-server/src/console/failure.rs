@@ -32,6 +32,7 @@ impl IntoResponse for Failure {
             path: String::new(),
             tz: jiff::tz::TimeZone::UTC,
             tz_name: "UTC".to_owned(),
+            tz_source: super::ctx::TzSource::Default,
         };
         let mut detail = message;
         if let Some(id) = request_id::current() {

@@ -2,6 +2,7 @@
 //! Japanese), the choice of language (cookie, else `Accept-Language`), and numbers, money
 //! and dates formatted per language.
 
+use conea_shopdata::ProgressNote;
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 
@@ -287,6 +288,12 @@ catalogue! {
     Disable => "Disable", "無効にする";
     Edit => "Edit", "編集";
     Save => "Save", "保存";
+    TzIntro => "The console shows dates and counts days in this time zone.", "コンソールは日付をこのタイムゾーンで表示し、日の区切りもこのタイムゾーンに従います。";
+    TzCurrent => "Now", "現在";
+    TzAutomatic => "Automatic (this browser's time zone)", "自動（このブラウザーのタイムゾーン）";
+    TzFromChoice => "chosen here", "ここで選択";
+    TzFromBrowser => "this browser's", "このブラウザーのもの";
+    TzFromDefault => "the default (the browser told none)", "既定値（ブラウザーから取得できませんでした）";
     ScheduleCreated => "Schedule created. Copy the webhook signing secret now: it is not shown again.", "スケジュールを作成しました。Webhook の署名シークレットは再表示されないので今すぐコピーしてください。";
     WebhookSecret => "Webhook signing secret", "Webhook 署名シークレット";
     ScheduleUpdated => "The schedule was saved.", "スケジュールを保存しました。";
@@ -404,6 +411,73 @@ pub fn financial_status(lang: Lang, status: &str) -> &str {
         .iter()
         .find(|(s, _)| *s == status)
         .map_or(status, |(_, t)| lang.t(*t))
+}
+
+/// A job's progress message in the member's language: what a shop-data job wrote (an
+/// import, a Shopify sync, a reconciliation: a [`ProgressNote`], stored in English, as the
+/// API shows it) in Japanese; any other message as written.
+pub fn progress_message(lang: Lang, text: &str) -> String {
+    use conea_shopdata::RecordKind;
+    let note = match (lang, ProgressNote::parse(text)) {
+        (Lang::Ja, Some(note)) => note,
+        _ => return text.to_owned(),
+    };
+    let kind = |k: RecordKind| {
+        lang.t(match k {
+            RecordKind::Orders => T::Orders,
+            RecordKind::Products => T::Products,
+            RecordKind::Customers => T::Customers,
+        })
+    };
+    let n = |v: u64| int(i64::try_from(v).unwrap_or(i64::MAX));
+    match note {
+        ProgressNote::WaitingForTurn => {
+            "このプロセスで先に始まった取り込みの完了を待っています".to_owned()
+        }
+        ProgressNote::ImportResuming { rows } => {
+            format!("前回確定した {} 行の続きから再開しています", n(rows))
+        }
+        ProgressNote::ImportReading { rows, rejected } => {
+            format!("{} 行を読み込み、{} 行を拒否", n(rows), n(rejected))
+        }
+        ProgressNote::ImportDone { imported, rejected } => {
+            format!("{} 行を取り込み、{} 行を拒否", n(imported), n(rejected))
+        }
+        ProgressNote::SyncedInBulk { kind: k, records } => {
+            format!("{}: 一括で {} 件を同期", kind(k), n(records))
+        }
+        ProgressNote::Synced { kind: k, records } => {
+            format!("{}: {} 件を同期", kind(k), int(records))
+        }
+        ProgressNote::BulkOperation { kind: k, status } => {
+            let status = match status.as_str() {
+                "created" => "作成済み",
+                "running" => "実行中",
+                "completed" => "完了",
+                "canceling" => "キャンセル中",
+                "canceled" => "キャンセル済み",
+                "expired" => "期限切れ",
+                "failed" => "失敗",
+                other => other,
+            };
+            format!("{}: 一括操作 {status}", kind(k))
+        }
+        ProgressNote::LinesRead { kind: k, lines } => {
+            format!("{}: {} 行を読み込み", kind(k), n(lines))
+        }
+        ProgressNote::Reconciled {
+            kind: k,
+            checked,
+            removed,
+            fetched,
+        } => format!(
+            "{}: {} 件を照合、{} 件を削除、{} 件を取得",
+            kind(k),
+            int(checked),
+            int(removed),
+            int(fetched)
+        ),
+    }
 }
 
 /// A job's state in the member's language (the raw state stays in `data-state`).
@@ -654,6 +728,43 @@ mod tests {
                 assert!(!key.ja().is_ascii(), "{key:?} is not translated");
             }
         }
+    }
+
+    #[test]
+    fn shop_data_progress_reads_in_japanese_and_other_messages_stay_as_written() {
+        use conea_shopdata::RecordKind;
+        let done = ProgressNote::ImportDone {
+            imported: 1_200,
+            rejected: 3,
+        }
+        .to_string();
+        assert_eq!(
+            progress_message(Lang::Ja, &done),
+            "1,200 行を取り込み、3 行を拒否"
+        );
+        assert_eq!(progress_message(Lang::En, &done), done);
+        let bulk = ProgressNote::BulkOperation {
+            kind: RecordKind::Products,
+            status: "running".into(),
+        };
+        assert_eq!(
+            progress_message(Lang::Ja, &bulk.to_string()),
+            "商品: 一括操作 実行中"
+        );
+        let reconciled = ProgressNote::Reconciled {
+            kind: RecordKind::Customers,
+            checked: 10,
+            removed: 1,
+            fetched: 2,
+        };
+        assert_eq!(
+            progress_message(Lang::Ja, &reconciled.to_string()),
+            "顧客: 10 件を照合、1 件を削除、2 件を取得"
+        );
+        assert_eq!(
+            progress_message(Lang::Ja, "report computed"),
+            "report computed"
+        );
     }
 
     #[test]

@@ -37,6 +37,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/console/logout", post(auth::logout))
         .route("/console/lang", get(auth::set_lang))
         .route(
+            pages::time_zone::PATH,
+            get(pages::time_zone::show).post(pages::time_zone::pick),
+        )
+        .route(
             ctx::UPLOAD_PATH,
             get(pages::import::show)
                 .post(pages::import::upload)
@@ -73,6 +77,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route("/console/ask", get(pages::ask::show).post(pages::ask::ask))
         .route(pages::ask::STREAM_PATH, post(pages::ask::stream))
+        .route(
+            "/console/ask/threads/{id}/stream",
+            post(pages::ask::follow_up_stream),
+        )
         .route(
             "/console/ask/threads/{id}",
             get(pages::ask::thread).post(pages::ask::follow_up),

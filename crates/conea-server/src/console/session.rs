@@ -39,7 +39,10 @@ pub async fn context(State(state): State<AppState>, req: Request, next: Next) ->
             .get("x-forwarded-proto")
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
     let path = parts.uri.path().to_owned();
-    let (tz, tz_name) = super::ctx::time_zone(cookie(headers, super::ctx::TZ_COOKIE));
+    let (tz, tz_name, tz_source) = super::ctx::member_time_zone(
+        cookie(headers, super::ctx::TZ_PICK_COOKIE),
+        cookie(headers, super::ctx::TZ_COOKIE),
+    );
     let mut ctx = Ctx {
         lang,
         member: None,
@@ -47,6 +50,7 @@ pub async fn context(State(state): State<AppState>, req: Request, next: Next) ->
         path: path.clone(),
         tz,
         tz_name,
+        tz_source,
     };
     if let Some(secret) = cookie(headers, SESSION_COOKIE) {
         match state.platform().sessions.resume(secret).await {

@@ -637,6 +637,13 @@ async fn an_imported_file_shows_its_progress_bar_reaching_100_percent_in_a_brows
         }
         assert_eq!(text_of(&c, "#import-inserted").await, "2000");
         assert_eq!(text_of(&c, "#import-percent").await, "100%");
+        until_text(&c, "#import-message", "2000 rows imported, 0 rejected").await;
+        // The job's note in Japanese on the same page.
+        let here = c.current_url().await.unwrap();
+        c.goto(&format!("{base}/console/lang?to=ja&back={}", here.path()))
+            .await
+            .unwrap();
+        until_text(&c, "#import-message", "2,000 行を取り込み、0 行を拒否").await;
     })
     .await;
 }
@@ -849,6 +856,14 @@ async fn a_question_is_answered_with_its_figures_and_tool_calls_beside_it_in_a_b
         .unwrap();
         assert_eq!(text_of(&c, "#m2 h2").await, "And the orders?");
         assert!(text_of(&c, "#m2 #answer-text").await.contains("orders"));
+        // Streamed, then the thread's page at the new message (`?m=` is the stream's `done`;
+        // the form posted without script redirects to the thread without it).
+        let at = c.current_url().await.unwrap();
+        assert_eq!(
+            (at.query(), at.fragment()),
+            (Some("m=2"), Some("m2")),
+            "{at}"
+        );
         // The ask page lists the thread.
         c.goto(&format!("{base}/console/ask")).await.unwrap();
         let threads = text_of(&c, "ul.threads").await;

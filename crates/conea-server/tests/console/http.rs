@@ -26,6 +26,7 @@ backend_tests!(
     budgets_and_rate_limits_are_set_with_the_permissions_of_their_api_routes,
     a_question_streams_its_tool_calls_text_and_rendered_answer_as_server_sent_events,
     dates_are_shown_in_the_members_time_zone_from_its_cookie,
+    a_picked_time_zone_wins_over_the_browsers_until_set_back_to_automatic,
     the_overview_stays_warm_until_this_process_writes_the_shops_data,
     with_no_time_to_live_the_overview_is_computed_on_every_request,
 );
@@ -100,13 +101,103 @@ async fn dates_are_shown_in_the_members_time_zone_from_its_cookie(b: Backend) {
     let tokyo = web.get("/console/jobs").await;
     assert!(tokyo.text.contains(&time("Asia/Tokyo")), "{}", tokyo.text);
     assert!(!tokyo.text.contains(&time("UTC")), "not UTC any more");
-    assert!(tokyo.text.contains(">Asia/Tokyo</span>"));
+    assert!(tokyo.text.contains(">Asia/Tokyo</a>"));
     // The overview's period is the member's days; a zone nobody knows is UTC.
     let overview = web.get("/console").await;
     assert_eq!(overview.status, 200, "{}", overview.text);
     web.cookies.insert("conea_tz".into(), "Mars/Base".into());
     let page = web.get("/console/jobs").await;
-    assert!(page.text.contains(&time("UTC")) && page.text.contains(">UTC</span>"));
+    assert!(page.text.contains(&time("UTC")) && page.text.contains(">UTC</a>"));
+}
+
+async fn a_picked_time_zone_wins_over_the_browsers_until_set_back_to_automatic(b: Backend) {
+    let Some(s) = seeded(b).await else { return };
+    let mut web = Web::new(&s.app);
+    web.sign_in(ADMIN).await;
+    let current = |page: &crate::fixture::Page| {
+        let at = page
+            .text
+            .find("id=\"current-tz\"")
+            .expect("current zone shown");
+        page.text[at..page.text[at..].find("</strong>").unwrap() + at].to_owned()
+    };
+    let page = web.get("/console/time-zone?back=/console/jobs").await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(
+        current(&page).contains("data-source=\"default\">UTC"),
+        "{}",
+        current(&page)
+    );
+    assert!(page
+        .text
+        .contains("<option value=\"Asia/Tokyo\">Asia/Tokyo</option>"));
+    assert!(page.text.contains("<option value=\"auto\" selected>"));
+    web.cookies
+        .insert("conea_tz".into(), "America/New_York".into());
+    let page = web.get("/console/time-zone").await;
+    assert!(current(&page).contains("data-source=\"browser\">America/New_York"));
+    // The pick goes back where the member came from and wins over the browser's zone.
+    let token = page.csrf();
+    let r = web
+        .post(
+            "/console/time-zone",
+            &[
+                ("csrf", &token),
+                ("zone", "Asia/Tokyo"),
+                ("back", "/console/jobs"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    assert_eq!(r.header("location"), "/console/jobs");
+    assert!(r
+        .header("set-cookie")
+        .starts_with("conea_tz_pick=Asia/Tokyo;"));
+    let jobs = web.get("/console/jobs").await;
+    assert!(jobs.text.contains(">Asia/Tokyo</a>"), "{}", jobs.text);
+    let page = web.get("/console/time-zone").await;
+    assert!(current(&page).contains("data-source=\"chosen\">Asia/Tokyo"));
+    assert!(page.text.contains("<option value=\"Asia/Tokyo\" selected>"));
+    // A zone not in the list is refused and changes nothing; another site is no way back.
+    let r = web
+        .post(
+            "/console/time-zone",
+            &[("csrf", &token), ("zone", "Mars/Base")],
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    let r = web
+        .post(
+            "/console/time-zone",
+            &[
+                ("csrf", &token),
+                ("zone", "Europe/Paris"),
+                ("back", "//evil.example/"),
+            ],
+        )
+        .await;
+    assert_eq!(r.header("location"), "/console");
+    assert!(web
+        .get("/console/jobs")
+        .await
+        .text
+        .contains(">Europe/Paris</a>"));
+    // Automatic forgets the pick: the browser's zone again.
+    let r = web
+        .post("/console/time-zone", &[("csrf", &token), ("zone", "auto")])
+        .await;
+    assert_eq!(r.status, 303);
+    assert!(!web.cookies.contains_key("conea_tz_pick"));
+    assert!(web
+        .get("/console/jobs")
+        .await
+        .text
+        .contains(">America/New_York</a>"));
+    // Without the form's token the pick is refused like any console form.
+    let r = web
+        .post("/console/time-zone", &[("zone", "Asia/Tokyo")])
+        .await;
+    assert_eq!(r.status, 403);
 }
 
 async fn a_question_streams_its_tool_calls_text_and_rendered_answer_as_server_sent_events(
@@ -498,14 +589,23 @@ async fn a_viewer_without_ai_use_has_no_ask_page_and_is_refused_when_asking(b: B
         .post(thread, &[("csrf", &page.csrf()), ("question", "More?")])
         .await;
     assert_eq!(r.status, 403);
+    let stream = format!("{thread}/stream");
+    let r = viewer
+        .post(&stream, &[("csrf", &page.csrf()), ("question", "More?")])
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
     let mut web = Web::new(&s.app);
     web.sign_in(ADMIN).await;
     let page = web.get("/console/ask").await;
     assert_eq!(page.status, 200, "{}", page.text);
     assert!(page.text.contains("id=\"question\""));
     assert!(page.text.contains("No threads yet"));
-    // A thread that is not the organization's is not found.
+    // A thread that is not the organization's is not found, streamed or not.
     assert_eq!(web.get(thread).await.status, 404);
+    let r = web
+        .post(&stream, &[("csrf", &page.csrf()), ("question", "More?")])
+        .await;
+    assert_eq!(r.status, 404, "{}", r.text);
 }
 
 async fn members_get_a_new_role_and_removal_ends_their_sessions_and_a_member_cannot_do_either(
@@ -1157,6 +1257,7 @@ async fn every_page_renders_with_the_imported_data_in_both_languages(b: Backend)
         ("/console/jobs", s.job_id.as_str()),
         ("/console/operations", "Database"),
         ("/console/settings/keys", "bootstrap owner key"),
+        ("/console/time-zone", "Asia/Tokyo"),
     ] {
         let page = web.get(path).await;
         assert_eq!(page.status, 200, "{path}: {}", page.text);

@@ -14,7 +14,7 @@ use crate::integration::store::{ShopifyShop, SyncState};
 use crate::resources::Resource;
 use conea_jobs::{JobContext, JobError};
 use conea_shopdata::lines::{Line, LineSplitter};
-use conea_shopdata::{Record, RecordKind, ShopDataStore, UpsertCounts};
+use conea_shopdata::{ProgressNote, Record, RecordKind, ShopDataStore, UpsertCounts};
 use std::time::Duration;
 
 /// Records per upsert batch.
@@ -126,11 +126,11 @@ pub async fn run(
         }
         ctx.progress(
             0,
-            &format!(
-                "{}: bulk operation {}",
-                kind.as_str(),
-                op.status.to_ascii_lowercase()
-            ),
+            &ProgressNote::BulkOperation {
+                kind,
+                status: op.status.to_ascii_lowercase(),
+            }
+            .to_string(),
         )
         .await;
         // The next check after the poll interval, or as soon as Shopify's
@@ -227,8 +227,11 @@ pub async fn run(
                 .save_sync_state(&shop.shop_id, kind, state, now)
                 .await
                 .map_err(store_err)?;
-            ctx.progress(50, &format!("{}: {} lines read", kind.as_str(), last_line))
-                .await;
+            let note = ProgressNote::LinesRead {
+                kind,
+                lines: last_line,
+            };
+            ctx.progress(50, &note.to_string()).await;
         }
     }
     lines.finish(|line| {

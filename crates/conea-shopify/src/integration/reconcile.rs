@@ -12,7 +12,7 @@ use super::sync::write_objects;
 use super::ReconcileArgs;
 use crate::resources::Resource;
 use conea_jobs::{JobContext, JobError, JobKind};
-use conea_shopdata::{RecordKind, ShopDataStore};
+use conea_shopdata::{ProgressNote, RecordKind, ShopDataStore};
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -116,10 +116,13 @@ impl JobKind for ReconcileHandler {
             let percent = ((step as u64 + 1) * 100 / 3) as u8;
             ctx.progress(
                 percent,
-                &format!(
-                    "{}: {checked} checked, {removed} removed, {fetched} fetched",
-                    kind.as_str()
-                ),
+                &ProgressNote::Reconciled {
+                    kind,
+                    checked,
+                    removed,
+                    fetched,
+                }
+                .to_string(),
             )
             .await;
             tracing::info!(shop = %shop.domain, kind = kind.as_str(), checked, removed, fetched, "reconciled");

@@ -15,7 +15,8 @@ use crate::integration::store::{ShopifyShop, SyncState, SYNC_KIND};
 use crate::resources::Resource;
 use conea_jobs::{JobContext, JobError, JobKind};
 use conea_shopdata::{
-    parse_ndjson_line, Customer, Order, Product, Record, RecordKind, ShopDataStore, UpsertCounts,
+    parse_ndjson_line, Customer, Order, Product, ProgressNote, Record, RecordKind, ShopDataStore,
+    UpsertCounts,
 };
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -176,7 +177,11 @@ impl JobKind for SyncHandler {
                 let percent = ((step as u64 + 1) * 100 / 3) as u8;
                 ctx.progress(
                     percent,
-                    &format!("{}: {} synced in bulk", kind.as_str(), pass.records),
+                    &ProgressNote::SyncedInBulk {
+                        kind,
+                        records: pass.records,
+                    }
+                    .to_string(),
                 )
                 .await;
                 summary.insert(
@@ -233,8 +238,11 @@ impl JobKind for SyncHandler {
                     .await
                     .map_err(store_err)?;
                 let percent = ((step as u64 * 100 + if done { 100 } else { 50 }) / 3) as u8;
-                ctx.progress(percent, &format!("{}: {synced} synced", kind.as_str()))
-                    .await;
+                let note = ProgressNote::Synced {
+                    kind,
+                    records: synced,
+                };
+                ctx.progress(percent, &note.to_string()).await;
                 if done {
                     summary.insert(
                         kind.as_str().to_owned(),

@@ -10,7 +10,6 @@ use conea_core::ids::{OrgId, ShopId};
 use conea_core::model::Organization;
 use conea_core::store::AccountsStore;
 use conea_jobs::{JobContext, JobHandler, JobStore, NewJob, Typed};
-use conea_shopdata::jobs::WAITING_FOR_TURN;
 use conea_shopdata::reports::{orders_summary, product_performance, DayTotals, Period};
 use conea_shopdata::{
     parse_ndjson_line, run_import, ImportArgs, ImportFormat, ImportHandler, ImportReport,
@@ -1003,7 +1002,12 @@ async fn waiting_import(env: &Env) -> WaitingImport {
         let (handler, ctx) = (handler.clone(), ctx.clone());
         async move { handler.run(&ctx).await }
     });
-    until_progress_says(&jobs, &ctx, WAITING_FOR_TURN).await;
+    until_progress_says(
+        &jobs,
+        &ctx,
+        &conea_shopdata::ProgressNote::WaitingForTurn.to_string(),
+    )
+    .await;
     WaitingImport {
         turns,
         running,
@@ -1218,7 +1222,7 @@ struct StopAfter {
 
 #[async_trait::async_trait]
 impl conea_shopdata::ImportProgress for StopAfter {
-    async fn progress(&self, _percent: u8, _message: &str) {}
+    async fn progress(&self, _percent: u8, _note: &conea_shopdata::ProgressNote) {}
     fn is_cancelled(&self) -> bool {
         self.seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= self.after
     }

@@ -26,19 +26,21 @@
       if (el && navigator.clipboard) { navigator.clipboard.writeText(el.textContent.trim()); }
     });
   });
-  // An import's status page follows its job without reloading: the <progress> and the
-  // state follow /console/data/import/{job}/status; once final, the page reloads once to
+  // An import's status page follows its job without reloading: the <progress>, the job's
+  // note (in the page's language) and the state follow /console/data/import/{job}/status; once final, the page reloads once to
   // show the counts.
   var imp = document.querySelector("[data-import-status]");
   if (imp && document.getElementById("import-result") === null) {
     var bar = document.getElementById("import-progress");
     var pct = document.getElementById("import-percent");
     var st = document.getElementById("import-job-state");
+    var note = document.getElementById("import-message");
     var poll = function () {
       fetch(imp.getAttribute("data-import-status"), { credentials: "same-origin" })
         .then(function (r) { return r.json(); })
         .then(function (j) {
           bar.value = j.progress; pct.textContent = j.progress + "%"; st.textContent = j.label; st.setAttribute("data-state", j.state);
+          if (note && j.message) { note.textContent = j.message; }
           if (j["final"]) { window.location.reload(); } else { setTimeout(poll, 500); }
         })
         .catch(function () { setTimeout(poll, 2000); });
@@ -46,7 +48,8 @@
     poll();
   }
   // The question form streams its answer: posted to its data-stream path, the tool calls
-  // and the text show as they come, then the server's rendering of the whole answer. Any
+  // and the text show as they come, then the server's rendering of the whole answer (a
+  // thread's follow-up: its page at the new message). Any
   // other answer (a refusal, no streaming in this browser) posts the form as without script.
   var ask = document.querySelector("form[data-stream]");
   if (ask && window.fetch && window.TextDecoder && window.URLSearchParams && "content" in document.createElement("template")) {
@@ -73,6 +76,8 @@
         else if (name === "tool_call") {
           var li = document.createElement("li"), code = document.createElement("code");
           code.textContent = d.name; li.appendChild(code); calls.appendChild(li);
+        } else if (name === "done" && d.href) {
+          finished = true; window.location.assign(d.href);
         } else if (name === "done" || name === "error") {
           finished = true; out.innerHTML = d.html; button.disabled = false;
         }

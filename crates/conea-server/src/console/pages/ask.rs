@@ -3,10 +3,12 @@
 //! shows the answer with, beside it, the figures and tool calls it rests on and the
 //! grounding check's verdict. Each question starts a thread (the thread service, as `POST
 //! /v1/insights/threads`): the page lists the recent threads, and a thread's page
-//! (`/console/ask/threads/{id}`) shows its messages and takes follow-up questions. With the console's script, the form posts to `POST
-//! /console/ask/stream` instead: server-sent events of the tool calls and the answer's text
-//! as the provider streams it (the insights service's `prepare` and `answer` with events, as
-//! `POST /v1/insights/ask` with `stream: true`), then the same server-rendered answer.
+//! (`/console/ask/threads/{id}`) shows its messages and takes follow-up questions. With the
+//! console's script, the forms post to `POST /console/ask/stream` and `POST
+//! /console/ask/threads/{id}/stream` instead: server-sent events of the tool calls and the
+//! answer's text as the provider streams it (the insights service's `prepare` and `answer`
+//! with events, as `POST /v1/insights/ask` with `stream: true`), then the same
+//! server-rendered answer.
 
 use crate::console::ctx::{html, see_other, Ctx, Failure, Member, OrFail, Signed};
 use crate::console::i18n::{self, T};
@@ -150,7 +152,14 @@ fn page(ctx: &Ctx, m: &Member, f: &AskForm, below: Markup) -> Markup {
         p class="muted" { (ctx.t(T::AskIntro)) }
         (form(ctx, m, f))
         div id="ask-out" aria-live="polite" { (below) }
-        // What the script fills while the answer streams in.
+        (live_template(ctx))
+    };
+    layout::page(ctx, m, ctx.t(T::NavAsk), body)
+}
+
+/// What the script fills while an answer streams in.
+fn live_template(ctx: &Ctx) -> Markup {
+    html! {
         template id="ask-live" {
             section class="card" aria-labelledby="live-answer" {
                 h2 id="live-answer" { (ctx.t(T::AnswerTitle)) }
@@ -159,8 +168,7 @@ fn page(ctx: &Ctx, m: &Member, f: &AskForm, below: Markup) -> Markup {
                 div id="live-text" class="answer" {}
             }
         }
-    };
-    layout::page(ctx, m, ctx.t(T::NavAsk), body)
+    }
 }
 
 /// Where the script posts the form for a streamed answer.
@@ -193,21 +201,36 @@ pub async fn stream(
         }
         Err(e) => return Err(ctx.fail(e)),
     };
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Progress>();
-    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<Event>();
     let p = m.principal.clone();
-    tokio::spawn(async move {
-        let last = match threads.create(&p, Some(&q), Some(&tx)).await {
+    Ok(streamed(move |tx| async move {
+        match threads.create(&p, Some(&q), Some(&tx)).await {
             Ok(t) => event(
                 "done",
                 serde_json::json!({ "html": answered(&ctx, &t).into_string() }),
             ),
-            Err(e) => {
-                let note = html! { p class="notice error" role="alert" { (e.public_message()) } };
-                event("error", serde_json::json!({ "html": note.into_string() }))
-            }
-        };
-        drop(tx);
+            Err(e) => failed(&e),
+        }
+    }))
+}
+
+/// The `error` event of an answer that failed once streaming began.
+fn failed(e: &CoreError) -> Event {
+    let note = html! { p class="notice error" role="alert" { (e.public_message()) } };
+    event("error", serde_json::json!({ "html": note.into_string() }))
+}
+
+/// Server-sent events of an answer: its progress (`tool_call`, `delta`) as `answering`
+/// sends it, then the event `answering` ends with.
+fn streamed<F, Fut>(answering: F) -> Response
+where
+    F: FnOnce(conea_insights::ask::Events) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Event> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Progress>();
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<Event>();
+    tokio::spawn(async move {
+        // `answering` owns the sender: the progress stream ends when it returns.
+        let last = answering(tx).await;
         let _ = done_tx.send(last);
     });
     let progress =
@@ -227,7 +250,7 @@ pub async fn stream(
             )
         })
     });
-    Ok(Sse::new(progress.chain(last).map(Ok::<_, Infallible>)).into_response())
+    Sse::new(progress.chain(last).map(Ok::<_, Infallible>)).into_response()
 }
 
 fn question(ctx: &Ctx, f: &AskForm) -> Question {
@@ -287,8 +310,9 @@ fn thread_page(ctx: &Ctx, m: &Member, t: &ThreadView, f: &AskForm, note: Markup)
                 }
             }
         }
-        (note)
-        form class="stack card" method="post" action={ (THREADS_PATH) "/" (t.id) } aria-label=(ctx.t(T::FollowUp)) {
+        div id="ask-out" aria-live="polite" { (note) }
+        (live_template(ctx))
+        form class="stack card" method="post" action={ (THREADS_PATH) "/" (t.id) } data-stream={ (THREADS_PATH) "/" (t.id) "/stream" } aria-label=(ctx.t(T::FollowUp)) {
             (layout::csrf(m))
             label for="question" { (ctx.t(T::FollowUp))
                 textarea id="question" name="question" rows="3" required maxlength="2000" { (f.question) }
@@ -323,6 +347,59 @@ pub async fn thread(
     ))
 }
 
+/// `POST /console/ask/threads/{id}/stream` [ai:use and data:read]: a follow-up question
+/// answered as server-sent events, as [`stream`] answers a first one; `done` carries
+/// `{href}`, the thread's page at the new message (the script goes there). A question
+/// refused before answering is the thread's page with the refusal, as [`follow_up`]
+/// answers it.
+pub async fn follow_up_stream(
+    State(state): State<AppState>,
+    Signed(ctx, m): Signed,
+    Path(id): Path<String>,
+    Form(mut f): Form<AskForm>,
+) -> Result<Response, Failure> {
+    require(&ctx, &m)?;
+    for d in [&mut f.from, &mut f.to].into_iter().flatten() {
+        *d = crate::console::i18n::day_from_field(ctx.lang, d);
+    }
+    let threads = state.platform().threads.clone();
+    let q = question(&ctx, &f);
+    let (thread, prepared, history) = match threads.prepare_follow_up(&m.principal, &id, &q).await {
+        Ok(ready) => ready,
+        Err(
+            e @ (CoreError::InvalidInput { .. }
+            | CoreError::Unprocessable { .. }
+            | CoreError::Conflict { .. }),
+        ) => {
+            let t = threads.get(&m.principal, &id).await.or_fail(&ctx)?;
+            return Ok(refused_follow_up(&ctx, &m, &t, &f, e));
+        }
+        Err(e) => return Err(ctx.fail(e)),
+    };
+    let p = m.principal.clone();
+    Ok(streamed(move |tx| async move {
+        let answered = threads
+            .run_follow_up(&p, &thread, &q, &prepared, &history, Some(&tx))
+            .await;
+        match answered {
+            Ok(_) => {
+                // `?m=` makes the address differ from the page's, so the browser loads it.
+                let n = history.len() + 1;
+                let href = format!("{THREADS_PATH}/{}?m={n}#m{n}", thread.id);
+                event("done", serde_json::json!({ "href": href }))
+            }
+            Err(e) => failed(&e),
+        }
+    }))
+}
+
+/// The thread's page with a refusal above the follow-up form, the question kept.
+fn refused_follow_up(ctx: &Ctx, m: &Member, t: &ThreadView, f: &AskForm, e: CoreError) -> Response {
+    let (status, _) = crate::http::error::classify(&e);
+    let note = html! { p class="notice error" role="alert" { (e.public_message()) } };
+    html(status, thread_page(ctx, m, t, f, note))
+}
+
 /// `POST /console/ask/threads/{id}`: a follow-up question (the thread service's
 /// `follow_up`, as `POST /v1/insights/threads/{id}/messages`), then the thread again.
 pub async fn follow_up(
@@ -353,9 +430,7 @@ pub async fn follow_up(
             | CoreError::Upstream { .. }),
         ) => {
             let t = threads.get(&m.principal, &id).await.or_fail(&ctx)?;
-            let (status, _) = crate::http::error::classify(&e);
-            let note = html! { p class="notice error" role="alert" { (e.public_message()) } };
-            Ok(html(status, thread_page(&ctx, &m, &t, &f, note)))
+            Ok(refused_follow_up(&ctx, &m, &t, &f, e))
         }
         Err(e) => Err(ctx.fail(e)),
     }

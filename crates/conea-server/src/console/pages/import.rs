@@ -178,7 +178,9 @@ pub async fn status_page(
                 }
             }
             p { (ctx.t(T::Status)) ": " b id="import-job-state" data-state=(job.state.as_str()) { (ctx.t(i18n::job_state(job.state))) } }
-            @if let Some(msg) = &job.progress_message { p class="muted" id="import-message" { (msg) } }
+            p class="muted" id="import-message" aria-live="polite" {
+                @if let Some(msg) = &job.progress_message { (i18n::progress_message(ctx.lang, msg)) }
+            }
             @if done {
                 dl class="facts" id="import-result" {
                     dt { (ctx.t(T::RowsRead)) } dd { (count("rows")) }
@@ -209,7 +211,10 @@ pub async fn status_json(
         "state": job.state.as_str(),
         "label": ctx.t(i18n::job_state(job.state)),
         "progress": job.progress,
-        "message": job.progress_message,
+        "message": job
+            .progress_message
+            .as_deref()
+            .map(|m| i18n::progress_message(ctx.lang, m)),
         "final": job.state.is_final(),
     });
     let mut r = body.to_string().into_response();

@@ -95,7 +95,7 @@ pub async fn list(
                             td {
                                 progress max="100" value=(j.progress) aria-label=(ctx.t(T::Progress)) { (j.progress) "%" }
                                 " " (j.progress) "%"
-                                @if let Some(msg) = &j.progress_message { br; span class="muted" { (msg) } }
+                                @if let Some(msg) = &j.progress_message { br; span class="muted" { (i18n::progress_message(ctx.lang, msg)) } }
                             }
                             td class="hide-narrow num" { (j.attempt) "/" (j.max_attempts) }
                             td class="hide-narrow" { @if let Some(e) = j.errors.last() { (e.error) } }

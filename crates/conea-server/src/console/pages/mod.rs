@@ -13,3 +13,4 @@ pub mod operations;
 pub mod overview;
 pub mod reports;
 pub mod shopify;
+pub mod time_zone;
