@@ -235,7 +235,14 @@ catalogue! {
     Webhooks => "Webhooks (received / refused)", "Webhook（受信 / 拒否）";
     SyncNow => "Sync now", "今すぐ同期";
     SyncQueued => "A sync was queued; follow it on the Jobs page.", "同期をキューに追加しました。ジョブのページで進捗を確認できます。";
-    NoShops => "No Shopify shop is connected (connect one with POST /v1/integrations/shopify/shops).", "接続済みの Shopify ショップはありません（POST /v1/integrations/shopify/shops で接続できます）。";
+    NoShops => "No Shopify shop is connected yet.", "接続済みの Shopify ショップはまだありません。";
+    ConnectShop => "Connect a shop", "ショップを接続";
+    ShopDomainField => "The shop's domain (name.myshopify.com)", "ショップのドメイン（name.myshopify.com）";
+    ConnectButton => "Connect", "接続";
+    ConnectIntro => "Shopify asks you to approve the Conea app for this shop; once you approve, the shop is connected and its first sync starts.", "Shopify でこのショップへの Conea アプリのインストールを承認します。承認するとショップが接続され、最初の同期が始まります。";
+    ContinueToShopify => "Continue to Shopify", "Shopify に進む";
+    ShopDomainInvalid => "That is not a shop's permanent domain: enter name.myshopify.com.", "ショップの恒久ドメインではありません。name.myshopify.com の形式で入力してください。";
+    ShopifyOauthOff => "Connecting shops through Shopify is not configured on this server (SHOPIFY_API_KEY, SHOPIFY_API_SECRET and CONEA_PUBLIC_URL). A shop can still be connected with an Admin API token: POST /v1/integrations/shopify/shops.", "このサーバーでは Shopify 経由のショップ接続が設定されていません（SHOPIFY_API_KEY、SHOPIFY_API_SECRET、CONEA_PUBLIC_URL）。Admin API トークンでの接続は可能です: POST /v1/integrations/shopify/shops";
     Escalate => "Escalate", "エスカレーション";
     ConfirmEscalate => "Escalate now? The next person in the escalation chain is paged at once.", "今すぐエスカレーションしますか？エスカレーションチェーンの次の担当者にすぐ連絡します。";
     IncidentEscalated => "The incident was escalated.", "インシデントをエスカレーションしました。";

@@ -96,6 +96,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
             post(pages::reports::set_enabled),
         )
         .route("/console/shopify", get(pages::shopify::list))
+        .route(pages::shopify::CONNECT_PATH, post(pages::shopify::connect))
         .route("/console/shopify/{id}/sync", post(pages::shopify::sync))
         .route("/console/operations", get(pages::operations::show))
         .route(

@@ -246,7 +246,7 @@ pub async fn callback(
             StatusCode::OK,
             "Shopify shop connected",
             &format!(
-                "<p><b>{}</b> is connected to Conea (<code>{}</code>). Its first sync has started; you can close this page.</p>",
+                "<p><b>{}</b> is connected to Conea (<code>{}</code>). Its first sync has started; you can close this page, or follow it on <a href=\"/console/shopify\">the console's Shopify page</a>.</p>",
                 escape_html(&shop.domain),
                 shop.shop_id
             ),

@@ -16,6 +16,7 @@ backend_tests!(
     assets_have_content_hashed_paths_long_caching_and_gzip,
     an_admin_acknowledges_and_resolves_an_incident_and_a_viewer_cannot_open_the_page,
     the_shopify_page_lists_a_connected_shop_and_sync_now_enqueues_its_sync,
+    a_shop_is_connected_from_the_shopify_page_through_shopifys_consent,
     an_incident_page_takes_notes_and_escalates_and_a_viewer_is_refused_both,
     schedules_are_created_edited_and_disabled_and_a_viewer_only_runs_reports,
     an_uploaded_file_is_imported_and_its_status_page_follows_the_job,
@@ -985,6 +986,125 @@ async fn the_shopify_page_lists_a_connected_shop_and_sync_now_enqueues_its_sync(
         .get("/v1/jobs?kind=shopify.sync", Some(app.owner()))
         .await;
     assert_eq!(count(&after), count(&before) + 1, "{}", after.text);
+}
+
+async fn a_shop_is_connected_from_the_shopify_page_through_shopifys_consent(b: Backend) {
+    use conea_testkit::fake_shopify::{Counts, FakeShopify};
+    const APP_ID: &str = "conea-app-client-id";
+    const APP_SECRET: &str = "shpss_conea_app_secret";
+    let clock = conea_core::FakeClock::starting_now();
+    let shopify = FakeShopify::start(clock.clone(), Counts::of(0)).await;
+    shopify.set_oauth_app(APP_ID, APP_SECRET);
+    let Some(db) = conea_testkit::TestDb::create(b).await else {
+        return;
+    };
+    let app = conea_testkit::TestApp::start(
+        db,
+        &[
+            ("CONEA_JOB_LEASE", "1h"),
+            ("SHOPIFY_BASE_URL", shopify.base_url.as_str()),
+            ("SHOPIFY_BULK_THRESHOLD", "off"),
+            ("CONEA_PUBLIC_URL", "https://conea.example.test"),
+            ("SHOPIFY_API_KEY", APP_ID),
+            ("SHOPIFY_API_SECRET", APP_SECRET),
+        ],
+        clock,
+    )
+    .await;
+    let r = app
+        .client
+        .post(
+            "/v1/users",
+            Some(app.owner()),
+            serde_json::json!({"email": ADMIN, "password": PASSWORD, "role": "admin"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let mut web = Web::new(&app);
+    web.sign_in(ADMIN).await;
+    let page = web.get("/console/shopify").await;
+    assert!(
+        page.text.contains("action=\"/console/shopify/connect\""),
+        "{}",
+        page.text
+    );
+    // Not a shop's domain: the page again, the reason in the member's language.
+    web.cookies.insert("conea_lang".into(), "ja".into());
+    let r = web
+        .post(
+            "/console/shopify/connect",
+            &[("csrf", &page.csrf()), ("shop", "example.com")],
+        )
+        .await;
+    web.cookies.remove("conea_lang");
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.text.contains("name.myshopify.com の形式"), "{}", r.text);
+    assert!(
+        r.text.contains("value=\"example.com\""),
+        "the domain is kept"
+    );
+    // A shop's domain: a link on to Shopify's consent page for Conea's app.
+    let r = web
+        .post(
+            "/console/shopify/connect",
+            &[("csrf", &page.csrf()), ("shop", "fake-shop.myshopify.com")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let at = r.text.find("id=\"shopify-consent\"").expect("consent link");
+    let href_at = at + r.text[at..].find("href=\"").unwrap() + 6;
+    let href =
+        r.text[href_at..href_at + r.text[href_at..].find('"').unwrap()].replace("&amp;", "&");
+    let consent = url::Url::parse(&href).unwrap();
+    assert_eq!(
+        format!(
+            "{}{}",
+            &href[..href.find("/admin").unwrap()],
+            consent.path()
+        ),
+        format!("{}/admin/oauth/authorize", shopify.base_url)
+    );
+    let param = |name: &str| {
+        consent
+            .query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_else(|| panic!("no {name} in {consent}"))
+    };
+    assert_eq!(param("client_id"), APP_ID);
+    // The merchant approves: Shopify sends the browser to the callback, which connects the
+    // shop for the member's organization.
+    shopify.issue_code("console-code");
+    let mut query: Vec<(String, String)> = [
+        ("code", "console-code".to_owned()),
+        ("shop", "fake-shop.myshopify.com".to_owned()),
+        ("state", param("state")),
+        ("timestamp", "1764842400".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let hmac = conea_shopify::oauth::sign_query(&query, APP_SECRET);
+    query.push(("hmac".into(), hmac));
+    let r = app
+        .client
+        .http()
+        .get(app.client.url("/v1/integrations/shopify/callback"))
+        .query(&query)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.text().await.unwrap().contains("/console/shopify"),
+        "a way back to the console"
+    );
+    let page = web.get("/console/shopify").await;
+    assert!(
+        page.text.contains(r#"<td>fake-shop.myshopify.com</td>"#),
+        "{}",
+        page.text
+    );
 }
 
 async fn an_admin_acknowledges_and_resolves_an_incident_and_a_viewer_cannot_open_the_page(
