@@ -884,12 +884,15 @@ async fn a_question_is_answered_with_its_figures_and_tool_calls_beside_it_in_a_b
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "writes docs/console/*.png; run by hand"]
 async fn screenshots_of_every_page_in_both_languages() {
+    use conea_testkit::fake_shopify::{self as fake, Counts, FakeShopify};
     let url = crate::fake_ai::start().await;
+    let shopify = FakeShopify::start(conea_core::FakeClock::starting_now(), Counts::of(0)).await;
     let settings = [
         ("OPENAI_API_KEY", "sk-test"),
         ("OPENAI_BASE_URL", url.as_str()),
         ("CONEA_INSIGHTS_MODEL", "openai/gpt-test"),
         ("CONEA_AI_MAX_RETRIES", "0"),
+        ("SHOPIFY_BASE_URL", shopify.base_url.as_str()),
     ];
     run_with("screenshots", &settings, |s, c| async move {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -937,6 +940,18 @@ async fn screenshots_of_every_page_in_both_languages() {
                        "deliver": [{"channel": "webhook", "target": "https://hooks.example.com/conea"}]}),
             )
             .await;
+        // A Shopify shop connected with an Admin API token (the fake Shopify's).
+        let r = s
+            .app
+            .client
+            .post(
+                "/v1/integrations/shopify/shops",
+                Some(&owner),
+                json!({"shop_domain": "fake-shop.myshopify.com",
+                       "access_token": fake::TOKEN, "api_secret": "shpss_secret"}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
         // The owner (admin) sees every page, the AI budget too.
         let r = s
             .app
@@ -981,6 +996,7 @@ async fn screenshots_of_every_page_in_both_languages() {
             ("members", "/console/settings/members".to_owned()),
             ("limits", "/console/settings/limits".to_owned()),
             ("import", "/console/data/import".to_owned()),
+            ("time-zone", "/console/time-zone".to_owned()),
         ];
         c.set_window_size(1100, 860).await.unwrap();
         for lang in ["en", "ja"] {
