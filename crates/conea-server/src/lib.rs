@@ -11,6 +11,7 @@ pub mod http;
 pub mod metrics;
 mod parse_refusals;
 pub mod platform;
+pub mod process;
 pub mod profiler;
 pub mod routes;
 pub mod state;

@@ -406,7 +406,7 @@ impl Collector for Live {
             family.metric_type(),
         )?;
         family.encode(e)?;
-        if let Some(rss) = process_rss_bytes() {
+        if let Some(rss) = crate::process::rss_bytes() {
             encode_const(
                 &mut encoder,
                 "conea_process_resident_memory_bytes",
@@ -414,7 +414,7 @@ impl Collector for Live {
                 ConstGauge::new(rss as i64),
             )?;
         }
-        if let Some(cpu) = process_cpu_seconds() {
+        if let Some(cpu) = crate::process::cpu_seconds() {
             encode_const(
                 &mut encoder,
                 "conea_process_cpu_seconds",
@@ -483,12 +483,28 @@ impl Collector for Live {
                 ConstGauge::new(rt.metrics().num_alive_tasks() as i64),
             )?;
         }
-        if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
+        if let Some(fds) = crate::process::open_files() {
             encode_const(
                 &mut encoder,
                 "conea_process_open_fds",
                 "Open file descriptors of this process.",
-                ConstGauge::new(fds.count() as i64),
+                ConstGauge::new(i64::try_from(fds).unwrap_or(i64::MAX)),
+            )?;
+        }
+        if let Some(max) = crate::process::open_files_limit() {
+            encode_const(
+                &mut encoder,
+                "conea_process_max_fds",
+                "The soft limit on this process's open file descriptors (ulimit -n).",
+                ConstGauge::new(i64::try_from(max).unwrap_or(i64::MAX)),
+            )?;
+        }
+        if let Some(max) = crate::process::memory_limit_bytes() {
+            encode_const(
+                &mut encoder,
+                "conea_process_memory_limit_bytes",
+                "The container's memory limit (cgroup memory.max), when there is one.",
+                ConstGauge::new(i64::try_from(max).unwrap_or(i64::MAX)),
             )?;
         }
         encode_const(
@@ -701,6 +717,15 @@ impl Metrics {
             .observe(took.as_secs_f64());
     }
 
+    /// Rate-limit decisions since start, both backends: `(allowed, limited)`.
+    pub fn limit_decisions(&self) -> (u64, u64) {
+        let l = &self.limits;
+        (
+            l.memory.allowed.get() + l.redis.allowed.get(),
+            l.memory.limited.get() + l.redis.limited.get(),
+        )
+    }
+
     /// One rate-limit decision, made since `started`.
     pub fn observe_limit(&self, v: &Verdict, started: Instant) {
         self.limits.observe(v, started);
@@ -739,52 +764,10 @@ impl<C: Collector> Collector for SharedCollector<C> {
     }
 }
 
-/// User and system CPU time of this process from /proc/self/stat (Linux), in seconds.
-fn process_cpu_seconds() -> Option<f64> {
-    cpu_seconds_in_stat(&std::fs::read_to_string("/proc/self/stat").ok()?)
-}
-
-/// `utime + stime` of a /proc/PID/stat line. The command name is in parentheses and may
-/// hold spaces and `)`, so fields count from the last `)`: the state is field 3, utime 14 and
-/// stime 15. /proc reports them in USER_HZ ticks, 100 per second on Linux.
-fn cpu_seconds_in_stat(stat: &str) -> Option<f64> {
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) as f64 / 100.0)
-}
-
-/// VmRSS from /proc/self/status (Linux), in bytes.
-fn process_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kb * 1024)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn cpu_seconds_are_utime_plus_stime_counted_after_the_command_name() {
-        // A command name with a space and a `)`; utime 250 and stime 125 ticks.
-        let stat =
-            "4242 (conea (x) y) S 1 4242 4242 0 -1 4194560 900 0 0 0 250 125 0 0 20 0 9 0 100 0 0";
-        assert_eq!(cpu_seconds_in_stat(stat), Some(3.75));
-        assert_eq!(
-            cpu_seconds_in_stat("4242 (conea) S 1"),
-            None,
-            "a truncated line"
-        );
-    }
     use conea_core::ratelimit::{gcra, Policy, PolicySource};
 
     fn verdict(backend: LimiterBackend, fell_back: bool) -> Verdict {

@@ -198,6 +198,21 @@ catalogue! {
     FixPool => "The pool is exhausted: raise CONEA_DB_MAX_CONNECTIONS or look for slow statements.", "接続プールが枯渇しています。CONEA_DB_MAX_CONNECTIONS を増やすか、遅いクエリを調べてください。";
     FixQueue => "Jobs wait too long: start more workers (`conea worker`) or raise CONEA_WORKER_CONCURRENCY.", "ジョブの待ち時間が長すぎます。ワーカー（`conea worker`）を増やすか CONEA_WORKER_CONCURRENCY を上げてください。";
     FixAi => "An AI provider's circuit is open or its key is refused: check its key and status page; requests fall back to the next provider.", "AI プロバイダーの回路が開いているかキーが拒否されています。キーと提供元の状況を確認してください（リクエストは次のプロバイダーに切り替わります）。";
+    Memory => "Memory", "メモリ";
+    OpenFiles => "Open files", "オープンファイル";
+    Cpu => "CPU", "CPU";
+    SlowStatements => "Slow statements", "遅いクエリ";
+    Escalation => "Incident notifications", "インシデント通知";
+    ShopifyTokens => "Shopify access", "Shopify のアクセス";
+    SinceStart => "since start", "起動以降";
+    Statement => "Statement", "クエリ";
+    Duration => "Duration", "所要時間";
+    FixMemory => "Memory is near the container's limit (the guide's OOMKilled): look for a leak (conea_runtime_alive_tasks that only grows), lower CONEA_DB_MAX_CONNECTIONS or import part sizes, or raise the limit.", "メモリがコンテナの上限に近づいています（ガイドの OOMKilled）。リーク（増え続ける conea_runtime_alive_tasks）を確認し、CONEA_DB_MAX_CONNECTIONS や取り込みの分割サイズを下げるか、上限を引き上げてください。";
+    FixFiles => "Open files are near the limit (the guide's EMFILE, too many open files): raise the limit (ulimit -n, the container's nofile) or look for connections that are never closed.", "オープンファイル数が上限に近づいています（ガイドの EMFILE）。上限（ulimit -n、コンテナの nofile）を上げるか、閉じられていない接続を確認してください。";
+    FixCpu => "CPU is above the threshold: the busiest routes and job kinds are in /metrics (conea_http_cpu_seconds, conea_job_cpu_seconds); take a profile with `conea diagnose --profile 30s`, or add replicas.", "CPU がしきい値を超えています。負荷の高いルートとジョブ種別は /metrics（conea_http_cpu_seconds、conea_job_cpu_seconds）で確認でき、`conea diagnose --profile 30s` でプロファイルを取得できます。レプリカの追加も検討してください。";
+    FixSlow => "Statements took longer than CONEA_SLOW_QUERY_MS (listed below; the server log has each with its request id): `conea db slow` shows PostgreSQL's slowest (pg_stat_statements); check indexes and the database's load.", "CONEA_SLOW_QUERY_MS より遅いクエリがありました（下に一覧、サーバーログにリクエスト ID 付きで記録）。`conea db slow` で PostgreSQL の遅いクエリ（pg_stat_statements）を確認し、インデックスとデータベースの負荷を調べてください。";
+    FixEscalation => "Incidents notify nobody: set an escalation policy (CONEA_ESCALATION_CONFIG) with channels; see docs/operations.md.", "インシデントの通知先がありません。通知チャネルを含むエスカレーションポリシー（CONEA_ESCALATION_CONFIG）を設定してください（docs/operations.md 参照）。";
+    FixShopifyTokens => "Shopify refuses the access token of these shops: connect them again on the Shopify page.", "Shopify がこれらのショップのアクセストークンを拒否しています。Shopify 連携のページから再接続してください。";
     FixLimiter => "Redis failed: decisions are made in memory on each replica until it answers again.", "Redis の障害中は各レプリカのメモリで判定しています。復旧を待つか Redis を確認してください。";
     Keys => "API keys", "API キー";
     NewKey => "Create a key", "キーを作成";
@@ -730,8 +745,8 @@ mod tests {
     fn every_message_has_both_languages_and_the_japanese_is_japanese() {
         for key in T::ALL {
             assert!(!key.en().is_empty() && !key.ja().is_empty(), "{key:?}");
-            // Product names alone may stay ASCII; every other Japanese string has kana/kanji.
-            if !matches!(key, T::Redis) {
+            // Product names and CPU alone may stay ASCII; every other has kana or kanji.
+            if !matches!(key, T::Redis | T::Cpu) {
                 assert!(!key.ja().is_ascii(), "{key:?} is not translated");
             }
         }

@@ -28,6 +28,7 @@ backend_tests!(
     a_question_streams_its_tool_calls_text_and_rendered_answer_as_server_sent_events,
     dates_are_shown_in_the_members_time_zone_from_its_cookie,
     a_picked_time_zone_wins_over_the_browsers_until_set_back_to_automatic,
+    the_operations_page_shows_the_process_limits_and_slow_statements_with_what_to_do,
     the_overview_stays_warm_until_this_process_writes_the_shops_data,
     with_no_time_to_live_the_overview_is_computed_on_every_request,
 );
@@ -199,6 +200,55 @@ async fn a_picked_time_zone_wins_over_the_browsers_until_set_back_to_automatic(b
         .post("/console/time-zone", &[("zone", "Asia/Tokyo")])
         .await;
     assert_eq!(r.status, 403);
+}
+
+async fn the_operations_page_shows_the_process_limits_and_slow_statements_with_what_to_do(
+    b: Backend,
+) {
+    // Every statement counts as slow: the page lists them and says what to do.
+    let Some(s) = seeded_with(b, &[("CONEA_SLOW_QUERY_MS", "0")]).await else {
+        return;
+    };
+    let mut web = Web::new(&s.app);
+    web.sign_in(ADMIN).await;
+    let page = web.get("/console/operations").await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    let cell = |id: &str| {
+        let at = page
+            .text
+            .find(&format!("id=\"{id}\""))
+            .unwrap_or_else(|| panic!("no #{id}"));
+        let from = at + page.text[at..].find('>').unwrap() + 1;
+        page.text[from..from + page.text[from..].find("</td>").unwrap()].to_owned()
+    };
+    assert!(cell("memory").starts_with("RSS "), "{}", cell("memory"));
+    assert!(cell("open-files").contains(" / "), "{}", cell("open-files"));
+    assert!(cell("cpu").contains("cores"), "{}", cell("cpu"));
+    assert!(
+        cell("limiter-usage").contains("allowed"),
+        "{}",
+        cell("limiter-usage")
+    );
+    assert!(
+        cell("slow-count").contains("&gt; 0 ms"),
+        "{}",
+        cell("slow-count")
+    );
+    assert!(page.text.contains("id=\"slow-statements\""));
+    assert!(
+        page.text.contains("conea db slow"),
+        "the fix for slow statements"
+    );
+    // No escalation channel is configured in the tests: incidents notify nobody.
+    assert!(
+        page.text.contains("CONEA_ESCALATION_CONFIG"),
+        "{}",
+        page.text
+    );
+    // A viewer has no such page.
+    let mut viewer = Web::new(&s.app);
+    viewer.sign_in(VIEWER).await;
+    assert_eq!(viewer.get("/console/operations").await.status, 403);
 }
 
 async fn a_question_streams_its_tool_calls_text_and_rendered_answer_as_server_sent_events(

@@ -1,6 +1,11 @@
-//! `GET /console/operations` ([org:manage]): the health of the database, Redis, the read
-//! replica, the pool, the job queue and the AI providers — what `/health` and the queue
-//! statistics compute — and a finding with what to do for each that is not well.
+//! `GET /console/operations` ([org:manage]): the operations guide's symptoms from the
+//! product's own signals — the health of the database, Redis, the read replica, the pool,
+//! the job queue and the AI providers (what `/health` and the queue statistics compute), the
+//! rate limiter's decisions, CPU against its limit, memory against the container's, open
+//! files against `ulimit -n`, slow statements, incident notifications and the member's
+//! Shopify shops whose token is refused — and a finding with what to do for each that is
+//! not well: the checks `conea diagnose --url` makes from `/health` and `/metrics`, taken
+//! in the process.
 
 use crate::console::ctx::{html, Ctx, Failure, OrFail, Signed};
 use crate::console::i18n::{self, T};
@@ -66,7 +71,48 @@ pub async fn show(
         .ai_providers
         .iter()
         .any(|p| p.status == "circuit_open" || p.status == "misconfigured");
+    let process = Process::read();
+    let (allowed, limited) = state.metrics().limit_decisions();
+    let stats = state.store().stats();
+    let slow = stats.recent_slow();
+    let slow_ms = state.config().database.slow_statement.as_millis();
+    let cpu = &c.cpu;
+    let cpu_hot = cpu
+        .utilization
+        .is_some_and(|u| u * 100.0 >= f64::from(cpu.threshold_percent));
+    let refused_shops: Vec<&str> = c
+        .shopify_unauthorized
+        .iter()
+        .filter(|s| s.organization_id == m.principal.org_id.as_str())
+        .map(|s| s.shop_id.as_str())
+        .collect();
     let mut findings: Vec<(T, String, T)> = Vec::new();
+    if process.memory_near_limit() {
+        findings.push((T::Memory, process.memory_text(), T::FixMemory));
+    }
+    if process.files_near_limit() {
+        findings.push((T::OpenFiles, process.files_text(), T::FixFiles));
+    }
+    if cpu_hot {
+        findings.push((T::Cpu, cpu_text(cpu), T::FixCpu));
+    }
+    if !slow.is_empty() {
+        findings.push((
+            T::SlowStatements,
+            format!("{} > {slow_ms} ms", i18n::int(slow.len() as i64)),
+            T::FixSlow,
+        ));
+    }
+    if let Some(w) = &c.escalation.warning {
+        findings.push((T::Escalation, w.clone(), T::FixEscalation));
+    }
+    if !refused_shops.is_empty() {
+        findings.push((
+            T::ShopifyTokens,
+            refused_shops.join(", "),
+            T::FixShopifyTokens,
+        ));
+    }
     if db.status != Status::Ok {
         findings.push((
             T::Database,
@@ -138,7 +184,15 @@ pub async fn show(
                          td { @if let Some(l) = c.redis.latency_ms { (format!("{l:.1} ms")) } @if let Some(e) = &c.redis.error { (e) } } }
                     tr { th scope="row" { (ctx.t(T::RateLimiter)) }
                          td { (status(&ctx, if c.rate_limiter.fallback_active { Status::Degraded } else { Status::Ok })) }
-                         td { (c.rate_limiter.backend) ", fallbacks " (i18n::int(c.rate_limiter.fallbacks as i64)) } }
+                         td id="limiter-usage" { (c.rate_limiter.backend) ", allowed " (int(allowed)) ", limited " (int(limited)) ", fallbacks " (int(c.rate_limiter.fallbacks)) " (" (ctx.t(T::SinceStart)) ")" } }
+                    tr { th scope="row" { (ctx.t(T::Cpu)) } td { (status(&ctx, if cpu_hot { Status::Degraded } else { Status::Ok })) }
+                         td id="cpu" { (cpu_text(cpu)) } }
+                    tr { th scope="row" { (ctx.t(T::Memory)) } td { (status(&ctx, if process.memory_near_limit() { Status::Degraded } else { Status::Ok })) }
+                         td id="memory" { (process.memory_text()) } }
+                    tr { th scope="row" { (ctx.t(T::OpenFiles)) } td { (status(&ctx, if process.files_near_limit() { Status::Degraded } else { Status::Ok })) }
+                         td id="open-files" { (process.files_text()) } }
+                    tr { th scope="row" { (ctx.t(T::SlowStatements)) } td { (status(&ctx, if slow.is_empty() { Status::Ok } else { Status::Degraded })) }
+                         td id="slow-count" { (int(stats.slow())) " > " (slow_ms) " ms (" (ctx.t(T::SinceStart)) ")" } }
                     tr { th scope="row" { (ctx.t(T::Queue)) } td { (status(&ctx, queue_status)) }
                          td { (i18n::int(depth)) } }
                     tr { th scope="row" { (ctx.t(T::OldestJob)) } td { (status(&ctx, queue_status)) }
@@ -151,9 +205,94 @@ pub async fn show(
                 }
             } }
         }
+        @if !slow.is_empty() {
+            section aria-labelledby="slow" {
+                h2 id="slow" { (ctx.t(T::SlowStatements)) }
+                div class="scroll" { table id="slow-statements" {
+                    thead { tr {
+                        th scope="col" { (ctx.t(T::Statement)) }
+                        th scope="col" class="num" { (ctx.t(T::Duration)) }
+                    } }
+                    tbody {
+                        @for s in slow.iter().rev().take(20) {
+                            tr { td { code { (s.name) } br; span class="muted" { (s.statement) } }
+                                 td class="num" { (i18n::int(s.duration.as_millis() as i64)) " ms" } }
+                        }
+                    }
+                } }
+            }
+        }
     };
     Ok(html(
         StatusCode::OK,
         layout::page_with(&ctx, &m, ctx.t(T::NavOperations), Some(30), body),
     ))
+}
+
+fn int(n: u64) -> String {
+    i18n::int(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+fn cpu_text(cpu: &health::CpuReport) -> String {
+    let used = cpu.utilization.map_or_else(|| "—".to_owned(), i18n::ratio);
+    let busy: Vec<String> = cpu
+        .runtime_workers_busy
+        .iter()
+        .map(|b| i18n::ratio(*b))
+        .collect();
+    format!(
+        "{used} / {:.1} cores ({}), threshold {} %, workers busy {}",
+        cpu.limit_cores,
+        cpu.limit_source,
+        cpu.threshold_percent,
+        busy.join(" ")
+    )
+}
+
+/// This process's memory and open files against their limits.
+struct Process {
+    rss: Option<u64>,
+    memory_limit: Option<u64>,
+    files: Option<u64>,
+    files_limit: Option<u64>,
+}
+
+const MIB: u64 = 1 << 20;
+
+impl Process {
+    fn read() -> Process {
+        Process {
+            rss: crate::process::rss_bytes(),
+            memory_limit: crate::process::memory_limit_bytes(),
+            files: crate::process::open_files(),
+            files_limit: crate::process::open_files_limit(),
+        }
+    }
+
+    /// At 90 % of the container's limit.
+    fn memory_near_limit(&self) -> bool {
+        matches!((self.rss, self.memory_limit), (Some(r), Some(l)) if r * 10 >= l * 9)
+    }
+
+    /// At 80 % of `ulimit -n`.
+    fn files_near_limit(&self) -> bool {
+        matches!((self.files, self.files_limit), (Some(n), Some(l)) if n * 10 >= l * 8)
+    }
+
+    fn memory_text(&self) -> String {
+        let mib = |b: u64| format!("{} MiB", int(b / MIB));
+        match (self.rss, self.memory_limit) {
+            (Some(r), Some(l)) => format!("RSS {} / {}", mib(r), mib(l)),
+            (Some(r), None) => format!("RSS {} (no container limit)", mib(r)),
+            _ => "—".to_owned(),
+        }
+    }
+
+    fn files_text(&self) -> String {
+        match (self.files, self.files_limit) {
+            (Some(n), Some(l)) => format!("{} / {}", int(n), int(l)),
+            (Some(n), None) => int(n),
+            _ => "—".to_owned(),
+        }
+    }
 }
