@@ -205,6 +205,15 @@ catalogue! {
     Escalation => "Incident notifications", "インシデント通知";
     ShopifyTokens => "Shopify access", "Shopify のアクセス";
     SinceStart => "since start", "起動以降";
+    Lag => "lag", "遅延";
+    Allowed => "allowed", "許可";
+    Limited => "limited", "制限";
+    Fallbacks => "fallbacks", "フォールバック";
+    Cores => "cores", "コア";
+    Threshold => "threshold", "しきい値";
+    WorkersBusy => "workers busy", "ワーカー稼働率";
+    NoMemoryLimit => "no container limit", "コンテナの上限なし";
+    Idle => "idle", "アイドル";
     Statement => "Statement", "クエリ";
     Duration => "Duration", "所要時間";
     FixMemory => "Memory is near the container's limit (the guide's OOMKilled): look for a leak (conea_runtime_alive_tasks that only grows), lower CONEA_DB_MAX_CONNECTIONS or import part sizes, or raise the limit.", "メモリがコンテナの上限に近づいています（ガイドの OOMKilled）。リーク（増え続ける conea_runtime_alive_tasks）を確認し、CONEA_DB_MAX_CONNECTIONS や取り込みの分割サイズを下げるか、上限を引き上げてください。";

@@ -88,13 +88,13 @@ pub async fn show(
         .collect();
     let mut findings: Vec<(T, String, T)> = Vec::new();
     if process.memory_near_limit() {
-        findings.push((T::Memory, process.memory_text(), T::FixMemory));
+        findings.push((T::Memory, process.memory_text(&ctx), T::FixMemory));
     }
     if process.files_near_limit() {
         findings.push((T::OpenFiles, process.files_text(), T::FixFiles));
     }
     if cpu_hot {
-        findings.push((T::Cpu, cpu_text(cpu), T::FixCpu));
+        findings.push((T::Cpu, cpu_text(&ctx, cpu), T::FixCpu));
     }
     if !slow.is_empty() {
         findings.push((
@@ -103,8 +103,9 @@ pub async fn show(
             T::FixSlow,
         ));
     }
-    if let Some(w) = &c.escalation.warning {
-        findings.push((T::Escalation, w.clone(), T::FixEscalation));
+    if c.escalation.warning.is_some() {
+        // The fix says it in the member's language (the health report's text is English).
+        findings.push((T::Escalation, String::new(), T::FixEscalation));
     }
     if !refused_shops.is_empty() {
         findings.push((
@@ -177,18 +178,18 @@ pub async fn show(
                     tr { th scope="row" { (ctx.t(T::Database)) } td { (status(&ctx, db.status)) }
                          td { (db.backend) @if let Some(l) = db.latency_ms { ", " (format!("{l:.1} ms")) } @if let Some(e) = &db.error { ", " (e) } } }
                     tr { th scope="row" { (ctx.t(T::Pool)) } td { (status(&ctx, pool_status)) }
-                         td { (db.pool.size) " / " (db.pool.max) " (idle " (db.pool.idle) ")" } }
+                         td { (db.pool.size) " / " (db.pool.max) " (" (ctx.t(T::Idle)) " " (db.pool.idle) ")" } }
                     tr { th scope="row" { (ctx.t(T::Replica)) } td { (status(&ctx, replica_status)) }
-                         td { (replica_reason) @if let Some(l) = lag_ms { ", lag " (i18n::int(l)) " ms" } } }
+                         td { (replica_reason) @if let Some(l) = lag_ms { ", " (ctx.t(T::Lag)) " " (i18n::int(l)) " ms" } } }
                     tr { th scope="row" { (ctx.t(T::Redis)) } td { (status(&ctx, c.redis.status)) }
                          td { @if let Some(l) = c.redis.latency_ms { (format!("{l:.1} ms")) } @if let Some(e) = &c.redis.error { (e) } } }
                     tr { th scope="row" { (ctx.t(T::RateLimiter)) }
                          td { (status(&ctx, if c.rate_limiter.fallback_active { Status::Degraded } else { Status::Ok })) }
-                         td id="limiter-usage" { (c.rate_limiter.backend) ", allowed " (int(allowed)) ", limited " (int(limited)) ", fallbacks " (int(c.rate_limiter.fallbacks)) " (" (ctx.t(T::SinceStart)) ")" } }
+                         td id="limiter-usage" { (c.rate_limiter.backend) ", " (ctx.t(T::Allowed)) " " (int(allowed)) ", " (ctx.t(T::Limited)) " " (int(limited)) ", " (ctx.t(T::Fallbacks)) " " (int(c.rate_limiter.fallbacks)) " (" (ctx.t(T::SinceStart)) ")" } }
                     tr { th scope="row" { (ctx.t(T::Cpu)) } td { (status(&ctx, if cpu_hot { Status::Degraded } else { Status::Ok })) }
-                         td id="cpu" { (cpu_text(cpu)) } }
+                         td id="cpu" { (cpu_text(&ctx, cpu)) } }
                     tr { th scope="row" { (ctx.t(T::Memory)) } td { (status(&ctx, if process.memory_near_limit() { Status::Degraded } else { Status::Ok })) }
-                         td id="memory" { (process.memory_text()) } }
+                         td id="memory" { (process.memory_text(&ctx)) } }
                     tr { th scope="row" { (ctx.t(T::OpenFiles)) } td { (status(&ctx, if process.files_near_limit() { Status::Degraded } else { Status::Ok })) }
                          td id="open-files" { (process.files_text()) } }
                     tr { th scope="row" { (ctx.t(T::SlowStatements)) } td { (status(&ctx, if slow.is_empty() { Status::Ok } else { Status::Degraded })) }
@@ -233,18 +234,25 @@ fn int(n: u64) -> String {
     i18n::int(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
-fn cpu_text(cpu: &health::CpuReport) -> String {
+fn cpu_text(ctx: &Ctx, cpu: &health::CpuReport) -> String {
     let used = cpu.utilization.map_or_else(|| "—".to_owned(), i18n::ratio);
     let busy: Vec<String> = cpu
         .runtime_workers_busy
         .iter()
         .map(|b| i18n::ratio(*b))
         .collect();
+    // The limit's source when it is a quota (`cores`: the machine's, said by the unit).
+    let source = match cpu.limit_source {
+        "cores" => String::new(),
+        s => format!(" ({s})"),
+    };
     format!(
-        "{used} / {:.1} cores ({}), threshold {} %, workers busy {}",
+        "{used} / {:.1} {}{source}, {} {} %, {} {}",
         cpu.limit_cores,
-        cpu.limit_source,
+        ctx.t(T::Cores),
+        ctx.t(T::Threshold),
         cpu.threshold_percent,
+        ctx.t(T::WorkersBusy),
         busy.join(" ")
     )
 }
@@ -279,11 +287,11 @@ impl Process {
         matches!((self.files, self.files_limit), (Some(n), Some(l)) if n * 10 >= l * 8)
     }
 
-    fn memory_text(&self) -> String {
+    fn memory_text(&self, ctx: &Ctx) -> String {
         let mib = |b: u64| format!("{} MiB", int(b / MIB));
         match (self.rss, self.memory_limit) {
             (Some(r), Some(l)) => format!("RSS {} / {}", mib(r), mib(l)),
-            (Some(r), None) => format!("RSS {} (no container limit)", mib(r)),
+            (Some(r), None) => format!("RSS {} ({})", mib(r), ctx.t(T::NoMemoryLimit)),
             _ => "—".to_owned(),
         }
     }
