@@ -60,6 +60,9 @@ pub enum TzSource {
     Default,
 }
 
+/// The time-zone page (`pages::time_zone`), linked from every page's header.
+pub const TIME_ZONE_PATH: &str = "/console/time-zone";
+
 /// The cookie with the zone the member picked; it wins over the browser's.
 pub const TZ_PICK_COOKIE: &str = "conea_tz_pick";
 

@@ -15,15 +15,15 @@ impl IntoResponse for Failure {
         let lang = self.lang;
         let message = match &self.error {
             CoreError::Unauthenticated(_) => return see_other("/console/login"),
-            CoreError::Forbidden { required, .. } => {
+            CoreError::Forbidden { required, .. } if lang == super::i18n::Lang::En => {
                 format!("{} ({required})", lang.t(T::Forbidden))
             }
             CoreError::NotFound { .. } => lang.t(T::NotFound).to_owned(),
             CoreError::Internal(cause) => {
                 tracing::error!(error = %cause, "console page failed");
-                self.error.public_message()
+                super::i18n::error_message(lang, &self.error)
             }
-            e => e.public_message(),
+            e => super::i18n::error_message(lang, e),
         };
         let ctx = Ctx {
             lang,

@@ -511,6 +511,40 @@ pub fn progress_message(lang: Lang, text: &str) -> String {
     }
 }
 
+/// A refusal or failure in the member's language. The core's messages are English (the
+/// API's); in Japanese the kind of error is said in Japanese and the core's message follows
+/// as its detail (it names the field, the value and the fix exactly).
+pub fn error_message(lang: Lang, e: &conea_core::CoreError) -> String {
+    use conea_core::CoreError as E;
+    if lang == Lang::En {
+        return e.public_message();
+    }
+    let param = |p: &Option<String>| p.as_ref().map(|p| format!("（{p}）")).unwrap_or_default();
+    match e {
+        E::InvalidInput { message, param: p, .. } => {
+            format!("入力が正しくありません{}。詳細: {message}", param(p))
+        }
+        E::Unprocessable { message, param: p, .. } => {
+            format!("この内容は受け付けられません{}。詳細: {message}", param(p))
+        }
+        E::Rejected { message, .. } => format!("受け付けられませんでした。詳細: {message}"),
+        E::Forbidden { required, .. } => format!("{}（{required}）", lang.t(T::Forbidden)),
+        E::NotFound { .. } => lang.t(T::NotFound).to_owned(),
+        E::Conflict { message, .. } => {
+            format!("現在の状態と競合するため実行できません。詳細: {message}")
+        }
+        E::RateLimited { retry_after_s, .. } => format!(
+            "リクエストが多すぎます。{retry_after_s} 秒ほど待ってから再試行してください。"
+        ),
+        E::Unavailable { message, .. } => format!("現在利用できません。詳細: {message}"),
+        E::Upstream { message, .. } => {
+            format!("外部サービスがエラーを返しました。詳細: {message}")
+        }
+        E::Unauthenticated(_) => "サインインしてください。".to_owned(),
+        E::Internal(_) => "予期しないエラーが発生しました。しばらくしてから再試行し、続く場合はリクエスト ID を添えて報告してください。".to_owned(),
+    }
+}
+
 /// A job's state in the member's language (the raw state stays in `data-state`).
 pub fn job_state(s: conea_jobs::JobState) -> T {
     use conea_jobs::JobState;
@@ -796,6 +830,22 @@ mod tests {
             progress_message(Lang::Ja, "report computed"),
             "report computed"
         );
+    }
+
+    #[test]
+    fn refusals_say_their_kind_in_japanese_and_keep_the_cores_detail() {
+        let e = conea_core::CoreError::invalid("from", "from must be a date (YYYY-MM-DD).");
+        assert_eq!(
+            error_message(Lang::En, &e),
+            "from must be a date (YYYY-MM-DD)."
+        );
+        assert_eq!(
+            error_message(Lang::Ja, &e),
+            "入力が正しくありません（from）。詳細: from must be a date (YYYY-MM-DD)."
+        );
+        let internal = conea_core::CoreError::Internal("secret cause".into());
+        assert!(!error_message(Lang::Ja, &internal).contains("secret"));
+        assert!(!error_message(Lang::En, &internal).contains("secret"));
     }
 
     #[test]

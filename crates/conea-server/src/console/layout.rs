@@ -146,7 +146,7 @@ pub fn page_with(
                     form method="post" action="/console/logout" {
                         (csrf(m))
                         span class="muted" { (ctx.t(T::SignedInAs)) " " (role) }
-                        " " a class="muted" id="member-tz" title=(ctx.t(T::TimeZone)) href={ (super::pages::time_zone::PATH) "?back=" (ctx.path) } { (ctx.tz_name) }
+                        " " a class="muted" id="member-tz" title=(ctx.t(T::TimeZone)) href={ (super::ctx::TIME_ZONE_PATH) "?back=" (ctx.path) } { (ctx.tz_name) }
                         button type="submit" class="secondary" { (ctx.t(T::SignOut)) }
                     }
                 }

@@ -856,6 +856,17 @@ async fn schedules_are_created_edited_and_disabled_and_a_viewer_only_runs_report
     let bad = web.post(&format!("/console/schedules/{id}"), &pairs).await;
     assert_eq!(bad.status, 422, "{}", bad.text);
     assert!(bad.text.contains("role=\"alert\""), "{}", bad.text);
+    // In Japanese, the kind of refusal in Japanese, the core's exact detail after it.
+    web.cookies.insert("conea_lang".into(), "ja".into());
+    let bad = web.post(&format!("/console/schedules/{id}"), &pairs).await;
+    web.cookies.remove("conea_lang");
+    assert_eq!(bad.status, 422, "{}", bad.text);
+    assert!(
+        bad.text
+            .contains("入力が正しくありません（cron）。詳細: `every monday`"),
+        "{}",
+        bad.text
+    );
     pairs[2] = ("cron", "30 8 * * *");
     let r = web.post(&format!("/console/schedules/{id}"), &pairs).await;
     assert_eq!(r.status, 303, "{}", r.text);

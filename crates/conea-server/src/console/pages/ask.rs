@@ -208,14 +208,14 @@ pub async fn stream(
                 "done",
                 serde_json::json!({ "html": answered(&ctx, &t).into_string() }),
             ),
-            Err(e) => failed(&e),
+            Err(e) => failed(&ctx, &e),
         }
     }))
 }
 
 /// The `error` event of an answer that failed once streaming began.
-fn failed(e: &CoreError) -> Event {
-    let note = html! { p class="notice error" role="alert" { (e.public_message()) } };
+fn failed(ctx: &Ctx, e: &CoreError) -> Event {
+    let note = html! { p class="notice error" role="alert" { (i18n::error_message(ctx.lang, e)) } };
     event("error", serde_json::json!({ "html": note.into_string() }))
 }
 
@@ -268,7 +268,8 @@ fn question(ctx: &Ctx, f: &AskForm) -> Question {
 /// The form's page with a refusal above the form, the question kept.
 fn refused(ctx: &Ctx, m: &Member, f: &AskForm, e: CoreError) -> Response {
     let (status, _) = crate::http::error::classify(&e);
-    let note = html! { p class="notice error" role="alert" { (e.public_message()) } };
+    let note =
+        html! { p class="notice error" role="alert" { (i18n::error_message(ctx.lang, &e)) } };
     html(status, page(ctx, m, f, note))
 }
 
@@ -388,7 +389,7 @@ pub async fn follow_up_stream(
                 let href = format!("{THREADS_PATH}/{}?m={n}#m{n}", thread.id);
                 event("done", serde_json::json!({ "href": href }))
             }
-            Err(e) => failed(&e),
+            Err(e) => failed(&ctx, &e),
         }
     }))
 }
@@ -396,7 +397,8 @@ pub async fn follow_up_stream(
 /// The thread's page with a refusal above the follow-up form, the question kept.
 fn refused_follow_up(ctx: &Ctx, m: &Member, t: &ThreadView, f: &AskForm, e: CoreError) -> Response {
     let (status, _) = crate::http::error::classify(&e);
-    let note = html! { p class="notice error" role="alert" { (e.public_message()) } };
+    let note =
+        html! { p class="notice error" role="alert" { (i18n::error_message(ctx.lang, &e)) } };
     html(status, thread_page(ctx, m, t, f, note))
 }
 

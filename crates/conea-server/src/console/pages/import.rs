@@ -122,8 +122,7 @@ pub async fn upload(
                 let job = match service.finish(session).await {
                     Ok(job) => job,
                     Err(e @ CoreError::InvalidInput { .. }) => {
-                        let top =
-                            html! { p class="notice error" role="alert" { (e.public_message()) } };
+                        let top = html! { p class="notice error" role="alert" { (i18n::error_message(ctx.lang, &e)) } };
                         return Ok(html(StatusCode::BAD_REQUEST, form(&ctx, &m, top)));
                     }
                     Err(e) => return Err(ctx.fail(e)),

@@ -511,7 +511,7 @@ async fn page(
             match state.platform().analytics.report(p, r.as_str(), &raw).await {
                 Ok(v) => result_section(ctx, r, &v),
                 Err(e @ (CoreError::InvalidInput { .. } | CoreError::Unprocessable { .. })) => {
-                    html! { p class="notice error" role="alert" { (e.public_message()) } }
+                    html! { p class="notice error" role="alert" { (i18n::error_message(ctx.lang, &e)) } }
                 }
                 Err(e) => return Err(ctx.fail(e)),
             }
@@ -584,12 +584,12 @@ impl ScheduleForm {
 }
 
 /// A refused definition is shown above the form (400/422 with the field's message).
-fn refused(e: &CoreError) -> Option<Markup> {
+fn refused(ctx: &Ctx, e: &CoreError) -> Option<Markup> {
     matches!(
         e,
         CoreError::InvalidInput { .. } | CoreError::Unprocessable { .. }
     )
-    .then(|| html! { p class="notice error" role="alert" { (e.public_message()) } })
+    .then(|| html! { p class="notice error" role="alert" { (i18n::error_message(ctx.lang, e)) } })
 }
 
 /// `POST /console/schedules` [data:write]: the new schedule's webhook signing secret is on
@@ -617,7 +617,7 @@ pub async fn create(
             )
             .await
         }
-        Err(e) => match refused(&e) {
+        Err(e) => match refused(&ctx, &e) {
             Some(top) => {
                 let mut r = page(&state, &ctx, &m, &q, top, None).await?;
                 *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
@@ -672,7 +672,7 @@ pub async fn update(
     let schedules = &state.platform().schedules;
     match schedules.patch(&m.principal, &id, &f.draft()).await {
         Ok(_) => Ok(see_other("/console/reports?done=updated")),
-        Err(e) => match refused(&e) {
+        Err(e) => match refused(&ctx, &e) {
             Some(top) => {
                 let v = schedules.get(&m.principal, &id).await.or_fail(&ctx)?;
                 Ok(html(

@@ -137,7 +137,7 @@ pub async fn connect(
                     ..
                 } => ctx.t(T::ShopifyOauthOff).to_owned(),
                 CoreError::InvalidInput { .. } => ctx.t(T::ShopDomainInvalid).to_owned(),
-                other => other.public_message(),
+                other => i18n::error_message(ctx.lang, other),
             };
             let note = html! { p class="notice error" role="alert" { (reason) } };
             let body = shops_page(&state, &ctx, &m, note, shop).await?;

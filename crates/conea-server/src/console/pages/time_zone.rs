@@ -17,7 +17,7 @@ use maud::html;
 use serde::Deserialize;
 use std::sync::OnceLock;
 
-pub const PATH: &str = "/console/time-zone";
+pub use crate::console::ctx::TIME_ZONE_PATH as PATH;
 
 /// The form's value for "the browser's zone".
 const AUTOMATIC: &str = "auto";
