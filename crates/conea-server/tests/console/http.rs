@@ -970,22 +970,27 @@ async fn an_incident_page_takes_notes_and_escalates_and_a_viewer_is_refused_both
     assert!(draft.contains("Card processor timing out"), "{draft}");
 }
 
-async fn the_shopify_page_lists_a_connected_shop_and_sync_now_enqueues_its_sync(b: Backend) {
-    use conea_testkit::fake_shopify::{self as fake, Counts, FakeShopify};
+/// A server that talks to a fake Shopify (`prepare` sets it up before the server starts,
+/// `settings` add to the server's), with the admin member.
+async fn shopify_app(
+    b: Backend,
+    prepare: impl FnOnce(&conea_testkit::fake_shopify::FakeShopify),
+    settings: &[(&str, &str)],
+) -> Option<(
+    conea_testkit::TestApp,
+    conea_testkit::fake_shopify::FakeShopify,
+)> {
+    use conea_testkit::fake_shopify::{Counts, FakeShopify};
     let clock = conea_core::FakeClock::starting_now();
     let shopify = FakeShopify::start(clock.clone(), Counts::of(0)).await;
-    let Some(db) = conea_testkit::TestDb::create(b).await else {
-        return;
-    };
-    let app = conea_testkit::TestApp::start(
-        db,
-        &[
-            ("CONEA_JOB_LEASE", "1h"),
-            ("SHOPIFY_BASE_URL", shopify.base_url.as_str()),
-        ],
-        clock,
-    )
-    .await;
+    prepare(&shopify);
+    let db = conea_testkit::TestDb::create(b).await?;
+    let mut all = vec![
+        ("CONEA_JOB_LEASE", "1h"),
+        ("SHOPIFY_BASE_URL", shopify.base_url.as_str()),
+    ];
+    all.extend_from_slice(settings);
+    let app = conea_testkit::TestApp::start(db, &all, clock).await;
     let r = app
         .client
         .post(
@@ -995,6 +1000,14 @@ async fn the_shopify_page_lists_a_connected_shop_and_sync_now_enqueues_its_sync(
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
+    Some((app, shopify))
+}
+
+async fn the_shopify_page_lists_a_connected_shop_and_sync_now_enqueues_its_sync(b: Backend) {
+    use conea_testkit::fake_shopify as fake;
+    let Some((app, _shopify)) = shopify_app(b, |_| {}, &[]).await else {
+        return;
+    };
     let r = app
         .client
         .post(
@@ -1050,37 +1063,19 @@ async fn the_shopify_page_lists_a_connected_shop_and_sync_now_enqueues_its_sync(
 }
 
 async fn a_shop_is_connected_from_the_shopify_page_through_shopifys_consent(b: Backend) {
-    use conea_testkit::fake_shopify::{Counts, FakeShopify};
     const APP_ID: &str = "conea-app-client-id";
     const APP_SECRET: &str = "shpss_conea_app_secret";
-    let clock = conea_core::FakeClock::starting_now();
-    let shopify = FakeShopify::start(clock.clone(), Counts::of(0)).await;
-    shopify.set_oauth_app(APP_ID, APP_SECRET);
-    let Some(db) = conea_testkit::TestDb::create(b).await else {
+    let oauth = [
+        ("SHOPIFY_BULK_THRESHOLD", "off"),
+        ("CONEA_PUBLIC_URL", "https://conea.example.test"),
+        ("SHOPIFY_API_KEY", APP_ID),
+        ("SHOPIFY_API_SECRET", APP_SECRET),
+    ];
+    let Some((app, shopify)) =
+        shopify_app(b, |s| s.set_oauth_app(APP_ID, APP_SECRET), &oauth).await
+    else {
         return;
     };
-    let app = conea_testkit::TestApp::start(
-        db,
-        &[
-            ("CONEA_JOB_LEASE", "1h"),
-            ("SHOPIFY_BASE_URL", shopify.base_url.as_str()),
-            ("SHOPIFY_BULK_THRESHOLD", "off"),
-            ("CONEA_PUBLIC_URL", "https://conea.example.test"),
-            ("SHOPIFY_API_KEY", APP_ID),
-            ("SHOPIFY_API_SECRET", APP_SECRET),
-        ],
-        clock,
-    )
-    .await;
-    let r = app
-        .client
-        .post(
-            "/v1/users",
-            Some(app.owner()),
-            serde_json::json!({"email": ADMIN, "password": PASSWORD, "role": "admin"}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
     let mut web = Web::new(&app);
     web.sign_in(ADMIN).await;
     let page = web.get("/console/shopify").await;

@@ -40,6 +40,15 @@ pub struct AskForm {
     pub to: Option<String>,
 }
 
+impl AskForm {
+    /// The period's days as typed in the page's language, made ISO (`YYYY-MM-DD`).
+    fn read_days(&mut self, lang: i18n::Lang) {
+        for d in [&mut self.from, &mut self.to].into_iter().flatten() {
+            *d = i18n::day_from_field(lang, d);
+        }
+    }
+}
+
 fn nonempty(v: &Option<String>) -> Option<String> {
     v.as_deref()
         .map(str::trim)
@@ -189,9 +198,7 @@ pub async fn stream(
     Form(mut f): Form<AskForm>,
 ) -> Result<Response, Failure> {
     require(&ctx, &m)?;
-    for d in [&mut f.from, &mut f.to].into_iter().flatten() {
-        *d = crate::console::i18n::day_from_field(ctx.lang, d);
-    }
+    f.read_days(ctx.lang);
     let q = question(&ctx, &f);
     let threads = state.platform().threads.clone();
     match threads.insights().prepare(&m.principal, &q).await {
@@ -360,9 +367,7 @@ pub async fn follow_up_stream(
     Form(mut f): Form<AskForm>,
 ) -> Result<Response, Failure> {
     require(&ctx, &m)?;
-    for d in [&mut f.from, &mut f.to].into_iter().flatten() {
-        *d = crate::console::i18n::day_from_field(ctx.lang, d);
-    }
+    f.read_days(ctx.lang);
     let threads = state.platform().threads.clone();
     let q = question(&ctx, &f);
     let (thread, prepared, history) = match threads.prepare_follow_up(&m.principal, &id, &q).await {
@@ -411,9 +416,7 @@ pub async fn follow_up(
     Form(mut f): Form<AskForm>,
 ) -> Result<Response, Failure> {
     require(&ctx, &m)?;
-    for d in [&mut f.from, &mut f.to].into_iter().flatten() {
-        *d = crate::console::i18n::day_from_field(ctx.lang, d);
-    }
+    f.read_days(ctx.lang);
     let threads = &state.platform().threads;
     let q = question(&ctx, &f);
     match threads.follow_up(&m.principal, &id, &q, None).await {
@@ -444,9 +447,7 @@ pub async fn ask(
     Form(mut f): Form<AskForm>,
 ) -> Result<Response, Failure> {
     require(&ctx, &m)?;
-    for d in [&mut f.from, &mut f.to].into_iter().flatten() {
-        *d = crate::console::i18n::day_from_field(ctx.lang, d);
-    }
+    f.read_days(ctx.lang);
     let q = question(&ctx, &f);
     match state
         .platform()
