@@ -1,6 +1,8 @@
 //! A server-rendered inline SVG chart: bars for one series (net sales per day) and a line
-//! for another (orders per day), each scaled to its own maximum. No script, no inline
-//! style (the CSP forbids both): presentation comes from the stylesheet's classes.
+//! for another (orders per day), each scaled to its own maximum. A point whose period is
+//! not over (today) is drawn `partial`: a paler bar, and the line dashed into it, so that a
+//! day that has only begun does not read as a collapse. No script, no inline style (the
+//! CSP forbids both): presentation comes from the stylesheet's classes.
 
 use std::fmt::Write;
 
@@ -8,6 +10,8 @@ pub struct Point {
     pub label: String,
     pub bar: f64,
     pub line: f64,
+    /// Its period is not over yet.
+    pub partial: bool,
 }
 
 const W: f64 = 720.0;
@@ -36,23 +40,39 @@ pub fn bars_and_line(title: &str, points: &[Point]) -> String {
         y = H - PAD_B,
         x2 = W - PAD_L
     );
-    let mut path = String::new();
+    let mut line = Vec::with_capacity(points.len());
     for (i, p) in points.iter().enumerate() {
         let x = PAD_L + step * i as f64;
         let h = scale(p.bar, max_bar);
         let _ = write!(
             s,
-            "<rect class=\"bar\" x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{h:.1}\"><title>{l}</title></rect>",
+            "<rect class=\"bar{partial}\" x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{h:.1}\"><title>{l}</title></rect>",
+            partial = if p.partial { " partial" } else { "" },
             y = H - PAD_B - h,
             w = (step * 0.8).max(1.0),
             l = escape(&p.label)
         );
-        let cx = x + step * 0.4;
-        let cy = H - PAD_B - scale(p.line, max_line);
-        let _ = write!(path, "{}{cx:.1},{cy:.1}", if i == 0 { "M" } else { " L" });
+        line.push((x + step * 0.4, H - PAD_B - scale(p.line, max_line)));
     }
-    if !path.is_empty() {
-        let _ = write!(s, "<path class=\"line\" d=\"{path}\"/>");
+    // The line up to the first point not over, then dashed from the point before it.
+    let over = points
+        .iter()
+        .position(|p| p.partial)
+        .unwrap_or(points.len());
+    let dashed = if over < line.len() {
+        &line[over.saturating_sub(1)..]
+    } else {
+        &[]
+    };
+    for (class, part) in [("line", &line[..over]), ("line partial", dashed)] {
+        if part.is_empty() {
+            continue;
+        }
+        let mut d = String::new();
+        for (i, (cx, cy)) in part.iter().enumerate() {
+            let _ = write!(d, "{}{cx:.1},{cy:.1}", if i == 0 { "M" } else { " L" });
+        }
+        let _ = write!(s, "<path class=\"{class}\" d=\"{d}\"/>");
     }
     // Labels: first, middle and last point; the last ends at its bar, so a name stays
     // inside the chart.
@@ -98,6 +118,7 @@ mod tests {
                 label: format!("<d{i}>"),
                 bar: i as f64,
                 line: 1.0,
+                partial: false,
             })
             .collect();
         let svg = bars_and_line("Sales & orders", &points);
@@ -105,5 +126,30 @@ mod tests {
         assert!(svg.contains("Sales &amp; orders"));
         assert!(!svg.contains("<d1>"));
         assert!(!svg.contains("style="));
+        assert!(!svg.contains("partial"), "every day is over");
+    }
+
+    #[test]
+    fn a_day_not_over_is_a_pale_bar_and_the_line_dashes_into_it() {
+        let points: Vec<Point> = (0..4)
+            .map(|i| Point {
+                label: format!("d{i}"),
+                bar: 10.0,
+                line: 5.0,
+                partial: i == 3,
+            })
+            .collect();
+        let svg = bars_and_line("t", &points);
+        assert_eq!(svg.matches("class=\"bar partial\"").count(), 1);
+        assert_eq!(svg.matches("class=\"bar\"").count(), 3);
+        let path = |class: &str| {
+            let at = svg
+                .find(&format!("<path class=\"{class}\" d=\""))
+                .expect(class);
+            let d = &svg[at..];
+            d[..d.find("\"/>").unwrap()].matches(',').count()
+        };
+        assert_eq!(path("line"), 3, "the three days that are over");
+        assert_eq!(path("line partial"), 2, "from the last day over into today");
     }
 }

@@ -124,7 +124,8 @@ catalogue! {
     AverageOrder => "Average order", "平均注文額";
     Refunds => "Refunds", "返金";
     SalesAndOrders => "Daily sales and orders", "日別の売上と注文数";
-    ChartLabel => "Bars: net sales per day; line: orders per day", "棒: 日別の純売上、線: 日別の注文数";
+    ChartLabel => "Bars: net sales per day; line: orders per day (today, not over yet, pale and dashed)", "棒: 日別の純売上、線: 日別の注文数（集計途中の今日は淡色・破線）";
+    SoFar => "so far", "途中まで";
     TopProducts => "Top products", "売上上位の商品";
     Product => "Product", "商品";
     Revenue => "Revenue", "売上";

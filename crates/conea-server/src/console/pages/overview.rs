@@ -46,16 +46,26 @@ fn day_of(tz: &jiff::tz::TimeZone, rfc3339: &str, exclusive: bool) -> String {
     }
 }
 
-fn series_section(ctx: &crate::console::ctx::Ctx, s: &SalesSeries) -> Markup {
+/// `today` (the member's, `YYYY-MM-DD`) is not over: its point is drawn as partial.
+fn series_section(ctx: &crate::console::ctx::Ctx, s: &SalesSeries, today: &str) -> Markup {
     let c = &s.currency;
     let t = &s.totals;
     let points: Vec<Point> = s
         .buckets
         .iter()
-        .map(|b| Point {
-            label: i18n::day_text(ctx.lang, &b.start),
-            bar: b.figures.net_sales.parse().unwrap_or(0.0),
-            line: b.figures.orders as f64,
+        .map(|b| {
+            let partial = b.start.as_str() >= today;
+            let day = i18n::day_text(ctx.lang, &b.start);
+            Point {
+                label: if partial {
+                    format!("{day} ({})", ctx.t(T::SoFar))
+                } else {
+                    day
+                },
+                bar: b.figures.net_sales.parse().unwrap_or(0.0),
+                line: b.figures.orders as f64,
+                partial,
+            }
         })
         .collect();
     html! {
@@ -102,6 +112,9 @@ pub async fn show(
         day_of(&ctx.tz, &sales.from, false),
         day_of(&ctx.tz, &sales.to, true),
     );
+    let now = jiff::Timestamp::from_millisecond(state.platform().clock.now_ms())
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    let today = ctx.tz.to_datetime(now).date().to_string();
     let body = html! {
         form class="filters card" method="get" action="/console" aria-label=(ctx.t(T::Period)) {
             (layout::date_field(&ctx, "from", "from", T::From, &from))
@@ -113,7 +126,7 @@ pub async fn show(
             p class="notice" { (ctx.t(T::NoData)) }
         }
         @for s in &sales.currencies {
-            (series_section(&ctx, s))
+            (series_section(&ctx, s, &today))
         }
         section aria-labelledby="top" {
             h2 id="top" { (ctx.t(T::TopProducts)) }

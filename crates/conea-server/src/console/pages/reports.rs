@@ -312,6 +312,7 @@ pub fn chart_of(lang: Lang, t: &Table) -> Option<(Vec<Point>, usize, Option<usiz
             label: chart_label(lang, &r[label]),
             bar: num(r, bar),
             line: line.map(|l| num(r, l)).unwrap_or(0.0),
+            partial: false,
         })
         .collect();
     Some((points, bar, line))
