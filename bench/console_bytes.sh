@@ -30,7 +30,7 @@ JS=$(echo "$first" | grep -oE '/console/assets/console-[0-9a-f]+\.js' | head -n1
 css=$(size "$BASE$CSS"); js=$(size "$BASE$JS")
 code() { curl -s -b "${2:-$JAR}" -o /dev/null -w '%{http_code}' "$1"; }
 printf "%-28s %6s %8s %8s %8s %9s\n" page status html css js total
-for page in /console/login /console /console/ask /console/data/orders /console/data/products /console/data/customers /console/data/import "/console/reports?report=sales_over_time" "/console/reports?report=product_performance" /console/jobs /console/incidents /console/shopify /console/operations /console/settings/keys /console/settings/members; do
+for page in /console/login /console /console/ask /console/data/orders /console/data/products /console/data/customers /console/data/import "/console/reports?report=sales_over_time" "/console/reports?report=product_performance" /console/jobs /console/incidents /console/shopify /console/operations /console/settings/keys /console/settings/members /console/settings/limits /console/time-zone; do
   if [ "$page" = /console/login ]; then html=$(size "$BASE$page" /dev/null); else html=$(size "$BASE$page"); fi
   if [ "$page" = /console/login ]; then st=$(code "$BASE$page" /dev/null); else st=$(code "$BASE$page"); fi
   printf "%-28s %6s %8s %8s %8s %9s\n" "$page" "$st" "$html" "$css" "$js" $((html + css + js))
