@@ -985,7 +985,7 @@ async fn screenshots_of_every_page_in_both_languages() {
         let pages = [
             ("overview", "/console".to_owned()),
             ("data-orders", "/console/data/orders".to_owned()),
-            ("data-order", "/console/data/orders?q=%235002".to_owned()),
+            ("data-order", "/console/data/orders/5002".to_owned()),
             ("reports", "/console/reports?report=sales_over_time&granularity=week".to_owned()),
             ("jobs", "/console/jobs".to_owned()),
             ("incidents", "/console/incidents".to_owned()),
