@@ -29,145 +29,294 @@ fn status(ctx: &Ctx, s: Status) -> Markup {
     html! { strong class=(class) { (ctx.t(key)) } }
 }
 
-pub async fn show(
-    State(state): State<AppState>,
-    Signed(ctx, m): Signed,
-) -> Result<Response, Failure> {
-    m.principal.require(Permission::OrgManage).or_fail(&ctx)?;
-    let report = health::report(&state).await;
-    let stats = state.platform().jobs.stats().await.or_fail(&ctx)?;
+/// One line of the health table: a component, its state, what it says, and what to do —
+/// set when the line is a finding.
+struct Check {
+    label: String,
+    status: Status,
+    detail: String,
+    /// The detail cell's id, for scripts and tests.
+    id: Option<&'static str>,
+    fix: Option<T>,
+}
+
+impl Check {
+    fn new(label: impl Into<String>, status: Status, detail: impl Into<String>) -> Check {
+        Check {
+            label: label.into(),
+            status,
+            detail: detail.into(),
+            id: None,
+            fix: None,
+        }
+    }
+
+    fn id(mut self, id: &'static str) -> Check {
+        self.id = Some(id);
+        self
+    }
+
+    /// A finding with `fix` when `when` holds.
+    fn fix_when(mut self, when: bool, fix: T) -> Check {
+        self.fix = when.then_some(fix);
+        self
+    }
+}
+
+fn ok_unless(degraded: bool) -> Status {
+    if degraded {
+        Status::Degraded
+    } else {
+        Status::Ok
+    }
+}
+
+/// What the page shows: the overall health, every check, and the recent slow statements.
+struct Operations {
+    health: Status,
+    checks: Vec<Check>,
+    slow: Vec<conea_store::SlowStatement>,
+}
+
+/// Reads the signals once and assesses each: the health report, the queue statistics, the
+/// rate limiter's decisions, the statement statistics and the process's readings.
+async fn assess(
+    state: &AppState,
+    ctx: &Ctx,
+    org: &conea_core::ids::OrgId,
+) -> Result<Operations, conea_core::CoreError> {
+    let report = health::report(state).await;
+    let queue = state.platform().jobs.stats().await?;
     let c = &report.checks;
     let db = &c.database;
-    let reads = serde_json::to_value(&db.reads).unwrap_or_default();
-    let replica_configured = reads["replica_configured"].as_bool().unwrap_or(false);
-    let replica_reason = reads["reason"].as_str().unwrap_or("").to_owned();
-    let lag_ms = reads["lag_ms"].as_i64();
-    let replica_status = if !replica_configured {
+    let reads = &db.reads;
+    let t = |k: T| ctx.t(k).to_owned();
+    let mut checks = Vec::new();
+
+    let mut detail = db.backend.to_owned();
+    if let Some(l) = db.latency_ms {
+        detail.push_str(&format!(", {l:.1} ms"));
+    }
+    if let Some(e) = &db.error {
+        detail.push_str(&format!(", {e}"));
+    }
+    checks.push(
+        Check::new(t(T::Database), db.status, detail)
+            .fix_when(db.status != Status::Ok, T::FixDatabase),
+    );
+    let pool_full = db.pool.max > 0 && db.pool.size >= db.pool.max && db.pool.idle == 0;
+    checks.push(
+        Check::new(
+            t(T::Pool),
+            ok_unless(pool_full),
+            format!(
+                "{} / {} ({} {})",
+                db.pool.size,
+                db.pool.max,
+                ctx.t(T::Idle),
+                db.pool.idle
+            ),
+        )
+        .fix_when(pool_full, T::FixPool),
+    );
+    let replica_status = if !reads.replica_configured {
         Status::Disabled
-    } else if replica_reason == "replica_fresh" {
-        Status::Ok
     } else {
-        Status::Degraded
+        ok_unless(reads.reason != "replica_fresh")
     };
-    let pool_status = if db.pool.max > 0 && db.pool.size >= db.pool.max && db.pool.idle == 0 {
-        Status::Degraded
-    } else {
-        Status::Ok
-    };
-    let depth: i64 = stats
+    let mut detail = reads.reason.to_owned();
+    if let Some(l) = reads.lag_ms {
+        detail.push_str(&format!(", {} {} ms", ctx.t(T::Lag), int(l)));
+    }
+    checks.push(
+        Check::new(t(T::Replica), replica_status, detail)
+            .fix_when(replica_status == Status::Degraded, T::FixReplica),
+    );
+    let redis = &c.redis;
+    let detail = [
+        redis.latency_ms.map(|l| format!("{l:.1} ms")),
+        redis.error.clone(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(", ");
+    checks.push(
+        Check::new(t(T::Redis), redis.status, detail)
+            .fix_when(redis.status == Status::Down, T::FixRedis),
+    );
+    let limiter = &c.rate_limiter;
+    let (allowed, limited) = state.metrics().limit_decisions();
+    checks.push(
+        Check::new(
+            t(T::RateLimiter),
+            ok_unless(limiter.fallback_active),
+            format!(
+                "{}, {} {}, {} {}, {} {} ({})",
+                limiter.backend,
+                ctx.t(T::Allowed),
+                int(allowed),
+                ctx.t(T::Limited),
+                int(limited),
+                ctx.t(T::Fallbacks),
+                int(limiter.fallbacks),
+                ctx.t(T::SinceStart)
+            ),
+        )
+        .id("limiter-usage")
+        .fix_when(limiter.fallback_active, T::FixLimiter),
+    );
+    let cpu = &c.cpu;
+    let cpu_hot = cpu
+        .utilization
+        .is_some_and(|u| u * 100.0 >= f64::from(cpu.threshold_percent));
+    checks.push(
+        Check::new(t(T::Cpu), ok_unless(cpu_hot), cpu_text(ctx, cpu))
+            .id("cpu")
+            .fix_when(cpu_hot, T::FixCpu),
+    );
+    let process = Process::read();
+    let memory_high = process.memory_near_limit();
+    checks.push(
+        Check::new(
+            t(T::Memory),
+            ok_unless(memory_high),
+            process.memory_text(ctx),
+        )
+        .id("memory")
+        .fix_when(memory_high, T::FixMemory),
+    );
+    let files_high = process.files_near_limit();
+    checks.push(
+        Check::new(t(T::OpenFiles), ok_unless(files_high), process.files_text())
+            .id("open-files")
+            .fix_when(files_high, T::FixFiles),
+    );
+    let statements = state.store().stats();
+    let slow = statements.recent_slow();
+    checks.push(
+        Check::new(
+            t(T::SlowStatements),
+            ok_unless(!slow.is_empty()),
+            format!(
+                "{} > {} ms ({})",
+                int(statements.slow()),
+                state.config().database.slow_statement.as_millis(),
+                ctx.t(T::SinceStart)
+            ),
+        )
+        .id("slow-count")
+        .fix_when(!slow.is_empty(), T::FixSlow),
+    );
+    let depth: i64 = queue
         .counts
         .iter()
         .filter(|(_, s, _)| matches!(s, JobState::Available | JobState::Retryable))
         .map(|(_, _, n)| n)
         .sum();
-    let oldest_ms = stats.oldest_available_age_ms.unwrap_or(0);
-    let queue_threshold = state.config().incidents.queue_age_threshold.as_millis() as i64;
-    let queue_status = if oldest_ms > queue_threshold {
-        Status::Degraded
-    } else {
-        Status::Ok
-    };
-    let ai_trouble = c
-        .ai_providers
-        .iter()
-        .any(|p| p.status == "circuit_open" || p.status == "misconfigured");
-    let process = Process::read();
-    let (allowed, limited) = state.metrics().limit_decisions();
-    let stats = state.store().stats();
-    let slow = stats.recent_slow();
-    let slow_ms = state.config().database.slow_statement.as_millis();
-    let cpu = &c.cpu;
-    let cpu_hot = cpu
-        .utilization
-        .is_some_and(|u| u * 100.0 >= f64::from(cpu.threshold_percent));
-    let refused_shops: Vec<&str> = c
+    let oldest_ms = queue.oldest_available_age_ms.unwrap_or(0);
+    let queue_late = oldest_ms > state.config().incidents.queue_age_threshold.as_millis() as i64;
+    checks.push(Check::new(
+        t(T::Queue),
+        ok_unless(queue_late),
+        i18n::int(depth),
+    ));
+    checks.push(
+        Check::new(
+            t(T::OldestJob),
+            ok_unless(queue_late),
+            format!("{} s", i18n::int(oldest_ms / 1000)),
+        )
+        .fix_when(queue_late, T::FixQueue),
+    );
+    for p in &c.ai_providers {
+        let detail = match &p.last_error {
+            Some(e) => format!("{}, {e}", p.status),
+            None => p.status.clone(),
+        };
+        let trouble = p.status == "circuit_open" || p.status == "misconfigured";
+        checks.push(
+            Check::new(
+                format!("{}: {}", ctx.t(T::AiProviders), p.name),
+                ok_unless(p.status != "ok"),
+                detail,
+            )
+            .fix_when(trouble, T::FixAi),
+        );
+    }
+    // The health report's warning is English; the fix says it in the member's language.
+    let nobody = c.escalation.warning.is_some();
+    checks.push(
+        Check::new(
+            t(T::Escalation),
+            ok_unless(nobody),
+            c.escalation.channels.join(", "),
+        )
+        .fix_when(nobody, T::FixEscalation),
+    );
+    // `/health` lists every organization's shops; the member sees their own.
+    let refused: Vec<&str> = c
         .shopify_unauthorized
         .iter()
-        .filter(|s| s.organization_id == m.principal.org_id.as_str())
+        .filter(|s| s.organization_id == org.as_str())
         .map(|s| s.shop_id.as_str())
         .collect();
-    let mut findings: Vec<(T, String, T)> = Vec::new();
-    if process.memory_near_limit() {
-        findings.push((T::Memory, process.memory_text(&ctx), T::FixMemory));
-    }
-    if process.files_near_limit() {
-        findings.push((T::OpenFiles, process.files_text(), T::FixFiles));
-    }
-    if cpu_hot {
-        findings.push((T::Cpu, cpu_text(&ctx, cpu), T::FixCpu));
-    }
-    if !slow.is_empty() {
-        findings.push((
-            T::SlowStatements,
-            format!("{} > {slow_ms} ms", i18n::int(slow.len() as i64)),
-            T::FixSlow,
-        ));
-    }
-    if c.escalation.warning.is_some() {
-        // The fix says it in the member's language (the health report's text is English).
-        findings.push((T::Escalation, String::new(), T::FixEscalation));
-    }
-    if !refused_shops.is_empty() {
-        findings.push((
-            T::ShopifyTokens,
-            refused_shops.join(", "),
-            T::FixShopifyTokens,
-        ));
-    }
-    if db.status != Status::Ok {
-        findings.push((
-            T::Database,
-            db.error.clone().unwrap_or_default(),
-            T::FixDatabase,
-        ));
-    }
-    if c.redis.status == Status::Down {
-        findings.push((
-            T::Redis,
-            c.redis.error.clone().unwrap_or_default(),
-            T::FixRedis,
-        ));
-    }
-    if c.rate_limiter.fallback_active {
-        findings.push((T::RateLimiter, String::new(), T::FixLimiter));
-    }
-    if replica_status == Status::Degraded {
-        findings.push((T::Replica, replica_reason.clone(), T::FixReplica));
-    }
-    if pool_status != Status::Ok {
-        findings.push((
-            T::Pool,
-            format!("{}/{}", db.pool.size, db.pool.max),
-            T::FixPool,
-        ));
-    }
-    if queue_status != Status::Ok {
-        findings.push((T::Queue, format!("{} s", oldest_ms / 1000), T::FixQueue));
-    }
-    if ai_trouble {
-        let names: Vec<String> = c
-            .ai_providers
-            .iter()
-            .filter(|p| p.status != "ok")
-            .map(|p| format!("{} ({})", p.name, p.status))
-            .collect();
-        findings.push((T::AiProviders, names.join(", "), T::FixAi));
-    }
-    let body = html! {
+    checks.push(
+        Check::new(
+            t(T::ShopifyTokens),
+            ok_unless(!refused.is_empty()),
+            refused.join(", "),
+        )
+        .fix_when(!refused.is_empty(), T::FixShopifyTokens),
+    );
+    Ok(Operations {
+        health: report.status,
+        checks,
+        slow,
+    })
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    Signed(ctx, m): Signed,
+) -> Result<Response, Failure> {
+    m.principal.require(Permission::OrgManage).or_fail(&ctx)?;
+    let ops = assess(&state, &ctx, &m.principal.org_id)
+        .await
+        .or_fail(&ctx)?;
+    Ok(html(
+        StatusCode::OK,
+        layout::page_with(
+            &ctx,
+            &m,
+            ctx.t(T::NavOperations),
+            Some(30),
+            view(&ctx, &ops),
+        ),
+    ))
+}
+
+fn view(ctx: &Ctx, ops: &Operations) -> Markup {
+    let findings: Vec<(&Check, T)> = ops
+        .checks
+        .iter()
+        .filter_map(|c| c.fix.map(|f| (c, f)))
+        .collect();
+    html! {
         section aria-labelledby="findings" {
             h2 id="findings" { (ctx.t(T::Findings)) }
             @if findings.is_empty() {
                 p class="notice" role="status" { (ctx.t(T::NoFindings)) }
             } @else {
                 ul {
-                    @for (what, detail, fix) in &findings {
-                        li { strong { (ctx.t(*what)) } @if !detail.is_empty() { ": " (detail) } br; (ctx.t(*fix)) }
+                    @for (c, fix) in &findings {
+                        li { strong { (c.label) } @if !c.detail.is_empty() { ": " (c.detail) } br; (ctx.t(*fix)) }
                     }
                 }
             }
         }
         section aria-labelledby="health" {
-            h2 id="health" { (ctx.t(T::Health)) " " (status(&ctx, report.status)) }
+            h2 id="health" { (ctx.t(T::Health)) " " (status(ctx, ops.health)) }
             div class="scroll" { table {
                 thead { tr {
                     th scope="col" { (ctx.t(T::Component)) }
@@ -175,38 +324,13 @@ pub async fn show(
                     th scope="col" { (ctx.t(T::Detail)) }
                 } }
                 tbody {
-                    tr { th scope="row" { (ctx.t(T::Database)) } td { (status(&ctx, db.status)) }
-                         td { (db.backend) @if let Some(l) = db.latency_ms { ", " (format!("{l:.1} ms")) } @if let Some(e) = &db.error { ", " (e) } } }
-                    tr { th scope="row" { (ctx.t(T::Pool)) } td { (status(&ctx, pool_status)) }
-                         td { (db.pool.size) " / " (db.pool.max) " (" (ctx.t(T::Idle)) " " (db.pool.idle) ")" } }
-                    tr { th scope="row" { (ctx.t(T::Replica)) } td { (status(&ctx, replica_status)) }
-                         td { (replica_reason) @if let Some(l) = lag_ms { ", " (ctx.t(T::Lag)) " " (i18n::int(l)) " ms" } } }
-                    tr { th scope="row" { (ctx.t(T::Redis)) } td { (status(&ctx, c.redis.status)) }
-                         td { @if let Some(l) = c.redis.latency_ms { (format!("{l:.1} ms")) } @if let Some(e) = &c.redis.error { (e) } } }
-                    tr { th scope="row" { (ctx.t(T::RateLimiter)) }
-                         td { (status(&ctx, if c.rate_limiter.fallback_active { Status::Degraded } else { Status::Ok })) }
-                         td id="limiter-usage" { (c.rate_limiter.backend) ", " (ctx.t(T::Allowed)) " " (int(allowed)) ", " (ctx.t(T::Limited)) " " (int(limited)) ", " (ctx.t(T::Fallbacks)) " " (int(c.rate_limiter.fallbacks)) " (" (ctx.t(T::SinceStart)) ")" } }
-                    tr { th scope="row" { (ctx.t(T::Cpu)) } td { (status(&ctx, if cpu_hot { Status::Degraded } else { Status::Ok })) }
-                         td id="cpu" { (cpu_text(&ctx, cpu)) } }
-                    tr { th scope="row" { (ctx.t(T::Memory)) } td { (status(&ctx, if process.memory_near_limit() { Status::Degraded } else { Status::Ok })) }
-                         td id="memory" { (process.memory_text(&ctx)) } }
-                    tr { th scope="row" { (ctx.t(T::OpenFiles)) } td { (status(&ctx, if process.files_near_limit() { Status::Degraded } else { Status::Ok })) }
-                         td id="open-files" { (process.files_text()) } }
-                    tr { th scope="row" { (ctx.t(T::SlowStatements)) } td { (status(&ctx, if slow.is_empty() { Status::Ok } else { Status::Degraded })) }
-                         td id="slow-count" { (int(stats.slow())) " > " (slow_ms) " ms (" (ctx.t(T::SinceStart)) ")" } }
-                    tr { th scope="row" { (ctx.t(T::Queue)) } td { (status(&ctx, queue_status)) }
-                         td { (i18n::int(depth)) } }
-                    tr { th scope="row" { (ctx.t(T::OldestJob)) } td { (status(&ctx, queue_status)) }
-                         td { (i18n::int(oldest_ms / 1000)) " s" } }
-                    @for p in &c.ai_providers {
-                        tr { th scope="row" { (ctx.t(T::AiProviders)) ": " (p.name) }
-                             td { (status(&ctx, if p.status == "ok" { Status::Ok } else { Status::Degraded })) }
-                             td { (p.status) @if let Some(e) = &p.last_error { ", " (e) } } }
+                    @for c in &ops.checks {
+                        tr { th scope="row" { (c.label) } td { (status(ctx, c.status)) } td id=[c.id] { (c.detail) } }
                     }
                 }
             } }
         }
-        @if !slow.is_empty() {
+        @if !ops.slow.is_empty() {
             section aria-labelledby="slow" {
                 h2 id="slow" { (ctx.t(T::SlowStatements)) }
                 div class="scroll" { table id="slow-statements" {
@@ -215,7 +339,7 @@ pub async fn show(
                         th scope="col" class="num" { (ctx.t(T::Duration)) }
                     } }
                     tbody {
-                        @for s in slow.iter().rev().take(20) {
+                        @for s in ops.slow.iter().rev().take(20) {
                             tr { td { code { (s.name) } br; span class="muted" { (s.statement) } }
                                  td class="num" { (i18n::int(s.duration.as_millis() as i64)) " ms" } }
                         }
@@ -223,11 +347,7 @@ pub async fn show(
                 } }
             }
         }
-    };
-    Ok(html(
-        StatusCode::OK,
-        layout::page_with(&ctx, &m, ctx.t(T::NavOperations), Some(30), body),
-    ))
+    }
 }
 
 fn int(n: u64) -> String {
