@@ -13,18 +13,12 @@ impl IntoResponse for Failure {
     fn into_response(self) -> Response {
         let (status, _) = crate::http::error::classify(&self.error);
         let lang = self.lang;
-        let message = match &self.error {
+        match &self.error {
             CoreError::Unauthenticated(_) => return see_other("/console/login"),
-            CoreError::Forbidden { required, .. } if lang == super::i18n::Lang::En => {
-                format!("{} ({required})", lang.t(T::Forbidden))
-            }
-            CoreError::NotFound { .. } => lang.t(T::NotFound).to_owned(),
-            CoreError::Internal(cause) => {
-                tracing::error!(error = %cause, "console page failed");
-                super::i18n::error_message(lang, &self.error)
-            }
-            e => super::i18n::error_message(lang, e),
-        };
+            CoreError::Internal(cause) => tracing::error!(error = %cause, "console page failed"),
+            _ => {}
+        }
+        let message = super::i18n::error_message(lang, &self.error);
         let ctx = Ctx {
             lang,
             member: None,

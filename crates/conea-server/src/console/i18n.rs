@@ -517,32 +517,32 @@ pub fn progress_message(lang: Lang, text: &str) -> String {
 /// as its detail (it names the field, the value and the fix exactly).
 pub fn error_message(lang: Lang, e: &conea_core::CoreError) -> String {
     use conea_core::CoreError as E;
-    if lang == Lang::En {
-        return e.public_message();
-    }
     let param = |p: &Option<String>| p.as_ref().map(|p| format!("（{p}）")).unwrap_or_default();
-    match e {
-        E::InvalidInput { message, param: p, .. } => {
+    match (lang, e) {
+        (_, E::Forbidden { required, .. }) => format!("{} ({required})", lang.t(T::Forbidden)),
+        (_, E::NotFound { .. }) => lang.t(T::NotFound).to_owned(),
+        (Lang::En, e) => e.public_message(),
+        (Lang::Ja, E::InvalidInput { message, param: p, .. }) => {
             format!("入力が正しくありません{}。詳細: {message}", param(p))
         }
-        E::Unprocessable { message, param: p, .. } => {
+        (Lang::Ja, E::Unprocessable { message, param: p, .. }) => {
             format!("この内容は受け付けられません{}。詳細: {message}", param(p))
         }
-        E::Rejected { message, .. } => format!("受け付けられませんでした。詳細: {message}"),
-        E::Forbidden { required, .. } => format!("{}（{required}）", lang.t(T::Forbidden)),
-        E::NotFound { .. } => lang.t(T::NotFound).to_owned(),
-        E::Conflict { message, .. } => {
+        (Lang::Ja, E::Rejected { message, .. }) => {
+            format!("受け付けられませんでした。詳細: {message}")
+        }
+        (Lang::Ja, E::Conflict { message, .. }) => {
             format!("現在の状態と競合するため実行できません。詳細: {message}")
         }
-        E::RateLimited { retry_after_s, .. } => format!(
+        (Lang::Ja, E::RateLimited { retry_after_s, .. }) => format!(
             "リクエストが多すぎます。{retry_after_s} 秒ほど待ってから再試行してください。"
         ),
-        E::Unavailable { message, .. } => format!("現在利用できません。詳細: {message}"),
-        E::Upstream { message, .. } => {
+        (Lang::Ja, E::Unavailable { message, .. }) => format!("現在利用できません。詳細: {message}"),
+        (Lang::Ja, E::Upstream { message, .. }) => {
             format!("外部サービスがエラーを返しました。詳細: {message}")
         }
-        E::Unauthenticated(_) => "サインインしてください。".to_owned(),
-        E::Internal(_) => "予期しないエラーが発生しました。しばらくしてから再試行し、続く場合はリクエスト ID を添えて報告してください。".to_owned(),
+        (Lang::Ja, E::Unauthenticated(_)) => "サインインしてください。".to_owned(),
+        (Lang::Ja, E::Internal(_)) => "予期しないエラーが発生しました。しばらくしてから再試行し、続く場合はリクエスト ID を添えて報告してください。".to_owned(),
     }
 }
 
