@@ -7,6 +7,7 @@ mod ai_usage;
 mod analytics;
 mod incidents;
 mod jobs_bulk;
+mod jobs_listing;
 mod migration_order;
 mod schedules;
 mod shopdata;
