@@ -17,7 +17,7 @@ use serde_json::json;
 
 fn job(org: &OrgId, i: u32, unique_key: Option<&str>) -> NewJob {
     NewJob {
-        kind: if i % 2 == 0 { "even" } else { "odd" }.into(),
+        kind: if i.is_multiple_of(2) { "even" } else { "odd" }.into(),
         org_id: org.clone(),
         args: json!({ "i": i }),
         priority: 0,
