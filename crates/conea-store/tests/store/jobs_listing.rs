@@ -37,18 +37,28 @@ fn all() -> JobFilter {
 async fn owner_rows(store: &SqlStore, org: &OrgId) -> i64 {
     let sql = "SELECT count(*) FROM organization_jobs WHERE organization_id = $1";
     let (n,): (i64,) = match store.db() {
-        Db::Postgres(p) => sqlx::query_as(sql)
-            .bind(org.as_str())
-            .fetch_one(p)
-            .await
-            .unwrap(),
-        Db::Sqlite(p) => sqlx::query_as(sql)
-            .bind(org.as_str())
-            .fetch_one(p)
-            .await
-            .unwrap(),
-    };
+        Db::Postgres(p) => sqlx::query_as(sql).bind(org.as_str()).fetch_one(p).await,
+        Db::Sqlite(p) => sqlx::query_as(sql).bind(org.as_str()).fetch_one(p).await,
+    }
+    .unwrap();
     n
+}
+
+async fn delete_org(store: &SqlStore, org: &OrgId) {
+    let sql = "DELETE FROM organizations WHERE id = $1";
+    match store.db() {
+        Db::Postgres(p) => sqlx::query(sql)
+            .bind(org.as_str())
+            .execute(p)
+            .await
+            .map(|_| ()),
+        Db::Sqlite(p) => sqlx::query(sql)
+            .bind(org.as_str())
+            .execute(p)
+            .await
+            .map(|_| ()),
+    }
+    .unwrap();
 }
 
 async fn each_organization_lists_its_own_jobs_through_every_insert_path(backend: Backend) {
@@ -123,23 +133,7 @@ async fn each_organization_lists_its_own_jobs_through_every_insert_path(backend:
     assert_eq!(owner_rows(&store, &acme).await, 4);
 
     // Deleting an organization deletes its jobs (foreign key) and their owner rows.
-    let delete = "DELETE FROM organizations WHERE id = $1";
-    match store.db() {
-        Db::Postgres(p) => {
-            sqlx::query(delete)
-                .bind(other.id.as_str())
-                .execute(p)
-                .await
-                .unwrap();
-        }
-        Db::Sqlite(p) => {
-            sqlx::query(delete)
-                .bind(other.id.as_str())
-                .execute(p)
-                .await
-                .unwrap();
-        }
-    }
+    delete_org(&store, &other.id).await;
     assert_eq!(owner_rows(&store, &other.id).await, 0);
     assert_eq!(owner_rows(&store, &acme).await, 4);
 }
