@@ -10,6 +10,7 @@ pub mod ndjson;
 pub mod retry_after;
 pub mod sse;
 pub mod timeouts;
+mod urls;
 
 pub use classify::ErrorHints;
 pub use decode::{Step, StreamDecoder, StreamState};
@@ -57,6 +58,7 @@ pub type EventStream = BoxStream<'static, StreamEvent>;
 #[derive(Clone)]
 pub struct HttpClient {
     client: reqwest::Client,
+    urls: Arc<urls::UrlCache>,
     clock: Arc<dyn Clock>,
 }
 
@@ -65,8 +67,15 @@ impl HttpClient {
         let client = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .user_agent(concat!("conea/", env!("CARGO_PKG_VERSION")))
+            // The router retries and falls back itself; reqwest's own retry of refused
+            // HTTP/2 streams (not spoken here) cloned every request's headers.
+            .retry(reqwest::retry::never().max_retries_per_request(0))
             .build()?;
-        Ok(Self { client, clock })
+        Ok(Self {
+            client,
+            urls: Arc::default(),
+            clock,
+        })
     }
 
     /// Sends the request and returns the response if its status is 2xx; any other status
@@ -80,7 +89,11 @@ impl HttpClient {
         timeout: Option<Duration>,
         hints: &dyn ErrorHints,
     ) -> Result<reqwest::Response, UpstreamError> {
-        let mut builder = self.client.post(&req.url).json(&req.body);
+        let mut builder = match self.urls.get(&req.url) {
+            Some(url) => self.client.post(url),
+            None => self.client.post(&req.url),
+        }
+        .json(&req.body);
         for (name, value) in &req.headers {
             builder = builder.header(*name, value);
         }

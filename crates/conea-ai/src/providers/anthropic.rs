@@ -5,6 +5,7 @@
 //! between, and `event: error` (e.g. `overloaded_error`) may arrive after a 200. A context
 //! overflow is a 400 `invalid_request_error` "prompt is too long: N tokens > M maximum".
 
+use super::util::JsonPath;
 use super::util::{arguments_object, frame_json, str_at, u64_at};
 use super::{Endpoint, Wire};
 use crate::error::{ContextInfo, ErrorKind, UpstreamError};
@@ -245,18 +246,17 @@ impl StreamDecoder for Decoder {
                 u64_at(&event, "/message/usage/output_tokens"),
             ),
             "content_block_delta"
-                if event.pointer("/delta/type").and_then(Value::as_str) == Some("text_delta") =>
+                if event.at("/delta/type").and_then(Value::as_str) == Some("text_delta") =>
             {
                 st.delta(
                     event
-                        .pointer("/delta/text")
+                        .at("/delta/text")
                         .and_then(Value::as_str)
                         .unwrap_or_default(),
                 );
             }
             "content_block_start"
-                if event.pointer("/content_block/type").and_then(Value::as_str)
-                    == Some("tool_use") =>
+                if event.at("/content_block/type").and_then(Value::as_str) == Some("tool_use") =>
             {
                 let block = &event["content_block"];
                 self.tool = Some((
@@ -266,13 +266,12 @@ impl StreamDecoder for Decoder {
                 ));
             }
             "content_block_delta"
-                if event.pointer("/delta/type").and_then(Value::as_str)
-                    == Some("input_json_delta") =>
+                if event.at("/delta/type").and_then(Value::as_str) == Some("input_json_delta") =>
             {
                 if let Some((_, _, json)) = &mut self.tool {
                     json.push_str(
                         event
-                            .pointer("/delta/partial_json")
+                            .at("/delta/partial_json")
                             .and_then(Value::as_str)
                             .unwrap_or_default(),
                     );
@@ -284,7 +283,7 @@ impl StreamDecoder for Decoder {
                 }
             }
             "message_delta" => {
-                if let Some(r) = event.pointer("/delta/stop_reason").and_then(Value::as_str) {
+                if let Some(r) = event.at("/delta/stop_reason").and_then(Value::as_str) {
                     st.finish(finish_reason(r));
                 }
                 st.usage(
@@ -295,7 +294,7 @@ impl StreamDecoder for Decoder {
             "message_stop" => return Ok(Step::Done),
             "error" => {
                 let error_type = event
-                    .pointer("/error/type")
+                    .at("/error/type")
                     .and_then(Value::as_str)
                     .unwrap_or_default();
                 let message = error_message(&event).unwrap_or_else(|| error_type.to_owned());

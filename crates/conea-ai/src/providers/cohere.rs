@@ -5,6 +5,7 @@
 //! Errors are `{"message": …}`; a context overflow is a 400 "too many tokens: total number
 //! of tokens in the prompt cannot exceed N - received M".
 
+use super::util::JsonPath;
 use super::util::{frame_json, u64_at};
 use super::{Endpoint, Wire};
 use crate::error::{ContextInfo, ErrorKind, UpstreamError};
@@ -129,7 +130,7 @@ impl Wire for Cohere {
             return Err(e);
         }
         let content = body
-            .pointer("/message/content")
+            .at("/message/content")
             .and_then(Value::as_array)
             .map(Vec::as_slice)
             .or_else(|| body["message"]["tool_calls"].is_array().then_some(&[][..]))
@@ -189,7 +190,7 @@ impl StreamDecoder for Decoder {
         match kind {
             "content-delta" => st.delta(
                 event
-                    .pointer("/delta/message/content/text")
+                    .at("/delta/message/content/text")
                     .and_then(Value::as_str)
                     .unwrap_or_default(),
             ),
@@ -197,11 +198,11 @@ impl StreamDecoder for Decoder {
                 let call = &event["delta"]["message"]["tool_calls"];
                 self.tool = Some((
                     call["id"].as_str().unwrap_or_default().to_owned(),
-                    call.pointer("/function/name")
+                    call.at("/function/name")
                         .and_then(Value::as_str)
                         .unwrap_or_default()
                         .to_owned(),
-                    call.pointer("/function/arguments")
+                    call.at("/function/arguments")
                         .and_then(Value::as_str)
                         .unwrap_or_default()
                         .to_owned(),
@@ -211,7 +212,7 @@ impl StreamDecoder for Decoder {
                 if let Some((_, _, args)) = &mut self.tool {
                     args.push_str(
                         event
-                            .pointer("/delta/message/tool_calls/function/arguments")
+                            .at("/delta/message/tool_calls/function/arguments")
                             .and_then(Value::as_str)
                             .unwrap_or_default(),
                     );

@@ -3,6 +3,7 @@
 //! `POST /api/embed`. Anthropic has no embeddings API: a request for it is refused before
 //! anything is sent.
 
+use super::util::JsonPath;
 use super::{Endpoint, ProviderKind};
 use crate::embedding::{EmbeddingRequest, EmbeddingResponse};
 use crate::error::{ErrorKind, UpstreamError};
@@ -115,11 +116,11 @@ pub fn parse(
 ) -> Result<EmbeddingResponse, UpstreamError> {
     let provider = kind.name();
     let list = |pointer: &str| {
-        body.pointer(pointer)
+        body.at(pointer)
             .and_then(Value::as_array)
             .ok_or_else(|| UpstreamError::malformed(provider, format!("missing `{pointer}`")))
     };
-    let tokens = |pointer: &str| body.pointer(pointer).and_then(Value::as_u64).unwrap_or(0);
+    let tokens = |pointer: &str| body.at(pointer).and_then(Value::as_u64).unwrap_or(0);
     let (vectors, input_tokens): (Vec<Vec<f32>>, u64) = match kind {
         ProviderKind::OpenAi => {
             let mut items: Vec<(u64, Vec<f32>)> = list("/data")?

@@ -7,6 +7,7 @@
 //! a `RetryInfo.retryDelay`); a context overflow is a 400 `INVALID_ARGUMENT` "The input
 //! token count (M) exceeds the maximum number of tokens allowed (N)."
 
+use super::util::JsonPath;
 use super::util::{arguments_object, frame_json, synth_call_id, u64_at};
 use super::{Endpoint, Wire};
 use crate::error::{ContextInfo, ErrorKind, UpstreamError};
@@ -101,7 +102,7 @@ fn media_parts(parts: &[Part]) -> Vec<Value> {
 /// optional `id`); missing ones are made from the response id and the call's position.
 fn candidate_calls(body: &Value, first: usize) -> Vec<ToolCall> {
     let seed = body["responseId"].as_str().unwrap_or("gemini");
-    body.pointer("/candidates/0/content/parts")
+    body.at("/candidates/0/content/parts")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -120,7 +121,7 @@ fn candidate_calls(body: &Value, first: usize) -> Vec<ToolCall> {
 
 /// The text of the first candidate.
 fn candidate_text(body: &Value) -> String {
-    body.pointer("/candidates/0/content/parts")
+    body.at("/candidates/0/content/parts")
         .and_then(Value::as_array)
         .map(|parts| {
             parts
@@ -135,12 +136,12 @@ fn candidate_text(body: &Value) -> String {
 /// The finish reason of the first candidate, or `SAFETY`-like when the prompt was blocked.
 fn candidate_finish(body: &Value) -> Option<FinishReason> {
     if let Some(r) = body
-        .pointer("/candidates/0/finishReason")
+        .at("/candidates/0/finishReason")
         .and_then(Value::as_str)
     {
         return Some(finish_reason(r));
     }
-    body.pointer("/promptFeedback/blockReason")
+    body.at("/promptFeedback/blockReason")
         .is_some()
         .then_some(FinishReason::ContentFilter)
 }
@@ -286,7 +287,7 @@ impl ErrorHints for Gemini {
         let body = body?;
         let body = body.as_array().and_then(|a| a.first()).unwrap_or(body);
         let invalid_key = body
-            .pointer("/error/details")
+            .at("/error/details")
             .and_then(Value::as_array)
             .is_some_and(|details| details.iter().any(|d| d["reason"] == "API_KEY_INVALID"));
         invalid_key.then_some(ErrorKind::Auth)
@@ -294,7 +295,7 @@ impl ErrorHints for Gemini {
 
     fn retry_delay(&self, body: &Value) -> Option<Duration> {
         let body = body.as_array().and_then(|a| a.first()).unwrap_or(body);
-        body.pointer("/error/details")?
+        body.at("/error/details")?
             .as_array()?
             .iter()
             .filter(|d| {
@@ -324,7 +325,7 @@ impl StreamDecoder for Decoder {
             .clone();
         if chunk.get("error").is_some() {
             let status = chunk
-                .pointer("/error/status")
+                .at("/error/status")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
             let message = error_message(&chunk).unwrap_or_else(|| status.to_owned());

@@ -382,19 +382,57 @@ pub(crate) mod util {
     use crate::error::UpstreamError;
     use serde_json::Value;
 
+    /// A value inside a JSON document by a path of literal keys and array indexes
+    /// (`/choices/0/message`). Unlike `Value::pointer` it allocates nothing: that one unescapes
+    /// every segment (`~0`, `~1`) with two `str::replace`, which made four lookups 4 % of a
+    /// proxied completion's instructions. The paths here never hold `~`.
+    pub trait JsonPath {
+        fn at(&self, path: &str) -> Option<&Value>;
+    }
+
+    impl JsonPath for Value {
+        fn at(&self, path: &str) -> Option<&Value> {
+            let Some(rest) = path.strip_prefix('/') else {
+                return path.is_empty().then_some(self);
+            };
+            rest.split('/').try_fold(self, |v, key| match v {
+                Value::Object(m) => m.get(key),
+                Value::Array(a) => key.parse::<usize>().ok().and_then(|i| a.get(i)),
+                _ => None,
+            })
+        }
+    }
+    #[cfg(test)]
+    #[test]
+    fn a_path_reads_what_a_json_pointer_reads() {
+        let v = serde_json::json!({"choices": [{"message": {"content": "hi"}}], "n": 3});
+        for path in [
+            "",
+            "/choices/0/message/content",
+            "/n",
+            "/choices/1",
+            "/n/x",
+            "/missing",
+            "/choices/x",
+        ] {
+            assert_eq!(v.at(path), v.pointer(path), "{path}");
+        }
+        assert_eq!(v.at("choices"), None, "a path starts with /");
+    }
+
     /// A required string field, or a "malformed response" error naming it.
     pub fn str_at<'a>(
         provider: &str,
         v: &'a Value,
         pointer: &str,
     ) -> Result<&'a str, UpstreamError> {
-        v.pointer(pointer)
+        v.at(pointer)
             .and_then(Value::as_str)
             .ok_or_else(|| UpstreamError::malformed(provider, format!("missing `{pointer}`")))
     }
 
     pub fn u64_at(v: &Value, pointer: &str) -> Option<u64> {
-        v.pointer(pointer).and_then(Value::as_u64)
+        v.at(pointer).and_then(Value::as_u64)
     }
 
     /// A stable call id for providers that give none: `call_{seed}_{index}`, kept to

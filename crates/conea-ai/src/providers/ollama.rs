@@ -4,6 +4,7 @@
 //! counts `prompt_eval_count` / `eval_count`. Errors are `{"error": "…"}`, also as a line
 //! inside a 200 stream.
 
+use super::util::JsonPath;
 use super::util::{arguments_object, frame_json, synth_call_id, u64_at};
 use super::{Endpoint, Wire};
 use crate::error::{ContextInfo, ErrorKind, UpstreamError};
@@ -39,7 +40,7 @@ fn finish_reason(s: &str) -> FinishReason {
 /// from `created_at` when Ollama sends none).
 fn read_calls(body: &Value) -> Vec<ToolCall> {
     let seed = body["created_at"].as_str().unwrap_or_default();
-    body.pointer("/message/tool_calls")
+    body.at("/message/tool_calls")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -50,11 +51,11 @@ fn read_calls(body: &Value) -> Vec<ToolCall> {
                 .map(str::to_owned)
                 .unwrap_or_else(|| synth_call_id(seed, i));
             let name = c
-                .pointer("/function/name")
+                .at("/function/name")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
             let args = c
-                .pointer("/function/arguments")
+                .at("/function/arguments")
                 .cloned()
                 .unwrap_or_else(|| json!({}));
             let args = match args {
@@ -142,7 +143,7 @@ impl Wire for Ollama {
 
     fn parse_response(&self, model: &str, body: &Value) -> Result<ChatResponse, UpstreamError> {
         let content = body
-            .pointer("/message/content")
+            .at("/message/content")
             .and_then(Value::as_str)
             .ok_or_else(|| UpstreamError::malformed(Self::NAME, "no `message.content`"))?;
         let (input, output) = counts(body);
@@ -209,7 +210,7 @@ impl StreamDecoder for Decoder {
             return Err(err);
         }
         st.delta(
-            line.pointer("/message/content")
+            line.at("/message/content")
                 .and_then(Value::as_str)
                 .unwrap_or_default(),
         );

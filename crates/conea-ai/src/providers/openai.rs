@@ -5,6 +5,7 @@
 //! A context overflow is a 400 with `code: context_length_exceeded` and "This model's
 //! maximum context length is N tokens. However, you requested M tokens …".
 
+use super::util::JsonPath;
 use super::util::{frame_json, str_at, synth_call_id, u64_at};
 use super::{Endpoint, Wire};
 use crate::error::{ContextInfo, ErrorKind, UpstreamError};
@@ -111,14 +112,14 @@ pub(crate) fn read_calls(calls: &Value) -> Vec<ToolCall> {
         .enumerate()
         .map(|(i, c)| {
             let name = c
-                .pointer("/function/name")
+                .at("/function/name")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
             let id = c["id"]
                 .as_str()
                 .map(str::to_owned)
                 .unwrap_or_else(|| synth_call_id(name, i));
-            let args = match c.pointer("/function/arguments") {
+            let args = match c.at("/function/arguments") {
                 Some(Value::String(s)) => ToolCall::parse_arguments(s),
                 Some(v) => v.clone(),
                 None => json!({}),
@@ -187,7 +188,7 @@ impl Wire for OpenAi {
 
     fn parse_response(&self, model: &str, body: &Value) -> Result<ChatResponse, UpstreamError> {
         let choice = body
-            .pointer("/choices/0")
+            .at("/choices/0")
             .ok_or_else(|| UpstreamError::malformed(Self::NAME, "no `choices`"))?;
         Ok(ChatResponse {
             id: str_at(Self::NAME, body, "/id")?.to_owned(),
@@ -219,7 +220,7 @@ impl ErrorHints for OpenAi {
         body: Option<&Value>,
     ) -> Option<ContextInfo> {
         let code = body
-            .and_then(|b| b.pointer("/error/code"))
+            .and_then(|b| b.at("/error/code"))
             .and_then(Value::as_str);
         let matches = code == Some("context_length_exceeded")
             || message.contains("maximum context length")
@@ -251,19 +252,19 @@ impl StreamDecoder for Decoder {
         let chunk = frame_json(OpenAi::NAME, data)?;
         if chunk.get("error").is_some() {
             let message = error_message(&chunk).unwrap_or_else(|| "stream error".into());
-            let kind = match chunk.pointer("/error/type").and_then(Value::as_str) {
+            let kind = match chunk.at("/error/type").and_then(Value::as_str) {
                 Some("rate_limit_exceeded" | "rate_limit_error") => ErrorKind::RateLimited,
                 Some("invalid_request_error") => ErrorKind::InvalidRequest,
                 _ => ErrorKind::Server,
             };
             return Err(UpstreamError::new(OpenAi::NAME, kind, message));
         }
-        if let Some(choice) = chunk.pointer("/choices/0") {
-            if let Some(text) = choice.pointer("/delta/content").and_then(Value::as_str) {
+        if let Some(choice) = chunk.at("/choices/0") {
+            if let Some(text) = choice.at("/delta/content").and_then(Value::as_str) {
                 st.delta(text);
             }
             for piece in choice
-                .pointer("/delta/tool_calls")
+                .at("/delta/tool_calls")
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
@@ -276,10 +277,10 @@ impl StreamDecoder for Decoder {
                 if let Some(id) = piece["id"].as_str() {
                     call.0 = id.to_owned();
                 }
-                if let Some(name) = piece.pointer("/function/name").and_then(Value::as_str) {
+                if let Some(name) = piece.at("/function/name").and_then(Value::as_str) {
                     call.1.push_str(name);
                 }
-                if let Some(args) = piece.pointer("/function/arguments").and_then(Value::as_str) {
+                if let Some(args) = piece.at("/function/arguments").and_then(Value::as_str) {
                     call.2.push_str(args);
                 }
             }
