@@ -91,6 +91,12 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 }
 
 fn parse_typed<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // A good body parses once, without tracking the path: serde_path_to_error's wrappers
+    // cost as much again as the parse itself. Only a failing body is parsed a second time,
+    // to name where it failed.
+    if let Ok(value) = serde_json::from_slice(bytes) {
+        return Ok(value);
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let value = deserialize(de)?;
     // One JSON value and nothing after it but whitespace (`{…} junk` is not JSON).
