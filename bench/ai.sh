@@ -10,7 +10,10 @@
 # Usage: bench/ai.sh   (BENCH_DURATION=30s BENCH_RATES="1000 4000" BENCH_LATENCY=20ms
 #                      BENCH_MODELS="openai/gpt-4o-mini gpt-4o-mini" BENCH_STREAM="false true"
 #                      BENCH_CONNECTIONS=256: connections of the fixed-rate runs (4,000 req/s
-#                      over 20 ms keeps ~80 in flight); BENCH_CLOSED="64 256": of the closed-loop runs;
+#                      over 20 ms keeps ~80 in flight); BENCH_CLOSED="64 256": of the closed-loop runs
+#                      ("" for none); BENCH_SERVER_BIN: another build for the server only, the
+#                      mock upstream and the load generator staying BENCH_BIN's (two servers
+#                      compared with the same harness);
 #                      BENCH_ENV="CONEA_X=y …": more settings for the server;
 #                      BENCH_PIN=1: the server on CPU 1, the mock upstream and the load
 #                      generator on CPU 0, so that on a 2-core machine the generator and the
@@ -22,9 +25,10 @@ DURATION="${BENCH_DURATION:-30s}"
 RATES="${BENCH_RATES:-1000 4000}"
 MODELS="${BENCH_MODELS:-openai/gpt-4o-mini gpt-4o-mini}"
 STREAMS="${BENCH_STREAM:-false true}"
-CLOSED="${BENCH_CLOSED:-64 256}"
+CLOSED="${BENCH_CLOSED-64 256}"
 LATENCY="${BENCH_LATENCY:-20ms}"
 BIN="${BENCH_BIN:-$CARGO_TARGET_DIR/release/conea}"
+SERVER_BIN="${BENCH_SERVER_BIN:-$BIN}"
 PIN_SERVER=()
 PIN_CLIENT=()
 if [ -n "${BENCH_PIN:-}" ]; then
@@ -45,7 +49,7 @@ for _ in $(seq 1 50); do UP=$(grep -oE 'http://[0-9.:]+' "$WORK/up.out" || true)
 # shellcheck disable=SC2086
 env CONEA_DATA_DIR="$WORK/data" CONEA_BIND=127.0.0.1:0 CONEA_LOG=warn CONEA_WORKER_CONCURRENCY=0 \
   RATE_LIMIT_PER_MINUTE=1000000 RATE_LIMIT_BURST=1000000 OPENAI_API_KEY=sk-bench OPENAI_BASE_URL="$UP/v1" \
-  CONEA_AI_MAX_RETRIES=0 ${BENCH_ENV:-} "${PIN_SERVER[@]}" "$BIN" serve >"$WORK/serve.out" 2>"$WORK/serve.err" &
+  CONEA_AI_MAX_RETRIES=0 ${BENCH_ENV:-} "${PIN_SERVER[@]}" "$SERVER_BIN" serve >"$WORK/serve.out" 2>"$WORK/serve.err" &
 SERVE=$!
 PIDS+=($SERVE)
 for _ in $(seq 1 100); do BASE=$(grep -oE 'listening on http://[0-9.:]+' "$WORK/serve.out" | sed 's/listening on //' || true); [ -n "$BASE" ] && break; sleep 0.1; done
