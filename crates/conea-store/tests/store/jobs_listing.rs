@@ -8,8 +8,6 @@ use crate::common;
 
 use common::env;
 use conea_core::ids::OrgId;
-use conea_core::model::Organization;
-use conea_core::store::AccountsStore;
 use conea_jobs::{JobFilter, JobState, JobStore, NewJob};
 use conea_store::{Db, SqlStore};
 use conea_testkit::{backend_tests, Backend};
@@ -65,13 +63,7 @@ async fn each_organization_lists_its_own_jobs_through_every_insert_path(backend:
     let Some((store, acme, _db)) = env(backend).await else {
         return;
     };
-    let other = Organization {
-        id: OrgId::generate(),
-        slug: "other".into(),
-        name: "other".into(),
-        created_at: 1,
-    };
-    store.insert_org(&other).await.unwrap();
+    let other = common::new_org(&store, "other").await;
 
     let first = store
         .enqueue(&job(&acme, 0, Some("k")), 1_000)
@@ -86,10 +78,7 @@ async fn each_organization_lists_its_own_jobs_through_every_insert_path(backend:
     assert!(!again.created);
     let bulk: Vec<NewJob> = (1..=4).map(|i| job(&acme, i, None)).collect();
     assert_eq!(store.enqueue_many(&bulk, 1_002).await.unwrap(), 4);
-    store
-        .enqueue(&job(&other.id, 9, None), 1_003)
-        .await
-        .unwrap();
+    store.enqueue(&job(&other, 9, None), 1_003).await.unwrap();
 
     let listed = store.list(&acme, &all()).await.unwrap();
     assert_eq!(listed.len(), 5, "{listed:?}");
@@ -99,7 +88,7 @@ async fn each_organization_lists_its_own_jobs_through_every_insert_path(backend:
     newest_first.sort_unstable_by(|a, b| b.cmp(a));
     assert_eq!(ids, newest_first, "newest first");
     assert_eq!(owner_rows(&store, &acme).await, 5);
-    assert_eq!(store.list(&other.id, &all()).await.unwrap().len(), 1);
+    assert_eq!(store.list(&other, &all()).await.unwrap().len(), 1);
 
     // Filters and the cursor apply within the organization.
     let odd = JobFilter {
@@ -133,8 +122,8 @@ async fn each_organization_lists_its_own_jobs_through_every_insert_path(backend:
     assert_eq!(owner_rows(&store, &acme).await, 4);
 
     // Deleting an organization deletes its jobs (foreign key) and their owner rows.
-    delete_org(&store, &other.id).await;
-    assert_eq!(owner_rows(&store, &other.id).await, 0);
+    delete_org(&store, &other).await;
+    assert_eq!(owner_rows(&store, &other).await, 0);
     assert_eq!(owner_rows(&store, &acme).await, 4);
 }
 

@@ -7,8 +7,6 @@ use crate::common;
 
 use conea_core::clock::{Clock, FakeClock};
 use conea_core::ids::{OrgId, ShopId};
-use conea_core::model::Organization;
-use conea_core::store::AccountsStore;
 use conea_jobs::{JobContext, JobHandler, JobStore, NewJob, Typed};
 use conea_shopdata::reports::{orders_summary, product_performance, DayTotals, Period};
 use conea_shopdata::{
@@ -88,17 +86,6 @@ impl Env {
             format,
         }
     }
-}
-
-async fn new_org(store: &SqlStore, slug: &str) -> OrgId {
-    let org = Organization {
-        id: OrgId::generate(),
-        slug: slug.into(),
-        name: slug.into(),
-        created_at: 1,
-    };
-    store.insert_org(&org).await.expect("organization");
-    org.id
 }
 
 async fn env(backend: Backend) -> Option<Env> {
@@ -242,7 +229,7 @@ async fn manual_shop_is_created_once_and_shops_are_found_by_id_or_domain(b: Back
         env.store.insert_shop(&dup).await.is_err(),
         "same domain twice in one organization"
     );
-    let other_org = new_org(&env.store, "other").await;
+    let other_org = common::new_org(&env.store, "other").await;
     assert_eq!(
         env.store
             .find_shop(&other_org, shopify.id.as_str())
@@ -635,7 +622,7 @@ async fn csv_without_required_columns_fails_the_import_permanently(b: Backend) {
             .unwrap_err()
             .retryable
     );
-    let other = new_org(&env.store, "other").await;
+    let other = common::new_org(&env.store, "other").await;
     assert!(
         !run_import(env.shared(), &other, &args, 2, &Quiet)
             .await
@@ -801,7 +788,7 @@ async fn report_env(b: Backend) -> Option<(Env, ShopId)> {
         1 << 20,
     )
     .await;
-    let other_org = new_org(&env.store, "other-org").await;
+    let other_org = common::new_org(&env.store, "other-org").await;
     let foreign_shop = env.store.default_shop(&other_org, 1).await.expect("shop");
     let foreign = ImportArgs {
         upload_id: conea_shopdata::new_upload_id(),
@@ -1293,7 +1280,7 @@ async fn an_interrupted_import_resumes_after_its_last_committed_batch_and_a_fini
     assert_eq!(again, report);
     assert_eq!(env.count("customers").await as u64, total);
     // Only within its own organization.
-    let other = new_org(&env.store, "other-retry").await;
+    let other = common::new_org(&env.store, "other-retry").await;
     assert!(
         !run_import(env.shared(), &other, &args, 4, &Quiet)
             .await

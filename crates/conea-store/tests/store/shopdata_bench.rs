@@ -15,9 +15,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 use conea_core::config::{Backend as DbBackend, DatabaseConfig};
-use conea_core::ids::OrgId;
-use conea_core::model::Organization;
-use conea_core::store::AccountsStore;
 use conea_shopdata::import::UPLOAD_CHUNK_BYTES;
 use conea_shopdata::reports::{orders_summary, product_performance, Period};
 use conea_shopdata::{run_import, ImportArgs, ImportFormat, Quiet, RecordKind, ShopDataStore};
@@ -70,14 +67,8 @@ async fn import_one_file_and_summarise() {
     let db = conea_store::connect(&cfg).await.expect("database");
     conea_store::migrate::run(&db).await.expect("migrations");
     let store = SqlStore::new(db, Duration::from_secs(60));
-    let org = Organization {
-        id: OrgId::generate(),
-        slug: "bench".into(),
-        name: "bench".into(),
-        created_at: 1,
-    };
-    store.insert_org(&org).await.expect("org");
-    let shop = store.default_shop(&org.id, 1).await.expect("shop");
+    let org = crate::common::new_org(&store, "bench").await;
+    let shop = store.default_shop(&org, 1).await.expect("shop");
 
     let started = Instant::now();
     let mut file = std::fs::File::open(&path).expect("orders file");
@@ -97,7 +88,7 @@ async fn import_one_file_and_summarise() {
             break;
         }
         store
-            .append_upload_chunk(&org.id, &upload_id, seq, &buf[..filled], 1)
+            .append_upload_chunk(&org, &upload_id, seq, &buf[..filled], 1)
             .await
             .expect("chunk");
         seq += 1;
@@ -117,7 +108,7 @@ async fn import_one_file_and_summarise() {
     };
     let shared: Arc<dyn ShopDataStore> = Arc::new(store.clone());
     let started = Instant::now();
-    let report = run_import(shared, &org.id, &args, 2, &Quiet)
+    let report = run_import(shared, &org, &args, 2, &Quiet)
         .await
         .expect("import");
     let import_s = started.elapsed().as_secs_f64();
@@ -174,7 +165,7 @@ async fn import_one_file_and_summarise() {
 
     for _ in 0..3 {
         let started = Instant::now();
-        let s = orders_summary(&store, &org.id, Some(&shop.id), Period::default())
+        let s = orders_summary(&store, &org, Some(&shop.id), Period::default())
             .await
             .expect("summary");
         println!(
@@ -186,7 +177,7 @@ async fn import_one_file_and_summarise() {
         );
     }
     let started = Instant::now();
-    let p = product_performance(&store, &org.id, Some(&shop.id), Period::default(), 10)
+    let p = product_performance(&store, &org, Some(&shop.id), Period::default(), 10)
         .await
         .expect("performance");
     println!(
@@ -256,14 +247,8 @@ async fn upserts_only() {
     let db = conea_store::connect(&cfg).await.expect("database");
     conea_store::migrate::run(&db).await.expect("migrations");
     let store = SqlStore::new(db, Duration::from_secs(60));
-    let org = Organization {
-        id: OrgId::generate(),
-        slug: "bench".into(),
-        name: "bench".into(),
-        created_at: 1,
-    };
-    store.insert_org(&org).await.expect("org");
-    let shop = store.default_shop(&org.id, 1).await.expect("shop");
+    let org = crate::common::new_org(&store, "bench").await;
+    let shop = store.default_shop(&org, 1).await.expect("shop");
     let text = std::fs::read_to_string(&path).expect("orders file");
     let orders: Vec<conea_shopdata::Order> = text
         .lines()
@@ -283,7 +268,7 @@ async fn upserts_only() {
         let started = Instant::now();
         for batch in orders.chunks(size) {
             store
-                .upsert_orders(&org.id, &shop.id, batch, 2)
+                .upsert_orders(&org, &shop.id, batch, 2)
                 .await
                 .expect("upsert");
         }

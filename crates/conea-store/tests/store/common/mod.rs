@@ -41,12 +41,18 @@ pub async fn env_with(
         .await
         .expect("migrations apply");
     let store = SqlStore::new(pool, Duration::from_secs(10));
+    let org = new_org(&store, "acme").await;
+    Some((store, org, db))
+}
+
+/// A new organization named `slug`.
+pub async fn new_org(store: &SqlStore, slug: &str) -> OrgId {
     let org = Organization {
         id: OrgId::generate(),
-        slug: "acme".into(),
-        name: "acme".into(),
+        slug: slug.into(),
+        name: slug.into(),
         created_at: 1,
     };
-    store.insert_org(&org).await.unwrap();
-    Some((store, org.id, db))
+    store.insert_org(&org).await.expect("organization");
+    org.id
 }
