@@ -445,7 +445,7 @@ impl Collector for Live {
         }
         let e = encoder.encode_descriptor(
             "conea_http_cpu_seconds",
-            "CPU time spent handling requests, by route template (the handler's polls on the thread's CPU clock).",
+            "CPU time spent handling requests, by route template (the time of the handler's polls on a runtime worker; waiting between polls is not counted).",
             None,
             routes.metric_type(),
         )?;

@@ -239,7 +239,7 @@ async fn metrics_count_requests_by_route_template(b: Backend) {
         .find_map(|l| l.strip_prefix("conea_process_cpu_seconds_total "))
         .and_then(|v| v.parse::<f64>().ok());
     assert!(cpu.is_some_and(|c| c > 0.0), "process CPU seconds: {m}");
-    // CPU time per route template: the handler's polls on the thread's CPU clock.
+    // CPU time per route template: the time of the handler's polls.
     let route_cpu = m
         .lines()
         .find_map(|l| l.strip_prefix(r#"conea_http_cpu_seconds_total{route="/v1/auth/verify"} "#))
