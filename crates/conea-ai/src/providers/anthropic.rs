@@ -5,8 +5,7 @@
 //! between, and `event: error` (e.g. `overloaded_error`) may arrive after a 200. A context
 //! overflow is a 400 `invalid_request_error` "prompt is too long: N tokens > M maximum".
 
-use super::util::JsonPath;
-use super::util::{arguments_object, frame_json, str_at, u64_at};
+use super::util::{arguments_object, frame_json, str_at, u64_at, JsonPath};
 use super::{Endpoint, Wire};
 use crate::error::{ContextInfo, ErrorKind, UpstreamError};
 use crate::http::classify::{error_message, leading_number, number_after};

@@ -5,8 +5,7 @@
 //! Errors are `{"message": …}`; a context overflow is a 400 "too many tokens: total number
 //! of tokens in the prompt cannot exceed N - received M".
 
-use super::util::JsonPath;
-use super::util::{frame_json, u64_at};
+use super::util::{frame_json, u64_at, JsonPath};
 use super::{Endpoint, Wire};
 use crate::error::{ContextInfo, ErrorKind, UpstreamError};
 use crate::http::classify::number_after;

@@ -7,8 +7,7 @@
 //! a `RetryInfo.retryDelay`); a context overflow is a 400 `INVALID_ARGUMENT` "The input
 //! token count (M) exceeds the maximum number of tokens allowed (N)."
 
-use super::util::JsonPath;
-use super::util::{arguments_object, frame_json, synth_call_id, u64_at};
+use super::util::{arguments_object, frame_json, synth_call_id, u64_at, JsonPath};
 use super::{Endpoint, Wire};
 use crate::error::{ContextInfo, ErrorKind, UpstreamError};
 use crate::http::classify::{error_message, number_after};

@@ -4,8 +4,7 @@
 //! counts `prompt_eval_count` / `eval_count`. Errors are `{"error": "…"}`, also as a line
 //! inside a 200 stream.
 
-use super::util::JsonPath;
-use super::util::{arguments_object, frame_json, synth_call_id, u64_at};
+use super::util::{arguments_object, frame_json, synth_call_id, u64_at, JsonPath};
 use super::{Endpoint, Wire};
 use crate::error::{ContextInfo, ErrorKind, UpstreamError};
 use crate::http::classify::{error_message, number_after};

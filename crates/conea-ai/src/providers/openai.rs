@@ -5,8 +5,7 @@
 //! A context overflow is a 400 with `code: context_length_exceeded` and "This model's
 //! maximum context length is N tokens. However, you requested M tokens …".
 
-use super::util::JsonPath;
-use super::util::{frame_json, str_at, synth_call_id, u64_at};
+use super::util::{frame_json, str_at, synth_call_id, u64_at, JsonPath};
 use super::{Endpoint, Wire};
 use crate::error::{ContextInfo, ErrorKind, UpstreamError};
 use crate::http::classify::{error_message, number_after};
