@@ -15,7 +15,6 @@ pub fn gateway(
 ) -> Result<Arc<Gateway>, String> {
     let ai_config = AiConfig::load(&config.ai.values, config.ai.table.as_ref())
         .map_err(|problems| format!("AI configuration: {}", problems.join("; ")))?;
-    let router =
-        Router::new(ai_config, clock.clone()).map_err(|e| format!("AI HTTP client: {e}"))?;
+    let router = Router::new(ai_config, clock.clone()).map_err(|e| e.to_string())?;
     Ok(Arc::new(Gateway::new(router, usage, clock)))
 }

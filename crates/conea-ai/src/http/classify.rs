@@ -86,30 +86,58 @@ pub fn classify_status(
     err
 }
 
-/// Classifies a transport failure (no response, or a body that broke off).
-pub fn classify_transport(provider: &str, e: &reqwest::Error) -> UpstreamError {
-    let kind = if e.is_timeout() {
-        ErrorKind::Timeout
-    } else {
-        ErrorKind::Connection
+/// What failed on the way to a response, or while its body was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Timeout,
+    Connect,
+    Body,
+    Request,
+}
+
+/// Classifies a transport failure (no response, or a body that broke off). `url` names the
+/// request (never a key: keys travel in headers) when the error does not already.
+pub fn classify_transport(
+    provider: &str,
+    failure: Transport,
+    url: Option<&str>,
+    e: &(dyn std::error::Error + 'static),
+) -> UpstreamError {
+    let kind = match failure {
+        Transport::Timeout => ErrorKind::Timeout,
+        _ => ErrorKind::Connection,
     };
-    let what = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "could not connect"
-    } else if e.is_body() || e.is_decode() {
-        "the response body broke off"
-    } else {
-        "request failed"
+    let what = match failure {
+        Transport::Timeout => "timed out",
+        Transport::Connect => "could not connect",
+        Transport::Body => "the response body broke off",
+        Transport::Request => "request failed",
     };
-    // reqwest's Display carries the URL (never a key: keys travel in headers) and the cause.
-    let mut message = format!("{what}: {e}");
-    let mut source = std::error::Error::source(e);
+    let mut message = match url {
+        Some(url) => format!("{what}: {url}: {e}"),
+        None => format!("{what}: {e}"),
+    };
+    let mut source = e.source();
     while let Some(s) = source {
         message.push_str(&format!(": {s}"));
         source = s.source();
     }
     UpstreamError::new(provider, kind, excerpt(&message))
+}
+
+/// A failure of reqwest, the client of destinations reached through a proxy. Its
+/// `Display` carries the URL.
+pub fn classify_reqwest(provider: &str, e: &reqwest::Error) -> UpstreamError {
+    let failure = if e.is_timeout() {
+        Transport::Timeout
+    } else if e.is_connect() {
+        Transport::Connect
+    } else if e.is_body() || e.is_decode() {
+        Transport::Body
+    } else {
+        Transport::Request
+    };
+    classify_transport(provider, failure, None, e)
 }
 
 /// The human message in an error body, whichever provider shaped it:

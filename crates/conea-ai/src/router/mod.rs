@@ -57,7 +57,7 @@ pub struct Router {
 impl Router {
     /// A router over HTTP clients for every configured provider (one shared connection
     /// pool), waiting with tokio and reporting usage nowhere.
-    pub fn new(config: AiConfig, clock: Arc<dyn Clock>) -> Result<Self, reqwest::Error> {
+    pub fn new(config: AiConfig, clock: Arc<dyn Clock>) -> Result<Self, crate::http::ClientError> {
         let http = HttpClient::new(Arc::clone(&clock))?;
         let mut router = Self {
             catalogue: catalogue::Catalogue::default(),
