@@ -9,6 +9,10 @@
 # lists its model at GET /v1/models), each against the same direct baseline.
 # Usage: bench/ai.sh   (BENCH_DURATION=30s BENCH_RATES="1000 4000" BENCH_LATENCY=20ms
 #                      BENCH_MODELS="openai/gpt-4o-mini gpt-4o-mini" BENCH_STREAM="false true"
+#                      BENCH_ROUNDS=1: the fixed-rate cases run this many times over, each
+#                      with its own direct baseline just before, and the median overhead of
+#                      the rounds is printed (a burst of the shared VM's noise during one
+#                      baseline or one run moved a single round's p99 by ±3 ms);
 #                      BENCH_CONNECTIONS=256: connections of the fixed-rate runs (4,000 req/s
 #                      over 20 ms keeps ~80 in flight); BENCH_CLOSED="64 256": of the closed-loop runs
 #                      ("" for none); BENCH_SERVER_BIN: another build for the server only, the
@@ -27,6 +31,7 @@ MODELS="${BENCH_MODELS:-openai/gpt-4o-mini gpt-4o-mini}"
 STREAMS="${BENCH_STREAM:-false true}"
 CLOSED="${BENCH_CLOSED-64 256}"
 LATENCY="${BENCH_LATENCY:-20ms}"
+ROUNDS="${BENCH_ROUNDS:-1}"
 BIN="${BENCH_BIN:-$CARGO_TARGET_DIR/release/conea}"
 SERVER_BIN="${BENCH_SERVER_BIN:-$BIN}"
 PIN_SERVER=()
@@ -65,17 +70,33 @@ load() { # URL STREAM RATE [AUTH] [CONNECTIONS] [MODEL]
 }
 echo "server after start: $(rss)"
 printf "%-10s %-20s %-6s %8s %8s %8s %8s %8s %8s %7s\n" mode model rate d_p50 d_p99 c_p50 c_p99 ovh_p50 ovh_p99 errors
-for stream in $STREAMS; do
-  for rate in $RATES; do
-    d=$(load "$UP/v1/chat/completions" "$stream" "$rate")
-    for model in $MODELS; do
-      c=$(load "$BASE/v1/chat/completions" "$stream" "$rate" "$KEY" "${BENCH_CONNECTIONS:-256}" "$model")
-      jq -rn --argjson d "$d" --argjson c "$c" --arg m "$([ "$stream" = true ] && echo stream || echo plain)" --arg r "$rate" --arg model "$model" \
-        '"\($m)\t\($model)\t\($r)\t\($d.latency_ms.p50)\t\($d.latency_ms.p99)\t\($c.latency_ms.p50)\t\($c.latency_ms.p99)\t\(($c.latency_ms.p50 - $d.latency_ms.p50)*1000|round/1000)\t\(($c.latency_ms.p99 - $d.latency_ms.p99)*1000|round/1000)\t\($c.errors + $c.unsent)"' |
-        awk -F'\t' '{printf "%-10s %-20s %-6s %8s %8s %8s %8s %8s %8s %7s\n",$1,$2,$3,$4,$5,$6,$7,$8,$9,$10}'
+ROWS="$WORK/rows"
+: >"$ROWS"
+for round in $(seq 1 "$ROUNDS"); do
+  for stream in $STREAMS; do
+    for rate in $RATES; do
+      d=$(load "$UP/v1/chat/completions" "$stream" "$rate")
+      for model in $MODELS; do
+        c=$(load "$BASE/v1/chat/completions" "$stream" "$rate" "$KEY" "${BENCH_CONNECTIONS:-256}" "$model")
+        jq -rn --argjson d "$d" --argjson c "$c" --arg m "$([ "$stream" = true ] && echo stream || echo plain)" --arg r "$rate" --arg model "$model" \
+          '"\($m)\t\($model)\t\($r)\t\($d.latency_ms.p50)\t\($d.latency_ms.p99)\t\($c.latency_ms.p50)\t\($c.latency_ms.p99)\t\(($c.latency_ms.p50 - $d.latency_ms.p50)*1000|round/1000)\t\(($c.latency_ms.p99 - $d.latency_ms.p99)*1000|round/1000)\t\($c.errors + $c.unsent)"' |
+          tee -a "$ROWS" |
+          awk -F'\t' '{printf "%-10s %-20s %-6s %8s %8s %8s %8s %8s %8s %7s\n",$1,$2,$3,$4,$5,$6,$7,$8,$9,$10}'
+      done
     done
   done
 done
+if [ "$ROUNDS" -gt 1 ]; then
+  echo "median of $ROUNDS rounds (each round measures the direct baseline again, just before):"
+  sort -t$'\t' -k1,1 -k2,2 -k3,3n "$ROWS" | awk -F'\t' '
+    function median(list,   n, a, i, j, t) {
+      n = split(list, a, " ")
+      for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j > 0 && a[j] + 0 > t + 0; j--) a[j + 1] = a[j]; a[j + 1] = t }
+      return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    { k = $1 "\t" $2 "\t" $3; if (!(k in p50)) order[++n] = k; p50[k] = p50[k] " " $8; p99[k] = p99[k] " " $9 }
+    END { for (i = 1; i <= n; i++) { split(order[i], f, "\t"); printf "%-10s %-20s %-6s ovh_p50 %s  ovh_p99 %s  (rounds:%s)\n", f[1], f[2], f[3], median(p50[order[i]]), median(p99[order[i]]), p99[order[i]] } }'
+fi
 echo "server after the fixed-rate runs: $(rss)"
 for conns in $CLOSED; do
   for stream in false true; do
