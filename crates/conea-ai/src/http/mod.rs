@@ -152,28 +152,56 @@ impl HttpClient {
         timeout: Option<Duration>,
         hints: &dyn ErrorHints,
     ) -> Result<Response, UpstreamError> {
-        let deadline = timeout.map(|t| Instant::now() + t);
         let body = serde_json::to_vec(&req.body).map_err(|e| {
             classify::classify_transport(provider, Transport::Request, Some(&req.url), &e)
         })?;
-        let exchange = self.exchange(
-            provider,
-            http::Method::POST,
-            &req.url,
-            &req.headers,
-            Some(body),
-        );
-        let response = match deadline {
-            Some(d) => match tokio::time::timeout_at(d, exchange).await {
-                Ok(r) => r?,
-                Err(_) => return Err(timed_out(provider, &req.url, timeout)),
-            },
-            None => exchange.await?,
+        let out = Outgoing {
+            method: http::Method::POST,
+            url: req.url,
+            headers: &req.headers,
+            body: Some(body),
+        };
+        self.request(provider, out, timeout, hints).await
+    }
+
+    /// A `GET` answered with JSON (model lists): a non-2xx status or a transport failure is
+    /// a classified [`UpstreamError`], as for [`HttpClient::send`].
+    pub async fn get_json(
+        &self,
+        provider: &str,
+        url: &str,
+        headers: &[(&'static str, String)],
+        timeout: Duration,
+        hints: &dyn ErrorHints,
+    ) -> Result<Value, UpstreamError> {
+        let out = Outgoing {
+            method: http::Method::GET,
+            url: url.to_owned(),
+            headers,
+            body: None,
+        };
+        let response = self.request(provider, out, Some(timeout), hints).await?;
+        self.read_json(provider, response).await
+    }
+
+    /// The exchange of [`HttpClient::send`] and [`HttpClient::get_json`]: the response
+    /// headers within `timeout`, and a non-2xx status read and classified.
+    async fn request(
+        &self,
+        provider: &str,
+        out: Outgoing<'_>,
+        timeout: Option<Duration>,
+        hints: &dyn ErrorHints,
+    ) -> Result<Response, UpstreamError> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let exchange = self.exchange(provider, out.method, &out.url, out.headers, out.body);
+        let Some(inner) = within(deadline, exchange).await else {
+            return Err(timed_out(provider, &out.url, timeout));
         };
         let response = Response {
-            inner: response,
+            inner: inner?,
             deadline,
-            url: req.url,
+            url: out.url,
         };
         let status = response.status();
         if status.is_success() {
@@ -212,9 +240,7 @@ impl HttpClient {
                 .send()
                 .await
                 .map_err(|e| classify::classify_reqwest(provider, &e))?;
-            return Ok(
-                http::Response::from(response).map(|b| b.map_err(BoxError::from).boxed_unsync())
-            );
+            return Ok(boxed(http::Response::from(response)));
         };
         let request = build_request(method, target.uri, headers, body).map_err(|e| {
             classify::classify_transport(provider, Transport::Request, Some(url), &e)
@@ -227,7 +253,7 @@ impl HttpClient {
             };
             classify::classify_transport(provider, failure, Some(url), &e)
         })?;
-        Ok(response.map(|b| b.map_err(BoxError::from).boxed_unsync()))
+        Ok(boxed(response))
     }
 
     /// Sends a streaming request: the wait for the response headers is bounded by
@@ -248,46 +274,6 @@ impl HttpClient {
         }
     }
 
-    /// A `GET` answered with JSON (model lists): a non-2xx status or a transport failure is
-    /// a classified [`UpstreamError`], as for [`HttpClient::send`].
-    pub async fn get_json(
-        &self,
-        provider: &str,
-        url: &str,
-        headers: &[(&'static str, String)],
-        timeout: Duration,
-        hints: &dyn ErrorHints,
-    ) -> Result<Value, UpstreamError> {
-        let deadline = Instant::now() + timeout;
-        let response = match tokio::time::timeout_at(
-            deadline,
-            self.exchange(provider, http::Method::GET, url, headers, None),
-        )
-        .await
-        {
-            Ok(r) => r?,
-            Err(_) => return Err(timed_out(provider, url, Some(timeout))),
-        };
-        let response = Response {
-            inner: response,
-            deadline: Some(deadline),
-            url: url.to_owned(),
-        };
-        let status = response.status();
-        if !status.is_success() {
-            let retry_after = retry_after::from_headers(response.headers(), self.clock.now_ms());
-            let body = read_capped(response, MAX_ERROR_BODY).await;
-            return Err(classify::classify_status(
-                provider,
-                status.as_u16(),
-                &body,
-                retry_after,
-                hints,
-            ));
-        }
-        self.read_json(provider, response).await
-    }
-
     /// Reads a whole JSON body (of a 2xx response), within what is left of the request's
     /// timeout.
     pub async fn read_json(
@@ -300,18 +286,11 @@ impl HttpClient {
             deadline,
             url,
         } = response;
-        let collect = inner.into_body().collect();
-        let collected = match deadline {
-            Some(d) => match tokio::time::timeout_at(d, collect).await {
-                Ok(r) => r,
-                Err(_) => {
-                    return Err(UpstreamError::timeout(
-                        provider,
-                        format!("timed out: {url}: the response body did not arrive in time"),
-                    ))
-                }
-            },
-            None => collect.await,
+        let Some(collected) = within(deadline, inner.into_body().collect()).await else {
+            return Err(UpstreamError::timeout(
+                provider,
+                format!("timed out: {url}: the response body did not arrive in time"),
+            ));
         };
         let bytes = collected
             .map_err(|e| classify::classify_transport(provider, Transport::Body, Some(&url), &*e))?
@@ -336,6 +315,31 @@ impl HttpClient {
         let limited = timeouts::with_limits(bytes, provider, limits);
         decode::events(provider, limited, framing, decoder).boxed()
     }
+}
+
+/// A request as [`HttpClient::request`] sends it.
+struct Outgoing<'a> {
+    method: http::Method,
+    url: String,
+    headers: &'a [(&'static str, String)],
+    body: Option<Vec<u8>>,
+}
+
+/// `fut`'s output, or `None` when `deadline` passed first (no deadline: no limit).
+async fn within<F: std::future::Future>(deadline: Option<Instant>, fut: F) -> Option<F::Output> {
+    match deadline {
+        Some(d) => tokio::time::timeout_at(d, fut).await.ok(),
+        None => Some(fut.await),
+    }
+}
+
+/// Either client's response, its body boxed to one type.
+fn boxed<B>(response: http::Response<B>) -> http::Response<Body>
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    response.map(|b| b.map_err(Into::into).boxed_unsync())
 }
 
 /// hyper's pooled client over rustls: HTTP/1.1 (what reqwest spoke to providers here),
@@ -417,12 +421,8 @@ async fn read_capped(response: Response, cap: usize) -> Vec<u8> {
             }
         }
     };
-    match response.deadline {
-        Some(d) => {
-            let _ = tokio::time::timeout_at(d, read).await;
-        }
-        None => read.await,
-    }
+    // Out of time, what was read is kept.
+    let _ = within(response.deadline, read).await;
     out
 }
 
